@@ -1,0 +1,37 @@
+//! The domain's errors. No HTTP here: each face maps these to its own protocol's shape.
+//! Messages never contain a secret.
+
+use crate::state::SystemState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The operation is not available in the appliance's current state.
+    #[error("Service not available")]
+    WrongState(SystemState),
+    /// The request is well-formed but a value breaks a rule; the message names the rule.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No valid credentials.
+    #[error("authentication failed")]
+    Unauthenticated,
+    /// Authenticated, but the role or namespace does not allow this operation.
+    #[error("access denied")]
+    Forbidden,
+    /// The unlock passphrase did not open the domain key.
+    #[error("unlock failed: passphrase is incorrect")]
+    WrongUnlockPassphrase,
+    /// The store failed or holds data this build cannot read.
+    #[error(transparent)]
+    Store(#[from] strongroom_store::StoreError),
+    /// Anything else unexpected; the message is for the log, not for clients.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
+        Error::Internal(e.to_string())
+    }
+}

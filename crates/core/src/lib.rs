@@ -1,0 +1,405 @@
+//! Strongroom's core: the state machine, the keys that guard the store, and identity.
+//! No HTTP and no async I/O here: every face translates its protocol into calls on [`Core`].
+//! Calls may block (store I/O, Argon2): async callers run them on a blocking thread.
+//!
+//! Keys (see `docs/security-model.md`):
+//! - the device key (file, 0600) seals `meta/tls` and, only with unattended boot on,
+//!   `meta/unattended` (the domain key);
+//! - the unlock key, derived from the unlock passphrase with Argon2id, wraps the domain key
+//!   in `meta/unlock`;
+//! - the domain key seals every value outside `meta/`.
+
+pub mod clock;
+pub mod crypto;
+pub mod device;
+pub mod error;
+pub mod identity;
+pub mod secret;
+pub mod state;
+pub mod tls;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+use strongroom_store::redb::RedbStore;
+use strongroom_store::sealed::{Sealed, Sealer};
+use strongroom_store::{Commit, Store, Txn};
+
+use crate::crypto::{KdfParams, Key32};
+pub use crate::error::{Error, Result};
+use crate::identity::{Principal, Role, UserRecord, user_path};
+use crate::secret::Passphrase;
+pub use crate::state::SystemState;
+use crate::tls::TlsIdentity;
+
+/// The store schema this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_PATH: &str = "meta/schema";
+const UNLOCK_PATH: &str = "meta/unlock";
+const UNATTENDED_PATH: &str = "meta/unattended";
+
+const DATA_PURPOSE: &str = "strongroom/data/v1";
+const UNLOCK_PURPOSE: &str = "strongroom/unlock/v1";
+const UNATTENDED_PURPOSE: &str = "strongroom/unattended/v1";
+
+/// The file names inside a data directory.
+pub const STORE_FILE: &str = "strongroom.redb";
+pub const DEVICE_KEY_FILE: &str = "device.key";
+
+/// The user provisioning creates.
+pub const ADMIN_USER: &str = "admin";
+
+type DynStore = Arc<dyn Store>;
+
+/// `meta/unlock`: how to turn the unlock passphrase back into the domain key. Holds no secret
+/// in clear: the domain key is sealed under the derived unlock key.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UnlockRecord {
+    kdf: KdfParams,
+    /// Hex of the domain key sealed (AES-256-GCM) under the unlock key, bound to `meta/unlock`.
+    wrapped_domain_key: String,
+}
+
+impl UnlockRecord {
+    fn new(passphrase: &Passphrase, domain_key: &Key32) -> Result<Self> {
+        let kdf = KdfParams::new_for_key();
+        let unlock_key = kdf.derive(passphrase.as_bytes())?;
+        let wrapped =
+            Sealer::new(&unlock_key, UNLOCK_PURPOSE).seal(UNLOCK_PATH, domain_key.as_ref());
+        Ok(Self {
+            kdf,
+            wrapped_domain_key: hex::encode(wrapped),
+        })
+    }
+
+    fn open(&self, passphrase: &Passphrase) -> Result<Key32> {
+        let unlock_key = self.kdf.derive(passphrase.as_bytes())?;
+        let wrapped = hex::decode(&self.wrapped_domain_key).map_err(Error::internal)?;
+        let plain = Sealer::new(&unlock_key, UNLOCK_PURPOSE)
+            .open(UNLOCK_PATH, &wrapped)
+            .map_err(|_| Error::WrongUnlockPassphrase)?;
+        key_from_slice(&plain)
+    }
+}
+
+fn key_from_slice(bytes: &[u8]) -> Result<Key32> {
+    let key: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| Error::Internal("wrapped domain key has the wrong length".into()))?;
+    Ok(zeroize::Zeroizing::new(key))
+}
+
+/// What an Operational node holds in memory: the domain key and the sealed view of the store.
+struct Unlocked {
+    domain_key: Key32,
+    data: Sealed<DynStore>,
+}
+
+enum Inner {
+    Unprovisioned,
+    Locked,
+    Operational(Arc<Unlocked>),
+}
+
+/// Provisioning input (`ProvisionRequestData`).
+#[derive(Debug)]
+pub struct Provision<'a> {
+    pub unlock_passphrase: &'a Passphrase,
+    pub admin_passphrase: &'a Passphrase,
+    /// RFC 3339, UTC.
+    pub system_time: &'a str,
+}
+
+/// Facts about this node (`SystemInfo`).
+#[derive(Debug, Clone)]
+pub struct SystemInfo {
+    pub software_version: &'static str,
+    pub device_id: String,
+}
+
+/// The appliance. One per process, shared by every face.
+pub struct Core {
+    raw: DynStore,
+    device_key: Key32,
+    inner: RwLock<Inner>,
+    /// Serialises state transitions (provision, unlock, lock) so two cannot interleave.
+    transition: Mutex<()>,
+    /// Seconds between the host clock and the appliance clock (see [`clock`]).
+    time_offset: AtomicI64,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// Opens (creating if missing) the data directory: the device key and the redb store.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|e| Error::Internal(format!("creating {}: {e}", data_dir.display())))?;
+        let device_key = device::load_or_create(&data_dir.join(DEVICE_KEY_FILE))?;
+        let store = RedbStore::open(&data_dir.join(STORE_FILE))?;
+        Self::with_store(Arc::new(store), device_key)
+    }
+
+    /// Starts on any store: checks the schema, then comes up Unprovisioned, Locked, or
+    /// Operational if unattended boot is on.
+    pub fn with_store(raw: DynStore, device_key: Key32) -> Result<Self> {
+        check_schema(&*raw)?;
+        let core = Self {
+            raw,
+            device_key,
+            inner: RwLock::new(Inner::Unprovisioned),
+            transition: Mutex::new(()),
+            time_offset: AtomicI64::new(0),
+        };
+        if core.raw.get(UNLOCK_PATH)?.is_some() {
+            core.set_inner(Inner::Locked);
+            if let Some(entry) = core.raw.get(UNATTENDED_PATH)? {
+                match core.unattended_sealer().open(UNATTENDED_PATH, &entry.value) {
+                    Ok(plain) => core.become_operational(key_from_slice(&plain)?)?,
+                    Err(_) => tracing::warn!(
+                        "unattended boot is on but its key does not open with this device key; staying Locked"
+                    ),
+                }
+            }
+        }
+        Ok(core)
+    }
+
+    pub fn state(&self) -> SystemState {
+        match &*self.inner.read().unwrap_or_else(|e| e.into_inner()) {
+            Inner::Unprovisioned => SystemState::Unprovisioned,
+            Inner::Locked => SystemState::Locked,
+            Inner::Operational(_) => SystemState::Operational,
+        }
+    }
+
+    fn set_inner(&self, inner: Inner) {
+        *self.inner.write().unwrap_or_else(|e| e.into_inner()) = inner;
+    }
+
+    /// The unlocked view, or `WrongState` if the node is not Operational.
+    fn unlocked(&self) -> Result<Arc<Unlocked>> {
+        match &*self.inner.read().unwrap_or_else(|e| e.into_inner()) {
+            Inner::Operational(u) => Ok(u.clone()),
+            Inner::Unprovisioned => Err(Error::WrongState(SystemState::Unprovisioned)),
+            Inner::Locked => Err(Error::WrongState(SystemState::Locked)),
+        }
+    }
+
+    fn require_state(&self, want: SystemState) -> Result<()> {
+        let state = self.state();
+        if state == want {
+            Ok(())
+        } else {
+            Err(Error::WrongState(state))
+        }
+    }
+
+    fn unattended_sealer(&self) -> Sealer {
+        Sealer::new(&self.device_key, UNATTENDED_PURPOSE)
+    }
+
+    fn become_operational(&self, domain_key: Key32) -> Result<()> {
+        let data = Sealed::new(self.raw.clone(), Sealer::new(&domain_key, DATA_PURPOSE));
+        let offset = match data.get(clock::TIME_OFFSET_PATH)? {
+            Some(e) => std::str::from_utf8(&e.value)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+            None => 0,
+        };
+        self.time_offset.store(offset, Ordering::Relaxed);
+        self.set_inner(Inner::Operational(Arc::new(Unlocked { domain_key, data })));
+        Ok(())
+    }
+
+    /// The appliance's current time (host clock plus the offset set at provisioning).
+    pub fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+            + time::Duration::seconds(self.time_offset.load(Ordering::Relaxed))
+    }
+
+    /// The TLS certificate and key to serve, made on first start.
+    pub fn tls_identity(&self, extra_names: &[String]) -> Result<TlsIdentity> {
+        let sealer = Sealer::new(&self.device_key, tls::TLS_PURPOSE);
+        tls::load_or_create(&*self.raw, &sealer, extra_names)
+    }
+
+    /// Initial provisioning: creates the domain key, wraps it under the unlock passphrase,
+    /// creates `admin` (Administrator), and ends Operational. All of it is one atomic commit,
+    /// so a crash leaves the node either Unprovisioned or fully provisioned.
+    pub fn provision(&self, req: Provision<'_>) -> Result<()> {
+        self.require_state(SystemState::Unprovisioned)?;
+        req.unlock_passphrase.check_length("unlockPassphrase")?;
+        req.admin_passphrase.check_length("adminPassphrase")?;
+        let offset = clock::offset_to(clock::parse_utc(req.system_time)?);
+
+        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+        self.require_state(SystemState::Unprovisioned)?;
+        let domain_key = crypto::random_key();
+        let unlock = UnlockRecord::new(req.unlock_passphrase, &domain_key)?;
+        let admin = UserRecord::new(
+            "",
+            Role::Administrator,
+            crypto::make_verifier(req.admin_passphrase.as_bytes())?,
+        );
+        let data = Sealed::new(self.raw.clone(), Sealer::new(&domain_key, DATA_PURPOSE));
+        let user_data = Txn::new()
+            .put(user_path(ADMIN_USER), json(&admin)?)
+            .put(clock::TIME_OFFSET_PATH, offset.to_string());
+        let txn = Txn::new()
+            .require_absent(UNLOCK_PATH)
+            .put(UNLOCK_PATH, json(&unlock)?)
+            .merge(data.seal_txn(user_data));
+        match self.raw.commit(txn)? {
+            Commit::Committed(_) => {}
+            // Another node sharing the store provisioned first.
+            Commit::Conflict => return Err(Error::WrongState(SystemState::Locked)),
+        }
+        self.time_offset.store(offset, Ordering::Relaxed);
+        self.set_inner(Inner::Operational(Arc::new(Unlocked { domain_key, data })));
+        tracing::info!("provisioned");
+        Ok(())
+    }
+
+    /// Brings a Locked node to Operational with the unlock passphrase.
+    pub fn unlock(&self, passphrase: &Passphrase) -> Result<()> {
+        self.require_state(SystemState::Locked)?;
+        passphrase.check_length("passphrase")?;
+        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+        self.require_state(SystemState::Locked)?;
+        let entry = self
+            .raw
+            .get(UNLOCK_PATH)?
+            .ok_or_else(|| Error::Internal("provisioned store has no unlock record".into()))?;
+        let record: UnlockRecord = serde_json::from_slice(&entry.value).map_err(Error::internal)?;
+        let domain_key = record.open(passphrase)?;
+        self.become_operational(domain_key)?;
+        tracing::info!("unlocked");
+        Ok(())
+    }
+
+    /// Forgets the domain key: nothing can be read until the next unlock.
+    pub fn lock(&self, who: &Principal) -> Result<()> {
+        self.require_state(SystemState::Operational)?;
+        who.require_root_admin()?;
+        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+        self.require_state(SystemState::Operational)?;
+        self.set_inner(Inner::Locked);
+        tracing::info!(by = %who.user_id, "locked");
+        Ok(())
+    }
+
+    /// Checks a user's passphrase. Unknown users cost the same time as known ones.
+    pub fn authenticate(&self, user_id: &str, passphrase: &[u8]) -> Result<Principal> {
+        let unlocked = self.unlocked()?;
+        let record: Option<UserRecord> = match unlocked.data.get(&user_path(user_id))? {
+            Some(e) => Some(serde_json::from_slice(&e.value).map_err(Error::internal)?),
+            None => None,
+        };
+        match record {
+            Some(user) if crypto::check_verifier(passphrase, &user.verifier) => {
+                Ok(Principal::new(user_id, user.role))
+            }
+            Some(_) => Err(Error::Unauthenticated),
+            None => {
+                crypto::check_dummy_verifier(passphrase);
+                Err(Error::Unauthenticated)
+            }
+        }
+    }
+
+    /// Whether unattended boot is on: the domain key is also sealed under the device key, so
+    /// the node starts Operational without the unlock passphrase.
+    pub fn unattended_boot(&self, who: &Principal) -> Result<bool> {
+        self.unlocked()?;
+        who.require_root_admin()?;
+        Ok(self.raw.get(UNATTENDED_PATH)?.is_some())
+    }
+
+    pub fn set_unattended_boot(&self, who: &Principal, on: bool) -> Result<()> {
+        let unlocked = self.unlocked()?;
+        who.require_root_admin()?;
+        let txn = if on {
+            let sealed = self
+                .unattended_sealer()
+                .seal(UNATTENDED_PATH, unlocked.domain_key.as_ref());
+            Txn::new().put(UNATTENDED_PATH, sealed)
+        } else {
+            Txn::new().delete(UNATTENDED_PATH)
+        };
+        self.raw.commit(txn)?;
+        tracing::info!(by = %who.user_id, on, "unattended boot changed");
+        Ok(())
+    }
+
+    pub fn system_info(&self, who: &Principal) -> Result<SystemInfo> {
+        self.unlocked()?;
+        who.require_root_admin()?;
+        let id = aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            &[b"strongroom device id".as_slice(), self.device_key.as_ref()].concat(),
+        );
+        Ok(SystemInfo {
+            software_version: env!("CARGO_PKG_VERSION"),
+            device_id: hex::encode_upper(&id.as_ref()[..5]),
+        })
+    }
+
+    #[cfg(test)]
+    fn domain_key_for_test(&self) -> Option<[u8; 32]> {
+        self.unlocked().ok().map(|u| *u.domain_key)
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(Error::internal)
+}
+
+/// Writes the schema version into a new store, or checks that an existing store is one this
+/// build can read. Later versions migrate forward here.
+fn check_schema(store: &dyn Store) -> Result<()> {
+    match store.get(SCHEMA_PATH)? {
+        Some(entry) => {
+            let found: u32 = std::str::from_utf8(&entry.value)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| Error::Internal("store schema version is unreadable".into()))?;
+            if found != SCHEMA_VERSION {
+                return Err(Error::Internal(format!(
+                    "store schema version {found} is not supported by this build (which reads {SCHEMA_VERSION})"
+                )));
+            }
+            Ok(())
+        }
+        None => {
+            if !store.scan("", None, 1)?.is_empty() {
+                return Err(Error::Internal(
+                    "store has data but no schema version; refusing to guess".into(),
+                ));
+            }
+            store.commit(
+                Txn::new()
+                    .require_absent(SCHEMA_PATH)
+                    .put(SCHEMA_PATH, SCHEMA_VERSION.to_string()),
+            )?;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

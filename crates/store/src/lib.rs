@@ -1,0 +1,209 @@
+//! The `Store` trait: the one storage interface every part of Strongroom uses.
+//!
+//! A store is an ordered map from string paths (`users/admin`, `meta/unlock`) to bytes, with a
+//! store-wide revision counter. Every write goes through [`Store::commit`], an atomic
+//! transaction guarded by checks on the revisions of the keys it depends on: this is the
+//! compare-and-swap that both redb (one writer at a time) and etcd (transactions that compare
+//! `mod_revision`) can honour, so callers are written once for both.
+//!
+//! Backends: [`redb::RedbStore`] (embedded, the default). Encryption at rest is not a backend
+//! feature but a layer over any backend: [`sealed::Sealed`].
+
+pub mod redb;
+pub mod sealed;
+
+#[cfg(test)]
+mod conformance;
+
+use std::fmt;
+
+/// A stored value and the store revision at which it was last written.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub value: Vec<u8>,
+    /// The store-wide revision of the commit that last wrote this key.
+    pub revision: u64,
+}
+
+impl fmt::Debug for Entry {
+    // Values may be secrets (sealed or not): never print them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("len", &self.value.len())
+            .field("revision", &self.revision)
+            .finish()
+    }
+}
+
+/// A condition a transaction depends on; if any fails the transaction writes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// The key must not exist.
+    Absent(String),
+    /// The key must exist and have been last written at exactly this revision.
+    Revision(String, u64),
+}
+
+/// One write of a transaction.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Op {
+    Put {
+        key: String,
+        value: Vec<u8>,
+    },
+    Delete {
+        key: String,
+    },
+    /// Deletes every key that starts with the prefix.
+    DeletePrefix {
+        prefix: String,
+    },
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Put { key, value } => write!(f, "Put({key}, {} bytes)", value.len()),
+            Op::Delete { key } => write!(f, "Delete({key})"),
+            Op::DeletePrefix { prefix } => write!(f, "DeletePrefix({prefix})"),
+        }
+    }
+}
+
+/// An atomic, checked batch of writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Txn {
+    pub checks: Vec<Check>,
+    pub ops: Vec<Op>,
+}
+
+impl Txn {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn require_absent(mut self, key: impl Into<String>) -> Self {
+        self.checks.push(Check::Absent(key.into()));
+        self
+    }
+    pub fn require_revision(mut self, key: impl Into<String>, revision: u64) -> Self {
+        self.checks.push(Check::Revision(key.into(), revision));
+        self
+    }
+    /// Requires the key to be as it was read: absent if `entry` is `None`, else unchanged.
+    pub fn require_unchanged(self, key: impl Into<String>, entry: Option<&Entry>) -> Self {
+        match entry {
+            Some(e) => self.require_revision(key, e.revision),
+            None => self.require_absent(key),
+        }
+    }
+    pub fn put(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.ops.push(Op::Put {
+            key: key.into(),
+            value: value.into(),
+        });
+        self
+    }
+    pub fn delete(mut self, key: impl Into<String>) -> Self {
+        self.ops.push(Op::Delete { key: key.into() });
+        self
+    }
+    pub fn delete_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.ops.push(Op::DeletePrefix {
+            prefix: prefix.into(),
+        });
+        self
+    }
+    /// Appends another transaction's checks and writes to this one.
+    pub fn merge(mut self, other: Txn) -> Self {
+        self.checks.extend(other.checks);
+        self.ops.extend(other.ops);
+        self
+    }
+}
+
+/// The outcome of [`Store::commit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// All checks held and every write landed at this revision.
+    Committed(u64),
+    /// A check failed; nothing was written.
+    Conflict,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (I/O, lock, connection). The message never contains a value.
+    #[error("store backend error: {0}")]
+    Backend(String),
+    /// A sealed value failed authentication: altered, moved to another path, or sealed under
+    /// another key.
+    #[error("sealed value at {0} failed authentication")]
+    Tampered(String),
+    /// The stored data is not in a shape this version understands.
+    #[error("store data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The storage interface. Calls block: async callers run them on a blocking thread.
+pub trait Store: Send + Sync {
+    fn get(&self, key: &str) -> Result<Option<Entry>>;
+
+    /// Up to `limit` entries whose key starts with `prefix`, in key order, starting after the
+    /// key `start_after` if given. Paging keeps memory bounded for large scans.
+    fn scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Entry)>>;
+
+    /// Applies the transaction atomically if all its checks hold.
+    fn commit(&self, txn: Txn) -> Result<Commit>;
+
+    /// Writes one key unconditionally.
+    fn put(&self, key: &str, value: &[u8]) -> Result<u64> {
+        match self.commit(Txn::new().put(key, value))? {
+            Commit::Committed(rev) => Ok(rev),
+            Commit::Conflict => Err(StoreError::Backend("unconditional put conflicted".into())),
+        }
+    }
+
+    /// Deletes one key unconditionally (deleting an absent key is not an error).
+    fn delete(&self, key: &str) -> Result<()> {
+        self.commit(Txn::new().delete(key)).map(|_| ())
+    }
+
+    /// Every entry under `prefix`. For prefixes that may grow large, page with [`Store::scan`].
+    fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Entry)>> {
+        const PAGE: usize = 1024;
+        let mut all = Vec::new();
+        loop {
+            let after = all.last().map(|(k, _): &(String, Entry)| k.clone());
+            let page = self.scan(prefix, after.as_deref(), PAGE)?;
+            let done = page.len() < PAGE;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+}
+
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn get(&self, key: &str) -> Result<Option<Entry>> {
+        (**self).get(key)
+    }
+    fn scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Entry)>> {
+        (**self).scan(prefix, start_after, limit)
+    }
+    fn commit(&self, txn: Txn) -> Result<Commit> {
+        (**self).commit(txn)
+    }
+}
