@@ -1,1 +1,73 @@
-fn main() {}
+//! The `strongroom` binary. `strongroom serve` runs the appliance; see `docs/configuration.md`
+//! for every setting.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use strongroom_server::config::{Config, ConfigFile, Overrides};
+use strongroom_server::logging::{self, LogFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "strongroom",
+    version,
+    about = "A secrets appliance speaking the NetHSM, VMware DR appliance and Commvault APIs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server on the embedded store in DATA_DIR.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Directory of the store and the device key (created, mode 0700, if missing).
+    #[arg(long, env = "STRONGROOM_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8443]; port 0 picks a free one.
+    #[arg(long, env = "STRONGROOM_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// A TOML configuration file; flags and environment variables win over it.
+    #[arg(long, env = "STRONGROOM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Extra DNS name or IP address for the self-signed certificate (repeatable).
+    #[arg(long = "tls-name", env = "STRONGROOM_TLS_NAMES", value_delimiter = ',')]
+    tls_names: Vec<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "STRONGROOM_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `strongroom_server=debug` [default: info].
+    #[arg(long, env = "STRONGROOM_LOG")]
+    log_filter: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let file = args.config.as_deref().map(ConfigFile::load).transpose()?;
+            let config = Config::resolve(
+                Overrides {
+                    data_dir: args.data_dir,
+                    listen: args.listen,
+                    tls_names: args.tls_names,
+                    log_format: args.log_format,
+                    log_filter: args.log_filter,
+                },
+                file,
+            )?;
+            logging::init(config.log_format, &config.log_filter)?;
+            logging::log_config(&config);
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(strongroom_server::run(config))
+        }
+    }
+}

@@ -1,1 +1,18 @@
+//! Strongroom's HTTPS server: one router per protocol face over the shared [`Core`], plus the
+//! middleware every face shares (request id, logging), TLS and configuration.
+//!
+//! Faces: [`nethsm`] at `/api/v1`. Start reading at [`app::router`].
+//!
+//! [`Core`]: strongroom_core::Core
 
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod http_util;
+pub mod logging;
+pub mod middleware;
+pub mod nethsm;
+pub mod serve;
+
+pub use config::Config;
+pub use serve::run;

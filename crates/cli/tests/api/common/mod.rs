@@ -1,0 +1,324 @@
+//! The test harness: starts the real binary, reads the address and certificate fingerprint
+//! it prints, and gives a client that pins that certificate.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, Method, RequestBuilder, Response};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use serde_json::{Value, json};
+
+pub const UNLOCK: &str = "unlock passphrase for tests";
+pub const ADMIN: &str = "admin passphrase for tests";
+pub const TIME: &str = "2026-11-23T12:00:00Z";
+
+/// A running server and the data directory it owns.
+pub struct Server {
+    child: Option<Child>,
+    /// `https://127.0.0.1:PORT`
+    pub base: String,
+    pub fingerprint: String,
+    pub client: Client,
+    pub data_dir: PathBuf,
+    pub log_path: PathBuf,
+    extra_args: Vec<String>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts a server on a fresh temporary data directory.
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra_args: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let data_dir = tmp.path().join("data");
+        let log_path = tmp.path().join("server.log");
+        let mut s = Server {
+            child: None,
+            base: String::new(),
+            fingerprint: String::new(),
+            client: Client::new(),
+            data_dir,
+            log_path,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            _tmp: Some(tmp),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(&self.extra_args)
+            .env("STRONGROOM_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn strongroom");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut next_line = || match lines.next() {
+            Some(Ok(line)) => line,
+            _ => panic!(
+                "server exited before printing its address; log:\n{}",
+                std::fs::read_to_string(&self.log_path).unwrap_or_default()
+            ),
+        };
+        let listen = next_line();
+        let base = listen
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {listen:?}"))
+            .to_owned();
+        let fp_line = next_line();
+        let fingerprint = fp_line
+            .strip_prefix("certificate SHA-256 fingerprint ")
+            .unwrap_or_else(|| panic!("unexpected second line {fp_line:?}"))
+            .to_owned();
+        self.client = pinned_client(&fingerprint);
+        self.base = base;
+        self.fingerprint = fingerprint;
+        self.child = Some(child);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PUT, path)
+    }
+
+    pub async fn state(&self) -> String {
+        let body: Value = self
+            .get("/health/state")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["state"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn provision(&self) {
+        let r = self
+            .post("/provision")
+            .json(
+                &json!({"unlockPassphrase": UNLOCK, "adminPassphrase": ADMIN, "systemTime": TIME}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "provision: {}", r.text().await.unwrap());
+    }
+
+    pub async fn unlock(&self, passphrase: &str) -> Response {
+        self.post("/unlock")
+            .json(&json!({"passphrase": passphrase}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sends SIGKILL: no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server is running");
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server (SIGTERM) and starts it again on the same data directory.
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            assert!(self.terminate().success());
+        }
+        self.spawn();
+    }
+
+    /// Starts the server again after [`Server::kill`].
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none());
+        self.spawn();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Every byte of every file under `dir`.
+pub fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A client that trusts exactly the certificate with this SHA-256 fingerprint, as an operator
+/// pinning the fingerprint the server printed would.
+pub fn pinned_client(fingerprint: &str) -> Client {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(PinnedCert {
+        fingerprint: fingerprint.to_owned(),
+        provider: provider.clone(),
+    });
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+#[derive(Debug)]
+struct PinnedCert {
+    fingerprint: String,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedCert {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, end_entity);
+        let seen = hex::encode_upper(digest.as_ref())
+            .as_bytes()
+            .chunks(2)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(":");
+        if seen == self.fingerprint {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "certificate {seen} is not the pinned one"
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Asserts a NetHSM error response: status and a JSON `message`.
+pub async fn assert_error(r: Response, status: u16) -> String {
+    assert_eq!(r.status(), status, "unexpected status");
+    assert_eq!(
+        r.headers().get("content-type").map(|v| v.to_str().unwrap()),
+        Some("application/json")
+    );
+    let body: Value = r.json().await.unwrap();
+    body["message"].as_str().expect("message string").to_owned()
+}

@@ -1,0 +1,228 @@
+//! The state machine end to end: provision, restart, unlock, lock, health in every state.
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// The health endpoints' codes in each state.
+async fn assert_health(s: &Server, state: &str) {
+    assert_eq!(s.state().await, state);
+    let alive = s.get("/health/alive").send().await.unwrap().status();
+    let ready = s.get("/health/ready").send().await.unwrap().status();
+    let (want_alive, want_ready) = match state {
+        "Operational" => (412, 200),
+        _ => (200, 412),
+    };
+    assert_eq!(alive, want_alive, "alive in {state}");
+    assert_eq!(ready, want_ready, "ready in {state}");
+    assert_eq!(s.get("/info").send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn full_lifecycle() {
+    let mut s = Server::start();
+    assert_health(&s, "Unprovisioned").await;
+    let info: Value = s.get("/info").send().await.unwrap().json().await.unwrap();
+    assert!(info["vendor"].is_string() && info["product"].is_string());
+
+    // Operational-only endpoints answer the exact 412 text before anything else.
+    let msg = assert_error(s.post("/lock").send().await.unwrap(), 412).await;
+    assert_eq!(msg, "Service not available");
+    assert_error(
+        s.post("/unlock")
+            .json(&json!({"passphrase": UNLOCK}))
+            .send()
+            .await
+            .unwrap(),
+        412,
+    )
+    .await;
+
+    s.provision().await;
+    assert_health(&s, "Operational").await;
+    // Provisioning twice is refused, and changes nothing.
+    let r = s
+        .post("/provision")
+        .json(&json!({"unlockPassphrase": "another unlock", "adminPassphrase": "another admin", "systemTime": TIME}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assert_error(r, 412).await, "Service not available");
+    let r = s
+        .get("/system/info")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let sys: Value = r.json().await.unwrap();
+    for field in [
+        "softwareVersion",
+        "softwareBuild",
+        "firmwareVersion",
+        "hardwareVersion",
+        "deviceId",
+    ] {
+        assert!(sys[field].is_string(), "{field}");
+    }
+
+    let fingerprint = s.fingerprint.clone();
+    s.restart();
+    assert_eq!(
+        s.fingerprint, fingerprint,
+        "certificate is kept across restarts"
+    );
+    assert_health(&s, "Locked").await;
+    // Nothing but the public endpoints work while Locked.
+    assert_error(
+        s.get("/system/info")
+            .basic_auth("admin", Some(ADMIN))
+            .send()
+            .await
+            .unwrap(),
+        412,
+    )
+    .await;
+
+    let r = s.unlock("not the unlock passphrase").await;
+    assert_error(r, 403).await;
+    assert_health(&s, "Locked").await;
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    assert_health(&s, "Operational").await;
+    assert_error(s.unlock(UNLOCK).await, 412).await;
+
+    // Lock needs the root Administrator.
+    let r = s.post("/lock").send().await.unwrap();
+    assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"NetHSM\"");
+    assert_error(r, 401).await;
+    assert_error(
+        s.post("/lock")
+            .basic_auth("admin", Some("wrong passphrase"))
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    assert_error(
+        s.post("/lock")
+            .basic_auth("nobody", Some(ADMIN))
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    assert_health(&s, "Operational").await;
+    assert_eq!(
+        s.post("/lock")
+            .basic_auth("admin", Some(ADMIN))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_health(&s, "Locked").await;
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    assert_health(&s, "Operational").await;
+}
+
+#[tokio::test]
+async fn unattended_boot_comes_up_operational() {
+    let mut s = Server::start();
+    s.provision().await;
+    let get = |s: &Server| {
+        s.get("/config/unattended-boot")
+            .basic_auth("admin", Some(ADMIN))
+            .send()
+    };
+    let body: Value = get(&s).await.unwrap().json().await.unwrap();
+    assert_eq!(body, json!({"status": "off"}));
+    let r = s
+        .put("/config/unattended-boot")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&json!({"status": "on"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let body: Value = get(&s).await.unwrap().json().await.unwrap();
+    assert_eq!(body, json!({"status": "on"}));
+
+    s.restart();
+    assert_eq!(s.state().await, "Operational");
+    let r = s
+        .put("/config/unattended-boot")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&json!({"status": "off"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    s.restart();
+    assert_eq!(s.state().await, "Locked");
+}
+
+#[tokio::test]
+async fn sigterm_stops_cleanly_and_the_store_reopens() {
+    let mut s = Server::start();
+    s.provision().await;
+    // A request in flight when the signal arrives still completes.
+    let slow = s.unlock(UNLOCK); // 412 quickly, but exercises a live connection
+    let status = slow.await.status();
+    assert_eq!(status, 412);
+    let exit = s.terminate();
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(s.log().contains("stopped; store closed"));
+    s.start_again();
+    assert_eq!(s.state().await, "Locked");
+}
+
+#[tokio::test]
+async fn every_log_line_of_a_request_carries_its_request_id() {
+    let s = Server::start();
+    s.provision().await;
+    let r = s
+        .post("/lock")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let log = s.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(&id)).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("locked")),
+        "core's line is in the request span"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("request completed") && l.contains("status=204"))
+    );
+    assert!(!log.contains(ADMIN) && !log.contains(UNLOCK));
+}
+
+#[tokio::test]
+async fn json_logs_and_config_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("strongroom.toml");
+    std::fs::write(&cfg, "version = 1\nlog_format = \"json\"\ntls_names = [\"hsm.test\"]\nlisten = \"127.0.0.1:1\"\n").unwrap();
+    // The flag --listen 127.0.0.1:0 (set by the harness) wins over the file's listen.
+    let s = Server::start_with(&["--config", cfg.to_str().unwrap()]);
+    s.provision().await;
+    let log = s.log();
+    let json_lines: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(!json_lines.is_empty());
+    assert!(
+        json_lines
+            .iter()
+            .any(|l| l["span"]["request_id"].is_string())
+    );
+    assert!(log.contains("hsm.test"));
+}

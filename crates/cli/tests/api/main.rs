@@ -1,0 +1,9 @@
+//! Integration tests: the real `strongroom` binary over real HTTPS on an ephemeral port, with
+//! a real store in a temporary directory. One test binary, organised by modules.
+
+mod common;
+
+mod at_rest;
+mod bad_input;
+mod crash;
+mod lifecycle;

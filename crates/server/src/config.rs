@@ -1,0 +1,129 @@
+//! Configuration: defaults < TOML file < `STRONGROOM_*` environment < command-line flags,
+//! merged into one validated [`Config`]. Every setting is documented in
+//! `docs/configuration.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::logging::LogFormat;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+pub const DEFAULT_LOG_FILTER: &str = "info";
+
+/// The shape of `strongroom.toml`. Unknown keys are refused, so a typo is an error rather than
+/// a silently ignored setting.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The format version of this file; only 1 exists.
+    pub version: Option<u32>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub tls_names: Option<Vec<String>>,
+    pub log_format: Option<LogFormat>,
+    pub log_filter: Option<String>,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let file: ConfigFile = toml::from_str(&text)
+            .with_context(|| format!("parsing config file {}", path.display()))?;
+        if let Some(v) = file.version
+            && v != 1
+        {
+            anyhow::bail!(
+                "config file {}: version {v} is not supported (1 is)",
+                path.display()
+            );
+        }
+        Ok(file)
+    }
+}
+
+/// Settings given by flags or environment variables (clap merges those two); each wins over
+/// the file.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    /// Empty means "not given".
+    pub tls_names: Vec<String>,
+    pub log_format: Option<LogFormat>,
+    pub log_filter: Option<String>,
+}
+
+/// The settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Holds the store and the device key; created (mode 0700) if missing.
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Extra subject alternative names for the self-signed certificate.
+    pub tls_names: Vec<String>,
+    pub log_format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info` or `strongroom_server=debug`.
+    pub log_filter: String,
+}
+
+impl Config {
+    pub fn resolve(over: Overrides, file: Option<ConfigFile>) -> anyhow::Result<Self> {
+        let file = file.unwrap_or_default();
+        let data_dir = over.data_dir.or(file.data_dir).context(
+            "no data directory: give --data-dir, STRONGROOM_DATA_DIR or data_dir in the config file",
+        )?;
+        let listen = match over.listen.or(file.listen) {
+            Some(a) => a,
+            None => DEFAULT_LISTEN
+                .parse()
+                .expect("default listen address parses"),
+        };
+        let tls_names = if over.tls_names.is_empty() {
+            file.tls_names.unwrap_or_default()
+        } else {
+            over.tls_names
+        };
+        Ok(Self {
+            data_dir,
+            listen,
+            tls_names,
+            log_format: over.log_format.or(file.log_format).unwrap_or_default(),
+            log_filter: over
+                .log_filter
+                .or(file.log_filter)
+                .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_and_defaults_fill_in() {
+        let file: ConfigFile = toml::from_str(
+            "version = 1\ndata_dir = \"/from/file\"\nlisten = \"0.0.0.0:9000\"\nlog_format = \"json\"",
+        )
+        .unwrap();
+        let over = Overrides {
+            listen: Some("127.0.0.1:1".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::resolve(over, Some(file)).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:1");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.log_filter, "info");
+        assert!(Config::resolve(Overrides::default(), None).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<ConfigFile>("lisen = \"x\"").is_err());
+    }
+}

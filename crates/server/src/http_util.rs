@@ -1,0 +1,128 @@
+//! HTTP helpers shared by the faces: content negotiation and bounded body reading.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+
+/// Whether the request's `Accept` header allows `media` (`type/subtype`). A missing or empty
+/// header allows anything; `*/*` and `type/*` match; a range with `q=0` excludes.
+pub fn accepts(headers: &HeaderMap, media: &str) -> bool {
+    let values: Vec<&str> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if values.iter().all(|v| v.trim().is_empty()) {
+        return true;
+    }
+    let (want_type, _) = media.split_once('/').unwrap_or((media, ""));
+    values.iter().flat_map(|v| v.split(',')).any(|range| {
+        let mut parts = range.split(';');
+        let range_media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        !refused
+            && (range_media == "*/*"
+                || range_media == media
+                || range_media == format!("{want_type}/*"))
+    })
+}
+
+/// The media type of the request body (`Content-Type` without parameters), lower-cased.
+pub fn content_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next()?.trim().to_ascii_lowercase())
+}
+
+#[derive(Debug)]
+pub enum BodyError {
+    /// Longer than the limit.
+    TooLarge,
+    /// The connection failed while reading.
+    Read(String),
+}
+
+/// How much of an oversized body is read and thrown away so that the client, which is still
+/// sending, gets the error response instead of a broken connection. Past this the connection
+/// is simply closed.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Reads the whole body, refusing more than `limit` bytes. Memory stays bounded by `limit`:
+/// the rest of an oversized body is discarded as it arrives.
+pub async fn read_body(
+    headers: &HeaderMap,
+    mut body: Body,
+    limit: usize,
+) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut buf = BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > DRAIN_LIMIT {
+            break;
+        }
+        if seen <= limit {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if seen > limit {
+        Err(BodyError::TooLarge)
+    } else {
+        Ok(buf.freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        let json = "application/json";
+        assert!(accepts(&HeaderMap::new(), json));
+        assert!(accepts(&with_accept("*/*"), json));
+        assert!(accepts(&with_accept("application/*"), json));
+        assert!(accepts(
+            &with_accept("text/html, application/json;q=0.9"),
+            json
+        ));
+        assert!(accepts(&with_accept("APPLICATION/JSON"), json));
+        assert!(!accepts(&with_accept("text/plain"), json));
+        assert!(!accepts(&with_accept("application/json;q=0"), json));
+        assert!(!accepts(&with_accept("application/xml"), json));
+    }
+
+    #[test]
+    fn content_type_strips_parameters() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("Application/JSON; charset=utf-8"),
+        );
+        assert_eq!(content_type(&h).as_deref(), Some("application/json"));
+        assert_eq!(content_type(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,56 @@
+//! Structured logs with `tracing`: text by default, JSON on request. Every line of a request
+//! carries its `request_id` (see [`crate::middleware::request_id`]).
+
+use std::str::FromStr;
+
+use serde::Deserialize;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!(
+                "log format must be `text` or `json`, not {other:?}"
+            )),
+        }
+    }
+}
+
+/// Installs the global subscriber. Logs go to stderr; stdout carries only the start-up lines
+/// (address and certificate fingerprint) that scripts read.
+pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(filter)
+        .map_err(|e| anyhow::anyhow!("invalid log filter {filter:?}: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let result = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("installing the logger: {e}"))
+}
+
+/// Logs the resolved settings at start. None is a secret: secrets live in the store.
+pub fn log_config(config: &crate::Config) {
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        listen = %config.listen,
+        tls_names = ?config.tls_names,
+        log_format = ?config.log_format,
+        log_filter = %config.log_filter,
+        "configuration"
+    );
+}

@@ -1,0 +1,108 @@
+//! NetHSM extractors. Their order in a handler's signature is the order of the checks:
+//! the caller (401, 403) first, then the body (415, 413, 406, 400) or, for bodiless
+//! requests, [`AcceptJson`] (406).
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use strongroom_core::identity::Principal;
+
+use super::error::NetHsmError;
+use crate::app::AppState;
+use crate::auth;
+use crate::http_util::{self, BodyError};
+
+/// The largest request body this face reads (the original's limit; sign, decrypt and
+/// encrypt will raise it).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+const JSON: &str = "application/json";
+
+/// An authenticated Administrator of the root namespace.
+pub struct RootAdmin(pub Principal);
+
+impl FromRequestParts<AppState> for RootAdmin {
+    type Rejection = NetHsmError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = auth::authenticate_basic(state, &parts.headers).await?;
+        principal.require_root_admin()?;
+        Ok(RootAdmin(principal))
+    }
+}
+
+/// Refuses (406) a request whose `Accept` excludes `application/json`.
+pub struct AcceptJson;
+
+impl<S: Send + Sync> FromRequestParts<S> for AcceptJson {
+    type Rejection = NetHsmError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        check_accept(&parts.headers)?;
+        Ok(AcceptJson)
+    }
+}
+
+fn check_accept(headers: &axum::http::HeaderMap) -> Result<(), NetHsmError> {
+    if http_util::accepts(headers, JSON) {
+        Ok(())
+    } else {
+        Err(NetHsmError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "Content type in Accept header not supported.",
+        ))
+    }
+}
+
+/// A JSON request body of the spec's exact shape (unknown fields refused by the wire types),
+/// and a JSON response.
+pub struct NetHsmJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for NetHsmJson<T> {
+    type Rejection = NetHsmError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        // The original checks the media type of PUT bodies only; a missing one counts as
+        // application/octet-stream.
+        if parts.method == Method::PUT
+            && http_util::content_type(&parts.headers).as_deref() != Some(JSON)
+        {
+            return Err(NetHsmError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content type not supported; use application/json.",
+            ));
+        }
+        let bytes = http_util::read_body(&parts.headers, body, BODY_LIMIT)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => NetHsmError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("Request body is larger than {BODY_LIMIT} bytes."),
+                ),
+                BodyError::Read(m) => NetHsmError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("Reading the request body failed: {m}"),
+                ),
+            })?;
+        check_accept(&parts.headers)?;
+        let value = serde_json::from_slice(&bytes).map_err(|e| {
+            NetHsmError::new(
+                StatusCode::BAD_REQUEST,
+                format!("Malformed request body: {e}"),
+            )
+        })?;
+        Ok(NetHsmJson(value))
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for NetHsmJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}

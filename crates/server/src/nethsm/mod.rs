@@ -1,0 +1,83 @@
+//! The NetHSM face (`/api/v1`, `nethsm-api.yaml`; notes section 1).
+//!
+//! Every route declares the states it is available in; the state gate runs before method
+//! routing, so the order of checks is the original's: 412 wrong state, 501 unknown method,
+//! 405 method not allowed (with `Allow`), then in the handler's extractors 401, 403, 415, 413,
+//! 406, and finally body parsing (400).
+
+mod config;
+mod error;
+mod extract;
+mod health;
+mod provision;
+mod system;
+pub mod wire;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get, post};
+use strongroom_core::SystemState::{self, Locked, Operational, Unprovisioned};
+
+use crate::app::AppState;
+pub use error::NetHsmError;
+
+const ANY_STATE: &[SystemState] = &[Unprovisioned, Locked, Operational];
+
+/// The face's route table: path, states, methods, handler.
+pub fn router(state: AppState) -> Router<AppState> {
+    let at = |states, routes| in_states(&state, states, routes);
+    Router::new()
+        .route("/info", at(ANY_STATE, get(health::info_get)))
+        .route(
+            "/health/alive",
+            at(&[Locked, Unprovisioned], get(health::health_alive_get)),
+        )
+        .route(
+            "/health/ready",
+            at(&[Operational], get(health::health_ready_get)),
+        )
+        .route(
+            "/health/state",
+            at(ANY_STATE, get(health::health_state_get)),
+        )
+        .route(
+            "/provision",
+            at(&[Unprovisioned], post(provision::provision_post)),
+        )
+        .route("/unlock", at(&[Locked], post(provision::unlock_post)))
+        .route("/lock", at(&[Operational], post(provision::lock_post)))
+        .route(
+            "/config/unattended-boot",
+            at(
+                &[Operational],
+                get(config::config_unattended_boot_get).put(config::config_unattended_boot_put),
+            ),
+        )
+        .route(
+            "/system/info",
+            at(&[Operational], get(system::system_info_get)),
+        )
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(error::render_bare_errors))
+}
+
+/// Wraps a route (its handlers and its 405 fallback) in the state gate.
+fn in_states(
+    state: &AppState,
+    states: &'static [SystemState],
+    routes: MethodRouter<AppState>,
+) -> MethodRouter<AppState> {
+    routes.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        move |State(app): State<AppState>, req: Request, next: Next| async move {
+            let current = app.core.state();
+            if states.contains(&current) {
+                next.run(req).await
+            } else {
+                NetHsmError::from(strongroom_core::Error::WrongState(current)).into_response()
+            }
+        },
+    ))
+}

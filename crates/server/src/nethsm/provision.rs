@@ -1,0 +1,42 @@
+//! `/provision`, `/unlock`, `/lock`: the transitions of the state machine.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use strongroom_core::Provision;
+
+use super::error::NetHsmError;
+use super::extract::{AcceptJson, NetHsmJson, RootAdmin};
+use super::wire::{ProvisionRequestData, UnlockRequestData};
+use crate::app::AppState;
+
+pub async fn provision_post(
+    State(s): State<AppState>,
+    NetHsmJson(req): NetHsmJson<ProvisionRequestData>,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| {
+        core.provision(Provision {
+            unlock_passphrase: &req.unlock_passphrase,
+            admin_passphrase: &req.admin_passphrase,
+            system_time: &req.system_time,
+        })
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn unlock_post(
+    State(s): State<AppState>,
+    NetHsmJson(req): NetHsmJson<UnlockRequestData>,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| core.unlock(&req.passphrase)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn lock_post(
+    State(s): State<AppState>,
+    RootAdmin(who): RootAdmin,
+    _: AcceptJson,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| core.lock(&who)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

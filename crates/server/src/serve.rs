@@ -1,0 +1,91 @@
+//! Starting and stopping the server: open the store, make or load the TLS identity, listen,
+//! print the address and certificate fingerprint, serve until SIGINT/SIGTERM, close cleanly.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum_server::tls_rustls::RustlsConfig;
+use strongroom_core::Core;
+
+use crate::app::{self, AppState};
+use crate::config::Config;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Two crypto providers could be linked in; say which one rustls must use.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+
+    let data_dir = config.data_dir.clone();
+    let tls_names = config.tls_names.clone();
+    let (core, tls) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let core = Core::open(&data_dir)
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+        let tls = core
+            .tls_identity(&tls_names)
+            .context("loading the TLS identity")?;
+        Ok((core, tls))
+    })
+    .await??;
+    tracing::info!(state = %core.state(), data_dir = %config.data_dir.display(), "store opened");
+
+    let rustls_config = RustlsConfig::from_pem(
+        tls.cert_pem.as_bytes().to_vec(),
+        tls.key_pem.as_bytes().to_vec(),
+    )
+    .await
+    .context("loading the TLS certificate")?;
+
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("listening on {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    {
+        // The contract scripts and tests rely on: these two lines, on stdout, in this order.
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on https://{addr}")?;
+        writeln!(out, "certificate SHA-256 fingerprint {}", tls.fingerprint())?;
+        out.flush()?;
+    }
+
+    let state = AppState::new(core);
+    let core = state.core.clone();
+    let handle = axum_server::Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+
+    axum_server::from_tcp_rustls(listener, rustls_config)?
+        .handle(handle)
+        .serve(app::router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .await
+        .context("serving")?;
+
+    // The router and its state are gone; this is the last handle on the store, so dropping it
+    // closes the store cleanly.
+    let open_handles = std::sync::Arc::strong_count(&core);
+    drop(core);
+    tracing::info!(open_handles, "stopped; store closed");
+    Ok(())
+}
+
+async fn shutdown_on_signal(handle: axum_server::Handle<SocketAddr>) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+    handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+}
