@@ -1,0 +1,386 @@
+//! `strongroom-bench`: load figures for the release `strongroom` server over real HTTPS.
+//!
+//! Build the server first, then run the bench from the workspace root:
+//!
+//! ```sh
+//! cargo build --release -p strongroom
+//! cargo run --release -p strongroom-bench -- [--server-bin PATH] [--duration-secs N] [--concurrency N]
+//! ```
+//!
+//! It starts `strongroom serve` on a temporary data directory, listening on 127.0.0.1 with a
+//! free port, pins the certificate fingerprint the server prints, provisions it, creates an
+//! Operator, locks it, and then runs one phase after another:
+//!
+//! - A (Locked): `GET /api/v1/health/alive`, unauthenticated;
+//! - B (Operational, after unlocking): `GET /api/v1/users/{id}` with the Operator's Basic auth.
+//!
+//! Each phase has `--concurrency` tasks send requests back to back for a 1-second warm-up (not
+//! counted) and then `--duration-secs`. The report, printed on stdout, gives per phase the
+//! successful requests, the errors, req/s and latency percentiles, then the ratio of
+//! authenticated to unauthenticated req/s. Progress goes to stderr. The server is killed when
+//! the bench ends, fails, panics or is interrupted. See `docs/benchmarks.md`.
+
+mod phase;
+mod server;
+mod tls;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+use crate::phase::{Load, Phase, Report};
+use crate::server::Server;
+
+const UNLOCK_PASSPHRASE: &str = "strongroom bench unlock passphrase";
+const ADMIN_PASSPHRASE: &str = "strongroom bench admin passphrase";
+const OPERATOR_PASSPHRASE: &str = "strongroom bench operator passphrase";
+const SYSTEM_TIME: &str = "2026-01-01T00:00:00Z";
+const WARMUP: Duration = Duration::from_secs(1);
+
+/// Load figures for the release `strongroom` server (127.0.0.1 only).
+#[derive(Parser, Debug)]
+#[command(name = "strongroom-bench", version)]
+struct Args {
+    /// The server binary [default: target/release/strongroom in this workspace].
+    #[arg(long, value_name = "PATH")]
+    server_bin: Option<PathBuf>,
+    /// Measured seconds per phase (after a 1-second warm-up that is not counted).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    duration_secs: u64,
+    /// Concurrent tasks, each with one request in flight at a time.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    concurrency: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("strongroom-bench: error: starting the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strongroom-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    // One process-wide crypto provider, so rustls never has to guess; the client names its
+    // provider explicitly anyway. An error only means one is installed already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+
+    let binary = args
+        .server_bin
+        .clone()
+        .unwrap_or_else(server::default_binary);
+    if !binary.is_file() {
+        bail!(
+            "server binary not found at {}\n\
+             build it first with `cargo build --release -p strongroom` \
+             (or pass --server-bin PATH)",
+            binary.display()
+        );
+    }
+    let binary = binary.canonicalize().unwrap_or(binary);
+
+    // Ctrl-C drops the bench future, and with it the server guard, which kills the server.
+    tokio::select! {
+        result = bench(&args, binary) => result,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+    }
+}
+
+async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
+    let load = Load {
+        concurrency: usize::try_from(args.concurrency)?,
+        warmup: WARMUP,
+        duration: Duration::from_secs(args.duration_secs),
+    };
+    let version = binary_version(&binary).await;
+
+    progress(format!("starting {}", binary.display()));
+    let server = Server::start(&binary).await?;
+    let client = tls::pinned_client(&server.fingerprint, load.concurrency)?;
+    progress(format!(
+        "server at {} (certificate {})",
+        server.base, server.fingerprint
+    ));
+    let api = Api {
+        client: &client,
+        server: &server,
+    };
+    let info = api.info().await?;
+
+    // Set-up: provision, create the Operator, lock.
+    progress("provisioning");
+    api.expect(
+        api.post("/provision").json(&json!({
+            "unlockPassphrase": UNLOCK_PASSPHRASE,
+            "adminPassphrase": ADMIN_PASSPHRASE,
+            "systemTime": SYSTEM_TIME,
+        })),
+        StatusCode::NO_CONTENT,
+        "POST /provision",
+    )
+    .await?;
+    progress("creating the Operator user");
+    let created = api
+        .expect(
+            api.post("/users")
+                .basic_auth("admin", Some(ADMIN_PASSPHRASE))
+                .json(&json!({
+                    "realName": "Bench Operator",
+                    "role": "Operator",
+                    "passphrase": OPERATOR_PASSPHRASE,
+                })),
+            StatusCode::CREATED,
+            "POST /users (create the Operator)",
+        )
+        .await?;
+    let operator_id = serde_json::from_slice::<Value>(&created)
+        .ok()
+        .and_then(|v| v["id"].as_str().map(str::to_owned))
+        .with_context(|| {
+            format!(
+                "POST /users: no \"id\" in the response body {:?}",
+                String::from_utf8_lossy(&created)
+            )
+        })?;
+    progress("locking");
+    api.expect(
+        api.post("/lock")
+            .basic_auth("admin", Some(ADMIN_PASSPHRASE)),
+        StatusCode::NO_CONTENT,
+        "POST /lock",
+    )
+    .await?;
+    api.expect_state("Locked").await?;
+
+    let mut reports = Vec::new();
+
+    // Phase A: the node is Locked; the cheapest request there is.
+    let alive = server.url("/health/alive");
+    let phase_a = Phase::new(
+        "A (Locked)",
+        "GET /api/v1/health/alive, unauthenticated",
+        StatusCode::OK,
+        move |c: &Client| c.get(&alive),
+    );
+    reports.push(run_phase(&client, &phase_a, load).await?);
+
+    progress("unlocking");
+    api.expect(
+        api.post("/unlock")
+            .json(&json!({ "passphrase": UNLOCK_PASSPHRASE })),
+        StatusCode::NO_CONTENT,
+        "POST /unlock",
+    )
+    .await?;
+    api.expect_state("Operational").await?;
+
+    // Phase B: Operational; every request authenticates the Operator (Basic auth).
+    let user = server.url(&format!("/users/{operator_id}"));
+    let phase_b = Phase::new(
+        "B (Operational)",
+        format!("GET /api/v1/users/{operator_id}, Basic auth as that Operator"),
+        StatusCode::OK,
+        move |c: &Client| {
+            c.get(&user)
+                .basic_auth(&operator_id, Some(OPERATOR_PASSPHRASE))
+        },
+    );
+    reports.push(run_phase(&client, &phase_b, load).await?);
+
+    // More phases (e.g. /random, backup and restore timings) go here: build a `Phase`, push
+    // `run_phase(...)`'s report, and add a line to `ratios` if a comparison is wanted.
+
+    let ratios = [Ratio {
+        label: "authenticated/unauthenticated",
+        over: &phase_b.name,
+        under: &phase_a.name,
+    }];
+    print_report(&version, &info, &server, load, &reports, &ratios);
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.ok == 0)
+        .map(|r| r.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "no successful request in phase {}; see its first error above",
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+async fn run_phase(client: &Client, phase: &Phase, load: Load) -> anyhow::Result<Report> {
+    progress(format!(
+        "phase {}: {} ({} tasks, {} s warm-up + {} s)",
+        phase.name,
+        phase.endpoint,
+        load.concurrency,
+        load.warmup.as_secs(),
+        load.duration.as_secs()
+    ));
+    let report = phase::run(client, phase, load).await?;
+    progress(format!(
+        "phase {}: {} ok, {} errors, {:.1} req/s",
+        report.name,
+        report.ok,
+        report.error_count(),
+        report.rate()
+    ));
+    Ok(report)
+}
+
+/// A line `ratio LABEL req/s: X.XX` comparing the req/s of two phases, named by `Phase::name`.
+struct Ratio<'a> {
+    label: &'a str,
+    over: &'a str,
+    under: &'a str,
+}
+
+fn print_report(
+    version: &str,
+    info: &str,
+    server: &Server,
+    load: Load,
+    reports: &[Report],
+    ratios: &[Ratio<'_>],
+) {
+    println!("strongroom-bench");
+    println!("server       {version} ({info})");
+    println!("listening    {}", server.base);
+    println!(
+        "load         {} concurrent tasks, {} s per phase after a {} s warm-up (not counted)",
+        load.concurrency,
+        load.duration.as_secs(),
+        load.warmup.as_secs()
+    );
+    println!("client       reqwest, HTTP/1.1 over TLS, keep-alive, pinned certificate");
+    println!("host         {} logical CPUs", host_cpus());
+    for report in reports {
+        println!();
+        println!("{report}");
+    }
+    if !ratios.is_empty() {
+        println!();
+    }
+    let rate_of = |name: &str| reports.iter().find(|r| r.name == name).map(Report::rate);
+    for ratio in ratios {
+        let value = match (rate_of(ratio.over), rate_of(ratio.under)) {
+            (Some(over), Some(under)) if under > 0.0 => format!("{:.2}", over / under),
+            _ => "n/a".to_owned(),
+        };
+        println!("ratio {} req/s: {value}", ratio.label);
+    }
+}
+
+fn host_cpus() -> String {
+    std::thread::available_parallelism()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+fn progress(msg: impl AsRef<str>) {
+    eprintln!("[bench] {}", msg.as_ref());
+}
+
+/// `strongroom --version`, or a note saying why it is unknown.
+async fn binary_version(binary: &std::path::Path) -> String {
+    match tokio::process::Command::new(binary)
+        .arg("--version")
+        .output()
+        .await
+    {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        Ok(out) => format!("version unknown (--version exited with {})", out.status),
+        Err(e) => format!("version unknown ({e})"),
+    }
+}
+
+/// The set-up calls of the NetHSM API.
+struct Api<'a> {
+    client: &'a Client,
+    server: &'a Server,
+}
+
+impl Api<'_> {
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.server.url(path))
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.server.url(path))
+    }
+
+    /// Sends `request` and returns its body if the status is `expected`; otherwise fails,
+    /// naming `what`, the status, the body and the end of the server log.
+    async fn expect(
+        &self,
+        request: reqwest::RequestBuilder,
+        expected: StatusCode,
+        what: &str,
+    ) -> anyhow::Result<Vec<u8>> {
+        let response = request.send().await.with_context(|| what.to_owned())?;
+        let status = response.status();
+        let body = response.bytes().await.with_context(|| what.to_owned())?;
+        if status != expected {
+            let log = self.server.log();
+            let tail: Vec<&str> = log.lines().rev().take(10).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!(
+                "{what}: expected {expected}, got {status}: {}\n\
+                 the server does not support this step yet, or refused it; \
+                 last lines of the server log:\n{}",
+                String::from_utf8_lossy(&body),
+                tail.join("\n")
+            );
+        }
+        Ok(body.to_vec())
+    }
+
+    /// Checks `GET /health/state`.
+    async fn expect_state(&self, want: &str) -> anyhow::Result<()> {
+        let body = self
+            .expect(
+                self.get("/health/state"),
+                StatusCode::OK,
+                "GET /health/state",
+            )
+            .await?;
+        let state: Value = serde_json::from_slice(&body).context("GET /health/state")?;
+        if state["state"] != want {
+            bail!("the server is in state {}, expected {want}", state["state"]);
+        }
+        Ok(())
+    }
+
+    /// `GET /info`, as `vendor product`.
+    async fn info(&self) -> anyhow::Result<String> {
+        let body = self
+            .expect(self.get("/info"), StatusCode::OK, "GET /info")
+            .await?;
+        let info: Value = serde_json::from_slice(&body).context("GET /info")?;
+        Ok(format!(
+            "/info: vendor {}, product {}",
+            info["vendor"].as_str().unwrap_or("?"),
+            info["product"].as_str().unwrap_or("?")
+        ))
+    }
+}

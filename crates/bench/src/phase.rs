@@ -1,0 +1,301 @@
+//! A phase: one request, sent over and over by many tasks for a fixed time, and the figures
+//! that come out of it.
+//!
+//! To add a phase, build a [`Phase`] (a name, a label for the request, a closure that builds
+//! the request on the shared client, and the status that counts as success) and pass it to
+//! [`run`]; [`Report`] prints the result in the same shape as every other phase.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, RequestBuilder, StatusCode};
+
+/// Builds one request of a phase; called once per request.
+pub type BuildRequest = Arc<dyn Fn(&Client) -> RequestBuilder + Send + Sync>;
+
+/// What to hammer and what counts as success.
+#[derive(Clone)]
+pub struct Phase {
+    /// Short name shown in the report, e.g. `A (Locked)`.
+    pub name: String,
+    /// What is sent, for the report, e.g. `GET /api/v1/health/alive, unauthenticated`.
+    pub endpoint: String,
+    /// Builds each request.
+    pub build: BuildRequest,
+    /// The only status that counts as a success; anything else is an error.
+    pub expected: StatusCode,
+}
+
+impl Phase {
+    pub fn new(
+        name: impl Into<String>,
+        endpoint: impl Into<String>,
+        expected: StatusCode,
+        build: impl Fn(&Client) -> RequestBuilder + Send + Sync + 'static,
+    ) -> Phase {
+        Phase {
+            name: name.into(),
+            endpoint: endpoint.into(),
+            build: Arc::new(build),
+            expected,
+        }
+    }
+}
+
+/// How hard and how long to push.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// Number of tasks, each with one request in flight at a time.
+    pub concurrency: usize,
+    /// Run before measuring; its requests are not counted.
+    pub warmup: Duration,
+    /// The measured window.
+    pub duration: Duration,
+}
+
+/// What one task saw during the measured window.
+#[derive(Default)]
+struct Tally {
+    /// Latency of each successful request.
+    latencies: Vec<Duration>,
+    /// Failed requests by kind (`HTTP 404`, `timeout`, ...).
+    errors: BTreeMap<String, u64>,
+    /// The first failure, in full, to help diagnose it.
+    first_error: Option<String>,
+}
+
+impl Tally {
+    fn error(&mut self, kind: String, detail: impl FnOnce() -> String) {
+        *self.errors.entry(kind).or_default() += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(detail());
+        }
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.latencies.extend(other.latencies);
+        for (kind, n) in other.errors {
+            *self.errors.entry(kind).or_default() += n;
+        }
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// Runs `phase` under `load`: `load.concurrency` tasks share `client`, each sending one
+/// request after another. Requests started during the warm-up are not counted; no request is
+/// started after the measured window, and the phase ends when the last one in flight returns
+/// (or times out, see [`crate::tls::REQUEST_TIMEOUT`]).
+pub async fn run(client: &Client, phase: &Phase, load: Load) -> anyhow::Result<Report> {
+    let begin = Instant::now();
+    let measure_from = begin + load.warmup;
+    let stop_at = measure_from + load.duration;
+
+    let mut tasks = Vec::with_capacity(load.concurrency);
+    for _ in 0..load.concurrency.max(1) {
+        let client = client.clone();
+        let build = phase.build.clone();
+        let expected = phase.expected;
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            loop {
+                let start = Instant::now();
+                if start >= stop_at {
+                    break;
+                }
+                let outcome = send(&client, &build, expected).await;
+                let latency = start.elapsed();
+                if start < measure_from {
+                    continue;
+                }
+                match outcome {
+                    Ok(()) => tally.latencies.push(latency),
+                    Err((kind, detail)) => tally.error(kind, || detail),
+                }
+            }
+            tally
+        }));
+    }
+
+    let mut total = Tally::default();
+    for task in tasks {
+        total.merge(task.await?);
+    }
+    // From the start of the window until the last request in flight came back.
+    let elapsed = Instant::now().saturating_duration_since(measure_from);
+    Ok(Report::new(phase, total, elapsed))
+}
+
+/// Sends one request and reads its whole body (so that the connection can be reused).
+async fn send(
+    client: &Client,
+    build: &BuildRequest,
+    expected: StatusCode,
+) -> Result<(), (String, String)> {
+    let transport = |e: reqwest::Error| {
+        let kind = if e.is_timeout() {
+            "timeout"
+        } else if e.is_connect() {
+            "connect error"
+        } else {
+            "transport error"
+        };
+        (kind.to_owned(), format!("{kind}: {e:#}"))
+    };
+    let response = build(client).send().await.map_err(transport)?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(transport)?;
+    if status == expected {
+        Ok(())
+    } else {
+        let text = String::from_utf8_lossy(&body);
+        let text: String = text.chars().take(300).collect();
+        Err((
+            format!("HTTP {}", status.as_u16()),
+            format!("{status}: {text}"),
+        ))
+    }
+}
+
+/// The figures of one phase.
+pub struct Report {
+    pub name: String,
+    pub endpoint: String,
+    /// Successful requests completed in the measured window.
+    pub ok: u64,
+    /// Failed requests in the measured window, by kind.
+    pub errors: BTreeMap<String, u64>,
+    pub first_error: Option<String>,
+    /// The measured window, up to the return of the last request in flight.
+    pub elapsed: Duration,
+    /// Latencies of the successful requests, sorted.
+    latencies: Vec<Duration>,
+}
+
+impl Report {
+    fn new(phase: &Phase, mut tally: Tally, elapsed: Duration) -> Report {
+        tally.latencies.sort_unstable();
+        Report {
+            name: phase.name.clone(),
+            endpoint: phase.endpoint.clone(),
+            ok: tally.latencies.len() as u64,
+            errors: tally.errors,
+            first_error: tally.first_error,
+            elapsed,
+            latencies: tally.latencies,
+        }
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// Successful requests per second of the measured window.
+    pub fn rate(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.ok as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// The `q`-quantile (0 < q <= 1) of the successful requests' latencies, by nearest rank.
+    pub fn percentile(&self, q: f64) -> Option<Duration> {
+        percentile(&self.latencies, q)
+    }
+}
+
+/// Nearest-rank quantile of sorted values: the smallest value with at least `q` of all values
+/// at or below it.
+fn percentile(sorted: &[Duration], q: f64) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn ms(d: Option<Duration>) -> String {
+    match d {
+        Some(d) => format!("{:.2}", d.as_secs_f64() * 1000.0),
+        None => "-".to_owned(),
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "phase {}: {}", self.name, self.endpoint)?;
+        writeln!(f, "  requests   {} ok", self.ok)?;
+        let errors = self.error_count();
+        if errors == 0 {
+            writeln!(f, "  errors     0")?;
+        } else {
+            let kinds = self
+                .errors
+                .iter()
+                .map(|(kind, n)| format!("{kind}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            writeln!(f, "  errors     {errors} ({kinds})")?;
+            if let Some(first) = &self.first_error {
+                writeln!(f, "  first error {first}")?;
+            }
+        }
+        writeln!(
+            f,
+            "  req/s      {:.1} (over {:.2} s)",
+            self.rate(),
+            self.elapsed.as_secs_f64()
+        )?;
+        write!(
+            f,
+            "  latency ms p50 {}  p90 {}  p99 {}  max {}",
+            ms(self.percentile(0.50)),
+            ms(self.percentile(0.90)),
+            ms(self.percentile(0.99)),
+            ms(self.latencies.last().copied()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn millis(v: &[u64]) -> Vec<Duration> {
+        v.iter().map(|&m| Duration::from_millis(m)).collect()
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v = millis(&(1..=100).collect::<Vec<_>>());
+        assert_eq!(percentile(&v, 0.50), Some(Duration::from_millis(50)));
+        assert_eq!(percentile(&v, 0.90), Some(Duration::from_millis(90)));
+        assert_eq!(percentile(&v, 0.99), Some(Duration::from_millis(99)));
+        assert_eq!(percentile(&v, 1.0), Some(Duration::from_millis(100)));
+        assert_eq!(
+            percentile(&millis(&[7]), 0.5),
+            Some(Duration::from_millis(7))
+        );
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn tallies_merge() {
+        let mut a = Tally::default();
+        a.latencies.push(Duration::from_millis(1));
+        a.error("HTTP 500".into(), || "first".into());
+        let mut b = Tally::default();
+        b.error("HTTP 500".into(), || "second".into());
+        b.error("timeout".into(), || "third".into());
+        a.merge(b);
+        assert_eq!(a.latencies.len(), 1);
+        assert_eq!(a.errors["HTTP 500"], 2);
+        assert_eq!(a.errors["timeout"], 1);
+        assert_eq!(a.first_error.as_deref(), Some("first"));
+    }
+}
