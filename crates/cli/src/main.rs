@@ -45,6 +45,9 @@ struct ServeArgs {
     /// Log filter, e.g. `info` or `strongroom_server=debug` [default: info].
     #[arg(long, env = "STRONGROOM_LOG")]
     log_filter: Option<String>,
+    /// Seconds a successful password check is remembered; 0 disables the cache [default: 30].
+    #[arg(long, env = "STRONGROOM_AUTH_CACHE_TTL_SECS")]
+    auth_cache_ttl_secs: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -59,6 +62,7 @@ fn main() -> anyhow::Result<()> {
                     tls_names: args.tls_names,
                     log_format: args.log_format,
                     log_filter: args.log_filter,
+                    auth_cache_ttl_secs: args.auth_cache_ttl_secs,
                 },
                 file,
             )?;

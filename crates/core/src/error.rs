@@ -17,6 +17,15 @@ pub enum Error {
     /// Authenticated, but the role or namespace does not allow this operation.
     #[error("access denied")]
     Forbidden,
+    /// The thing named does not exist (or the caller may not know it does).
+    #[error("{0}")]
+    NotFound(String),
+    /// The thing to create exists already.
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many failed attempts from this client; try again later.
+    #[error("too many failed attempts; try again later")]
+    RateLimited,
     /// The unlock passphrase did not open the domain key.
     #[error("unlock failed: passphrase is incorrect")]
     WrongUnlockPassphrase,

@@ -31,6 +31,9 @@ pub struct UserRecord {
     /// Verifiers of the current and previous passphrases, newest first, at most
     /// [`PASSWORD_HISTORY`].
     pub history: Vec<String>,
+    /// Tags restricting which keys an Operator may use (NetHSM `/users/{id}/tags`).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 impl std::fmt::Debug for UserRecord {
@@ -49,13 +52,63 @@ impl UserRecord {
             role,
             history: vec![verifier.clone()],
             verifier,
+            tags: Vec::new(),
         }
+    }
+
+    /// Makes `verifier` the current one and keeps the last [`PASSWORD_HISTORY`] in history.
+    pub fn replace_verifier(&mut self, verifier: String) {
+        self.history.insert(0, verifier.clone());
+        self.history.truncate(PASSWORD_HISTORY);
+        self.verifier = verifier;
+    }
+}
+
+/// Checks an id against NetHSM's `ID` schema: `^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`, 1..128 bytes.
+/// Used for namespaces, tags and the name part of user ids.
+pub fn is_valid_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    (1..=128).contains(&id.len())
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// A user id split into its namespace (`None` for root) and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserId<'a> {
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+}
+
+impl<'a> UserId<'a> {
+    /// Parses NetHSM's `UserID` (`^([ID]~)?[ID]$`, 1..128 bytes in all); 400 otherwise.
+    pub fn parse(id: &'a str) -> Result<Self> {
+        let invalid = || Error::InvalidInput("Invalid user ID.".into());
+        if id.is_empty() || id.len() > 128 {
+            return Err(invalid());
+        }
+        let (namespace, name) = match id.split_once('~') {
+            Some((ns, name)) => (Some(ns), name),
+            None => (None, id),
+        };
+        if namespace.is_some_and(|ns| !is_valid_id(ns)) || !is_valid_id(name) {
+            return Err(invalid());
+        }
+        Ok(Self { namespace, name })
     }
 }
 
 /// The store path of a user.
 pub fn user_path(user_id: &str) -> String {
-    format!("users/{user_id}")
+    format!("{USERS_PREFIX}{user_id}")
+}
+
+pub const USERS_PREFIX: &str = "users/";
+pub const NAMESPACES_PREFIX: &str = "namespaces/";
+
+/// The store path of a namespace.
+pub fn namespace_path(namespace: &str) -> String {
+    format!("{NAMESPACES_PREFIX}{namespace}")
 }
 
 /// An authenticated caller.
@@ -117,6 +170,38 @@ mod tests {
                 .require_root_admin()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn ids() {
+        assert!(is_valid_id("a"));
+        assert!(is_valid_id("Abc_1.2-3"));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id("-a"));
+        assert!(!is_valid_id("a b"));
+        assert!(!is_valid_id("a~b"));
+        assert!(!is_valid_id(&"a".repeat(129)));
+        assert_eq!(
+            UserId::parse("ns1~bob").unwrap(),
+            UserId {
+                namespace: Some("ns1"),
+                name: "bob"
+            }
+        );
+        assert_eq!(UserId::parse("bob").unwrap().namespace, None);
+        for bad in ["", "~bob", "ns~", "a~b~c", "bob!", "ns 1~bob"] {
+            assert!(UserId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn history_keeps_the_last_five() {
+        let mut u = UserRecord::new("", Role::Operator, "v0".into());
+        for i in 1..=7 {
+            u.replace_verifier(format!("v{i}"));
+        }
+        assert_eq!(u.verifier, "v7");
+        assert_eq!(u.history, ["v7", "v6", "v5", "v4", "v3"]);
     }
 
     #[test]

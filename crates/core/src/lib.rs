@@ -9,6 +9,8 @@
 //!   in `meta/unlock`;
 //! - the domain key seals every value outside `meta/`.
 
+pub mod audit;
+pub mod auth_cache;
 pub mod clock;
 pub mod crypto;
 pub mod device;
@@ -17,19 +19,22 @@ pub mod identity;
 pub mod secret;
 pub mod state;
 pub mod tls;
+pub mod users;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use strongroom_store::redb::RedbStore;
 use strongroom_store::sealed::{Sealed, Sealer};
 use strongroom_store::{Commit, Store, Txn};
 
+use crate::auth_cache::AuthCache;
 use crate::crypto::{KdfParams, Key32};
 pub use crate::error::{Error, Result};
-use crate::identity::{Principal, Role, UserRecord, user_path};
+use crate::identity::{Principal, Role, UserId, UserRecord, namespace_path, user_path};
 use crate::secret::Passphrase;
 pub use crate::state::SystemState;
 use crate::tls::TlsIdentity;
@@ -120,6 +125,21 @@ pub struct SystemInfo {
     pub device_id: String,
 }
 
+/// Tunables of the core, set from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    /// How long a successful password verification is remembered (zero: not at all).
+    pub auth_cache_ttl: Duration,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        Self {
+            auth_cache_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
 /// The appliance. One per process, shared by every face.
 pub struct Core {
     raw: DynStore,
@@ -129,6 +149,11 @@ pub struct Core {
     transition: Mutex<()>,
     /// Seconds between the host clock and the appliance clock (see [`clock`]).
     time_offset: AtomicI64,
+    auth_cache: AuthCache,
+    /// Audit events recorded while Locked, appended at the next unlock.
+    pending_audit: Mutex<audit::Pending>,
+    /// Serialises audit appends within this process (the store's check serialises nodes).
+    audit_append: Mutex<()>,
 }
 
 impl std::fmt::Debug for Core {
@@ -141,7 +166,7 @@ impl std::fmt::Debug for Core {
 
 impl Core {
     /// Opens (creating if missing) the data directory: the device key and the redb store.
-    pub fn open(data_dir: &Path) -> Result<Self> {
+    pub fn open(data_dir: &Path, settings: CoreSettings) -> Result<Self> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -150,12 +175,12 @@ impl Core {
             .map_err(|e| Error::Internal(format!("creating {}: {e}", data_dir.display())))?;
         let device_key = device::load_or_create(&data_dir.join(DEVICE_KEY_FILE))?;
         let store = RedbStore::open(&data_dir.join(STORE_FILE))?;
-        Self::with_store(Arc::new(store), device_key)
+        Self::with_store(Arc::new(store), device_key, settings)
     }
 
     /// Starts on any store: checks the schema, then comes up Unprovisioned, Locked, or
     /// Operational if unattended boot is on.
-    pub fn with_store(raw: DynStore, device_key: Key32) -> Result<Self> {
+    pub fn with_store(raw: DynStore, device_key: Key32, settings: CoreSettings) -> Result<Self> {
         check_schema(&*raw)?;
         let core = Self {
             raw,
@@ -163,6 +188,9 @@ impl Core {
             inner: RwLock::new(Inner::Unprovisioned),
             transition: Mutex::new(()),
             time_offset: AtomicI64::new(0),
+            auth_cache: AuthCache::new(settings.auth_cache_ttl),
+            pending_audit: Mutex::new(audit::Pending::default()),
+            audit_append: Mutex::new(()),
         };
         if core.raw.get(UNLOCK_PATH)?.is_some() {
             core.set_inner(Inner::Locked);
@@ -222,7 +250,9 @@ impl Core {
             None => 0,
         };
         self.time_offset.store(offset, Ordering::Relaxed);
-        self.set_inner(Inner::Operational(Arc::new(Unlocked { domain_key, data })));
+        let unlocked = Arc::new(Unlocked { domain_key, data });
+        self.set_inner(Inner::Operational(unlocked.clone()));
+        self.flush_pending_audit(&unlocked);
         Ok(())
     }
 
@@ -299,27 +329,55 @@ impl Core {
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
         self.require_state(SystemState::Operational)?;
         self.set_inner(Inner::Locked);
+        self.auth_cache.clear();
         tracing::info!(by = %who.user_id, "locked");
         Ok(())
     }
 
-    /// Checks a user's passphrase. Unknown users cost the same time as known ones.
+    /// The cached result of a recent successful [`Core::authenticate`], if any. Never blocks
+    /// (no store I/O, no Argon2), so async callers may try it before going to a blocking
+    /// thread.
+    pub fn authenticate_cached(&self, user_id: &str, passphrase: &[u8]) -> Option<Principal> {
+        if self.state() != SystemState::Operational {
+            return None;
+        }
+        self.auth_cache
+            .get(&self.auth_cache.mac(user_id, passphrase))
+    }
+
+    /// Checks a user's passphrase, on every face. Successful checks are cached briefly (see
+    /// [`auth_cache`]); unknown users cost the same time as known ones; a namespaced user can
+    /// log in only once its namespace exists.
     pub fn authenticate(&self, user_id: &str, passphrase: &[u8]) -> Result<Principal> {
         let unlocked = self.unlocked()?;
-        let record: Option<UserRecord> = match unlocked.data.get(&user_path(user_id))? {
-            Some(e) => Some(serde_json::from_slice(&e.value).map_err(Error::internal)?),
-            None => None,
-        };
-        match record {
-            Some(user) if crypto::check_verifier(passphrase, &user.verifier) => {
-                Ok(Principal::new(user_id, user.role))
-            }
-            Some(_) => Err(Error::Unauthenticated),
-            None => {
-                crypto::check_dummy_verifier(passphrase);
-                Err(Error::Unauthenticated)
-            }
+        let mac = self.auth_cache.mac(user_id, passphrase);
+        if let Some(principal) = self.auth_cache.get(&mac) {
+            return Ok(principal);
         }
+        let generation = self.auth_cache.generation(user_id);
+        let user = match UserId::parse(user_id) {
+            Ok(id) => {
+                let namespace_ok = match id.namespace {
+                    Some(ns) => unlocked.data.get(&namespace_path(ns))?.is_some(),
+                    None => true,
+                };
+                match self.read_user(&unlocked, user_id)? {
+                    Some((user, _)) if namespace_ok => Some(user),
+                    _ => None,
+                }
+            }
+            Err(_) => None,
+        };
+        let Some(user) = user else {
+            crypto::check_dummy_verifier(passphrase);
+            return Err(Error::Unauthenticated);
+        };
+        if !crypto::check_verifier(passphrase, &user.verifier) {
+            return Err(Error::Unauthenticated);
+        }
+        let principal = Principal::new(user_id, user.role);
+        self.auth_cache.insert(mac, principal.clone(), generation);
+        Ok(principal)
     }
 
     /// Whether unattended boot is on: the domain key is also sealed under the device key, so

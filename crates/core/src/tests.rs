@@ -22,7 +22,7 @@ fn admin() -> Principal {
 fn lifecycle_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let core = Core::open(dir.path()).unwrap();
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         assert_eq!(core.state(), SystemState::Unprovisioned);
         assert!(matches!(
             core.authenticate("admin", ADMIN.as_bytes()),
@@ -52,7 +52,7 @@ fn lifecycle_and_restart() {
             Err(Error::WrongState(SystemState::Operational))
         ));
     }
-    let core = Core::open(dir.path()).unwrap();
+    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
     assert_eq!(core.state(), SystemState::Locked);
     assert!(matches!(
         core.unlock(&Passphrase::new("not the passphrase")),
@@ -78,7 +78,7 @@ fn lifecycle_and_restart() {
 fn unattended_boot_starts_operational() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let core = Core::open(dir.path()).unwrap();
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         provision(&core);
         assert!(!core.unattended_boot(&admin()).unwrap());
         assert!(matches!(
@@ -89,12 +89,12 @@ fn unattended_boot_starts_operational() {
         assert!(core.unattended_boot(&admin()).unwrap());
     }
     {
-        let core = Core::open(dir.path()).unwrap();
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         assert_eq!(core.state(), SystemState::Operational);
         core.authenticate("admin", ADMIN.as_bytes()).unwrap();
         core.set_unattended_boot(&admin(), false).unwrap();
     }
-    let core = Core::open(dir.path()).unwrap();
+    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
     assert_eq!(core.state(), SystemState::Locked);
 }
 
@@ -102,12 +102,12 @@ fn unattended_boot_starts_operational() {
 fn lost_device_key_with_unattended_boot_stays_locked() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let core = Core::open(dir.path()).unwrap();
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         provision(&core);
         core.set_unattended_boot(&admin(), true).unwrap();
     }
     std::fs::remove_file(dir.path().join(DEVICE_KEY_FILE)).unwrap();
-    let core = Core::open(dir.path()).unwrap();
+    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
     assert_eq!(core.state(), SystemState::Locked);
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
 }
@@ -117,7 +117,7 @@ fn lost_device_key_with_unattended_boot_stays_locked() {
 fn nothing_secret_in_clear_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let domain_key = {
-        let core = Core::open(dir.path()).unwrap();
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         provision(&core);
         core.set_unattended_boot(&admin(), true).unwrap();
         core.tls_identity(&[]).unwrap();
@@ -142,17 +142,18 @@ fn nothing_secret_in_clear_on_disk() {
 fn schema_version_is_checked() {
     let dir = tempfile::tempdir().unwrap();
     let store: DynStore = Arc::new(RedbStore::open(&dir.path().join("s.redb")).unwrap());
-    Core::with_store(store.clone(), crypto::random_key()).unwrap();
+    Core::with_store(store.clone(), crypto::random_key(), CoreSettings::default()).unwrap();
     assert_eq!(store.get(SCHEMA_PATH).unwrap().unwrap().value, b"1");
     store.put(SCHEMA_PATH, b"2").unwrap();
-    let err = Core::with_store(store.clone(), crypto::random_key()).unwrap_err();
+    let err =
+        Core::with_store(store.clone(), crypto::random_key(), CoreSettings::default()).unwrap_err();
     assert!(err.to_string().contains("schema version 2"));
 }
 
 #[test]
 fn tls_identity_is_reused_and_follows_names() {
     let dir = tempfile::tempdir().unwrap();
-    let core = Core::open(dir.path()).unwrap();
+    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
     let a = core.tls_identity(&[]).unwrap();
     let b = core.tls_identity(&[]).unwrap();
     assert_eq!(a.fingerprint(), b.fingerprint());
@@ -160,4 +161,338 @@ fn tls_identity_is_reused_and_follows_names() {
     assert_ne!(a.fingerprint(), c.fingerprint());
     assert!(c.names.contains(&"hsm.example".to_string()));
     assert!(!format!("{c:?}").contains("PRIVATE KEY"));
+}
+
+fn operator(id: &str) -> Principal {
+    Principal::new(id, Role::Operator)
+}
+
+fn open_provisioned() -> (tempfile::TempDir, Core) {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+    provision(&core);
+    (dir, core)
+}
+
+use crate::users::NewUserId;
+
+#[test]
+fn users_namespaces_and_permissions() {
+    let (_dir, core) = open_provisioned();
+    let root = admin();
+    let pass = Passphrase::new("operator passphrase");
+    let op = core
+        .create_user(
+            &root,
+            NewUserId::Generate { namespace: None },
+            "Op",
+            Role::Operator,
+            &pass,
+        )
+        .unwrap();
+    assert_eq!(op.len(), 20);
+    assert_eq!(
+        core.authenticate(&op, pass.as_bytes()).unwrap(),
+        operator(&op)
+    );
+    assert!(matches!(
+        core.create_user(&root, NewUserId::Given(&op), "Op", Role::Operator, &pass),
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        core.create_user(
+            &operator(&op),
+            NewUserId::Given("x"),
+            "",
+            Role::Operator,
+            &pass
+        ),
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        core.create_user(
+            &root,
+            NewUserId::Given("bad id!"),
+            "",
+            Role::Operator,
+            &pass
+        ),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        core.create_user(
+            &root,
+            NewUserId::Given("weak"),
+            "",
+            Role::Operator,
+            &Passphrase::new("short")
+        ),
+        Err(Error::InvalidInput(_))
+    ));
+
+    // Root makes the first admin of a namespace that does not exist yet; it cannot log in
+    // until the namespace exists; from then on root no longer manages its users.
+    let ns_pass = Passphrase::new("ns1 admin passphrase");
+    core.create_user(
+        &root,
+        NewUserId::Given("ns1~boss"),
+        "",
+        Role::Administrator,
+        &ns_pass,
+    )
+    .unwrap();
+    assert!(matches!(
+        core.authenticate("ns1~boss", ns_pass.as_bytes()),
+        Err(Error::Unauthenticated)
+    ));
+    core.create_namespace(&root, "ns1").unwrap();
+    assert!(matches!(
+        core.create_namespace(&root, "ns1"),
+        Err(Error::InvalidInput(_))
+    ));
+    let boss = core.authenticate("ns1~boss", ns_pass.as_bytes()).unwrap();
+    assert_eq!(boss.namespace.as_deref(), Some("ns1"));
+    assert!(matches!(
+        core.create_user(
+            &root,
+            NewUserId::Given("ns1~late"),
+            "",
+            Role::Operator,
+            &pass
+        ),
+        Err(Error::Forbidden)
+    ));
+    let ns_op = core
+        .create_user(
+            &boss,
+            NewUserId::Generate {
+                namespace: Some("ns1"),
+            },
+            "",
+            Role::Operator,
+            &pass,
+        )
+        .unwrap();
+    assert!(ns_op.starts_with("ns1~"));
+    assert!(
+        matches!(
+            core.create_user(
+                &boss,
+                NewUserId::Generate { namespace: None },
+                "",
+                Role::Operator,
+                &pass
+            ),
+            Err(Error::Forbidden)
+        ),
+        "a namespaced admin cannot create root users"
+    );
+
+    // Isolation.
+    let mut seen = core.list_users(&boss).unwrap();
+    seen.sort();
+    let mut want = vec!["ns1~boss".to_string(), ns_op.clone()];
+    want.sort();
+    assert_eq!(seen, want);
+    assert!(core.list_users(&root).unwrap().len() >= 4);
+    assert!(matches!(core.get_user(&boss, &op), Err(Error::Forbidden)));
+    assert!(matches!(
+        core.get_user(&boss, "admin"),
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        core.delete_user(&boss, &op),
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        core.set_user_passphrase(&boss, "admin", &pass),
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(core.list_namespaces(&boss), Err(Error::Forbidden)));
+    assert!(matches!(core.lock(&boss), Err(Error::Forbidden)));
+    assert_eq!(core.get_user(&root, &ns_op).unwrap().role, Role::Operator);
+    assert!(matches!(
+        core.get_user(&boss, "ns1~nobody"),
+        Err(Error::NotFound(_))
+    ));
+
+    // Operators see only themselves.
+    assert!(core.get_user(&operator(&op), &op).is_ok());
+    assert!(matches!(
+        core.get_user(&operator(&op), "admin"),
+        Err(Error::Forbidden)
+    ));
+
+    // Tags: Operators only; 304 semantics.
+    assert!(core.add_user_tag(&root, &op, "berlin").unwrap());
+    assert!(!core.add_user_tag(&root, &op, "berlin").unwrap());
+    assert!(matches!(
+        core.add_user_tag(&root, "admin", "berlin"),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        core.add_user_tag(&root, &op, "bad tag"),
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(core.user_tags(&operator(&op), &op).unwrap(), ["berlin"]);
+    core.remove_user_tag(&root, &op, "berlin").unwrap();
+    assert!(matches!(
+        core.remove_user_tag(&root, &op, "berlin"),
+        Err(Error::NotFound(_))
+    ));
+
+    // Deleting yourself is refused; deleting a namespace deletes its users.
+    assert!(matches!(
+        core.delete_user(&root, "admin"),
+        Err(Error::InvalidInput(_))
+    ));
+    core.delete_namespace(&root, "ns1").unwrap();
+    assert!(matches!(
+        core.authenticate("ns1~boss", ns_pass.as_bytes()),
+        Err(Error::Unauthenticated)
+    ));
+    assert!(
+        core.list_users(&root)
+            .unwrap()
+            .iter()
+            .all(|u| !u.starts_with("ns1~"))
+    );
+    assert!(matches!(
+        core.delete_namespace(&root, "ns1"),
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[test]
+fn passphrase_change_takes_effect_at_once_and_keeps_history() {
+    let (_dir, core) = open_provisioned();
+    let old = Passphrase::new("first passphrase");
+    let id = core
+        .create_user(
+            &admin(),
+            NewUserId::Given("alice"),
+            "",
+            Role::Operator,
+            &old,
+        )
+        .unwrap();
+    core.authenticate(&id, old.as_bytes()).unwrap(); // now cached
+    let new = Passphrase::new("second passphrase");
+    core.set_user_passphrase(&operator("alice"), "alice", &new)
+        .unwrap();
+    assert!(matches!(
+        core.authenticate("alice", old.as_bytes()),
+        Err(Error::Unauthenticated)
+    ));
+    core.authenticate("alice", new.as_bytes()).unwrap();
+    let u = core.unlocked().unwrap();
+    let (record, _) = core.read_user(&u, "alice").unwrap().unwrap();
+    assert_eq!(record.history.len(), 2);
+    assert!(crypto::check_verifier(old.as_bytes(), &record.history[1]));
+
+    core.delete_user(&admin(), "alice").unwrap();
+    assert!(matches!(
+        core.authenticate("alice", new.as_bytes()),
+        Err(Error::Unauthenticated)
+    ));
+
+    // Lock empties the cache: after unlock the check is redone (and still succeeds).
+    core.authenticate("admin", ADMIN.as_bytes()).unwrap();
+    core.lock(&admin()).unwrap();
+    assert!(matches!(
+        core.authenticate("admin", ADMIN.as_bytes()),
+        Err(Error::WrongState(_))
+    ));
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    core.authenticate("admin", ADMIN.as_bytes()).unwrap();
+}
+
+fn event(n: u32) -> audit::NewAuditEvent {
+    audit::NewAuditEvent {
+        actor: Some("admin".into()),
+        face: "nethsm".into(),
+        action: format!("POST /test/{n}"),
+        target: "/test".into(),
+        outcome: "success".into(),
+        status: 204,
+        request_id: format!("req-{n}"),
+    }
+}
+
+#[test]
+fn audit_chain_verifies_and_detects_tampering() {
+    let (_dir, core) = open_provisioned();
+    for n in 0..5 {
+        core.record_audit(event(n));
+    }
+    // Events recorded while Locked are appended at unlock.
+    core.lock(&admin()).unwrap();
+    core.record_audit(event(5));
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    let report = core.verify_audit(&admin()).unwrap();
+    assert_eq!(
+        report,
+        audit::ChainReport {
+            verified: true,
+            events: 6,
+            broken_at: None,
+            reason: None
+        }
+    );
+    let page = core.audit_events(&admin(), 0, 4).unwrap();
+    assert_eq!(page.events.len(), 4);
+    assert_eq!(page.next, Some(4));
+    let rest = core.audit_events(&admin(), 4, 4).unwrap();
+    assert_eq!(
+        rest.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [5, 6]
+    );
+    assert_eq!(rest.next, None);
+    assert_eq!(rest.events[1].action, "POST /test/5");
+    assert!(matches!(
+        core.verify_audit(&operator("x")),
+        Err(Error::Forbidden)
+    ));
+
+    let u = core.unlocked().unwrap();
+    // Someone holding the domain key rewrites event 3: the hash no longer matches.
+    let path = "audit/events/00000000000000000003";
+    let original = u.data.get(path).unwrap().unwrap().value;
+    let mut forged: audit::AuditEvent = serde_json::from_slice(&original).unwrap();
+    forged.outcome = "denied".into();
+    u.data
+        .put(path, &serde_json::to_vec(&forged).unwrap())
+        .unwrap();
+    let r = core.verify_audit(&admin()).unwrap();
+    assert_eq!((r.verified, r.broken_at, r.events), (false, Some(3), 2));
+    // ... and if they also fix its hash, the next event no longer follows it.
+    forged.hash = forged.compute_hash();
+    u.data
+        .put(path, &serde_json::to_vec(&forged).unwrap())
+        .unwrap();
+    assert_eq!(core.verify_audit(&admin()).unwrap().broken_at, Some(4));
+    u.data.put(path, &original).unwrap();
+    assert!(core.verify_audit(&admin()).unwrap().verified);
+
+    // Without the key: a flipped byte fails authentication.
+    let raw = core.raw.get(path).unwrap().unwrap().value;
+    let mut flipped = raw.clone();
+    flipped[20] ^= 1;
+    core.raw.put(path, &flipped).unwrap();
+    let r = core.verify_audit(&admin()).unwrap();
+    assert_eq!(r.broken_at, Some(3));
+    assert!(r.reason.unwrap().contains("authentication"));
+    assert_eq!(core.audit_events(&admin(), 0, 10).unwrap().unreadable, [3]);
+    core.raw.put(path, &raw).unwrap();
+
+    // A deleted event in the middle, or at the end.
+    core.raw.delete(path).unwrap();
+    assert_eq!(core.verify_audit(&admin()).unwrap().broken_at, Some(3));
+    core.raw.put(path, &raw).unwrap();
+    core.raw
+        .delete("audit/events/00000000000000000006")
+        .unwrap();
+    let r = core.verify_audit(&admin()).unwrap();
+    assert!(!r.verified);
+    assert_eq!(r.broken_at, Some(6));
 }

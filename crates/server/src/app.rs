@@ -2,23 +2,37 @@
 //! faces and the shared middleware.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use strongroom_core::Core;
 use tracing::Instrument;
 
-use crate::{middleware, nethsm};
+use crate::metrics::Metrics;
+use crate::rate_limit::FailureLimiter;
+use crate::{admin_api, middleware, nethsm};
 
-/// Shared by every handler: the one core of the appliance.
+/// Shared by every handler: the one core of the appliance, and the server-side guards.
 #[derive(Clone)]
 pub struct AppState {
     pub core: Arc<Core>,
+    /// Failed authentications, per (client address, user id), on every face.
+    pub auth_limiter: Arc<FailureLimiter>,
+    /// Failed unlock attempts, per client address.
+    pub unlock_limiter: Arc<FailureLimiter>,
+    pub metrics: Arc<Metrics>,
 }
+
+/// The original allows one failed attempt per second.
+const FAILURE_WINDOW: Duration = Duration::from_secs(1);
 
 impl AppState {
     pub fn new(core: Core) -> Self {
         Self {
             core: Arc::new(core),
+            auth_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW)),
+            unlock_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW)),
+            metrics: Arc::new(Metrics::default()),
         }
     }
 
@@ -42,7 +56,9 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", nethsm::router(state.clone()))
-        .layer(axum::middleware::from_fn(
+        .nest("/api/strongroom/v1", admin_api::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             middleware::request_id::trace_request,
         ))
         .with_state(state)

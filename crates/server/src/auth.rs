@@ -1,14 +1,21 @@
-//! Authentication shared by every face: credentials in, core [`Principal`] out.
+//! Authentication shared by every face: credentials in, core [`Principal`] out, with the
+//! failure rate limit and the audit actor applied on the way.
 //!
 //! This is the one place a face turns a request's credentials into a caller; faces only
 //! render the outcome in their own error shape.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use strongroom_core::identity::Principal;
 use strongroom_core::secret::Passphrase;
+use strongroom_core::{Error, Result};
 
 use crate::app::AppState;
+use crate::middleware::audit::AuditActor;
 
 /// Credentials from an HTTP Basic `Authorization` header.
 #[derive(Debug)]
@@ -37,17 +44,73 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<BasicCredentials> {
     })
 }
 
-/// Authenticates the request's HTTP Basic credentials against the identity store.
-/// Missing or malformed credentials are `Unauthenticated`, like wrong ones.
+/// The client's address (unspecified when the server was not given connection info, as in
+/// router tests without a socket).
+pub fn client_ip(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// Authenticates a user id and passphrase from any face: refused with `RateLimited` within a
+/// second of a failure for the same (address, user); a failure starts that second.
 #[tracing::instrument(skip_all)]
-pub async fn authenticate_basic(
+pub async fn authenticate(
     state: &AppState,
-    headers: &HeaderMap,
-) -> strongroom_core::Result<Principal> {
-    let creds = basic_credentials(headers).ok_or(strongroom_core::Error::Unauthenticated)?;
-    state
-        .run(move |core| core.authenticate(&creds.user_id, creds.passphrase.as_bytes()))
-        .await
+    parts: &Parts,
+    user_id: String,
+    passphrase: Passphrase,
+) -> Result<Principal> {
+    if let Some(actor) = parts.extensions.get::<AuditActor>() {
+        actor.set(&user_id);
+    }
+    let ip = client_ip(parts);
+    if state.auth_limiter.is_limited(ip, &user_id) {
+        state
+            .metrics
+            .inc("rate_limited_total", &[("what", "authentication")]);
+        return Err(Error::RateLimited);
+    }
+    if let Some(principal) = state
+        .core
+        .authenticate_cached(&user_id, passphrase.as_bytes())
+    {
+        return Ok(principal);
+    }
+    let id = user_id.clone();
+    let result = state
+        .run(move |core| core.authenticate(&id, passphrase.as_bytes()))
+        .await;
+    if matches!(result, Err(Error::Unauthenticated)) {
+        state.auth_limiter.record_failure(ip, &user_id);
+        state.metrics.inc("auth_failures_total", &[]);
+    }
+    result
+}
+
+/// Authenticates the request's HTTP Basic credentials. Missing or malformed credentials are
+/// `Unauthenticated`, like wrong ones (but, naming no user, start no rate limit).
+pub async fn authenticate_basic(state: &AppState, parts: &Parts) -> Result<Principal> {
+    let creds = basic_credentials(&parts.headers).ok_or(Error::Unauthenticated)?;
+    authenticate(state, parts, creds.user_id, creds.passphrase).await
+}
+
+/// Unlocks the node, one failed attempt per second per client address.
+#[tracing::instrument(skip_all)]
+pub async fn unlock(state: &AppState, ip: IpAddr, passphrase: Passphrase) -> Result<()> {
+    if state.unlock_limiter.is_limited(ip, "") {
+        state
+            .metrics
+            .inc("rate_limited_total", &[("what", "unlock")]);
+        return Err(Error::RateLimited);
+    }
+    let result = state.run(move |core| core.unlock(&passphrase)).await;
+    if matches!(result, Err(Error::WrongUnlockPassphrase)) {
+        state.unlock_limiter.record_failure(ip, "");
+    }
+    result
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub struct ConfigFile {
     pub tls_names: Option<Vec<String>>,
     pub log_format: Option<LogFormat>,
     pub log_filter: Option<String>,
+    pub auth_cache_ttl_secs: Option<u64>,
 }
 
 impl ConfigFile {
@@ -55,6 +56,7 @@ pub struct Overrides {
     pub tls_names: Vec<String>,
     pub log_format: Option<LogFormat>,
     pub log_filter: Option<String>,
+    pub auth_cache_ttl_secs: Option<u64>,
 }
 
 /// The settings the server runs with.
@@ -68,7 +70,11 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A `tracing` filter directive, e.g. `info` or `strongroom_server=debug`.
     pub log_filter: String,
+    /// How long a successful password check is remembered, in seconds; 0 turns the cache off.
+    pub auth_cache_ttl_secs: u64,
 }
+
+pub const DEFAULT_AUTH_CACHE_TTL_SECS: u64 = 30;
 
 impl Config {
     pub fn resolve(over: Overrides, file: Option<ConfigFile>) -> anyhow::Result<Self> {
@@ -96,6 +102,10 @@ impl Config {
                 .log_filter
                 .or(file.log_filter)
                 .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+            auth_cache_ttl_secs: over
+                .auth_cache_ttl_secs
+                .or(file.auth_cache_ttl_secs)
+                .unwrap_or(DEFAULT_AUTH_CACHE_TTL_SECS),
         })
     }
 }
@@ -119,6 +129,7 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:1");
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.log_filter, "info");
+        assert_eq!(c.auth_cache_ttl_secs, DEFAULT_AUTH_CACHE_TTL_SECS);
         assert!(Config::resolve(Overrides::default(), None).is_err());
     }
 

@@ -1,17 +1,21 @@
 //! Strongroom's HTTPS server: one router per protocol face over the shared [`Core`], plus the
 //! middleware every face shares (request id, logging), TLS and configuration.
 //!
-//! Faces: [`nethsm`] at `/api/v1`. Start reading at [`app::router`].
+//! Faces: [`nethsm`] at `/api/v1`; our own [`admin_api`] at `/api/strongroom/v1`.
+//! Start reading at [`app::router`].
 //!
 //! [`Core`]: strongroom_core::Core
 
+pub mod admin_api;
 pub mod app;
 pub mod auth;
 pub mod config;
 pub mod http_util;
 pub mod logging;
+pub mod metrics;
 pub mod middleware;
 pub mod nethsm;
+pub mod rate_limit;
 pub mod serve;
 
 pub use config::Config;

@@ -51,6 +51,7 @@ pub fn log_config(config: &crate::Config) {
         tls_names = ?config.tls_names,
         log_format = ?config.log_format,
         log_filter = %config.log_filter,
+        auth_cache_ttl_secs = config.auth_cache_ttl_secs,
         "configuration"
     );
 }

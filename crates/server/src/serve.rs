@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum_server::tls_rustls::RustlsConfig;
-use strongroom_core::Core;
+use strongroom_core::{Core, CoreSettings};
 
 use crate::app::{self, AppState};
 use crate::config::Config;
@@ -21,8 +21,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let data_dir = config.data_dir.clone();
     let tls_names = config.tls_names.clone();
+    let settings = CoreSettings {
+        auth_cache_ttl: Duration::from_secs(config.auth_cache_ttl_secs),
+    };
     let (core, tls) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let core = Core::open(&data_dir)
+        let core = Core::open(&data_dir, settings)
             .with_context(|| format!("opening the store in {}", data_dir.display()))?;
         let tls = core
             .tls_identity(&tls_names)

@@ -125,6 +125,12 @@ impl<S: Store> Sealed<S> {
         txn
     }
 
+    /// Opens one raw value of the inner store, for callers that scan the inner store
+    /// themselves and must tell a tampered value from the rest instead of failing the scan.
+    pub fn open_raw(&self, key: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.sealer.open(key, sealed)
+    }
+
     fn open_entry(&self, key: &str, entry: Entry) -> Result<Entry> {
         let plain = self.sealer.open(key, &entry.value)?;
         Ok(Entry {

@@ -87,6 +87,10 @@ async fn full_lifecycle() {
     let r = s.unlock("not the unlock passphrase").await;
     assert_error(r, 403).await;
     assert_health(&s, "Locked").await;
+    // One failed unlock per second per address: even the right passphrase waits.
+    assert_error(s.unlock(UNLOCK).await, 429).await;
+    assert_health(&s, "Locked").await;
+    after_rate_limit_window().await;
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     assert_health(&s, "Operational").await;
     assert_error(s.unlock(UNLOCK).await, 412).await;
@@ -114,6 +118,7 @@ async fn full_lifecycle() {
     )
     .await;
     assert_health(&s, "Operational").await;
+    after_rate_limit_window().await;
     assert_eq!(
         s.post("/lock")
             .basic_auth("admin", Some(ADMIN))

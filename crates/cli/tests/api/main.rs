@@ -4,6 +4,8 @@
 mod common;
 
 mod at_rest;
+mod audit;
 mod bad_input;
 mod crash;
+mod identity;
 mod lifecycle;

@@ -1,10 +1,11 @@
 //! One id per request: put in the request extensions (faces use it as `op_id` and in audit
 //! events), in the `x-request-id` response header, and in the span that every log line of the
 //! request is emitted in. The span records the route template, never bodies or credentials.
+//! It also counts every request for the metrics.
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -23,7 +24,9 @@ impl std::fmt::Display for OpId {
     }
 }
 
-pub async fn trace_request(mut req: Request, next: Next) -> Response {
+use crate::app::AppState;
+
+pub async fn trace_request(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let op_id = OpId(Uuid::new_v4());
     req.extensions_mut().insert(op_id);
     let path = req
@@ -31,6 +34,7 @@ pub async fn trace_request(mut req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| req.uri().path().to_owned());
+    let raw_path = req.uri().path().to_owned();
     let span = tracing::info_span!(
         "request",
         request_id = %op_id,
@@ -46,6 +50,8 @@ pub async fn trace_request(mut req: Request, next: Next) -> Response {
             "request completed"
         )
     });
+    app.metrics
+        .record_request(&raw_path, response.status().as_u16());
     if let Ok(v) = HeaderValue::from_str(&op_id.to_string()) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }

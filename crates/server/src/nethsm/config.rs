@@ -4,13 +4,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::error::NetHsmError;
-use super::extract::{AcceptJson, NetHsmJson, RootAdmin};
+use super::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};
 use super::wire::{Switch, UnattendedBootConfig};
 use crate::app::AppState;
 
 pub async fn config_unattended_boot_get(
     State(s): State<AppState>,
-    RootAdmin(who): RootAdmin,
+    Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<NetHsmJson<UnattendedBootConfig>, NetHsmError> {
     let on = s.run(move |core| core.unattended_boot(&who)).await?;
@@ -21,7 +21,7 @@ pub async fn config_unattended_boot_get(
 
 pub async fn config_unattended_boot_put(
     State(s): State<AppState>,
-    RootAdmin(who): RootAdmin,
+    Caller(who, _): RootAdmin,
     NetHsmJson(req): NetHsmJson<UnattendedBootConfig>,
 ) -> Result<StatusCode, NetHsmError> {
     let on = req.status == Switch::On;

@@ -39,6 +39,12 @@ impl From<strongroom_core::Error> for NetHsmError {
             E::InvalidInput(m) => Self::new(StatusCode::BAD_REQUEST, m),
             E::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, "Authentication required."),
             E::Forbidden => Self::new(StatusCode::FORBIDDEN, "Access denied."),
+            E::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
+            E::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
+            E::RateLimited => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed attempts; try again in a second.",
+            ),
             E::WrongUnlockPassphrase => Self::new(
                 StatusCode::FORBIDDEN,
                 "Unlock failed: the passphrase is incorrect.",

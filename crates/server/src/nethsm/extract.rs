@@ -2,6 +2,8 @@
 //! the caller (401, 403) first, then the body (415, 413, 406, 400) or, for bodiless
 //! requests, [`AcceptJson`] (406).
 
+use std::marker::PhantomData;
+
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
@@ -20,19 +22,96 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 const JSON: &str = "application/json";
 
-/// An authenticated Administrator of the root namespace.
-pub struct RootAdmin(pub Principal);
+/// A role rule a route requires; checked right after authentication, so a caller of the
+/// wrong role gets 403 before anything about the body is looked at.
+pub trait RoleRule {
+    fn check(principal: &Principal) -> strongroom_core::Result<()>;
+}
 
-impl FromRequestParts<AppState> for RootAdmin {
+/// An authenticated caller that passed the rule `R`. The required role shows in each
+/// handler's signature through the aliases below.
+pub struct Caller<R>(pub Principal, pub PhantomData<R>);
+
+impl<R: RoleRule> FromRequestParts<AppState> for Caller<R> {
     type Rejection = NetHsmError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let principal = auth::authenticate_basic(state, &parts.headers).await?;
-        principal.require_root_admin()?;
-        Ok(RootAdmin(principal))
+        let principal = auth::authenticate_basic(state, parts).await?;
+        R::check(&principal)?;
+        Ok(Caller(principal, PhantomData))
+    }
+}
+
+/// The role rules of nethsm-api.yaml's `x-annotation-role` (exact roles).
+pub mod rule {
+    use strongroom_core::identity::{Principal, Role};
+
+    pub struct RootAdministrator;
+    impl super::RoleRule for RootAdministrator {
+        fn check(p: &Principal) -> strongroom_core::Result<()> {
+            p.require_root_admin()
+        }
+    }
+
+    pub struct Administrator;
+    impl super::RoleRule for Administrator {
+        fn check(p: &Principal) -> strongroom_core::Result<()> {
+            p.require_role(Role::Administrator)
+        }
+    }
+
+    pub struct AdministratorOrOperator;
+    impl super::RoleRule for AdministratorOrOperator {
+        fn check(p: &Principal) -> strongroom_core::Result<()> {
+            p.require_role(Role::Administrator)
+                .or_else(|_| p.require_role(Role::Operator))
+        }
+    }
+
+    pub struct Metrics;
+    impl super::RoleRule for Metrics {
+        fn check(p: &Principal) -> strongroom_core::Result<()> {
+            p.require_role(Role::Metrics)
+        }
+    }
+}
+
+/// An Administrator of the root namespace (`/config/*`, `/system/*`, `/lock`, `/namespaces`).
+pub type RootAdmin = Caller<rule::RootAdministrator>;
+/// An Administrator of any namespace.
+pub type Admin = Caller<rule::Administrator>;
+pub type AdminOrOperator = Caller<rule::AdministratorOrOperator>;
+pub type MetricsUser = Caller<rule::Metrics>;
+
+/// The client's address, for per-address rate limits.
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = NetHsmError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(auth::client_ip(parts)))
+    }
+}
+
+/// Path parameters, with rejections in the face's error shape.
+pub struct NetHsmPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for NetHsmPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = NetHsmError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(NetHsmPath(v)),
+            Err(e) => Err(NetHsmError::new(StatusCode::BAD_REQUEST, e.body_text())),
+        }
     }
 }
 

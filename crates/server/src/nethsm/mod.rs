@@ -7,21 +7,25 @@
 
 mod config;
 mod error;
-mod extract;
+pub(crate) mod extract;
 mod health;
+mod metrics;
+mod namespaces;
 mod provision;
 mod system;
+mod users;
 pub mod wire;
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use strongroom_core::SystemState::{self, Locked, Operational, Unprovisioned};
 
 use crate::app::AppState;
-pub use error::NetHsmError;
+use crate::middleware::audit;
+pub use error::{NetHsmError, render_bare_errors};
 
 const ANY_STATE: &[SystemState] = &[Unprovisioned, Locked, Operational];
 
@@ -59,12 +63,60 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/system/info",
             at(&[Operational], get(system::system_info_get)),
         )
+        .route("/metrics", at(&[Operational], get(metrics::metrics_get)))
+        .route(
+            "/users",
+            at(
+                &[Operational],
+                get(users::users_get).post(users::users_post),
+            ),
+        )
+        .route(
+            "/users/{UserID}",
+            at(
+                &[Operational],
+                get(users::user_get)
+                    .put(users::user_put)
+                    .post(users::user_post)
+                    .delete(users::user_delete),
+            ),
+        )
+        .route(
+            "/users/{UserID}/passphrase",
+            at(&[Operational], post(users::user_passphrase_post)),
+        )
+        .route(
+            "/users/{UserID}/tags",
+            at(&[Operational], get(users::user_tags_get)),
+        )
+        .route(
+            "/users/{UserID}/tags/{Tag}",
+            at(
+                &[Operational],
+                put(users::user_tag_put).delete(users::user_tag_delete),
+            ),
+        )
+        .route(
+            "/namespaces",
+            at(&[Operational], get(namespaces::namespaces_get)),
+        )
+        .route(
+            "/namespaces/{NamespaceID}",
+            at(
+                &[Operational],
+                put(namespaces::namespace_put).delete(namespaces::namespace_delete),
+            ),
+        )
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::render_bare_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), "nethsm"),
+            audit::record,
+        ))
 }
 
 /// Wraps a route (its handlers and its 405 fallback) in the state gate.
-fn in_states(
+pub(crate) fn in_states(
     state: &AppState,
     states: &'static [SystemState],
     routes: MethodRouter<AppState>,

@@ -5,9 +5,10 @@ use axum::http::StatusCode;
 use strongroom_core::Provision;
 
 use super::error::NetHsmError;
-use super::extract::{AcceptJson, NetHsmJson, RootAdmin};
+use super::extract::{AcceptJson, Caller, ClientIp, NetHsmJson, RootAdmin};
 use super::wire::{ProvisionRequestData, UnlockRequestData};
 use crate::app::AppState;
+use crate::auth;
 
 pub async fn provision_post(
     State(s): State<AppState>,
@@ -26,15 +27,16 @@ pub async fn provision_post(
 
 pub async fn unlock_post(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     NetHsmJson(req): NetHsmJson<UnlockRequestData>,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| core.unlock(&req.passphrase)).await?;
+    auth::unlock(&s, ip, req.passphrase).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn lock_post(
     State(s): State<AppState>,
-    RootAdmin(who): RootAdmin,
+    Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
     s.run(move |core| core.lock(&who)).await?;

@@ -3,13 +3,13 @@
 use axum::extract::State;
 
 use super::error::NetHsmError;
-use super::extract::{AcceptJson, NetHsmJson, RootAdmin};
+use super::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};
 use super::wire::{AkPub, Pcr, SystemInfo};
 use crate::app::AppState;
 
 pub async fn system_info_get(
     State(s): State<AppState>,
-    RootAdmin(who): RootAdmin,
+    Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<NetHsmJson<SystemInfo>, NetHsmError> {
     let info = s.run(move |core| core.system_info(&who)).await?;

@@ -62,3 +62,71 @@ pub struct SystemInfo {
     pub ak_pub: AkPub,
     pub pcr: Pcr,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserRole {
+    Administrator,
+    Operator,
+    Metrics,
+    Backup,
+}
+
+impl From<UserRole> for strongroom_core::identity::Role {
+    fn from(r: UserRole) -> Self {
+        use strongroom_core::identity::Role;
+        match r {
+            UserRole::Administrator => Role::Administrator,
+            UserRole::Operator => Role::Operator,
+            UserRole::Metrics => Role::Metrics,
+            UserRole::Backup => Role::Backup,
+        }
+    }
+}
+
+impl From<strongroom_core::identity::Role> for UserRole {
+    fn from(r: strongroom_core::identity::Role) -> Self {
+        use strongroom_core::identity::Role;
+        match r {
+            Role::Administrator => UserRole::Administrator,
+            Role::Operator => UserRole::Operator,
+            Role::Metrics => UserRole::Metrics,
+            Role::Backup => UserRole::Backup,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserPostData {
+    pub real_name: String,
+    pub role: UserRole,
+    pub passphrase: Passphrase,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserData {
+    pub real_name: String,
+    pub role: UserRole,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UserItem {
+    pub user: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NamespaceItem {
+    pub id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreateResourceId {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPassphrasePostData {
+    pub passphrase: Passphrase,
+}

@@ -119,6 +119,40 @@ impl Server {
         self.request(Method::PUT, path)
     }
 
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path)
+    }
+
+    /// A request to Strongroom's own API (`/api/strongroom/v1`).
+    pub fn own(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}/api/strongroom/v1{path}", self.base))
+    }
+
+    /// A client whose connections come from another loopback address, so per-address rate
+    /// limits see a different client.
+    pub fn client_from(&self, local: std::net::IpAddr) -> Client {
+        pinned_client_from(&self.fingerprint, Some(local))
+    }
+
+    /// Creates a user as the root admin; returns its id.
+    pub async fn create_user(&self, id: Option<&str>, role: &str, passphrase: &str) -> String {
+        let body =
+            json!({"realName": format!("{role} user"), "role": role, "passphrase": passphrase});
+        let r = match id {
+            Some(id) => self.put(&format!("/users/{id}")),
+            None => self.post("/users"),
+        }
+        .basic_auth("admin", Some(ADMIN))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 201, "create user: {}", r.text().await.unwrap());
+        let created: Value = r.json().await.unwrap();
+        created["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn state(&self) -> String {
         let body: Value = self
             .get("/health/state")
@@ -228,6 +262,10 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// A client that trusts exactly the certificate with this SHA-256 fingerprint, as an operator
 /// pinning the fingerprint the server printed would.
 pub fn pinned_client(fingerprint: &str) -> Client {
+    pinned_client_from(fingerprint, None)
+}
+
+fn pinned_client_from(fingerprint: &str, local: Option<std::net::IpAddr>) -> Client {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier = Arc::new(PinnedCert {
         fingerprint: fingerprint.to_owned(),
@@ -241,6 +279,7 @@ pub fn pinned_client(fingerprint: &str) -> Client {
         .with_no_client_auth();
     Client::builder()
         .use_preconfigured_tls(tls)
+        .local_address(local)
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
@@ -321,4 +360,10 @@ pub async fn assert_error(r: Response, status: u16) -> String {
     );
     let body: Value = r.json().await.unwrap();
     body["message"].as_str().expect("message string").to_owned()
+}
+
+/// Waits out the one-second window in which, after a failed attempt, the same attempt is
+/// refused with 429.
+pub async fn after_rate_limit_window() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
 }

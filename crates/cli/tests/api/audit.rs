@@ -1,0 +1,192 @@
+//! The audit trail over HTTPS: every state-changing request leaves an event; the chain
+//! verifies; an altered or deleted event is reported where the chain breaks.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use strongroom_store::Store;
+use strongroom_store::redb::RedbStore;
+
+use crate::common::*;
+
+async fn verify(s: &Server) -> Value {
+    let r = s
+        .own(Method::GET, "/audit/verify")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn all_events(s: &Server) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut after = 0;
+    loop {
+        let r = s
+            .own(Method::GET, &format!("/audit?after={after}&limit=3"))
+            .basic_auth("admin", Some(ADMIN))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let page: Value = r.json().await.unwrap();
+        events.extend(page["events"].as_array().unwrap().iter().cloned());
+        match page["next"].as_u64() {
+            Some(n) => after = n,
+            None => return events,
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_state_change_is_recorded_and_the_chain_verifies() {
+    let mut s = Server::start();
+    s.provision().await;
+    s.create_user(Some("frank"), "Operator", "frank's passphrase")
+        .await;
+    let r = s
+        .post("/users/frank/passphrase")
+        .basic_auth("frank", Some("frank's passphrase"))
+        .json(&json!({"passphrase": "frank's second one"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let denied = s
+        .delete("/users/frank")
+        .basic_auth("frank", Some("frank's second one"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    let denied_id = denied.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let r = s
+        .post("/lock")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    // Recorded while Locked, appended at unlock.
+    assert_eq!(s.unlock("a wrong unlock passphrase").await.status(), 403);
+    after_rate_limit_window().await;
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    // Reads are not state changes.
+    let _ = s
+        .get("/users")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+
+    let events = all_events(&s).await;
+    let summary: Vec<(String, String, u64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["outcome"].as_str().unwrap().to_owned(),
+                e["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expect = [
+        ("POST /api/v1/provision", "success", 204),
+        ("PUT /api/v1/users/{UserID}", "success", 201),
+        ("POST /api/v1/users/{UserID}/passphrase", "success", 204),
+        ("DELETE /api/v1/users/{UserID}", "denied", 403),
+        ("POST /api/v1/lock", "success", 204),
+        ("POST /api/v1/unlock", "denied", 403),
+        ("POST /api/v1/unlock", "success", 204),
+    ];
+    let expect: Vec<(String, String, u64)> = expect
+        .iter()
+        .map(|(a, o, st)| (a.to_string(), o.to_string(), *st))
+        .collect();
+    assert_eq!(summary, expect);
+    let d = &events[3];
+    assert_eq!(d["actor"], "frank");
+    assert_eq!(d["face"], "nethsm");
+    assert_eq!(d["target"], "/api/v1/users/frank");
+    assert_eq!(d["requestId"], denied_id.as_str());
+    assert_eq!(events[0]["prevHash"], "0".repeat(64));
+    for pair in events.windows(2) {
+        assert_eq!(pair[1]["prevHash"], pair[0]["hash"]);
+        assert_eq!(
+            pair[1]["seq"].as_u64(),
+            pair[0]["seq"].as_u64().map(|n| n + 1)
+        );
+    }
+    let text = serde_json::to_string(&events).unwrap();
+    for secret in [
+        ADMIN,
+        UNLOCK,
+        "frank's passphrase",
+        "frank's second one",
+        "a wrong unlock passphrase",
+    ] {
+        assert!(!text.contains(secret), "an audit event holds a secret");
+    }
+    assert_eq!(verify(&s).await, json!({"verified": true, "events": 7}));
+
+    // Paging and input checks; only the root Administrator may read the trail.
+    let r = s
+        .own(Method::GET, "/audit?limit=0")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400).await;
+    let r = s
+        .own(Method::GET, "/audit?after=x")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400).await;
+    let r = s
+        .own(Method::GET, "/audit/verify")
+        .basic_auth("frank", Some("frank's second one"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 403).await;
+    assert_error(s.own(Method::GET, "/audit").send().await.unwrap(), 401).await;
+
+    // Tampering with the stored trail, with the server stopped.
+    let store_path = s.data_dir.join("strongroom.redb");
+    let event4 = "audit/events/00000000000000000004";
+    s.terminate();
+    let original = {
+        let store = RedbStore::open(&store_path).unwrap();
+        let original = store.get(event4).unwrap().unwrap().value;
+        let mut altered = original.clone();
+        altered[30] ^= 0x40;
+        store.put(event4, &altered).unwrap();
+        original
+    };
+    s.start_again();
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    let report = verify(&s).await;
+    assert_eq!(report["verified"], false);
+    assert_eq!(report["brokenAt"], 4);
+    assert_eq!(report["events"], 3);
+    assert!(report["reason"].as_str().unwrap().contains("altered"));
+
+    s.terminate();
+    {
+        let store = RedbStore::open(&store_path).unwrap();
+        store.put(event4, &original).unwrap();
+        store.delete("audit/events/00000000000000000002").unwrap();
+    }
+    s.start_again();
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    let report = verify(&s).await;
+    assert_eq!(report["verified"], false);
+    assert_eq!(report["brokenAt"], 2);
+    assert!(report["reason"].as_str().unwrap().contains("missing"));
+}

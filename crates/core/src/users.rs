@@ -1,0 +1,389 @@
+//! User and namespace management (NetHSM `/users`, `/namespaces`), shared by every face.
+//!
+//! Permission rules (nethsm-api.yaml annotations):
+//! - an Administrator *reads* users of its own namespace; a root Administrator reads all;
+//! - an Administrator *manages* (creates, deletes, changes) users of its own namespace; a root
+//!   Administrator also manages users of namespaces that do not exist yet (that is how the
+//!   first administrator of a namespace is made);
+//! - an Operator reads its own user and tags and changes its own passphrase;
+//! - namespaces are managed by root Administrators only; deleting one deletes its users.
+
+use strongroom_store::{Commit, Store, Txn};
+
+use crate::error::{Error, Result};
+use crate::identity::{
+    NAMESPACES_PREFIX, Principal, Role, USERS_PREFIX, UserId, UserRecord, is_valid_id,
+    namespace_path, user_path,
+};
+use crate::secret::Passphrase;
+use crate::{Core, Unlocked, crypto, json};
+
+/// How many times a read-modify-write retries when another writer got there first.
+const CAS_RETRIES: usize = 16;
+
+/// Store prefixes whose entries are namespaced as `<prefix><namespace>~...` and go with the
+/// namespace when it is deleted.
+const NAMESPACED_PREFIXES: &[&str] = &[USERS_PREFIX];
+
+/// The id of a user to create.
+#[derive(Debug, Clone, Copy)]
+pub enum NewUserId<'a> {
+    /// Generate a random id in this namespace (`None`: root).
+    Generate { namespace: Option<&'a str> },
+    /// Use this exact id.
+    Given(&'a str),
+}
+
+/// What `GET /users/{id}` shows of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub real_name: String,
+    pub role: Role,
+}
+
+fn same_namespace(who: &Principal, ns: Option<&str>) -> bool {
+    who.namespace.as_deref() == ns
+}
+
+impl Core {
+    fn namespace_exists(&self, u: &Unlocked, ns: &str) -> Result<bool> {
+        Ok(u.data.get(&namespace_path(ns))?.is_some())
+    }
+
+    pub(crate) fn read_user(
+        &self,
+        u: &Unlocked,
+        user_id: &str,
+    ) -> Result<Option<(UserRecord, u64)>> {
+        match u.data.get(&user_path(user_id))? {
+            Some(e) => Ok(Some((
+                serde_json::from_slice(&e.value).map_err(Error::internal)?,
+                e.revision,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `who` (an Administrator) may create, delete or change users in `ns`.
+    fn may_manage(&self, u: &Unlocked, who: &Principal, ns: Option<&str>) -> Result<bool> {
+        if same_namespace(who, ns) {
+            return Ok(true);
+        }
+        match (who.namespace.as_deref(), ns) {
+            (None, Some(ns)) => Ok(!self.namespace_exists(u, ns)?),
+            _ => Ok(false),
+        }
+    }
+
+    /// Checks that `who` may read the user `id`: an Administrator of its namespace (or root),
+    /// or the Operator itself.
+    fn check_may_read(&self, who: &Principal, id: &UserId<'_>, user_id: &str) -> Result<()> {
+        match who.role {
+            Role::Administrator if who.namespace.is_none() || same_namespace(who, id.namespace) => {
+                Ok(())
+            }
+            Role::Operator if who.user_id == user_id => Ok(()),
+            _ => Err(Error::Forbidden),
+        }
+    }
+
+    /// Reads, changes and writes back a user, retrying if another writer changed it meanwhile.
+    fn update_user(
+        &self,
+        u: &Unlocked,
+        user_id: &str,
+        mut change: impl FnMut(&mut UserRecord) -> Result<()>,
+    ) -> Result<()> {
+        for _ in 0..CAS_RETRIES {
+            let (mut user, revision) = self
+                .read_user(u, user_id)?
+                .ok_or_else(|| Error::NotFound("User not found.".into()))?;
+            change(&mut user)?;
+            let path = user_path(user_id);
+            let txn = Txn::new()
+                .require_revision(&path, revision)
+                .put(&path, json(&user)?);
+            if let Commit::Committed(_) = u.data.commit(txn)? {
+                return Ok(());
+            }
+        }
+        Err(Error::Internal(format!(
+            "user {user_id} kept changing; gave up"
+        )))
+    }
+
+    /// `GET /users`: the ids of the users the caller administers.
+    pub fn list_users(&self, who: &Principal) -> Result<Vec<String>> {
+        let u = self.unlocked()?;
+        who.require_role(Role::Administrator)?;
+        let prefix = match &who.namespace {
+            Some(ns) => format!("{USERS_PREFIX}{ns}~"),
+            None => USERS_PREFIX.to_owned(),
+        };
+        Ok(u.data
+            .scan_prefix(&prefix)?
+            .into_iter()
+            .map(|(k, _)| k[USERS_PREFIX.len()..].to_owned())
+            .collect())
+    }
+
+    /// `POST /users`, `POST /users/{ns~}`, `PUT /users/{id}`: creates a user; returns its id.
+    pub fn create_user(
+        &self,
+        who: &Principal,
+        id: NewUserId<'_>,
+        real_name: &str,
+        role: Role,
+        passphrase: &Passphrase,
+    ) -> Result<String> {
+        let u = self.unlocked()?;
+        who.require_role(Role::Administrator)?;
+        let namespace = match id {
+            NewUserId::Generate { namespace } => {
+                if namespace.is_some_and(|ns| !is_valid_id(ns)) {
+                    return Err(Error::InvalidInput("Invalid namespace ID.".into()));
+                }
+                namespace
+            }
+            NewUserId::Given(id) => UserId::parse(id)?.namespace,
+        };
+        passphrase.check_length("passphrase")?;
+        if !self.may_manage(&u, who, namespace)? {
+            return Err(Error::Forbidden);
+        }
+        let record = UserRecord::new(
+            real_name,
+            role,
+            crypto::make_verifier(passphrase.as_bytes())?,
+        );
+        let value = json(&record)?;
+        for _ in 0..CAS_RETRIES {
+            let user_id = match id {
+                NewUserId::Given(id) => id.to_owned(),
+                NewUserId::Generate { namespace } => {
+                    let mut raw = [0u8; 10];
+                    crypto::fill_random(&mut raw);
+                    match namespace {
+                        Some(ns) => format!("{ns}~{}", hex::encode(raw)),
+                        None => hex::encode(raw),
+                    }
+                }
+            };
+            let path = user_path(&user_id);
+            match u
+                .data
+                .commit(Txn::new().require_absent(&path).put(&path, value.clone()))?
+            {
+                Commit::Committed(_) => {
+                    // A user of that id may have been deleted moments ago and cached since.
+                    self.auth_cache.invalidate_user(&user_id);
+                    tracing::info!(by = %who.user_id, user = %user_id, ?role, "user created");
+                    return Ok(user_id);
+                }
+                Commit::Conflict if matches!(id, NewUserId::Given(_)) => {
+                    return Err(Error::Conflict("User already exists.".into()));
+                }
+                Commit::Conflict => continue,
+            }
+        }
+        Err(Error::Internal("could not find a free user id".into()))
+    }
+
+    /// `GET /users/{id}`.
+    pub fn get_user(&self, who: &Principal, user_id: &str) -> Result<UserInfo> {
+        let u = self.unlocked()?;
+        let id = UserId::parse(user_id)?;
+        self.check_may_read(who, &id, user_id)?;
+        let (user, _) = self
+            .read_user(&u, user_id)?
+            .ok_or_else(|| Error::NotFound("User not found.".into()))?;
+        Ok(UserInfo {
+            real_name: user.real_name,
+            role: user.role,
+        })
+    }
+
+    /// `DELETE /users/{id}`.
+    pub fn delete_user(&self, who: &Principal, user_id: &str) -> Result<()> {
+        let u = self.unlocked()?;
+        who.require_role(Role::Administrator)?;
+        let id = UserId::parse(user_id)?;
+        if !self.may_manage(&u, who, id.namespace)? {
+            return Err(Error::Forbidden);
+        }
+        if who.user_id == user_id {
+            return Err(Error::InvalidInput("Cannot delete yourself.".into()));
+        }
+        let path = user_path(user_id);
+        let Some(entry) = u.data.get(&path)? else {
+            return Err(Error::NotFound("User not found.".into()));
+        };
+        match u.data.commit(
+            Txn::new()
+                .require_revision(&path, entry.revision)
+                .delete(&path),
+        )? {
+            Commit::Committed(_) => {}
+            Commit::Conflict => return Err(Error::NotFound("User not found.".into())),
+        }
+        self.auth_cache.invalidate_user(user_id);
+        tracing::info!(by = %who.user_id, user = %user_id, "user deleted");
+        Ok(())
+    }
+
+    /// `POST /users/{id}/passphrase`: an Administrator for users it manages, an Operator for
+    /// itself. The old passphrase stops working at once, on every face.
+    pub fn set_user_passphrase(
+        &self,
+        who: &Principal,
+        user_id: &str,
+        passphrase: &Passphrase,
+    ) -> Result<()> {
+        let u = self.unlocked()?;
+        let id = UserId::parse(user_id)?;
+        let allowed = match who.role {
+            Role::Administrator => self.may_manage(&u, who, id.namespace)?,
+            Role::Operator => who.user_id == user_id,
+            _ => false,
+        };
+        if !allowed {
+            return Err(Error::Forbidden);
+        }
+        passphrase.check_length("passphrase")?;
+        self.replace_passphrase(&u, user_id, passphrase)?;
+        tracing::info!(by = %who.user_id, user = %user_id, "passphrase changed");
+        Ok(())
+    }
+
+    /// Stores a new verifier (keeping the history) and drops cached verifications. Every path
+    /// that changes a passphrase ends here.
+    pub(crate) fn replace_passphrase(
+        &self,
+        u: &Unlocked,
+        user_id: &str,
+        passphrase: &Passphrase,
+    ) -> Result<()> {
+        let verifier = crypto::make_verifier(passphrase.as_bytes())?;
+        self.update_user(u, user_id, |user| {
+            user.replace_verifier(verifier.clone());
+            Ok(())
+        })?;
+        self.auth_cache.invalidate_user(user_id);
+        Ok(())
+    }
+
+    /// `GET /users/{id}/tags`.
+    pub fn user_tags(&self, who: &Principal, user_id: &str) -> Result<Vec<String>> {
+        let u = self.unlocked()?;
+        let id = UserId::parse(user_id)?;
+        self.check_may_read(who, &id, user_id)?;
+        let (user, _) = self
+            .read_user(&u, user_id)?
+            .ok_or_else(|| Error::NotFound("User not found.".into()))?;
+        Ok(user.tags)
+    }
+
+    fn check_may_tag(&self, u: &Unlocked, who: &Principal, user_id: &str, tag: &str) -> Result<()> {
+        who.require_role(Role::Administrator)?;
+        let id = UserId::parse(user_id)?;
+        if !self.may_manage(u, who, id.namespace)? {
+            return Err(Error::Forbidden);
+        }
+        if !is_valid_id(tag) {
+            return Err(Error::InvalidInput("Invalid tag.".into()));
+        }
+        Ok(())
+    }
+
+    /// `PUT /users/{id}/tags/{tag}`: `false` if the tag was already there (304).
+    pub fn add_user_tag(&self, who: &Principal, user_id: &str, tag: &str) -> Result<bool> {
+        let u = self.unlocked()?;
+        self.check_may_tag(&u, who, user_id, tag)?;
+        let mut added = false;
+        self.update_user(&u, user_id, |user| {
+            if user.role != Role::Operator {
+                return Err(Error::InvalidInput(
+                    "Tags can only be set on Operator users.".into(),
+                ));
+            }
+            added = !user.tags.iter().any(|t| t == tag);
+            if added {
+                user.tags.push(tag.to_owned());
+            }
+            Ok(())
+        })?;
+        Ok(added)
+    }
+
+    /// `DELETE /users/{id}/tags/{tag}`.
+    pub fn remove_user_tag(&self, who: &Principal, user_id: &str, tag: &str) -> Result<()> {
+        let u = self.unlocked()?;
+        self.check_may_tag(&u, who, user_id, tag)?;
+        self.update_user(&u, user_id, |user| {
+            let before = user.tags.len();
+            user.tags.retain(|t| t != tag);
+            if user.tags.len() == before {
+                return Err(Error::NotFound("Tag not found.".into()));
+            }
+            Ok(())
+        })
+    }
+
+    /// `GET /namespaces`.
+    pub fn list_namespaces(&self, who: &Principal) -> Result<Vec<String>> {
+        let u = self.unlocked()?;
+        who.require_root_admin()?;
+        Ok(u.data
+            .scan_prefix(NAMESPACES_PREFIX)?
+            .into_iter()
+            .map(|(k, _)| k[NAMESPACES_PREFIX.len()..].to_owned())
+            .collect())
+    }
+
+    /// `PUT /namespaces/{id}`: from now on the namespace's users can log in, and only its own
+    /// administrators manage them.
+    pub fn create_namespace(&self, who: &Principal, namespace: &str) -> Result<()> {
+        let u = self.unlocked()?;
+        who.require_root_admin()?;
+        if !is_valid_id(namespace) {
+            return Err(Error::InvalidInput("Invalid namespace ID.".into()));
+        }
+        let path = namespace_path(namespace);
+        match u
+            .data
+            .commit(Txn::new().require_absent(&path).put(&path, b"{}".to_vec()))?
+        {
+            Commit::Committed(_) => {
+                tracing::info!(by = %who.user_id, %namespace, "namespace created");
+                Ok(())
+            }
+            Commit::Conflict => Err(Error::InvalidInput("Namespace already exists.".into())),
+        }
+    }
+
+    /// `DELETE /namespaces/{id}`: deletes the namespace and everything in it.
+    pub fn delete_namespace(&self, who: &Principal, namespace: &str) -> Result<()> {
+        let u = self.unlocked()?;
+        who.require_root_admin()?;
+        if !is_valid_id(namespace) {
+            return Err(Error::InvalidInput("Invalid namespace ID.".into()));
+        }
+        let path = namespace_path(namespace);
+        let Some(entry) = u.data.get(&path)? else {
+            return Err(Error::NotFound("Namespace not found.".into()));
+        };
+        let mut txn = Txn::new()
+            .require_revision(&path, entry.revision)
+            .delete(&path);
+        for prefix in NAMESPACED_PREFIXES {
+            txn = txn.delete_prefix(format!("{prefix}{namespace}~"));
+        }
+        match u.data.commit(txn)? {
+            Commit::Committed(_) => {}
+            Commit::Conflict => return Err(Error::NotFound("Namespace not found.".into())),
+        }
+        self.auth_cache.invalidate_namespace(namespace);
+        tracing::info!(by = %who.user_id, %namespace, "namespace deleted");
+        Ok(())
+    }
+}

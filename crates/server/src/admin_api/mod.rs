@@ -1,0 +1,44 @@
+//! Strongroom's own API (`/api/strongroom/v1`): what the three protocols have no words for.
+//! It speaks NetHSM's conventions (HTTP Basic, `{"message"}` errors, the same order of
+//! checks), so one client library covers both. Documented in `docs/admin-api.md`.
+
+mod audit;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use strongroom_core::SystemState::Operational;
+
+use crate::app::AppState;
+use crate::middleware::audit as audit_layer;
+use crate::nethsm::extract::{Caller, MetricsUser};
+use crate::nethsm::{NetHsmError, in_states};
+
+pub fn router(state: AppState) -> Router<AppState> {
+    let at = |states, routes| in_states(&state, states, routes);
+    Router::new()
+        .route("/audit", at(&[Operational], get(audit::audit_get)))
+        .route(
+            "/audit/verify",
+            at(&[Operational], get(audit::audit_verify_get)),
+        )
+        .route("/metrics", at(&[Operational], get(metrics_get)))
+        .fallback(|| async {
+            NetHsmError::new(axum::http::StatusCode::NOT_FOUND, "Resource not found.")
+        })
+        .layer(axum::middleware::from_fn(crate::nethsm::render_bare_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), "strongroom"),
+            audit_layer::record,
+        ))
+}
+
+/// Prometheus text exposition of the same counters as NetHSM's `/api/v1/metrics`.
+async fn metrics_get(State(s): State<AppState>, Caller(_, _): MetricsUser) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.to_prometheus(s.core.state().as_str()),
+    )
+}

@@ -1,0 +1,175 @@
+//! `/users` and `/users/{UserID}/...`: user management. Permission rules live in the core
+//! (`strongroom_core::users`); the extractors here check the route's role first.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use strongroom_core::users::NewUserId;
+
+use super::error::NetHsmError;
+use super::extract::{AcceptJson, Admin, AdminOrOperator, Caller, NetHsmJson, NetHsmPath};
+use super::wire::{CreateResourceId, UserData, UserItem, UserPassphrasePostData, UserPostData};
+use crate::app::AppState;
+
+pub async fn users_get(
+    State(s): State<AppState>,
+    Caller(who, _): Admin,
+    _: AcceptJson,
+) -> Result<NetHsmJson<Vec<UserItem>>, NetHsmError> {
+    let ids = s.run(move |core| core.list_users(&who)).await?;
+    Ok(NetHsmJson(
+        ids.into_iter().map(|user| UserItem { user }).collect(),
+    ))
+}
+
+/// 201 with the new id in the body and in `Location`.
+fn created(id: String) -> Response {
+    let location = format!("/api/v1/users/{id}");
+    let mut response = (StatusCode::CREATED, NetHsmJson(CreateResourceId { id })).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+async fn create(
+    s: AppState,
+    who: strongroom_core::identity::Principal,
+    id: OwnedNewUserId,
+    req: UserPostData,
+) -> Result<String, NetHsmError> {
+    Ok(s.run(move |core| {
+        let id = match &id {
+            OwnedNewUserId::Generate(ns) => NewUserId::Generate {
+                namespace: ns.as_deref(),
+            },
+            OwnedNewUserId::Given(id) => NewUserId::Given(id),
+        };
+        core.create_user(&who, id, &req.real_name, req.role.into(), &req.passphrase)
+    })
+    .await?)
+}
+
+/// [`NewUserId`] that can move to the blocking pool.
+enum OwnedNewUserId {
+    Generate(Option<String>),
+    Given(String),
+}
+
+/// `POST /users`: a generated id in the caller's namespace.
+pub async fn users_post(
+    State(s): State<AppState>,
+    Caller(who, _): Admin,
+    NetHsmJson(req): NetHsmJson<UserPostData>,
+) -> Result<Response, NetHsmError> {
+    let ns = who.namespace.clone();
+    Ok(created(
+        create(s, who, OwnedNewUserId::Generate(ns), req).await?,
+    ))
+}
+
+/// `POST /users/{namespace}~`: a generated id in that namespace.
+pub async fn user_post(
+    State(s): State<AppState>,
+    NetHsmPath(prefix): NetHsmPath<String>,
+    Caller(who, _): Admin,
+    NetHsmJson(req): NetHsmJson<UserPostData>,
+) -> Result<Response, NetHsmError> {
+    let Some(ns) = prefix
+        .strip_suffix('~')
+        .filter(|ns| !ns.is_empty() && !ns.contains('~'))
+    else {
+        return Err(NetHsmError::new(
+            StatusCode::BAD_REQUEST,
+            "POST /users/{UserID} takes a namespace prefix ending in ~, e.g. /users/namespace1~.",
+        ));
+    };
+    let ns = ns.to_owned();
+    Ok(created(
+        create(s, who, OwnedNewUserId::Generate(Some(ns)), req).await?,
+    ))
+}
+
+/// `PUT /users/{UserID}`: that exact id.
+pub async fn user_put(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): Admin,
+    NetHsmJson(req): NetHsmJson<UserPostData>,
+) -> Result<Response, NetHsmError> {
+    let id = create(s, who, OwnedNewUserId::Given(id), req).await?;
+    Ok(created(id))
+}
+
+pub async fn user_get(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): AdminOrOperator,
+    _: AcceptJson,
+) -> Result<NetHsmJson<UserData>, NetHsmError> {
+    let info = s.run(move |core| core.get_user(&who, &id)).await?;
+    Ok(NetHsmJson(UserData {
+        real_name: info.real_name,
+        role: info.role.into(),
+    }))
+}
+
+pub async fn user_delete(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): Admin,
+    _: AcceptJson,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| core.delete_user(&who, &id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn user_passphrase_post(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): AdminOrOperator,
+    NetHsmJson(req): NetHsmJson<UserPassphrasePostData>,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| core.set_user_passphrase(&who, &id, &req.passphrase))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn user_tags_get(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): AdminOrOperator,
+    _: AcceptJson,
+) -> Result<NetHsmJson<Vec<String>>, NetHsmError> {
+    Ok(NetHsmJson(
+        s.run(move |core| core.user_tags(&who, &id)).await?,
+    ))
+}
+
+/// 204 when added, 304 when the user already had the tag.
+pub async fn user_tag_put(
+    State(s): State<AppState>,
+    NetHsmPath((id, tag)): NetHsmPath<(String, String)>,
+    Caller(who, _): Admin,
+    _: AcceptJson,
+) -> Result<StatusCode, NetHsmError> {
+    let added = s
+        .run(move |core| core.add_user_tag(&who, &id, &tag))
+        .await?;
+    Ok(if added {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    })
+}
+
+pub async fn user_tag_delete(
+    State(s): State<AppState>,
+    NetHsmPath((id, tag)): NetHsmPath<(String, String)>,
+    Caller(who, _): Admin,
+    _: AcceptJson,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| core.remove_user_tag(&who, &id, &tag))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
