@@ -68,6 +68,52 @@ fn suite(store: &dyn Store) {
     assert!(store.scan("b/", Some("b/024"), 5).unwrap().is_empty());
     assert_eq!(store.scan("b/", Some("a"), 1).unwrap()[0].0, "b/000");
 
+    // snapshot: a consistent view that later commits do not change
+    let snap = store.snapshot().unwrap();
+    store.put("b/000", b"changed").unwrap();
+    store.put("b/999", b"new").unwrap();
+    let seen = snap.scan("b/", None, 100).unwrap();
+    assert_eq!(seen.len(), 25);
+    assert_eq!(seen[0].1.value, b"0");
+    drop(snap);
+    store.delete("b/999").unwrap();
+
+    // commit_iter: all or nothing, however the writes arrive
+    let mut ops = (0..3).map(|i| {
+        Ok(crate::Op::Put {
+            key: format!("d/{i}"),
+            value: vec![i],
+        })
+    });
+    assert!(matches!(
+        store.commit_iter(vec![], &mut ops).unwrap(),
+        Commit::Committed(_)
+    ));
+    assert_eq!(store.scan_prefix("d/").unwrap().len(), 3);
+    let mut failing = (3..6).map(|i| {
+        if i == 5 {
+            Err(crate::StoreError::Corrupt("stop".into()))
+        } else {
+            Ok(crate::Op::Put {
+                key: format!("d/{i}"),
+                value: vec![i],
+            })
+        }
+    });
+    assert!(store.commit_iter(vec![], &mut failing).is_err());
+    assert_eq!(
+        store.scan_prefix("d/").unwrap().len(),
+        3,
+        "an aborted commit_iter wrote nothing"
+    );
+    let mut blocked = std::iter::once(Ok(crate::Op::Delete { key: "d/0".into() }));
+    assert_eq!(
+        store
+            .commit_iter(vec![crate::Check::Absent("d/0".into())], &mut blocked)
+            .unwrap(),
+        Commit::Conflict
+    );
+
     // delete and delete_prefix
     store.delete("a/2").unwrap();
     store.delete("a/2").unwrap();

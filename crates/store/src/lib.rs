@@ -146,6 +146,17 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A consistent, read-only view of the whole store at one moment: later commits do not show.
+pub trait Snapshot: Send {
+    /// As [`Store::scan`], on the snapshot.
+    fn scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Entry)>>;
+}
+
 /// The storage interface. Calls block: async callers run them on a blocking thread.
 pub trait Store: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<Entry>>;
@@ -161,6 +172,22 @@ pub trait Store: Send + Sync {
 
     /// Applies the transaction atomically if all its checks hold.
     fn commit(&self, txn: Txn) -> Result<Commit>;
+
+    /// A consistent view for long reads (a backup) that must not see half of a later commit.
+    fn snapshot(&self) -> Result<Box<dyn Snapshot>>;
+
+    /// As [`Store::commit`], with the writes drawn from an iterator, so that a backend able to
+    /// apply them one at a time inside its transaction keeps memory bounded however many there
+    /// are (a restore). An `Err` from the iterator aborts the transaction: nothing is written.
+    /// The default collects the writes first.
+    fn commit_iter(
+        &self,
+        checks: Vec<Check>,
+        ops: &mut dyn Iterator<Item = Result<Op>>,
+    ) -> Result<Commit> {
+        let ops = ops.collect::<Result<Vec<_>>>()?;
+        self.commit(Txn { checks, ops })
+    }
 
     /// Writes one key unconditionally.
     fn put(&self, key: &str, value: &[u8]) -> Result<u64> {
@@ -205,5 +232,15 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn commit(&self, txn: Txn) -> Result<Commit> {
         (**self).commit(txn)
+    }
+    fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
+        (**self).snapshot()
+    }
+    fn commit_iter(
+        &self,
+        checks: Vec<Check>,
+        ops: &mut dyn Iterator<Item = Result<Op>>,
+    ) -> Result<Commit> {
+        (**self).commit_iter(checks, ops)
     }
 }

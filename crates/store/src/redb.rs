@@ -8,7 +8,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{Check, Commit, Entry, Op, Result, Store, StoreError, Txn};
+use crate::{Check, Commit, Entry, Op, Result, Snapshot, Store, StoreError, Txn};
 
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -73,33 +73,28 @@ impl Store for RedbStore {
     ) -> Result<Vec<(String, Entry)>> {
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(KV).map_err(backend)?;
-        let start = match start_after {
-            Some(after) if after >= prefix => after,
-            _ => prefix,
-        };
-        let mut out = Vec::new();
-        for item in table.range(start..).map_err(backend)? {
-            let (k, v) = item.map_err(backend)?;
-            let key = k.value();
-            if !key.starts_with(prefix) {
-                break;
-            }
-            if Some(key) == start_after {
-                continue;
-            }
-            out.push((key.to_owned(), decode(key, v.value())?));
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        scan_table(&table, prefix, start_after, limit)
     }
 
     fn commit(&self, txn: Txn) -> Result<Commit> {
+        self.commit_iter(txn.checks, &mut txn.ops.into_iter().map(Ok))
+    }
+
+    fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(KV).map_err(backend)?;
+        Ok(Box::new(RedbSnapshot { table }))
+    }
+
+    fn commit_iter(
+        &self,
+        checks: Vec<Check>,
+        ops: &mut dyn Iterator<Item = Result<Op>>,
+    ) -> Result<Commit> {
         let write = self.db.begin_write().map_err(backend)?;
         let revision = {
             let mut kv = write.open_table(KV).map_err(backend)?;
-            for check in &txn.checks {
+            for check in &checks {
                 let holds = match check {
                     Check::Absent(key) => kv.get(key.as_str()).map_err(backend)?.is_none(),
                     Check::Revision(key, want) => match kv.get(key.as_str()).map_err(backend)? {
@@ -120,35 +115,84 @@ impl Store for RedbStore {
                 .unwrap_or(0)
                 + 1;
             meta.insert(REVISION, revision).map_err(backend)?;
-            for op in txn.ops {
-                match op {
-                    Op::Put { key, value } => {
-                        let mut raw = Vec::with_capacity(8 + value.len());
-                        raw.extend_from_slice(&revision.to_be_bytes());
-                        raw.extend_from_slice(&value);
-                        kv.insert(key.as_str(), raw.as_slice()).map_err(backend)?;
-                    }
-                    Op::Delete { key } => {
-                        kv.remove(key.as_str()).map_err(backend)?;
-                    }
-                    Op::DeletePrefix { prefix } => {
-                        let mut doomed = Vec::new();
-                        for item in kv.range(prefix.as_str()..).map_err(backend)? {
-                            let (k, _) = item.map_err(backend)?;
-                            if !k.value().starts_with(prefix.as_str()) {
-                                break;
-                            }
-                            doomed.push(k.value().to_owned());
-                        }
-                        for key in doomed {
-                            kv.remove(key.as_str()).map_err(backend)?;
-                        }
-                    }
-                }
+            for op in ops {
+                apply(&mut kv, revision, op?)?;
             }
             revision
         };
         write.commit().map_err(backend)?;
         Ok(Commit::Committed(revision))
     }
+}
+
+fn apply(kv: &mut redb::Table<&str, &[u8]>, revision: u64, op: Op) -> Result<()> {
+    match op {
+        Op::Put { key, value } => {
+            let mut raw = Vec::with_capacity(8 + value.len());
+            raw.extend_from_slice(&revision.to_be_bytes());
+            raw.extend_from_slice(&value);
+            kv.insert(key.as_str(), raw.as_slice()).map_err(backend)?;
+        }
+        Op::Delete { key } => {
+            kv.remove(key.as_str()).map_err(backend)?;
+        }
+        Op::DeletePrefix { prefix } => {
+            let mut doomed = Vec::new();
+            for item in kv.range(prefix.as_str()..).map_err(backend)? {
+                let (k, _) = item.map_err(backend)?;
+                if !k.value().starts_with(prefix.as_str()) {
+                    break;
+                }
+                doomed.push(k.value().to_owned());
+            }
+            for key in doomed {
+                kv.remove(key.as_str()).map_err(backend)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A redb read transaction: redb's MVCC keeps it at the moment it began.
+struct RedbSnapshot {
+    table: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+}
+
+impl Snapshot for RedbSnapshot {
+    fn scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Entry)>> {
+        scan_table(&self.table, prefix, start_after, limit)
+    }
+}
+
+fn scan_table(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<(String, Entry)>> {
+    let start = match start_after {
+        Some(after) if after >= prefix => after,
+        _ => prefix,
+    };
+    let mut out = Vec::new();
+    for item in table.range(start..).map_err(backend)? {
+        let (k, v) = item.map_err(backend)?;
+        let key = k.value();
+        if !key.starts_with(prefix) {
+            break;
+        }
+        if Some(key) == start_after {
+            continue;
+        }
+        out.push((key.to_owned(), decode(key, v.value())?));
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
 }

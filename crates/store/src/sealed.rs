@@ -11,14 +11,15 @@ use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
-use crate::{Commit, Entry, Op, Result, Store, StoreError, Txn};
+use crate::{Check, Commit, Entry, Op, Result, Snapshot, Store, StoreError, Txn};
 
 const FORMAT_V1: u8 = 1;
 const HKDF_SALT: &[u8] = b"strongroom sealing v1";
 
 /// Seals and opens values under one derived AES-256-GCM key.
+#[derive(Clone)]
 pub struct Sealer {
-    key: LessSafeKey,
+    key: std::sync::Arc<LessSafeKey>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -49,7 +50,7 @@ impl Sealer {
         let unbound =
             UnboundKey::new(&AES_256_GCM, derived.as_ref()).expect("32 bytes is an AES-256 key");
         Self {
-            key: LessSafeKey::new(unbound),
+            key: std::sync::Arc::new(LessSafeKey::new(unbound)),
         }
     }
 
@@ -166,6 +167,57 @@ impl<S: Store> Store for Sealed<S> {
 
     fn commit(&self, txn: Txn) -> Result<Commit> {
         self.inner.commit(self.seal_txn(txn))
+    }
+
+    fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
+        Ok(Box::new(SealedSnapshot {
+            inner: self.inner.snapshot()?,
+            sealer: self.sealer.clone(),
+        }))
+    }
+
+    fn commit_iter(
+        &self,
+        checks: Vec<Check>,
+        ops: &mut dyn Iterator<Item = Result<Op>>,
+    ) -> Result<Commit> {
+        let mut sealed = ops.map(|op| match op? {
+            Op::Put { key, value } => {
+                let value = self.sealer.seal(&key, &value);
+                Ok(Op::Put { key, value })
+            }
+            other => Ok(other),
+        });
+        self.inner.commit_iter(checks, &mut sealed)
+    }
+}
+
+struct SealedSnapshot {
+    inner: Box<dyn Snapshot>,
+    sealer: Sealer,
+}
+
+impl Snapshot for SealedSnapshot {
+    fn scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Entry)>> {
+        self.inner
+            .scan(prefix, start_after, limit)?
+            .into_iter()
+            .map(|(k, e)| {
+                let value = self.sealer.open(&k, &e.value)?.to_vec();
+                Ok((
+                    k,
+                    Entry {
+                        value,
+                        revision: e.revision,
+                    },
+                ))
+            })
+            .collect()
     }
 }
 
