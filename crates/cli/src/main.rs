@@ -48,6 +48,9 @@ struct ServeArgs {
     /// Seconds a successful password check is remembered; 0 disables the cache [default: 30].
     #[arg(long, env = "STRONGROOM_AUTH_CACHE_TTL_SECS")]
     auth_cache_ttl_secs: Option<u64>,
+    /// The largest backup file a restore accepts, in bytes [default: 1073741824].
+    #[arg(long, env = "STRONGROOM_RESTORE_MAX_BYTES")]
+    restore_max_bytes: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -63,6 +66,7 @@ fn main() -> anyhow::Result<()> {
                     log_format: args.log_format,
                     log_filter: args.log_filter,
                     auth_cache_ttl_secs: args.auth_cache_ttl_secs,
+                    restore_max_bytes: args.restore_max_bytes,
                 },
                 file,
             )?;

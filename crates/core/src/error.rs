@@ -8,6 +8,10 @@ pub enum Error {
     /// The operation is not available in the appliance's current state.
     #[error("Service not available")]
     WrongState(SystemState),
+    /// The node is in the right state but lacks something the operation needs (NetHSM
+    /// answers these 412 too); the message says what.
+    #[error("{0}")]
+    Precondition(String),
     /// The request is well-formed but a value breaks a rule; the message names the rule.
     #[error("{0}")]
     InvalidInput(String),
@@ -26,6 +30,9 @@ pub enum Error {
     /// Too many failed attempts from this client; try again later.
     #[error("too many failed attempts; try again later")]
     RateLimited,
+    /// A current passphrase given to authorise a change is wrong; the message says which.
+    #[error("{0}")]
+    WrongPassphrase(String),
     /// The unlock passphrase did not open the domain key.
     #[error("unlock failed: passphrase is incorrect")]
     WrongUnlockPassphrase,

@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod auth_cache;
+pub mod backup;
 pub mod clock;
 pub mod crypto;
 pub mod device;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod identity;
 pub mod secret;
 pub mod state;
+pub mod system;
 pub mod tls;
 pub mod users;
 
@@ -194,14 +196,7 @@ impl Core {
         };
         if core.raw.get(UNLOCK_PATH)?.is_some() {
             core.set_inner(Inner::Locked);
-            if let Some(entry) = core.raw.get(UNATTENDED_PATH)? {
-                match core.unattended_sealer().open(UNATTENDED_PATH, &entry.value) {
-                    Ok(plain) => core.become_operational(key_from_slice(&plain)?)?,
-                    Err(_) => tracing::warn!(
-                        "unattended boot is on but its key does not open with this device key; staying Locked"
-                    ),
-                }
-            }
+            core.boot_unattended()?;
         }
         Ok(core)
     }

@@ -21,18 +21,27 @@ pub struct AppState {
     /// Failed unlock attempts, per client address.
     pub unlock_limiter: Arc<FailureLimiter>,
     pub metrics: Arc<Metrics>,
+    /// Asks the server to stop (`POST /system/shutdown`), as SIGTERM does.
+    pub shutdown: Arc<tokio::sync::Notify>,
+    /// Where uploads (restore files, which are encrypted) wait while they are verified.
+    pub scratch_dir: std::path::PathBuf,
+    /// The largest backup file a restore accepts.
+    pub restore_max_bytes: usize,
 }
 
 /// The original allows one failed attempt per second.
 const FAILURE_WINDOW: Duration = Duration::from_secs(1);
 
 impl AppState {
-    pub fn new(core: Core) -> Self {
+    pub fn new(core: Core, scratch_dir: std::path::PathBuf, restore_max_bytes: usize) -> Self {
         Self {
             core: Arc::new(core),
             auth_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW)),
             unlock_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW)),
             metrics: Arc::new(Metrics::default()),
+            shutdown: Arc::new(tokio::sync::Notify::new()),
+            scratch_dir,
+            restore_max_bytes,
         }
     }
 
@@ -57,6 +66,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", nethsm::router(state.clone()))
         .nest("/api/strongroom/v1", admin_api::router(state.clone()))
+        .layer(axum::middleware::from_fn(
+            middleware::drain::drain_unread_body,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::request_id::trace_request,

@@ -26,6 +26,7 @@ pub struct ConfigFile {
     pub log_format: Option<LogFormat>,
     pub log_filter: Option<String>,
     pub auth_cache_ttl_secs: Option<u64>,
+    pub restore_max_bytes: Option<usize>,
 }
 
 impl ConfigFile {
@@ -57,6 +58,7 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     pub log_filter: Option<String>,
     pub auth_cache_ttl_secs: Option<u64>,
+    pub restore_max_bytes: Option<usize>,
 }
 
 /// The settings the server runs with.
@@ -72,9 +74,12 @@ pub struct Config {
     pub log_filter: String,
     /// How long a successful password check is remembered, in seconds; 0 turns the cache off.
     pub auth_cache_ttl_secs: u64,
+    /// The largest backup file `POST /system/restore` accepts, in bytes.
+    pub restore_max_bytes: usize,
 }
 
 pub const DEFAULT_AUTH_CACHE_TTL_SECS: u64 = 30;
+pub const DEFAULT_RESTORE_MAX_BYTES: usize = 1 << 30;
 
 impl Config {
     pub fn resolve(over: Overrides, file: Option<ConfigFile>) -> anyhow::Result<Self> {
@@ -106,6 +111,10 @@ impl Config {
                 .auth_cache_ttl_secs
                 .or(file.auth_cache_ttl_secs)
                 .unwrap_or(DEFAULT_AUTH_CACHE_TTL_SECS),
+            restore_max_bytes: over
+                .restore_max_bytes
+                .or(file.restore_max_bytes)
+                .unwrap_or(DEFAULT_RESTORE_MAX_BYTES),
         })
     }
 }

@@ -47,13 +47,8 @@ pub enum BodyError {
     Read(String),
 }
 
-/// How much of an oversized body is read and thrown away so that the client, which is still
-/// sending, gets the error response instead of a broken connection. Past this the connection
-/// is simply closed.
-const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
-
-/// Reads the whole body, refusing more than `limit` bytes. Memory stays bounded by `limit`:
-/// the rest of an oversized body is discarded as it arrives.
+/// Reads the whole body, refusing more than `limit` bytes; memory stays bounded by `limit`.
+/// (What an oversized upload still sends is discarded by [`crate::middleware::drain`].)
 pub async fn read_body(
     headers: &HeaderMap,
     mut body: Body,
@@ -63,29 +58,21 @@ pub async fn read_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+    if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
     let mut buf = BytesMut::new();
-    let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        seen = seen.saturating_add(data.len());
-        if seen > DRAIN_LIMIT {
-            break;
+        if buf.len() + data.len() > limit {
+            return Err(BodyError::TooLarge);
         }
-        if seen <= limit {
-            buf.extend_from_slice(&data);
-        }
+        buf.extend_from_slice(&data);
     }
-    if seen > limit {
-        Err(BodyError::TooLarge)
-    } else {
-        Ok(buf.freeze())
-    }
+    Ok(buf.freeze())
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ pub fn log_config(config: &crate::Config) {
         log_format = ?config.log_format,
         log_filter = %config.log_filter,
         auth_cache_ttl_secs = config.auth_cache_ttl_secs,
+        restore_max_bytes = config.restore_max_bytes,
         "configuration"
     );
 }

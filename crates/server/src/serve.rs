@@ -54,10 +54,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         out.flush()?;
     }
 
-    let state = AppState::new(core);
+    let state = AppState::new(core, config.data_dir.clone(), config.restore_max_bytes);
     let core = state.core.clone();
     let handle = axum_server::Handle::new();
-    tokio::spawn(shutdown_on_signal(handle.clone()));
+    tokio::spawn(shutdown_on_signal(handle.clone(), state.shutdown.clone()));
 
     axum_server::from_tcp_rustls(listener, rustls_config)?
         .handle(handle)
@@ -73,7 +73,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_on_signal(handle: axum_server::Handle<SocketAddr>) {
+async fn shutdown_on_signal(
+    handle: axum_server::Handle<SocketAddr>,
+    requested: std::sync::Arc<tokio::sync::Notify>,
+) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -86,9 +89,10 @@ async fn shutdown_on_signal(handle: axum_server::Handle<SocketAddr>) {
         }
     };
     tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+        _ = requested.notified() => tracing::info!("shutdown requested over the API"),
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
+    tracing::info!("shutting down; finishing in-flight requests");
     handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
 }

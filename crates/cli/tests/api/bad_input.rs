@@ -247,3 +247,31 @@ async fn put_config_checks_in_the_documented_order() {
     assert_error(r, 406).await;
     assert_eq!(s.state().await, "Operational");
 }
+
+/// An answer given before the body is read (401, 415, 413) still reaches a client that is
+/// still uploading, rather than a broken connection.
+#[tokio::test]
+async fn early_answers_reach_uploading_clients() {
+    let s = Server::start();
+    s.provision().await;
+    let big = vec![b' '; 8 << 20];
+    for _ in 0..10 {
+        let r = s
+            .put("/config/unattended-boot")
+            .header("content-type", "application/json")
+            .body(big.clone())
+            .send()
+            .await;
+        assert_eq!(r.expect("an answer, not a broken pipe").status(), 401);
+        let r = s
+            .put("/config/unattended-boot")
+            .basic_auth("admin", Some(ADMIN))
+            .header("content-type", "text/plain")
+            .body(big.clone())
+            .send()
+            .await;
+        assert_eq!(r.expect("an answer, not a broken pipe").status(), 415);
+        let r = s.post("/unlock").body(big.clone()).send().await;
+        assert_eq!(r.expect("an answer, not a broken pipe").status(), 412);
+    }
+}

@@ -5,7 +5,11 @@ mod common;
 
 mod at_rest;
 mod audit;
+mod backup;
 mod bad_input;
 mod crash;
 mod identity;
+mod interop;
 mod lifecycle;
+mod random;
+mod system;

@@ -2,10 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use time::format_description::well_known::Rfc3339;
 
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};
-use super::wire::{Switch, UnattendedBootConfig};
+use super::wire::{
+    BackupPassphraseBody, Switch, TimeConfig, UnattendedBootConfig, UnlockPassphraseConfig,
+};
 use crate::app::AppState;
 
 pub async fn config_unattended_boot_get(
@@ -27,5 +30,57 @@ pub async fn config_unattended_boot_put(
     let on = req.status == Switch::On;
     s.run(move |core| core.set_unattended_boot(&who, on))
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Both body shapes (seed 000's `{"passphrase"}` and the current spec's
+/// `{"newPassphrase", "currentPassphrase"}`); see `docs/errors.md`.
+pub async fn config_backup_passphrase_put(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    NetHsmJson(req): NetHsmJson<BackupPassphraseBody>,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| match &req {
+        BackupPassphraseBody::Current(c) => {
+            core.set_backup_passphrase(&who, &c.new_passphrase, Some(&c.current_passphrase))
+        }
+        BackupPassphraseBody::Legacy(l) => core.set_backup_passphrase(&who, &l.passphrase, None),
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn config_unlock_passphrase_put(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    NetHsmJson(req): NetHsmJson<UnlockPassphraseConfig>,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| {
+        core.set_unlock_passphrase(&who, &req.new_passphrase, &req.current_passphrase)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn config_time_get(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    _: AcceptJson,
+) -> Result<NetHsmJson<TimeConfig>, NetHsmError> {
+    let now = s.core.time(&who)?;
+    let time = now
+        .replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&Rfc3339)
+        .map_err(|e| strongroom_core::Error::Internal(e.to_string()))?;
+    Ok(NetHsmJson(TimeConfig { time }))
+}
+
+pub async fn config_time_put(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    NetHsmJson(req): NetHsmJson<TimeConfig>,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| core.set_time(&who, &req.time)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -40,6 +40,8 @@ impl From<strongroom_core::Error> for NetHsmError {
             E::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, "Authentication required."),
             E::Forbidden => Self::new(StatusCode::FORBIDDEN, "Access denied."),
             E::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
+            E::Precondition(m) => Self::new(StatusCode::PRECONDITION_FAILED, m),
+            E::WrongPassphrase(m) => Self::new(StatusCode::FORBIDDEN, m),
             E::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
             E::RateLimited => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,

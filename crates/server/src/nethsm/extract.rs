@@ -77,6 +77,25 @@ pub mod rule {
             p.require_role(Role::Metrics)
         }
     }
+
+    pub struct Operator;
+    impl super::RoleRule for Operator {
+        fn check(p: &Principal) -> strongroom_core::Result<()> {
+            p.require_role(Role::Operator)
+        }
+    }
+
+    /// Backups are of the whole appliance: a Backup user of the root namespace.
+    pub struct RootBackup;
+    impl super::RoleRule for RootBackup {
+        fn check(p: &Principal) -> strongroom_core::Result<()> {
+            p.require_role(Role::Backup)?;
+            match p.namespace {
+                None => Ok(()),
+                Some(_) => Err(strongroom_core::Error::Forbidden),
+            }
+        }
+    }
 }
 
 /// An Administrator of the root namespace (`/config/*`, `/system/*`, `/lock`, `/namespaces`).
@@ -85,6 +104,8 @@ pub type RootAdmin = Caller<rule::RootAdministrator>;
 pub type Admin = Caller<rule::Administrator>;
 pub type AdminOrOperator = Caller<rule::AdministratorOrOperator>;
 pub type MetricsUser = Caller<rule::Metrics>;
+pub type OperatorUser = Caller<rule::Operator>;
+pub type BackupUser = Caller<rule::RootBackup>;
 
 /// The client's address, for per-address rate limits.
 pub struct ClientIp(pub std::net::IpAddr);
@@ -127,8 +148,24 @@ impl<S: Send + Sync> FromRequestParts<S> for AcceptJson {
     }
 }
 
-fn check_accept(headers: &axum::http::HeaderMap) -> Result<(), NetHsmError> {
-    if http_util::accepts(headers, JSON) {
+/// Refuses (406) a request whose `Accept` excludes `application/octet-stream` (backups).
+pub struct AcceptOctetStream;
+
+impl<S: Send + Sync> FromRequestParts<S> for AcceptOctetStream {
+    type Rejection = NetHsmError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        check_accept_media(&parts.headers, "application/octet-stream")?;
+        Ok(AcceptOctetStream)
+    }
+}
+
+pub(crate) fn check_accept(headers: &axum::http::HeaderMap) -> Result<(), NetHsmError> {
+    check_accept_media(headers, JSON)
+}
+
+fn check_accept_media(headers: &axum::http::HeaderMap, media: &str) -> Result<(), NetHsmError> {
+    if http_util::accepts(headers, media) {
         Ok(())
     } else {
         Err(NetHsmError::new(

@@ -12,11 +12,13 @@ mod health;
 mod metrics;
 mod namespaces;
 mod provision;
+mod random;
 mod system;
 mod users;
 pub mod wire;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
@@ -62,6 +64,46 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/system/info",
             at(&[Operational], get(system::system_info_get)),
+        )
+        .route(
+            "/system/reboot",
+            at(&[Operational], post(system::system_reboot_post)),
+        )
+        .route(
+            "/system/shutdown",
+            at(ANY_STATE, post(system::system_shutdown_post)),
+        )
+        .route(
+            "/system/factory-reset",
+            at(&[Operational], post(system::system_factory_reset_post)),
+        )
+        .route(
+            "/system/backup",
+            at(&[Operational], post(system::system_backup_post)),
+        )
+        .route(
+            "/system/restore",
+            at(
+                &[Unprovisioned, Operational],
+                post(system::system_restore_post),
+            )
+            .layer(DefaultBodyLimit::max(state.restore_max_bytes)),
+        )
+        .route("/random", at(&[Operational], post(random::random_post)))
+        .route(
+            "/config/backup-passphrase",
+            at(&[Operational], put(config::config_backup_passphrase_put)),
+        )
+        .route(
+            "/config/unlock-passphrase",
+            at(&[Operational], put(config::config_unlock_passphrase_put)),
+        )
+        .route(
+            "/config/time",
+            at(
+                &[Operational],
+                get(config::config_time_get).put(config::config_time_put),
+            ),
         )
         .route("/metrics", at(&[Operational], get(metrics::metrics_get)))
         .route(

@@ -130,3 +130,59 @@ pub struct CreateResourceId {
 pub struct UserPassphrasePostData {
     pub passphrase: Passphrase,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomRequestData {
+    pub length: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RandomData {
+    /// Standard, padded base64.
+    pub random: String,
+}
+
+/// `PUT /config/backup-passphrase` takes the current spec's body or the older one of the
+/// seed (`nethsm-api-2023-legacy.yaml`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum BackupPassphraseBody {
+    Current(BackupPassphraseConfig),
+    Legacy(LegacyBackupPassphraseConfig),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackupPassphraseConfig {
+    pub new_passphrase: Passphrase,
+    /// `""` while no backup passphrase is set.
+    pub current_passphrase: Passphrase,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacyBackupPassphraseConfig {
+    pub passphrase: Passphrase,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UnlockPassphraseConfig {
+    pub new_passphrase: Passphrase,
+    pub current_passphrase: Passphrase,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeConfig {
+    pub time: String,
+}
+
+/// The `arguments` part of `POST /system/restore`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RestoreArguments {
+    pub backup_passphrase: Passphrase,
+    pub system_time: Option<String>,
+}

@@ -185,6 +185,64 @@ impl Server {
             .unwrap()
     }
 
+    /// Sets the backup passphrase as the root admin (`current` is "" the first time).
+    pub async fn set_backup_passphrase(&self, new: &str, current: &str) {
+        let r = self
+            .put("/config/backup-passphrase")
+            .basic_auth("admin", Some(ADMIN))
+            .json(&json!({"newPassphrase": new, "currentPassphrase": current}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            204,
+            "set backup passphrase: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    /// Takes a backup as the given Backup user.
+    pub async fn backup(&self, user: &str, passphrase: &str) -> Vec<u8> {
+        let r = self
+            .post("/system/backup")
+            .basic_auth(user, Some(passphrase))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/octet-stream");
+        r.bytes().await.unwrap().to_vec()
+    }
+
+    /// `POST /system/restore` as the NetHSM clients send it; `auth` is (user, passphrase).
+    pub async fn restore(
+        &self,
+        file: Vec<u8>,
+        passphrase: &str,
+        auth: Option<(&str, &str)>,
+    ) -> Response {
+        let arguments = json!({"backupPassphrase": passphrase, "systemTime": TIME}).to_string();
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "arguments",
+                reqwest::multipart::Part::text(arguments)
+                    .mime_str("application/json")
+                    .unwrap(),
+            )
+            .part(
+                "backup_file",
+                reqwest::multipart::Part::bytes(file)
+                    .mime_str("application/octet-stream")
+                    .unwrap(),
+            );
+        let mut req = self.post("/system/restore").multipart(form);
+        if let Some((user, pass)) = auth {
+            req = req.basic_auth(user, Some(pass));
+        }
+        req.send().await.unwrap()
+    }
+
     /// Sends SIGKILL: no chance to clean up.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -208,6 +266,19 @@ impl Server {
                 Instant::now() < deadline,
                 "server did not stop after SIGTERM"
             );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the server to exit by itself (after `POST /system/shutdown`).
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server is running");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop by itself");
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -1,0 +1,574 @@
+//! The backup passphrase (seed 000), and backup and restore of the whole appliance.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+const BACKUP_PASS: &str = "the backup passphrase";
+const PASS: &str = "a user passphrase";
+
+#[tokio::test]
+async fn backup_passphrase_both_shapes_and_every_code() {
+    let mut s = Server::start();
+    s.provision().await;
+    s.create_user(Some("op"), "Operator", PASS).await;
+    let put = |body: Value| {
+        s.put("/config/backup-passphrase")
+            .basic_auth("admin", Some(ADMIN))
+            .json(&body)
+    };
+
+    // The seed's shape sets the first passphrase.
+    assert_eq!(
+        put(json!({"passphrase": "first backup passphrase"}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    // ... but cannot replace it: that needs the current one.
+    let r = put(json!({"passphrase": "sneaky replacement"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_error(r, 403).await,
+        "backup passphrase is incorrect."
+    );
+    // The current spec's shape, with the current passphrase.
+    let r =
+        put(json!({"newPassphrase": BACKUP_PASS, "currentPassphrase": "first backup passphrase"}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = put(
+        json!({"newPassphrase": "yet another one", "currentPassphrase": "first backup passphrase"}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(
+        assert_error(r, 403).await,
+        "backup passphrase is incorrect."
+    );
+    let r = put(json!({"newPassphrase": "yet another one", "currentPassphrase": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 403).await;
+
+    // Body problems come before the current passphrase is checked.
+    for (what, body) in [
+        (
+            "weak new, wrong current",
+            json!({"newPassphrase": "short", "currentPassphrase": "wrong"}),
+        ),
+        ("weak legacy", json!({"passphrase": "short"})),
+        (
+            "too long",
+            json!({"newPassphrase": "x".repeat(201), "currentPassphrase": BACKUP_PASS}),
+        ),
+        (
+            "missing current",
+            json!({"newPassphrase": "a long enough one"}),
+        ),
+        (
+            "unknown field",
+            json!({"newPassphrase": "a long enough one", "currentPassphrase": BACKUP_PASS, "x": 1}),
+        ),
+        (
+            "both shapes at once",
+            json!({"passphrase": "a long enough one", "newPassphrase": "a long enough one", "currentPassphrase": BACKUP_PASS}),
+        ),
+    ] {
+        let r = put(body).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{what}");
+    }
+    let body = json!({"newPassphrase": "yet another one", "currentPassphrase": BACKUP_PASS});
+    let r = s
+        .put("/config/backup-passphrase")
+        .basic_auth("op", Some(PASS))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 403).await;
+    let r = s
+        .put("/config/backup-passphrase")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 401).await;
+    let r = s
+        .put("/config/backup-passphrase")
+        .basic_auth("admin", Some(ADMIN))
+        .header("accept", "text/plain")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 406).await;
+    let r = s
+        .put("/config/backup-passphrase")
+        .basic_auth("admin", Some(ADMIN))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 415).await;
+    s.restart();
+    let r = s
+        .put("/config/backup-passphrase")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 412).await;
+    // The passphrase that counts is still the one set last.
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    s.create_user(Some("bk"), "Backup", PASS).await;
+    let file = s.backup("bk", PASS).await;
+    let b = Server::start();
+    assert_error(
+        b.restore(file.clone(), "first backup passphrase", None)
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(b.restore(file, BACKUP_PASS, None).await.status(), 204);
+}
+
+#[tokio::test]
+async fn backup_codes() {
+    let s = Server::start();
+    s.provision().await;
+    s.create_user(Some("bk"), "Backup", PASS).await;
+    s.create_user(Some("op"), "Operator", PASS).await;
+    let backup = |user: &str, pass: &str| s.post("/system/backup").basic_auth(user, Some(pass));
+    let r = backup("bk", PASS).send().await.unwrap();
+    assert_eq!(
+        assert_error(r, 412).await,
+        "Please configure backup key before doing a backup."
+    );
+    s.set_backup_passphrase(BACKUP_PASS, "").await;
+    assert_error(backup("admin", ADMIN).send().await.unwrap(), 403).await;
+    assert_error(backup("op", PASS).send().await.unwrap(), 403).await;
+    assert_error(s.post("/system/backup").send().await.unwrap(), 401).await;
+    let r = backup("bk", PASS)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 406).await;
+    assert_eq!(
+        backup("bk", PASS)
+            .header("accept", "application/octet-stream")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(
+        s.backup("bk", PASS)
+            .await
+            .starts_with(b"STRONGROOMBACKUP\x00\x01")
+    );
+    let r = s
+        .post("/lock")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_error(backup("bk", PASS).send().await.unwrap(), 412).await;
+}
+
+/// Users of every role, namespaces, both passphrases: all of it survives the trip.
+#[tokio::test]
+async fn round_trip_into_a_fresh_node() {
+    let a = Server::start();
+    a.provision().await;
+    let mut users: BTreeMap<String, String> = BTreeMap::new();
+    users.insert("admin".into(), ADMIN.into());
+    for role in ["Administrator", "Operator", "Metrics", "Backup"] {
+        let id = format!("{}1", role.to_lowercase());
+        let pass = format!("{role} passphrase");
+        s_create(&a, &id, role, &pass).await;
+        users.insert(id, pass);
+    }
+    // Root makes a namespace's first admin before the namespace exists.
+    s_create(&a, "ns1~boss", "Administrator", "namespaced boss").await;
+    users.insert("ns1~boss".into(), "namespaced boss".into());
+    let r = a
+        .put("/namespaces/ns1")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = a
+        .put("/users/operator1/tags/berlin")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    // A user changed its passphrase: the old one must stay refused on B too.
+    let r = a
+        .post("/users/operator1/passphrase")
+        .basic_auth("operator1", Some("Operator passphrase"))
+        .json(&json!({"passphrase": "operator's new passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    users.insert("operator1".into(), "operator's new passphrase".into());
+    let new_unlock = "a changed unlock passphrase";
+    let r = a
+        .put("/config/unlock-passphrase")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&json!({"newPassphrase": new_unlock, "currentPassphrase": UNLOCK}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    a.set_backup_passphrase(BACKUP_PASS, "").await;
+    let file = a.backup("backup1", "Backup passphrase").await;
+
+    let mut b = Server::start();
+    let r = b.restore(file, BACKUP_PASS, None).await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    assert_eq!(b.state().await, "Locked");
+    assert_error(b.unlock(UNLOCK).await, 403).await;
+    after_rate_limit_window().await;
+    assert_eq!(b.unlock(new_unlock).await.status(), 204);
+    for (user, pass) in &users {
+        let r = b
+            .get(&format!("/users/{user}"))
+            .basic_auth(user, Some(pass))
+            .send()
+            .await
+            .unwrap();
+        // Roles without user read rights still authenticate (403, not 401).
+        assert!(
+            r.status() == 200 || r.status() == 403,
+            "{user} on B: {}",
+            r.status()
+        );
+    }
+    let r = b
+        .get("/users/operator1")
+        .basic_auth("operator1", Some("Operator passphrase"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the old passphrase stays refused");
+    let ns: Value = b
+        .get("/namespaces")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ns, json!([{"id": "ns1"}]));
+    let tags: Value = b
+        .get("/users/operator1/tags")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tags, json!(["berlin"]));
+    // B has A's backup passphrase and audit trail, and the trail verifies.
+    let r = b
+        .own(Method::GET, "/audit/verify")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["verified"], true, "{report}");
+    assert!(report["events"].as_u64().unwrap() >= 10);
+    b.create_user(Some("bk2"), "Backup", PASS).await;
+    assert!(!b.backup("bk2", PASS).await.is_empty());
+    // Provisioning after a restore is refused; the restored node survives a restart.
+    b.restart();
+    assert_eq!(b.state().await, "Locked");
+    assert_eq!(b.unlock(new_unlock).await.status(), 204);
+}
+
+async fn s_create(s: &Server, id: &str, role: &str, pass: &str) {
+    s.create_user(Some(id), role, pass).await;
+}
+
+/// Every byte of every file of a data directory, by path.
+fn snapshot(s: &Server) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = files_under(&s.data_dir);
+    files.sort();
+    files
+}
+
+/// 100 single-byte flips and 100 truncations: each refused with 400, and the target's data
+/// stays byte for byte what it was.
+#[tokio::test]
+async fn damaged_backups_are_refused_and_change_nothing() {
+    let a = Server::start();
+    a.provision().await;
+    for i in 0..20 {
+        a.create_user(Some(&format!("user{i}")), "Operator", PASS)
+            .await;
+    }
+    a.create_user(Some("bk"), "Backup", PASS).await;
+    a.set_backup_passphrase(BACKUP_PASS, "").await;
+    let file = a.backup("bk", PASS).await;
+    assert!(file.len() > 1000);
+
+    let b = std::sync::Arc::new(Server::start());
+    let before = snapshot(&b);
+    let mut attempts: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..100 {
+        let pos = i * (file.len() - 1) / 99;
+        let mut damaged = file.clone();
+        damaged[pos] ^= 1 << (i % 8);
+        attempts.push((format!("flip at {pos}"), damaged));
+    }
+    for i in 0..100 {
+        let len = i * (file.len() - 1) / 99;
+        attempts.push((format!("truncated to {len}"), file[..len].to_vec()));
+    }
+    let mut wrong_version = file.clone();
+    wrong_version[17] = 2;
+    attempts.push(("version 2".into(), wrong_version));
+    let mut extended = file.clone();
+    extended.extend_from_slice(b"trailing");
+    attempts.push(("trailing bytes".into(), extended));
+    attempts.push((
+        "not a backup".into(),
+        b"hello, I am not a backup file at all".to_vec(),
+    ));
+
+    let attempts = std::sync::Arc::new(tokio::sync::Mutex::new(attempts));
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let (b, attempts) = (b.clone(), attempts.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Some((what, bytes)) = attempts.lock().await.pop() else {
+                    return;
+                };
+                let r = b.restore(bytes, BACKUP_PASS, None).await;
+                assert_eq!(r.status(), 400, "{what}: {}", r.text().await.unwrap());
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let r = b.restore(file.clone(), "the wrong passphrase", None).await;
+    assert_error(r, 400).await;
+    assert_eq!(b.state().await, "Unprovisioned");
+    assert!(
+        before == snapshot(&b),
+        "a refused restore changed the target's files"
+    );
+    // And the undamaged file still restores.
+    assert_eq!(b.restore(file, BACKUP_PASS, None).await.status(), 204);
+    assert_eq!(b.state().await, "Locked");
+}
+
+#[tokio::test]
+async fn restore_into_an_operational_node_replaces_the_user_data() {
+    let a = Server::start();
+    a.provision().await;
+    a.create_user(Some("from-a"), "Operator", "A's operator passphrase")
+        .await;
+    a.create_user(Some("shared"), "Operator", "A's shared passphrase")
+        .await;
+    a.create_user(Some("bk"), "Backup", PASS).await;
+    let r = a
+        .put("/namespaces/only-on-a")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    a.set_backup_passphrase(BACKUP_PASS, "").await;
+    let file = a.backup("bk", PASS).await;
+
+    // B: its own unlock passphrase, users, backup passphrase and trail.
+    let b = Server::start();
+    let b_unlock = "B's own unlock passphrase";
+    let r = b
+        .post("/provision")
+        .json(&json!({"unlockPassphrase": b_unlock, "adminPassphrase": ADMIN, "systemTime": TIME}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    b.create_user(Some("from-b"), "Operator", "B's operator passphrase")
+        .await;
+    b.create_user(Some("shared"), "Operator", "B's shared passphrase")
+        .await;
+    b.set_backup_passphrase("B's backup passphrase", "").await;
+
+    // Only B's root Administrator may restore into it.
+    assert_error(b.restore(file.clone(), BACKUP_PASS, None).await, 401).await;
+    assert_error(
+        b.restore(
+            file.clone(),
+            BACKUP_PASS,
+            Some(("from-b", "B's operator passphrase")),
+        )
+        .await,
+        403,
+    )
+    .await;
+    assert_error(
+        b.restore(file.clone(), "not the passphrase", Some(("admin", ADMIN)))
+            .await,
+        400,
+    )
+    .await;
+    let r = b.restore(file, BACKUP_PASS, Some(("admin", ADMIN))).await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    assert_eq!(b.state().await, "Operational");
+
+    let ok = |user: &'static str, pass: &'static str| {
+        let req = b
+            .get(&format!("/users/{user}"))
+            .basic_auth(user, Some(pass));
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(ok("from-a", "A's operator passphrase").await, 200);
+    assert_eq!(ok("shared", "A's shared passphrase").await, 200);
+    assert_eq!(
+        ok("from-b", "B's operator passphrase").await,
+        401,
+        "B's users are replaced"
+    );
+    let ns: Value = b
+        .get("/namespaces")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ns, json!([{"id": "only-on-a"}]));
+    // B keeps its own configuration: backup passphrase, unlock passphrase, trail.
+    let r = b
+        .put("/config/backup-passphrase")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&json!({"newPassphrase": "B's next backup passphrase", "currentPassphrase": "B's backup passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let report: Value = b
+        .own(Method::GET, "/audit/verify")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["verified"], true);
+    let r = b
+        .post("/lock")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(b.unlock(b_unlock).await.status(), 204);
+    assert_eq!(
+        ok("from-a", "A's operator passphrase").await,
+        200,
+        "re-sealed under B's key"
+    );
+}
+
+#[tokio::test]
+async fn restore_request_errors() {
+    let mut s = Server::start();
+    let r = s
+        .post("/system/restore")
+        .header("content-type", "application/octet-stream")
+        .body(vec![0u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 415).await;
+    let only_args = reqwest::multipart::Form::new().text(
+        "arguments",
+        json!({"backupPassphrase": BACKUP_PASS}).to_string(),
+    );
+    assert_error(
+        s.post("/system/restore")
+            .multipart(only_args)
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    let only_file = reqwest::multipart::Form::new().part(
+        "backup_file",
+        reqwest::multipart::Part::bytes(vec![1, 2, 3]),
+    );
+    assert_error(
+        s.post("/system/restore")
+            .multipart(only_file)
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    let bad_args = reqwest::multipart::Form::new()
+        .text("arguments", "{\"backupPassphrase\": \"x\", \"extra\": 1}")
+        .part(
+            "backup_file",
+            reqwest::multipart::Part::bytes(vec![1, 2, 3]),
+        );
+    assert_error(
+        s.post("/system/restore")
+            .multipart(bad_args)
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    let unknown_part = reqwest::multipart::Form::new().text("surprise", "x");
+    assert_error(
+        s.post("/system/restore")
+            .multipart(unknown_part)
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    let r = s.restore(b"x".to_vec(), "short", None).await;
+    assert_error(r, 400).await;
+    assert_eq!(s.state().await, "Unprovisioned");
+    // Locked: 412.
+    s.provision().await;
+    s.restart();
+    assert_error(s.restore(b"x".to_vec(), BACKUP_PASS, None).await, 412).await;
+}

@@ -1,0 +1,810 @@
+//! Backup and restore of the whole appliance, in the format of `docs/backup-format.md`.
+//!
+//! A backup walks the whole store (from one consistent snapshot), so whatever later features
+//! store is included without touching this code; only node-local and short-lived prefixes
+//! ([`EXCLUDED_PREFIXES`]) are left out. Values are written in clear *inside* the backup's own
+//! encryption (a STREAM construction of AES-256-GCM chunks under a key derived from the
+//! backup passphrase), with the domain key and the unlock record, so a restore can re-seal
+//! them under whichever domain key the target node uses.
+//!
+//! A restore reads the uploaded file twice: first it authenticates and parses all of it, and
+//! only if that succeeds does it apply it, in one store transaction fed chunk by chunk. So a
+//! damaged, truncated or wrongly-keyed file changes nothing, and memory stays bounded.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+use serde::{Deserialize, Serialize};
+use strongroom_store::sealed::Sealer;
+use strongroom_store::{Check, Commit, Op, Snapshot, Store};
+use zeroize::Zeroizing;
+
+use crate::crypto::{self, KdfParams, Key32};
+use crate::error::{Error, Result};
+use crate::identity::Principal;
+use crate::secret::Passphrase;
+use crate::system::{BACKUP_KEY_PATH, BackupKeyRecord};
+use crate::{Core, DATA_PURPOSE, Inner, SystemState, UNLOCK_PATH, UnlockRecord, Unlocked, clock};
+
+/// The first 16 bytes of every backup file.
+pub const MAGIC: &[u8; 16] = b"STRONGROOMBACKUP";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Plaintext bytes per chunk (the last may be shorter).
+pub const CHUNK_PLAINTEXT: usize = 64 * 1024;
+const TAG_LEN: usize = 16;
+const LAST_CHUNK_FLAG: u32 = 1 << 31;
+const MAX_HEADER: usize = 64 * 1024;
+const MAX_KEY: usize = 1024;
+const MAX_VALUE: usize = 16 * 1024 * 1024;
+const HKDF_INFO: &[u8] = b"strongroom/backup/v1";
+/// The first record: the domain key, in clear inside the backup's encryption.
+pub const DOMAIN_KEY_RECORD: &str = "backup/domain-key";
+
+/// Argon2id parameters a backup file may ask for: a file is untrusted input, and its KDF
+/// parameters must not make the node spend unbounded memory or time.
+const MAX_KDF_MEMORY_KIB: u32 = 1024 * 1024;
+const MAX_KDF_ITERATIONS: u32 = 16;
+const MAX_KDF_PARALLELISM: u32 = 8;
+
+/// Never in a backup: node-local state (sealed under this node's device key, or describing
+/// this node's store) and short-lived session state. `meta/unlock` is carried separately.
+pub const EXCLUDED_PREFIXES: &[&str] = &["meta/", "sessions/", "tokens/"];
+
+/// What a restore onto an Operational node keeps of its own: everything but the user data
+/// (users, namespaces, keys, the faces' records).
+pub const KEPT_BY_PARTIAL_RESTORE: &[&str] =
+    &["meta/", "config/", "audit/", "sessions/", "tokens/"];
+
+fn is_excluded(key: &str) -> bool {
+    EXCLUDED_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+fn is_user_data(key: &str) -> bool {
+    !KEPT_BY_PARTIAL_RESTORE.iter().any(|p| key.starts_with(p))
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::InvalidInput(msg.into())
+}
+
+/// The header, in JSON, after the magic and version.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Header {
+    /// How the backup key is derived from the backup passphrase.
+    kdf: KdfParams,
+    /// Hex of 32 random bytes: the HKDF salt of this file's key.
+    file_salt: String,
+    /// Hex of 7 random bytes: the fixed part of every chunk nonce.
+    nonce_prefix: String,
+    /// RFC 3339, appliance time.
+    created: String,
+    software_version: String,
+}
+
+/// The chunk cipher: AES-256-GCM under HKDF(backup key, file salt), nonces
+/// `prefix(7) || counter(4, BE) || last(1)`, and the SHA-256 of everything before the first
+/// chunk as associated data.
+struct ChunkCipher {
+    key: LessSafeKey,
+    nonce_prefix: [u8; 7],
+    aad: [u8; 32],
+    counter: u32,
+}
+
+struct Len32;
+impl aws_lc_rs::hkdf::KeyType for Len32 {
+    fn len(&self) -> usize {
+        32
+    }
+}
+
+impl ChunkCipher {
+    fn new(backup_key: &[u8; 32], file_salt: &[u8], nonce_prefix: [u8; 7], aad: [u8; 32]) -> Self {
+        let prk = Salt::new(HKDF_SHA256, file_salt).extract(backup_key);
+        let info = [HKDF_INFO];
+        let okm = prk
+            .expand(&info, Len32)
+            .expect("32 bytes is a valid HKDF output length");
+        let mut key = Zeroizing::new([0u8; 32]);
+        okm.fill(key.as_mut())
+            .expect("fill with the length given to expand");
+        let key =
+            LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key.as_ref()).expect("AES-256 key"));
+        Self {
+            key,
+            nonce_prefix,
+            aad,
+            counter: 0,
+        }
+    }
+
+    fn nonce(&self, last: bool) -> Nonce {
+        let mut n = [0u8; 12];
+        n[..7].copy_from_slice(&self.nonce_prefix);
+        n[7..11].copy_from_slice(&self.counter.to_be_bytes());
+        n[11] = u8::from(last);
+        Nonce::assume_unique_for_key(n)
+    }
+
+    fn seal(&mut self, plaintext: &[u8], last: bool) -> Vec<u8> {
+        let mut buf = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(self.nonce(last), Aad::from(&self.aad), &mut buf)
+            .expect("sealing an in-memory chunk does not fail");
+        self.counter += 1;
+        buf
+    }
+
+    fn open(&mut self, mut ciphertext: Vec<u8>, last: bool) -> Result<Zeroizing<Vec<u8>>> {
+        let len = self
+            .key
+            .open_in_place(self.nonce(last), Aad::from(&self.aad), &mut ciphertext)
+            .map_err(|_| {
+                invalid("the backup cannot be opened: the backup passphrase is wrong, or the file is damaged")
+            })?
+            .len();
+        ciphertext.truncate(len);
+        self.counter = self
+            .counter
+            .checked_add(1)
+            .ok_or_else(|| invalid("the backup has too many chunks"))?;
+        Ok(Zeroizing::new(ciphertext))
+    }
+}
+
+/// Writes a backup: the preamble at once, then records, chunk by chunk.
+pub struct BackupWriter<W: Write> {
+    out: W,
+    cipher: ChunkCipher,
+    buf: Zeroizing<Vec<u8>>,
+    records: u64,
+}
+
+impl<W: Write> BackupWriter<W> {
+    pub fn new(
+        mut out: W,
+        backup_key: &Key32,
+        kdf: &KdfParams,
+        created: String,
+    ) -> io::Result<Self> {
+        let mut file_salt = [0u8; 32];
+        crypto::fill_random(&mut file_salt);
+        let mut nonce_prefix = [0u8; 7];
+        crypto::fill_random(&mut nonce_prefix);
+        let header = Header {
+            kdf: kdf.clone(),
+            file_salt: hex::encode(file_salt),
+            nonce_prefix: hex::encode(nonce_prefix),
+            created,
+            software_version: env!("CARGO_PKG_VERSION").into(),
+        };
+        let header = serde_json::to_vec(&header).map_err(io::Error::other)?;
+        let mut preamble = Vec::with_capacity(22 + header.len());
+        preamble.extend_from_slice(MAGIC);
+        preamble.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+        preamble.extend_from_slice(&(header.len() as u32).to_be_bytes());
+        preamble.extend_from_slice(&header);
+        out.write_all(&preamble)?;
+        let aad: [u8; 32] = digest(&SHA256, &preamble)
+            .as_ref()
+            .try_into()
+            .expect("32 bytes");
+        Ok(Self {
+            out,
+            cipher: ChunkCipher::new(backup_key, &file_salt, nonce_prefix, aad),
+            buf: Zeroizing::new(Vec::with_capacity(2 * CHUNK_PLAINTEXT)),
+            records: 0,
+        })
+    }
+
+    fn write_chunk(&mut self, len: usize, last: bool) -> io::Result<()> {
+        let sealed = self.cipher.seal(&self.buf[..len], last);
+        let mut frame = sealed.len() as u32;
+        if last {
+            frame |= LAST_CHUNK_FLAG;
+        }
+        self.out.write_all(&frame.to_be_bytes())?;
+        self.out.write_all(&sealed)?;
+        self.buf.drain(..len);
+        Ok(())
+    }
+
+    /// Appends one record: `0x01 || key length (u32) || key || value length (u32) || value`.
+    pub fn record(&mut self, key: &str, value: &[u8]) -> io::Result<()> {
+        self.buf.push(1);
+        self.buf
+            .extend_from_slice(&(key.len() as u32).to_be_bytes());
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf
+            .extend_from_slice(&(value.len() as u32).to_be_bytes());
+        self.buf.extend_from_slice(value);
+        self.records += 1;
+        while self.buf.len() > CHUNK_PLAINTEXT {
+            self.write_chunk(CHUNK_PLAINTEXT, false)?;
+        }
+        Ok(())
+    }
+
+    /// Appends the end record (`0x00 || record count (u64)`) and the last chunk.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.buf.push(0);
+        let count = self.records;
+        self.buf.extend_from_slice(&count.to_be_bytes());
+        while self.buf.len() > CHUNK_PLAINTEXT {
+            self.write_chunk(CHUNK_PLAINTEXT, false)?;
+        }
+        let len = self.buf.len();
+        self.write_chunk(len, true)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Reads a backup: the preamble, then (once keyed) the records, authenticating chunk by chunk.
+pub struct BackupReader<R: Read> {
+    input: R,
+    header: Header,
+    aad: [u8; 32],
+    cipher: Option<ChunkCipher>,
+    plain: Zeroizing<Vec<u8>>,
+    pos: usize,
+    saw_last: bool,
+}
+
+fn read_exact_or_truncated<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<()> {
+    r.read_exact(buf).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => invalid("the backup is truncated"),
+        _ => Error::Internal(format!("reading the backup: {e}")),
+    })
+}
+
+impl<R: Read> BackupReader<R> {
+    /// Reads and checks the preamble: magic, version, header.
+    pub fn open(mut input: R) -> Result<Self> {
+        let mut fixed = [0u8; 22];
+        read_exact_or_truncated(&mut input, &mut fixed)?;
+        if &fixed[..16] != MAGIC {
+            return Err(invalid("not a Strongroom backup"));
+        }
+        let version = u16::from_be_bytes([fixed[16], fixed[17]]);
+        if version != FORMAT_VERSION {
+            return Err(invalid(format!(
+                "backup format version {version} is not supported (this build reads {FORMAT_VERSION})"
+            )));
+        }
+        let header_len = u32::from_be_bytes(fixed[18..22].try_into().expect("4 bytes")) as usize;
+        if header_len > MAX_HEADER {
+            return Err(invalid("the backup header is too large"));
+        }
+        let mut header_bytes = vec![0u8; header_len];
+        read_exact_or_truncated(&mut input, &mut header_bytes)?;
+        let header: Header = serde_json::from_slice(&header_bytes)
+            .map_err(|_| invalid("the backup header is malformed"))?;
+        let k = &header.kdf;
+        if k.algorithm != "argon2id"
+            || k.memory_kib > MAX_KDF_MEMORY_KIB
+            || k.iterations > MAX_KDF_ITERATIONS
+            || k.parallelism > MAX_KDF_PARALLELISM
+        {
+            return Err(invalid(
+                "the backup's key derivation parameters are not acceptable",
+            ));
+        }
+        let mut preamble = fixed.to_vec();
+        preamble.extend_from_slice(&header_bytes);
+        let aad: [u8; 32] = digest(&SHA256, &preamble)
+            .as_ref()
+            .try_into()
+            .expect("32 bytes");
+        Ok(Self {
+            input,
+            header,
+            aad,
+            cipher: None,
+            plain: Zeroizing::new(Vec::new()),
+            pos: 0,
+            saw_last: false,
+        })
+    }
+
+    /// Derives the backup key from the passphrase with the file's parameters.
+    pub fn derive_key(&self, passphrase: &Passphrase) -> Result<Key32> {
+        self.header
+            .kdf
+            .derive(passphrase.as_bytes())
+            .map_err(|_| invalid("the backup's key derivation parameters are not acceptable"))
+    }
+
+    /// Keys the reader; records can be read from now on.
+    pub fn with_key(mut self, backup_key: &Key32) -> Result<Self> {
+        let salt = hex::decode(&self.header.file_salt)
+            .map_err(|_| invalid("the backup header is malformed"))?;
+        let prefix: [u8; 7] = hex::decode(&self.header.nonce_prefix)
+            .ok()
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| invalid("the backup header is malformed"))?;
+        self.cipher = Some(ChunkCipher::new(backup_key, &salt, prefix, self.aad));
+        Ok(self)
+    }
+
+    /// Decrypts the next chunk into `plain`; `false` at the end of the chunk stream.
+    fn next_chunk(&mut self) -> Result<bool> {
+        if self.saw_last {
+            return Ok(false);
+        }
+        let cipher = self
+            .cipher
+            .as_mut()
+            .ok_or_else(|| Error::Internal("backup reader has no key".into()))?;
+        let mut frame = [0u8; 4];
+        read_exact_or_truncated(&mut self.input, &mut frame)?;
+        let frame = u32::from_be_bytes(frame);
+        let last = frame & LAST_CHUNK_FLAG != 0;
+        let len = (frame & !LAST_CHUNK_FLAG) as usize;
+        if !(TAG_LEN..=CHUNK_PLAINTEXT + TAG_LEN).contains(&len) {
+            return Err(invalid("the backup is damaged (bad chunk length)"));
+        }
+        let mut ciphertext = vec![0u8; len];
+        read_exact_or_truncated(&mut self.input, &mut ciphertext)?;
+        self.plain = cipher.open(ciphertext, last)?;
+        self.pos = 0;
+        if last {
+            self.saw_last = true;
+            let mut extra = [0u8; 1];
+            match self.input.read(&mut extra) {
+                Ok(0) => {}
+                Ok(_) => return Err(invalid("the backup has data after its end")),
+                Err(e) => return Err(Error::Internal(format!("reading the backup: {e}"))),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads exactly `buf.len()` plaintext bytes across chunks.
+    fn read_plain(&mut self, buf: &mut [u8]) -> Result<()> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            if self.pos == self.plain.len() && !self.next_chunk()? {
+                return Err(invalid("the backup is truncated"));
+            }
+            let n = (buf.len() - filled).min(self.plain.len() - self.pos);
+            buf[filled..filled + n].copy_from_slice(&self.plain[self.pos..self.pos + n]);
+            self.pos += n;
+            filled += n;
+        }
+        Ok(())
+    }
+
+    fn read_u32(&mut self) -> Result<u32> {
+        let mut b = [0u8; 4];
+        self.read_plain(&mut b)?;
+        Ok(u32::from_be_bytes(b))
+    }
+
+    /// The next record, or `None` after the end record (whose count is checked, and after
+    /// which nothing may follow).
+    pub fn next_record(&mut self, seen: u64) -> Result<Option<(String, Zeroizing<Vec<u8>>)>> {
+        let mut tag = [0u8; 1];
+        self.read_plain(&mut tag)?;
+        match tag[0] {
+            1 => {
+                let key_len = self.read_u32()? as usize;
+                if key_len == 0 || key_len > MAX_KEY {
+                    return Err(invalid("the backup's records are malformed (key length)"));
+                }
+                let mut key = vec![0u8; key_len];
+                self.read_plain(&mut key)?;
+                let key = String::from_utf8(key)
+                    .map_err(|_| invalid("the backup's records are malformed (key encoding)"))?;
+                let value_len = self.read_u32()? as usize;
+                if value_len > MAX_VALUE {
+                    return Err(invalid("the backup's records are malformed (value length)"));
+                }
+                let mut value = Zeroizing::new(vec![0u8; value_len]);
+                self.read_plain(&mut value)?;
+                Ok(Some((key, value)))
+            }
+            0 => {
+                let mut count = [0u8; 8];
+                self.read_plain(&mut count)?;
+                if u64::from_be_bytes(count) != seen {
+                    return Err(invalid("the backup's record count does not match"));
+                }
+                if self.pos != self.plain.len() || self.next_chunk()? {
+                    return Err(invalid("the backup has data after its end"));
+                }
+                if !self.saw_last {
+                    return Err(invalid("the backup is truncated"));
+                }
+                Ok(None)
+            }
+            _ => Err(invalid("the backup's records are malformed (record type)")),
+        }
+    }
+}
+
+/// A backup in progress: a snapshot of the store and the keys to write it with. Made by
+/// [`Core::prepare_backup`] (which does every check), written by [`BackupJob::write_to`].
+pub struct BackupJob {
+    unlocked: Arc<Unlocked>,
+    snapshot: Box<dyn Snapshot>,
+    unlock_record: Vec<u8>,
+    backup_key: Key32,
+    kdf: KdfParams,
+    created: String,
+}
+
+impl std::fmt::Debug for BackupJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupJob")
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackupJob {
+    /// Streams the backup into `out`, a page of the snapshot at a time.
+    pub fn write_to<W: Write>(self, out: W) -> Result<W> {
+        let io = |e: io::Error| Error::Internal(format!("writing the backup: {e}"));
+        let mut w = BackupWriter::new(out, &self.backup_key, &self.kdf, self.created.clone())
+            .map_err(io)?;
+        w.record(DOMAIN_KEY_RECORD, self.unlocked.domain_key.as_ref())
+            .map_err(io)?;
+        w.record(UNLOCK_PATH, &self.unlock_record).map_err(io)?;
+        const PAGE: usize = 500;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.snapshot.scan("", after.as_deref(), PAGE)?;
+            for (key, entry) in &page {
+                if is_excluded(key) {
+                    continue;
+                }
+                let plain = self.unlocked.data.open_raw(key, &entry.value)?;
+                w.record(key, &plain).map_err(io)?;
+            }
+            if page.len() < PAGE {
+                break;
+            }
+            after = page.last().map(|(k, _)| k.clone());
+        }
+        w.finish().map_err(io)
+    }
+}
+
+/// What a verified backup holds, learnt by the first pass.
+struct Verified {
+    records: u64,
+}
+
+/// Reads the whole file once: authenticates every chunk and checks every record.
+fn verify(path: &Path, backup_key: &Key32) -> Result<Verified> {
+    let mut r = BackupReader::open(open_file(path)?)?.with_key(backup_key)?;
+    let mut seen = 0u64;
+    let mut last_key: Option<String> = None;
+    while let Some((key, value)) = r.next_record(seen)? {
+        match seen {
+            0 if key == DOMAIN_KEY_RECORD && value.len() == 32 => {}
+            1 if key == UNLOCK_PATH => {
+                serde_json::from_slice::<UnlockRecord>(&value)
+                    .map_err(|_| invalid("the backup's unlock record is malformed"))?;
+            }
+            0 | 1 => return Err(invalid("the backup's records are malformed (missing keys)")),
+            _ => {
+                if is_excluded(&key) || key.starts_with("backup/") {
+                    return Err(invalid(format!(
+                        "the backup holds a record it may not hold ({key})"
+                    )));
+                }
+                if last_key.as_deref().is_some_and(|last| last >= key.as_str()) {
+                    return Err(invalid("the backup's records are out of order"));
+                }
+                last_key = Some(key);
+            }
+        }
+        seen += 1;
+    }
+    if seen < 2 {
+        return Err(invalid("the backup's records are malformed (missing keys)"));
+    }
+    Ok(Verified { records: seen })
+}
+
+fn open_file(path: &Path) -> Result<io::BufReader<std::fs::File>> {
+    std::fs::File::open(path)
+        .map(|f| io::BufReader::with_capacity(CHUNK_PLAINTEXT, f))
+        .map_err(|e| Error::Internal(format!("opening the uploaded backup: {e}")))
+}
+
+/// The writes of a restore, produced one at a time from the (already verified) file.
+struct RestoreOps<'a, R: Read> {
+    reader: BackupReader<R>,
+    seen: u64,
+    /// Deletes of the target's existing keys, before the backup's records.
+    deletes: Box<dyn Iterator<Item = strongroom_store::Result<String>> + 'a>,
+    /// `None` until the domain-key record (full restore) or from the start (partial restore).
+    sealer: Option<Sealer>,
+    full: bool,
+    /// Puts appended after the records (the clock), in clear until sealed here.
+    tail: Vec<(String, Vec<u8>)>,
+    done: bool,
+}
+
+impl<R: Read> RestoreOps<'_, R> {
+    fn next_op(&mut self) -> Result<Option<Op>> {
+        if let Some(key) = self.deletes.next() {
+            return Ok(Some(Op::Delete { key: key? }));
+        }
+        loop {
+            if self.done {
+                let Some((key, value)) = self.tail.pop() else {
+                    return Ok(None);
+                };
+                let sealer = self
+                    .sealer
+                    .as_ref()
+                    .ok_or_else(|| invalid("the backup has no domain key"))?;
+                let value = sealer.seal(&key, &value);
+                return Ok(Some(Op::Put { key, value }));
+            }
+            let Some((key, value)) = self.reader.next_record(self.seen)? else {
+                self.done = true;
+                continue;
+            };
+            self.seen += 1;
+            if key == DOMAIN_KEY_RECORD {
+                if self.full {
+                    let dk: [u8; 32] = value
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| invalid("bad domain key"))?;
+                    let dk = Zeroizing::new(dk);
+                    self.sealer = Some(Sealer::new(&dk, DATA_PURPOSE));
+                }
+                continue;
+            }
+            if key == UNLOCK_PATH {
+                if self.full {
+                    return Ok(Some(Op::Put {
+                        key,
+                        value: value.to_vec(),
+                    }));
+                }
+                continue;
+            }
+            if !self.full && !is_user_data(&key) {
+                continue;
+            }
+            let sealer = self
+                .sealer
+                .as_ref()
+                .ok_or_else(|| invalid("the backup has no domain key"))?;
+            let value = sealer.seal(&key, &value);
+            return Ok(Some(Op::Put { key, value }));
+        }
+    }
+}
+
+impl<R: Read> Iterator for RestoreOps<'_, R> {
+    type Item = strongroom_store::Result<Op>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_op() {
+            Ok(Some(op)) => Some(Ok(op)),
+            Ok(None) => None,
+            Err(e) => Some(Err(strongroom_store::StoreError::Corrupt(e.to_string()))),
+        }
+    }
+}
+
+/// Restore options from the request.
+#[derive(Debug)]
+pub struct Restore<'a> {
+    pub backup_passphrase: &'a Passphrase,
+    /// RFC 3339 in UTC; sets the appliance clock when given.
+    pub system_time: Option<&'a str>,
+}
+
+impl Core {
+    /// `POST /system/backup` (Backup role): checks everything, and takes the snapshot.
+    pub fn prepare_backup(&self, who: &Principal) -> Result<BackupJob> {
+        let unlocked = self.unlocked()?;
+        who.require_role(crate::identity::Role::Backup)?;
+        if who.namespace.is_some() {
+            return Err(Error::Forbidden);
+        }
+        let record: BackupKeyRecord = match unlocked.data.get(BACKUP_KEY_PATH)? {
+            Some(e) => serde_json::from_slice(&e.value).map_err(Error::internal)?,
+            None => {
+                return Err(Error::Precondition(
+                    "Please configure backup key before doing a backup.".into(),
+                ));
+            }
+        };
+        let key: [u8; 32] = Zeroizing::new(hex::decode(&record.key).map_err(Error::internal)?)
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::Internal("stored backup key has the wrong length".into()))?;
+        let snapshot = self.raw.snapshot()?;
+        let unlock_record = snapshot
+            .scan(UNLOCK_PATH, None, 1)?
+            .into_iter()
+            .find(|(k, _)| k == UNLOCK_PATH)
+            .map(|(_, e)| e.value)
+            .ok_or_else(|| Error::Internal("provisioned store has no unlock record".into()))?;
+        Ok(BackupJob {
+            unlocked,
+            snapshot,
+            unlock_record,
+            backup_key: Zeroizing::new(key),
+            kdf: record.kdf,
+            created: self
+                .now()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        })
+    }
+
+    /// `POST /system/restore` from a backup file already on disk. On an Unprovisioned node
+    /// (`who` is `None`): a full restore, after which the node is Locked and unlocks with the
+    /// backup's unlock passphrase. On an Operational node (`who` a root Administrator): the
+    /// user data (everything but [`KEPT_BY_PARTIAL_RESTORE`]) is replaced by the backup's,
+    /// re-sealed under this node's domain key. Nothing changes unless the whole file verifies.
+    pub fn restore(&self, who: Option<&Principal>, file: &Path, req: Restore<'_>) -> Result<()> {
+        let state = self.state();
+        match (state, who) {
+            (SystemState::Unprovisioned, _) => {}
+            (SystemState::Operational, Some(who)) => who.require_root_admin()?,
+            (SystemState::Operational, None) => return Err(Error::Unauthenticated),
+            (SystemState::Locked, _) => return Err(Error::WrongState(state)),
+        }
+        req.backup_passphrase.check_length("backupPassphrase")?;
+        let offset = req
+            .system_time
+            .map(|t| clock::parse_utc(t).map(clock::offset_to))
+            .transpose()?;
+
+        let header_reader = BackupReader::open(open_file(file)?)?;
+        let backup_key = header_reader.derive_key(req.backup_passphrase)?;
+        let verified = verify(file, &backup_key)?;
+
+        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+        if self.state() != state {
+            return Err(Error::WrongState(self.state()));
+        }
+        let full = state == SystemState::Unprovisioned;
+        let unlocked = if full { None } else { Some(self.unlocked()?) };
+        let reader = BackupReader::open(open_file(file)?)?.with_key(&backup_key)?;
+        let deletes: Box<dyn Iterator<Item = strongroom_store::Result<String>>> = if full {
+            Box::new(
+                self.raw_keys_except(&[])
+                    .filter(|k| !matches!(k, Ok(k) if k.starts_with("meta/"))),
+            )
+        } else {
+            Box::new(
+                self.raw_keys_except(&[])
+                    .filter(|k| !matches!(k, Ok(k) if !is_user_data(k))),
+            )
+        };
+        let mut ops = RestoreOps {
+            reader,
+            seen: 0,
+            deletes,
+            sealer: unlocked
+                .as_ref()
+                .map(|u| Sealer::new(&u.domain_key, DATA_PURPOSE)),
+            full,
+            tail: Vec::new(),
+            done: false,
+        };
+        if let Some(offset) = offset {
+            // After the records, so it wins over the backup's own clock offset.
+            ops.tail.push((
+                clock::TIME_OFFSET_PATH.into(),
+                offset.to_string().into_bytes(),
+            ));
+        }
+        let checks = if full {
+            vec![Check::Absent(UNLOCK_PATH.into())]
+        } else {
+            Vec::new()
+        };
+        match self.raw.commit_iter(checks, &mut ops)? {
+            Commit::Committed(_) => {}
+            Commit::Conflict => return Err(Error::WrongState(SystemState::Locked)),
+        }
+        self.auth_cache.clear();
+        if full {
+            self.set_inner(Inner::Locked);
+        } else if let Some(offset) = offset {
+            self.time_offset
+                .store(offset, std::sync::atomic::Ordering::Relaxed);
+        }
+        tracing::info!(records = verified.records, full, "restored");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick_kdf() -> KdfParams {
+        let mut k = KdfParams::new_for_key();
+        k.memory_kib = 64; // the format, not the KDF, is under test
+        k.iterations = 1;
+        k
+    }
+
+    fn sample(records: &[(String, Vec<u8>)], key: &Key32, kdf: &KdfParams) -> Vec<u8> {
+        let mut w = BackupWriter::new(Vec::new(), key, kdf, "now".into()).unwrap();
+        for (k, v) in records {
+            w.record(k, v).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    fn read_all(bytes: &[u8], passphrase: &Passphrase) -> Result<Vec<(String, Vec<u8>)>> {
+        let r = BackupReader::open(bytes)?;
+        let key = r.derive_key(passphrase)?;
+        let mut r = r.with_key(&key)?;
+        let mut out = Vec::new();
+        while let Some((k, v)) = r.next_record(out.len() as u64)? {
+            out.push((k, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn round_trip_across_chunks_and_every_damage_is_refused() {
+        let kdf = quick_kdf();
+        let pass = Passphrase::new("backup passphrase");
+        let key = kdf.derive(pass.as_bytes()).unwrap();
+        // ~200 KiB of records: several chunks, records straddling chunk boundaries.
+        let records: Vec<(String, Vec<u8>)> = (0..50)
+            .map(|i| (format!("k/{i:03}"), vec![i as u8; 4000 + i * 17]))
+            .collect();
+        let bytes = sample(&records, &key, &kdf);
+        assert_eq!(read_all(&bytes, &pass).unwrap(), records);
+        assert!(bytes.len() > 3 * CHUNK_PLAINTEXT);
+        assert!(read_all(&bytes, &Passphrase::new("other passphrase")).is_err());
+        // Every truncation, at a spread of lengths including chunk boundaries, is refused.
+        for len in (0..bytes.len()).step_by(997).chain([bytes.len() - 1]) {
+            assert!(
+                read_all(&bytes[..len], &pass).is_err(),
+                "truncated to {len}"
+            );
+        }
+        for pos in (0..bytes.len()).step_by(1009) {
+            let mut damaged = bytes.clone();
+            damaged[pos] ^= 0x80;
+            assert!(read_all(&damaged, &pass).is_err(), "flip at {pos}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(read_all(&longer, &pass).is_err());
+    }
+
+    #[test]
+    fn hostile_headers_are_refused() {
+        let kdf = quick_kdf();
+        let key = kdf.derive(b"x").unwrap();
+        let bytes = sample(&[], &key, &kdf);
+        let mut v2 = bytes.clone();
+        v2[17] = 2;
+        let e = BackupReader::open(v2.as_slice()).err().unwrap();
+        assert!(e.to_string().contains("version 2"));
+        let mut greedy = KdfParams::new_for_key();
+        greedy.memory_kib = 64 * 1024 * 1024;
+        let bytes = sample(&[], &key, &greedy);
+        assert!(
+            BackupReader::open(bytes.as_slice()).is_err(),
+            "a 64 GiB KDF is refused"
+        );
+        assert!(BackupReader::open(&b"STRONGROOMBACKUP\x00\x01\xff\xff\xff\xff"[..]).is_err());
+    }
+}

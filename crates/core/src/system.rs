@@ -1,0 +1,261 @@
+//! Node-wide settings and operations: random bytes, the unlock and backup passphrases, the
+//! clock, and the process-level meanings of reboot and factory reset (NetHSM `/random`,
+//! `/config/*`, `/system/*`).
+
+use serde::{Deserialize, Serialize};
+use strongroom_store::{Commit, Op, Store, Txn};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use crate::crypto::{self, KdfParams};
+use crate::error::{Error, Result};
+use crate::identity::{Principal, Role};
+use crate::secret::Passphrase;
+use crate::{Core, Inner, SystemState, UNATTENDED_PATH, UNLOCK_PATH, UnlockRecord, clock, json};
+
+/// Where the backup key lives (sealed): the Argon2id parameters and salt, and the key they
+/// derive from the backup passphrase. The passphrase itself is never stored.
+pub(crate) const BACKUP_KEY_PATH: &str = "config/backup-key";
+
+/// `POST /random` accepts 1 to 1024 bytes.
+pub const RANDOM_MAX: u64 = 1024;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct BackupKeyRecord {
+    pub kdf: KdfParams,
+    /// Hex of the 32-byte key derived from the backup passphrase.
+    pub key: String,
+}
+
+impl BackupKeyRecord {
+    fn matches(&self, passphrase: &Passphrase) -> Result<bool> {
+        let derived = self.kdf.derive(passphrase.as_bytes())?;
+        let stored = zeroize::Zeroizing::new(hex::decode(&self.key).map_err(Error::internal)?);
+        Ok(bool::from(derived.as_slice().ct_eq(stored.as_slice())))
+    }
+}
+
+impl Core {
+    /// `POST /random`: `length` fresh bytes from the operating system's CSPRNG (Operator).
+    pub fn random(&self, who: &Principal, length: u64) -> Result<Vec<u8>> {
+        self.unlocked()?;
+        who.require_role(Role::Operator)?;
+        if !(1..=RANDOM_MAX).contains(&length) {
+            return Err(Error::InvalidInput(format!(
+                "length must be between 1 and {RANDOM_MAX}"
+            )));
+        }
+        let mut bytes = vec![0u8; length as usize];
+        crypto::fill_random(&mut bytes);
+        Ok(bytes)
+    }
+
+    /// `PUT /config/backup-passphrase` (root Administrator). `current` is `None` for the older
+    /// body shape that has no current passphrase: it counts as `""`, so it can only set the
+    /// first backup passphrase, never replace one (which would need the current one).
+    pub fn set_backup_passphrase(
+        &self,
+        who: &Principal,
+        new: &Passphrase,
+        current: Option<&Passphrase>,
+    ) -> Result<()> {
+        let u = self.unlocked()?;
+        who.require_root_admin()?;
+        new.check_length("newPassphrase")?;
+        let wrong = || Error::WrongPassphrase("backup passphrase is incorrect.".into());
+        let existing = u.data.get(BACKUP_KEY_PATH)?;
+        let current_ok = match (&existing, current) {
+            (None, None) => true,
+            (None, Some(c)) => c.expose().is_empty(),
+            (Some(_), None) => false,
+            (Some(e), Some(c)) => {
+                let record: BackupKeyRecord =
+                    serde_json::from_slice(&e.value).map_err(Error::internal)?;
+                record.matches(c)?
+            }
+        };
+        if !current_ok {
+            return Err(wrong());
+        }
+        let kdf = KdfParams::new_for_key();
+        let key = kdf.derive(new.as_bytes())?;
+        let record = BackupKeyRecord {
+            kdf,
+            key: hex::encode(key.as_ref()),
+        };
+        let value = zeroize::Zeroizing::new(json(&record)?);
+        let txn = Txn::new()
+            .require_unchanged(BACKUP_KEY_PATH, existing.as_ref())
+            .put(BACKUP_KEY_PATH, value.to_vec());
+        match u.data.commit(txn)? {
+            Commit::Committed(_) => {
+                tracing::info!(by = %who.user_id, "backup passphrase changed");
+                Ok(())
+            }
+            // Changed by someone else between our check and our write: our check is stale.
+            Commit::Conflict => Err(wrong()),
+        }
+    }
+
+    /// `PUT /config/unlock-passphrase` (root Administrator): wraps the domain key under the
+    /// new passphrase; the old one stops working. Nothing else changes.
+    pub fn set_unlock_passphrase(
+        &self,
+        who: &Principal,
+        new: &Passphrase,
+        current: &Passphrase,
+    ) -> Result<()> {
+        let u = self.unlocked()?;
+        who.require_root_admin()?;
+        new.check_length("newPassphrase")?;
+        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = self
+            .raw
+            .get(UNLOCK_PATH)?
+            .ok_or_else(|| Error::Internal("provisioned store has no unlock record".into()))?;
+        let record: UnlockRecord = serde_json::from_slice(&entry.value).map_err(Error::internal)?;
+        match record.open(current) {
+            Ok(_) => {}
+            Err(Error::WrongUnlockPassphrase) => {
+                return Err(Error::WrongPassphrase(
+                    "unlock passphrase is incorrect.".into(),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+        let new_record = UnlockRecord::new(new, &u.domain_key)?;
+        let txn = Txn::new()
+            .require_revision(UNLOCK_PATH, entry.revision)
+            .put(UNLOCK_PATH, json(&new_record)?);
+        match self.raw.commit(txn)? {
+            Commit::Committed(_) => {
+                tracing::info!(by = %who.user_id, "unlock passphrase changed");
+                Ok(())
+            }
+            Commit::Conflict => Err(Error::Internal("unlock record changed concurrently".into())),
+        }
+    }
+
+    /// `GET /config/time` (root Administrator).
+    pub fn time(&self, who: &Principal) -> Result<OffsetDateTime> {
+        self.unlocked()?;
+        who.require_root_admin()?;
+        Ok(self.now())
+    }
+
+    /// `PUT /config/time` (root Administrator): an RFC 3339 time in UTC.
+    pub fn set_time(&self, who: &Principal, time: &str) -> Result<()> {
+        let u = self.unlocked()?;
+        who.require_root_admin()?;
+        let offset = clock::offset_to(clock::parse_utc(time)?);
+        u.data
+            .put(clock::TIME_OFFSET_PATH, offset.to_string().as_bytes())?;
+        self.time_offset
+            .store(offset, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(by = %who.user_id, offset, "time set");
+        Ok(())
+    }
+
+    /// `POST /system/reboot` (root Administrator). A process cannot reboot its host; what a
+    /// reboot means for the appliance is that it forgets its keys and boots again from its
+    /// store: Locked, or Operational again if unattended boot is on.
+    pub fn reboot(&self, who: &Principal) -> Result<SystemState> {
+        self.unlocked()?;
+        who.require_root_admin()?;
+        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+        self.set_inner(Inner::Locked);
+        self.auth_cache.clear();
+        self.boot_unattended()?;
+        tracing::info!(by = %who.user_id, state = %self.state(), "rebooted");
+        Ok(self.state())
+    }
+
+    /// `POST /system/factory-reset` (root Administrator): erases everything (users, keys,
+    /// configuration, the audit trail, the unlock record) in one transaction, and the node is
+    /// Unprovisioned again. Only the store schema and the TLS identity (so clients' pins stay
+    /// valid) survive.
+    pub fn factory_reset(&self, who: &Principal) -> Result<()> {
+        self.unlocked()?;
+        who.require_root_admin()?;
+        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+        let keep = [crate::SCHEMA_PATH, crate::tls::TLS_PATH];
+        let mut deletes = self
+            .raw_keys_except(&keep)
+            .map(|k| k.map(|key| Op::Delete { key }));
+        self.raw.commit_iter(Vec::new(), &mut deletes)?;
+        self.set_inner(Inner::Unprovisioned);
+        self.auth_cache.clear();
+        self.time_offset
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(by = %who.user_id, "factory reset");
+        Ok(())
+    }
+
+    /// Every key of the raw store but `keep`, page by page.
+    pub(crate) fn raw_keys_except<'a>(
+        &'a self,
+        keep: &'a [&'a str],
+    ) -> impl Iterator<Item = strongroom_store::Result<String>> + 'a {
+        RawKeys {
+            store: &*self.raw,
+            after: None,
+            page: Vec::new().into_iter(),
+            done: false,
+        }
+        .filter(move |k| !matches!(k, Ok(k) if keep.contains(&k.as_str())))
+    }
+
+    /// With unattended boot on, opens the domain key with the device key and goes
+    /// Operational; otherwise stays Locked.
+    pub(crate) fn boot_unattended(&self) -> Result<()> {
+        if let Some(entry) = self.raw.get(UNATTENDED_PATH)? {
+            match self.unattended_sealer().open(UNATTENDED_PATH, &entry.value) {
+                Ok(plain) => self.become_operational(crate::key_from_slice(&plain)?)?,
+                Err(_) => tracing::warn!(
+                    "unattended boot is on but its key does not open with this device key; staying Locked"
+                ),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Iterates the keys of a store in pages, so memory stays bounded.
+struct RawKeys<'a> {
+    store: &'a dyn Store,
+    after: Option<String>,
+    page: std::vec::IntoIter<String>,
+    done: bool,
+}
+
+impl Iterator for RawKeys<'_> {
+    type Item = strongroom_store::Result<String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        const PAGE: usize = 1000;
+        loop {
+            if let Some(k) = self.page.next() {
+                self.after = Some(k.clone());
+                return Some(Ok(k));
+            }
+            if self.done {
+                return None;
+            }
+            match self.store.scan("", self.after.as_deref(), PAGE) {
+                Ok(entries) => {
+                    self.done = entries.len() < PAGE;
+                    self.page = entries
+                        .into_iter()
+                        .map(|(k, _)| k)
+                        .collect::<Vec<_>>()
+                        .into_iter();
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
