@@ -51,6 +51,9 @@ struct ServeArgs {
     /// The largest backup file a restore accepts, in bytes [default: 1073741824].
     #[arg(long, env = "STRONGROOM_RESTORE_MAX_BYTES")]
     restore_max_bytes: Option<usize>,
+    /// Seconds an appliance session or backup-client login token lives unused [default: 1800].
+    #[arg(long, env = "STRONGROOM_SESSION_IDLE_SECS")]
+    session_idle_secs: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,6 +70,7 @@ fn main() -> anyhow::Result<()> {
                     log_filter: args.log_filter,
                     auth_cache_ttl_secs: args.auth_cache_ttl_secs,
                     restore_max_bytes: args.restore_max_bytes,
+                    session_idle_secs: args.session_idle_secs,
                 },
                 file,
             )?;

@@ -718,6 +718,7 @@ impl Core {
             Commit::Conflict => return Err(Error::WrongState(SystemState::Locked)),
         }
         self.auth_cache.clear();
+        self.sessions.clear();
         if full {
             self.set_inner(Inner::Locked);
         } else if let Some(offset) = offset {

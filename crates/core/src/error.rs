@@ -33,6 +33,9 @@ pub enum Error {
     /// A current passphrase given to authorise a change is wrong; the message says which.
     #[error("{0}")]
     WrongPassphrase(String),
+    /// A new password breaks the appliance password policy.
+    #[error("{}", .0.message())]
+    PasswordPolicy(crate::password_policy::PasswordRule),
     /// The unlock passphrase did not open the domain key.
     #[error("unlock failed: passphrase is incorrect")]
     WrongUnlockPassphrase,

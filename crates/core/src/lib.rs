@@ -17,7 +17,9 @@ pub mod crypto;
 pub mod device;
 pub mod error;
 pub mod identity;
+pub mod password_policy;
 pub mod secret;
+pub mod sessions;
 pub mod state;
 pub mod system;
 pub mod tls;
@@ -132,12 +134,15 @@ pub struct SystemInfo {
 pub struct CoreSettings {
     /// How long a successful password verification is remembered (zero: not at all).
     pub auth_cache_ttl: Duration,
+    /// How long a face's session (appliance, backup client) lives without being used.
+    pub session_idle: Duration,
 }
 
 impl Default for CoreSettings {
     fn default() -> Self {
         Self {
             auth_cache_ttl: Duration::from_secs(30),
+            session_idle: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -152,6 +157,7 @@ pub struct Core {
     /// Seconds between the host clock and the appliance clock (see [`clock`]).
     time_offset: AtomicI64,
     auth_cache: AuthCache,
+    sessions: sessions::Sessions,
     /// Audit events recorded while Locked, appended at the next unlock.
     pending_audit: Mutex<audit::Pending>,
     /// Serialises audit appends within this process (the store's check serialises nodes).
@@ -191,6 +197,7 @@ impl Core {
             transition: Mutex::new(()),
             time_offset: AtomicI64::new(0),
             auth_cache: AuthCache::new(settings.auth_cache_ttl),
+            sessions: sessions::Sessions::new(settings.session_idle),
             pending_audit: Mutex::new(audit::Pending::default()),
             audit_append: Mutex::new(()),
         };
@@ -207,6 +214,13 @@ impl Core {
             Inner::Locked => SystemState::Locked,
             Inner::Operational(_) => SystemState::Operational,
         }
+    }
+
+    /// Locks: the domain key, cached verifications and sessions are dropped.
+    pub(crate) fn forget_keys(&self) {
+        self.set_inner(Inner::Locked);
+        self.auth_cache.clear();
+        self.sessions.clear();
     }
 
     fn set_inner(&self, inner: Inner) {
@@ -323,8 +337,7 @@ impl Core {
         who.require_root_admin()?;
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
         self.require_state(SystemState::Operational)?;
-        self.set_inner(Inner::Locked);
-        self.auth_cache.clear();
+        self.forget_keys();
         tracing::info!(by = %who.user_id, "locked");
         Ok(())
     }

@@ -164,8 +164,7 @@ impl Core {
         self.unlocked()?;
         who.require_root_admin()?;
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
-        self.set_inner(Inner::Locked);
-        self.auth_cache.clear();
+        self.forget_keys();
         self.boot_unattended()?;
         tracing::info!(by = %who.user_id, state = %self.state(), "rebooted");
         Ok(self.state())
@@ -184,8 +183,8 @@ impl Core {
             .raw_keys_except(&keep)
             .map(|k| k.map(|key| Op::Delete { key }));
         self.raw.commit_iter(Vec::new(), &mut deletes)?;
+        self.forget_keys();
         self.set_inner(Inner::Unprovisioned);
-        self.auth_cache.clear();
         self.time_offset
             .store(0, std::sync::atomic::Ordering::Relaxed);
         tracing::warn!(by = %who.user_id, "factory reset");

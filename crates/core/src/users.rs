@@ -15,6 +15,7 @@ use crate::identity::{
     NAMESPACES_PREFIX, Principal, Role, USERS_PREFIX, UserId, UserRecord, is_valid_id,
     namespace_path, user_path,
 };
+use crate::password_policy::{self, PasswordRule};
 use crate::secret::Passphrase;
 use crate::{Core, Unlocked, crypto, json};
 
@@ -227,6 +228,7 @@ impl Core {
             Commit::Conflict => return Err(Error::NotFound("User not found.".into())),
         }
         self.auth_cache.invalidate_user(user_id);
+        self.sessions.end_user(user_id, None);
         tracing::info!(by = %who.user_id, user = %user_id, "user deleted");
         Ok(())
     }
@@ -250,25 +252,56 @@ impl Core {
             return Err(Error::Forbidden);
         }
         passphrase.check_length("passphrase")?;
-        self.replace_passphrase(&u, user_id, passphrase)?;
+        let verifier = crypto::make_verifier(passphrase.as_bytes())?;
+        self.update_user(&u, user_id, |user| {
+            user.replace_verifier(verifier.clone());
+            Ok(())
+        })?;
+        self.passphrase_changed(user_id, None);
         tracing::info!(by = %who.user_id, user = %user_id, "passphrase changed");
         Ok(())
     }
 
-    /// Stores a new verifier (keeping the history) and drops cached verifications. Every path
-    /// that changes a passphrase ends here.
-    pub(crate) fn replace_passphrase(
+    /// After any change of a user's passphrase, on any face: the old one must fail on the
+    /// very next request, and the account's other sessions end.
+    fn passphrase_changed(&self, user_id: &str, keep_session: Option<&[u8]>) {
+        self.auth_cache.invalidate_user(user_id);
+        self.sessions.end_user(user_id, keep_session);
+    }
+
+    /// The appliance face's password change (seed 001): the caller changes its own password,
+    /// giving the current one. Checks, in order: the policy's shape rules (400), the current
+    /// password (403), then reuse of any of the last five passwords (400). Concurrent changes
+    /// from the same current password: exactly one wins; the others see a wrong current
+    /// password. The caller's other sessions end; `keep_session` (its own) stays.
+    pub fn change_own_password(
         &self,
-        u: &Unlocked,
-        user_id: &str,
-        passphrase: &Passphrase,
+        who: &Principal,
+        keep_session: Option<&[u8]>,
+        current: &Passphrase,
+        new: &Passphrase,
     ) -> Result<()> {
-        let verifier = crypto::make_verifier(passphrase.as_bytes())?;
-        self.update_user(u, user_id, |user| {
+        let u = self.unlocked()?;
+        password_policy::check_shape(new.expose()).map_err(Error::PasswordPolicy)?;
+        let verifier = crypto::make_verifier(new.as_bytes())?;
+        self.update_user(&u, &who.user_id, |user| {
+            if !crypto::check_verifier(current.as_bytes(), &user.verifier) {
+                return Err(Error::WrongPassphrase(
+                    "The current password is incorrect.".into(),
+                ));
+            }
+            if user
+                .history
+                .iter()
+                .any(|old| crypto::check_verifier(new.as_bytes(), old))
+            {
+                return Err(Error::PasswordPolicy(PasswordRule::Reused));
+            }
             user.replace_verifier(verifier.clone());
             Ok(())
         })?;
-        self.auth_cache.invalidate_user(user_id);
+        self.passphrase_changed(&who.user_id, keep_session);
+        tracing::info!(user = %who.user_id, "password changed by its owner");
         Ok(())
     }
 
@@ -383,6 +416,7 @@ impl Core {
             Commit::Conflict => return Err(Error::NotFound("Namespace not found.".into())),
         }
         self.auth_cache.invalidate_namespace(namespace);
+        self.sessions.end_namespace(namespace);
         tracing::info!(by = %who.user_id, %namespace, "namespace deleted");
         Ok(())
     }

@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use crate::metrics::Metrics;
 use crate::rate_limit::FailureLimiter;
-use crate::{admin_api, middleware, nethsm};
+use crate::{admin_api, appliance, middleware, nethsm};
 
 /// Shared by every handler: the one core of the appliance, and the server-side guards.
 #[derive(Clone)]
@@ -65,6 +65,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", nethsm::router(state.clone()))
+        .nest("/api/rest/configure/v1", appliance::router(state.clone()))
         .nest("/api/strongroom/v1", admin_api::router(state.clone()))
         .layer(axum::middleware::from_fn(
             middleware::drain::drain_unread_body,

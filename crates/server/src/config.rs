@@ -27,6 +27,7 @@ pub struct ConfigFile {
     pub log_filter: Option<String>,
     pub auth_cache_ttl_secs: Option<u64>,
     pub restore_max_bytes: Option<usize>,
+    pub session_idle_secs: Option<u64>,
 }
 
 impl ConfigFile {
@@ -59,6 +60,7 @@ pub struct Overrides {
     pub log_filter: Option<String>,
     pub auth_cache_ttl_secs: Option<u64>,
     pub restore_max_bytes: Option<usize>,
+    pub session_idle_secs: Option<u64>,
 }
 
 /// The settings the server runs with.
@@ -76,10 +78,13 @@ pub struct Config {
     pub auth_cache_ttl_secs: u64,
     /// The largest backup file `POST /system/restore` accepts, in bytes.
     pub restore_max_bytes: usize,
+    /// Seconds an appliance session or backup-client login token lives unused.
+    pub session_idle_secs: u64,
 }
 
 pub const DEFAULT_AUTH_CACHE_TTL_SECS: u64 = 30;
 pub const DEFAULT_RESTORE_MAX_BYTES: usize = 1 << 30;
+pub const DEFAULT_SESSION_IDLE_SECS: u64 = 30 * 60;
 
 impl Config {
     pub fn resolve(over: Overrides, file: Option<ConfigFile>) -> anyhow::Result<Self> {
@@ -115,6 +120,10 @@ impl Config {
                 .restore_max_bytes
                 .or(file.restore_max_bytes)
                 .unwrap_or(DEFAULT_RESTORE_MAX_BYTES),
+            session_idle_secs: over
+                .session_idle_secs
+                .or(file.session_idle_secs)
+                .unwrap_or(DEFAULT_SESSION_IDLE_SECS),
         })
     }
 }

@@ -39,6 +39,27 @@ pub fn content_type(headers: &HeaderMap) -> Option<String> {
     Some(value.split(';').next()?.trim().to_ascii_lowercase())
 }
 
+/// Describes why a JSON body did not parse, without quoting the offending value (it may be a
+/// password sent with the wrong type): the kind of problem, the expected type or the field
+/// name, and the position.
+pub fn json_error_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let quotes_a_value = text.starts_with("invalid type") || text.starts_with("invalid value");
+    if quotes_a_value {
+        let expected = text
+            .split_once(", expected ")
+            .map(|(_, rest)| rest.split(" at line ").next().unwrap_or(rest))
+            .unwrap_or("another value");
+        format!(
+            "a value has the wrong type or form (expected {expected}) at line {} column {}",
+            e.line(),
+            e.column()
+        )
+    } else {
+        text
+    }
+}
+
 #[derive(Debug)]
 pub enum BodyError {
     /// Longer than the limit.
@@ -100,6 +121,24 @@ mod tests {
         assert!(!accepts(&with_accept("text/plain"), json));
         assert!(!accepts(&with_accept("application/json;q=0"), json));
         assert!(!accepts(&with_accept("application/xml"), json));
+    }
+
+    #[test]
+    fn json_errors_never_quote_values() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            password: String,
+        }
+        let e = serde_json::from_str::<T>(r#"{"password": 987654321}"#).unwrap_err();
+        let m = json_error_message(&e);
+        assert!(!m.contains("987654321"), "{m}");
+        assert!(m.contains("a string"), "{m}");
+        let e = serde_json::from_str::<T>(r#"{"pass": "x"}"#).unwrap_err();
+        assert!(
+            json_error_message(&e).contains("unknown field")
+                || json_error_message(&e).contains("missing field")
+        );
     }
 
     #[test]

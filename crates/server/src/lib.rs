@@ -1,13 +1,15 @@
 //! Strongroom's HTTPS server: one router per protocol face over the shared [`Core`], plus the
 //! middleware every face shares (request id, logging), TLS and configuration.
 //!
-//! Faces: [`nethsm`] at `/api/v1`; our own [`admin_api`] at `/api/strongroom/v1`.
+//! Faces: [`nethsm`] at `/api/v1`; [`appliance`] at `/api/rest/configure/v1`; our own
+//! [`admin_api`] at `/api/strongroom/v1`.
 //! Start reading at [`app::router`].
 //!
 //! [`Core`]: strongroom_core::Core
 
 pub mod admin_api;
 pub mod app;
+pub mod appliance;
 pub mod auth;
 pub mod config;
 pub mod http_util;

@@ -53,6 +53,7 @@ pub fn log_config(config: &crate::Config) {
         log_filter = %config.log_filter,
         auth_cache_ttl_secs = config.auth_cache_ttl_secs,
         restore_max_bytes = config.restore_max_bytes,
+        session_idle_secs = config.session_idle_secs,
         "configuration"
     );
 }

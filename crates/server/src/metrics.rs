@@ -30,6 +30,8 @@ impl Default for Metrics {
 pub fn face_of(path: &str) -> &'static str {
     if path.starts_with("/api/v1") {
         "nethsm"
+    } else if path.starts_with("/api/rest/configure") {
+        "appliance"
     } else if path.starts_with("/api/strongroom") {
         "strongroom"
     } else {

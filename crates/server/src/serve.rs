@@ -23,6 +23,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let tls_names = config.tls_names.clone();
     let settings = CoreSettings {
         auth_cache_ttl: Duration::from_secs(config.auth_cache_ttl_secs),
+        session_idle: Duration::from_secs(config.session_idle_secs),
     };
     let (core, tls) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let core = Core::open(&data_dir, settings)

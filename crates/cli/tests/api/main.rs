@@ -3,6 +3,7 @@
 
 mod common;
 
+mod appliance;
 mod at_rest;
 mod audit;
 mod backup;

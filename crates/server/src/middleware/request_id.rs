@@ -26,6 +26,17 @@ impl std::fmt::Display for OpId {
 
 use crate::app::AppState;
 
+tokio::task_local! {
+    /// The id of the request the current task serves, so error renderers (which see no
+    /// request) can put it in their bodies, as the appliance face's `op_id`.
+    static CURRENT: OpId;
+}
+
+/// The id of the request being served by this task, if any.
+pub fn current() -> Option<OpId> {
+    CURRENT.try_with(|id| *id).ok()
+}
+
 pub async fn trace_request(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let op_id = OpId(Uuid::new_v4());
     req.extensions_mut().insert(op_id);
@@ -42,7 +53,9 @@ pub async fn trace_request(State(app): State<AppState>, mut req: Request, next: 
         path = %path,
     );
     let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = CURRENT
+        .scope(op_id, next.run(req).instrument(span.clone()))
+        .await;
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

@@ -42,6 +42,7 @@ impl From<strongroom_core::Error> for NetHsmError {
             E::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
             E::Precondition(m) => Self::new(StatusCode::PRECONDITION_FAILED, m),
             E::WrongPassphrase(m) => Self::new(StatusCode::FORBIDDEN, m),
+            E::PasswordPolicy(rule) => Self::new(StatusCode::BAD_REQUEST, rule.message()),
             E::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
             E::RateLimited => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -210,7 +210,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for NetHsmJson<T> {
         let value = serde_json::from_slice(&bytes).map_err(|e| {
             NetHsmError::new(
                 StatusCode::BAD_REQUEST,
-                format!("Malformed request body: {e}"),
+                format!(
+                    "Malformed request body: {}",
+                    http_util::json_error_message(&e)
+                ),
             )
         })?;
         Ok(NetHsmJson(value))

@@ -180,10 +180,12 @@ pub async fn system_restore_post(
                         return Err(bad_request("The arguments part is too large."));
                     }
                 }
-                arguments = Some(
-                    serde_json::from_slice(&raw)
-                        .map_err(|e| bad_request(format!("Malformed arguments: {e}")))?,
-                );
+                arguments = Some(serde_json::from_slice(&raw).map_err(|e| {
+                    bad_request(format!(
+                        "Malformed arguments: {}",
+                        http_util::json_error_message(&e)
+                    ))
+                })?);
             }
             Some("backup_file") => {
                 let file = tempfile::NamedTempFile::new_in(&s.scratch_dir).map_err(|e| {

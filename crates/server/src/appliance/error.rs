@@ -1,0 +1,143 @@
+//! Appliance errors: `ResponseError {error_code, message, op_id}` (op_id: the request id, as in
+//! the audit trail and the log), except 401, which has an empty body as the spec says. Our
+//! `error_code` values are stable and listed in `docs/errors.md`. The only place this face
+//! chooses status codes.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::middleware::request_id;
+
+#[derive(Debug)]
+pub struct ApplianceError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The spec's `ResponseError`.
+#[derive(Debug, Serialize)]
+struct ResponseError<'a> {
+    error_code: &'a str,
+    message: &'a str,
+    op_id: String,
+}
+
+impl ApplianceError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "")
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
+    }
+}
+
+impl From<strongroom_core::Error> for ApplianceError {
+    fn from(e: strongroom_core::Error) -> Self {
+        use strongroom_core::Error as E;
+        match e {
+            E::WrongState(state) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                format!(
+                    "The appliance is {state}; provision or unlock it through the NetHSM API (/api/v1) first."
+                ),
+            ),
+            E::InvalidInput(m) => Self::invalid_request(m),
+            E::Unauthenticated => Self::unauthorized(),
+            E::Forbidden => Self::new(StatusCode::FORBIDDEN, "ACCESS_DENIED", "Access denied."),
+            E::WrongPassphrase(m) => Self::new(StatusCode::FORBIDDEN, "WRONG_PASSWORD", m),
+            E::WrongUnlockPassphrase => Self::new(
+                StatusCode::FORBIDDEN,
+                "WRONG_PASSWORD",
+                "The passphrase is incorrect.",
+            ),
+            E::PasswordPolicy(rule) => {
+                Self::new(StatusCode::BAD_REQUEST, rule.code(), rule.message())
+            }
+            E::NotFound(m) => Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", m),
+            E::Conflict(m) => Self::new(StatusCode::CONFLICT, "CONFLICT", m),
+            E::Precondition(m) => Self::invalid_request(m),
+            E::RateLimited => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REQUESTS",
+                "Too many failed attempts; try again in a second.",
+            ),
+            e @ (E::Store(_) | E::Internal(_)) => {
+                tracing::error!(error = %e, "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    "Internal server error; quote the op_id when reporting it.",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApplianceError {
+    fn into_response(self) -> Response {
+        if self.status == StatusCode::UNAUTHORIZED {
+            // "401 with an empty body" (notes section 2).
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        let op_id = request_id::current()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let body = ResponseError {
+            error_code: self.code,
+            message: &self.message,
+            op_id,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+pub async fn not_found() -> ApplianceError {
+    ApplianceError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such operation.")
+}
+
+/// Gives the router's own bodiless errors (405 with `Allow`, ...) the face's shape, keeping
+/// their headers. A bodiless 401 is what the spec wants and stays as it is.
+pub async fn render_bare_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || status == StatusCode::UNAUTHORIZED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let error = if status == StatusCode::METHOD_NOT_ALLOWED {
+        ApplianceError::new(
+            status,
+            "METHOD_NOT_ALLOWED",
+            format!("{method} is not allowed on this path."),
+        )
+    } else {
+        ApplianceError::new(
+            status,
+            "REQUEST_FAILED",
+            status.canonical_reason().unwrap_or("Request failed."),
+        )
+    };
+    let (rendered_parts, body) = error.into_response().into_parts();
+    parts.status = rendered_parts.status;
+    parts.headers.extend(rendered_parts.headers);
+    Response::from_parts(parts, body)
+}

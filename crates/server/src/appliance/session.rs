@@ -1,0 +1,45 @@
+//! `/session`: log in with HTTP Basic credentials of a root Administrator, see who the session
+//! is, log out.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use strongroom_core::sessions::SessionKind;
+
+use super::error::ApplianceError;
+use super::extract::{DrSession, encode_session_id};
+use super::wire::{SessionIdData, SessionInfo};
+use crate::app::AppState;
+use crate::auth;
+
+/// `POST /session` (operationId `login`). Wrong credentials: 401; rate limited like every
+/// face; an account that is not a root Administrator: 403.
+pub async fn login(
+    State(s): State<AppState>,
+    parts: Parts,
+) -> Result<Json<SessionIdData>, ApplianceError> {
+    let principal = auth::authenticate_basic(&s, &parts).await?;
+    principal.require_root_admin()?;
+    let token = s.core.open_session(SessionKind::Appliance, principal)?;
+    Ok(Json(SessionIdData {
+        session_id: encode_session_id(&token.0),
+    }))
+}
+
+/// `GET /session` (operationId `getCurrentSession`).
+pub async fn get_current_session(session: DrSession) -> Json<SessionInfo> {
+    Json(SessionInfo {
+        username: session.principal.user_id,
+    })
+}
+
+/// `DELETE /session` (operationId `logout`).
+pub async fn logout(
+    State(s): State<AppState>,
+    session: DrSession,
+) -> Result<StatusCode, ApplianceError> {
+    s.core
+        .close_session(SessionKind::Appliance, &session.token)?;
+    Ok(StatusCode::NO_CONTENT)
+}

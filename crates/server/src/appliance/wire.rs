@@ -1,0 +1,48 @@
+//! Appliance request and response bodies, named after the schemas of
+//! vrms-appliance-config-api-v2.json. Unknown fields are ignored, as the spec does not forbid
+//! them.
+
+use serde::{Deserialize, Serialize};
+use strongroom_core::secret::Passphrase;
+
+#[derive(Debug, Deserialize)]
+pub struct UpdatePasswordSpec {
+    /// Required, but not taken into account: the session's own account changes (seed 001).
+    #[allow(dead_code)]
+    pub username: String,
+    pub password: Passphrase,
+    pub new_password: Passphrase,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SessionIdData {
+    pub session_id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub username: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApplianceInfo {
+    pub hostname: String,
+    pub product_name: String,
+    pub product_build_number: String,
+    pub appliance_version: String,
+    pub appliance_build_number: String,
+    pub system_information: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TimeSynchronization {
+    pub mode: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TimeSettings {
+    /// Milliseconds since the Unix epoch, appliance time.
+    pub current_time: i64,
+    pub zone: String,
+    pub synchronization: TimeSynchronization,
+}
