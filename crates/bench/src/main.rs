@@ -4,7 +4,8 @@
 //!
 //! ```sh
 //! cargo build --release -p strongroom
-//! cargo run --release -p strongroom-bench -- [--server-bin PATH] [--duration-secs N] [--concurrency N]
+//! cargo run --release -p strongroom-bench -- [--server-bin PATH] [--duration-secs N] \
+//!     [--concurrency N] [--skip-backup | --backup-users N,N,...]
 //! ```
 //!
 //! It starts `strongroom serve` on a temporary data directory, listening on 127.0.0.1 with a
@@ -12,14 +13,24 @@
 //! Operator, locks it, and then runs one phase after another:
 //!
 //! - A (Locked): `GET /api/v1/health/alive`, unauthenticated;
-//! - B (Operational, after unlocking): `GET /api/v1/users/{id}` with the Operator's Basic auth.
+//! - B (Operational, after unlocking): `GET /api/v1/users/{id}` with the Operator's Basic auth;
+//! - C and D (Operational): `POST /api/v1/random` of 32 and of 1024 bytes, same auth.
 //!
 //! Each phase has `--concurrency` tasks send requests back to back for a 1-second warm-up (not
 //! counted) and then `--duration-secs`. The report, printed on stdout, gives per phase the
-//! successful requests, the errors, req/s and latency percentiles, then the ratio of
-//! authenticated to unauthenticated req/s. Progress goes to stderr. The server is killed when
-//! the bench ends, fails, panics or is interrupted. See `docs/benchmarks.md`.
+//! successful requests, the errors, req/s and latency percentiles, then the ratios of phases
+//! B, C and D to phase A's req/s.
+//!
+//! Then, unless `--skip-backup`, the backup/restore section (`backup.rs`): for each
+//! `--backup-users` size, a fresh server filled with that many users is backed up, the file
+//! restored on a second fresh server, and the times, file size and server memory reported,
+//! with a table of how they grow from the first size to the last.
+//!
+//! Progress goes to stderr. Servers are killed when the bench ends, fails, panics or is
+//! interrupted. See `docs/benchmarks.md`.
 
+mod backup;
+mod memory;
 mod phase;
 mod server;
 mod tls;
@@ -41,6 +52,8 @@ const ADMIN_PASSPHRASE: &str = "strongroom bench admin passphrase";
 const OPERATOR_PASSPHRASE: &str = "strongroom bench operator passphrase";
 const SYSTEM_TIME: &str = "2026-01-01T00:00:00Z";
 const WARMUP: Duration = Duration::from_secs(1);
+/// The largest `POST /random` length the API allows.
+const MAX_RANDOM: u64 = 1024;
 
 /// Load figures for the release `strongroom` server (127.0.0.1 only).
 #[derive(Parser, Debug)]
@@ -55,6 +68,20 @@ struct Args {
     /// Concurrent tasks, each with one request in flight at a time.
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
     concurrency: u64,
+    /// Run the request phases only, not the backup/restore section.
+    #[arg(long)]
+    skip_backup: bool,
+    /// Numbers of Operator users for the backup/restore section, comma-separated; each gets
+    /// its own fresh servers.
+    #[arg(
+        long,
+        value_name = "N,N,...",
+        value_delimiter = ',',
+        default_value = "1000,10000",
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000),
+        conflicts_with = "skip_backup"
+    )]
+    backup_users: Vec<u64>,
 }
 
 fn main() -> ExitCode {
@@ -126,17 +153,7 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
     let info = api.info().await?;
 
     // Set-up: provision, create the Operator, lock.
-    progress("provisioning");
-    api.expect(
-        api.post("/provision").json(&json!({
-            "unlockPassphrase": UNLOCK_PASSPHRASE,
-            "adminPassphrase": ADMIN_PASSPHRASE,
-            "systemTime": SYSTEM_TIME,
-        })),
-        StatusCode::NO_CONTENT,
-        "POST /provision",
-    )
-    .await?;
+    api.provision().await?;
     progress("creating the Operator user");
     let created = api
         .expect(
@@ -194,26 +211,72 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
 
     // Phase B: Operational; every request authenticates the Operator (Basic auth).
     let user = server.url(&format!("/users/{operator_id}"));
+    let user_id = operator_id.clone();
     let phase_b = Phase::new(
         "B (Operational)",
         format!("GET /api/v1/users/{operator_id}, Basic auth as that Operator"),
         StatusCode::OK,
-        move |c: &Client| {
-            c.get(&user)
-                .basic_auth(&operator_id, Some(OPERATOR_PASSPHRASE))
-        },
+        move |c: &Client| c.get(&user).basic_auth(&user_id, Some(OPERATOR_PASSPHRASE)),
     );
     reports.push(run_phase(&client, &phase_b, load).await?);
 
-    // More phases (e.g. /random, backup and restore timings) go here: build a `Phase`, push
-    // `run_phase(...)`'s report, and add a line to `ratios` if a comparison is wanted.
+    // Phases C and D: Operational; `POST /random` as the Operator, small and largest size.
+    let mut random_phases = Vec::new();
+    for (name, length) in [("C (Operational)", 32), ("D (Operational)", MAX_RANDOM)] {
+        api.check_random(&operator_id, length).await?;
+        let url = server.url("/random");
+        let id = operator_id.clone();
+        let phase = Phase::new(
+            name,
+            format!("POST /api/v1/random {{\"length\": {length}}}, Basic auth as the Operator"),
+            StatusCode::OK,
+            move |c: &Client| {
+                c.post(&url)
+                    .basic_auth(&id, Some(OPERATOR_PASSPHRASE))
+                    .json(&json!({ "length": length }))
+            },
+        );
+        reports.push(run_phase(&client, &phase, load).await?);
+        random_phases.push((length, phase.name));
+    }
 
-    let ratios = [Ratio {
+    // More phases go here: build a `Phase`, push `run_phase(...)`'s report, and add a line
+    // to `ratios` if a comparison is wanted.
+
+    let random_labels: Vec<String> = random_phases
+        .iter()
+        .map(|(length, _)| format!("random({length})/alive"))
+        .collect();
+    let mut ratios = vec![Ratio {
         label: "authenticated/unauthenticated",
         over: &phase_b.name,
         under: &phase_a.name,
     }];
+    for ((_, name), label) in random_phases.iter().zip(&random_labels) {
+        ratios.push(Ratio {
+            label,
+            over: name,
+            under: &phase_a.name,
+        });
+    }
     print_report(&version, &info, &server, load, &reports, &ratios);
+    // The request phases' server is done; the backup section starts its own.
+    drop(client);
+    drop(server);
+
+    let mut sizes = Vec::new();
+    if !args.skip_backup {
+        for &users in &args.backup_users {
+            // Printed as soon as it is known, so a failure in a later size does not lose it.
+            let size = backup::run_size(&binary, users).await?;
+            println!();
+            println!("{size}");
+            sizes.push(size);
+        }
+        println!();
+        backup::print_growth(&sizes);
+    }
+
     let failed: Vec<&str> = reports
         .iter()
         .filter(|r| r.ok == 0)
@@ -223,6 +286,17 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
         bail!(
             "no successful request in phase {}; see its first error above",
             failed.join(", ")
+        );
+    }
+    let unchecked: Vec<String> = sizes
+        .iter()
+        .filter(|s| !s.check_ok())
+        .map(|s| s.users.to_string())
+        .collect();
+    if !unchecked.is_empty() {
+        bail!(
+            "the restored server failed its check for {} users; see above",
+            unchecked.join(", ")
         );
     }
     Ok(())
@@ -291,6 +365,23 @@ fn print_report(
     }
 }
 
+/// The number of bytes that standard, padded base64 `text` decodes to, or `None` if it is not
+/// such base64.
+fn base64_len(text: &str) -> Option<u64> {
+    let bytes = text.as_bytes();
+    // Whole groups of 4 (not `is_multiple_of`, newer than the workspace's rust-version).
+    if !bytes.chunks_exact(4).remainder().is_empty() {
+        return None;
+    }
+    let padding = bytes.iter().rev().take_while(|&&b| b == b'=').count();
+    let body = &bytes[..bytes.len() - padding];
+    let alphabet = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
+    if padding > 2 || !body.iter().all(alphabet) {
+        return None;
+    }
+    Some((bytes.len() / 4 * 3 - padding) as u64)
+}
+
 fn host_cpus() -> String {
     std::thread::available_parallelism()
         .map(|n| n.to_string())
@@ -314,6 +405,14 @@ async fn binary_version(binary: &std::path::Path) -> String {
     }
 }
 
+/// The last lines of the server's log, for error messages.
+fn log_tail(server: &Server) -> String {
+    let log = server.log();
+    let tail: Vec<&str> = log.lines().rev().take(10).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    tail.join("\n")
+}
+
 /// The set-up calls of the NetHSM API.
 struct Api<'a> {
     client: &'a Client,
@@ -329,6 +428,10 @@ impl Api<'_> {
         self.client.post(self.server.url(path))
     }
 
+    fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.put(self.server.url(path))
+    }
+
     /// Sends `request` and returns its body if the status is `expected`; otherwise fails,
     /// naming `what`, the status, the body and the end of the server log.
     async fn expect(
@@ -337,22 +440,48 @@ impl Api<'_> {
         expected: StatusCode,
         what: &str,
     ) -> anyhow::Result<Vec<u8>> {
+        let response = self.expect_status(request, expected, what).await?;
+        let body = response.bytes().await.with_context(|| what.to_owned())?;
+        Ok(body.to_vec())
+    }
+
+    /// Sends `request` and returns the response, its body not read yet, if the status is
+    /// `expected`; otherwise fails as [`Api::expect`] does.
+    async fn expect_status(
+        &self,
+        request: reqwest::RequestBuilder,
+        expected: StatusCode,
+        what: &str,
+    ) -> anyhow::Result<reqwest::Response> {
         let response = request.send().await.with_context(|| what.to_owned())?;
         let status = response.status();
-        let body = response.bytes().await.with_context(|| what.to_owned())?;
         if status != expected {
-            let log = self.server.log();
-            let tail: Vec<&str> = log.lines().rev().take(10).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            let body = response.bytes().await.unwrap_or_default();
             bail!(
                 "{what}: expected {expected}, got {status}: {}\n\
                  the server does not support this step yet, or refused it; \
                  last lines of the server log:\n{}",
                 String::from_utf8_lossy(&body),
-                tail.join("\n")
+                log_tail(self.server)
             );
         }
-        Ok(body.to_vec())
+        Ok(response)
+    }
+
+    /// `POST /provision` with the bench's passphrases.
+    async fn provision(&self) -> anyhow::Result<()> {
+        progress("provisioning");
+        self.expect(
+            self.post("/provision").json(&json!({
+                "unlockPassphrase": UNLOCK_PASSPHRASE,
+                "adminPassphrase": ADMIN_PASSPHRASE,
+                "systemTime": SYSTEM_TIME,
+            })),
+            StatusCode::NO_CONTENT,
+            "POST /provision",
+        )
+        .await?;
+        Ok(())
     }
 
     /// Checks `GET /health/state`.
@@ -371,6 +500,32 @@ impl Api<'_> {
         Ok(())
     }
 
+    /// One `POST /random` of `length` bytes as the Operator, before its phase: the answer
+    /// must be `{"random": <standard padded base64 of length bytes>}`. The phase itself only
+    /// checks the status.
+    async fn check_random(&self, operator: &str, length: u64) -> anyhow::Result<()> {
+        let what = format!("POST /random {{\"length\": {length}}}");
+        let body = self
+            .expect(
+                self.post("/random")
+                    .basic_auth(operator, Some(OPERATOR_PASSPHRASE))
+                    .json(&json!({ "length": length })),
+                StatusCode::OK,
+                &what,
+            )
+            .await?;
+        let answer: Value = serde_json::from_slice(&body).with_context(|| what.clone())?;
+        let random = answer["random"]
+            .as_str()
+            .with_context(|| format!("{what}: no \"random\" string in {answer}"))?;
+        let decoded = base64_len(random)
+            .with_context(|| format!("{what}: \"random\" is not standard base64: {random:?}"))?;
+        if decoded != length {
+            bail!("{what}: \"random\" holds {decoded} bytes, not {length}");
+        }
+        Ok(())
+    }
+
     /// `GET /info`, as `vendor product`.
     async fn info(&self) -> anyhow::Result<String> {
         let body = self
@@ -382,5 +537,40 @@ impl Api<'_> {
             info["vendor"].as_str().unwrap_or("?"),
             info["product"].as_str().unwrap_or("?")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_lengths() {
+        assert_eq!(base64_len(""), Some(0));
+        assert_eq!(base64_len("QQ=="), Some(1));
+        assert_eq!(base64_len("QUI="), Some(2));
+        assert_eq!(base64_len("QUJD"), Some(3));
+        assert_eq!(base64_len(&format!("{}=", "A".repeat(43))), Some(32));
+        assert_eq!(base64_len(&"A".repeat(1368)), Some(1026));
+        assert_eq!(base64_len("QUJD="), None);
+        assert_eq!(base64_len("QQ-_"), None);
+        assert_eq!(base64_len("Q==="), None);
+        assert_eq!(base64_len("Q=Q="), None);
+    }
+
+    #[test]
+    fn options() {
+        let args = Args::try_parse_from(["bench"]).unwrap();
+        assert_eq!(args.backup_users, [1000, 10_000]);
+        assert!(!args.skip_backup);
+        let args = Args::try_parse_from(["bench", "--backup-users", "5,50"]).unwrap();
+        assert_eq!(args.backup_users, [5, 50]);
+        assert!(Args::try_parse_from(["bench", "--backup-users", "0"]).is_err());
+        assert!(
+            Args::try_parse_from(["bench", "--skip-backup"])
+                .unwrap()
+                .skip_backup
+        );
+        assert!(Args::try_parse_from(["bench", "--skip-backup", "--backup-users", "5"]).is_err());
     }
 }

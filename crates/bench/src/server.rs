@@ -106,6 +106,11 @@ impl Server {
         format!("{}/api/v1{path}", self.base)
     }
 
+    /// The process id of the server (a child of the bench), for `/proc/<pid>/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
