@@ -8,6 +8,7 @@ mod at_rest;
 mod audit;
 mod backup;
 mod bad_input;
+mod conformance;
 mod crash;
 mod identity;
 mod interop;
