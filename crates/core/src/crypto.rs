@@ -8,6 +8,33 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
+/// Argon2 runs use 19 to 64 MiB each and a core each: at most this many at once (twice the
+/// cores), so a burst of logins queues instead of exhausting memory.
+fn with_hash_slot<T>(f: impl FnOnce() -> T) -> T {
+    use std::sync::{Condvar, Mutex, OnceLock};
+    static SLOTS: OnceLock<(Mutex<usize>, Condvar)> = OnceLock::new();
+    let (free, cv) = SLOTS.get_or_init(|| {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        (Mutex::new(n), Condvar::new())
+    });
+    {
+        let mut n = free.lock().unwrap_or_else(|e| e.into_inner());
+        while *n == 0 {
+            n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n -= 1;
+    }
+    struct Release<'a>(&'a Mutex<usize>, &'a Condvar);
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            self.1.notify_one();
+        }
+    }
+    let _release = Release(free, cv);
+    f()
+}
+
 /// A 32-byte symmetric key, wiped on drop.
 pub type Key32 = Zeroizing<[u8; 32]>;
 
@@ -64,9 +91,14 @@ impl KdfParams {
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
             .map_err(Error::internal)?;
         let mut key = Zeroizing::new([0u8; 32]);
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_into(passphrase, &salt, key.as_mut())
-            .map_err(Error::internal)?;
+        with_hash_slot(|| {
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password_into(
+                passphrase,
+                &salt,
+                key.as_mut(),
+            )
+        })
+        .map_err(Error::internal)?;
         Ok(key)
     }
 }
@@ -81,8 +113,7 @@ fn verifier_hasher() -> Argon2<'static> {
 pub fn make_verifier(password: &[u8]) -> Result<String> {
     let mut salt = [0u8; 16];
     fill_random(&mut salt);
-    let hash = verifier_hasher()
-        .hash_password_with_salt(password, &salt)
+    let hash = with_hash_slot(|| verifier_hasher().hash_password_with_salt(password, &salt))
         .map_err(Error::internal)?;
     Ok(hash.to_string())
 }
