@@ -1,10 +1,14 @@
 //! The `strongroom` binary. `strongroom serve` runs the appliance; see `docs/configuration.md`
-//! for every setting.
+//! for every setting. Every other subcommand is a client of a running server (`docs/cli.md`):
+//! `strongroom client ...` manages backup clients.
+
+mod client;
+mod remote;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use strongroom_server::config::{Config, ConfigFile, Overrides};
 use strongroom_server::logging::{self, LogFormat};
 
@@ -23,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the server on the embedded store in DATA_DIR.
     Serve(ServeArgs),
+    /// Manage backup clients on a running server, as its root Administrator.
+    Client(client::ClientArgs),
 }
 
 #[derive(clap::Args)]
@@ -54,6 +60,9 @@ struct ServeArgs {
     /// Seconds an appliance session or backup-client login token lives unused [default: 1800].
     #[arg(long, env = "STRONGROOM_SESSION_IDLE_SECS")]
     session_idle_secs: Option<u64>,
+    /// The longest a passkey authorization for browse and restore lasts, in seconds [default: 1800].
+    #[arg(long, env = "STRONGROOM_PASSKEY_AUTHORIZATION_SECS")]
+    passkey_authorization_secs: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -71,6 +80,7 @@ fn main() -> anyhow::Result<()> {
                     auth_cache_ttl_secs: args.auth_cache_ttl_secs,
                     restore_max_bytes: args.restore_max_bytes,
                     session_idle_secs: args.session_idle_secs,
+                    passkey_authorization_secs: args.passkey_authorization_secs,
                 },
                 file,
             )?;
@@ -80,6 +90,27 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?
                 .block_on(strongroom_server::run(config))
+        }
+        Command::Client(args) => {
+            let Some(fingerprint) = args.connection.fingerprint.clone() else {
+                // Global arguments cannot be `required` in clap, so this is checked here.
+                let mut cli = Cli::command();
+                cli.build();
+                cli.find_subcommand_mut("client")
+                    .expect("the client subcommand")
+                    .error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "the server's certificate fingerprint is required: pass --fingerprint FP \
+                         or set STRONGROOM_FINGERPRINT (the `certificate SHA-256 fingerprint` \
+                         line the server printed at start)",
+                    )
+                    .exit()
+            };
+            if let Err(e) = client::run(args, &fingerprint) {
+                eprintln!("strongroom: {e:#}");
+                std::process::exit(1);
+            }
+            Ok(())
         }
     }
 }

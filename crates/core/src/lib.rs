@@ -12,11 +12,13 @@
 pub mod audit;
 pub mod auth_cache;
 pub mod backup;
+pub mod clients;
 pub mod clock;
 pub mod crypto;
 pub mod device;
 pub mod error;
 pub mod identity;
+pub mod passkeys;
 pub mod password_policy;
 pub mod secret;
 pub mod sessions;
@@ -136,6 +138,8 @@ pub struct CoreSettings {
     pub auth_cache_ttl: Duration,
     /// How long a face's session (appliance, backup client) lives without being used.
     pub session_idle: Duration,
+    /// The longest a passkey authorization for browse and restore lasts.
+    pub passkey_window: Duration,
 }
 
 impl Default for CoreSettings {
@@ -143,6 +147,7 @@ impl Default for CoreSettings {
         Self {
             auth_cache_ttl: Duration::from_secs(30),
             session_idle: Duration::from_secs(30 * 60),
+            passkey_window: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -158,6 +163,8 @@ pub struct Core {
     time_offset: AtomicI64,
     auth_cache: AuthCache,
     sessions: sessions::Sessions,
+    passkey_guard: passkeys::PasskeyGuard,
+    passkey_window: Duration,
     /// Audit events recorded while Locked, appended at the next unlock.
     pending_audit: Mutex<audit::Pending>,
     /// Serialises audit appends within this process (the store's check serialises nodes).
@@ -198,6 +205,8 @@ impl Core {
             time_offset: AtomicI64::new(0),
             auth_cache: AuthCache::new(settings.auth_cache_ttl),
             sessions: sessions::Sessions::new(settings.session_idle),
+            passkey_guard: passkeys::PasskeyGuard::default(),
+            passkey_window: settings.passkey_window,
             pending_audit: Mutex::new(audit::Pending::default()),
             audit_append: Mutex::new(()),
         };

@@ -229,6 +229,7 @@ impl Core {
         }
         self.auth_cache.invalidate_user(user_id);
         self.sessions.end_user(user_id, None);
+        self.drop_ownerships(&u, |owner| owner == user_id)?;
         tracing::info!(by = %who.user_id, user = %user_id, "user deleted");
         Ok(())
     }
@@ -417,6 +418,8 @@ impl Core {
         }
         self.auth_cache.invalidate_namespace(namespace);
         self.sessions.end_namespace(namespace);
+        let members = format!("{namespace}~");
+        self.drop_ownerships(&u, |owner| owner.starts_with(&members))?;
         tracing::info!(by = %who.user_id, %namespace, "namespace deleted");
         Ok(())
     }

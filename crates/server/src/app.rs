@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::Request;
 use strongroom_core::Core;
 use tracing::Instrument;
 
 use crate::metrics::Metrics;
 use crate::rate_limit::FailureLimiter;
-use crate::{admin_api, appliance, middleware, nethsm};
+use crate::{admin_api, appliance, commvault, middleware, nethsm};
 
 /// Shared by every handler: the one core of the appliance, and the server-side guards.
 #[derive(Clone)]
@@ -66,6 +67,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", nethsm::router(state.clone()))
         .nest("/api/rest/configure/v1", appliance::router(state.clone()))
+        .nest("/commandcenter/api", commvault::router(state.clone()))
+        .nest("/webconsole/api", commvault::router(state.clone()))
+        // A nested "/" does not match the root with its trailing slash, which clients use.
+        .route(
+            "/commandcenter/api/",
+            axum::routing::get(commvault::root_get),
+        )
+        .route("/webconsole/api/", axum::routing::get(commvault::root_get))
         .nest("/api/strongroom/v1", admin_api::router(state.clone()))
         .layer(axum::middleware::from_fn(
             middleware::drain::drain_unread_body,
@@ -75,4 +84,17 @@ pub fn router(state: AppState) -> Router {
             middleware::request_id::trace_request,
         ))
         .with_state(state)
+}
+
+/// The router behind a rewrite of each request before routing.
+pub type RewrittenRouter<B> = tower::util::MapRequest<Router, fn(Request<B>) -> Request<B>>;
+
+/// The whole application as the server runs it: [`router`], behind the one middleware that
+/// must see requests before routing ([`middleware::path_case`]). Generic over the body type,
+/// which the HTTP server chooses.
+pub fn service<B>(state: AppState) -> RewrittenRouter<B> {
+    tower::util::MapRequest::new(
+        router(state),
+        middleware::path_case::lowercase_backup_client_paths::<B> as fn(_) -> _,
+    )
 }

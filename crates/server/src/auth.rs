@@ -54,19 +54,48 @@ pub fn client_ip(parts: &Parts) -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
+/// Where a request comes from, for rate limits and the audit trail: what authentication
+/// needs of the request besides the credentials. An extractor, so handlers that read
+/// credentials from the body (the backup-client login) can have it too.
+#[derive(Clone)]
+pub struct RequestOrigin {
+    pub ip: IpAddr,
+    actor: Option<AuditActor>,
+}
+
+impl RequestOrigin {
+    pub fn of(parts: &Parts) -> Self {
+        Self {
+            ip: client_ip(parts),
+            actor: parts.extensions.get::<AuditActor>().cloned(),
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
+    }
+}
+
 /// Authenticates a user id and passphrase from any face: refused with `RateLimited` within a
 /// second of a failure for the same (address, user); a failure starts that second.
 #[tracing::instrument(skip_all)]
 pub async fn authenticate(
     state: &AppState,
-    parts: &Parts,
+    origin: &RequestOrigin,
     user_id: String,
     passphrase: Passphrase,
 ) -> Result<Principal> {
-    if let Some(actor) = parts.extensions.get::<AuditActor>() {
+    if let Some(actor) = &origin.actor {
         actor.set(&user_id);
     }
-    let ip = client_ip(parts);
+    let ip = origin.ip;
     if state.auth_limiter.is_limited(ip, &user_id) {
         state
             .metrics
@@ -94,7 +123,13 @@ pub async fn authenticate(
 /// `Unauthenticated`, like wrong ones (but, naming no user, start no rate limit).
 pub async fn authenticate_basic(state: &AppState, parts: &Parts) -> Result<Principal> {
     let creds = basic_credentials(&parts.headers).ok_or(Error::Unauthenticated)?;
-    authenticate(state, parts, creds.user_id, creds.passphrase).await
+    authenticate(
+        state,
+        &RequestOrigin::of(parts),
+        creds.user_id,
+        creds.passphrase,
+    )
+    .await
 }
 
 /// Unlocks the node, one failed attempt per second per client address.

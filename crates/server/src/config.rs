@@ -28,6 +28,7 @@ pub struct ConfigFile {
     pub auth_cache_ttl_secs: Option<u64>,
     pub restore_max_bytes: Option<usize>,
     pub session_idle_secs: Option<u64>,
+    pub passkey_authorization_secs: Option<u64>,
 }
 
 impl ConfigFile {
@@ -61,6 +62,7 @@ pub struct Overrides {
     pub auth_cache_ttl_secs: Option<u64>,
     pub restore_max_bytes: Option<usize>,
     pub session_idle_secs: Option<u64>,
+    pub passkey_authorization_secs: Option<u64>,
 }
 
 /// The settings the server runs with.
@@ -80,11 +82,14 @@ pub struct Config {
     pub restore_max_bytes: usize,
     /// Seconds an appliance session or backup-client login token lives unused.
     pub session_idle_secs: u64,
+    /// The longest a passkey authorization for browse and restore lasts, in seconds.
+    pub passkey_authorization_secs: u64,
 }
 
 pub const DEFAULT_AUTH_CACHE_TTL_SECS: u64 = 30;
 pub const DEFAULT_RESTORE_MAX_BYTES: usize = 1 << 30;
 pub const DEFAULT_SESSION_IDLE_SECS: u64 = 30 * 60;
+pub const DEFAULT_PASSKEY_AUTHORIZATION_SECS: u64 = 30 * 60;
 
 impl Config {
     pub fn resolve(over: Overrides, file: Option<ConfigFile>) -> anyhow::Result<Self> {
@@ -124,6 +129,10 @@ impl Config {
                 .session_idle_secs
                 .or(file.session_idle_secs)
                 .unwrap_or(DEFAULT_SESSION_IDLE_SECS),
+            passkey_authorization_secs: over
+                .passkey_authorization_secs
+                .or(file.passkey_authorization_secs)
+                .unwrap_or(DEFAULT_PASSKEY_AUTHORIZATION_SECS),
         })
     }
 }

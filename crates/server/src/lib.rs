@@ -1,8 +1,9 @@
 //! Strongroom's HTTPS server: one router per protocol face over the shared [`Core`], plus the
 //! middleware every face shares (request id, logging), TLS and configuration.
 //!
-//! Faces: [`nethsm`] at `/api/v1`; [`appliance`] at `/api/rest/configure/v1`; our own
-//! [`admin_api`] at `/api/strongroom/v1`.
+//! Faces: [`nethsm`] at `/api/v1`; [`appliance`] at `/api/rest/configure/v1`;
+//! [`commvault`] (the backup-client face) at `/commandcenter/api` and `/webconsole/api`; our
+//! own [`admin_api`] at `/api/strongroom/v1`.
 //! Start reading at [`app::router`].
 //!
 //! [`Core`]: strongroom_core::Core
@@ -11,6 +12,7 @@ pub mod admin_api;
 pub mod app;
 pub mod appliance;
 pub mod auth;
+pub mod commvault;
 pub mod config;
 pub mod http_util;
 pub mod logging;
@@ -19,6 +21,7 @@ pub mod middleware;
 pub mod nethsm;
 pub mod rate_limit;
 pub mod serve;
+pub mod xml;
 
 pub use config::Config;
 pub use serve::run;

@@ -32,6 +32,8 @@ pub fn face_of(path: &str) -> &'static str {
         "nethsm"
     } else if path.starts_with("/api/rest/configure") {
         "appliance"
+    } else if path.starts_with("/commandcenter/api") || path.starts_with("/webconsole/api") {
+        "backup-client"
     } else if path.starts_with("/api/strongroom") {
         "strongroom"
     } else {

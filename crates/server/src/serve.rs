@@ -15,7 +15,20 @@ use crate::config::Config;
 /// How long in-flight requests may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// Argon2 allocates 19 to 64 MiB per run. glibc's malloc raises its mmap threshold after such
+/// blocks are freed, and from then on serves them from its heap and keeps the memory: a
+/// server that has checked a few passwords would hold a gigabyte. A fixed threshold keeps
+/// large blocks in mmap, returned to the system when freed.
+fn keep_large_allocations_returnable() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator tuning; called at start, before heavy allocation.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    keep_large_allocations_returnable();
     // Two crypto providers could be linked in; say which one rustls must use.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 
@@ -24,6 +37,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let settings = CoreSettings {
         auth_cache_ttl: Duration::from_secs(config.auth_cache_ttl_secs),
         session_idle: Duration::from_secs(config.session_idle_secs),
+        passkey_window: Duration::from_secs(config.passkey_authorization_secs),
     };
     let (core, tls) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let core = Core::open(&data_dir, settings)
@@ -62,7 +76,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     axum_server::from_tcp_rustls(listener, rustls_config)?
         .handle(handle)
-        .serve(app::router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .serve(axum::ServiceExt::into_make_service_with_connect_info::<
+            SocketAddr,
+        >(app::service(state)))
         .await
         .context("serving")?;
 

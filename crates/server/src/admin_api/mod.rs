@@ -3,12 +3,13 @@
 //! checks), so one client library covers both. Documented in `docs/admin-api.md`.
 
 mod audit;
+mod clients;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, put};
 use strongroom_core::SystemState::Operational;
 
 use crate::app::AppState;
@@ -25,12 +26,36 @@ pub fn router(state: AppState) -> Router<AppState> {
             at(&[Operational], get(audit::audit_verify_get)),
         )
         .route("/metrics", at(&[Operational], get(metrics_get)))
+        .route(
+            "/clients",
+            at(
+                &[Operational],
+                get(clients::clients_get).post(clients::clients_post),
+            ),
+        )
+        .route(
+            "/clients/{id}",
+            at(
+                &[Operational],
+                get(clients::client_get)
+                    .patch(clients::client_patch)
+                    .delete(clients::client_delete),
+            ),
+        )
+        .route(
+            "/clients/{id}/owners",
+            at(&[Operational], put(clients::client_owners_put)),
+        )
+        .route(
+            "/clients/{id}/restore-authorization",
+            at(&[Operational], get(clients::restore_authorization_get)),
+        )
         .fallback(|| async {
             NetHsmError::new(axum::http::StatusCode::NOT_FOUND, "Resource not found.")
         })
         .layer(axum::middleware::from_fn(crate::nethsm::render_bare_errors))
         .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), "strongroom"),
+            (state.clone(), audit_layer::Face::new("strongroom")),
             audit_layer::record,
         ))
 }

@@ -44,7 +44,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         ))
         .layer(axum::middleware::from_fn(error::render_bare_errors))
         .layer(axum::middleware::from_fn_with_state(
-            (state, "appliance"),
+            (state, audit::Face::new("appliance")),
             audit::record,
         ))
 }

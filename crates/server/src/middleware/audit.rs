@@ -40,13 +40,44 @@ fn outcome(status: u16) -> &'static str {
     }
 }
 
-/// The middleware for one face; `face` names it in each event.
+/// A face, as the audit trail names it, and its routes that change nothing although their
+/// method is not GET (`POST /random` reads random bytes; auditing each would also cost a
+/// store write per read).
+#[derive(Clone, Copy)]
+pub struct Face {
+    name: &'static str,
+    read_only: &'static [&'static str],
+}
+
+impl Face {
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            read_only: &[],
+        }
+    }
+
+    /// Route templates (relative to the face's base path) that are not state changes.
+    pub const fn read_only(mut self, routes: &'static [&'static str]) -> Self {
+        self.read_only = routes;
+        self
+    }
+}
+
+/// The middleware for one face.
 pub async fn record(
-    State((app, face)): State<(AppState, &'static str)>,
+    State((app, face)): State<(AppState, Face)>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let read_only = route
+        .as_deref()
+        .is_some_and(|r| face.read_only.iter().any(|ro| r.ends_with(ro)));
+    if read_only || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
     let actor = AuditActor::default();
@@ -54,10 +85,7 @@ pub async fn record(
     let action = format!(
         "{} {}",
         req.method(),
-        req.extensions()
-            .get::<MatchedPath>()
-            .map(|p| p.as_str())
-            .unwrap_or("(no route)")
+        route.as_deref().unwrap_or("(no route)")
     );
     // Inside a face the URI has lost the face's base path; the original has it.
     let target = req
@@ -74,7 +102,7 @@ pub async fn record(
     let status = response.status().as_u16();
     let event = NewAuditEvent {
         actor: actor.get(),
-        face: face.to_owned(),
+        face: face.name.to_owned(),
         action,
         target,
         outcome: outcome(status).to_owned(),

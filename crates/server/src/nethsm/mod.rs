@@ -152,7 +152,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::render_bare_errors))
         .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), "nethsm"),
+            (
+                state.clone(),
+                audit::Face::new("nethsm").read_only(&["/random"]),
+            ),
             audit::record,
         ))
 }

@@ -1,0 +1,904 @@
+//! The backup-client face (seed 003): login tokens, clients, passkeys, the authorization
+//! window and the restore decision, in JSON and XML.
+
+use base64::Engine;
+use reqwest::{Method, RequestBuilder};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+const ROOT: &str = "/commandcenter/api";
+const PASS: &str = "owner passphrase";
+const PRIVILEGES: i64 = 587204594;
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn cv(s: &Server, method: Method, path: &str) -> RequestBuilder {
+    s.client.request(method, format!("{}{ROOT}/{path}", s.base))
+}
+
+async fn login(s: &Server, user: &str, pass: &str) -> String {
+    let r = cv(s, Method::POST, "Login")
+        .json(&json!({"username": user, "password": b64(pass), "mode": 4, "deviceId": "test", "clientType": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["userName"], user);
+    body["token"].as_str().unwrap().to_owned()
+}
+
+async fn new_client(s: &Server, name: &str, owners: &[&str]) -> u64 {
+    let r = s
+        .own(Method::POST, "/clients")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&json!({"name": name, "hostName": format!("{name}.example"), "owners": owners}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().await.unwrap()["id"].as_u64().unwrap()
+}
+
+/// POSTs a JSON passkey request; returns the errorCode (0 on success), checking exitval agrees.
+async fn passkey_json(s: &Server, token: &str, path: &str, body: Value) -> i64 {
+    let r = cv(s, Method::POST, path)
+        .header("Authtoken", token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let code = v["error"]["errorCode"].as_i64().unwrap();
+    assert_eq!(
+        v["processinginstructioninfo"]["attributes"][0]["name"],
+        "exitval"
+    );
+    assert_eq!(
+        v["processinginstructioninfo"]["attributes"][0]["value"],
+        code.to_string()
+    );
+    if code != 0 {
+        assert!(
+            v["error"]["errorMessage"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    code
+}
+
+/// POSTs an XML passkey request (plain-text passkeys); returns the errorCode.
+async fn passkey_xml(s: &Server, token: &str, path: &str, body: &str) -> i64 {
+    let r = cv(s, Method::POST, path)
+        .header("Authtoken", token)
+        .header("Content-Type", "application/xml")
+        .header("Accept", "application/xml")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/xml");
+    let text = r.text().await.unwrap();
+    assert!(text.contains("<App_SetPasskeyResponse>"), "{text}");
+    let code: i64 = text
+        .split("errorCode=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|c| c.parse().ok())
+        .expect("an errorCode attribute");
+    assert!(
+        text.contains(&format!("name=\"exitval\" value=\"{code}\"")),
+        "{text}"
+    );
+    code
+}
+
+async fn decision(s: &Server, id: u64) -> Value {
+    let r = s
+        .own(
+            Method::GET,
+            &format!("/clients/{id}/restore-authorization?operation=restore"),
+        )
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn login_tokens() {
+    let s = Server::start_with(&["--session-idle-secs", "2"]);
+    // The root answers 200 (clients check it first), on both roots, in any case.
+    for root in [
+        "/commandcenter/api/",
+        "/webconsole/api/",
+        "/CommandCenter/API/",
+        "/commandcenter/api",
+    ] {
+        let r = s
+            .client
+            .get(format!("{}{root}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{root}");
+    }
+    // Locked or Unprovisioned: 503 in the errList shape.
+    let r = cv(&s, Method::POST, "Login")
+        .json(&json!({"username": "admin", "password": b64(ADMIN)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    s.provision().await;
+
+    let token = login(&s, "admin", ADMIN).await;
+    assert!(token.starts_with("QSDK ") && token.len() == 5 + 64);
+    // XML login, XML answer.
+    let r = cv(&s, Method::POST, "login")
+        .header("Content-Type", "application/xml")
+        .header("Accept", "application/xml")
+        .body(format!(
+            r#"<DM2ContentIndexing_CheckCredentialReq username="admin" password="{}"/>"#,
+            b64(ADMIN)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("<DM2ContentIndexing_CheckCredentialResp") && text.contains("token=\"QSDK "),
+        "{text}"
+    );
+
+    // Tokens work on either root and in any case.
+    for path in ["Client", "client", "CLIENT"] {
+        let r = cv(&s, Method::GET, path)
+            .header("Authtoken", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let r = s
+        .client
+        .get(format!("{}/webconsole/api/Client", s.base))
+        .header("Authtoken", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Wrong credentials: errList; then the rate limit shared with every face.
+    let r = cv(&s, Method::POST, "Login")
+        .json(&json!({"username": "admin", "password": b64("wrong")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["errList"][0]["errLogMessage"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid")
+    );
+    assert!(body["errList"][0]["errorCode"].as_i64().is_some());
+    let r = cv(&s, Method::POST, "Login")
+        .json(&json!({"username": "admin", "password": b64(ADMIN)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let r = s
+        .get("/users")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "the same limiter as the NetHSM face");
+    after_rate_limit_window().await;
+    let r = cv(&s, Method::POST, "Login")
+        .json(&json!({"username": "admin", "password": "not base64!"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.json::<Value>().await.unwrap()["errList"].is_array());
+
+    // Bad tokens: 401.
+    for bad in [
+        "QSDK 00",
+        "QSDK zz",
+        &format!("QSDK {}", "ab".repeat(32)),
+        "",
+    ] {
+        let r = cv(&s, Method::GET, "Client")
+            .header("Authtoken", bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{bad:?}");
+    }
+    let r = cv(&s, Method::GET, "Client").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = cv(&s, Method::GET, "Client")
+        .header("Authtoken", "QSDK 00")
+        .header("Accept", "application/xml")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("<CVGui_GenericResp"));
+
+    // Renew: a new token, the old one ends.
+    let r = cv(&s, Method::POST, "RenewLoginToken")
+        .header("Authtoken", &token)
+        .json(&json!({"sessionId": token, "deviceId": "test"}))
+        .send()
+        .await
+        .unwrap();
+    let renewed = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(renewed, token);
+    assert_eq!(
+        cv(&s, Method::GET, "Client")
+            .header("Authtoken", &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        cv(&s, Method::GET, "Client")
+            .header("Authtoken", &renewed)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Logout: plain text, and the token is gone.
+    let r = cv(&s, Method::POST, "Logout")
+        .header("Authtoken", &renewed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "User logged out");
+    assert_eq!(
+        cv(&s, Method::GET, "Client")
+            .header("Authtoken", &renewed)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+
+    // Tokens expire after the idle time (2 s here).
+    let idle = login(&s, "admin", ADMIN).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    assert_eq!(
+        cv(&s, Method::GET, "Client")
+            .header("Authtoken", &idle)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn hostile_bodies_are_refused_quickly() {
+    let s = Server::start();
+    s.provision().await;
+    let token = login(&s, "admin", ADMIN).await;
+    let id = new_client(&s, "c1", &[]).await;
+    let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><App_SetPasskeyRequest newPasskey="&lol3;" passkeyOpType="1"/>"#;
+    let started = std::time::Instant::now();
+    let r = cv(&s, Method::POST, &format!("client/{id}/Passkey"))
+        .header("Authtoken", &token)
+        .header("Content-Type", "application/xml")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.json::<Value>().await.unwrap()["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("DTD")
+    );
+    let r = cv(&s, Method::POST, &format!("client/{id}/Passkey"))
+        .header("Authtoken", &token)
+        .header("Content-Type", "application/xml")
+        .body(vec![b'<'; 10 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(
+        r.json::<Value>().await.unwrap()["errorCode"]
+            .as_i64()
+            .is_some()
+    );
+    for junk in [
+        "<App_SetPasskeyRequest",
+        "{\"App_SetPasskeyRequest\": ",
+        "<a><b></a>",
+    ] {
+        let r = cv(&s, Method::POST, &format!("client/{id}/Passkey"))
+            .header("Authtoken", &token)
+            .body(junk)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{junk}");
+    }
+    // Generous bound: a bomb expanded would take far longer; no timing is asserted tightly.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(
+        decision(&s, id).await["reason"],
+        "no-passkey",
+        "nothing was set"
+    );
+}
+
+#[tokio::test]
+async fn client_passkeys_in_every_shape() {
+    let s = Server::start();
+    s.provision().await;
+    s.create_user(Some("owner"), "Operator", PASS).await;
+    s.create_user(Some("stranger"), "Operator", PASS).await;
+    let c1 = new_client(&s, "db1", &["owner"]).await;
+    let c2 = new_client(&s, "db2", &["owner"]).await;
+    let c3 = new_client(&s, "db3", &[]).await;
+    let owner = login(&s, "owner", PASS).await;
+    let stranger = login(&s, "stranger", PASS).await;
+    let admin = login(&s, "admin", ADMIN).await;
+
+    // GET Client: owners see their clients, admins all, with the passkey state.
+    let r = cv(&s, Method::GET, "Client")
+        .header("Authtoken", &owner)
+        .send()
+        .await
+        .unwrap();
+    let list: Value = r.json().await.unwrap();
+    let ids: Vec<u64> = list["clientProperties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client"]["clientEntity"]["clientId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [c1, c2]);
+    let entity = &list["clientProperties"][0]["client"]["clientEntity"];
+    assert_eq!(entity["clientName"], "db1");
+    assert_eq!(entity["hostName"], "db1.example");
+    assert_eq!(entity["displayName"], "db1");
+    assert_eq!(
+        list["clientProperties"][0]["clientProps"]["passkeySettings"]["enabled"],
+        false
+    );
+    let r = cv(&s, Method::GET, "Client")
+        .header("Authtoken", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["clientProperties"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        cv(&s, Method::GET, &format!("Client/{c3}"))
+            .header("Authtoken", &owner)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let p = |path: u64| format!("client/{path}/Passkey");
+    // JSON, wrapped, named op types; base64 passkeys.
+    let create = json!({"App_SetPasskeyRequest": {"newPasskey": b64("first passkey"), "confirmPasskey": b64("first passkey"), "passkeyOpType": "CREATE"}});
+    // Privileges first: a stranger gets the original's code whatever the request.
+    assert_eq!(
+        passkey_json(&s, &stranger, &p(c1), create.clone()).await,
+        PRIVILEGES
+    );
+    assert_eq!(
+        passkey_json(&s, &stranger, &p(999), create.clone()).await,
+        PRIVILEGES
+    );
+    assert_eq!(
+        passkey_json(&s, &admin, &p(999), create.clone()).await,
+        587204601,
+        "unknown client"
+    );
+    assert_eq!(
+        passkey_json(&s, &admin, "client/x/Passkey", create.clone()).await,
+        587204601
+    );
+    let mismatch = json!({"App_SetPasskeyRequest": {"newPasskey": b64("first passkey"), "confirmPasskey": b64("other passkey"), "passkeyOpType": 1}});
+    assert_eq!(passkey_json(&s, &owner, &p(c1), mismatch).await, 587204606);
+    let weak =
+        json!({"newPasskey": b64("short"), "confirmPasskey": b64("short"), "passkeyOpType": 1});
+    assert_eq!(passkey_json(&s, &owner, &p(c1), weak).await, 587204610);
+    let not_b64 = json!({"newPasskey": "first passkey!", "passkeyOpType": 1});
+    assert_eq!(passkey_json(&s, &owner, &p(c1), not_b64).await, 587204604);
+    assert_eq!(
+        passkey_json(
+            &s,
+            &owner,
+            &p(c1),
+            json!({"newPasskey": b64("x"), "passkeyOpType": 9})
+        )
+        .await,
+        587204603
+    );
+    assert_eq!(
+        passkey_json(
+            &s,
+            &owner,
+            &p(c1),
+            json!({"newPasskey": b64("x"), "passkeyOpType": "FROB"})
+        )
+        .await,
+        587204603
+    );
+    assert_eq!(
+        passkey_json(&s, &owner, &p(c1), json!({"something": "else"})).await,
+        587204605
+    );
+    let edit_none = json!({"currentPasskey": b64("first passkey"), "newPasskey": b64("second passkey"), "passkeyOpType": "EDIT"});
+    assert_eq!(
+        passkey_json(&s, &owner, &p(c1), edit_none).await,
+        587204609,
+        "modify when none"
+    );
+    assert_eq!(
+        passkey_json(
+            &s,
+            &owner,
+            &p(c1),
+            json!({"currentPasskey": b64("first passkey"), "passkeyOpType": 3})
+        )
+        .await,
+        587204609,
+        "remove when none"
+    );
+    assert_eq!(passkey_json(&s, &owner, &p(c1), create.clone()).await, 0);
+    assert_eq!(
+        passkey_json(&s, &owner, &p(c1), create.clone()).await,
+        587204608,
+        "create when one exists"
+    );
+    assert_eq!(decision(&s, c1).await["reason"], "passkey-required");
+
+    // Flat JSON, numeric op: modify; wrong current passkey.
+    let edit = |cur: &str, new: &str| json!({"currentPasskey": b64(cur), "newPasskey": b64(new), "confirmPasskey": b64(new), "passkeyOpType": 2});
+    assert_eq!(
+        passkey_json(&s, &owner, &p(c1), edit("wrong passkey", "second passkey")).await,
+        587204607
+    );
+    assert_eq!(
+        passkey_json(&s, &owner, &p(c1), edit("first passkey", "second passkey")).await,
+        0
+    );
+
+    // XML: plain-text passkeys, Commvault's own create example (the passkey in currentPasskey).
+    assert_eq!(
+        passkey_xml(
+            &s,
+            &owner,
+            &p(c2),
+            r#"<App_SetPasskeyRequest currentPasskey="RESTAPI!12" passkeyOpType="1"/>"#
+        )
+        .await,
+        0
+    );
+    assert_eq!(passkey_xml(&s, &owner, &p(c2), r#"<App_SetPasskeyRequest currentPasskey="RESTAPI!12" newPasskey="RestAPI!12x" confirmPasskey="RestAPI!12x" passkeyOpType="EDIT"/>"#).await, 0);
+    assert_eq!(
+        passkey_xml(
+            &s,
+            &stranger,
+            &p(c2),
+            r#"<App_SetPasskeyRequest currentPasskey="RestAPI!12x" passkeyOpType="3"/>"#
+        )
+        .await,
+        PRIVILEGES
+    );
+    assert_eq!(
+        passkey_xml(
+            &s,
+            &owner,
+            &p(c2),
+            r#"<App_SetPasskeyRequest currentPasskey="RestAPI!12x" passkeyOpType="3"/>"#
+        )
+        .await,
+        0
+    );
+    assert_eq!(decision(&s, c2).await["reason"], "no-passkey");
+    assert_eq!(
+        passkey_xml(&s, &owner, &p(c2), r#"<Something/>"#).await,
+        587204605
+    );
+
+    // The authorization window: the wrong passkey does not open it; the right one does.
+    let auth = |pk: &str, enable: bool| json!({"App_AuthorizeForRestoreRequest": {"passkey": b64(pk), "passkeySettings": {"enableAuthorizeForRestore": enable, "passkeyExpirationInterval": {"toTime": 1800}}}});
+    assert_eq!(
+        passkey_json(&s, &owner, &p(c1), auth("first passkey", true)).await,
+        587204607
+    );
+    assert_eq!(decision(&s, c1).await["allowed"], false);
+    assert_eq!(
+        passkey_json(&s, &owner, &p(c1), auth("second passkey", true)).await,
+        0
+    );
+    let d = decision(&s, c1).await;
+    assert_eq!(
+        (d["allowed"].as_bool(), d["reason"].as_str()),
+        (Some(true), Some("authorized"))
+    );
+    assert!(d["authorizedUntil"].is_string());
+    let r = cv(&s, Method::GET, &format!("Client/{c1}"))
+        .header("Authtoken", &owner)
+        .send()
+        .await
+        .unwrap();
+    let props: Value = r.json().await.unwrap();
+    assert!(
+        props["clientProperties"][0]["clientProps"]["passkeySettings"]["authorizedForRestoreUntil"]
+            .is_string()
+    );
+    // Disabling ends it.
+    assert_eq!(passkey_json(&s, &owner, &p(c1), auth("", false)).await, 0);
+    assert_eq!(decision(&s, c1).await["reason"], "passkey-required");
+    // XML authorization, flat.
+    let xml_auth = r#"<App_AuthorizeForRestoreRequest passkey="second passkey"><passkeySettings enableAuthorizeForRestore="1"><passkeyExpirationInterval toTime="1800"/></passkeySettings></App_AuthorizeForRestoreRequest>"#;
+    assert_eq!(passkey_xml(&s, &owner, &p(c1), xml_auth).await, 0);
+    assert_eq!(decision(&s, c1).await["reason"], "authorized");
+
+    // Every decision is an audit event.
+    let audit: Value = s
+        .own(Method::GET, "/audit?limit=1000")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let decisions = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "restore decision: restore")
+        .count();
+    assert!(decisions >= 6, "{decisions}");
+    let text = audit.to_string();
+    for secret in [
+        "first passkey",
+        "second passkey",
+        "RESTAPI!12",
+        &b64("second passkey"),
+    ] {
+        assert!(!text.contains(secret));
+    }
+}
+
+#[tokio::test]
+async fn the_window_closes_and_wrong_passkeys_are_slowed_down() {
+    let s = Server::start_with(&["--passkey-authorization-secs", "2"]);
+    s.provision().await;
+    let admin = login(&s, "admin", ADMIN).await;
+    let c = new_client(&s, "db", &[]).await;
+    let p = format!("client/{c}/Passkey");
+    assert_eq!(
+        passkey_json(
+            &s,
+            &admin,
+            &p,
+            json!({"newPasskey": b64("the passkey"), "passkeyOpType": 1})
+        )
+        .await,
+        0
+    );
+    let auth = |pk: &str| json!({"passkey": b64(pk), "passkeySettings": {"enableAuthorizeForRestore": true}});
+    assert_eq!(passkey_json(&s, &admin, &p, auth("the passkey")).await, 0);
+    assert_eq!(decision(&s, c).await["reason"], "authorized");
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    assert_eq!(
+        decision(&s, c).await["reason"],
+        "passkey-required",
+        "the window closed"
+    );
+
+    // Three wrong passkeys cost nothing; the fourth try, even right, must wait.
+    for _ in 0..3 {
+        assert_eq!(
+            passkey_json(&s, &admin, &p, auth("a wrong passkey")).await,
+            587204607
+        );
+    }
+    assert_eq!(
+        passkey_json(&s, &admin, &p, auth("the passkey")).await,
+        587204612
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(passkey_json(&s, &admin, &p, auth("the passkey")).await, 0);
+}
+
+#[tokio::test]
+async fn company_passkey_organization_and_properties() {
+    let s = Server::start();
+    s.provision().await;
+    s.create_user(Some("owner"), "Operator", PASS).await;
+    let c = new_client(&s, "db", &["owner"]).await;
+    let admin = login(&s, "admin", ADMIN).await;
+    let owner = login(&s, "owner", PASS).await;
+    let org = |token: String| {
+        let req = cv(&s, Method::GET, "Organization/0").header("Authtoken", token);
+        async move { req.send().await.unwrap() }
+    };
+    let auth_type = |v: &Value| {
+        v["organizationInfo"]["organizationProperties"]["advancedPrivacySettings"]["authType"]
+            .as_i64()
+    };
+    assert_eq!(
+        auth_type(&org(admin.clone()).await.json().await.unwrap()),
+        Some(1)
+    );
+    assert_eq!(org(owner.clone()).await.status(), 403);
+
+    // Company 0: root Administrators only.
+    let enable = json!({"newPasskey": b64("company passkey"), "confirmPasskey": b64("company passkey"), "passkeyOpType": "CREATE"});
+    assert_eq!(
+        passkey_json(&s, &owner, "Company/0/Passkey", enable.clone()).await,
+        PRIVILEGES
+    );
+    assert_eq!(
+        passkey_json(&s, &admin, "Company/7/Passkey", enable.clone()).await,
+        587204602
+    );
+    assert_eq!(
+        passkey_json(&s, &admin, "Company/0/Passkey", enable).await,
+        0
+    );
+    assert_eq!(
+        auth_type(&org(admin.clone()).await.json().await.unwrap()),
+        Some(2)
+    );
+    // A client without its own passkey now needs the company's.
+    assert_eq!(decision(&s, c).await["reason"], "company-passkey-required");
+    let authorize = json!({"passkey": b64("company passkey"), "passkeySettings": {"enableAuthorizeForRestore": true, "passkeyExpirationInterval": {"toTime": 1800}}});
+    assert_eq!(
+        passkey_json(&s, &admin, "Company/0/AuthRestore", authorize).await,
+        0
+    );
+    assert_eq!(decision(&s, c).await["reason"], "authorized");
+    let disable = json!({"currentPasskey": b64("company passkey"), "confirmPasskey": b64("company passkey"), "passkeyOpType": "DISABLE"});
+    assert_eq!(
+        passkey_json(&s, &admin, "Company/0/Passkey", disable).await,
+        0
+    );
+    assert_eq!(
+        auth_type(&org(admin.clone()).await.json().await.unwrap()),
+        Some(1)
+    );
+    assert_eq!(decision(&s, c).await["reason"], "no-passkey");
+
+    // allowUsersToEnablePasskey: when false, owners cannot create; administrators still can.
+    let props = |token: &str| {
+        cv(&s, Method::GET, "Commcell/properties").header("Authtoken", token.to_owned())
+    };
+    let v: Value = props(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        v["commCellInfo"]["generalInfo"]["allowUsersToEnablePasskey"],
+        true
+    );
+    assert_eq!(props(&owner).send().await.unwrap().status(), 403);
+    let off = json!({"commCellInfo": {"generalInfo": {"allowUsersToEnablePasskey": false}}});
+    let r = cv(&s, Method::PUT, "Commcell/properties")
+        .header("Authtoken", &admin)
+        .json(&off)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["response"][0]["errorCode"],
+        0
+    );
+    let r = cv(&s, Method::PUT, "Commcell/properties")
+        .header("Authtoken", &owner)
+        .json(&off)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let create = json!({"newPasskey": b64("owner passkey"), "passkeyOpType": 1});
+    assert_eq!(
+        passkey_json(&s, &owner, &format!("client/{c}/Passkey"), create.clone()).await,
+        587204611
+    );
+    assert_eq!(
+        passkey_json(&s, &admin, &format!("client/{c}/Passkey"), create).await,
+        0
+    );
+    let v: Value = props(&admin)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v["commCellInfo"]["generalInfo"]["allowUsersToEnablePasskey"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn passkeys_survive_restart_and_backup() {
+    let mut s = Server::start();
+    s.provision().await;
+    s.create_user(Some("bk"), "Backup", PASS).await;
+    let c = new_client(&s, "db", &[]).await;
+    let admin = login(&s, "admin", ADMIN).await;
+    let p = format!("client/{c}/Passkey");
+    assert_eq!(
+        passkey_json(
+            &s,
+            &admin,
+            &p,
+            json!({"newPasskey": b64("kept passkey"), "passkeyOpType": 1})
+        )
+        .await,
+        0
+    );
+    s.restart();
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    assert_eq!(decision(&s, c).await["reason"], "passkey-required");
+    s.set_backup_passphrase("backup passphrase!", "").await;
+    let file = s.backup("bk", PASS).await;
+
+    let b = Server::start();
+    assert_eq!(
+        b.restore(file, "backup passphrase!", None).await.status(),
+        204
+    );
+    assert_eq!(b.unlock(UNLOCK).await.status(), 204);
+    let admin_b = login(&b, "admin", ADMIN).await;
+    assert_eq!(decision(&b, c).await["reason"], "passkey-required");
+    let auth = |pk: &str| json!({"passkey": b64(pk), "passkeySettings": {"enableAuthorizeForRestore": true}});
+    assert_eq!(
+        passkey_json(&b, &admin_b, &p, auth("not it")).await,
+        587204607
+    );
+    assert_eq!(
+        passkey_json(&b, &admin_b, &p, auth("kept passkey")).await,
+        0
+    );
+    assert_eq!(decision(&b, c).await["reason"], "authorized");
+}
+
+#[tokio::test]
+async fn the_registry_of_clients() {
+    let s = Server::start();
+    s.provision().await;
+    s.create_user(Some("alice"), "Operator", PASS).await;
+    let admin = |r: RequestBuilder| r.basic_auth("admin", Some(ADMIN));
+    let id = new_client(&s, "web", &["alice"]).await;
+    let r = admin(s.own(Method::POST, "/clients"))
+        .json(&json!({"name": "WEB", "hostName": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 409).await;
+    let r = admin(s.own(Method::POST, "/clients"))
+        .json(&json!({"name": "n", "hostName": "h", "owners": ["nobody"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400).await;
+    let r = admin(s.own(Method::PATCH, &format!("/clients/{id}")))
+        .json(&json!({"name": "web2", "displayName": "Web server"}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["name"].as_str(), v["displayName"].as_str()),
+        (Some("web2"), Some("Web server"))
+    );
+    let r = admin(s.own(Method::PUT, &format!("/clients/{id}/owners")))
+        .json(&json!({"owners": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["owners"], json!([]));
+    let r = s
+        .own(Method::GET, "/clients")
+        .basic_auth("alice", Some(PASS))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 403).await;
+    // Deleting a user drops its ownerships.
+    let r = admin(s.own(Method::PUT, &format!("/clients/{id}/owners")))
+        .json(&json!({"owners": ["alice"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        s.delete("/users/alice")
+            .basic_auth("admin", Some(ADMIN))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let v: Value = admin(s.own(Method::GET, &format!("/clients/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["owners"], json!([]));
+    assert_eq!(
+        admin(s.own(Method::DELETE, &format!("/clients/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_error(
+        admin(s.own(Method::GET, &format!("/clients/{id}")))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    let r = s
+        .own(
+            Method::GET,
+            "/clients/1/restore-authorization?operation=restore",
+        )
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 404).await;
+    let r = s
+        .own(
+            Method::GET,
+            "/clients/1/restore-authorization?operation=delete",
+        )
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400).await;
+}

@@ -1,0 +1,567 @@
+//! Passkeys (seed 003): a secret, separate from any password, without which nobody may browse
+//! or restore a client's backups. Set per client (by its owners or a root Administrator) or
+//! for the whole installation (company 0, by root Administrators). With the right passkey, an
+//! authorization window opens (30 minutes by default) during which browse and restore are
+//! allowed; backup software asks [`Core::restore_decision`] before each.
+//!
+//! Passkeys are stored only as Argon2id verifiers, with the history of the previous ones, at
+//! `passkeys/client/<id>` and `passkeys/company/<id>`; the company's settings at
+//! `companies/<id>`. Wrong passkeys are rate limited per target with a growing delay, so a
+//! passkey cannot be guessed by brute force. There is no back door: a lost passkey keeps
+//! browse and restore blocked, which is the product's promise.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use strongroom_store::{Commit, Store, Txn};
+use time::OffsetDateTime;
+
+use crate::audit::NewAuditEvent;
+use crate::error::{Error, Result};
+use crate::identity::{PASSWORD_HISTORY, Principal, Role};
+use crate::secret::Passphrase;
+use crate::{Core, Unlocked, crypto, json};
+
+/// Whose passkey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PasskeyTarget {
+    Client(u64),
+    /// A company (organization); 0 is the whole installation, the only one Strongroom has.
+    Company(u64),
+}
+
+pub(crate) fn passkey_path(target: PasskeyTarget) -> String {
+    match target {
+        PasskeyTarget::Client(id) => format!("passkeys/client/{id:010}"),
+        PasskeyTarget::Company(id) => format!("passkeys/company/{id:010}"),
+    }
+}
+
+fn company_path(id: u64) -> String {
+    format!("companies/{id:010}")
+}
+
+/// `passkeyOpType`: 1/CREATE, 2/EDIT, 3/DISABLE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyOp {
+    Create,
+    Edit,
+    Disable,
+}
+
+/// Each way a passkey operation fails, with the stable code and message the backup-client
+/// face reports (`docs/errors.md`). None of them includes a passkey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyError {
+    /// The caller is neither an owner of the client nor a root Administrator (the original's
+    /// code).
+    Privileges,
+    UnknownClient,
+    UnknownCompany,
+    UnknownOpType,
+    /// A JSON passkey that is not base64.
+    NotBase64,
+    /// A field the operation needs is missing, or the body is not a passkey request.
+    Malformed,
+    ConfirmMismatch,
+    WrongPasskey,
+    AlreadySet,
+    NotSet,
+    TooWeak,
+    /// `allowUsersToEnablePasskey` is off and the caller is an owner, not an Administrator.
+    UsersMayNotEnable,
+    /// Too many wrong passkeys for this target; wait.
+    RateLimited,
+}
+
+/// Passkeys: at least 8 characters, at most 256 bytes, no control characters.
+pub const PASSKEY_MIN_CHARS: usize = 8;
+pub const PASSKEY_MAX_BYTES: usize = 256;
+
+impl PasskeyError {
+    pub fn code(self) -> i64 {
+        match self {
+            PasskeyError::Privileges => 587204594,
+            PasskeyError::UnknownClient => 587204601,
+            PasskeyError::UnknownCompany => 587204602,
+            PasskeyError::UnknownOpType => 587204603,
+            PasskeyError::NotBase64 => 587204604,
+            PasskeyError::Malformed => 587204605,
+            PasskeyError::ConfirmMismatch => 587204606,
+            PasskeyError::WrongPasskey => 587204607,
+            PasskeyError::AlreadySet => 587204608,
+            PasskeyError::NotSet => 587204609,
+            PasskeyError::TooWeak => 587204610,
+            PasskeyError::UsersMayNotEnable => 587204611,
+            PasskeyError::RateLimited => 587204612,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            PasskeyError::Privileges => "You do not have sufficient privileges for this operation",
+            PasskeyError::UnknownClient => "Client not found",
+            PasskeyError::UnknownCompany => "Company not found",
+            PasskeyError::UnknownOpType => {
+                "Unknown passkeyOpType; use 1 (CREATE), 2 (EDIT) or 3 (DISABLE)"
+            }
+            PasskeyError::NotBase64 => "Passkeys in JSON requests must be base64-encoded",
+            PasskeyError::Malformed => "The request is not a valid passkey request",
+            PasskeyError::ConfirmMismatch => "The passkey and its confirmation do not match",
+            PasskeyError::WrongPasskey => "The passkey is incorrect",
+            PasskeyError::AlreadySet => "A passkey is already set; modify it instead",
+            PasskeyError::NotSet => "No passkey is set",
+            PasskeyError::TooWeak => {
+                "The passkey is too weak: it needs at least 8 characters, at most 256 bytes, and no control characters"
+            }
+            PasskeyError::UsersMayNotEnable => {
+                "Users are not allowed to enable a passkey on this CommCell; ask an administrator"
+            }
+            PasskeyError::RateLimited => "Too many wrong passkeys; wait before trying again",
+        }
+    }
+}
+
+impl From<PasskeyError> for Error {
+    fn from(e: PasskeyError) -> Self {
+        Error::Passkey(e)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PasskeyRecord {
+    /// Argon2id verifier of the current passkey; `None` once disabled.
+    verifier: Option<String>,
+    /// Verifiers of the passkeys set so far, newest first.
+    history: Vec<String>,
+    /// Unix seconds (appliance clock) until which browse and restore are authorized.
+    authorized_until: Option<i64>,
+}
+
+/// The company's settings (`Commcell/properties` for company 0).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompanySettings {
+    /// Whether client owners (not only administrators) may create passkeys.
+    pub allow_users_to_enable_passkey: bool,
+}
+
+impl Default for CompanySettings {
+    fn default() -> Self {
+        Self {
+            allow_users_to_enable_passkey: true,
+        }
+    }
+}
+
+/// What a passkey's state looks like from outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyState {
+    pub enabled: bool,
+    pub authorized_until: Option<OffsetDateTime>,
+}
+
+/// A request to create, change or remove a passkey.
+#[derive(Debug, Clone, Copy)]
+pub struct PasskeyChange<'a> {
+    pub op: PasskeyOp,
+    pub current: Option<&'a Passphrase>,
+    pub new: Option<&'a Passphrase>,
+    pub confirm: Option<&'a Passphrase>,
+}
+
+/// Why a browse or restore is allowed or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreDecision {
+    /// Neither the client nor its company has a passkey.
+    NoPasskey,
+    /// A passkey is set and its authorization window is open until then.
+    Authorized { until: OffsetDateTime },
+    /// A passkey is set (on the client, or the company) and not authorized now.
+    PasskeyRequired { company_level: bool },
+}
+
+impl RestoreDecision {
+    pub fn allowed(&self) -> bool {
+        !matches!(self, RestoreDecision::PasskeyRequired { .. })
+    }
+}
+
+/// Growing delays after wrong passkeys, per target: the first 3 cost nothing, then each
+/// doubles the wait, from 1 second up to 15 minutes. Kept in memory.
+#[derive(Default)]
+pub(crate) struct PasskeyGuard {
+    failures: Mutex<HashMap<PasskeyTarget, (u32, Instant)>>,
+}
+
+const FREE_FAILURES: u32 = 3;
+const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+
+impl PasskeyGuard {
+    fn delay(failures: u32) -> Duration {
+        if failures < FREE_FAILURES {
+            return Duration::ZERO;
+        }
+        let exp = (failures - FREE_FAILURES).min(20);
+        Duration::from_secs(1u64 << exp).min(MAX_DELAY)
+    }
+
+    fn check(&self, target: PasskeyTarget) -> std::result::Result<(), PasskeyError> {
+        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(&target) {
+            Some((n, last)) if last.elapsed() < Self::delay(*n) => Err(PasskeyError::RateLimited),
+            _ => Ok(()),
+        }
+    }
+
+    fn failed(&self, target: PasskeyTarget) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(target).or_insert((0, Instant::now()));
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 = Instant::now();
+    }
+
+    fn succeeded(&self, target: PasskeyTarget) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&target);
+    }
+}
+
+fn check_strength(passkey: &Passphrase) -> std::result::Result<(), PasskeyError> {
+    let p = passkey.expose();
+    if p.chars().count() < PASSKEY_MIN_CHARS
+        || p.len() > PASSKEY_MAX_BYTES
+        || p.chars().any(char::is_control)
+    {
+        return Err(PasskeyError::TooWeak);
+    }
+    Ok(())
+}
+
+fn same(a: &Passphrase, b: &Passphrase) -> bool {
+    use subtle::ConstantTimeEq;
+    let (ha, hb) = (
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, a.as_bytes()),
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b.as_bytes()),
+    );
+    bool::from(ha.as_ref().ct_eq(hb.as_ref()))
+}
+
+impl Core {
+    fn read_passkey(
+        &self,
+        u: &Unlocked,
+        target: PasskeyTarget,
+    ) -> Result<(PasskeyRecord, Option<u64>)> {
+        match u.data.get(&passkey_path(target))? {
+            Some(e) => Ok((
+                serde_json::from_slice(&e.value).map_err(Error::internal)?,
+                Some(e.revision),
+            )),
+            None => Ok((PasskeyRecord::default(), None)),
+        }
+    }
+
+    fn write_passkey(
+        &self,
+        u: &Unlocked,
+        target: PasskeyTarget,
+        record: &PasskeyRecord,
+        revision: Option<u64>,
+    ) -> Result<()> {
+        let path = passkey_path(target);
+        let txn = match revision {
+            Some(r) => Txn::new().require_revision(&path, r),
+            None => Txn::new().require_absent(&path),
+        }
+        .put(&path, json(record)?);
+        match u.data.commit(txn)? {
+            Commit::Committed(_) => Ok(()),
+            // Someone changed it meanwhile: the check this change rests on is stale.
+            Commit::Conflict => Err(PasskeyError::WrongPasskey.into()),
+        }
+    }
+
+    /// Checks that the target exists and that `who` may manage its passkey.
+    fn check_passkey_access(
+        &self,
+        u: &Unlocked,
+        who: &Principal,
+        target: PasskeyTarget,
+    ) -> Result<()> {
+        let admin = who.require_root_admin().is_ok();
+        match target {
+            PasskeyTarget::Client(id) => match self.read_client(u, id)? {
+                Some((c, _)) if Self::is_owner_or_admin(who, &c) => Ok(()),
+                None if admin => Err(PasskeyError::UnknownClient.into()),
+                _ => Err(PasskeyError::Privileges.into()),
+            },
+            PasskeyTarget::Company(0) if admin => Ok(()),
+            PasskeyTarget::Company(_) if admin => Err(PasskeyError::UnknownCompany.into()),
+            PasskeyTarget::Company(_) => Err(PasskeyError::Privileges.into()),
+        }
+    }
+
+    /// Verifies a passkey against the target's, under the rate limit.
+    fn verify_passkey(
+        &self,
+        target: PasskeyTarget,
+        record: &PasskeyRecord,
+        passkey: &Passphrase,
+    ) -> Result<()> {
+        let verifier = record.verifier.as_ref().ok_or(PasskeyError::NotSet)?;
+        self.passkey_guard.check(target)?;
+        if crypto::check_verifier(passkey.as_bytes(), verifier) {
+            self.passkey_guard.succeeded(target);
+            Ok(())
+        } else {
+            self.passkey_guard.failed(target);
+            Err(PasskeyError::WrongPasskey.into())
+        }
+    }
+
+    /// `POST client/{id}/Passkey` and `POST Company/{id}/Passkey` with `App_SetPasskeyRequest`.
+    /// Create takes the passkey from `new` (or, as in Commvault's own example, `current`).
+    /// Checks, in order: who may, the request's fields, the new passkey's strength, whether a
+    /// passkey is set, and only then the current passkey (rate limited).
+    pub fn set_passkey(
+        &self,
+        who: &Principal,
+        target: PasskeyTarget,
+        change: PasskeyChange<'_>,
+    ) -> Result<()> {
+        let u = self.unlocked()?;
+        self.check_passkey_access(&u, who, target)?;
+        let (mut record, revision) = self.read_passkey(&u, target)?;
+        match change.op {
+            PasskeyOp::Create => {
+                if who.require_root_admin().is_err()
+                    && !self
+                        .company_settings_of(&u, 0)?
+                        .allow_users_to_enable_passkey
+                {
+                    return Err(PasskeyError::UsersMayNotEnable.into());
+                }
+                let passkey = change
+                    .new
+                    .or(change.current)
+                    .ok_or(PasskeyError::Malformed)?;
+                if change.confirm.is_some_and(|c| !same(c, passkey)) {
+                    return Err(PasskeyError::ConfirmMismatch.into());
+                }
+                check_strength(passkey)?;
+                if record.verifier.is_some() {
+                    return Err(PasskeyError::AlreadySet.into());
+                }
+                let verifier = crypto::make_verifier(passkey.as_bytes())?;
+                record.history.insert(0, verifier.clone());
+                record.history.truncate(PASSWORD_HISTORY);
+                record.verifier = Some(verifier);
+                record.authorized_until = None;
+            }
+            PasskeyOp::Edit => {
+                let current = change.current.ok_or(PasskeyError::Malformed)?;
+                let new = change.new.ok_or(PasskeyError::Malformed)?;
+                if change.confirm.is_some_and(|c| !same(c, new)) {
+                    return Err(PasskeyError::ConfirmMismatch.into());
+                }
+                check_strength(new)?;
+                self.verify_passkey(target, &record, current)?;
+                let verifier = crypto::make_verifier(new.as_bytes())?;
+                record.history.insert(0, verifier.clone());
+                record.history.truncate(PASSWORD_HISTORY);
+                record.verifier = Some(verifier);
+            }
+            PasskeyOp::Disable => {
+                let current = change.current.ok_or(PasskeyError::Malformed)?;
+                if change.confirm.is_some_and(|c| !same(c, current)) {
+                    return Err(PasskeyError::ConfirmMismatch.into());
+                }
+                self.verify_passkey(target, &record, current)?;
+                record.verifier = None;
+                record.authorized_until = None;
+            }
+        }
+        self.write_passkey(&u, target, &record, revision)?;
+        tracing::info!(by = %who.user_id, ?target, op = ?change.op, "passkey changed");
+        Ok(())
+    }
+
+    /// `App_AuthorizeForRestoreRequest` (and `POST Company/{id}/AuthRestore`): with the right
+    /// passkey, opens the authorization window for `requested` (seconds, or a Unix time when
+    /// larger than a year) but never longer than the configured window; with `enable` false,
+    /// closes it (no passkey needed to close). Returns the end of the window.
+    pub fn authorize_restore(
+        &self,
+        who: &Principal,
+        target: PasskeyTarget,
+        passkey: Option<&Passphrase>,
+        enable: bool,
+        requested: Option<i64>,
+    ) -> Result<Option<OffsetDateTime>> {
+        let u = self.unlocked()?;
+        self.check_passkey_access(&u, who, target)?;
+        let (mut record, revision) = self.read_passkey(&u, target)?;
+        if record.verifier.is_none() {
+            return Err(PasskeyError::NotSet.into());
+        }
+        let now = self.now().unix_timestamp();
+        let max = self.passkey_window.as_secs() as i64;
+        let until = if enable {
+            let passkey = passkey.ok_or(PasskeyError::Malformed)?;
+            self.verify_passkey(target, &record, passkey)?;
+            let asked = match requested {
+                Some(t) if t > 0 && t <= 366 * 24 * 3600 => t,
+                Some(t) if t > now => t - now,
+                _ => max,
+            };
+            Some(now + asked.min(max))
+        } else {
+            None
+        };
+        record.authorized_until = until;
+        self.write_passkey(&u, target, &record, revision)?;
+        tracing::info!(by = %who.user_id, ?target, enable, "restore authorization changed");
+        Ok(until.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()))
+    }
+
+    fn passkey_state_of(&self, u: &Unlocked, target: PasskeyTarget) -> Result<PasskeyState> {
+        let (record, _) = self.read_passkey(u, target)?;
+        let now = self.now().unix_timestamp();
+        Ok(PasskeyState {
+            enabled: record.verifier.is_some(),
+            authorized_until: record
+                .authorized_until
+                .filter(|t| *t > now && record.verifier.is_some())
+                .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
+        })
+    }
+
+    /// The passkey state of a client `who` may see.
+    pub fn client_passkey_state(&self, who: &Principal, client_id: u64) -> Result<PasskeyState> {
+        self.client(who, client_id)?;
+        let u = self.unlocked()?;
+        self.passkey_state_of(&u, PasskeyTarget::Client(client_id))
+    }
+
+    /// The passkey state of a company (root Administrators; only company 0 exists).
+    pub fn company_passkey_state(&self, who: &Principal, company_id: u64) -> Result<PasskeyState> {
+        let u = self.unlocked()?;
+        who.require_root_admin()?;
+        if company_id != 0 {
+            return Err(Error::NotFound("Company not found.".into()));
+        }
+        self.passkey_state_of(&u, PasskeyTarget::Company(0))
+    }
+
+    fn company_settings_of(&self, u: &Unlocked, id: u64) -> Result<CompanySettings> {
+        match u.data.get(&company_path(id))? {
+            Some(e) => serde_json::from_slice(&e.value).map_err(Error::internal),
+            None => Ok(CompanySettings::default()),
+        }
+    }
+
+    /// `GET Commcell/properties` (root Administrators).
+    pub fn company_settings(&self, who: &Principal) -> Result<CompanySettings> {
+        let u = self.unlocked()?;
+        who.require_root_admin()?;
+        self.company_settings_of(&u, 0)
+    }
+
+    /// `PUT Commcell/properties` (root Administrators).
+    pub fn set_company_settings(&self, who: &Principal, settings: &CompanySettings) -> Result<()> {
+        let u = self.unlocked()?;
+        who.require_root_admin()?;
+        u.data.put(&company_path(0), &json(settings)?)?;
+        tracing::info!(by = %who.user_id, ?settings, "company settings changed");
+        Ok(())
+    }
+
+    /// May backup software browse or restore this client now? Asked by a root Administrator or
+    /// a Backup user before each browse or restore; every answer is an audit event.
+    pub fn restore_decision(
+        &self,
+        who: &Principal,
+        client_id: u64,
+        operation: &str,
+        request_id: &str,
+    ) -> Result<RestoreDecision> {
+        let u = self.unlocked()?;
+        if who.require_root_admin().is_err() && who.require_role(Role::Backup).is_err() {
+            return Err(Error::Forbidden);
+        }
+        if self.read_client(&u, client_id)?.is_none() {
+            return Err(Error::NotFound("Client not found.".into()));
+        }
+        let client = self.passkey_state_of(&u, PasskeyTarget::Client(client_id))?;
+        let company = self.passkey_state_of(&u, PasskeyTarget::Company(0))?;
+        let decision = match (
+            client.enabled,
+            client.authorized_until,
+            company.enabled,
+            company.authorized_until,
+        ) {
+            (true, Some(until), _, _) => RestoreDecision::Authorized { until },
+            (true, None, _, _) => RestoreDecision::PasskeyRequired {
+                company_level: false,
+            },
+            (false, _, true, Some(until)) => RestoreDecision::Authorized { until },
+            (false, _, true, None) => RestoreDecision::PasskeyRequired {
+                company_level: true,
+            },
+            (false, _, false, _) => RestoreDecision::NoPasskey,
+        };
+        self.record_audit(NewAuditEvent {
+            actor: Some(who.user_id.clone()),
+            face: "strongroom".into(),
+            action: format!("restore decision: {operation}"),
+            target: format!("client {client_id}"),
+            outcome: if decision.allowed() {
+                "allowed"
+            } else {
+                "denied"
+            }
+            .into(),
+            status: 200,
+            request_id: request_id.to_owned(),
+        });
+        Ok(decision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_after_three_failures() {
+        assert_eq!(PasskeyGuard::delay(0), Duration::ZERO);
+        assert_eq!(PasskeyGuard::delay(2), Duration::ZERO);
+        assert_eq!(PasskeyGuard::delay(3), Duration::from_secs(1));
+        assert_eq!(PasskeyGuard::delay(4), Duration::from_secs(2));
+        assert_eq!(PasskeyGuard::delay(40), MAX_DELAY);
+        let g = PasskeyGuard::default();
+        let t = PasskeyTarget::Client(1);
+        for _ in 0..3 {
+            assert!(g.check(t).is_ok());
+            g.failed(t);
+        }
+        assert_eq!(g.check(t), Err(PasskeyError::RateLimited));
+        assert!(g.check(PasskeyTarget::Client(2)).is_ok(), "per target");
+        g.succeeded(t);
+        assert!(g.check(t).is_ok());
+    }
+
+    #[test]
+    fn strength() {
+        assert!(check_strength(&Passphrase::new("12345678")).is_ok());
+        assert!(check_strength(&Passphrase::new("1234567")).is_err());
+        assert!(check_strength(&Passphrase::new("1234567\n")).is_err());
+        assert!(check_strength(&Passphrase::new("x".repeat(257))).is_err());
+    }
+}

@@ -1,0 +1,278 @@
+//! `/clients`: the registry of backup clients (root Administrator), and the restore decision
+//! backup software asks for before a browse or restore (root Administrator or Backup role).
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use strongroom_core::clients::{BackupClient, ClientChange, NewClient};
+use strongroom_core::passkeys::{PasskeyState, RestoreDecision};
+use time::format_description::well_known::Rfc3339;
+
+use crate::app::AppState;
+use crate::middleware::request_id::OpId;
+use crate::nethsm::NetHsmError;
+use crate::nethsm::extract::{AcceptJson, Caller, NetHsmJson, NetHsmPath, RootAdmin};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyData {
+    enabled: bool,
+    authorized_until: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientData {
+    id: u64,
+    name: String,
+    host_name: String,
+    display_name: String,
+    owners: Vec<String>,
+    passkey: PasskeyData,
+}
+
+fn rfc3339(t: Option<time::OffsetDateTime>) -> Option<String> {
+    t.and_then(|t| t.format(&Rfc3339).ok())
+}
+
+fn client_data(c: BackupClient, p: PasskeyState) -> ClientData {
+    ClientData {
+        id: c.id,
+        name: c.name,
+        host_name: c.host_name,
+        display_name: c.display_name,
+        owners: c.owners,
+        passkey: PasskeyData {
+            enabled: p.enabled,
+            authorized_until: rfc3339(p.authorized_until),
+        },
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientList {
+    clients: Vec<ClientData>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewClientData {
+    name: String,
+    host_name: String,
+    display_name: Option<String>,
+    #[serde(default)]
+    owners: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientChangeData {
+    name: Option<String>,
+    host_name: Option<String>,
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnersData {
+    owners: Vec<String>,
+}
+
+fn not_found() -> NetHsmError {
+    NetHsmError::new(StatusCode::NOT_FOUND, "Client not found.")
+}
+
+fn parse_id(raw: &str) -> Result<u64, NetHsmError> {
+    raw.parse().map_err(|_| not_found())
+}
+
+pub async fn clients_get(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    _: AcceptJson,
+) -> Result<NetHsmJson<ClientList>, NetHsmError> {
+    let clients = s
+        .run(move |core| {
+            core.list_clients(&who)?
+                .into_iter()
+                .map(|c| {
+                    let p = core.client_passkey_state(&who, c.id)?;
+                    Ok(client_data(c, p))
+                })
+                .collect::<strongroom_core::Result<Vec<_>>>()
+        })
+        .await?;
+    Ok(NetHsmJson(ClientList { clients }))
+}
+
+pub async fn clients_post(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    NetHsmJson(req): NetHsmJson<NewClientData>,
+) -> Result<Response, NetHsmError> {
+    let data = s
+        .run(move |core| {
+            let c = core.create_client(
+                &who,
+                NewClient {
+                    name: &req.name,
+                    host_name: &req.host_name,
+                    display_name: req.display_name.as_deref(),
+                    owners: &req.owners,
+                },
+            )?;
+            let p = core.client_passkey_state(&who, c.id)?;
+            Ok(client_data(c, p))
+        })
+        .await?;
+    let location = format!("/api/strongroom/v1/clients/{}", data.id);
+    let mut r = (StatusCode::CREATED, NetHsmJson(data)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+pub async fn client_get(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): RootAdmin,
+    _: AcceptJson,
+) -> Result<NetHsmJson<ClientData>, NetHsmError> {
+    let id = parse_id(&id)?;
+    let data = s
+        .run(move |core| {
+            Ok(client_data(
+                core.client(&who, id)?,
+                core.client_passkey_state(&who, id)?,
+            ))
+        })
+        .await?;
+    Ok(NetHsmJson(data))
+}
+
+pub async fn client_patch(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): RootAdmin,
+    NetHsmJson(req): NetHsmJson<ClientChangeData>,
+) -> Result<NetHsmJson<ClientData>, NetHsmError> {
+    let id = parse_id(&id)?;
+    let data = s
+        .run(move |core| {
+            let c = core.change_client(
+                &who,
+                id,
+                ClientChange {
+                    name: req.name.as_deref(),
+                    host_name: req.host_name.as_deref(),
+                    display_name: req.display_name.as_deref(),
+                },
+            )?;
+            Ok(client_data(c, core.client_passkey_state(&who, id)?))
+        })
+        .await?;
+    Ok(NetHsmJson(data))
+}
+
+pub async fn client_owners_put(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): RootAdmin,
+    NetHsmJson(req): NetHsmJson<OwnersData>,
+) -> Result<NetHsmJson<ClientData>, NetHsmError> {
+    let id = parse_id(&id)?;
+    let data = s
+        .run(move |core| {
+            let c = core.set_client_owners(&who, id, &req.owners)?;
+            Ok(client_data(c, core.client_passkey_state(&who, id)?))
+        })
+        .await?;
+    Ok(NetHsmJson(data))
+}
+
+pub async fn client_delete(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): RootAdmin,
+    _: AcceptJson,
+) -> Result<StatusCode, NetHsmError> {
+    let id = parse_id(&id)?;
+    s.run(move |core| core.delete_client(&who, id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionQuery {
+    /// `browse` or `restore`.
+    operation: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionData {
+    allowed: bool,
+    /// `no-passkey`, `authorized`, `passkey-required` or `company-passkey-required`.
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorized_until: Option<String>,
+}
+
+/// Asked by backup software before each browse or restore of a client; audited.
+pub async fn restore_authorization_get(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): Caller<rule::AdministratorOrBackup>,
+    _: AcceptJson,
+    op: axum::Extension<OpId>,
+    query: Result<Query<DecisionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<NetHsmJson<DecisionData>, NetHsmError> {
+    let Query(q) = query.map_err(|e| NetHsmError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    if q.operation != "browse" && q.operation != "restore" {
+        return Err(NetHsmError::new(
+            StatusCode::BAD_REQUEST,
+            "operation must be browse or restore",
+        ));
+    }
+    let id = parse_id(&id)?;
+    let request_id = op.0.0.to_string();
+    let decision = s
+        .run(move |core| core.restore_decision(&who, id, &q.operation, &request_id))
+        .await?;
+    let (reason, until) = match decision {
+        RestoreDecision::NoPasskey => ("no-passkey", None),
+        RestoreDecision::Authorized { until } => ("authorized", rfc3339(Some(until))),
+        RestoreDecision::PasskeyRequired {
+            company_level: false,
+        } => ("passkey-required", None),
+        RestoreDecision::PasskeyRequired {
+            company_level: true,
+        } => ("company-passkey-required", None),
+    };
+    Ok(NetHsmJson(DecisionData {
+        allowed: reason == "no-passkey" || reason == "authorized",
+        reason,
+        authorized_until: until,
+    }))
+}
+
+/// The role rule of the restore decision: a root Administrator, or a Backup user of the root
+/// namespace (the account backup software uses).
+pub mod rule {
+    use strongroom_core::identity::{Principal, Role};
+
+    pub struct AdministratorOrBackup;
+    impl crate::nethsm::extract::RoleRule for AdministratorOrBackup {
+        fn check(p: &Principal) -> strongroom_core::Result<()> {
+            p.require_root_admin().or_else(|_| {
+                p.require_role(Role::Backup)?;
+                match p.namespace {
+                    None => Ok(()),
+                    Some(_) => Err(strongroom_core::Error::Forbidden),
+                }
+            })
+        }
+    }
+}

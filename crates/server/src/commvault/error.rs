@@ -1,0 +1,151 @@
+//! Backup-client errors: `{"errorCode": N, "errorMessage": "..."}` in JSON, or
+//! `<CVGui_GenericResp errorCode="N" errorMessage="..."/>` in XML, as `Accept` asks. Our codes
+//! are stable and listed in `docs/errors.md`. (Passkey operations answer in their own
+//! `App_SetPasskeyResponse` shape, and login in its `errList` shape; see those handlers.)
+
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use strongroom_core::passkeys::PasskeyError;
+
+use super::wire::{Format, Reply};
+use crate::xml::Element;
+
+pub const TOKEN_INVALID: i64 = 587204620;
+pub const LOGIN_FAILED: i64 = 587204621;
+pub const TOO_MANY_REQUESTS: i64 = 587204622;
+pub const UNAVAILABLE: i64 = 587204623;
+pub const NOT_FOUND: i64 = 587204624;
+pub const BAD_REQUEST: i64 = 587204625;
+pub const TOO_LARGE: i64 = 587204626;
+pub const INTERNAL: i64 = 587204628;
+pub const CONFLICT: i64 = 587204629;
+
+#[derive(Debug)]
+pub struct CommvaultError {
+    pub status: StatusCode,
+    pub code: i64,
+    pub message: String,
+    pub format: Format,
+}
+
+impl CommvaultError {
+    pub fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            format: Format::Json,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
+    }
+
+    /// Renders in this format instead of JSON.
+    pub fn in_format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
+    pub fn from_core(e: strongroom_core::Error, format: Format) -> Self {
+        Self::from(e).in_format(format)
+    }
+}
+
+impl From<strongroom_core::Error> for CommvaultError {
+    fn from(e: strongroom_core::Error) -> Self {
+        use strongroom_core::Error as E;
+        match e {
+            E::WrongState(state) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                UNAVAILABLE,
+                format!(
+                    "The appliance is {state}; provision or unlock it through the NetHSM API (/api/v1) first."
+                ),
+            ),
+            E::InvalidInput(m) | E::Precondition(m) => Self::bad_request(m),
+            E::Unauthenticated => Self::new(
+                StatusCode::UNAUTHORIZED,
+                TOKEN_INVALID,
+                "The authentication token is missing, invalid or expired.",
+            ),
+            E::Forbidden => Self::new(
+                StatusCode::FORBIDDEN,
+                PasskeyError::Privileges.code(),
+                PasskeyError::Privileges.message(),
+            ),
+            E::NotFound(m) => Self::new(StatusCode::NOT_FOUND, NOT_FOUND, m),
+            E::Conflict(m) => Self::new(StatusCode::CONFLICT, CONFLICT, m),
+            E::RateLimited => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                TOO_MANY_REQUESTS,
+                "Too many failed attempts; try again in a second.",
+            ),
+            E::Passkey(p) => Self::new(StatusCode::OK, p.code(), p.message()),
+            E::WrongPassphrase(m) => Self::new(StatusCode::FORBIDDEN, LOGIN_FAILED, m),
+            E::WrongUnlockPassphrase => {
+                Self::new(StatusCode::FORBIDDEN, LOGIN_FAILED, "Access denied.")
+            }
+            E::PasswordPolicy(rule) => Self::bad_request(rule.message()),
+            e @ (E::Store(_) | E::Internal(_)) => {
+                tracing::error!(error = %e, "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    INTERNAL,
+                    "Internal server error; the request id is in the x-request-id header.",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for CommvaultError {
+    fn into_response(self) -> Response {
+        Reply {
+            status: self.status,
+            json: json!({"errorCode": self.code, "errorMessage": self.message}),
+            xml: Element::new("CVGui_GenericResp")
+                .attr("errorCode", self.code)
+                .attr("errorMessage", &self.message),
+            format: self.format,
+        }
+        .into_response()
+    }
+}
+
+pub async fn not_found(req: Request) -> CommvaultError {
+    CommvaultError::new(StatusCode::NOT_FOUND, NOT_FOUND, "No such operation.")
+        .in_format(Format::of_accept(req.headers()))
+}
+
+/// Gives the router's own bodiless errors (405, 413 ...) the face's shape, keeping headers.
+pub async fn render_bare_errors(req: Request, next: Next) -> Response {
+    let format = Format::of_accept(req.headers());
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => TOO_LARGE,
+        StatusCode::NOT_FOUND => NOT_FOUND,
+        _ => BAD_REQUEST,
+    };
+    let error = CommvaultError::new(
+        status,
+        code,
+        status.canonical_reason().unwrap_or("Request failed"),
+    )
+    .in_format(format);
+    let (rendered_parts, body) = error.into_response().into_parts();
+    parts.status = rendered_parts.status;
+    parts.headers.extend(rendered_parts.headers);
+    Response::from_parts(parts, body)
+}
