@@ -449,6 +449,22 @@ impl Core {
         self.passkey_state_of(&u, PasskeyTarget::Client(client_id))
     }
 
+    /// Every client `who` may see ([`Core::list_clients`]), each with its passkey state.
+    pub fn clients_with_passkeys(
+        &self,
+        who: &Principal,
+    ) -> Result<Vec<(crate::clients::BackupClient, PasskeyState)>> {
+        let clients = self.list_clients(who)?;
+        let u = self.unlocked()?;
+        clients
+            .into_iter()
+            .map(|c| {
+                let state = self.passkey_state_of(&u, PasskeyTarget::Client(c.id))?;
+                Ok((c, state))
+            })
+            .collect()
+    }
+
     /// The passkey state of a company (root Administrators; only company 0 exists).
     pub fn company_passkey_state(&self, who: &Principal, company_id: u64) -> Result<PasskeyState> {
         let u = self.unlocked()?;

@@ -93,16 +93,11 @@ pub async fn clients_get(
     _: AcceptJson,
 ) -> Result<NetHsmJson<ClientList>, NetHsmError> {
     let clients = s
-        .run(move |core| {
-            core.list_clients(&who)?
-                .into_iter()
-                .map(|c| {
-                    let p = core.client_passkey_state(&who, c.id)?;
-                    Ok(client_data(c, p))
-                })
-                .collect::<strongroom_core::Result<Vec<_>>>()
-        })
-        .await?;
+        .run(move |core| core.clients_with_passkeys(&who))
+        .await?
+        .into_iter()
+        .map(|(c, p)| client_data(c, p))
+        .collect();
     Ok(NetHsmJson(ClientList { clients }))
 }
 

@@ -5,11 +5,12 @@
 
 use axum::Json;
 use axum::extract::Request;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::http_util;
 use crate::middleware::request_id;
 
 #[derive(Debug)]
@@ -116,29 +117,21 @@ pub async fn not_found() -> ApplianceError {
 pub async fn render_bare_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let response = next.run(req).await;
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || status == StatusCode::UNAUTHORIZED
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
-        return response;
-    }
-    let (mut parts, _) = response.into_parts();
-    let error = if status == StatusCode::METHOD_NOT_ALLOWED {
-        ApplianceError::new(
-            status,
-            "METHOD_NOT_ALLOWED",
-            format!("{method} is not allowed on this path."),
-        )
-    } else {
-        ApplianceError::new(
-            status,
-            "REQUEST_FAILED",
-            status.canonical_reason().unwrap_or("Request failed."),
-        )
-    };
-    let (rendered_parts, body) = error.into_response().into_parts();
-    parts.status = rendered_parts.status;
-    parts.headers.extend(rendered_parts.headers);
-    Response::from_parts(parts, body)
+    http_util::fill_bare_error(response, |status| {
+        let error = match status {
+            // A bodiless 401 is what the spec wants.
+            StatusCode::UNAUTHORIZED => return None,
+            StatusCode::METHOD_NOT_ALLOWED => ApplianceError::new(
+                status,
+                "METHOD_NOT_ALLOWED",
+                format!("{method} is not allowed on this path."),
+            ),
+            _ => ApplianceError::new(
+                status,
+                "REQUEST_FAILED",
+                status.canonical_reason().unwrap_or("Request failed."),
+            ),
+        };
+        Some(error.into_response())
+    })
 }

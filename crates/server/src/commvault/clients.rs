@@ -65,15 +65,7 @@ pub async fn client_get(
 ) -> Result<Reply, CommvaultError> {
     let who = session.principal;
     let clients = s
-        .run(move |core| {
-            core.list_clients(&who)?
-                .into_iter()
-                .map(|c| {
-                    let p = core.client_passkey_state(&who, c.id)?;
-                    Ok((c, p))
-                })
-                .collect::<strongroom_core::Result<Vec<_>>>()
-        })
+        .run(move |core| core.clients_with_passkeys(&who))
         .await
         .map_err(|e| CommvaultError::from_core(e, f))?;
     Ok(clients_reply(f, clients))

@@ -4,13 +4,14 @@
 //! `App_SetPasskeyResponse` shape, and login in its `errList` shape; see those handlers.)
 
 use axum::extract::Request;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use strongroom_core::passkeys::PasskeyError;
 
 use super::wire::{Format, Reply};
+use crate::http_util;
 use crate::xml::Element;
 
 pub const TOKEN_INVALID: i64 = 587204620;
@@ -126,26 +127,17 @@ pub async fn not_found(req: Request) -> CommvaultError {
 pub async fn render_bare_errors(req: Request, next: Next) -> Response {
     let format = Format::of_accept(req.headers());
     let response = next.run(req).await;
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
-        return response;
-    }
-    let (mut parts, _) = response.into_parts();
-    let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => TOO_LARGE,
-        StatusCode::NOT_FOUND => NOT_FOUND,
-        _ => BAD_REQUEST,
-    };
-    let error = CommvaultError::new(
-        status,
-        code,
-        status.canonical_reason().unwrap_or("Request failed"),
-    )
-    .in_format(format);
-    let (rendered_parts, body) = error.into_response().into_parts();
-    parts.status = rendered_parts.status;
-    parts.headers.extend(rendered_parts.headers);
-    Response::from_parts(parts, body)
+    http_util::fill_bare_error(response, |status| {
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => TOO_LARGE,
+            StatusCode::NOT_FOUND => NOT_FOUND,
+            _ => BAD_REQUEST,
+        };
+        let reason = status.canonical_reason().unwrap_or("Request failed");
+        Some(
+            CommvaultError::new(status, code, reason)
+                .in_format(format)
+                .into_response(),
+        )
+    })
 }

@@ -8,6 +8,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::http_util;
+
 /// The `WWW-Authenticate` challenge of the original.
 pub const REALM: &str = "Basic realm=\"NetHSM\"";
 
@@ -103,29 +105,13 @@ const KNOWN_METHODS: [Method; 9] = [
 pub async fn render_bare_errors(req: Request, next: Next) -> Response {
     let unknown_method = !KNOWN_METHODS.contains(req.method());
     let response = next.run(req).await;
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
-        return response;
-    }
-    let (mut parts, _) = response.into_parts();
-    let error = if status == StatusCode::METHOD_NOT_ALLOWED && unknown_method {
-        parts.headers.remove(header::ALLOW);
-        NetHsmError::new(StatusCode::NOT_IMPLEMENTED, "Method not implemented.")
-    } else {
-        NetHsmError::new(
-            status,
-            status
-                .canonical_reason()
-                .unwrap_or("Request failed")
-                .to_owned()
-                + ".",
-        )
-    };
-    let rendered = error.into_response();
-    let (rendered_parts, body) = rendered.into_parts();
-    parts.status = rendered_parts.status;
-    parts.headers.extend(rendered_parts.headers);
-    Response::from_parts(parts, body)
+    http_util::fill_bare_error(response, |status| {
+        let error = if status == StatusCode::METHOD_NOT_ALLOWED && unknown_method {
+            NetHsmError::new(StatusCode::NOT_IMPLEMENTED, "Method not implemented.")
+        } else {
+            let reason = status.canonical_reason().unwrap_or("Request failed");
+            NetHsmError::new(status, format!("{reason}."))
+        };
+        Some(error.into_response())
+    })
 }

@@ -107,17 +107,6 @@ pub type MetricsUser = Caller<rule::Metrics>;
 pub type OperatorUser = Caller<rule::Operator>;
 pub type BackupUser = Caller<rule::RootBackup>;
 
-/// The client's address, for per-address rate limits.
-pub struct ClientIp(pub std::net::IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = NetHsmError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(auth::client_ip(parts)))
-    }
-}
-
 /// Path parameters, with rejections in the face's error shape.
 pub struct NetHsmPath<T>(pub T);
 

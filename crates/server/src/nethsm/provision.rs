@@ -5,10 +5,10 @@ use axum::http::StatusCode;
 use strongroom_core::Provision;
 
 use super::error::NetHsmError;
-use super::extract::{AcceptJson, Caller, ClientIp, NetHsmJson, RootAdmin};
+use super::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};
 use super::wire::{ProvisionRequestData, UnlockRequestData};
 use crate::app::AppState;
-use crate::auth;
+use crate::auth::{self, RequestOrigin};
 
 pub async fn provision_post(
     State(s): State<AppState>,
@@ -27,10 +27,10 @@ pub async fn provision_post(
 
 pub async fn unlock_post(
     State(s): State<AppState>,
-    ClientIp(ip): ClientIp,
+    origin: RequestOrigin,
     NetHsmJson(req): NetHsmJson<UnlockRequestData>,
 ) -> Result<StatusCode, NetHsmError> {
-    auth::unlock(&s, ip, req.passphrase).await?;
+    auth::unlock(&s, origin.ip, req.passphrase).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
