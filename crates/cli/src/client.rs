@@ -10,7 +10,9 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
-use crate::remote::{BackupClient, ClientChanges, ClientOwners, Credentials, NewClient, Remote};
+use strongroom_client::admin::{
+    BackupClient, ClientChanges, ClientOwners, Credentials, NewClient, Remote,
+};
 
 /// The variable the password is read from when no `--password-file` is given. There is
 /// deliberately no `--password` flag: a value on the command line lands in shell history and
@@ -153,7 +155,7 @@ pub fn run(args: ClientArgs, fingerprint: &str) -> anyhow::Result<()> {
 }
 
 async fn execute(remote: &Remote, command: ClientCommand, json: bool) -> anyhow::Result<()> {
-    let one = |reply: crate::remote::Reply<BackupClient>| {
+    let one = |reply: strongroom_client::admin::Reply<BackupClient>| {
         if json {
             print_raw(&reply.body);
         } else {
@@ -355,7 +357,7 @@ fn safe(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remote::Passkey;
+    use strongroom_client::admin::Passkey;
 
     fn client(id: u64, name: &str, owners: &[&str]) -> BackupClient {
         BackupClient {

@@ -3,7 +3,6 @@
 //! `strongroom client ...` manages backup clients.
 
 mod client;
-mod remote;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

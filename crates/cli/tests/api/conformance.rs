@@ -6,13 +6,14 @@
 //! The Python environment comes from `scripts/test`, which creates `.venv` and exports
 //! `STRONGROOM_TEST_PYTHON`. Without it this test fails (it never skips silently).
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::common::python::{self, test_python};
 use crate::common::*;
 
 /// A hard limit on each schemathesis run; their own time budgets (`--max-time`) are far lower.
@@ -38,11 +39,6 @@ const SPEC_PATTERN: &str = r##"^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])(?=.*[ !\"#$%&'
 /// one upper, one digit and one special character.
 const INTENDED_PATTERN: &str = r##"^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])(?=.*[ !"#$%&'()*+,\-./\\:;<=>?@\[\]^_`{|}~])[a-zA-Z0-9 !"#$%&'()*+,\-./\\:;<=>?@\[\]^_`{|}~]{8,}$"##;
 
-fn workspace_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.canonicalize().unwrap_or(root)
-}
-
 /// The spec, from `shared/reference` beside the clone (where CI has it).
 fn spec_path() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -54,39 +50,6 @@ fn spec_path() -> PathBuf {
         path.display()
     );
     path.canonicalize().unwrap_or(path)
-}
-
-/// The interpreter with the test requirements installed: `STRONGROOM_TEST_PYTHON`, else the
-/// workspace's `.venv`. Panics, telling how to get one, when there is none or it lacks
-/// schemathesis.
-fn test_python() -> PathBuf {
-    const HOW: &str = "run the tests through `scripts/test` (it creates .venv from \
-                       tests/requirements.txt and sets STRONGROOM_TEST_PYTHON)";
-    let python = match std::env::var_os("STRONGROOM_TEST_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let venv = workspace_root().join(".venv/bin/python");
-            assert!(
-                venv.exists(),
-                "no Python for the conformance test: STRONGROOM_TEST_PYTHON is not set and {} \
-                 does not exist; {HOW}",
-                venv.display()
-            );
-            venv
-        }
-    };
-    let probe = std::process::Command::new(&python)
-        .arg("-c")
-        .arg("import schemathesis.cli")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}; {HOW}", python.display()));
-    assert!(
-        probe.status.success(),
-        "{} cannot import schemathesis: {}; {HOW}",
-        python.display(),
-        String::from_utf8_lossy(&probe.stderr).trim()
-    );
-    python
 }
 
 /// A copy of the spec in `dir` that schemathesis can use: the same, but for the one broken
@@ -126,34 +89,24 @@ async fn login(server: &Server) -> String {
         .to_owned()
 }
 
-async fn read_all(mut pipe: impl tokio::io::AsyncRead + Unpin) -> String {
-    use tokio::io::AsyncReadExt;
-    let mut bytes = Vec::new();
-    let _ = pipe.read_to_end(&mut bytes).await;
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
+/// A schemathesis run: its command line and how it went.
 struct Run {
     command: String,
-    /// `None` when the run timed out and was killed.
-    status: Option<ExitStatus>,
-    stdout: String,
-    stderr: String,
+    run: python::Run,
 }
 
 impl Run {
     fn passed(&self) -> bool {
-        self.status.is_some_and(|s| s.success())
+        self.run.passed()
     }
 
     fn report(&self) -> String {
-        let outcome = match self.status {
-            Some(s) => format!("exited with {s}"),
-            None => format!("timed out after {RUN_TIMEOUT:?} and was killed"),
-        };
         format!(
-            "$ {}\n{outcome}\n--- schemathesis stdout ---\n{}\n--- schemathesis stderr ---\n{}",
-            self.command, self.stdout, self.stderr
+            "$ {}\n{}\n--- schemathesis stdout ---\n{}\n--- schemathesis stderr ---\n{}",
+            self.command,
+            self.run.outcome(),
+            self.run.stdout,
+            self.run.stderr
         )
     }
 }
@@ -161,44 +114,22 @@ impl Run {
 /// Runs `python -m schemathesis.cli run <spec> <args>` in `cwd` (where hypothesis and any
 /// report would write) and collects its output.
 async fn schemathesis(python: &Path, cwd: &Path, spec: &Path, args: &[String]) -> Run {
-    let mut command = tokio::process::Command::new(python);
-    command
-        .args(["-m", "schemathesis.cli", "run"])
-        .arg(spec)
-        .args(args)
-        .current_dir(cwd)
-        .env("PYTHONUNBUFFERED", "1")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("NO_COLOR", "1")
-        .env_remove("SCHEMATHESIS_HOOKS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let mut all: Vec<&OsStr> = vec![
+        "-m".as_ref(),
+        "schemathesis.cli".as_ref(),
+        "run".as_ref(),
+        spec.as_os_str(),
+    ];
+    all.extend(args.iter().map(OsStr::new));
     let shown = format!(
         "{} -m schemathesis.cli run {} {}",
         python.display(),
         spec.display(),
         args.join(" ")
     );
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {shown}: {e}"));
-    // Read both pipes while it runs, so a timed-out run still shows how far it got.
-    let stdout = tokio::spawn(read_all(child.stdout.take().expect("stdout")));
-    let stderr = tokio::spawn(read_all(child.stderr.take().expect("stderr")));
-    let status = match tokio::time::timeout(RUN_TIMEOUT, child.wait()).await {
-        Ok(status) => Some(status.expect("wait for schemathesis")),
-        Err(_) => {
-            let _ = child.kill().await;
-            None
-        }
-    };
     Run {
         command: shown,
-        status,
-        stdout: stdout.await.expect("stdout reader"),
-        stderr: stderr.await.expect("stderr reader"),
+        run: python::run(python, &all, Some(cwd), RUN_TIMEOUT).await,
     }
 }
 
@@ -246,7 +177,7 @@ fn options(server: &Server, session_id: &str, operations: &[&str], max_time: u32
 /// answered with its documented media type, headers and schema.
 #[tokio::test]
 async fn appliance_session_and_password_conform_to_the_spec() {
-    let python = test_python();
+    let python = test_python("schemathesis.cli");
     let work = tempfile::tempdir().expect("temp dir");
     let spec = usable_spec(work.path());
 
@@ -284,7 +215,7 @@ async fn appliance_session_and_password_conform_to_the_spec() {
         let args = options(&server, &session_id, operations, max_time);
         let run = schemathesis(&python, work.path(), &spec, &args).await;
         let selected = format!("{} selected /", operations.len());
-        if !run.passed() || !run.stdout.contains(&selected) {
+        if !run.passed() || !run.run.stdout.contains(&selected) {
             panic!(
                 "schemathesis found the appliance face not conforming to the spec, or did not \
                  run (expected \"{selected}\" operations)\n{}\n--- server log ---\n{}",

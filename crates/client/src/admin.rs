@@ -1,20 +1,12 @@
 //! A typed client of a running server's own API (`/api/strongroom/v1`, see
-//! `docs/admin-api.md`): HTTPS pinned to one certificate, HTTP Basic credentials, JSON, and
-//! the `{"message": ...}` errors of the NetHSM conventions that API follows.
-//!
-//! The server's certificate is self-signed, so there is no CA to verify it against: the
-//! operator gives the SHA-256 fingerprint the server printed at start
-//! (`certificate SHA-256 fingerprint AA:BB:...`) and exactly that certificate is trusted.
+//! `docs/admin-api.md`): HTTPS pinned to the server's certificate ([`crate::pin`]), HTTP
+//! Basic credentials, JSON, and the `{"message": ...}` errors of the NetHSM conventions that
+//! API follows.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode, Url};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -154,7 +146,7 @@ impl Remote {
         api.set_query(None);
         api.set_fragment(None);
         Ok(Remote {
-            http: pinned_client(parse_fingerprint(fingerprint)?)?,
+            http: pinned_client(fingerprint)?,
             api,
             credentials,
         })
@@ -285,62 +277,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Parses a SHA-256 fingerprint: 32 bytes of hex, in pairs separated by colons (as the
-/// server and `openssl x509 -fingerprint -sha256` print it) or not separated at all.
-pub fn parse_fingerprint(text: &str) -> Result<[u8; 32], RemoteError> {
-    let bad = || {
-        RemoteError::Setup(format!(
-            "fingerprint {text:?}: expected the 32-byte SHA-256 the server printed, \
-             as AA:BB:... hex pairs"
-        ))
-    };
-    let text = text.trim();
-    let hex: String = if text.contains(':') {
-        let pairs: Vec<&str> = text.split(':').collect();
-        if pairs.iter().any(|p| p.len() != 2) {
-            return Err(bad());
-        }
-        pairs.concat()
-    } else {
-        text.to_owned()
-    };
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad());
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-    }
-    Ok(out)
-}
-
-/// `bytes` as upper-case hex pairs joined by colons, the form the server prints.
-pub fn format_fingerprint(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// An HTTPS-only client that trusts exactly the certificate whose DER has this SHA-256.
-fn pinned_client(fingerprint: [u8; 32]) -> Result<reqwest::Client, RemoteError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(PinnedCert {
-        fingerprint,
-        provider: provider.clone(),
-    });
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| RemoteError::Setup(format!("TLS setup: {e}")))?
-        // "Dangerous" only in that it replaces CA verification: the pinned certificate is the
-        // sole trust anchor, and handshake signatures are still verified against it.
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .https_only(true)
+/// The pinned HTTPS client of the admin API.
+fn pinned_client(fingerprint: &str) -> Result<reqwest::Client, RemoteError> {
+    crate::pin::client_builder(fingerprint)
+        .map_err(|e| RemoteError::Setup(e.to_string()))?
         // The API answers in place; a redirect would only send the credentials elsewhere.
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
@@ -350,94 +290,12 @@ fn pinned_client(fingerprint: [u8; 32]) -> Result<reqwest::Client, RemoteError> 
         .map_err(|e| RemoteError::Setup(format!("HTTP client setup: {}", error_chain(&e))))
 }
 
-/// Trusts one certificate, named by the SHA-256 of its DER, whatever name or dates it has: the
-/// server's certificate is self-signed, and pinning it is how clients trust it
-/// (ARCHITECTURE.md, security model).
-#[derive(Debug)]
-struct PinnedCert {
-    fingerprint: [u8; 32],
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for PinnedCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let seen = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, end_entity);
-        if seen.as_ref() == self.fingerprint {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "the server's certificate {} is not the pinned one {}",
-                format_fingerprint(seen.as_ref()),
-                format_fingerprint(&self.fingerprint)
-            )))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const FP: &str = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:\
                       00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
-
-    #[test]
-    fn fingerprint_round_trips_in_the_printed_form() {
-        let bytes = parse_fingerprint(FP).unwrap();
-        assert_eq!(format_fingerprint(&bytes), FP);
-        assert_eq!(parse_fingerprint(&FP.to_lowercase()).unwrap(), bytes);
-        assert_eq!(parse_fingerprint(&FP.replace(':', "")).unwrap(), bytes);
-    }
-
-    #[test]
-    fn fingerprint_of_the_wrong_length_or_shape_is_refused() {
-        assert!(parse_fingerprint(&FP[3..]).is_err());
-        assert!(parse_fingerprint(&format!("{FP}:00")).is_err());
-        assert!(parse_fingerprint(&FP.replacen(":", "", 1)).is_err());
-        assert!(parse_fingerprint(&FP.replace("FF", "FG")).is_err());
-        assert!(parse_fingerprint("").is_err());
-    }
 
     #[test]
     fn error_message_prefers_the_json_message() {
