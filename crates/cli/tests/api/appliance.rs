@@ -160,8 +160,10 @@ async fn sessions() {
     // Idle sessions expire (2 s here); using one keeps it alive.
     let used = session(&s, "admin", ADMIN).await;
     let idle = session(&s, "admin", ADMIN).await;
-    for _ in 0..3 {
-        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    // Used every half second (well inside the 2 s, even on a slow machine) for 2.5 s: the
+    // used session lives on, the idle one does not.
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         let r = at(&s, Method::GET, "/session")
             .header("x-dr-session", &used)
             .send()
