@@ -15,11 +15,10 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 use aws_lc_rs::digest::{SHA256, digest};
-use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use serde::{Deserialize, Serialize};
-use strongroom_store::sealed::Sealer;
+use strongroom_store::sealed::{Sealer, derive_aes_key};
 use strongroom_store::{Check, Commit, Op, Snapshot, Store};
 use zeroize::Zeroizing;
 
@@ -52,13 +51,13 @@ const MAX_KDF_ITERATIONS: u32 = 16;
 const MAX_KDF_PARALLELISM: u32 = 8;
 
 /// Never in a backup: node-local state (sealed under this node's device key, or describing
-/// this node's store) and short-lived session state. `meta/unlock` is carried separately.
-pub const EXCLUDED_PREFIXES: &[&str] = &["meta/", "sessions/", "tokens/"];
+/// this node's store). `meta/unlock` is carried separately. (Sessions and login tokens are
+/// never stored at all: they live in memory.)
+pub const EXCLUDED_PREFIXES: &[&str] = &["meta/"];
 
 /// What a restore onto an Operational node keeps of its own: everything but the user data
 /// (users, namespaces, keys, the faces' records).
-pub const KEPT_BY_PARTIAL_RESTORE: &[&str] =
-    &["meta/", "config/", "audit/", "sessions/", "tokens/"];
+pub const KEPT_BY_PARTIAL_RESTORE: &[&str] = &["meta/", "config/", "audit/"];
 
 fn is_excluded(key: &str) -> bool {
     EXCLUDED_PREFIXES.iter().any(|p| key.starts_with(p))
@@ -97,25 +96,9 @@ struct ChunkCipher {
     counter: u32,
 }
 
-struct Len32;
-impl aws_lc_rs::hkdf::KeyType for Len32 {
-    fn len(&self) -> usize {
-        32
-    }
-}
-
 impl ChunkCipher {
     fn new(backup_key: &[u8; 32], file_salt: &[u8], nonce_prefix: [u8; 7], aad: [u8; 32]) -> Self {
-        let prk = Salt::new(HKDF_SHA256, file_salt).extract(backup_key);
-        let info = [HKDF_INFO];
-        let okm = prk
-            .expand(&info, Len32)
-            .expect("32 bytes is a valid HKDF output length");
-        let mut key = Zeroizing::new([0u8; 32]);
-        okm.fill(key.as_mut())
-            .expect("fill with the length given to expand");
-        let key =
-            LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key.as_ref()).expect("AES-256 key"));
+        let key = derive_aes_key(backup_key, file_salt, HKDF_INFO);
         Self {
             key,
             nonce_prefix,

@@ -25,7 +25,7 @@ pub const RANDOM_MAX: u64 = 1024;
 pub(crate) struct BackupKeyRecord {
     pub kdf: KdfParams,
     /// Hex of the 32-byte key derived from the backup passphrase.
-    pub key: String,
+    pub key: zeroize::Zeroizing<String>,
 }
 
 impl BackupKeyRecord {
@@ -82,7 +82,7 @@ impl Core {
         let key = kdf.derive(new.as_bytes())?;
         let record = BackupKeyRecord {
             kdf,
-            key: hex::encode(key.as_ref()),
+            key: zeroize::Zeroizing::new(hex::encode(key.as_ref())),
         };
         let value = zeroize::Zeroizing::new(json(&record)?);
         let txn = Txn::new()

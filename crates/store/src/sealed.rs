@@ -35,22 +35,28 @@ impl aws_lc_rs::hkdf::KeyType for Len32 {
     }
 }
 
+/// HKDF-SHA256 (`salt`, `info`) of a 32-byte key into an AES-256-GCM key: the one derivation
+/// behind every sealing key of the appliance (values at rest, wrapped keys, backup chunks).
+pub fn derive_aes_key(root_key: &[u8; 32], salt: &[u8], info: &[u8]) -> LessSafeKey {
+    let prk = Salt::new(HKDF_SHA256, salt).extract(root_key);
+    let info = [info];
+    let okm = prk
+        .expand(&info, Len32)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    let mut derived = Zeroizing::new([0u8; 32]);
+    okm.fill(derived.as_mut())
+        .expect("fill with the length given to expand");
+    let unbound =
+        UnboundKey::new(&AES_256_GCM, derived.as_ref()).expect("32 bytes is an AES-256 key");
+    LessSafeKey::new(unbound)
+}
+
 impl Sealer {
     /// Derives the sealing key for `purpose` from a 32-byte root key. Different purposes give
     /// independent keys from the same root.
     pub fn new(root_key: &[u8; 32], purpose: &str) -> Self {
-        let prk = Salt::new(HKDF_SALT_ALG, HKDF_SALT).extract(root_key);
-        let info = [purpose.as_bytes()];
-        let okm = prk
-            .expand(&info, Len32)
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
-        let mut derived = Zeroizing::new([0u8; 32]);
-        okm.fill(derived.as_mut())
-            .expect("fill with the length given to expand");
-        let unbound =
-            UnboundKey::new(&AES_256_GCM, derived.as_ref()).expect("32 bytes is an AES-256 key");
         Self {
-            key: std::sync::Arc::new(LessSafeKey::new(unbound)),
+            key: std::sync::Arc::new(derive_aes_key(root_key, HKDF_SALT, purpose.as_bytes())),
         }
     }
 
@@ -94,8 +100,6 @@ impl Sealer {
         Ok(body)
     }
 }
-
-const HKDF_SALT_ALG: aws_lc_rs::hkdf::Algorithm = HKDF_SHA256;
 
 /// A [`Store`] whose values are sealed before they reach the inner store and opened after.
 /// Keys (paths) and revisions are not secret and pass through unchanged.
