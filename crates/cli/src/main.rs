@@ -62,6 +62,9 @@ struct ServeArgs {
     /// The longest a passkey authorization for browse and restore lasts, in seconds [default: 1800].
     #[arg(long, env = "STRONGROOM_PASSKEY_AUTHORIZATION_SECS")]
     passkey_authorization_secs: Option<u64>,
+    /// The most events the audit trail keeps; older ones are pruned [default: 100000].
+    #[arg(long, env = "STRONGROOM_AUDIT_MAX_EVENTS")]
+    audit_max_events: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -80,6 +83,7 @@ fn main() -> anyhow::Result<()> {
                     restore_max_bytes: args.restore_max_bytes,
                     session_idle_secs: args.session_idle_secs,
                     passkey_authorization_secs: args.passkey_authorization_secs,
+                    audit_max_events: args.audit_max_events,
                 },
                 file,
             )?;

@@ -1,29 +1,65 @@
-//! The audit trail: one event per state-changing request on any face, sealed like all user
-//! data and hash-chained, so that an altered, removed or reordered event is detectable.
+//! The audit trail: sealed, hash-chained events of what changed the appliance, so that an
+//! altered, removed or reordered event is detectable.
+//!
+//! What is recorded (see `docs/security-model.md`, "Audit trail"):
+//! - a successful state change, once, **in the same store transaction as the change**: a
+//!   request's context ([`RequestAudit`]) is installed on the thread that runs its core call
+//!   ([`in_request`]), and the core's commit ([`Core::commit_audited`]) adds the event to the
+//!   change's transaction, so a change can never be stored without its event. A success that
+//!   stores nothing (lock, a login) is recorded on its own afterwards;
+//! - a refused request of an authenticated caller, on its own, up to
+//!   [`REFUSALS_PER_MINUTE`] per caller a minute; past that, counted as below;
+//! - failed authentications and other refusals of unauthenticated callers are only counted,
+//!   in memory, per (face, action, claimed user, address, status), at most [`MAX_TALLIES`]
+//!   of them, and written as one event per count (with `count` and `since`) before the next
+//!   event or when the server flushes them (every minute); requests to unknown paths are
+//!   not recorded at all. So no unauthenticated request can grow the trail by more than a
+//!   bounded amount a minute.
+//!
+//! Every field is bounded. The trail keeps at most `max_events` events: older ones are pruned
+//! in the transaction that appends past the bound, and a sealed checkpoint (`audit/checkpoint`:
+//! the sequence number and hash of the last pruned event) is where verification starts, so
+//! the chain stays verifiable. Export the trail (`GET /api/strongroom/v1/audit`) or take
+//! backups to keep events longer.
 //!
 //! Store layout: `audit/events/<seq, 20 digits>` holds each event; `audit/head` holds the
 //! sequence number and hash of the last one. Each event carries the hash of the one before
 //! (64 zeros for the first); its own hash is SHA-256 over its JSON without the `hash` field.
-//! An append is one transaction that checks `audit/head` did not move, so appends from several
-//! writers (or nodes) serialise. Events that happen while the node is Locked cannot be sealed
-//! yet; they wait in memory (bounded) and are appended at the next unlock.
+//! An append is part of a transaction that checks `audit/head` did not move, so appends from
+//! several writers (or nodes) serialise. Events that happen while the node is Locked cannot
+//! be sealed yet; they wait in memory (bounded) and are appended at the next unlock.
 
-use std::collections::VecDeque;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest::{SHA256, digest};
 use serde::{Deserialize, Serialize};
+use strongroom_store::sealed::Sealed;
 use strongroom_store::{Commit, Store, Txn};
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::{Error, Result};
 use crate::identity::Principal;
-use crate::{Core, Unlocked, json};
+use crate::{Core, DynStore, Unlocked, json};
 
 const HEAD_PATH: &str = "audit/head";
+const CHECKPOINT_PATH: &str = "audit/checkpoint";
 const EVENTS_PREFIX: &str = "audit/events/";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// Events kept while Locked; past this the oldest are dropped (and the drop is recorded).
-const MAX_PENDING: usize = 10_000;
+/// Only successes of authenticated callers wait here; failures are counted instead.
+const MAX_PENDING: usize = 1_000;
+/// Distinct failure counts kept at once; past this, new kinds are counted together.
+pub const MAX_TALLIES: usize = 1_024;
+/// Refusals of one authenticated caller recorded one by one per minute; the rest are counted.
+pub const REFUSALS_PER_MINUTE: u32 = 20;
+/// Events pruned at once past the retention bound (so pruning is not on every append).
+const PRUNE_BATCH: u64 = 1_000;
+/// The longest text kept in any field of an event.
+pub const MAX_FIELD_CHARS: usize = 256;
 const CAS_RETRIES: usize = 64;
 
 fn event_path(seq: u64) -> String {
@@ -43,9 +79,36 @@ pub struct NewAuditEvent {
     pub target: String,
     /// `success`, `denied` (401, 403, 429), `refused` (other 4xx) or `error` (5xx).
     pub outcome: String,
-    /// The HTTP status the request was answered with.
-    pub status: u16,
+    /// The HTTP status the request was answered with; `None` for an event written with the
+    /// change it records (before the answer exists).
+    pub status: Option<u16>,
     pub request_id: String,
+}
+
+/// Cuts a field to [`MAX_FIELD_CHARS`].
+fn bounded(s: &str) -> String {
+    if s.chars().count() <= MAX_FIELD_CHARS {
+        s.to_owned()
+    } else {
+        let mut cut: String = s.chars().take(MAX_FIELD_CHARS - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+impl NewAuditEvent {
+    /// The same event with every field cut to its bound.
+    fn bounded(&self) -> Self {
+        Self {
+            actor: self.actor.as_deref().map(bounded),
+            face: bounded(&self.face),
+            action: bounded(&self.action),
+            target: bounded(&self.target),
+            outcome: bounded(&self.outcome),
+            status: self.status,
+            request_id: bounded(&self.request_id),
+        }
+    }
 }
 
 /// A stored event.
@@ -60,8 +123,15 @@ pub struct AuditEvent {
     pub action: String,
     pub target: String,
     pub outcome: String,
-    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
     pub request_id: String,
+    /// For a counted event: how many requests it stands for, the first of them at `since`
+    /// and the last at `time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -83,6 +153,16 @@ struct Head {
     hash: String,
 }
 
+/// Where a pruned trail starts: the last pruned event's sequence number and hash.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Checkpoint {
+    seq: u64,
+    hash: String,
+    /// Appliance time of the pruning.
+    time: String,
+}
+
 /// A page of the trail.
 #[derive(Debug, Clone)]
 pub struct AuditPage {
@@ -99,6 +179,8 @@ pub struct ChainReport {
     pub verified: bool,
     /// Events that verified before the first break (all of them if `verified`).
     pub events: u64,
+    /// The last event pruned by the retention bound; verification started after it.
+    pub pruned_through: Option<u64>,
     /// The sequence number where the chain first breaks.
     pub broken_at: Option<u64>,
     pub reason: Option<String>,
@@ -109,32 +191,251 @@ impl ChainReport {
         Self {
             verified: false,
             events,
+            pruned_through: None,
             broken_at: Some(at),
             reason: Some(reason),
         }
     }
 }
 
-/// Events waiting for the node to unlock.
+/// A request's audit context: the event to write if the request changes the store. Installed
+/// on the thread that runs the request's core call by [`in_request`].
+#[derive(Debug)]
+pub struct RequestAudit {
+    event: NewAuditEvent,
+    /// Who the request is from, once authentication has said so.
+    actor: std::sync::Mutex<Option<String>>,
+    written: AtomicBool,
+}
+
+impl RequestAudit {
+    /// `event`'s outcome and status are set when it is written.
+    pub fn new(event: NewAuditEvent) -> Arc<Self> {
+        Arc::new(Self {
+            event: event.bounded(),
+            actor: std::sync::Mutex::new(None),
+            written: AtomicBool::new(false),
+        })
+    }
+
+    /// Names the request's caller (bounded), for the event.
+    pub fn set_actor(&self, user_id: &str) {
+        *self.actor.lock().unwrap_or_else(|e| e.into_inner()) = Some(bounded(user_id));
+    }
+
+    /// The event as it stands: the template with the caller named so far.
+    pub fn event(&self) -> NewAuditEvent {
+        let mut event = self.event.clone();
+        if let Some(actor) = self.actor.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            event.actor = Some(actor);
+        }
+        event
+    }
+
+    /// Whether the event was written with a change the request committed.
+    pub fn written(&self) -> bool {
+        self.written.load(Ordering::SeqCst)
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<RequestAudit>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `ctx` as the current request's audit context on this thread.
+pub fn in_request<T>(ctx: Option<Arc<RequestAudit>>, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Arc<RequestAudit>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|c| *c.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(CURRENT.with(|c| c.replace(ctx)));
+    f()
+}
+
+/// The current request's context, if its event is still to be written.
+fn current_unwritten() -> Option<Arc<RequestAudit>> {
+    CURRENT.with(|c| c.borrow().clone().filter(|ctx| !ctx.written()))
+}
+
+/// How a finished request is to be recorded ([`Core::record_request`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// The request's credentials were verified.
+    Authenticated,
+    /// Anyone: no credentials, or credentials that did not verify.
+    Unauthenticated,
+}
+
+/// Events waiting for the node to unlock, and counted failures.
 #[derive(Default)]
 pub(crate) struct Pending {
     events: VecDeque<(NewAuditEvent, String)>,
     dropped: u64,
+    tallies: HashMap<TallyKey, Tally>,
+    /// Refusals recorded one by one per authenticated caller in the current minute.
+    refusals: HashMap<String, (Instant, u32)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TallyKey {
+    face: String,
+    action: String,
+    actor: Option<String>,
+    client: String,
+    outcome: String,
+    status: Option<u16>,
+}
+
+struct Tally {
+    count: u64,
+    since: String,
+    last: String,
+}
+
+impl Pending {
+    fn count(&mut self, event: &NewAuditEvent, client: &str, time: String) {
+        let mut key = TallyKey {
+            face: event.face.clone(),
+            action: event.action.clone(),
+            actor: event.actor.clone(),
+            client: bounded(client),
+            outcome: event.outcome.clone(),
+            status: event.status,
+        };
+        if !self.tallies.contains_key(&key) && self.tallies.len() >= MAX_TALLIES - 1 {
+            // Full: count every new kind together, so memory stays bounded.
+            key = TallyKey {
+                face: "strongroom".into(),
+                action: "(many kinds of request)".into(),
+                actor: None,
+                client: "(many)".into(),
+                outcome: event.outcome.clone(),
+                status: None,
+            };
+        }
+        let tally = self.tallies.entry(key).or_insert_with(|| Tally {
+            count: 0,
+            since: time.clone(),
+            last: time.clone(),
+        });
+        tally.count += 1;
+        tally.last = time;
+    }
+
+    /// Whether one more refusal of `actor` may be recorded on its own this minute.
+    fn refusal_allowed(&mut self, actor: &str) -> bool {
+        const MINUTE: Duration = Duration::from_secs(60);
+        if self.refusals.len() >= MAX_TALLIES {
+            self.refusals
+                .retain(|_, (start, _)| start.elapsed() < MINUTE);
+        }
+        if !self.refusals.contains_key(actor) && self.refusals.len() >= MAX_TALLIES {
+            return false;
+        }
+        let entry = self
+            .refusals
+            .entry(actor.to_owned())
+            .or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= MINUTE {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+        entry.1 <= REFUSALS_PER_MINUTE
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.dropped == 0 && self.tallies.is_empty()
+    }
+
+    /// Everything waiting, as events to append in order, with their times.
+    fn take(&mut self, now: &str) -> Vec<(NewAuditEvent, String, Option<(u64, String)>)> {
+        let mut out = Vec::new();
+        if self.dropped > 0 {
+            out.push((
+                NewAuditEvent {
+                    actor: None,
+                    face: "strongroom".into(),
+                    action: "audit overflow".into(),
+                    target: format!("{} events recorded while locked were dropped", self.dropped),
+                    outcome: "error".into(),
+                    status: None,
+                    request_id: String::new(),
+                },
+                now.to_owned(),
+                None,
+            ));
+            self.dropped = 0;
+        }
+        let mut tallies: Vec<_> = self.tallies.drain().collect();
+        tallies.sort_by(|a, b| a.1.since.cmp(&b.1.since));
+        for (key, tally) in tallies {
+            out.push((
+                NewAuditEvent {
+                    actor: key.actor,
+                    face: key.face,
+                    action: key.action,
+                    target: format!("from {}", key.client),
+                    outcome: key.outcome,
+                    status: key.status,
+                    request_id: String::new(),
+                },
+                tally.last,
+                Some((tally.count, tally.since)),
+            ));
+        }
+        out.extend(self.events.drain(..).map(|(e, t)| (e, t, None)));
+        out
+    }
+
+    /// Puts back what [`Pending::take`] took, when it could not be written.
+    fn put_back(&mut self, taken: Vec<(NewAuditEvent, String, Option<(u64, String)>)>) {
+        for (event, time, counted) in taken.into_iter().rev() {
+            match counted {
+                Some((count, since)) => {
+                    let client = event.target.trim_start_matches("from ").to_owned();
+                    let key = TallyKey {
+                        face: event.face,
+                        action: event.action,
+                        actor: event.actor,
+                        client,
+                        outcome: event.outcome,
+                        status: event.status,
+                    };
+                    let t = self.tallies.entry(key).or_insert(Tally {
+                        count: 0,
+                        since: since.clone(),
+                        last: time.clone(),
+                    });
+                    t.count += count;
+                    t.since = since.min(t.since.clone());
+                }
+                None if event.action == "audit overflow" => self.dropped += 1,
+                None => self.events.push_front((event, time)),
+            }
+        }
+    }
 }
 
 impl Core {
-    /// Records an event: appended now if Operational, else kept until the next unlock.
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending_audit.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records an event on its own: appended now if Operational, else kept until the next
+    /// unlock. For what happens outside a request's store change (a core decision, a lock).
     pub fn record_audit(&self, event: NewAuditEvent) {
         let time = self.now_rfc3339();
+        let event = event.bounded();
         match self.unlocked() {
             Ok(u) => {
-                self.flush_pending_audit(&u);
-                if let Err(e) = self.append_audit(&u, &event, time) {
+                if let Err(e) = self.append_standalone(&u, vec![(event, time, None)]) {
                     tracing::error!(error = %e, "audit event could not be written");
                 }
             }
             Err(_) => {
-                let mut pending = self.pending_audit.lock().unwrap_or_else(|e| e.into_inner());
+                let mut pending = self.pending();
                 if pending.events.len() >= MAX_PENDING {
                     pending.events.pop_front();
                     pending.dropped += 1;
@@ -144,48 +445,116 @@ impl Core {
         }
     }
 
+    /// Records a finished request whose event was not written with a change: a success on
+    /// its own; a refusal of an authenticated caller on its own within its budget; anything
+    /// else counted. `client` is the caller's address.
+    pub fn record_request(&self, event: NewAuditEvent, caller: Caller, client: &str) {
+        let event = event.bounded();
+        let success = event.outcome == "success";
+        if success {
+            return self.record_audit(event);
+        }
+        let time = self.now_rfc3339();
+        let mut pending = self.pending();
+        let on_its_own = caller == Caller::Authenticated
+            && event
+                .actor
+                .as_deref()
+                .is_some_and(|a| pending.refusal_allowed(a));
+        if on_its_own {
+            drop(pending);
+            self.record_audit(event);
+        } else {
+            pending.count(&event, client, time);
+        }
+    }
+
     fn now_rfc3339(&self) -> String {
         self.now().format(&Rfc3339).unwrap_or_default()
     }
 
-    /// Appends the events recorded while Locked.
-    pub(crate) fn flush_pending_audit(&self, u: &Unlocked) {
-        let (events, dropped) = {
-            let mut pending = self.pending_audit.lock().unwrap_or_else(|e| e.into_inner());
-            if pending.events.is_empty() && pending.dropped == 0 {
-                return;
-            }
-            (
-                std::mem::take(&mut pending.events),
-                std::mem::take(&mut pending.dropped),
-            )
-        };
-        if dropped > 0 {
-            let note = NewAuditEvent {
-                actor: None,
-                face: "strongroom".into(),
-                action: "audit overflow".into(),
-                target: format!("{dropped} events recorded while locked were dropped"),
-                outcome: "error".into(),
-                status: 0,
-                request_id: String::new(),
-            };
-            let time = self.now_rfc3339();
-            if let Err(e) = self.append_audit(u, &note, time) {
-                tracing::error!(error = %e, "audit event could not be written");
-            }
-        }
-        for (event, time) in events {
-            if let Err(e) = self.append_audit(u, &event, time) {
-                tracing::error!(error = %e, "audit event could not be written");
-            }
+    /// Appends what waits (events recorded while Locked, counted failures). The server calls
+    /// this every minute; it happens anyway before any other event is appended.
+    pub fn flush_audit(&self) {
+        if let Ok(u) = self.unlocked() {
+            self.flush_pending_audit(&u);
         }
     }
 
-    fn append_audit(&self, u: &Unlocked, new: &NewAuditEvent, time: String) -> Result<u64> {
+    pub(crate) fn flush_pending_audit(&self, u: &Unlocked) {
+        if self.pending().is_empty() {
+            return;
+        }
+        if let Err(e) = self.append_standalone(u, Vec::new()) {
+            tracing::error!(error = %e, "audit events could not be written");
+        }
+    }
+
+    fn append_standalone(
+        &self,
+        u: &Unlocked,
+        events: Vec<(NewAuditEvent, String, Option<(u64, String)>)>,
+    ) -> Result<()> {
+        match self.append_with(&u.data, Txn::new(), events)? {
+            Commit::Committed(_) => Ok(()),
+            Commit::Conflict => Err(Error::Internal("audit append conflicted".into())),
+        }
+    }
+
+    /// Commits `txn` (in the inner store's terms: values already sealed where they must be)
+    /// through the sealed view `data`. Within a request, the request's event (and whatever
+    /// waits) is appended in the same transaction, so the change and its record are stored
+    /// together or not at all.
+    pub(crate) fn commit_audited(&self, data: &Sealed<DynStore>, txn: Txn) -> Result<Commit> {
+        let Some(ctx) = current_unwritten() else {
+            return Ok(self.raw.commit(txn)?);
+        };
+        let mut event = ctx.event();
+        event.outcome = "success".into();
+        event.status = None;
+        let commit = self.append_with(data, txn, vec![(event, self.now_rfc3339(), None)])?;
+        if let Commit::Committed(_) = commit {
+            ctx.written.store(true, Ordering::SeqCst);
+        }
+        Ok(commit)
+    }
+
+    /// [`Core::commit_audited`] for a transaction of user data (plain values, sealed here).
+    pub(crate) fn commit_data(&self, u: &Unlocked, txn: Txn) -> Result<Commit> {
+        self.commit_audited(&u.data, u.data.seal_txn(txn))
+    }
+
+    /// Appends what waits, then `events`, to the trail in one transaction with `txn`.
+    /// `Conflict` only when `txn`'s own checks failed.
+    fn append_with(
+        &self,
+        data: &Sealed<DynStore>,
+        txn: Txn,
+        events: Vec<(NewAuditEvent, String, Option<(u64, String)>)>,
+    ) -> Result<Commit> {
         let _serial = self.audit_append.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.now_rfc3339();
+        let mut all = self.pending().take(&now);
+        let waiting = all.len();
+        all.extend(events);
+        let result = self.try_append(data, txn, &all, &now);
+        if !matches!(result, Ok(Commit::Committed(_))) {
+            // Not written: what waited waits on (the new events are the caller's to report).
+            all.truncate(waiting);
+            self.pending().put_back(all);
+        }
+        result
+    }
+
+    fn try_append(
+        &self,
+        data: &Sealed<DynStore>,
+        txn: Txn,
+        events: &[(NewAuditEvent, String, Option<(u64, String)>)],
+        now: &str,
+    ) -> Result<Commit> {
         for _ in 0..CAS_RETRIES {
-            let head_entry = u.data.get(HEAD_PATH)?;
+            let head_entry = data.get(HEAD_PATH)?;
             let head: Head = match &head_entry {
                 Some(e) => serde_json::from_slice(&e.value).map_err(Error::internal)?,
                 None => Head {
@@ -193,33 +562,85 @@ impl Core {
                     hash: GENESIS.into(),
                 },
             };
-            let mut event = AuditEvent {
-                seq: head.seq + 1,
-                time: time.clone(),
-                actor: new.actor.clone(),
-                face: new.face.clone(),
-                action: new.action.clone(),
-                target: new.target.clone(),
-                outcome: new.outcome.clone(),
-                status: new.status,
-                request_id: new.request_id.clone(),
-                prev_hash: head.hash,
-                hash: String::new(),
-            };
-            event.hash = event.compute_hash();
-            let new_head = Head {
-                seq: event.seq,
-                hash: event.hash.clone(),
-            };
-            let txn = Txn::new()
-                .require_unchanged(HEAD_PATH, head_entry.as_ref())
-                .put(event_path(event.seq), json(&event)?)
-                .put(HEAD_PATH, json(&new_head)?);
-            if let Commit::Committed(_) = u.data.commit(txn)? {
-                return Ok(event.seq);
+            let mut audit = Txn::new().require_unchanged(HEAD_PATH, head_entry.as_ref());
+            let (mut seq, mut prev) = (head.seq, head.hash.clone());
+            for (new, time, counted) in events {
+                seq += 1;
+                let mut event = AuditEvent {
+                    seq,
+                    time: time.clone(),
+                    actor: new.actor.clone(),
+                    face: new.face.clone(),
+                    action: new.action.clone(),
+                    target: new.target.clone(),
+                    outcome: new.outcome.clone(),
+                    status: new.status,
+                    request_id: new.request_id.clone(),
+                    count: counted.as_ref().map(|(n, _)| *n),
+                    since: counted.as_ref().map(|(_, s)| s.clone()),
+                    prev_hash: prev,
+                    hash: String::new(),
+                };
+                event.hash = event.compute_hash();
+                prev = event.hash.clone();
+                audit = audit.put(event_path(seq), json(&event)?);
+            }
+            if seq != head.seq {
+                audit = audit.put(HEAD_PATH, json(&Head { seq, hash: prev })?);
+                audit = self.prune_to_retention(data, audit, seq, now)?;
+            }
+            match self.raw.commit(txn.clone().merge(data.seal_txn(audit)))? {
+                Commit::Committed(r) => return Ok(Commit::Committed(r)),
+                Commit::Conflict => {
+                    // Ours or the trail's? Only a moved head is worth another try.
+                    let moved = data.get(HEAD_PATH)?.map(|e| e.revision)
+                        != head_entry.as_ref().map(|e| e.revision);
+                    if !moved {
+                        return Ok(Commit::Conflict);
+                    }
+                }
             }
         }
         Err(Error::Internal("audit head kept moving; gave up".into()))
+    }
+
+    /// Adds to `audit` the pruning of the oldest events if the trail would hold more than
+    /// the retention bound after `last`, in batches of [`PRUNE_BATCH`].
+    fn prune_to_retention(
+        &self,
+        data: &Sealed<DynStore>,
+        mut audit: Txn,
+        last: u64,
+        now: &str,
+    ) -> Result<Txn> {
+        let max = self.audit_max_events.max(1);
+        let checkpoint: Option<Checkpoint> = match data.get(CHECKPOINT_PATH)? {
+            Some(e) => Some(serde_json::from_slice(&e.value).map_err(Error::internal)?),
+            None => None,
+        };
+        let first = checkpoint.as_ref().map_or(1, |c| c.seq + 1);
+        if last + 1 - first <= max + PRUNE_BATCH.min(max) {
+            return Ok(audit);
+        }
+        let through = last - max;
+        let Some(at) = data.get(&event_path(through))? else {
+            // The event to continue from is not stored (pruned by another node meanwhile).
+            return Ok(audit);
+        };
+        let cut: AuditEvent = serde_json::from_slice(&at.value).map_err(Error::internal)?;
+        for seq in first..=through {
+            audit = audit.delete(event_path(seq));
+        }
+        audit = audit.put(
+            CHECKPOINT_PATH,
+            json(&Checkpoint {
+                seq: through,
+                hash: cut.hash,
+                time: now.to_owned(),
+            })?,
+        );
+        tracing::info!(through, "audit trail pruned to its retention bound");
+        Ok(audit)
     }
 
     /// Up to `limit` events after sequence number `after` (0: from the start). Root
@@ -261,14 +682,26 @@ impl Core {
         let u = self.unlocked()?;
         who.require_root_admin()?;
         const PAGE: usize = 1000;
-        let mut expected_seq = 1u64;
-        let mut prev_hash = GENESIS.to_owned();
-        let mut after: Option<String> = None;
+        let checkpoint: Option<Checkpoint> = match u.data.get(CHECKPOINT_PATH) {
+            Ok(Some(e)) => serde_json::from_slice(&e.value).ok(),
+            Ok(None) => None,
+            Err(_) => {
+                return Ok(ChainReport::broken(
+                    0,
+                    0,
+                    "the checkpoint the pruned trail starts from was altered".into(),
+                ));
+            }
+        };
+        let pruned_through = checkpoint.as_ref().map(|c| c.seq);
+        let mut expected_seq = pruned_through.map_or(1, |s| s + 1);
+        let mut prev_hash = checkpoint.map_or_else(|| GENESIS.to_owned(), |c| c.hash);
+        let mut after: Option<String> = pruned_through.map(event_path);
         loop {
             let raw = self.raw.scan(EVENTS_PREFIX, after.as_deref(), PAGE)?;
             let done = raw.len() < PAGE;
             for (key, entry) in &raw {
-                let verified = expected_seq - 1;
+                let verified = expected_seq - 1 - pruned_through.unwrap_or(0);
                 let seq: Option<u64> = key[EVENTS_PREFIX.len()..].parse().ok();
                 if seq != Some(expected_seq) {
                     return Ok(ChainReport::broken(
@@ -305,7 +738,10 @@ impl Core {
                     return Ok(ChainReport::broken(
                         verified,
                         expected_seq,
-                        format!("event {expected_seq} does not follow event {verified}"),
+                        format!(
+                            "event {expected_seq} does not follow event {}",
+                            expected_seq - 1
+                        ),
                     ));
                 }
                 prev_hash = event.hash;
@@ -316,7 +752,8 @@ impl Core {
                 break;
             }
         }
-        let count = expected_seq - 1;
+        let last = expected_seq - 1;
+        let count = last - pruned_through.unwrap_or(0);
         let head: Option<Head> = match u.data.get(HEAD_PATH) {
             Ok(Some(e)) => serde_json::from_slice(&e.value).ok(),
             Ok(None) => None,
@@ -329,22 +766,23 @@ impl Core {
             }
         };
         let head_ok = match &head {
-            Some(h) => h.seq == count && h.hash == prev_hash,
-            None => count == 0,
+            Some(h) => h.seq == last && h.hash == prev_hash,
+            None => last == 0,
         };
         if !head_ok {
-            let at = head.map(|h| h.seq).unwrap_or(count).max(count);
+            let at = head.map(|h| h.seq).unwrap_or(last).max(last);
             return Ok(ChainReport::broken(
                 count,
                 at,
                 format!(
-                    "the chain ends at event {count} but its head records a different last event (events were removed from the end)"
+                    "the chain ends at event {last} but its head records a different last event (events were removed from the end)"
                 ),
             ));
         }
         Ok(ChainReport {
             verified: true,
             events: count,
+            pruned_through,
             broken_at: None,
             reason: None,
         })

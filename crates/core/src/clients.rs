@@ -150,7 +150,7 @@ impl Core {
                 .put(NEXT_ID_PATH, (id + 1).to_string())
                 .put(names, id.to_string())
                 .put(client_path(id), json(&client)?);
-            if let Commit::Committed(_) = u.data.commit(txn)? {
+            if let Commit::Committed(_) = self.commit_data(&u, txn)? {
                 tracing::info!(by = %who.user_id, client = id, "client created");
                 return Ok(client);
             }
@@ -183,7 +183,7 @@ impl Core {
                     return Err(Error::Conflict("A client of that name exists.".into()));
                 }
             }
-            if let Commit::Committed(_) = u.data.commit(txn)? {
+            if let Commit::Committed(_) = self.commit_data(&u, txn)? {
                 return Ok(after);
             }
         }
@@ -265,7 +265,7 @@ impl Core {
             .delete(crate::passkeys::passkey_path(
                 crate::passkeys::PasskeyTarget::Client(id),
             ));
-        match u.data.commit(txn)? {
+        match self.commit_data(&u, txn)? {
             Commit::Committed(_) => {
                 tracing::info!(by = %who.user_id, client = id, "client deleted");
                 Ok(())

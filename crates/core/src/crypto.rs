@@ -8,31 +8,107 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
-/// Argon2 runs use 19 to 64 MiB each and a core each: at most this many at once (twice the
-/// cores), so a burst of logins queues instead of exhausting memory.
-fn with_hash_slot<T>(f: impl FnOnce() -> T) -> T {
-    use std::sync::{Condvar, Mutex, OnceLock};
-    static SLOTS: OnceLock<(Mutex<usize>, Condvar)> = OnceLock::new();
-    let (free, cv) = SLOTS.get_or_init(|| {
-        let n = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-        (Mutex::new(n), Condvar::new())
-    });
-    {
-        let mut n = free.lock().unwrap_or_else(|e| e.into_inner());
-        while *n == 0 {
-            n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
+/// The one gate every Argon2 run (hash, verify, key derivation) goes through. Each run uses
+/// 19 to 64 MiB and a core, so at most [`HashGate::running`] run at once (twice the cores) and
+/// at most [`HashGate::queued`] more wait for a turn; past that, a run is refused at once with
+/// [`Error::Busy`], so a flood of logins costs neither a thread nor memory per request.
+///
+/// A place is taken with [`admit`] (cheap, never blocks: async callers take it before they go
+/// to a blocking thread) and used with [`Admission::run`], which waits for a turn.
+pub struct HashGate {
+    state: std::sync::Mutex<GateState>,
+    turn: std::sync::Condvar,
+    running: usize,
+    queued: usize,
+}
+
+#[derive(Default)]
+struct GateState {
+    /// Admissions taken and not yet finished: running plus waiting.
+    admitted: usize,
+    running: usize,
+}
+
+/// How many Argon2 runs may wait for a turn beyond those running.
+const HASH_QUEUE: usize = 128;
+
+fn gate() -> &'static HashGate {
+    static GATE: std::sync::OnceLock<HashGate> = std::sync::OnceLock::new();
+    GATE.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        HashGate::new(cores * 2, HASH_QUEUE)
+    })
+}
+
+impl HashGate {
+    fn new(running: usize, queued: usize) -> Self {
+        Self {
+            state: std::sync::Mutex::new(GateState::default()),
+            turn: std::sync::Condvar::new(),
+            running,
+            queued,
         }
-        *n -= 1;
     }
-    struct Release<'a>(&'a Mutex<usize>, &'a Condvar);
-    impl Drop for Release<'_> {
-        fn drop(&mut self) {
-            *self.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-            self.1.notify_one();
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn admit(&'static self) -> Result<Admission> {
+        let mut st = self.lock();
+        if st.admitted >= self.running + self.queued {
+            return Err(Error::Busy);
+        }
+        st.admitted += 1;
+        Ok(Admission {
+            gate: self,
+            started: false,
+        })
+    }
+}
+
+/// A place at the Argon2 gate; dropping it unused gives the place back.
+#[must_use]
+pub struct Admission {
+    gate: &'static HashGate,
+    started: bool,
+}
+
+/// Takes a place at the gate, or `Busy` if every run and queue place is taken.
+pub fn admit() -> Result<Admission> {
+    gate().admit()
+}
+
+impl Admission {
+    /// Waits for a turn (blocking), then runs `f`.
+    pub fn run<T>(mut self, f: impl FnOnce() -> T) -> T {
+        {
+            let mut st = self.gate.lock();
+            while st.running >= self.gate.running {
+                st = self.gate.turn.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            st.running += 1;
+        }
+        self.started = true;
+        f()
+        // Dropping `self` gives back the turn and the place.
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut st = self.gate.lock();
+        st.admitted -= 1;
+        if self.started {
+            st.running -= 1;
+            self.gate.turn.notify_one();
         }
     }
-    let _release = Release(free, cv);
-    f()
+}
+
+/// Admits and runs `f` at the gate (blocking until a turn comes).
+fn with_hash_slot<T>(f: impl FnOnce() -> T) -> Result<T> {
+    Ok(admit()?.run(f))
 }
 
 /// A 32-byte symmetric key, wiped on drop.
@@ -97,7 +173,7 @@ impl KdfParams {
                 &salt,
                 key.as_mut(),
             )
-        })
+        })?
         .map_err(Error::internal)?;
         Ok(key)
     }
@@ -113,28 +189,55 @@ fn verifier_hasher() -> Argon2<'static> {
 pub fn make_verifier(password: &[u8]) -> Result<String> {
     let mut salt = [0u8; 16];
     fill_random(&mut salt);
-    let hash = with_hash_slot(|| verifier_hasher().hash_password_with_salt(password, &salt))
+    let hash = with_hash_slot(|| verifier_hasher().hash_password_with_salt(password, &salt))?
         .map_err(Error::internal)?;
     Ok(hash.to_string())
 }
 
-/// Checks a password against a verifier. The comparison inside argon2 is constant time.
-pub fn check_verifier(password: &[u8], verifier: &str) -> bool {
+/// Checks a password against a verifier, at the gate. The comparison inside argon2 is
+/// constant time. `Busy` if the gate is full.
+pub fn check_verifier(password: &[u8], verifier: &str) -> Result<bool> {
+    with_hash_slot(|| check_verifier_ungated(password, verifier))
+}
+
+fn check_verifier_ungated(password: &[u8], verifier: &str) -> bool {
     verifier_hasher()
         .verify_password(password, verifier)
         .is_ok()
 }
 
-/// Spends the same time as a real check, for users that do not exist, so that timing does
-/// not reveal which users exist.
-pub fn check_dummy_verifier(password: &[u8]) {
+/// The verifier of no password anyone knows, made once per process (outside the gate: it
+/// runs once, and must not fail for want of a place).
+fn dummy_verifier() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let verifier = DUMMY.get_or_init(|| {
+    DUMMY.get_or_init(|| {
         let mut random = [0u8; 32];
         fill_random(&mut random);
-        make_verifier(&random).expect("hashing a fixed-size random password succeeds")
-    });
-    let _ = check_verifier(password, verifier);
+        let mut salt = [0u8; 16];
+        fill_random(&mut salt);
+        verifier_hasher()
+            .hash_password_with_salt(&random, &salt)
+            .expect("hashing a fixed-size random password succeeds")
+            .to_string()
+    })
+}
+
+/// Spends the same time as a real check, for users that do not exist, so that timing does
+/// not reveal which users exist.
+pub fn check_dummy_verifier(password: &[u8]) -> Result<()> {
+    let verifier = dummy_verifier();
+    with_hash_slot(|| check_verifier_ungated(password, verifier)).map(|_| ())
+}
+
+/// [`check_verifier`] with a place already taken at the gate.
+pub fn check_verifier_admitted(admission: Admission, password: &[u8], verifier: &str) -> bool {
+    admission.run(|| check_verifier_ungated(password, verifier))
+}
+
+/// [`check_dummy_verifier`] with a place already taken at the gate.
+pub fn check_dummy_verifier_admitted(admission: Admission, password: &[u8]) {
+    let verifier = dummy_verifier();
+    admission.run(|| check_verifier_ungated(password, verifier));
 }
 
 #[cfg(test)]
@@ -145,9 +248,41 @@ mod tests {
     fn verifier_round_trip() {
         let v = make_verifier(b"hunter2hunter2").unwrap();
         assert!(v.starts_with("$argon2id$"));
-        assert!(check_verifier(b"hunter2hunter2", &v));
-        assert!(!check_verifier(b"hunter2hunter3", &v));
-        assert!(!check_verifier(b"x", "not a phc string"));
+        assert!(check_verifier(b"hunter2hunter2", &v).unwrap());
+        assert!(!check_verifier(b"hunter2hunter3", &v).unwrap());
+        assert!(!check_verifier(b"x", "not a phc string").unwrap());
+    }
+
+    #[test]
+    fn the_gate_runs_a_bounded_number_and_refuses_past_its_queue() {
+        let g: &'static HashGate = Box::leak(Box::new(HashGate::new(1, 2)));
+        let a = g.admit().unwrap();
+        let b = g.admit().unwrap();
+        let c = g.admit().unwrap();
+        assert!(
+            matches!(g.admit(), Err(Error::Busy)),
+            "running + queued are taken"
+        );
+        drop(c);
+        let c = g.admit().unwrap();
+        // One at a time: while `a` runs, `b` waits for its turn.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                a.run(|| {
+                    tx.send("a started").unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    tx.send("a done").unwrap();
+                })
+            });
+            assert_eq!(rx.recv().unwrap(), "a started");
+            s.spawn(|| b.run(|| tx.send("b ran").unwrap()));
+            assert_eq!(rx.recv().unwrap(), "a done");
+            assert_eq!(rx.recv().unwrap(), "b ran");
+        });
+        drop(c);
+        assert_eq!(g.lock().admitted, 0);
+        assert_eq!(g.lock().running, 0);
     }
 
     #[test]

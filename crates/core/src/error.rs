@@ -30,6 +30,10 @@ pub enum Error {
     /// Too many failed attempts from this client; try again later.
     #[error("too many failed attempts; try again later")]
     RateLimited,
+    /// Too many password checks are running or waiting; try again shortly (the Argon2 gate,
+    /// see `crypto::admit`).
+    #[error("the appliance is busy; try again shortly")]
+    Busy,
     /// A current passphrase given to authorise a change is wrong; the message says which.
     #[error("{0}")]
     WrongPassphrase(String),

@@ -131,6 +131,9 @@ pub struct SystemInfo {
     pub device_id: String,
 }
 
+/// How many audit events are kept by default: at a few hundred bytes each, tens of MB.
+pub const DEFAULT_AUDIT_MAX_EVENTS: u64 = 100_000;
+
 /// Tunables of the core, set from the server's configuration.
 #[derive(Debug, Clone)]
 pub struct CoreSettings {
@@ -140,6 +143,8 @@ pub struct CoreSettings {
     pub session_idle: Duration,
     /// The longest a passkey authorization for browse and restore lasts.
     pub passkey_window: Duration,
+    /// The most events the audit trail keeps; older ones are pruned (see [`audit`]).
+    pub audit_max_events: u64,
 }
 
 impl Default for CoreSettings {
@@ -148,6 +153,7 @@ impl Default for CoreSettings {
             auth_cache_ttl: Duration::from_secs(30),
             session_idle: Duration::from_secs(30 * 60),
             passkey_window: Duration::from_secs(30 * 60),
+            audit_max_events: DEFAULT_AUDIT_MAX_EVENTS,
         }
     }
 }
@@ -169,6 +175,7 @@ pub struct Core {
     pending_audit: Mutex<audit::Pending>,
     /// Serialises audit appends within this process (the store's check serialises nodes).
     audit_append: Mutex<()>,
+    audit_max_events: u64,
 }
 
 impl std::fmt::Debug for Core {
@@ -209,6 +216,7 @@ impl Core {
             passkey_window: settings.passkey_window,
             pending_audit: Mutex::new(audit::Pending::default()),
             audit_append: Mutex::new(()),
+            audit_max_events: settings.audit_max_events,
         };
         if core.raw.get(UNLOCK_PATH)?.is_some() {
             core.set_inner(Inner::Locked);
@@ -312,7 +320,7 @@ impl Core {
             .require_absent(UNLOCK_PATH)
             .put(UNLOCK_PATH, json(&unlock)?)
             .merge(data.seal_txn(user_data));
-        match self.raw.commit(txn)? {
+        match self.commit_audited(&data, txn)? {
             Commit::Committed(_) => {}
             // Another node sharing the store provisioned first.
             Commit::Conflict => return Err(Error::WrongState(SystemState::Locked)),
@@ -345,7 +353,10 @@ impl Core {
         self.require_state(SystemState::Operational)?;
         who.require_root_admin()?;
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
-        self.require_state(SystemState::Operational)?;
+        // The lock is recorded while the trail can still be written.
+        let u = self.unlocked()?;
+        self.commit_data(&u, Txn::new())?;
+        drop(u);
         self.forget_keys();
         tracing::info!(by = %who.user_id, "locked");
         Ok(())
@@ -364,8 +375,19 @@ impl Core {
 
     /// Checks a user's passphrase, on every face. Successful checks are cached briefly (see
     /// [`auth_cache`]); unknown users cost the same time as known ones; a namespaced user can
-    /// log in only once its namespace exists.
+    /// log in only once its namespace exists. `Busy` if the Argon2 gate is full.
     pub fn authenticate(&self, user_id: &str, passphrase: &[u8]) -> Result<Principal> {
+        self.authenticate_admitted(crypto::admit()?, user_id, passphrase)
+    }
+
+    /// [`Core::authenticate`] with a place at the Argon2 gate taken already (async callers take
+    /// it before they go to a blocking thread, so a flood is refused without a thread each).
+    pub fn authenticate_admitted(
+        &self,
+        admission: crypto::Admission,
+        user_id: &str,
+        passphrase: &[u8],
+    ) -> Result<Principal> {
         let unlocked = self.unlocked()?;
         let mac = self.auth_cache.mac(user_id, passphrase);
         if let Some(principal) = self.auth_cache.get(&mac) {
@@ -383,18 +405,25 @@ impl Core {
                     _ => None,
                 }
             }
-            Err(_) => None,
+            // No user can have this id, and every caller knows that: no need to spend a check.
+            Err(_) => return Err(Error::Unauthenticated),
         };
         let Some(user) = user else {
-            crypto::check_dummy_verifier(passphrase);
+            crypto::check_dummy_verifier_admitted(admission, passphrase);
             return Err(Error::Unauthenticated);
         };
-        if !crypto::check_verifier(passphrase, &user.verifier) {
+        if !crypto::check_verifier_admitted(admission, passphrase, &user.verifier) {
             return Err(Error::Unauthenticated);
         }
         let principal = Principal::new(user_id, user.role);
         self.auth_cache.insert(mac, principal.clone(), generation);
         Ok(principal)
+    }
+
+    /// A digest that stands for (user id, passphrase) in this process only, so callers can
+    /// tell that two requests carry the same credentials without keeping them.
+    pub fn credentials_digest(&self, user_id: &str, passphrase: &[u8]) -> [u8; 32] {
+        self.auth_cache.mac(user_id, passphrase)
     }
 
     /// Whether unattended boot is on: the domain key is also sealed under the device key, so
@@ -416,7 +445,7 @@ impl Core {
         } else {
             Txn::new().delete(UNATTENDED_PATH)
         };
-        self.raw.commit(txn)?;
+        self.commit_audited(&unlocked.data, txn)?;
         tracing::info!(by = %who.user_id, on, "unattended boot changed");
         Ok(())
     }

@@ -280,7 +280,7 @@ impl Core {
             None => Txn::new().require_absent(&path),
         }
         .put(&path, json(record)?);
-        match u.data.commit(txn)? {
+        match self.commit_data(&u, txn)? {
             Commit::Committed(_) => Ok(()),
             // Someone changed it meanwhile: the check this change rests on is stale.
             Commit::Conflict => Err(PasskeyError::WrongPasskey.into()),
@@ -316,7 +316,7 @@ impl Core {
     ) -> Result<()> {
         let verifier = record.verifier.as_ref().ok_or(PasskeyError::NotSet)?;
         self.passkey_guard.check(target)?;
-        if crypto::check_verifier(passkey.as_bytes(), verifier) {
+        if crypto::check_verifier(passkey.as_bytes(), verifier)? {
             self.passkey_guard.succeeded(target);
             Ok(())
         } else {
@@ -493,7 +493,7 @@ impl Core {
     pub fn set_company_settings(&self, who: &Principal, settings: &CompanySettings) -> Result<()> {
         let u = self.unlocked()?;
         who.require_root_admin()?;
-        u.data.put(&company_path(0), &json(settings)?)?;
+        self.commit_data(&u, Txn::new().put(company_path(0), json(settings)?))?;
         tracing::info!(by = %who.user_id, ?settings, "company settings changed");
         Ok(())
     }
@@ -543,7 +543,7 @@ impl Core {
                 "denied"
             }
             .into(),
-            status: 200,
+            status: None,
             request_id: request_id.to_owned(),
         });
         Ok(decision)

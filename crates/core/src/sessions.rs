@@ -18,8 +18,12 @@ use crate::identity::Principal;
 use crate::{Core, SystemState};
 
 /// Past this many sessions, expired ones are swept on every new login; past twice as many,
-/// new logins are refused until some expire.
+/// new logins are refused until some expire (but never a root Administrator's).
 const SWEEP_AT: usize = 10_000;
+/// Sessions one user may hold at once (per face); a new login past this ends the user's
+/// oldest, so no user can fill the table and lock others out.
+pub const SESSIONS_PER_USER: usize = 32;
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Which face a session belongs to: a token of one face is worthless on the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,62 +56,107 @@ struct Session {
     last_used: Instant,
 }
 
+#[derive(Default)]
+pub(crate) struct Table {
+    sessions: HashMap<TokenHash, Session>,
+    /// Each user's sessions of each face, oldest first. May name sessions that ended
+    /// meanwhile; those are dropped when the user next logs in, or at a sweep.
+    by_user: HashMap<(SessionKind, String), std::collections::VecDeque<TokenHash>>,
+    swept: Option<Instant>,
+}
+
+impl Table {
+    /// Drops ended sessions from the per-user index.
+    fn prune_index(&mut self) {
+        let sessions = &self.sessions;
+        self.by_user.retain(|_, hs| {
+            hs.retain(|h| sessions.contains_key(h));
+            !hs.is_empty()
+        });
+    }
+}
+
 pub(crate) struct Sessions {
     idle: Duration,
-    map: Mutex<HashMap<TokenHash, Session>>,
+    table: Mutex<Table>,
 }
 
 impl Sessions {
     pub(crate) fn new(idle: Duration) -> Self {
         Self {
             idle,
-            map: Mutex::new(HashMap::new()),
+            table: Mutex::new(Table::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TokenHash, Session>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Ends every session of the user, but the one whose token hashes to `keep`.
     pub(crate) fn end_user(&self, user_id: &str, keep: Option<&[u8]>) {
         let keep = keep.map(hash);
-        self.lock()
+        let mut t = self.lock();
+        t.sessions
             .retain(|h, s| s.principal.user_id != user_id || Some(*h) == keep);
+        t.prune_index();
     }
 
     pub(crate) fn end_namespace(&self, namespace: &str) {
-        self.lock()
+        let mut t = self.lock();
+        t.sessions
             .retain(|_, s| s.principal.namespace.as_deref() != Some(namespace));
+        t.prune_index();
     }
 
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        let mut t = self.lock();
+        t.sessions.clear();
+        t.by_user.clear();
     }
 }
 
 impl Core {
-    /// Starts a session for an authenticated caller; returns its token.
+    /// Starts a session for an authenticated caller; returns its token. A user's oldest session
+    /// of this face ends past [`SESSIONS_PER_USER`]; past the global bound, logins are
+    /// refused, except a root Administrator's.
     pub fn open_session(&self, kind: SessionKind, principal: Principal) -> Result<SessionToken> {
         if self.state() != SystemState::Operational {
             return Err(Error::WrongState(self.state()));
         }
         let mut token = [0u8; 32];
         fill_random(&mut token);
-        let mut map = self.sessions.lock();
-        if map.len() >= SWEEP_AT {
-            let idle = self.sessions.idle;
-            map.retain(|_, s| s.last_used.elapsed() < idle);
-            if map.len() >= 2 * SWEEP_AT {
-                return Err(Error::RateLimited);
+        let idle = self.sessions.idle;
+        let mut guard = self.sessions.lock();
+        let t = &mut *guard;
+        // A sweep walks the whole table: at most once a second, not on every login.
+        if t.sessions.len() >= SWEEP_AT && t.swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
+            t.swept = Some(Instant::now());
+            t.sessions.retain(|_, s| s.last_used.elapsed() < idle);
+            t.prune_index();
+        }
+        if t.sessions.len() >= 2 * SWEEP_AT && principal.require_root_admin().is_err() {
+            return Err(Error::RateLimited);
+        }
+        let own = t
+            .by_user
+            .entry((kind, principal.user_id.clone()))
+            .or_default();
+        own.retain(|h| t.sessions.contains_key(h));
+        while own.len() >= SESSIONS_PER_USER {
+            if let Some(oldest) = own.pop_front() {
+                t.sessions.remove(&oldest);
             }
         }
-        map.insert(
-            hash(&token),
+        let h = hash(&token);
+        own.push_back(h);
+        let now = Instant::now();
+        t.sessions.insert(
+            h,
             Session {
                 kind,
                 principal,
-                last_used: Instant::now(),
+                last_used: now,
             },
         );
         Ok(SessionToken(token))
@@ -121,7 +170,8 @@ impl Core {
             return Err(Error::WrongState(state));
         }
         let h = hash(token);
-        let mut map = self.sessions.lock();
+        let mut t = self.sessions.lock();
+        let map = &mut t.sessions;
         match map.get_mut(&h) {
             Some(s) if s.kind == kind && s.last_used.elapsed() < self.sessions.idle => {
                 s.last_used = Instant::now();
@@ -138,14 +188,14 @@ impl Core {
     /// Ends a session (logout). Ending an unknown session is `Unauthenticated`.
     pub fn close_session(&self, kind: SessionKind, token: &[u8]) -> Result<()> {
         self.session(kind, token)?;
-        self.sessions.lock().remove(&hash(token));
+        self.sessions.lock().sessions.remove(&hash(token));
         Ok(())
     }
 
     /// Replaces a live session's token with a new one (the old one ends).
     pub fn renew_session(&self, kind: SessionKind, token: &[u8]) -> Result<SessionToken> {
         let principal = self.session(kind, token)?;
-        self.sessions.lock().remove(&hash(token));
+        self.sessions.lock().sessions.remove(&hash(token));
         self.open_session(kind, principal)
     }
 }
@@ -159,7 +209,7 @@ mod tests {
         let s = Sessions::new(Duration::from_secs(60));
         let p = Principal::new("admin", crate::identity::Role::Administrator);
         for t in [[1u8; 32], [2u8; 32]] {
-            s.lock().insert(
+            s.lock().sessions.insert(
                 hash(&t),
                 Session {
                     kind: SessionKind::Appliance,
@@ -169,7 +219,7 @@ mod tests {
             );
         }
         s.end_user("admin", Some(&[2u8; 32]));
-        assert!(s.lock().contains_key(&hash(&[2u8; 32])));
-        assert!(!s.lock().contains_key(&hash(&[1u8; 32])));
+        assert!(s.lock().sessions.contains_key(&hash(&[2u8; 32])));
+        assert!(!s.lock().sessions.contains_key(&hash(&[1u8; 32])));
     }
 }

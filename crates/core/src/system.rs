@@ -88,7 +88,7 @@ impl Core {
         let txn = Txn::new()
             .require_unchanged(BACKUP_KEY_PATH, existing.as_ref())
             .put(BACKUP_KEY_PATH, value.to_vec());
-        match u.data.commit(txn)? {
+        match self.commit_data(&u, txn)? {
             Commit::Committed(_) => {
                 tracing::info!(by = %who.user_id, "backup passphrase changed");
                 Ok(())
@@ -128,7 +128,7 @@ impl Core {
         let txn = Txn::new()
             .require_revision(UNLOCK_PATH, entry.revision)
             .put(UNLOCK_PATH, json(&new_record)?);
-        match self.raw.commit(txn)? {
+        match self.commit_audited(&u.data, txn)? {
             Commit::Committed(_) => {
                 tracing::info!(by = %who.user_id, "unlock passphrase changed");
                 Ok(())

@@ -388,7 +388,7 @@ fn passphrase_change_takes_effect_at_once_and_keeps_history() {
     let u = core.unlocked().unwrap();
     let (record, _) = core.read_user(&u, "alice").unwrap().unwrap();
     assert_eq!(record.history.len(), 2);
-    assert!(crypto::check_verifier(old.as_bytes(), &record.history[1]));
+    assert!(crypto::check_verifier(old.as_bytes(), &record.history[1]).unwrap());
 
     core.delete_user(&admin(), "alice").unwrap();
     assert!(matches!(
@@ -414,7 +414,7 @@ fn event(n: u32) -> audit::NewAuditEvent {
         action: format!("POST /test/{n}"),
         target: "/test".into(),
         outcome: "success".into(),
-        status: 204,
+        status: Some(204),
         request_id: format!("req-{n}"),
     }
 }
@@ -435,6 +435,7 @@ fn audit_chain_verifies_and_detects_tampering() {
         audit::ChainReport {
             verified: true,
             events: 6,
+            pruned_through: None,
             broken_at: None,
             reason: None
         }
@@ -495,4 +496,177 @@ fn audit_chain_verifies_and_detects_tampering() {
     let r = core.verify_audit(&admin()).unwrap();
     assert!(!r.verified);
     assert_eq!(r.broken_at, Some(6));
+}
+
+#[test]
+fn no_user_can_fill_the_session_table_or_lock_out_the_root_admin() {
+    use crate::sessions::{SESSIONS_PER_USER, SessionKind};
+    let (_dir, core) = open_provisioned();
+    let metrics = Principal::new("watcher", Role::Metrics);
+    let tokens: Vec<_> = (0..SESSIONS_PER_USER + 5)
+        .map(|_| {
+            core.open_session(SessionKind::BackupClient, metrics.clone())
+                .unwrap()
+        })
+        .collect();
+    // The oldest five were ended to make room; the newest are live.
+    for t in &tokens[..5] {
+        assert!(core.session(SessionKind::BackupClient, &t.0).is_err());
+    }
+    for t in &tokens[5..] {
+        assert_eq!(
+            core.session(SessionKind::BackupClient, &t.0).unwrap(),
+            metrics
+        );
+    }
+    // Another face keeps its own count.
+    let other = core
+        .open_session(SessionKind::Appliance, metrics.clone())
+        .unwrap();
+    assert!(core.session(SessionKind::Appliance, &other.0).is_ok());
+    assert!(
+        core.session(SessionKind::BackupClient, &tokens[5].0)
+            .is_ok()
+    );
+
+    // Fill the whole table with many users' live sessions: others are refused, the root
+    // Administrator is not.
+    let mut i = 0;
+    loop {
+        let p = Principal::new(&format!("filler{i}"), Role::Operator);
+        i += 1;
+        match core.open_session(SessionKind::BackupClient, p) {
+            Ok(_) => continue,
+            Err(Error::RateLimited) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(i > 10_000);
+    let root = admin();
+    let t = core
+        .open_session(SessionKind::BackupClient, root.clone())
+        .expect("the root Administrator is never refused for a full table");
+    assert_eq!(core.session(SessionKind::BackupClient, &t.0).unwrap(), root);
+    assert!(matches!(
+        core.open_session(
+            SessionKind::BackupClient,
+            Principal::new("late", Role::Operator)
+        ),
+        Err(Error::RateLimited)
+    ));
+}
+
+#[test]
+fn a_change_and_its_audit_event_are_one_commit() {
+    use std::sync::Arc;
+    let (_dir, core) = open_provisioned();
+    let ctx = audit::RequestAudit::new(event(1));
+    let id = audit::in_request(Some(ctx.clone()), || {
+        core.create_user(
+            &admin(),
+            users::NewUserId::Given("frank"),
+            "Frank",
+            Role::Operator,
+            &Passphrase::new("frank's passphrase"),
+        )
+    })
+    .unwrap();
+    assert_eq!(id, "frank");
+    assert!(ctx.written());
+    let page = core.audit_events(&admin(), 0, 10).unwrap();
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].outcome, "success");
+    assert_eq!(
+        page.events[0].status, None,
+        "written before the answer existed"
+    );
+    // The store's revision of the user and of the event are the same commit.
+    let user_rev = core.raw.get("users/frank").unwrap().unwrap().revision;
+    let event_rev = core
+        .raw
+        .get("audit/events/00000000000000000001")
+        .unwrap()
+        .unwrap()
+        .revision;
+    assert_eq!(user_rev, event_rev);
+
+    // A refused change writes no success event.
+    let ctx = audit::RequestAudit::new(event(2));
+    let again = audit::in_request(Some(ctx.clone()), || {
+        core.create_user(
+            &admin(),
+            users::NewUserId::Given("frank"),
+            "Frank",
+            Role::Operator,
+            &Passphrase::new("frank's passphrase"),
+        )
+    });
+    assert!(again.is_err());
+    assert!(!ctx.written());
+    assert_eq!(core.audit_events(&admin(), 0, 10).unwrap().events.len(), 1);
+    // Outside a request nothing is added.
+    core.delete_user(&admin(), "frank").unwrap();
+    assert_eq!(core.audit_events(&admin(), 0, 10).unwrap().events.len(), 1);
+    let _: Option<Arc<audit::RequestAudit>> = None;
+}
+
+#[test]
+fn failures_are_counted_not_written_one_by_one() {
+    let (_dir, core) = open_provisioned();
+    for n in 0..10_000u32 {
+        let mut e = event(n);
+        e.outcome = "denied".into();
+        e.status = Some(401);
+        e.actor = Some(format!("guess{}", n % 3));
+        e.action = "POST /api/v1/users".into();
+        e.target = format!("/api/v1/users/{}", "x".repeat(60_000));
+        core.record_request(e, audit::Caller::Unauthenticated, "127.0.0.1");
+    }
+    // An authenticated caller's refusals are recorded one by one, within a budget.
+    for n in 0..100u32 {
+        let mut e = event(n);
+        e.outcome = "denied".into();
+        e.status = Some(403);
+        e.action = "DELETE /api/v1/users/{UserID}".into();
+        core.record_request(e, audit::Caller::Authenticated, "127.0.0.1");
+    }
+    core.flush_audit();
+    let events = core.audit_events(&admin(), 0, 1000).unwrap().events;
+    let counted: Vec<_> = events.iter().filter(|e| e.count.is_some()).collect();
+    let single = events.iter().filter(|e| e.count.is_none()).count();
+    assert_eq!(single, audit::REFUSALS_PER_MINUTE as usize);
+    // Three claimed users from one address, plus the authenticated caller's overflow.
+    assert_eq!(counted.len(), 4, "{} counted events", counted.len());
+    let total: u64 = counted.iter().map(|e| e.count.unwrap()).sum();
+    assert_eq!(total, 10_000 + 100 - u64::from(audit::REFUSALS_PER_MINUTE));
+    for e in &events {
+        assert!(e.target.chars().count() <= audit::MAX_FIELD_CHARS);
+    }
+    assert!(core.verify_audit(&admin()).unwrap().verified);
+}
+
+#[test]
+fn the_trail_is_pruned_to_its_bound_and_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = CoreSettings {
+        audit_max_events: 10,
+        ..CoreSettings::default()
+    };
+    let core = Core::open(dir.path(), settings).unwrap();
+    provision(&core);
+    for n in 0..45 {
+        core.record_audit(event(n));
+    }
+    let report = core.verify_audit(&admin()).unwrap();
+    assert!(report.verified, "{report:?}");
+    let through = report.pruned_through.expect("pruned");
+    assert!(report.events <= 20 && report.events >= 10, "{report:?}");
+    assert_eq!(through + report.events, 45);
+    let page = core.audit_events(&admin(), 0, 100).unwrap();
+    assert_eq!(page.events[0].seq, through + 1);
+    // Without its checkpoint the pruned trail does not verify.
+    core.raw.delete("audit/checkpoint").unwrap();
+    let r = core.verify_audit(&admin()).unwrap();
+    assert!(!r.verified);
+    assert_eq!(r.broken_at, Some(1));
 }

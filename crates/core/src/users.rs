@@ -104,7 +104,7 @@ impl Core {
             let txn = Txn::new()
                 .require_revision(&path, revision)
                 .put(&path, json(&user)?);
-            if let Commit::Committed(_) = u.data.commit(txn)? {
+            if let Commit::Committed(_) = self.commit_data(&u, txn)? {
                 return Ok(());
             }
         }
@@ -171,10 +171,10 @@ impl Core {
                 }
             };
             let path = user_path(&user_id);
-            match u
-                .data
-                .commit(Txn::new().require_absent(&path).put(&path, value.clone()))?
-            {
+            match self.commit_data(
+                &u,
+                Txn::new().require_absent(&path).put(&path, value.clone()),
+            )? {
                 Commit::Committed(_) => {
                     // A user of that id may have been deleted moments ago and cached since.
                     self.auth_cache.invalidate_user(&user_id);
@@ -219,7 +219,8 @@ impl Core {
         let Some(entry) = u.data.get(&path)? else {
             return Err(Error::NotFound("User not found.".into()));
         };
-        match u.data.commit(
+        match self.commit_data(
+            &u,
             Txn::new()
                 .require_revision(&path, entry.revision)
                 .delete(&path),
@@ -286,16 +287,16 @@ impl Core {
         password_policy::check_shape(new.expose()).map_err(Error::PasswordPolicy)?;
         let verifier = crypto::make_verifier(new.as_bytes())?;
         self.update_user(&u, &who.user_id, |user| {
-            if !crypto::check_verifier(current.as_bytes(), &user.verifier) {
+            if !crypto::check_verifier(current.as_bytes(), &user.verifier)? {
                 return Err(Error::WrongPassphrase(
                     "The current password is incorrect.".into(),
                 ));
             }
-            if user
-                .history
-                .iter()
-                .any(|old| crypto::check_verifier(new.as_bytes(), old))
-            {
+            let mut reused = false;
+            for old in &user.history {
+                reused |= crypto::check_verifier(new.as_bytes(), old)?;
+            }
+            if reused {
                 return Err(Error::PasswordPolicy(PasswordRule::Reused));
             }
             user.replace_verifier(verifier.clone());
@@ -383,10 +384,10 @@ impl Core {
             return Err(Error::InvalidInput("Invalid namespace ID.".into()));
         }
         let path = namespace_path(namespace);
-        match u
-            .data
-            .commit(Txn::new().require_absent(&path).put(&path, b"{}".to_vec()))?
-        {
+        match self.commit_data(
+            &u,
+            Txn::new().require_absent(&path).put(&path, b"{}".to_vec()),
+        )? {
             Commit::Committed(_) => {
                 tracing::info!(by = %who.user_id, %namespace, "namespace created");
                 Ok(())
@@ -412,7 +413,7 @@ impl Core {
         for prefix in NAMESPACED_PREFIXES {
             txn = txn.delete_prefix(format!("{prefix}{namespace}~"));
         }
-        match u.data.commit(txn)? {
+        match self.commit_data(&u, txn)? {
             Commit::Committed(_) => {}
             Commit::Conflict => return Err(Error::NotFound("Namespace not found.".into())),
         }

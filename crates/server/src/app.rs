@@ -18,7 +18,7 @@ use crate::{admin_api, appliance, commvault, middleware, nethsm};
 pub struct AppState {
     pub core: Arc<Core>,
     /// Failed authentications, per (client address, user id), on every face.
-    pub auth_limiter: Arc<FailureLimiter>,
+    pub auth_limiter: Arc<FailureLimiter<crate::auth::SharedAuth>>,
     /// Failed unlock attempts, per client address.
     pub unlock_limiter: Arc<FailureLimiter>,
     pub metrics: Arc<Metrics>,
@@ -47,8 +47,20 @@ impl AppState {
     }
 
     /// Runs a blocking core call (store I/O, Argon2) on the blocking pool, inside the
-    /// current request's span so its log lines carry the request id.
+    /// current request's span so its log lines carry the request id, and with the request's
+    /// audit context, so a change it commits carries its audit event.
     pub async fn run<T, F>(&self, f: F) -> strongroom_core::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Core) -> strongroom_core::Result<T> + Send + 'static,
+    {
+        let audit = middleware::audit::current();
+        self.run_unaudited(move |core| strongroom_core::audit::in_request(audit, || f(core)))
+            .await
+    }
+
+    /// [`AppState::run`] without the request's audit context.
+    pub async fn run_unaudited<T, F>(&self, f: F) -> strongroom_core::Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Core) -> strongroom_core::Result<T> + Send + 'static,

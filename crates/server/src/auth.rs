@@ -10,12 +10,14 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
-use strongroom_core::identity::Principal;
+use strongroom_core::crypto;
+use strongroom_core::identity::{Principal, UserId};
 use strongroom_core::secret::Passphrase;
 use strongroom_core::{Error, Result};
 
 use crate::app::AppState;
 use crate::middleware::audit::AuditActor;
+use crate::rate_limit::Turn;
 
 /// Credentials from an HTTP Basic `Authorization` header.
 #[derive(Debug)]
@@ -83,8 +85,46 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestOrigin {
     }
 }
 
-/// Authenticates a user id and passphrase from any face: refused with `RateLimited` within a
-/// second of a failure for the same (address, user); a failure starts that second.
+/// The outcome of a password check, as shared with requests that carried the same
+/// credentials while it ran.
+pub type SharedAuth = std::result::Result<Principal, SharedAuthError>;
+
+#[derive(Debug, Clone, Copy)]
+pub enum SharedAuthError {
+    Unauthenticated,
+    WrongState(strongroom_core::SystemState),
+    /// Busy, or anything else: the sharer may simply try again.
+    Busy,
+}
+
+impl From<&Error> for SharedAuthError {
+    fn from(e: &Error) -> Self {
+        match e {
+            Error::Unauthenticated => Self::Unauthenticated,
+            Error::WrongState(s) => Self::WrongState(*s),
+            _ => Self::Busy,
+        }
+    }
+}
+
+impl From<SharedAuthError> for Error {
+    fn from(e: SharedAuthError) -> Self {
+        match e {
+            SharedAuthError::Unauthenticated => Error::Unauthenticated,
+            SharedAuthError::WrongState(s) => Error::WrongState(s),
+            SharedAuthError::Busy => Error::Busy,
+        }
+    }
+}
+
+/// Authenticates a user id and passphrase from any face.
+///
+/// In order: an id no user can have is refused at once (it costs no check and leaves no
+/// trace in memory); within a second of a failure for the same (address, user) the answer is
+/// `RateLimited` without a check; a recent success is answered from the cache; while a check
+/// for the same (address, user) is in flight, one with the same credentials shares its
+/// outcome and one with others is `RateLimited`; a check beyond the Argon2 gate's queue is
+/// `Busy`. A failure starts the second.
 #[tracing::instrument(skip_all)]
 pub async fn authenticate(
     state: &AppState,
@@ -95,28 +135,73 @@ pub async fn authenticate(
     if let Some(actor) = &origin.actor {
         actor.set(&user_id);
     }
+    if UserId::parse(&user_id).is_err() {
+        state.metrics.inc("auth_failures_total", &[]);
+        return Err(Error::Unauthenticated);
+    }
     let ip = origin.ip;
     if state.auth_limiter.is_limited(ip, &user_id) {
-        state
-            .metrics
-            .inc("rate_limited_total", &[("what", "authentication")]);
-        return Err(Error::RateLimited);
+        return Err(rate_limited(state, "authentication"));
     }
     if let Some(principal) = state
         .core
         .authenticate_cached(&user_id, passphrase.as_bytes())
     {
-        return Ok(principal);
+        return authenticated(origin, principal);
     }
+    let credentials = state
+        .core
+        .credentials_digest(&user_id, passphrase.as_bytes());
+    let attempt = match state.auth_limiter.begin(ip, &user_id, Some(credentials)) {
+        Turn::Mine(attempt) => attempt,
+        Turn::Shared(outcome) => {
+            return match Turn::shared(outcome).await {
+                Some(Ok(principal)) => authenticated(origin, principal),
+                Some(Err(e)) => Err(e.into()),
+                None => Err(Error::Busy),
+            };
+        }
+        Turn::Refused => return Err(rate_limited(state, "authentication")),
+    };
+    let admission = match crypto::admit() {
+        Ok(a) => a,
+        Err(e) => {
+            state
+                .metrics
+                .inc("busy_total", &[("what", "authentication")]);
+            return Err(e);
+        }
+    };
+    state.metrics.inc("password_checks_total", &[]);
     let id = user_id.clone();
     let result = state
-        .run(move |core| core.authenticate(&id, passphrase.as_bytes()))
+        .run(move |core| core.authenticate_admitted(admission, &id, passphrase.as_bytes()))
         .await;
-    if matches!(result, Err(Error::Unauthenticated)) {
-        state.auth_limiter.record_failure(ip, &user_id);
+    let failed = matches!(result, Err(Error::Unauthenticated));
+    if failed {
         state.metrics.inc("auth_failures_total", &[]);
     }
-    result
+    attempt.finish(
+        result
+            .as_ref()
+            .map(Clone::clone)
+            .map_err(SharedAuthError::from),
+        failed,
+    );
+    authenticated(origin, result?)
+}
+
+fn rate_limited(state: &AppState, what: &'static str) -> Error {
+    state.metrics.inc("rate_limited_total", &[("what", what)]);
+    Error::RateLimited
+}
+
+/// Marks the request's audit actor as authenticated.
+fn authenticated(origin: &RequestOrigin, principal: Principal) -> Result<Principal> {
+    if let Some(actor) = &origin.actor {
+        actor.authenticated(&principal.user_id);
+    }
+    Ok(principal)
 }
 
 /// Authenticates the request's HTTP Basic credentials. Missing or malformed credentials are
@@ -132,19 +217,16 @@ pub async fn authenticate_basic(state: &AppState, parts: &Parts) -> Result<Princ
     .await
 }
 
-/// Unlocks the node, one failed attempt per second per client address.
+/// Unlocks the node, one failed attempt per second per client address, one attempt in flight
+/// per address.
 #[tracing::instrument(skip_all)]
 pub async fn unlock(state: &AppState, ip: IpAddr, passphrase: Passphrase) -> Result<()> {
-    if state.unlock_limiter.is_limited(ip, "") {
-        state
-            .metrics
-            .inc("rate_limited_total", &[("what", "unlock")]);
-        return Err(Error::RateLimited);
-    }
+    let attempt = match state.unlock_limiter.begin(ip, "", None) {
+        Turn::Mine(attempt) => attempt,
+        Turn::Shared(_) | Turn::Refused => return Err(rate_limited(state, "unlock")),
+    };
     let result = state.run(move |core| core.unlock(&passphrase)).await;
-    if matches!(result, Err(Error::WrongUnlockPassphrase)) {
-        state.unlock_limiter.record_failure(ip, "");
-    }
+    attempt.finish((), matches!(result, Err(Error::WrongUnlockPassphrase)));
     result
 }
 

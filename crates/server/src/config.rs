@@ -29,6 +29,7 @@ pub struct ConfigFile {
     pub restore_max_bytes: Option<usize>,
     pub session_idle_secs: Option<u64>,
     pub passkey_authorization_secs: Option<u64>,
+    pub audit_max_events: Option<u64>,
 }
 
 impl ConfigFile {
@@ -63,6 +64,7 @@ pub struct Overrides {
     pub restore_max_bytes: Option<usize>,
     pub session_idle_secs: Option<u64>,
     pub passkey_authorization_secs: Option<u64>,
+    pub audit_max_events: Option<u64>,
 }
 
 /// The settings the server runs with.
@@ -84,6 +86,8 @@ pub struct Config {
     pub session_idle_secs: u64,
     /// The longest a passkey authorization for browse and restore lasts, in seconds.
     pub passkey_authorization_secs: u64,
+    /// The most events the audit trail keeps; older ones are pruned.
+    pub audit_max_events: u64,
 }
 
 pub const DEFAULT_AUTH_CACHE_TTL_SECS: u64 = 30;
@@ -133,6 +137,11 @@ impl Config {
                 .passkey_authorization_secs
                 .or(file.passkey_authorization_secs)
                 .unwrap_or(DEFAULT_PASSKEY_AUTHORIZATION_SECS),
+            audit_max_events: match over.audit_max_events.or(file.audit_max_events) {
+                Some(0) => anyhow::bail!("audit_max_events must be at least 1"),
+                Some(n) => n,
+                None => strongroom_core::DEFAULT_AUDIT_MAX_EVENTS,
+            },
         })
     }
 }

@@ -55,6 +55,7 @@ pub fn log_config(config: &crate::Config) {
         restore_max_bytes = config.restore_max_bytes,
         session_idle_secs = config.session_idle_secs,
         passkey_authorization_secs = config.passkey_authorization_secs,
+        audit_max_events = config.audit_max_events,
         "configuration"
     );
 }

@@ -1,46 +1,223 @@
 //! Rate limiting of failed attempts, as the original: after a failure, further attempts with
 //! the same key from the same client address within the window (one second) are refused
 //! with 429 without being checked. Shared by every face (one instance per kind of secret).
+//!
+//! An attempt is reserved before it is checked ([`FailureLimiter::begin`]): while one check
+//! for an (address, key) is in flight, another with other credentials is refused at once, so
+//! parallel guesses cannot all slip in before the first failure is recorded. One with the same
+//! credentials waits for the check in flight and shares its outcome.
+//!
+//! Memory is bounded: entries are keyed by a keyed digest of (address, key), never by the
+//! claimed key itself, so an attacker's long user ids cost 16 bytes each; expired entries are
+//! swept at least once a window; and past [`MAX_ENTRIES`] live ones, new keys are refused
+//! (fail closed) until some expire.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Past this many remembered failures, old ones are swept.
-const SWEEP_AT: usize = 100_000;
+use aws_lc_rs::hmac;
+use tokio::sync::watch;
 
-pub struct FailureLimiter {
-    window: Duration,
-    last_failure: Mutex<HashMap<(IpAddr, String), Instant>>,
+/// The most failures (and attempts in flight) remembered at once.
+pub const MAX_ENTRIES: usize = 65_536;
+
+type Slot = [u8; 16];
+
+struct Flight<T> {
+    id: u64,
+    /// Which credentials are being checked, as a digest; `None`: never shared.
+    credentials: Option<[u8; 32]>,
+    outcome: watch::Receiver<Option<T>>,
 }
 
-impl FailureLimiter {
+struct Inner<T> {
+    last_failure: HashMap<Slot, Instant>,
+    in_flight: HashMap<Slot, Flight<T>>,
+    swept: Instant,
+    next_id: u64,
+}
+
+pub struct FailureLimiter<T = ()> {
+    window: Duration,
+    max_entries: usize,
+    key: hmac::Key,
+    inner: Mutex<Inner<T>>,
+}
+
+/// What [`FailureLimiter::begin`] decided.
+pub enum Turn<T> {
+    /// Go ahead and check; report the outcome with [`Attempt::finish`].
+    Mine(Attempt<T>),
+    /// The same credentials are being checked: wait for that outcome with [`Turn::shared`].
+    Shared(watch::Receiver<Option<T>>),
+    /// Refused without a check: a recent failure, another check in flight, or no room.
+    Refused,
+}
+
+/// A reserved attempt. Dropped without [`Attempt::finish`] (an error, a cancelled request),
+/// it frees its place without counting as a failure; those waiting on it see no outcome.
+pub struct Attempt<T> {
+    limiter: Arc<FailureLimiter<T>>,
+    slot: Slot,
+    id: u64,
+    outcome: Option<watch::Sender<Option<T>>>,
+}
+
+impl<T: Clone> FailureLimiter<T> {
     pub fn new(window: Duration) -> Self {
+        Self::with_capacity(window, MAX_ENTRIES)
+    }
+
+    pub fn with_capacity(window: Duration, max_entries: usize) -> Self {
+        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+        strongroom_core::crypto::fill_random(secret.as_mut());
         Self {
             window,
-            last_failure: Mutex::new(HashMap::new()),
+            max_entries,
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret.as_ref()),
+            inner: Mutex::new(Inner {
+                last_failure: HashMap::new(),
+                in_flight: HashMap::new(),
+                swept: Instant::now(),
+                next_id: 0,
+            }),
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(IpAddr, String), Instant>> {
-        self.last_failure.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<T>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether an attempt for `key` from `ip` must be refused now.
+    fn slot(&self, ip: IpAddr, key: &str) -> Slot {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        match ip {
+            IpAddr::V4(v4) => ctx.update(&v4.to_ipv6_mapped().octets()),
+            IpAddr::V6(v6) => ctx.update(&v6.octets()),
+        }
+        ctx.update(key.as_bytes());
+        let mut slot = [0u8; 16];
+        slot.copy_from_slice(&ctx.sign().as_ref()[..16]);
+        slot
+    }
+
+    /// Whether an attempt for `key` from `ip` must be refused now (a failure within the
+    /// window). Does not reserve anything.
     pub fn is_limited(&self, ip: IpAddr, key: &str) -> bool {
-        self.map()
-            .get(&(ip, key.to_owned()))
+        let slot = self.slot(ip, key);
+        self.lock()
+            .last_failure
+            .get(&slot)
             .is_some_and(|t| t.elapsed() < self.window)
     }
 
-    pub fn record_failure(&self, ip: IpAddr, key: &str) {
-        let mut map = self.map();
-        if map.len() >= SWEEP_AT {
-            let window = self.window;
-            map.retain(|_, t| t.elapsed() < window);
+    /// Reserves an attempt for `key` from `ip` carrying `credentials` (a digest; `None` if
+    /// attempts are never shared).
+    pub fn begin(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        key: &str,
+        credentials: Option<[u8; 32]>,
+    ) -> Turn<T> {
+        let slot = self.slot(ip, key);
+        let mut inner = self.lock();
+        let window = self.window;
+        if inner.swept.elapsed() >= window || inner.last_failure.len() >= self.max_entries {
+            inner.last_failure.retain(|_, t| t.elapsed() < window);
+            inner.swept = Instant::now();
         }
-        map.insert((ip, key.to_owned()), Instant::now());
+        if inner
+            .last_failure
+            .get(&slot)
+            .is_some_and(|t| t.elapsed() < window)
+        {
+            return Turn::Refused;
+        }
+        if let Some(flight) = inner.in_flight.get(&slot) {
+            return match (flight.credentials, credentials) {
+                (Some(a), Some(b)) if a == b => Turn::Shared(flight.outcome.clone()),
+                _ => Turn::Refused,
+            };
+        }
+        if inner.last_failure.len() + inner.in_flight.len() >= self.max_entries {
+            tracing::warn!(
+                entries = inner.last_failure.len(),
+                "rate limiter full; refusing new attempts until failures expire"
+            );
+            return Turn::Refused;
+        }
+        let (tx, rx) = watch::channel(None);
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.in_flight.insert(
+            slot,
+            Flight {
+                id,
+                credentials,
+                outcome: rx,
+            },
+        );
+        Turn::Mine(Attempt {
+            limiter: self.clone(),
+            slot,
+            id,
+            outcome: Some(tx),
+        })
+    }
+
+    /// How many (address, key) pairs are remembered now.
+    pub fn entries(&self) -> usize {
+        let inner = self.lock();
+        inner.last_failure.len() + inner.in_flight.len()
+    }
+
+    fn end(&self, slot: &Slot, id: u64, failed: bool) {
+        let mut inner = self.lock();
+        if inner.in_flight.get(slot).is_some_and(|f| f.id == id) {
+            inner.in_flight.remove(slot);
+        }
+        if failed {
+            inner.last_failure.insert(*slot, Instant::now());
+        }
+    }
+}
+
+impl<T> Turn<T> {
+    /// Waits for the outcome of the attempt in flight; `None` if it ended without one.
+    pub async fn shared(mut rx: watch::Receiver<Option<T>>) -> Option<T>
+    where
+        T: Clone,
+    {
+        match rx.wait_for(|o| o.is_some()).await {
+            Ok(o) => o.clone(),
+            Err(_) => None,
+        }
+    }
+}
+
+impl<T: Clone> Attempt<T> {
+    /// Ends the attempt: a failure starts the window; those waiting get `outcome`.
+    pub fn finish(mut self, outcome: T, failed: bool) {
+        self.limiter.end(&self.slot, self.id, failed);
+        if let Some(tx) = self.outcome.take() {
+            let _ = tx.send(Some(outcome));
+        }
+    }
+}
+
+impl<T> Drop for Attempt<T> {
+    fn drop(&mut self) {
+        if self.outcome.is_some() {
+            let mut inner = self.limiter.inner.lock().unwrap_or_else(|e| e.into_inner());
+            if inner
+                .in_flight
+                .get(&self.slot)
+                .is_some_and(|f| f.id == self.id)
+            {
+                inner.in_flight.remove(&self.slot);
+            }
+        }
     }
 }
 
@@ -48,17 +225,76 @@ impl FailureLimiter {
 mod tests {
     use super::*;
 
+    fn mine<T>(t: Turn<T>) -> Attempt<T> {
+        match t {
+            Turn::Mine(a) => a,
+            _ => panic!("expected to go ahead"),
+        }
+    }
+
     #[test]
     fn one_failure_per_window() {
-        let l = FailureLimiter::new(Duration::from_millis(50));
+        let l = Arc::new(FailureLimiter::<()>::new(Duration::from_millis(50)));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let other: IpAddr = "127.0.0.2".parse().unwrap();
         assert!(!l.is_limited(ip, "alice"));
-        l.record_failure(ip, "alice");
+        mine(l.begin(ip, "alice", None)).finish((), true);
         assert!(l.is_limited(ip, "alice"));
+        assert!(matches!(l.begin(ip, "alice", None), Turn::Refused));
         assert!(!l.is_limited(ip, "bob"));
         assert!(!l.is_limited(other, "alice"));
         std::thread::sleep(Duration::from_millis(60));
         assert!(!l.is_limited(ip, "alice"));
+        mine(l.begin(ip, "alice", None)).finish((), false);
+        assert!(!l.is_limited(ip, "alice"), "a success starts no window");
+    }
+
+    #[test]
+    fn one_check_in_flight_per_key_and_same_credentials_share_it() {
+        let l = Arc::new(FailureLimiter::<u32>::new(Duration::from_secs(60)));
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let first = mine(l.begin(ip, "alice", Some([1; 32])));
+        assert!(matches!(l.begin(ip, "alice", Some([2; 32])), Turn::Refused));
+        assert!(matches!(l.begin(ip, "alice", None), Turn::Refused));
+        let Turn::Shared(rx) = l.begin(ip, "alice", Some([1; 32])) else {
+            panic!("the same credentials share the check in flight");
+        };
+        first.finish(7, false);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(Turn::shared(rx)), Some(7));
+        // Dropped unfinished: the place is free again, and no failure was counted.
+        drop(mine(l.begin(ip, "alice", Some([3; 32]))));
+        assert_eq!(l.entries(), 0);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_entries_and_keys_are_digests() {
+        let l = Arc::new(FailureLimiter::<()>::with_capacity(
+            Duration::from_secs(60),
+            100,
+        ));
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let long = "x".repeat(1_000_000);
+        for i in 0..100 {
+            mine(l.begin(ip, &format!("{i}{long}"), None)).finish((), true);
+        }
+        assert_eq!(l.entries(), 100);
+        assert!(
+            matches!(l.begin(ip, "newcomer", None), Turn::Refused),
+            "full: new keys are refused rather than growing"
+        );
+        assert_eq!(l.entries(), 100);
+        let short = Arc::new(FailureLimiter::<()>::with_capacity(
+            Duration::from_millis(20),
+            100,
+        ));
+        for i in 0..100 {
+            mine(short.begin(ip, &i.to_string(), None)).finish((), true);
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(matches!(short.begin(ip, "newcomer", None), Turn::Mine(_)));
+        assert_eq!(short.entries(), 0, "expired failures were swept");
     }
 }

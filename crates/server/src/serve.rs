@@ -38,6 +38,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         auth_cache_ttl: Duration::from_secs(config.auth_cache_ttl_secs),
         session_idle: Duration::from_secs(config.session_idle_secs),
         passkey_window: Duration::from_secs(config.passkey_authorization_secs),
+        audit_max_events: config.audit_max_events,
     };
     let (core, tls) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let core = Core::open(&data_dir, settings)
@@ -71,6 +72,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let state = AppState::new(core, config.data_dir.clone(), config.restore_max_bytes);
     let core = state.core.clone();
+    tokio::spawn(flush_audit_every_minute(std::sync::Arc::downgrade(&core)));
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone(), state.shutdown.clone()));
 
@@ -88,6 +90,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     drop(core);
     tracing::info!(open_handles, "stopped; store closed");
     Ok(())
+}
+
+/// Writes the counted failures to the audit trail once a minute (they are also written
+/// before any other event).
+/// Holds no strong handle, so the store still closes when the server stops.
+async fn flush_audit_every_minute(core: std::sync::Weak<Core>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(core) = core.upgrade() else { return };
+        let _ = tokio::task::spawn_blocking(move || core.flush_audit()).await;
+    }
 }
 
 async fn shutdown_on_signal(

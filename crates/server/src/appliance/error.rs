@@ -78,6 +78,11 @@ impl From<strongroom_core::Error> for ApplianceError {
                 "TOO_MANY_REQUESTS",
                 "Too many failed attempts; try again in a second.",
             ),
+            E::Busy => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_BUSY",
+                "Too many password checks at once; try again shortly.",
+            ),
             e @ (E::Store(_) | E::Internal(_)) => {
                 tracing::error!(error = %e, "internal error");
                 Self::new(

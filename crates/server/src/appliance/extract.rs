@@ -48,7 +48,7 @@ impl FromRequestParts<AppState> for DrSession {
             .ok_or_else(ApplianceError::unauthorized)?;
         let principal = state.core.session(SessionKind::Appliance, &token)?;
         if let Some(actor) = parts.extensions.get::<AuditActor>() {
-            actor.set(&principal.user_id);
+            actor.authenticated(&principal.user_id);
         }
         Ok(DrSession { principal, token })
     }

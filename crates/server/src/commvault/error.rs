@@ -23,6 +23,7 @@ pub const BAD_REQUEST: i64 = 587204625;
 pub const TOO_LARGE: i64 = 587204626;
 pub const INTERNAL: i64 = 587204628;
 pub const CONFLICT: i64 = 587204629;
+pub const BUSY: i64 = 587204630;
 
 #[derive(Debug)]
 pub struct CommvaultError {
@@ -85,6 +86,11 @@ impl From<strongroom_core::Error> for CommvaultError {
                 StatusCode::TOO_MANY_REQUESTS,
                 TOO_MANY_REQUESTS,
                 "Too many failed attempts; try again in a second.",
+            ),
+            E::Busy => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                BUSY,
+                "Too many password checks at once; try again shortly.",
             ),
             E::Passkey(p) => Self::new(StatusCode::OK, p.code(), p.message()),
             E::WrongPassphrase(m) => Self::new(StatusCode::FORBIDDEN, LOGIN_FAILED, m),

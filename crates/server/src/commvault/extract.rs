@@ -66,7 +66,7 @@ impl FromRequestParts<AppState> for LoggedIn {
             .session(SessionKind::BackupClient, &token)
             .map_err(|e| CommvaultError::from_core(e, format))?;
         if let Some(actor) = parts.extensions.get::<AuditActor>() {
-            actor.set(&principal.user_id);
+            actor.authenticated(&principal.user_id);
         }
         Ok(LoggedIn { principal, token })
     }

@@ -1,32 +1,59 @@
-//! Writes an audit event for every state-changing request (any method but GET, HEAD and
-//! OPTIONS) of a face, whatever its outcome. The face's authentication fills in the actor
-//! through [`AuditActor`], a slot this middleware puts in the request's extensions.
+//! Records state-changing requests (any method but GET, HEAD and OPTIONS, to a route of a
+//! face) in the audit trail, as the core's audit policy says (`strongroom_core::audit`):
+//! a success in the same store transaction as its change, through the request's
+//! [`RequestAudit`] context, which [`crate::app::AppState::run`] installs on the thread of
+//! each core call; anything else once the answer is known. Requests to unknown paths are not
+//! recorded. The face's authentication names the caller through [`AuditActor`], a handle
+//! this middleware puts in the request's extensions.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{MatchedPath, OriginalUri, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, OriginalUri, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use strongroom_core::audit::NewAuditEvent;
+use strongroom_core::audit::{Caller, NewAuditEvent, RequestAudit};
 
 use super::request_id::OpId;
 use crate::app::AppState;
 
-/// Who made the request, as far as authentication got: the authenticated user, or the user id
-/// the credentials claimed.
-#[derive(Clone, Default)]
-pub struct AuditActor(Arc<Mutex<Option<String>>>);
+tokio::task_local! {
+    /// The audit context of the request the current task serves.
+    static CURRENT: Arc<RequestAudit>;
+}
+
+/// The audit context of the request being served by this task, if it is audited.
+pub fn current() -> Option<Arc<RequestAudit>> {
+    CURRENT.try_with(Arc::clone).ok()
+}
+
+/// Who made the request, as far as authentication got: the user id the credentials claimed,
+/// and whether they verified.
+#[derive(Clone)]
+pub struct AuditActor {
+    ctx: Arc<RequestAudit>,
+    authenticated: Arc<Mutex<bool>>,
+}
 
 impl AuditActor {
+    /// The id the request claims to act as (not verified yet).
     pub fn set(&self, user_id: &str) {
-        // A claimed id is attacker-controlled: keep it short enough for a log entry.
-        let bounded: String = user_id.chars().take(128).collect();
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(bounded);
+        self.ctx.set_actor(user_id);
     }
 
-    fn get(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The caller whose credentials verified.
+    pub fn authenticated(&self, user_id: &str) {
+        self.ctx.set_actor(user_id);
+        *self.authenticated.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    }
+
+    fn caller(&self) -> Caller {
+        if *self.authenticated.lock().unwrap_or_else(|e| e.into_inner()) {
+            Caller::Authenticated
+        } else {
+            Caller::Unauthenticated
+        }
     }
 }
 
@@ -70,23 +97,18 @@ pub async fn record(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let route = req
+    let Some(route) = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let read_only = route
-        .as_deref()
-        .is_some_and(|r| face.read_only.iter().any(|ro| r.ends_with(ro)));
+        .map(|p| p.as_str().to_owned())
+    else {
+        // An unknown path changes nothing, and is not worth a record.
+        return next.run(req).await;
+    };
+    let read_only = face.read_only.iter().any(|ro| route.ends_with(ro));
     if read_only || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
-    let actor = AuditActor::default();
-    req.extensions_mut().insert(actor.clone());
-    let action = format!(
-        "{} {}",
-        req.method(),
-        route.as_deref().unwrap_or("(no route)")
-    );
     // Inside a face the URI has lost the face's base path; the original has it.
     let target = req
         .extensions()
@@ -98,20 +120,40 @@ pub async fn record(
         .get::<OpId>()
         .map(|id| id.to_string())
         .unwrap_or_default();
-    let response = next.run(req).await;
-    let status = response.status().as_u16();
-    let event = NewAuditEvent {
-        actor: actor.get(),
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "(unknown)".into());
+    let ctx = RequestAudit::new(NewAuditEvent {
+        actor: None,
         face: face.name.to_owned(),
-        action,
+        action: format!("{} {route}", req.method()),
         target,
-        outcome: outcome(status).to_owned(),
-        status,
+        outcome: String::new(),
+        status: None,
         request_id,
+    });
+    let actor = AuditActor {
+        ctx: ctx.clone(),
+        authenticated: Arc::default(),
     };
+    req.extensions_mut().insert(actor.clone());
+    let response = CURRENT.scope(ctx.clone(), next.run(req)).await;
+    let status = response.status().as_u16();
+    let outcome = outcome(status);
+    if ctx.written() && outcome == "success" {
+        return response;
+    }
+    // Not written with a change (or written, and the answer still says otherwise: then this
+    // second event tells how the request really ended).
+    let mut event = ctx.event();
+    event.outcome = outcome.to_owned();
+    event.status = Some(status);
+    let caller = actor.caller();
     let _ = app
-        .run(move |core| {
-            core.record_audit(event);
+        .run_unaudited(move |core| {
+            core.record_request(event, caller, &client);
             Ok(())
         })
         .await;

@@ -55,6 +55,10 @@ impl From<strongroom_core::Error> for NetHsmError {
                 StatusCode::FORBIDDEN,
                 "Unlock failed: the passphrase is incorrect.",
             ),
+            E::Busy => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many password checks at once; try again shortly.",
+            ),
             e @ (E::Store(_) | E::Internal(_)) => {
                 // The cause goes to the log (inside the request span, with its id); the client
                 // sees only the request id, in the x-request-id header.
