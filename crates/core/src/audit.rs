@@ -259,6 +259,10 @@ fn current_unwritten() -> Option<Arc<RequestAudit>> {
     CURRENT.with(|c| c.borrow().clone().filter(|ctx| !ctx.written()))
 }
 
+/// An event waiting to be appended: what happened, when (the last time, for a count), and
+/// for a count, how many requests it stands for and when the first was.
+type Queued = (NewAuditEvent, String, Option<(u64, String)>);
+
 /// How a finished request is to be recorded ([`Core::record_request`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
@@ -350,7 +354,7 @@ impl Pending {
     }
 
     /// Everything waiting, as events to append in order, with their times.
-    fn take(&mut self, now: &str) -> Vec<(NewAuditEvent, String, Option<(u64, String)>)> {
+    fn take(&mut self, now: &str) -> Vec<Queued> {
         let mut out = Vec::new();
         if self.dropped > 0 {
             out.push((
@@ -390,7 +394,7 @@ impl Pending {
     }
 
     /// Puts back what [`Pending::take`] took, when it could not be written.
-    fn put_back(&mut self, taken: Vec<(NewAuditEvent, String, Option<(u64, String)>)>) {
+    fn put_back(&mut self, taken: Vec<Queued>) {
         for (event, time, counted) in taken.into_iter().rev() {
             match counted {
                 Some((count, since)) => {
@@ -490,11 +494,7 @@ impl Core {
         }
     }
 
-    fn append_standalone(
-        &self,
-        u: &Unlocked,
-        events: Vec<(NewAuditEvent, String, Option<(u64, String)>)>,
-    ) -> Result<()> {
+    fn append_standalone(&self, u: &Unlocked, events: Vec<Queued>) -> Result<()> {
         match self.append_with(&u.data, Txn::new(), events)? {
             Commit::Committed(_) => Ok(()),
             Commit::Conflict => Err(Error::Internal("audit append conflicted".into())),
@@ -530,7 +530,7 @@ impl Core {
         &self,
         data: &Sealed<DynStore>,
         txn: Txn,
-        events: Vec<(NewAuditEvent, String, Option<(u64, String)>)>,
+        events: Vec<Queued>,
     ) -> Result<Commit> {
         let _serial = self.audit_append.lock().unwrap_or_else(|e| e.into_inner());
         let now = self.now_rfc3339();
@@ -550,7 +550,7 @@ impl Core {
         &self,
         data: &Sealed<DynStore>,
         txn: Txn,
-        events: &[(NewAuditEvent, String, Option<(u64, String)>)],
+        events: &[Queued],
         now: &str,
     ) -> Result<Commit> {
         for _ in 0..CAS_RETRIES {
