@@ -183,7 +183,7 @@ impl Core {
                     return Err(Error::Conflict("A client of that name exists.".into()));
                 }
             }
-            if let Commit::Committed(_) = self.commit_data(&u, txn)? {
+            if let Commit::Committed(_) = self.commit_data(u, txn)? {
                 return Ok(after);
             }
         }

@@ -280,7 +280,7 @@ impl Core {
             None => Txn::new().require_absent(&path),
         }
         .put(&path, json(record)?);
-        match self.commit_data(&u, txn)? {
+        match self.commit_data(u, txn)? {
             Commit::Committed(_) => Ok(()),
             // Someone changed it meanwhile: the check this change rests on is stale.
             Commit::Conflict => Err(PasskeyError::WrongPasskey.into()),

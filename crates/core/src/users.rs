@@ -104,7 +104,7 @@ impl Core {
             let txn = Txn::new()
                 .require_revision(&path, revision)
                 .put(&path, json(&user)?);
-            if let Commit::Committed(_) = self.commit_data(&u, txn)? {
+            if let Commit::Committed(_) = self.commit_data(u, txn)? {
                 return Ok(());
             }
         }
