@@ -10,8 +10,8 @@
 //! - a refused request of an authenticated caller, on its own, up to
 //!   [`REFUSALS_PER_MINUTE`] per caller a minute; past that, counted as below;
 //! - failed authentications and other refusals of unauthenticated callers are only counted,
-//!   in memory, per (face, action, claimed user, address, status), at most [`MAX_TALLIES`]
-//!   of them, and written as one event per count (with `count` and `since`) before the next
+//!   in memory, per (face, action, address, status) with the user id they claimed if they
+//!   all claimed the same, at most [`MAX_TALLIES`] counts, and written as one event per count (with `count` and `since`) before the next
 //!   event or when the server flushes them (every minute); requests to unknown paths are
 //!   not recorded at all. So no unauthenticated request can grow the trail by more than a
 //!   bounded amount a minute.
@@ -286,7 +286,6 @@ pub(crate) struct Pending {
 struct TallyKey {
     face: String,
     action: String,
-    actor: Option<String>,
     client: String,
     outcome: String,
     status: Option<u16>,
@@ -296,6 +295,10 @@ struct Tally {
     count: u64,
     since: String,
     last: String,
+    /// The user id the requests claimed, while they all claimed the same one.
+    actor: Option<String>,
+    /// Whether they claimed different ones.
+    several_actors: bool,
 }
 
 impl Pending {
@@ -303,7 +306,6 @@ impl Pending {
         let mut key = TallyKey {
             face: event.face.clone(),
             action: event.action.clone(),
-            actor: event.actor.clone(),
             client: bounded(client),
             outcome: event.outcome.clone(),
             status: event.status,
@@ -313,7 +315,6 @@ impl Pending {
             key = TallyKey {
                 face: "strongroom".into(),
                 action: "(many kinds of request)".into(),
-                actor: None,
                 client: "(many)".into(),
                 outcome: event.outcome.clone(),
                 status: None,
@@ -323,9 +324,15 @@ impl Pending {
             count: 0,
             since: time.clone(),
             last: time.clone(),
+            actor: event.actor.clone(),
+            several_actors: false,
         });
         tally.count += 1;
         tally.last = time;
+        if tally.actor != event.actor {
+            tally.actor = None;
+            tally.several_actors = true;
+        }
     }
 
     /// Whether one more refusal of `actor` may be recorded on its own this minute.
@@ -375,12 +382,17 @@ impl Pending {
         let mut tallies: Vec<_> = self.tallies.drain().collect();
         tallies.sort_by(|a, b| a.1.since.cmp(&b.1.since));
         for (key, tally) in tallies {
+            let target = if tally.several_actors {
+                format!("from {} (claiming several user ids)", key.client)
+            } else {
+                format!("from {}", key.client)
+            };
             out.push((
                 NewAuditEvent {
-                    actor: key.actor,
+                    actor: tally.actor,
                     face: key.face,
                     action: key.action,
-                    target: format!("from {}", key.client),
+                    target,
                     outcome: key.outcome,
                     status: key.status,
                     request_id: String::new(),
@@ -398,11 +410,15 @@ impl Pending {
         for (event, time, counted) in taken.into_iter().rev() {
             match counted {
                 Some((count, since)) => {
-                    let client = event.target.trim_start_matches("from ").to_owned();
+                    let several_actors = event.target.ends_with(" (claiming several user ids)");
+                    let client = event
+                        .target
+                        .trim_start_matches("from ")
+                        .trim_end_matches(" (claiming several user ids)")
+                        .to_owned();
                     let key = TallyKey {
                         face: event.face,
                         action: event.action,
-                        actor: event.actor,
                         client,
                         outcome: event.outcome,
                         status: event.status,
@@ -411,9 +427,15 @@ impl Pending {
                         count: 0,
                         since: since.clone(),
                         last: time.clone(),
+                        actor: event.actor.clone(),
+                        several_actors,
                     });
                     t.count += count;
                     t.since = since.min(t.since.clone());
+                    if t.actor != event.actor || several_actors {
+                        t.actor = None;
+                        t.several_actors = true;
+                    }
                 }
                 None if event.action == "audit overflow" => self.dropped += 1,
                 None => self.events.push_front((event, time)),

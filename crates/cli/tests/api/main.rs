@@ -13,6 +13,7 @@ mod cli_client;
 mod conformance;
 mod crash;
 mod cvpysdk_interop;
+mod exhaustion;
 mod identity;
 mod interop;
 mod lifecycle;
