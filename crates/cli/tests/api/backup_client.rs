@@ -1093,3 +1093,153 @@ async fn a_restore_does_not_revive_a_disabled_passkey_window() {
     authorize(&s, &admin, c).await;
     assert_open_within(&s, c, 600, "authorized after the restore").await;
 }
+
+// --- Look-alike names (review issue 10, finding 10) -----------------------------------------
+
+const INVISIBLE_NAME: &str = "name must not contain invisible, control or format characters";
+const TAKEN: &str = "A client of that name exists.";
+
+#[tokio::test]
+async fn look_alike_client_names_are_refused() {
+    let s = Server::start();
+    s.provision().await;
+    let admin = |r: RequestBuilder| r.basic_auth("admin", Some(ADMIN));
+    let db1 = new_client(&s, "db1", &[]).await;
+    let other = new_client(&s, "other", &[]).await;
+    let create = |body: Value| admin(s.own(Method::POST, "/clients")).json(&body).send();
+    let rename = |body: Value| {
+        admin(s.own(Method::PATCH, &format!("/clients/{other}")))
+            .json(&body)
+            .send()
+    };
+
+    // (name, the message creating it, or renaming `other` to it, gets)
+    let cases: [(&str, u16, &str); 9] = [
+        ("db1\u{200B}", 400, INVISIBLE_NAME),
+        ("\u{FF44}\u{FF42}\u{FF11}", 409, TAKEN), // ｄｂ１
+        ("\u{FF24}\u{FF22}\u{FF11}", 409, TAKEN), // ＤＢ１: names ignore case, as before
+        ("db1\u{202E}", 400, INVISIBLE_NAME),
+        ("d\u{200D}b1", 400, INVISIBLE_NAME),
+        ("db\u{0007}1", 400, INVISIBLE_NAME),
+        ("db\u{2028}1", 400, INVISIBLE_NAME),
+        ("\u{FEFF}db1", 400, INVISIBLE_NAME),
+        (" db1", 400, "name must not start or end with whitespace"),
+    ];
+    for (name, status, message) in cases {
+        let r = create(json!({"name": name, "hostName": "h.example"}))
+            .await
+            .unwrap();
+        assert_eq!(assert_error(r, status).await, message, "create {name:?}");
+        let r = rename(json!({"name": name})).await.unwrap();
+        assert_eq!(assert_error(r, status).await, message, "rename to {name:?}");
+    }
+    // Host names and display names: the same characters are refused, each field named.
+    for (field, bad) in [
+        ("hostName", "db1.example\u{200B}"),
+        ("hostName", "db1\u{202E}elpmaxe"),
+        ("hostName", "db1.exa\u{0000}mple"),
+        ("displayName", "Database\u{200C} 1"),
+        ("displayName", "Data\u{061C}base"),
+    ] {
+        let mut body = json!({"name": "fresh", "hostName": "fresh.example"});
+        body[field] = json!(bad);
+        let r = create(body).await.unwrap();
+        let want = format!("{field} must not contain invisible, control or format characters");
+        assert_eq!(
+            assert_error(r, 400).await,
+            want,
+            "create with {field} {bad:?}"
+        );
+        let r = rename(json!({field: bad})).await.unwrap();
+        assert_eq!(
+            assert_error(r, 400).await,
+            want,
+            "change {field} to {bad:?}"
+        );
+    }
+    let r = rename(json!({"displayName": "Other "})).await.unwrap();
+    assert_eq!(
+        assert_error(r, 400).await,
+        "displayName must not start or end with whitespace"
+    );
+    // Nothing of the above was stored.
+    let list: Value = admin(s.own(Method::GET, "/clients"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["db1", "other"]);
+
+    // Full-width input is stored, and shown on every face, in its normalized form.
+    let r = create(json!({
+        "name": "\u{FF57}\u{FF45}\u{FF42}\u{FF11}",              // ｗｅｂ１
+        "hostName": "\u{FF57}\u{FF45}\u{FF42}\u{FF11}.example",  // ｗｅｂ１.example
+        "displayName": "\u{FF37}\u{FF45}\u{FF42}\u{3000}\u{FF11}", // Ｗｅｂ　１
+    }))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let web: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&web["name"], &web["hostName"], &web["displayName"]),
+        (&json!("web1"), &json!("web1.example"), &json!("Web 1"))
+    );
+    let id = web["id"].as_u64().unwrap();
+    let token = login(&s, "admin", ADMIN).await;
+    let props: Value = cv(&s, Method::GET, &format!("Client/{id}"))
+        .header("Authtoken", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entity = &props["clientProperties"][0]["client"]["clientEntity"];
+    assert_eq!(
+        (
+            &entity["clientName"],
+            &entity["hostName"],
+            &entity["displayName"]
+        ),
+        (&json!("web1"), &json!("web1.example"), &json!("Web 1"))
+    );
+    let r = create(json!({"name": "WEB1", "hostName": "h"}))
+        .await
+        .unwrap();
+    assert_eq!(assert_error(r, 409).await, TAKEN);
+
+    // A rename to a full-width name moves the name's index with it.
+    let r = rename(json!({"name": "\u{FF4F}\u{FF54}\u{FF48}\u{FF45}\u{FF52}\u{FF12}"})) // ｏｔｈｅｒ２
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["name"], "other2");
+    let r = create(json!({"name": "other2", "hostName": "h"}))
+        .await
+        .unwrap();
+    assert_eq!(assert_error(r, 409).await, TAKEN);
+    let r = create(json!({"name": "other", "hostName": "h"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "the old name is free again");
+    // Deleting frees the normalized name.
+    assert_eq!(
+        admin(s.own(Method::DELETE, &format!("/clients/{db1}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let r = create(json!({"name": "\u{FF44}\u{FF42}\u{FF11}", "hostName": "h"}))
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["name"], "db1");
+}
