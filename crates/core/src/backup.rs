@@ -513,7 +513,8 @@ struct RestoreOps<'a, R: Read> {
     /// `None` until the domain-key record (full restore) or from the start (partial restore).
     sealer: Option<Sealer>,
     full: bool,
-    /// Puts appended after the records (the clock), in clear until sealed here.
+    /// Puts appended after the records (the clock, the passkey window epoch), in clear until
+    /// sealed here.
     tail: Vec<(String, Vec<u8>)>,
     done: bool,
 }
@@ -681,7 +682,11 @@ impl Core {
                 .as_ref()
                 .map(|u| Sealer::new(&u.domain_key, DATA_PURPOSE)),
             full,
-            tail: Vec::new(),
+            // A new window epoch: the backup's passkey authorization windows stay closed.
+            tail: vec![(
+                crate::passkeys::WINDOW_EPOCH_PATH.into(),
+                crate::passkeys::new_window_epoch().into_bytes(),
+            )],
             done: false,
         };
         if let Some(offset) = offset {
@@ -702,6 +707,7 @@ impl Core {
         }
         self.auth_cache.clear();
         self.sessions.clear();
+        self.passkey_guard.forget_windows();
         if full {
             self.set_inner(Inner::Locked);
         } else if let Some(offset) = offset {

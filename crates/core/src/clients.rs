@@ -2,15 +2,19 @@
 //! display name, owners. Owners are users of the identity store; a client's owners (and root
 //! Administrators) manage its passkey (see [`crate::passkeys`]).
 //!
-//! Store layout: `clients/<id, 10 digits>` (the client), `client-names/<lower-case name>` (the
-//! id; keeps names unique), `clients-next-id` (the next id to hand out).
+//! Store layout: `clients/<id, 10 digits>` (the client), `client-names/<name's comparison
+//! key>` (the id; keeps names unique), `clients-next-id` (the next id to hand out).
+//!
+//! Names, host names and display names are normalized (NFKC) and checked for invisible
+//! characters before anything else ([`crate::names`]); names are unique by their comparison
+//! key (NFKC, then lower case), so `db1`, `DB1` and full-width `ｄｂ１` are one name.
 
 use serde::{Deserialize, Serialize};
 use strongroom_store::{Commit, Store, Txn};
 
 use crate::error::{Error, Result};
 use crate::identity::{Principal, UserId, user_path};
-use crate::{Core, Unlocked, json};
+use crate::{Core, Unlocked, json, names};
 
 pub(crate) const CLIENTS_PREFIX: &str = "clients/";
 const NAMES_PREFIX: &str = "client-names/";
@@ -52,16 +56,17 @@ pub(crate) fn client_path(id: u64) -> String {
 }
 
 fn name_path(name: &str) -> String {
+    format!("{NAMES_PREFIX}{}", names::comparison_key(name))
+}
+
+/// Where builds before NFKC normalization indexed a name (its lower case), so a client stored
+/// then can still be renamed or deleted cleanly.
+fn legacy_name_path(name: &str) -> String {
     format!("{NAMES_PREFIX}{}", name.to_lowercase())
 }
 
-fn check_text(what: &str, value: &str, max: usize) -> Result<()> {
-    if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
-        return Err(Error::InvalidInput(format!(
-            "{what} must be 1 to {max} bytes of printable text"
-        )));
-    }
-    Ok(())
+fn check_text(what: &str, value: &str, max: usize) -> Result<String> {
+    names::readable(what, value, Some(max))
 }
 
 impl Core {
@@ -114,14 +119,17 @@ impl Core {
         }
     }
 
-    /// Registers a client (root Administrator). Names are unique, regardless of case.
+    /// Registers a client (root Administrator). Names are stored normalized (NFKC) and are
+    /// unique regardless of case.
     pub fn create_client(&self, who: &Principal, new: NewClient<'_>) -> Result<BackupClient> {
         let u = self.unlocked()?;
         who.require_root_admin()?;
-        check_text("name", new.name, 128)?;
-        check_text("hostName", new.host_name, 253)?;
-        let display_name = new.display_name.unwrap_or(new.name);
-        check_text("displayName", display_name, 128)?;
+        let name = check_text("name", new.name, 128)?;
+        let host_name = check_text("hostName", new.host_name, 253)?;
+        let display_name = match new.display_name {
+            Some(d) => check_text("displayName", d, 128)?,
+            None => name.clone(),
+        };
         self.check_owners(&u, new.owners)?;
         for _ in 0..CAS_RETRIES {
             let next = u.data.get(NEXT_ID_PATH)?;
@@ -134,12 +142,12 @@ impl Core {
             };
             let client = BackupClient {
                 id,
-                name: new.name.to_owned(),
-                host_name: new.host_name.to_owned(),
-                display_name: display_name.to_owned(),
+                name: name.clone(),
+                host_name: host_name.clone(),
+                display_name: display_name.clone(),
                 owners: new.owners.to_vec(),
             };
-            let names = name_path(new.name);
+            let names = name_path(&name);
             if u.data.get(&names)?.is_some() {
                 return Err(Error::Conflict("A client of that name exists.".into()));
             }
@@ -174,14 +182,25 @@ impl Core {
             let mut txn = Txn::new()
                 .require_revision(&path, revision)
                 .put(&path, json(&after)?);
-            if after.name.to_lowercase() != before.name.to_lowercase() {
-                txn = txn
-                    .require_absent(name_path(&after.name))
-                    .delete(name_path(&before.name))
-                    .put(name_path(&after.name), id.to_string());
-                if u.data.get(&name_path(&after.name))?.is_some() {
+            let (old_key, new_key) = (name_path(&before.name), name_path(&after.name));
+            let legacy_key = legacy_name_path(&before.name);
+            // A new name, or one stored (before normalization) under another index key.
+            if after.name != before.name && (new_key != old_key || legacy_key != old_key) {
+                let taken = u.data.get(&new_key)?;
+                if taken
+                    .as_ref()
+                    .is_some_and(|e| e.value != id.to_string().as_bytes())
+                {
                     return Err(Error::Conflict("A client of that name exists.".into()));
                 }
+                for stale in [old_key, legacy_key] {
+                    if stale != new_key {
+                        txn = txn.delete(stale);
+                    }
+                }
+                txn = txn
+                    .require_unchanged(&new_key, taken.as_ref())
+                    .put(new_key, id.to_string());
             }
             if let Commit::Committed(_) = self.commit_data(u, txn)? {
                 return Ok(after);
@@ -201,24 +220,27 @@ impl Core {
     ) -> Result<BackupClient> {
         let u = self.unlocked()?;
         who.require_root_admin()?;
-        if let Some(n) = change.name {
-            check_text("name", n, 128)?;
-        }
-        if let Some(h) = change.host_name {
-            check_text("hostName", h, 253)?;
-        }
-        if let Some(d) = change.display_name {
-            check_text("displayName", d, 128)?;
-        }
+        let name = change
+            .name
+            .map(|n| check_text("name", n, 128))
+            .transpose()?;
+        let host_name = change
+            .host_name
+            .map(|h| check_text("hostName", h, 253))
+            .transpose()?;
+        let display_name = change
+            .display_name
+            .map(|d| check_text("displayName", d, 128))
+            .transpose()?;
         let client = self.update_client(&u, id, |c| {
-            if let Some(n) = change.name {
-                c.name = n.to_owned();
+            if let Some(n) = &name {
+                c.name = n.clone();
             }
-            if let Some(h) = change.host_name {
-                c.host_name = h.to_owned();
+            if let Some(h) = &host_name {
+                c.host_name = h.clone();
             }
-            if let Some(d) = change.display_name {
-                c.display_name = d.to_owned();
+            if let Some(d) = &display_name {
+                c.display_name = d.clone();
             }
             Ok(())
         })?;
@@ -262,6 +284,7 @@ impl Core {
             .require_revision(&path, revision)
             .delete(&path)
             .delete(name_path(&client.name))
+            .delete(legacy_name_path(&client.name))
             .delete(crate::passkeys::passkey_path(
                 crate::passkeys::PasskeyTarget::Client(id),
             ));

@@ -18,6 +18,7 @@ pub mod crypto;
 pub mod device;
 pub mod error;
 pub mod identity;
+pub mod names;
 pub mod passkeys;
 pub mod password_policy;
 pub mod secret;

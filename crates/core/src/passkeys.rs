@@ -9,6 +9,14 @@
 //! `companies/<id>`. Wrong passkeys are rate limited per target with a growing delay, so a
 //! passkey cannot be guessed by brute force. There is no back door: a lost passkey keeps
 //! browse and restore blocked, which is the product's promise.
+//!
+//! Windows are measured on clocks a root Administrator cannot move: the appliance clock
+//! (`PUT /config/time`) plays no part. Within the process a window ends at an
+//! [`Instant`] deadline; the record keeps its ends on the host clock (so it survives a
+//! restart), and a window is never open for longer than the configured length from now, even
+//! if the host clock went back. Each window also carries the *window epoch* current when it
+//! opened; every restore starts a new epoch, so a window brought back by a restore stays
+//! closed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,6 +45,18 @@ pub(crate) fn passkey_path(target: PasskeyTarget) -> String {
         PasskeyTarget::Client(id) => format!("passkeys/client/{id:010}"),
         PasskeyTarget::Company(id) => format!("passkeys/company/{id:010}"),
     }
+}
+
+/// The window epoch: a random number a restore replaces (see the module docs). Under
+/// `config/`, which a restore onto an Operational node keeps, so only the restore itself
+/// writes it.
+pub(crate) const WINDOW_EPOCH_PATH: &str = "config/passkey-window-epoch";
+
+/// A new window epoch, for a restore to write.
+pub(crate) fn new_window_epoch() -> String {
+    let mut raw = [0u8; 8];
+    crypto::fill_random(&mut raw);
+    u64::from_le_bytes(raw).to_string()
 }
 
 fn company_path(id: u64) -> String {
@@ -137,8 +157,47 @@ struct PasskeyRecord {
     verifier: Option<String>,
     /// Verifiers of the passkeys set so far, newest first.
     history: Vec<String>,
-    /// Unix seconds (appliance clock) until which browse and restore are authorized.
+    /// The older format's window end: Unix seconds on the appliance clock, which a root
+    /// Administrator can move. Still read, so old records and backups load, but never
+    /// honoured (such a window is closed) and never written again.
+    #[serde(default, skip_serializing)]
     authorized_until: Option<i64>,
+    /// The authorization window, if one was opened and not closed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    window: Option<Window>,
+}
+
+/// An authorization window as stored: its ends on the host clock (never the appliance clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Window {
+    /// Random; ties the record to the monotonic deadline kept in memory by the process that
+    /// opened (or first saw) it.
+    id: u64,
+    /// The window epoch when it opened ([`WINDOW_EPOCH_PATH`]; 0 before any restore).
+    epoch: u64,
+    /// Host clock, Unix milliseconds, when it opened.
+    opened_ms: i64,
+    /// Host clock, Unix milliseconds, when it ends.
+    until_ms: i64,
+}
+
+/// The host clock (not the appliance clock), in Unix milliseconds.
+fn host_now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl Window {
+    /// How long this window stays open from now, if it is open: `None` once it ended, when
+    /// a restore came after it opened (another epoch), or when the host clock reads earlier
+    /// than its opening (the clock went back). Never more than `max`.
+    fn remaining_on_host_clock(&self, epoch: u64, now_ms: i64, max: Duration) -> Option<Duration> {
+        if self.epoch != epoch || now_ms < self.opened_ms || now_ms >= self.until_ms {
+            return None;
+        }
+        let left = u64::try_from(self.until_ms - now_ms).ok()?;
+        Some(Duration::from_millis(left).min(max))
+    }
 }
 
 /// The company's settings (`Commcell/properties` for company 0).
@@ -190,11 +249,14 @@ impl RestoreDecision {
     }
 }
 
-/// Growing delays after wrong passkeys, per target: the first 3 cost nothing, then each
-/// doubles the wait, from 1 second up to 15 minutes. Kept in memory.
+/// What the process keeps in memory per target: growing delays after wrong passkeys (the
+/// first 3 cost nothing, then each doubles the wait, from 1 second up to 15 minutes), and the
+/// monotonic deadlines of the authorization windows it opened or saw.
 #[derive(Default)]
 pub(crate) struct PasskeyGuard {
     failures: Mutex<HashMap<PasskeyTarget, (u32, Instant)>>,
+    /// Window id and its deadline on the monotonic clock.
+    windows: Mutex<HashMap<PasskeyTarget, (u64, Instant)>>,
 }
 
 const FREE_FAILURES: u32 = 3;
@@ -229,6 +291,55 @@ impl PasskeyGuard {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&target);
+    }
+
+    fn window_opened(&self, target: PasskeyTarget, id: u64, deadline: Instant) {
+        self.windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(target, (id, deadline));
+    }
+
+    fn window_closed(&self, target: PasskeyTarget) {
+        self.windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&target);
+    }
+
+    /// Forgets every window (a restore: the records now come from the backup).
+    pub(crate) fn forget_windows(&self) {
+        self.windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// How long the stored `window` of `target` stays open from now. A window this process
+    /// knows ends at its monotonic deadline; one it does not know yet (opened before a
+    /// restart, or by another node) is judged on the host clock once, then held to a
+    /// monotonic deadline from there on. Never more than `max`.
+    fn remaining(
+        &self,
+        target: PasskeyTarget,
+        window: &Window,
+        epoch: u64,
+        max: Duration,
+    ) -> Option<Duration> {
+        if window.epoch != epoch {
+            return None;
+        }
+        let mut map = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if let Some((id, deadline)) = map.get(&target)
+            && *id == window.id
+        {
+            let left = deadline.saturating_duration_since(now).min(max);
+            return (!left.is_zero()).then_some(left);
+        }
+        let left = window.remaining_on_host_clock(epoch, host_now_ms(), max)?;
+        map.insert(target, (window.id, now + left));
+        Some(left)
     }
 }
 
@@ -363,6 +474,7 @@ impl Core {
                 record.history.truncate(PASSWORD_HISTORY);
                 record.verifier = Some(verifier);
                 record.authorized_until = None;
+                record.window = None;
             }
             PasskeyOp::Edit => {
                 let current = change.current.ok_or(PasskeyError::Malformed)?;
@@ -385,17 +497,23 @@ impl Core {
                 self.verify_passkey(target, &record, current)?;
                 record.verifier = None;
                 record.authorized_until = None;
+                record.window = None;
             }
         }
         self.write_passkey(&u, target, &record, revision)?;
+        if record.window.is_none() {
+            self.passkey_guard.window_closed(target);
+        }
         tracing::info!(by = %who.user_id, ?target, op = ?change.op, "passkey changed");
         Ok(())
     }
 
     /// `App_AuthorizeForRestoreRequest` (and `POST Company/{id}/AuthRestore`): with the right
     /// passkey, opens the authorization window for `requested` (seconds, or a Unix time when
-    /// larger than a year) but never longer than the configured window; with `enable` false,
-    /// closes it (no passkey needed to close). Returns the end of the window.
+    /// larger than a year, on the appliance clock) but never longer than the configured
+    /// window; with `enable` false, closes it (no passkey needed to close). The window itself
+    /// is measured on the monotonic and host clocks (see the module docs). Returns the end of
+    /// the window on the appliance clock.
     pub fn authorize_restore(
         &self,
         who: &Principal,
@@ -410,9 +528,11 @@ impl Core {
         if record.verifier.is_none() {
             return Err(PasskeyError::NotSet.into());
         }
+        // Only to read a requested end given as a time, which the client means on the
+        // appliance clock; the window's length is what counts from here on.
         let now = self.now().unix_timestamp();
         let max = self.passkey_window.as_secs() as i64;
-        let until = if enable {
+        let opened = if enable {
             let passkey = passkey.ok_or(PasskeyError::Malformed)?;
             self.verify_passkey(target, &record, passkey)?;
             let asked = match requested {
@@ -420,25 +540,63 @@ impl Core {
                 Some(t) if t > now => t - now,
                 _ => max,
             };
-            Some(now + asked.min(max))
+            let length = Duration::from_secs(asked.min(max).max(0) as u64);
+            let mut raw = [0u8; 8];
+            crypto::fill_random(&mut raw);
+            let opened_ms = host_now_ms();
+            let window = Window {
+                id: u64::from_le_bytes(raw),
+                epoch: self.window_epoch(&u)?,
+                opened_ms,
+                until_ms: opened_ms.saturating_add(length.as_millis() as i64),
+            };
+            Some((window, Instant::now() + length, length))
         } else {
             None
         };
-        record.authorized_until = until;
+        record.authorized_until = None;
+        record.window = opened.map(|(w, _, _)| w);
         self.write_passkey(&u, target, &record, revision)?;
+        match opened {
+            Some((w, deadline, _)) => self.passkey_guard.window_opened(target, w.id, deadline),
+            None => self.passkey_guard.window_closed(target),
+        }
         tracing::info!(by = %who.user_id, ?target, enable, "restore authorization changed");
-        Ok(until.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()))
+        Ok(opened.map(|(_, _, length)| self.appliance_time_after(length)))
+    }
+
+    /// The window epoch now: 0 until the first restore.
+    fn window_epoch(&self, u: &Unlocked) -> Result<u64> {
+        Ok(match u.data.get(WINDOW_EPOCH_PATH)? {
+            Some(e) => std::str::from_utf8(&e.value)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| Error::Internal("passkey window epoch is unreadable".into()))?,
+            None => 0,
+        })
+    }
+
+    /// The appliance-clock time `length` from now, in whole seconds (as clients are told).
+    fn appliance_time_after(&self, length: Duration) -> OffsetDateTime {
+        let t = self.now() + length;
+        OffsetDateTime::from_unix_timestamp(t.unix_timestamp()).unwrap_or(t)
     }
 
     fn passkey_state_of(&self, u: &Unlocked, target: PasskeyTarget) -> Result<PasskeyState> {
         let (record, _) = self.read_passkey(u, target)?;
-        let now = self.now().unix_timestamp();
+        let enabled = record.verifier.is_some();
+        // A record of the older format (`authorized_until` alone) counts as closed.
+        let left = match (&record.window, enabled) {
+            (Some(window), true) => {
+                let epoch = self.window_epoch(u)?;
+                self.passkey_guard
+                    .remaining(target, window, epoch, self.passkey_window)
+            }
+            _ => None,
+        };
         Ok(PasskeyState {
-            enabled: record.verifier.is_some(),
-            authorized_until: record
-                .authorized_until
-                .filter(|t| *t > now && record.verifier.is_some())
-                .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
+            enabled,
+            authorized_until: left.map(|l| self.appliance_time_after(l)),
         })
     }
 
@@ -571,6 +729,80 @@ mod tests {
         assert!(g.check(PasskeyTarget::Client(2)).is_ok(), "per target");
         g.succeeded(t);
         assert!(g.check(t).is_ok());
+    }
+
+    #[test]
+    fn old_records_load_and_their_window_is_closed() {
+        // Written by an earlier build: the window's end on the appliance clock.
+        let old = br#"{"verifier":"v","history":["v"],"authorizedUntil":99999999999}"#;
+        let record: PasskeyRecord = serde_json::from_slice(old).unwrap();
+        assert_eq!(record.authorized_until, Some(99999999999));
+        assert_eq!(record.window, None, "no window: closed");
+        let rewritten = String::from_utf8(serde_json::to_vec(&record).unwrap()).unwrap();
+        assert!(!rewritten.contains("authorizedUntil"), "{rewritten}");
+        let back: PasskeyRecord = serde_json::from_slice(rewritten.as_bytes()).unwrap();
+        assert_eq!((back.authorized_until, back.window), (None, None));
+    }
+
+    #[test]
+    fn host_clock_windows_never_outlive_their_length() {
+        let max = Duration::from_secs(30);
+        let w = Window {
+            id: 7,
+            epoch: 1,
+            opened_ms: 1_000_000,
+            until_ms: 1_030_000,
+        };
+        assert_eq!(
+            w.remaining_on_host_clock(1, 1_010_000, max),
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(w.remaining_on_host_clock(1, 1_030_000, max), None, "ended");
+        assert_eq!(
+            w.remaining_on_host_clock(2, 1_010_000, max),
+            None,
+            "restored"
+        );
+        assert_eq!(
+            w.remaining_on_host_clock(1, 999_999, max),
+            None,
+            "the host clock went back"
+        );
+        assert_eq!(
+            w.remaining_on_host_clock(1, 1_000_000, Duration::from_secs(5)),
+            Some(Duration::from_secs(5)),
+            "capped at the configured length"
+        );
+    }
+
+    #[test]
+    fn the_monotonic_deadline_wins_over_the_stored_one() {
+        let g = PasskeyGuard::default();
+        let t = PasskeyTarget::Client(1);
+        let max = Duration::from_secs(60);
+        let now = host_now_ms();
+        // Stored as if the host clock said the window lasts an hour more.
+        let w = Window {
+            id: 1,
+            epoch: 0,
+            opened_ms: now - 1000,
+            until_ms: now + 3_600_000,
+        };
+        let left = g.remaining(t, &w, 0, max).unwrap();
+        assert!(left <= max, "capped: {left:?}");
+        // This process opened it with a deadline that has passed: closed, whatever the record.
+        g.window_opened(t, 1, Instant::now());
+        assert_eq!(g.remaining(t, &w, 0, max), None);
+        assert_eq!(g.remaining(t, &w, 0, max), None, "stays closed");
+        // Another window id: judged afresh on the host clock.
+        let other = Window { id: 2, ..w };
+        assert!(g.remaining(t, &other, 0, max).is_some());
+        // Another epoch (a restore came since): closed.
+        assert_eq!(g.remaining(t, &other, 5, max), None);
+        g.forget_windows();
+        g.window_opened(t, 2, Instant::now() + Duration::from_secs(10));
+        let left = g.remaining(t, &other, 0, max).unwrap();
+        assert!(left <= Duration::from_secs(10) && left > Duration::from_secs(8));
     }
 
     #[test]

@@ -674,3 +674,58 @@ fn the_trail_is_pruned_to_its_bound_and_still_verifies() {
     assert!(!r.verified);
     assert_eq!(r.broken_at, Some(1));
 }
+
+#[test]
+fn an_old_format_passkey_window_loads_closed() {
+    let (_dir, core) = open_provisioned();
+    let client = core
+        .create_client(
+            &admin(),
+            clients::NewClient {
+                name: "db1",
+                host_name: "db1.example",
+                display_name: None,
+                owners: &[],
+            },
+        )
+        .unwrap();
+    let target = passkeys::PasskeyTarget::Client(client.id);
+    // As an earlier build stored it: the window's end on the appliance clock, far ahead.
+    let verifier = crypto::make_verifier(b"the passkey").unwrap();
+    let old = serde_json::json!({
+        "verifier": verifier, "history": [verifier], "authorizedUntil": 4_000_000_000i64,
+    });
+    let u = core.unlocked().unwrap();
+    u.data
+        .put(
+            &passkeys::passkey_path(target),
+            &serde_json::to_vec(&old).unwrap(),
+        )
+        .unwrap();
+    let state = core.client_passkey_state(&admin(), client.id).unwrap();
+    assert_eq!((state.enabled, state.authorized_until), (true, None));
+    assert_eq!(
+        core.restore_decision(&admin(), client.id, "restore", "test")
+            .unwrap(),
+        passkeys::RestoreDecision::PasskeyRequired {
+            company_level: false
+        }
+    );
+    // The passkey still works: a new window opens, in the new format.
+    let until = core
+        .authorize_restore(
+            &admin(),
+            target,
+            Some(&Passphrase::new("the passkey")),
+            true,
+            None,
+        )
+        .unwrap()
+        .unwrap();
+    assert!(until <= core.now() + CoreSettings::default().passkey_window);
+    assert!(matches!(
+        core.restore_decision(&admin(), client.id, "restore", "test")
+            .unwrap(),
+        passkeys::RestoreDecision::Authorized { .. }
+    ));
+}

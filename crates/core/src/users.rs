@@ -149,11 +149,12 @@ impl Core {
             NewUserId::Given(id) => UserId::parse(id)?.namespace,
         };
         passphrase.check_length("passphrase")?;
+        let real_name = crate::names::readable("realName", real_name, None)?;
         if !self.may_manage(&u, who, namespace)? {
             return Err(Error::Forbidden);
         }
         let record = UserRecord::new(
-            real_name,
+            &real_name,
             role,
             crypto::make_verifier(passphrase.as_bytes())?,
         );

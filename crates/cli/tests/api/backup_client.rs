@@ -902,3 +902,344 @@ async fn the_registry_of_clients() {
         .unwrap();
     assert_error(r, 400).await;
 }
+
+// --- The authorization window and the appliance clock (review issue 10, finding 6) ---------
+
+/// The appliance clock (`GET /config/time`).
+async fn appliance_time(s: &Server) -> time::OffsetDateTime {
+    let v: Value = s
+        .get("/config/time")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    rfc3339(v["time"].as_str().unwrap())
+}
+
+fn rfc3339(t: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{t:?} is not RFC 3339: {e}"))
+}
+
+/// Moves the appliance clock by `delta` (negative: back), as a root Administrator may.
+async fn move_clock(s: &Server, delta: time::Duration) {
+    let to = (appliance_time(s).await + delta)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = s
+        .put("/config/time")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&json!({"time": to}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "PUT /config/time {to}");
+}
+
+const MINUTE_BACK: time::Duration = time::Duration::seconds(-60);
+const YEAR_BACK: time::Duration = time::Duration::days(-365);
+
+/// A client with passkey `the passkey`, set by the root admin; returns (id, admin token).
+async fn client_with_passkey(s: &Server, name: &str) -> (u64, String) {
+    let admin = login(s, "admin", ADMIN).await;
+    let c = new_client(s, name, &[]).await;
+    let create = json!({"newPasskey": b64("the passkey"), "passkeyOpType": 1});
+    assert_eq!(
+        passkey_json(s, &admin, &format!("client/{c}/Passkey"), create).await,
+        0
+    );
+    (c, admin)
+}
+
+async fn authorize(s: &Server, token: &str, c: u64) {
+    let auth = json!({"passkey": b64("the passkey"), "passkeySettings": {"enableAuthorizeForRestore": true}});
+    assert_eq!(
+        passkey_json(s, token, &format!("client/{c}/Passkey"), auth).await,
+        0
+    );
+}
+
+/// Asserts the restore decision is a refusal for want of the client's passkey, on our API
+/// and in what the backup-client face shows.
+async fn assert_closed(s: &Server, token: &str, c: u64, when: &str) {
+    let d = decision(s, c).await;
+    assert_eq!(
+        (d["allowed"].as_bool(), d["reason"].as_str()),
+        (Some(false), Some("passkey-required")),
+        "{when}: {d}"
+    );
+    assert!(d.get("authorizedUntil").is_none(), "{when}: {d}");
+    let props: Value = cv(s, Method::GET, &format!("Client/{c}"))
+        .header("Authtoken", token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let settings = &props["clientProperties"][0]["clientProps"]["passkeySettings"];
+    assert_eq!(settings["enabled"], true, "{when}: {props}");
+    assert!(
+        settings["authorizedForRestoreUntil"].is_null(),
+        "{when}: {props}"
+    );
+}
+
+/// Asserts the window is open, and that it ends no later than `window_secs` from now on the
+/// appliance clock (with a second for rounding to whole seconds); returns the seconds left.
+async fn assert_open_within(s: &Server, c: u64, window_secs: i64, when: &str) -> i64 {
+    let d = decision(s, c).await;
+    assert_eq!(
+        (d["allowed"].as_bool(), d["reason"].as_str()),
+        (Some(true), Some("authorized")),
+        "{when}: {d}"
+    );
+    let until = rfc3339(d["authorizedUntil"].as_str().unwrap());
+    let left = (until - appliance_time(s).await).whole_seconds();
+    assert!(
+        (-1..=window_secs + 1).contains(&left),
+        "{when}: authorized until {until}, {left} s from now; the window is {window_secs} s"
+    );
+    left
+}
+
+#[tokio::test]
+async fn moving_the_clock_back_does_not_reopen_an_expired_window() {
+    let s = Server::start_with(&["--passkey-authorization-secs", "2"]);
+    s.provision().await;
+    let (c, admin) = client_with_passkey(&s, "db").await;
+    authorize(&s, &admin, c).await;
+    assert_open_within(&s, c, 2, "just authorized").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    assert_closed(&s, &admin, c, "expired").await;
+    move_clock(&s, MINUTE_BACK).await;
+    assert_closed(&s, &admin, c, "expired, then the clock back 60 s").await;
+    move_clock(&s, YEAR_BACK).await;
+    assert_closed(&s, &admin, c, "expired, then the clock back a year").await;
+    // The passkey itself still opens a fresh window on the moved clock.
+    authorize(&s, &admin, c).await;
+    assert_open_within(&s, c, 2, "authorized again").await;
+}
+
+#[tokio::test]
+async fn a_window_never_outlasts_its_configured_length() {
+    let s = Server::start_with(&["--passkey-authorization-secs", "3"]);
+    s.provision().await;
+    let (c, admin) = client_with_passkey(&s, "db").await;
+    authorize(&s, &admin, c).await;
+    move_clock(&s, YEAR_BACK).await;
+    assert_open_within(&s, c, 3, "authorized, then the clock back a year").await;
+    move_clock(&s, MINUTE_BACK).await;
+    assert_open_within(&s, c, 3, "and back another minute").await;
+    tokio::time::sleep(std::time::Duration::from_millis(3300)).await;
+    assert_closed(&s, &admin, c, "the configured 3 s have passed").await;
+
+    // Across a restart the window is judged on the host clock, still within its length.
+    let mut long = Server::start_with(&["--passkey-authorization-secs", "600"]);
+    long.provision().await;
+    let (c, admin) = client_with_passkey(&long, "db").await;
+    authorize(&long, &admin, c).await;
+    long.restart();
+    assert_eq!(long.unlock(UNLOCK).await.status(), 204);
+    let left = assert_open_within(&long, c, 600, "after a restart").await;
+    assert!(
+        left > 500,
+        "the window kept its end across the restart: {left} s left"
+    );
+    move_clock(&long, YEAR_BACK).await;
+    assert_open_within(&long, c, 600, "after a restart and the clock back a year").await;
+}
+
+#[tokio::test]
+async fn a_restore_does_not_revive_a_disabled_passkey_window() {
+    let s = Server::start_with(&["--passkey-authorization-secs", "600"]);
+    s.provision().await;
+    s.create_user(Some("bk"), "Backup", PASS).await;
+    s.set_backup_passphrase("backup passphrase!", "").await;
+    let (c, admin) = client_with_passkey(&s, "db").await;
+    authorize(&s, &admin, c).await;
+    assert_open_within(&s, c, 600, "authorized").await;
+    // A backup taken while the window is open ...
+    let file = s.backup("bk", PASS).await;
+    // ... then the owner disables the passkey, which ends the window.
+    let disable = json!({"currentPasskey": b64("the passkey"), "passkeyOpType": "DISABLE"});
+    assert_eq!(
+        passkey_json(&s, &admin, &format!("client/{c}/Passkey"), disable).await,
+        0
+    );
+    assert_eq!(decision(&s, c).await["reason"], "no-passkey");
+
+    // Restoring the backup brings the passkey back, but not its window, whatever the clock.
+    let r = s
+        .restore(file, "backup passphrase!", Some(("admin", ADMIN)))
+        .await;
+    assert_eq!(r.status(), 204, "restore: {}", r.text().await.unwrap());
+    let admin = login(&s, "admin", ADMIN).await;
+    assert_closed(&s, &admin, c, "restored").await;
+    move_clock(&s, MINUTE_BACK).await;
+    assert_closed(&s, &admin, c, "restored, then the clock back 60 s").await;
+    move_clock(&s, YEAR_BACK).await;
+    assert_closed(&s, &admin, c, "restored, then the clock back a year").await;
+    // After a restart too (the window is then judged on the host clock).
+    let mut s = s;
+    s.restart();
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    let admin = login(&s, "admin", ADMIN).await;
+    assert_closed(&s, &admin, c, "restored, then restarted").await;
+    // The restored passkey opens a new window.
+    authorize(&s, &admin, c).await;
+    assert_open_within(&s, c, 600, "authorized after the restore").await;
+}
+
+// --- Look-alike names (review issue 10, finding 10) -----------------------------------------
+
+const INVISIBLE_NAME: &str = "name must not contain invisible, control or format characters";
+const TAKEN: &str = "A client of that name exists.";
+
+#[tokio::test]
+async fn look_alike_client_names_are_refused() {
+    let s = Server::start();
+    s.provision().await;
+    let admin = |r: RequestBuilder| r.basic_auth("admin", Some(ADMIN));
+    let db1 = new_client(&s, "db1", &[]).await;
+    let other = new_client(&s, "other", &[]).await;
+    let create = |body: Value| admin(s.own(Method::POST, "/clients")).json(&body).send();
+    let rename = |body: Value| {
+        admin(s.own(Method::PATCH, &format!("/clients/{other}")))
+            .json(&body)
+            .send()
+    };
+
+    // (name, the message creating it, or renaming `other` to it, gets)
+    let cases: [(&str, u16, &str); 9] = [
+        ("db1\u{200B}", 400, INVISIBLE_NAME),
+        ("\u{FF44}\u{FF42}\u{FF11}", 409, TAKEN), // ｄｂ１
+        ("\u{FF24}\u{FF22}\u{FF11}", 409, TAKEN), // ＤＢ１: names ignore case, as before
+        ("db1\u{202E}", 400, INVISIBLE_NAME),
+        ("d\u{200D}b1", 400, INVISIBLE_NAME),
+        ("db\u{0007}1", 400, INVISIBLE_NAME),
+        ("db\u{2028}1", 400, INVISIBLE_NAME),
+        ("\u{FEFF}db1", 400, INVISIBLE_NAME),
+        (" db1", 400, "name must not start or end with whitespace"),
+    ];
+    for (name, status, message) in cases {
+        let r = create(json!({"name": name, "hostName": "h.example"}))
+            .await
+            .unwrap();
+        assert_eq!(assert_error(r, status).await, message, "create {name:?}");
+        let r = rename(json!({"name": name})).await.unwrap();
+        assert_eq!(assert_error(r, status).await, message, "rename to {name:?}");
+    }
+    // Host names and display names: the same characters are refused, each field named.
+    for (field, bad) in [
+        ("hostName", "db1.example\u{200B}"),
+        ("hostName", "db1\u{202E}elpmaxe"),
+        ("hostName", "db1.exa\u{0000}mple"),
+        ("displayName", "Database\u{200C} 1"),
+        ("displayName", "Data\u{061C}base"),
+    ] {
+        let mut body = json!({"name": "fresh", "hostName": "fresh.example"});
+        body[field] = json!(bad);
+        let r = create(body).await.unwrap();
+        let want = format!("{field} must not contain invisible, control or format characters");
+        assert_eq!(
+            assert_error(r, 400).await,
+            want,
+            "create with {field} {bad:?}"
+        );
+        let r = rename(json!({field: bad})).await.unwrap();
+        assert_eq!(
+            assert_error(r, 400).await,
+            want,
+            "change {field} to {bad:?}"
+        );
+    }
+    let r = rename(json!({"displayName": "Other "})).await.unwrap();
+    assert_eq!(
+        assert_error(r, 400).await,
+        "displayName must not start or end with whitespace"
+    );
+    // Nothing of the above was stored.
+    let list: Value = admin(s.own(Method::GET, "/clients"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["db1", "other"]);
+
+    // Full-width input is stored, and shown on every face, in its normalized form.
+    let r = create(json!({
+        "name": "\u{FF57}\u{FF45}\u{FF42}\u{FF11}",              // ｗｅｂ１
+        "hostName": "\u{FF57}\u{FF45}\u{FF42}\u{FF11}.example",  // ｗｅｂ１.example
+        "displayName": "\u{FF37}\u{FF45}\u{FF42}\u{3000}\u{FF11}", // Ｗｅｂ　１
+    }))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let web: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&web["name"], &web["hostName"], &web["displayName"]),
+        (&json!("web1"), &json!("web1.example"), &json!("Web 1"))
+    );
+    let id = web["id"].as_u64().unwrap();
+    let token = login(&s, "admin", ADMIN).await;
+    let props: Value = cv(&s, Method::GET, &format!("Client/{id}"))
+        .header("Authtoken", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entity = &props["clientProperties"][0]["client"]["clientEntity"];
+    assert_eq!(
+        (
+            &entity["clientName"],
+            &entity["hostName"],
+            &entity["displayName"]
+        ),
+        (&json!("web1"), &json!("web1.example"), &json!("Web 1"))
+    );
+    let r = create(json!({"name": "WEB1", "hostName": "h"}))
+        .await
+        .unwrap();
+    assert_eq!(assert_error(r, 409).await, TAKEN);
+
+    // A rename to a full-width name moves the name's index with it.
+    let r = rename(json!({"name": "\u{FF4F}\u{FF54}\u{FF48}\u{FF45}\u{FF52}\u{FF12}"})) // ｏｔｈｅｒ２
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["name"], "other2");
+    let r = create(json!({"name": "other2", "hostName": "h"}))
+        .await
+        .unwrap();
+    assert_eq!(assert_error(r, 409).await, TAKEN);
+    let r = create(json!({"name": "other", "hostName": "h"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "the old name is free again");
+    // Deleting frees the normalized name.
+    assert_eq!(
+        admin(s.own(Method::DELETE, &format!("/clients/{db1}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let r = create(json!({"name": "\u{FF44}\u{FF42}\u{FF11}", "hostName": "h"}))
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["name"], "db1");
+}

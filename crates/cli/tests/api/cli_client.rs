@@ -322,3 +322,96 @@ async fn failures_exit_1_with_the_reason_on_stderr() {
     assert!(!message.is_empty(), "{stderr}");
     assert!(!stderr.contains(ADMIN));
 }
+
+#[tokio::test]
+async fn look_alike_names_fail_with_the_servers_reason() {
+    let s = Server::start();
+    s.provision().await;
+    let admin = Password::Env(ADMIN);
+    ok(&run(
+        &s,
+        admin,
+        &["create", "--name", "db1", "--host", "db1.example"],
+    )
+    .await);
+
+    let stderr = failed(
+        &run(
+            &s,
+            admin,
+            &["create", "--name", "db1\u{200B}", "--host", "h"],
+        )
+        .await,
+    );
+    assert_eq!(
+        stderr.trim_end(),
+        "strongroom: name must not contain invisible, control or format characters (HTTP 400 Bad Request)"
+    );
+    let stderr = failed(
+        &run(
+            &s,
+            admin,
+            &[
+                "create",
+                "--name",
+                "\u{FF44}\u{FF42}\u{FF11}",
+                "--host",
+                "h",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(
+        stderr.trim_end(),
+        "strongroom: A client of that name exists. (HTTP 409 Conflict)"
+    );
+    let stderr = failed(
+        &run(
+            &s,
+            admin,
+            &["create", "--name", "db2", "--host", "db2\u{202E}.example"],
+        )
+        .await,
+    );
+    assert_eq!(
+        stderr.trim_end(),
+        "strongroom: hostName must not contain invisible, control or format characters (HTTP 400 Bad Request)"
+    );
+    let other = json_of(
+        &run(
+            &s,
+            admin,
+            &["create", "--name", "db2", "--host", "h", "--json"],
+        )
+        .await,
+    );
+    let id = other["id"].as_u64().unwrap().to_string();
+    let stderr = failed(
+        &run(
+            &s,
+            admin,
+            &["rename", &id, "--name", "\u{FF24}\u{FF22}\u{FF11}"],
+        )
+        .await,
+    );
+    assert_eq!(
+        stderr.trim_end(),
+        "strongroom: A client of that name exists. (HTTP 409 Conflict)"
+    );
+    let stderr = failed(&run(&s, admin, &["rename", &id, "--display-name", "DB\u{200B}2"]).await);
+    assert_eq!(
+        stderr.trim_end(),
+        "strongroom: displayName must not contain invisible, control or format characters (HTTP 400 Bad Request)"
+    );
+    // A full-width name is shown as stored: normalized.
+    let out = ok(&run(
+        &s,
+        admin,
+        &["rename", &id, "--name", "\u{FF44}\u{FF42}\u{FF13}"],
+    )
+    .await);
+    assert!(out.contains("name:         db3"), "{out}");
+    let list = ok(&run(&s, admin, &["list"]).await);
+    assert!(list.contains("db1") && list.contains("db3"), "{list}");
+    assert!(!list.contains('\u{FF44}'), "{list}");
+}

@@ -685,3 +685,67 @@ async fn metrics_in_both_shapes() {
         .unwrap();
     assert_error(r, 403).await;
 }
+
+/// Real names are names people read: normalized (NFKC), no invisible characters. User ids are
+/// NetHSM's ASCII pattern, compared exactly: `Admin` is not `admin`.
+#[tokio::test]
+async fn real_names_are_normalized_and_user_ids_are_exact() {
+    let s = Server::start();
+    s.provision().await;
+    let put = |id: &str, real_name: &str| {
+        s.put(&format!("/users/{id}"))
+            .basic_auth("admin", Some(ADMIN))
+            .json(&json!({"realName": real_name, "role": "Operator", "passphrase": "operator passphrase"}))
+            .send()
+    };
+    for (bad, message) in [
+        (
+            "Alice\u{202E}ecilA",
+            "realName must not contain invisible, control or format characters",
+        ),
+        (
+            "Ali\u{200B}ce",
+            "realName must not contain invisible, control or format characters",
+        ),
+        (
+            "Alice\nBob",
+            "realName must not contain invisible, control or format characters",
+        ),
+        ("Alice ", "realName must not start or end with whitespace"),
+    ] {
+        let r = put("alice", bad).await.unwrap();
+        assert_eq!(assert_error(r, 400).await, message, "{bad:?}");
+    }
+    let r = s
+        .get("/users/alice")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_error(r, 404).await,
+        "User not found.",
+        "none was made"
+    );
+
+    // Full-width in, normalized out; inner spaces stay.
+    let r = put("alice", "\u{FF21}lice \u{FF22}").await.unwrap(); // Ａlice Ｂ
+    assert_eq!(r.status(), 201);
+    let v: Value = s
+        .get("/users/alice")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["realName"], "Alice B");
+
+    // Ids: ASCII only, and case matters, as on a NetHSM.
+    assert_eq!(put("Admin", "Second admin").await.unwrap().status(), 201);
+    let r = put("adm\u{0131}n", "dotless i").await.unwrap();
+    assert_eq!(assert_error(r, 400).await, "Invalid user ID.");
+    let r = put("\u{FF41}dmin", "full-width a").await.unwrap();
+    assert_eq!(assert_error(r, 400).await, "Invalid user ID.");
+}
