@@ -6,14 +6,81 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use strongroom_core::{Core, CoreSettings};
 
 use crate::app::{self, AppState};
 use crate::config::Config;
+use crate::connection::{ConnectionAcceptor, Timeouts};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// File descriptors kept out of the connection limit: the store, the device key, uploads in
+/// the scratch directory, logs, the runtime's own.
+const RESERVED_DESCRIPTORS: u64 = 128;
+
+/// Raises the soft limit on open files to the hard limit; returns the limit in force (`None`
+/// if it cannot be read or is unlimited).
+// `rlim_t` is not `u64` on every platform.
+#[allow(clippy::unnecessary_cast)]
+fn raise_descriptor_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            tracing::warn!(error = %std::io::Error::last_os_error(), "cannot read the open file limit");
+            return None;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            } else {
+                tracing::warn!(
+                    error = %std::io::Error::last_os_error(),
+                    soft = limit.rlim_cur as u64,
+                    hard = limit.rlim_max as u64,
+                    "cannot raise the open file limit to its hard limit"
+                );
+            }
+        }
+    }
+    if limit.rlim_cur == libc::RLIM_INFINITY {
+        tracing::info!("open file limit: unlimited");
+        return None;
+    }
+    let soft = limit.rlim_cur as u64;
+    tracing::info!(open_file_limit = soft, "open file limit");
+    Some(soft)
+}
+
+/// The connection limit the descriptor limit can carry, leaving [`RESERVED_DESCRIPTORS`].
+fn fit_connection_limit(configured: usize, open_file_limit: Option<u64>) -> usize {
+    let Some(limit) = open_file_limit else {
+        return configured;
+    };
+    let room = usize::try_from(limit.saturating_sub(RESERVED_DESCRIPTORS))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if configured > room {
+        tracing::warn!(
+            configured,
+            lowered_to = room,
+            open_file_limit = limit,
+            "max_connections lowered to fit the open file limit"
+        );
+        room
+    } else {
+        configured
+    }
+}
 
 /// Argon2 allocates 19 to 64 MiB per run. glibc's malloc raises its mmap threshold after such
 /// blocks are freed, and from then on serves them from its heap and keeps the memory: a
@@ -31,6 +98,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     keep_large_allocations_returnable();
     // Two crypto providers could be linked in; say which one rustls must use.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let max_connections = fit_connection_limit(config.max_connections, raise_descriptor_limit());
 
     let data_dir = config.data_dir.clone();
     let tls_names = config.tls_names.clone();
@@ -74,11 +142,38 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone(), state.shutdown.clone()));
 
-    axum_server::from_tcp_rustls(listener, rustls_config)?
+    let secs = Duration::from_secs;
+    let acceptor = ConnectionAcceptor::new(
+        RustlsAcceptor::new(rustls_config)
+            .handshake_timeout(secs(config.tls_handshake_timeout_secs)),
+        max_connections,
+        Timeouts {
+            header_read: secs(config.header_read_timeout_secs),
+            keep_alive_idle: secs(config.keep_alive_idle_secs),
+        },
+    );
+    let mut server = axum_server::from_tcp(listener)?
+        .acceptor(acceptor)
         .handle(handle)
+        .accept_error_handler(|peer: Option<&SocketAddr>, e: &std::io::Error| match peer {
+            Some(peer) => tracing::debug!(%peer, error = %e, "connection not accepted"),
+            None => tracing::warn!(error = %e, "accepting a connection failed"),
+        });
+    // hyper's own HTTP/1 header timer starts when a connection goes idle, so it covers the
+    // keep-alive wait and the headers together: a backstop to `connection`'s finer clock.
+    server.http_builder().http1().header_read_timeout(secs(
+        config.keep_alive_idle_secs + config.header_read_timeout_secs,
+    ));
+    // A stalled upload: no body data for this long while a handler reads it fails the body.
+    let service = tower::ServiceBuilder::new()
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(secs(
+            config.body_idle_timeout_secs,
+        )))
+        .service(app::service(state));
+    server
         .serve(axum::ServiceExt::into_make_service_with_connect_info::<
             SocketAddr,
-        >(app::service(state)))
+        >(service))
         .await
         .context("serving")?;
 

@@ -11,6 +11,7 @@ mod backup_client;
 mod bad_input;
 mod cli_client;
 mod conformance;
+mod connections;
 mod crash;
 mod cvpysdk_interop;
 mod identity;
