@@ -16,6 +16,10 @@ use crate::connection::{ConnectionAcceptor, Timeouts};
 /// How long in-flight requests may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The subdirectory of the data directory where uploads wait while they are checked. It is
+/// not part of the store: everything in it is deleted at every start.
+pub const SCRATCH_DIR: &str = "scratch";
+
 /// File descriptors kept out of the connection limit: the store, the device key, uploads in
 /// the scratch directory, logs, the runtime's own.
 const RESERVED_DESCRIPTORS: u64 = 128;
@@ -82,6 +86,42 @@ fn fit_connection_limit(configured: usize, open_file_limit: Option<u64>) -> usiz
     }
 }
 
+/// Empties the scratch directory, or makes it (mode 0700): an upload a killed server left
+/// there is an encrypted copy of a backup, readable with that backup's passphrase, and must
+/// not outlive the request that brought it. Also removes uploads left directly in the data
+/// directory (`.tmp*`) by versions that spooled them there.
+fn prepare_scratch(data_dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let scratch = data_dir.join(SCRATCH_DIR);
+    match std::fs::symlink_metadata(&scratch) {
+        // remove_dir_all does not follow a symbolic link; it removes the link.
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&scratch),
+        Ok(_) => std::fs::remove_file(&scratch),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+    .with_context(|| format!("emptying {}", scratch.display()))?;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&scratch)
+        .with_context(|| format!("creating {}", scratch.display()))?;
+    let mut removed = 0usize;
+    for entry in
+        std::fs::read_dir(data_dir).with_context(|| format!("listing {}", data_dir.display()))?
+    {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(".tmp") && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing {}", entry.path().display()))?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed uploads left in the data directory");
+    }
+    Ok(scratch)
+}
+
 /// Argon2 allocates 19 to 64 MiB per run. glibc's malloc raises its mmap threshold after such
 /// blocks are freed, and from then on serves them from its heap and keeps the memory: a
 /// server that has checked a few passwords would hold a gigabyte. A fixed threshold keeps
@@ -107,13 +147,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         session_idle: Duration::from_secs(config.session_idle_secs),
         passkey_window: Duration::from_secs(config.passkey_authorization_secs),
     };
-    let (core, tls) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let (core, tls, scratch_dir) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let core = Core::open(&data_dir, settings)
             .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+        // After the store is open: its lock keeps a second server on this directory out.
+        let scratch_dir = prepare_scratch(&data_dir)?;
         let tls = core
             .tls_identity(&tls_names)
             .context("loading the TLS identity")?;
-        Ok((core, tls))
+        Ok((core, tls, scratch_dir))
     })
     .await??;
     tracing::info!(state = %core.state(), data_dir = %config.data_dir.display(), "store opened");
@@ -137,7 +179,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         out.flush()?;
     }
 
-    let state = AppState::new(core, config.data_dir.clone(), config.restore_max_bytes);
+    let state = AppState::new(core, scratch_dir, config.restore_max_bytes);
     let core = state.core.clone();
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone(), state.shutdown.clone()));

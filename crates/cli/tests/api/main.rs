@@ -19,3 +19,4 @@ mod interop;
 mod lifecycle;
 mod random;
 mod system;
+mod upload_scratch;
