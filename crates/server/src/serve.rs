@@ -250,3 +250,20 @@ async fn shutdown_on_signal(
     tracing::info!("shutting down; finishing in-flight requests");
     handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_limit_leaves_room_for_other_files() {
+        assert_eq!(
+            fit_connection_limit(4096, Some(1024)),
+            1024 - RESERVED_DESCRIPTORS as usize
+        );
+        assert_eq!(fit_connection_limit(100, Some(1024)), 100);
+        assert_eq!(fit_connection_limit(4096, Some(1 << 20)), 4096);
+        assert_eq!(fit_connection_limit(4096, None), 4096);
+        assert_eq!(fit_connection_limit(10, Some(50)), 1);
+    }
+}
