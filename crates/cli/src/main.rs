@@ -65,6 +65,22 @@ struct ServeArgs {
     /// The most events the audit trail keeps; older ones are pruned [default: 100000].
     #[arg(long, env = "STRONGROOM_AUDIT_MAX_EVENTS")]
     audit_max_events: Option<u64>,
+    /// Seconds a client has to finish the TLS handshake [default: 10].
+    #[arg(long, env = "STRONGROOM_TLS_HANDSHAKE_TIMEOUT_SECS")]
+    tls_handshake_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request line and headers [default: 10].
+    #[arg(long, env = "STRONGROOM_HEADER_READ_TIMEOUT_SECS")]
+    header_read_timeout_secs: Option<u64>,
+    /// Seconds a request body may make no progress while it is read [default: 30].
+    #[arg(long, env = "STRONGROOM_BODY_IDLE_TIMEOUT_SECS")]
+    body_idle_timeout_secs: Option<u64>,
+    /// Seconds a connection may sit idle between requests [default: 60].
+    #[arg(long, env = "STRONGROOM_KEEP_ALIVE_IDLE_SECS")]
+    keep_alive_idle_secs: Option<u64>,
+    /// The most connections open at once; more are closed at once [default: 4096, lowered to
+    /// what the descriptor limit allows].
+    #[arg(long, env = "STRONGROOM_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -84,6 +100,11 @@ fn main() -> anyhow::Result<()> {
                     session_idle_secs: args.session_idle_secs,
                     passkey_authorization_secs: args.passkey_authorization_secs,
                     audit_max_events: args.audit_max_events,
+                    tls_handshake_timeout_secs: args.tls_handshake_timeout_secs,
+                    header_read_timeout_secs: args.header_read_timeout_secs,
+                    body_idle_timeout_secs: args.body_idle_timeout_secs,
+                    keep_alive_idle_secs: args.keep_alive_idle_secs,
+                    max_connections: args.max_connections,
                 },
                 file,
             )?;

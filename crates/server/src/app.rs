@@ -24,7 +24,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Asks the server to stop (`POST /system/shutdown`), as SIGTERM does.
     pub shutdown: Arc<tokio::sync::Notify>,
-    /// Where uploads (restore files, which are encrypted) wait while they are verified.
+    /// Where uploads (restore files, which are encrypted) wait while they are verified:
+    /// `DATA/scratch`, emptied at every start (see `serve::prepare_scratch`).
     pub scratch_dir: std::path::PathBuf,
     /// The largest backup file a restore accepts.
     pub restore_max_bytes: usize,

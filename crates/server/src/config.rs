@@ -30,6 +30,11 @@ pub struct ConfigFile {
     pub session_idle_secs: Option<u64>,
     pub passkey_authorization_secs: Option<u64>,
     pub audit_max_events: Option<u64>,
+    pub tls_handshake_timeout_secs: Option<u64>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub body_idle_timeout_secs: Option<u64>,
+    pub keep_alive_idle_secs: Option<u64>,
+    pub max_connections: Option<usize>,
 }
 
 impl ConfigFile {
@@ -65,6 +70,11 @@ pub struct Overrides {
     pub session_idle_secs: Option<u64>,
     pub passkey_authorization_secs: Option<u64>,
     pub audit_max_events: Option<u64>,
+    pub tls_handshake_timeout_secs: Option<u64>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub body_idle_timeout_secs: Option<u64>,
+    pub keep_alive_idle_secs: Option<u64>,
+    pub max_connections: Option<usize>,
 }
 
 /// The settings the server runs with.
@@ -88,12 +98,40 @@ pub struct Config {
     pub passkey_authorization_secs: u64,
     /// The most events the audit trail keeps; older ones are pruned.
     pub audit_max_events: u64,
+    /// Seconds a client has, once connected, to finish the TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// Seconds a client has to send a request line and headers: after the handshake for the
+    /// first request, and from its first byte for a later one.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may make no progress while the server is reading it.
+    pub body_idle_timeout_secs: u64,
+    /// Seconds a connection may sit idle between requests.
+    pub keep_alive_idle_secs: u64,
+    /// The most connections open at once (handshaking or not); more are closed at once. The
+    /// server lowers it at start if the descriptor limit cannot carry it.
+    pub max_connections: usize,
 }
 
 pub const DEFAULT_AUTH_CACHE_TTL_SECS: u64 = 30;
 pub const DEFAULT_RESTORE_MAX_BYTES: usize = 1 << 30;
 pub const DEFAULT_SESSION_IDLE_SECS: u64 = 30 * 60;
 pub const DEFAULT_PASSKEY_AUTHORIZATION_SECS: u64 = 30 * 60;
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_BODY_IDLE_TIMEOUT_SECS: u64 = 30;
+pub const DEFAULT_KEEP_ALIVE_IDLE_SECS: u64 = 60;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// The longest any connection timeout may be: a day. Zero makes no sense for any of them.
+pub const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+
+/// A timeout setting: in 1..=[`MAX_TIMEOUT_SECS`].
+fn timeout_secs(name: &str, value: Option<u64>, default: u64) -> anyhow::Result<u64> {
+    let value = value.unwrap_or(default);
+    if !(1..=MAX_TIMEOUT_SECS).contains(&value) {
+        anyhow::bail!("{name} must be between 1 and {MAX_TIMEOUT_SECS} seconds, not {value}");
+    }
+    Ok(value)
+}
 
 impl Config {
     pub fn resolve(over: Overrides, file: Option<ConfigFile>) -> anyhow::Result<Self> {
@@ -112,6 +150,13 @@ impl Config {
         } else {
             over.tls_names
         };
+        let max_connections = over
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if max_connections == 0 {
+            anyhow::bail!("max_connections must be at least 1");
+        }
         Ok(Self {
             data_dir,
             listen,
@@ -142,6 +187,29 @@ impl Config {
                 Some(n) => n,
                 None => strongroom_core::DEFAULT_AUDIT_MAX_EVENTS,
             },
+            tls_handshake_timeout_secs: timeout_secs(
+                "tls_handshake_timeout_secs",
+                over.tls_handshake_timeout_secs
+                    .or(file.tls_handshake_timeout_secs),
+                DEFAULT_TLS_HANDSHAKE_TIMEOUT_SECS,
+            )?,
+            header_read_timeout_secs: timeout_secs(
+                "header_read_timeout_secs",
+                over.header_read_timeout_secs
+                    .or(file.header_read_timeout_secs),
+                DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            )?,
+            body_idle_timeout_secs: timeout_secs(
+                "body_idle_timeout_secs",
+                over.body_idle_timeout_secs.or(file.body_idle_timeout_secs),
+                DEFAULT_BODY_IDLE_TIMEOUT_SECS,
+            )?,
+            keep_alive_idle_secs: timeout_secs(
+                "keep_alive_idle_secs",
+                over.keep_alive_idle_secs.or(file.keep_alive_idle_secs),
+                DEFAULT_KEEP_ALIVE_IDLE_SECS,
+            )?,
+            max_connections,
         })
     }
 }
@@ -167,6 +235,56 @@ mod tests {
         assert_eq!(c.log_filter, "info");
         assert_eq!(c.auth_cache_ttl_secs, DEFAULT_AUTH_CACHE_TTL_SECS);
         assert!(Config::resolve(Overrides::default(), None).is_err());
+    }
+
+    #[test]
+    fn connection_limits_default_and_refuse_zero() {
+        let file: ConfigFile =
+            toml::from_str("data_dir = \"/d\"\nkeep_alive_idle_secs = 5\nmax_connections = 7")
+                .unwrap();
+        let c = Config::resolve(Overrides::default(), Some(file)).unwrap();
+        assert_eq!(c.keep_alive_idle_secs, 5);
+        assert_eq!(c.max_connections, 7);
+        assert_eq!(
+            c.tls_handshake_timeout_secs,
+            DEFAULT_TLS_HANDSHAKE_TIMEOUT_SECS
+        );
+        assert_eq!(c.header_read_timeout_secs, DEFAULT_HEADER_READ_TIMEOUT_SECS);
+        assert_eq!(c.body_idle_timeout_secs, DEFAULT_BODY_IDLE_TIMEOUT_SECS);
+
+        let with = |over: Overrides| {
+            Config::resolve(
+                Overrides {
+                    data_dir: Some("/d".into()),
+                    ..over
+                },
+                None,
+            )
+        };
+        for bad in [
+            Overrides {
+                tls_handshake_timeout_secs: Some(0),
+                ..Default::default()
+            },
+            Overrides {
+                header_read_timeout_secs: Some(0),
+                ..Default::default()
+            },
+            Overrides {
+                body_idle_timeout_secs: Some(0),
+                ..Default::default()
+            },
+            Overrides {
+                keep_alive_idle_secs: Some(MAX_TIMEOUT_SECS + 1),
+                ..Default::default()
+            },
+            Overrides {
+                max_connections: Some(0),
+                ..Default::default()
+            },
+        ] {
+            assert!(with(bad).is_err());
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod appliance;
 pub mod auth;
 pub mod commvault;
 pub mod config;
+pub mod connection;
 pub mod http_util;
 pub mod logging;
 pub mod metrics;

@@ -56,6 +56,11 @@ pub fn log_config(config: &crate::Config) {
         session_idle_secs = config.session_idle_secs,
         passkey_authorization_secs = config.passkey_authorization_secs,
         audit_max_events = config.audit_max_events,
+        tls_handshake_timeout_secs = config.tls_handshake_timeout_secs,
+        header_read_timeout_secs = config.header_read_timeout_secs,
+        body_idle_timeout_secs = config.body_idle_timeout_secs,
+        keep_alive_idle_secs = config.keep_alive_idle_secs,
+        max_connections = config.max_connections,
         "configuration"
     );
 }

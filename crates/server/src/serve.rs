@@ -6,14 +6,121 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use strongroom_core::{Core, CoreSettings};
 
 use crate::app::{self, AppState};
 use crate::config::Config;
+use crate::connection::{ConnectionAcceptor, Timeouts};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The subdirectory of the data directory where uploads wait while they are checked. It is
+/// not part of the store: everything in it is deleted at every start.
+pub const SCRATCH_DIR: &str = "scratch";
+
+/// File descriptors kept out of the connection limit: the store, the device key, uploads in
+/// the scratch directory, logs, the runtime's own.
+const RESERVED_DESCRIPTORS: u64 = 128;
+
+/// Raises the soft limit on open files to the hard limit; returns the limit in force (`None`
+/// if it cannot be read or is unlimited).
+// `rlim_t` is not `u64` on every platform.
+#[allow(clippy::unnecessary_cast)]
+fn raise_descriptor_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            tracing::warn!(error = %std::io::Error::last_os_error(), "cannot read the open file limit");
+            return None;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            } else {
+                tracing::warn!(
+                    error = %std::io::Error::last_os_error(),
+                    soft = limit.rlim_cur as u64,
+                    hard = limit.rlim_max as u64,
+                    "cannot raise the open file limit to its hard limit"
+                );
+            }
+        }
+    }
+    if limit.rlim_cur == libc::RLIM_INFINITY {
+        tracing::info!("open file limit: unlimited");
+        return None;
+    }
+    let soft = limit.rlim_cur as u64;
+    tracing::info!(open_file_limit = soft, "open file limit");
+    Some(soft)
+}
+
+/// The connection limit the descriptor limit can carry, leaving [`RESERVED_DESCRIPTORS`].
+fn fit_connection_limit(configured: usize, open_file_limit: Option<u64>) -> usize {
+    let Some(limit) = open_file_limit else {
+        return configured;
+    };
+    let room = usize::try_from(limit.saturating_sub(RESERVED_DESCRIPTORS))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if configured > room {
+        tracing::warn!(
+            configured,
+            lowered_to = room,
+            open_file_limit = limit,
+            "max_connections lowered to fit the open file limit"
+        );
+        room
+    } else {
+        configured
+    }
+}
+
+/// Empties the scratch directory, or makes it (mode 0700): an upload a killed server left
+/// there is an encrypted copy of a backup, readable with that backup's passphrase, and must
+/// not outlive the request that brought it. Also removes uploads left directly in the data
+/// directory (`.tmp*`) by versions that spooled them there.
+fn prepare_scratch(data_dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let scratch = data_dir.join(SCRATCH_DIR);
+    match std::fs::symlink_metadata(&scratch) {
+        // remove_dir_all does not follow a symbolic link; it removes the link.
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&scratch),
+        Ok(_) => std::fs::remove_file(&scratch),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+    .with_context(|| format!("emptying {}", scratch.display()))?;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&scratch)
+        .with_context(|| format!("creating {}", scratch.display()))?;
+    let mut removed = 0usize;
+    for entry in
+        std::fs::read_dir(data_dir).with_context(|| format!("listing {}", data_dir.display()))?
+    {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(".tmp") && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing {}", entry.path().display()))?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed uploads left in the data directory");
+    }
+    Ok(scratch)
+}
 
 /// Argon2 allocates 19 to 64 MiB per run. glibc's malloc raises its mmap threshold after such
 /// blocks are freed, and from then on serves them from its heap and keeps the memory: a
@@ -31,6 +138,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     keep_large_allocations_returnable();
     // Two crypto providers could be linked in; say which one rustls must use.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let max_connections = fit_connection_limit(config.max_connections, raise_descriptor_limit());
 
     let data_dir = config.data_dir.clone();
     let tls_names = config.tls_names.clone();
@@ -40,13 +148,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         passkey_window: Duration::from_secs(config.passkey_authorization_secs),
         audit_max_events: config.audit_max_events,
     };
-    let (core, tls) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let (core, tls, scratch_dir) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let core = Core::open(&data_dir, settings)
             .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+        // After the store is open: its lock keeps a second server on this directory out.
+        let scratch_dir = prepare_scratch(&data_dir)?;
         let tls = core
             .tls_identity(&tls_names)
             .context("loading the TLS identity")?;
-        Ok((core, tls))
+        Ok((core, tls, scratch_dir))
     })
     .await??;
     tracing::info!(state = %core.state(), data_dir = %config.data_dir.display(), "store opened");
@@ -70,17 +180,44 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         out.flush()?;
     }
 
-    let state = AppState::new(core, config.data_dir.clone(), config.restore_max_bytes);
+    let state = AppState::new(core, scratch_dir, config.restore_max_bytes);
     let core = state.core.clone();
     tokio::spawn(flush_audit_every_minute(std::sync::Arc::downgrade(&core)));
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone(), state.shutdown.clone()));
 
-    axum_server::from_tcp_rustls(listener, rustls_config)?
+    let secs = Duration::from_secs;
+    let acceptor = ConnectionAcceptor::new(
+        RustlsAcceptor::new(rustls_config)
+            .handshake_timeout(secs(config.tls_handshake_timeout_secs)),
+        max_connections,
+        Timeouts {
+            header_read: secs(config.header_read_timeout_secs),
+            keep_alive_idle: secs(config.keep_alive_idle_secs),
+        },
+    );
+    let mut server = axum_server::from_tcp(listener)?
+        .acceptor(acceptor)
         .handle(handle)
+        .accept_error_handler(|peer: Option<&SocketAddr>, e: &std::io::Error| match peer {
+            Some(peer) => tracing::debug!(%peer, error = %e, "connection not accepted"),
+            None => tracing::warn!(error = %e, "accepting a connection failed"),
+        });
+    // hyper's own HTTP/1 header timer starts when a connection goes idle, so it covers the
+    // keep-alive wait and the headers together: a backstop to `connection`'s finer clock.
+    server.http_builder().http1().header_read_timeout(secs(
+        config.keep_alive_idle_secs + config.header_read_timeout_secs,
+    ));
+    // A stalled upload: no body data for this long while a handler reads it fails the body.
+    let service = tower::ServiceBuilder::new()
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(secs(
+            config.body_idle_timeout_secs,
+        )))
+        .service(app::service(state));
+    server
         .serve(axum::ServiceExt::into_make_service_with_connect_info::<
             SocketAddr,
-        >(app::service(state)))
+        >(service))
         .await
         .context("serving")?;
 
@@ -127,4 +264,21 @@ async fn shutdown_on_signal(
     }
     tracing::info!("shutting down; finishing in-flight requests");
     handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_limit_leaves_room_for_other_files() {
+        assert_eq!(
+            fit_connection_limit(4096, Some(1024)),
+            1024 - RESERVED_DESCRIPTORS as usize
+        );
+        assert_eq!(fit_connection_limit(100, Some(1024)), 100);
+        assert_eq!(fit_connection_limit(4096, Some(1 << 20)), 4096);
+        assert_eq!(fit_connection_limit(4096, None), 4096);
+        assert_eq!(fit_connection_limit(10, Some(50)), 1);
+    }
 }

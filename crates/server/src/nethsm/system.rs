@@ -143,8 +143,10 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> NetHsmError {
 
 /// `multipart/form-data` with `arguments` (JSON) and `backup_file`. Unprovisioned: no
 /// credentials, full restore, the node ends Locked. Operational: root Administrator, the user
-/// data is replaced. The upload goes to a temporary file (it is encrypted) and is verified
-/// whole before anything changes.
+/// data is replaced. The upload goes to a temporary file in the scratch directory (it is
+/// encrypted; the file is deleted when the request ends, and the directory is emptied at every
+/// start, so a killed server leaves no copy behind) and is verified whole before anything
+/// changes.
 pub async fn system_restore_post(
     State(s): State<AppState>,
     req: Request,

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod python;
+pub mod raw;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
