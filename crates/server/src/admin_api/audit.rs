@@ -38,6 +38,9 @@ pub struct AuditPageData {
 pub struct ChainReportData {
     verified: bool,
     events: u64,
+    /// The last event pruned by the retention bound; verification started after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pruned_through: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     broken_at: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,6 +81,7 @@ pub async fn audit_verify_get(
     Ok(NetHsmJson(ChainReportData {
         verified: r.verified,
         events: r.events,
+        pruned_through: r.pruned_through,
         broken_at: r.broken_at,
         reason: r.reason,
     }))
