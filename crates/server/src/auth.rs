@@ -174,20 +174,26 @@ pub async fn authenticate(
     };
     state.metrics.inc("password_checks_total", &[]);
     let id = user_id.clone();
+    let metrics = state.metrics.clone();
+    // The outcome is recorded on the blocking thread, so a client that hangs up before the
+    // answer still has its failure counted.
     let result = state
-        .run(move |core| core.authenticate_admitted(admission, &id, passphrase.as_bytes()))
+        .run(move |core| {
+            let result = core.authenticate_admitted(admission, &id, passphrase.as_bytes());
+            let failed = matches!(result, Err(Error::Unauthenticated));
+            if failed {
+                metrics.inc("auth_failures_total", &[]);
+            }
+            attempt.finish(
+                result
+                    .as_ref()
+                    .map(Clone::clone)
+                    .map_err(SharedAuthError::from),
+                failed,
+            );
+            result
+        })
         .await;
-    let failed = matches!(result, Err(Error::Unauthenticated));
-    if failed {
-        state.metrics.inc("auth_failures_total", &[]);
-    }
-    attempt.finish(
-        result
-            .as_ref()
-            .map(Clone::clone)
-            .map_err(SharedAuthError::from),
-        failed,
-    );
     authenticated(origin, result?)
 }
 
@@ -225,9 +231,13 @@ pub async fn unlock(state: &AppState, ip: IpAddr, passphrase: Passphrase) -> Res
         Turn::Mine(attempt) => attempt,
         Turn::Shared(_) | Turn::Refused => return Err(rate_limited(state, "unlock")),
     };
-    let result = state.run(move |core| core.unlock(&passphrase)).await;
-    attempt.finish((), matches!(result, Err(Error::WrongUnlockPassphrase)));
-    result
+    state
+        .run(move |core| {
+            let result = core.unlock(&passphrase);
+            attempt.finish((), matches!(result, Err(Error::WrongUnlockPassphrase)));
+            result
+        })
+        .await
 }
 
 #[cfg(test)]
