@@ -65,6 +65,10 @@ struct ServeArgs {
     /// The most events the audit trail keeps; older ones are pruned [default: 100000].
     #[arg(long, env = "STRONGROOM_AUDIT_MAX_EVENTS")]
     audit_max_events: Option<u64>,
+    /// Start and unlock even if the store is older than this node's anchor (a deliberate
+    /// restore of the store file); see docs/operations.md.
+    #[arg(long, env = "STRONGROOM_ACCEPT_STORE_ROLLBACK")]
+    accept_store_rollback: bool,
     /// Seconds a client has to finish the TLS handshake [default: 10].
     #[arg(long, env = "STRONGROOM_TLS_HANDSHAKE_TIMEOUT_SECS")]
     tls_handshake_timeout_secs: Option<u64>,
@@ -100,6 +104,7 @@ fn main() -> anyhow::Result<()> {
                     session_idle_secs: args.session_idle_secs,
                     passkey_authorization_secs: args.passkey_authorization_secs,
                     audit_max_events: args.audit_max_events,
+                    accept_store_rollback: args.accept_store_rollback.then_some(true),
                     tls_handshake_timeout_secs: args.tls_handshake_timeout_secs,
                     header_read_timeout_secs: args.header_read_timeout_secs,
                     body_idle_timeout_secs: args.body_idle_timeout_secs,

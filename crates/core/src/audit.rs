@@ -36,17 +36,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::hmac;
 use serde::{Deserialize, Serialize};
 use strongroom_store::sealed::Sealed;
 use strongroom_store::{Commit, Store, Txn};
 use time::format_description::well_known::Rfc3339;
 
+use crate::anchor::{ANCHORED_PATH, AnchorState};
 use crate::error::{Error, Result};
 use crate::identity::Principal;
-use crate::{Core, DynStore, Unlocked, json};
+use crate::{Core, DynStore, UNLOCK_PATH, Unlocked, crypto, json};
 
 const HEAD_PATH: &str = "audit/head";
 const CHECKPOINT_PATH: &str = "audit/checkpoint";
+/// The random key the chain's HMACs are made with: sealed like the trail, carried by backups,
+/// kept by a rotation of the domain key.
+const AUDIT_KEY_PATH: &str = "audit/key";
 const EVENTS_PREFIX: &str = "audit/events/";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// Events kept while Locked; past this the oldest are dropped (and the drop is recorded).
@@ -132,18 +137,40 @@ pub struct AuditEvent {
     pub count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
+    /// Whether `hash` is an HMAC under the trail's key (every event since keyed chains came;
+    /// earlier events carry a plain SHA-256).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keyed: bool,
     pub prev_hash: String,
     pub hash: String,
 }
 
 impl AuditEvent {
-    /// SHA-256 (hex) of the event's JSON with `hash` empty: what `hash` must be.
-    pub fn compute_hash(&self) -> String {
+    /// What `hash` must be: HMAC-SHA256 under the trail's key (`key`) over the event's JSON
+    /// with `hash` empty for a keyed event; plain SHA-256 of it for an older one. `None` for a
+    /// keyed event when the key is not known.
+    pub fn compute_hash(&self, key: Option<&hmac::Key>) -> Option<String> {
         let mut unhashed = self.clone();
         unhashed.hash = String::new();
         let bytes = serde_json::to_vec(&unhashed).expect("an event serialises");
-        hex::encode(digest(&SHA256, &bytes))
+        if self.keyed {
+            Some(hex::encode(hmac::sign(key?, &bytes)))
+        } else {
+            Some(hex::encode(digest(&SHA256, &bytes)))
+        }
     }
+}
+
+/// The trail's MAC key, as stored (sealed) at [`AUDIT_KEY_PATH`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditKeyRecord {
+    key: zeroize::Zeroizing<String>,
+}
+
+fn hmac_key(record: &AuditKeyRecord) -> Result<hmac::Key> {
+    let bytes = zeroize::Zeroizing::new(hex::decode(&*record.key).map_err(Error::internal)?);
+    Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -541,6 +568,22 @@ impl Core {
         Ok(commit)
     }
 
+    /// [`Core::commit_audited`], with `fallback` as the event when no request's event is to
+    /// be written: for changes that must never go unrecorded (provisioning).
+    pub(crate) fn commit_audited_or(
+        &self,
+        data: &Sealed<DynStore>,
+        txn: Txn,
+        fallback: NewAuditEvent,
+    ) -> Result<Commit> {
+        if current_unwritten().is_some() {
+            return self.commit_audited(data, txn);
+        }
+        let mut event = fallback.bounded();
+        event.outcome = "success".into();
+        self.append_with(data, txn, vec![(event, self.now_rfc3339(), None)])
+    }
+
     /// [`Core::commit_audited`] for a transaction of user data (plain values, sealed here).
     pub(crate) fn commit_data(&self, u: &Unlocked, txn: Txn) -> Result<Commit> {
         self.commit_audited(&u.data, u.data.seal_txn(txn))
@@ -585,6 +628,23 @@ impl Core {
                 },
             };
             let mut audit = Txn::new().require_unchanged(HEAD_PATH, head_entry.as_ref());
+            let key = match data.get(AUDIT_KEY_PATH)? {
+                Some(e) => {
+                    let record: AuditKeyRecord =
+                        serde_json::from_slice(&e.value).map_err(Error::internal)?;
+                    hmac_key(&record)?
+                }
+                None => {
+                    // The first keyed event (a new trail, or one from before keyed chains).
+                    let record = AuditKeyRecord {
+                        key: zeroize::Zeroizing::new(hex::encode(*crypto::random_key())),
+                    };
+                    audit = audit
+                        .require_absent(AUDIT_KEY_PATH)
+                        .put(AUDIT_KEY_PATH, json(&record)?);
+                    hmac_key(&record)?
+                }
+            };
             let (mut seq, mut prev) = (head.seq, head.hash.clone());
             for (new, time, counted) in events {
                 seq += 1;
@@ -600,19 +660,35 @@ impl Core {
                     request_id: new.request_id.clone(),
                     count: counted.as_ref().map(|(n, _)| *n),
                     since: counted.as_ref().map(|(_, s)| s.clone()),
-                    prev_hash: prev,
+                    keyed: true,
+                    prev_hash: prev.clone(),
                     hash: String::new(),
                 };
-                event.hash = event.compute_hash();
+                event.hash = event.compute_hash(Some(&key)).expect("the key is known");
                 prev = event.hash.clone();
                 audit = audit.put(event_path(seq), json(&event)?);
             }
             if seq != head.seq {
-                audit = audit.put(HEAD_PATH, json(&Head { seq, hash: prev })?);
+                audit = audit.put(
+                    HEAD_PATH,
+                    json(&Head {
+                        seq,
+                        hash: prev.clone(),
+                    })?,
+                );
                 audit = self.prune_to_retention(data, audit, seq, now)?;
             }
-            match self.raw.commit(txn.clone().merge(data.seal_txn(audit)))? {
-                Commit::Committed(r) => return Ok(Commit::Committed(r)),
+            let mut all = txn.clone().merge(data.seal_txn(audit));
+            if seq != head.seq && self.raw.get(ANCHORED_PATH)?.is_none() {
+                all = all.put(ANCHORED_PATH, "1");
+            }
+            match self.raw.commit(all)? {
+                Commit::Committed(r) => {
+                    if seq != head.seq {
+                        self.advance_anchor(seq, &prev);
+                    }
+                    return Ok(Commit::Committed(r));
+                }
                 Commit::Conflict => {
                     // Ours or the trail's? Only a moved head is worth another try.
                     let moved = data.get(HEAD_PATH)?.map(|e| e.revision)
@@ -716,6 +792,13 @@ impl Core {
             }
         };
         let pruned_through = checkpoint.as_ref().map(|c| c.seq);
+        let chain_key = match u.data.get(AUDIT_KEY_PATH) {
+            Ok(Some(e)) => serde_json::from_slice(&e.value)
+                .ok()
+                .and_then(|r: AuditKeyRecord| hmac_key(&r).ok()),
+            _ => None,
+        };
+        let mut seen_keyed = false;
         let mut expected_seq = pruned_through.map_or(1, |s| s + 1);
         let mut prev_hash = checkpoint.map_or_else(|| GENESIS.to_owned(), |c| c.hash);
         let mut after: Option<String> = pruned_through.map(event_path);
@@ -747,7 +830,20 @@ impl Core {
                         ));
                     }
                 };
-                if event.seq != expected_seq || event.hash != event.compute_hash() {
+                if event.keyed {
+                    seen_keyed = true;
+                } else if seen_keyed {
+                    return Ok(ChainReport::broken(
+                        verified,
+                        expected_seq,
+                        format!(
+                            "event {expected_seq} is not keyed although events before it are (it was forged)"
+                        ),
+                    ));
+                }
+                if event.seq != expected_seq
+                    || Some(&event.hash) != event.compute_hash(chain_key.as_ref()).as_ref()
+                {
                     return Ok(ChainReport::broken(
                         verified,
                         expected_seq,
@@ -787,11 +883,15 @@ impl Core {
                 ));
             }
         };
-        let head_ok = match &head {
-            Some(h) => h.seq == last && h.hash == prev_hash,
-            None => last == 0,
+        let Some(h) = &head else {
+            // Provisioning writes the first event, so a provisioned node always has a head.
+            return Ok(ChainReport::broken(
+                count,
+                last + 1,
+                "the trail has no head: on a provisioned node it was removed".into(),
+            ));
         };
-        if !head_ok {
+        if !(h.seq == last && h.hash == prev_hash) {
             let at = head.map(|h| h.seq).unwrap_or(last).max(last);
             return Ok(ChainReport::broken(
                 count,
@@ -801,6 +901,9 @@ impl Core {
                 ),
             ));
         }
+        if let Some(reason) = self.pending_rollback() {
+            return Ok(ChainReport::broken(count, last + 1, reason));
+        }
         Ok(ChainReport {
             verified: true,
             events: count,
@@ -808,5 +911,156 @@ impl Core {
             broken_at: None,
             reason: None,
         })
+    }
+
+    /// The trail's MAC key, as someone holding the domain key could read it.
+    #[cfg(test)]
+    pub(crate) fn chain_key_for_test(&self) -> hmac::Key {
+        let u = self.unlocked().unwrap();
+        let e = u.data.get(AUDIT_KEY_PATH).unwrap().unwrap();
+        hmac_key(&serde_json::from_slice(&e.value).unwrap()).unwrap()
+    }
+
+    /// The rollback this node found at unlock and runs with (started with
+    /// `accept_store_rollback`), until a root Administrator accepts it.
+    pub fn pending_rollback(&self) -> Option<String> {
+        self.rollback
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `POST /api/strongroom/v1/audit/accept-rollback` (root Administrator): accepts the store
+    /// as it is after a rollback this node found, records that in the trail, and anchors the
+    /// node to the store again.
+    pub fn accept_rollback(&self, who: &Principal) -> Result<()> {
+        self.unlocked()?;
+        who.require_root_admin()?;
+        let reason = self
+            .rollback
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| Error::Conflict("There is no store rollback to accept.".into()))?;
+        tracing::warn!(by = %who.user_id, %reason, "store rollback accepted");
+        self.record_audit(NewAuditEvent {
+            actor: Some(who.user_id.clone()),
+            face: "strongroom".into(),
+            action: "store rollback accepted".into(),
+            target: reason,
+            outcome: "success".into(),
+            status: None,
+            request_id: String::new(),
+        });
+        Ok(())
+    }
+
+    /// Moves the anchor to the event just appended (unless a rollback waits to be accepted:
+    /// then the anchor keeps what this node saw before it).
+    fn advance_anchor(&self, seq: u64, hash: &str) {
+        if self.pending_rollback().is_some() {
+            return;
+        }
+        let result = self.unlock_digest().and_then(|unlock_digest| {
+            self.anchor.set(AnchorState {
+                provisioned: true,
+                audit_seq: seq,
+                audit_hash: hash.to_owned(),
+                unlock_digest,
+            })
+        });
+        if let Err(e) = result {
+            tracing::error!(error = %e, "the anchor could not be written");
+        }
+    }
+
+    /// SHA-256 (hex) of the raw `meta/unlock` value ("" if there is none).
+    fn unlock_digest(&self) -> Result<String> {
+        Ok(self
+            .raw
+            .get(UNLOCK_PATH)?
+            .map(|e| hex::encode(digest(&SHA256, &e.value)))
+            .unwrap_or_default())
+    }
+
+    /// Compares the store (opened with the domain key) with this node's anchor: why the store
+    /// is not what this node last saw, if it is not. A store ahead of the anchor is fine (a
+    /// crash after a commit, before the anchor was written; or another node's events).
+    pub(crate) fn anchor_mismatch(&self, data: &Sealed<DynStore>) -> Result<Option<String>> {
+        let Some(anchor) = self.anchor.get() else {
+            return Ok(None);
+        };
+        let head: Option<Head> = match data.get(HEAD_PATH) {
+            Ok(Some(e)) => serde_json::from_slice(&e.value).ok(),
+            Ok(None) => None,
+            Err(_) => {
+                return Ok(Some(
+                    "the store's audit head fails authentication (it was altered)".into(),
+                ));
+            }
+        };
+        let (seq, hash) = head.map_or((0, String::new()), |h| (h.seq, h.hash));
+        let behind = |what: &str| {
+            Some(format!(
+                "the store is older than this node's anchor: {what}, but this node appended event {} (the store was rolled back, or its audit trail cut short)",
+                anchor.audit_seq
+            ))
+        };
+        if seq < anchor.audit_seq {
+            return Ok(if seq == 0 {
+                behind("its audit trail has no head")
+            } else {
+                behind(&format!("its audit trail ends at event {seq}"))
+            });
+        }
+        if seq == anchor.audit_seq {
+            if hash != anchor.audit_hash {
+                return Ok(Some(format!(
+                    "the store holds another event {seq} than the one this node appended (the store was replaced)"
+                )));
+            }
+            if self.unlock_digest()? != anchor.unlock_digest {
+                return Ok(Some(
+                    "the store's unlock record is not the one this node last saw, and no audit event records a change (an older unlock record was put back)".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        if anchor.audit_seq > 0
+            && let Ok(Some(e)) = data.get(&event_path(anchor.audit_seq))
+        {
+            let event: Option<AuditEvent> = serde_json::from_slice(&e.value).ok();
+            if event.map(|e| e.hash) != Some(anchor.audit_hash.clone()) {
+                return Ok(Some(format!(
+                    "the store's event {} is not the one this node appended (the store was replaced)",
+                    anchor.audit_seq
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Anchors this node to the store's current head (after a check found them consistent,
+    /// or for a store that had no anchor yet).
+    pub(crate) fn anchor_to_store(&self, data: &Sealed<DynStore>) -> Result<()> {
+        if self.pending_rollback().is_some() {
+            return Ok(());
+        }
+        let head: Option<Head> = match data.get(HEAD_PATH)? {
+            Some(e) => serde_json::from_slice(&e.value).ok(),
+            None => None,
+        };
+        if let Some(h) = head {
+            if self.raw.get(ANCHORED_PATH)?.is_none() {
+                self.raw.put(ANCHORED_PATH, b"1")?;
+            }
+            self.anchor.set(AnchorState {
+                provisioned: true,
+                audit_seq: h.seq,
+                audit_hash: h.hash,
+                unlock_digest: self.unlock_digest()?,
+            })?;
+        }
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@
 //!   in `meta/unlock`;
 //! - the domain key seals every value outside `meta/`.
 
+mod anchor;
 pub mod audit;
 pub mod auth_cache;
 pub mod backup;
@@ -59,6 +60,7 @@ const UNATTENDED_PURPOSE: &str = "strongroom/unattended/v1";
 /// The file names inside a data directory.
 pub const STORE_FILE: &str = "strongroom.redb";
 pub const DEVICE_KEY_FILE: &str = "device.key";
+pub use anchor::ANCHOR_FILE;
 
 /// The user provisioning creates.
 pub const ADMIN_USER: &str = "admin";
@@ -146,6 +148,9 @@ pub struct CoreSettings {
     pub passkey_window: Duration,
     /// The most events the audit trail keeps; older ones are pruned (see [`audit`]).
     pub audit_max_events: u64,
+    /// Become Operational even if the store is older than this node's anchor (a deliberate
+    /// restore of the store file); the rollback stays reported until accepted.
+    pub accept_store_rollback: bool,
 }
 
 impl Default for CoreSettings {
@@ -155,6 +160,7 @@ impl Default for CoreSettings {
             session_idle: Duration::from_secs(30 * 60),
             passkey_window: Duration::from_secs(30 * 60),
             audit_max_events: DEFAULT_AUDIT_MAX_EVENTS,
+            accept_store_rollback: false,
         }
     }
 }
@@ -177,6 +183,11 @@ pub struct Core {
     /// Serialises audit appends within this process (the store's check serialises nodes).
     audit_append: Mutex<()>,
     audit_max_events: u64,
+    /// What this node last saw of its store (see [`anchor`]).
+    anchor: anchor::Anchor,
+    accept_store_rollback: bool,
+    /// A rollback found at unlock that this node runs with until it is accepted.
+    rollback: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -198,12 +209,35 @@ impl Core {
             .map_err(|e| Error::Internal(format!("creating {}: {e}", data_dir.display())))?;
         let device_key = device::load_or_create(&data_dir.join(DEVICE_KEY_FILE))?;
         let store = RedbStore::open(&data_dir.join(STORE_FILE))?;
-        Self::with_store(Arc::new(store), device_key, settings)
+        let anchor = match anchor::Anchor::open(Some(data_dir), &device_key) {
+            Err(Error::Precondition(why)) if settings.accept_store_rollback => {
+                // The start-up check below reports the store as un-anchored.
+                tracing::warn!(%why, "ignoring the anchor: accept_store_rollback is set");
+                anchor::Anchor::empty(Some(data_dir), &device_key)
+            }
+            Err(Error::Precondition(why)) => {
+                return Err(Error::Precondition(format!(
+                    "{why}; refusing to start. To accept the store as it is, start with --accept-store-rollback (docs/operations.md)"
+                )));
+            }
+            other => other?,
+        };
+        Self::start(Arc::new(store), device_key, settings, anchor)
     }
 
-    /// Starts on any store: checks the schema, then comes up Unprovisioned, Locked, or
-    /// Operational if unattended boot is on.
+    /// Starts on any store, with its anchor in memory only (no data directory): checks the
+    /// schema, then comes up Unprovisioned, Locked, or Operational if unattended boot is on.
     pub fn with_store(raw: DynStore, device_key: Key32, settings: CoreSettings) -> Result<Self> {
+        let anchor = anchor::Anchor::open(None, &device_key)?;
+        Self::start(raw, device_key, settings, anchor)
+    }
+
+    fn start(
+        raw: DynStore,
+        device_key: Key32,
+        settings: CoreSettings,
+        anchor: anchor::Anchor,
+    ) -> Result<Self> {
         check_schema(&*raw)?;
         let core = Self {
             raw,
@@ -218,7 +252,11 @@ impl Core {
             pending_audit: Mutex::new(audit::Pending::default()),
             audit_append: Mutex::new(()),
             audit_max_events: settings.audit_max_events,
+            anchor,
+            accept_store_rollback: settings.accept_store_rollback,
+            rollback: Mutex::new(None),
         };
+        core.check_anchor_at_start()?;
         if core.raw.get(UNLOCK_PATH)?.is_some() {
             core.set_inner(Inner::Locked);
             core.boot_unattended()?;
@@ -267,8 +305,52 @@ impl Core {
         Sealer::new(&self.device_key, UNATTENDED_PURPOSE)
     }
 
+    /// What can be checked against the anchor before the domain key is known: a store that
+    /// lost its unlock record, or an anchor file that went missing.
+    fn check_anchor_at_start(&self) -> Result<()> {
+        let provisioned = self.raw.get(UNLOCK_PATH)?.is_some();
+        let anchored = self.raw.get(anchor::ANCHORED_PATH)?.is_some();
+        let problem = match self.anchor.get() {
+            Some(a) if a.provisioned && !provisioned => Some(
+                "this node's anchor records a provisioned store, but the store has no unlock record (it was replaced or reset outside Strongroom)",
+            ),
+            None if anchored => Some(
+                "the store records that this node keeps an anchor for it, but the anchor file is missing (it was deleted, or the store comes from another node)",
+            ),
+            _ => None,
+        };
+        let Some(problem) = problem else {
+            return Ok(());
+        };
+        if !self.accept_store_rollback {
+            return Err(Error::Precondition(format!(
+                "{problem}; refusing to start. To accept the store as it is, start with --accept-store-rollback (docs/operations.md)"
+            )));
+        }
+        tracing::warn!(problem, "starting anyway: accept_store_rollback is set");
+        if provisioned {
+            *self.rollback.lock().unwrap_or_else(|e| e.into_inner()) = Some(problem.to_owned());
+        } else {
+            // Nothing left to protect: the node starts Unprovisioned with no anchor.
+            self.anchor.clear()?;
+        }
+        Ok(())
+    }
+
     fn become_operational(&self, domain_key: Key32) -> Result<()> {
         let data = Sealed::new(self.raw.clone(), Sealer::new(&domain_key, DATA_PURPOSE));
+        if let Some(reason) = self.anchor_mismatch(&data)? {
+            if !self.accept_store_rollback {
+                tracing::error!(%reason, "refusing to become Operational");
+                return Err(Error::Precondition(format!(
+                    "Refusing to unlock: {reason}. To run with this store anyway, restart with --accept-store-rollback and accept it (docs/operations.md)."
+                )));
+            }
+            tracing::warn!(%reason, "becoming Operational anyway: accept_store_rollback is set");
+            let mut pending = self.rollback.lock().unwrap_or_else(|e| e.into_inner());
+            pending.get_or_insert(reason);
+        }
+        self.anchor_to_store(&data)?;
         let offset = match data.get(clock::TIME_OFFSET_PATH)? {
             Some(e) => std::str::from_utf8(&e.value)
                 .ok()
@@ -321,12 +403,26 @@ impl Core {
             .require_absent(UNLOCK_PATH)
             .put(UNLOCK_PATH, json(&unlock)?)
             .merge(data.seal_txn(user_data));
-        match self.commit_audited(&data, txn)? {
+        // Provisioning always starts the trail, so a provisioned store always has a head.
+        let genesis = audit::NewAuditEvent {
+            actor: None,
+            face: "strongroom".into(),
+            action: "provision".into(),
+            target: String::new(),
+            outcome: "success".into(),
+            status: None,
+            request_id: String::new(),
+        };
+        // The clock offset just set applies to the first event's time too.
+        self.time_offset.store(offset, Ordering::Relaxed);
+        match self.commit_audited_or(&data, txn, genesis)? {
             Commit::Committed(_) => {}
             // Another node sharing the store provisioned first.
-            Commit::Conflict => return Err(Error::WrongState(SystemState::Locked)),
+            Commit::Conflict => {
+                self.time_offset.store(0, Ordering::Relaxed);
+                return Err(Error::WrongState(SystemState::Locked));
+            }
         }
-        self.time_offset.store(offset, Ordering::Relaxed);
         self.set_inner(Inner::Operational(Arc::new(Unlocked { domain_key, data })));
         tracing::info!("provisioned");
         Ok(())

@@ -128,7 +128,17 @@ impl Core {
         let txn = Txn::new()
             .require_revision(UNLOCK_PATH, entry.revision)
             .put(UNLOCK_PATH, json(&new_record)?);
-        match self.commit_audited(&u.data, txn)? {
+        // Always recorded: the anchor ties the unlock record to the trail's last event.
+        let event = crate::audit::NewAuditEvent {
+            actor: Some(who.user_id.clone()),
+            face: "strongroom".into(),
+            action: "unlock passphrase change".into(),
+            target: String::new(),
+            outcome: "success".into(),
+            status: None,
+            request_id: String::new(),
+        };
+        match self.commit_audited_or(&u.data, txn, event)? {
             Commit::Committed(_) => {
                 tracing::info!(by = %who.user_id, "unlock passphrase changed");
                 Ok(())
@@ -149,8 +159,10 @@ impl Core {
         let u = self.unlocked()?;
         who.require_root_admin()?;
         let offset = clock::offset_to(clock::parse_utc(time)?);
-        u.data
-            .put(clock::TIME_OFFSET_PATH, offset.to_string().as_bytes())?;
+        self.commit_data(
+            &u,
+            Txn::new().put(clock::TIME_OFFSET_PATH, offset.to_string()),
+        )?;
         self.time_offset
             .store(offset, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(by = %who.user_id, offset, "time set");
@@ -178,6 +190,13 @@ impl Core {
         self.unlocked()?;
         who.require_root_admin()?;
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+        // Undo the anchoring first, store side then file side: a crash in between leaves a
+        // provisioned store that the next unlock anchors again, never a store that claims an
+        // anchor the node no longer has (which would refuse to start).
+        self.raw
+            .commit(Txn::new().delete(crate::anchor::ANCHORED_PATH))?;
+        self.anchor.clear()?;
+        *self.rollback.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let keep = [crate::SCHEMA_PATH, crate::tls::TLS_PATH];
         let mut deletes = self
             .raw_keys_except(&keep)

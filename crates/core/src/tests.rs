@@ -107,8 +107,27 @@ fn lost_device_key_with_unattended_boot_stays_locked() {
         core.set_unattended_boot(&admin(), true).unwrap();
     }
     std::fs::remove_file(dir.path().join(DEVICE_KEY_FILE)).unwrap();
-    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+    // The anchor no longer opens: the node refuses to start until told to accept the store.
+    let refused = Core::open(dir.path(), CoreSettings::default()).unwrap_err();
+    assert!(refused.to_string().contains("device key"), "{refused}");
+    let accepting = CoreSettings {
+        accept_store_rollback: true,
+        ..CoreSettings::default()
+    };
+    let core = Core::open(dir.path(), accepting).unwrap();
     assert_eq!(core.state(), SystemState::Locked);
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    assert!(
+        core.pending_rollback()
+            .unwrap()
+            .contains("anchor file is missing")
+    );
+    assert!(!core.verify_audit(&admin()).unwrap().verified);
+    core.accept_rollback(&admin()).unwrap();
+    assert!(core.verify_audit(&admin()).unwrap().verified);
+    drop(core);
+    // Anchored again: a plain start works.
+    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
 }
 
@@ -434,22 +453,25 @@ fn audit_chain_verifies_and_detects_tampering() {
         report,
         audit::ChainReport {
             verified: true,
-            events: 6,
+            events: 7,
             pruned_through: None,
             broken_at: None,
             reason: None
         }
     );
+    // Provisioning wrote the first event.
     let page = core.audit_events(&admin(), 0, 4).unwrap();
     assert_eq!(page.events.len(), 4);
+    assert_eq!(page.events[0].action, "provision");
     assert_eq!(page.next, Some(4));
     let rest = core.audit_events(&admin(), 4, 4).unwrap();
     assert_eq!(
         rest.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        [5, 6]
+        [5, 6, 7]
     );
     assert_eq!(rest.next, None);
-    assert_eq!(rest.events[1].action, "POST /test/5");
+    assert_eq!(rest.events[2].action, "POST /test/5");
+    assert!(rest.events.iter().all(|e| e.keyed));
     assert!(matches!(
         core.verify_audit(&operator("x")),
         Err(Error::Forbidden)
@@ -466,12 +488,24 @@ fn audit_chain_verifies_and_detects_tampering() {
         .unwrap();
     let r = core.verify_audit(&admin()).unwrap();
     assert_eq!((r.verified, r.broken_at, r.events), (false, Some(3), 2));
-    // ... and if they also fix its hash, the next event no longer follows it.
-    forged.hash = forged.compute_hash();
+    // ... and if they also fix its MAC (reading the chain's key with the domain key), the
+    // next event no longer follows it.
+    forged.hash = forged
+        .compute_hash(Some(&core.chain_key_for_test()))
+        .unwrap();
     u.data
         .put(path, &serde_json::to_vec(&forged).unwrap())
         .unwrap();
     assert_eq!(core.verify_audit(&admin()).unwrap().broken_at, Some(4));
+    // Without the key, a plain hash marks it as not keyed: refused as a forgery.
+    forged.keyed = false;
+    forged.hash = forged.compute_hash(None).unwrap();
+    u.data
+        .put(path, &serde_json::to_vec(&forged).unwrap())
+        .unwrap();
+    let r = core.verify_audit(&admin()).unwrap();
+    assert_eq!(r.broken_at, Some(3));
+    assert!(r.reason.unwrap().contains("not keyed"));
     u.data.put(path, &original).unwrap();
     assert!(core.verify_audit(&admin()).unwrap().verified);
 
@@ -491,11 +525,19 @@ fn audit_chain_verifies_and_detects_tampering() {
     assert_eq!(core.verify_audit(&admin()).unwrap().broken_at, Some(3));
     core.raw.put(path, &raw).unwrap();
     core.raw
-        .delete("audit/events/00000000000000000006")
+        .delete("audit/events/00000000000000000007")
         .unwrap();
     let r = core.verify_audit(&admin()).unwrap();
     assert!(!r.verified);
-    assert_eq!(r.broken_at, Some(6));
+    assert_eq!(r.broken_at, Some(7));
+    // A trail with no head at all, on a provisioned node, is broken too.
+    core.raw.delete("audit/head").unwrap();
+    for seq in 1..=6 {
+        core.raw.delete(&format!("audit/events/{seq:020}")).unwrap();
+    }
+    let r = core.verify_audit(&admin()).unwrap();
+    assert!(!r.verified);
+    assert!(r.reason.as_deref().unwrap().contains("no head"), "{r:?}");
 }
 
 #[test]
@@ -573,18 +615,19 @@ fn a_change_and_its_audit_event_are_one_commit() {
     .unwrap();
     assert_eq!(id, "frank");
     assert!(ctx.written());
+    // The first event is provisioning's.
     let page = core.audit_events(&admin(), 0, 10).unwrap();
-    assert_eq!(page.events.len(), 1);
-    assert_eq!(page.events[0].outcome, "success");
+    assert_eq!(page.events.len(), 2);
+    assert_eq!(page.events[1].outcome, "success");
     assert_eq!(
-        page.events[0].status, None,
+        page.events[1].status, None,
         "written before the answer existed"
     );
     // The store's revision of the user and of the event are the same commit.
     let user_rev = core.raw.get("users/frank").unwrap().unwrap().revision;
     let event_rev = core
         .raw
-        .get("audit/events/00000000000000000001")
+        .get("audit/events/00000000000000000002")
         .unwrap()
         .unwrap()
         .revision;
@@ -603,10 +646,10 @@ fn a_change_and_its_audit_event_are_one_commit() {
     });
     assert!(again.is_err());
     assert!(!ctx.written());
-    assert_eq!(core.audit_events(&admin(), 0, 10).unwrap().events.len(), 1);
+    assert_eq!(core.audit_events(&admin(), 0, 10).unwrap().events.len(), 2);
     // Outside a request nothing is added.
     core.delete_user(&admin(), "frank").unwrap();
-    assert_eq!(core.audit_events(&admin(), 0, 10).unwrap().events.len(), 1);
+    assert_eq!(core.audit_events(&admin(), 0, 10).unwrap().events.len(), 2);
     let _: Option<Arc<audit::RequestAudit>> = None;
 }
 
@@ -633,7 +676,8 @@ fn failures_are_counted_not_written_one_by_one() {
     core.flush_audit();
     let events = core.audit_events(&admin(), 0, 1000).unwrap().events;
     let counted: Vec<_> = events.iter().filter(|e| e.count.is_some()).collect();
-    let single = events.iter().filter(|e| e.count.is_none()).count();
+    // Besides provisioning's event.
+    let single = events.iter().filter(|e| e.count.is_none()).count() - 1;
     assert_eq!(single, audit::REFUSALS_PER_MINUTE as usize);
     // One count for the guesses from one address (claiming three user ids), one for the
     // authenticated caller's refusals past its budget.
@@ -665,7 +709,7 @@ fn the_trail_is_pruned_to_its_bound_and_still_verifies() {
     assert!(report.verified, "{report:?}");
     let through = report.pruned_through.expect("pruned");
     assert!(report.events <= 20 && report.events >= 10, "{report:?}");
-    assert_eq!(through + report.events, 45);
+    assert_eq!(through + report.events, 46, "45 and provisioning's");
     let page = core.audit_events(&admin(), 0, 100).unwrap();
     assert_eq!(page.events[0].seq, through + 1);
     // Without its checkpoint the pruned trail does not verify.
@@ -728,4 +772,118 @@ fn an_old_format_passkey_window_loads_closed() {
             .unwrap(),
         passkeys::RestoreDecision::Authorized { .. }
     ));
+}
+
+#[test]
+fn a_store_put_back_as_it_was_is_refused_at_unlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_file = dir.path().join(STORE_FILE);
+    let old_copy = dir.path().join("old.redb");
+    {
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+        provision(&core);
+    }
+    std::fs::copy(&store_file, &old_copy).unwrap();
+    {
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+        core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+        core.record_audit(event(1));
+        core.set_unlock_passphrase(
+            &admin(),
+            &Passphrase::new("a second unlock passphrase"),
+            &Passphrase::new(UNLOCK),
+        )
+        .unwrap();
+    }
+    // The store file as it was after provisioning, with this node's device key and anchor.
+    std::fs::copy(&old_copy, &store_file).unwrap();
+    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+    assert_eq!(core.state(), SystemState::Locked);
+    let refused = core.unlock(&Passphrase::new(UNLOCK)).unwrap_err();
+    let message = refused.to_string();
+    assert!(
+        message.contains("older than this node's anchor"),
+        "{message}"
+    );
+    assert!(message.contains("ends at event 1"), "{message}");
+    assert_eq!(core.state(), SystemState::Locked);
+    drop(core);
+
+    // The way out: start accepting it, see it reported, accept it (recorded in the trail).
+    let accepting = CoreSettings {
+        accept_store_rollback: true,
+        ..CoreSettings::default()
+    };
+    let core = Core::open(dir.path(), accepting).unwrap();
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    let report = core.verify_audit(&admin()).unwrap();
+    assert!(!report.verified);
+    assert!(
+        report
+            .reason
+            .unwrap()
+            .contains("older than this node's anchor")
+    );
+    assert!(matches!(
+        core.accept_rollback(&operator("x")),
+        Err(Error::Forbidden)
+    ));
+    core.accept_rollback(&admin()).unwrap();
+    assert!(matches!(
+        core.accept_rollback(&admin()),
+        Err(Error::Conflict(_))
+    ));
+    assert!(core.verify_audit(&admin()).unwrap().verified);
+    let events = core.audit_events(&admin(), 0, 10).unwrap().events;
+    assert_eq!(events.last().unwrap().action, "store rollback accepted");
+    drop(core);
+    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+}
+
+#[test]
+fn an_older_unlock_record_put_back_alone_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_unlock;
+    {
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+        provision(&core);
+        old_unlock = core.raw.get(UNLOCK_PATH).unwrap().unwrap().value;
+        core.set_unlock_passphrase(
+            &admin(),
+            &Passphrase::new("a second unlock passphrase"),
+            &Passphrase::new(UNLOCK),
+        )
+        .unwrap();
+        // Put the first unlock record back: the old passphrase would open the store again.
+        core.raw.put(UNLOCK_PATH, &old_unlock).unwrap();
+    }
+    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+    let refused = core.unlock(&Passphrase::new(UNLOCK)).unwrap_err();
+    assert!(
+        refused.to_string().contains("older unlock record"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_deleted_anchor_or_unlock_record_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+        provision(&core);
+    }
+    let anchor = dir.path().join(ANCHOR_FILE);
+    let saved = std::fs::read(&anchor).unwrap();
+    std::fs::remove_file(&anchor).unwrap();
+    let e = Core::open(dir.path(), CoreSettings::default()).unwrap_err();
+    assert!(e.to_string().contains("anchor file is missing"), "{e}");
+    std::fs::write(&anchor, &saved).unwrap();
+    {
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+        // Deleting the unlock record would make the node look new, ready to provision again.
+        core.raw.delete(UNLOCK_PATH).unwrap();
+    }
+    let e = Core::open(dir.path(), CoreSettings::default()).unwrap_err();
+    assert!(e.to_string().contains("no unlock record"), "{e}");
 }

@@ -30,6 +30,7 @@ pub struct ConfigFile {
     pub session_idle_secs: Option<u64>,
     pub passkey_authorization_secs: Option<u64>,
     pub audit_max_events: Option<u64>,
+    pub accept_store_rollback: Option<bool>,
     pub tls_handshake_timeout_secs: Option<u64>,
     pub header_read_timeout_secs: Option<u64>,
     pub body_idle_timeout_secs: Option<u64>,
@@ -70,6 +71,7 @@ pub struct Overrides {
     pub session_idle_secs: Option<u64>,
     pub passkey_authorization_secs: Option<u64>,
     pub audit_max_events: Option<u64>,
+    pub accept_store_rollback: Option<bool>,
     pub tls_handshake_timeout_secs: Option<u64>,
     pub header_read_timeout_secs: Option<u64>,
     pub body_idle_timeout_secs: Option<u64>,
@@ -98,6 +100,10 @@ pub struct Config {
     pub passkey_authorization_secs: u64,
     /// The most events the audit trail keeps; older ones are pruned.
     pub audit_max_events: u64,
+    /// Start, and unlock, even if the store is older than this node's anchor (a deliberate
+    /// restore of the store file); the rollback is reported until a root Administrator
+    /// accepts it.
+    pub accept_store_rollback: bool,
     /// Seconds a client has, once connected, to finish the TLS handshake.
     pub tls_handshake_timeout_secs: u64,
     /// Seconds a client has to send a request line and headers: after the handshake for the
@@ -187,6 +193,10 @@ impl Config {
                 Some(n) => n,
                 None => strongroom_core::DEFAULT_AUDIT_MAX_EVENTS,
             },
+            accept_store_rollback: over
+                .accept_store_rollback
+                .or(file.accept_store_rollback)
+                .unwrap_or(false),
             tls_handshake_timeout_secs: timeout_secs(
                 "tls_handshake_timeout_secs",
                 over.tls_handshake_timeout_secs

@@ -56,6 +56,7 @@ pub fn log_config(config: &crate::Config) {
         session_idle_secs = config.session_idle_secs,
         passkey_authorization_secs = config.passkey_authorization_secs,
         audit_max_events = config.audit_max_events,
+        accept_store_rollback = config.accept_store_rollback,
         tls_handshake_timeout_secs = config.tls_handshake_timeout_secs,
         header_read_timeout_secs = config.header_read_timeout_secs,
         body_idle_timeout_secs = config.body_idle_timeout_secs,

@@ -19,5 +19,6 @@ mod identity;
 mod interop;
 mod lifecycle;
 mod random;
+mod rollback;
 mod system;
 mod upload_scratch;

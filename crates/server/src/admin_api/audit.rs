@@ -86,3 +86,14 @@ pub async fn audit_verify_get(
         reason: r.reason,
     }))
 }
+
+/// `POST /audit/accept-rollback`: accepts the store as it is after this node found it older
+/// than its anchor at unlock (the server runs with `accept_store_rollback` then). 409 when
+/// there is nothing to accept.
+pub async fn accept_rollback_post(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+) -> Result<axum::http::StatusCode, NetHsmError> {
+    s.run(move |core| core.accept_rollback(&who)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use strongroom_core::SystemState::Operational;
 
 use crate::app::AppState;
@@ -24,6 +24,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/audit/verify",
             at(&[Operational], get(audit::audit_verify_get)),
+        )
+        .route(
+            "/audit/accept-rollback",
+            at(&[Operational], post(audit::accept_rollback_post)),
         )
         .route("/metrics", at(&[Operational], get(metrics_get)))
         .route(
