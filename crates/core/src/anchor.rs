@@ -43,6 +43,10 @@ pub(crate) struct AnchorState {
     pub audit_hash: String,
     /// SHA-256 (hex) of the store's `meta/unlock` value when that event was appended.
     pub unlock_digest: String,
+    /// Take the store as it is at the next unlock: set by a full restore, whose trail this
+    /// node cannot read until then.
+    #[serde(default)]
+    pub adopt: bool,
 }
 
 /// The anchor file of a data directory (or, for a store without one, in memory only).
@@ -180,6 +184,7 @@ mod tests {
             audit_seq: 7,
             audit_hash: "ab".into(),
             unlock_digest: "cd".into(),
+            adopt: false,
         };
         a.set(state.clone()).unwrap();
         assert_eq!(

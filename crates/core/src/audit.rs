@@ -967,6 +967,7 @@ impl Core {
                 audit_seq: seq,
                 audit_hash: hash.to_owned(),
                 unlock_digest,
+                adopt: false,
             })
         });
         if let Err(e) = result {
@@ -987,9 +988,6 @@ impl Core {
     /// is not what this node last saw, if it is not. A store ahead of the anchor is fine (a
     /// crash after a commit, before the anchor was written; or another node's events).
     pub(crate) fn anchor_mismatch(&self, data: &Sealed<DynStore>) -> Result<Option<String>> {
-        let Some(anchor) = self.anchor.get() else {
-            return Ok(None);
-        };
         let head: Option<Head> = match data.get(HEAD_PATH) {
             Ok(Some(e)) => serde_json::from_slice(&e.value).ok(),
             Ok(None) => None,
@@ -1000,6 +998,23 @@ impl Core {
             }
         };
         let (seq, hash) = head.map_or((0, String::new()), |h| (h.seq, h.hash));
+        let anchor = match self.anchor.get() {
+            Some(a) if a.adopt => return Ok(None),
+            Some(a) => a,
+            None => {
+                // No anchor: a store from before anchors, or a new one. A store whose last
+                // event is keyed was written by an anchored node, so its anchor went missing.
+                let keyed = seq > 0
+                    && matches!(
+                        data.get(&event_path(seq)),
+                        Ok(Some(e)) if serde_json::from_slice::<AuditEvent>(&e.value)
+                            .is_ok_and(|e| e.keyed)
+                    );
+                return Ok(keyed.then(|| {
+                    "this node has no anchor, but the store's trail was written by an anchored node (the anchor was deleted, or the store comes from another node)".to_owned()
+                }));
+            }
+        };
         let behind = |what: &str| {
             Some(format!(
                 "the store is older than this node's anchor: {what}, but this node appended event {} (the store was rolled back, or its audit trail cut short)",
@@ -1059,6 +1074,7 @@ impl Core {
                 audit_seq: h.seq,
                 audit_hash: h.hash,
                 unlock_digest: self.unlock_digest()?,
+                adopt: false,
             })?;
         }
         Ok(())

@@ -26,7 +26,7 @@ use crate::crypto::{self, KdfParams, Key32};
 use crate::error::{Error, Result};
 use crate::identity::Principal;
 use crate::secret::Passphrase;
-use crate::system::{BACKUP_KEY_PATH, BackupKeyRecord};
+use crate::system::BackupKeyRecord;
 use crate::{Core, DATA_PURPOSE, Inner, SystemState, UNLOCK_PATH, UnlockRecord, Unlocked, clock};
 
 /// The first 16 bytes of every backup file.
@@ -601,9 +601,9 @@ impl Core {
         if who.namespace.is_some() {
             return Err(Error::Forbidden);
         }
-        let record: BackupKeyRecord = match unlocked.data.get(BACKUP_KEY_PATH)? {
-            Some(e) => serde_json::from_slice(&e.value).map_err(Error::internal)?,
-            None => {
+        let record: BackupKeyRecord = match crate::system::read_backup_key(&unlocked.data)?.0 {
+            crate::system::BackupKey::Set(record) => record,
+            _ => {
                 return Err(Error::Precondition(
                     "Please configure backup key before doing a backup.".into(),
                 ));
@@ -701,7 +701,21 @@ impl Core {
         } else {
             Vec::new()
         };
-        match self.raw.commit_iter(checks, &mut ops)? {
+        if full {
+            // The restored trail is sealed under the backup's domain key: this node takes it
+            // as its anchor at the next unlock. Set first, so a crash after the commit leaves
+            // no restored store without an anchor; one before it is undone at start.
+            self.anchor.set(crate::anchor::AnchorState {
+                provisioned: true,
+                adopt: true,
+                ..Default::default()
+            })?;
+        }
+        let committed = self.raw.commit_iter(checks, &mut ops);
+        if full && !matches!(committed, Ok(Commit::Committed(_))) {
+            self.anchor.clear()?;
+        }
+        match committed? {
             Commit::Committed(_) => {}
             Commit::Conflict => return Err(Error::WrongState(SystemState::Locked)),
         }

@@ -31,6 +31,10 @@ pub struct BackupClient {
     pub display_name: String,
     /// User ids of the identity store.
     pub owners: Vec<String>,
+    /// Whether a passkey is set: kept here, with the client, so that deleting the passkey's
+    /// own record (`passkeys/client/<id>`) never reads as "no passkey".
+    #[serde(default)]
+    pub(crate) passkey_set: bool,
 }
 
 /// What to create.
@@ -146,6 +150,7 @@ impl Core {
                 host_name: host_name.clone(),
                 display_name: display_name.clone(),
                 owners: new.owners.to_vec(),
+                passkey_set: false,
             };
             let names = name_path(&name);
             if u.data.get(&names)?.is_some() {

@@ -311,6 +311,11 @@ impl Core {
         let provisioned = self.raw.get(UNLOCK_PATH)?.is_some();
         let anchored = self.raw.get(anchor::ANCHORED_PATH)?.is_some();
         let problem = match self.anchor.get() {
+            // A full restore that did not complete: nothing to protect yet.
+            Some(a) if a.adopt && !provisioned => {
+                self.anchor.clear()?;
+                None
+            }
             Some(a) if a.provisioned && !provisioned => Some(
                 "this node's anchor records a provisioned store, but the store has no unlock record (it was replaced or reset outside Strongroom)",
             ),
@@ -349,6 +354,9 @@ impl Core {
             tracing::warn!(%reason, "becoming Operational anyway: accept_store_rollback is set");
             let mut pending = self.rollback.lock().unwrap_or_else(|e| e.into_inner());
             pending.get_or_insert(reason);
+        }
+        if self.anchor.get().is_none_or(|a| a.adopt) {
+            self.ensure_owner_records(&data)?;
         }
         self.anchor_to_store(&data)?;
         let offset = match data.get(clock::TIME_OFFSET_PATH)? {
@@ -398,6 +406,9 @@ impl Core {
         let data = Sealed::new(self.raw.clone(), Sealer::new(&domain_key, DATA_PURPOSE));
         let user_data = Txn::new()
             .put(user_path(ADMIN_USER), json(&admin)?)
+            // Records whose absence would read as "open": they exist from the start.
+            .put(passkeys::COMPANY_0_PATH, passkeys::initial_company_record())
+            .put(system::BACKUP_KEY_PATH, system::BACKUP_KEY_UNSET)
             .put(clock::TIME_OFFSET_PATH, offset.to_string());
         let txn = Txn::new()
             .require_absent(UNLOCK_PATH)

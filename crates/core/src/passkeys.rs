@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use strongroom_store::sealed::Sealed;
 use strongroom_store::{Commit, Store, Txn};
 use time::OffsetDateTime;
 
@@ -30,7 +31,7 @@ use crate::audit::NewAuditEvent;
 use crate::error::{Error, Result};
 use crate::identity::{PASSWORD_HISTORY, Principal, Role};
 use crate::secret::Passphrase;
-use crate::{Core, Unlocked, crypto, json};
+use crate::{Core, DynStore, Unlocked, crypto, json};
 
 /// Whose passkey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -200,6 +201,34 @@ impl Window {
     }
 }
 
+/// What `companies/<id>` holds: the settings, and whether a passkey is set (kept here so that
+/// deleting `passkeys/company/<id>` never reads as "no passkey"). Provisioning writes it for
+/// company 0; on a provisioned store its absence means someone deleted it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CompanyRecord {
+    allow_users_to_enable_passkey: bool,
+    #[serde(default)]
+    passkey_set: bool,
+}
+
+/// The value of `companies/0` a new appliance starts with.
+pub(crate) fn initial_company_record() -> Vec<u8> {
+    serde_json::to_vec(&CompanyRecord {
+        allow_users_to_enable_passkey: CompanySettings::default().allow_users_to_enable_passkey,
+        passkey_set: false,
+    })
+    .expect("a company record serialises")
+}
+
+pub(crate) const COMPANY_0_PATH: &str = "companies/0000000000";
+
+fn tampered(what: &str) -> Error {
+    Error::Precondition(format!(
+        "{what} is missing from the store (it was deleted outside Strongroom); restore a backup"
+    ))
+}
+
 /// The company's settings (`Commcell/properties` for company 0).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -364,18 +393,45 @@ fn same(a: &Passphrase, b: &Passphrase) -> bool {
 }
 
 impl Core {
+    fn read_company(&self, u: &Unlocked, id: u64) -> Result<Option<(CompanyRecord, u64)>> {
+        match u.data.get(&company_path(id))? {
+            Some(e) => Ok(Some((
+                serde_json::from_slice(&e.value).map_err(Error::internal)?,
+                e.revision,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// A target's passkey record. A target whose own record says a passkey is set, but whose
+    /// passkey record is gone, is `Precondition` (tampered): never "no passkey".
     fn read_passkey(
         &self,
         u: &Unlocked,
         target: PasskeyTarget,
     ) -> Result<(PasskeyRecord, Option<u64>)> {
-        match u.data.get(&passkey_path(target))? {
-            Some(e) => Ok((
-                serde_json::from_slice(&e.value).map_err(Error::internal)?,
+        let (record, revision) = match u.data.get(&passkey_path(target))? {
+            Some(e) => (
+                serde_json::from_slice::<PasskeyRecord>(&e.value).map_err(Error::internal)?,
                 Some(e.revision),
-            )),
-            None => Ok((PasskeyRecord::default(), None)),
+            ),
+            None => (PasskeyRecord::default(), None),
+        };
+        if record.verifier.is_none() {
+            let set_by_owner = match target {
+                PasskeyTarget::Client(id) => {
+                    self.read_client(u, id)?.is_some_and(|(c, _)| c.passkey_set)
+                }
+                PasskeyTarget::Company(id) => match self.read_company(u, id)? {
+                    Some((c, _)) => c.passkey_set,
+                    None => return Err(tampered("The company record")),
+                },
+            };
+            if set_by_owner {
+                return Err(tampered("The passkey record"));
+            }
         }
+        Ok((record, revision))
     }
 
     fn write_passkey(
@@ -386,16 +442,90 @@ impl Core {
         revision: Option<u64>,
     ) -> Result<()> {
         let path = passkey_path(target);
-        let txn = match revision {
+        let mut txn = match revision {
             Some(r) => Txn::new().require_revision(&path, r),
             None => Txn::new().require_absent(&path),
         }
         .put(&path, json(record)?);
+        // Whether a passkey is set lives with its owner too, in the same transaction.
+        let set = record.verifier.is_some();
+        match target {
+            PasskeyTarget::Client(id) => {
+                let (mut client, rev) = self
+                    .read_client(u, id)?
+                    .ok_or(PasskeyError::UnknownClient)?;
+                if client.passkey_set != set {
+                    client.passkey_set = set;
+                    let cpath = crate::clients::client_path(id);
+                    txn = txn.require_revision(&cpath, rev).put(cpath, json(&client)?);
+                }
+            }
+            PasskeyTarget::Company(id) => {
+                let (mut company, rev) = self
+                    .read_company(u, id)?
+                    .ok_or_else(|| tampered("The company record"))?;
+                if company.passkey_set != set {
+                    company.passkey_set = set;
+                    let cpath = company_path(id);
+                    txn = txn.require_revision(&cpath, rev).put(cpath, json(&company)?);
+                }
+            }
+        }
         match self.commit_data(u, txn)? {
             Commit::Committed(_) => Ok(()),
             // Someone changed it meanwhile: the check this change rests on is stale.
             Commit::Conflict => Err(PasskeyError::WrongPasskey.into()),
         }
+    }
+
+    /// Brings a store from before passkey states lived with their owners up to date: the
+    /// company record and the backup-key record exist, and each owner says whether its
+    /// passkey is set. Runs at unlock on a store this node has not anchored yet.
+    pub(crate) fn ensure_owner_records(&self, data: &Sealed<DynStore>) -> Result<()> {
+        let has_verifier = |path: &str| -> Result<bool> {
+            Ok(match data.get(path)? {
+                Some(e) => serde_json::from_slice::<PasskeyRecord>(&e.value)
+                    .map_err(Error::internal)?
+                    .verifier
+                    .is_some(),
+                None => false,
+            })
+        };
+        let mut txn = Txn::new();
+        let mut changed = false;
+        if data.get(COMPANY_0_PATH)?.is_none() {
+            let record = CompanyRecord {
+                allow_users_to_enable_passkey: true,
+                passkey_set: has_verifier(&passkey_path(PasskeyTarget::Company(0)))?,
+            };
+            txn = txn
+                .require_absent(COMPANY_0_PATH)
+                .put(COMPANY_0_PATH, json(&record)?);
+            changed = true;
+        }
+        if data.get(crate::system::BACKUP_KEY_PATH)?.is_none() {
+            txn = txn
+                .require_absent(crate::system::BACKUP_KEY_PATH)
+                .put(crate::system::BACKUP_KEY_PATH, crate::system::BACKUP_KEY_UNSET);
+            changed = true;
+        }
+        for (key, entry) in data.scan_prefix(crate::clients::CLIENTS_PREFIX)? {
+            let mut client: crate::clients::BackupClient =
+                serde_json::from_slice(&entry.value).map_err(Error::internal)?;
+            let set = has_verifier(&passkey_path(PasskeyTarget::Client(client.id)))?;
+            if set && !client.passkey_set {
+                client.passkey_set = true;
+                txn = txn
+                    .require_revision(&key, entry.revision)
+                    .put(&key, json(&client)?);
+                changed = true;
+            }
+        }
+        if changed {
+            data.commit(txn)?;
+            tracing::info!("passkey states now live with their owners");
+        }
+        Ok(())
     }
 
     /// Checks that the target exists and that `who` may manage its passkey.
@@ -583,7 +713,18 @@ impl Core {
     }
 
     fn passkey_state_of(&self, u: &Unlocked, target: PasskeyTarget) -> Result<PasskeyState> {
-        let (record, _) = self.read_passkey(u, target)?;
+        let record = match self.read_passkey(u, target) {
+            Ok((record, _)) => record,
+            // A missing record is closed: a passkey is set, and no window is open.
+            Err(Error::Precondition(why)) => {
+                tracing::error!(?target, %why, "passkey state unreadable; treated as closed");
+                return Ok(PasskeyState {
+                    enabled: true,
+                    authorized_until: None,
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let enabled = record.verifier.is_some();
         // A record of the older format (`authorized_until` alone) counts as closed.
         let left = match (&record.window, enabled) {
@@ -634,9 +775,11 @@ impl Core {
     }
 
     fn company_settings_of(&self, u: &Unlocked, id: u64) -> Result<CompanySettings> {
-        match u.data.get(&company_path(id))? {
-            Some(e) => serde_json::from_slice(&e.value).map_err(Error::internal),
-            None => Ok(CompanySettings::default()),
+        match self.read_company(u, id)? {
+            Some((c, _)) => Ok(CompanySettings {
+                allow_users_to_enable_passkey: c.allow_users_to_enable_passkey,
+            }),
+            None => Err(tampered("The company record")),
         }
     }
 
@@ -651,7 +794,21 @@ impl Core {
     pub fn set_company_settings(&self, who: &Principal, settings: &CompanySettings) -> Result<()> {
         let u = self.unlocked()?;
         who.require_root_admin()?;
-        self.commit_data(&u, Txn::new().put(company_path(0), json(settings)?))?;
+        let (current, revision) = self
+            .read_company(&u, 0)?
+            .ok_or_else(|| tampered("The company record"))?;
+        let record = CompanyRecord {
+            allow_users_to_enable_passkey: settings.allow_users_to_enable_passkey,
+            passkey_set: current.passkey_set,
+        };
+        let txn = Txn::new()
+            .require_revision(company_path(0), revision)
+            .put(company_path(0), json(&record)?);
+        if let Commit::Conflict = self.commit_data(&u, txn)? {
+            return Err(Error::Conflict(
+                "The company's settings changed meanwhile; try again.".into(),
+            ));
+        }
         tracing::info!(by = %who.user_id, ?settings, "company settings changed");
         Ok(())
     }

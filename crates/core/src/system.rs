@@ -28,6 +28,30 @@ pub(crate) struct BackupKeyRecord {
     pub key: zeroize::Zeroizing<String>,
 }
 
+/// What `config/backup-key` says. Provisioning writes it [`BackupKey::Unset`], so on a
+/// provisioned store its absence means someone deleted it: treated as closed (no backup, and no
+/// passphrase can be set without the current one, which nobody has).
+pub(crate) enum BackupKey {
+    Missing,
+    Unset,
+    Set(BackupKeyRecord),
+}
+
+/// The value of `config/backup-key` before any backup passphrase is set.
+pub(crate) const BACKUP_KEY_UNSET: &[u8] = br#"{"unset":true}"#;
+
+pub(crate) fn read_backup_key(data: &impl Store) -> Result<(BackupKey, Option<strongroom_store::Entry>)> {
+    let Some(entry) = data.get(BACKUP_KEY_PATH)? else {
+        return Ok((BackupKey::Missing, None));
+    };
+    let key = if entry.value == BACKUP_KEY_UNSET {
+        BackupKey::Unset
+    } else {
+        BackupKey::Set(serde_json::from_slice(&entry.value).map_err(Error::internal)?)
+    };
+    Ok((key, Some(entry)))
+}
+
 impl BackupKeyRecord {
     fn matches(&self, passphrase: &Passphrase) -> Result<bool> {
         let derived = self.kdf.derive(passphrase.as_bytes())?;
@@ -64,16 +88,14 @@ impl Core {
         who.require_root_admin()?;
         new.check_length("newPassphrase")?;
         let wrong = || Error::WrongPassphrase("backup passphrase is incorrect.".into());
-        let existing = u.data.get(BACKUP_KEY_PATH)?;
-        let current_ok = match (&existing, current) {
-            (None, None) => true,
-            (None, Some(c)) => c.expose().is_empty(),
-            (Some(_), None) => false,
-            (Some(e), Some(c)) => {
-                let record: BackupKeyRecord =
-                    serde_json::from_slice(&e.value).map_err(Error::internal)?;
-                record.matches(c)?
-            }
+        let (stored, existing) = read_backup_key(&u.data)?;
+        let current_ok = match (&stored, current) {
+            // Deleted from the store: closed, as if set to a passphrase nobody knows.
+            (BackupKey::Missing, _) => false,
+            (BackupKey::Unset, None) => true,
+            (BackupKey::Unset, Some(c)) => c.expose().is_empty(),
+            (BackupKey::Set(_), None) => false,
+            (BackupKey::Set(record), Some(c)) => record.matches(c)?,
         };
         if !current_ok {
             return Err(wrong());

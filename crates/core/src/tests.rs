@@ -887,3 +887,147 @@ fn a_deleted_anchor_or_unlock_record_stops_the_start() {
     let e = Core::open(dir.path(), CoreSettings::default()).unwrap_err();
     assert!(e.to_string().contains("no unlock record"), "{e}");
 }
+
+#[test]
+fn a_deleted_security_record_is_closed_never_open() {
+    use crate::passkeys::{PasskeyChange, PasskeyOp, PasskeyTarget, RestoreDecision};
+    let (_dir, core) = open_provisioned();
+    let root = admin();
+    let client = core
+        .create_client(
+            &root,
+            clients::NewClient {
+                name: "db1",
+                host_name: "db1.example",
+                display_name: None,
+                owners: &[],
+            },
+        )
+        .unwrap();
+    let create = |target| {
+        core.set_passkey(
+            &root,
+            target,
+            PasskeyChange {
+                op: PasskeyOp::Create,
+                current: None,
+                new: Some(&Passphrase::new("a passkey of ours")),
+                confirm: None,
+            },
+        )
+        .unwrap()
+    };
+    create(PasskeyTarget::Client(client.id));
+    create(PasskeyTarget::Company(0));
+    let decide = || {
+        core.restore_decision(&root, client.id, "restore", "test")
+            .unwrap()
+    };
+    assert!(!decide().allowed());
+
+    // Someone who can write the store deletes the passkey records: still closed.
+    core.raw.delete("passkeys/client/0000000001").unwrap();
+    core.raw.delete("passkeys/company/0000000000").unwrap();
+    assert_eq!(
+        decide(),
+        RestoreDecision::PasskeyRequired {
+            company_level: false
+        }
+    );
+    // Authorizing without the record cannot succeed either.
+    assert!(matches!(
+        core.authorize_restore(
+            &root,
+            PasskeyTarget::Client(client.id),
+            Some(&Passphrase::new("a passkey of ours")),
+            true,
+            None,
+        ),
+        Err(Error::Precondition(_))
+    ));
+
+    // A client without a passkey, with the company record deleted: closed too.
+    let other = core
+        .create_client(
+            &root,
+            clients::NewClient {
+                name: "db2",
+                host_name: "db2.example",
+                display_name: None,
+                owners: &[],
+            },
+        )
+        .unwrap();
+    core.raw.delete("companies/0000000000").unwrap();
+    assert_eq!(
+        core.restore_decision(&root, other.id, "restore", "test")
+            .unwrap(),
+        RestoreDecision::PasskeyRequired {
+            company_level: true
+        }
+    );
+
+    // The backup key record deleted: no passphrase can be set without a current one.
+    core.raw.delete("config/backup-key").unwrap();
+    assert!(matches!(
+        core.set_backup_passphrase(&root, &Passphrase::new("a new backup passphrase"), None),
+        Err(Error::WrongPassphrase(_))
+    ));
+    assert!(matches!(
+        core.prepare_backup(&Principal::new("backup", Role::Backup)),
+        Err(Error::Precondition(_))
+    ));
+}
+
+#[test]
+fn a_store_from_before_owner_records_is_brought_up_to_date() {
+    use crate::passkeys::{PasskeyChange, PasskeyOp, PasskeyTarget};
+    let (_dir, core) = open_provisioned();
+    let root = admin();
+    let client = core
+        .create_client(
+            &root,
+            clients::NewClient {
+                name: "db1",
+                host_name: "db1.example",
+                display_name: None,
+                owners: &[],
+            },
+        )
+        .unwrap();
+    core.set_passkey(
+        &root,
+        PasskeyTarget::Client(client.id),
+        PasskeyChange {
+            op: PasskeyOp::Create,
+            current: None,
+            new: Some(&Passphrase::new("a passkey of ours")),
+            confirm: None,
+        },
+    )
+    .unwrap();
+    // Make the store look as an older build left it.
+    let u = core.unlocked().unwrap();
+    let path = "clients/0000000001";
+    let mut legacy: serde_json::Value =
+        serde_json::from_slice(&u.data.get(path).unwrap().unwrap().value).unwrap();
+    legacy.as_object_mut().unwrap().remove("passkeySet");
+    u.data
+        .put(path, &serde_json::to_vec(&legacy).unwrap())
+        .unwrap();
+    core.raw.delete("companies/0000000000").unwrap();
+    core.raw.delete("config/backup-key").unwrap();
+
+    core.ensure_owner_records(&u.data).unwrap();
+    // The old build's "no backup passphrase yet" still lets the first one be set.
+    core.set_backup_passphrase(&root, &Passphrase::new("the first backup passphrase"), None)
+        .unwrap();
+    assert!(core.company_settings(&root).unwrap().allow_users_to_enable_passkey);
+    core.raw.delete("passkeys/client/0000000001").unwrap();
+    assert!(
+        !core
+            .restore_decision(&root, client.id, "restore", "test")
+            .unwrap()
+            .allowed()
+    );
+}
