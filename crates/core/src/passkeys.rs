@@ -467,7 +467,9 @@ impl Core {
                 if company.passkey_set != set {
                     company.passkey_set = set;
                     let cpath = company_path(id);
-                    txn = txn.require_revision(&cpath, rev).put(cpath, json(&company)?);
+                    txn = txn
+                        .require_revision(&cpath, rev)
+                        .put(cpath, json(&company)?);
                 }
             }
         }
@@ -504,9 +506,10 @@ impl Core {
             changed = true;
         }
         if data.get(crate::system::BACKUP_KEY_PATH)?.is_none() {
-            txn = txn
-                .require_absent(crate::system::BACKUP_KEY_PATH)
-                .put(crate::system::BACKUP_KEY_PATH, crate::system::BACKUP_KEY_UNSET);
+            txn = txn.require_absent(crate::system::BACKUP_KEY_PATH).put(
+                crate::system::BACKUP_KEY_PATH,
+                crate::system::BACKUP_KEY_UNSET,
+            );
             changed = true;
         }
         for (key, entry) in data.scan_prefix(crate::clients::CLIENTS_PREFIX)? {

@@ -40,7 +40,9 @@ pub(crate) enum BackupKey {
 /// The value of `config/backup-key` before any backup passphrase is set.
 pub(crate) const BACKUP_KEY_UNSET: &[u8] = br#"{"unset":true}"#;
 
-pub(crate) fn read_backup_key(data: &impl Store) -> Result<(BackupKey, Option<strongroom_store::Entry>)> {
+pub(crate) fn read_backup_key(
+    data: &impl Store,
+) -> Result<(BackupKey, Option<strongroom_store::Entry>)> {
     let Some(entry) = data.get(BACKUP_KEY_PATH)? else {
         return Ok((BackupKey::Missing, None));
     };

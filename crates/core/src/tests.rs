@@ -1022,7 +1022,11 @@ fn a_store_from_before_owner_records_is_brought_up_to_date() {
     // The old build's "no backup passphrase yet" still lets the first one be set.
     core.set_backup_passphrase(&root, &Passphrase::new("the first backup passphrase"), None)
         .unwrap();
-    assert!(core.company_settings(&root).unwrap().allow_users_to_enable_passkey);
+    assert!(
+        core.company_settings(&root)
+            .unwrap()
+            .allow_users_to_enable_passkey
+    );
     core.raw.delete("passkeys/client/0000000001").unwrap();
     assert!(
         !core

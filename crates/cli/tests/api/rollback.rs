@@ -159,3 +159,77 @@ async fn a_missing_anchor_or_unlock_record_stops_the_server_with_the_reason() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no unlock record"), "{stderr}");
 }
+
+/// The review's example: deleting a client's and the company's passkey records from the store
+/// turned the restore decision into "no passkey: allowed".
+#[tokio::test]
+async fn deleted_passkey_records_leave_restore_refused() {
+    use base64::Engine;
+    use serde_json::json;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut s = Server::start();
+    s.provision().await;
+    let r = s
+        .own(Method::POST, "/clients")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&json!({"name": "db1", "hostName": "db1.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
+    let login: Value = s
+        .client
+        .post(format!("{}/commandcenter/api/Login", s.base))
+        .json(&json!({"username": "admin", "password": b64(ADMIN)}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    for path in [
+        format!("client/{id}/Passkey"),
+        "Company/0/Passkey".to_owned(),
+    ] {
+        let body = json!({"App_SetPasskeyRequest": {"newPasskey": b64("the passkey"), "passkeyOpType": "CREATE"}});
+        let r: Value = s
+            .client
+            .post(format!("{}/commandcenter/api/{path}", s.base))
+            .header("Authtoken", &token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(r["error"]["errorCode"], 0, "{r}");
+    }
+    let decision = |s: &Server| {
+        let req = s
+            .own(
+                Method::GET,
+                &format!("/clients/{id}/restore-authorization?operation=restore"),
+            )
+            .basic_auth("admin", Some(ADMIN));
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(decision(&s).await["allowed"], false);
+    s.terminate();
+    {
+        let store = RedbStore::open(&s.data_dir.join("strongroom.redb")).unwrap();
+        for (key, _) in store.scan_prefix("passkeys/").unwrap() {
+            store.delete(&key).unwrap();
+        }
+    }
+    s.start_again();
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    let d = decision(&s).await;
+    assert_eq!(d["allowed"], false, "{d}");
+}
