@@ -161,6 +161,26 @@ impl AuditEvent {
     }
 }
 
+/// The last event of the trail in `snapshot` (raw values, opened with `data`'s key).
+pub(crate) fn head_in(
+    snapshot: &dyn strongroom_store::Snapshot,
+    data: &Sealed<DynStore>,
+) -> Result<Option<crate::backup::AuditMark>> {
+    let Some((_, entry)) = snapshot
+        .scan(HEAD_PATH, None, 1)?
+        .into_iter()
+        .find(|(k, _)| k == HEAD_PATH)
+    else {
+        return Ok(None);
+    };
+    let head: Head = serde_json::from_slice(&data.open_raw(HEAD_PATH, &entry.value)?)
+        .map_err(Error::internal)?;
+    Ok(Some(crate::backup::AuditMark {
+        seq: head.seq,
+        hash: head.hash,
+    }))
+}
+
 /// The trail's MAC key, as stored (sealed) at [`AUDIT_KEY_PATH`].
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -976,7 +996,7 @@ impl Core {
     }
 
     /// SHA-256 (hex) of the raw `meta/unlock` value ("" if there is none).
-    fn unlock_digest(&self) -> Result<String> {
+    pub(crate) fn unlock_digest(&self) -> Result<String> {
         Ok(self
             .raw
             .get(UNLOCK_PATH)?

@@ -84,6 +84,18 @@ struct Header {
     /// RFC 3339, appliance time.
     created: String,
     software_version: String,
+    /// The last audit event in the backup (its sequence number and HMAC): a node that restores
+    /// the whole backup takes it as its anchor, so the restored store is checked at its first
+    /// unlock like any other (absent in backups of earlier builds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    audit_head: Option<AuditMark>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditMark {
+    pub seq: u64,
+    pub hash: String,
 }
 
 /// The chunk cipher: AES-256-GCM under HKDF(backup key, file salt), nonces
@@ -155,6 +167,7 @@ impl<W: Write> BackupWriter<W> {
         backup_key: &Key32,
         kdf: &KdfParams,
         created: String,
+        audit_head: Option<AuditMark>,
     ) -> io::Result<Self> {
         let mut file_salt = [0u8; 32];
         crypto::fill_random(&mut file_salt);
@@ -166,6 +179,7 @@ impl<W: Write> BackupWriter<W> {
             nonce_prefix: hex::encode(nonce_prefix),
             created,
             software_version: env!("CARGO_PKG_VERSION").into(),
+            audit_head,
         };
         let header = serde_json::to_vec(&header).map_err(io::Error::other)?;
         let mut preamble = Vec::with_capacity(22 + header.len());
@@ -248,6 +262,11 @@ fn read_exact_or_truncated<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<()> {
 }
 
 impl<R: Read> BackupReader<R> {
+    /// The last audit event the backup holds, as its header says.
+    pub fn audit_head(&self) -> Option<&AuditMark> {
+        self.header.audit_head.as_ref()
+    }
+
     /// Reads and checks the preamble: magic, version, header.
     pub fn open(mut input: R) -> Result<Self> {
         let mut fixed = [0u8; 22];
@@ -421,6 +440,7 @@ pub struct BackupJob {
     backup_key: Key32,
     kdf: KdfParams,
     created: String,
+    audit_head: Option<AuditMark>,
 }
 
 impl std::fmt::Debug for BackupJob {
@@ -435,8 +455,14 @@ impl BackupJob {
     /// Streams the backup into `out`, a page of the snapshot at a time.
     pub fn write_to<W: Write>(self, out: W) -> Result<W> {
         let io = |e: io::Error| Error::Internal(format!("writing the backup: {e}"));
-        let mut w = BackupWriter::new(out, &self.backup_key, &self.kdf, self.created.clone())
-            .map_err(io)?;
+        let mut w = BackupWriter::new(
+            out,
+            &self.backup_key,
+            &self.kdf,
+            self.created.clone(),
+            self.audit_head.clone(),
+        )
+        .map_err(io)?;
         w.record(DOMAIN_KEY_RECORD, self.unlocked.domain_key.as_ref())
             .map_err(io)?;
         w.record(UNLOCK_PATH, &self.unlock_record).map_err(io)?;
@@ -620,12 +646,14 @@ impl Core {
             .find(|(k, _)| k == UNLOCK_PATH)
             .map(|(_, e)| e.value)
             .ok_or_else(|| Error::Internal("provisioned store has no unlock record".into()))?;
+        let audit_head = crate::audit::head_in(&*snapshot, &unlocked.data)?;
         Ok(BackupJob {
             unlocked,
             snapshot,
             unlock_record,
             backup_key: Zeroizing::new(key),
             kdf: record.kdf,
+            audit_head,
             created: self
                 .now()
                 .format(&time::format_description::well_known::Rfc3339)
@@ -653,6 +681,7 @@ impl Core {
             .transpose()?;
 
         let header_reader = BackupReader::open(open_file(file)?)?;
+        let audit_head = header_reader.audit_head().cloned();
         let backup_key = header_reader.derive_key(req.backup_passphrase)?;
         let verified = verify(file, &backup_key)?;
 
@@ -719,6 +748,17 @@ impl Core {
             Commit::Committed(_) => {}
             Commit::Conflict => return Err(Error::WrongState(SystemState::Locked)),
         }
+        if full && let Some(head) = audit_head {
+            // The backup says where its trail ends: check the restored store at its first
+            // unlock instead of taking it on trust.
+            self.anchor.set(crate::anchor::AnchorState {
+                provisioned: true,
+                audit_seq: head.seq,
+                audit_hash: head.hash,
+                unlock_digest: self.unlock_digest()?,
+                adopt: false,
+            })?;
+        }
         self.auth_cache.clear();
         self.sessions.clear();
         self.passkey_guard.forget_windows();
@@ -745,7 +785,7 @@ mod tests {
     }
 
     fn sample(records: &[(String, Vec<u8>)], key: &Key32, kdf: &KdfParams) -> Vec<u8> {
-        let mut w = BackupWriter::new(Vec::new(), key, kdf, "now".into()).unwrap();
+        let mut w = BackupWriter::new(Vec::new(), key, kdf, "now".into(), None).unwrap();
         for (k, v) in records {
             w.record(k, v).unwrap();
         }

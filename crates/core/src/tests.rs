@@ -1035,3 +1035,41 @@ fn a_store_from_before_owner_records_is_brought_up_to_date() {
             .allowed()
     );
 }
+
+#[test]
+fn a_full_restore_anchors_to_the_trail_its_header_names() {
+    let (_a_dir, a) = open_provisioned();
+    a.record_audit(event(1));
+    a.set_backup_passphrase(&admin(), &Passphrase::new("backup passphrase 1"), None)
+        .unwrap();
+    let job = a
+        .prepare_backup(&Principal::new("backup", Role::Backup))
+        .unwrap();
+    let bytes = job.write_to(Vec::new()).unwrap();
+    let head = a
+        .audit_events(&admin(), 0, 100)
+        .unwrap()
+        .events
+        .last()
+        .unwrap()
+        .clone();
+
+    let b_dir = tempfile::tempdir().unwrap();
+    let file = b_dir.path().join("backup.bin");
+    std::fs::write(&file, &bytes).unwrap();
+    let b = Core::open(&b_dir.path().join("data"), CoreSettings::default()).unwrap();
+    b.restore(
+        None,
+        &file,
+        backup::Restore {
+            backup_passphrase: &Passphrase::new("backup passphrase 1"),
+            system_time: None,
+        },
+    )
+    .unwrap();
+    let anchor = b.anchor.get().unwrap();
+    assert!(!anchor.adopt, "anchored from the header, not on trust");
+    assert_eq!((anchor.audit_seq, anchor.audit_hash), (head.seq, head.hash));
+    b.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    assert!(b.verify_audit(&admin()).unwrap().verified);
+}
