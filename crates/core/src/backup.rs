@@ -764,9 +764,15 @@ impl Core {
         self.passkey_guard.forget_windows();
         if full {
             self.set_inner(Inner::Locked);
-        } else if let Some(offset) = offset {
-            self.time_offset
-                .store(offset, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            if let Some(offset) = offset {
+                self.time_offset
+                    .store(offset, std::sync::atomic::Ordering::Relaxed);
+            }
+            // A backup of an earlier build lacks the records whose absence reads as closed.
+            if let Some(u) = &unlocked {
+                self.ensure_owner_records(&u.data)?;
+            }
         }
         tracing::info!(records = verified.records, full, "restored");
         Ok(())
