@@ -517,6 +517,7 @@ impl Core {
     }
 
     fn append_standalone(&self, u: &Unlocked, events: Vec<Queued>) -> Result<()> {
+        let _sealing = self.sealing();
         match self.append_with(&u.data, Txn::new(), events)? {
             Commit::Committed(_) => Ok(()),
             Commit::Conflict => Err(Error::Internal("audit append conflicted".into())),
@@ -528,6 +529,17 @@ impl Core {
     /// waits) is appended in the same transaction, so the change and its record are stored
     /// together or not at all.
     pub(crate) fn commit_audited(&self, data: &Sealed<DynStore>, txn: Txn) -> Result<Commit> {
+        let _sealing = self.sealing();
+        self.commit_audited_sealing(data, txn)
+    }
+
+    /// [`Core::commit_audited`] for a caller that holds [`Core::sealing`] (or the rotation's
+    /// exclusive side of it) already.
+    pub(crate) fn commit_audited_sealing(
+        &self,
+        data: &Sealed<DynStore>,
+        txn: Txn,
+    ) -> Result<Commit> {
         let Some(ctx) = current_unwritten() else {
             return Ok(self.raw.commit(txn)?);
         };
@@ -543,7 +555,8 @@ impl Core {
 
     /// [`Core::commit_audited`] for a transaction of user data (plain values, sealed here).
     pub(crate) fn commit_data(&self, u: &Unlocked, txn: Txn) -> Result<Commit> {
-        self.commit_audited(&u.data, u.data.seal_txn(txn))
+        let _sealing = self.sealing();
+        self.commit_audited_sealing(&u.data, u.data.seal_txn(txn))
     }
 
     /// Appends what waits, then `events`, to the trail in one transaction with `txn`.

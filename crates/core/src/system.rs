@@ -124,7 +124,7 @@ impl Core {
             }
             Err(e) => return Err(e),
         }
-        let new_record = UnlockRecord::new(new, &u.domain_key)?;
+        let new_record = UnlockRecord::new(new, &u.keys())?;
         let txn = Txn::new()
             .require_revision(UNLOCK_PATH, entry.revision)
             .put(UNLOCK_PATH, json(&new_record)?);
@@ -149,8 +149,11 @@ impl Core {
         let u = self.unlocked()?;
         who.require_root_admin()?;
         let offset = clock::offset_to(clock::parse_utc(time)?);
-        u.data
-            .put(clock::TIME_OFFSET_PATH, offset.to_string().as_bytes())?;
+        {
+            let _sealing = self.sealing();
+            u.data
+                .put(clock::TIME_OFFSET_PATH, offset.to_string().as_bytes())?;
+        }
         self.time_offset
             .store(offset, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(by = %who.user_id, offset, "time set");
@@ -210,7 +213,9 @@ impl Core {
     pub(crate) fn boot_unattended(&self) -> Result<()> {
         if let Some(entry) = self.raw.get(UNATTENDED_PATH)? {
             match self.unattended_sealer().open(UNATTENDED_PATH, &entry.value) {
-                Ok(plain) => self.become_operational(crate::key_from_slice(&plain)?)?,
+                Ok(plain) => {
+                    self.become_operational(crate::rotation::keys_from_unattended(&plain)?)?
+                }
                 Err(_) => tracing::warn!(
                     "unattended boot is on but its key does not open with this device key; staying Locked"
                 ),

@@ -468,7 +468,10 @@ mod tests {
         let old = sealer.seal_format_v1_for_tests("users/a", b"old value");
         assert_eq!(old[0], FORMAT_V1);
         assert_eq!(&*sealer.open("users/a", &old).unwrap(), b"old value");
-        assert!(sealer.open("users/b", &old).is_err(), "format 1 binds the path");
+        assert!(
+            sealer.open("users/b", &old).is_err(),
+            "format 1 binds the path"
+        );
         assert!(!sealer.is_current(&old));
         let new = sealer.seal("users/a", b"new value");
         assert_eq!(&new[..2], &[FORMAT_V2, 1]);
@@ -539,7 +542,8 @@ mod tests {
     #[test]
     fn an_independent_implementation_opens_a_format_2_value() {
         let root = [0x5a; 32];
-        let sealed = Sealer::versioned(&root, "strongroom/data/v1", 3).seal("users/alice", b"{\"x\":1}");
+        let sealed =
+            Sealer::versioned(&root, "strongroom/data/v1", 3).seal("users/alice", b"{\"x\":1}");
         let script = r#"
 import sys
 from cryptography.hazmat.primitives import hashes

@@ -4,12 +4,13 @@
 
 mod audit;
 mod clients;
+mod system;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use strongroom_core::SystemState::Operational;
 
 use crate::app::AppState;
@@ -26,6 +27,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             at(&[Operational], get(audit::audit_verify_get)),
         )
         .route("/metrics", at(&[Operational], get(metrics_get)))
+        .route(
+            "/system/data-key",
+            at(&[Operational], get(system::data_key_get)),
+        )
+        .route(
+            "/system/rotate-data-key",
+            at(&[Operational], post(system::rotate_data_key_post)),
+        )
         .route(
             "/clients",
             at(
