@@ -477,8 +477,11 @@ fn verify(path: &Path, backup_key: &Key32) -> Result<Verified> {
         match seen {
             0 if key == DOMAIN_KEY_RECORD && value.len() == 32 => {}
             1 if key == UNLOCK_PATH => {
-                serde_json::from_slice::<UnlockRecord>(&value)
+                let record = serde_json::from_slice::<UnlockRecord>(&value)
                     .map_err(|_| invalid("the backup's unlock record is malformed"))?;
+                if record.key_version == 0 {
+                    return Err(invalid("the backup's unlock record is malformed"));
+                }
             }
             0 | 1 => return Err(invalid("the backup's records are malformed (missing keys)")),
             _ => {
@@ -562,7 +565,9 @@ impl<R: Read> RestoreOps<'_, R> {
                     // unlock record names; a rotation under way when the backup was taken is
                     // thereby complete, so the previous key is dropped.
                     let mut record: UnlockRecord = serde_json::from_slice(&value)
-                        .map_err(|_| invalid("the backup's unlock record is malformed"))?;
+                        .ok()
+                        .filter(|r: &UnlockRecord| r.key_version != 0)
+                        .ok_or_else(|| invalid("the backup's unlock record is malformed"))?;
                     let dk = self
                         .domain_key
                         .take()

@@ -127,14 +127,16 @@ impl UnlockRecord {
                 .map_err(|_| Error::WrongUnlockPassphrase)?;
             key_from_slice(&plain)
         };
-        Ok(DomainKeys {
+        let keys = DomainKeys {
             current: unwrap(self.key_version, &self.wrapped_domain_key)?,
             version: self.key_version,
             previous: match &self.previous {
                 Some(p) => Some((p.key_version, unwrap(p.key_version, &p.wrapped_domain_key)?)),
                 None => None,
             },
-        })
+        };
+        keys.check()?;
+        Ok(keys)
     }
 }
 
@@ -154,6 +156,21 @@ impl DomainKeys {
             version: rotation::first_version(),
             previous: None,
         }
+    }
+
+    /// Versions start at 1, and a rotation's two keys have different versions.
+    fn check(&self) -> Result<()> {
+        let bad = self.version == 0
+            || self
+                .previous
+                .as_ref()
+                .is_some_and(|(v, _)| *v == 0 || *v == self.version);
+        if bad {
+            return Err(Error::Internal(
+                "the stored domain key versions are not valid".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The data sealing keys these domain keys give.

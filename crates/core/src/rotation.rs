@@ -88,15 +88,19 @@ pub(crate) fn keys_from_unattended(plain: &[u8]) -> Result<DomainKeys> {
     let key = |bytes: &[u8]| crate::key_from_slice(bytes);
     match plain.len() {
         32 => Ok(DomainKeys::first(key(plain)?)),
-        33 | 66 => Ok(DomainKeys {
-            version: plain[0],
-            current: key(&plain[1..33])?,
-            previous: if plain.len() == 66 {
-                Some((plain[33], key(&plain[34..66])?))
-            } else {
-                None
-            },
-        }),
+        33 | 66 => {
+            let keys = DomainKeys {
+                version: plain[0],
+                current: key(&plain[1..33])?,
+                previous: if plain.len() == 66 {
+                    Some((plain[33], key(&plain[34..66])?))
+                } else {
+                    None
+                },
+            };
+            keys.check()?;
+            Ok(keys)
+        }
         _ => Err(Error::Internal(
             "the unattended boot record has the wrong length".into(),
         )),
@@ -657,6 +661,51 @@ mod tests {
             core.rotate_data_key(&admin(), &unlock()),
             Err(Error::WrongState(SystemState::Locked))
         ));
+    }
+
+    /// Someone who can write the store relabels the wrapped keys' versions: the node refuses
+    /// to unlock (the version is bound to each wrapped key), and does not panic.
+    #[test]
+    fn relabelled_key_versions_in_the_unlock_record_are_refused() {
+        let (_dir, core) = provisioned(1);
+        core.rotate_data_key_in_batches(&admin(), &unlock(), 1, Some(1))
+            .unwrap();
+        core.lock(&admin()).unwrap();
+        let original = core.raw.get(UNLOCK_PATH).unwrap().unwrap().value;
+        let record: serde_json::Value = serde_json::from_slice(&original).unwrap();
+        let mut relabel = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut r = record.clone();
+            edit(&mut r);
+            core.raw
+                .put(UNLOCK_PATH, &serde_json::to_vec(&r).unwrap())
+                .unwrap();
+            let e = core.unlock(&unlock()).unwrap_err();
+            assert_eq!(core.state(), SystemState::Locked);
+            e
+        };
+        assert!(matches!(
+            relabel(&|r| r["keyVersion"] = 0.into()),
+            Error::WrongUnlockPassphrase
+        ));
+        assert!(matches!(
+            relabel(&|r| r["keyVersion"] = 1.into()),
+            Error::WrongUnlockPassphrase
+        ));
+        assert!(matches!(
+            relabel(&|r| r["previous"]["keyVersion"] = 2.into()),
+            Error::WrongUnlockPassphrase
+        ));
+        // The current key passed off as the previous one too: both open, and are refused.
+        assert!(matches!(
+            relabel(&|r| r["previous"] = serde_json::json!({
+                "keyVersion": r["keyVersion"].clone(),
+                "wrappedDomainKey": r["wrappedDomainKey"].clone(),
+            })),
+            Error::Internal(_)
+        ));
+        core.raw.put(UNLOCK_PATH, &original).unwrap();
+        core.unlock(&unlock()).unwrap();
+        all_readable(&core, 1);
     }
 
     #[test]
