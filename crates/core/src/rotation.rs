@@ -673,7 +673,7 @@ mod tests {
         core.lock(&admin()).unwrap();
         let original = core.raw.get(UNLOCK_PATH).unwrap().unwrap().value;
         let record: serde_json::Value = serde_json::from_slice(&original).unwrap();
-        let mut relabel = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let relabel = |edit: &dyn Fn(&mut serde_json::Value)| {
             let mut r = record.clone();
             edit(&mut r);
             core.raw
