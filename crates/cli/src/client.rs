@@ -212,7 +212,7 @@ async fn execute(remote: &Remote, command: ClientCommand, json: bool) -> anyhow:
 }
 
 /// The password from `--password-file`, else from `STRONGROOM_PASSWORD`; never both.
-fn password(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
+pub(crate) fn password(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
     let from_env = std::env::var_os(PASSWORD_ENV).filter(|v| !v.is_empty());
     match (file, from_env) {
         (Some(_), Some(_)) => {
@@ -230,7 +230,7 @@ fn password(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
 /// Reads a password file, refusing one that group or others may access (as ssh refuses such
 /// a private key): a password others can read is no longer a secret. The mode is checked on
 /// the opened file, so it cannot be swapped between check and read.
-fn read_password_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
+pub(crate) fn read_password_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
     let shown = path.display();
     let mut file = File::open(path).with_context(|| format!("opening password file {shown}"))?;
     let meta = file
@@ -266,7 +266,7 @@ fn read_password_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
     Ok(password)
 }
 
-fn print_raw(body: &str) {
+pub(crate) fn print_raw(body: &str) {
     if body.ends_with('\n') {
         print!("{body}");
     } else {

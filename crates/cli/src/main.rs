@@ -1,8 +1,9 @@
 //! The `strongroom` binary. `strongroom serve` runs the appliance; see `docs/configuration.md`
 //! for every setting. Every other subcommand is a client of a running server (`docs/cli.md`):
-//! `strongroom client ...` manages backup clients.
+//! `strongroom client ...` manages backup clients; `strongroom system ...` rotates the data key.
 
 mod client;
+mod system;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +29,8 @@ enum Command {
     Serve(ServeArgs),
     /// Manage backup clients on a running server, as its root Administrator.
     Client(client::ClientArgs),
+    /// Node-wide operations on a running server (the domain key), as its root Administrator.
+    System(system::SystemArgs),
 }
 
 #[derive(clap::Args)]
@@ -121,25 +124,39 @@ fn main() -> anyhow::Result<()> {
                 .block_on(strongroom_server::run(config))
         }
         Command::Client(args) => {
-            let Some(fingerprint) = args.connection.fingerprint.clone() else {
-                // Global arguments cannot be `required` in clap, so this is checked here.
-                let mut cli = Cli::command();
-                cli.build();
-                cli.find_subcommand_mut("client")
-                    .expect("the client subcommand")
-                    .error(
-                        clap::error::ErrorKind::MissingRequiredArgument,
-                        "the server's certificate fingerprint is required: pass --fingerprint FP \
-                         or set STRONGROOM_FINGERPRINT (the `certificate SHA-256 fingerprint` \
-                         line the server printed at start)",
-                    )
-                    .exit()
-            };
+            let fingerprint = require_fingerprint(args.connection.fingerprint.clone(), "client");
             if let Err(e) = client::run(args, &fingerprint) {
                 eprintln!("strongroom: {e:#}");
                 std::process::exit(1);
             }
             Ok(())
         }
+        Command::System(args) => {
+            let fingerprint = require_fingerprint(args.connection.fingerprint.clone(), "system");
+            if let Err(e) = system::run(args, &fingerprint) {
+                eprintln!("strongroom: {e:#}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
+}
+
+/// The `--fingerprint` of a client subcommand, or a usage error (exit 2) naming `subcommand`.
+fn require_fingerprint(fingerprint: Option<String>, subcommand: &str) -> String {
+    let Some(fingerprint) = fingerprint else {
+        // Global arguments cannot be `required` in clap, so this is checked here.
+        let mut cli = Cli::command();
+        cli.build();
+        cli.find_subcommand_mut(subcommand)
+            .expect("a client subcommand")
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "the server's certificate fingerprint is required: pass --fingerprint FP \
+                 or set STRONGROOM_FINGERPRINT (the `certificate SHA-256 fingerprint` \
+                 line the server printed at start)",
+            )
+            .exit()
+    };
+    fingerprint
 }

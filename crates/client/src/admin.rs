@@ -94,6 +94,37 @@ pub struct ClientOwners {
     pub owners: Vec<String>,
 }
 
+/// `POST /system/rotate-data-key`. The passphrase never appears in `Debug`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RotateDataKey {
+    pub unlock_passphrase: Zeroizing<String>,
+}
+
+impl fmt::Debug for RotateDataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RotateDataKey { unlock_passphrase: <redacted> }")
+    }
+}
+
+/// The answer to `POST /system/rotate-data-key`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rotation {
+    pub key_version: u8,
+    pub resumed: bool,
+    pub resealed: u64,
+    pub unreadable: u64,
+}
+
+/// `GET /system/data-key`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataKey {
+    pub key_version: u8,
+    pub rotation_in_progress: bool,
+}
+
 /// The credentials of an Administrator. The password never appears in `Debug`.
 pub struct Credentials {
     pub user: String,
@@ -193,6 +224,21 @@ impl Remote {
         self.send(Method::DELETE, &format!("clients/{id}"), None::<&()>)
             .await
             .map(|_| ())
+    }
+
+    /// `GET /system/data-key`.
+    pub async fn data_key_get(&self) -> Result<Reply<DataKey>, RemoteError> {
+        self.call(Method::GET, "system/data-key", None::<&()>).await
+    }
+
+    /// `POST /system/rotate-data-key`: rotates the domain key (or finishes a rotation under
+    /// way) and re-seals every value; may take a while on a large store.
+    pub async fn rotate_data_key(
+        &self,
+        req: &RotateDataKey,
+    ) -> Result<Reply<Rotation>, RemoteError> {
+        self.call(Method::POST, "system/rotate-data-key", Some(req))
+            .await
     }
 
     /// Sends a request and decodes a 2xx answer as `T`.

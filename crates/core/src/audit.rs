@@ -564,6 +564,7 @@ impl Core {
     }
 
     fn append_standalone(&self, u: &Unlocked, events: Vec<Queued>) -> Result<()> {
+        let _sealing = self.sealing();
         match self.append_with(&u.data, Txn::new(), events)? {
             Commit::Committed(_) => Ok(()),
             Commit::Conflict => Err(Error::Internal("audit append conflicted".into())),
@@ -575,6 +576,17 @@ impl Core {
     /// waits) is appended in the same transaction, so the change and its record are stored
     /// together or not at all.
     pub(crate) fn commit_audited(&self, data: &Sealed<DynStore>, txn: Txn) -> Result<Commit> {
+        let _sealing = self.sealing();
+        self.commit_audited_sealing(data, txn)
+    }
+
+    /// [`Core::commit_audited`] for a caller that holds [`Core::sealing`] (or the rotation's
+    /// exclusive side of it) already.
+    pub(crate) fn commit_audited_sealing(
+        &self,
+        data: &Sealed<DynStore>,
+        txn: Txn,
+    ) -> Result<Commit> {
         let Some(ctx) = current_unwritten() else {
             return Ok(self.raw.commit(txn)?);
         };
@@ -596,8 +608,20 @@ impl Core {
         txn: Txn,
         fallback: NewAuditEvent,
     ) -> Result<Commit> {
+        let _sealing = self.sealing();
+        self.commit_audited_or_sealing(data, txn, fallback)
+    }
+
+    /// [`Core::commit_audited_or`] for a caller that holds [`Core::sealing`] (or the
+    /// rotation's exclusive side of it) already.
+    pub(crate) fn commit_audited_or_sealing(
+        &self,
+        data: &Sealed<DynStore>,
+        txn: Txn,
+        fallback: NewAuditEvent,
+    ) -> Result<Commit> {
         if current_unwritten().is_some() {
-            return self.commit_audited(data, txn);
+            return self.commit_audited_sealing(data, txn);
         }
         let mut event = fallback.bounded();
         event.outcome = "success".into();
@@ -606,7 +630,8 @@ impl Core {
 
     /// [`Core::commit_audited`] for a transaction of user data (plain values, sealed here).
     pub(crate) fn commit_data(&self, u: &Unlocked, txn: Txn) -> Result<Commit> {
-        self.commit_audited(&u.data, u.data.seal_txn(txn))
+        let _sealing = self.sealing();
+        self.commit_audited_sealing(&u.data, u.data.seal_txn(txn))
     }
 
     /// Appends what waits, then `events`, to the trail in one transaction with `txn`.

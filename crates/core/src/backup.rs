@@ -13,12 +13,11 @@
 
 use std::io::{self, Read, Write};
 use std::path::Path;
-use std::sync::Arc;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 use aws_lc_rs::digest::{SHA256, digest};
 use serde::{Deserialize, Serialize};
-use strongroom_store::sealed::{Sealer, derive_aes_key};
+use strongroom_store::sealed::{Keyring, Sealer, derive_aes_key};
 use strongroom_store::{Check, Commit, Op, Snapshot, Store};
 use zeroize::Zeroizing;
 
@@ -27,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::identity::Principal;
 use crate::secret::Passphrase;
 use crate::system::BackupKeyRecord;
-use crate::{Core, DATA_PURPOSE, Inner, SystemState, UNLOCK_PATH, UnlockRecord, Unlocked, clock};
+use crate::{Core, Inner, SystemState, UNLOCK_PATH, UnlockRecord, clock};
 
 /// The first 16 bytes of every backup file.
 pub const MAGIC: &[u8; 16] = b"STRONGROOMBACKUP";
@@ -434,8 +433,12 @@ impl<R: Read> BackupReader<R> {
 /// A backup in progress: a snapshot of the store and the keys to write it with. Made by
 /// [`Core::prepare_backup`] (which does every check), written by [`BackupJob::write_to`].
 pub struct BackupJob {
-    unlocked: Arc<Unlocked>,
     snapshot: Box<dyn Snapshot>,
+    /// The domain key the snapshot's unlock record holds, and the keys that open the
+    /// snapshot's values, both as they were when it was taken (a rotation may end before the
+    /// backup is written).
+    domain_key: Key32,
+    keys: Keyring,
     unlock_record: Vec<u8>,
     backup_key: Key32,
     kdf: KdfParams,
@@ -463,7 +466,7 @@ impl BackupJob {
             self.audit_head.clone(),
         )
         .map_err(io)?;
-        w.record(DOMAIN_KEY_RECORD, self.unlocked.domain_key.as_ref())
+        w.record(DOMAIN_KEY_RECORD, self.domain_key.as_ref())
             .map_err(io)?;
         w.record(UNLOCK_PATH, &self.unlock_record).map_err(io)?;
         const PAGE: usize = 500;
@@ -474,7 +477,7 @@ impl BackupJob {
                 if is_excluded(key) {
                     continue;
                 }
-                let plain = self.unlocked.data.open_raw(key, &entry.value)?;
+                let plain = self.keys.open(key, &entry.value)?;
                 w.record(key, &plain).map_err(io)?;
             }
             if page.len() < PAGE {
@@ -500,8 +503,11 @@ fn verify(path: &Path, backup_key: &Key32) -> Result<Verified> {
         match seen {
             0 if key == DOMAIN_KEY_RECORD && value.len() == 32 => {}
             1 if key == UNLOCK_PATH => {
-                serde_json::from_slice::<UnlockRecord>(&value)
+                let record = serde_json::from_slice::<UnlockRecord>(&value)
                     .map_err(|_| invalid("the backup's unlock record is malformed"))?;
+                if record.key_version == 0 {
+                    return Err(invalid("the backup's unlock record is malformed"));
+                }
             }
             0 | 1 => return Err(invalid("the backup's records are malformed (missing keys)")),
             _ => {
@@ -536,8 +542,10 @@ struct RestoreOps<'a, R: Read> {
     seen: u64,
     /// Deletes of the target's existing keys, before the backup's records.
     deletes: Box<dyn Iterator<Item = strongroom_store::Result<String>> + 'a>,
-    /// `None` until the domain-key record (full restore) or from the start (partial restore).
+    /// `None` until the unlock record (full restore) or from the start (partial restore).
     sealer: Option<Sealer>,
+    /// The backup's domain key, until the unlock record names its version (full restore).
+    domain_key: Option<Key32>,
     full: bool,
     /// Puts appended after the records (the clock, the passkey window epoch), in clear until
     /// sealed here.
@@ -573,16 +581,28 @@ impl<R: Read> RestoreOps<'_, R> {
                         .as_slice()
                         .try_into()
                         .map_err(|_| invalid("bad domain key"))?;
-                    let dk = Zeroizing::new(dk);
-                    self.sealer = Some(Sealer::new(&dk, DATA_PURPOSE));
+                    self.domain_key = Some(Zeroizing::new(dk));
                 }
                 continue;
             }
             if key == UNLOCK_PATH {
                 if self.full {
+                    // Values are re-sealed under the backup's domain key, of the version its
+                    // unlock record names; a rotation under way when the backup was taken is
+                    // thereby complete, so the previous key is dropped.
+                    let mut record: UnlockRecord = serde_json::from_slice(&value)
+                        .ok()
+                        .filter(|r: &UnlockRecord| r.key_version != 0)
+                        .ok_or_else(|| invalid("the backup's unlock record is malformed"))?;
+                    let dk = self
+                        .domain_key
+                        .take()
+                        .ok_or_else(|| invalid("the backup has no domain key"))?;
+                    self.sealer = Some(crate::rotation::data_sealer(&dk, record.key_version));
+                    record.previous = None;
                     return Ok(Some(Op::Put {
                         key,
-                        value: value.to_vec(),
+                        value: crate::json(&record)?,
                     }));
                 }
                 continue;
@@ -639,7 +659,12 @@ impl Core {
             .as_slice()
             .try_into()
             .map_err(|_| Error::Internal("stored backup key has the wrong length".into()))?;
+        // The snapshot and the keys as one: no rotation switches keys in between.
+        let sealing = self.sealing();
         let snapshot = self.raw.snapshot()?;
+        let domain_key = unlocked.keys().current;
+        let keys = unlocked.data.keyring();
+        drop(sealing);
         let unlock_record = snapshot
             .scan(UNLOCK_PATH, None, 1)?
             .into_iter()
@@ -648,8 +673,9 @@ impl Core {
             .ok_or_else(|| Error::Internal("provisioned store has no unlock record".into()))?;
         let audit_head = crate::audit::head_in(&*snapshot, &unlocked.data)?;
         Ok(BackupJob {
-            unlocked,
             snapshot,
+            domain_key,
+            keys,
             unlock_record,
             backup_key: Zeroizing::new(key),
             kdf: record.kdf,
@@ -707,9 +733,8 @@ impl Core {
             reader,
             seen: 0,
             deletes,
-            sealer: unlocked
-                .as_ref()
-                .map(|u| Sealer::new(&u.domain_key, DATA_PURPOSE)),
+            sealer: unlocked.as_ref().map(|u| u.data.keyring().current),
+            domain_key: None,
             full,
             // A new window epoch: the backup's passkey authorization windows stay closed.
             tail: vec![(

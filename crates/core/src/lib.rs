@@ -22,6 +22,7 @@ pub mod identity;
 pub mod names;
 pub mod passkeys;
 pub mod password_policy;
+pub mod rotation;
 pub mod secret;
 pub mod sessions;
 pub mod state;
@@ -36,7 +37,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use strongroom_store::redb::RedbStore;
-use strongroom_store::sealed::{Sealed, Sealer};
+use strongroom_store::sealed::{Keyring, Sealed, Sealer};
 use strongroom_store::{Commit, Store, Txn};
 
 use crate::auth_cache::AuthCache;
@@ -73,29 +74,116 @@ type DynStore = Arc<dyn Store>;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UnlockRecord {
     kdf: KdfParams,
-    /// Hex of the domain key sealed (AES-256-GCM) under the unlock key, bound to `meta/unlock`.
+    /// Hex of the domain key sealed under the unlock key, bound to `meta/unlock` (and to its
+    /// version, past version 1: see [`rotation::wrap_path`]).
     wrapped_domain_key: String,
+    /// The domain key's version: 1 at provisioning (and in records written before versions
+    /// existed), one more at each rotation.
+    #[serde(default = "rotation::first_version")]
+    key_version: u8,
+    /// Only while a rotation is under way: the previous domain key, wrapped the same way, so
+    /// values not yet re-sealed still open after a crash or a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous: Option<rotation::WrappedKey>,
 }
 
 impl UnlockRecord {
-    fn new(passphrase: &Passphrase, domain_key: &Key32) -> Result<Self> {
+    fn new(passphrase: &Passphrase, keys: &DomainKeys) -> Result<Self> {
         let kdf = KdfParams::new_for_key();
         let unlock_key = kdf.derive(passphrase.as_bytes())?;
-        let wrapped =
-            Sealer::new(&unlock_key, UNLOCK_PURPOSE).seal(UNLOCK_PATH, domain_key.as_ref());
-        Ok(Self {
-            kdf,
-            wrapped_domain_key: hex::encode(wrapped),
-        })
+        Ok(Self::with_keys(kdf, &unlock_key, keys))
     }
 
-    fn open(&self, passphrase: &Passphrase) -> Result<Key32> {
+    /// The record that wraps `keys` under an unlock key already derived with `kdf`.
+    fn with_keys(kdf: KdfParams, unlock_key: &Key32, keys: &DomainKeys) -> Self {
+        let wrap = |version, key: &Key32| {
+            hex::encode(
+                Sealer::new(unlock_key, UNLOCK_PURPOSE)
+                    .seal(&rotation::wrap_path(version), key.as_ref()),
+            )
+        };
+        Self {
+            kdf,
+            wrapped_domain_key: wrap(keys.version, &keys.current),
+            key_version: keys.version,
+            previous: keys
+                .previous
+                .as_ref()
+                .map(|(version, key)| rotation::WrappedKey {
+                    key_version: *version,
+                    wrapped_domain_key: wrap(*version, key),
+                }),
+        }
+    }
+
+    fn open(&self, passphrase: &Passphrase) -> Result<DomainKeys> {
         let unlock_key = self.kdf.derive(passphrase.as_bytes())?;
-        let wrapped = hex::decode(&self.wrapped_domain_key).map_err(Error::internal)?;
-        let plain = Sealer::new(&unlock_key, UNLOCK_PURPOSE)
-            .open(UNLOCK_PATH, &wrapped)
-            .map_err(|_| Error::WrongUnlockPassphrase)?;
-        key_from_slice(&plain)
+        self.open_with(&unlock_key)
+    }
+
+    fn open_with(&self, unlock_key: &Key32) -> Result<DomainKeys> {
+        let unwrap = |version, wrapped: &str| {
+            let wrapped = hex::decode(wrapped).map_err(Error::internal)?;
+            let plain = Sealer::new(unlock_key, UNLOCK_PURPOSE)
+                .open(&rotation::wrap_path(version), &wrapped)
+                .map_err(|_| Error::WrongUnlockPassphrase)?;
+            key_from_slice(&plain)
+        };
+        let keys = DomainKeys {
+            current: unwrap(self.key_version, &self.wrapped_domain_key)?,
+            version: self.key_version,
+            previous: match &self.previous {
+                Some(p) => Some((p.key_version, unwrap(p.key_version, &p.wrapped_domain_key)?)),
+                None => None,
+            },
+        };
+        keys.check()?;
+        Ok(keys)
+    }
+}
+
+/// The domain key in memory, with its version, and while a rotation is under way the
+/// previous one (see [`rotation`]).
+#[derive(Clone)]
+pub(crate) struct DomainKeys {
+    current: Key32,
+    version: u8,
+    previous: Option<(u8, Key32)>,
+}
+
+impl DomainKeys {
+    fn first(current: Key32) -> Self {
+        Self {
+            current,
+            version: rotation::first_version(),
+            previous: None,
+        }
+    }
+
+    /// Versions start at 1, and a rotation's two keys have different versions.
+    fn check(&self) -> Result<()> {
+        let bad = self.version == 0
+            || self
+                .previous
+                .as_ref()
+                .is_some_and(|(v, _)| *v == 0 || *v == self.version);
+        if bad {
+            return Err(Error::Internal(
+                "the stored domain key versions are not valid".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The data sealing keys these domain keys give.
+    fn keyring(&self) -> Keyring {
+        let current = Sealer::versioned(&self.current, DATA_PURPOSE, self.version);
+        match &self.previous {
+            Some((version, key)) => {
+                Keyring::rotating(current, Sealer::versioned(key, DATA_PURPOSE, *version))
+            }
+            None => Keyring::new(current),
+        }
     }
 }
 
@@ -107,9 +195,29 @@ fn key_from_slice(bytes: &[u8]) -> Result<Key32> {
 }
 
 /// What an Operational node holds in memory: the domain key and the sealed view of the store.
+/// A rotation replaces both keys in place (under [`Core::key_switch`]), so requests holding
+/// this seal under the new key from then on.
 struct Unlocked {
-    domain_key: Key32,
+    keys: RwLock<DomainKeys>,
     data: Sealed<DynStore>,
+}
+
+impl Unlocked {
+    fn new(raw: DynStore, keys: DomainKeys) -> Self {
+        Self {
+            data: Sealed::with_keyring(raw, keys.keyring()),
+            keys: RwLock::new(keys),
+        }
+    }
+
+    fn keys(&self) -> DomainKeys {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_keys(&self, keys: DomainKeys) {
+        self.data.set_keyring(keys.keyring());
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
+    }
 }
 
 enum Inner {
@@ -188,6 +296,12 @@ pub struct Core {
     accept_store_rollback: bool,
     /// A rollback found at unlock that this node runs with until it is accepted.
     rollback: Mutex<Option<String>>,
+    /// Held (shared) from sealing a value to committing it, and (exclusive) by a rotation
+    /// while it switches keys: no value sealed under a key about to be retired lands after the
+    /// switch.
+    key_switch: RwLock<()>,
+    /// One rotation of the domain key at a time.
+    rotation: Mutex<()>,
 }
 
 impl std::fmt::Debug for Core {
@@ -255,6 +369,8 @@ impl Core {
             anchor,
             accept_store_rollback: settings.accept_store_rollback,
             rollback: Mutex::new(None),
+            key_switch: RwLock::new(()),
+            rotation: Mutex::new(()),
         };
         core.check_anchor_at_start()?;
         if core.raw.get(UNLOCK_PATH)?.is_some() {
@@ -342,9 +458,10 @@ impl Core {
         Ok(())
     }
 
-    fn become_operational(&self, domain_key: Key32) -> Result<()> {
-        let data = Sealed::new(self.raw.clone(), Sealer::new(&domain_key, DATA_PURPOSE));
-        if let Some(reason) = self.anchor_mismatch(&data)? {
+    fn become_operational(&self, keys: DomainKeys) -> Result<()> {
+        let unlocked = Arc::new(Unlocked::new(self.raw.clone(), keys));
+        let data = &unlocked.data;
+        if let Some(reason) = self.anchor_mismatch(data)? {
             if !self.accept_store_rollback {
                 tracing::error!(%reason, "refusing to become Operational");
                 return Err(Error::Precondition(format!(
@@ -356,9 +473,9 @@ impl Core {
             pending.get_or_insert(reason);
         }
         if self.anchor.get().is_none_or(|a| a.adopt) {
-            self.ensure_owner_records(&data)?;
+            self.ensure_owner_records(data)?;
         }
-        self.anchor_to_store(&data)?;
+        self.anchor_to_store(data)?;
         let offset = match data.get(clock::TIME_OFFSET_PATH)? {
             Some(e) => std::str::from_utf8(&e.value)
                 .ok()
@@ -367,7 +484,6 @@ impl Core {
             None => 0,
         };
         self.time_offset.store(offset, Ordering::Relaxed);
-        let unlocked = Arc::new(Unlocked { domain_key, data });
         self.set_inner(Inner::Operational(unlocked.clone()));
         self.flush_pending_audit(&unlocked);
         Ok(())
@@ -396,14 +512,15 @@ impl Core {
 
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
         self.require_state(SystemState::Unprovisioned)?;
-        let domain_key = crypto::random_key();
-        let unlock = UnlockRecord::new(req.unlock_passphrase, &domain_key)?;
+        let keys = DomainKeys::first(crypto::random_key());
+        let unlock = UnlockRecord::new(req.unlock_passphrase, &keys)?;
         let admin = UserRecord::new(
             "",
             Role::Administrator,
             crypto::make_verifier(req.admin_passphrase.as_bytes())?,
         );
-        let data = Sealed::new(self.raw.clone(), Sealer::new(&domain_key, DATA_PURPOSE));
+        let unlocked = Unlocked::new(self.raw.clone(), keys);
+        let data = &unlocked.data;
         let user_data = Txn::new()
             .put(user_path(ADMIN_USER), json(&admin)?)
             // Records whose absence would read as "open": they exist from the start.
@@ -426,7 +543,7 @@ impl Core {
         };
         // The clock offset just set applies to the first event's time too.
         self.time_offset.store(offset, Ordering::Relaxed);
-        match self.commit_audited_or(&data, txn, genesis)? {
+        match self.commit_audited_or(data, txn, genesis)? {
             Commit::Committed(_) => {}
             // Another node sharing the store provisioned first.
             Commit::Conflict => {
@@ -434,7 +551,7 @@ impl Core {
                 return Err(Error::WrongState(SystemState::Locked));
             }
         }
-        self.set_inner(Inner::Operational(Arc::new(Unlocked { domain_key, data })));
+        self.set_inner(Inner::Operational(Arc::new(unlocked)));
         tracing::info!("provisioned");
         Ok(())
     }
@@ -450,8 +567,8 @@ impl Core {
             .get(UNLOCK_PATH)?
             .ok_or_else(|| Error::Internal("provisioned store has no unlock record".into()))?;
         let record: UnlockRecord = serde_json::from_slice(&entry.value).map_err(Error::internal)?;
-        let domain_key = record.open(passphrase)?;
-        self.become_operational(domain_key)?;
+        let keys = record.open(passphrase)?;
+        self.become_operational(keys)?;
         tracing::info!("unlocked");
         Ok(())
     }
@@ -545,10 +662,10 @@ impl Core {
     pub fn set_unattended_boot(&self, who: &Principal, on: bool) -> Result<()> {
         let unlocked = self.unlocked()?;
         who.require_root_admin()?;
+        // A rotation switches the keys under this lock: the key sealed here is the one in use.
+        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
         let txn = if on {
-            let sealed = self
-                .unattended_sealer()
-                .seal(UNATTENDED_PATH, unlocked.domain_key.as_ref());
+            let sealed = self.seal_unattended(&unlocked.keys());
             Txn::new().put(UNATTENDED_PATH, sealed)
         } else {
             Txn::new().delete(UNATTENDED_PATH)
@@ -573,7 +690,7 @@ impl Core {
 
     #[cfg(test)]
     fn domain_key_for_test(&self) -> Option<[u8; 32]> {
-        self.unlocked().ok().map(|u| *u.domain_key)
+        self.unlocked().ok().map(|u| *u.keys().current)
     }
 }
 

@@ -148,7 +148,7 @@ impl Core {
             }
             Err(e) => return Err(e),
         }
-        let new_record = UnlockRecord::new(new, &u.domain_key)?;
+        let new_record = UnlockRecord::new(new, &u.keys())?;
         let txn = Txn::new()
             .require_revision(UNLOCK_PATH, entry.revision)
             .put(UNLOCK_PATH, json(&new_record)?);
@@ -253,7 +253,9 @@ impl Core {
     pub(crate) fn boot_unattended(&self) -> Result<()> {
         if let Some(entry) = self.raw.get(UNATTENDED_PATH)? {
             match self.unattended_sealer().open(UNATTENDED_PATH, &entry.value) {
-                Ok(plain) => self.become_operational(crate::key_from_slice(&plain)?)?,
+                Ok(plain) => {
+                    self.become_operational(crate::rotation::keys_from_unattended(&plain)?)?
+                }
                 Err(_) => tracing::warn!(
                     "unattended boot is on but its key does not open with this device key; staying Locked"
                 ),

@@ -4,6 +4,7 @@
 
 mod audit;
 mod clients;
+mod system;
 
 use axum::Router;
 use axum::extract::State;
@@ -30,6 +31,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             at(&[Operational], post(audit::accept_rollback_post)),
         )
         .route("/metrics", at(&[Operational], get(metrics_get)))
+        .route(
+            "/system/data-key",
+            at(&[Operational], get(system::data_key_get)),
+        )
+        .route(
+            "/system/rotate-data-key",
+            at(&[Operational], post(system::rotate_data_key_post)),
+        )
         .route(
             "/clients",
             at(

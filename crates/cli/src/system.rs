@@ -1,0 +1,137 @@
+//! `strongroom system ...`: node-wide operations on a running server's own API, as its root
+//! Administrator: the domain key's version and its rotation (`docs/cli.md`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use zeroize::Zeroizing;
+
+use strongroom_client::admin::{Credentials, Remote, RotateDataKey};
+
+use crate::client::{Connection, password, print_raw, read_password_file};
+
+/// The variable the unlock passphrase is read from when no `--unlock-passphrase-file` is
+/// given (never a flag, for the same reason as the password).
+pub const UNLOCK_PASSPHRASE_ENV: &str = "STRONGROOM_UNLOCK_PASSPHRASE";
+
+#[derive(Args)]
+pub struct SystemArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    /// Print the server's JSON answer as it came instead of a summary.
+    #[arg(long, global = true, help_heading = "Output")]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: SystemCommand,
+}
+
+#[derive(Subcommand)]
+pub enum SystemCommand {
+    /// Show the domain key's version and whether a rotation is under way.
+    DataKey,
+    /// Rotate the domain key: a new key, and every value re-sealed under it (or finish a
+    /// rotation that was interrupted). Needs the unlock passphrase.
+    RotateDataKey {
+        /// Read the unlock passphrase from this file (mode 0600 or stricter) instead of the
+        /// STRONGROOM_UNLOCK_PASSPHRASE environment variable.
+        #[arg(long, value_name = "PATH")]
+        unlock_passphrase_file: Option<PathBuf>,
+    },
+}
+
+/// Runs one `system` subcommand against the server.
+pub fn run(args: SystemArgs, fingerprint: &str) -> anyhow::Result<()> {
+    let SystemArgs {
+        connection,
+        json,
+        command,
+    } = args;
+    // Read before anything is sent: a missing passphrase fails without a request.
+    let unlock = match &command {
+        SystemCommand::RotateDataKey {
+            unlock_passphrase_file,
+        } => Some(unlock_passphrase(unlock_passphrase_file.as_deref())?),
+        SystemCommand::DataKey => None,
+    };
+    let password = password(connection.password_file.as_deref())?;
+    let remote = Remote::new(
+        &connection.server,
+        fingerprint,
+        Credentials {
+            user: connection.user,
+            password,
+        },
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match unlock {
+            None => {
+                let reply = remote.data_key_get().await?;
+                if json {
+                    print_raw(&reply.body);
+                } else {
+                    println!(
+                        "key version: {}\nrotation:    {}",
+                        reply.value.key_version,
+                        if reply.value.rotation_in_progress {
+                            "under way (run `strongroom system rotate-data-key` to finish it)"
+                        } else {
+                            "none under way"
+                        }
+                    );
+                }
+            }
+            Some(unlock_passphrase) => {
+                let reply = remote
+                    .rotate_data_key(&RotateDataKey { unlock_passphrase })
+                    .await?;
+                if json {
+                    print_raw(&reply.body);
+                } else {
+                    let r = &reply.value;
+                    println!(
+                        "{} the domain key: now version {}, {} values re-sealed{}",
+                        if r.resumed {
+                            "finished rotating"
+                        } else {
+                            "rotated"
+                        },
+                        r.key_version,
+                        r.resealed,
+                        if r.unreadable > 0 {
+                            format!(
+                                "; {} values failed authentication and were left as they were",
+                                r.unreadable
+                            )
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+            }
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// The unlock passphrase from `--unlock-passphrase-file`, else from the environment; never
+/// both.
+fn unlock_passphrase(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
+    let from_env = std::env::var_os(UNLOCK_PASSPHRASE_ENV).filter(|v| !v.is_empty());
+    match (file, from_env) {
+        (Some(_), Some(_)) => bail!(
+            "both --unlock-passphrase-file and {UNLOCK_PASSPHRASE_ENV} are set; give the unlock passphrase one way only"
+        ),
+        (Some(path), None) => read_password_file(path),
+        (None, Some(value)) => match value.into_string() {
+            Ok(s) => Ok(Zeroizing::new(s)),
+            Err(_) => bail!("{UNLOCK_PASSPHRASE_ENV} is not valid UTF-8"),
+        },
+        (None, None) => bail!(
+            "no unlock passphrase: set {UNLOCK_PASSPHRASE_ENV} or pass --unlock-passphrase-file PATH"
+        ),
+    }
+}
