@@ -142,6 +142,8 @@ pub struct CoreSettings {
     pub auth_cache_ttl: Duration,
     /// How long a face's session (appliance, backup client) lives without being used.
     pub session_idle: Duration,
+    /// How long a session lives at most, however often it is used or renewed.
+    pub session_max: Duration,
     /// The longest a passkey authorization for browse and restore lasts.
     pub passkey_window: Duration,
     /// The most events the audit trail keeps; older ones are pruned (see [`audit`]).
@@ -153,6 +155,7 @@ impl Default for CoreSettings {
         Self {
             auth_cache_ttl: Duration::from_secs(30),
             session_idle: Duration::from_secs(30 * 60),
+            session_max: Duration::from_secs(12 * 60 * 60),
             passkey_window: Duration::from_secs(30 * 60),
             audit_max_events: DEFAULT_AUDIT_MAX_EVENTS,
         }
@@ -212,7 +215,7 @@ impl Core {
             transition: Mutex::new(()),
             time_offset: AtomicI64::new(0),
             auth_cache: AuthCache::new(settings.auth_cache_ttl),
-            sessions: sessions::Sessions::new(settings.session_idle),
+            sessions: sessions::Sessions::new(settings.session_idle, settings.session_max),
             passkey_guard: passkeys::PasskeyGuard::default(),
             passkey_window: settings.passkey_window,
             pending_audit: Mutex::new(audit::Pending::default()),
@@ -416,7 +419,8 @@ impl Core {
         if !crypto::check_verifier_admitted(admission, passphrase, &user.verifier) {
             return Err(Error::Unauthenticated);
         }
-        let principal = Principal::new(user_id, user.role);
+        let mut principal = Principal::new(user_id, user.role);
+        principal.verified_at = Some(generation);
         self.auth_cache.insert(mac, principal.clone(), generation);
         Ok(principal)
     }

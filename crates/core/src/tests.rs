@@ -729,3 +729,92 @@ fn an_old_format_passkey_window_loads_closed() {
         passkeys::RestoreDecision::Authorized { .. }
     ));
 }
+
+#[test]
+fn a_login_checked_before_a_passphrase_change_opens_no_session() {
+    use crate::sessions::SessionKind;
+    let (_dir, core) = open_provisioned();
+    let old = Passphrase::new("first passphrase");
+    core.create_user(
+        &admin(),
+        NewUserId::Given("alice"),
+        "",
+        Role::Operator,
+        &old,
+    )
+    .unwrap();
+    // The interleaving: the login's check passes on the old passphrase (once by Argon2, once
+    // from the cache), then the change ends alice's sessions, then the login opens its session.
+    let checked = core.authenticate("alice", old.as_bytes()).unwrap();
+    let cached = core.authenticate_cached("alice", old.as_bytes()).unwrap();
+    let live = core
+        .open_session(SessionKind::BackupClient, checked.clone())
+        .unwrap();
+    let new = Passphrase::new("second passphrase");
+    core.set_user_passphrase(&admin(), "alice", &new).unwrap();
+    for late in [checked, cached] {
+        for kind in [SessionKind::BackupClient, SessionKind::Appliance] {
+            assert!(matches!(
+                core.open_session(kind, late.clone()),
+                Err(Error::Unauthenticated)
+            ));
+        }
+    }
+    assert!(core.session(SessionKind::BackupClient, &live.0).is_err());
+    // A login with the new passphrase opens one.
+    let fresh = core.authenticate("alice", new.as_bytes()).unwrap();
+    let t = core.open_session(SessionKind::BackupClient, fresh).unwrap();
+    assert_eq!(
+        core.session(SessionKind::BackupClient, &t.0).unwrap(),
+        operator("alice")
+    );
+    // Deleting the user closes the same gap.
+    let before = core.authenticate("alice", new.as_bytes()).unwrap();
+    core.delete_user(&admin(), "alice").unwrap();
+    assert!(matches!(
+        core.open_session(SessionKind::Appliance, before),
+        Err(Error::Unauthenticated)
+    ));
+}
+
+#[test]
+fn renewal_does_not_extend_a_session_past_its_lifetime() {
+    use crate::sessions::SessionKind;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = CoreSettings {
+        session_idle: Duration::from_secs(60),
+        session_max: Duration::from_millis(600),
+        ..CoreSettings::default()
+    };
+    let core = Core::open(dir.path(), settings).unwrap();
+    provision(&core);
+    let started = std::time::Instant::now();
+    let mut token = core
+        .open_session(SessionKind::BackupClient, admin())
+        .unwrap();
+    let mut renewed = 0;
+    // Used and renewed well within the idle time, over and over.
+    while started.elapsed() < Duration::from_millis(500) {
+        std::thread::sleep(Duration::from_millis(50));
+        core.session(SessionKind::BackupClient, &token.0).unwrap();
+        token = core
+            .renew_session(SessionKind::BackupClient, &token.0)
+            .unwrap();
+        renewed += 1;
+    }
+    assert!(renewed >= 3);
+    std::thread::sleep(Duration::from_millis(650).saturating_sub(started.elapsed()));
+    assert!(matches!(
+        core.session(SessionKind::BackupClient, &token.0),
+        Err(Error::Unauthenticated)
+    ));
+    assert!(matches!(
+        core.renew_session(SessionKind::BackupClient, &token.0),
+        Err(Error::Unauthenticated)
+    ));
+    // A new login starts a new lifetime.
+    let t = core
+        .open_session(SessionKind::BackupClient, admin())
+        .unwrap();
+    assert!(core.session(SessionKind::BackupClient, &t.0).is_ok());
+}
