@@ -818,3 +818,81 @@ fn renewal_does_not_extend_a_session_past_its_lifetime() {
         .unwrap();
     assert!(core.session(SessionKind::BackupClient, &t.0).is_ok());
 }
+
+#[test]
+fn parallel_wrong_passkeys_are_each_counted_and_checked_one_at_a_time() {
+    use passkeys::{PasskeyChange, PasskeyError, PasskeyOp, PasskeyTarget};
+    let (_dir, core) = open_provisioned();
+    let client = core
+        .create_client(
+            &admin(),
+            clients::NewClient {
+                name: "db1",
+                host_name: "db1.example",
+                display_name: None,
+                owners: &[],
+            },
+        )
+        .unwrap();
+    let target = PasskeyTarget::Client(client.id);
+    let right = Passphrase::new("the right passkey");
+    core.set_passkey(
+        &admin(),
+        target,
+        PasskeyChange {
+            op: PasskeyOp::Create,
+            current: None,
+            new: Some(&right),
+            confirm: None,
+        },
+    )
+    .unwrap();
+    const N: usize = 16;
+    let barrier = std::sync::Barrier::new(N);
+    let outcomes: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let (core, barrier) = (&core, &barrier);
+                s.spawn(move || {
+                    let guess = Passphrase::new(format!("wrong guess {i}"));
+                    barrier.wait();
+                    core.authorize_restore(&admin(), target, Some(&guess), true, None)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut checked = 0;
+    for o in &outcomes {
+        match o {
+            Err(Error::Passkey(PasskeyError::WrongPasskey)) => checked += 1,
+            Err(Error::Passkey(PasskeyError::RateLimited)) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    // Every guess that was checked is counted; not every parallel guess got a check.
+    assert!(checked >= 1);
+    assert!(checked < N, "all {N} parallel guesses were checked");
+    assert_eq!(core.passkey_guard.failures(target), checked as u32);
+    // The delay follows the count: guesses go on until three failures, then even the right
+    // passkey waits.
+    while checked < 3 {
+        assert!(matches!(
+            core.authorize_restore(
+                &admin(),
+                target,
+                Some(&Passphrase::new("one more wrong guess")),
+                true,
+                None
+            ),
+            Err(Error::Passkey(PasskeyError::WrongPasskey))
+        ));
+        checked += 1;
+    }
+    assert_eq!(checked, 3, "a fourth guess was checked inside the delay");
+    assert!(matches!(
+        core.authorize_restore(&admin(), target, Some(&right), true, None),
+        Err(Error::Passkey(PasskeyError::RateLimited))
+    ));
+    assert_eq!(core.passkey_guard.failures(target), 3);
+}
