@@ -56,6 +56,16 @@ async fn backup_passphrase_both_shapes_and_every_code() {
         assert_error(r, 403).await,
         "backup passphrase is incorrect."
     );
+    // Within a second of a wrong current passphrase, the next is not checked.
+    let r = put(json!({"newPassphrase": "yet another one", "currentPassphrase": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_error(r, 429).await,
+        "Too many failed attempts; try again in a second."
+    );
+    after_rate_limit_window().await;
     let r = put(json!({"newPassphrase": "yet another one", "currentPassphrase": ""}))
         .send()
         .await
@@ -571,4 +581,78 @@ async fn restore_request_errors() {
     s.provision().await;
     s.restart();
     assert_error(s.restore(b"x".to_vec(), BACKUP_PASS, None).await, 412).await;
+}
+
+/// A current passphrase given to change the unlock or backup passphrase is a guess like a
+/// login: one check per (address, passphrase) in flight, and none within a second of a wrong
+/// one.
+#[tokio::test]
+async fn wrong_current_passphrases_are_rate_limited_one_check_at_a_time() {
+    let s = Server::start();
+    s.provision().await;
+    s.set_backup_passphrase(BACKUP_PASS, "").await;
+    let other = s.client_from(std::net::IpAddr::from([127, 0, 0, 2]));
+    for (path, current, new) in [
+        (
+            "/config/unlock-passphrase",
+            UNLOCK,
+            "another unlock passphrase",
+        ),
+        (
+            "/config/backup-passphrase",
+            BACKUP_PASS,
+            "another backup passphrase",
+        ),
+    ] {
+        let body = |cur: &str| json!({"newPassphrase": new, "currentPassphrase": cur});
+        let put = |cur: &str| {
+            s.put(path)
+                .basic_auth("admin", Some(ADMIN))
+                .json(&body(cur))
+        };
+        let mut guesses = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let request = put(&format!("wrong guess number {i}"));
+            guesses.spawn(async move {
+                let r = request.send().await.unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap()["message"].clone())
+            });
+        }
+        let mut checked = 0;
+        while let Some(answer) = guesses.join_next().await {
+            match answer.unwrap() {
+                (403, m) => {
+                    assert!(m.as_str().unwrap().ends_with("passphrase is incorrect."));
+                    checked += 1;
+                }
+                (429, m) => assert_eq!(m, "Too many failed attempts; try again in a second."),
+                other => panic!("{path}: unexpected answer {other:?}"),
+            }
+        }
+        assert_eq!(checked, 1, "{path}: parallel guesses were checked");
+        // Even the right one waits out the second, from that address; another is not held up
+        // by it, and a body that is malformed is answered as such.
+        let r = put("still a wrong one").send().await.unwrap();
+        assert_error(r, 429).await;
+        let r = s
+            .put(path)
+            .basic_auth("admin", Some(ADMIN))
+            .json(&json!({"newPassphrase": "short", "currentPassphrase": current}))
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 400).await;
+        let r = other
+            .put(s.url(path))
+            .basic_auth("admin", Some(ADMIN))
+            .json(&body("wrong from elsewhere"))
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 403).await;
+        after_rate_limit_window().await;
+        let r = put(current).send().await.unwrap();
+        assert_eq!(r.status(), 204, "{path}");
+    }
 }
