@@ -105,9 +105,37 @@ fn key_from_slice(bytes: &[u8]) -> Result<Key32> {
 }
 
 /// What an Operational node holds in memory: the domain key and the sealed view of the store.
+/// Work that outlives a request (a backup download) holds it too: `forgotten` tells it the
+/// node locked, so it stops and lets the key go.
 struct Unlocked {
     domain_key: Key32,
     data: Sealed<DynStore>,
+    forgotten: KeyForgotten,
+}
+
+impl Unlocked {
+    fn new(domain_key: Key32, data: Sealed<DynStore>) -> Self {
+        Self {
+            domain_key,
+            data,
+            forgotten: KeyForgotten::default(),
+        }
+    }
+}
+
+/// Turns true when the node leaves Operational (lock, reboot, reset, full restore) for the
+/// keys it held then: long work that holds those keys checks it and stops. Holds no key.
+#[derive(Debug, Clone, Default)]
+pub struct KeyForgotten(Arc<std::sync::atomic::AtomicBool>);
+
+impl KeyForgotten {
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 enum Inner {
@@ -245,7 +273,11 @@ impl Core {
     }
 
     fn set_inner(&self, inner: Inner) {
-        *self.inner.write().unwrap_or_else(|e| e.into_inner()) = inner;
+        let mut current = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if let Inner::Operational(u) = &*current {
+            u.forgotten.set();
+        }
+        *current = inner;
     }
 
     /// The unlocked view, or `WrongState` if the node is not Operational.
@@ -280,7 +312,7 @@ impl Core {
             None => 0,
         };
         self.time_offset.store(offset, Ordering::Relaxed);
-        let unlocked = Arc::new(Unlocked { domain_key, data });
+        let unlocked = Arc::new(Unlocked::new(domain_key, data));
         self.set_inner(Inner::Operational(unlocked.clone()));
         self.flush_pending_audit(&unlocked);
         Ok(())
@@ -330,7 +362,9 @@ impl Core {
             Commit::Conflict => return Err(Error::WrongState(SystemState::Locked)),
         }
         self.time_offset.store(offset, Ordering::Relaxed);
-        self.set_inner(Inner::Operational(Arc::new(Unlocked { domain_key, data })));
+        self.set_inner(Inner::Operational(Arc::new(Unlocked::new(
+            domain_key, data,
+        ))));
         tracing::info!("provisioned");
         Ok(())
     }

@@ -458,7 +458,7 @@ fn audit_chain_verifies_and_detects_tampering() {
     let u = core.unlocked().unwrap();
     // Someone holding the domain key rewrites event 3: the hash no longer matches.
     let path = "audit/events/00000000000000000003";
-    let original = u.data.get(path).unwrap().unwrap().value;
+    let original = u.data.get(path).unwrap().unwrap().value.clone();
     let mut forged: audit::AuditEvent = serde_json::from_slice(&original).unwrap();
     forged.outcome = "denied".into();
     u.data
@@ -476,7 +476,7 @@ fn audit_chain_verifies_and_detects_tampering() {
     assert!(core.verify_audit(&admin()).unwrap().verified);
 
     // Without the key: a flipped byte fails authentication.
-    let raw = core.raw.get(path).unwrap().unwrap().value;
+    let raw = core.raw.get(path).unwrap().unwrap().value.clone();
     let mut flipped = raw.clone();
     flipped[20] ^= 1;
     core.raw.put(path, &flipped).unwrap();
@@ -895,4 +895,24 @@ fn parallel_wrong_passkeys_are_each_counted_and_checked_one_at_a_time() {
         Err(Error::Passkey(PasskeyError::RateLimited))
     ));
     assert_eq!(core.passkey_guard.failures(target), 3);
+}
+
+#[test]
+fn a_backup_in_progress_stops_when_the_node_locks() {
+    let (_dir, core) = open_provisioned();
+    core.set_backup_passphrase(&admin(), &Passphrase::new("backup passphrase"), None)
+        .unwrap();
+    let backup = Principal::new("backup", Role::Backup);
+    // Unlocked: a backup is written whole.
+    let whole = core.prepare_backup(&backup).unwrap().write_to(Vec::new());
+    assert!(whole.unwrap().len() > 100);
+    let job = core.prepare_backup(&backup).unwrap();
+    let forgotten = job.key_forgotten();
+    assert!(!forgotten.is_set());
+    core.lock(&admin()).unwrap();
+    assert!(forgotten.is_set(), "the lock tells the backup");
+    assert!(matches!(
+        job.write_to(Vec::new()),
+        Err(Error::WrongState(SystemState::Locked))
+    ));
 }

@@ -656,3 +656,85 @@ async fn wrong_current_passphrases_are_rate_limited_one_check_at_a_time() {
         assert_eq!(r.status(), 204, "{path}");
     }
 }
+
+/// `POST /lock` ends every backup download in progress: a client that reads slowly does not
+/// keep receiving the backup (nor keep the domain key in memory) after the lock.
+#[tokio::test]
+async fn a_lock_ends_a_slow_backup_download() {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let s = Server::start();
+    s.provision().await;
+    s.set_backup_passphrase(BACKUP_PASS, "").await;
+    s.create_user(Some("backup"), "Backup", PASS).await;
+    // Bulk, so the backup is far larger than what the socket buffers, hyper and the
+    // download's channel can hold between them: users with long real names.
+    for i in 0..8 {
+        let r = s
+            .put(&format!("/users/bulk{i}"))
+            .basic_auth("admin", Some(ADMIN))
+            .json(&json!({"realName": "x".repeat(900_000), "role": "Operator", "passphrase": PASS}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    // Unlocked and read at full speed, the backup comes whole.
+    let whole = s.backup("backup", PASS).await.len();
+    assert!(whole > 7_000_000, "{whole}");
+
+    // A small receive buffer, so the server cannot push the backup into the socket.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let tcp = socket.connect(raw::addr(&s)).await.unwrap();
+    let mut conn = raw::connector(&s)
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let credentials = base64::engine::general_purpose::STANDARD.encode(format!("backup:{PASS}"));
+    conn.write_all(
+        format!(
+            "POST /api/v1/system/backup HTTP/1.1\r\nhost: localhost\r\n\
+             authorization: Basic {credentials}\r\naccept: application/octet-stream\r\n\
+             content-length: 0\r\nconnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while seen.len() < 8 * 1024 {
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&seen[..200]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    // The client pauses; meanwhile the node locks.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let r = s
+        .post("/lock")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    // The download ends, broken: never the whole backup, never a clean end of the body.
+    let rest = raw::read_until_closed(&mut conn, std::time::Duration::from_secs(30))
+        .await
+        .expect("the download was still open 30 s after the lock");
+    seen.extend_from_slice(&rest);
+    assert!(
+        seen.len() < whole,
+        "the whole backup ({whole} bytes) was sent after the lock"
+    );
+    assert!(
+        !seen.ends_with(b"\r\n0\r\n\r\n"),
+        "the body ended as if complete ({} bytes)",
+        seen.len()
+    );
+    assert_eq!(s.state().await, "Locked");
+}
