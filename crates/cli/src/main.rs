@@ -62,6 +62,10 @@ struct ServeArgs {
     /// Seconds an appliance session or backup-client login token lives unused [default: 1800].
     #[arg(long, env = "STRONGROOM_SESSION_IDLE_SECS")]
     session_idle_secs: Option<u64>,
+    /// Seconds a session lives at most after its login; renewing does not extend it
+    /// [default: 43200].
+    #[arg(long, env = "STRONGROOM_SESSION_MAX_SECS")]
+    session_max_secs: Option<u64>,
     /// The longest a passkey authorization for browse and restore lasts, in seconds [default: 1800].
     #[arg(long, env = "STRONGROOM_PASSKEY_AUTHORIZATION_SECS")]
     passkey_authorization_secs: Option<u64>,
@@ -105,6 +109,7 @@ fn main() -> anyhow::Result<()> {
                     auth_cache_ttl_secs: args.auth_cache_ttl_secs,
                     restore_max_bytes: args.restore_max_bytes,
                     session_idle_secs: args.session_idle_secs,
+                    session_max_secs: args.session_max_secs,
                     passkey_authorization_secs: args.passkey_authorization_secs,
                     audit_max_events: args.audit_max_events,
                     accept_store_rollback: args.accept_store_rollback.then_some(true),

@@ -152,7 +152,9 @@ impl ChunkCipher {
     }
 }
 
-/// Writes a backup: the preamble at once, then records, chunk by chunk.
+/// Writes a backup: the preamble at once, then records, chunk by chunk. The plaintext buffer
+/// (which holds the domain key at first) is allocated once, one chunk long, and never grows,
+/// so no reallocation leaves an unwiped copy behind; it is wiped when the writer drops.
 pub struct BackupWriter<W: Write> {
     out: W,
     cipher: ChunkCipher,
@@ -194,7 +196,7 @@ impl<W: Write> BackupWriter<W> {
         Ok(Self {
             out,
             cipher: ChunkCipher::new(backup_key, &file_salt, nonce_prefix, aad),
-            buf: Zeroizing::new(Vec::with_capacity(2 * CHUNK_PLAINTEXT)),
+            buf: Zeroizing::new(Vec::with_capacity(CHUNK_PLAINTEXT)),
             records: 0,
         })
     }
@@ -211,30 +213,36 @@ impl<W: Write> BackupWriter<W> {
         Ok(())
     }
 
+    /// Adds plaintext; a full chunk is sealed and written once more plaintext follows it (so
+    /// the last chunk is never empty), and the buffer never holds more than one chunk.
+    fn push(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            if self.buf.len() == CHUNK_PLAINTEXT {
+                self.write_chunk(CHUNK_PLAINTEXT, false)?;
+            }
+            let n = bytes.len().min(CHUNK_PLAINTEXT - self.buf.len());
+            self.buf.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+
     /// Appends one record: `0x01 || key length (u32) || key || value length (u32) || value`.
     pub fn record(&mut self, key: &str, value: &[u8]) -> io::Result<()> {
-        self.buf.push(1);
-        self.buf
-            .extend_from_slice(&(key.len() as u32).to_be_bytes());
-        self.buf.extend_from_slice(key.as_bytes());
-        self.buf
-            .extend_from_slice(&(value.len() as u32).to_be_bytes());
-        self.buf.extend_from_slice(value);
+        self.push(&[1])?;
+        self.push(&(key.len() as u32).to_be_bytes())?;
+        self.push(key.as_bytes())?;
+        self.push(&(value.len() as u32).to_be_bytes())?;
+        self.push(value)?;
         self.records += 1;
-        while self.buf.len() > CHUNK_PLAINTEXT {
-            self.write_chunk(CHUNK_PLAINTEXT, false)?;
-        }
         Ok(())
     }
 
     /// Appends the end record (`0x00 || record count (u64)`) and the last chunk.
     pub fn finish(mut self) -> io::Result<W> {
-        self.buf.push(0);
+        self.push(&[0])?;
         let count = self.records;
-        self.buf.extend_from_slice(&count.to_be_bytes());
-        while self.buf.len() > CHUNK_PLAINTEXT {
-            self.write_chunk(CHUNK_PLAINTEXT, false)?;
-        }
+        self.push(&count.to_be_bytes())?;
         let len = self.buf.len();
         self.write_chunk(len, true)?;
         self.out.flush()?;
@@ -444,6 +452,8 @@ pub struct BackupJob {
     kdf: KdfParams,
     created: String,
     audit_head: Option<AuditMark>,
+    /// Set when the node leaves Operational: the download stops and lets its keys go.
+    forgotten: crate::KeyForgotten,
 }
 
 impl std::fmt::Debug for BackupJob {
@@ -455,9 +465,25 @@ impl std::fmt::Debug for BackupJob {
 }
 
 impl BackupJob {
-    /// Streams the backup into `out`, a page of the snapshot at a time.
+    /// Turns true once the node locks: the writer stops at its next record, and whoever
+    /// sends the backup on should stop waiting for it (see [`BackupJob::write_to`]).
+    pub fn key_forgotten(&self) -> crate::KeyForgotten {
+        self.forgotten.clone()
+    }
+
+    /// Streams the backup into `out`, a page of the snapshot at a time. Stops with
+    /// `WrongState(Locked)` as soon as the node locks (checked before every record), dropping
+    /// the keys it held.
     pub fn write_to<W: Write>(self, out: W) -> Result<W> {
         let io = |e: io::Error| Error::Internal(format!("writing the backup: {e}"));
+        let forgotten = self.forgotten.clone();
+        let still_unlocked = || {
+            if forgotten.is_set() {
+                Err(Error::WrongState(SystemState::Locked))
+            } else {
+                Ok(())
+            }
+        };
         let mut w = BackupWriter::new(
             out,
             &self.backup_key,
@@ -477,6 +503,7 @@ impl BackupJob {
                 if is_excluded(key) {
                     continue;
                 }
+                still_unlocked()?;
                 let plain = self.keys.open(key, &entry.value)?;
                 w.record(key, &plain).map_err(io)?;
             }
@@ -655,10 +682,15 @@ impl Core {
                 ));
             }
         };
-        let key: [u8; 32] = Zeroizing::new(hex::decode(&record.key).map_err(Error::internal)?)
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::Internal("stored backup key has the wrong length".into()))?;
+        // Decoded straight into wiped memory: no plain copy of the backup key is left behind.
+        let decoded = Zeroizing::new(hex::decode(&record.key).map_err(Error::internal)?);
+        let mut key: Key32 = Zeroizing::new([0u8; 32]);
+        if decoded.len() != key.len() {
+            return Err(Error::Internal(
+                "stored backup key has the wrong length".into(),
+            ));
+        }
+        key.copy_from_slice(&decoded);
         // The snapshot and the keys as one: no rotation switches keys in between.
         let sealing = self.sealing();
         let snapshot = self.raw.snapshot()?;
@@ -669,7 +701,7 @@ impl Core {
             .scan(UNLOCK_PATH, None, 1)?
             .into_iter()
             .find(|(k, _)| k == UNLOCK_PATH)
-            .map(|(_, e)| e.value)
+            .map(|(_, mut e)| std::mem::take(&mut e.value))
             .ok_or_else(|| Error::Internal("provisioned store has no unlock record".into()))?;
         let audit_head = crate::audit::head_in(&*snapshot, &unlocked.data)?;
         Ok(BackupJob {
@@ -677,9 +709,10 @@ impl Core {
             domain_key,
             keys,
             unlock_record,
-            backup_key: Zeroizing::new(key),
+            backup_key: key,
             kdf: record.kdf,
             audit_head,
+            forgotten: unlocked.forgotten.clone(),
             created: self
                 .now()
                 .format(&time::format_description::well_known::Rfc3339)
@@ -862,6 +895,30 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(read_all(&longer, &pass).is_err());
+    }
+
+    #[test]
+    fn the_plaintext_buffer_is_never_reallocated() {
+        let kdf = quick_kdf();
+        let pass = Passphrase::new("backup passphrase");
+        let key = kdf.derive(pass.as_bytes()).unwrap();
+        let mut w = BackupWriter::new(Vec::new(), &key, &kdf, "now".into(), None).unwrap();
+        let (at, capacity) = (w.buf.as_ptr(), w.buf.capacity());
+        // The domain key first, as a backup does, then values larger than a chunk, and
+        // values that end exactly on a chunk boundary.
+        let records: Vec<(String, Vec<u8>)> = vec![
+            (DOMAIN_KEY_RECORD.into(), vec![7u8; 32]),
+            ("big".into(), vec![1u8; 3 * CHUNK_PLAINTEXT + 5]),
+            ("exact".into(), vec![2u8; CHUNK_PLAINTEXT - 14]),
+            ("small".into(), vec![3u8; 10]),
+        ];
+        for (k, v) in &records {
+            w.record(k, v).unwrap();
+            assert_eq!((w.buf.as_ptr(), w.buf.capacity()), (at, capacity), "{k}");
+            assert!(w.buf.len() <= CHUNK_PLAINTEXT);
+        }
+        let bytes = w.finish().unwrap();
+        assert_eq!(read_all(&bytes, &pass).unwrap(), records);
     }
 
     #[test]

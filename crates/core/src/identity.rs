@@ -112,14 +112,28 @@ pub fn namespace_path(namespace: &str) -> String {
 }
 
 /// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Principal {
     /// The full user id, `ns~name` for a namespaced user.
     pub user_id: String,
     pub role: Role,
     /// `None` for the root namespace.
     pub namespace: Option<String>,
+    /// The user's change generation (see [`crate::auth_cache`]) read before its passphrase was
+    /// checked: a session is opened only if no change came since. `None` for principals that
+    /// no passphrase check produced. Not part of equality: it says when, not who.
+    pub(crate) verified_at: Option<u64>,
 }
+
+impl PartialEq for Principal {
+    fn eq(&self, other: &Self) -> bool {
+        self.user_id == other.user_id
+            && self.role == other.role
+            && self.namespace == other.namespace
+    }
+}
+
+impl Eq for Principal {}
 
 impl Principal {
     pub fn new(user_id: &str, role: Role) -> Self {
@@ -128,6 +142,7 @@ impl Principal {
             user_id: user_id.to_owned(),
             role,
             namespace,
+            verified_at: None,
         }
     }
 

@@ -196,10 +196,27 @@ fn key_from_slice(bytes: &[u8]) -> Result<Key32> {
 
 /// What an Operational node holds in memory: the domain key and the sealed view of the store.
 /// A rotation replaces both keys in place (under [`Core::key_switch`]), so requests holding
-/// this seal under the new key from then on.
+/// this seal under the new key from then on. Work that outlives a request (a backup download)
+/// holds it too: `forgotten` tells it the node locked, so it stops and lets the key go.
 struct Unlocked {
     keys: RwLock<DomainKeys>,
     data: Sealed<DynStore>,
+    forgotten: KeyForgotten,
+}
+
+/// Turns true when the node leaves Operational (lock, reboot, reset, full restore) for the
+/// keys it held then: long work that holds those keys checks it and stops. Holds no key.
+#[derive(Debug, Clone, Default)]
+pub struct KeyForgotten(Arc<std::sync::atomic::AtomicBool>);
+
+impl KeyForgotten {
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 impl Unlocked {
@@ -207,6 +224,7 @@ impl Unlocked {
         Self {
             data: Sealed::with_keyring(raw, keys.keyring()),
             keys: RwLock::new(keys),
+            forgotten: KeyForgotten::default(),
         }
     }
 
@@ -252,6 +270,8 @@ pub struct CoreSettings {
     pub auth_cache_ttl: Duration,
     /// How long a face's session (appliance, backup client) lives without being used.
     pub session_idle: Duration,
+    /// How long a session lives at most, however often it is used or renewed.
+    pub session_max: Duration,
     /// The longest a passkey authorization for browse and restore lasts.
     pub passkey_window: Duration,
     /// The most events the audit trail keeps; older ones are pruned (see [`audit`]).
@@ -266,6 +286,7 @@ impl Default for CoreSettings {
         Self {
             auth_cache_ttl: Duration::from_secs(30),
             session_idle: Duration::from_secs(30 * 60),
+            session_max: Duration::from_secs(12 * 60 * 60),
             passkey_window: Duration::from_secs(30 * 60),
             audit_max_events: DEFAULT_AUDIT_MAX_EVENTS,
             accept_store_rollback: false,
@@ -360,7 +381,7 @@ impl Core {
             transition: Mutex::new(()),
             time_offset: AtomicI64::new(0),
             auth_cache: AuthCache::new(settings.auth_cache_ttl),
-            sessions: sessions::Sessions::new(settings.session_idle),
+            sessions: sessions::Sessions::new(settings.session_idle, settings.session_max),
             passkey_guard: passkeys::PasskeyGuard::default(),
             passkey_window: settings.passkey_window,
             pending_audit: Mutex::new(audit::Pending::default()),
@@ -396,7 +417,11 @@ impl Core {
     }
 
     fn set_inner(&self, inner: Inner) {
-        *self.inner.write().unwrap_or_else(|e| e.into_inner()) = inner;
+        let mut current = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if let Inner::Operational(u) = &*current {
+            u.forgotten.set();
+        }
+        *current = inner;
     }
 
     /// The unlocked view, or `WrongState` if the node is not Operational.
@@ -640,7 +665,8 @@ impl Core {
         if !crypto::check_verifier_admitted(admission, passphrase, &user.verifier) {
             return Err(Error::Unauthenticated);
         }
-        let principal = Principal::new(user_id, user.role);
+        let mut principal = Principal::new(user_id, user.role);
+        principal.verified_at = Some(generation);
         self.auth_cache.insert(mac, principal.clone(), generation);
         Ok(principal)
     }

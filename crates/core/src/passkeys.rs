@@ -281,11 +281,63 @@ impl RestoreDecision {
 /// What the process keeps in memory per target: growing delays after wrong passkeys (the
 /// first 3 cost nothing, then each doubles the wait, from 1 second up to 15 minutes), and the
 /// monotonic deadlines of the authorization windows it opened or saw.
+///
+/// A check is reserved before it runs ([`PasskeyGuard::begin`]), under the same lock that
+/// reads the delay: one check in flight per target, others refused at once. So parallel wrong
+/// passkeys are checked one after the other, each failure counted before the next is allowed,
+/// and no burst can slip past the delay.
 #[derive(Default)]
 pub(crate) struct PasskeyGuard {
-    failures: Mutex<HashMap<PasskeyTarget, (u32, Instant)>>,
+    failures: Mutex<HashMap<PasskeyTarget, Failures>>,
     /// Window id and its deadline on the monotonic clock.
     windows: Mutex<HashMap<PasskeyTarget, (u64, Instant)>>,
+}
+
+/// A target's wrong passkeys so far, and whether a check is in flight.
+#[derive(Default)]
+struct Failures {
+    count: u32,
+    last: Option<Instant>,
+    in_flight: bool,
+}
+
+/// A reserved passkey check; dropped without [`PasskeyAttempt::finish`] (the check could not
+/// run: the Argon2 gate was full), it frees its place and counts nothing.
+struct PasskeyAttempt<'a> {
+    guard: &'a PasskeyGuard,
+    target: PasskeyTarget,
+    finished: bool,
+}
+
+impl PasskeyAttempt<'_> {
+    /// Records the check's outcome: a right passkey clears the failures, a wrong one counts.
+    fn finish(mut self, right: bool) {
+        self.finished = true;
+        let mut map = self.guard.lock_failures();
+        if right {
+            map.remove(&self.target);
+        } else {
+            let f = map.entry(self.target).or_default();
+            f.count = f.count.saturating_add(1);
+            f.last = Some(Instant::now());
+            f.in_flight = false;
+        }
+    }
+}
+
+impl Drop for PasskeyAttempt<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut map = self.guard.lock_failures();
+        if let Some(f) = map.get_mut(&self.target) {
+            f.in_flight = false;
+            if f.count == 0 {
+                map.remove(&self.target);
+            }
+        }
+    }
 }
 
 const FREE_FAILURES: u32 = 3;
@@ -300,26 +352,36 @@ impl PasskeyGuard {
         Duration::from_secs(1u64 << exp).min(MAX_DELAY)
     }
 
-    fn check(&self, target: PasskeyTarget) -> std::result::Result<(), PasskeyError> {
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(&target) {
-            Some((n, last)) if last.elapsed() < Self::delay(*n) => Err(PasskeyError::RateLimited),
-            _ => Ok(()),
+    fn lock_failures(&self) -> std::sync::MutexGuard<'_, HashMap<PasskeyTarget, Failures>> {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reserves a check of a passkey for `target`: refused while another check for it is in
+    /// flight or its delay runs.
+    fn begin(
+        &self,
+        target: PasskeyTarget,
+    ) -> std::result::Result<PasskeyAttempt<'_>, PasskeyError> {
+        let mut map = self.lock_failures();
+        let f = map.entry(target).or_default();
+        let waiting = f
+            .last
+            .is_some_and(|last| last.elapsed() < Self::delay(f.count));
+        if f.in_flight || waiting {
+            return Err(PasskeyError::RateLimited);
         }
+        f.in_flight = true;
+        Ok(PasskeyAttempt {
+            guard: self,
+            target,
+            finished: false,
+        })
     }
 
-    fn failed(&self, target: PasskeyTarget) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = map.entry(target).or_insert((0, Instant::now()));
-        entry.0 = entry.0.saturating_add(1);
-        entry.1 = Instant::now();
-    }
-
-    fn succeeded(&self, target: PasskeyTarget) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&target);
+    /// How many wrong passkeys are counted against `target` now.
+    #[cfg(test)]
+    pub(crate) fn failures(&self, target: PasskeyTarget) -> u32 {
+        self.lock_failures().get(&target).map_or(0, |f| f.count)
     }
 
     fn window_opened(&self, target: PasskeyTarget, id: u64, deadline: Instant) {
@@ -559,12 +621,12 @@ impl Core {
         passkey: &Passphrase,
     ) -> Result<()> {
         let verifier = record.verifier.as_ref().ok_or(PasskeyError::NotSet)?;
-        self.passkey_guard.check(target)?;
-        if crypto::check_verifier(passkey.as_bytes(), verifier)? {
-            self.passkey_guard.succeeded(target);
+        let attempt = self.passkey_guard.begin(target)?;
+        let right = crypto::check_verifier(passkey.as_bytes(), verifier)?;
+        attempt.finish(right);
+        if right {
             Ok(())
         } else {
-            self.passkey_guard.failed(target);
             Err(PasskeyError::WrongPasskey.into())
         }
     }
@@ -882,13 +944,22 @@ mod tests {
         let g = PasskeyGuard::default();
         let t = PasskeyTarget::Client(1);
         for _ in 0..3 {
-            assert!(g.check(t).is_ok());
-            g.failed(t);
+            g.begin(t).unwrap().finish(false);
         }
-        assert_eq!(g.check(t), Err(PasskeyError::RateLimited));
-        assert!(g.check(PasskeyTarget::Client(2)).is_ok(), "per target");
-        g.succeeded(t);
-        assert!(g.check(t).is_ok());
+        assert!(matches!(g.begin(t), Err(PasskeyError::RateLimited)));
+        assert_eq!(g.failures(t), 3);
+        let other = g.begin(PasskeyTarget::Client(2)).expect("per target");
+        // One check in flight per target; dropped unfinished, it counts nothing.
+        assert!(matches!(
+            g.begin(PasskeyTarget::Client(2)),
+            Err(PasskeyError::RateLimited)
+        ));
+        drop(other);
+        assert_eq!(g.failures(PasskeyTarget::Client(2)), 0);
+        g.begin(PasskeyTarget::Client(2)).unwrap().finish(true);
+        g.lock_failures().get_mut(&t).unwrap().last = None;
+        g.begin(t).unwrap().finish(true);
+        assert_eq!(g.failures(t), 0, "a right passkey clears the count");
     }
 
     #[test]

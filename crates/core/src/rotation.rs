@@ -693,7 +693,7 @@ mod tests {
         core.rotate_data_key_in_batches(&admin(), &unlock(), 1, Some(1))
             .unwrap();
         core.lock(&admin()).unwrap();
-        let original = core.raw.get(UNLOCK_PATH).unwrap().unwrap().value;
+        let original = core.raw.get(UNLOCK_PATH).unwrap().unwrap().value.clone();
         let record: serde_json::Value = serde_json::from_slice(&original).unwrap();
         let relabel = |edit: &dyn Fn(&mut serde_json::Value)| {
             let mut r = record.clone();
@@ -840,7 +840,13 @@ mod tests {
         assert_eq!(record["keyVersion"], 2);
         let wrapped = hex::decode(record["wrappedDomainKey"].as_str().unwrap()).unwrap();
         assert_eq!(wrapped[0], FORMAT_V2);
-        let unattended = core.raw.get(UNATTENDED_PATH).unwrap().unwrap().value;
+        let unattended = core
+            .raw
+            .get(UNATTENDED_PATH)
+            .unwrap()
+            .unwrap()
+            .value
+            .clone();
         assert_eq!(unattended[0], FORMAT_V2);
         drop(core);
         let core = open(dir.path());

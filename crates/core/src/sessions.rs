@@ -2,9 +2,17 @@
 //! (`x-dr-session`) and the backup-client face (`Authtoken: QSDK ...`).
 //!
 //! A token is 32 random bytes; only its SHA-256 is kept, in memory. Sessions end after an
-//! idle time (30 minutes by default), on logout, when the account's password changes (all but
-//! the session that changed it), when the account or its namespace is deleted, and when the
-//! node locks or restarts: they are never stored, so they are never in a backup either.
+//! idle time (30 minutes by default), at the latest a fixed time after the login that opened
+//! them (12 hours by default; renewing a token does not move it), on logout, when the
+//! account's password changes (all but the session that changed it), when the account or its
+//! namespace is deleted, and when the node locks or restarts: they are never stored, so they
+//! are never in a backup either.
+//!
+//! A login whose passphrase check started before a change of the account (a new passphrase,
+//! its deletion) opens no session: the principal carries the account's generation read before
+//! the check, and [`Core::open_session`] compares it with the current one under the table's
+//! lock. Changes bump the generation before they end sessions, so either the login sees the
+//! bump, or its session is in the table when the change ends the account's sessions.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -54,6 +62,14 @@ struct Session {
     kind: SessionKind,
     principal: Principal,
     last_used: Instant,
+    /// When the login that began this session (through any renewals) happened.
+    opened: Instant,
+}
+
+impl Session {
+    fn live(&self, idle: Duration, max: Duration) -> bool {
+        self.last_used.elapsed() < idle && self.opened.elapsed() < max
+    }
 }
 
 #[derive(Default)]
@@ -74,17 +90,48 @@ impl Table {
             !hs.is_empty()
         });
     }
+
+    /// Adds a session under a fresh token; the user's oldest of this face ends past
+    /// [`SESSIONS_PER_USER`].
+    fn insert(&mut self, kind: SessionKind, principal: Principal, opened: Instant) -> SessionToken {
+        let mut token = [0u8; 32];
+        fill_random(&mut token);
+        let own = self
+            .by_user
+            .entry((kind, principal.user_id.clone()))
+            .or_default();
+        own.retain(|h| self.sessions.contains_key(h));
+        while own.len() >= SESSIONS_PER_USER {
+            if let Some(oldest) = own.pop_front() {
+                self.sessions.remove(&oldest);
+            }
+        }
+        let h = hash(&token);
+        own.push_back(h);
+        self.sessions.insert(
+            h,
+            Session {
+                kind,
+                principal,
+                last_used: Instant::now(),
+                opened,
+            },
+        );
+        SessionToken(token)
+    }
 }
 
 pub(crate) struct Sessions {
     idle: Duration,
+    max: Duration,
     table: Mutex<Table>,
 }
 
 impl Sessions {
-    pub(crate) fn new(idle: Duration) -> Self {
+    pub(crate) fn new(idle: Duration, max: Duration) -> Self {
         Self {
             idle,
+            max,
             table: Mutex::new(Table::default()),
         }
     }
@@ -119,47 +166,32 @@ impl Sessions {
 impl Core {
     /// Starts a session for an authenticated caller; returns its token. A user's oldest session
     /// of this face ends past [`SESSIONS_PER_USER`]; past the global bound, logins are
-    /// refused, except a root Administrator's.
+    /// refused, except a root Administrator's. `Unauthenticated` if the account changed
+    /// (passphrase, deletion) since its passphrase was checked.
     pub fn open_session(&self, kind: SessionKind, principal: Principal) -> Result<SessionToken> {
         if self.state() != SystemState::Operational {
             return Err(Error::WrongState(self.state()));
         }
-        let mut token = [0u8; 32];
-        fill_random(&mut token);
-        let idle = self.sessions.idle;
+        let (idle, max) = (self.sessions.idle, self.sessions.max);
         let mut guard = self.sessions.lock();
         let t = &mut *guard;
+        // Under the table's lock: a change bumps the generation before it ends sessions.
+        if principal
+            .verified_at
+            .is_some_and(|g| g != self.auth_cache.generation(&principal.user_id))
+        {
+            return Err(Error::Unauthenticated);
+        }
         // A sweep walks the whole table: at most once a second, not on every login.
         if t.sessions.len() >= SWEEP_AT && t.swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
             t.swept = Some(Instant::now());
-            t.sessions.retain(|_, s| s.last_used.elapsed() < idle);
+            t.sessions.retain(|_, s| s.live(idle, max));
             t.prune_index();
         }
         if t.sessions.len() >= 2 * SWEEP_AT && principal.require_root_admin().is_err() {
             return Err(Error::RateLimited);
         }
-        let own = t
-            .by_user
-            .entry((kind, principal.user_id.clone()))
-            .or_default();
-        own.retain(|h| t.sessions.contains_key(h));
-        while own.len() >= SESSIONS_PER_USER {
-            if let Some(oldest) = own.pop_front() {
-                t.sessions.remove(&oldest);
-            }
-        }
-        let h = hash(&token);
-        own.push_back(h);
-        let now = Instant::now();
-        t.sessions.insert(
-            h,
-            Session {
-                kind,
-                principal,
-                last_used: now,
-            },
-        );
-        Ok(SessionToken(token))
+        Ok(t.insert(kind, principal, Instant::now()))
     }
 
     /// The caller a token stands for, if its session is live; using it resets the idle clock.
@@ -173,7 +205,7 @@ impl Core {
         let mut t = self.sessions.lock();
         let map = &mut t.sessions;
         match map.get_mut(&h) {
-            Some(s) if s.kind == kind && s.last_used.elapsed() < self.sessions.idle => {
+            Some(s) if s.kind == kind && s.live(self.sessions.idle, self.sessions.max) => {
                 s.last_used = Instant::now();
                 Ok(s.principal.clone())
             }
@@ -192,11 +224,29 @@ impl Core {
         Ok(())
     }
 
-    /// Replaces a live session's token with a new one (the old one ends).
+    /// Replaces a live session's token with a new one (the old one ends). The new token ends
+    /// when the old one would have at the latest: renewal does not extend a session's
+    /// absolute lifetime.
     pub fn renew_session(&self, kind: SessionKind, token: &[u8]) -> Result<SessionToken> {
-        let principal = self.session(kind, token)?;
-        self.sessions.lock().sessions.remove(&hash(token));
-        self.open_session(kind, principal)
+        let state = self.state();
+        if state != SystemState::Operational {
+            return Err(Error::WrongState(state));
+        }
+        let h = hash(token);
+        let mut t = self.sessions.lock();
+        match t.sessions.get(&h) {
+            Some(s) if s.kind == kind && s.live(self.sessions.idle, self.sessions.max) => {}
+            Some(s) if s.kind == kind => {
+                t.sessions.remove(&h);
+                return Err(Error::Unauthenticated);
+            }
+            _ => return Err(Error::Unauthenticated),
+        }
+        let old = t
+            .sessions
+            .remove(&h)
+            .expect("looked up under the same lock");
+        Ok(t.insert(kind, old.principal, old.opened))
     }
 }
 
@@ -206,7 +256,7 @@ mod tests {
 
     #[test]
     fn ending_by_user_keeps_the_named_session() {
-        let s = Sessions::new(Duration::from_secs(60));
+        let s = Sessions::new(Duration::from_secs(60), Duration::from_secs(600));
         let p = Principal::new("admin", crate::identity::Role::Administrator);
         for t in [[1u8; 32], [2u8; 32]] {
             s.lock().sessions.insert(
@@ -215,6 +265,7 @@ mod tests {
                     kind: SessionKind::Appliance,
                     principal: p.clone(),
                     last_used: Instant::now(),
+                    opened: Instant::now(),
                 },
             );
         }

@@ -480,7 +480,7 @@ fn audit_chain_verifies_and_detects_tampering() {
     let u = core.unlocked().unwrap();
     // Someone holding the domain key rewrites event 3: the hash no longer matches.
     let path = "audit/events/00000000000000000003";
-    let original = u.data.get(path).unwrap().unwrap().value;
+    let original = u.data.get(path).unwrap().unwrap().value.clone();
     let mut forged: audit::AuditEvent = serde_json::from_slice(&original).unwrap();
     forged.outcome = "denied".into();
     u.data
@@ -510,7 +510,7 @@ fn audit_chain_verifies_and_detects_tampering() {
     assert!(core.verify_audit(&admin()).unwrap().verified);
 
     // Without the key: a flipped byte fails authentication.
-    let raw = core.raw.get(path).unwrap().unwrap().value;
+    let raw = core.raw.get(path).unwrap().unwrap().value.clone();
     let mut flipped = raw.clone();
     flipped[20] ^= 1;
     core.raw.put(path, &flipped).unwrap();
@@ -848,7 +848,7 @@ fn an_older_unlock_record_put_back_alone_is_refused() {
     {
         let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         provision(&core);
-        old_unlock = core.raw.get(UNLOCK_PATH).unwrap().unwrap().value;
+        old_unlock = core.raw.get(UNLOCK_PATH).unwrap().unwrap().value.clone();
         core.set_unlock_passphrase(
             &admin(),
             &Passphrase::new("a second unlock passphrase"),
@@ -1072,4 +1072,191 @@ fn a_full_restore_anchors_to_the_trail_its_header_names() {
     assert_eq!((anchor.audit_seq, anchor.audit_hash), (head.seq, head.hash));
     b.unlock(&Passphrase::new(UNLOCK)).unwrap();
     assert!(b.verify_audit(&admin()).unwrap().verified);
+}
+
+#[test]
+fn a_login_checked_before_a_passphrase_change_opens_no_session() {
+    use crate::sessions::SessionKind;
+    let (_dir, core) = open_provisioned();
+    let old = Passphrase::new("first passphrase");
+    core.create_user(
+        &admin(),
+        NewUserId::Given("alice"),
+        "",
+        Role::Operator,
+        &old,
+    )
+    .unwrap();
+    // The interleaving: the login's check passes on the old passphrase (once by Argon2, once
+    // from the cache), then the change ends alice's sessions, then the login opens its session.
+    let checked = core.authenticate("alice", old.as_bytes()).unwrap();
+    let cached = core.authenticate_cached("alice", old.as_bytes()).unwrap();
+    let live = core
+        .open_session(SessionKind::BackupClient, checked.clone())
+        .unwrap();
+    let new = Passphrase::new("second passphrase");
+    core.set_user_passphrase(&admin(), "alice", &new).unwrap();
+    for late in [checked, cached] {
+        for kind in [SessionKind::BackupClient, SessionKind::Appliance] {
+            assert!(matches!(
+                core.open_session(kind, late.clone()),
+                Err(Error::Unauthenticated)
+            ));
+        }
+    }
+    assert!(core.session(SessionKind::BackupClient, &live.0).is_err());
+    // A login with the new passphrase opens one.
+    let fresh = core.authenticate("alice", new.as_bytes()).unwrap();
+    let t = core.open_session(SessionKind::BackupClient, fresh).unwrap();
+    assert_eq!(
+        core.session(SessionKind::BackupClient, &t.0).unwrap(),
+        operator("alice")
+    );
+    // Deleting the user closes the same gap.
+    let before = core.authenticate("alice", new.as_bytes()).unwrap();
+    core.delete_user(&admin(), "alice").unwrap();
+    assert!(matches!(
+        core.open_session(SessionKind::Appliance, before),
+        Err(Error::Unauthenticated)
+    ));
+}
+
+#[test]
+fn renewal_does_not_extend_a_session_past_its_lifetime() {
+    use crate::sessions::SessionKind;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = CoreSettings {
+        session_idle: Duration::from_secs(60),
+        session_max: Duration::from_millis(600),
+        ..CoreSettings::default()
+    };
+    let core = Core::open(dir.path(), settings).unwrap();
+    provision(&core);
+    let started = std::time::Instant::now();
+    let mut token = core
+        .open_session(SessionKind::BackupClient, admin())
+        .unwrap();
+    let mut renewed = 0;
+    // Used and renewed well within the idle time, over and over.
+    while started.elapsed() < Duration::from_millis(500) {
+        std::thread::sleep(Duration::from_millis(50));
+        core.session(SessionKind::BackupClient, &token.0).unwrap();
+        token = core
+            .renew_session(SessionKind::BackupClient, &token.0)
+            .unwrap();
+        renewed += 1;
+    }
+    assert!(renewed >= 3);
+    std::thread::sleep(Duration::from_millis(650).saturating_sub(started.elapsed()));
+    assert!(matches!(
+        core.session(SessionKind::BackupClient, &token.0),
+        Err(Error::Unauthenticated)
+    ));
+    assert!(matches!(
+        core.renew_session(SessionKind::BackupClient, &token.0),
+        Err(Error::Unauthenticated)
+    ));
+    // A new login starts a new lifetime.
+    let t = core
+        .open_session(SessionKind::BackupClient, admin())
+        .unwrap();
+    assert!(core.session(SessionKind::BackupClient, &t.0).is_ok());
+}
+
+#[test]
+fn parallel_wrong_passkeys_are_each_counted_and_checked_one_at_a_time() {
+    use passkeys::{PasskeyChange, PasskeyError, PasskeyOp, PasskeyTarget};
+    let (_dir, core) = open_provisioned();
+    let client = core
+        .create_client(
+            &admin(),
+            clients::NewClient {
+                name: "db1",
+                host_name: "db1.example",
+                display_name: None,
+                owners: &[],
+            },
+        )
+        .unwrap();
+    let target = PasskeyTarget::Client(client.id);
+    let right = Passphrase::new("the right passkey");
+    core.set_passkey(
+        &admin(),
+        target,
+        PasskeyChange {
+            op: PasskeyOp::Create,
+            current: None,
+            new: Some(&right),
+            confirm: None,
+        },
+    )
+    .unwrap();
+    const N: usize = 16;
+    let barrier = std::sync::Barrier::new(N);
+    let outcomes: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let (core, barrier) = (&core, &barrier);
+                s.spawn(move || {
+                    let guess = Passphrase::new(format!("wrong guess {i}"));
+                    barrier.wait();
+                    core.authorize_restore(&admin(), target, Some(&guess), true, None)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut checked = 0;
+    for o in &outcomes {
+        match o {
+            Err(Error::Passkey(PasskeyError::WrongPasskey)) => checked += 1,
+            Err(Error::Passkey(PasskeyError::RateLimited)) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    // Every guess that was checked is counted; not every parallel guess got a check.
+    assert!(checked >= 1);
+    assert!(checked < N, "all {N} parallel guesses were checked");
+    assert_eq!(core.passkey_guard.failures(target), checked as u32);
+    // The delay follows the count: guesses go on until three failures, then even the right
+    // passkey waits.
+    while checked < 3 {
+        assert!(matches!(
+            core.authorize_restore(
+                &admin(),
+                target,
+                Some(&Passphrase::new("one more wrong guess")),
+                true,
+                None
+            ),
+            Err(Error::Passkey(PasskeyError::WrongPasskey))
+        ));
+        checked += 1;
+    }
+    assert_eq!(checked, 3, "a fourth guess was checked inside the delay");
+    assert!(matches!(
+        core.authorize_restore(&admin(), target, Some(&right), true, None),
+        Err(Error::Passkey(PasskeyError::RateLimited))
+    ));
+    assert_eq!(core.passkey_guard.failures(target), 3);
+}
+
+#[test]
+fn a_backup_in_progress_stops_when_the_node_locks() {
+    let (_dir, core) = open_provisioned();
+    core.set_backup_passphrase(&admin(), &Passphrase::new("backup passphrase"), None)
+        .unwrap();
+    let backup = Principal::new("backup", Role::Backup);
+    // Unlocked: a backup is written whole.
+    let whole = core.prepare_backup(&backup).unwrap().write_to(Vec::new());
+    assert!(whole.unwrap().len() > 100);
+    let job = core.prepare_backup(&backup).unwrap();
+    let forgotten = job.key_forgotten();
+    assert!(!forgotten.is_set());
+    core.lock(&admin()).unwrap();
+    assert!(forgotten.is_set(), "the lock tells the backup");
+    assert!(matches!(
+        job.write_to(Vec::new()),
+        Err(Error::WrongState(SystemState::Locked))
+    ));
 }

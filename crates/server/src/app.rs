@@ -21,6 +21,9 @@ pub struct AppState {
     pub auth_limiter: Arc<FailureLimiter<crate::auth::SharedAuth>>,
     /// Failed unlock attempts, per client address.
     pub unlock_limiter: Arc<FailureLimiter>,
+    /// Wrong current passphrases or passwords given to change one, per (client address,
+    /// secret); see [`crate::auth::check_current`].
+    pub change_limiter: Arc<FailureLimiter>,
     pub metrics: Arc<Metrics>,
     /// Asks the server to stop (`POST /system/shutdown`), as SIGTERM does.
     pub shutdown: Arc<tokio::sync::Notify>,
@@ -40,6 +43,7 @@ impl AppState {
             core: Arc::new(core),
             auth_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW)),
             unlock_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW)),
+            change_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW)),
             metrics: Arc::new(Metrics::default()),
             shutdown: Arc::new(tokio::sync::Notify::new()),
             scratch_dir,

@@ -240,6 +240,50 @@ pub async fn unlock(state: &AppState, ip: IpAddr, passphrase: Passphrase) -> Res
         .await
 }
 
+/// The secret a change checks before it is made, for [`check_current`]; each is limited
+/// apart, per client address.
+pub enum CurrentSecret<'a> {
+    /// The unlock passphrase (NetHSM `PUT /config/unlock-passphrase`).
+    UnlockPassphrase,
+    /// The backup passphrase (NetHSM `PUT /config/backup-passphrase`).
+    BackupPassphrase,
+    /// A user's own password (the appliance's password change).
+    Password(&'a str),
+}
+
+/// Runs a change that first checks a current passphrase or password, under the failure
+/// limit: after a wrong one (`WrongPassphrase`), further changes of the same secret from the
+/// same address within a second are `RateLimited` without a check, and only one check per
+/// (address, secret) is in flight at once. Callers check what the request's body must look
+/// like first, so a malformed request is answered as such rather than limited.
+pub async fn check_current<T, F>(
+    state: &AppState,
+    origin: &RequestOrigin,
+    secret: CurrentSecret<'_>,
+    change: F,
+) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&strongroom_core::Core) -> Result<T> + Send + 'static,
+{
+    let key = match secret {
+        CurrentSecret::UnlockPassphrase => "unlock passphrase".to_owned(),
+        CurrentSecret::BackupPassphrase => "backup passphrase".to_owned(),
+        CurrentSecret::Password(user_id) => format!("password {user_id}"),
+    };
+    let attempt = match state.change_limiter.begin(origin.ip, &key, None) {
+        Turn::Mine(attempt) => attempt,
+        Turn::Shared(_) | Turn::Refused => return Err(rate_limited(state, "current passphrase")),
+    };
+    state
+        .run(move |core| {
+            let result = change(core);
+            attempt.finish((), matches!(result, Err(Error::WrongPassphrase(_))));
+            result
+        })
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,7 @@ pub struct ConfigFile {
     pub auth_cache_ttl_secs: Option<u64>,
     pub restore_max_bytes: Option<usize>,
     pub session_idle_secs: Option<u64>,
+    pub session_max_secs: Option<u64>,
     pub passkey_authorization_secs: Option<u64>,
     pub audit_max_events: Option<u64>,
     pub accept_store_rollback: Option<bool>,
@@ -69,6 +70,7 @@ pub struct Overrides {
     pub auth_cache_ttl_secs: Option<u64>,
     pub restore_max_bytes: Option<usize>,
     pub session_idle_secs: Option<u64>,
+    pub session_max_secs: Option<u64>,
     pub passkey_authorization_secs: Option<u64>,
     pub audit_max_events: Option<u64>,
     pub accept_store_rollback: Option<bool>,
@@ -96,6 +98,8 @@ pub struct Config {
     pub restore_max_bytes: usize,
     /// Seconds an appliance session or backup-client login token lives unused.
     pub session_idle_secs: u64,
+    /// Seconds a session lives at most after its login, however often it is used or renewed.
+    pub session_max_secs: u64,
     /// The longest a passkey authorization for browse and restore lasts, in seconds.
     pub passkey_authorization_secs: u64,
     /// The most events the audit trail keeps; older ones are pruned.
@@ -121,6 +125,7 @@ pub struct Config {
 pub const DEFAULT_AUTH_CACHE_TTL_SECS: u64 = 30;
 pub const DEFAULT_RESTORE_MAX_BYTES: usize = 1 << 30;
 pub const DEFAULT_SESSION_IDLE_SECS: u64 = 30 * 60;
+pub const DEFAULT_SESSION_MAX_SECS: u64 = 12 * 60 * 60;
 pub const DEFAULT_PASSKEY_AUTHORIZATION_SECS: u64 = 30 * 60;
 pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
@@ -184,6 +189,11 @@ impl Config {
                 .session_idle_secs
                 .or(file.session_idle_secs)
                 .unwrap_or(DEFAULT_SESSION_IDLE_SECS),
+            session_max_secs: match over.session_max_secs.or(file.session_max_secs) {
+                Some(0) => anyhow::bail!("session_max_secs must be at least 1"),
+                Some(n) => n,
+                None => DEFAULT_SESSION_MAX_SECS,
+            },
             passkey_authorization_secs: over
                 .passkey_authorization_secs
                 .or(file.passkey_authorization_secs)
@@ -261,6 +271,7 @@ mod tests {
         );
         assert_eq!(c.header_read_timeout_secs, DEFAULT_HEADER_READ_TIMEOUT_SECS);
         assert_eq!(c.body_idle_timeout_secs, DEFAULT_BODY_IDLE_TIMEOUT_SECS);
+        assert_eq!(c.session_max_secs, DEFAULT_SESSION_MAX_SECS);
 
         let with = |over: Overrides| {
             Config::resolve(
@@ -290,6 +301,10 @@ mod tests {
             },
             Overrides {
                 max_connections: Some(0),
+                ..Default::default()
+            },
+            Overrides {
+                session_max_secs: Some(0),
                 ..Default::default()
             },
         ] {

@@ -2,8 +2,8 @@
 
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
-use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
+use zeroize::Zeroizing;
 
 /// Whether the request's `Accept` header allows `media` (`type/subtype`). A missing or empty
 /// header allows anything; `*/*` and `type/*` match; a range with `q=0` excludes.
@@ -98,11 +98,16 @@ pub enum BodyError {
 
 /// Reads the whole body, refusing more than `limit` bytes; memory stays bounded by `limit`.
 /// (What an oversized upload still sends is discarded by [`crate::middleware::drain`].)
+///
+/// Bodies may hold passphrases: the whole body is returned in a buffer wiped when dropped,
+/// sized from `content-length` when given, and otherwise grown by copying into a larger one
+/// and wiping the smaller, so no reallocation leaves an unwiped copy. (The frames hyper reads
+/// the body into are its own, and are not wiped.)
 pub async fn read_body(
     headers: &HeaderMap,
     mut body: Body,
     limit: usize,
-) -> Result<Bytes, BodyError> {
+) -> Result<Zeroizing<Vec<u8>>, BodyError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -110,7 +115,7 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
-    let mut buf = BytesMut::new();
+    let mut buf = Zeroizing::new(Vec::with_capacity(declared.unwrap_or(0) as usize));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
         let Ok(data) = frame.into_data() else {
@@ -119,9 +124,22 @@ pub async fn read_body(
         if buf.len() + data.len() > limit {
             return Err(BodyError::TooLarge);
         }
-        buf.extend_from_slice(&data);
+        extend_wiping(&mut buf, &data, limit);
     }
-    Ok(buf.freeze())
+    Ok(buf)
+}
+
+/// Appends to a buffer that may hold secrets without leaving a copy behind: when it is full,
+/// the contents move to a larger buffer (twice the size, at most `limit`) and the old one is
+/// wiped as it drops.
+pub fn extend_wiping(buf: &mut Zeroizing<Vec<u8>>, data: &[u8], limit: usize) {
+    let needed = buf.len() + data.len();
+    if needed > buf.capacity() {
+        let mut bigger = Vec::with_capacity(needed.max(2 * buf.capacity()).min(limit.max(needed)));
+        bigger.extend_from_slice(buf);
+        *buf = Zeroizing::new(bigger);
+    }
+    buf.extend_from_slice(data);
 }
 
 #[cfg(test)]
@@ -133,6 +151,25 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
         h
+    }
+
+    #[test]
+    fn wiping_growth_keeps_the_contents_and_the_limit() {
+        let mut buf = Zeroizing::new(Vec::new());
+        let mut expected = Vec::new();
+        for i in 0..100u8 {
+            let piece = vec![i; 7 + usize::from(i)];
+            extend_wiping(&mut buf, &piece, 10_000);
+            expected.extend_from_slice(&piece);
+            assert!(buf.capacity() <= 10_000);
+        }
+        assert_eq!(*buf, expected);
+        // Sized from the start, it never moves.
+        let mut sized = Zeroizing::new(Vec::with_capacity(64));
+        let at = sized.as_ptr();
+        extend_wiping(&mut sized, &[1; 40], 64);
+        extend_wiping(&mut sized, &[2; 24], 64);
+        assert_eq!(sized.as_ptr(), at);
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub fn log_config(config: &crate::Config) {
         auth_cache_ttl_secs = config.auth_cache_ttl_secs,
         restore_max_bytes = config.restore_max_bytes,
         session_idle_secs = config.session_idle_secs,
+        session_max_secs = config.session_max_secs,
         passkey_authorization_secs = config.passkey_authorization_secs,
         audit_max_events = config.audit_max_events,
         accept_store_rollback = config.accept_store_rollback,

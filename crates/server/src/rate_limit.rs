@@ -7,6 +7,8 @@
 //! parallel guesses cannot all slip in before the first failure is recorded. One with the same
 //! credentials waits for the check in flight and shares its outcome.
 //!
+//! Addresses count by IPv4 address or IPv6 /64 ([`limited_prefix`]).
+//!
 //! Memory is bounded: entries are keyed by a keyed digest of (address, key), never by the
 //! claimed key itself, so an attacker's long user ids cost 16 bytes each; expired entries are
 //! swept at least once a window; and past [`MAX_ENTRIES`] live ones, new keys are refused
@@ -92,10 +94,7 @@ impl<T: Clone> FailureLimiter<T> {
 
     fn slot(&self, ip: IpAddr, key: &str) -> Slot {
         let mut ctx = hmac::Context::with_key(&self.key);
-        match ip {
-            IpAddr::V4(v4) => ctx.update(&v4.to_ipv6_mapped().octets()),
-            IpAddr::V6(v6) => ctx.update(&v6.octets()),
-        }
+        ctx.update(&limited_prefix(ip));
         ctx.update(key.as_bytes());
         let mut slot = [0u8; 16];
         slot.copy_from_slice(&ctx.sign().as_ref()[..16]);
@@ -183,6 +182,23 @@ impl<T: Clone> FailureLimiter<T> {
     }
 }
 
+/// The part of an address the limits key on: an IPv4 address whole (also when it arrives
+/// IPv4-mapped), an IPv6 address by its /64, since one host is usually given a whole /64 and
+/// could otherwise take a fresh address for every guess.
+fn limited_prefix(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_ipv6_mapped().octets(),
+            None => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                octets
+            }
+        },
+    }
+}
+
 impl<T> Turn<T> {
     /// Waits for the outcome of the attempt in flight; `None` if it ended without one.
     pub async fn shared(mut rx: watch::Receiver<Option<T>>) -> Option<T>
@@ -267,6 +283,30 @@ mod tests {
         // Dropped unfinished: the place is free again, and no failure was counted.
         drop(mine(l.begin(ip, "alice", Some([3; 32]))));
         assert_eq!(l.entries(), 0);
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        let l = Arc::new(FailureLimiter::<()>::new(Duration::from_secs(60)));
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        mine(l.begin(ip("2001:db8:1:2::1"), "alice", None)).finish((), true);
+        for same in ["2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:ffff"] {
+            assert!(l.is_limited(ip(same), "alice"), "{same} is in the same /64");
+            assert!(matches!(l.begin(ip(same), "alice", None), Turn::Refused));
+        }
+        for other in ["2001:db8:1:3::1", "2001:db8:2:2::1"] {
+            assert!(!l.is_limited(ip(other), "alice"), "{other} is another /64");
+        }
+        // IPv4 counts by the whole address, however it arrives.
+        mine(l.begin(ip("192.0.2.1"), "bob", None)).finish((), true);
+        assert!(l.is_limited(ip("::ffff:192.0.2.1"), "bob"));
+        assert!(!l.is_limited(ip("192.0.2.2"), "bob"));
+        // One check in flight per /64.
+        let _held = mine(l.begin(ip("2001:db8:9:9::1"), "carol", None));
+        assert!(matches!(
+            l.begin(ip("2001:db8:9:9::2"), "carol", None),
+            Turn::Refused
+        ));
     }
 
     #[test]

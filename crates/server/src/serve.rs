@@ -145,6 +145,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let settings = CoreSettings {
         auth_cache_ttl: Duration::from_secs(config.auth_cache_ttl_secs),
         session_idle: Duration::from_secs(config.session_idle_secs),
+        session_max: Duration::from_secs(config.session_max_secs),
         passkey_window: Duration::from_secs(config.passkey_authorization_secs),
         audit_max_events: config.audit_max_events,
         accept_store_rollback: config.accept_store_rollback,

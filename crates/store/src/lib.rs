@@ -25,6 +25,14 @@ pub struct Entry {
     pub revision: u64,
 }
 
+/// Values may be secrets (opened by the sealing layer): wiped when dropped. Copies made from
+/// `value` are the copier's to wipe.
+impl Drop for Entry {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.value);
+    }
+}
+
 impl fmt::Debug for Entry {
     // Values may be secrets (sealed or not): never print them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -255,6 +255,20 @@ async fn password_policy_each_rule_and_history() {
         .await,
         "WRONG_PASSWORD"
     );
+    // Within a second of a wrong current password, the next change is not checked, even with
+    // the right one; parallel guesses are checked one at a time.
+    assert_eq!(
+        response_error(change(&s, &sid, ADMIN, "Fresh1!pass").await, 429).await,
+        "TOO_MANY_REQUESTS"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let wrong: Vec<String> = (0..6).map(|i| format!("wrong guess {i}")).collect();
+    let guesses =
+        futures_util::future::join_all(wrong.iter().map(|w| change(&s, &sid, w, "Fresh1!pass")))
+            .await;
+    let mut statuses: Vec<u16> = guesses.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [403, 429, 429, 429, 429, 429]);
     let post = |body: String| {
         at(&s, Method::POST, "/appliance/settings/access/password")
             .header("x-dr-session", &sid)
@@ -293,6 +307,7 @@ async fn password_policy_each_rule_and_history() {
         .unwrap();
     assert_eq!(response_error(r, 415).await, "UNSUPPORTED_MEDIA_TYPE");
 
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     // History: P0..P5 in turn; then each of the last five (P5 is current) is refused, and the
     // sixth-oldest (P0) is accepted again.
     let passwords: Vec<String> = (0..6).map(|i| format!("History{i}!pw")).collect();
@@ -393,12 +408,24 @@ async fn concurrent_changes_from_the_same_password() {
     let s = std::sync::Arc::new(Server::start());
     s.provision().await;
     let sid = session(&s, "admin", ADMIN).await;
-    let candidates = ["Winner one 1!", "Winner two 2!"];
+    // From two addresses: from one, the second change would wait for the first's check.
+    let candidates = [("Winner one 1!", 1u8), ("Winner two 2!", 2)];
     let mut tasks = Vec::new();
-    for c in candidates {
+    for (c, host) in candidates {
         let (s, sid) = (s.clone(), sid.clone());
         tasks.push(tokio::spawn(async move {
-            (c, change(&s, &sid, ADMIN, c).await.status().as_u16())
+            let client = s.client_from(std::net::IpAddr::from([127, 0, 0, host]));
+            let r = client
+                .post(format!(
+                    "{}{BASE}/appliance/settings/access/password",
+                    s.base
+                ))
+                .header("x-dr-session", &sid)
+                .json(&json!({"username": "ignored", "password": ADMIN, "new_password": c}))
+                .send()
+                .await
+                .unwrap();
+            (c, r.status().as_u16())
         }));
     }
     let mut outcomes = Vec::new();

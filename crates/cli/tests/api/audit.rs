@@ -168,7 +168,7 @@ async fn every_state_change_is_recorded_and_the_chain_verifies() {
     s.terminate();
     let original = {
         let store = RedbStore::open(&store_path).unwrap();
-        let original = store.get(event4).unwrap().unwrap().value;
+        let original = store.get(event4).unwrap().unwrap().value.clone();
         let mut altered = original.clone();
         altered[30] ^= 0x40;
         store.put(event4, &altered).unwrap();

@@ -56,6 +56,16 @@ async fn backup_passphrase_both_shapes_and_every_code() {
         assert_error(r, 403).await,
         "backup passphrase is incorrect."
     );
+    // Within a second of a wrong current passphrase, the next is not checked.
+    let r = put(json!({"newPassphrase": "yet another one", "currentPassphrase": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_error(r, 429).await,
+        "Too many failed attempts; try again in a second."
+    );
+    after_rate_limit_window().await;
     let r = put(json!({"newPassphrase": "yet another one", "currentPassphrase": ""}))
         .send()
         .await
@@ -571,4 +581,160 @@ async fn restore_request_errors() {
     s.provision().await;
     s.restart();
     assert_error(s.restore(b"x".to_vec(), BACKUP_PASS, None).await, 412).await;
+}
+
+/// A current passphrase given to change the unlock or backup passphrase is a guess like a
+/// login: one check per (address, passphrase) in flight, and none within a second of a wrong
+/// one.
+#[tokio::test]
+async fn wrong_current_passphrases_are_rate_limited_one_check_at_a_time() {
+    let s = Server::start();
+    s.provision().await;
+    s.set_backup_passphrase(BACKUP_PASS, "").await;
+    let other = s.client_from(std::net::IpAddr::from([127, 0, 0, 2]));
+    for (path, current, new) in [
+        (
+            "/config/unlock-passphrase",
+            UNLOCK,
+            "another unlock passphrase",
+        ),
+        (
+            "/config/backup-passphrase",
+            BACKUP_PASS,
+            "another backup passphrase",
+        ),
+    ] {
+        let body = |cur: &str| json!({"newPassphrase": new, "currentPassphrase": cur});
+        let put = |cur: &str| {
+            s.put(path)
+                .basic_auth("admin", Some(ADMIN))
+                .json(&body(cur))
+        };
+        let mut guesses = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let request = put(&format!("wrong guess number {i}"));
+            guesses.spawn(async move {
+                let r = request.send().await.unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap()["message"].clone())
+            });
+        }
+        let mut checked = 0;
+        while let Some(answer) = guesses.join_next().await {
+            match answer.unwrap() {
+                (403, m) => {
+                    assert!(m.as_str().unwrap().ends_with("passphrase is incorrect."));
+                    checked += 1;
+                }
+                (429, m) => assert_eq!(m, "Too many failed attempts; try again in a second."),
+                other => panic!("{path}: unexpected answer {other:?}"),
+            }
+        }
+        assert_eq!(checked, 1, "{path}: parallel guesses were checked");
+        // Even the right one waits out the second, from that address; another is not held up
+        // by it, and a body that is malformed is answered as such.
+        let r = put("still a wrong one").send().await.unwrap();
+        assert_error(r, 429).await;
+        let r = s
+            .put(path)
+            .basic_auth("admin", Some(ADMIN))
+            .json(&json!({"newPassphrase": "short", "currentPassphrase": current}))
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 400).await;
+        let r = other
+            .put(s.url(path))
+            .basic_auth("admin", Some(ADMIN))
+            .json(&body("wrong from elsewhere"))
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 403).await;
+        after_rate_limit_window().await;
+        let r = put(current).send().await.unwrap();
+        assert_eq!(r.status(), 204, "{path}");
+    }
+}
+
+/// `POST /lock` ends every backup download in progress: a client that reads slowly does not
+/// keep receiving the backup (nor keep the domain key in memory) after the lock.
+#[tokio::test]
+async fn a_lock_ends_a_slow_backup_download() {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let s = Server::start();
+    s.provision().await;
+    s.set_backup_passphrase(BACKUP_PASS, "").await;
+    s.create_user(Some("backup"), "Backup", PASS).await;
+    // Bulk, so the backup is far larger than what the socket buffers, hyper and the
+    // download's channel can hold between them: users with long real names.
+    for i in 0..8 {
+        let r = s
+            .put(&format!("/users/bulk{i}"))
+            .basic_auth("admin", Some(ADMIN))
+            .json(&json!({"realName": "x".repeat(900_000), "role": "Operator", "passphrase": PASS}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    // Unlocked and read at full speed, the backup comes whole.
+    let whole = s.backup("backup", PASS).await.len();
+    assert!(whole > 7_000_000, "{whole}");
+
+    // A small receive buffer, so the server cannot push the backup into the socket.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let tcp = socket.connect(raw::addr(&s)).await.unwrap();
+    let mut conn = raw::connector(&s)
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let credentials = base64::engine::general_purpose::STANDARD.encode(format!("backup:{PASS}"));
+    conn.write_all(
+        format!(
+            "POST /api/v1/system/backup HTTP/1.1\r\nhost: localhost\r\n\
+             authorization: Basic {credentials}\r\naccept: application/octet-stream\r\n\
+             content-length: 0\r\nconnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while seen.len() < 8 * 1024 {
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&seen[..200]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    // The client pauses; meanwhile the node locks.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let r = s
+        .post("/lock")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    // The download ends, broken: never the whole backup, never a clean end of the body.
+    let rest = raw::read_until_closed(&mut conn, std::time::Duration::from_secs(30))
+        .await
+        .expect("the download was still open 30 s after the lock");
+    seen.extend_from_slice(&rest);
+    assert!(
+        seen.len() < whole,
+        "the whole backup ({whole} bytes) was sent after the lock"
+    );
+    assert!(
+        !seen.ends_with(b"\r\n0\r\n\r\n"),
+        "the body ended as if complete ({} bytes)",
+        seen.len()
+    );
+    assert_eq!(s.state().await, "Locked");
 }

@@ -35,6 +35,19 @@ async fn unlock_passphrase_change() {
         400,
     )
     .await;
+    // Within a second of the wrong one, even the right current passphrase is not checked.
+    assert_eq!(
+        assert_error(
+            put(json!({"newPassphrase": new, "currentPassphrase": UNLOCK}))
+                .send()
+                .await
+                .unwrap(),
+            429
+        )
+        .await,
+        "Too many failed attempts; try again in a second."
+    );
+    after_rate_limit_window().await;
     assert_eq!(
         put(json!({"newPassphrase": new, "currentPassphrase": UNLOCK}))
             .send()

@@ -8,16 +8,22 @@ use super::error::ApplianceError;
 use super::extract::{ApplianceJson, DrSession};
 use super::wire::{ApplianceInfo, TimeSettings, TimeSynchronization, UpdatePasswordSpec};
 use crate::app::AppState;
+use crate::auth::{self, CurrentSecret, RequestOrigin};
 
 /// `POST /appliance/settings/access/password` (operationId `updateAppliancePassword`): the
 /// session's own account changes; its other sessions end; the new password works at once on
-/// every face.
+/// every face. A wrong current password is rate limited like a failed login
+/// ([`auth::check_current`]), after the new one's shape is checked.
 pub async fn update_appliance_password(
     State(s): State<AppState>,
     session: DrSession,
+    origin: RequestOrigin,
     ApplianceJson(spec): ApplianceJson<UpdatePasswordSpec>,
 ) -> Result<StatusCode, ApplianceError> {
-    s.run(move |core| {
+    strongroom_core::password_policy::check_shape(spec.new_password.expose())
+        .map_err(strongroom_core::Error::PasswordPolicy)?;
+    let user = session.principal.user_id.clone();
+    auth::check_current(&s, &origin, CurrentSecret::Password(&user), move |core| {
         core.change_own_password(
             &session.principal,
             Some(&session.token),

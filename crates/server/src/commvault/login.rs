@@ -39,18 +39,36 @@ fn login_failure(f: Format, e: CommvaultError) -> Response {
     .into_response()
 }
 
-/// The user name and (base64) password of a login request, JSON or XML.
-fn credentials(body: &Body) -> Option<(String, Passphrase)> {
-    let (user, b64) = match body {
-        Body::Json(v) => (json_str(v, "username")?, json_str(v, "password")?),
+/// Takes the (base64) password out of a login request, JSON or XML, into a buffer wiped when
+/// dropped: nothing of it stays in the parsed body, which is dropped unwiped.
+fn take_password(body: &mut Body) -> Option<zeroize::Zeroizing<String>> {
+    let slot = match body {
+        Body::Json(v) => match v.get_mut("password")? {
+            serde_json::Value::String(s) => s,
+            _ => return None,
+        },
         Body::Xml(el) if el.name == "DM2ContentIndexing_CheckCredentialReq" => {
-            (el.get("username")?, el.get("password")?)
+            &mut el.attrs.iter_mut().find(|(k, _)| k == "password")?.1
+        }
+        Body::Xml(_) => return None,
+    };
+    Some(zeroize::Zeroizing::new(std::mem::take(slot)))
+}
+
+/// The user name and (base64) password of a login request, JSON or XML.
+fn credentials(body: &mut Body) -> Option<(String, Passphrase)> {
+    // Taken first, so the body's copy is wiped whatever else is wrong with the request.
+    let b64 = take_password(body);
+    let user = match body {
+        Body::Json(v) => json_str(v, "username")?,
+        Body::Xml(el) if el.name == "DM2ContentIndexing_CheckCredentialReq" => {
+            el.get("username")?
         }
         Body::Xml(_) => return None,
     };
     let raw = zeroize::Zeroizing::new(
         base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
+            .decode(b64?.trim())
             .ok()?,
     );
     let password = std::str::from_utf8(&raw).ok()?;
@@ -64,9 +82,9 @@ pub async fn login_post(
     State(s): State<AppState>,
     Accept(f): Accept,
     origin: RequestOrigin,
-    CvBody(body): CvBody,
+    CvBody(mut body): CvBody,
 ) -> Response {
-    let Some((user, password)) = credentials(&body) else {
+    let Some((user, password)) = credentials(&mut body) else {
         return login_failure(
             f,
             CommvaultError::bad_request("A login needs username and a base64 password."),
@@ -184,4 +202,43 @@ pub async fn who_am_i_post(Accept(f): Accept, session: LoggedIn) -> Reply {
         Element::new("CvEntities_ProcessingInstructionInfo")
             .child(Element::new("user").attr("userName", &user)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_taken_out_of_the_parsed_body() {
+        let b64 = base64::engine::general_purpose::STANDARD.encode("the password 1");
+        let mut body = Body::Json(json!({"username": "alice", "password": b64, "domain": ""}));
+        let (user, password) = credentials(&mut body).unwrap();
+        assert_eq!(
+            (user.as_str(), password.expose()),
+            ("alice", "the password 1")
+        );
+        let Body::Json(v) = &body else { unreachable!() };
+        assert_eq!(
+            v["password"], "",
+            "the parsed body still holds the password"
+        );
+
+        let xml = Element::new("DM2ContentIndexing_CheckCredentialReq")
+            .attr("username", "bob")
+            .attr("password", &b64);
+        let mut body = Body::Xml(xml);
+        let (user, password) = credentials(&mut body).unwrap();
+        assert_eq!(
+            (user.as_str(), password.expose()),
+            ("bob", "the password 1")
+        );
+        let Body::Xml(el) = &body else { unreachable!() };
+        assert_eq!(el.get("password"), Some(""));
+
+        // Taken even when the request is refused for something else.
+        let mut body = Body::Json(json!({"password": b64}));
+        assert!(credentials(&mut body).is_none());
+        let Body::Json(v) = &body else { unreachable!() };
+        assert_eq!(v["password"], "");
+    }
 }

@@ -247,10 +247,12 @@ pub async fn client_passkey_post(
     Path(client_id): Path<String>,
     Accept(f): Accept,
     session: LoggedIn,
-    CvBody(body): CvBody,
+    CvBody(mut body): CvBody,
 ) -> Result<Response, CommvaultError> {
     let target = id(&client_id, PasskeyError::UnknownClient).map(PasskeyTarget::Client);
-    run(s, f, session.principal, target, parse(&body), false).await
+    let request = parse(&body);
+    body.wipe();
+    run(s, f, session.principal, target, request, false).await
 }
 
 pub async fn company_passkey_post(
@@ -258,10 +260,12 @@ pub async fn company_passkey_post(
     Path(company_id): Path<String>,
     Accept(f): Accept,
     session: LoggedIn,
-    CvBody(body): CvBody,
+    CvBody(mut body): CvBody,
 ) -> Result<Response, CommvaultError> {
     let target = id(&company_id, PasskeyError::UnknownCompany).map(PasskeyTarget::Company);
-    run(s, f, session.principal, target, parse(&body), false).await
+    let request = parse(&body);
+    body.wipe();
+    run(s, f, session.principal, target, request, false).await
 }
 
 pub async fn company_auth_restore_post(
@@ -269,18 +273,22 @@ pub async fn company_auth_restore_post(
     Path(company_id): Path<String>,
     Accept(f): Accept,
     session: LoggedIn,
-    CvBody(body): CvBody,
+    CvBody(mut body): CvBody,
 ) -> Result<Response, CommvaultError> {
     let target = id(&company_id, PasskeyError::UnknownCompany).map(PasskeyTarget::Company);
     // The URL says what this is: a flat body without passkeyOpType is an authorization.
-    let request = match &body {
+    let request = match &mut body {
         Body::Json(v)
             if v.get("App_SetPasskeyRequest").is_none()
                 && v.get("App_AuthorizeForRestoreRequest").is_none() =>
         {
-            parse_json(&json!({"App_AuthorizeForRestoreRequest": v}))
+            let wrapped = json!({"App_AuthorizeForRestoreRequest": v.take()});
+            let request = parse_json(&wrapped);
+            Body::Json(wrapped).wipe();
+            request
         }
         other => parse(other),
     };
+    body.wipe();
     run(s, f, session.principal, target, request, true).await
 }

@@ -38,6 +38,31 @@ pub enum Body {
     Xml(Element),
 }
 
+impl Body {
+    /// Wipes every string value of the parsed body (names stay): it may hold passwords or
+    /// passkeys, and is dropped unwiped otherwise. Call it once the secrets were taken out.
+    pub fn wipe(&mut self) {
+        fn json(v: &mut Value) {
+            match v {
+                Value::String(s) => zeroize::Zeroize::zeroize(s),
+                Value::Array(items) => items.iter_mut().for_each(json),
+                Value::Object(map) => map.iter_mut().for_each(|(_, v)| json(v)),
+                _ => {}
+            }
+        }
+        fn xml(el: &mut Element) {
+            for (_, v) in &mut el.attrs {
+                zeroize::Zeroize::zeroize(v);
+            }
+            el.children.iter_mut().for_each(xml);
+        }
+        match self {
+            Body::Json(v) => json(v),
+            Body::Xml(el) => xml(el),
+        }
+    }
+}
+
 /// Parses a body; the error names the problem, never the content.
 pub fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Body, String> {
     let ct = http_util::content_type(headers);
@@ -94,4 +119,29 @@ impl IntoResponse for Reply {
 /// A string field of a JSON object.
 pub fn json_str<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wiping_a_body_leaves_no_string_value() {
+        let mut body = Body::Json(serde_json::json!({
+            "App_SetPasskeyRequest": {"currentPasskey": "c2VjcmV0", "list": ["c2VjcmV0", 3]},
+        }));
+        body.wipe();
+        let Body::Json(v) = &body else { unreachable!() };
+        assert!(!v.to_string().contains("c2VjcmV0"), "{v}");
+        assert!(v.to_string().contains("currentPasskey"), "names stay");
+        let mut body = Body::Xml(
+            Element::new("App_SetPasskeyRequest")
+                .attr("currentPasskey", "RestAPI!12")
+                .child(Element::new("inner").attr("newPasskey", "RestAPI!12x")),
+        );
+        body.wipe();
+        let Body::Xml(el) = &body else { unreachable!() };
+        assert_eq!(el.get("currentPasskey"), Some(""));
+        assert_eq!(el.children[0].get("newPasskey"), Some(""));
+    }
 }

@@ -10,6 +10,7 @@ use super::wire::{
     BackupPassphraseBody, Switch, TimeConfig, UnattendedBootConfig, UnlockPassphraseConfig,
 };
 use crate::app::AppState;
+use crate::auth::{self, CurrentSecret, RequestOrigin};
 
 pub async fn config_unattended_boot_get(
     State(s): State<AppState>,
@@ -34,28 +35,39 @@ pub async fn config_unattended_boot_put(
 }
 
 /// Both body shapes (seed 000's `{"passphrase"}` and the current spec's
-/// `{"newPassphrase", "currentPassphrase"}`); see `docs/errors.md`.
+/// `{"newPassphrase", "currentPassphrase"}`); see `docs/errors.md`. A wrong current
+/// passphrase is rate limited like a failed login ([`auth::check_current`]).
 pub async fn config_backup_passphrase_put(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
+    origin: RequestOrigin,
     NetHsmJson(req): NetHsmJson<BackupPassphraseBody>,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| match &req {
+    match req {
         BackupPassphraseBody::Current(c) => {
-            core.set_backup_passphrase(&who, &c.new_passphrase, Some(&c.current_passphrase))
+            c.new_passphrase.check_length("newPassphrase")?;
+            auth::check_current(&s, &origin, CurrentSecret::BackupPassphrase, move |core| {
+                core.set_backup_passphrase(&who, &c.new_passphrase, Some(&c.current_passphrase))
+            })
+            .await?
         }
-        BackupPassphraseBody::Legacy(l) => core.set_backup_passphrase(&who, &l.passphrase, None),
-    })
-    .await?;
+        BackupPassphraseBody::Legacy(l) => {
+            s.run(move |core| core.set_backup_passphrase(&who, &l.passphrase, None))
+                .await?
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A wrong current passphrase is rate limited like a failed login ([`auth::check_current`]).
 pub async fn config_unlock_passphrase_put(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
+    origin: RequestOrigin,
     NetHsmJson(req): NetHsmJson<UnlockPassphraseConfig>,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| {
+    req.new_passphrase.check_length("newPassphrase")?;
+    auth::check_current(&s, &origin, CurrentSecret::UnlockPassphrase, move |core| {
         core.set_unlock_passphrase(&who, &req.new_passphrase, &req.current_passphrase)
     })
     .await?;

@@ -76,28 +76,75 @@ pub async fn system_shutdown_post(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// How often a backup download waiting on its client (or the client on it) looks whether the
+/// node locked meanwhile.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Streams the backup as it is written, through a small channel: memory stays bounded
-/// whatever the size of the store.
+/// whatever the size of the store. When the node locks (`POST /lock`, reboot, reset), the
+/// download ends with an error at once, even if its client reads slowly or not at all: the
+/// writer stops waiting for room in the channel and drops the keys, and the response ends
+/// broken (never as a complete file) the next time it is polled.
 pub async fn system_backup_post(
     State(s): State<AppState>,
     Caller(who, _): BackupUser,
     _: AcceptOctetStream,
 ) -> Result<Response, NetHsmError> {
     let job = s.run(move |core| core.prepare_backup(&who)).await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let forgotten = job.key_forgotten();
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     let span = tracing::Span::current();
+    let writer = ChannelWriter {
+        tx,
+        forgotten: forgotten.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    };
+    let writer_failed = failed.clone();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let errors = tx.clone();
-        if let Err(e) = job.write_to(ChannelWriter { tx }) {
-            tracing::error!(error = %e, "backup failed while streaming");
-            // Ends the response with an error, so the client sees a broken transfer rather
-            // than a short file.
-            let _ = errors.blocking_send(Err(std::io::Error::other("backup failed")));
+        // Keeps the channel open until the outcome is recorded, so the response never sees
+        // its end before it can tell a failure from success.
+        let keep_open = writer.tx.clone();
+        let locked = writer.forgotten.clone();
+        match job.write_to(writer) {
+            Ok(_) => {}
+            Err(_) if locked.is_set() => {
+                tracing::info!("backup download stopped: the node locked");
+                writer_failed.store(true, std::sync::atomic::Ordering::Release);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "backup failed while streaming");
+                writer_failed.store(true, std::sync::atomic::Ordering::Release);
+            }
         }
+        drop(keep_open);
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
+    // The state: the channel, and whether the stream has ended (after an error).
+    let stream = futures_util::stream::unfold(Some(rx), move |rx| {
+        let (forgotten, failed) = (forgotten.clone(), failed.clone());
+        async move {
+            let mut rx = rx?;
+            loop {
+                if forgotten.is_set() {
+                    // Ends the response with an error, so the client sees a broken transfer
+                    // rather than a short file.
+                    return Some((Err(std::io::Error::other("the node locked")), None));
+                }
+                tokio::select! {
+                    item = rx.recv() => {
+                        return match item {
+                            Some(bytes) => Some((Ok(bytes), Some(rx))),
+                            None if failed.load(std::sync::atomic::Ordering::Acquire) => {
+                                Some((Err(std::io::Error::other("backup failed")), None))
+                            }
+                            None => None,
+                        };
+                    }
+                    _ = tokio::time::sleep(LOCK_POLL) => {}
+                }
+            }
+        }
     });
     Ok((
         [(header::CONTENT_TYPE, "application/octet-stream")],
@@ -106,17 +153,37 @@ pub async fn system_backup_post(
         .into_response())
 }
 
-/// `std::io::Write` into the response body channel (from a blocking thread).
+/// `std::io::Write` into the response body channel (from a blocking thread). While the
+/// channel is full it waits for room, but gives up as soon as the node locks.
 struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    forgotten: strongroom_core::KeyForgotten,
+    runtime: tokio::runtime::Handle,
 }
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tx
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
-        Ok(buf.len())
+        loop {
+            if self.forgotten.is_set() {
+                return Err(std::io::Error::other("the node locked"));
+            }
+            let room = self
+                .runtime
+                .block_on(tokio::time::timeout(LOCK_POLL, self.tx.reserve()));
+            match room {
+                Ok(Ok(permit)) => {
+                    permit.send(Bytes::copy_from_slice(buf));
+                    return Ok(buf.len());
+                }
+                Ok(Err(_)) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::BrokenPipe,
+                        "client went away",
+                    ));
+                }
+                Err(_) => continue,
+            }
+        }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -175,12 +242,13 @@ pub async fn system_restore_post(
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name() {
             Some("arguments") => {
-                let mut raw = Vec::new();
+                // Holds the backup passphrase: wiped when dropped, never reallocated unwiped.
+                let mut raw = zeroize::Zeroizing::new(Vec::new());
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                    raw.extend_from_slice(&chunk);
-                    if raw.len() > ARGUMENTS_LIMIT {
+                    if raw.len() + chunk.len() > ARGUMENTS_LIMIT {
                         return Err(bad_request("The arguments part is too large."));
                     }
+                    http_util::extend_wiping(&mut raw, &chunk, ARGUMENTS_LIMIT);
                 }
                 arguments = Some(serde_json::from_slice(&raw).map_err(|e| {
                     bad_request(format!(
