@@ -199,7 +199,27 @@ impl<W: Write> BackupWriter<W> {
     }
 
     /// Appends one record: `0x01 || key length (u32) || key || value length (u32) || value`.
+    /// A key or value larger than a reader accepts ([`MAX_KEY`], [`MAX_VALUE`]) is refused:
+    /// better a backup that fails than a file no restore can read.
     pub fn record(&mut self, key: &str, value: &[u8]) -> io::Result<()> {
+        if key.is_empty() || key.len() > MAX_KEY {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a store key of {} bytes cannot be backed up (1 to {MAX_KEY})",
+                    key.len()
+                ),
+            ));
+        }
+        if value.len() > MAX_VALUE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the value of {key} is {} bytes; a backup holds values of at most {MAX_VALUE}",
+                    value.len()
+                ),
+            ));
+        }
         self.buf.push(1);
         self.buf
             .extend_from_slice(&(key.len() as u32).to_be_bytes());
@@ -399,11 +419,18 @@ impl<R: Read> BackupReader<R> {
                 if u64::from_be_bytes(count) != seen {
                     return Err(invalid("the backup's record count does not match"));
                 }
-                if self.pos != self.plain.len() || self.next_chunk()? {
+                if self.pos != self.plain.len() {
                     return Err(invalid("the backup has data after its end"));
                 }
                 if !self.saw_last {
-                    return Err(invalid("the backup is truncated"));
+                    // The end record filled a chunk exactly: the format allows (and only
+                    // allows) an empty last chunk after it.
+                    if !self.next_chunk()? {
+                        return Err(invalid("the backup is truncated"));
+                    }
+                    if !self.saw_last || !self.plain.is_empty() {
+                        return Err(invalid("the backup has data after its end"));
+                    }
                 }
                 Ok(None)
             }
@@ -701,6 +728,9 @@ impl Core {
         } else {
             Vec::new()
         };
+        // Before the commit as well as after it: no cached check of a replaced user is
+        // served while the restore commits.
+        self.auth_cache.clear();
         match self.raw.commit_iter(checks, &mut ops)? {
             Commit::Committed(_) => {}
             Commit::Conflict => return Err(Error::WrongState(SystemState::Locked)),
@@ -777,6 +807,56 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(read_all(&longer, &pass).is_err());
+    }
+
+    /// A writer that ends its records exactly at a chunk boundary, then writes an empty last
+    /// chunk, as the format allows (ours never does: its last chunk is never empty).
+    fn ending_on_a_boundary(key: &Key32, kdf: &KdfParams, then: &[u8]) -> Vec<u8> {
+        let mut w = BackupWriter::new(Vec::new(), key, kdf, "now".into()).unwrap();
+        // 1 + 4 + 1 + 4 + value, then the 9-byte end record: exactly one chunk.
+        w.record("k", &vec![7u8; CHUNK_PLAINTEXT - 10 - 9]).unwrap();
+        w.buf.push(0);
+        w.buf.extend_from_slice(&1u64.to_be_bytes());
+        assert_eq!(w.buf.len(), CHUNK_PLAINTEXT);
+        w.write_chunk(CHUNK_PLAINTEXT, false).unwrap();
+        w.buf.extend_from_slice(then);
+        let len = w.buf.len();
+        w.write_chunk(len, true).unwrap();
+        w.out
+    }
+
+    #[test]
+    fn an_empty_last_chunk_after_a_full_one_is_read() {
+        let kdf = quick_kdf();
+        let pass = Passphrase::new("backup passphrase");
+        let key = kdf.derive(pass.as_bytes()).unwrap();
+        let bytes = ending_on_a_boundary(&key, &kdf, &[]);
+        let records = read_all(&bytes, &pass).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].1.len(), CHUNK_PLAINTEXT - 19);
+        // A last chunk that is not empty there is data after the end.
+        let e = read_all(&ending_on_a_boundary(&key, &kdf, &[0]), &pass).unwrap_err();
+        assert!(e.to_string().contains("data after its end"), "{e}");
+    }
+
+    #[test]
+    fn the_writer_refuses_what_the_reader_would_refuse() {
+        let kdf = quick_kdf();
+        let pass = Passphrase::new("backup passphrase");
+        let key = kdf.derive(pass.as_bytes()).unwrap();
+        let mut w = BackupWriter::new(Vec::new(), &key, &kdf, "now".into()).unwrap();
+        let e = w.record("big", &vec![0u8; MAX_VALUE + 1]).unwrap_err();
+        assert!(e.to_string().contains("at most 16777216"), "{e}");
+        assert!(w.record("", b"v").is_err());
+        assert!(w.record(&"k".repeat(MAX_KEY + 1), b"v").is_err());
+        // The largest key and value it accepts, the reader reads back.
+        let long_key = "k".repeat(MAX_KEY);
+        w.record(&long_key, &vec![1u8; MAX_VALUE]).unwrap();
+        let bytes = w.finish().unwrap();
+        let records = read_all(&bytes, &pass).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].0, long_key);
+        assert_eq!(records[0].1.len(), MAX_VALUE);
     }
 
     #[test]

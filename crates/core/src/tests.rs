@@ -407,6 +407,101 @@ fn passphrase_change_takes_effect_at_once_and_keeps_history() {
     core.authenticate("admin", ADMIN.as_bytes()).unwrap();
 }
 
+/// A store that runs a hook at every commit, before it applies: a test sees what other
+/// threads would see while a change commits.
+struct HookStore {
+    inner: strongroom_store::redb::RedbStore,
+    hook: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+}
+
+impl HookStore {
+    fn run_hook(&self) {
+        if let Some(hook) = &*self.hook.lock().unwrap() {
+            hook();
+        }
+    }
+}
+
+impl Store for HookStore {
+    fn get(&self, key: &str) -> strongroom_store::Result<Option<strongroom_store::Entry>> {
+        self.inner.get(key)
+    }
+    fn scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> strongroom_store::Result<Vec<(String, strongroom_store::Entry)>> {
+        self.inner.scan(prefix, start_after, limit)
+    }
+    fn commit(&self, txn: Txn) -> strongroom_store::Result<Commit> {
+        self.run_hook();
+        self.inner.commit(txn)
+    }
+    fn snapshot(&self) -> strongroom_store::Result<Box<dyn strongroom_store::Snapshot>> {
+        self.inner.snapshot()
+    }
+    fn commit_iter(
+        &self,
+        checks: Vec<strongroom_store::Check>,
+        ops: &mut dyn Iterator<Item = strongroom_store::Result<strongroom_store::Op>>,
+    ) -> strongroom_store::Result<Commit> {
+        self.run_hook();
+        self.inner.commit_iter(checks, ops)
+    }
+}
+
+#[test]
+fn no_cached_check_of_the_old_passphrase_is_served_while_a_change_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(HookStore {
+        inner: strongroom_store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap(),
+        hook: Mutex::new(None),
+    });
+    let core: &'static Core = Box::leak(Box::new(
+        Core::with_store(store.clone(), crypto::random_key(), CoreSettings::default()).unwrap(),
+    ));
+    provision(core);
+    let old = Passphrase::new("first passphrase");
+    for id in ["alice", "bob", "ns1~carol"] {
+        core.create_user(&admin(), NewUserId::Given(id), "", Role::Operator, &old)
+            .unwrap();
+        if id.starts_with("ns1~") {
+            // After its first user: a root Administrator makes users of new namespaces only.
+            core.create_namespace(&admin(), "ns1").unwrap();
+        }
+        core.authenticate(id, old.as_bytes()).unwrap(); // now cached
+        assert!(core.authenticate_cached(id, old.as_bytes()).is_some());
+    }
+    // At each commit from now on, record whether the old passphrase is still served from
+    // the cache to the user being changed.
+    let seen: &'static Mutex<Vec<(&'static str, bool)>> = Box::leak(Box::default());
+    let watching: &'static Mutex<&'static str> = Box::leak(Box::new(Mutex::new("")));
+    *store.hook.lock().unwrap() = Some(Box::new(move || {
+        let id = *watching.lock().unwrap();
+        if !id.is_empty() {
+            let cached = core.authenticate_cached(id, b"first passphrase").is_some();
+            seen.lock().unwrap().push((id, cached));
+        }
+    }));
+    *watching.lock().unwrap() = "alice";
+    core.set_user_passphrase(&admin(), "alice", &Passphrase::new("second passphrase"))
+        .unwrap();
+    *watching.lock().unwrap() = "bob";
+    core.delete_user(&admin(), "bob").unwrap();
+    *watching.lock().unwrap() = "ns1~carol";
+    core.delete_namespace(&admin(), "ns1").unwrap();
+    *watching.lock().unwrap() = "";
+    let seen = seen.lock().unwrap().clone();
+    for id in ["alice", "bob", "ns1~carol"] {
+        assert!(seen.iter().any(|(i, _)| *i == id), "{id}: no commit seen");
+    }
+    assert!(
+        seen.iter().all(|(_, cached)| !cached),
+        "the old passphrase was served from the cache during the commit: {seen:?}"
+    );
+}
+
 fn event(n: u32) -> audit::NewAuditEvent {
     audit::NewAuditEvent {
         actor: Some("admin".into()),
