@@ -44,12 +44,6 @@ const HKDF_INFO: &[u8] = b"strongroom/backup/v1";
 /// The first record: the domain key, in clear inside the backup's encryption.
 pub const DOMAIN_KEY_RECORD: &str = "backup/domain-key";
 
-/// Argon2id parameters a backup file may ask for: a file is untrusted input, and its KDF
-/// parameters must not make the node spend unbounded memory or time.
-const MAX_KDF_MEMORY_KIB: u32 = 1024 * 1024;
-const MAX_KDF_ITERATIONS: u32 = 16;
-const MAX_KDF_PARALLELISM: u32 = 8;
-
 /// Never in a backup: node-local state (sealed under this node's device key, or describing
 /// this node's store). `meta/unlock` is carried separately. (Sessions and login tokens are
 /// never stored at all: they live in memory.)
@@ -69,6 +63,12 @@ fn is_user_data(key: &str) -> bool {
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidInput(msg.into())
+}
+
+fn kdf_refused(why: String) -> Error {
+    invalid(format!(
+        "the backup's key derivation parameters are not acceptable: {why}"
+    ))
 }
 
 /// The header, in JSON, after the magic and version.
@@ -289,16 +289,9 @@ impl<R: Read> BackupReader<R> {
         read_exact_or_truncated(&mut input, &mut header_bytes)?;
         let header: Header = serde_json::from_slice(&header_bytes)
             .map_err(|_| invalid("the backup header is malformed"))?;
-        let k = &header.kdf;
-        if k.algorithm != "argon2id"
-            || k.memory_kib > MAX_KDF_MEMORY_KIB
-            || k.iterations > MAX_KDF_ITERATIONS
-            || k.parallelism > MAX_KDF_PARALLELISM
-        {
-            return Err(invalid(
-                "the backup's key derivation parameters are not acceptable",
-            ));
-        }
+        // A file is untrusted input: its KDF parameters must not make the node spend
+        // unbounded memory or time, and are checked before anything is derived.
+        header.kdf.validate().map_err(kdf_refused)?;
         let mut preamble = fixed.to_vec();
         preamble.extend_from_slice(&header_bytes);
         let aad: [u8; 32] = digest(&SHA256, &preamble)
@@ -316,12 +309,11 @@ impl<R: Read> BackupReader<R> {
         })
     }
 
-    /// Derives the backup key from the passphrase with the file's parameters.
+    /// Derives the backup key from the passphrase with the file's parameters (checked by
+    /// [`BackupReader::open`]). `Busy` if the Argon2 gate is full.
     pub fn derive_key(&self, passphrase: &Passphrase) -> Result<Key32> {
-        self.header
-            .kdf
-            .derive(passphrase.as_bytes())
-            .map_err(|_| invalid("the backup's key derivation parameters are not acceptable"))
+        self.header.kdf.validate().map_err(kdf_refused)?;
+        self.header.kdf.derive(passphrase.as_bytes())
     }
 
     /// Keys the reader; records can be read from now on.
@@ -501,8 +493,14 @@ fn verify(path: &Path, backup_key: &Key32) -> Result<Verified> {
         match seen {
             0 if key == DOMAIN_KEY_RECORD && value.len() == 32 => {}
             1 if key == UNLOCK_PATH => {
-                serde_json::from_slice::<UnlockRecord>(&value)
+                let record = serde_json::from_slice::<UnlockRecord>(&value)
                     .map_err(|_| invalid("the backup's unlock record is malformed"))?;
+                // Installed as it is by a full restore, then derived at every unlock.
+                record.kdf.validate().map_err(|why| {
+                    invalid(format!(
+                        "the backup's unlock record has key derivation parameters that are not acceptable: {why}"
+                    ))
+                })?;
             }
             0 | 1 => return Err(invalid("the backup's records are malformed (missing keys)")),
             _ => {
@@ -513,6 +511,15 @@ fn verify(path: &Path, backup_key: &Key32) -> Result<Verified> {
                 }
                 if last_key.as_deref().is_some_and(|last| last >= key.as_str()) {
                     return Err(invalid("the backup's records are out of order"));
+                }
+                if key == BACKUP_KEY_PATH {
+                    let record = serde_json::from_slice::<BackupKeyRecord>(&value)
+                        .map_err(|_| invalid("the backup's backup-key record is malformed"))?;
+                    record.kdf.validate().map_err(|why| {
+                        invalid(format!(
+                            "the backup's backup-key record has key derivation parameters that are not acceptable: {why}"
+                        ))
+                    })?;
                 }
                 last_key = Some(key);
             }
@@ -755,8 +762,9 @@ mod tests {
 
     fn quick_kdf() -> KdfParams {
         let mut k = KdfParams::new_for_key();
-        k.memory_kib = 64; // the format, not the KDF, is under test
-        k.iterations = 1;
+        // The format, not the KDF, is under test: the cheapest parameters allowed.
+        k.memory_kib = crypto::KDF_MIN_MEMORY_KIB;
+        k.iterations = crypto::KDF_MIN_ITERATIONS;
         k
     }
 
@@ -771,7 +779,12 @@ mod tests {
     fn read_all(bytes: &[u8], passphrase: &Passphrase) -> Result<Vec<(String, Vec<u8>)>> {
         let r = BackupReader::open(bytes)?;
         let key = r.derive_key(passphrase)?;
-        let mut r = r.with_key(&key)?;
+        read_all_with(bytes, &key)
+    }
+
+    /// As [`read_all`], with the key derived already (the header is still read and checked).
+    fn read_all_with(bytes: &[u8], key: &Key32) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut r = BackupReader::open(bytes)?.with_key(key)?;
         let mut out = Vec::new();
         while let Some((k, v)) = r.next_record(out.len() as u64)? {
             out.push((k, v.to_vec()));
@@ -795,18 +808,25 @@ mod tests {
         // Every truncation, at a spread of lengths including chunk boundaries, is refused.
         for len in (0..bytes.len()).step_by(997).chain([bytes.len() - 1]) {
             assert!(
-                read_all(&bytes[..len], &pass).is_err(),
+                read_all_with(&bytes[..len], &key).is_err(),
                 "truncated to {len}"
             );
         }
         for pos in (0..bytes.len()).step_by(1009) {
             let mut damaged = bytes.clone();
             damaged[pos] ^= 0x80;
-            assert!(read_all(&damaged, &pass).is_err(), "flip at {pos}");
+            // A flip in the header's KDF parameters changes the key too: derive it.
+            let header_end = 22 + u32::from_be_bytes(bytes[18..22].try_into().unwrap()) as usize;
+            let result = if pos < header_end {
+                read_all(&damaged, &pass)
+            } else {
+                read_all_with(&damaged, &key)
+            };
+            assert!(result.is_err(), "flip at {pos}");
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(read_all(&longer, &pass).is_err());
+        assert!(read_all_with(&longer, &key).is_err());
     }
 
     /// A writer that ends its records exactly at a chunk boundary, then writes an empty last
@@ -860,6 +880,56 @@ mod tests {
     }
 
     #[test]
+    fn restored_records_with_unacceptable_kdf_parameters_are_refused() {
+        let kdf = quick_kdf();
+        let key = kdf.derive(b"backup passphrase").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut hostile = KdfParams::new_for_key();
+        hostile.memory_kib = 1024 * 1024;
+        let unlock = |kdf: &KdfParams| {
+            serde_json::to_vec(&serde_json::json!({"kdf": kdf, "wrappedDomainKey": "00"})).unwrap()
+        };
+        let backup_key = |kdf: &KdfParams| {
+            serde_json::to_vec(&serde_json::json!({"kdf": kdf, "key": "00".repeat(32)})).unwrap()
+        };
+        let file = |records: Vec<(&str, Vec<u8>)>| {
+            let mut w = BackupWriter::new(Vec::new(), &key, &kdf, "now".into()).unwrap();
+            w.record(DOMAIN_KEY_RECORD, &[9u8; 32]).unwrap();
+            for (k, v) in records {
+                w.record(k, &v).unwrap();
+            }
+            let path = dir.path().join("b");
+            std::fs::write(&path, w.finish().unwrap()).unwrap();
+            verify(&path, &key).map(|v| v.records)
+        };
+        let good = KdfParams::new_for_key();
+        assert_eq!(
+            file(vec![
+                (UNLOCK_PATH, unlock(&good)),
+                (BACKUP_KEY_PATH, backup_key(&good))
+            ])
+            .unwrap(),
+            3
+        );
+        let e = file(vec![(UNLOCK_PATH, unlock(&hostile))]).unwrap_err();
+        assert!(
+            e.to_string().contains("unlock record has key derivation parameters that are not acceptable: memory_kib 1048576"),
+            "{e}"
+        );
+        let e = file(vec![
+            (UNLOCK_PATH, unlock(&good)),
+            (BACKUP_KEY_PATH, backup_key(&hostile)),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "backup-key record has key derivation parameters that are not acceptable"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn hostile_headers_are_refused() {
         let kdf = quick_kdf();
         let key = kdf.derive(b"x").unwrap();
@@ -868,13 +938,24 @@ mod tests {
         v2[17] = 2;
         let e = BackupReader::open(v2.as_slice()).err().unwrap();
         assert!(e.to_string().contains("version 2"));
-        let mut greedy = KdfParams::new_for_key();
-        greedy.memory_kib = 64 * 1024 * 1024;
-        let bytes = sample(&[], &key, &greedy);
-        assert!(
-            BackupReader::open(bytes.as_slice()).is_err(),
-            "a 64 GiB KDF is refused"
-        );
+        for (memory_kib, iterations, what) in [
+            (64 * 1024 * 1024, 3, "memory_kib 67108864"),
+            (crypto::KDF_MAX_MEMORY_KIB + 1, 3, "memory_kib 262145"),
+            (65536, 16, "iterations 16"),
+            (64, 1, "memory_kib 64"),
+        ] {
+            let mut hostile = KdfParams::new_for_key();
+            hostile.memory_kib = memory_kib;
+            hostile.iterations = iterations;
+            let bytes = sample(&[], &key, &hostile);
+            let e = BackupReader::open(bytes.as_slice()).err().unwrap();
+            assert!(
+                e.to_string()
+                    .starts_with("the backup's key derivation parameters are not acceptable")
+                    && e.to_string().contains(what),
+                "{e}"
+            );
+        }
         assert!(BackupReader::open(&b"STRONGROOMBACKUP\x00\x01\xff\xff\xff\xff"[..]).is_err());
     }
 }

@@ -17,6 +17,7 @@ mod cvpysdk_interop;
 mod exhaustion;
 mod identity;
 mod interop;
+mod kdf;
 mod lifecycle;
 mod random;
 mod system;
