@@ -175,6 +175,10 @@ pub fn random_key() -> Key32 {
     key
 }
 
+/// The Argon2id cost of the unlock and backup keys (see [`KdfParams::new_for_key`]).
+pub const KEY_MEMORY_KIB: u32 = 256 * 1024;
+pub const KEY_ITERATIONS: u32 = 3;
+
 /// The memory of a password verifier: OWASP's minimum for Argon2id (19 MiB, 2 passes).
 pub const VERIFIER_MEMORY_KIB: u32 = 19 * 1024;
 const VERIFIER_ITERATIONS: u32 = 2;
@@ -205,18 +209,31 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// Fresh parameters with a new 16-byte salt: 64 MiB, 3 passes (the unlock key is derived
-    /// rarely, so it can afford more than the per-user verifiers).
+    /// Fresh parameters with a new 16-byte salt: [`KEY_MEMORY_KIB`] (256 MiB),
+    /// [`KEY_ITERATIONS`] passes, one lane. The unlock and backup keys guard material an
+    /// attacker can take away (the store file, a backup file) and guess at offline, and they
+    /// are derived rarely, so they get far more than the per-user verifiers: about 0.8 s on
+    /// a 2-core machine shared with other work (docs/security-model.md).
     pub fn new_for_key() -> Self {
         let mut salt = [0u8; 16];
         fill_random(&mut salt);
         Self {
             algorithm: "argon2id".into(),
-            memory_kib: 64 * 1024,
-            iterations: 3,
+            memory_kib: KEY_MEMORY_KIB,
+            iterations: KEY_ITERATIONS,
             parallelism: 1,
             salt: hex::encode(salt),
         }
+    }
+
+    /// Whether these are the parameters this build makes new keys with (the salt aside):
+    /// a key derived with others is derived again when its passphrase is next given.
+    pub fn is_current(&self) -> bool {
+        let current = Self::new_for_key();
+        self.algorithm == current.algorithm
+            && self.memory_kib == current.memory_kib
+            && self.iterations == current.iterations
+            && self.parallelism == current.parallelism
     }
 
     /// Checks the parameters against the floor and ceiling ([`KDF_MAX_MEMORY_KIB`] and the
@@ -312,9 +329,47 @@ pub fn check_verifier(password: &[u8], verifier: &str) -> Result<bool> {
 }
 
 fn check_verifier_ungated(password: &[u8], verifier: &str) -> bool {
+    // A verifier carries its own parameters, and it may come from a backup (untrusted): one
+    // that would cost more than the gate counted for it is refused, not run.
+    match verifier_params(verifier) {
+        Some((m, t, p))
+            if m <= VERIFIER_MEMORY_KIB && t <= KDF_MAX_ITERATIONS && p <= KDF_MAX_PARALLELISM => {}
+        _ => return false,
+    }
     verifier_hasher()
         .verify_password(password, verifier)
         .is_ok()
+}
+
+/// The (memory KiB, passes, lanes) of an Argon2id PHC string
+/// (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`), or `None` if it is not one.
+fn verifier_params(verifier: &str) -> Option<(u32, u32, u32)> {
+    let mut fields = verifier.split('$');
+    if fields.next() != Some("") || fields.next() != Some("argon2id") {
+        return None;
+    }
+    let mut params = fields.next()?;
+    if params.starts_with("v=") {
+        params = fields.next()?;
+    }
+    let (mut m, mut t, mut p) = (None, None, None);
+    for kv in params.split(',') {
+        let (k, v) = kv.split_once('=')?;
+        let v: u32 = v.parse().ok()?;
+        match k {
+            "m" => m = Some(v),
+            "t" => t = Some(v),
+            "p" => p = Some(v),
+            _ => return None,
+        }
+    }
+    Some((m?, t?, p?))
+}
+
+/// Whether a verifier was made with the parameters this build makes verifiers with; one made
+/// with others is made again at the user's next successful login.
+pub fn verifier_is_current(verifier: &str) -> bool {
+    verifier_params(verifier) == Some((VERIFIER_MEMORY_KIB, VERIFIER_ITERATIONS, 1))
 }
 
 /// The verifier of no password anyone knows, made once per process (outside the gate: it
@@ -365,6 +420,27 @@ mod tests {
         assert!(check_verifier(b"hunter2hunter2", &v).unwrap());
         assert!(!check_verifier(b"hunter2hunter3", &v).unwrap());
         assert!(!check_verifier(b"x", "not a phc string").unwrap());
+        assert!(verifier_is_current(&v));
+    }
+
+    /// A verifier made with other parameters, by the argon2 crate directly.
+    fn verifier_with(m: u32, t: u32, password: &[u8]) -> String {
+        let params = Params::new(m, t, 1, None).unwrap();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_with_salt(password, &[5u8; 16])
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn older_verifiers_still_verify_and_costlier_ones_are_refused() {
+        let old = verifier_with(8 * 1024, 1, b"old passphrase");
+        assert!(old.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"), "{old}");
+        assert!(!verifier_is_current(&old));
+        assert!(check_verifier(b"old passphrase", &old).unwrap());
+        // More memory than the gate counts for a verification: refused without running.
+        let costly = verifier_with(VERIFIER_MEMORY_KIB + 1024, 1, b"costly passphrase");
+        assert!(!check_verifier(b"costly passphrase", &costly).unwrap());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod identity;
 pub mod names;
 pub mod passkeys;
 pub mod password_policy;
+pub mod rehash;
 pub mod secret;
 pub mod sessions;
 pub mod state;
@@ -302,6 +303,7 @@ impl Core {
         self.require_state(SystemState::Unprovisioned)?;
         req.unlock_passphrase.check_length("unlockPassphrase")?;
         req.admin_passphrase.check_length("adminPassphrase")?;
+        req.unlock_passphrase.check_strength("unlockPassphrase")?;
         let offset = clock::offset_to(clock::parse_utc(req.system_time)?);
 
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
@@ -346,6 +348,7 @@ impl Core {
         let domain_key = record.open(passphrase)?;
         self.become_operational(domain_key)?;
         tracing::info!("unlocked");
+        self.upgrade_unlock_record(&record, entry.revision, passphrase);
         Ok(())
     }
 
@@ -416,6 +419,7 @@ impl Core {
         if !crypto::check_verifier_admitted(admission, passphrase, &user.verifier) {
             return Err(Error::Unauthenticated);
         }
+        self.upgrade_verifier(&unlocked, user_id, passphrase, &user.verifier);
         let principal = Principal::new(user_id, user.role);
         self.auth_cache.insert(mac, principal.clone(), generation);
         Ok(principal)

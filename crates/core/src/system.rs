@@ -63,6 +63,7 @@ impl Core {
         let u = self.unlocked()?;
         who.require_root_admin()?;
         new.check_length("newPassphrase")?;
+        new.check_strength("newPassphrase")?;
         let wrong = || Error::WrongPassphrase("backup passphrase is incorrect.".into());
         let existing = u.data.get(BACKUP_KEY_PATH)?;
         let current_ok = match (&existing, current) {
@@ -109,6 +110,7 @@ impl Core {
         let u = self.unlocked()?;
         who.require_root_admin()?;
         new.check_length("newPassphrase")?;
+        new.check_strength("newPassphrase")?;
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
         let entry = self
             .raw

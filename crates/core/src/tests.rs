@@ -824,3 +824,94 @@ fn an_old_format_passkey_window_loads_closed() {
         passkeys::RestoreDecision::Authorized { .. }
     ));
 }
+
+fn audit_actions(core: &Core) -> Vec<(String, String)> {
+    core.audit_events(&admin(), 0, 1000)
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| (e.action, e.target))
+        .collect()
+}
+
+#[test]
+fn an_unlock_key_with_older_parameters_is_derived_again_at_unlock() {
+    let (_dir, core) = open_provisioned();
+    let current: UnlockRecord =
+        serde_json::from_slice(&core.raw.get(UNLOCK_PATH).unwrap().unwrap().value).unwrap();
+    assert_eq!(
+        current.kdf.memory_kib,
+        256 * 1024,
+        "the default is the strong one"
+    );
+    assert_eq!(current.kdf.iterations, 3);
+    // The record an earlier build wrote: 64 MiB, 3 passes.
+    let mut old_kdf = KdfParams::new_for_key();
+    old_kdf.memory_kib = 64 * 1024;
+    let unlock_key = old_kdf.derive(UNLOCK.as_bytes()).unwrap();
+    let domain_key = core.domain_key_for_test().unwrap();
+    let old = UnlockRecord {
+        kdf: old_kdf,
+        wrapped_domain_key: hex::encode(
+            Sealer::new(&unlock_key, UNLOCK_PURPOSE).seal(UNLOCK_PATH, &domain_key),
+        ),
+    };
+    core.raw.put(UNLOCK_PATH, &json(&old).unwrap()).unwrap();
+    core.lock(&admin()).unwrap();
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    let upgraded: UnlockRecord =
+        serde_json::from_slice(&core.raw.get(UNLOCK_PATH).unwrap().unwrap().value).unwrap();
+    assert!(upgraded.kdf.is_current());
+    assert_ne!(upgraded.kdf.salt, old.kdf.salt);
+    assert!(audit_actions(&core).contains(&("upgrade key derivation".into(), UNLOCK_PATH.into())));
+    // The same passphrase opens the new record, and the same domain key is inside.
+    core.lock(&admin()).unwrap();
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    assert_eq!(core.domain_key_for_test().unwrap(), domain_key);
+}
+
+#[test]
+fn a_verifier_with_older_parameters_is_made_again_at_login() {
+    use argon2::PasswordHasher;
+    let (_dir, core) = open_provisioned();
+    let pass = Passphrase::new("alice passphrase");
+    core.create_user(
+        &admin(),
+        NewUserId::Given("alice"),
+        "",
+        Role::Operator,
+        &pass,
+    )
+    .unwrap();
+    // A verifier an earlier build made: 8 MiB, 1 pass.
+    let params = argon2::Params::new(8 * 1024, 1, 1, None).unwrap();
+    let old = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_with_salt(pass.as_bytes(), &[3u8; 16])
+        .unwrap()
+        .to_string();
+    let u = core.unlocked().unwrap();
+    let (mut record, _) = core.read_user(&u, "alice").unwrap().unwrap();
+    record.verifier = old.clone();
+    record.history = vec![old.clone()];
+    u.data
+        .put(&user_path("alice"), &json(&record).unwrap())
+        .unwrap();
+    // A wrong passphrase upgrades nothing.
+    assert!(
+        core.authenticate("alice", b"not alice's passphrase")
+            .is_err()
+    );
+    assert_eq!(
+        core.read_user(&u, "alice").unwrap().unwrap().0.verifier,
+        old
+    );
+    core.authenticate("alice", pass.as_bytes()).unwrap();
+    let (record, _) = core.read_user(&u, "alice").unwrap().unwrap();
+    assert_ne!(record.verifier, old);
+    assert!(crypto::verifier_is_current(&record.verifier));
+    assert_eq!(record.history, vec![record.verifier.clone()]);
+    assert!(crypto::check_verifier(pass.as_bytes(), &record.verifier).unwrap());
+    assert!(
+        audit_actions(&core).contains(&("upgrade key derivation".into(), "users/alice".into()))
+    );
+}

@@ -89,7 +89,7 @@ impl Core {
     }
 
     /// Reads, changes and writes back a user, retrying if another writer changed it meanwhile.
-    fn update_user(
+    pub(crate) fn update_user(
         &self,
         u: &Unlocked,
         user_id: &str,

@@ -122,7 +122,7 @@ fn prepare_scratch(data_dir: &std::path::Path) -> anyhow::Result<std::path::Path
     Ok(scratch)
 }
 
-/// Argon2 allocates 19 to 64 MiB per run. glibc's malloc raises its mmap threshold after such
+/// Argon2 allocates 19 to 256 MiB per run. glibc's malloc raises its mmap threshold after such
 /// blocks are freed, and from then on serves them from its heap and keeps the memory: a
 /// server that has checked a few passwords would hold a gigabyte. A fixed threshold keeps
 /// large blocks in mmap, returned to the system when freed.

@@ -142,3 +142,61 @@ async fn concurrent_restores_at_the_ceiling_take_turns_for_memory() {
     assert!(after - before > 200 * 1024, "the derivations ran");
     assert_eq!(s.state().await, "Unprovisioned");
 }
+
+const TOO_WEAK: &str =
+    "is too weak: use more different characters, of more than one kind, or several words";
+
+#[tokio::test]
+async fn weak_unlock_and_backup_passphrases_are_refused_and_keys_cost_256_mib() {
+    let s = Server::start();
+    for weak in ["aaaaaaaaaaaa", "1234567890", "abcdefghijkl", "passphrase"] {
+        let r = s
+            .post("/provision")
+            .json(&json!({"unlockPassphrase": weak, "adminPassphrase": ADMIN, "systemTime": TIME}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            assert_error(r, 400).await,
+            format!("unlockPassphrase {TOO_WEAK}")
+        );
+    }
+    assert_eq!(s.state().await, "Unprovisioned");
+    s.provision().await;
+    let r = s
+        .put("/config/backup-passphrase")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&json!({"newPassphrase": "0000011111", "currentPassphrase": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_error(r, 400).await,
+        format!("newPassphrase {TOO_WEAK}")
+    );
+    let r = s
+        .put("/config/unlock-passphrase")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&json!({"newPassphrase": "zyxwvutsrqpo", "currentPassphrase": UNLOCK}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_error(r, 400).await,
+        format!("newPassphrase {TOO_WEAK}")
+    );
+    // User passphrases keep NetHSM's rule alone (they are guessed online, rate limited).
+    s.create_user(Some("backup"), "Backup", "aaaaaaaaaa").await;
+
+    // A good one is taken, and the backup key it makes costs 256 MiB and 3 passes: the
+    // header of a backup says so.
+    s.set_backup_passphrase("backup passphrase for tests", "")
+        .await;
+    let file = s.backup("backup", "aaaaaaaaaa").await;
+    let len = u32::from_be_bytes(file[18..22].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&file[22..22 + len]).unwrap();
+    assert_eq!(header["kdf"]["algorithm"], "argon2id");
+    assert_eq!(header["kdf"]["memory_kib"], 262144);
+    assert_eq!(header["kdf"]["iterations"], 3);
+    assert_eq!(header["kdf"]["parallelism"], 1);
+}
