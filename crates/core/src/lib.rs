@@ -147,6 +147,10 @@ pub struct CoreSettings {
     pub passkey_window: Duration,
     /// The most events the audit trail keeps; older ones are pruned (see [`audit`]).
     pub audit_max_events: u64,
+    /// Replace a device key file that is refused (a link, another owner, group or other
+    /// access, missing beside a store, or one that does not open the stored TLS identity)
+    /// with a new key, and make a new TLS certificate. Off: such a start is refused.
+    pub regenerate_device_key: bool,
 }
 
 impl Default for CoreSettings {
@@ -156,6 +160,7 @@ impl Default for CoreSettings {
             session_idle: Duration::from_secs(30 * 60),
             passkey_window: Duration::from_secs(30 * 60),
             audit_max_events: DEFAULT_AUDIT_MAX_EVENTS,
+            regenerate_device_key: false,
         }
     }
 }
@@ -190,6 +195,9 @@ impl std::fmt::Debug for Core {
 
 impl Core {
     /// Opens (creating if missing) the data directory: the device key and the redb store.
+    /// Every start checks the directory, the store file and the key file (owner, mode, no
+    /// links: see [`device`]), and that the device key opens the stored TLS identity; a check
+    /// that fails refuses the start with the reason.
     pub fn open(data_dir: &Path, settings: CoreSettings) -> Result<Self> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
@@ -197,9 +205,19 @@ impl Core {
             .mode(0o700)
             .create(data_dir)
             .map_err(|e| Error::Internal(format!("creating {}: {e}", data_dir.display())))?;
-        let device_key = device::load_or_create(&data_dir.join(DEVICE_KEY_FILE))?;
-        let store = RedbStore::open(&data_dir.join(STORE_FILE))?;
-        Self::with_store(Arc::new(store), device_key, settings)
+        device::check_data_dir(data_dir)?;
+        let store_path = data_dir.join(STORE_FILE);
+        let store_existed = device::prepare_store_file(&store_path)?;
+        let regenerate = settings.regenerate_device_key;
+        let device_key =
+            device::load_or_create(&data_dir.join(DEVICE_KEY_FILE), !store_existed, regenerate)?;
+        let store = RedbStore::open(&store_path)?;
+        let core = Self::with_store(Arc::new(store), device_key, settings)?;
+        if !regenerate {
+            let sealer = Sealer::new(&core.device_key, tls::TLS_PURPOSE);
+            tls::check_opens(&*core.raw, &sealer, &data_dir.join(DEVICE_KEY_FILE))?;
+        }
+        Ok(core)
     }
 
     /// Starts on any store: checks the schema, then comes up Unprovisioned, Locked, or

@@ -107,7 +107,15 @@ fn lost_device_key_with_unattended_boot_stays_locked() {
         core.set_unattended_boot(&admin(), true).unwrap();
     }
     std::fs::remove_file(dir.path().join(DEVICE_KEY_FILE)).unwrap();
-    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+    // A lost key is not replaced silently...
+    let e = Core::open(dir.path(), CoreSettings::default()).unwrap_err();
+    assert!(e.to_string().contains("is missing"), "{e}");
+    // ...only when asked to.
+    let settings = CoreSettings {
+        regenerate_device_key: true,
+        ..CoreSettings::default()
+    };
+    let core = Core::open(dir.path(), settings).unwrap();
     assert_eq!(core.state(), SystemState::Locked);
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
 }

@@ -147,6 +147,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         session_idle: Duration::from_secs(config.session_idle_secs),
         passkey_window: Duration::from_secs(config.passkey_authorization_secs),
         audit_max_events: config.audit_max_events,
+        regenerate_device_key: config.regenerate_device_key,
     };
     let (core, tls, scratch_dir) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let core = Core::open(&data_dir, settings)

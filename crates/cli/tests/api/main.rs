@@ -14,6 +14,7 @@ mod conformance;
 mod connections;
 mod crash;
 mod cvpysdk_interop;
+mod data_dir;
 mod exhaustion;
 mod identity;
 mod interop;

@@ -290,6 +290,11 @@ impl Server {
         self.spawn();
     }
 
+    /// The extra arguments of the next start (`start_again`, `restart`).
+    pub fn set_extra_args(&mut self, extra_args: &[&str]) {
+        self.extra_args = extra_args.iter().map(|s| s.to_string()).collect();
+    }
+
     /// Starts the server again after [`Server::kill`].
     pub fn start_again(&mut self) {
         assert!(self.child.is_none());
