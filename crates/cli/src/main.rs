@@ -92,6 +92,12 @@ struct ServeArgs {
     /// what the descriptor limit allows].
     #[arg(long, env = "STRONGROOM_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Replace a device key file the server refuses (a symbolic link, another owner, access
+    /// for group or others, missing beside a store, or not opening the stored TLS identity)
+    /// with a new key and a new TLS certificate, instead of refusing to start. A flag only:
+    /// give it once, for the start that needs it.
+    #[arg(long)]
+    regenerate_device_key: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -118,6 +124,7 @@ fn main() -> anyhow::Result<()> {
                     body_idle_timeout_secs: args.body_idle_timeout_secs,
                     keep_alive_idle_secs: args.keep_alive_idle_secs,
                     max_connections: args.max_connections,
+                    regenerate_device_key: args.regenerate_device_key,
                 },
                 file,
             )?;

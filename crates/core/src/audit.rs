@@ -301,6 +301,11 @@ pub fn in_request<T>(ctx: Option<Arc<RequestAudit>>, f: impl FnOnce() -> T) -> T
     f()
 }
 
+/// The id of the request running on this thread, if any.
+pub(crate) fn current_request_id() -> Option<String> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|ctx| ctx.event.request_id.clone()))
+}
+
 /// The current request's context, if its event is still to be written.
 fn current_unwritten() -> Option<Arc<RequestAudit>> {
     CURRENT.with(|c| c.borrow().clone().filter(|ctx| !ctx.written()))

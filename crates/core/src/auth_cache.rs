@@ -1,7 +1,8 @@
 //! A cache of successful password verifications, so HTTP Basic auth on every request does not
 //! redo Argon2 (which is slow on purpose).
 //!
-//! Entries are keyed by HMAC-SHA256(process secret, user id || 0 || passphrase): the cache
+//! Entries are keyed by HMAC-SHA256(process secret, len(user id) as u64 BE || user id ||
+//! passphrase), the length first so no two (id, passphrase) pairs give one input: the cache
 //! never holds a passphrase, and its keys are useless outside this process. Entries live for a
 //! short, configurable time, and are dropped when the user's passphrase changes, the user or
 //! its namespace is deleted, or the node locks. A per-user generation counter closes the race
@@ -83,9 +84,11 @@ impl AuthCache {
     }
 
     pub fn mac(&self, user_id: &str, passphrase: &[u8]) -> Mac {
+        // The id's length first: with a separator byte instead, `("a\0b", "c")` and
+        // `("a", "b\0c")` would share an entry, and a check would record the wrong actor.
         let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(&(user_id.len() as u64).to_be_bytes());
         ctx.update(user_id.as_bytes());
-        ctx.update(&[0]);
         ctx.update(passphrase);
         let tag = ctx.sign();
         let mut mac = [0u8; 32];
@@ -166,6 +169,9 @@ mod tests {
         let mac = cache.mac("alice", b"pass");
         assert_ne!(mac, cache.mac("alice", b"pasS"));
         assert_ne!(cache.mac("a", b"lice:pass"), cache.mac("a:lice", b"pass"));
+        // Ids may hold any byte the faces pass on: the input must stay unambiguous.
+        assert_ne!(cache.mac("a\0b", b"c"), cache.mac("a", b"b\0c"));
+        assert_ne!(cache.mac("", b"\0x"), cache.mac("\0", b"x"));
         assert!(cache.get(&mac).is_none());
         cache.insert(mac, p.clone(), cache.generation("alice"));
         assert_eq!(cache.get(&mac), Some(p.clone()));

@@ -25,7 +25,7 @@ use crate::crypto::{self, KdfParams, Key32};
 use crate::error::{Error, Result};
 use crate::identity::Principal;
 use crate::secret::Passphrase;
-use crate::system::BackupKeyRecord;
+use crate::system::{BACKUP_KEY_PATH, BackupKeyRecord};
 use crate::{Core, Inner, SystemState, UNLOCK_PATH, UnlockRecord, clock};
 
 /// The first 16 bytes of every backup file.
@@ -42,12 +42,6 @@ const MAX_VALUE: usize = 16 * 1024 * 1024;
 const HKDF_INFO: &[u8] = b"strongroom/backup/v1";
 /// The first record: the domain key, in clear inside the backup's encryption.
 pub const DOMAIN_KEY_RECORD: &str = "backup/domain-key";
-
-/// Argon2id parameters a backup file may ask for: a file is untrusted input, and its KDF
-/// parameters must not make the node spend unbounded memory or time.
-const MAX_KDF_MEMORY_KIB: u32 = 1024 * 1024;
-const MAX_KDF_ITERATIONS: u32 = 16;
-const MAX_KDF_PARALLELISM: u32 = 8;
 
 /// Never in a backup: node-local state (sealed under this node's device key, or describing
 /// this node's store). `meta/unlock` is carried separately. (Sessions and login tokens are
@@ -68,6 +62,12 @@ fn is_user_data(key: &str) -> bool {
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidInput(msg.into())
+}
+
+fn kdf_refused(why: String) -> Error {
+    invalid(format!(
+        "the backup's key derivation parameters are not acceptable: {why}"
+    ))
 }
 
 /// The header, in JSON, after the magic and version.
@@ -228,7 +228,27 @@ impl<W: Write> BackupWriter<W> {
     }
 
     /// Appends one record: `0x01 || key length (u32) || key || value length (u32) || value`.
+    /// A key or value larger than a reader accepts ([`MAX_KEY`], [`MAX_VALUE`]) is refused:
+    /// better a backup that fails than a file no restore can read.
     pub fn record(&mut self, key: &str, value: &[u8]) -> io::Result<()> {
+        if key.is_empty() || key.len() > MAX_KEY {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a store key of {} bytes cannot be backed up (1 to {MAX_KEY})",
+                    key.len()
+                ),
+            ));
+        }
+        if value.len() > MAX_VALUE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the value of {key} is {} bytes; a backup holds values of at most {MAX_VALUE}",
+                    value.len()
+                ),
+            ));
+        }
         self.push(&[1])?;
         self.push(&(key.len() as u32).to_be_bytes())?;
         self.push(key.as_bytes())?;
@@ -295,16 +315,9 @@ impl<R: Read> BackupReader<R> {
         read_exact_or_truncated(&mut input, &mut header_bytes)?;
         let header: Header = serde_json::from_slice(&header_bytes)
             .map_err(|_| invalid("the backup header is malformed"))?;
-        let k = &header.kdf;
-        if k.algorithm != "argon2id"
-            || k.memory_kib > MAX_KDF_MEMORY_KIB
-            || k.iterations > MAX_KDF_ITERATIONS
-            || k.parallelism > MAX_KDF_PARALLELISM
-        {
-            return Err(invalid(
-                "the backup's key derivation parameters are not acceptable",
-            ));
-        }
+        // A file is untrusted input: its KDF parameters must not make the node spend
+        // unbounded memory or time, and are checked before anything is derived.
+        header.kdf.validate().map_err(kdf_refused)?;
         let mut preamble = fixed.to_vec();
         preamble.extend_from_slice(&header_bytes);
         let aad: [u8; 32] = digest(&SHA256, &preamble)
@@ -322,12 +335,11 @@ impl<R: Read> BackupReader<R> {
         })
     }
 
-    /// Derives the backup key from the passphrase with the file's parameters.
+    /// Derives the backup key from the passphrase with the file's parameters (checked by
+    /// [`BackupReader::open`]). `Busy` if the Argon2 gate is full.
     pub fn derive_key(&self, passphrase: &Passphrase) -> Result<Key32> {
-        self.header
-            .kdf
-            .derive(passphrase.as_bytes())
-            .map_err(|_| invalid("the backup's key derivation parameters are not acceptable"))
+        self.header.kdf.validate().map_err(kdf_refused)?;
+        self.header.kdf.derive(passphrase.as_bytes())
     }
 
     /// Keys the reader; records can be read from now on.
@@ -425,11 +437,18 @@ impl<R: Read> BackupReader<R> {
                 if u64::from_be_bytes(count) != seen {
                     return Err(invalid("the backup's record count does not match"));
                 }
-                if self.pos != self.plain.len() || self.next_chunk()? {
+                if self.pos != self.plain.len() {
                     return Err(invalid("the backup has data after its end"));
                 }
                 if !self.saw_last {
-                    return Err(invalid("the backup is truncated"));
+                    // The end record filled a chunk exactly: the format allows (and only
+                    // allows) an empty last chunk after it.
+                    if !self.next_chunk()? {
+                        return Err(invalid("the backup is truncated"));
+                    }
+                    if !self.saw_last || !self.plain.is_empty() {
+                        return Err(invalid("the backup has data after its end"));
+                    }
                 }
                 Ok(None)
             }
@@ -535,6 +554,12 @@ fn verify(path: &Path, backup_key: &Key32) -> Result<Verified> {
                 if record.key_version == 0 {
                     return Err(invalid("the backup's unlock record is malformed"));
                 }
+                // Installed as it is by a full restore, then derived at every unlock.
+                record.kdf.validate().map_err(|why| {
+                    invalid(format!(
+                        "the backup's unlock record has key derivation parameters that are not acceptable: {why}"
+                    ))
+                })?;
             }
             0 | 1 => return Err(invalid("the backup's records are malformed (missing keys)")),
             _ => {
@@ -545,6 +570,15 @@ fn verify(path: &Path, backup_key: &Key32) -> Result<Verified> {
                 }
                 if last_key.as_deref().is_some_and(|last| last >= key.as_str()) {
                     return Err(invalid("the backup's records are out of order"));
+                }
+                if key == BACKUP_KEY_PATH {
+                    let record = serde_json::from_slice::<BackupKeyRecord>(&value)
+                        .map_err(|_| invalid("the backup's backup-key record is malformed"))?;
+                    record.kdf.validate().map_err(|why| {
+                        invalid(format!(
+                            "the backup's backup-key record has key derivation parameters that are not acceptable: {why}"
+                        ))
+                    })?;
                 }
                 last_key = Some(key);
             }
@@ -788,6 +822,9 @@ impl Core {
         } else {
             Vec::new()
         };
+        // Before the commit as well as after it: no cached check of a replaced user is
+        // served while the restore commits.
+        self.auth_cache.clear();
         if full {
             // The restored trail is sealed under the backup's domain key: this node takes it
             // as its anchor at the next unlock. Set first, so a crash after the commit leaves
@@ -843,8 +880,9 @@ mod tests {
 
     fn quick_kdf() -> KdfParams {
         let mut k = KdfParams::new_for_key();
-        k.memory_kib = 64; // the format, not the KDF, is under test
-        k.iterations = 1;
+        // The format, not the KDF, is under test: the cheapest parameters allowed.
+        k.memory_kib = crypto::KDF_MIN_MEMORY_KIB;
+        k.iterations = crypto::KDF_MIN_ITERATIONS;
         k
     }
 
@@ -859,7 +897,12 @@ mod tests {
     fn read_all(bytes: &[u8], passphrase: &Passphrase) -> Result<Vec<(String, Vec<u8>)>> {
         let r = BackupReader::open(bytes)?;
         let key = r.derive_key(passphrase)?;
-        let mut r = r.with_key(&key)?;
+        read_all_with(bytes, &key)
+    }
+
+    /// As [`read_all`], with the key derived already (the header is still read and checked).
+    fn read_all_with(bytes: &[u8], key: &Key32) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut r = BackupReader::open(bytes)?.with_key(key)?;
         let mut out = Vec::new();
         while let Some((k, v)) = r.next_record(out.len() as u64)? {
             out.push((k, v.to_vec()));
@@ -883,18 +926,125 @@ mod tests {
         // Every truncation, at a spread of lengths including chunk boundaries, is refused.
         for len in (0..bytes.len()).step_by(997).chain([bytes.len() - 1]) {
             assert!(
-                read_all(&bytes[..len], &pass).is_err(),
+                read_all_with(&bytes[..len], &key).is_err(),
                 "truncated to {len}"
             );
         }
         for pos in (0..bytes.len()).step_by(1009) {
             let mut damaged = bytes.clone();
             damaged[pos] ^= 0x80;
-            assert!(read_all(&damaged, &pass).is_err(), "flip at {pos}");
+            // A flip in the header's KDF parameters changes the key too: derive it.
+            let header_end = 22 + u32::from_be_bytes(bytes[18..22].try_into().unwrap()) as usize;
+            let result = if pos < header_end {
+                read_all(&damaged, &pass)
+            } else {
+                read_all_with(&damaged, &key)
+            };
+            assert!(result.is_err(), "flip at {pos}");
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(read_all(&longer, &pass).is_err());
+        assert!(read_all_with(&longer, &key).is_err());
+    }
+
+    /// A writer that ends its records exactly at a chunk boundary, then writes an empty last
+    /// chunk, as the format allows (ours never does: its last chunk is never empty).
+    fn ending_on_a_boundary(key: &Key32, kdf: &KdfParams, then: &[u8]) -> Vec<u8> {
+        let mut w = BackupWriter::new(Vec::new(), key, kdf, "now".into(), None).unwrap();
+        // 1 + 4 + 1 + 4 + value, then the 9-byte end record: exactly one chunk.
+        w.record("k", &vec![7u8; CHUNK_PLAINTEXT - 10 - 9]).unwrap();
+        w.buf.push(0);
+        w.buf.extend_from_slice(&1u64.to_be_bytes());
+        assert_eq!(w.buf.len(), CHUNK_PLAINTEXT);
+        w.write_chunk(CHUNK_PLAINTEXT, false).unwrap();
+        w.buf.extend_from_slice(then);
+        let len = w.buf.len();
+        w.write_chunk(len, true).unwrap();
+        w.out
+    }
+
+    #[test]
+    fn an_empty_last_chunk_after_a_full_one_is_read() {
+        let kdf = quick_kdf();
+        let pass = Passphrase::new("backup passphrase");
+        let key = kdf.derive(pass.as_bytes()).unwrap();
+        let bytes = ending_on_a_boundary(&key, &kdf, &[]);
+        let records = read_all(&bytes, &pass).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].1.len(), CHUNK_PLAINTEXT - 19);
+        // A last chunk that is not empty there is data after the end.
+        let e = read_all(&ending_on_a_boundary(&key, &kdf, &[0]), &pass).unwrap_err();
+        assert!(e.to_string().contains("data after its end"), "{e}");
+    }
+
+    #[test]
+    fn the_writer_refuses_what_the_reader_would_refuse() {
+        let kdf = quick_kdf();
+        let pass = Passphrase::new("backup passphrase");
+        let key = kdf.derive(pass.as_bytes()).unwrap();
+        let mut w = BackupWriter::new(Vec::new(), &key, &kdf, "now".into(), None).unwrap();
+        let e = w.record("big", &vec![0u8; MAX_VALUE + 1]).unwrap_err();
+        assert!(e.to_string().contains("at most 16777216"), "{e}");
+        assert!(w.record("", b"v").is_err());
+        assert!(w.record(&"k".repeat(MAX_KEY + 1), b"v").is_err());
+        // The largest key and value it accepts, the reader reads back.
+        let long_key = "k".repeat(MAX_KEY);
+        w.record(&long_key, &vec![1u8; MAX_VALUE]).unwrap();
+        let bytes = w.finish().unwrap();
+        let records = read_all(&bytes, &pass).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].0, long_key);
+        assert_eq!(records[0].1.len(), MAX_VALUE);
+    }
+
+    #[test]
+    fn restored_records_with_unacceptable_kdf_parameters_are_refused() {
+        let kdf = quick_kdf();
+        let key = kdf.derive(b"backup passphrase").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut hostile = KdfParams::new_for_key();
+        hostile.memory_kib = 1024 * 1024;
+        let unlock = |kdf: &KdfParams| {
+            serde_json::to_vec(&serde_json::json!({"kdf": kdf, "wrappedDomainKey": "00"})).unwrap()
+        };
+        let backup_key = |kdf: &KdfParams| {
+            serde_json::to_vec(&serde_json::json!({"kdf": kdf, "key": "00".repeat(32)})).unwrap()
+        };
+        let file = |records: Vec<(&str, Vec<u8>)>| {
+            let mut w = BackupWriter::new(Vec::new(), &key, &kdf, "now".into(), None).unwrap();
+            w.record(DOMAIN_KEY_RECORD, &[9u8; 32]).unwrap();
+            for (k, v) in records {
+                w.record(k, &v).unwrap();
+            }
+            let path = dir.path().join("b");
+            std::fs::write(&path, w.finish().unwrap()).unwrap();
+            verify(&path, &key).map(|v| v.records)
+        };
+        let good = KdfParams::new_for_key();
+        assert_eq!(
+            file(vec![
+                (UNLOCK_PATH, unlock(&good)),
+                (BACKUP_KEY_PATH, backup_key(&good))
+            ])
+            .unwrap(),
+            3
+        );
+        let e = file(vec![(UNLOCK_PATH, unlock(&hostile))]).unwrap_err();
+        assert!(
+            e.to_string().contains("unlock record has key derivation parameters that are not acceptable: memory_kib 1048576"),
+            "{e}"
+        );
+        let e = file(vec![
+            (UNLOCK_PATH, unlock(&good)),
+            (BACKUP_KEY_PATH, backup_key(&hostile)),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "backup-key record has key derivation parameters that are not acceptable"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -930,13 +1080,24 @@ mod tests {
         v2[17] = 2;
         let e = BackupReader::open(v2.as_slice()).err().unwrap();
         assert!(e.to_string().contains("version 2"));
-        let mut greedy = KdfParams::new_for_key();
-        greedy.memory_kib = 64 * 1024 * 1024;
-        let bytes = sample(&[], &key, &greedy);
-        assert!(
-            BackupReader::open(bytes.as_slice()).is_err(),
-            "a 64 GiB KDF is refused"
-        );
+        for (memory_kib, iterations, what) in [
+            (64 * 1024 * 1024, 3, "memory_kib 67108864"),
+            (crypto::KDF_MAX_MEMORY_KIB + 1, 3, "memory_kib 262145"),
+            (65536, 16, "iterations 16"),
+            (64, 1, "memory_kib 64"),
+        ] {
+            let mut hostile = KdfParams::new_for_key();
+            hostile.memory_kib = memory_kib;
+            hostile.iterations = iterations;
+            let bytes = sample(&[], &key, &hostile);
+            let e = BackupReader::open(bytes.as_slice()).err().unwrap();
+            assert!(
+                e.to_string()
+                    .starts_with("the backup's key derivation parameters are not acceptable")
+                    && e.to_string().contains(what),
+                "{e}"
+            );
+        }
         assert!(BackupReader::open(&b"STRONGROOMBACKUP\x00\x01\xff\xff\xff\xff"[..]).is_err());
     }
 }

@@ -9,17 +9,26 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 
 /// The one gate every Argon2 run (hash, verify, key derivation) goes through. Each run uses
-/// 19 to 64 MiB and a core, so at most [`HashGate::running`] run at once (twice the cores) and
-/// at most [`HashGate::queued`] more wait for a turn; past that, a run is refused at once with
-/// [`Error::Busy`], so a flood of logins costs neither a thread nor memory per request.
+/// a core and its memory cost (19 MiB for a verifier, up to [`KDF_MAX_MEMORY_KIB`] for a key),
+/// so at most [`HashGate::running`] run at once (twice the cores), and only while the memory
+/// of the runs in progress stays within [`HashGate::memory_kib`]; at most
+/// [`HashGate::queued`] more wait for a turn, in order of arrival. Past that, a run is refused
+/// at once with [`Error::Busy`], so a flood of logins or restores costs neither a thread nor
+/// memory per request.
 ///
-/// A place is taken with [`admit`] (cheap, never blocks: async callers take it before they go
-/// to a blocking thread) and used with [`Admission::run`], which waits for a turn.
+/// The memory budget is one derivation at the ceiling plus a verifier for every running
+/// place: a 256 MiB derivation runs beside a full set of logins, but two never run at once,
+/// so eight restores whose files ask for the ceiling take turns rather than 2 GiB together.
+///
+/// A place is taken with [`admit`] or [`admit_kib`] (cheap, never blocks: async callers take
+/// it before they go to a blocking thread) and used with [`Admission::run`], which waits for
+/// a turn.
 pub struct HashGate {
     state: std::sync::Mutex<GateState>,
     turn: std::sync::Condvar,
     running: usize,
     queued: usize,
+    memory_kib: u64,
 }
 
 #[derive(Default)]
@@ -27,6 +36,12 @@ struct GateState {
     /// Admissions taken and not yet finished: running plus waiting.
     admitted: usize,
     running: usize,
+    /// The memory of the runs in progress.
+    running_kib: u64,
+    /// Turns are given in the order runs asked for them: the next ticket to hand out, and
+    /// the ticket whose turn is next.
+    next_ticket: u64,
+    serving: u64,
 }
 
 /// How many Argon2 runs may wait for a turn beyond those running.
@@ -36,17 +51,23 @@ fn gate() -> &'static HashGate {
     static GATE: std::sync::OnceLock<HashGate> = std::sync::OnceLock::new();
     GATE.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        HashGate::new(cores * 2, HASH_QUEUE)
+        let running = cores * 2;
+        HashGate::new(
+            running,
+            HASH_QUEUE,
+            u64::from(KDF_MAX_MEMORY_KIB) + running as u64 * u64::from(VERIFIER_MEMORY_KIB),
+        )
     })
 }
 
 impl HashGate {
-    fn new(running: usize, queued: usize) -> Self {
+    fn new(running: usize, queued: usize, memory_kib: u64) -> Self {
         Self {
             state: std::sync::Mutex::new(GateState::default()),
             turn: std::sync::Condvar::new(),
             running,
             queued,
+            memory_kib,
         }
     }
 
@@ -54,7 +75,14 @@ impl HashGate {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn admit(&'static self) -> Result<Admission> {
+    fn admit(&'static self, kib: u32) -> Result<Admission> {
+        let kib = u64::from(kib);
+        if kib > self.memory_kib {
+            // Could never run; `KdfParams::validate` keeps callers from asking.
+            return Err(Error::Internal(format!(
+                "an Argon2 run of {kib} KiB is over the gate's budget"
+            )));
+        }
         let mut st = self.lock();
         if st.admitted >= self.running + self.queued {
             return Err(Error::Busy);
@@ -62,6 +90,7 @@ impl HashGate {
         st.admitted += 1;
         Ok(Admission {
             gate: self,
+            kib,
             started: false,
         })
     }
@@ -71,27 +100,45 @@ impl HashGate {
 #[must_use]
 pub struct Admission {
     gate: &'static HashGate,
+    /// The memory the run will take.
+    kib: u64,
     started: bool,
 }
 
-/// Takes a place at the gate, or `Busy` if every run and queue place is taken.
+/// Takes a place at the gate for a password verification, or `Busy` if every run and queue
+/// place is taken.
 pub fn admit() -> Result<Admission> {
-    gate().admit()
+    gate().admit(VERIFIER_MEMORY_KIB)
+}
+
+/// Takes a place at the gate for a run of `kib` KiB of memory.
+pub fn admit_kib(kib: u32) -> Result<Admission> {
+    gate().admit(kib)
 }
 
 impl Admission {
-    /// Waits for a turn (blocking), then runs `f`.
+    /// Waits for a turn (blocking, in order of arrival), then runs `f`.
     pub fn run<T>(mut self, f: impl FnOnce() -> T) -> T {
         {
-            let mut st = self.gate.lock();
-            while st.running >= self.gate.running {
-                st = self.gate.turn.wait(st).unwrap_or_else(|e| e.into_inner());
+            let gate = self.gate;
+            let mut st = gate.lock();
+            let ticket = st.next_ticket;
+            st.next_ticket += 1;
+            while st.serving != ticket
+                || st.running >= gate.running
+                || st.running_kib + self.kib > gate.memory_kib
+            {
+                st = gate.turn.wait(st).unwrap_or_else(|e| e.into_inner());
             }
+            st.serving += 1;
             st.running += 1;
+            st.running_kib += self.kib;
+            // The next in line may fit beside this one.
+            gate.turn.notify_all();
         }
         self.started = true;
         f()
-        // Dropping `self` gives back the turn and the place.
+        // Dropping `self` gives back the turn, the memory and the place.
     }
 }
 
@@ -101,14 +148,15 @@ impl Drop for Admission {
         st.admitted -= 1;
         if self.started {
             st.running -= 1;
-            self.gate.turn.notify_one();
+            st.running_kib -= self.kib;
+            self.gate.turn.notify_all();
         }
     }
 }
 
-/// Admits and runs `f` at the gate (blocking until a turn comes).
-fn with_hash_slot<T>(f: impl FnOnce() -> T) -> Result<T> {
-    Ok(admit()?.run(f))
+/// Admits and runs `f` at the gate (blocking until a turn comes), counting `kib` of memory.
+fn with_hash_slot<T>(kib: u32, f: impl FnOnce() -> T) -> Result<T> {
+    Ok(admit_kib(kib)?.run(f))
 }
 
 /// A 32-byte symmetric key, wiped on drop.
@@ -127,6 +175,26 @@ pub fn random_key() -> Key32 {
     key
 }
 
+/// The Argon2id cost of the unlock and backup keys (see [`KdfParams::new_for_key`]).
+pub const KEY_MEMORY_KIB: u32 = 256 * 1024;
+pub const KEY_ITERATIONS: u32 = 3;
+
+/// The memory of a password verifier: OWASP's minimum for Argon2id (19 MiB, 2 passes).
+pub const VERIFIER_MEMORY_KIB: u32 = 19 * 1024;
+const VERIFIER_ITERATIONS: u32 = 2;
+
+/// Bounds on the Argon2id parameters of every key derivation, whoever chose them (this build,
+/// an older one, or a backup file, which is untrusted input): [`KdfParams::validate`].
+/// The floor is the verifiers' cost; the ceiling keeps one derivation to 256 MiB and a few
+/// seconds.
+pub const KDF_MIN_MEMORY_KIB: u32 = VERIFIER_MEMORY_KIB;
+pub const KDF_MAX_MEMORY_KIB: u32 = 256 * 1024;
+pub const KDF_MIN_ITERATIONS: u32 = 2;
+pub const KDF_MAX_ITERATIONS: u32 = 10;
+pub const KDF_MAX_PARALLELISM: u32 = 8;
+pub const KDF_MIN_SALT_BYTES: usize = 16;
+pub const KDF_MAX_SALT_BYTES: usize = 64;
+
 /// Argon2id parameters, recorded next to the salt so they can change without breaking old data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,33 +209,88 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// Fresh parameters with a new 16-byte salt: 64 MiB, 3 passes (the unlock key is derived
-    /// rarely, so it can afford more than the per-user verifiers).
+    /// Fresh parameters with a new 16-byte salt: [`KEY_MEMORY_KIB`] (256 MiB),
+    /// [`KEY_ITERATIONS`] passes, one lane. The unlock and backup keys guard material an
+    /// attacker can take away (the store file, a backup file) and guess at offline, and they
+    /// are derived rarely, so they get far more than the per-user verifiers: about 0.8 s on
+    /// a 2-core machine shared with other work (docs/security-model.md).
     pub fn new_for_key() -> Self {
         let mut salt = [0u8; 16];
         fill_random(&mut salt);
         Self {
             algorithm: "argon2id".into(),
-            memory_kib: 64 * 1024,
-            iterations: 3,
+            memory_kib: KEY_MEMORY_KIB,
+            iterations: KEY_ITERATIONS,
             parallelism: 1,
             salt: hex::encode(salt),
         }
     }
 
-    /// Derives a 32-byte key from the passphrase with these parameters.
-    pub fn derive(&self, passphrase: &[u8]) -> Result<Key32> {
+    /// Whether these are the parameters this build makes new keys with (the salt aside):
+    /// a key derived with others is derived again when its passphrase is next given.
+    pub fn is_current(&self) -> bool {
+        let current = Self::new_for_key();
+        self.algorithm == current.algorithm
+            && self.memory_kib == current.memory_kib
+            && self.iterations == current.iterations
+            && self.parallelism == current.parallelism
+    }
+
+    /// Checks the parameters against the floor and ceiling ([`KDF_MAX_MEMORY_KIB`] and the
+    /// others): `Err` names the first that is out of bounds. Every derivation checks them
+    /// first, so nothing runs with parameters out of bounds.
+    pub fn validate(&self) -> std::result::Result<(), String> {
         if self.algorithm != "argon2id" {
-            return Err(Error::Internal(format!(
-                "unsupported KDF {:?}",
-                self.algorithm
-            )));
+            return Err(format!(
+                "algorithm {:?} is not supported (argon2id is)",
+                self.algorithm.chars().take(32).collect::<String>()
+            ));
         }
+        let bounds = [
+            (
+                "memory_kib",
+                self.memory_kib,
+                KDF_MIN_MEMORY_KIB,
+                KDF_MAX_MEMORY_KIB,
+            ),
+            (
+                "iterations",
+                self.iterations,
+                KDF_MIN_ITERATIONS,
+                KDF_MAX_ITERATIONS,
+            ),
+            ("parallelism", self.parallelism, 1, KDF_MAX_PARALLELISM),
+        ];
+        for (name, value, min, max) in bounds {
+            if !(min..=max).contains(&value) {
+                return Err(format!("{name} {value} is outside {min}..={max}"));
+            }
+        }
+        let salt_len = hex::decode(&self.salt)
+            .map_err(|_| "the salt is not hex".to_owned())?
+            .len();
+        if !(KDF_MIN_SALT_BYTES..=KDF_MAX_SALT_BYTES).contains(&salt_len) {
+            return Err(format!(
+                "a salt of {salt_len} bytes is outside {KDF_MIN_SALT_BYTES}..={KDF_MAX_SALT_BYTES}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Derives a 32-byte key from the passphrase with these parameters, at the Argon2 gate
+    /// (counted by their memory). Parameters out of bounds ([`KdfParams::validate`]) are
+    /// refused before anything runs.
+    pub fn derive(&self, passphrase: &[u8]) -> Result<Key32> {
+        self.validate().map_err(|why| {
+            Error::Internal(format!(
+                "key derivation parameters are not acceptable: {why}"
+            ))
+        })?;
         let salt = hex::decode(&self.salt).map_err(Error::internal)?;
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
             .map_err(Error::internal)?;
         let mut key = Zeroizing::new([0u8; 32]);
-        with_hash_slot(|| {
+        with_hash_slot(self.memory_kib, || {
             Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password_into(
                 passphrase,
                 &salt,
@@ -181,7 +304,8 @@ impl KdfParams {
 
 /// The Argon2id instance for password verifiers: OWASP's minimum (19 MiB, 2 passes).
 fn verifier_hasher() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("constant parameters are valid");
+    let params = Params::new(VERIFIER_MEMORY_KIB, VERIFIER_ITERATIONS, 1, None)
+        .expect("constant parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -189,21 +313,63 @@ fn verifier_hasher() -> Argon2<'static> {
 pub fn make_verifier(password: &[u8]) -> Result<String> {
     let mut salt = [0u8; 16];
     fill_random(&mut salt);
-    let hash = with_hash_slot(|| verifier_hasher().hash_password_with_salt(password, &salt))?
-        .map_err(Error::internal)?;
+    let hash = with_hash_slot(VERIFIER_MEMORY_KIB, || {
+        verifier_hasher().hash_password_with_salt(password, &salt)
+    })?
+    .map_err(Error::internal)?;
     Ok(hash.to_string())
 }
 
 /// Checks a password against a verifier, at the gate. The comparison inside argon2 is
 /// constant time. `Busy` if the gate is full.
 pub fn check_verifier(password: &[u8], verifier: &str) -> Result<bool> {
-    with_hash_slot(|| check_verifier_ungated(password, verifier))
+    with_hash_slot(VERIFIER_MEMORY_KIB, || {
+        check_verifier_ungated(password, verifier)
+    })
 }
 
 fn check_verifier_ungated(password: &[u8], verifier: &str) -> bool {
+    // A verifier carries its own parameters, and it may come from a backup (untrusted): one
+    // that would cost more than the gate counted for it is refused, not run.
+    match verifier_params(verifier) {
+        Some((m, t, p))
+            if m <= VERIFIER_MEMORY_KIB && t <= KDF_MAX_ITERATIONS && p <= KDF_MAX_PARALLELISM => {}
+        _ => return false,
+    }
     verifier_hasher()
         .verify_password(password, verifier)
         .is_ok()
+}
+
+/// The (memory KiB, passes, lanes) of an Argon2id PHC string
+/// (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`), or `None` if it is not one.
+fn verifier_params(verifier: &str) -> Option<(u32, u32, u32)> {
+    let mut fields = verifier.split('$');
+    if fields.next() != Some("") || fields.next() != Some("argon2id") {
+        return None;
+    }
+    let mut params = fields.next()?;
+    if params.starts_with("v=") {
+        params = fields.next()?;
+    }
+    let (mut m, mut t, mut p) = (None, None, None);
+    for kv in params.split(',') {
+        let (k, v) = kv.split_once('=')?;
+        let v: u32 = v.parse().ok()?;
+        match k {
+            "m" => m = Some(v),
+            "t" => t = Some(v),
+            "p" => p = Some(v),
+            _ => return None,
+        }
+    }
+    Some((m?, t?, p?))
+}
+
+/// Whether a verifier was made with the parameters this build makes verifiers with; one made
+/// with others is made again at the user's next successful login.
+pub fn verifier_is_current(verifier: &str) -> bool {
+    verifier_params(verifier) == Some((VERIFIER_MEMORY_KIB, VERIFIER_ITERATIONS, 1))
 }
 
 /// The verifier of no password anyone knows, made once per process (outside the gate: it
@@ -226,7 +392,10 @@ fn dummy_verifier() -> &'static str {
 /// not reveal which users exist.
 pub fn check_dummy_verifier(password: &[u8]) -> Result<()> {
     let verifier = dummy_verifier();
-    with_hash_slot(|| check_verifier_ungated(password, verifier)).map(|_| ())
+    with_hash_slot(VERIFIER_MEMORY_KIB, || {
+        check_verifier_ungated(password, verifier)
+    })
+    .map(|_| ())
 }
 
 /// [`check_verifier`] with a place already taken at the gate.
@@ -251,20 +420,41 @@ mod tests {
         assert!(check_verifier(b"hunter2hunter2", &v).unwrap());
         assert!(!check_verifier(b"hunter2hunter3", &v).unwrap());
         assert!(!check_verifier(b"x", "not a phc string").unwrap());
+        assert!(verifier_is_current(&v));
+    }
+
+    /// A verifier made with other parameters, by the argon2 crate directly.
+    fn verifier_with(m: u32, t: u32, password: &[u8]) -> String {
+        let params = Params::new(m, t, 1, None).unwrap();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_with_salt(password, &[5u8; 16])
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn older_verifiers_still_verify_and_costlier_ones_are_refused() {
+        let old = verifier_with(8 * 1024, 1, b"old passphrase");
+        assert!(old.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"), "{old}");
+        assert!(!verifier_is_current(&old));
+        assert!(check_verifier(b"old passphrase", &old).unwrap());
+        // More memory than the gate counts for a verification: refused without running.
+        let costly = verifier_with(VERIFIER_MEMORY_KIB + 1024, 1, b"costly passphrase");
+        assert!(!check_verifier(b"costly passphrase", &costly).unwrap());
     }
 
     #[test]
     fn the_gate_runs_a_bounded_number_and_refuses_past_its_queue() {
-        let g: &'static HashGate = Box::leak(Box::new(HashGate::new(1, 2)));
-        let a = g.admit().unwrap();
-        let b = g.admit().unwrap();
-        let c = g.admit().unwrap();
+        let g: &'static HashGate = Box::leak(Box::new(HashGate::new(1, 2, 100)));
+        let a = g.admit(10).unwrap();
+        let b = g.admit(10).unwrap();
+        let c = g.admit(10).unwrap();
         assert!(
-            matches!(g.admit(), Err(Error::Busy)),
+            matches!(g.admit(10), Err(Error::Busy)),
             "running + queued are taken"
         );
         drop(c);
-        let c = g.admit().unwrap();
+        let c = g.admit(10).unwrap();
         // One at a time: while `a` runs, `b` waits for its turn.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::scope(|s| {
@@ -286,9 +476,102 @@ mod tests {
     }
 
     #[test]
+    fn the_gate_counts_memory_not_only_runs() {
+        // Four runs at once, 100 KiB of memory between them.
+        let g: &'static HashGate = Box::leak(Box::new(HashGate::new(4, 8, 100)));
+        assert!(
+            g.admit(101).is_err(),
+            "a run larger than the budget can never go"
+        );
+        let peak = std::sync::Mutex::new((0u64, 0u64)); // (now, highest)
+        let order = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for (i, kib) in [60u64, 60, 20, 20, 60].into_iter().enumerate() {
+                let adm = g.admit(kib as u32).unwrap();
+                let (peak, order) = (&peak, &order);
+                s.spawn(move || {
+                    adm.run(|| {
+                        {
+                            let mut p = peak.lock().unwrap();
+                            p.0 += kib;
+                            p.1 = p.1.max(p.0);
+                        }
+                        order.lock().unwrap().push(i);
+                        std::thread::sleep(std::time::Duration::from_millis(60));
+                        peak.lock().unwrap().0 -= kib;
+                    })
+                });
+                // Let each ask for its turn before the next, so arrival order is known.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        let (now, highest) = *peak.lock().unwrap();
+        assert_eq!(now, 0);
+        assert!(highest <= 100, "{highest} KiB ran at once");
+        // Turns go in order of arrival: the second 60 waits for the first, and the small
+        // ones behind it wait their turn too (no overtaking that could starve a large run).
+        assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4]);
+        assert_eq!(g.lock().admitted, 0);
+        assert_eq!(g.lock().running_kib, 0);
+    }
+
+    fn params(memory_kib: u32, iterations: u32, parallelism: u32, salt_len: usize) -> KdfParams {
+        KdfParams {
+            algorithm: "argon2id".into(),
+            memory_kib,
+            iterations,
+            parallelism,
+            salt: hex::encode(vec![7u8; salt_len]),
+        }
+    }
+
+    #[test]
+    fn kdf_parameters_have_a_floor_and_a_ceiling() {
+        assert!(KdfParams::new_for_key().validate().is_ok());
+        assert!(
+            params(KDF_MAX_MEMORY_KIB, KDF_MAX_ITERATIONS, 8, 64)
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            params(KDF_MIN_MEMORY_KIB, KDF_MIN_ITERATIONS, 1, 16)
+                .validate()
+                .is_ok()
+        );
+        for (p, what) in [
+            (
+                params(KDF_MAX_MEMORY_KIB + 1, 3, 1, 16),
+                "memory_kib 262145",
+            ),
+            (params(KDF_MIN_MEMORY_KIB - 1, 3, 1, 16), "memory_kib 19455"),
+            (
+                params(65536, KDF_MAX_ITERATIONS + 1, 1, 16),
+                "iterations 11",
+            ),
+            (params(65536, 1, 1, 16), "iterations 1"),
+            (params(65536, 3, 0, 16), "parallelism 0"),
+            (params(65536, 3, 9, 16), "parallelism 9"),
+            (params(65536, 3, 1, 15), "15 bytes"),
+            (params(65536, 3, 1, 65), "65 bytes"),
+        ] {
+            let why = p.validate().unwrap_err();
+            assert!(why.contains(what), "{why} should name {what}");
+            // And nothing runs: refused before the gate and before Argon2.
+            let e = p.derive(b"passphrase").unwrap_err();
+            assert!(e.to_string().contains(what), "{e}");
+        }
+        let mut scrypt = params(65536, 3, 1, 16);
+        scrypt.algorithm = "scrypt".into();
+        assert!(scrypt.validate().unwrap_err().contains("scrypt"));
+        let mut bad_salt = params(65536, 3, 1, 16);
+        bad_salt.salt = "zz".repeat(16);
+        assert!(bad_salt.validate().is_err());
+    }
+
+    #[test]
     fn kdf_is_deterministic_per_salt() {
         let mut p = KdfParams::new_for_key();
-        p.memory_kib = 1024; // keep the unit test fast
+        p.memory_kib = KDF_MIN_MEMORY_KIB; // keep the unit test fast
         let a = p.derive(b"passphrase").unwrap();
         assert_eq!(*a, *p.derive(b"passphrase").unwrap());
         assert_ne!(*a, *p.derive(b"passphrasf").unwrap());

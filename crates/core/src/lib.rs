@@ -22,6 +22,7 @@ pub mod identity;
 pub mod names;
 pub mod passkeys;
 pub mod password_policy;
+pub mod rehash;
 pub mod rotation;
 pub mod secret;
 pub mod sessions;
@@ -279,6 +280,10 @@ pub struct CoreSettings {
     /// Become Operational even if the store is older than this node's anchor (a deliberate
     /// restore of the store file); the rollback stays reported until accepted.
     pub accept_store_rollback: bool,
+    /// Replace a device key file that is refused (a link, another owner, group or other
+    /// access, missing beside a store, or one that does not open the stored TLS identity)
+    /// with a new key, and make a new TLS certificate. Off: such a start is refused.
+    pub regenerate_device_key: bool,
 }
 
 impl Default for CoreSettings {
@@ -290,6 +295,7 @@ impl Default for CoreSettings {
             passkey_window: Duration::from_secs(30 * 60),
             audit_max_events: DEFAULT_AUDIT_MAX_EVENTS,
             accept_store_rollback: false,
+            regenerate_device_key: false,
         }
     }
 }
@@ -335,6 +341,9 @@ impl std::fmt::Debug for Core {
 
 impl Core {
     /// Opens (creating if missing) the data directory: the device key and the redb store.
+    /// Every start checks the directory, the store file and the key file (owner, mode, no
+    /// links: see [`device`]), and that the device key opens the stored TLS identity; a check
+    /// that fails refuses the start with the reason.
     pub fn open(data_dir: &Path, settings: CoreSettings) -> Result<Self> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
@@ -342,8 +351,21 @@ impl Core {
             .mode(0o700)
             .create(data_dir)
             .map_err(|e| Error::Internal(format!("creating {}: {e}", data_dir.display())))?;
-        let device_key = device::load_or_create(&data_dir.join(DEVICE_KEY_FILE))?;
-        let store = RedbStore::open(&data_dir.join(STORE_FILE))?;
+        device::check_data_dir(data_dir)?;
+        let store_path = data_dir.join(STORE_FILE);
+        let store_existed = device::prepare_store_file(&store_path)?;
+        let regenerate = settings.regenerate_device_key;
+        let device_key =
+            device::load_or_create(&data_dir.join(DEVICE_KEY_FILE), !store_existed, regenerate)?;
+        let store = RedbStore::open(&store_path)?;
+        if !regenerate {
+            let sealer = Sealer::new(&device_key, tls::TLS_PURPOSE);
+            tls::check_opens(&store, &sealer, &data_dir.join(DEVICE_KEY_FILE))?;
+        }
+        let mut settings = settings;
+        // The anchor was sealed under the key being replaced: it is gone with it, and the store
+        // is reported as un-anchored until a root Administrator accepts it.
+        settings.accept_store_rollback |= regenerate;
         let anchor = match anchor::Anchor::open(Some(data_dir), &device_key) {
             Err(Error::Precondition(why)) if settings.accept_store_rollback => {
                 // The start-up check below reports the store as un-anchored.
@@ -533,6 +555,7 @@ impl Core {
         self.require_state(SystemState::Unprovisioned)?;
         req.unlock_passphrase.check_length("unlockPassphrase")?;
         req.admin_passphrase.check_length("adminPassphrase")?;
+        req.unlock_passphrase.check_strength("unlockPassphrase")?;
         let offset = clock::offset_to(clock::parse_utc(req.system_time)?);
 
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
@@ -595,6 +618,7 @@ impl Core {
         let keys = record.open(passphrase)?;
         self.become_operational(keys)?;
         tracing::info!("unlocked");
+        self.upgrade_unlock_record(&record, entry.revision, passphrase);
         Ok(())
     }
 
@@ -667,6 +691,7 @@ impl Core {
         }
         let mut principal = Principal::new(user_id, user.role);
         principal.verified_at = Some(generation);
+        self.upgrade_verifier(&unlocked, user_id, passphrase, &user.verifier);
         self.auth_cache.insert(mac, principal.clone(), generation);
         Ok(principal)
     }

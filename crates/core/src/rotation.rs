@@ -648,15 +648,15 @@ mod tests {
         assert_eq!(core.state(), SystemState::Operational);
         assert_eq!(core.data_key_status(&admin()).unwrap().key_version, 2);
         all_readable(&core, 12);
-        // Without the device key it still unlocks with the passphrase (once told to accept
-        // that the anchor, sealed under the lost key, is gone).
+        // Without the device key it still unlocks with the passphrase (once told to make a new
+        // device key; the anchor, sealed under the lost one, goes with it).
         drop(core);
         std::fs::remove_file(dir.path().join(DEVICE_KEY_FILE)).unwrap();
-        let accepting = CoreSettings {
-            accept_store_rollback: true,
+        let regenerating = CoreSettings {
+            regenerate_device_key: true,
             ..CoreSettings::default()
         };
-        let core = Core::open(dir.path(), accepting).unwrap();
+        let core = Core::open(dir.path(), regenerating).unwrap();
         assert_eq!(core.state(), SystemState::Locked);
         core.unlock(&unlock()).unwrap();
         all_readable(&core, 12);
@@ -778,7 +778,9 @@ mod tests {
             let raw = strongroom_store::redb::RedbStore::open(&dir.path().join(crate::STORE_FILE))
                 .unwrap();
             let data = Sealer::new(&dk, crate::DATA_PURPOSE);
-            let device = crate::device::load_or_create(&dir.path().join(DEVICE_KEY_FILE)).unwrap();
+            let device =
+                crate::device::load_or_create(&dir.path().join(DEVICE_KEY_FILE), false, false)
+                    .unwrap();
             let mut txn = Txn::new();
             for (k, e) in raw.scan_prefix("").unwrap() {
                 if k.starts_with("meta/") {

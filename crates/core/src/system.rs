@@ -89,6 +89,7 @@ impl Core {
         let u = self.unlocked()?;
         who.require_root_admin()?;
         new.check_length("newPassphrase")?;
+        new.check_strength("newPassphrase")?;
         let wrong = || Error::WrongPassphrase("backup passphrase is incorrect.".into());
         let (stored, existing) = read_backup_key(&u.data)?;
         let current_ok = match (&stored, current) {
@@ -133,6 +134,7 @@ impl Core {
         let u = self.unlocked()?;
         who.require_root_admin()?;
         new.check_length("newPassphrase")?;
+        new.check_strength("newPassphrase")?;
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
         let entry = self
             .raw

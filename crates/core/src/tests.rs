@@ -107,14 +107,15 @@ fn lost_device_key_with_unattended_boot_stays_locked() {
         core.set_unattended_boot(&admin(), true).unwrap();
     }
     std::fs::remove_file(dir.path().join(DEVICE_KEY_FILE)).unwrap();
-    // The anchor no longer opens: the node refuses to start until told to accept the store.
-    let refused = Core::open(dir.path(), CoreSettings::default()).unwrap_err();
-    assert!(refused.to_string().contains("device key"), "{refused}");
-    let accepting = CoreSettings {
-        accept_store_rollback: true,
+    // A lost key is not replaced silently...
+    let e = Core::open(dir.path(), CoreSettings::default()).unwrap_err();
+    assert!(e.to_string().contains("is missing"), "{e}");
+    // ...only when asked to; the anchor, sealed under the lost key, goes with it.
+    let settings = CoreSettings {
+        regenerate_device_key: true,
         ..CoreSettings::default()
     };
-    let core = Core::open(dir.path(), accepting).unwrap();
+    let core = Core::open(dir.path(), settings).unwrap();
     assert_eq!(core.state(), SystemState::Locked);
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
     assert!(
@@ -424,6 +425,101 @@ fn passphrase_change_takes_effect_at_once_and_keeps_history() {
     ));
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
     core.authenticate("admin", ADMIN.as_bytes()).unwrap();
+}
+
+/// A store that runs a hook at every commit, before it applies: a test sees what other
+/// threads would see while a change commits.
+struct HookStore {
+    inner: strongroom_store::redb::RedbStore,
+    hook: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+}
+
+impl HookStore {
+    fn run_hook(&self) {
+        if let Some(hook) = &*self.hook.lock().unwrap() {
+            hook();
+        }
+    }
+}
+
+impl Store for HookStore {
+    fn get(&self, key: &str) -> strongroom_store::Result<Option<strongroom_store::Entry>> {
+        self.inner.get(key)
+    }
+    fn scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> strongroom_store::Result<Vec<(String, strongroom_store::Entry)>> {
+        self.inner.scan(prefix, start_after, limit)
+    }
+    fn commit(&self, txn: Txn) -> strongroom_store::Result<Commit> {
+        self.run_hook();
+        self.inner.commit(txn)
+    }
+    fn snapshot(&self) -> strongroom_store::Result<Box<dyn strongroom_store::Snapshot>> {
+        self.inner.snapshot()
+    }
+    fn commit_iter(
+        &self,
+        checks: Vec<strongroom_store::Check>,
+        ops: &mut dyn Iterator<Item = strongroom_store::Result<strongroom_store::Op>>,
+    ) -> strongroom_store::Result<Commit> {
+        self.run_hook();
+        self.inner.commit_iter(checks, ops)
+    }
+}
+
+#[test]
+fn no_cached_check_of_the_old_passphrase_is_served_while_a_change_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(HookStore {
+        inner: strongroom_store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap(),
+        hook: Mutex::new(None),
+    });
+    let core: &'static Core = Box::leak(Box::new(
+        Core::with_store(store.clone(), crypto::random_key(), CoreSettings::default()).unwrap(),
+    ));
+    provision(core);
+    let old = Passphrase::new("first passphrase");
+    for id in ["alice", "bob", "ns1~carol"] {
+        core.create_user(&admin(), NewUserId::Given(id), "", Role::Operator, &old)
+            .unwrap();
+        if id.starts_with("ns1~") {
+            // After its first user: a root Administrator makes users of new namespaces only.
+            core.create_namespace(&admin(), "ns1").unwrap();
+        }
+        core.authenticate(id, old.as_bytes()).unwrap(); // now cached
+        assert!(core.authenticate_cached(id, old.as_bytes()).is_some());
+    }
+    // At each commit from now on, record whether the old passphrase is still served from
+    // the cache to the user being changed.
+    let seen: &'static Mutex<Vec<(&'static str, bool)>> = Box::leak(Box::default());
+    let watching: &'static Mutex<&'static str> = Box::leak(Box::new(Mutex::new("")));
+    *store.hook.lock().unwrap() = Some(Box::new(move || {
+        let id = *watching.lock().unwrap();
+        if !id.is_empty() {
+            let cached = core.authenticate_cached(id, b"first passphrase").is_some();
+            seen.lock().unwrap().push((id, cached));
+        }
+    }));
+    *watching.lock().unwrap() = "alice";
+    core.set_user_passphrase(&admin(), "alice", &Passphrase::new("second passphrase"))
+        .unwrap();
+    *watching.lock().unwrap() = "bob";
+    core.delete_user(&admin(), "bob").unwrap();
+    *watching.lock().unwrap() = "ns1~carol";
+    core.delete_namespace(&admin(), "ns1").unwrap();
+    *watching.lock().unwrap() = "";
+    let seen = seen.lock().unwrap().clone();
+    for id in ["alice", "bob", "ns1~carol"] {
+        assert!(seen.iter().any(|(i, _)| *i == id), "{id}: no commit seen");
+    }
+    assert!(
+        seen.iter().all(|(_, cached)| !cached),
+        "the old passphrase was served from the cache during the commit: {seen:?}"
+    );
 }
 
 fn event(n: u32) -> audit::NewAuditEvent {
@@ -1259,4 +1355,95 @@ fn a_backup_in_progress_stops_when_the_node_locks() {
         job.write_to(Vec::new()),
         Err(Error::WrongState(SystemState::Locked))
     ));
+}
+
+fn audit_actions(core: &Core) -> Vec<(String, String)> {
+    core.audit_events(&admin(), 0, 1000)
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| (e.action, e.target))
+        .collect()
+}
+
+#[test]
+fn an_unlock_key_with_older_parameters_is_derived_again_at_unlock() {
+    let (_dir, core) = open_provisioned();
+    let current: UnlockRecord =
+        serde_json::from_slice(&core.raw.get(UNLOCK_PATH).unwrap().unwrap().value).unwrap();
+    assert_eq!(
+        current.kdf.memory_kib,
+        256 * 1024,
+        "the default is the strong one"
+    );
+    assert_eq!(current.kdf.iterations, 3);
+    // The record an earlier build wrote: 64 MiB, 3 passes.
+    let mut old_kdf = KdfParams::new_for_key();
+    old_kdf.memory_kib = 64 * 1024;
+    let unlock_key = old_kdf.derive(UNLOCK.as_bytes()).unwrap();
+    let domain_key = core.domain_key_for_test().unwrap();
+    let keys = core.unlocked().unwrap().keys();
+    let old = UnlockRecord::with_keys(old_kdf, &unlock_key, &keys);
+    core.raw.put(UNLOCK_PATH, &json(&old).unwrap()).unwrap();
+    // As if an earlier build had written it: this node's anchor knew it.
+    let mut anchored = core.anchor.get().unwrap();
+    anchored.unlock_digest = core.unlock_digest().unwrap();
+    core.anchor.set(anchored).unwrap();
+    core.lock(&admin()).unwrap();
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    let upgraded: UnlockRecord =
+        serde_json::from_slice(&core.raw.get(UNLOCK_PATH).unwrap().unwrap().value).unwrap();
+    assert!(upgraded.kdf.is_current());
+    assert_ne!(upgraded.kdf.salt, old.kdf.salt);
+    assert!(audit_actions(&core).contains(&("upgrade key derivation".into(), UNLOCK_PATH.into())));
+    // The same passphrase opens the new record, and the same domain key is inside.
+    core.lock(&admin()).unwrap();
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    assert_eq!(core.domain_key_for_test().unwrap(), domain_key);
+}
+
+#[test]
+fn a_verifier_with_older_parameters_is_made_again_at_login() {
+    use argon2::PasswordHasher;
+    let (_dir, core) = open_provisioned();
+    let pass = Passphrase::new("alice passphrase");
+    core.create_user(
+        &admin(),
+        NewUserId::Given("alice"),
+        "",
+        Role::Operator,
+        &pass,
+    )
+    .unwrap();
+    // A verifier an earlier build made: 8 MiB, 1 pass.
+    let params = argon2::Params::new(8 * 1024, 1, 1, None).unwrap();
+    let old = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_with_salt(pass.as_bytes(), &[3u8; 16])
+        .unwrap()
+        .to_string();
+    let u = core.unlocked().unwrap();
+    let (mut record, _) = core.read_user(&u, "alice").unwrap().unwrap();
+    record.verifier = old.clone();
+    record.history = vec![old.clone()];
+    u.data
+        .put(&user_path("alice"), &json(&record).unwrap())
+        .unwrap();
+    // A wrong passphrase upgrades nothing.
+    assert!(
+        core.authenticate("alice", b"not alice's passphrase")
+            .is_err()
+    );
+    assert_eq!(
+        core.read_user(&u, "alice").unwrap().unwrap().0.verifier,
+        old
+    );
+    core.authenticate("alice", pass.as_bytes()).unwrap();
+    let (record, _) = core.read_user(&u, "alice").unwrap().unwrap();
+    assert_ne!(record.verifier, old);
+    assert!(crypto::verifier_is_current(&record.verifier));
+    assert_eq!(record.history, vec![record.verifier.clone()]);
+    assert!(crypto::check_verifier(pass.as_bytes(), &record.verifier).unwrap());
+    assert!(
+        audit_actions(&core).contains(&("upgrade key derivation".into(), "users/alice".into()))
+    );
 }

@@ -80,6 +80,27 @@ fn generate(names: Vec<String>) -> Result<TlsIdentity> {
     })
 }
 
+/// Checks that the stored identity, if any, opens with this device key: one that does not
+/// means the key file was replaced or lost, and making a new certificate then must be asked
+/// for (`--regenerate-device-key`), never done silently.
+pub(crate) fn check_opens(
+    store: &dyn Store,
+    device: &Sealer,
+    key_path: &std::path::Path,
+) -> Result<()> {
+    match store.get(TLS_PATH)? {
+        Some(entry) if device.open(TLS_PATH, &entry.value).is_err() => {
+            Err(Error::Internal(format!(
+                "the stored TLS identity does not open with the device key {}: the key file was \
+             replaced; start once with --regenerate-device-key to make a new device key and TLS \
+             certificate (clients must pin the new fingerprint)",
+                key_path.display()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Loads the stored identity, or makes (and stores) a new one on first start, when the
 /// configured names changed, or when the stored one cannot be opened with this device key.
 pub(crate) fn load_or_create(

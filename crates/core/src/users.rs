@@ -89,7 +89,7 @@ impl Core {
     }
 
     /// Reads, changes and writes back a user, retrying if another writer changed it meanwhile.
-    fn update_user(
+    pub(crate) fn update_user(
         &self,
         u: &Unlocked,
         user_id: &str,
@@ -172,6 +172,8 @@ impl Core {
                 }
             };
             let path = user_path(&user_id);
+            // Before the commit as well as after it (see `passphrase_changed`).
+            self.auth_cache.invalidate_user(&user_id);
             match self.commit_data(
                 &u,
                 Txn::new().require_absent(&path).put(&path, value.clone()),
@@ -220,6 +222,7 @@ impl Core {
         let Some(entry) = u.data.get(&path)? else {
             return Err(Error::NotFound("User not found.".into()));
         };
+        self.auth_cache.invalidate_user(user_id);
         match self.commit_data(
             &u,
             Txn::new()
@@ -258,6 +261,7 @@ impl Core {
         let verifier = crypto::make_verifier(passphrase.as_bytes())?;
         self.update_user(&u, user_id, |user| {
             user.replace_verifier(verifier.clone());
+            self.auth_cache.invalidate_user(user_id);
             Ok(())
         })?;
         self.passphrase_changed(user_id, None);
@@ -266,7 +270,10 @@ impl Core {
     }
 
     /// After any change of a user's passphrase, on any face: the old one must fail on the
-    /// very next request, and the account's other sessions end.
+    /// very next request, and the account's other sessions end. The cache is also
+    /// invalidated just before the commit (by the callers), so no cached check of the old
+    /// passphrase is served while the change commits, and a check that read the old record
+    /// after the first invalidation is dropped by this one.
     fn passphrase_changed(&self, user_id: &str, keep_session: Option<&[u8]>) {
         self.auth_cache.invalidate_user(user_id);
         self.sessions.end_user(user_id, keep_session);
@@ -301,6 +308,7 @@ impl Core {
                 return Err(Error::PasswordPolicy(PasswordRule::Reused));
             }
             user.replace_verifier(verifier.clone());
+            self.auth_cache.invalidate_user(&who.user_id);
             Ok(())
         })?;
         self.passphrase_changed(&who.user_id, keep_session);
@@ -414,6 +422,7 @@ impl Core {
         for prefix in NAMESPACED_PREFIXES {
             txn = txn.delete_prefix(format!("{prefix}{namespace}~"));
         }
+        self.auth_cache.invalidate_namespace(namespace);
         match self.commit_data(&u, txn)? {
             Commit::Committed(_) => {}
             Commit::Conflict => return Err(Error::NotFound("Namespace not found.".into())),

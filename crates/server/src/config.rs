@@ -79,6 +79,9 @@ pub struct Overrides {
     pub body_idle_timeout_secs: Option<u64>,
     pub keep_alive_idle_secs: Option<u64>,
     pub max_connections: Option<usize>,
+    /// `--regenerate-device-key` (a flag only: never in the file or the environment, where it
+    /// would stay set and silently replace a tampered key at every start).
+    pub regenerate_device_key: bool,
 }
 
 /// The settings the server runs with.
@@ -120,6 +123,10 @@ pub struct Config {
     /// The most connections open at once (handshaking or not); more are closed at once. The
     /// server lowers it at start if the descriptor limit cannot carry it.
     pub max_connections: usize,
+    /// Replace a refused device key file (a link, another owner, group or other access,
+    /// missing beside a store, not opening the stored TLS identity) with a new key and make a
+    /// new TLS certificate, instead of refusing to start.
+    pub regenerate_device_key: bool,
 }
 
 pub const DEFAULT_AUTH_CACHE_TTL_SECS: u64 = 30;
@@ -230,6 +237,7 @@ impl Config {
                 DEFAULT_KEEP_ALIVE_IDLE_SECS,
             )?,
             max_connections,
+            regenerate_device_key: over.regenerate_device_key,
         })
     }
 }

@@ -122,7 +122,7 @@ fn prepare_scratch(data_dir: &std::path::Path) -> anyhow::Result<std::path::Path
     Ok(scratch)
 }
 
-/// Argon2 allocates 19 to 64 MiB per run. glibc's malloc raises its mmap threshold after such
+/// Argon2 allocates 19 to 256 MiB per run. glibc's malloc raises its mmap threshold after such
 /// blocks are freed, and from then on serves them from its heap and keeps the memory: a
 /// server that has checked a few passwords would hold a gigabyte. A fixed threshold keeps
 /// large blocks in mmap, returned to the system when freed.
@@ -149,6 +149,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         passkey_window: Duration::from_secs(config.passkey_authorization_secs),
         audit_max_events: config.audit_max_events,
         accept_store_rollback: config.accept_store_rollback,
+        regenerate_device_key: config.regenerate_device_key,
     };
     let (core, tls, scratch_dir) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let core = Core::open(&data_dir, settings)
