@@ -362,24 +362,45 @@ impl Core {
             let sealer = Sealer::new(&device_key, tls::TLS_PURPOSE);
             tls::check_opens(&store, &sealer, &data_dir.join(DEVICE_KEY_FILE))?;
         }
-        let mut settings = settings;
-        // The anchor was sealed under the key being replaced: it is gone with it, and the store
-        // is reported as un-anchored until a root Administrator accepts it.
-        settings.accept_store_rollback |= regenerate;
-        let anchor = match anchor::Anchor::open(Some(data_dir), &device_key) {
-            Err(Error::Precondition(why)) if settings.accept_store_rollback => {
-                // The start-up check below reports the store as un-anchored.
-                tracing::warn!(%why, "ignoring the anchor: accept_store_rollback is set");
-                anchor::Anchor::empty(Some(data_dir), &device_key)
+        let anchor = if regenerate {
+            // The anchor was sealed under the key being replaced, so it is gone with it: the
+            // operator who asked for a new key takes the store as it is at the next unlock
+            // (recorded in the trail then).
+            let anchor = anchor::Anchor::empty(Some(data_dir), &device_key);
+            anchor.set(anchor::AnchorState {
+                provisioned: true,
+                adopt: true,
+                ..Default::default()
+            })?;
+            anchor
+        } else {
+            match anchor::Anchor::open(Some(data_dir), &device_key) {
+                Err(Error::Precondition(why)) if settings.accept_store_rollback => {
+                    // The start-up check below reports the store as un-anchored.
+                    tracing::warn!(%why, "ignoring the anchor: accept_store_rollback is set");
+                    anchor::Anchor::empty(Some(data_dir), &device_key)
+                }
+                Err(Error::Precondition(why)) => {
+                    return Err(Error::Precondition(format!(
+                        "{why}; refusing to start. To accept the store as it is, start with --accept-store-rollback (docs/operations.md)"
+                    )));
+                }
+                other => other?,
             }
-            Err(Error::Precondition(why)) => {
-                return Err(Error::Precondition(format!(
-                    "{why}; refusing to start. To accept the store as it is, start with --accept-store-rollback (docs/operations.md)"
-                )));
-            }
-            other => other?,
         };
-        Self::start(Arc::new(store), device_key, settings, anchor)
+        let core = Self::start(Arc::new(store), device_key, settings, anchor)?;
+        if regenerate {
+            core.record_audit(audit::NewAuditEvent {
+                actor: None,
+                face: "strongroom".into(),
+                action: "device key regenerated".into(),
+                target: "new device key and TLS identity; the store was taken as it is".into(),
+                outcome: "success".into(),
+                status: None,
+                request_id: String::new(),
+            });
+        }
+        Ok(core)
     }
 
     /// Starts on any store, with its anchor in memory only (no data directory): checks the
