@@ -90,6 +90,26 @@ pub struct NewAuditEvent {
     pub request_id: String,
 }
 
+impl NewAuditEvent {
+    /// An event of the core's own, not of a request (face `strongroom`, outcome `success`):
+    /// provisioning, a changed unlock record, a rotation step, an accepted rollback.
+    pub(crate) fn by_core(
+        actor: Option<&str>,
+        action: impl Into<String>,
+        target: impl Into<String>,
+    ) -> Self {
+        Self {
+            actor: actor.map(str::to_owned),
+            face: "strongroom".into(),
+            action: action.into(),
+            target: target.into(),
+            outcome: "success".into(),
+            status: None,
+            request_id: String::new(),
+        }
+    }
+}
+
 /// Cuts a field to [`MAX_FIELD_CHARS`].
 fn bounded(s: &str) -> String {
     if s.chars().count() <= MAX_FIELD_CHARS {
@@ -993,15 +1013,11 @@ impl Core {
             .take()
             .ok_or_else(|| Error::Conflict("There is no store rollback to accept.".into()))?;
         tracing::warn!(by = %who.user_id, %reason, "store rollback accepted");
-        self.record_audit(NewAuditEvent {
-            actor: Some(who.user_id.clone()),
-            face: "strongroom".into(),
-            action: "store rollback accepted".into(),
-            target: reason,
-            outcome: "success".into(),
-            status: None,
-            request_id: String::new(),
-        });
+        self.record_audit(NewAuditEvent::by_core(
+            Some(&who.user_id),
+            "store rollback accepted",
+            reason,
+        ));
         Ok(())
     }
 

@@ -390,15 +390,11 @@ impl Core {
         };
         let core = Self::start(Arc::new(store), device_key, settings, anchor)?;
         if regenerate {
-            core.record_audit(audit::NewAuditEvent {
-                actor: None,
-                face: "strongroom".into(),
-                action: "device key regenerated".into(),
-                target: "new device key and TLS identity; the store was taken as it is".into(),
-                outcome: "success".into(),
-                status: None,
-                request_id: String::new(),
-            });
+            core.record_audit(audit::NewAuditEvent::by_core(
+                None,
+                "device key regenerated",
+                "new device key and TLS identity; the store was taken as it is",
+            ));
         }
         Ok(core)
     }
@@ -601,15 +597,7 @@ impl Core {
             .put(UNLOCK_PATH, json(&unlock)?)
             .merge(data.seal_txn(user_data));
         // Provisioning always starts the trail, so a provisioned store always has a head.
-        let genesis = audit::NewAuditEvent {
-            actor: None,
-            face: "strongroom".into(),
-            action: "provision".into(),
-            target: String::new(),
-            outcome: "success".into(),
-            status: None,
-            request_id: String::new(),
-        };
+        let genesis = audit::NewAuditEvent::by_core(None, "provision", "");
         // The clock offset just set applies to the first event's time too.
         self.time_offset.store(offset, Ordering::Relaxed);
         match self.commit_audited_or(data, txn, genesis)? {

@@ -408,15 +408,7 @@ impl Core {
 /// The core's own event for a step of a rotation that changes the unlock record, when the
 /// request's event was written already (or there is no request).
 fn rotation_event(action: &str, version: u8) -> crate::audit::NewAuditEvent {
-    crate::audit::NewAuditEvent {
-        actor: None,
-        face: "strongroom".into(),
-        action: action.into(),
-        target: format!("domain key version {version}"),
-        outcome: "success".into(),
-        status: None,
-        request_id: String::new(),
-    }
+    crate::audit::NewAuditEvent::by_core(None, action, format!("domain key version {version}"))
 }
 
 /// The data sealer of a domain key of `version`, for a restore re-sealing a backup's values.

@@ -155,15 +155,11 @@ impl Core {
             .require_revision(UNLOCK_PATH, entry.revision)
             .put(UNLOCK_PATH, json(&new_record)?);
         // Always recorded: the anchor ties the unlock record to the trail's last event.
-        let event = crate::audit::NewAuditEvent {
-            actor: Some(who.user_id.clone()),
-            face: "strongroom".into(),
-            action: "unlock passphrase change".into(),
-            target: String::new(),
-            outcome: "success".into(),
-            status: None,
-            request_id: String::new(),
-        };
+        let event = crate::audit::NewAuditEvent::by_core(
+            Some(&who.user_id),
+            "unlock passphrase change",
+            "",
+        );
         match self.commit_audited_or(&u.data, txn, event)? {
             Commit::Committed(_) => {
                 tracing::info!(by = %who.user_id, "unlock passphrase changed");
