@@ -750,6 +750,7 @@ impl Core {
             }
             let mut all = txn.clone().merge(data.seal_txn(audit));
             if seq != head.seq && self.raw.get(ANCHORED_PATH)?.is_none() {
+                self.anchor_before_claiming_it()?;
                 all = all.put(ANCHORED_PATH, "1");
             }
             match self.raw.commit(all)? {
@@ -1121,6 +1122,22 @@ impl Core {
         Ok(None)
     }
 
+    /// Before the store first records that this node keeps an anchor (`meta/anchored`), makes
+    /// sure an anchor file exists: one that takes the store as it is at the next unlock if
+    /// nothing better is written. So a crash between the two never leaves a store that claims
+    /// an anchor the node lacks (which would refuse to start); before a provisioning that
+    /// never committed, that anchor is dropped at start.
+    fn anchor_before_claiming_it(&self) -> Result<()> {
+        if self.anchor.get().is_none() {
+            self.anchor.set(AnchorState {
+                provisioned: true,
+                adopt: true,
+                ..Default::default()
+            })?;
+        }
+        Ok(())
+    }
+
     /// Anchors this node to the store's current head (after a check found them consistent,
     /// or for a store that had no anchor yet).
     pub(crate) fn anchor_to_store(&self, data: &Sealed<DynStore>) -> Result<()> {
@@ -1133,6 +1150,7 @@ impl Core {
         };
         if let Some(h) = head {
             if self.raw.get(ANCHORED_PATH)?.is_none() {
+                self.anchor_before_claiming_it()?;
                 self.raw.put(ANCHORED_PATH, b"1")?;
             }
             self.anchor.set(AnchorState {

@@ -1443,3 +1443,43 @@ fn a_verifier_with_older_parameters_is_made_again_at_login() {
         audit_actions(&core).contains(&("upgrade key derivation".into(), "users/alice".into()))
     );
 }
+
+/// A crash between the store's first claim of an anchor and the anchor's own write leaves a
+/// node that starts, either way round.
+#[test]
+fn a_crash_around_the_first_anchoring_never_stops_the_start() {
+    let adopt = crate::anchor::AnchorState {
+        provisioned: true,
+        adopt: true,
+        ..Default::default()
+    };
+    // After the provisioning commit, before its anchor was written: the interim anchor.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+        provision(&core);
+    }
+    let device = device::load_or_create(&dir.path().join(DEVICE_KEY_FILE), false, false).unwrap();
+    crate::anchor::Anchor::open(Some(dir.path()), &device)
+        .unwrap()
+        .set(adopt.clone())
+        .unwrap();
+    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    assert!(!core.anchor.get().unwrap().adopt, "anchored to the store");
+    assert!(core.verify_audit(&admin()).unwrap().verified);
+    drop(core);
+
+    // Before a provisioning that never committed: the interim anchor is dropped.
+    let dir = tempfile::tempdir().unwrap();
+    drop(Core::open(dir.path(), CoreSettings::default()).unwrap());
+    let device = device::load_or_create(&dir.path().join(DEVICE_KEY_FILE), false, false).unwrap();
+    crate::anchor::Anchor::open(Some(dir.path()), &device)
+        .unwrap()
+        .set(adopt)
+        .unwrap();
+    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+    assert_eq!(core.state(), SystemState::Unprovisioned);
+    assert!(!dir.path().join(ANCHOR_FILE).exists());
+    provision(&core);
+}
