@@ -18,6 +18,22 @@ async fn no_passphrase_in_data_dir_or_log() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(s.unlock("a wrong unlock passphrase").await.status(), 412);
+    // While Locked a wrong passphrase reaches the key derivation and is refused there: the
+    // path where it could leak.
+    let r = s
+        .post("/lock")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(s.state().await, "Locked");
+    let r = s.unlock("a wrong unlock passphrase").await;
+    assert_eq!(
+        assert_error(r, 403).await,
+        "Unlock failed: the passphrase is incorrect."
+    );
+    assert_eq!(s.state().await, "Locked");
     s.terminate();
 
     let b64 = base64::engine::general_purpose::STANDARD;

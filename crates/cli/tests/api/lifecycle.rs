@@ -85,7 +85,10 @@ async fn full_lifecycle() {
     .await;
 
     let r = s.unlock("not the unlock passphrase").await;
-    assert_error(r, 403).await;
+    assert_eq!(
+        assert_error(r, 403).await,
+        "Unlock failed: the passphrase is incorrect."
+    );
     assert_health(&s, "Locked").await;
     // One failed unlock per second per address: even the right passphrase waits.
     assert_error(s.unlock(UNLOCK).await, 429).await;
@@ -182,6 +185,62 @@ async fn sigterm_stops_cleanly_and_the_store_reopens() {
     assert!(s.log().contains("stopped; store closed"));
     s.start_again();
     assert_eq!(s.state().await, "Locked");
+}
+
+/// SIGTERM arrives while a request is in flight (its head and half its body sent, the rest
+/// still to come): the server finishes that request, then exits 0.
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish() {
+    use tokio::io::AsyncWriteExt;
+
+    let mut s = Server::start();
+    let body = json!({"unlockPassphrase": UNLOCK, "adminPassphrase": ADMIN, "systemTime": TIME})
+        .to_string();
+    let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+    let head = format!(
+        "POST /api/v1/provision HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut conn = raw::tls(&s).await;
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(first).await.unwrap();
+    conn.flush().await.unwrap();
+    // Let the server read the head and start the handler, which waits for the rest.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    unsafe {
+        libc::kill(s.pid() as i32, libc::SIGTERM);
+    }
+    // The server has seen the signal (and started shutting down) before the body is done.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !s.log().contains("SIGTERM received") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not log the SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    conn.write_all(rest).await.unwrap();
+    conn.flush().await.unwrap();
+    let response = raw::read_response(&mut conn, std::time::Duration::from_secs(30)).await;
+    assert!(
+        response.starts_with("HTTP/1.1 204"),
+        "the request in flight at SIGTERM: {response}"
+    );
+
+    let exit = s.wait_exit();
+    assert!(exit.success(), "exit status {exit:?}");
+    let log = s.log();
+    let signal = log.find("SIGTERM received").unwrap();
+    let completed = log
+        .find("status=204")
+        .expect("the provisioning request completed");
+    assert!(signal < completed, "the request completed after the signal");
+    assert!(log.contains("stopped; store closed"));
+    // What the request did is kept.
+    s.start_again();
+    assert_eq!(s.state().await, "Locked");
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
 }
 
 #[tokio::test]
