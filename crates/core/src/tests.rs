@@ -518,6 +518,21 @@ fn no_cached_check_of_the_old_passphrase_is_served_while_a_change_commits() {
     );
 }
 
+/// A backup client `name` (host `name.example`, no owners), made by the root Administrator.
+fn new_client(core: &Core, name: &str) -> clients::BackupClient {
+    let host = format!("{name}.example");
+    core.create_client(
+        &admin(),
+        clients::NewClient {
+            name,
+            host_name: &host,
+            display_name: None,
+            owners: &[],
+        },
+    )
+    .unwrap()
+}
+
 fn event(n: u32) -> audit::NewAuditEvent {
     audit::NewAuditEvent {
         actor: Some("admin".into()),
@@ -814,17 +829,7 @@ fn the_trail_is_pruned_to_its_bound_and_still_verifies() {
 #[test]
 fn an_old_format_passkey_window_loads_closed() {
     let (_dir, core) = open_provisioned();
-    let client = core
-        .create_client(
-            &admin(),
-            clients::NewClient {
-                name: "db1",
-                host_name: "db1.example",
-                display_name: None,
-                owners: &[],
-            },
-        )
-        .unwrap();
+    let client = new_client(&core, "db1");
     let target = passkeys::PasskeyTarget::Client(client.id);
     // As an earlier build stored it: the window's end on the appliance clock, far ahead.
     let verifier = crypto::make_verifier(b"the passkey").unwrap();
@@ -985,17 +990,7 @@ fn a_deleted_security_record_is_closed_never_open() {
     use crate::passkeys::{PasskeyChange, PasskeyOp, PasskeyTarget, RestoreDecision};
     let (_dir, core) = open_provisioned();
     let root = admin();
-    let client = core
-        .create_client(
-            &root,
-            clients::NewClient {
-                name: "db1",
-                host_name: "db1.example",
-                display_name: None,
-                owners: &[],
-            },
-        )
-        .unwrap();
+    let client = new_client(&core, "db1");
     let create = |target| {
         core.set_passkey(
             &root,
@@ -1039,17 +1034,7 @@ fn a_deleted_security_record_is_closed_never_open() {
     ));
 
     // A client without a passkey, with the company record deleted: closed too.
-    let other = core
-        .create_client(
-            &root,
-            clients::NewClient {
-                name: "db2",
-                host_name: "db2.example",
-                display_name: None,
-                owners: &[],
-            },
-        )
-        .unwrap();
+    let other = new_client(&core, "db2");
     core.raw.delete("companies/0000000000").unwrap();
     assert_eq!(
         core.restore_decision(&root, other.id, "restore", "test")
@@ -1076,17 +1061,7 @@ fn a_store_from_before_owner_records_is_brought_up_to_date() {
     use crate::passkeys::{PasskeyChange, PasskeyOp, PasskeyTarget};
     let (_dir, core) = open_provisioned();
     let root = admin();
-    let client = core
-        .create_client(
-            &root,
-            clients::NewClient {
-                name: "db1",
-                host_name: "db1.example",
-                display_name: None,
-                owners: &[],
-            },
-        )
-        .unwrap();
+    let client = new_client(&core, "db1");
     core.set_passkey(
         &root,
         PasskeyTarget::Client(client.id),
@@ -1259,17 +1234,7 @@ fn renewal_does_not_extend_a_session_past_its_lifetime() {
 fn parallel_wrong_passkeys_are_each_counted_and_checked_one_at_a_time() {
     use passkeys::{PasskeyChange, PasskeyError, PasskeyOp, PasskeyTarget};
     let (_dir, core) = open_provisioned();
-    let client = core
-        .create_client(
-            &admin(),
-            clients::NewClient {
-                name: "db1",
-                host_name: "db1.example",
-                display_name: None,
-                owners: &[],
-            },
-        )
-        .unwrap();
+    let client = new_client(&core, "db1");
     let target = PasskeyTarget::Client(client.id);
     let right = Passphrase::new("the right passkey");
     core.set_passkey(
