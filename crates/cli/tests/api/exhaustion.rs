@@ -48,19 +48,6 @@ async fn counter(s: &Server, name: &str) -> u64 {
         .sum()
 }
 
-async fn all_events(s: &Server) -> Vec<Value> {
-    let page: Value = s
-        .own(Method::GET, "/audit?limit=1000")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page["events"].as_array().unwrap().clone()
-}
-
 #[tokio::test]
 async fn unauthenticated_requests_cannot_fill_the_disk_through_the_audit_trail() {
     let s = Arc::new(Server::start());
@@ -98,7 +85,7 @@ async fn unauthenticated_requests_cannot_fill_the_disk_through_the_audit_trail()
     s.create_user(Some("witness"), "Operator", "witness passphrase")
         .await;
     let after = store_bytes(&s);
-    let events = all_events(&s).await;
+    let events = audit_events(&s).await;
     eprintln!(
         "store {before} -> {after} bytes after 11 000 unauthenticated POSTs; {} audit events",
         events.len()
@@ -122,15 +109,7 @@ async fn unauthenticated_requests_cannot_fill_the_disk_through_the_audit_trail()
             .iter()
             .any(|e| e["action"].as_str().unwrap().contains("(no route)"))
     );
-    let verify: Value = s
-        .own(Method::GET, "/audit/verify")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verify = audit_verify(&s).await;
     assert_eq!(verify["verified"], true);
 }
 

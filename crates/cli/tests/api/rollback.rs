@@ -11,17 +11,6 @@ use strongroom_store::redb::RedbStore;
 
 use crate::common::*;
 
-async fn verify(s: &Server) -> Value {
-    let r = s
-        .own(Method::GET, "/audit/verify")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
-
 async fn accept(s: &Server) -> reqwest::Response {
     s.own(Method::POST, "/audit/accept-rollback")
         .basic_auth("admin", Some(ADMIN))
@@ -61,7 +50,7 @@ async fn a_store_put_back_as_it_was_is_refused_then_accepted_on_purpose() {
     s.set_args(&["--accept-store-rollback"]);
     s.start_again();
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
-    let report = verify(&s).await;
+    let report = audit_verify(&s).await;
     assert_eq!(report["verified"], false);
     assert!(
         report["reason"]
@@ -80,20 +69,10 @@ async fn a_store_put_back_as_it_was_is_refused_then_accepted_on_purpose() {
     assert_error(r, 403).await;
     assert_eq!(accept(&s).await.status(), 204);
     assert_error(accept(&s).await, 409).await;
-    assert_eq!(verify(&s).await["verified"], true);
-    let page: Value = s
-        .own(Method::GET, "/audit?limit=1000")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
+    assert_eq!(audit_verify(&s).await["verified"], true);
+    let accepted = audit_events(&s)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let accepted = page["events"]
-        .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
         .find(|e| e["action"] == "store rollback accepted")
         .expect("the acceptance is in the trail");
     assert_eq!(accepted["actor"], "admin");
@@ -125,7 +104,7 @@ async fn a_deleted_audit_trail_is_refused_and_reported_broken() {
     s.set_args(&["--accept-store-rollback"]);
     s.start_again();
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
-    let report = verify(&s).await;
+    let report = audit_verify(&s).await;
     assert_eq!(report["verified"], false, "{report}");
 }
 

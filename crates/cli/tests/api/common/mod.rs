@@ -360,6 +360,32 @@ pub async fn assert_error(r: Response, status: u16) -> String {
     body["message"].as_str().expect("message string").to_owned()
 }
 
+/// The first 1000 events of the audit trail, as the root Administrator reads them.
+pub async fn audit_events(s: &Server) -> Vec<Value> {
+    let page: Value = s
+        .own(Method::GET, "/audit?limit=1000")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["events"].as_array().unwrap().clone()
+}
+
+/// `GET /audit/verify` as the root Administrator; asserts 200.
+pub async fn audit_verify(s: &Server) -> Value {
+    let r = s
+        .own(Method::GET, "/audit/verify")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
 /// Waits out the one-second window in which, after a failed attempt, the same attempt is
 /// refused with 429.
 pub async fn after_rate_limit_window() {
