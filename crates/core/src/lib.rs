@@ -9,6 +9,7 @@
 //!   in `meta/unlock`;
 //! - the domain key seals every value outside `meta/`.
 
+pub mod access;
 mod anchor;
 pub mod audit;
 pub mod auth_cache;
