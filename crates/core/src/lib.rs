@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use strongroom_store::redb::RedbStore;
+use strongroom_store::engine::Engine;
 use strongroom_store::sealed::{Keyring, Sealed, Sealer};
 use strongroom_store::{Commit, Store, Txn};
 
@@ -358,10 +358,10 @@ impl Core {
         let regenerate = settings.regenerate_device_key;
         let device_key =
             device::load_or_create(&data_dir.join(DEVICE_KEY_FILE), !store_existed, regenerate)?;
-        let store = RedbStore::open(&store_path)?;
+        let store = Engine::Redb(store_path).open()?;
         if !regenerate {
             let sealer = Sealer::new(&device_key, tls::TLS_PURPOSE);
-            tls::check_opens(&store, &sealer, &data_dir.join(DEVICE_KEY_FILE))?;
+            tls::check_opens(&*store, &sealer, &data_dir.join(DEVICE_KEY_FILE))?;
         }
         let anchor = if regenerate {
             // The anchor was sealed under the key being replaced, so it is gone with it: the
@@ -389,7 +389,7 @@ impl Core {
                 other => other?,
             }
         };
-        let core = Self::start(Arc::new(store), device_key, settings, anchor)?;
+        let core = Self::start(store, device_key, settings, anchor)?;
         if regenerate {
             core.record_audit(audit::NewAuditEvent::by_core(
                 None,

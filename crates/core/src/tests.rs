@@ -157,7 +157,8 @@ fn nothing_secret_in_clear_on_disk() {
 #[test]
 fn schema_version_is_checked() {
     let dir = tempfile::tempdir().unwrap();
-    let store: DynStore = Arc::new(RedbStore::open(&dir.path().join("s.redb")).unwrap());
+    let store: DynStore =
+        Arc::new(strongroom_store::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap());
     Core::with_store(store.clone(), crypto::random_key(), CoreSettings::default()).unwrap();
     assert_eq!(store.get(SCHEMA_PATH).unwrap().unwrap().value, b"1");
     store.put(SCHEMA_PATH, b"2").unwrap();
@@ -456,6 +457,9 @@ impl Store for HookStore {
     }
     fn snapshot(&self) -> strongroom_store::Result<Box<dyn strongroom_store::Snapshot>> {
         self.inner.snapshot()
+    }
+    fn watch(&self, prefix: &str) -> strongroom_store::Result<strongroom_store::Watcher> {
+        self.inner.watch(prefix)
     }
     fn commit_iter(
         &self,

@@ -4,18 +4,46 @@
 //! store-wide revision counter. Every write goes through [`Store::commit`], an atomic
 //! transaction guarded by checks on the revisions of the keys it depends on: this is the
 //! compare-and-swap that both redb (one writer at a time) and etcd (transactions that compare
-//! `mod_revision`) can honour, so callers are written once for both.
+//! `mod_revision`) can honour, so callers are written once for both. [`Store::watch`] is the
+//! change feed: the keys each commit changed, in commit order, so a cache kept beside a store
+//! that other nodes also write can stay coherent.
 //!
-//! Backends: [`redb::RedbStore`] (embedded, the default). Encryption at rest is not a backend
-//! feature but a layer over any backend: [`sealed::Sealed`].
+//! Engines: [`redb::RedbStore`] (embedded, the default), chosen and opened through
+//! [`engine::Engine`]. Encryption at rest is not an engine feature but a layer over any
+//! engine: [`sealed::Sealed`].
+//!
+//! # A new engine
+//!
+//! An engine implements [`Store`] (its `watch` on [`watch::ChangeFeed`]), gets a variant in
+//! [`engine::Engine`] behind a cargo feature of its own (see that module), and passes the
+//! conformance suite, which every engine and the sealing layer over it run as they are:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! strongroom-store = { path = "crates/store", features = ["conformance"] }
+//! ```
+//!
+//! ```text
+//! #[test]
+//! fn conformance() {
+//!     // A fresh, empty store for each check.
+//!     strongroom_store::conformance::run_all(&|| -> DynStore { Arc::new(MyEngine::open_empty()) });
+//! }
+//! ```
+//!
+//! Inside this crate the suite is there for tests without the feature (see `redb.rs`).
 
+pub mod engine;
 pub mod redb;
 pub mod sealed;
+pub mod watch;
 
-#[cfg(test)]
-mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 
 use std::fmt;
+
+pub use watch::{Change, ChangeKind, WatchError, Watcher};
 
 /// A stored value and the store revision at which it was last written.
 #[derive(Clone, PartialEq, Eq)]
@@ -165,6 +193,9 @@ pub trait Snapshot: Send {
     ) -> Result<Vec<(String, Entry)>>;
 }
 
+/// A store as the rest of the appliance holds it, whichever the engine.
+pub type DynStore = std::sync::Arc<dyn Store>;
+
 /// The storage interface. Calls block: async callers run them on a blocking thread.
 pub trait Store: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<Entry>>;
@@ -183,6 +214,11 @@ pub trait Store: Send + Sync {
 
     /// A consistent view for long reads (a backup) that must not see half of a later commit.
     fn snapshot(&self) -> Result<Box<dyn Snapshot>>;
+
+    /// The changes to keys under `prefix` (`""` for all) of every commit that lands after this
+    /// returns, in commit order; a failed check or an aborted commit gives none. See [`watch`]
+    /// for what a change holds (never a value) and what a watcher that falls behind is told.
+    fn watch(&self, prefix: &str) -> Result<Watcher>;
 
     /// As [`Store::commit`], with the writes drawn from an iterator, so that a backend able to
     /// apply them one at a time inside its transaction keeps memory bounded however many there
@@ -243,6 +279,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
         (**self).snapshot()
+    }
+    fn watch(&self, prefix: &str) -> Result<Watcher> {
+        (**self).watch(prefix)
     }
     fn commit_iter(
         &self,

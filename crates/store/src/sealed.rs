@@ -24,7 +24,7 @@ use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
-use crate::{Check, Commit, Entry, Op, Result, Snapshot, Store, StoreError, Txn};
+use crate::{Check, Commit, Entry, Op, Result, Snapshot, Store, StoreError, Txn, Watcher};
 
 /// AES-256-GCM, random 96-bit nonce, path as associated data. Read only.
 pub const FORMAT_V1: u8 = 1;
@@ -281,7 +281,8 @@ impl Keyring {
 }
 
 /// A [`Store`] whose values are sealed before they reach the inner store and opened after.
-/// Keys (paths) and revisions are not secret and pass through unchanged.
+/// Keys (paths) and revisions are not secret and pass through unchanged; so does the change
+/// feed, whose changes hold a path, a kind and a revision but never a value.
 pub struct Sealed<S> {
     inner: S,
     keys: std::sync::RwLock<Keyring>,
@@ -385,6 +386,12 @@ impl<S: Store> Store for Sealed<S> {
             inner: self.inner.snapshot()?,
             keys,
         }))
+    }
+
+    fn watch(&self, prefix: &str) -> Result<Watcher> {
+        // Nothing to open: a change names the key and a watcher reads the value through
+        // this store.
+        self.inner.watch(prefix)
     }
 
     fn commit_iter(
