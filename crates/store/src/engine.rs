@@ -19,6 +19,8 @@ use crate::redb::RedbStore;
 use crate::{DynStore, Result};
 
 /// A store to open: the engine and where its data lives.
+// Non-exhaustive: which variants exist depends on the features built, so no caller may
+// match them all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Engine {
