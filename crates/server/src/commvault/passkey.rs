@@ -205,8 +205,7 @@ async fn run(
                 current,
                 new,
                 confirm,
-            } => core.set_passkey(
-                &who,
+            } => core.operational(&who)?.passkeys().set(
                 target,
                 PasskeyChange {
                     op: *op,
@@ -220,7 +219,9 @@ async fn run(
                 enable,
                 to_time,
             } => core
-                .authorize_restore(&who, target, passkey.as_ref(), *enable, *to_time)
+                .operational(&who)?
+                .passkeys()
+                .authorize_restore(target, passkey.as_ref(), *enable, *to_time)
                 .map(|_| ()),
         })
         .await;
