@@ -74,78 +74,53 @@ pub enum PasskeyOp {
     Disable,
 }
 
-/// Each way a passkey operation fails, with the stable code and message the backup-client
-/// face reports (`docs/errors.md`). None of them includes a passkey.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Each way a passkey operation fails. A face gives each its own code and wording (the
+/// backup-client face's are in `docs/errors.md`); these messages are the core's, for logs and
+/// faces without their own. None of them includes a passkey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PasskeyError {
-    /// The caller is neither an owner of the client nor a root Administrator (the original's
-    /// code).
+    /// The caller is neither an owner of the client nor a root Administrator.
+    #[error("You do not have sufficient privileges for this operation")]
     Privileges,
+    #[error("Client not found")]
     UnknownClient,
+    #[error("Company not found")]
     UnknownCompany,
+    /// A face's request named an operation that is not create, edit or disable.
+    #[error("Unknown passkey operation; use create, edit or disable")]
     UnknownOpType,
-    /// A JSON passkey that is not base64.
+    /// A face's request carried a passkey in an encoding it does not accept.
+    #[error("The passkey is not encoded as the request requires")]
     NotBase64,
-    /// A field the operation needs is missing, or the body is not a passkey request.
+    /// A field the operation needs is missing, or the request is not a passkey request.
+    #[error("The request is not a valid passkey request")]
     Malformed,
+    #[error("The passkey and its confirmation do not match")]
     ConfirmMismatch,
+    #[error("The passkey is incorrect")]
     WrongPasskey,
+    #[error("A passkey is already set; modify it instead")]
     AlreadySet,
+    #[error("No passkey is set")]
     NotSet,
+    /// Shorter than [`PASSKEY_MIN_CHARS`], longer than [`PASSKEY_MAX_BYTES`], or with a
+    /// control character.
+    #[error(
+        "The passkey is too weak: it needs at least 8 characters, at most 256 bytes, and no control characters"
+    )]
     TooWeak,
-    /// `allowUsersToEnablePasskey` is off and the caller is an owner, not an Administrator.
+    /// `allow_users_to_enable_passkey` is off and the caller is an owner, not an
+    /// Administrator.
+    #[error("Users are not allowed to enable a passkey; ask an administrator")]
     UsersMayNotEnable,
     /// Too many wrong passkeys for this target; wait.
+    #[error("Too many wrong passkeys; wait before trying again")]
     RateLimited,
 }
 
 /// Passkeys: at least 8 characters, at most 256 bytes, no control characters.
 pub const PASSKEY_MIN_CHARS: usize = 8;
 pub const PASSKEY_MAX_BYTES: usize = 256;
-
-impl PasskeyError {
-    pub fn code(self) -> i64 {
-        match self {
-            PasskeyError::Privileges => 587204594,
-            PasskeyError::UnknownClient => 587204601,
-            PasskeyError::UnknownCompany => 587204602,
-            PasskeyError::UnknownOpType => 587204603,
-            PasskeyError::NotBase64 => 587204604,
-            PasskeyError::Malformed => 587204605,
-            PasskeyError::ConfirmMismatch => 587204606,
-            PasskeyError::WrongPasskey => 587204607,
-            PasskeyError::AlreadySet => 587204608,
-            PasskeyError::NotSet => 587204609,
-            PasskeyError::TooWeak => 587204610,
-            PasskeyError::UsersMayNotEnable => 587204611,
-            PasskeyError::RateLimited => 587204612,
-        }
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            PasskeyError::Privileges => "You do not have sufficient privileges for this operation",
-            PasskeyError::UnknownClient => "Client not found",
-            PasskeyError::UnknownCompany => "Company not found",
-            PasskeyError::UnknownOpType => {
-                "Unknown passkeyOpType; use 1 (CREATE), 2 (EDIT) or 3 (DISABLE)"
-            }
-            PasskeyError::NotBase64 => "Passkeys in JSON requests must be base64-encoded",
-            PasskeyError::Malformed => "The request is not a valid passkey request",
-            PasskeyError::ConfirmMismatch => "The passkey and its confirmation do not match",
-            PasskeyError::WrongPasskey => "The passkey is incorrect",
-            PasskeyError::AlreadySet => "A passkey is already set; modify it instead",
-            PasskeyError::NotSet => "No passkey is set",
-            PasskeyError::TooWeak => {
-                "The passkey is too weak: it needs at least 8 characters, at most 256 bytes, and no control characters"
-            }
-            PasskeyError::UsersMayNotEnable => {
-                "Users are not allowed to enable a passkey on this CommCell; ask an administrator"
-            }
-            PasskeyError::RateLimited => "Too many wrong passkeys; wait before trying again",
-        }
-    }
-}
 
 impl From<PasskeyError> for Error {
     fn from(e: PasskeyError) -> Self {

@@ -1728,3 +1728,82 @@ fn a_crash_around_the_first_anchoring_never_stops_the_start() {
     assert!(!dir.path().join(ANCHOR_FILE).exists());
     provision(&core);
 }
+
+#[test]
+fn only_root_administrators_and_root_backup_users_get_a_restore_decision() {
+    let (_dir, core) = open_provisioned();
+    let client = new_client(&core, "db1");
+    let decide = |who: &Principal| {
+        core.operational(who).and_then(|h| {
+            h.passkeys()
+                .restore_decision(client.id, "restore", "req-decision")
+        })
+    };
+    for who in [admin(), Principal::new("backup", Role::Backup)] {
+        assert_eq!(
+            decide(&who).unwrap(),
+            passkeys::RestoreDecision::NoPasskey,
+            "{who:?}"
+        );
+    }
+    // A namespace owns no backup clients: its Backup user (and its Administrator) are refused,
+    // as are the other roles of the root namespace.
+    for who in [
+        Principal::new("ns1~backup", Role::Backup),
+        Principal::new("ns1~admin", Role::Administrator),
+        Principal::new("op", Role::Operator),
+        Principal::new("metrics", Role::Metrics),
+    ] {
+        assert!(
+            matches!(decide(&who), Err(Error::Forbidden)),
+            "{who:?} was not refused"
+        );
+    }
+    // Each answer is one event of the core's own, tied to the request that asked; a refusal
+    // is no decision and writes none.
+    let events = core
+        .operational(&admin())
+        .and_then(|h| h.audit().events(0, 1000))
+        .unwrap()
+        .events;
+    let decisions: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "restore decision: restore")
+        .collect();
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    for (e, actor) in decisions.iter().zip(["admin", "backup"]) {
+        assert_eq!(e.actor.as_deref(), Some(actor));
+        assert_eq!(
+            (e.face.as_str(), e.outcome.as_str(), e.status),
+            ("strongroom", "allowed", None)
+        );
+        assert_eq!(e.target, format!("client {}", client.id));
+        assert_eq!(e.request_id, "req-decision");
+    }
+}
+
+#[test]
+fn the_core_reports_passkey_failures_without_any_face_s_words() {
+    use passkeys::PasskeyError as P;
+    for e in [
+        P::Privileges,
+        P::UnknownClient,
+        P::UnknownCompany,
+        P::UnknownOpType,
+        P::NotBase64,
+        P::Malformed,
+        P::ConfirmMismatch,
+        P::WrongPasskey,
+        P::AlreadySet,
+        P::NotSet,
+        P::TooWeak,
+        P::UsersMayNotEnable,
+        P::RateLimited,
+    ] {
+        let text = Error::from(e).to_string();
+        assert!(!text.is_empty());
+        for word in ["CommCell", "Commvault", "passkeyOpType", "JSON", "5872"] {
+            assert!(!text.contains(word), "{e:?}: {text}");
+        }
+    }
+}

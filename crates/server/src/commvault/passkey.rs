@@ -155,7 +155,10 @@ fn parse_xml(el: &Element) -> Result<PasskeyRequest, PasskeyError> {
 /// The `App_SetPasskeyResponse` for a result: 0 or the failure's code.
 fn passkey_reply(f: Format, failure: Option<PasskeyError>) -> Response {
     let (code, message) = match failure {
-        Some(e) => (e.code(), Some(e.message())),
+        Some(e) => {
+            let (code, message) = super::error::passkey_failure(e);
+            (code, Some(message))
+        }
         None => (0, None),
     };
     let mut error_json = json!({"errorCode": code});
