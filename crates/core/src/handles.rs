@@ -6,7 +6,8 @@
 //! [`Operational::clients`], ...), and each operation states its role rule once, through
 //! [`Access`], before it acts. What is not an Operational node's business (provisioning,
 //! unlocking, a restore onto an Unprovisioned node, authentication, sessions, the state) stays
-//! on [`Core`].
+//! on [`Core`]. A new area (the key store: `keys()`) is one more part here, its operations in
+//! its own module.
 
 use std::sync::Arc;
 

@@ -1,5 +1,7 @@
 //! Strongroom's core: the state machine, the keys that guard the store, and identity.
-//! No HTTP and no async I/O here: every face translates its protocol into calls on [`Core`].
+//! No HTTP and no async I/O here: every face translates its protocol into calls on [`Core`]
+//! (the node's lifecycle, authentication, sessions) and on the handle an Operational node gives
+//! an authenticated caller ([`Core::operational`], by area: see [`handles`]).
 //! Calls may block (store I/O, Argon2): async callers run them on a blocking thread.
 //!
 //! Keys (see `docs/security-model.md`):

@@ -2,7 +2,7 @@
 //! or restore a client's backups. Set per client (by its owners or a root Administrator) or
 //! for the whole installation (company 0, by root Administrators). With the right passkey, an
 //! authorization window opens (30 minutes by default) during which browse and restore are
-//! allowed; backup software asks [`Core::restore_decision`] before each.
+//! allowed; backup software asks [`Passkeys::restore_decision`] before each.
 //!
 //! Passkeys are stored only as Argon2id verifiers, with the history of the previous ones, at
 //! `passkeys/client/<id>` and `passkeys/company/<id>`; the company's settings at

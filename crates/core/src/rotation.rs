@@ -162,7 +162,7 @@ impl System<'_> {
         self.rotate_data_key_in_batches(unlock_passphrase, RESEAL_BATCH, None)
     }
 
-    /// [`Core::rotate_data_key`] with its batch size, stopping (incomplete, as a crash would)
+    /// [`System::rotate_data_key`] with its batch size, stopping (incomplete, as a crash would)
     /// after `stop_after` batches if given: for tests of resumption.
     #[doc(hidden)]
     pub fn rotate_data_key_in_batches(

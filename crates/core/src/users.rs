@@ -294,6 +294,7 @@ impl Users<'_> {
         new: &Passphrase,
     ) -> Result<()> {
         let (core, u, who) = self.parts();
+        self.require(Access::AnyUser)?;
         password_policy::check_shape(new.expose()).map_err(Error::PasswordPolicy)?;
         let verifier = crypto::make_verifier(new.as_bytes())?;
         core.update_user(u, &who.user_id, |user| {

@@ -41,7 +41,7 @@ pub async fn system_info_get(
     }))
 }
 
-/// Forgets the keys and boots again from the store (see `Core::reboot`).
+/// Forgets the keys and boots again from the store (see `System::reboot` in the core).
 pub async fn system_reboot_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
