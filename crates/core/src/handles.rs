@@ -12,14 +12,14 @@
 use std::sync::Arc;
 
 use crate::access::Access;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::identity::Principal;
-use crate::state::SystemState;
-use crate::{Core, Inner, Unlocked};
+use crate::{Core, Unlocked};
 
-/// An Operational node, for one caller. Holds the unlocked view it was made with: a lock or
-/// a reboot meanwhile ends what the handle can seal (see [`crate::KeyForgotten`]), and the
-/// next request gets `WrongState` from [`Core::operational`].
+/// An Operational node, for one caller and one request. It holds the unlocked view (the
+/// domain key) it was made with, as each call did for its own length before: made for a
+/// request and dropped with it, never kept across requests, so a lock reaches the next one
+/// (which gets `WrongState` from [`Core::operational`]).
 pub struct Operational<'a> {
     core: &'a Core,
     unlocked: Arc<Unlocked>,
@@ -37,14 +37,9 @@ impl std::fmt::Debug for Operational<'_> {
 impl Core {
     /// The node's API for `who`, or `WrongState` if the node is not Operational.
     pub fn operational<'a>(&'a self, who: &'a Principal) -> Result<Operational<'a>> {
-        let unlocked = match &*self.inner.read().unwrap_or_else(|e| e.into_inner()) {
-            Inner::Operational(u) => u.clone(),
-            Inner::Unprovisioned => return Err(Error::WrongState(SystemState::Unprovisioned)),
-            Inner::Locked => return Err(Error::WrongState(SystemState::Locked)),
-        };
         Ok(Operational {
             core: self,
-            unlocked,
+            unlocked: self.unlocked()?,
             who,
         })
     }
@@ -56,7 +51,7 @@ impl<'a> Operational<'a> {
         self.who
     }
 
-    /// Passes if the caller passes `rule`; [`Error::Forbidden`] otherwise.
+    /// Passes if the caller passes `rule`; [`crate::Error::Forbidden`] otherwise.
     pub fn require(&self, rule: Access) -> Result<()> {
         rule.check(self.who)
     }
@@ -111,7 +106,7 @@ macro_rules! area {
         pub struct $name<'h>(pub(crate) &'h Operational<'h>);
 
         impl<'h> $name<'h> {
-            /// Passes if the caller passes `rule`; [`Error::Forbidden`] otherwise.
+            /// Passes if the caller passes `rule`; [`crate::Error::Forbidden`] otherwise.
             pub(crate) fn require(&self, rule: Access) -> Result<()> {
                 self.0.require(rule)
             }
