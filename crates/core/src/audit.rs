@@ -42,9 +42,10 @@ use strongroom_store::sealed::Sealed;
 use strongroom_store::{Commit, Store, Txn};
 use time::format_description::well_known::Rfc3339;
 
+use crate::access::Access;
 use crate::anchor::{ANCHORED_PATH, AnchorState};
 use crate::error::{Error, Result};
-use crate::identity::Principal;
+use crate::handles::Audit;
 use crate::{Core, DynStore, UNLOCK_PATH, Unlocked, crypto, json};
 
 const HEAD_PATH: &str = "audit/head";
@@ -91,8 +92,10 @@ pub struct NewAuditEvent {
 }
 
 impl NewAuditEvent {
-    /// An event of the core's own, not of a request (face `strongroom`, outcome `success`):
-    /// provisioning, a changed unlock record, a rotation step, an accepted rollback.
+    /// An event of the core's own, not of a request (face `strongroom`, outcome `success`
+    /// unless [`NewAuditEvent::with_outcome`] says otherwise): provisioning, a changed unlock
+    /// record, a rotation step, an accepted rollback, an upgraded key derivation, a restore
+    /// decision. Every event the core makes up itself is made here.
     pub(crate) fn by_core(
         actor: Option<&str>,
         action: impl Into<String>,
@@ -107,6 +110,18 @@ impl NewAuditEvent {
             status: None,
             request_id: String::new(),
         }
+    }
+
+    /// The same event with another outcome (a decision's `allowed` or `denied`).
+    pub(crate) fn with_outcome(mut self, outcome: &str) -> Self {
+        self.outcome = outcome.to_owned();
+        self
+    }
+
+    /// The same event, tied to the request that caused it.
+    pub(crate) fn with_request_id(mut self, request_id: &str) -> Self {
+        self.request_id = request_id.to_owned();
+        self
     }
 }
 
@@ -523,7 +538,7 @@ impl Core {
 
     /// Records an event on its own: appended now if Operational, else kept until the next
     /// unlock. For what happens outside a request's store change (a core decision, a lock).
-    pub fn record_audit(&self, event: NewAuditEvent) {
+    pub(crate) fn record_audit(&self, event: NewAuditEvent) {
         let time = self.now_rfc3339();
         let event = event.bounded();
         match self.unlocked() {
@@ -657,6 +672,24 @@ impl Core {
     pub(crate) fn commit_data(&self, u: &Unlocked, txn: Txn) -> Result<Commit> {
         let _sealing = self.sealing();
         self.commit_audited_sealing(&u.data, u.data.seal_txn(txn))
+    }
+
+    /// Commits `txn` (plain values, sealed here) together with `event`, one of the core's own
+    /// ([`NewAuditEvent::by_core`]): for what the core decides and records itself, so the
+    /// record and what it records are stored together or not at all.
+    pub(crate) fn commit_data_with_event(
+        &self,
+        u: &Unlocked,
+        txn: Txn,
+        event: NewAuditEvent,
+    ) -> Result<Commit> {
+        let _sealing = self.sealing();
+        let time = self.now_rfc3339();
+        self.append_with(
+            &u.data,
+            u.data.seal_txn(txn),
+            vec![(event.bounded(), time, None)],
+        )
     }
 
     /// Appends what waits, then `events`, to the trail in one transaction with `txn`.
@@ -811,13 +844,15 @@ impl Core {
         tracing::info!(through, "audit trail pruned to its retention bound");
         Ok(audit)
     }
+}
 
+impl Audit<'_> {
     /// Up to `limit` events after sequence number `after` (0: from the start). Root
     /// Administrator only.
-    pub fn audit_events(&self, who: &Principal, after: u64, limit: usize) -> Result<AuditPage> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
-        let raw = self
+    pub fn events(&self, after: u64, limit: usize) -> Result<AuditPage> {
+        let (core, u, _) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        let raw = core
             .raw
             .scan(EVENTS_PREFIX, Some(&event_path(after)), limit)?;
         let full = raw.len() == limit;
@@ -847,9 +882,9 @@ impl Core {
     }
 
     /// Walks the whole chain and reports where it first breaks. Root Administrator only.
-    pub fn verify_audit(&self, who: &Principal) -> Result<ChainReport> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn verify(&self) -> Result<ChainReport> {
+        let (core, u, _) = self.parts();
+        self.require(Access::RootAdministrator)?;
         const PAGE: usize = 1000;
         let checkpoint: Option<Checkpoint> = match u.data.get(CHECKPOINT_PATH) {
             Ok(Some(e)) => serde_json::from_slice(&e.value).ok(),
@@ -874,7 +909,7 @@ impl Core {
         let mut prev_hash = checkpoint.map_or_else(|| GENESIS.to_owned(), |c| c.hash);
         let mut after: Option<String> = pruned_through.map(event_path);
         loop {
-            let raw = self.raw.scan(EVENTS_PREFIX, after.as_deref(), PAGE)?;
+            let raw = core.raw.scan(EVENTS_PREFIX, after.as_deref(), PAGE)?;
             let done = raw.len() < PAGE;
             for (key, entry) in &raw {
                 let verified = expected_seq - 1 - pruned_through.unwrap_or(0);
@@ -972,7 +1007,7 @@ impl Core {
                 ),
             ));
         }
-        if let Some(reason) = self.pending_rollback() {
+        if let Some(reason) = core.pending_rollback() {
             return Ok(ChainReport::broken(count, last + 1, reason));
         }
         Ok(ChainReport {
@@ -983,7 +1018,9 @@ impl Core {
             reason: None,
         })
     }
+}
 
+impl Core {
     /// The trail's MAC key, as someone holding the domain key could read it.
     #[cfg(test)]
     pub(crate) fn chain_key_for_test(&self) -> hmac::Key {
@@ -1000,28 +1037,32 @@ impl Core {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
 
+impl Audit<'_> {
     /// `POST /api/strongroom/v1/audit/accept-rollback` (root Administrator): accepts the store
     /// as it is after a rollback this node found, records that in the trail, and anchors the
     /// node to the store again.
-    pub fn accept_rollback(&self, who: &Principal) -> Result<()> {
-        self.unlocked()?;
-        who.require_root_admin()?;
-        let reason = self
+    pub fn accept_rollback(&self) -> Result<()> {
+        let (core, _, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        let reason = core
             .rollback
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .ok_or_else(|| Error::Conflict("There is no store rollback to accept.".into()))?;
         tracing::warn!(by = %who.user_id, %reason, "store rollback accepted");
-        self.record_audit(NewAuditEvent::by_core(
+        core.record_audit(NewAuditEvent::by_core(
             Some(&who.user_id),
             "store rollback accepted",
             reason,
         ));
         Ok(())
     }
+}
 
+impl Core {
     /// Moves the anchor to the event just appended (unless a rollback waits to be accepted:
     /// then the anchor keeps what this node saw before it).
     fn advance_anchor(&self, seq: u64, hash: &str) {

@@ -21,8 +21,10 @@ use strongroom_store::sealed::{Keyring, Sealer};
 use strongroom_store::{Check, Commit, Op, Snapshot, Store};
 use zeroize::Zeroizing;
 
+use crate::access::Access;
 use crate::crypto::{KdfParams, Key32};
 use crate::error::{Error, Result};
+use crate::handles::Backup;
 use crate::identity::Principal;
 use crate::secret::Passphrase;
 use crate::system::{BACKUP_KEY_PATH, BackupKeyRecord};
@@ -296,14 +298,11 @@ pub struct Restore<'a> {
     pub system_time: Option<&'a str>,
 }
 
-impl Core {
+impl Backup<'_> {
     /// `POST /system/backup` (Backup role): checks everything, and takes the snapshot.
-    pub fn prepare_backup(&self, who: &Principal) -> Result<BackupJob> {
-        let unlocked = self.unlocked()?;
-        who.require_role(crate::identity::Role::Backup)?;
-        if who.namespace.is_some() {
-            return Err(Error::Forbidden);
-        }
+    pub fn prepare(&self) -> Result<BackupJob> {
+        let (core, unlocked, _) = self.parts();
+        self.require(Access::RootBackup)?;
         let record: BackupKeyRecord = match crate::system::read_backup_key(&unlocked.data)?.0 {
             crate::system::BackupKey::Set(record) => record,
             _ => {
@@ -322,8 +321,8 @@ impl Core {
         }
         key.copy_from_slice(&decoded);
         // The snapshot and the keys as one: no rotation switches keys in between.
-        let sealing = self.sealing();
-        let snapshot = self.raw.snapshot()?;
+        let sealing = core.sealing();
+        let snapshot = core.raw.snapshot()?;
         let domain_key = unlocked.keys().current;
         let keys = unlocked.data.keyring();
         drop(sealing);
@@ -343,23 +342,31 @@ impl Core {
             kdf: record.kdf,
             audit_head,
             forgotten: unlocked.forgotten.clone(),
-            created: self
+            created: core
                 .now()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
         })
     }
+}
 
-    /// `POST /system/restore` from a backup file already on disk. On an Unprovisioned node
-    /// (`who` is `None`): a full restore, after which the node is Locked and unlocks with the
-    /// backup's unlock passphrase. On an Operational node (`who` a root Administrator): the
-    /// user data (everything but [`KEPT_BY_PARTIAL_RESTORE`]) is replaced by the backup's,
-    /// re-sealed under this node's domain key. Nothing changes unless the whole file verifies.
-    pub fn restore(&self, who: Option<&Principal>, file: &Path, req: Restore<'_>) -> Result<()> {
+impl Core {
+    /// `POST /system/restore` onto an Unprovisioned node, from a backup file already on disk:
+    /// a full restore, after which the node is Locked and unlocks with the backup's unlock
+    /// passphrase. On an Operational node a restore is [`Backup::restore`]'s, for a root
+    /// Administrator; here it is `Unauthenticated`. Nothing changes unless the whole file
+    /// verifies.
+    pub fn restore(&self, file: &Path, req: Restore<'_>) -> Result<()> {
+        self.restore_from(None, file, req)
+    }
+
+    /// A restore by `who` (`None` on an Unprovisioned node), see [`Core::restore`] and
+    /// [`Backup::restore`].
+    fn restore_from(&self, who: Option<&Principal>, file: &Path, req: Restore<'_>) -> Result<()> {
         let state = self.state();
         match (state, who) {
             (SystemState::Unprovisioned, _) => {}
-            (SystemState::Operational, Some(who)) => who.require_root_admin()?,
+            (SystemState::Operational, Some(who)) => Access::RootAdministrator.check(who)?,
             (SystemState::Operational, None) => return Err(Error::Unauthenticated),
             (SystemState::Locked, _) => return Err(Error::WrongState(state)),
         }
@@ -467,6 +474,17 @@ impl Core {
         }
         tracing::info!(records = verified.records, full, "restored");
         Ok(())
+    }
+}
+
+impl Backup<'_> {
+    /// `POST /system/restore` onto this Operational node (root Administrator): the user data
+    /// (everything but [`KEPT_BY_PARTIAL_RESTORE`]) is replaced by the backup's, re-sealed
+    /// under this node's domain key. Nothing changes unless the whole file verifies.
+    pub fn restore(&self, file: &Path, req: Restore<'_>) -> Result<()> {
+        let (core, _, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        core.restore_from(Some(who), file, req)
     }
 }
 

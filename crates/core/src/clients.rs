@@ -12,7 +12,9 @@
 use serde::{Deserialize, Serialize};
 use strongroom_store::{Commit, Store, Txn};
 
+use crate::access::Access;
 use crate::error::{Error, Result};
+use crate::handles::Clients;
 use crate::identity::{Principal, UserId, user_path};
 use crate::{Core, Unlocked, json, names};
 
@@ -87,7 +89,7 @@ impl Core {
     /// Whether `who` may see and manage the passkey of `client`: its owners and root
     /// Administrators.
     pub(crate) fn is_owner_or_admin(who: &Principal, client: &BackupClient) -> bool {
-        who.require_root_admin().is_ok() || client.owners.contains(&who.user_id)
+        Access::RootAdministrator.permits(who) || client.owners.contains(&who.user_id)
     }
 
     fn check_owners(&self, u: &Unlocked, owners: &[String]) -> Result<()> {
@@ -99,14 +101,16 @@ impl Core {
         }
         Ok(())
     }
+}
 
+impl Clients<'_> {
     /// Every client `who` may see: all for root Administrators, the owned ones for others.
-    pub fn list_clients(&self, who: &Principal) -> Result<Vec<BackupClient>> {
-        let u = self.unlocked()?;
+    pub fn list(&self) -> Result<Vec<BackupClient>> {
+        let (_, u, who) = self.parts();
         let mut out = Vec::new();
         for (_, e) in u.data.scan_prefix(CLIENTS_PREFIX)? {
             let c: BackupClient = serde_json::from_slice(&e.value).map_err(Error::internal)?;
-            if Self::is_owner_or_admin(who, &c) {
+            if Core::is_owner_or_admin(who, &c) {
                 out.push(c);
             }
         }
@@ -115,26 +119,26 @@ impl Core {
 
     /// One client, if `who` may see it (`NotFound` otherwise, so ids of others' clients do
     /// not show).
-    pub fn client(&self, who: &Principal, id: u64) -> Result<BackupClient> {
-        let u = self.unlocked()?;
-        match self.read_client(&u, id)? {
-            Some((c, _)) if Self::is_owner_or_admin(who, &c) => Ok(c),
+    pub fn get(&self, id: u64) -> Result<BackupClient> {
+        let (core, u, who) = self.parts();
+        match core.read_client(u, id)? {
+            Some((c, _)) if Core::is_owner_or_admin(who, &c) => Ok(c),
             _ => Err(Error::NotFound("Client not found.".into())),
         }
     }
 
     /// Registers a client (root Administrator). Names are stored normalized (NFKC) and are
     /// unique regardless of case.
-    pub fn create_client(&self, who: &Principal, new: NewClient<'_>) -> Result<BackupClient> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn create(&self, new: NewClient<'_>) -> Result<BackupClient> {
+        let (core, u, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
         let name = check_text("name", new.name, 128)?;
         let host_name = check_text("hostName", new.host_name, 253)?;
         let display_name = match new.display_name {
             Some(d) => check_text("displayName", d, 128)?,
             None => name.clone(),
         };
-        self.check_owners(&u, new.owners)?;
+        core.check_owners(u, new.owners)?;
         for _ in 0..CAS_RETRIES {
             let next = u.data.get(NEXT_ID_PATH)?;
             let id: u64 = match &next {
@@ -163,14 +167,16 @@ impl Core {
                 .put(NEXT_ID_PATH, (id + 1).to_string())
                 .put(names, id.to_string())
                 .put(client_path(id), json(&client)?);
-            if let Commit::Committed(_) = self.commit_data(&u, txn)? {
+            if let Commit::Committed(_) = core.commit_data(u, txn)? {
                 tracing::info!(by = %who.user_id, client = id, "client created");
                 return Ok(client);
             }
         }
         Err(Error::Conflict("A client of that name exists.".into()))
     }
+}
 
+impl Core {
     fn update_client(
         &self,
         u: &Unlocked,
@@ -215,16 +221,13 @@ impl Core {
             "client {id} kept changing; gave up"
         )))
     }
+}
 
+impl Clients<'_> {
     /// Renames a client or changes its host or display name (root Administrator).
-    pub fn change_client(
-        &self,
-        who: &Principal,
-        id: u64,
-        change: ClientChange<'_>,
-    ) -> Result<BackupClient> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn change(&self, id: u64, change: ClientChange<'_>) -> Result<BackupClient> {
+        let (core, u, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
         let name = change
             .name
             .map(|n| check_text("name", n, 128))
@@ -237,7 +240,7 @@ impl Core {
             .display_name
             .map(|d| check_text("displayName", d, 128))
             .transpose()?;
-        let client = self.update_client(&u, id, |c| {
+        let client = core.update_client(u, id, |c| {
             if let Some(n) = &name {
                 c.name = n.clone();
             }
@@ -254,22 +257,17 @@ impl Core {
     }
 
     /// Sets a client's owners (root Administrator); each must be a user.
-    pub fn set_client_owners(
-        &self,
-        who: &Principal,
-        id: u64,
-        owners: &[String],
-    ) -> Result<BackupClient> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
-        self.check_owners(&u, owners)?;
+    pub fn set_owners(&self, id: u64, owners: &[String]) -> Result<BackupClient> {
+        let (core, u, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        core.check_owners(u, owners)?;
         let mut unique: Vec<String> = Vec::new();
         for o in owners {
             if !unique.contains(o) {
                 unique.push(o.clone());
             }
         }
-        let client = self.update_client(&u, id, |c| {
+        let client = core.update_client(u, id, |c| {
             c.owners = unique.clone();
             Ok(())
         })?;
@@ -278,11 +276,11 @@ impl Core {
     }
 
     /// Deletes a client and its passkey (root Administrator).
-    pub fn delete_client(&self, who: &Principal, id: u64) -> Result<()> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
-        let (client, revision) = self
-            .read_client(&u, id)?
+    pub fn delete(&self, id: u64) -> Result<()> {
+        let (core, u, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        let (client, revision) = core
+            .read_client(u, id)?
             .ok_or_else(|| Error::NotFound("Client not found.".into()))?;
         let path = client_path(id);
         let txn = Txn::new()
@@ -293,7 +291,7 @@ impl Core {
             .delete(crate::passkeys::passkey_path(
                 crate::passkeys::PasskeyTarget::Client(id),
             ));
-        match self.commit_data(&u, txn)? {
+        match core.commit_data(u, txn)? {
             Commit::Committed(_) => {
                 tracing::info!(by = %who.user_id, client = id, "client deleted");
                 Ok(())
@@ -301,7 +299,9 @@ impl Core {
             Commit::Conflict => Err(Error::NotFound("Client not found.".into())),
         }
     }
+}
 
+impl Core {
     /// A deleted user (or the users of a deleted namespace: `prefix` `ns~`) owns nothing any
     /// more, so a user later made with the same id does not inherit its clients.
     pub(crate) fn drop_ownerships(

@@ -40,8 +40,8 @@ pub enum Error {
     /// A new password breaks the appliance password policy.
     #[error("{}", .0.message())]
     PasswordPolicy(crate::password_policy::PasswordRule),
-    /// A passkey operation failed; the backup-client face reports its code.
-    #[error("{}", .0.message())]
+    /// A passkey operation failed; each face reports it in its own terms.
+    #[error(transparent)]
     Passkey(crate::passkeys::PasskeyError),
     /// The unlock passphrase did not open the domain key.
     #[error("unlock failed: passphrase is incorrect")]

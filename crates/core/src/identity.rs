@@ -146,7 +146,8 @@ impl Principal {
         }
     }
 
-    /// Passes only for exactly this role.
+    /// Passes only for exactly this role, in any namespace. The core states its rules through
+    /// [`crate::access::Access`]; this stays for the faces' extractors until they name theirs.
     pub fn require_role(&self, role: Role) -> Result<()> {
         if self.role == role {
             Ok(())
@@ -155,15 +156,9 @@ impl Principal {
         }
     }
 
-    /// Passes only for an Administrator of the root namespace (`/config/*`, `/system/*`,
-    /// `/lock`, `/namespaces` in NetHSM).
+    /// [`crate::access::Access::RootAdministrator`], for callers that do not name the rule.
     pub fn require_root_admin(&self) -> Result<()> {
-        self.require_role(Role::Administrator)?;
-        if self.namespace.is_none() {
-            Ok(())
-        } else {
-            Err(Error::Forbidden)
-        }
+        crate::access::Access::RootAdministrator.check(self)
     }
 }
 

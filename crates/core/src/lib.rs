@@ -1,5 +1,7 @@
 //! Strongroom's core: the state machine, the keys that guard the store, and identity.
-//! No HTTP and no async I/O here: every face translates its protocol into calls on [`Core`].
+//! No HTTP and no async I/O here: every face translates its protocol into calls on [`Core`]
+//! (the node's lifecycle, authentication, sessions) and on the handle an Operational node gives
+//! an authenticated caller ([`Core::operational`], by area: see [`handles`]).
 //! Calls may block (store I/O, Argon2): async callers run them on a blocking thread.
 //!
 //! Keys (see `docs/security-model.md`):
@@ -19,6 +21,7 @@ pub mod clock;
 pub mod crypto;
 pub mod device;
 pub mod error;
+pub mod handles;
 pub mod identity;
 pub mod names;
 pub mod passkeys;
@@ -42,9 +45,11 @@ use strongroom_store::engine::Engine;
 use strongroom_store::sealed::{Keyring, Sealed, Sealer};
 use strongroom_store::{Commit, Store, Txn};
 
+use crate::access::Access;
 use crate::auth_cache::AuthCache;
 use crate::crypto::{KdfParams, Key32};
 pub use crate::error::{Error, Result};
+use crate::handles::System;
 use crate::identity::{Principal, Role, UserId, UserRecord, namespace_path, user_path};
 use crate::secret::Passphrase;
 pub use crate::state::SystemState;
@@ -631,21 +636,26 @@ impl Core {
         self.upgrade_unlock_record(&record, entry.revision, passphrase);
         Ok(())
     }
+}
 
+impl System<'_> {
     /// Forgets the domain key: nothing can be read until the next unlock.
-    pub fn lock(&self, who: &Principal) -> Result<()> {
-        self.require_state(SystemState::Operational)?;
-        who.require_root_admin()?;
-        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
-        // The lock is recorded while the trail can still be written.
-        let u = self.unlocked()?;
-        self.commit_data(&u, Txn::new())?;
+    pub fn lock(&self) -> Result<()> {
+        let (core, _, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        let _guard = core.transition.lock().unwrap_or_else(|e| e.into_inner());
+        // The lock is recorded while the trail can still be written (read again under the
+        // transition lock: another transition may have come first).
+        let u = core.unlocked()?;
+        core.commit_data(&u, Txn::new())?;
         drop(u);
-        self.forget_keys();
+        core.forget_keys();
         tracing::info!(by = %who.user_id, "locked");
         Ok(())
     }
+}
 
+impl Core {
     /// The cached result of a recent successful [`Core::authenticate`], if any. Never blocks
     /// (no store I/O, no Argon2), so async callers may try it before going to a blocking
     /// thread.
@@ -711,44 +721,48 @@ impl Core {
     pub fn credentials_digest(&self, user_id: &str, passphrase: &[u8]) -> [u8; 32] {
         self.auth_cache.mac(user_id, passphrase)
     }
+}
 
+impl System<'_> {
     /// Whether unattended boot is on: the domain key is also sealed under the device key, so
     /// the node starts Operational without the unlock passphrase.
-    pub fn unattended_boot(&self, who: &Principal) -> Result<bool> {
-        self.unlocked()?;
-        who.require_root_admin()?;
-        Ok(self.raw.get(UNATTENDED_PATH)?.is_some())
+    pub fn unattended_boot(&self) -> Result<bool> {
+        let (core, _, _) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        Ok(core.raw.get(UNATTENDED_PATH)?.is_some())
     }
 
-    pub fn set_unattended_boot(&self, who: &Principal, on: bool) -> Result<()> {
-        let unlocked = self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn set_unattended_boot(&self, on: bool) -> Result<()> {
+        let (core, unlocked, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
         // A rotation switches the keys under this lock: the key sealed here is the one in use.
-        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = core.transition.lock().unwrap_or_else(|e| e.into_inner());
         let txn = if on {
-            let sealed = self.seal_unattended(&unlocked.keys());
+            let sealed = core.seal_unattended(&unlocked.keys());
             Txn::new().put(UNATTENDED_PATH, sealed)
         } else {
             Txn::new().delete(UNATTENDED_PATH)
         };
-        self.commit_audited(&unlocked.data, txn)?;
+        core.commit_audited(&unlocked.data, txn)?;
         tracing::info!(by = %who.user_id, on, "unattended boot changed");
         Ok(())
     }
 
-    pub fn system_info(&self, who: &Principal) -> Result<SystemInfo> {
-        self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn info(&self) -> Result<SystemInfo> {
+        let (core, _, _) = self.parts();
+        self.require(Access::RootAdministrator)?;
         let id = aws_lc_rs::digest::digest(
             &aws_lc_rs::digest::SHA256,
-            &[b"strongroom device id".as_slice(), self.device_key.as_ref()].concat(),
+            &[b"strongroom device id".as_slice(), core.device_key.as_ref()].concat(),
         );
         Ok(SystemInfo {
             software_version: env!("CARGO_PKG_VERSION"),
             device_id: hex::encode_upper(&id.as_ref()[..5]),
         })
     }
+}
 
+impl Core {
     #[cfg(test)]
     fn domain_key_for_test(&self) -> Option<[u8; 32]> {
         self.unlocked().ok().map(|u| *u.keys().current)

@@ -2,7 +2,7 @@
 //! or restore a client's backups. Set per client (by its owners or a root Administrator) or
 //! for the whole installation (company 0, by root Administrators). With the right passkey, an
 //! authorization window opens (30 minutes by default) during which browse and restore are
-//! allowed; backup software asks [`Core::restore_decision`] before each.
+//! allowed; backup software asks [`Passkeys::restore_decision`] before each.
 //!
 //! Passkeys are stored only as Argon2id verifiers, with the history of the previous ones, at
 //! `passkeys/client/<id>` and `passkeys/company/<id>`; the company's settings at
@@ -27,9 +27,11 @@ use strongroom_store::sealed::Sealed;
 use strongroom_store::{Commit, Store, Txn};
 use time::OffsetDateTime;
 
+use crate::access::Access;
 use crate::audit::NewAuditEvent;
 use crate::error::{Error, Result};
-use crate::identity::{PASSWORD_HISTORY, Principal, Role};
+use crate::handles::{Clients, Passkeys};
+use crate::identity::{PASSWORD_HISTORY, Principal};
 use crate::secret::Passphrase;
 use crate::{Core, DynStore, Unlocked, crypto, json};
 
@@ -72,78 +74,53 @@ pub enum PasskeyOp {
     Disable,
 }
 
-/// Each way a passkey operation fails, with the stable code and message the backup-client
-/// face reports (`docs/errors.md`). None of them includes a passkey.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Each way a passkey operation fails. A face gives each its own code and wording (the
+/// backup-client face's are in `docs/errors.md`); these messages are the core's, for logs and
+/// faces without their own. None of them includes a passkey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PasskeyError {
-    /// The caller is neither an owner of the client nor a root Administrator (the original's
-    /// code).
+    /// The caller is neither an owner of the client nor a root Administrator.
+    #[error("You do not have sufficient privileges for this operation")]
     Privileges,
+    #[error("Client not found")]
     UnknownClient,
+    #[error("Company not found")]
     UnknownCompany,
+    /// A face's request named an operation that is not create, edit or disable.
+    #[error("Unknown passkey operation; use create, edit or disable")]
     UnknownOpType,
-    /// A JSON passkey that is not base64.
+    /// A face's request carried a passkey in an encoding it does not accept.
+    #[error("The passkey is not encoded as the request requires")]
     NotBase64,
-    /// A field the operation needs is missing, or the body is not a passkey request.
+    /// A field the operation needs is missing, or the request is not a passkey request.
+    #[error("The request is not a valid passkey request")]
     Malformed,
+    #[error("The passkey and its confirmation do not match")]
     ConfirmMismatch,
+    #[error("The passkey is incorrect")]
     WrongPasskey,
+    #[error("A passkey is already set; modify it instead")]
     AlreadySet,
+    #[error("No passkey is set")]
     NotSet,
+    /// Shorter than [`PASSKEY_MIN_CHARS`], longer than [`PASSKEY_MAX_BYTES`], or with a
+    /// control character.
+    #[error(
+        "The passkey is too weak: it needs at least 8 characters, at most 256 bytes, and no control characters"
+    )]
     TooWeak,
-    /// `allowUsersToEnablePasskey` is off and the caller is an owner, not an Administrator.
+    /// `allow_users_to_enable_passkey` is off and the caller is an owner, not an
+    /// Administrator.
+    #[error("Users are not allowed to enable a passkey; ask an administrator")]
     UsersMayNotEnable,
     /// Too many wrong passkeys for this target; wait.
+    #[error("Too many wrong passkeys; wait before trying again")]
     RateLimited,
 }
 
 /// Passkeys: at least 8 characters, at most 256 bytes, no control characters.
 pub const PASSKEY_MIN_CHARS: usize = 8;
 pub const PASSKEY_MAX_BYTES: usize = 256;
-
-impl PasskeyError {
-    pub fn code(self) -> i64 {
-        match self {
-            PasskeyError::Privileges => 587204594,
-            PasskeyError::UnknownClient => 587204601,
-            PasskeyError::UnknownCompany => 587204602,
-            PasskeyError::UnknownOpType => 587204603,
-            PasskeyError::NotBase64 => 587204604,
-            PasskeyError::Malformed => 587204605,
-            PasskeyError::ConfirmMismatch => 587204606,
-            PasskeyError::WrongPasskey => 587204607,
-            PasskeyError::AlreadySet => 587204608,
-            PasskeyError::NotSet => 587204609,
-            PasskeyError::TooWeak => 587204610,
-            PasskeyError::UsersMayNotEnable => 587204611,
-            PasskeyError::RateLimited => 587204612,
-        }
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            PasskeyError::Privileges => "You do not have sufficient privileges for this operation",
-            PasskeyError::UnknownClient => "Client not found",
-            PasskeyError::UnknownCompany => "Company not found",
-            PasskeyError::UnknownOpType => {
-                "Unknown passkeyOpType; use 1 (CREATE), 2 (EDIT) or 3 (DISABLE)"
-            }
-            PasskeyError::NotBase64 => "Passkeys in JSON requests must be base64-encoded",
-            PasskeyError::Malformed => "The request is not a valid passkey request",
-            PasskeyError::ConfirmMismatch => "The passkey and its confirmation do not match",
-            PasskeyError::WrongPasskey => "The passkey is incorrect",
-            PasskeyError::AlreadySet => "A passkey is already set; modify it instead",
-            PasskeyError::NotSet => "No passkey is set",
-            PasskeyError::TooWeak => {
-                "The passkey is too weak: it needs at least 8 characters, at most 256 bytes, and no control characters"
-            }
-            PasskeyError::UsersMayNotEnable => {
-                "Users are not allowed to enable a passkey on this CommCell; ask an administrator"
-            }
-            PasskeyError::RateLimited => "Too many wrong passkeys; wait before trying again",
-        }
-    }
-}
 
 impl From<PasskeyError> for Error {
     fn from(e: PasskeyError) -> Self {
@@ -600,7 +577,7 @@ impl Core {
         who: &Principal,
         target: PasskeyTarget,
     ) -> Result<()> {
-        let admin = who.require_root_admin().is_ok();
+        let admin = Access::RootAdministrator.permits(who);
         match target {
             PasskeyTarget::Client(id) => match self.read_client(u, id)? {
                 Some((c, _)) if Self::is_owner_or_admin(who, &c) => Ok(()),
@@ -630,25 +607,22 @@ impl Core {
             Err(PasskeyError::WrongPasskey.into())
         }
     }
+}
 
+impl Passkeys<'_> {
     /// `POST client/{id}/Passkey` and `POST Company/{id}/Passkey` with `App_SetPasskeyRequest`.
     /// Create takes the passkey from `new` (or, as in Commvault's own example, `current`).
     /// Checks, in order: who may, the request's fields, the new passkey's strength, whether a
     /// passkey is set, and only then the current passkey (rate limited).
-    pub fn set_passkey(
-        &self,
-        who: &Principal,
-        target: PasskeyTarget,
-        change: PasskeyChange<'_>,
-    ) -> Result<()> {
-        let u = self.unlocked()?;
-        self.check_passkey_access(&u, who, target)?;
-        let (mut record, revision) = self.read_passkey(&u, target)?;
+    pub fn set(&self, target: PasskeyTarget, change: PasskeyChange<'_>) -> Result<()> {
+        let (core, u, who) = self.parts();
+        core.check_passkey_access(u, who, target)?;
+        let (mut record, revision) = core.read_passkey(u, target)?;
         match change.op {
             PasskeyOp::Create => {
-                if who.require_root_admin().is_err()
-                    && !self
-                        .company_settings_of(&u, 0)?
+                if !self.0.permits(Access::RootAdministrator)
+                    && !core
+                        .company_settings_of(u, 0)?
                         .allow_users_to_enable_passkey
                 {
                     return Err(PasskeyError::UsersMayNotEnable.into());
@@ -678,7 +652,7 @@ impl Core {
                     return Err(PasskeyError::ConfirmMismatch.into());
                 }
                 check_strength(new)?;
-                self.verify_passkey(target, &record, current)?;
+                core.verify_passkey(target, &record, current)?;
                 let verifier = crypto::make_verifier(new.as_bytes())?;
                 record.history.insert(0, verifier.clone());
                 record.history.truncate(PASSWORD_HISTORY);
@@ -689,15 +663,15 @@ impl Core {
                 if change.confirm.is_some_and(|c| !same(c, current)) {
                     return Err(PasskeyError::ConfirmMismatch.into());
                 }
-                self.verify_passkey(target, &record, current)?;
+                core.verify_passkey(target, &record, current)?;
                 record.verifier = None;
                 record.authorized_until = None;
                 record.window = None;
             }
         }
-        self.write_passkey(&u, target, &record, revision)?;
+        core.write_passkey(u, target, &record, revision)?;
         if record.window.is_none() {
-            self.passkey_guard.window_closed(target);
+            core.passkey_guard.window_closed(target);
         }
         tracing::info!(by = %who.user_id, ?target, op = ?change.op, "passkey changed");
         Ok(())
@@ -711,25 +685,24 @@ impl Core {
     /// the window on the appliance clock.
     pub fn authorize_restore(
         &self,
-        who: &Principal,
         target: PasskeyTarget,
         passkey: Option<&Passphrase>,
         enable: bool,
         requested: Option<i64>,
     ) -> Result<Option<OffsetDateTime>> {
-        let u = self.unlocked()?;
-        self.check_passkey_access(&u, who, target)?;
-        let (mut record, revision) = self.read_passkey(&u, target)?;
+        let (core, u, who) = self.parts();
+        core.check_passkey_access(u, who, target)?;
+        let (mut record, revision) = core.read_passkey(u, target)?;
         if record.verifier.is_none() {
             return Err(PasskeyError::NotSet.into());
         }
         // Only to read a requested end given as a time, which the client means on the
         // appliance clock; the window's length is what counts from here on.
-        let now = self.now().unix_timestamp();
-        let max = self.passkey_window.as_secs() as i64;
+        let now = core.now().unix_timestamp();
+        let max = core.passkey_window.as_secs() as i64;
         let opened = if enable {
             let passkey = passkey.ok_or(PasskeyError::Malformed)?;
-            self.verify_passkey(target, &record, passkey)?;
+            core.verify_passkey(target, &record, passkey)?;
             let asked = match requested {
                 Some(t) if t > 0 && t <= 366 * 24 * 3600 => t,
                 Some(t) if t > now => t - now,
@@ -741,7 +714,7 @@ impl Core {
             let opened_ms = host_now_ms();
             let window = Window {
                 id: u64::from_le_bytes(raw),
-                epoch: self.window_epoch(&u)?,
+                epoch: core.window_epoch(u)?,
                 opened_ms,
                 until_ms: opened_ms.saturating_add(length.as_millis() as i64),
             };
@@ -751,15 +724,17 @@ impl Core {
         };
         record.authorized_until = None;
         record.window = opened.map(|(w, _, _)| w);
-        self.write_passkey(&u, target, &record, revision)?;
+        core.write_passkey(u, target, &record, revision)?;
         match opened {
-            Some((w, deadline, _)) => self.passkey_guard.window_opened(target, w.id, deadline),
-            None => self.passkey_guard.window_closed(target),
+            Some((w, deadline, _)) => core.passkey_guard.window_opened(target, w.id, deadline),
+            None => core.passkey_guard.window_closed(target),
         }
         tracing::info!(by = %who.user_id, ?target, enable, "restore authorization changed");
-        Ok(opened.map(|(_, _, length)| self.appliance_time_after(length)))
+        Ok(opened.map(|(_, _, length)| core.appliance_time_after(length)))
     }
+}
 
+impl Core {
     /// The window epoch now: 0 until the first restore.
     fn window_epoch(&self, u: &Unlocked) -> Result<u64> {
         Ok(match u.data.get(WINDOW_EPOCH_PATH)? {
@@ -805,40 +780,45 @@ impl Core {
             authorized_until: left.map(|l| self.appliance_time_after(l)),
         })
     }
+}
 
-    /// The passkey state of a client `who` may see.
-    pub fn client_passkey_state(&self, who: &Principal, client_id: u64) -> Result<PasskeyState> {
-        self.client(who, client_id)?;
-        let u = self.unlocked()?;
-        self.passkey_state_of(&u, PasskeyTarget::Client(client_id))
+impl Passkeys<'_> {
+    /// The passkey state of a client the caller may see.
+    pub fn client_state(&self, client_id: u64) -> Result<PasskeyState> {
+        Clients(self.0).get(client_id)?;
+        let (core, u, _) = self.parts();
+        core.passkey_state_of(u, PasskeyTarget::Client(client_id))
     }
+}
 
-    /// Every client `who` may see ([`Core::list_clients`]), each with its passkey state.
-    pub fn clients_with_passkeys(
-        &self,
-        who: &Principal,
-    ) -> Result<Vec<(crate::clients::BackupClient, PasskeyState)>> {
-        let clients = self.list_clients(who)?;
-        let u = self.unlocked()?;
+impl Clients<'_> {
+    /// Every client the caller may see ([`Clients::list`]), each with its passkey state.
+    pub fn list_with_passkeys(&self) -> Result<Vec<(crate::clients::BackupClient, PasskeyState)>> {
+        let clients = self.list()?;
+        let (core, u, _) = self.parts();
         clients
             .into_iter()
             .map(|c| {
-                let state = self.passkey_state_of(&u, PasskeyTarget::Client(c.id))?;
+                let state = core.passkey_state_of(u, PasskeyTarget::Client(c.id))?;
                 Ok((c, state))
             })
             .collect()
     }
+}
 
+impl Passkeys<'_> {
     /// The passkey state of a company (root Administrators; only company 0 exists).
-    pub fn company_passkey_state(&self, who: &Principal, company_id: u64) -> Result<PasskeyState> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn company_state(&self, company_id: u64) -> Result<PasskeyState> {
+        let (core, u, _) = self.parts();
+        self.require(Access::RootAdministrator)?;
         if company_id != 0 {
             return Err(Error::NotFound("Company not found.".into()));
         }
-        self.passkey_state_of(&u, PasskeyTarget::Company(0))
+        core.passkey_state_of(u, PasskeyTarget::Company(0))
     }
+}
 
+impl Core {
     fn company_settings_of(&self, u: &Unlocked, id: u64) -> Result<CompanySettings> {
         match self.read_company(u, id)? {
             Some((c, _)) => Ok(CompanySettings {
@@ -847,20 +827,22 @@ impl Core {
             None => Err(tampered("The company record")),
         }
     }
+}
 
+impl Passkeys<'_> {
     /// `GET Commcell/properties` (root Administrators).
-    pub fn company_settings(&self, who: &Principal) -> Result<CompanySettings> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
-        self.company_settings_of(&u, 0)
+    pub fn company_settings(&self) -> Result<CompanySettings> {
+        let (core, u, _) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        core.company_settings_of(u, 0)
     }
 
     /// `PUT Commcell/properties` (root Administrators).
-    pub fn set_company_settings(&self, who: &Principal, settings: &CompanySettings) -> Result<()> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
-        let (current, revision) = self
-            .read_company(&u, 0)?
+    pub fn set_company_settings(&self, settings: &CompanySettings) -> Result<()> {
+        let (core, u, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        let (current, revision) = core
+            .read_company(u, 0)?
             .ok_or_else(|| tampered("The company record"))?;
         let record = CompanyRecord {
             allow_users_to_enable_passkey: settings.allow_users_to_enable_passkey,
@@ -869,7 +851,7 @@ impl Core {
         let txn = Txn::new()
             .require_revision(company_path(0), revision)
             .put(company_path(0), json(&record)?);
-        if let Commit::Conflict = self.commit_data(&u, txn)? {
+        if let Commit::Conflict = core.commit_data(u, txn)? {
             return Err(Error::Conflict(
                 "The company's settings changed meanwhile; try again.".into(),
             ));
@@ -879,23 +861,21 @@ impl Core {
     }
 
     /// May backup software browse or restore this client now? Asked by a root Administrator or
-    /// a Backup user before each browse or restore; every answer is an audit event.
+    /// a Backup user of the root namespace before each browse or restore; every answer is an
+    /// audit event (`request_id` ties it to the request that asked).
     pub fn restore_decision(
         &self,
-        who: &Principal,
         client_id: u64,
         operation: &str,
         request_id: &str,
     ) -> Result<RestoreDecision> {
-        let u = self.unlocked()?;
-        if who.require_root_admin().is_err() && who.require_role(Role::Backup).is_err() {
-            return Err(Error::Forbidden);
-        }
-        if self.read_client(&u, client_id)?.is_none() {
+        let (core, u, who) = self.parts();
+        self.require(Access::RootAdministratorOrRootBackup)?;
+        if core.read_client(u, client_id)?.is_none() {
             return Err(Error::NotFound("Client not found.".into()));
         }
-        let client = self.passkey_state_of(&u, PasskeyTarget::Client(client_id))?;
-        let company = self.passkey_state_of(&u, PasskeyTarget::Company(0))?;
+        let client = core.passkey_state_of(u, PasskeyTarget::Client(client_id))?;
+        let company = core.passkey_state_of(u, PasskeyTarget::Company(0))?;
         let decision = match (
             client.enabled,
             client.authorized_until,
@@ -912,20 +892,20 @@ impl Core {
             },
             (false, _, false, _) => RestoreDecision::NoPasskey,
         };
-        self.record_audit(NewAuditEvent {
-            actor: Some(who.user_id.clone()),
-            face: "strongroom".into(),
-            action: format!("restore decision: {operation}"),
-            target: format!("client {client_id}"),
-            outcome: if decision.allowed() {
-                "allowed"
-            } else {
-                "denied"
-            }
-            .into(),
-            status: None,
-            request_id: request_id.to_owned(),
-        });
+        let event = NewAuditEvent::by_core(
+            Some(&who.user_id),
+            format!("restore decision: {operation}"),
+            format!("client {client_id}"),
+        )
+        .with_outcome(if decision.allowed() {
+            "allowed"
+        } else {
+            "denied"
+        })
+        .with_request_id(request_id);
+        // The decision stores nothing else: its event is its whole transaction, and it is
+        // answered only once that is stored.
+        core.commit_data_with_event(u, Txn::new(), event)?;
         Ok(decision)
     }
 }

@@ -21,15 +21,10 @@ use crate::{Core, UNLOCK_PATH, UnlockRecord, Unlocked, json};
 /// The audit context of an upgrade: its own event, tied to the request that gave the
 /// passphrase by its request id.
 fn upgrade_event(actor: Option<&str>, target: &str) -> Arc<RequestAudit> {
-    RequestAudit::new(NewAuditEvent {
-        actor: actor.map(str::to_owned),
-        face: "strongroom".into(),
-        action: "upgrade key derivation".into(),
-        target: target.into(),
-        outcome: String::new(),
-        status: None,
-        request_id: audit::current_request_id().unwrap_or_default(),
-    })
+    RequestAudit::new(
+        NewAuditEvent::by_core(actor, "upgrade key derivation", target)
+            .with_request_id(&audit::current_request_id().unwrap_or_default()),
+    )
 }
 
 impl Core {

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use strongroom_store::sealed::Sealer;
 use strongroom_store::{Commit, Txn};
 
+use crate::access::Access;
 use crate::crypto::{self, Key32};
 use crate::error::{Error, Result};
-use crate::identity::Principal;
+use crate::handles::System;
 use crate::secret::Passphrase;
 use crate::{Core, DomainKeys, UNATTENDED_PATH, UNLOCK_PATH, UnlockRecord, Unlocked, json};
 
@@ -129,18 +130,20 @@ pub struct DataKeyStatus {
     pub rotation_in_progress: bool,
 }
 
-impl Core {
+impl System<'_> {
     /// `GET /api/strongroom/v1/system/data-key` (root Administrator).
-    pub fn data_key_status(&self, who: &Principal) -> Result<DataKeyStatus> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn data_key_status(&self) -> Result<DataKeyStatus> {
+        let (_, u, _) = self.parts();
+        self.require(Access::RootAdministrator)?;
         let keys = u.keys();
         Ok(DataKeyStatus {
             key_version: keys.version,
             rotation_in_progress: keys.previous.is_some(),
         })
     }
+}
 
+impl Core {
     pub(crate) fn seal_unattended(&self, keys: &DomainKeys) -> Vec<u8> {
         self.unattended_sealer()
             .seal(UNATTENDED_PATH, &unattended_payload(keys))
@@ -150,35 +153,32 @@ impl Core {
     pub(crate) fn sealing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
         self.key_switch.read().unwrap_or_else(|e| e.into_inner())
     }
+}
 
+impl System<'_> {
     /// `POST /api/strongroom/v1/system/rotate-data-key` (root Administrator, with the unlock
     /// passphrase): rotates the domain key, or finishes a rotation an earlier run started.
-    pub fn rotate_data_key(
-        &self,
-        who: &Principal,
-        unlock_passphrase: &Passphrase,
-    ) -> Result<RotationReport> {
-        self.rotate_data_key_in_batches(who, unlock_passphrase, RESEAL_BATCH, None)
+    pub fn rotate_data_key(&self, unlock_passphrase: &Passphrase) -> Result<RotationReport> {
+        self.rotate_data_key_in_batches(unlock_passphrase, RESEAL_BATCH, None)
     }
 
-    /// [`Core::rotate_data_key`] with its batch size, stopping (incomplete, as a crash would)
+    /// [`System::rotate_data_key`] with its batch size, stopping (incomplete, as a crash would)
     /// after `stop_after` batches if given: for tests of resumption.
     #[doc(hidden)]
     pub fn rotate_data_key_in_batches(
         &self,
-        who: &Principal,
         unlock_passphrase: &Passphrase,
         batch: usize,
         stop_after: Option<usize>,
     ) -> Result<RotationReport> {
-        self.unlocked()?;
-        who.require_root_admin()?;
+        let (core, _, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
         unlock_passphrase.check_length("unlockPassphrase")?;
-        let _one = self.rotation.try_lock().map_err(|_| {
+        let _one = core.rotation.try_lock().map_err(|_| {
             Error::Conflict("A rotation of the data key is already running.".into())
         })?;
-        let (u, resumed) = self.start_rotation(unlock_passphrase)?;
-        let mut progress: Progress = match self.raw.get(ROTATION_PATH)? {
+        let (u, resumed) = core.start_rotation(unlock_passphrase)?;
+        let mut progress: Progress = match core.raw.get(ROTATION_PATH)? {
             Some(e) => serde_json::from_slice(&e.value).map_err(Error::internal)?,
             None => Progress::default(),
         };
@@ -193,7 +193,7 @@ impl Core {
         let mut batches = 0;
         // From where the last committed batch stopped to the end, recording progress...
         loop {
-            let (next, done, bad) = self.reseal_batch(&u, &progress, batch, true)?;
+            let (next, done, bad) = core.reseal_batch(&u, &progress, batch, true)?;
             progress = next;
             unreadable += bad;
             batches += 1;
@@ -219,14 +219,14 @@ impl Core {
         };
         let mut unreadable_on_check = 0;
         loop {
-            let (next, done, bad) = self.reseal_batch(&u, &check, batch, false)?;
+            let (next, done, bad) = core.reseal_batch(&u, &check, batch, false)?;
             check = next;
             unreadable_on_check += bad;
             if done {
                 break;
             }
         }
-        self.finish_rotation(&u)?;
+        core.finish_rotation(&u)?;
         tracing::info!(
             by = %who.user_id,
             key_version = version,
@@ -241,7 +241,9 @@ impl Core {
             complete: true,
         })
     }
+}
 
+impl Core {
     /// Checks the unlock passphrase, and unless a rotation is under way already, makes the
     /// next domain key, wraps it beside the current one, and switches sealing to it. The
     /// request's audit event is written with the switch. Returns the unlocked view and whether
@@ -424,7 +426,7 @@ mod tests {
     use strongroom_store::sealed::{FORMAT_V1, FORMAT_V2, Keyring, sealed_header};
 
     use super::*;
-    use crate::identity::Role;
+    use crate::identity::{Principal, Role};
     use crate::{ADMIN_USER, CoreSettings, DEVICE_KEY_FILE, Provision, SystemState, audit};
 
     const UNLOCK: &str = "unlock passphrase 1";
@@ -520,7 +522,8 @@ mod tests {
             request_id: "rot-1".into(),
         });
         let report = audit::in_request(Some(ctx.clone()), || {
-            core.rotate_data_key_in_batches(&admin(), &unlock(), 7, None)
+            core.operational(&admin())
+                .and_then(|h| h.system().rotate_data_key_in_batches(&unlock(), 7, None))
         })
         .unwrap();
         assert!(ctx.written(), "the rotation is audited");
@@ -542,22 +545,39 @@ mod tests {
         }
         assert!(core.raw.get(ROTATION_PATH).unwrap().is_none());
         all_readable(&core, 40);
-        let page = core.audit_events(&admin(), 0, 100).unwrap();
+        let page = core
+            .operational(&admin())
+            .and_then(|h| h.audit().events(0, 100))
+            .unwrap();
         assert!(
             page.events.iter().any(|e| e.request_id == "rot-1"),
             "the rotation's event is in the trail"
         );
-        assert!(core.verify_audit(&admin()).unwrap().verified);
+        assert!(
+            core.operational(&admin())
+                .and_then(|h| h.audit().verify())
+                .unwrap()
+                .verified
+        );
         // The unlock record holds the new key only; a restart unlocks with the same
         // passphrase.
         drop(core);
         let core = open(dir.path());
         assert_eq!(core.state(), SystemState::Locked);
         core.unlock(&unlock()).unwrap();
-        assert_eq!(core.data_key_status(&admin()).unwrap().key_version, 2);
+        assert_eq!(
+            core.operational(&admin())
+                .and_then(|h| h.system().data_key_status())
+                .unwrap()
+                .key_version,
+            2
+        );
         all_readable(&core, 40);
         // And again: version 3.
-        let r = core.rotate_data_key(&admin(), &unlock()).unwrap();
+        let r = core
+            .operational(&admin())
+            .and_then(|h| h.system().rotate_data_key(&unlock()))
+            .unwrap();
         assert_eq!(r.key_version, 3);
         all_readable(&core, 40);
     }
@@ -566,7 +586,8 @@ mod tests {
     fn a_rotation_stopped_midway_still_unlocks_and_resumes() {
         let (dir, core) = provisioned(30);
         let r = core
-            .rotate_data_key_in_batches(&admin(), &unlock(), 5, Some(2))
+            .operational(&admin())
+            .and_then(|h| h.system().rotate_data_key_in_batches(&unlock(), 5, Some(2)))
             .unwrap();
         assert!(!r.complete);
         let hs = headers(&core);
@@ -580,7 +601,9 @@ mod tests {
             .count();
         assert!(new > 0 && old > 0, "half done: {new} new, {old} old");
         assert_eq!(
-            core.data_key_status(&admin()).unwrap(),
+            core.operational(&admin())
+                .and_then(|h| h.system().data_key_status())
+                .unwrap(),
             DataKeyStatus {
                 key_version: 2,
                 rotation_in_progress: true
@@ -602,13 +625,23 @@ mod tests {
         assert_eq!(core.state(), SystemState::Locked);
         core.unlock(&unlock()).unwrap();
         all_readable(&core, 30);
-        assert!(core.data_key_status(&admin()).unwrap().rotation_in_progress);
+        assert!(
+            core.operational(&admin())
+                .and_then(|h| h.system().data_key_status())
+                .unwrap()
+                .rotation_in_progress
+        );
         // Another wrong passphrase does not resume it.
         assert!(matches!(
-            core.rotate_data_key(&admin(), &Passphrase::new("not the unlock passphrase")),
+            core.operational(&admin()).and_then(|h| h
+                .system()
+                .rotate_data_key(&Passphrase::new("not the unlock passphrase"))),
             Err(Error::WrongPassphrase(_))
         ));
-        let r = core.rotate_data_key(&admin(), &unlock()).unwrap();
+        let r = core
+            .operational(&admin())
+            .and_then(|h| h.system().rotate_data_key(&unlock()))
+            .unwrap();
         assert!(r.complete && r.resumed);
         assert_eq!(r.key_version, 2, "the key made by the first run");
         assert!(
@@ -616,15 +649,24 @@ mod tests {
                 .iter()
                 .all(|(_, h)| *h == Some((FORMAT_V2, 2)))
         );
-        assert!(!core.data_key_status(&admin()).unwrap().rotation_in_progress);
+        assert!(
+            !core
+                .operational(&admin())
+                .and_then(|h| h.system().data_key_status())
+                .unwrap()
+                .rotation_in_progress
+        );
         all_readable(&core, 30);
     }
 
     #[test]
     fn unattended_boot_survives_a_rotation_and_its_interruption() {
         let (dir, core) = provisioned(12);
-        core.set_unattended_boot(&admin(), true).unwrap();
-        core.rotate_data_key_in_batches(&admin(), &unlock(), 4, Some(1))
+        core.operational(&admin())
+            .and_then(|h| h.system().set_unattended_boot(true))
+            .unwrap();
+        core.operational(&admin())
+            .and_then(|h| h.system().rotate_data_key_in_batches(&unlock(), 4, Some(1)))
             .unwrap();
         drop(core);
         let core = open(dir.path());
@@ -634,11 +676,22 @@ mod tests {
             "both keys under the device key"
         );
         all_readable(&core, 12);
-        assert!(core.rotate_data_key(&admin(), &unlock()).unwrap().resumed);
+        assert!(
+            core.operational(&admin())
+                .and_then(|h| h.system().rotate_data_key(&unlock()))
+                .unwrap()
+                .resumed
+        );
         drop(core);
         let core = open(dir.path());
         assert_eq!(core.state(), SystemState::Operational);
-        assert_eq!(core.data_key_status(&admin()).unwrap().key_version, 2);
+        assert_eq!(
+            core.operational(&admin())
+                .and_then(|h| h.system().data_key_status())
+                .unwrap()
+                .key_version,
+            2
+        );
         all_readable(&core, 12);
         // Without the device key it still unlocks with the passphrase (once told to make a new
         // device key; the anchor, sealed under the lost one, goes with it).
@@ -658,21 +711,32 @@ mod tests {
     fn only_a_root_administrator_with_the_unlock_passphrase_rotates() {
         let (_dir, core) = provisioned(1);
         assert!(matches!(
-            core.rotate_data_key(&Principal::new("op", Role::Operator), &unlock()),
+            core.operational(&Principal::new("op", Role::Operator))
+                .and_then(|h| h.system().rotate_data_key(&unlock())),
             Err(Error::Forbidden)
         ));
         assert!(matches!(
-            core.rotate_data_key(&Principal::new("ns~admin", Role::Administrator), &unlock()),
+            core.operational(&Principal::new("ns~admin", Role::Administrator))
+                .and_then(|h| h.system().rotate_data_key(&unlock())),
             Err(Error::Forbidden)
         ));
         assert!(matches!(
-            core.rotate_data_key(&admin(), &Passphrase::new("wrong unlock passphrase")),
+            core.operational(&admin()).and_then(|h| h.system().rotate_data_key(&Passphrase::new("wrong unlock passphrase"))),
             Err(Error::WrongPassphrase(m)) if m == "unlock passphrase is incorrect."
         ));
-        assert_eq!(core.data_key_status(&admin()).unwrap().key_version, 1);
-        core.lock(&admin()).unwrap();
+        assert_eq!(
+            core.operational(&admin())
+                .and_then(|h| h.system().data_key_status())
+                .unwrap()
+                .key_version,
+            1
+        );
+        core.operational(&admin())
+            .and_then(|h| h.system().lock())
+            .unwrap();
         assert!(matches!(
-            core.rotate_data_key(&admin(), &unlock()),
+            core.operational(&admin())
+                .and_then(|h| h.system().rotate_data_key(&unlock())),
             Err(Error::WrongState(SystemState::Locked))
         ));
     }
@@ -682,9 +746,12 @@ mod tests {
     #[test]
     fn relabelled_key_versions_in_the_unlock_record_are_refused() {
         let (_dir, core) = provisioned(1);
-        core.rotate_data_key_in_batches(&admin(), &unlock(), 1, Some(1))
+        core.operational(&admin())
+            .and_then(|h| h.system().rotate_data_key_in_batches(&unlock(), 1, Some(1)))
             .unwrap();
-        core.lock(&admin()).unwrap();
+        core.operational(&admin())
+            .and_then(|h| h.system().lock())
+            .unwrap();
         let original = core.raw.get(UNLOCK_PATH).unwrap().unwrap().value.clone();
         let record: serde_json::Value = serde_json::from_slice(&original).unwrap();
         let relabel = |edit: &dyn Fn(&mut serde_json::Value)| {
@@ -744,7 +811,8 @@ mod tests {
             })
         };
         let r = core
-            .rotate_data_key_in_batches(&admin(), &unlock(), 3, None)
+            .operational(&admin())
+            .and_then(|h| h.system().rotate_data_key_in_batches(&unlock(), 3, None))
             .unwrap();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let writes = writer.join().unwrap();
@@ -762,7 +830,9 @@ mod tests {
     #[test]
     fn a_store_of_format_1_opens_and_a_rotation_moves_it_to_format_2() {
         let (dir, core) = provisioned(10);
-        core.set_unattended_boot(&admin(), true).unwrap();
+        core.operational(&admin())
+            .and_then(|h| h.system().set_unattended_boot(true))
+            .unwrap();
         let dk = core.unlocked().unwrap().keys().current;
         drop(core);
         {
@@ -818,10 +888,15 @@ mod tests {
                 .all(|(_, h)| *h == Some((FORMAT_V1, 1)))
         );
         all_readable(&core, 10);
-        core.lock(&admin()).unwrap();
+        core.operational(&admin())
+            .and_then(|h| h.system().lock())
+            .unwrap();
         core.unlock(&unlock()).unwrap();
         all_readable(&core, 10);
-        let r = core.rotate_data_key(&admin(), &unlock()).unwrap();
+        let r = core
+            .operational(&admin())
+            .and_then(|h| h.system().rotate_data_key(&unlock()))
+            .unwrap();
         assert!(r.complete);
         assert!(
             headers(&core)
@@ -851,33 +926,51 @@ mod tests {
     #[test]
     fn a_backup_taken_before_a_rotation_restores_after_it() {
         let (_dir, core) = provisioned(5);
-        core.set_backup_passphrase(&admin(), &Passphrase::new("backup passphrase"), None)
+        core.operational(&admin())
+            .and_then(|h| {
+                h.system()
+                    .set_backup_passphrase(&Passphrase::new("backup passphrase"), None)
+            })
             .unwrap();
         let backup = Principal::new("backup", Role::Backup);
         let file = tempfile::NamedTempFile::new().unwrap();
         // Taken in the middle of a rotation: its values are of both versions.
-        core.rotate_data_key_in_batches(&admin(), &unlock(), 2, Some(1))
+        core.operational(&admin())
+            .and_then(|h| h.system().rotate_data_key_in_batches(&unlock(), 2, Some(1)))
             .unwrap();
-        core.prepare_backup(&backup)
+        core.operational(&backup)
+            .and_then(|h| h.backup().prepare())
             .unwrap()
             .write_to(std::fs::File::create(file.path()).unwrap())
             .unwrap();
-        core.rotate_data_key(&admin(), &unlock()).unwrap();
-        core.rotate_data_key(&admin(), &unlock()).unwrap();
-        assert_eq!(core.data_key_status(&admin()).unwrap().key_version, 3);
+        core.operational(&admin())
+            .and_then(|h| h.system().rotate_data_key(&unlock()))
+            .unwrap();
+        core.operational(&admin())
+            .and_then(|h| h.system().rotate_data_key(&unlock()))
+            .unwrap();
+        assert_eq!(
+            core.operational(&admin())
+                .and_then(|h| h.system().data_key_status())
+                .unwrap()
+                .key_version,
+            3
+        );
         // Onto this node (Operational): re-sealed under its current key.
         let u = core.unlocked().unwrap();
         u.data.delete("namespaces/ns001").unwrap();
         drop(u);
-        core.restore(
-            Some(&admin()),
-            file.path(),
-            crate::backup::Restore {
-                backup_passphrase: &Passphrase::new("backup passphrase"),
-                system_time: None,
-            },
-        )
-        .unwrap();
+        core.operational(&admin())
+            .and_then(|h| {
+                h.backup().restore(
+                    file.path(),
+                    crate::backup::Restore {
+                        backup_passphrase: &Passphrase::new("backup passphrase"),
+                        system_time: None,
+                    },
+                )
+            })
+            .unwrap();
         all_readable(&core, 5);
         for (k, h) in headers(&core) {
             assert_eq!(h, Some((FORMAT_V2, 3)), "{k}");
@@ -887,7 +980,6 @@ mod tests {
         let fresh = open(dir2.path());
         fresh
             .restore(
-                None,
                 file.path(),
                 crate::backup::Restore {
                     backup_passphrase: &Passphrase::new("backup passphrase"),
@@ -898,7 +990,10 @@ mod tests {
         fresh.unlock(&unlock()).unwrap();
         all_readable(&fresh, 5);
         assert_eq!(
-            fresh.data_key_status(&admin()).unwrap(),
+            fresh
+                .operational(&admin())
+                .and_then(|h| h.system().data_key_status())
+                .unwrap(),
             DataKeyStatus {
                 key_version: 2,
                 rotation_in_progress: false

@@ -7,9 +7,10 @@ use strongroom_store::{Commit, Op, Store, Txn};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
+use crate::access::Access;
 use crate::crypto::{self, KdfParams};
 use crate::error::{Error, Result};
-use crate::identity::{Principal, Role};
+use crate::handles::System;
 use crate::secret::Passphrase;
 use crate::{Core, Inner, SystemState, UNATTENDED_PATH, UNLOCK_PATH, UnlockRecord, clock, json};
 
@@ -62,11 +63,10 @@ impl BackupKeyRecord {
     }
 }
 
-impl Core {
+impl System<'_> {
     /// `POST /random`: `length` fresh bytes from the operating system's CSPRNG (Operator).
-    pub fn random(&self, who: &Principal, length: u64) -> Result<Vec<u8>> {
-        self.unlocked()?;
-        who.require_role(Role::Operator)?;
+    pub fn random(&self, length: u64) -> Result<Vec<u8>> {
+        self.require(Access::Operator)?;
         if !(1..=RANDOM_MAX).contains(&length) {
             return Err(Error::InvalidInput(format!(
                 "length must be between 1 and {RANDOM_MAX}"
@@ -82,12 +82,11 @@ impl Core {
     /// first backup passphrase, never replace one (which would need the current one).
     pub fn set_backup_passphrase(
         &self,
-        who: &Principal,
         new: &Passphrase,
         current: Option<&Passphrase>,
     ) -> Result<()> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
+        let (core, u, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
         new.check_length("newPassphrase")?;
         new.check_strength("newPassphrase")?;
         let wrong = || Error::WrongPassphrase("backup passphrase is incorrect.".into());
@@ -113,7 +112,7 @@ impl Core {
         let txn = Txn::new()
             .require_unchanged(BACKUP_KEY_PATH, existing.as_ref())
             .put(BACKUP_KEY_PATH, value.to_vec());
-        match self.commit_data(&u, txn)? {
+        match core.commit_data(u, txn)? {
             Commit::Committed(_) => {
                 tracing::info!(by = %who.user_id, "backup passphrase changed");
                 Ok(())
@@ -125,18 +124,13 @@ impl Core {
 
     /// `PUT /config/unlock-passphrase` (root Administrator): wraps the domain key under the
     /// new passphrase; the old one stops working. Nothing else changes.
-    pub fn set_unlock_passphrase(
-        &self,
-        who: &Principal,
-        new: &Passphrase,
-        current: &Passphrase,
-    ) -> Result<()> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn set_unlock_passphrase(&self, new: &Passphrase, current: &Passphrase) -> Result<()> {
+        let (core, u, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
         new.check_length("newPassphrase")?;
         new.check_strength("newPassphrase")?;
-        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = self
+        let _guard = core.transition.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = core
             .raw
             .get(UNLOCK_PATH)?
             .ok_or_else(|| Error::Internal("provisioned store has no unlock record".into()))?;
@@ -160,7 +154,7 @@ impl Core {
             "unlock passphrase change",
             "",
         );
-        match self.commit_audited_or(&u.data, txn, event)? {
+        match core.commit_audited_or(&u.data, txn, event)? {
             Commit::Committed(_) => {
                 tracing::info!(by = %who.user_id, "unlock passphrase changed");
                 Ok(())
@@ -170,22 +164,22 @@ impl Core {
     }
 
     /// `GET /config/time` (root Administrator).
-    pub fn time(&self, who: &Principal) -> Result<OffsetDateTime> {
-        self.unlocked()?;
-        who.require_root_admin()?;
-        Ok(self.now())
+    pub fn time(&self) -> Result<OffsetDateTime> {
+        let (core, _, _) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        Ok(core.now())
     }
 
     /// `PUT /config/time` (root Administrator): an RFC 3339 time in UTC.
-    pub fn set_time(&self, who: &Principal, time: &str) -> Result<()> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn set_time(&self, time: &str) -> Result<()> {
+        let (core, u, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
         let offset = clock::offset_to(clock::parse_utc(time)?);
-        self.commit_data(
-            &u,
+        core.commit_data(
+            u,
             Txn::new().put(clock::TIME_OFFSET_PATH, offset.to_string()),
         )?;
-        self.time_offset
+        core.time_offset
             .store(offset, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(by = %who.user_id, offset, "time set");
         Ok(())
@@ -194,44 +188,46 @@ impl Core {
     /// `POST /system/reboot` (root Administrator). A process cannot reboot its host; what a
     /// reboot means for the appliance is that it forgets its keys and boots again from its
     /// store: Locked, or Operational again if unattended boot is on.
-    pub fn reboot(&self, who: &Principal) -> Result<SystemState> {
-        self.unlocked()?;
-        who.require_root_admin()?;
-        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
-        self.forget_keys();
-        self.boot_unattended()?;
-        tracing::info!(by = %who.user_id, state = %self.state(), "rebooted");
-        Ok(self.state())
+    pub fn reboot(&self) -> Result<SystemState> {
+        let (core, _, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        let _guard = core.transition.lock().unwrap_or_else(|e| e.into_inner());
+        core.forget_keys();
+        core.boot_unattended()?;
+        tracing::info!(by = %who.user_id, state = %core.state(), "rebooted");
+        Ok(core.state())
     }
 
     /// `POST /system/factory-reset` (root Administrator): erases everything (users, keys,
     /// configuration, the audit trail, the unlock record) in one transaction, and the node is
     /// Unprovisioned again. Only the store schema and the TLS identity (so clients' pins stay
     /// valid) survive.
-    pub fn factory_reset(&self, who: &Principal) -> Result<()> {
-        self.unlocked()?;
-        who.require_root_admin()?;
-        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+    pub fn factory_reset(&self) -> Result<()> {
+        let (core, _, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
+        let _guard = core.transition.lock().unwrap_or_else(|e| e.into_inner());
         // Undo the anchoring first, store side then file side: a crash in between leaves a
         // provisioned store that the next unlock anchors again, never a store that claims an
         // anchor the node no longer has (which would refuse to start).
-        self.raw
+        core.raw
             .commit(Txn::new().delete(crate::anchor::ANCHORED_PATH))?;
-        self.anchor.clear()?;
-        *self.rollback.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        core.anchor.clear()?;
+        *core.rollback.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let keep = [crate::SCHEMA_PATH, crate::tls::TLS_PATH];
-        let mut deletes = self
+        let mut deletes = core
             .raw_keys_except(&keep)
             .map(|k| k.map(|key| Op::Delete { key }));
-        self.raw.commit_iter(Vec::new(), &mut deletes)?;
-        self.forget_keys();
-        self.set_inner(Inner::Unprovisioned);
-        self.time_offset
+        core.raw.commit_iter(Vec::new(), &mut deletes)?;
+        core.forget_keys();
+        core.set_inner(Inner::Unprovisioned);
+        core.time_offset
             .store(0, std::sync::atomic::Ordering::Relaxed);
         tracing::warn!(by = %who.user_id, "factory reset");
         Ok(())
     }
+}
 
+impl Core {
     /// Every key of the raw store but `keep`, page by page.
     pub(crate) fn raw_keys_except<'a>(
         &'a self,

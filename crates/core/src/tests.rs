@@ -66,10 +66,12 @@ fn lifecycle_and_restart() {
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
     assert_eq!(core.state(), SystemState::Operational);
     assert!(core.now().year() == 2026);
-    core.lock(&admin()).unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.system().lock())
+        .unwrap();
     assert_eq!(core.state(), SystemState::Locked);
     assert!(matches!(
-        core.lock(&admin()),
+        core.operational(&admin()).and_then(|h| h.system().lock()),
         Err(Error::WrongState(SystemState::Locked))
     ));
 }
@@ -80,19 +82,33 @@ fn unattended_boot_starts_operational() {
     {
         let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         provision(&core);
-        assert!(!core.unattended_boot(&admin()).unwrap());
+        assert!(
+            !core
+                .operational(&admin())
+                .and_then(|h| h.system().unattended_boot())
+                .unwrap()
+        );
         assert!(matches!(
-            core.set_unattended_boot(&Principal::new("op", Role::Operator), true),
+            core.operational(&Principal::new("op", Role::Operator))
+                .and_then(|h| h.system().set_unattended_boot(true)),
             Err(Error::Forbidden)
         ));
-        core.set_unattended_boot(&admin(), true).unwrap();
-        assert!(core.unattended_boot(&admin()).unwrap());
+        core.operational(&admin())
+            .and_then(|h| h.system().set_unattended_boot(true))
+            .unwrap();
+        assert!(
+            core.operational(&admin())
+                .and_then(|h| h.system().unattended_boot())
+                .unwrap()
+        );
     }
     {
         let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         assert_eq!(core.state(), SystemState::Operational);
         core.authenticate("admin", ADMIN.as_bytes()).unwrap();
-        core.set_unattended_boot(&admin(), false).unwrap();
+        core.operational(&admin())
+            .and_then(|h| h.system().set_unattended_boot(false))
+            .unwrap();
     }
     let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
     assert_eq!(core.state(), SystemState::Locked);
@@ -104,7 +120,9 @@ fn lost_device_key_with_unattended_boot_stays_locked() {
     {
         let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         provision(&core);
-        core.set_unattended_boot(&admin(), true).unwrap();
+        core.operational(&admin())
+            .and_then(|h| h.system().set_unattended_boot(true))
+            .unwrap();
     }
     std::fs::remove_file(dir.path().join(DEVICE_KEY_FILE)).unwrap();
     // A lost key is not replaced silently...
@@ -119,8 +137,17 @@ fn lost_device_key_with_unattended_boot_stays_locked() {
     assert_eq!(core.state(), SystemState::Locked);
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
     assert_eq!(core.pending_rollback(), None);
-    assert!(core.verify_audit(&admin()).unwrap().verified);
-    let events = core.audit_events(&admin(), 0, 100).unwrap().events;
+    assert!(
+        core.operational(&admin())
+            .and_then(|h| h.audit().verify())
+            .unwrap()
+            .verified
+    );
+    let events = core
+        .operational(&admin())
+        .and_then(|h| h.audit().events(0, 100))
+        .unwrap()
+        .events;
     assert!(events.iter().any(|e| e.action == "device key regenerated"));
     drop(core);
     // Anchored again: a plain start works.
@@ -135,7 +162,9 @@ fn nothing_secret_in_clear_on_disk() {
     let domain_key = {
         let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         provision(&core);
-        core.set_unattended_boot(&admin(), true).unwrap();
+        core.operational(&admin())
+            .and_then(|h| h.system().set_unattended_boot(true))
+            .unwrap();
         core.tls_identity(&[]).unwrap();
         core.domain_key_for_test().unwrap()
     };
@@ -199,13 +228,15 @@ fn users_namespaces_and_permissions() {
     let root = admin();
     let pass = Passphrase::new("operator passphrase");
     let op = core
-        .create_user(
-            &root,
-            NewUserId::Generate { namespace: None },
-            "Op",
-            Role::Operator,
-            &pass,
-        )
+        .operational(&root)
+        .and_then(|h| {
+            h.users().create(
+                NewUserId::Generate { namespace: None },
+                "Op",
+                Role::Operator,
+                &pass,
+            )
+        })
         .unwrap();
     assert_eq!(op.len(), 20);
     assert_eq!(
@@ -213,169 +244,229 @@ fn users_namespaces_and_permissions() {
         operator(&op)
     );
     assert!(matches!(
-        core.create_user(&root, NewUserId::Given(&op), "Op", Role::Operator, &pass),
+        core.operational(&root).and_then(|h| h.users().create(
+            NewUserId::Given(&op),
+            "Op",
+            Role::Operator,
+            &pass
+        )),
         Err(Error::Conflict(_))
     ));
     assert!(matches!(
-        core.create_user(
-            &operator(&op),
-            NewUserId::Given("x"),
-            "",
-            Role::Operator,
-            &pass
-        ),
+        core.operational(&operator(&op))
+            .and_then(|h| h
+                .users()
+                .create(NewUserId::Given("x"), "", Role::Operator, &pass)),
         Err(Error::Forbidden)
     ));
     assert!(matches!(
-        core.create_user(
-            &root,
+        core.operational(&root).and_then(|h| h.users().create(
             NewUserId::Given("bad id!"),
             "",
             Role::Operator,
             &pass
-        ),
+        )),
         Err(Error::InvalidInput(_))
     ));
     assert!(matches!(
-        core.create_user(
-            &root,
+        core.operational(&root).and_then(|h| h.users().create(
             NewUserId::Given("weak"),
             "",
             Role::Operator,
             &Passphrase::new("short")
-        ),
+        )),
         Err(Error::InvalidInput(_))
     ));
 
     // Root makes the first admin of a namespace that does not exist yet; it cannot log in
     // until the namespace exists; from then on root no longer manages its users.
     let ns_pass = Passphrase::new("ns1 admin passphrase");
-    core.create_user(
-        &root,
-        NewUserId::Given("ns1~boss"),
-        "",
-        Role::Administrator,
-        &ns_pass,
-    )
-    .unwrap();
+    core.operational(&root)
+        .and_then(|h| {
+            h.users().create(
+                NewUserId::Given("ns1~boss"),
+                "",
+                Role::Administrator,
+                &ns_pass,
+            )
+        })
+        .unwrap();
     assert!(matches!(
         core.authenticate("ns1~boss", ns_pass.as_bytes()),
         Err(Error::Unauthenticated)
     ));
-    core.create_namespace(&root, "ns1").unwrap();
+    core.operational(&root)
+        .and_then(|h| h.namespaces().create("ns1"))
+        .unwrap();
     assert!(matches!(
-        core.create_namespace(&root, "ns1"),
+        core.operational(&root)
+            .and_then(|h| h.namespaces().create("ns1")),
         Err(Error::InvalidInput(_))
     ));
     let boss = core.authenticate("ns1~boss", ns_pass.as_bytes()).unwrap();
     assert_eq!(boss.namespace.as_deref(), Some("ns1"));
     assert!(matches!(
-        core.create_user(
-            &root,
+        core.operational(&root).and_then(|h| h.users().create(
             NewUserId::Given("ns1~late"),
             "",
             Role::Operator,
             &pass
-        ),
+        )),
         Err(Error::Forbidden)
     ));
     let ns_op = core
-        .create_user(
-            &boss,
-            NewUserId::Generate {
-                namespace: Some("ns1"),
-            },
-            "",
-            Role::Operator,
-            &pass,
-        )
+        .operational(&boss)
+        .and_then(|h| {
+            h.users().create(
+                NewUserId::Generate {
+                    namespace: Some("ns1"),
+                },
+                "",
+                Role::Operator,
+                &pass,
+            )
+        })
         .unwrap();
     assert!(ns_op.starts_with("ns1~"));
     assert!(
         matches!(
-            core.create_user(
-                &boss,
+            core.operational(&boss).and_then(|h| h.users().create(
                 NewUserId::Generate { namespace: None },
                 "",
                 Role::Operator,
                 &pass
-            ),
+            )),
             Err(Error::Forbidden)
         ),
         "a namespaced admin cannot create root users"
     );
 
     // Isolation.
-    let mut seen = core.list_users(&boss).unwrap();
+    let mut seen = core
+        .operational(&boss)
+        .and_then(|h| h.users().list())
+        .unwrap();
     seen.sort();
     let mut want = vec!["ns1~boss".to_string(), ns_op.clone()];
     want.sort();
     assert_eq!(seen, want);
-    assert!(core.list_users(&root).unwrap().len() >= 4);
-    assert!(matches!(core.get_user(&boss, &op), Err(Error::Forbidden)));
+    assert!(
+        core.operational(&root)
+            .and_then(|h| h.users().list())
+            .unwrap()
+            .len()
+            >= 4
+    );
     assert!(matches!(
-        core.get_user(&boss, "admin"),
+        core.operational(&boss).and_then(|h| h.users().get(&op)),
         Err(Error::Forbidden)
     ));
     assert!(matches!(
-        core.delete_user(&boss, &op),
+        core.operational(&boss).and_then(|h| h.users().get("admin")),
         Err(Error::Forbidden)
     ));
     assert!(matches!(
-        core.set_user_passphrase(&boss, "admin", &pass),
+        core.operational(&boss).and_then(|h| h.users().delete(&op)),
         Err(Error::Forbidden)
     ));
-    assert!(matches!(core.list_namespaces(&boss), Err(Error::Forbidden)));
-    assert!(matches!(core.lock(&boss), Err(Error::Forbidden)));
-    assert_eq!(core.get_user(&root, &ns_op).unwrap().role, Role::Operator);
     assert!(matches!(
-        core.get_user(&boss, "ns1~nobody"),
+        core.operational(&boss)
+            .and_then(|h| h.users().set_passphrase("admin", &pass)),
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        core.operational(&boss).and_then(|h| h.namespaces().list()),
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        core.operational(&boss).and_then(|h| h.system().lock()),
+        Err(Error::Forbidden)
+    ));
+    assert_eq!(
+        core.operational(&root)
+            .and_then(|h| h.users().get(&ns_op))
+            .unwrap()
+            .role,
+        Role::Operator
+    );
+    assert!(matches!(
+        core.operational(&boss)
+            .and_then(|h| h.users().get("ns1~nobody")),
         Err(Error::NotFound(_))
     ));
 
     // Operators see only themselves.
-    assert!(core.get_user(&operator(&op), &op).is_ok());
+    assert!(
+        core.operational(&operator(&op))
+            .and_then(|h| h.users().get(&op))
+            .is_ok()
+    );
     assert!(matches!(
-        core.get_user(&operator(&op), "admin"),
+        core.operational(&operator(&op))
+            .and_then(|h| h.users().get("admin")),
         Err(Error::Forbidden)
     ));
 
     // Tags: Operators only; 304 semantics.
-    assert!(core.add_user_tag(&root, &op, "berlin").unwrap());
-    assert!(!core.add_user_tag(&root, &op, "berlin").unwrap());
+    assert!(
+        core.operational(&root)
+            .and_then(|h| h.users().add_tag(&op, "berlin"))
+            .unwrap()
+    );
+    assert!(
+        !core
+            .operational(&root)
+            .and_then(|h| h.users().add_tag(&op, "berlin"))
+            .unwrap()
+    );
     assert!(matches!(
-        core.add_user_tag(&root, "admin", "berlin"),
+        core.operational(&root)
+            .and_then(|h| h.users().add_tag("admin", "berlin")),
         Err(Error::InvalidInput(_))
     ));
     assert!(matches!(
-        core.add_user_tag(&root, &op, "bad tag"),
+        core.operational(&root)
+            .and_then(|h| h.users().add_tag(&op, "bad tag")),
         Err(Error::InvalidInput(_))
     ));
-    assert_eq!(core.user_tags(&operator(&op), &op).unwrap(), ["berlin"]);
-    core.remove_user_tag(&root, &op, "berlin").unwrap();
+    assert_eq!(
+        core.operational(&operator(&op))
+            .and_then(|h| h.users().tags(&op))
+            .unwrap(),
+        ["berlin"]
+    );
+    core.operational(&root)
+        .and_then(|h| h.users().remove_tag(&op, "berlin"))
+        .unwrap();
     assert!(matches!(
-        core.remove_user_tag(&root, &op, "berlin"),
+        core.operational(&root)
+            .and_then(|h| h.users().remove_tag(&op, "berlin")),
         Err(Error::NotFound(_))
     ));
 
     // Deleting yourself is refused; deleting a namespace deletes its users.
     assert!(matches!(
-        core.delete_user(&root, "admin"),
+        core.operational(&root)
+            .and_then(|h| h.users().delete("admin")),
         Err(Error::InvalidInput(_))
     ));
-    core.delete_namespace(&root, "ns1").unwrap();
+    core.operational(&root)
+        .and_then(|h| h.namespaces().delete("ns1"))
+        .unwrap();
     assert!(matches!(
         core.authenticate("ns1~boss", ns_pass.as_bytes()),
         Err(Error::Unauthenticated)
     ));
     assert!(
-        core.list_users(&root)
+        core.operational(&root)
+            .and_then(|h| h.users().list())
             .unwrap()
             .iter()
             .all(|u| !u.starts_with("ns1~"))
     );
     assert!(matches!(
-        core.delete_namespace(&root, "ns1"),
+        core.operational(&root)
+            .and_then(|h| h.namespaces().delete("ns1")),
         Err(Error::NotFound(_))
     ));
 }
@@ -385,17 +476,16 @@ fn passphrase_change_takes_effect_at_once_and_keeps_history() {
     let (_dir, core) = open_provisioned();
     let old = Passphrase::new("first passphrase");
     let id = core
-        .create_user(
-            &admin(),
-            NewUserId::Given("alice"),
-            "",
-            Role::Operator,
-            &old,
-        )
+        .operational(&admin())
+        .and_then(|h| {
+            h.users()
+                .create(NewUserId::Given("alice"), "", Role::Operator, &old)
+        })
         .unwrap();
     core.authenticate(&id, old.as_bytes()).unwrap(); // now cached
     let new = Passphrase::new("second passphrase");
-    core.set_user_passphrase(&operator("alice"), "alice", &new)
+    core.operational(&operator("alice"))
+        .and_then(|h| h.users().set_passphrase("alice", &new))
         .unwrap();
     assert!(matches!(
         core.authenticate("alice", old.as_bytes()),
@@ -407,7 +497,9 @@ fn passphrase_change_takes_effect_at_once_and_keeps_history() {
     assert_eq!(record.history.len(), 2);
     assert!(crypto::check_verifier(old.as_bytes(), &record.history[1]).unwrap());
 
-    core.delete_user(&admin(), "alice").unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.users().delete("alice"))
+        .unwrap();
     assert!(matches!(
         core.authenticate("alice", new.as_bytes()),
         Err(Error::Unauthenticated)
@@ -415,7 +507,9 @@ fn passphrase_change_takes_effect_at_once_and_keeps_history() {
 
     // Lock empties the cache: after unlock the check is redone (and still succeeds).
     core.authenticate("admin", ADMIN.as_bytes()).unwrap();
-    core.lock(&admin()).unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.system().lock())
+        .unwrap();
     assert!(matches!(
         core.authenticate("admin", ADMIN.as_bytes()),
         Err(Error::WrongState(_))
@@ -484,11 +578,17 @@ fn no_cached_check_of_the_old_passphrase_is_served_while_a_change_commits() {
     provision(core);
     let old = Passphrase::new("first passphrase");
     for id in ["alice", "bob", "ns1~carol"] {
-        core.create_user(&admin(), NewUserId::Given(id), "", Role::Operator, &old)
+        core.operational(&admin())
+            .and_then(|h| {
+                h.users()
+                    .create(NewUserId::Given(id), "", Role::Operator, &old)
+            })
             .unwrap();
         if id.starts_with("ns1~") {
             // After its first user: a root Administrator makes users of new namespaces only.
-            core.create_namespace(&admin(), "ns1").unwrap();
+            core.operational(&admin())
+                .and_then(|h| h.namespaces().create("ns1"))
+                .unwrap();
         }
         core.authenticate(id, old.as_bytes()).unwrap(); // now cached
         assert!(core.authenticate_cached(id, old.as_bytes()).is_some());
@@ -505,12 +605,20 @@ fn no_cached_check_of_the_old_passphrase_is_served_while_a_change_commits() {
         }
     }));
     *watching.lock().unwrap() = "alice";
-    core.set_user_passphrase(&admin(), "alice", &Passphrase::new("second passphrase"))
+    core.operational(&admin())
+        .and_then(|h| {
+            h.users()
+                .set_passphrase("alice", &Passphrase::new("second passphrase"))
+        })
         .unwrap();
     *watching.lock().unwrap() = "bob";
-    core.delete_user(&admin(), "bob").unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.users().delete("bob"))
+        .unwrap();
     *watching.lock().unwrap() = "ns1~carol";
-    core.delete_namespace(&admin(), "ns1").unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.namespaces().delete("ns1"))
+        .unwrap();
     *watching.lock().unwrap() = "";
     let seen = seen.lock().unwrap().clone();
     for id in ["alice", "bob", "ns1~carol"] {
@@ -525,16 +633,16 @@ fn no_cached_check_of_the_old_passphrase_is_served_while_a_change_commits() {
 /// A backup client `name` (host `name.example`, no owners), made by the root Administrator.
 fn new_client(core: &Core, name: &str) -> clients::BackupClient {
     let host = format!("{name}.example");
-    core.create_client(
-        &admin(),
-        clients::NewClient {
-            name,
-            host_name: &host,
-            display_name: None,
-            owners: &[],
-        },
-    )
-    .unwrap()
+    core.operational(&admin())
+        .and_then(|h| {
+            h.clients().create(clients::NewClient {
+                name,
+                host_name: &host,
+                display_name: None,
+                owners: &[],
+            })
+        })
+        .unwrap()
 }
 
 fn event(n: u32) -> audit::NewAuditEvent {
@@ -556,10 +664,15 @@ fn audit_chain_verifies_and_detects_tampering() {
         core.record_audit(event(n));
     }
     // Events recorded while Locked are appended at unlock.
-    core.lock(&admin()).unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.system().lock())
+        .unwrap();
     core.record_audit(event(5));
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
-    let report = core.verify_audit(&admin()).unwrap();
+    let report = core
+        .operational(&admin())
+        .and_then(|h| h.audit().verify())
+        .unwrap();
     assert_eq!(
         report,
         audit::ChainReport {
@@ -571,11 +684,17 @@ fn audit_chain_verifies_and_detects_tampering() {
         }
     );
     // Provisioning wrote the first event.
-    let page = core.audit_events(&admin(), 0, 4).unwrap();
+    let page = core
+        .operational(&admin())
+        .and_then(|h| h.audit().events(0, 4))
+        .unwrap();
     assert_eq!(page.events.len(), 4);
     assert_eq!(page.events[0].action, "provision");
     assert_eq!(page.next, Some(4));
-    let rest = core.audit_events(&admin(), 4, 4).unwrap();
+    let rest = core
+        .operational(&admin())
+        .and_then(|h| h.audit().events(4, 4))
+        .unwrap();
     assert_eq!(
         rest.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
         [5, 6, 7]
@@ -584,7 +703,8 @@ fn audit_chain_verifies_and_detects_tampering() {
     assert_eq!(rest.events[2].action, "POST /test/5");
     assert!(rest.events.iter().all(|e| e.keyed));
     assert!(matches!(
-        core.verify_audit(&operator("x")),
+        core.operational(&operator("x"))
+            .and_then(|h| h.audit().verify()),
         Err(Error::Forbidden)
     ));
 
@@ -597,7 +717,10 @@ fn audit_chain_verifies_and_detects_tampering() {
     u.data
         .put(path, &serde_json::to_vec(&forged).unwrap())
         .unwrap();
-    let r = core.verify_audit(&admin()).unwrap();
+    let r = core
+        .operational(&admin())
+        .and_then(|h| h.audit().verify())
+        .unwrap();
     assert_eq!((r.verified, r.broken_at, r.events), (false, Some(3), 2));
     // ... and if they also fix its MAC (reading the chain's key with the domain key), the
     // next event no longer follows it.
@@ -607,38 +730,70 @@ fn audit_chain_verifies_and_detects_tampering() {
     u.data
         .put(path, &serde_json::to_vec(&forged).unwrap())
         .unwrap();
-    assert_eq!(core.verify_audit(&admin()).unwrap().broken_at, Some(4));
+    assert_eq!(
+        core.operational(&admin())
+            .and_then(|h| h.audit().verify())
+            .unwrap()
+            .broken_at,
+        Some(4)
+    );
     // Without the key, a plain hash marks it as not keyed: refused as a forgery.
     forged.keyed = false;
     forged.hash = forged.compute_hash(None).unwrap();
     u.data
         .put(path, &serde_json::to_vec(&forged).unwrap())
         .unwrap();
-    let r = core.verify_audit(&admin()).unwrap();
+    let r = core
+        .operational(&admin())
+        .and_then(|h| h.audit().verify())
+        .unwrap();
     assert_eq!(r.broken_at, Some(3));
     assert!(r.reason.unwrap().contains("not keyed"));
     u.data.put(path, &original).unwrap();
-    assert!(core.verify_audit(&admin()).unwrap().verified);
+    assert!(
+        core.operational(&admin())
+            .and_then(|h| h.audit().verify())
+            .unwrap()
+            .verified
+    );
 
     // Without the key: a flipped byte fails authentication.
     let raw = core.raw.get(path).unwrap().unwrap().value.clone();
     let mut flipped = raw.clone();
     flipped[20] ^= 1;
     core.raw.put(path, &flipped).unwrap();
-    let r = core.verify_audit(&admin()).unwrap();
+    let r = core
+        .operational(&admin())
+        .and_then(|h| h.audit().verify())
+        .unwrap();
     assert_eq!(r.broken_at, Some(3));
     assert!(r.reason.unwrap().contains("authentication"));
-    assert_eq!(core.audit_events(&admin(), 0, 10).unwrap().unreadable, [3]);
+    assert_eq!(
+        core.operational(&admin())
+            .and_then(|h| h.audit().events(0, 10))
+            .unwrap()
+            .unreadable,
+        [3]
+    );
     core.raw.put(path, &raw).unwrap();
 
     // A deleted event in the middle, or at the end.
     core.raw.delete(path).unwrap();
-    assert_eq!(core.verify_audit(&admin()).unwrap().broken_at, Some(3));
+    assert_eq!(
+        core.operational(&admin())
+            .and_then(|h| h.audit().verify())
+            .unwrap()
+            .broken_at,
+        Some(3)
+    );
     core.raw.put(path, &raw).unwrap();
     core.raw
         .delete("audit/events/00000000000000000007")
         .unwrap();
-    let r = core.verify_audit(&admin()).unwrap();
+    let r = core
+        .operational(&admin())
+        .and_then(|h| h.audit().verify())
+        .unwrap();
     assert!(!r.verified);
     assert_eq!(r.broken_at, Some(7));
     // A trail with no head at all, on a provisioned node, is broken too.
@@ -646,7 +801,10 @@ fn audit_chain_verifies_and_detects_tampering() {
     for seq in 1..=6 {
         core.raw.delete(&format!("audit/events/{seq:020}")).unwrap();
     }
-    let r = core.verify_audit(&admin()).unwrap();
+    let r = core
+        .operational(&admin())
+        .and_then(|h| h.audit().verify())
+        .unwrap();
     assert!(!r.verified);
     assert!(r.reason.as_deref().unwrap().contains("no head"), "{r:?}");
 }
@@ -715,19 +873,23 @@ fn a_change_and_its_audit_event_are_one_commit() {
     let (_dir, core) = open_provisioned();
     let ctx = audit::RequestAudit::new(event(1));
     let id = audit::in_request(Some(ctx.clone()), || {
-        core.create_user(
-            &admin(),
-            users::NewUserId::Given("frank"),
-            "Frank",
-            Role::Operator,
-            &Passphrase::new("frank's passphrase"),
-        )
+        core.operational(&admin()).and_then(|h| {
+            h.users().create(
+                users::NewUserId::Given("frank"),
+                "Frank",
+                Role::Operator,
+                &Passphrase::new("frank's passphrase"),
+            )
+        })
     })
     .unwrap();
     assert_eq!(id, "frank");
     assert!(ctx.written());
     // The first event is provisioning's.
-    let page = core.audit_events(&admin(), 0, 10).unwrap();
+    let page = core
+        .operational(&admin())
+        .and_then(|h| h.audit().events(0, 10))
+        .unwrap();
     assert_eq!(page.events.len(), 2);
     assert_eq!(page.events[1].outcome, "success");
     assert_eq!(
@@ -747,20 +909,37 @@ fn a_change_and_its_audit_event_are_one_commit() {
     // A refused change writes no success event.
     let ctx = audit::RequestAudit::new(event(2));
     let again = audit::in_request(Some(ctx.clone()), || {
-        core.create_user(
-            &admin(),
-            users::NewUserId::Given("frank"),
-            "Frank",
-            Role::Operator,
-            &Passphrase::new("frank's passphrase"),
-        )
+        core.operational(&admin()).and_then(|h| {
+            h.users().create(
+                users::NewUserId::Given("frank"),
+                "Frank",
+                Role::Operator,
+                &Passphrase::new("frank's passphrase"),
+            )
+        })
     });
     assert!(again.is_err());
     assert!(!ctx.written());
-    assert_eq!(core.audit_events(&admin(), 0, 10).unwrap().events.len(), 2);
+    assert_eq!(
+        core.operational(&admin())
+            .and_then(|h| h.audit().events(0, 10))
+            .unwrap()
+            .events
+            .len(),
+        2
+    );
     // Outside a request nothing is added.
-    core.delete_user(&admin(), "frank").unwrap();
-    assert_eq!(core.audit_events(&admin(), 0, 10).unwrap().events.len(), 2);
+    core.operational(&admin())
+        .and_then(|h| h.users().delete("frank"))
+        .unwrap();
+    assert_eq!(
+        core.operational(&admin())
+            .and_then(|h| h.audit().events(0, 10))
+            .unwrap()
+            .events
+            .len(),
+        2
+    );
     let _: Option<Arc<audit::RequestAudit>> = None;
 }
 
@@ -785,7 +964,11 @@ fn failures_are_counted_not_written_one_by_one() {
         core.record_request(e, audit::Caller::Authenticated, "127.0.0.1");
     }
     core.flush_audit();
-    let events = core.audit_events(&admin(), 0, 1000).unwrap().events;
+    let events = core
+        .operational(&admin())
+        .and_then(|h| h.audit().events(0, 1000))
+        .unwrap()
+        .events;
     let counted: Vec<_> = events.iter().filter(|e| e.count.is_some()).collect();
     // Besides provisioning's event.
     let single = events.iter().filter(|e| e.count.is_none()).count() - 1;
@@ -801,7 +984,12 @@ fn failures_are_counted_not_written_one_by_one() {
     for e in &events {
         assert!(e.target.chars().count() <= audit::MAX_FIELD_CHARS);
     }
-    assert!(core.verify_audit(&admin()).unwrap().verified);
+    assert!(
+        core.operational(&admin())
+            .and_then(|h| h.audit().verify())
+            .unwrap()
+            .verified
+    );
 }
 
 #[test]
@@ -816,16 +1004,25 @@ fn the_trail_is_pruned_to_its_bound_and_still_verifies() {
     for n in 0..45 {
         core.record_audit(event(n));
     }
-    let report = core.verify_audit(&admin()).unwrap();
+    let report = core
+        .operational(&admin())
+        .and_then(|h| h.audit().verify())
+        .unwrap();
     assert!(report.verified, "{report:?}");
     let through = report.pruned_through.expect("pruned");
     assert!(report.events <= 20 && report.events >= 10, "{report:?}");
     assert_eq!(through + report.events, 46, "45 and provisioning's");
-    let page = core.audit_events(&admin(), 0, 100).unwrap();
+    let page = core
+        .operational(&admin())
+        .and_then(|h| h.audit().events(0, 100))
+        .unwrap();
     assert_eq!(page.events[0].seq, through + 1);
     // Without its checkpoint the pruned trail does not verify.
     core.raw.delete("audit/checkpoint").unwrap();
-    let r = core.verify_audit(&admin()).unwrap();
+    let r = core
+        .operational(&admin())
+        .and_then(|h| h.audit().verify())
+        .unwrap();
     assert!(!r.verified);
     assert_eq!(r.broken_at, Some(1));
 }
@@ -847,10 +1044,14 @@ fn an_old_format_passkey_window_loads_closed() {
             &serde_json::to_vec(&old).unwrap(),
         )
         .unwrap();
-    let state = core.client_passkey_state(&admin(), client.id).unwrap();
+    let state = core
+        .operational(&admin())
+        .and_then(|h| h.passkeys().client_state(client.id))
+        .unwrap();
     assert_eq!((state.enabled, state.authorized_until), (true, None));
     assert_eq!(
-        core.restore_decision(&admin(), client.id, "restore", "test")
+        core.operational(&admin())
+            .and_then(|h| h.passkeys().restore_decision(client.id, "restore", "test"))
             .unwrap(),
         passkeys::RestoreDecision::PasskeyRequired {
             company_level: false
@@ -858,18 +1059,21 @@ fn an_old_format_passkey_window_loads_closed() {
     );
     // The passkey still works: a new window opens, in the new format.
     let until = core
-        .authorize_restore(
-            &admin(),
-            target,
-            Some(&Passphrase::new("the passkey")),
-            true,
-            None,
-        )
+        .operational(&admin())
+        .and_then(|h| {
+            h.passkeys().authorize_restore(
+                target,
+                Some(&Passphrase::new("the passkey")),
+                true,
+                None,
+            )
+        })
         .unwrap()
         .unwrap();
     assert!(until <= core.now() + CoreSettings::default().passkey_window);
     assert!(matches!(
-        core.restore_decision(&admin(), client.id, "restore", "test")
+        core.operational(&admin())
+            .and_then(|h| h.passkeys().restore_decision(client.id, "restore", "test"))
             .unwrap(),
         passkeys::RestoreDecision::Authorized { .. }
     ));
@@ -889,12 +1093,14 @@ fn a_store_put_back_as_it_was_is_refused_at_unlock() {
         let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         core.unlock(&Passphrase::new(UNLOCK)).unwrap();
         core.record_audit(event(1));
-        core.set_unlock_passphrase(
-            &admin(),
-            &Passphrase::new("a second unlock passphrase"),
-            &Passphrase::new(UNLOCK),
-        )
-        .unwrap();
+        core.operational(&admin())
+            .and_then(|h| {
+                h.system().set_unlock_passphrase(
+                    &Passphrase::new("a second unlock passphrase"),
+                    &Passphrase::new(UNLOCK),
+                )
+            })
+            .unwrap();
     }
     // The store file as it was after provisioning, with this node's device key and anchor.
     std::fs::copy(&old_copy, &store_file).unwrap();
@@ -917,7 +1123,10 @@ fn a_store_put_back_as_it_was_is_refused_at_unlock() {
     };
     let core = Core::open(dir.path(), accepting).unwrap();
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
-    let report = core.verify_audit(&admin()).unwrap();
+    let report = core
+        .operational(&admin())
+        .and_then(|h| h.audit().verify())
+        .unwrap();
     assert!(!report.verified);
     assert!(
         report
@@ -926,16 +1135,29 @@ fn a_store_put_back_as_it_was_is_refused_at_unlock() {
             .contains("older than this node's anchor")
     );
     assert!(matches!(
-        core.accept_rollback(&operator("x")),
+        core.operational(&operator("x"))
+            .and_then(|h| h.audit().accept_rollback()),
         Err(Error::Forbidden)
     ));
-    core.accept_rollback(&admin()).unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.audit().accept_rollback())
+        .unwrap();
     assert!(matches!(
-        core.accept_rollback(&admin()),
+        core.operational(&admin())
+            .and_then(|h| h.audit().accept_rollback()),
         Err(Error::Conflict(_))
     ));
-    assert!(core.verify_audit(&admin()).unwrap().verified);
-    let events = core.audit_events(&admin(), 0, 10).unwrap().events;
+    assert!(
+        core.operational(&admin())
+            .and_then(|h| h.audit().verify())
+            .unwrap()
+            .verified
+    );
+    let events = core
+        .operational(&admin())
+        .and_then(|h| h.audit().events(0, 10))
+        .unwrap()
+        .events;
     assert_eq!(events.last().unwrap().action, "store rollback accepted");
     drop(core);
     let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
@@ -950,12 +1172,14 @@ fn an_older_unlock_record_put_back_alone_is_refused() {
         let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         provision(&core);
         old_unlock = core.raw.get(UNLOCK_PATH).unwrap().unwrap().value.clone();
-        core.set_unlock_passphrase(
-            &admin(),
-            &Passphrase::new("a second unlock passphrase"),
-            &Passphrase::new(UNLOCK),
-        )
-        .unwrap();
+        core.operational(&admin())
+            .and_then(|h| {
+                h.system().set_unlock_passphrase(
+                    &Passphrase::new("a second unlock passphrase"),
+                    &Passphrase::new(UNLOCK),
+                )
+            })
+            .unwrap();
         // Put the first unlock record back: the old passphrase would open the store again.
         core.raw.put(UNLOCK_PATH, &old_unlock).unwrap();
     }
@@ -996,22 +1220,25 @@ fn a_deleted_security_record_is_closed_never_open() {
     let root = admin();
     let client = new_client(&core, "db1");
     let create = |target| {
-        core.set_passkey(
-            &root,
-            target,
-            PasskeyChange {
-                op: PasskeyOp::Create,
-                current: None,
-                new: Some(&Passphrase::new("a passkey of ours")),
-                confirm: None,
-            },
-        )
-        .unwrap()
+        core.operational(&root)
+            .and_then(|h| {
+                h.passkeys().set(
+                    target,
+                    PasskeyChange {
+                        op: PasskeyOp::Create,
+                        current: None,
+                        new: Some(&Passphrase::new("a passkey of ours")),
+                        confirm: None,
+                    },
+                )
+            })
+            .unwrap()
     };
     create(PasskeyTarget::Client(client.id));
     create(PasskeyTarget::Company(0));
     let decide = || {
-        core.restore_decision(&root, client.id, "restore", "test")
+        core.operational(&root)
+            .and_then(|h| h.passkeys().restore_decision(client.id, "restore", "test"))
             .unwrap()
     };
     assert!(!decide().allowed());
@@ -1027,13 +1254,13 @@ fn a_deleted_security_record_is_closed_never_open() {
     );
     // Authorizing without the record cannot succeed either.
     assert!(matches!(
-        core.authorize_restore(
-            &root,
-            PasskeyTarget::Client(client.id),
-            Some(&Passphrase::new("a passkey of ours")),
-            true,
-            None,
-        ),
+        core.operational(&root)
+            .and_then(|h| h.passkeys().authorize_restore(
+                PasskeyTarget::Client(client.id),
+                Some(&Passphrase::new("a passkey of ours")),
+                true,
+                None,
+            )),
         Err(Error::Precondition(_))
     ));
 
@@ -1041,7 +1268,8 @@ fn a_deleted_security_record_is_closed_never_open() {
     let other = new_client(&core, "db2");
     core.raw.delete("companies/0000000000").unwrap();
     assert_eq!(
-        core.restore_decision(&root, other.id, "restore", "test")
+        core.operational(&root)
+            .and_then(|h| h.passkeys().restore_decision(other.id, "restore", "test"))
             .unwrap(),
         RestoreDecision::PasskeyRequired {
             company_level: true
@@ -1051,11 +1279,14 @@ fn a_deleted_security_record_is_closed_never_open() {
     // The backup key record deleted: no passphrase can be set without a current one.
     core.raw.delete("config/backup-key").unwrap();
     assert!(matches!(
-        core.set_backup_passphrase(&root, &Passphrase::new("a new backup passphrase"), None),
+        core.operational(&root).and_then(|h| h
+            .system()
+            .set_backup_passphrase(&Passphrase::new("a new backup passphrase"), None)),
         Err(Error::WrongPassphrase(_))
     ));
     assert!(matches!(
-        core.prepare_backup(&Principal::new("backup", Role::Backup)),
+        core.operational(&Principal::new("backup", Role::Backup))
+            .and_then(|h| h.backup().prepare()),
         Err(Error::Precondition(_))
     ));
 }
@@ -1066,17 +1297,19 @@ fn a_store_from_before_owner_records_is_brought_up_to_date() {
     let (_dir, core) = open_provisioned();
     let root = admin();
     let client = new_client(&core, "db1");
-    core.set_passkey(
-        &root,
-        PasskeyTarget::Client(client.id),
-        PasskeyChange {
-            op: PasskeyOp::Create,
-            current: None,
-            new: Some(&Passphrase::new("a passkey of ours")),
-            confirm: None,
-        },
-    )
-    .unwrap();
+    core.operational(&root)
+        .and_then(|h| {
+            h.passkeys().set(
+                PasskeyTarget::Client(client.id),
+                PasskeyChange {
+                    op: PasskeyOp::Create,
+                    current: None,
+                    new: Some(&Passphrase::new("a passkey of ours")),
+                    confirm: None,
+                },
+            )
+        })
+        .unwrap();
     // Make the store look as an older build left it.
     let u = core.unlocked().unwrap();
     let path = "clients/0000000001";
@@ -1091,17 +1324,23 @@ fn a_store_from_before_owner_records_is_brought_up_to_date() {
 
     core.ensure_owner_records(&u.data).unwrap();
     // The old build's "no backup passphrase yet" still lets the first one be set.
-    core.set_backup_passphrase(&root, &Passphrase::new("the first backup passphrase"), None)
+    core.operational(&root)
+        .and_then(|h| {
+            h.system()
+                .set_backup_passphrase(&Passphrase::new("the first backup passphrase"), None)
+        })
         .unwrap();
     assert!(
-        core.company_settings(&root)
+        core.operational(&root)
+            .and_then(|h| h.passkeys().company_settings())
             .unwrap()
             .allow_users_to_enable_passkey
     );
     core.raw.delete("passkeys/client/0000000001").unwrap();
     assert!(
         !core
-            .restore_decision(&root, client.id, "restore", "test")
+            .operational(&root)
+            .and_then(|h| h.passkeys().restore_decision(client.id, "restore", "test"))
             .unwrap()
             .allowed()
     );
@@ -1111,14 +1350,20 @@ fn a_store_from_before_owner_records_is_brought_up_to_date() {
 fn a_full_restore_anchors_to_the_trail_its_header_names() {
     let (_a_dir, a) = open_provisioned();
     a.record_audit(event(1));
-    a.set_backup_passphrase(&admin(), &Passphrase::new("backup passphrase 1"), None)
+    a.operational(&admin())
+        .and_then(|h| {
+            h.system()
+                .set_backup_passphrase(&Passphrase::new("backup passphrase 1"), None)
+        })
         .unwrap();
     let job = a
-        .prepare_backup(&Principal::new("backup", Role::Backup))
+        .operational(&Principal::new("backup", Role::Backup))
+        .and_then(|h| h.backup().prepare())
         .unwrap();
     let bytes = job.write_to(Vec::new()).unwrap();
     let head = a
-        .audit_events(&admin(), 0, 100)
+        .operational(&admin())
+        .and_then(|h| h.audit().events(0, 100))
         .unwrap()
         .events
         .last()
@@ -1130,7 +1375,6 @@ fn a_full_restore_anchors_to_the_trail_its_header_names() {
     std::fs::write(&file, &bytes).unwrap();
     let b = Core::open(&b_dir.path().join("data"), CoreSettings::default()).unwrap();
     b.restore(
-        None,
         &file,
         backup::Restore {
             backup_passphrase: &Passphrase::new("backup passphrase 1"),
@@ -1142,7 +1386,12 @@ fn a_full_restore_anchors_to_the_trail_its_header_names() {
     assert!(!anchor.adopt, "anchored from the header, not on trust");
     assert_eq!((anchor.audit_seq, anchor.audit_hash), (head.seq, head.hash));
     b.unlock(&Passphrase::new(UNLOCK)).unwrap();
-    assert!(b.verify_audit(&admin()).unwrap().verified);
+    assert!(
+        b.operational(&admin())
+            .and_then(|h| h.audit().verify())
+            .unwrap()
+            .verified
+    );
 }
 
 #[test]
@@ -1150,14 +1399,12 @@ fn a_login_checked_before_a_passphrase_change_opens_no_session() {
     use crate::sessions::SessionKind;
     let (_dir, core) = open_provisioned();
     let old = Passphrase::new("first passphrase");
-    core.create_user(
-        &admin(),
-        NewUserId::Given("alice"),
-        "",
-        Role::Operator,
-        &old,
-    )
-    .unwrap();
+    core.operational(&admin())
+        .and_then(|h| {
+            h.users()
+                .create(NewUserId::Given("alice"), "", Role::Operator, &old)
+        })
+        .unwrap();
     // The interleaving: the login's check passes on the old passphrase (once by Argon2, once
     // from the cache), then the change ends alice's sessions, then the login opens its session.
     let checked = core.authenticate("alice", old.as_bytes()).unwrap();
@@ -1166,7 +1413,9 @@ fn a_login_checked_before_a_passphrase_change_opens_no_session() {
         .open_session(SessionKind::BackupClient, checked.clone())
         .unwrap();
     let new = Passphrase::new("second passphrase");
-    core.set_user_passphrase(&admin(), "alice", &new).unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.users().set_passphrase("alice", &new))
+        .unwrap();
     for late in [checked, cached] {
         for kind in [SessionKind::BackupClient, SessionKind::Appliance] {
             assert!(matches!(
@@ -1185,7 +1434,9 @@ fn a_login_checked_before_a_passphrase_change_opens_no_session() {
     );
     // Deleting the user closes the same gap.
     let before = core.authenticate("alice", new.as_bytes()).unwrap();
-    core.delete_user(&admin(), "alice").unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.users().delete("alice"))
+        .unwrap();
     assert!(matches!(
         core.open_session(SessionKind::Appliance, before),
         Err(Error::Unauthenticated)
@@ -1241,17 +1492,19 @@ fn parallel_wrong_passkeys_are_each_counted_and_checked_one_at_a_time() {
     let client = new_client(&core, "db1");
     let target = PasskeyTarget::Client(client.id);
     let right = Passphrase::new("the right passkey");
-    core.set_passkey(
-        &admin(),
-        target,
-        PasskeyChange {
-            op: PasskeyOp::Create,
-            current: None,
-            new: Some(&right),
-            confirm: None,
-        },
-    )
-    .unwrap();
+    core.operational(&admin())
+        .and_then(|h| {
+            h.passkeys().set(
+                target,
+                PasskeyChange {
+                    op: PasskeyOp::Create,
+                    current: None,
+                    new: Some(&right),
+                    confirm: None,
+                },
+            )
+        })
+        .unwrap();
     const N: usize = 16;
     let barrier = std::sync::Barrier::new(N);
     let outcomes: Vec<_> = std::thread::scope(|s| {
@@ -1261,7 +1514,10 @@ fn parallel_wrong_passkeys_are_each_counted_and_checked_one_at_a_time() {
                 s.spawn(move || {
                     let guess = Passphrase::new(format!("wrong guess {i}"));
                     barrier.wait();
-                    core.authorize_restore(&admin(), target, Some(&guess), true, None)
+                    core.operational(&admin()).and_then(|h| {
+                        h.passkeys()
+                            .authorize_restore(target, Some(&guess), true, None)
+                    })
                 })
             })
             .collect();
@@ -1283,20 +1539,23 @@ fn parallel_wrong_passkeys_are_each_counted_and_checked_one_at_a_time() {
     // passkey waits.
     while checked < 3 {
         assert!(matches!(
-            core.authorize_restore(
-                &admin(),
-                target,
-                Some(&Passphrase::new("one more wrong guess")),
-                true,
-                None
-            ),
+            core.operational(&admin())
+                .and_then(|h| h.passkeys().authorize_restore(
+                    target,
+                    Some(&Passphrase::new("one more wrong guess")),
+                    true,
+                    None
+                )),
             Err(Error::Passkey(PasskeyError::WrongPasskey))
         ));
         checked += 1;
     }
     assert_eq!(checked, 3, "a fourth guess was checked inside the delay");
     assert!(matches!(
-        core.authorize_restore(&admin(), target, Some(&right), true, None),
+        core.operational(&admin())
+            .and_then(|h| h
+                .passkeys()
+                .authorize_restore(target, Some(&right), true, None)),
         Err(Error::Passkey(PasskeyError::RateLimited))
     ));
     assert_eq!(core.passkey_guard.failures(target), 3);
@@ -1305,16 +1564,29 @@ fn parallel_wrong_passkeys_are_each_counted_and_checked_one_at_a_time() {
 #[test]
 fn a_backup_in_progress_stops_when_the_node_locks() {
     let (_dir, core) = open_provisioned();
-    core.set_backup_passphrase(&admin(), &Passphrase::new("backup passphrase"), None)
+    core.operational(&admin())
+        .and_then(|h| {
+            h.system()
+                .set_backup_passphrase(&Passphrase::new("backup passphrase"), None)
+        })
         .unwrap();
     let backup = Principal::new("backup", Role::Backup);
     // Unlocked: a backup is written whole.
-    let whole = core.prepare_backup(&backup).unwrap().write_to(Vec::new());
+    let whole = core
+        .operational(&backup)
+        .and_then(|h| h.backup().prepare())
+        .unwrap()
+        .write_to(Vec::new());
     assert!(whole.unwrap().len() > 100);
-    let job = core.prepare_backup(&backup).unwrap();
+    let job = core
+        .operational(&backup)
+        .and_then(|h| h.backup().prepare())
+        .unwrap();
     let forgotten = job.key_forgotten();
     assert!(!forgotten.is_set());
-    core.lock(&admin()).unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.system().lock())
+        .unwrap();
     assert!(forgotten.is_set(), "the lock tells the backup");
     assert!(matches!(
         job.write_to(Vec::new()),
@@ -1323,7 +1595,8 @@ fn a_backup_in_progress_stops_when_the_node_locks() {
 }
 
 fn audit_actions(core: &Core) -> Vec<(String, String)> {
-    core.audit_events(&admin(), 0, 1000)
+    core.operational(&admin())
+        .and_then(|h| h.audit().events(0, 1000))
         .unwrap()
         .events
         .into_iter()
@@ -1354,7 +1627,9 @@ fn an_unlock_key_with_older_parameters_is_derived_again_at_unlock() {
     let mut anchored = core.anchor.get().unwrap();
     anchored.unlock_digest = core.unlock_digest().unwrap();
     core.anchor.set(anchored).unwrap();
-    core.lock(&admin()).unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.system().lock())
+        .unwrap();
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
     let upgraded: UnlockRecord =
         serde_json::from_slice(&core.raw.get(UNLOCK_PATH).unwrap().unwrap().value).unwrap();
@@ -1362,7 +1637,9 @@ fn an_unlock_key_with_older_parameters_is_derived_again_at_unlock() {
     assert_ne!(upgraded.kdf.salt, old.kdf.salt);
     assert!(audit_actions(&core).contains(&("upgrade key derivation".into(), UNLOCK_PATH.into())));
     // The same passphrase opens the new record, and the same domain key is inside.
-    core.lock(&admin()).unwrap();
+    core.operational(&admin())
+        .and_then(|h| h.system().lock())
+        .unwrap();
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
     assert_eq!(core.domain_key_for_test().unwrap(), domain_key);
 }
@@ -1372,14 +1649,12 @@ fn a_verifier_with_older_parameters_is_made_again_at_login() {
     use argon2::PasswordHasher;
     let (_dir, core) = open_provisioned();
     let pass = Passphrase::new("alice passphrase");
-    core.create_user(
-        &admin(),
-        NewUserId::Given("alice"),
-        "",
-        Role::Operator,
-        &pass,
-    )
-    .unwrap();
+    core.operational(&admin())
+        .and_then(|h| {
+            h.users()
+                .create(NewUserId::Given("alice"), "", Role::Operator, &pass)
+        })
+        .unwrap();
     // A verifier an earlier build made: 8 MiB, 1 pass.
     let params = argon2::Params::new(8 * 1024, 1, 1, None).unwrap();
     let old = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
@@ -1436,7 +1711,12 @@ fn a_crash_around_the_first_anchoring_never_stops_the_start() {
     let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
     assert!(!core.anchor.get().unwrap().adopt, "anchored to the store");
-    assert!(core.verify_audit(&admin()).unwrap().verified);
+    assert!(
+        core.operational(&admin())
+            .and_then(|h| h.audit().verify())
+            .unwrap()
+            .verified
+    );
     drop(core);
 
     // Before a provisioning that never committed: the interim anchor is dropped.
@@ -1451,4 +1731,83 @@ fn a_crash_around_the_first_anchoring_never_stops_the_start() {
     assert_eq!(core.state(), SystemState::Unprovisioned);
     assert!(!dir.path().join(ANCHOR_FILE).exists());
     provision(&core);
+}
+
+#[test]
+fn only_root_administrators_and_root_backup_users_get_a_restore_decision() {
+    let (_dir, core) = open_provisioned();
+    let client = new_client(&core, "db1");
+    let decide = |who: &Principal| {
+        core.operational(who).and_then(|h| {
+            h.passkeys()
+                .restore_decision(client.id, "restore", "req-decision")
+        })
+    };
+    for who in [admin(), Principal::new("backup", Role::Backup)] {
+        assert_eq!(
+            decide(&who).unwrap(),
+            passkeys::RestoreDecision::NoPasskey,
+            "{who:?}"
+        );
+    }
+    // A namespace owns no backup clients: its Backup user (and its Administrator) are refused,
+    // as are the other roles of the root namespace.
+    for who in [
+        Principal::new("ns1~backup", Role::Backup),
+        Principal::new("ns1~admin", Role::Administrator),
+        Principal::new("op", Role::Operator),
+        Principal::new("metrics", Role::Metrics),
+    ] {
+        assert!(
+            matches!(decide(&who), Err(Error::Forbidden)),
+            "{who:?} was not refused"
+        );
+    }
+    // Each answer is one event of the core's own, tied to the request that asked; a refusal
+    // is no decision and writes none.
+    let events = core
+        .operational(&admin())
+        .and_then(|h| h.audit().events(0, 1000))
+        .unwrap()
+        .events;
+    let decisions: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "restore decision: restore")
+        .collect();
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    for (e, actor) in decisions.iter().zip(["admin", "backup"]) {
+        assert_eq!(e.actor.as_deref(), Some(actor));
+        assert_eq!(
+            (e.face.as_str(), e.outcome.as_str(), e.status),
+            ("strongroom", "allowed", None)
+        );
+        assert_eq!(e.target, format!("client {}", client.id));
+        assert_eq!(e.request_id, "req-decision");
+    }
+}
+
+#[test]
+fn the_core_reports_passkey_failures_without_any_face_s_words() {
+    use passkeys::PasskeyError as P;
+    for e in [
+        P::Privileges,
+        P::UnknownClient,
+        P::UnknownCompany,
+        P::UnknownOpType,
+        P::NotBase64,
+        P::Malformed,
+        P::ConfirmMismatch,
+        P::WrongPasskey,
+        P::AlreadySet,
+        P::NotSet,
+        P::TooWeak,
+        P::UsersMayNotEnable,
+        P::RateLimited,
+    ] {
+        let text = Error::from(e).to_string();
+        assert!(!text.is_empty());
+        for word in ["CommCell", "Commvault", "passkeyOpType", "JSON", "5872"] {
+            assert!(!text.contains(word), "{e:?}: {text}");
+        }
+    }
 }

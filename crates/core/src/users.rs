@@ -10,7 +10,9 @@
 
 use strongroom_store::{Commit, Store, Txn};
 
+use crate::access::Access;
 use crate::error::{Error, Result};
+use crate::handles::{Namespaces, Users};
 use crate::identity::{
     NAMESPACES_PREFIX, Principal, Role, USERS_PREFIX, UserId, UserRecord, is_valid_id,
     namespace_path, user_path,
@@ -79,12 +81,13 @@ impl Core {
     /// Checks that `who` may read the user `id`: an Administrator of its namespace (or root),
     /// or the Operator itself.
     fn check_may_read(&self, who: &Principal, id: &UserId<'_>, user_id: &str) -> Result<()> {
-        match who.role {
-            Role::Administrator if who.namespace.is_none() || same_namespace(who, id.namespace) => {
-                Ok(())
-            }
-            Role::Operator if who.user_id == user_id => Ok(()),
-            _ => Err(Error::Forbidden),
+        let administers = Access::Administrator.permits(who)
+            && (Access::RootAdministrator.permits(who) || same_namespace(who, id.namespace));
+        let itself = Access::Operator.permits(who) && who.user_id == user_id;
+        if administers || itself {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
         }
     }
 
@@ -112,11 +115,13 @@ impl Core {
             "user {user_id} kept changing; gave up"
         )))
     }
+}
 
+impl Users<'_> {
     /// `GET /users`: the ids of the users the caller administers.
-    pub fn list_users(&self, who: &Principal) -> Result<Vec<String>> {
-        let u = self.unlocked()?;
-        who.require_role(Role::Administrator)?;
+    pub fn list(&self) -> Result<Vec<String>> {
+        let (_, u, who) = self.parts();
+        self.require(Access::Administrator)?;
         let prefix = match &who.namespace {
             Some(ns) => format!("{USERS_PREFIX}{ns}~"),
             None => USERS_PREFIX.to_owned(),
@@ -129,16 +134,15 @@ impl Core {
     }
 
     /// `POST /users`, `POST /users/{ns~}`, `PUT /users/{id}`: creates a user; returns its id.
-    pub fn create_user(
+    pub fn create(
         &self,
-        who: &Principal,
         id: NewUserId<'_>,
         real_name: &str,
         role: Role,
         passphrase: &Passphrase,
     ) -> Result<String> {
-        let u = self.unlocked()?;
-        who.require_role(Role::Administrator)?;
+        let (core, u, who) = self.parts();
+        self.require(Access::Administrator)?;
         let namespace = match id {
             NewUserId::Generate { namespace } => {
                 if namespace.is_some_and(|ns| !is_valid_id(ns)) {
@@ -150,7 +154,7 @@ impl Core {
         };
         passphrase.check_length("passphrase")?;
         let real_name = crate::names::readable("realName", real_name, None)?;
-        if !self.may_manage(&u, who, namespace)? {
+        if !core.may_manage(u, who, namespace)? {
             return Err(Error::Forbidden);
         }
         let record = UserRecord::new(
@@ -173,14 +177,14 @@ impl Core {
             };
             let path = user_path(&user_id);
             // Before the commit as well as after it (see `passphrase_changed`).
-            self.auth_cache.invalidate_user(&user_id);
-            match self.commit_data(
-                &u,
+            core.auth_cache.invalidate_user(&user_id);
+            match core.commit_data(
+                u,
                 Txn::new().require_absent(&path).put(&path, value.clone()),
             )? {
                 Commit::Committed(_) => {
                     // A user of that id may have been deleted moments ago and cached since.
-                    self.auth_cache.invalidate_user(&user_id);
+                    core.auth_cache.invalidate_user(&user_id);
                     tracing::info!(by = %who.user_id, user = %user_id, ?role, "user created");
                     return Ok(user_id);
                 }
@@ -194,12 +198,12 @@ impl Core {
     }
 
     /// `GET /users/{id}`.
-    pub fn get_user(&self, who: &Principal, user_id: &str) -> Result<UserInfo> {
-        let u = self.unlocked()?;
+    pub fn get(&self, user_id: &str) -> Result<UserInfo> {
+        let (core, u, who) = self.parts();
         let id = UserId::parse(user_id)?;
-        self.check_may_read(who, &id, user_id)?;
-        let (user, _) = self
-            .read_user(&u, user_id)?
+        core.check_may_read(who, &id, user_id)?;
+        let (user, _) = core
+            .read_user(u, user_id)?
             .ok_or_else(|| Error::NotFound("User not found.".into()))?;
         Ok(UserInfo {
             real_name: user.real_name,
@@ -208,11 +212,11 @@ impl Core {
     }
 
     /// `DELETE /users/{id}`.
-    pub fn delete_user(&self, who: &Principal, user_id: &str) -> Result<()> {
-        let u = self.unlocked()?;
-        who.require_role(Role::Administrator)?;
+    pub fn delete(&self, user_id: &str) -> Result<()> {
+        let (core, u, who) = self.parts();
+        self.require(Access::Administrator)?;
         let id = UserId::parse(user_id)?;
-        if !self.may_manage(&u, who, id.namespace)? {
+        if !core.may_manage(u, who, id.namespace)? {
             return Err(Error::Forbidden);
         }
         if who.user_id == user_id {
@@ -222,9 +226,9 @@ impl Core {
         let Some(entry) = u.data.get(&path)? else {
             return Err(Error::NotFound("User not found.".into()));
         };
-        self.auth_cache.invalidate_user(user_id);
-        match self.commit_data(
-            &u,
+        core.auth_cache.invalidate_user(user_id);
+        match core.commit_data(
+            u,
             Txn::new()
                 .require_revision(&path, entry.revision)
                 .delete(&path),
@@ -232,43 +236,40 @@ impl Core {
             Commit::Committed(_) => {}
             Commit::Conflict => return Err(Error::NotFound("User not found.".into())),
         }
-        self.auth_cache.invalidate_user(user_id);
-        self.sessions.end_user(user_id, None);
-        self.drop_ownerships(&u, |owner| owner == user_id)?;
+        core.auth_cache.invalidate_user(user_id);
+        core.sessions.end_user(user_id, None);
+        core.drop_ownerships(u, |owner| owner == user_id)?;
         tracing::info!(by = %who.user_id, user = %user_id, "user deleted");
         Ok(())
     }
 
     /// `POST /users/{id}/passphrase`: an Administrator for users it manages, an Operator for
     /// itself. The old passphrase stops working at once, on every face.
-    pub fn set_user_passphrase(
-        &self,
-        who: &Principal,
-        user_id: &str,
-        passphrase: &Passphrase,
-    ) -> Result<()> {
-        let u = self.unlocked()?;
+    pub fn set_passphrase(&self, user_id: &str, passphrase: &Passphrase) -> Result<()> {
+        let (core, u, who) = self.parts();
         let id = UserId::parse(user_id)?;
-        let allowed = match who.role {
-            Role::Administrator => self.may_manage(&u, who, id.namespace)?,
-            Role::Operator => who.user_id == user_id,
-            _ => false,
+        let allowed = if Access::Administrator.permits(who) {
+            core.may_manage(u, who, id.namespace)?
+        } else {
+            Access::Operator.permits(who) && who.user_id == user_id
         };
         if !allowed {
             return Err(Error::Forbidden);
         }
         passphrase.check_length("passphrase")?;
         let verifier = crypto::make_verifier(passphrase.as_bytes())?;
-        self.update_user(&u, user_id, |user| {
+        core.update_user(u, user_id, |user| {
             user.replace_verifier(verifier.clone());
-            self.auth_cache.invalidate_user(user_id);
+            core.auth_cache.invalidate_user(user_id);
             Ok(())
         })?;
-        self.passphrase_changed(user_id, None);
+        core.passphrase_changed(user_id, None);
         tracing::info!(by = %who.user_id, user = %user_id, "passphrase changed");
         Ok(())
     }
+}
 
+impl Core {
     /// After any change of a user's passphrase, on any face: the old one must fail on the
     /// very next request, and the account's other sessions end. The cache is also
     /// invalidated just before the commit (by the callers), so no cached check of the old
@@ -278,7 +279,9 @@ impl Core {
         self.auth_cache.invalidate_user(user_id);
         self.sessions.end_user(user_id, keep_session);
     }
+}
 
+impl Users<'_> {
     /// The appliance face's password change (seed 001): the caller changes its own password,
     /// giving the current one. Checks, in order: the policy's shape rules (400), the current
     /// password (403), then reuse of any of the last five passwords (400). Concurrent changes
@@ -286,15 +289,15 @@ impl Core {
     /// password. The caller's other sessions end; `keep_session` (its own) stays.
     pub fn change_own_password(
         &self,
-        who: &Principal,
         keep_session: Option<&[u8]>,
         current: &Passphrase,
         new: &Passphrase,
     ) -> Result<()> {
-        let u = self.unlocked()?;
+        let (core, u, who) = self.parts();
+        self.require(Access::AnyUser)?;
         password_policy::check_shape(new.expose()).map_err(Error::PasswordPolicy)?;
         let verifier = crypto::make_verifier(new.as_bytes())?;
-        self.update_user(&u, &who.user_id, |user| {
+        core.update_user(u, &who.user_id, |user| {
             if !crypto::check_verifier(current.as_bytes(), &user.verifier)? {
                 return Err(Error::WrongPassphrase(
                     "The current password is incorrect.".into(),
@@ -308,27 +311,29 @@ impl Core {
                 return Err(Error::PasswordPolicy(PasswordRule::Reused));
             }
             user.replace_verifier(verifier.clone());
-            self.auth_cache.invalidate_user(&who.user_id);
+            core.auth_cache.invalidate_user(&who.user_id);
             Ok(())
         })?;
-        self.passphrase_changed(&who.user_id, keep_session);
+        core.passphrase_changed(&who.user_id, keep_session);
         tracing::info!(user = %who.user_id, "password changed by its owner");
         Ok(())
     }
 
     /// `GET /users/{id}/tags`.
-    pub fn user_tags(&self, who: &Principal, user_id: &str) -> Result<Vec<String>> {
-        let u = self.unlocked()?;
+    pub fn tags(&self, user_id: &str) -> Result<Vec<String>> {
+        let (core, u, who) = self.parts();
         let id = UserId::parse(user_id)?;
-        self.check_may_read(who, &id, user_id)?;
-        let (user, _) = self
-            .read_user(&u, user_id)?
+        core.check_may_read(who, &id, user_id)?;
+        let (user, _) = core
+            .read_user(u, user_id)?
             .ok_or_else(|| Error::NotFound("User not found.".into()))?;
         Ok(user.tags)
     }
+}
 
+impl Core {
     fn check_may_tag(&self, u: &Unlocked, who: &Principal, user_id: &str, tag: &str) -> Result<()> {
-        who.require_role(Role::Administrator)?;
+        Access::Administrator.check(who)?;
         let id = UserId::parse(user_id)?;
         if !self.may_manage(u, who, id.namespace)? {
             return Err(Error::Forbidden);
@@ -338,13 +343,15 @@ impl Core {
         }
         Ok(())
     }
+}
 
+impl Users<'_> {
     /// `PUT /users/{id}/tags/{tag}`: `false` if the tag was already there (304).
-    pub fn add_user_tag(&self, who: &Principal, user_id: &str, tag: &str) -> Result<bool> {
-        let u = self.unlocked()?;
-        self.check_may_tag(&u, who, user_id, tag)?;
+    pub fn add_tag(&self, user_id: &str, tag: &str) -> Result<bool> {
+        let (core, u, who) = self.parts();
+        core.check_may_tag(u, who, user_id, tag)?;
         let mut added = false;
-        self.update_user(&u, user_id, |user| {
+        core.update_user(u, user_id, |user| {
             if user.role != Role::Operator {
                 return Err(Error::InvalidInput(
                     "Tags can only be set on Operator users.".into(),
@@ -360,10 +367,10 @@ impl Core {
     }
 
     /// `DELETE /users/{id}/tags/{tag}`.
-    pub fn remove_user_tag(&self, who: &Principal, user_id: &str, tag: &str) -> Result<()> {
-        let u = self.unlocked()?;
-        self.check_may_tag(&u, who, user_id, tag)?;
-        self.update_user(&u, user_id, |user| {
+    pub fn remove_tag(&self, user_id: &str, tag: &str) -> Result<()> {
+        let (core, u, who) = self.parts();
+        core.check_may_tag(u, who, user_id, tag)?;
+        core.update_user(u, user_id, |user| {
             let before = user.tags.len();
             user.tags.retain(|t| t != tag);
             if user.tags.len() == before {
@@ -372,11 +379,13 @@ impl Core {
             Ok(())
         })
     }
+}
 
+impl Namespaces<'_> {
     /// `GET /namespaces`.
-    pub fn list_namespaces(&self, who: &Principal) -> Result<Vec<String>> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn list(&self) -> Result<Vec<String>> {
+        let (_, u, _) = self.parts();
+        self.require(Access::RootAdministrator)?;
         Ok(u.data
             .scan_prefix(NAMESPACES_PREFIX)?
             .into_iter()
@@ -386,15 +395,15 @@ impl Core {
 
     /// `PUT /namespaces/{id}`: from now on the namespace's users can log in, and only its own
     /// administrators manage them.
-    pub fn create_namespace(&self, who: &Principal, namespace: &str) -> Result<()> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn create(&self, namespace: &str) -> Result<()> {
+        let (core, u, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
         if !is_valid_id(namespace) {
             return Err(Error::InvalidInput("Invalid namespace ID.".into()));
         }
         let path = namespace_path(namespace);
-        match self.commit_data(
-            &u,
+        match core.commit_data(
+            u,
             Txn::new().require_absent(&path).put(&path, b"{}".to_vec()),
         )? {
             Commit::Committed(_) => {
@@ -406,9 +415,9 @@ impl Core {
     }
 
     /// `DELETE /namespaces/{id}`: deletes the namespace and everything in it.
-    pub fn delete_namespace(&self, who: &Principal, namespace: &str) -> Result<()> {
-        let u = self.unlocked()?;
-        who.require_root_admin()?;
+    pub fn delete(&self, namespace: &str) -> Result<()> {
+        let (core, u, who) = self.parts();
+        self.require(Access::RootAdministrator)?;
         if !is_valid_id(namespace) {
             return Err(Error::InvalidInput("Invalid namespace ID.".into()));
         }
@@ -422,15 +431,15 @@ impl Core {
         for prefix in NAMESPACED_PREFIXES {
             txn = txn.delete_prefix(format!("{prefix}{namespace}~"));
         }
-        self.auth_cache.invalidate_namespace(namespace);
-        match self.commit_data(&u, txn)? {
+        core.auth_cache.invalidate_namespace(namespace);
+        match core.commit_data(u, txn)? {
             Commit::Committed(_) => {}
             Commit::Conflict => return Err(Error::NotFound("Namespace not found.".into())),
         }
-        self.auth_cache.invalidate_namespace(namespace);
-        self.sessions.end_namespace(namespace);
+        core.auth_cache.invalidate_namespace(namespace);
+        core.sessions.end_namespace(namespace);
         let members = format!("{namespace}~");
-        self.drop_ownerships(&u, |owner| owner.starts_with(&members))?;
+        core.drop_ownerships(u, |owner| owner.starts_with(&members))?;
         tracing::info!(by = %who.user_id, %namespace, "namespace deleted");
         Ok(())
     }

@@ -1243,3 +1243,47 @@ async fn look_alike_client_names_are_refused() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["name"], "db1");
 }
+
+/// The restore decision is for root Administrators and the root namespace's Backup user (the
+/// account backup software uses). A namespace owns no backup clients: its Backup user is
+/// refused, and the refusal is no decision (no decision event is written for it).
+#[tokio::test]
+async fn a_namespace_s_backup_user_gets_no_restore_decision() {
+    let s = Server::start();
+    s.provision().await;
+    let id = new_client(&s, "db", &[]).await;
+    s.create_user(Some("backup"), "Backup", PASS).await;
+    // Root makes the namespace's user before the namespace exists, then the namespace.
+    s.create_user(Some("ns1~backup"), "Backup", PASS).await;
+    let r = s
+        .put("/namespaces/ns1")
+        .basic_auth("admin", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let path = format!("/clients/{id}/restore-authorization?operation=restore");
+    let r = s
+        .own(Method::GET, &path)
+        .basic_auth("backup", Some(PASS))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["reason"], "no-passkey");
+    let r = s
+        .own(Method::GET, &path)
+        .basic_auth("ns1~backup", Some(PASS))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 403).await;
+    let decisions: Vec<Value> = audit_events(&s)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "restore decision: restore")
+        .collect();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert_eq!(decisions[0]["actor"], "backup");
+    assert_eq!(decisions[0]["outcome"], "allowed");
+}

@@ -63,7 +63,7 @@ pub async fn audit_get(
         ));
     }
     let page = s
-        .run(move |core| core.audit_events(&who, q.after, limit))
+        .run(move |core| core.operational(&who)?.audit().events(q.after, limit))
         .await?;
     Ok(NetHsmJson(AuditPageData {
         events: page.events,
@@ -77,7 +77,9 @@ pub async fn audit_verify_get(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<NetHsmJson<ChainReportData>, NetHsmError> {
-    let r = s.run(move |core| core.verify_audit(&who)).await?;
+    let r = s
+        .run(move |core| core.operational(&who)?.audit().verify())
+        .await?;
     Ok(NetHsmJson(ChainReportData {
         verified: r.verified,
         events: r.events,
@@ -94,6 +96,7 @@ pub async fn accept_rollback_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
 ) -> Result<axum::http::StatusCode, NetHsmError> {
-    s.run(move |core| core.accept_rollback(&who)).await?;
+    s.run(move |core| core.operational(&who)?.audit().accept_rollback())
+        .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

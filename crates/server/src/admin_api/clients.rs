@@ -93,7 +93,7 @@ pub async fn clients_get(
     _: AcceptJson,
 ) -> Result<NetHsmJson<ClientList>, NetHsmError> {
     let clients = s
-        .run(move |core| core.clients_with_passkeys(&who))
+        .run(move |core| core.operational(&who)?.clients().list_with_passkeys())
         .await?
         .into_iter()
         .map(|(c, p)| client_data(c, p))
@@ -108,16 +108,14 @@ pub async fn clients_post(
 ) -> Result<Response, NetHsmError> {
     let data = s
         .run(move |core| {
-            let c = core.create_client(
-                &who,
-                NewClient {
-                    name: &req.name,
-                    host_name: &req.host_name,
-                    display_name: req.display_name.as_deref(),
-                    owners: &req.owners,
-                },
-            )?;
-            let p = core.client_passkey_state(&who, c.id)?;
+            let node = core.operational(&who)?;
+            let c = node.clients().create(NewClient {
+                name: &req.name,
+                host_name: &req.host_name,
+                display_name: req.display_name.as_deref(),
+                owners: &req.owners,
+            })?;
+            let p = node.passkeys().client_state(c.id)?;
             Ok(client_data(c, p))
         })
         .await?;
@@ -138,9 +136,10 @@ pub async fn client_get(
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
+            let node = core.operational(&who)?;
             Ok(client_data(
-                core.client(&who, id)?,
-                core.client_passkey_state(&who, id)?,
+                node.clients().get(id)?,
+                node.passkeys().client_state(id)?,
             ))
         })
         .await?;
@@ -156,8 +155,8 @@ pub async fn client_patch(
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
-            let c = core.change_client(
-                &who,
+            let node = core.operational(&who)?;
+            let c = node.clients().change(
                 id,
                 ClientChange {
                     name: req.name.as_deref(),
@@ -165,7 +164,7 @@ pub async fn client_patch(
                     display_name: req.display_name.as_deref(),
                 },
             )?;
-            Ok(client_data(c, core.client_passkey_state(&who, id)?))
+            Ok(client_data(c, node.passkeys().client_state(id)?))
         })
         .await?;
     Ok(NetHsmJson(data))
@@ -180,8 +179,9 @@ pub async fn client_owners_put(
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
-            let c = core.set_client_owners(&who, id, &req.owners)?;
-            Ok(client_data(c, core.client_passkey_state(&who, id)?))
+            let node = core.operational(&who)?;
+            let c = node.clients().set_owners(id, &req.owners)?;
+            Ok(client_data(c, node.passkeys().client_state(id)?))
         })
         .await?;
     Ok(NetHsmJson(data))
@@ -194,7 +194,8 @@ pub async fn client_delete(
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
     let id = parse_id(&id)?;
-    s.run(move |core| core.delete_client(&who, id)).await?;
+    s.run(move |core| core.operational(&who)?.clients().delete(id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -234,7 +235,11 @@ pub async fn restore_authorization_get(
     let id = parse_id(&id)?;
     let request_id = op.0.0.to_string();
     let decision = s
-        .run(move |core| core.restore_decision(&who, id, &q.operation, &request_id))
+        .run(move |core| {
+            core.operational(&who)?
+                .passkeys()
+                .restore_decision(id, &q.operation, &request_id)
+        })
         .await?;
     let (reason, until) = match decision {
         RestoreDecision::NoPasskey => ("no-passkey", None),

@@ -36,7 +36,9 @@ pub async fn data_key_get(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<NetHsmJson<DataKeyData>, NetHsmError> {
-    let status = s.run(move |core| core.data_key_status(&who)).await?;
+    let status = s
+        .run(move |core| core.operational(&who)?.system().data_key_status())
+        .await?;
     Ok(NetHsmJson(DataKeyData {
         key_version: status.key_version,
         rotation_in_progress: status.rotation_in_progress,
@@ -50,7 +52,11 @@ pub async fn rotate_data_key_post(
     NetHsmJson(req): NetHsmJson<RotateRequest>,
 ) -> Result<NetHsmJson<RotationData>, NetHsmError> {
     let r = s
-        .run(move |core| core.rotate_data_key(&who, &req.unlock_passphrase))
+        .run(move |core| {
+            core.operational(&who)?
+                .system()
+                .rotate_data_key(&req.unlock_passphrase)
+        })
         .await?;
     Ok(NetHsmJson(RotationData {
         key_version: r.key_version,

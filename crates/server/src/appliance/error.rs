@@ -69,7 +69,7 @@ impl From<strongroom_core::Error> for ApplianceError {
             E::PasswordPolicy(rule) => {
                 Self::new(StatusCode::BAD_REQUEST, rule.code(), rule.message())
             }
-            E::Passkey(e) => Self::invalid_request(e.message()),
+            E::Passkey(e) => Self::invalid_request(e.to_string()),
             E::NotFound(m) => Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", m),
             E::Conflict(m) => Self::new(StatusCode::CONFLICT, "CONFLICT", m),
             E::Precondition(m) => Self::invalid_request(m),

@@ -24,12 +24,9 @@ pub async fn update_appliance_password(
         .map_err(strongroom_core::Error::PasswordPolicy)?;
     let user = session.principal.user_id.clone();
     auth::check_current(&s, &origin, CurrentSecret::Password(&user), move |core| {
-        core.change_own_password(
-            &session.principal,
-            Some(&session.token),
-            &spec.password,
-            &spec.new_password,
-        )
+        core.operational(&session.principal)?
+            .users()
+            .change_own_password(Some(&session.token), &spec.password, &spec.new_password)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -65,7 +65,7 @@ pub async fn client_get(
 ) -> Result<Reply, CommvaultError> {
     let who = session.principal;
     let clients = s
-        .run(move |core| core.clients_with_passkeys(&who))
+        .run(move |core| core.operational(&who)?.clients().list_with_passkeys())
         .await
         .map_err(|e| CommvaultError::from_core(e, f))?;
     Ok(clients_reply(f, clients))
@@ -86,7 +86,10 @@ pub async fn client_id_get(
         )
     })?;
     let one = s
-        .run(move |core| Ok((core.client(&who, id)?, core.client_passkey_state(&who, id)?)))
+        .run(move |core| {
+            let node = core.operational(&who)?;
+            Ok((node.clients().get(id)?, node.passkeys().client_state(id)?))
+        })
         .await
         .map_err(|e| CommvaultError::from_core(e, f))?;
     Ok(clients_reply(f, vec![one]))
@@ -108,7 +111,7 @@ pub async fn organization_get(
         )
     })?;
     let state = s
-        .run(move |core| core.company_passkey_state(&who, id))
+        .run(move |core| core.operational(&who)?.passkeys().company_state(id))
         .await
         .map_err(|e| CommvaultError::from_core(e, f))?;
     let auth_type = if state.enabled { 2 } else { 1 };
@@ -163,7 +166,7 @@ pub async fn commcell_properties_get(
 ) -> Result<Reply, CommvaultError> {
     let who = session.principal;
     let settings = s
-        .run(move |core| core.company_settings(&who))
+        .run(move |core| core.operational(&who)?.passkeys().company_settings())
         .await
         .map_err(|e| CommvaultError::from_core(e, f))?;
     Ok(properties_reply(f, &settings))
@@ -198,9 +201,13 @@ pub async fn commcell_properties_put(
     let settings = CompanySettings {
         allow_users_to_enable_passkey: allow,
     };
-    s.run(move |core| core.set_company_settings(&who, &settings))
-        .await
-        .map_err(|e| CommvaultError::from_core(e, f))?;
+    s.run(move |core| {
+        core.operational(&who)?
+            .passkeys()
+            .set_company_settings(&settings)
+    })
+    .await
+    .map_err(|e| CommvaultError::from_core(e, f))?;
     Ok(Reply::ok(
         f,
         json!({"response": [{"errorCode": 0}]}),

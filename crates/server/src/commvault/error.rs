@@ -25,6 +25,45 @@ pub const INTERNAL: i64 = 587204628;
 pub const CONFLICT: i64 = 587204629;
 pub const BUSY: i64 = 587204630;
 
+/// The stable code and message this face gives each passkey failure (`docs/errors.md`).
+pub fn passkey_failure(e: PasskeyError) -> (i64, &'static str) {
+    match e {
+        PasskeyError::Privileges => (
+            587204594,
+            "You do not have sufficient privileges for this operation",
+        ),
+        PasskeyError::UnknownClient => (587204601, "Client not found"),
+        PasskeyError::UnknownCompany => (587204602, "Company not found"),
+        PasskeyError::UnknownOpType => (
+            587204603,
+            "Unknown passkeyOpType; use 1 (CREATE), 2 (EDIT) or 3 (DISABLE)",
+        ),
+        PasskeyError::NotBase64 => (
+            587204604,
+            "Passkeys in JSON requests must be base64-encoded",
+        ),
+        PasskeyError::Malformed => (587204605, "The request is not a valid passkey request"),
+        PasskeyError::ConfirmMismatch => {
+            (587204606, "The passkey and its confirmation do not match")
+        }
+        PasskeyError::WrongPasskey => (587204607, "The passkey is incorrect"),
+        PasskeyError::AlreadySet => (587204608, "A passkey is already set; modify it instead"),
+        PasskeyError::NotSet => (587204609, "No passkey is set"),
+        PasskeyError::TooWeak => (
+            587204610,
+            "The passkey is too weak: it needs at least 8 characters, at most 256 bytes, and no control characters",
+        ),
+        PasskeyError::UsersMayNotEnable => (
+            587204611,
+            "Users are not allowed to enable a passkey on this CommCell; ask an administrator",
+        ),
+        PasskeyError::RateLimited => (
+            587204612,
+            "Too many wrong passkeys; wait before trying again",
+        ),
+    }
+}
+
 #[derive(Debug)]
 pub struct CommvaultError {
     pub status: StatusCode,
@@ -75,11 +114,10 @@ impl From<strongroom_core::Error> for CommvaultError {
                 TOKEN_INVALID,
                 "The authentication token is missing, invalid or expired.",
             ),
-            E::Forbidden => Self::new(
-                StatusCode::FORBIDDEN,
-                PasskeyError::Privileges.code(),
-                PasskeyError::Privileges.message(),
-            ),
+            E::Forbidden => {
+                let (code, message) = passkey_failure(PasskeyError::Privileges);
+                Self::new(StatusCode::FORBIDDEN, code, message)
+            }
             E::NotFound(m) => Self::new(StatusCode::NOT_FOUND, NOT_FOUND, m),
             E::Conflict(m) => Self::new(StatusCode::CONFLICT, CONFLICT, m),
             E::RateLimited => Self::new(
@@ -92,7 +130,10 @@ impl From<strongroom_core::Error> for CommvaultError {
                 BUSY,
                 "Too many password checks at once; try again shortly.",
             ),
-            E::Passkey(p) => Self::new(StatusCode::OK, p.code(), p.message()),
+            E::Passkey(p) => {
+                let (code, message) = passkey_failure(p);
+                Self::new(StatusCode::OK, code, message)
+            }
             E::WrongPassphrase(m) => Self::new(StatusCode::FORBIDDEN, LOGIN_FAILED, m),
             E::WrongUnlockPassphrase => {
                 Self::new(StatusCode::FORBIDDEN, LOGIN_FAILED, "Access denied.")

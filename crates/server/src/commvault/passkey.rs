@@ -155,7 +155,10 @@ fn parse_xml(el: &Element) -> Result<PasskeyRequest, PasskeyError> {
 /// The `App_SetPasskeyResponse` for a result: 0 or the failure's code.
 fn passkey_reply(f: Format, failure: Option<PasskeyError>) -> Response {
     let (code, message) = match failure {
-        Some(e) => (e.code(), Some(e.message())),
+        Some(e) => {
+            let (code, message) = super::error::passkey_failure(e);
+            (code, Some(message))
+        }
         None => (0, None),
     };
     let mut error_json = json!({"errorCode": code});
@@ -205,8 +208,7 @@ async fn run(
                 current,
                 new,
                 confirm,
-            } => core.set_passkey(
-                &who,
+            } => core.operational(&who)?.passkeys().set(
                 target,
                 PasskeyChange {
                     op: *op,
@@ -220,7 +222,9 @@ async fn run(
                 enable,
                 to_time,
             } => core
-                .authorize_restore(&who, target, passkey.as_ref(), *enable, *to_time)
+                .operational(&who)?
+                .passkeys()
+                .authorize_restore(target, passkey.as_ref(), *enable, *to_time)
                 .map(|_| ()),
         })
         .await;

@@ -17,7 +17,9 @@ pub async fn config_unattended_boot_get(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<NetHsmJson<UnattendedBootConfig>, NetHsmError> {
-    let on = s.run(move |core| core.unattended_boot(&who)).await?;
+    let on = s
+        .run(move |core| core.operational(&who)?.system().unattended_boot())
+        .await?;
     Ok(NetHsmJson(UnattendedBootConfig {
         status: if on { Switch::On } else { Switch::Off },
     }))
@@ -29,7 +31,7 @@ pub async fn config_unattended_boot_put(
     NetHsmJson(req): NetHsmJson<UnattendedBootConfig>,
 ) -> Result<StatusCode, NetHsmError> {
     let on = req.status == Switch::On;
-    s.run(move |core| core.set_unattended_boot(&who, on))
+    s.run(move |core| core.operational(&who)?.system().set_unattended_boot(on))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -47,13 +49,19 @@ pub async fn config_backup_passphrase_put(
         BackupPassphraseBody::Current(c) => {
             c.new_passphrase.check_length("newPassphrase")?;
             auth::check_current(&s, &origin, CurrentSecret::BackupPassphrase, move |core| {
-                core.set_backup_passphrase(&who, &c.new_passphrase, Some(&c.current_passphrase))
+                core.operational(&who)?
+                    .system()
+                    .set_backup_passphrase(&c.new_passphrase, Some(&c.current_passphrase))
             })
             .await?
         }
         BackupPassphraseBody::Legacy(l) => {
-            s.run(move |core| core.set_backup_passphrase(&who, &l.passphrase, None))
-                .await?
+            s.run(move |core| {
+                core.operational(&who)?
+                    .system()
+                    .set_backup_passphrase(&l.passphrase, None)
+            })
+            .await?
         }
     }
     Ok(StatusCode::NO_CONTENT)
@@ -68,7 +76,9 @@ pub async fn config_unlock_passphrase_put(
 ) -> Result<StatusCode, NetHsmError> {
     req.new_passphrase.check_length("newPassphrase")?;
     auth::check_current(&s, &origin, CurrentSecret::UnlockPassphrase, move |core| {
-        core.set_unlock_passphrase(&who, &req.new_passphrase, &req.current_passphrase)
+        core.operational(&who)?
+            .system()
+            .set_unlock_passphrase(&req.new_passphrase, &req.current_passphrase)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -79,7 +89,7 @@ pub async fn config_time_get(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<NetHsmJson<TimeConfig>, NetHsmError> {
-    let now = s.core.time(&who)?;
+    let now = s.core.operational(&who)?.system().time()?;
     let time = now
         .replace_nanosecond(0)
         .unwrap_or(now)
@@ -93,6 +103,7 @@ pub async fn config_time_put(
     Caller(who, _): RootAdmin,
     NetHsmJson(req): NetHsmJson<TimeConfig>,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| core.set_time(&who, &req.time)).await?;
+    s.run(move |core| core.operational(&who)?.system().set_time(&req.time))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

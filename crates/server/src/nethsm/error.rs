@@ -45,7 +45,7 @@ impl From<strongroom_core::Error> for NetHsmError {
             E::Precondition(m) => Self::new(StatusCode::PRECONDITION_FAILED, m),
             E::WrongPassphrase(m) => Self::new(StatusCode::FORBIDDEN, m),
             E::PasswordPolicy(rule) => Self::new(StatusCode::BAD_REQUEST, rule.message()),
-            E::Passkey(e) => Self::new(StatusCode::BAD_REQUEST, e.message()),
+            E::Passkey(e) => Self::new(StatusCode::BAD_REQUEST, e.to_string()),
             E::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
             E::RateLimited => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,

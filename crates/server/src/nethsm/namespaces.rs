@@ -13,7 +13,9 @@ pub async fn namespaces_get(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<NetHsmJson<Vec<NamespaceItem>>, NetHsmError> {
-    let ids = s.run(move |core| core.list_namespaces(&who)).await?;
+    let ids = s
+        .run(move |core| core.operational(&who)?.namespaces().list())
+        .await?;
     Ok(NetHsmJson(
         ids.into_iter().map(|id| NamespaceItem { id }).collect(),
     ))
@@ -25,7 +27,8 @@ pub async fn namespace_put(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| core.create_namespace(&who, &id)).await?;
+    s.run(move |core| core.operational(&who)?.namespaces().create(&id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -35,6 +38,7 @@ pub async fn namespace_delete(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| core.delete_namespace(&who, &id)).await?;
+    s.run(move |core| core.operational(&who)?.namespaces().delete(&id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -39,6 +39,7 @@ pub async fn lock_post(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| core.lock(&who)).await?;
+    s.run(move |core| core.operational(&who)?.system().lock())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,7 +16,7 @@ pub async fn random_post(
     NetHsmJson(req): NetHsmJson<RandomRequestData>,
 ) -> Result<Response, NetHsmError> {
     // Cheap and non-blocking: no need for the blocking pool.
-    let bytes = s.core.random(&who, req.length)?;
+    let bytes = s.core.operational(&who)?.system().random(req.length)?;
     let random = base64::engine::general_purpose::STANDARD.encode(bytes);
     // Random bytes must never be served from a cache.
     Ok((

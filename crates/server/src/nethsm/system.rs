@@ -27,7 +27,9 @@ pub async fn system_info_get(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<NetHsmJson<SystemInfo>, NetHsmError> {
-    let info = s.run(move |core| core.system_info(&who)).await?;
+    let info = s
+        .run(move |core| core.operational(&who)?.system().info())
+        .await?;
     Ok(NetHsmJson(SystemInfo {
         software_version: info.software_version.to_owned(),
         software_build: info.software_version.to_owned(),
@@ -39,13 +41,14 @@ pub async fn system_info_get(
     }))
 }
 
-/// Forgets the keys and boots again from the store (see `Core::reboot`).
+/// Forgets the keys and boots again from the store (see `System::reboot` in the core).
 pub async fn system_reboot_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| core.reboot(&who).map(|_| ())).await?;
+    s.run(move |core| core.operational(&who)?.system().reboot().map(|_| ()))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -54,7 +57,8 @@ pub async fn system_factory_reset_post(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| core.factory_reset(&who)).await?;
+    s.run(move |core| core.operational(&who)?.system().factory_reset())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -90,7 +94,9 @@ pub async fn system_backup_post(
     Caller(who, _): BackupUser,
     _: AcceptOctetStream,
 ) -> Result<Response, NetHsmError> {
-    let job = s.run(move |core| core.prepare_backup(&who)).await?;
+    let job = s
+        .run(move |core| core.operational(&who)?.backup().prepare())
+        .await?;
     let forgotten = job.key_forgotten();
     let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
@@ -286,14 +292,17 @@ pub async fn system_restore_post(
     let arguments = arguments.ok_or_else(|| bad_request("The arguments part is missing."))?;
     let upload = upload.ok_or_else(|| bad_request("The backup_file part is missing."))?;
     s.run(move |core| {
-        core.restore(
-            who.as_ref(),
-            upload.path(),
-            Restore {
-                backup_passphrase: &arguments.backup_passphrase,
-                system_time: arguments.system_time.as_deref(),
-            },
-        )
+        let restore = Restore {
+            backup_passphrase: &arguments.backup_passphrase,
+            system_time: arguments.system_time.as_deref(),
+        };
+        match &who {
+            Some(who) => core
+                .operational(who)?
+                .backup()
+                .restore(upload.path(), restore),
+            None => core.restore(upload.path(), restore),
+        }
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

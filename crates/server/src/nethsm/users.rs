@@ -16,7 +16,9 @@ pub async fn users_get(
     Caller(who, _): Admin,
     _: AcceptJson,
 ) -> Result<NetHsmJson<Vec<UserItem>>, NetHsmError> {
-    let ids = s.run(move |core| core.list_users(&who)).await?;
+    let ids = s
+        .run(move |core| core.operational(&who)?.users().list())
+        .await?;
     Ok(NetHsmJson(
         ids.into_iter().map(|user| UserItem { user }).collect(),
     ))
@@ -45,7 +47,9 @@ async fn create(
             },
             OwnedNewUserId::Given(id) => NewUserId::Given(id),
         };
-        core.create_user(&who, id, &req.real_name, req.role.into(), &req.passphrase)
+        core.operational(&who)?
+            .users()
+            .create(id, &req.real_name, req.role.into(), &req.passphrase)
     })
     .await?)
 }
@@ -107,7 +111,9 @@ pub async fn user_get(
     Caller(who, _): AdminOrOperator,
     _: AcceptJson,
 ) -> Result<NetHsmJson<UserData>, NetHsmError> {
-    let info = s.run(move |core| core.get_user(&who, &id)).await?;
+    let info = s
+        .run(move |core| core.operational(&who)?.users().get(&id))
+        .await?;
     Ok(NetHsmJson(UserData {
         real_name: info.real_name,
         role: info.role.into(),
@@ -120,7 +126,8 @@ pub async fn user_delete(
     Caller(who, _): Admin,
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| core.delete_user(&who, &id)).await?;
+    s.run(move |core| core.operational(&who)?.users().delete(&id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -130,8 +137,12 @@ pub async fn user_passphrase_post(
     Caller(who, _): AdminOrOperator,
     NetHsmJson(req): NetHsmJson<UserPassphrasePostData>,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| core.set_user_passphrase(&who, &id, &req.passphrase))
-        .await?;
+    s.run(move |core| {
+        core.operational(&who)?
+            .users()
+            .set_passphrase(&id, &req.passphrase)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -142,7 +153,8 @@ pub async fn user_tags_get(
     _: AcceptJson,
 ) -> Result<NetHsmJson<Vec<String>>, NetHsmError> {
     Ok(NetHsmJson(
-        s.run(move |core| core.user_tags(&who, &id)).await?,
+        s.run(move |core| core.operational(&who)?.users().tags(&id))
+            .await?,
     ))
 }
 
@@ -154,7 +166,7 @@ pub async fn user_tag_put(
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
     let added = s
-        .run(move |core| core.add_user_tag(&who, &id, &tag))
+        .run(move |core| core.operational(&who)?.users().add_tag(&id, &tag))
         .await?;
     Ok(if added {
         StatusCode::NO_CONTENT
@@ -169,7 +181,7 @@ pub async fn user_tag_delete(
     Caller(who, _): Admin,
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
-    s.run(move |core| core.remove_user_tag(&who, &id, &tag))
+    s.run(move |core| core.operational(&who)?.users().remove_tag(&id, &tag))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
