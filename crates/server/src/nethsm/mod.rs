@@ -1,9 +1,9 @@
 //! The NetHSM face (`/api/v1`, `nethsm-api.yaml`; notes section 1).
 //!
 //! Every route declares the states it is available in; the state gate
-//! ([`crate::face::state_gate`]) runs before method routing, so the order of checks is the original's: 412 wrong state, 501 unknown method,
-//! 405 method not allowed (with `Allow`), then in the handler's extractors 401, 403, 415, 413,
-//! 406, and finally body parsing (400).
+//! ([`crate::face::state_gate`]) runs before method routing, so the order of checks is the
+//! original's: 412 wrong state, 501 unknown method, 405 method not allowed (with `Allow`),
+//! then in the handler's extractors 401, 403, 415, 413, 406, and finally body parsing (400).
 
 mod config;
 mod error;
