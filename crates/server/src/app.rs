@@ -9,6 +9,7 @@ use axum::http::Request;
 use strongroom_core::Core;
 use tracing::Instrument;
 
+use crate::face::Face;
 use crate::metrics::Metrics;
 use crate::rate_limit::FailureLimiter;
 use crate::{admin_api, appliance, commvault, middleware, nethsm};
@@ -79,28 +80,36 @@ impl AppState {
     }
 }
 
-/// Every face, mounted at its base path, wrapped in the shared middleware.
+/// A face's router.
+fn face_router(face: Face, state: &AppState) -> Router<AppState> {
+    match face {
+        Face::NetHsm => nethsm::router(state.clone()),
+        Face::Appliance => appliance::router(state.clone()),
+        Face::BackupClient => commvault::router(state.clone()),
+        Face::Strongroom => admin_api::router(state.clone()),
+    }
+}
+
+/// Every face, mounted at its base paths, wrapped in the shared middleware.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .nest("/api/v1", nethsm::router(state.clone()))
-        .nest("/api/rest/configure/v1", appliance::router(state.clone()))
-        .nest("/commandcenter/api", commvault::router(state.clone()))
-        .nest("/webconsole/api", commvault::router(state.clone()))
-        // A nested "/" does not match the root with its trailing slash, which clients use.
-        .route(
-            "/commandcenter/api/",
-            axum::routing::get(commvault::root_get),
-        )
-        .route("/webconsole/api/", axum::routing::get(commvault::root_get))
-        .nest("/api/strongroom/v1", admin_api::router(state.clone()))
-        .layer(axum::middleware::from_fn(
-            middleware::drain::drain_unread_body,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::request_id::trace_request,
-        ))
-        .with_state(state)
+    let mut app = Router::new();
+    for face in Face::ALL {
+        for base in face.base_paths() {
+            app = app.nest(base, face_router(face, &state));
+        }
+    }
+    // A nested "/" does not match the root with its trailing slash, which backup clients use.
+    for base in Face::BackupClient.base_paths() {
+        app = app.route(&format!("{base}/"), axum::routing::get(commvault::root_get));
+    }
+    app.layer(axum::middleware::from_fn(
+        middleware::drain::drain_unread_body,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::request_id::trace_request,
+    ))
+    .with_state(state)
 }
 
 /// The router behind a rewrite of each request before routing.

@@ -1,4 +1,5 @@
-//! HTTP helpers shared by the faces: content negotiation and bounded body reading.
+//! HTTP helpers shared by the faces: content negotiation and bounded body reading (refused in
+//! each face's words through [`crate::face`]).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
@@ -58,34 +59,6 @@ pub fn json_error_message(e: &serde_json::Error) -> String {
     } else {
         text
     }
-}
-
-/// Gives a bodiless error response of the router's own (404, 405 with `Allow`, 413 ...) the
-/// face's error shape: `render` makes the face's error for the status; its status and headers
-/// win, the router's other headers (`Allow`) are kept. A response that has a body, or is no
-/// error, or that `render` declines (`None`), passes unchanged. Every face's
-/// `render_bare_errors` middleware is this.
-pub fn fill_bare_error(
-    response: axum::response::Response,
-    render: impl FnOnce(axum::http::StatusCode) -> Option<axum::response::Response>,
-) -> axum::response::Response {
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
-        return response;
-    }
-    let Some(rendered) = render(status) else {
-        return response;
-    };
-    let (mut parts, _) = response.into_parts();
-    let (rendered_parts, body) = rendered.into_parts();
-    parts.status = rendered_parts.status;
-    if parts.status != axum::http::StatusCode::METHOD_NOT_ALLOWED {
-        parts.headers.remove(header::ALLOW);
-    }
-    parts.headers.extend(rendered_parts.headers);
-    axum::response::Response::from_parts(parts, body)
 }
 
 #[derive(Debug)]

@@ -3,7 +3,9 @@
 //!
 //! Faces: [`nethsm`] at `/api/v1`; [`appliance`] at `/api/rest/configure/v1`;
 //! [`commvault`] (the backup-client face) at `/commandcenter/api` and `/webconsole/api`; our
-//! own [`admin_api`] at `/api/strongroom/v1`.
+//! own [`admin_api`] at `/api/strongroom/v1` (each face's name and base paths are set once,
+//! in [`face::Face`]). What the faces share (caller and role, state gate, bodies, error
+//! rendering) is in [`face`]; no face imports another.
 //! Start reading at [`app::router`].
 //!
 //! [`Core`]: strongroom_core::Core
@@ -15,6 +17,7 @@ pub mod auth;
 pub mod commvault;
 pub mod config;
 pub mod connection;
+pub mod face;
 pub mod http_util;
 pub mod logging;
 pub mod metrics;

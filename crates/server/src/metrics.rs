@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::face::Face;
+
 /// A counter's name and labels, e.g. `http_requests_total{face="nethsm",status_class="2xx"}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Series {
@@ -26,19 +28,9 @@ impl Default for Metrics {
     }
 }
 
-/// Which face a path belongs to, for labels.
+/// Which face a path belongs to, for labels: the face's name, or `other`.
 pub fn face_of(path: &str) -> &'static str {
-    if path.starts_with("/api/v1") {
-        "nethsm"
-    } else if path.starts_with("/api/rest/configure") {
-        "appliance"
-    } else if path.starts_with("/commandcenter/api") || path.starts_with("/webconsole/api") {
-        "backup-client"
-    } else if path.starts_with("/api/strongroom") {
-        "strongroom"
-    } else {
-        "other"
-    }
+    Face::of_path(path).map_or("other", Face::name)
 }
 
 impl Metrics {

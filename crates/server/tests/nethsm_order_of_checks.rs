@@ -1,5 +1,7 @@
 //! The NetHSM face's order of checks, pinned at the router with no socket:
-//! 412, 501, 405, 401, 403, 415, 413, 406, then 400 (docs/errors.md).
+//! 412, 501, 405, 401, 403, 415, 413, 406, then 400 (docs/errors.md). Strongroom's own API
+//! speaks the same conventions with its own error type and extractors; it is held to the
+//! same order.
 //!
 //! Request `k` of the table passes the checks before step `k` and fails step `k` *and every
 //! check after it*, so the answer it gets proves that check `k` runs before all later ones.
@@ -16,8 +18,29 @@ use tower::ServiceExt;
 const UNLOCK: &str = "unlock passphrase for router tests";
 const ADMIN: &str = "admin passphrase for router tests";
 const OPERATOR: &str = "operator passphrase for router tests";
-/// A route served only while Operational, only by the root Administrator, with a JSON body.
-const PATH: &str = "/api/v1/config/unattended-boot";
+
+/// A route served only while Operational, only by the root Administrator, with a JSON body
+/// taken by PUT.
+struct Route {
+    path: &'static str,
+    /// A body the route accepts.
+    body: &'static str,
+    /// The answer to a request that passes every check.
+    success: u16,
+}
+
+const NETHSM: Route = Route {
+    path: "/api/v1/config/unattended-boot",
+    body: r#"{"status": "off"}"#,
+    success: 204,
+};
+
+/// Client 1 is created by the test before the checks run.
+const STRONGROOM: Route = Route {
+    path: "/api/strongroom/v1/clients/1/owners",
+    body: r#"{"owners": ["admin"]}"#,
+    success: 200,
+};
 
 /// The checks, in the order the face runs them.
 #[derive(Clone, Copy, PartialEq, PartialOrd, Debug)]
@@ -65,7 +88,7 @@ fn basic(user: &str, passphrase: &str) -> String {
 /// A request that passes every check before `failing` and fails `failing` and every later one
 /// (`None`: it passes them all). The state check is failed by the node's state, not by the
 /// request.
-fn request(failing: Option<Check>) -> Request<Body> {
+fn request(route: &Route, failing: Option<Check>) -> Request<Body> {
     let bad = |c: Check| failing.is_some_and(|f| c >= f);
     let method = if bad(Check::KnownMethod) {
         Method::from_bytes(b"BREW").unwrap()
@@ -74,7 +97,7 @@ fn request(failing: Option<Check>) -> Request<Body> {
     } else {
         Method::PUT
     };
-    let mut r = Request::builder().method(method).uri(PATH);
+    let mut r = Request::builder().method(method).uri(route.path);
     if !bad(Check::Authenticated) {
         let auth = if bad(Check::Authorized) {
             basic("operator", OPERATOR)
@@ -100,8 +123,9 @@ fn request(failing: Option<Check>) -> Request<Body> {
     let body: Vec<u8> = match (bad(Check::BodySize), bad(Check::Body)) {
         // Over the limit and not JSON either.
         (true, _) => vec![b'{'; 1024 * 1024 + 1],
-        (false, true) => b"{\"status\": ".to_vec(),
-        (false, false) => br#"{"status": "off"}"#.to_vec(),
+        // Cut short: not JSON.
+        (false, true) => route.body.as_bytes()[..route.body.len() - 1].to_vec(),
+        (false, false) => route.body.as_bytes().to_vec(),
     };
     r.body(Body::from(body)).unwrap()
 }
@@ -130,11 +154,15 @@ async fn send_json(state: &AppState, method: Method, path: &str, auth: Option<&s
     );
 }
 
-async fn assert_step(state: &AppState, (check, status, message): (Check, u16, &str)) {
-    let req = request(Some(check));
+async fn assert_step(
+    state: &AppState,
+    route: &Route,
+    (check, status, message): (Check, u16, &str),
+) {
+    let req = request(route, Some(check));
     let (got, body) = send(state, req).await;
     let text = String::from_utf8_lossy(&body).into_owned();
-    assert_eq!(got.as_u16(), status, "{check:?}: {text}");
+    assert_eq!(got.as_u16(), status, "{} {check:?}: {text}", route.path);
     let body: Value = serde_json::from_slice(&body).unwrap_or_else(|_| panic!("{check:?}: {text}"));
     let got_message = body["message"].as_str().expect("message string");
     if check == Check::Body {
@@ -146,7 +174,7 @@ async fn assert_step(state: &AppState, (check, status, message): (Check, u16, &s
 }
 
 #[tokio::test]
-async fn nethsm_checks_run_in_the_originals_order() {
+async fn checks_run_in_the_originals_order() {
     let tmp = tempfile::tempdir().unwrap();
     let data_dir = tmp.path().join("data");
     let core = Core::open(&data_dir, CoreSettings::default()).unwrap();
@@ -155,7 +183,9 @@ async fn nethsm_checks_run_in_the_originals_order() {
     let state = AppState::new(core, scratch, 1024 * 1024);
 
     // 412: Unprovisioned, and everything else about the request is wrong too.
-    assert_step(&state, STEPS[0]).await;
+    for route in [&NETHSM, &STRONGROOM] {
+        assert_step(&state, route, STEPS[0]).await;
+    }
 
     // The rest needs an Operational node with the root admin and an Operator.
     send_json(
@@ -176,11 +206,27 @@ async fn nethsm_checks_run_in_the_originals_order() {
     )
     .await;
 
-    for step in &STEPS[1..] {
-        assert_step(&state, *step).await;
-    }
+    send_json(
+        &state,
+        Method::POST,
+        "/api/strongroom/v1/clients",
+        Some(&basic("admin", ADMIN)),
+        json!({"name": "client1", "hostName": "client1.example"}),
+    )
+    .await;
 
-    // And a request that fails none of them is served.
-    let (status, body) = send(&state, request(None)).await;
-    assert_eq!(status, 204, "{}", String::from_utf8_lossy(&body));
+    for route in [&NETHSM, &STRONGROOM] {
+        for step in &STEPS[1..] {
+            assert_step(&state, route, *step).await;
+        }
+        // And a request that fails none of them is served.
+        let (status, body) = send(&state, request(route, None)).await;
+        assert_eq!(
+            status.as_u16(),
+            route.success,
+            "{}: {}",
+            route.path,
+            String::from_utf8_lossy(&body)
+        );
+    }
 }

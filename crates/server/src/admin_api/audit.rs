@@ -5,9 +5,9 @@ use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use strongroom_core::audit::AuditEvent;
 
+use super::error::ApiError;
+use super::extract::{AcceptJson, ApiJson, Caller, RootAdmin};
 use crate::app::AppState;
-use crate::nethsm::NetHsmError;
-use crate::nethsm::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};
 
 /// At most this many events per page.
 const MAX_LIMIT: usize = 1000;
@@ -52,12 +52,12 @@ pub async fn audit_get(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<NetHsmJson<AuditPageData>, NetHsmError> {
+) -> Result<ApiJson<AuditPageData>, ApiError> {
     let Query(q) =
-        query.map_err(|e| NetHsmError::new(axum::http::StatusCode::BAD_REQUEST, e.body_text()))?;
+        query.map_err(|e| ApiError::new(axum::http::StatusCode::BAD_REQUEST, e.body_text()))?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(NetHsmError::new(
+        return Err(ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
             format!("limit must be between 1 and {MAX_LIMIT}"),
         ));
@@ -65,7 +65,7 @@ pub async fn audit_get(
     let page = s
         .run(move |core| core.operational(&who)?.audit().events(q.after, limit))
         .await?;
-    Ok(NetHsmJson(AuditPageData {
+    Ok(ApiJson(AuditPageData {
         events: page.events,
         unreadable: page.unreadable,
         next: page.next,
@@ -76,11 +76,11 @@ pub async fn audit_verify_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<NetHsmJson<ChainReportData>, NetHsmError> {
+) -> Result<ApiJson<ChainReportData>, ApiError> {
     let r = s
         .run(move |core| core.operational(&who)?.audit().verify())
         .await?;
-    Ok(NetHsmJson(ChainReportData {
+    Ok(ApiJson(ChainReportData {
         verified: r.verified,
         events: r.events,
         pruned_through: r.pruned_through,
@@ -95,7 +95,7 @@ pub async fn audit_verify_get(
 pub async fn accept_rollback_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
-) -> Result<axum::http::StatusCode, NetHsmError> {
+) -> Result<axum::http::StatusCode, ApiError> {
     s.run(move |core| core.operational(&who)?.audit().accept_rollback())
         .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)

@@ -9,10 +9,10 @@ use strongroom_core::clients::{BackupClient, ClientChange, NewClient};
 use strongroom_core::passkeys::{PasskeyState, RestoreDecision};
 use time::format_description::well_known::Rfc3339;
 
+use super::error::ApiError;
+use super::extract::{AcceptJson, ApiJson, ApiPath, Caller, RootAdmin, RootAdminOrBackup};
 use crate::app::AppState;
 use crate::middleware::request_id::OpId;
-use crate::nethsm::NetHsmError;
-use crate::nethsm::extract::{AcceptJson, Caller, NetHsmJson, NetHsmPath, RootAdmin};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -79,11 +79,11 @@ pub struct OwnersData {
     owners: Vec<String>,
 }
 
-fn not_found() -> NetHsmError {
-    NetHsmError::new(StatusCode::NOT_FOUND, "Client not found.")
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Client not found.")
 }
 
-fn parse_id(raw: &str) -> Result<u64, NetHsmError> {
+fn parse_id(raw: &str) -> Result<u64, ApiError> {
     raw.parse().map_err(|_| not_found())
 }
 
@@ -91,21 +91,21 @@ pub async fn clients_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<NetHsmJson<ClientList>, NetHsmError> {
+) -> Result<ApiJson<ClientList>, ApiError> {
     let clients = s
         .run(move |core| core.operational(&who)?.clients().list_with_passkeys())
         .await?
         .into_iter()
         .map(|(c, p)| client_data(c, p))
         .collect();
-    Ok(NetHsmJson(ClientList { clients }))
+    Ok(ApiJson(ClientList { clients }))
 }
 
 pub async fn clients_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
-    NetHsmJson(req): NetHsmJson<NewClientData>,
-) -> Result<Response, NetHsmError> {
+    ApiJson(req): ApiJson<NewClientData>,
+) -> Result<Response, ApiError> {
     let data = s
         .run(move |core| {
             let node = core.operational(&who)?;
@@ -120,7 +120,7 @@ pub async fn clients_post(
         })
         .await?;
     let location = format!("/api/strongroom/v1/clients/{}", data.id);
-    let mut r = (StatusCode::CREATED, NetHsmJson(data)).into_response();
+    let mut r = (StatusCode::CREATED, ApiJson(data)).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         r.headers_mut().insert(header::LOCATION, v);
     }
@@ -129,10 +129,10 @@ pub async fn clients_post(
 
 pub async fn client_get(
     State(s): State<AppState>,
-    NetHsmPath(id): NetHsmPath<String>,
+    ApiPath(id): ApiPath<String>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<NetHsmJson<ClientData>, NetHsmError> {
+) -> Result<ApiJson<ClientData>, ApiError> {
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
@@ -143,15 +143,15 @@ pub async fn client_get(
             ))
         })
         .await?;
-    Ok(NetHsmJson(data))
+    Ok(ApiJson(data))
 }
 
 pub async fn client_patch(
     State(s): State<AppState>,
-    NetHsmPath(id): NetHsmPath<String>,
+    ApiPath(id): ApiPath<String>,
     Caller(who, _): RootAdmin,
-    NetHsmJson(req): NetHsmJson<ClientChangeData>,
-) -> Result<NetHsmJson<ClientData>, NetHsmError> {
+    ApiJson(req): ApiJson<ClientChangeData>,
+) -> Result<ApiJson<ClientData>, ApiError> {
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
@@ -167,15 +167,15 @@ pub async fn client_patch(
             Ok(client_data(c, node.passkeys().client_state(id)?))
         })
         .await?;
-    Ok(NetHsmJson(data))
+    Ok(ApiJson(data))
 }
 
 pub async fn client_owners_put(
     State(s): State<AppState>,
-    NetHsmPath(id): NetHsmPath<String>,
+    ApiPath(id): ApiPath<String>,
     Caller(who, _): RootAdmin,
-    NetHsmJson(req): NetHsmJson<OwnersData>,
-) -> Result<NetHsmJson<ClientData>, NetHsmError> {
+    ApiJson(req): ApiJson<OwnersData>,
+) -> Result<ApiJson<ClientData>, ApiError> {
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
@@ -184,15 +184,15 @@ pub async fn client_owners_put(
             Ok(client_data(c, node.passkeys().client_state(id)?))
         })
         .await?;
-    Ok(NetHsmJson(data))
+    Ok(ApiJson(data))
 }
 
 pub async fn client_delete(
     State(s): State<AppState>,
-    NetHsmPath(id): NetHsmPath<String>,
+    ApiPath(id): ApiPath<String>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<StatusCode, NetHsmError> {
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
     s.run(move |core| core.operational(&who)?.clients().delete(id))
         .await?;
@@ -219,15 +219,15 @@ pub struct DecisionData {
 /// Asked by backup software before each browse or restore of a client; audited.
 pub async fn restore_authorization_get(
     State(s): State<AppState>,
-    NetHsmPath(id): NetHsmPath<String>,
-    Caller(who, _): Caller<rule::AdministratorOrBackup>,
+    ApiPath(id): ApiPath<String>,
+    Caller(who, _): RootAdminOrBackup,
     _: AcceptJson,
     op: axum::Extension<OpId>,
     query: Result<Query<DecisionQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<NetHsmJson<DecisionData>, NetHsmError> {
-    let Query(q) = query.map_err(|e| NetHsmError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+) -> Result<ApiJson<DecisionData>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     if q.operation != "browse" && q.operation != "restore" {
-        return Err(NetHsmError::new(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "operation must be browse or restore",
         ));
@@ -251,28 +251,9 @@ pub async fn restore_authorization_get(
             company_level: true,
         } => ("company-passkey-required", None),
     };
-    Ok(NetHsmJson(DecisionData {
+    Ok(ApiJson(DecisionData {
         allowed: reason == "no-passkey" || reason == "authorized",
         reason,
         authorized_until: until,
     }))
-}
-
-/// The role rule of the restore decision: a root Administrator, or a Backup user of the root
-/// namespace (the account backup software uses).
-pub mod rule {
-    use strongroom_core::identity::{Principal, Role};
-
-    pub struct AdministratorOrBackup;
-    impl crate::nethsm::extract::RoleRule for AdministratorOrBackup {
-        fn check(p: &Principal) -> strongroom_core::Result<()> {
-            p.require_root_admin().or_else(|_| {
-                p.require_role(Role::Backup)?;
-                match p.namespace {
-                    None => Ok(()),
-                    Some(_) => Err(strongroom_core::Error::Forbidden),
-                }
-            })
-        }
-    }
 }

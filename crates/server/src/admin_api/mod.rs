@@ -4,6 +4,8 @@
 
 mod audit;
 mod clients;
+mod error;
+mod extract;
 mod system;
 
 use axum::Router;
@@ -14,12 +16,15 @@ use axum::routing::{get, post, put};
 use strongroom_core::SystemState::Operational;
 
 use crate::app::AppState;
+use crate::face::state_gate::StateGate;
+use crate::face::{Face, json};
 use crate::middleware::audit as audit_layer;
-use crate::nethsm::extract::{Caller, MetricsUser};
-use crate::nethsm::{NetHsmError, in_states};
+pub use error::ApiError;
+use extract::{Caller, MetricsUser};
 
 pub fn router(state: AppState) -> Router<AppState> {
-    let at = |states, routes| in_states(&state, states, routes);
+    let gate = StateGate::<ApiError>::new(&state);
+    let at = |states, routes| gate.route(states, routes);
     Router::new()
         .route("/audit", at(&[Operational], get(audit::audit_get)))
         .route(
@@ -63,12 +68,12 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/clients/{id}/restore-authorization",
             at(&[Operational], get(clients::restore_authorization_get)),
         )
-        .fallback(|| async {
-            NetHsmError::new(axum::http::StatusCode::NOT_FOUND, "Resource not found.")
-        })
-        .layer(axum::middleware::from_fn(crate::nethsm::render_bare_errors))
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(
+            json::render_bare_errors::<ApiError>,
+        ))
         .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), audit_layer::Face::new("strongroom")),
+            (state.clone(), audit_layer::FaceAudit::new(Face::Strongroom)),
             audit_layer::record,
         ))
 }

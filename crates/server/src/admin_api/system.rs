@@ -5,9 +5,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use strongroom_core::secret::Passphrase;
 
+use super::error::ApiError;
+use super::extract::{AcceptJson, ApiJson, Caller, RootAdmin};
 use crate::app::AppState;
-use crate::nethsm::NetHsmError;
-use crate::nethsm::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -35,11 +35,11 @@ pub async fn data_key_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<NetHsmJson<DataKeyData>, NetHsmError> {
+) -> Result<ApiJson<DataKeyData>, ApiError> {
     let status = s
         .run(move |core| core.operational(&who)?.system().data_key_status())
         .await?;
-    Ok(NetHsmJson(DataKeyData {
+    Ok(ApiJson(DataKeyData {
         key_version: status.key_version,
         rotation_in_progress: status.rotation_in_progress,
     }))
@@ -49,8 +49,8 @@ pub async fn rotate_data_key_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-    NetHsmJson(req): NetHsmJson<RotateRequest>,
-) -> Result<NetHsmJson<RotationData>, NetHsmError> {
+    ApiJson(req): ApiJson<RotateRequest>,
+) -> Result<ApiJson<RotationData>, ApiError> {
     let r = s
         .run(move |core| {
             core.operational(&who)?
@@ -58,7 +58,7 @@ pub async fn rotate_data_key_post(
                 .rotate_data_key(&req.unlock_passphrase)
         })
         .await?;
-    Ok(NetHsmJson(RotationData {
+    Ok(ApiJson(RotationData {
         key_version: r.key_version,
         resumed: r.resumed,
         resealed: r.resealed,

@@ -10,7 +10,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::http_util;
+use crate::face::FaceError;
+use crate::face::bare_errors;
+use crate::face::body::BodyRefusal;
 use crate::middleware::request_id;
 
 #[derive(Debug)]
@@ -113,6 +115,22 @@ impl IntoResponse for ApplianceError {
     }
 }
 
+impl FaceError for ApplianceError {}
+
+impl BodyRefusal for ApplianceError {
+    fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("The request body is larger than {limit} bytes."),
+        )
+    }
+
+    fn unreadable(detail: String) -> Self {
+        Self::invalid_request(format!("Reading the request body failed: {detail}"))
+    }
+}
+
 pub async fn not_found() -> ApplianceError {
     ApplianceError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such operation.")
 }
@@ -122,7 +140,7 @@ pub async fn not_found() -> ApplianceError {
 pub async fn render_bare_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let response = next.run(req).await;
-    http_util::fill_bare_error(response, |status| {
+    bare_errors::fill(response, |status| {
         let error = match status {
             // A bodiless 401 is what the spec wants.
             StatusCode::UNAUTHORIZED => return None,

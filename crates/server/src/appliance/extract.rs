@@ -1,5 +1,5 @@
-//! Appliance extractors: the `x-dr-session` session, and JSON bodies with rejections in the
-//! face's `ResponseError` shape.
+//! Appliance extractors: HTTP Basic at login, the `x-dr-session` session, and JSON bodies with
+//! rejections in the face's `ResponseError` shape.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -11,11 +11,15 @@ use strongroom_core::sessions::SessionKind;
 
 use super::error::ApplianceError;
 use crate::app::AppState;
-use crate::http_util::{self, BodyError};
+use crate::face::{Caller, body, rule};
+use crate::http_util;
 use crate::middleware::audit::AuditActor;
 
 pub const SESSION_HEADER: &str = "x-dr-session";
 const BODY_LIMIT: usize = 64 * 1024;
+
+/// Logging in: HTTP Basic credentials of a root Administrator (the appliance's accounts).
+pub type RootAdminLogin = Caller<rule::RootAdministrator, ApplianceError>;
 
 /// Session ids go out as unpadded base64url of the 32-byte token.
 pub fn encode_session_id(token: &[u8]) -> String {
@@ -72,18 +76,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApplianceJson<T> {
                 ));
             }
         }
-        let bytes = http_util::read_body(&parts.headers, body, BODY_LIMIT)
-            .await
-            .map_err(|e| match e {
-                BodyError::TooLarge => ApplianceError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "PAYLOAD_TOO_LARGE",
-                    format!("The request body is larger than {BODY_LIMIT} bytes."),
-                ),
-                BodyError::Read(m) => {
-                    ApplianceError::invalid_request(format!("Reading the request body failed: {m}"))
-                }
-            })?;
+        let bytes = body::read::<ApplianceError>(&parts.headers, body, BODY_LIMIT).await?;
         serde_json::from_slice(&bytes)
             .map(ApplianceJson)
             .map_err(|e| {

@@ -12,19 +12,17 @@ mod settings;
 pub mod wire;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use strongroom_core::SystemState;
 
 use crate::app::AppState;
+use crate::face::Face;
+use crate::face::state_gate::{OPERATIONAL, StateGate};
 use crate::middleware::audit;
 pub use error::ApplianceError;
 
 /// The face's route table: path, methods, handler (named after the spec's operationId).
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
+    let routes = Router::new()
         .route(
             "/session",
             post(session::login)
@@ -37,21 +35,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/appliance", get(settings::get_appliance_info))
         .route("/appliance/settings/time", get(settings::get_time_settings))
-        .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            operational_only,
-        ))
+        .fallback(error::not_found);
+    // The whole face, its unknown paths included, is served only while Operational.
+    StateGate::<ApplianceError>::new(&state)
+        .router(OPERATIONAL, routes)
         .layer(axum::middleware::from_fn(error::render_bare_errors))
         .layer(axum::middleware::from_fn_with_state(
-            (state, audit::Face::new("appliance")),
+            (state, audit::FaceAudit::new(Face::Appliance)),
             audit::record,
         ))
-}
-
-async fn operational_only(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    match s.core.state() {
-        SystemState::Operational => next.run(req).await,
-        other => ApplianceError::from(strongroom_core::Error::WrongState(other)).into_response(),
-    }
 }

@@ -4,23 +4,20 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use strongroom_core::sessions::SessionKind;
 
 use super::error::ApplianceError;
-use super::extract::{DrSession, encode_session_id};
+use super::extract::{DrSession, RootAdminLogin, encode_session_id};
 use super::wire::{SessionIdData, SessionInfo};
 use crate::app::AppState;
-use crate::auth;
+use crate::face::Caller;
 
 /// `POST /session` (operationId `login`). Wrong credentials: 401; rate limited like every
 /// face; an account that is not a root Administrator: 403.
 pub async fn login(
     State(s): State<AppState>,
-    parts: Parts,
+    Caller(principal, _): RootAdminLogin,
 ) -> Result<Json<SessionIdData>, ApplianceError> {
-    let principal = auth::authenticate_basic(&s, &parts).await?;
-    principal.require_root_admin()?;
     let token = s.core.open_session(SessionKind::Appliance, principal)?;
     Ok(Json(SessionIdData {
         session_id: encode_session_id(&token.0),

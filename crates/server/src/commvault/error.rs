@@ -1,17 +1,20 @@
 //! Backup-client errors: `{"errorCode": N, "errorMessage": "..."}` in JSON, or
 //! `<CVGui_GenericResp errorCode="N" errorMessage="..."/>` in XML, as `Accept` asks. Our codes
 //! are stable and listed in `docs/errors.md`. (Passkey operations answer in their own
-//! `App_SetPasskeyResponse` shape, and login in its `errList` shape; see those handlers.)
+//! `App_SetPasskeyResponse` shape; `Login` and `RenewLoginToken` in their own, below.)
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use strongroom_core::passkeys::PasskeyError;
 
 use super::wire::{Format, Reply};
-use crate::http_util;
+use crate::face::FaceError;
+use crate::face::bare_errors;
+use crate::face::body::BodyRefusal;
 use crate::xml::Element;
 
 pub const TOKEN_INVALID: i64 = 587204620;
@@ -165,6 +168,67 @@ impl IntoResponse for CommvaultError {
     }
 }
 
+impl FaceError for CommvaultError {
+    /// In the format `Accept` asks for; `Login` and `RenewLoginToken` answer in their own
+    /// shapes.
+    fn answer(self, request: &Parts) -> Response {
+        let format = Format::of_accept(&request.headers);
+        let route = request
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        match route {
+            Some(r) if r.ends_with("/login") => login_failure(format, self),
+            Some(r) if r.ends_with("/renewlogintoken") => renew_failure(format, self),
+            _ => self.in_format(format).into_response(),
+        }
+    }
+}
+
+impl BodyRefusal for CommvaultError {
+    fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            TOO_LARGE,
+            format!("The request body is larger than {limit} bytes."),
+        )
+    }
+
+    fn unreadable(detail: String) -> Self {
+        Self::bad_request(format!("Reading the request body failed: {detail}"))
+    }
+}
+
+/// A failed `Login`, in the `errList` shape clients read.
+pub fn login_failure(f: Format, e: CommvaultError) -> Response {
+    Reply {
+        status: e.status,
+        json: json!({"errList": [{"errLogMessage": e.message, "errorCode": e.code}]}),
+        xml: Element::new("DM2ContentIndexing_CheckCredentialResp").child(
+            Element::new("errList")
+                .attr("errLogMessage", &e.message)
+                .attr("errorCode", e.code),
+        ),
+        format: f,
+    }
+    .into_response()
+}
+
+/// A failed `RenewLoginToken`: `{"error": {"errLogMessage", "errorCode"}}`.
+pub fn renew_failure(f: Format, e: CommvaultError) -> Response {
+    Reply {
+        status: e.status,
+        json: json!({"error": {"errLogMessage": e.message, "errorCode": e.code}}),
+        xml: Element::new("DM2ContentIndexing_RenewLoginTokenResp").child(
+            Element::new("error")
+                .attr("errLogMessage", &e.message)
+                .attr("errorCode", e.code),
+        ),
+        format: f,
+    }
+    .into_response()
+}
+
 pub async fn not_found(req: Request) -> CommvaultError {
     CommvaultError::new(StatusCode::NOT_FOUND, NOT_FOUND, "No such operation.")
         .in_format(Format::of_accept(req.headers()))
@@ -174,7 +238,7 @@ pub async fn not_found(req: Request) -> CommvaultError {
 pub async fn render_bare_errors(req: Request, next: Next) -> Response {
     let format = Format::of_accept(req.headers());
     let response = next.run(req).await;
-    http_util::fill_bare_error(response, |status| {
+    bare_errors::fill(response, |status| {
         let code = match status {
             StatusCode::PAYLOAD_TOO_LARGE => TOO_LARGE,
             StatusCode::NOT_FOUND => NOT_FOUND,

@@ -2,16 +2,15 @@
 //! request bodies (JSON or XML) with rejections in the face's shape.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use strongroom_core::identity::Principal;
 use strongroom_core::sessions::SessionKind;
 
 use super::BODY_LIMIT;
-use super::error::{CommvaultError, TOO_LARGE};
+use super::error::CommvaultError;
 use super::wire::{self, Body, Format};
 use crate::app::AppState;
-use crate::http_util::{self, BodyError};
+use crate::face::body;
 use crate::middleware::audit::AuditActor;
 
 pub const TOKEN_PREFIX: &str = "QSDK ";
@@ -81,21 +80,9 @@ impl<S: Send + Sync> FromRequest<S> for CvBody {
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
         let format = Format::of_accept(&parts.headers);
-        let bytes = http_util::read_body(&parts.headers, body, BODY_LIMIT)
+        let bytes = body::read::<CommvaultError>(&parts.headers, body, BODY_LIMIT)
             .await
-            .map_err(|e| {
-                match e {
-                    BodyError::TooLarge => CommvaultError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        TOO_LARGE,
-                        format!("The request body is larger than {BODY_LIMIT} bytes."),
-                    ),
-                    BodyError::Read(m) => {
-                        CommvaultError::bad_request(format!("Reading the request body failed: {m}"))
-                    }
-                }
-                .in_format(format)
-            })?;
+            .map_err(|e| e.in_format(format))?;
         wire::parse_body(&parts.headers, &bytes)
             .map(CvBody)
             .map_err(|m| CommvaultError::bad_request(m).in_format(format))

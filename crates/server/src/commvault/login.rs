@@ -8,9 +8,9 @@ use serde_json::json;
 use strongroom_core::secret::Passphrase;
 use strongroom_core::sessions::SessionKind;
 
-use super::error::{CommvaultError, LOGIN_FAILED};
+use super::error::{CommvaultError, LOGIN_FAILED, login_failure, renew_failure};
 use super::extract::{Accept, CvBody, LoggedIn, decode_token, encode_token};
-use super::wire::{Body, Format, Reply, json_str};
+use super::wire::{Body, Reply, json_str};
 use crate::app::AppState;
 use crate::auth::{self, RequestOrigin};
 use crate::xml::Element;
@@ -22,21 +22,6 @@ pub async fn root_get(Accept(f): Accept) -> Reply {
         json!({"service": "Strongroom backup-client web service", "version": env!("CARGO_PKG_VERSION")}),
         Element::new("Strongroom").attr("service", "backup-client web service"),
     )
-}
-
-/// A failed login in the `errList` shape clients read.
-fn login_failure(f: Format, e: CommvaultError) -> Response {
-    Reply {
-        status: e.status,
-        json: json!({"errList": [{"errLogMessage": e.message, "errorCode": e.code}]}),
-        xml: Element::new("DM2ContentIndexing_CheckCredentialResp").child(
-            Element::new("errList")
-                .attr("errLogMessage", &e.message)
-                .attr("errorCode", e.code),
-        ),
-        format: f,
-    }
-    .into_response()
 }
 
 /// Takes the (base64) password out of a login request, JSON or XML, into a buffer wiped when
@@ -164,20 +149,7 @@ pub async fn renew_login_token_post(
             )
             .into_response()
         }
-        Err(e) => {
-            let e = CommvaultError::from(e);
-            Reply {
-                status: e.status,
-                json: json!({"error": {"errLogMessage": e.message, "errorCode": e.code}}),
-                xml: Element::new("DM2ContentIndexing_RenewLoginTokenResp").child(
-                    Element::new("error")
-                        .attr("errLogMessage", &e.message)
-                        .attr("errorCode", e.code),
-                ),
-                format: f,
-            }
-            .into_response()
-        }
+        Err(e) => renew_failure(f, CommvaultError::from(e)),
     }
 }
 

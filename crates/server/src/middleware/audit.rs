@@ -17,6 +17,7 @@ use strongroom_core::audit::{Caller, NewAuditEvent, RequestAudit};
 
 use super::request_id::OpId;
 use crate::app::AppState;
+use crate::face::Face;
 
 tokio::task_local! {
     /// The audit context of the request the current task serves.
@@ -67,19 +68,19 @@ fn outcome(status: u16) -> &'static str {
     }
 }
 
-/// A face, as the audit trail names it, and its routes that change nothing although their
-/// method is not GET (`POST /random` reads random bytes; auditing each would also cost a
-/// store write per read).
+/// A face as its audit layer sees it: its name in the trail ([`Face::name`]), and its routes
+/// that change nothing although their method is not GET (`POST /random` reads random bytes;
+/// auditing each would also cost a store write per read).
 #[derive(Clone, Copy)]
-pub struct Face {
-    name: &'static str,
+pub struct FaceAudit {
+    face: Face,
     read_only: &'static [&'static str],
 }
 
-impl Face {
-    pub const fn new(name: &'static str) -> Self {
+impl FaceAudit {
+    pub const fn new(face: Face) -> Self {
         Self {
-            name,
+            face,
             read_only: &[],
         }
     }
@@ -93,7 +94,7 @@ impl Face {
 
 /// The middleware for one face.
 pub async fn record(
-    State((app, face)): State<(AppState, Face)>,
+    State((app, face)): State<(AppState, FaceAudit)>,
     mut req: Request,
     next: Next,
 ) -> Response {
@@ -127,7 +128,7 @@ pub async fn record(
         .unwrap_or_else(|| "(unknown)".into());
     let ctx = RequestAudit::new(NewAuditEvent {
         actor: None,
-        face: face.name.to_owned(),
+        face: face.face.name().to_owned(),
         action: format!("{} {route}", req.method()),
         target,
         outcome: String::new(),

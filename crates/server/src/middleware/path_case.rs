@@ -5,12 +5,17 @@
 
 use axum::http::{Request, Uri};
 
-const ROOTS: [&str; 2] = ["/commandcenter/api", "/webconsole/api"];
+use crate::face::Face;
 
 pub fn lowercase_backup_client_paths<B>(mut req: Request<B>) -> Request<B> {
     let path = req.uri().path();
     let lower = path.to_ascii_lowercase();
-    if lower == path || !ROOTS.iter().any(|r| lower.starts_with(r)) {
+    if lower == path
+        || !Face::BackupClient
+            .base_paths()
+            .iter()
+            .any(|r| lower.starts_with(r))
+    {
         return req;
     }
     let rebuilt = match req.uri().query() {

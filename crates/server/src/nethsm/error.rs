@@ -1,27 +1,17 @@
 //! NetHSM errors: `{"message": "..."}` with `application/json`, the status the spec gives,
-//! and `WWW-Authenticate` on 401. The only place this face chooses error status codes.
+//! and `WWW-Authenticate` on 401 ([`crate::face::json`]). The only place this face chooses
+//! error status codes.
 
-use axum::Json;
-use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
-use crate::http_util;
-
-/// The `WWW-Authenticate` challenge of the original.
-pub const REALM: &str = "Basic realm=\"NetHSM\"";
+use crate::face::FaceError;
+use crate::face::json::{self, MessageError};
 
 #[derive(Debug)]
 pub struct NetHsmError {
     pub status: StatusCode,
     pub message: String,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    message: &'a str,
 }
 
 impl NetHsmError {
@@ -71,51 +61,19 @@ impl From<strongroom_core::Error> for NetHsmError {
 
 impl IntoResponse for NetHsmError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(ErrorBody {
-                message: &self.message,
-            }),
-        )
-            .into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
-        }
-        response
+        json::error_response(self.status, &self.message)
+    }
+}
+
+impl FaceError for NetHsmError {}
+
+impl MessageError for NetHsmError {
+    fn with_message(status: StatusCode, message: String) -> Self {
+        Self::new(status, message)
     }
 }
 
 /// Unknown paths under `/api/v1`.
 pub async fn not_found() -> NetHsmError {
     NetHsmError::new(StatusCode::NOT_FOUND, "Resource not found.")
-}
-
-const KNOWN_METHODS: [Method; 9] = [
-    Method::GET,
-    Method::HEAD,
-    Method::POST,
-    Method::PUT,
-    Method::DELETE,
-    Method::CONNECT,
-    Method::OPTIONS,
-    Method::TRACE,
-    Method::PATCH,
-];
-
-/// Gives the router's own bodiless errors (405 with `Allow`, and any other) the face's JSON
-/// shape, keeping their headers; a method HTTP does not define is 501, as in the original.
-pub async fn render_bare_errors(req: Request, next: Next) -> Response {
-    let unknown_method = !KNOWN_METHODS.contains(req.method());
-    let response = next.run(req).await;
-    http_util::fill_bare_error(response, |status| {
-        let error = if status == StatusCode::METHOD_NOT_ALLOWED && unknown_method {
-            NetHsmError::new(StatusCode::NOT_IMPLEMENTED, "Method not implemented.")
-        } else {
-            let reason = status.canonical_reason().unwrap_or("Request failed");
-            NetHsmError::new(status, format!("{reason}."))
-        };
-        Some(error.into_response())
-    })
 }

@@ -1,13 +1,13 @@
 //! The NetHSM face (`/api/v1`, `nethsm-api.yaml`; notes section 1).
 //!
-//! Every route declares the states it is available in; the state gate runs before method
-//! routing, so the order of checks is the original's: 412 wrong state, 501 unknown method,
-//! 405 method not allowed (with `Allow`), then in the handler's extractors 401, 403, 415, 413,
-//! 406, and finally body parsing (400).
+//! Every route declares the states it is available in; the state gate
+//! ([`crate::face::state_gate`]) runs before method routing, so the order of checks is the
+//! original's: 412 wrong state, 501 unknown method, 405 method not allowed (with `Allow`),
+//! then in the handler's extractors 401, 403, 415, 413, 406, and finally body parsing (400).
 
 mod config;
 mod error;
-pub(crate) mod extract;
+mod extract;
 mod health;
 mod metrics;
 mod namespaces;
@@ -19,21 +19,19 @@ pub mod wire;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::IntoResponse;
-use axum::routing::{MethodRouter, get, post, put};
-use strongroom_core::SystemState::{self, Locked, Operational, Unprovisioned};
+use axum::routing::{get, post, put};
+use strongroom_core::SystemState::{Locked, Operational, Unprovisioned};
 
 use crate::app::AppState;
+use crate::face::state_gate::{ANY_STATE, StateGate};
+use crate::face::{Face, json};
 use crate::middleware::audit;
-pub use error::{NetHsmError, render_bare_errors};
-
-const ANY_STATE: &[SystemState] = &[Unprovisioned, Locked, Operational];
+pub use error::NetHsmError;
 
 /// The face's route table: path, states, methods, handler.
 pub fn router(state: AppState) -> Router<AppState> {
-    let at = |states, routes| in_states(&state, states, routes);
+    let gate = StateGate::<NetHsmError>::new(&state);
+    let at = |states, routes| gate.route(states, routes);
     Router::new()
         .route("/info", at(ANY_STATE, get(health::info_get)))
         .route(
@@ -150,31 +148,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             ),
         )
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn(error::render_bare_errors))
+        .layer(axum::middleware::from_fn(
+            json::render_bare_errors::<NetHsmError>,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             (
                 state.clone(),
-                audit::Face::new("nethsm").read_only(&["/random"]),
+                audit::FaceAudit::new(Face::NetHsm).read_only(&["/random"]),
             ),
             audit::record,
         ))
-}
-
-/// Wraps a route (its handlers and its 405 fallback) in the state gate.
-pub(crate) fn in_states(
-    state: &AppState,
-    states: &'static [SystemState],
-    routes: MethodRouter<AppState>,
-) -> MethodRouter<AppState> {
-    routes.layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        move |State(app): State<AppState>, req: Request, next: Next| async move {
-            let current = app.core.state();
-            if states.contains(&current) {
-                next.run(req).await
-            } else {
-                NetHsmError::from(strongroom_core::Error::WrongState(current)).into_response()
-            }
-        },
-    ))
 }

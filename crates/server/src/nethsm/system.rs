@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use strongroom_core::SystemState;
+use strongroom_core::access::Access;
 use strongroom_core::backup::Restore;
 use strongroom_core::identity::Principal;
 use tokio::io::AsyncWriteExt;
@@ -70,9 +71,7 @@ pub async fn system_shutdown_post(
 ) -> Result<StatusCode, NetHsmError> {
     let (parts, _) = req.into_parts();
     if s.core.state() == SystemState::Operational {
-        auth::authenticate_basic(&s, &parts)
-            .await?
-            .require_root_admin()?;
+        Access::RootAdministrator.check(&auth::authenticate_basic(&s, &parts).await?)?;
     }
     check_accept(&parts.headers)?;
     tracing::info!("shutdown requested");
@@ -227,7 +226,7 @@ pub async fn system_restore_post(
     let (parts, body) = req.into_parts();
     let who: Option<Principal> = if s.core.state() == SystemState::Operational {
         let who = auth::authenticate_basic(&s, &parts).await?;
-        who.require_root_admin()?;
+        Access::RootAdministrator.check(&who)?;
         Some(who)
     } else {
         None

@@ -1,0 +1,143 @@
+//! The JSON conventions of the NetHSM face, which Strongroom's own API speaks too (so one
+//! client library covers both): errors are `{"message": "..."}` with `WWW-Authenticate` on
+//! 401; request bodies have the exact shape of their wire type; and the checks run in the
+//! original's order, 415, 413, 406, then 400 (after the state gate's 412, the router's 501
+//! and 405, and the caller's 401 and 403; `docs/errors.md`). Each such face has its own error
+//! type, which says how it is made ([`MessageError`]); the words of these refusals are the
+//! convention's, here.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::FaceError;
+use crate::http_util::{self, BodyError};
+
+pub const JSON: &str = "application/json";
+
+/// The `WWW-Authenticate` challenge of the original.
+pub const REALM: &str = "Basic realm=\"NetHSM\"";
+
+/// An error of a face that speaks these conventions.
+pub trait MessageError: FaceError {
+    fn with_message(status: StatusCode, message: String) -> Self;
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    message: &'a str,
+}
+
+/// The error response: `{"message"}`, and the challenge on 401.
+pub fn error_response(status: StatusCode, message: &str) -> Response {
+    let mut response = (status, Json(ErrorBody { message })).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
+    }
+    response
+}
+
+/// Refuses (406) a request whose `Accept` excludes `media`.
+pub fn require_accept<E: MessageError>(headers: &HeaderMap, media: &str) -> Result<(), E> {
+    if http_util::accepts(headers, media) {
+        Ok(())
+    } else {
+        Err(E::with_message(
+            StatusCode::NOT_ACCEPTABLE,
+            "Content type in Accept header not supported.".into(),
+        ))
+    }
+}
+
+/// A JSON request body of the wire type's exact shape (unknown fields are refused by the wire
+/// types), at most `limit` bytes, from a request whose `Accept` allows a JSON answer.
+pub async fn read_body<T: DeserializeOwned, E: MessageError>(
+    req: Request,
+    limit: usize,
+) -> Result<T, E> {
+    let (parts, body) = req.into_parts();
+    // The original checks the media type of PUT bodies only; a missing one counts as
+    // application/octet-stream.
+    if parts.method == Method::PUT
+        && http_util::content_type(&parts.headers).as_deref() != Some(JSON)
+    {
+        return Err(E::with_message(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content type not supported; use application/json.".into(),
+        ));
+    }
+    let bytes = http_util::read_body(&parts.headers, body, limit)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => E::with_message(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body is larger than {limit} bytes."),
+            ),
+            BodyError::Read(m) => E::with_message(
+                StatusCode::BAD_REQUEST,
+                format!("Reading the request body failed: {m}"),
+            ),
+        })?;
+    require_accept::<E>(&parts.headers, JSON)?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        E::with_message(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Malformed request body: {}",
+                http_util::json_error_message(&e)
+            ),
+        )
+    })
+}
+
+/// Path parameters; a malformed one is 400 with the parser's words.
+pub async fn path_params<T, E, S>(parts: &mut Parts, state: &S) -> Result<T, E>
+where
+    T: DeserializeOwned + Send,
+    E: MessageError,
+    S: Send + Sync,
+{
+    match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+        Ok(axum::extract::Path(v)) => Ok(v),
+        Err(e) => Err(E::with_message(StatusCode::BAD_REQUEST, e.body_text())),
+    }
+}
+
+const KNOWN_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::CONNECT,
+    Method::OPTIONS,
+    Method::TRACE,
+    Method::PATCH,
+];
+
+/// Middleware: gives the router's own bodiless errors (405 with `Allow`, and any other) the
+/// `{"message"}` shape in the face's error `E`, keeping their headers; a method HTTP does not
+/// define is 501, as in the original.
+pub async fn render_bare_errors<E: MessageError>(req: Request, next: Next) -> Response {
+    let unknown_method = !KNOWN_METHODS.contains(req.method());
+    let response = next.run(req).await;
+    super::bare_errors::fill(response, |status| {
+        let error = if status == StatusCode::METHOD_NOT_ALLOWED && unknown_method {
+            E::with_message(
+                StatusCode::NOT_IMPLEMENTED,
+                "Method not implemented.".into(),
+            )
+        } else {
+            let reason = status.canonical_reason().unwrap_or("Request failed");
+            E::with_message(status, format!("{reason}."))
+        };
+        Some(error.into_response())
+    })
+}
