@@ -4,9 +4,11 @@
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use strongroom_core::clients::{BackupClient, ClientChange, NewClient};
 use strongroom_core::passkeys::{PasskeyState, RestoreDecision};
+use strongroom_proto::API_PREFIX;
+use strongroom_proto::clients as wire;
+use strongroom_proto::restore::{self as restore_wire, RestoreQuery, RestoreReason};
 use time::format_description::well_known::Rfc3339;
 
 use crate::app::AppState;
@@ -14,69 +16,22 @@ use crate::middleware::request_id::OpId;
 use crate::nethsm::NetHsmError;
 use crate::nethsm::extract::{AcceptJson, Caller, NetHsmJson, NetHsmPath, RootAdmin};
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PasskeyData {
-    enabled: bool,
-    authorized_until: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClientData {
-    id: u64,
-    name: String,
-    host_name: String,
-    display_name: String,
-    owners: Vec<String>,
-    passkey: PasskeyData,
-}
-
 fn rfc3339(t: Option<time::OffsetDateTime>) -> Option<String> {
     t.and_then(|t| t.format(&Rfc3339).ok())
 }
 
-fn client_data(c: BackupClient, p: PasskeyState) -> ClientData {
-    ClientData {
+fn client_data(c: BackupClient, p: PasskeyState) -> wire::BackupClient {
+    wire::BackupClient {
         id: c.id,
         name: c.name,
         host_name: c.host_name,
         display_name: c.display_name,
         owners: c.owners,
-        passkey: PasskeyData {
+        passkey: wire::Passkey {
             enabled: p.enabled,
             authorized_until: rfc3339(p.authorized_until),
         },
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct ClientList {
-    clients: Vec<ClientData>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NewClientData {
-    name: String,
-    host_name: String,
-    display_name: Option<String>,
-    #[serde(default)]
-    owners: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ClientChangeData {
-    name: Option<String>,
-    host_name: Option<String>,
-    display_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OwnersData {
-    owners: Vec<String>,
 }
 
 fn not_found() -> NetHsmError {
@@ -91,20 +46,20 @@ pub async fn clients_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<NetHsmJson<ClientList>, NetHsmError> {
+) -> Result<NetHsmJson<wire::ClientList>, NetHsmError> {
     let clients = s
         .run(move |core| core.clients_with_passkeys(&who))
         .await?
         .into_iter()
         .map(|(c, p)| client_data(c, p))
         .collect();
-    Ok(NetHsmJson(ClientList { clients }))
+    Ok(NetHsmJson(wire::ClientList { clients }))
 }
 
 pub async fn clients_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
-    NetHsmJson(req): NetHsmJson<NewClientData>,
+    NetHsmJson(req): NetHsmJson<wire::NewClient>,
 ) -> Result<Response, NetHsmError> {
     let data = s
         .run(move |core| {
@@ -121,7 +76,7 @@ pub async fn clients_post(
             Ok(client_data(c, p))
         })
         .await?;
-    let location = format!("/api/strongroom/v1/clients/{}", data.id);
+    let location = format!("{API_PREFIX}/clients/{}", data.id);
     let mut r = (StatusCode::CREATED, NetHsmJson(data)).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -134,7 +89,7 @@ pub async fn client_get(
     NetHsmPath(id): NetHsmPath<String>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<NetHsmJson<ClientData>, NetHsmError> {
+) -> Result<NetHsmJson<wire::BackupClient>, NetHsmError> {
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
@@ -151,8 +106,8 @@ pub async fn client_patch(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
     Caller(who, _): RootAdmin,
-    NetHsmJson(req): NetHsmJson<ClientChangeData>,
-) -> Result<NetHsmJson<ClientData>, NetHsmError> {
+    NetHsmJson(req): NetHsmJson<wire::ClientChange>,
+) -> Result<NetHsmJson<wire::BackupClient>, NetHsmError> {
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
@@ -175,8 +130,8 @@ pub async fn client_owners_put(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
     Caller(who, _): RootAdmin,
-    NetHsmJson(req): NetHsmJson<OwnersData>,
-) -> Result<NetHsmJson<ClientData>, NetHsmError> {
+    NetHsmJson(req): NetHsmJson<wire::ClientOwners>,
+) -> Result<NetHsmJson<wire::BackupClient>, NetHsmError> {
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
@@ -198,23 +153,6 @@ pub async fn client_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionQuery {
-    /// `browse` or `restore`.
-    operation: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DecisionData {
-    allowed: bool,
-    /// `no-passkey`, `authorized`, `passkey-required` or `company-passkey-required`.
-    reason: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    authorized_until: Option<String>,
-}
-
 /// Asked by backup software before each browse or restore of a client; audited.
 pub async fn restore_authorization_get(
     State(s): State<AppState>,
@@ -222,8 +160,8 @@ pub async fn restore_authorization_get(
     Caller(who, _): Caller<rule::AdministratorOrBackup>,
     _: AcceptJson,
     op: axum::Extension<OpId>,
-    query: Result<Query<DecisionQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<NetHsmJson<DecisionData>, NetHsmError> {
+    query: Result<Query<RestoreQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<NetHsmJson<restore_wire::RestoreDecision>, NetHsmError> {
     let Query(q) = query.map_err(|e| NetHsmError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     if q.operation != "browse" && q.operation != "restore" {
         return Err(NetHsmError::new(
@@ -237,17 +175,17 @@ pub async fn restore_authorization_get(
         .run(move |core| core.restore_decision(&who, id, &q.operation, &request_id))
         .await?;
     let (reason, until) = match decision {
-        RestoreDecision::NoPasskey => ("no-passkey", None),
-        RestoreDecision::Authorized { until } => ("authorized", rfc3339(Some(until))),
+        RestoreDecision::NoPasskey => (RestoreReason::NoPasskey, None),
+        RestoreDecision::Authorized { until } => (RestoreReason::Authorized, rfc3339(Some(until))),
         RestoreDecision::PasskeyRequired {
             company_level: false,
-        } => ("passkey-required", None),
+        } => (RestoreReason::PasskeyRequired, None),
         RestoreDecision::PasskeyRequired {
             company_level: true,
-        } => ("company-passkey-required", None),
+        } => (RestoreReason::CompanyPasskeyRequired, None),
     };
-    Ok(NetHsmJson(DecisionData {
-        allowed: reason == "no-passkey" || reason == "authorized",
+    Ok(NetHsmJson(restore_wire::RestoreDecision {
+        allowed: reason.allows(),
         reason,
         authorized_until: until,
     }))

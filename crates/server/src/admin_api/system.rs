@@ -2,42 +2,20 @@
 //! rotation (root Administrator). See `docs/security-model.md`, "Sealing".
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
 use strongroom_core::secret::Passphrase;
+use strongroom_proto::system as wire;
 
 use crate::app::AppState;
 use crate::nethsm::NetHsmError;
 use crate::nethsm::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RotateRequest {
-    unlock_passphrase: Passphrase,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RotationData {
-    key_version: u8,
-    resumed: bool,
-    resealed: u64,
-    unreadable: u64,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DataKeyData {
-    key_version: u8,
-    rotation_in_progress: bool,
-}
-
 pub async fn data_key_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<NetHsmJson<DataKeyData>, NetHsmError> {
+) -> Result<NetHsmJson<wire::DataKey>, NetHsmError> {
     let status = s.run(move |core| core.data_key_status(&who)).await?;
-    Ok(NetHsmJson(DataKeyData {
+    Ok(NetHsmJson(wire::DataKey {
         key_version: status.key_version,
         rotation_in_progress: status.rotation_in_progress,
     }))
@@ -47,12 +25,14 @@ pub async fn rotate_data_key_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-    NetHsmJson(req): NetHsmJson<RotateRequest>,
-) -> Result<NetHsmJson<RotationData>, NetHsmError> {
+    NetHsmJson(mut req): NetHsmJson<wire::RotateDataKey>,
+) -> Result<NetHsmJson<wire::Rotation>, NetHsmError> {
+    // Moves the passphrase's buffer rather than copying it; the emptied string is what drops.
+    let unlock = Passphrase::new(std::mem::take(&mut *req.unlock_passphrase));
     let r = s
-        .run(move |core| core.rotate_data_key(&who, &req.unlock_passphrase))
+        .run(move |core| core.rotate_data_key(&who, &unlock))
         .await?;
-    Ok(NetHsmJson(RotationData {
+    Ok(NetHsmJson(wire::Rotation {
         key_version: r.key_version,
         resumed: r.resumed,
         resealed: r.resealed,
