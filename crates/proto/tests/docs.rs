@@ -27,8 +27,11 @@ fn round_trip<T: Serialize + DeserializeOwned>(example: &Value) -> T {
     parsed
 }
 
+/// Checks that an example is the type of its section.
+type Check = fn(&Value);
+
 /// The heading each example is under, and the type it must be.
-const EXAMPLES: &[(&str, fn(&Value))] = &[
+const EXAMPLES: &[(&str, Check)] = &[
     ("## `GET /audit?after=N&limit=M`", |v| {
         let page: AuditPage = round_trip(v);
         assert!(!page.events.is_empty(), "the example shows events");
