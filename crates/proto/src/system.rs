@@ -17,7 +17,7 @@ pub struct DataKey {
 
 /// The body of `POST /system/rotate-data-key`. The passphrase never appears in `Debug` and
 /// is wiped from memory when the request is dropped.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateDataKey {
     pub unlock_passphrase: Zeroizing<String>,
