@@ -10,9 +10,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
-use strongroom_client::admin::{
-    BackupClient, ClientChanges, ClientOwners, Credentials, NewClient, Remote,
-};
+use strongroom_client::admin::{Credentials, Remote};
+use strongroom_proto::clients::{BackupClient, ClientChange, ClientOwners, NewClient};
 
 /// The variable the password is read from when no `--password-file` is given. There is
 /// deliberately no `--password` flag: a value on the command line lands in shell history and
@@ -187,7 +186,7 @@ async fn execute(remote: &Remote, command: ClientCommand, json: bool) -> anyhow:
             one(remote.clients_post(&new).await?)
         }
         ClientCommand::Rename { id, changes } => {
-            let changes = ClientChanges {
+            let changes = ClientChange {
                 name: changes.name,
                 host_name: changes.host_name,
                 display_name: changes.display_name,
@@ -357,7 +356,7 @@ fn safe(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strongroom_client::admin::Passkey;
+    use strongroom_proto::clients::Passkey;
 
     fn client(id: u64, name: &str, owners: &[&str]) -> BackupClient {
         BackupClient {

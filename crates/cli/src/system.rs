@@ -7,7 +7,8 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
-use strongroom_client::admin::{Credentials, Remote, RotateDataKey};
+use strongroom_client::admin::{Credentials, Remote};
+use strongroom_proto::system::RotateDataKey;
 
 use crate::client::{Connection, password, print_raw, read_password_file};
 

@@ -1,14 +1,18 @@
 //! A typed client of a running server's own API (`/api/strongroom/v1`, see
 //! `docs/admin-api.md`): HTTPS pinned to the server's certificate ([`crate::pin`]), HTTP
 //! Basic credentials, JSON, and the `{"message": ...}` errors of the NetHSM conventions that
-//! API follows.
+//! API follows. The bodies sent and read are the server's own types, from `strongroom_proto`.
 
 use std::fmt;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use strongroom_proto::API_PREFIX;
+use strongroom_proto::clients::{BackupClient, ClientChange, ClientList, ClientOwners, NewClient};
+use strongroom_proto::errors::ErrorBody;
+use strongroom_proto::system::{DataKey, RotateDataKey, Rotation};
 use zeroize::Zeroizing;
 
 /// Why a call to the server failed.
@@ -36,93 +40,6 @@ pub enum RemoteError {
 pub struct Reply<T> {
     pub value: T,
     pub body: String,
-}
-
-/// A backup client, as `GET /clients/{id}` returns it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BackupClient {
-    pub id: u64,
-    pub name: String,
-    pub host_name: String,
-    pub display_name: String,
-    pub owners: Vec<String>,
-    pub passkey: Passkey,
-}
-
-/// Whether the client's passkey is set, and until when it is authorized (RFC 3339).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Passkey {
-    pub enabled: bool,
-    pub authorized_until: Option<String>,
-}
-
-/// `GET /clients`.
-#[derive(Debug, Deserialize)]
-pub struct ClientList {
-    pub clients: Vec<BackupClient>,
-}
-
-/// `POST /clients`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NewClient {
-    pub name: String,
-    pub host_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub owners: Vec<String>,
-}
-
-/// `PATCH /clients/{id}`: only the fields given change.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClientChanges {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub host_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-}
-
-/// `PUT /clients/{id}/owners`.
-#[derive(Debug, Serialize)]
-pub struct ClientOwners {
-    pub owners: Vec<String>,
-}
-
-/// `POST /system/rotate-data-key`. The passphrase never appears in `Debug`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RotateDataKey {
-    pub unlock_passphrase: Zeroizing<String>,
-}
-
-impl fmt::Debug for RotateDataKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RotateDataKey { unlock_passphrase: <redacted> }")
-    }
-}
-
-/// The answer to `POST /system/rotate-data-key`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Rotation {
-    pub key_version: u8,
-    pub resumed: bool,
-    pub resealed: u64,
-    pub unreadable: u64,
-}
-
-/// `GET /system/data-key`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DataKey {
-    pub key_version: u8,
-    pub rotation_in_progress: bool,
 }
 
 /// The credentials of an Administrator. The password never appears in `Debug`.
@@ -171,7 +88,7 @@ impl Remote {
         }
         let mut api = base.clone();
         api.set_path(&format!(
-            "{}/api/strongroom/v1/",
+            "{}{API_PREFIX}/",
             base.path().trim_end_matches('/')
         ));
         api.set_query(None);
@@ -203,7 +120,7 @@ impl Remote {
     pub async fn client_patch(
         &self,
         id: u64,
-        changes: &ClientChanges,
+        changes: &ClientChange,
     ) -> Result<Reply<BackupClient>, RemoteError> {
         self.call(Method::PATCH, &format!("clients/{id}"), Some(changes))
             .await
@@ -296,10 +213,6 @@ impl Remote {
 /// The `message` of a `{"message": ...}` error body; otherwise the body itself, or the
 /// status's reason when the body is empty.
 fn error_message(status: StatusCode, body: &str) -> String {
-    #[derive(Deserialize)]
-    struct ErrorBody {
-        message: String,
-    }
     match serde_json::from_str::<ErrorBody>(body) {
         Ok(e) => e.message,
         Err(_) if !body.trim().is_empty() => body.trim().to_owned(),

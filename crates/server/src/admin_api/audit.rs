@@ -2,8 +2,8 @@
 //! Root Administrator only.
 
 use axum::extract::{Query, State};
-use serde::{Deserialize, Serialize};
 use strongroom_core::audit::AuditEvent;
+use strongroom_proto::audit as wire;
 
 use super::error::ApiError;
 use super::extract::{AcceptJson, ApiJson, Caller, RootAdmin};
@@ -12,47 +12,49 @@ use crate::app::AppState;
 /// At most this many events per page.
 const MAX_LIMIT: usize = 1000;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditQuery {
-    /// Events after this sequence number (default 0: from the first).
-    #[serde(default)]
-    after: u64,
-    /// Page size, 1..=1000 (default 100).
-    limit: Option<usize>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditPageData {
-    events: Vec<AuditEvent>,
-    /// Sequence numbers on this page whose stored value failed authentication.
-    unreadable: Vec<u64>,
-    /// The `after` of the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<u64>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChainReportData {
-    verified: bool,
-    events: u64,
-    /// The last event pruned by the retention bound; verification started after it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pruned_through: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    broken_at: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
+/// The wire form of a stored event; every field is named, so a field the core adds is a
+/// decision here rather than a silent omission.
+fn audit_event(e: AuditEvent) -> wire::AuditEvent {
+    let AuditEvent {
+        seq,
+        time,
+        actor,
+        face,
+        action,
+        target,
+        outcome,
+        status,
+        request_id,
+        count,
+        since,
+        keyed,
+        prev_hash,
+        hash,
+    } = e;
+    wire::AuditEvent {
+        seq,
+        time,
+        actor,
+        face,
+        action,
+        target,
+        outcome,
+        status,
+        request_id,
+        count,
+        since,
+        keyed,
+        prev_hash,
+        hash,
+    }
 }
 
 pub async fn audit_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<ApiJson<AuditPageData>, ApiError> {
+    query: Result<Query<wire::AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<ApiJson<wire::AuditPage>, ApiError> {
     let Query(q) =
         query.map_err(|e| ApiError::new(axum::http::StatusCode::BAD_REQUEST, e.body_text()))?;
     let limit = q.limit.unwrap_or(100);
@@ -65,8 +67,8 @@ pub async fn audit_get(
     let page = s
         .run(move |core| core.operational(&who)?.audit().events(q.after, limit))
         .await?;
-    Ok(ApiJson(AuditPageData {
-        events: page.events,
+    Ok(ApiJson(wire::AuditPage {
+        events: page.events.into_iter().map(audit_event).collect(),
         unreadable: page.unreadable,
         next: page.next,
     }))
@@ -76,11 +78,9 @@ pub async fn audit_verify_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<ApiJson<ChainReportData>, ApiError> {
-    let r = s
-        .run(move |core| core.operational(&who)?.audit().verify())
-        .await?;
-    Ok(ApiJson(ChainReportData {
+) -> Result<ApiJson<wire::ChainReport>, ApiError> {
+    let r = s.run(move |core| core.operational(&who)?.audit().verify()).await?;
+    Ok(ApiJson(wire::ChainReport {
         verified: r.verified,
         events: r.events,
         pruned_through: r.pruned_through,
@@ -99,4 +99,43 @@ pub async fn accept_rollback_post(
     s.run(move |core| core.operational(&who)?.audit().accept_rollback())
         .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The API answered with the core's own serialisation of an event before the wire type
+    /// existed; the wire type must write the same bytes.
+    #[test]
+    fn an_event_is_written_as_the_core_writes_it() {
+        let plain = AuditEvent {
+            seq: 1,
+            time: "2026-11-23T12:00:01Z".into(),
+            actor: None,
+            face: "nethsm".into(),
+            action: "POST /api/v1/provision".into(),
+            target: "/api/v1/provision".into(),
+            outcome: "success".into(),
+            status: None,
+            request_id: "1f0c".into(),
+            count: None,
+            since: None,
+            keyed: false,
+            prev_hash: "0".repeat(64),
+            hash: "9b2e".into(),
+        };
+        let counted = AuditEvent {
+            actor: Some("admin".into()),
+            status: Some(401),
+            count: Some(57),
+            since: Some("2026-11-23T12:00:02Z".into()),
+            keyed: true,
+            ..plain.clone()
+        };
+        for event in [plain, counted] {
+            let core = serde_json::to_string(&event).unwrap();
+            assert_eq!(serde_json::to_string(&audit_event(event)).unwrap(), core);
+        }
+    }
 }

@@ -4,9 +4,11 @@
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use strongroom_core::clients::{BackupClient, ClientChange, NewClient};
 use strongroom_core::passkeys::{PasskeyState, RestoreDecision};
+use strongroom_proto::API_PREFIX;
+use strongroom_proto::clients as wire;
+use strongroom_proto::restore::{self as restore_wire, RestoreQuery, RestoreReason};
 use time::format_description::well_known::Rfc3339;
 
 use super::error::ApiError;
@@ -14,69 +16,22 @@ use super::extract::{AcceptJson, ApiJson, ApiPath, Caller, RootAdmin, RootAdminO
 use crate::app::AppState;
 use crate::middleware::request_id::OpId;
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PasskeyData {
-    enabled: bool,
-    authorized_until: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClientData {
-    id: u64,
-    name: String,
-    host_name: String,
-    display_name: String,
-    owners: Vec<String>,
-    passkey: PasskeyData,
-}
-
 fn rfc3339(t: Option<time::OffsetDateTime>) -> Option<String> {
     t.and_then(|t| t.format(&Rfc3339).ok())
 }
 
-fn client_data(c: BackupClient, p: PasskeyState) -> ClientData {
-    ClientData {
+fn client_data(c: BackupClient, p: PasskeyState) -> wire::BackupClient {
+    wire::BackupClient {
         id: c.id,
         name: c.name,
         host_name: c.host_name,
         display_name: c.display_name,
         owners: c.owners,
-        passkey: PasskeyData {
+        passkey: wire::Passkey {
             enabled: p.enabled,
             authorized_until: rfc3339(p.authorized_until),
         },
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct ClientList {
-    clients: Vec<ClientData>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NewClientData {
-    name: String,
-    host_name: String,
-    display_name: Option<String>,
-    #[serde(default)]
-    owners: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ClientChangeData {
-    name: Option<String>,
-    host_name: Option<String>,
-    display_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OwnersData {
-    owners: Vec<String>,
 }
 
 fn not_found() -> ApiError {
@@ -91,20 +46,20 @@ pub async fn clients_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<ApiJson<ClientList>, ApiError> {
+) -> Result<ApiJson<wire::ClientList>, ApiError> {
     let clients = s
         .run(move |core| core.operational(&who)?.clients().list_with_passkeys())
         .await?
         .into_iter()
         .map(|(c, p)| client_data(c, p))
         .collect();
-    Ok(ApiJson(ClientList { clients }))
+    Ok(ApiJson(wire::ClientList { clients }))
 }
 
 pub async fn clients_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
-    ApiJson(req): ApiJson<NewClientData>,
+    ApiJson(req): ApiJson<wire::NewClient>,
 ) -> Result<Response, ApiError> {
     let data = s
         .run(move |core| {
@@ -119,7 +74,7 @@ pub async fn clients_post(
             Ok(client_data(c, p))
         })
         .await?;
-    let location = format!("/api/strongroom/v1/clients/{}", data.id);
+    let location = format!("{API_PREFIX}/clients/{}", data.id);
     let mut r = (StatusCode::CREATED, ApiJson(data)).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -132,7 +87,7 @@ pub async fn client_get(
     ApiPath(id): ApiPath<String>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<ApiJson<ClientData>, ApiError> {
+) -> Result<ApiJson<wire::BackupClient>, ApiError> {
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
@@ -150,8 +105,8 @@ pub async fn client_patch(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,
     Caller(who, _): RootAdmin,
-    ApiJson(req): ApiJson<ClientChangeData>,
-) -> Result<ApiJson<ClientData>, ApiError> {
+    ApiJson(req): ApiJson<wire::ClientChange>,
+) -> Result<ApiJson<wire::BackupClient>, ApiError> {
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
@@ -174,8 +129,8 @@ pub async fn client_owners_put(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,
     Caller(who, _): RootAdmin,
-    ApiJson(req): ApiJson<OwnersData>,
-) -> Result<ApiJson<ClientData>, ApiError> {
+    ApiJson(req): ApiJson<wire::ClientOwners>,
+) -> Result<ApiJson<wire::BackupClient>, ApiError> {
     let id = parse_id(&id)?;
     let data = s
         .run(move |core| {
@@ -199,23 +154,6 @@ pub async fn client_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionQuery {
-    /// `browse` or `restore`.
-    operation: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DecisionData {
-    allowed: bool,
-    /// `no-passkey`, `authorized`, `passkey-required` or `company-passkey-required`.
-    reason: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    authorized_until: Option<String>,
-}
-
 /// Asked by backup software before each browse or restore of a client; audited.
 pub async fn restore_authorization_get(
     State(s): State<AppState>,
@@ -223,8 +161,8 @@ pub async fn restore_authorization_get(
     Caller(who, _): RootAdminOrBackup,
     _: AcceptJson,
     op: axum::Extension<OpId>,
-    query: Result<Query<DecisionQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<ApiJson<DecisionData>, ApiError> {
+    query: Result<Query<RestoreQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<ApiJson<restore_wire::RestoreDecision>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     if q.operation != "browse" && q.operation != "restore" {
         return Err(ApiError::new(
@@ -242,17 +180,17 @@ pub async fn restore_authorization_get(
         })
         .await?;
     let (reason, until) = match decision {
-        RestoreDecision::NoPasskey => ("no-passkey", None),
-        RestoreDecision::Authorized { until } => ("authorized", rfc3339(Some(until))),
+        RestoreDecision::NoPasskey => (RestoreReason::NoPasskey, None),
+        RestoreDecision::Authorized { until } => (RestoreReason::Authorized, rfc3339(Some(until))),
         RestoreDecision::PasskeyRequired {
             company_level: false,
-        } => ("passkey-required", None),
+        } => (RestoreReason::PasskeyRequired, None),
         RestoreDecision::PasskeyRequired {
             company_level: true,
-        } => ("company-passkey-required", None),
+        } => (RestoreReason::CompanyPasskeyRequired, None),
     };
-    Ok(ApiJson(DecisionData {
-        allowed: reason == "no-passkey" || reason == "authorized",
+    Ok(ApiJson(restore_wire::RestoreDecision {
+        allowed: reason.allows(),
         reason,
         authorized_until: until,
     }))

@@ -2,44 +2,20 @@
 //! rotation (root Administrator). See `docs/security-model.md`, "Sealing".
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
 use strongroom_core::secret::Passphrase;
+use strongroom_proto::system as wire;
 
 use super::error::ApiError;
 use super::extract::{AcceptJson, ApiJson, Caller, RootAdmin};
 use crate::app::AppState;
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RotateRequest {
-    unlock_passphrase: Passphrase,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RotationData {
-    key_version: u8,
-    resumed: bool,
-    resealed: u64,
-    unreadable: u64,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DataKeyData {
-    key_version: u8,
-    rotation_in_progress: bool,
-}
-
 pub async fn data_key_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-) -> Result<ApiJson<DataKeyData>, ApiError> {
-    let status = s
-        .run(move |core| core.operational(&who)?.system().data_key_status())
-        .await?;
-    Ok(ApiJson(DataKeyData {
+) -> Result<ApiJson<wire::DataKey>, ApiError> {
+    let status = s.run(move |core| core.operational(&who)?.system().data_key_status()).await?;
+    Ok(ApiJson(wire::DataKey {
         key_version: status.key_version,
         rotation_in_progress: status.rotation_in_progress,
     }))
@@ -49,16 +25,14 @@ pub async fn rotate_data_key_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
     _: AcceptJson,
-    ApiJson(req): ApiJson<RotateRequest>,
-) -> Result<ApiJson<RotationData>, ApiError> {
+    ApiJson(mut req): ApiJson<wire::RotateDataKey>,
+) -> Result<ApiJson<wire::Rotation>, ApiError> {
+    // Moves the passphrase's buffer rather than copying it; the emptied string is what drops.
+    let unlock = Passphrase::new(std::mem::take(&mut *req.unlock_passphrase));
     let r = s
-        .run(move |core| {
-            core.operational(&who)?
-                .system()
-                .rotate_data_key(&req.unlock_passphrase)
-        })
+        .run(move |core| core.operational(&who)?.system().rotate_data_key(&unlock))
         .await?;
-    Ok(ApiJson(RotationData {
+    Ok(ApiJson(wire::Rotation {
         key_version: r.key_version,
         resumed: r.resumed,
         resealed: r.resealed,

@@ -1,0 +1,9 @@
+//! The body of every error answer: NetHSM's `{"message": ...}`, which this API follows.
+
+use serde::{Deserialize, Serialize};
+
+/// `{"message": "..."}`, with any 4xx or 5xx status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub message: String,
+}

@@ -1,0 +1,46 @@
+//! `GET /clients/{id}/restore-authorization?operation=browse|restore`: the decision backup
+//! software asks for before each browse or restore of a client.
+
+use serde::{Deserialize, Serialize};
+
+/// The query of the restore decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreQuery {
+    /// `browse` or `restore`. Kept a string so that any other word is answered with the
+    /// API's own message rather than the query parser's.
+    pub operation: String,
+}
+
+/// The answer of the restore decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreDecision {
+    pub allowed: bool,
+    pub reason: RestoreReason,
+    /// Present when `reason` is `authorized`: the end of the window (RFC 3339, appliance
+    /// clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_until: Option<String>,
+}
+
+/// Why a browse or restore is allowed or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestoreReason {
+    /// Neither the client nor the company has a passkey.
+    NoPasskey,
+    /// The passkey that decides has an open authorization.
+    Authorized,
+    /// The client's own passkey decides and no authorization is open.
+    PasskeyRequired,
+    /// The company passkey decides and no authorization is open.
+    CompanyPasskeyRequired,
+}
+
+impl RestoreReason {
+    /// Whether the browse or restore may go ahead.
+    pub fn allows(self) -> bool {
+        matches!(self, RestoreReason::NoPasskey | RestoreReason::Authorized)
+    }
+}
