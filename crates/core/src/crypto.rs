@@ -484,33 +484,48 @@ mod tests {
             "a run larger than the budget can never go"
         );
         let peak = std::sync::Mutex::new((0u64, 0u64)); // (now, highest)
-        let order = std::sync::Mutex::new(Vec::new());
+        // For each run, the runs that had finished when it started.
+        let finished = std::sync::Mutex::new(Vec::<usize>::new());
+        let seen_at_start = std::sync::Mutex::new([const { Vec::<usize>::new() }; 5]);
         std::thread::scope(|s| {
             for (i, kib) in [60u64, 60, 20, 20, 60].into_iter().enumerate() {
                 let adm = g.admit(kib as u32).unwrap();
-                let (peak, order) = (&peak, &order);
+                let (peak, finished, seen_at_start) = (&peak, &finished, &seen_at_start);
                 s.spawn(move || {
                     adm.run(|| {
+                        seen_at_start.lock().unwrap()[i] = finished.lock().unwrap().clone();
                         {
                             let mut p = peak.lock().unwrap();
                             p.0 += kib;
                             p.1 = p.1.max(p.0);
                         }
-                        order.lock().unwrap().push(i);
                         std::thread::sleep(std::time::Duration::from_millis(60));
                         peak.lock().unwrap().0 -= kib;
+                        finished.lock().unwrap().push(i);
                     })
                 });
-                // Let each ask for its turn before the next, so arrival order is known.
-                std::thread::sleep(std::time::Duration::from_millis(20));
+                // Arrival order is the order of tickets: wait until this run has taken its
+                // ticket before the next one asks (no sleeping, so a loaded machine cannot
+                // reorder them).
+                while g.lock().next_ticket < i as u64 + 1 {
+                    std::thread::yield_now();
+                }
             }
         });
         let (now, highest) = *peak.lock().unwrap();
         assert_eq!(now, 0);
         assert!(highest <= 100, "{highest} KiB ran at once");
-        // Turns go in order of arrival: the second 60 waits for the first, and the small
-        // ones behind it wait their turn too (no overtaking that could starve a large run).
-        assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4]);
+        // Turns go in order of arrival: the second 60 waits for the first to finish, and the
+        // small ones behind it wait their turn too, although they would fit beside the first
+        // (no overtaking that could starve a large run); the last 60 waits for the second.
+        let seen = seen_at_start.lock().unwrap();
+        assert!(seen[1].contains(&0), "run 1 started beside run 0: {seen:?}");
+        assert!(seen[2].contains(&0), "run 2 overtook run 1: {seen:?}");
+        assert!(seen[3].contains(&0), "run 3 overtook run 1: {seen:?}");
+        assert!(
+            seen[4].contains(&0) && seen[4].contains(&1),
+            "run 4 started beside run 1: {seen:?}"
+        );
         assert_eq!(g.lock().admitted, 0);
         assert_eq!(g.lock().running_kib, 0);
     }
