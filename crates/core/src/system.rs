@@ -180,7 +180,7 @@ impl Core {
     pub fn set_time(&self, who: &Principal, time: &str) -> Result<()> {
         let u = self.unlocked()?;
         who.require_root_admin()?;
-        let offset = clock::offset_to(clock::parse_utc(time)?);
+        let offset = self.clock.offset_to(clock::parse_utc(time)?);
         self.commit_data(
             &u,
             Txn::new().put(clock::TIME_OFFSET_PATH, offset.to_string()),
