@@ -14,7 +14,8 @@
 //!
 //! - A (Locked): `GET /api/v1/health/alive`, unauthenticated;
 //! - B (Operational, after unlocking): `GET /api/v1/users/{id}` with the Operator's Basic auth;
-//! - C and D (Operational): `POST /api/v1/random` of 32 and of 1024 bytes, same auth.
+//! - C and D (Operational): `POST /api/v1/random` of 32 and of 1024 bytes, same auth;
+//! - E (Operational): `POST /commandcenter/api/Login` with an XML entity bomb, refused (400).
 //!
 //! Each phase has `--concurrency` tasks send requests back to back for a 1-second warm-up (not
 //! counted) and then `--duration-secs`. The report, printed on stdout, gives per phase the
@@ -54,6 +55,22 @@ const SYSTEM_TIME: &str = "2026-01-01T00:00:00Z";
 const WARMUP: Duration = Duration::from_secs(1);
 /// The largest `POST /random` length the API allows.
 const MAX_RANDOM: u64 = 1024;
+/// The backup-client face's login, which reads an XML body before any credentials.
+const LOGIN_PATH: &str = "/commandcenter/api/Login";
+/// "Billion laughs": a few hundred bytes that a parser expanding entities would grow to
+/// gigabytes. The server must refuse it for its DTD, at once.
+const XML_BOMB: &str = concat!(
+    r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">"#,
+    r#"<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">"#,
+    r#"<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">"#,
+    r#"<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">"#,
+    r#"<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">"#,
+    r#"<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">"#,
+    r#"<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">"#,
+    r#"<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">"#,
+    r#"<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]>"#,
+    r#"<DM2ContentIndexing_CheckCredentialReq username="&lol9;" password="&lol9;"/>"#,
+);
 
 /// Load figures for the release `strongroom` server (127.0.0.1 only).
 #[derive(Parser, Debug)]
@@ -240,6 +257,22 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
         random_phases.push((length, phase.name));
     }
 
+    // Phase E: Operational; hostile input refused before any authentication. The API tests
+    // check that the bomb is refused for its DTD; how fast, under load, is measured here.
+    api.check_xml_bomb().await?;
+    let login = format!("{}{LOGIN_PATH}", server.base);
+    let phase_e = Phase::new(
+        "E (Operational)",
+        format!("POST {LOGIN_PATH} with an XML entity bomb (application/xml), refused: 400"),
+        StatusCode::BAD_REQUEST,
+        move |c: &Client| {
+            c.post(&login)
+                .header(reqwest::header::CONTENT_TYPE, "application/xml")
+                .body(XML_BOMB)
+        },
+    );
+    reports.push(run_phase(&client, &phase_e, load).await?);
+
     // More phases go here: build a `Phase`, push `run_phase(...)`'s report, and add a line
     // to `ratios` if a comparison is wanted.
 
@@ -259,6 +292,11 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
             under: &phase_a.name,
         });
     }
+    ratios.push(Ratio {
+        label: "refused xml bomb/alive",
+        over: &phase_e.name,
+        under: &phase_a.name,
+    });
     print_report(&version, &info, &server, load, &reports, &ratios);
     // The request phases' server is done; the backup section starts its own.
     drop(client);
@@ -522,6 +560,28 @@ impl Api<'_> {
             .with_context(|| format!("{what}: \"random\" is not standard base64: {random:?}"))?;
         if decoded != length {
             bail!("{what}: \"random\" holds {decoded} bytes, not {length}");
+        }
+        Ok(())
+    }
+
+    /// One XML entity bomb to the backup-client login, before its phase: it must be refused
+    /// (400) for its DTD, so the phase measures that refusal and nothing else. The phase
+    /// itself only checks the status.
+    async fn check_xml_bomb(&self) -> anyhow::Result<()> {
+        let what = format!("POST {LOGIN_PATH} (an XML entity bomb)");
+        let body = self
+            .expect(
+                self.client
+                    .post(format!("{}{LOGIN_PATH}", self.server.base))
+                    .header(reqwest::header::CONTENT_TYPE, "application/xml")
+                    .body(XML_BOMB),
+                StatusCode::BAD_REQUEST,
+                &what,
+            )
+            .await?;
+        let text = String::from_utf8_lossy(&body);
+        if !text.contains("DTD") {
+            bail!("{what}: refused, but not for its DTD: {text}");
         }
         Ok(())
     }

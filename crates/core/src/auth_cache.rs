@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
 
+use crate::clock::Clock;
 use crate::crypto::fill_random;
 use crate::identity::Principal;
 
@@ -56,6 +57,7 @@ impl Inner {
 pub struct AuthCache {
     key: hmac::Key,
     ttl: Duration,
+    clock: Clock,
     inner: Mutex<Inner>,
 }
 
@@ -68,13 +70,14 @@ impl std::fmt::Debug for AuthCache {
 }
 
 impl AuthCache {
-    /// A cache whose entries live `ttl`; a zero `ttl` disables caching.
-    pub fn new(ttl: Duration) -> Self {
+    /// A cache whose entries live `ttl` on `clock`; a zero `ttl` disables caching.
+    pub fn new(ttl: Duration, clock: Clock) -> Self {
         let mut secret = zeroize::Zeroizing::new([0u8; 32]);
         fill_random(secret.as_mut());
         Self {
             key: hmac::Key::new(hmac::HMAC_SHA256, secret.as_ref()),
             ttl,
+            clock,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -99,7 +102,7 @@ impl AuthCache {
     pub fn get(&self, mac: &Mac) -> Option<Principal> {
         let mut inner = self.lock();
         match inner.entries.get(mac) {
-            Some(e) if e.expires > Instant::now() => Some(e.principal.clone()),
+            Some(e) if e.expires > self.clock.instant() => Some(e.principal.clone()),
             Some(_) => {
                 inner.entries.remove(mac);
                 None
@@ -123,13 +126,13 @@ impl AuthCache {
             return;
         }
         if inner.entries.len() >= MAX_ENTRIES {
-            let now = Instant::now();
+            let now = self.clock.instant();
             inner.entries.retain(|_, e| e.expires > now);
             if inner.entries.len() >= MAX_ENTRIES {
                 inner.entries.clear();
             }
         }
-        let expires = Instant::now() + self.ttl;
+        let expires = self.clock.instant() + self.ttl;
         inner.entries.insert(mac, Entry { principal, expires });
     }
 
@@ -164,7 +167,7 @@ mod tests {
 
     #[test]
     fn hit_miss_invalidate_and_race() {
-        let cache = AuthCache::new(Duration::from_secs(60));
+        let cache = AuthCache::new(Duration::from_secs(60), Clock::system());
         let p = Principal::new("alice", Role::Operator);
         let mac = cache.mac("alice", b"pass");
         assert_ne!(mac, cache.mac("alice", b"pasS"));
@@ -201,12 +204,15 @@ mod tests {
 
     #[test]
     fn entries_expire_and_zero_ttl_disables() {
-        let cache = AuthCache::new(Duration::from_millis(1));
+        let (clock, manual) = Clock::manual();
+        let cache = AuthCache::new(Duration::from_secs(30), clock);
         let mac = cache.mac("a", b"b");
         cache.insert(mac, Principal::new("a", Role::Metrics), 0);
-        std::thread::sleep(Duration::from_millis(5));
+        manual.advance(Duration::from_secs(29));
+        assert!(cache.get(&mac).is_some(), "within its time");
+        manual.advance(Duration::from_secs(2));
         assert!(cache.get(&mac).is_none());
-        let off = AuthCache::new(Duration::ZERO);
+        let off = AuthCache::new(Duration::ZERO, Clock::system());
         off.insert(mac, Principal::new("a", Role::Metrics), 0);
         assert!(off.get(&mac).is_none());
     }

@@ -290,6 +290,9 @@ pub struct CoreSettings {
     /// access, missing beside a store, or one that does not open the stored TLS identity)
     /// with a new key, and make a new TLS certificate. Off: such a start is refused.
     pub regenerate_device_key: bool,
+    /// Where sessions, the auth cache, passkey back-off and windows, and the appliance's time
+    /// read the time: the system's, unless a test moves it (see [`clock`]).
+    pub clock: clock::Clock,
 }
 
 impl Default for CoreSettings {
@@ -302,6 +305,7 @@ impl Default for CoreSettings {
             audit_max_events: DEFAULT_AUDIT_MAX_EVENTS,
             accept_store_rollback: false,
             regenerate_device_key: false,
+            clock: clock::Clock::system(),
         }
     }
 }
@@ -315,6 +319,7 @@ pub struct Core {
     transition: Mutex<()>,
     /// Seconds between the host clock and the appliance clock (see [`clock`]).
     time_offset: AtomicI64,
+    clock: clock::Clock,
     auth_cache: AuthCache,
     sessions: sessions::Sessions,
     passkey_guard: passkeys::PasskeyGuard,
@@ -425,9 +430,14 @@ impl Core {
             inner: RwLock::new(Inner::Unprovisioned),
             transition: Mutex::new(()),
             time_offset: AtomicI64::new(0),
-            auth_cache: AuthCache::new(settings.auth_cache_ttl),
-            sessions: sessions::Sessions::new(settings.session_idle, settings.session_max),
-            passkey_guard: passkeys::PasskeyGuard::default(),
+            auth_cache: AuthCache::new(settings.auth_cache_ttl, settings.clock.clone()),
+            sessions: sessions::Sessions::new(
+                settings.session_idle,
+                settings.session_max,
+                settings.clock.clone(),
+            ),
+            passkey_guard: passkeys::PasskeyGuard::new(settings.clock.clone()),
+            clock: settings.clock,
             passkey_window: settings.passkey_window,
             pending_audit: Mutex::new(audit::Pending::default()),
             audit_append: Mutex::new(()),
@@ -561,8 +571,12 @@ impl Core {
 
     /// The appliance's current time (host clock plus the offset set at provisioning).
     pub fn now(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::now_utc()
-            + time::Duration::seconds(self.time_offset.load(Ordering::Relaxed))
+        self.clock.now_utc() + time::Duration::seconds(self.time_offset.load(Ordering::Relaxed))
+    }
+
+    /// The clock this core reads, for the server's own time limits to read too.
+    pub fn clock(&self) -> &clock::Clock {
+        &self.clock
     }
 
     /// The TLS certificate and key to serve, made on first start.
@@ -579,7 +593,7 @@ impl Core {
         req.unlock_passphrase.check_length("unlockPassphrase")?;
         req.admin_passphrase.check_length("adminPassphrase")?;
         req.unlock_passphrase.check_strength("unlockPassphrase")?;
-        let offset = clock::offset_to(clock::parse_utc(req.system_time)?);
+        let offset = self.clock.offset_to(clock::parse_utc(req.system_time)?);
 
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
         self.require_state(SystemState::Unprovisioned)?;

@@ -29,6 +29,7 @@ use time::OffsetDateTime;
 
 use crate::access::Access;
 use crate::audit::NewAuditEvent;
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::handles::{Clients, Passkeys};
 use crate::identity::{PASSWORD_HISTORY, Principal};
@@ -161,8 +162,8 @@ struct Window {
 }
 
 /// The host clock (not the appliance clock), in Unix milliseconds.
-fn host_now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+fn host_now_ms(clock: &Clock) -> i64 {
+    (clock.now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 impl Window {
@@ -268,6 +269,7 @@ pub(crate) struct PasskeyGuard {
     failures: Mutex<HashMap<PasskeyTarget, Failures>>,
     /// Window id and its deadline on the monotonic clock.
     windows: Mutex<HashMap<PasskeyTarget, (u64, Instant)>>,
+    clock: Clock,
 }
 
 /// A target's wrong passkeys so far, and whether a check is in flight.
@@ -296,7 +298,7 @@ impl PasskeyAttempt<'_> {
         } else {
             let f = map.entry(self.target).or_default();
             f.count = f.count.saturating_add(1);
-            f.last = Some(Instant::now());
+            f.last = Some(self.guard.clock.instant());
             f.in_flight = false;
         }
     }
@@ -321,6 +323,13 @@ const FREE_FAILURES: u32 = 3;
 const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 
 impl PasskeyGuard {
+    pub(crate) fn new(clock: Clock) -> Self {
+        Self {
+            clock,
+            ..Self::default()
+        }
+    }
+
     fn delay(failures: u32) -> Duration {
         if failures < FREE_FAILURES {
             return Duration::ZERO;
@@ -343,7 +352,7 @@ impl PasskeyGuard {
         let f = map.entry(target).or_default();
         let waiting = f
             .last
-            .is_some_and(|last| last.elapsed() < Self::delay(f.count));
+            .is_some_and(|last| self.clock.since(last) < Self::delay(f.count));
         if f.in_flight || waiting {
             return Err(PasskeyError::RateLimited);
         }
@@ -398,14 +407,14 @@ impl PasskeyGuard {
             return None;
         }
         let mut map = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
+        let now = self.clock.instant();
         if let Some((id, deadline)) = map.get(&target)
             && *id == window.id
         {
             let left = deadline.saturating_duration_since(now).min(max);
             return (!left.is_zero()).then_some(left);
         }
-        let left = window.remaining_on_host_clock(epoch, host_now_ms(), max)?;
+        let left = window.remaining_on_host_clock(epoch, host_now_ms(&self.clock), max)?;
         map.insert(target, (window.id, now + left));
         Some(left)
     }
@@ -711,14 +720,14 @@ impl Passkeys<'_> {
             let length = Duration::from_secs(asked.min(max).max(0) as u64);
             let mut raw = [0u8; 8];
             crypto::fill_random(&mut raw);
-            let opened_ms = host_now_ms();
+            let opened_ms = host_now_ms(&core.clock);
             let window = Window {
                 id: u64::from_le_bytes(raw),
                 epoch: core.window_epoch(u)?,
                 opened_ms,
                 until_ms: opened_ms.saturating_add(length.as_millis() as i64),
             };
-            Some((window, Instant::now() + length, length))
+            Some((window, core.clock.instant() + length, length))
         } else {
             None
         };
@@ -921,7 +930,8 @@ mod tests {
         assert_eq!(PasskeyGuard::delay(3), Duration::from_secs(1));
         assert_eq!(PasskeyGuard::delay(4), Duration::from_secs(2));
         assert_eq!(PasskeyGuard::delay(40), MAX_DELAY);
-        let g = PasskeyGuard::default();
+        let (clock, manual) = Clock::manual();
+        let g = PasskeyGuard::new(clock);
         let t = PasskeyTarget::Client(1);
         for _ in 0..3 {
             g.begin(t).unwrap().finish(false);
@@ -937,7 +947,12 @@ mod tests {
         drop(other);
         assert_eq!(g.failures(PasskeyTarget::Client(2)), 0);
         g.begin(PasskeyTarget::Client(2)).unwrap().finish(true);
-        g.lock_failures().get_mut(&t).unwrap().last = None;
+        manual.advance(Duration::from_millis(900));
+        assert!(
+            matches!(g.begin(t), Err(PasskeyError::RateLimited)),
+            "within the delay"
+        );
+        manual.advance(Duration::from_millis(100));
         g.begin(t).unwrap().finish(true);
         assert_eq!(g.failures(t), 0, "a right passkey clears the count");
     }
@@ -991,7 +1006,7 @@ mod tests {
         let g = PasskeyGuard::default();
         let t = PasskeyTarget::Client(1);
         let max = Duration::from_secs(60);
-        let now = host_now_ms();
+        let now = host_now_ms(&Clock::system());
         // Stored as if the host clock said the window lasts an hour more.
         let w = Window {
             id: 1,

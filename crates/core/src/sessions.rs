@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest::{SHA256, digest};
 
+use crate::clock::Clock;
 use crate::crypto::fill_random;
 use crate::error::{Error, Result};
 use crate::identity::Principal;
@@ -67,8 +68,10 @@ struct Session {
 }
 
 impl Session {
-    fn live(&self, idle: Duration, max: Duration) -> bool {
-        self.last_used.elapsed() < idle && self.opened.elapsed() < max
+    /// Whether the session is live at `now` (an instant of the sessions' clock).
+    fn live(&self, now: Instant, idle: Duration, max: Duration) -> bool {
+        now.saturating_duration_since(self.last_used) < idle
+            && now.saturating_duration_since(self.opened) < max
     }
 }
 
@@ -91,9 +94,15 @@ impl Table {
         });
     }
 
-    /// Adds a session under a fresh token; the user's oldest of this face ends past
-    /// [`SESSIONS_PER_USER`].
-    fn insert(&mut self, kind: SessionKind, principal: Principal, opened: Instant) -> SessionToken {
+    /// Adds a session under a fresh token, used `now`; the user's oldest of this face ends
+    /// past [`SESSIONS_PER_USER`].
+    fn insert(
+        &mut self,
+        kind: SessionKind,
+        principal: Principal,
+        opened: Instant,
+        now: Instant,
+    ) -> SessionToken {
         let mut token = [0u8; 32];
         fill_random(&mut token);
         let own = self
@@ -113,7 +122,7 @@ impl Table {
             Session {
                 kind,
                 principal,
-                last_used: Instant::now(),
+                last_used: now,
                 opened,
             },
         );
@@ -124,14 +133,16 @@ impl Table {
 pub(crate) struct Sessions {
     idle: Duration,
     max: Duration,
+    clock: Clock,
     table: Mutex<Table>,
 }
 
 impl Sessions {
-    pub(crate) fn new(idle: Duration, max: Duration) -> Self {
+    pub(crate) fn new(idle: Duration, max: Duration, clock: Clock) -> Self {
         Self {
             idle,
             max,
+            clock,
             table: Mutex::new(Table::default()),
         }
     }
@@ -173,6 +184,7 @@ impl Core {
             return Err(Error::WrongState(self.state()));
         }
         let (idle, max) = (self.sessions.idle, self.sessions.max);
+        let now = self.sessions.clock.instant();
         let mut guard = self.sessions.lock();
         let t = &mut *guard;
         // Under the table's lock: a change bumps the generation before it ends sessions.
@@ -183,9 +195,12 @@ impl Core {
             return Err(Error::Unauthenticated);
         }
         // A sweep walks the whole table: at most once a second, not on every login.
-        if t.sessions.len() >= SWEEP_AT && t.swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
-            t.swept = Some(Instant::now());
-            t.sessions.retain(|_, s| s.live(idle, max));
+        if t.sessions.len() >= SWEEP_AT
+            && t.swept
+                .is_none_or(|at| now.saturating_duration_since(at) >= SWEEP_EVERY)
+        {
+            t.swept = Some(now);
+            t.sessions.retain(|_, s| s.live(now, idle, max));
             t.prune_index();
         }
         if t.sessions.len() >= 2 * SWEEP_AT
@@ -193,7 +208,7 @@ impl Core {
         {
             return Err(Error::RateLimited);
         }
-        Ok(t.insert(kind, principal, Instant::now()))
+        Ok(t.insert(kind, principal, now, now))
     }
 
     /// The caller a token stands for, if its session is live; using it resets the idle clock.
@@ -204,11 +219,12 @@ impl Core {
             return Err(Error::WrongState(state));
         }
         let h = hash(token);
+        let now = self.sessions.clock.instant();
         let mut t = self.sessions.lock();
         let map = &mut t.sessions;
         match map.get_mut(&h) {
-            Some(s) if s.kind == kind && s.live(self.sessions.idle, self.sessions.max) => {
-                s.last_used = Instant::now();
+            Some(s) if s.kind == kind && s.live(now, self.sessions.idle, self.sessions.max) => {
+                s.last_used = now;
                 Ok(s.principal.clone())
             }
             Some(s) if s.kind == kind => {
@@ -235,9 +251,10 @@ impl Core {
             return Err(Error::WrongState(state));
         }
         let h = hash(token);
+        let now = self.sessions.clock.instant();
         let mut t = self.sessions.lock();
         match t.sessions.get(&h) {
-            Some(s) if s.kind == kind && s.live(self.sessions.idle, self.sessions.max) => {}
+            Some(s) if s.kind == kind && s.live(now, self.sessions.idle, self.sessions.max) => {}
             Some(s) if s.kind == kind => {
                 t.sessions.remove(&h);
                 return Err(Error::Unauthenticated);
@@ -248,7 +265,7 @@ impl Core {
             .sessions
             .remove(&h)
             .expect("looked up under the same lock");
-        Ok(t.insert(kind, old.principal, old.opened))
+        Ok(t.insert(kind, old.principal, old.opened, now))
     }
 }
 
@@ -258,7 +275,11 @@ mod tests {
 
     #[test]
     fn ending_by_user_keeps_the_named_session() {
-        let s = Sessions::new(Duration::from_secs(60), Duration::from_secs(600));
+        let s = Sessions::new(
+            Duration::from_secs(60),
+            Duration::from_secs(600),
+            Clock::system(),
+        );
         let p = Principal::new("admin", crate::identity::Role::Administrator);
         for t in [[1u8; 32], [2u8; 32]] {
             s.lock().sessions.insert(

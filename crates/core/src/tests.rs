@@ -1447,21 +1447,23 @@ fn a_login_checked_before_a_passphrase_change_opens_no_session() {
 fn renewal_does_not_extend_a_session_past_its_lifetime() {
     use crate::sessions::SessionKind;
     let dir = tempfile::tempdir().unwrap();
+    let (clock, manual) = crate::clock::Clock::manual();
     let settings = CoreSettings {
         session_idle: Duration::from_secs(60),
-        session_max: Duration::from_millis(600),
+        session_max: Duration::from_secs(600),
+        clock: clock.clone(),
         ..CoreSettings::default()
     };
     let core = Core::open(dir.path(), settings).unwrap();
     provision(&core);
-    let started = std::time::Instant::now();
+    let started = clock.instant();
     let mut token = core
         .open_session(SessionKind::BackupClient, admin())
         .unwrap();
     let mut renewed = 0;
     // Used and renewed well within the idle time, over and over.
-    while started.elapsed() < Duration::from_millis(500) {
-        std::thread::sleep(Duration::from_millis(50));
+    while clock.since(started) < Duration::from_secs(500) {
+        manual.advance(Duration::from_secs(50));
         core.session(SessionKind::BackupClient, &token.0).unwrap();
         token = core
             .renew_session(SessionKind::BackupClient, &token.0)
@@ -1469,7 +1471,7 @@ fn renewal_does_not_extend_a_session_past_its_lifetime() {
         renewed += 1;
     }
     assert!(renewed >= 3);
-    std::thread::sleep(Duration::from_millis(650).saturating_sub(started.elapsed()));
+    manual.advance(Duration::from_secs(650).saturating_sub(clock.since(started)));
     assert!(matches!(
         core.session(SessionKind::BackupClient, &token.0),
         Err(Error::Unauthenticated)

@@ -40,11 +40,13 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(1);
 
 impl AppState {
     pub fn new(core: Core, scratch_dir: std::path::PathBuf, restore_max_bytes: usize) -> Self {
+        // The limits' windows run on the core's clock, which tests move.
+        let clock = core.clock().clone();
         Self {
+            auth_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW, clock.clone())),
+            unlock_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW, clock.clone())),
+            change_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW, clock)),
             core: Arc::new(core),
-            auth_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW)),
-            unlock_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW)),
-            change_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW)),
             metrics: Arc::new(Metrics::default()),
             shutdown: Arc::new(tokio::sync::Notify::new()),
             scratch_dir,

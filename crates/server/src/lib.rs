@@ -25,6 +25,8 @@ pub mod middleware;
 pub mod nethsm;
 pub mod rate_limit;
 pub mod serve;
+#[cfg(feature = "test-clock")]
+pub mod test_clock;
 pub mod xml;
 
 pub use config::Config;

@@ -9,6 +9,8 @@
 //!
 //! Addresses count by IPv4 address or IPv6 /64 ([`limited_prefix`]).
 //!
+//! Windows are measured on the core's [`Clock`], so tests move time rather than wait.
+//!
 //! Memory is bounded: entries are keyed by a keyed digest of (address, key), never by the
 //! claimed key itself, so an attacker's long user ids cost 16 bytes each; expired entries are
 //! swept at least once a window; and past [`MAX_ENTRIES`] live ones, new keys are refused
@@ -20,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
+use strongroom_core::clock::Clock;
 use tokio::sync::watch;
 
 /// The most failures (and attempts in flight) remembered at once.
@@ -43,6 +46,7 @@ struct Inner<T> {
 
 pub struct FailureLimiter<T = ()> {
     window: Duration,
+    clock: Clock,
     max_entries: usize,
     key: hmac::Key,
     inner: Mutex<Inner<T>>,
@@ -68,21 +72,24 @@ pub struct Attempt<T> {
 }
 
 impl<T: Clone> FailureLimiter<T> {
-    pub fn new(window: Duration) -> Self {
-        Self::with_capacity(window, MAX_ENTRIES)
+    /// A limiter whose `window` runs on `clock`.
+    pub fn new(window: Duration, clock: Clock) -> Self {
+        Self::with_capacity(window, clock, MAX_ENTRIES)
     }
 
-    pub fn with_capacity(window: Duration, max_entries: usize) -> Self {
+    pub fn with_capacity(window: Duration, clock: Clock, max_entries: usize) -> Self {
         let mut secret = zeroize::Zeroizing::new([0u8; 32]);
         strongroom_core::crypto::fill_random(secret.as_mut());
+        let swept = clock.instant();
         Self {
             window,
+            clock,
             max_entries,
             key: hmac::Key::new(hmac::HMAC_SHA256, secret.as_ref()),
             inner: Mutex::new(Inner {
                 last_failure: HashMap::new(),
                 in_flight: HashMap::new(),
-                swept: Instant::now(),
+                swept,
                 next_id: 0,
             }),
         }
@@ -105,10 +112,11 @@ impl<T: Clone> FailureLimiter<T> {
     /// window). Does not reserve anything.
     pub fn is_limited(&self, ip: IpAddr, key: &str) -> bool {
         let slot = self.slot(ip, key);
+        let now = self.clock.instant();
         self.lock()
             .last_failure
             .get(&slot)
-            .is_some_and(|t| t.elapsed() < self.window)
+            .is_some_and(|t| now.saturating_duration_since(*t) < self.window)
     }
 
     /// Reserves an attempt for `key` from `ip` carrying `credentials` (a digest; `None` if
@@ -120,17 +128,15 @@ impl<T: Clone> FailureLimiter<T> {
         credentials: Option<[u8; 32]>,
     ) -> Turn<T> {
         let slot = self.slot(ip, key);
+        let now = self.clock.instant();
         let mut inner = self.lock();
         let window = self.window;
-        if inner.swept.elapsed() >= window || inner.last_failure.len() >= self.max_entries {
-            inner.last_failure.retain(|_, t| t.elapsed() < window);
-            inner.swept = Instant::now();
+        let recent = |t: &Instant| now.saturating_duration_since(*t) < window;
+        if !recent(&inner.swept) || inner.last_failure.len() >= self.max_entries {
+            inner.last_failure.retain(|_, t| recent(t));
+            inner.swept = now;
         }
-        if inner
-            .last_failure
-            .get(&slot)
-            .is_some_and(|t| t.elapsed() < window)
-        {
+        if inner.last_failure.get(&slot).is_some_and(recent) {
             return Turn::Refused;
         }
         if let Some(flight) = inner.in_flight.get(&slot) {
@@ -177,7 +183,7 @@ impl<T: Clone> FailureLimiter<T> {
             inner.in_flight.remove(slot);
         }
         if failed {
-            inner.last_failure.insert(*slot, Instant::now());
+            inner.last_failure.insert(*slot, self.clock.instant());
         }
     }
 }
@@ -250,7 +256,8 @@ mod tests {
 
     #[test]
     fn one_failure_per_window() {
-        let l = Arc::new(FailureLimiter::<()>::new(Duration::from_millis(50)));
+        let (clock, manual) = Clock::manual();
+        let l = Arc::new(FailureLimiter::<()>::new(Duration::from_secs(1), clock));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let other: IpAddr = "127.0.0.2".parse().unwrap();
         assert!(!l.is_limited(ip, "alice"));
@@ -259,7 +266,10 @@ mod tests {
         assert!(matches!(l.begin(ip, "alice", None), Turn::Refused));
         assert!(!l.is_limited(ip, "bob"));
         assert!(!l.is_limited(other, "alice"));
-        std::thread::sleep(Duration::from_millis(60));
+        manual.advance(Duration::from_millis(900));
+        assert!(l.is_limited(ip, "alice"), "still within the window");
+        assert!(matches!(l.begin(ip, "alice", None), Turn::Refused));
+        manual.advance(Duration::from_millis(100));
         assert!(!l.is_limited(ip, "alice"));
         mine(l.begin(ip, "alice", None)).finish((), false);
         assert!(!l.is_limited(ip, "alice"), "a success starts no window");
@@ -267,7 +277,10 @@ mod tests {
 
     #[test]
     fn one_check_in_flight_per_key_and_same_credentials_share_it() {
-        let l = Arc::new(FailureLimiter::<u32>::new(Duration::from_secs(60)));
+        let l = Arc::new(FailureLimiter::<u32>::new(
+            Duration::from_secs(60),
+            Clock::system(),
+        ));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let first = mine(l.begin(ip, "alice", Some([1; 32])));
         assert!(matches!(l.begin(ip, "alice", Some([2; 32])), Turn::Refused));
@@ -287,7 +300,10 @@ mod tests {
 
     #[test]
     fn ipv6_addresses_count_by_their_64() {
-        let l = Arc::new(FailureLimiter::<()>::new(Duration::from_secs(60)));
+        let l = Arc::new(FailureLimiter::<()>::new(
+            Duration::from_secs(60),
+            Clock::system(),
+        ));
         let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
         mine(l.begin(ip("2001:db8:1:2::1"), "alice", None)).finish((), true);
         for same in ["2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:ffff"] {
@@ -313,6 +329,7 @@ mod tests {
     fn memory_is_bounded_by_entries_and_keys_are_digests() {
         let l = Arc::new(FailureLimiter::<()>::with_capacity(
             Duration::from_secs(60),
+            Clock::system(),
             100,
         ));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
@@ -326,14 +343,16 @@ mod tests {
             "full: new keys are refused rather than growing"
         );
         assert_eq!(l.entries(), 100);
+        let (clock, manual) = Clock::manual();
         let short = Arc::new(FailureLimiter::<()>::with_capacity(
-            Duration::from_millis(20),
+            Duration::from_secs(1),
+            clock,
             100,
         ));
         for i in 0..100 {
             mine(short.begin(ip, &i.to_string(), None)).finish((), true);
         }
-        std::thread::sleep(Duration::from_millis(30));
+        manual.advance(Duration::from_millis(1500));
         assert!(matches!(short.begin(ip, "newcomer", None), Turn::Mine(_)));
         assert_eq!(short.entries(), 0, "expired failures were swept");
     }

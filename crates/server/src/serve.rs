@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use strongroom_core::clock::Clock;
 use strongroom_core::{Core, CoreSettings};
 
 use crate::app::{self, AppState};
@@ -150,6 +151,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         audit_max_events: config.audit_max_events,
         accept_store_rollback: config.accept_store_rollback,
         regenerate_device_key: config.regenerate_device_key,
+        clock: server_clock(),
     };
     let (core, tls, scratch_dir) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let core = Core::open(&data_dir, settings)
@@ -230,6 +232,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     drop(core);
     tracing::info!(open_handles, "stopped; store closed");
     Ok(())
+}
+
+/// The clock the core and the failure limits run on. A build with the `test-clock` feature
+/// (tests only) may run it ahead: see [`crate::test_clock`].
+#[cfg(feature = "test-clock")]
+fn server_clock() -> Clock {
+    crate::test_clock::server_clock()
+}
+
+#[cfg(not(feature = "test-clock"))]
+fn server_clock() -> Clock {
+    Clock::system()
 }
 
 /// Writes the counted failures to the audit trail once a minute (they are also written

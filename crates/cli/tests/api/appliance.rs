@@ -58,7 +58,10 @@ async fn assert_empty_401(r: Response) {
 
 #[tokio::test]
 async fn sessions() {
-    let s = Server::start_with(&["--session-idle-secs", "2"]);
+    // Ten minutes of idle time, crossed by moving the server's clock: the requests' own time
+    // (Argon2 runs included) is nothing beside it, so a slow machine cannot expire a session
+    // early.
+    let s = Server::start_with(&["--session-idle-secs", "600"]);
     // Before provisioning, and while Locked: 503 with a ResponseError.
     let code = response_error(login(&s, "admin", ADMIN).await, 503).await;
     assert_eq!(code, "SERVICE_UNAVAILABLE");
@@ -131,10 +134,9 @@ async fn sessions() {
         response_error(login(&s, "admin", ADMIN).await, 429).await,
         "TOO_MANY_REQUESTS"
     );
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
 
-    // Logout ends it. (A fresh session: the checks above run Argon2 several times, which on a
-    // loaded machine can outlast the 2 s idle time of the first one.)
+    // Logout ends it.
     let sid = session(&s, "admin", ADMIN).await;
     let r = at(&s, Method::DELETE, "/session")
         .header("x-dr-session", &sid)
@@ -159,13 +161,13 @@ async fn sessions() {
     )
     .await;
 
-    // Idle sessions expire (2 s here); using one keeps it alive.
+    // Idle sessions expire (10 min here); using one keeps it alive.
     let used = session(&s, "admin", ADMIN).await;
     let idle = session(&s, "admin", ADMIN).await;
-    // Used every half second (well inside the 2 s, even on a slow machine) for 2.5 s: the
-    // used session lives on, the idle one does not.
+    // Used every 2.5 minutes for 12.5 minutes: the used session lives on, the idle one does
+    // not.
     for _ in 0..5 {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        s.advance_clock(std::time::Duration::from_secs(150));
         let r = at(&s, Method::GET, "/session")
             .header("x-dr-session", &used)
             .send()
@@ -261,7 +263,7 @@ async fn password_policy_each_rule_and_history() {
         response_error(change(&s, &sid, ADMIN, "Fresh1!pass").await, 429).await,
         "TOO_MANY_REQUESTS"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    after_rate_limit_window(&s).await;
     let wrong: Vec<String> = (0..6).map(|i| format!("wrong guess {i}")).collect();
     let guesses =
         futures_util::future::join_all(wrong.iter().map(|w| change(&s, &sid, w, "Fresh1!pass")))
@@ -307,7 +309,7 @@ async fn password_policy_each_rule_and_history() {
         .unwrap();
     assert_eq!(response_error(r, 415).await, "UNSUPPORTED_MEDIA_TYPE");
 
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    after_rate_limit_window(&s).await;
     // History: P0..P5 in turn; then each of the last five (P5 is current) is refused, and the
     // sixth-oldest (P0) is accepted again.
     let passwords: Vec<String> = (0..6).map(|i| format!("History{i}!pw")).collect();
@@ -358,7 +360,7 @@ async fn a_change_takes_effect_on_every_face_and_ends_other_sessions() {
             .status(),
         401
     );
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     // Appliance face.
     assert_eq!(login(&s, "admin", new).await.status(), 200);
     assert_empty_401(login(&s, "admin", ADMIN).await).await;
@@ -379,7 +381,7 @@ async fn a_change_takes_effect_on_every_face_and_ends_other_sessions() {
     .await;
 
     // A change on the NetHSM face ends appliance sessions too, and feeds the same history.
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     let r = s
         .post("/users/admin/passphrase")
         .basic_auth("admin", Some(new))

@@ -73,7 +73,7 @@ async fn every_state_change_is_recorded_and_the_chain_verifies() {
     assert_eq!(r.status(), 204);
     // Recorded while Locked, appended at unlock.
     assert_eq!(s.unlock("a wrong unlock passphrase").await.status(), 403);
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     // Reads are not state changes.
     let _ = s

@@ -65,7 +65,7 @@ async fn backup_passphrase_both_shapes_and_every_code() {
         assert_error(r, 429).await,
         "Too many failed attempts; try again in a second."
     );
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     let r = put(json!({"newPassphrase": "yet another one", "currentPassphrase": ""}))
         .send()
         .await
@@ -258,7 +258,7 @@ async fn round_trip_into_a_fresh_node() {
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
     assert_eq!(b.state().await, "Locked");
     assert_error(b.unlock(UNLOCK).await, 403).await;
-    after_rate_limit_window().await;
+    after_rate_limit_window(&b).await;
     assert_eq!(b.unlock(new_unlock).await.status(), 204);
     for (user, pass) in &users {
         let r = b
@@ -651,7 +651,7 @@ async fn wrong_current_passphrases_are_rate_limited_one_check_at_a_time() {
             .await
             .unwrap();
         assert_error(r, 403).await;
-        after_rate_limit_window().await;
+        after_rate_limit_window(&s).await;
         let r = put(current).send().await.unwrap();
         assert_eq!(r.status(), 204, "{path}");
     }

@@ -119,7 +119,7 @@ async fn unlock_refuses_bad_input_and_stays_locked() {
     let r = s.get("/unlock").send().await.unwrap();
     assert_eq!(r.headers()["allow"], "POST");
     assert_error(r, 405).await;
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
 }
 

@@ -99,7 +99,7 @@ async fn role_matrix() {
     for (row, (caller, user, pass)) in callers.iter().enumerate() {
         for (col, (class, method, path, body)) in endpoints.iter().enumerate() {
             if *caller == "unknown user" {
-                after_rate_limit_window().await;
+                after_rate_limit_window(&s).await;
             }
             let mut req = s.request(method.clone(), path);
             if let Some(user) = user {
@@ -134,7 +134,7 @@ async fn role_matrix() {
     }
 
     // Nothing of the above is available while Locked: 412 comes first.
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     let r = s
         .post("/lock")
         .basic_auth("admin", Some(ADMIN))
@@ -276,7 +276,7 @@ async fn user_management_and_namespace_isolation() {
     s.create_user(Some("ns2~boss"), "Administrator", PASS).await;
     let boss = |r: reqwest::RequestBuilder| r.basic_auth("ns1~boss", Some(PASS));
     assert_error(boss(s.get("/users")).send().await.unwrap(), 401).await;
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     for ns in ["ns1", "ns2"] {
         assert_eq!(
             admin(s.put(&format!("/namespaces/{ns}")))
@@ -476,7 +476,7 @@ async fn cache_follows_passphrase_changes_and_deletion() {
     );
 
     // An administrator's change and a deletion take effect on the very next request too.
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     assert_eq!(get(new).await.unwrap().status(), 200);
     let r = s
         .post("/users/carol/passphrase")
@@ -498,7 +498,7 @@ async fn cache_follows_passphrase_changes_and_deletion() {
     );
     assert_eq!(get("set by the admin").await.unwrap().status(), 401);
     // Re-creating the user with another passphrase does not revive the cached one.
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     s.create_user(Some("carol"), "Operator", "a different one")
         .await;
     assert_eq!(get("set by the admin").await.unwrap().status(), 401);
@@ -530,7 +530,7 @@ async fn failed_authentication_is_rate_limited_per_address_and_user() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     assert_eq!(get("dave", PASS).await.unwrap().status(), 200);
 }
 

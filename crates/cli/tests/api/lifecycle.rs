@@ -93,7 +93,7 @@ async fn full_lifecycle() {
     // One failed unlock per second per address: even the right passphrase waits.
     assert_error(s.unlock(UNLOCK).await, 429).await;
     assert_health(&s, "Locked").await;
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     assert_health(&s, "Operational").await;
     assert_error(s.unlock(UNLOCK).await, 412).await;
@@ -121,7 +121,7 @@ async fn full_lifecycle() {
     )
     .await;
     assert_health(&s, "Operational").await;
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     assert_eq!(
         s.post("/lock")
             .basic_auth("admin", Some(ADMIN))

@@ -10,6 +10,7 @@ mod backup;
 mod backup_client;
 mod bad_input;
 mod cli_client;
+mod clock;
 mod conformance;
 mod connections;
 mod crash;

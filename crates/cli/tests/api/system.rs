@@ -47,7 +47,7 @@ async fn unlock_passphrase_change() {
         .await,
         "Too many failed attempts; try again in a second."
     );
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     assert_eq!(
         put(json!({"newPassphrase": new, "currentPassphrase": UNLOCK}))
             .send()
@@ -66,7 +66,7 @@ async fn unlock_passphrase_change() {
     assert_eq!(r.status(), 200);
     s.restart();
     assert_error(s.unlock(UNLOCK).await, 403).await;
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     assert_eq!(s.unlock(new).await.status(), 204);
 }
 
@@ -237,7 +237,7 @@ async fn shutdown_stops_the_process() {
     s.provision().await;
     // Operational: the root Administrator only.
     assert_error(s.post("/system/shutdown").send().await.unwrap(), 401).await;
-    after_rate_limit_window().await;
+    after_rate_limit_window(&s).await;
     assert_eq!(
         s.post("/system/shutdown")
             .basic_auth("admin", Some(ADMIN))

@@ -27,6 +27,8 @@ pub struct Server {
     pub client: Client,
     pub data_dir: PathBuf,
     pub log_path: PathBuf,
+    /// How far ahead the server's clocks run, in milliseconds ([`Server::advance_clock`]).
+    clock_path: PathBuf,
     extra_args: Vec<String>,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -41,6 +43,7 @@ impl Server {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data_dir = tmp.path().join("data");
         let log_path = tmp.path().join("server.log");
+        let clock_path = tmp.path().join("clock-ahead-ms");
         let mut s = Server {
             child: None,
             base: String::new(),
@@ -48,6 +51,7 @@ impl Server {
             client: Client::new(),
             data_dir,
             log_path,
+            clock_path,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             _tmp: Some(tmp),
         };
@@ -69,6 +73,10 @@ impl Server {
             .arg("127.0.0.1:0")
             .args(&self.extra_args)
             .env("STRONGROOM_LOG", "debug")
+            .env(
+                strongroom_server::test_clock::CLOCK_FILE_VAR,
+                &self.clock_path,
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
@@ -305,6 +313,22 @@ impl Server {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// Moves the server's clocks (sessions, tokens, failure limits, passkey back-off and
+    /// windows, the appliance's time) forward by `by`, at once, as waiting would; across
+    /// restarts too. Written whole (rename), so the server never reads half a number.
+    pub fn advance_clock(&self, by: Duration) {
+        let ahead: u64 = match std::fs::read_to_string(&self.clock_path) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .expect("the clock file holds milliseconds"),
+            Err(_) => 0,
+        };
+        let next = self.clock_path.with_extension("next");
+        std::fs::write(&next, (ahead + by.as_millis() as u64).to_string()).unwrap();
+        std::fs::rename(&next, &self.clock_path).unwrap();
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }
@@ -386,8 +410,8 @@ pub async fn audit_verify(s: &Server) -> Value {
     r.json().await.unwrap()
 }
 
-/// Waits out the one-second window in which, after a failed attempt, the same attempt is
-/// refused with 429.
-pub async fn after_rate_limit_window() {
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+/// Moves the server's clock past the one-second window in which, after a failed attempt, the
+/// same attempt is refused with 429.
+pub async fn after_rate_limit_window(s: &Server) {
+    s.advance_clock(Duration::from_millis(1100));
 }
