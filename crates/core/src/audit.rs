@@ -423,21 +423,18 @@ impl Pending {
     }
 
     /// Whether one more refusal of `actor` may be recorded on its own this minute.
-    fn refusal_allowed(&mut self, actor: &str) -> bool {
+    fn refusal_allowed(&mut self, actor: &str, now: Instant) -> bool {
         const MINUTE: Duration = Duration::from_secs(60);
         if self.refusals.len() >= MAX_TALLIES {
             self.refusals
-                .retain(|_, (start, _)| start.elapsed() < MINUTE);
+                .retain(|_, (start, _)| now.saturating_duration_since(*start) < MINUTE);
         }
         if !self.refusals.contains_key(actor) && self.refusals.len() >= MAX_TALLIES {
             return false;
         }
-        let entry = self
-            .refusals
-            .entry(actor.to_owned())
-            .or_insert((Instant::now(), 0));
-        if entry.0.elapsed() >= MINUTE {
-            *entry = (Instant::now(), 0);
+        let entry = self.refusals.entry(actor.to_owned()).or_insert((now, 0));
+        if now.saturating_duration_since(entry.0) >= MINUTE {
+            *entry = (now, 0);
         }
         entry.1 += 1;
         entry.1 <= REFUSALS_PER_MINUTE
@@ -573,7 +570,7 @@ impl Core {
             && event
                 .actor
                 .as_deref()
-                .is_some_and(|a| pending.refusal_allowed(a));
+                .is_some_and(|a| pending.refusal_allowed(a, self.clock.instant()));
         if on_its_own {
             drop(pending);
             self.record_audit(event);

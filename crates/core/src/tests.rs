@@ -1813,3 +1813,51 @@ fn the_core_reports_passkey_failures_without_any_face_s_words() {
         }
     }
 }
+
+#[test]
+fn an_authenticated_callers_refusal_budget_renews_each_minute_of_the_core_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clock, manual) = crate::clock::Clock::manual();
+    let settings = CoreSettings {
+        clock,
+        ..CoreSettings::default()
+    };
+    let core = Core::open(dir.path(), settings).unwrap();
+    provision(&core);
+    let refuse = |n: u32| {
+        let mut e = event(n);
+        e.outcome = "denied".into();
+        e.status = Some(403);
+        e.action = "DELETE /api/v1/users/{UserID}".into();
+        core.record_request(e, audit::Caller::Authenticated, "127.0.0.1");
+    };
+    let singles = || {
+        core.flush_audit();
+        core.operational(&admin())
+            .and_then(|h| h.audit().events(0, 1000))
+            .unwrap()
+            .events
+            .iter()
+            .filter(|e| e.count.is_none() && e.outcome == "denied")
+            .count()
+    };
+    let budget = audit::REFUSALS_PER_MINUTE;
+    for n in 0..budget + 5 {
+        refuse(n);
+    }
+    assert_eq!(
+        singles(),
+        budget as usize,
+        "past the budget, refusals are counted"
+    );
+    // 59 s later the minute is not over: still counted.
+    manual.advance(Duration::from_secs(59));
+    refuse(100);
+    assert_eq!(singles(), budget as usize);
+    // A minute after the first refusal, the budget starts again.
+    manual.advance(Duration::from_secs(1));
+    for n in 0..budget + 3 {
+        refuse(200 + n);
+    }
+    assert_eq!(singles(), 2 * budget as usize);
+}
