@@ -3,8 +3,11 @@
 
 #![allow(dead_code)]
 
+mod errors;
 pub mod python;
 pub mod raw;
+
+pub use errors::*;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,6 +20,12 @@ use serde_json::{Value, json};
 pub const UNLOCK: &str = "unlock passphrase for tests";
 pub const ADMIN: &str = "admin passphrase for tests";
 pub const TIME: &str = "2026-11-23T12:00:00Z";
+
+/// Where each face is mounted, after the server's base URL.
+pub const NETHSM: &str = "/api/v1";
+pub const OWN_API: &str = "/api/strongroom/v1";
+pub const APPLIANCE: &str = "/api/rest/configure/v1";
+pub const BACKUP_CLIENT: &str = "/commandcenter/api";
 
 /// A running server and the data directory it owns.
 pub struct Server {
@@ -125,7 +134,35 @@ impl Server {
     /// A request to Strongroom's own API (`/api/strongroom/v1`).
     pub fn own(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
-            .request(method, format!("{}/api/strongroom/v1{path}", self.base))
+            .request(method, format!("{}{OWN_API}{path}", self.base))
+    }
+
+    /// A NetHSM-face request as the root Administrator.
+    pub fn as_admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).basic_auth("admin", Some(ADMIN))
+    }
+
+    /// A request to Strongroom's own API as the root Administrator.
+    pub fn own_as_admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.own(method, path).basic_auth("admin", Some(ADMIN))
+    }
+
+    /// A request to the appliance face (`/api/rest/configure/v1`).
+    pub fn appliance(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{APPLIANCE}{path}", self.base))
+    }
+
+    /// A request to the backup-client face (`/commandcenter/api`); `path` without its `/`.
+    pub fn backup_client(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{BACKUP_CLIENT}/{path}", self.base))
+    }
+
+    /// `POST /lock` as the root Administrator; asserts 204.
+    pub async fn lock(&self) {
+        let r = self.as_admin(Method::POST, "/lock").answer().await;
+        assert_eq!(r.status(), 204, "lock: {}", r.text().await.unwrap());
     }
 
     /// A client whose connections come from another loopback address, so per-address rate
@@ -347,6 +384,18 @@ fn pinned_client_from(fingerprint: &str, local: Option<std::net::IpAddr>) -> Cli
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
+}
+
+/// Sends a request that must get an HTTP answer (any status): a failure to get one is the
+/// test's failure, not a case to handle.
+pub trait Answer {
+    fn answer(self) -> impl std::future::Future<Output = Response> + Send;
+}
+
+impl Answer for RequestBuilder {
+    async fn answer(self) -> Response {
+        self.send().await.expect("an HTTP answer")
+    }
 }
 
 /// Asserts a NetHSM error response: status and a JSON `message`.
