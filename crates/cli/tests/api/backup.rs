@@ -111,7 +111,11 @@ async fn backup_passphrase_both_shapes_and_every_code() {
         .await
         .unwrap();
     nethsm_error(r, 403, "Access denied.").await;
-    let r = s.put("/config/backup-passphrase").json(&body).answer().await;
+    let r = s
+        .put("/config/backup-passphrase")
+        .json(&body)
+        .answer()
+        .await;
     nethsm_error(r, 401, "Authentication required.").await;
     let r = s
         .as_admin(Method::PUT, "/config/backup-passphrase")
@@ -522,7 +526,12 @@ async fn restore_request_errors() {
         .body(vec![0u8; 10])
         .answer()
         .await;
-    nethsm_error(r, 415, "Content type not supported; use multipart/form-data.").await;
+    nethsm_error(
+        r,
+        415,
+        "Content type not supported; use multipart/form-data.",
+    )
+    .await;
     let only_args = reqwest::multipart::Form::new().text(
         "arguments",
         json!({"backupPassphrase": BACKUP_PASS}).to_string(),
