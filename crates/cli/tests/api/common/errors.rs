@@ -4,12 +4,14 @@
 use reqwest::Response;
 use serde_json::Value;
 
-/// What an error message must say: the whole text, or (for messages that end in a detail,
-/// such as a parser's) how it begins.
+/// What an error message must say: the whole text; or (for messages that end in a detail,
+/// such as a parser's) how it begins; or, for a documented message with placeholders, the
+/// fixed pieces around them, in order (the first a prefix, the last a suffix).
 #[derive(Clone, Debug)]
 pub enum Says {
     Exactly(String),
     StartsWith(String),
+    Pieces(Vec<String>),
 }
 
 impl Says {
@@ -20,6 +22,25 @@ impl Says {
                 message.starts_with(prefix.as_str()),
                 "{context}: message {message:?} does not start with {prefix:?}"
             ),
+            Says::Pieces(pieces) => {
+                let fits = |message: &str| {
+                    let (first, last) = (&pieces[0], &pieces[pieces.len() - 1]);
+                    let Some(mut rest) = message.strip_prefix(first.as_str()) else {
+                        return false;
+                    };
+                    for piece in &pieces[1..pieces.len() - 1] {
+                        match rest.find(piece.as_str()) {
+                            Some(at) => rest = &rest[at + piece.len()..],
+                            None => return false,
+                        }
+                    }
+                    pieces.len() == 1 || rest.ends_with(last.as_str())
+                };
+                assert!(
+                    fits(message),
+                    "{context}: message {message:?} does not fit the pieces {pieces:?}"
+                );
+            }
         }
     }
 }
