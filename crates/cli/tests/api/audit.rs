@@ -72,7 +72,8 @@ async fn every_state_change_is_recorded_and_the_chain_verifies() {
         .unwrap();
     assert_eq!(r.status(), 204);
     // Recorded while Locked, appended at unlock.
-    assert_eq!(s.unlock("a wrong unlock passphrase").await.status(), 403);
+    let r = s.unlock("a wrong unlock passphrase").await;
+    nethsm_error(r, 403, "Unlock failed: the passphrase is incorrect.").await;
     after_rate_limit_window().await;
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     // Reads are not state changes.

@@ -172,17 +172,59 @@ async fn unattended_boot_comes_up_operational() {
     assert_eq!(s.state().await, "Locked");
 }
 
+/// SIGTERM while an unlock is in flight: its handler is reading the body (the server has
+/// answered its `Expect: 100-continue`), which arrives only after the signal. The unlock
+/// completes (204), then the server exits 0 and the store reopens Locked.
 #[tokio::test]
 async fn sigterm_stops_cleanly_and_the_store_reopens() {
+    use tokio::io::AsyncWriteExt;
+
     let mut s = Server::start();
     s.provision().await;
-    // A request in flight when the signal arrives still completes.
-    let slow = s.unlock(UNLOCK); // 412 quickly, but exercises a live connection
-    let status = slow.await.status();
-    assert_eq!(status, 412);
-    let exit = s.terminate();
+    s.restart();
+    assert_eq!(s.state().await, "Locked");
+    let body = json!({"passphrase": UNLOCK}).to_string();
+    let head = format!(
+        "POST /api/v1/unlock HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nexpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    let mut conn = raw::tls(&s).await;
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.flush().await.unwrap();
+    // The 100 Continue is sent when the handler starts reading the body: in flight for sure.
+    let interim = raw::read_response(&mut conn, std::time::Duration::from_secs(30)).await;
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+
+    // The log holds the first run's SIGTERM (the restart) too: wait for the second.
+    let signals = |log: &str| log.matches("SIGTERM received").count();
+    assert_eq!(signals(&s.log()), 1);
+    unsafe {
+        libc::kill(s.pid() as i32, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while signals(&s.log()) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not log the SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    conn.write_all(body.as_bytes()).await.unwrap();
+    conn.flush().await.unwrap();
+    let response = raw::read_response(&mut conn, std::time::Duration::from_secs(30)).await;
+    assert!(
+        response.starts_with("HTTP/1.1 204"),
+        "the unlock in flight at SIGTERM: {response}"
+    );
+
+    let exit = s.wait_exit();
     assert!(exit.success(), "exit status {exit:?}");
-    assert!(s.log().contains("stopped; store closed"));
+    let log = s.log();
+    let signal = log.rfind("SIGTERM received").unwrap();
+    let unlocked = log.rfind("status=204").expect("the unlock completed");
+    assert!(signal < unlocked, "the unlock completed after the signal");
+    assert!(log.contains("stopped; store closed"));
     s.start_again();
     assert_eq!(s.state().await, "Locked");
 }
