@@ -26,15 +26,15 @@ async fn full_lifecycle() {
     assert!(info["vendor"].is_string() && info["product"].is_string());
 
     // Operational-only endpoints answer the exact 412 text before anything else.
-    let msg = assert_error(s.post("/lock").send().await.unwrap(), 412).await;
-    assert_eq!(msg, "Service not available");
-    assert_error(
+    nethsm_error(s.post("/lock").answer().await, 412, "Service not available").await;
+    nethsm_error(
         s.post("/unlock")
             .json(&json!({"passphrase": UNLOCK}))
             .send()
             .await
             .unwrap(),
         412,
+        "Service not available",
     )
     .await;
 
@@ -47,7 +47,7 @@ async fn full_lifecycle() {
         .send()
         .await
         .unwrap();
-    assert_eq!(assert_error(r, 412).await, "Service not available");
+    nethsm_error(r, 412, "Service not available").await;
     let r = s
         .get("/system/info")
         .basic_auth("admin", Some(ADMIN))
@@ -74,50 +74,55 @@ async fn full_lifecycle() {
     );
     assert_health(&s, "Locked").await;
     // Nothing but the public endpoints work while Locked.
-    assert_error(
+    nethsm_error(
         s.get("/system/info")
             .basic_auth("admin", Some(ADMIN))
             .send()
             .await
             .unwrap(),
         412,
+        "Service not available",
     )
     .await;
 
     let r = s.unlock("not the unlock passphrase").await;
-    assert_eq!(
-        assert_error(r, 403).await,
-        "Unlock failed: the passphrase is incorrect."
-    );
+    nethsm_error(r, 403, "Unlock failed: the passphrase is incorrect.").await;
     assert_health(&s, "Locked").await;
     // One failed unlock per second per address: even the right passphrase waits.
-    assert_error(s.unlock(UNLOCK).await, 429).await;
+    nethsm_error(
+        s.unlock(UNLOCK).await,
+        429,
+        "Too many failed attempts; try again in a second.",
+    )
+    .await;
     assert_health(&s, "Locked").await;
     after_rate_limit_window().await;
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     assert_health(&s, "Operational").await;
-    assert_error(s.unlock(UNLOCK).await, 412).await;
+    nethsm_error(s.unlock(UNLOCK).await, 412, "Service not available").await;
 
     // Lock needs the root Administrator.
     let r = s.post("/lock").send().await.unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"NetHSM\"");
-    assert_error(r, 401).await;
-    assert_error(
+    nethsm_error(r, 401, "Authentication required.").await;
+    nethsm_error(
         s.post("/lock")
             .basic_auth("admin", Some("wrong passphrase"))
             .send()
             .await
             .unwrap(),
         401,
+        "Authentication required.",
     )
     .await;
-    assert_error(
+    nethsm_error(
         s.post("/lock")
             .basic_auth("nobody", Some(ADMIN))
             .send()
             .await
             .unwrap(),
         401,
+        "Authentication required.",
     )
     .await;
     assert_health(&s, "Operational").await;

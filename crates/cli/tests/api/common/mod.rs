@@ -398,17 +398,6 @@ impl Answer for RequestBuilder {
     }
 }
 
-/// Asserts a NetHSM error response: status and a JSON `message`.
-pub async fn assert_error(r: Response, status: u16) -> String {
-    assert_eq!(r.status(), status, "unexpected status");
-    assert_eq!(
-        r.headers().get("content-type").map(|v| v.to_str().unwrap()),
-        Some("application/json")
-    );
-    let body: Value = r.json().await.unwrap();
-    body["message"].as_str().expect("message string").to_owned()
-}
-
 /// The first 1000 events of the audit trail, as the root Administrator reads them.
 pub async fn audit_events(s: &Server) -> Vec<Value> {
     let page: Value = s
