@@ -531,7 +531,7 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
             Some(
                 "the backup's unlock record has key derivation parameters that are not acceptable: <which bound>",
             ),
-            "kdf.rs: a backup asking for parameters beyond the bounds",
+            "crates/core backup.rs tests: needs records sealed under the backup's own key",
         ),
         (
             400,
@@ -539,7 +539,7 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
             Some(
                 "the backup's backup-key record has key derivation parameters that are not acceptable: <which bound>",
             ),
-            "kdf.rs: a backup asking for parameters beyond the bounds",
+            "crates/core backup.rs tests: needs records sealed under the backup's own key",
         ),
         (
             400,
