@@ -11,117 +11,10 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-const ERRORS_MD: &str = include_str!("../../../../docs/errors.md");
 const OP_PASS: &str = "operator passphrase";
 const BACKUP_PASS: &str = "the backup passphrase";
 /// An appliance password that meets every rule of the policy.
 const GOOD_PASSWORD: &str = "Good-password-1";
-
-/// One documented error: its status (0 where the docs give a range), its code where the face
-/// has one, and its message as the docs write it (`None`: no body).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Documented {
-    status: u16,
-    code: Option<String>,
-    message: Option<String>,
-}
-
-/// The documented errors of the section of docs/errors.md under the `## ` heading that
-/// starts with `heading`, from every table in it whose header names `message` (or
-/// `errorMessage`) and, for faces with codes, the code column.
-fn documented(heading: &str) -> Vec<Documented> {
-    let start = ERRORS_MD
-        .find(&format!("\n## {heading}"))
-        .unwrap_or_else(|| panic!("docs/errors.md has no section {heading}"));
-    let section = &ERRORS_MD[start + 1..];
-    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
-    let mut entries = Vec::new();
-    let mut columns: Option<(usize, Option<usize>, usize)> = None;
-    for line in section.lines() {
-        if !line.starts_with('|') {
-            columns = None;
-            continue;
-        }
-        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-        if cells.iter().all(|c| c.chars().all(|ch| ch == '-')) {
-            continue;
-        }
-        let Some((status_at, code_at, message_at)) = columns else {
-            // A header: where the status, the code and the message are.
-            let at = |name: &str| cells.iter().position(|c| c.trim_matches('`') == name);
-            columns = match (at("status"), at("message").or(at("errorMessage"))) {
-                (Some(s), Some(m)) => Some((s, at("error_code").or(at("errorCode")), m)),
-                // The passkey table: no status column; the backup-client face answers 200.
-                (None, Some(m)) => at("errorCode").map(|c| (usize::MAX, Some(c), m)),
-                _ => None,
-            };
-            continue;
-        };
-        let status = match status_at {
-            usize::MAX => 200,
-            i => cells[i].parse().unwrap_or(0),
-        };
-        let code = code_at
-            .map(|i| cells[i].trim_matches('`').to_owned())
-            .filter(|c| c != "(empty body)");
-        let messages = backticked(cells[message_at]);
-        if messages.is_empty() {
-            entries.push(Documented {
-                status,
-                code: code.clone(),
-                message: None,
-            });
-        }
-        for message in messages {
-            entries.push(Documented {
-                status,
-                code: code.clone(),
-                message: Some(message),
-            });
-        }
-    }
-    entries
-}
-
-/// The `code spans` of a table cell.
-fn backticked(cell: &str) -> Vec<String> {
-    cell.split('`')
-        .enumerate()
-        .filter(|(i, _)| i % 2 == 1)
-        .map(|(_, s)| s.to_owned())
-        .collect()
-}
-
-/// What a documented message requires of a real one: the text itself, or, where the docs
-/// write a placeholder (`<...>`, `...`, `N`), the fixed pieces around it, in order.
-fn says(documented: &str) -> Says {
-    let mut pieces = Vec::new();
-    let mut rest = documented;
-    loop {
-        let next = [rest.find('<'), rest.find("..."), rest.find(" N ")]
-            .into_iter()
-            .flatten()
-            .min();
-        let Some(at) = next else {
-            pieces.push(rest.to_owned());
-            break;
-        };
-        pieces.push(rest[..at].to_owned());
-        rest = if rest[at..].starts_with('<') {
-            &rest[at + rest[at..].find('>').expect("a closed placeholder") + 1..]
-        } else if rest[at..].starts_with("...") {
-            &rest[at + 3..]
-        } else {
-            pieces.last_mut().unwrap().push(' ');
-            &rest[at + 2..]
-        };
-    }
-    if pieces.len() == 1 {
-        Says::from(pieces.remove(0))
-    } else {
-        Says::Pieces(pieces)
-    }
-}
 
 /// The documented errors of one face, and which of them the test has met.
 struct Face {
@@ -132,7 +25,7 @@ struct Face {
 
 impl Face {
     fn new(heading: &'static str) -> Face {
-        let documented = documented(heading);
+        let documented = documented_errors(heading);
         assert!(
             !documented.is_empty(),
             "no documented errors under {heading}"
@@ -163,13 +56,13 @@ impl Face {
     /// A NetHSM-face request that must fail with this documented status and message.
     async fn nethsm(&mut self, status: u16, message: &str, request: RequestBuilder) {
         self.entry(status, None, Some(message));
-        nethsm_error(request.answer().await, status, says(message)).await;
+        nethsm_error(request.answer().await, status, documented_says(message)).await;
     }
 
     /// The same for Strongroom's own API, which documents its errors in the NetHSM section.
     async fn own(&mut self, status: u16, message: &str, request: RequestBuilder) {
         self.entry(status, None, Some(message));
-        own_error(request.answer().await, status, says(message)).await;
+        own_error(request.answer().await, status, documented_says(message)).await;
     }
 
     /// An appliance-face request that must fail with this documented code (and its message).
@@ -182,7 +75,7 @@ impl Face {
         let found = self.find(Some(code));
         let message = found.message.clone().expect("a documented message");
         self.entry(found.status, Some(code), Some(&message));
-        appliance_error(r, found.status, code, says(&message)).await;
+        appliance_error(r, found.status, code, documented_says(&message)).await;
     }
 
     /// A backup-client request that must fail with this documented code and message, in XML
@@ -190,7 +83,14 @@ impl Face {
     async fn backup_client(&mut self, code: i64, message: &str, xml: bool, r: RequestBuilder) {
         let status = self.find_message(code, message).status;
         self.entry(status, Some(&code.to_string()), Some(message));
-        backup_client_error(r.answer().await, status, code, says(message), xml).await;
+        backup_client_error(
+            r.answer().await,
+            status,
+            code,
+            documented_says(message),
+            xml,
+        )
+        .await;
     }
 
     fn find(&self, code: Option<&str>) -> Documented {

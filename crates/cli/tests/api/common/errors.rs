@@ -74,15 +74,6 @@ fn content_type(r: &Response) -> Option<String> {
         .map(|v| v.to_str().unwrap().to_owned())
 }
 
-fn request_id(r: &Response) -> String {
-    r.headers()
-        .get("x-request-id")
-        .expect("every response carries x-request-id")
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// `{"message": ...}` as `application/json` with this status: the shape of the NetHSM face
 /// and of Strongroom's own API. Returns the message.
 async fn json_message(r: Response, status: u16, says: Says, face: &str) -> String {
@@ -127,30 +118,65 @@ pub async fn own_error(r: Response, status: u16, says: impl Into<Says>) -> Strin
 /// this `error_code`, the message, and an `op_id` that is the request's `x-request-id`. A 401
 /// is the one error with an empty body: pass `""` for both code and message.
 pub async fn appliance_error(r: Response, status: u16, code: &str, says: impl Into<Says>) {
+    let (got, headers) = (r.status().as_u16(), r.headers().clone());
+    let body = r.bytes().await.unwrap();
+    check_appliance_error(got, &headers, &body, status, code, says.into());
+}
+
+/// [`appliance_error`] for whatever code the response has, which must come with the message
+/// docs/errors.md gives it. Returns the code, for the caller to compare.
+pub async fn appliance_documented_error(r: Response, status: u16) -> String {
+    let (got, headers) = (r.status().as_u16(), r.headers().clone());
+    let body = r.bytes().await.unwrap();
+    let code = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b["error_code"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| {
+            panic!(
+                "appliance error {status} without an error_code: {got} {:?}",
+                String::from_utf8_lossy(&body)
+            )
+        });
+    let says = super::appliance_message(&code);
+    check_appliance_error(got, &headers, &body, status, &code, says);
+    code
+}
+
+fn check_appliance_error(
+    got: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+    status: u16,
+    code: &str,
+    says: Says,
+) {
     let context = format!("appliance error {status} {code}");
-    assert_eq!(r.status(), status, "{context}: status");
+    assert_eq!(got, status, "{context}: status");
     if status == 401 {
         assert_eq!(code, "", "a 401 of the appliance face has no error_code");
-        assert!(r.bytes().await.unwrap().is_empty(), "401 has an empty body");
+        assert!(body.is_empty(), "401 has an empty body");
         return;
     }
     assert_eq!(
-        content_type(&r).as_deref(),
+        headers.get("content-type").map(|v| v.to_str().unwrap()),
         Some("application/json"),
         "{context}: content type"
     );
-    let request_id = request_id(&r);
-    let body: Value = r.json().await.unwrap();
+    let request_id = headers
+        .get("x-request-id")
+        .expect("every response carries x-request-id")
+        .to_str()
+        .unwrap();
+    let body: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(body["error_code"], code, "{context}: error_code in {body}");
     assert_eq!(
-        body["op_id"],
-        request_id.as_str(),
+        body["op_id"], request_id,
         "{context}: op_id is the request id"
     );
     let message = body["message"]
         .as_str()
         .unwrap_or_else(|| panic!("{context}: no message in {body}"));
-    says.into().check(message, &context);
+    says.check(message, &context);
 }
 
 /// A general error of the backup-client face (`/commandcenter/api`, `/webconsole/api`): this

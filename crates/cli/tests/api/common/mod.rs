@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
+mod docs;
 mod errors;
 pub mod python;
 pub mod raw;
 
+pub use docs::*;
 pub use errors::*;
 
 use std::io::{BufRead, BufReader};
