@@ -10,6 +10,9 @@ use crate::common::*;
 const ROOT: &str = "/commandcenter/api";
 const PASS: &str = "owner passphrase";
 const PRIVILEGES: i64 = 587204594;
+const PRIVILEGES_MESSAGE: &str = "You do not have sufficient privileges for this operation";
+const TOKEN_INVALID: &str = "The authentication token is missing, invalid or expired.";
+const RATE_LIMITED: &str = "Too many failed attempts; try again in a second.";
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -137,7 +140,10 @@ async fn login_tokens() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 503);
+    let unavailable = documented_says(
+        "The appliance is <state>; provision or unlock it through the NetHSM API (/api/v1) first.",
+    );
+    backup_client_login_error(r, 503, 587204623, unavailable).await;
     s.provision().await;
 
     let token = login(&s, "admin", ADMIN).await;
@@ -183,21 +189,13 @@ async fn login_tokens() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
-    let body: Value = r.json().await.unwrap();
-    assert!(
-        body["errList"][0]["errLogMessage"]
-            .as_str()
-            .unwrap()
-            .contains("Invalid")
-    );
-    assert!(body["errList"][0]["errorCode"].as_i64().is_some());
+    backup_client_login_error(r, 401, 587204621, "Invalid username or password.").await;
     let r = cv(&s, Method::POST, "Login")
         .json(&json!({"username": "admin", "password": b64(ADMIN)}))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 429);
+    backup_client_login_error(r, 429, 587204622, RATE_LIMITED).await;
     let r = s
         .get("/users")
         .basic_auth("admin", Some(ADMIN))
@@ -205,13 +203,15 @@ async fn login_tokens() {
         .await
         .unwrap();
     assert_eq!(r.status(), 429, "the same limiter as the NetHSM face");
+    nethsm_error(r, 429, RATE_LIMITED).await;
     after_rate_limit_window().await;
     let r = cv(&s, Method::POST, "Login")
         .json(&json!({"username": "admin", "password": "not base64!"}))
         .send()
         .await
         .unwrap();
-    assert!(r.json::<Value>().await.unwrap()["errList"].is_array());
+    let message = "A login needs username and a base64 password.";
+    backup_client_login_error(r, 400, 587204625, message).await;
 
     // Bad tokens: 401.
     for bad in [
@@ -226,16 +226,17 @@ async fn login_tokens() {
             .await
             .unwrap();
         assert_eq!(r.status(), 401, "{bad:?}");
+        backup_client_error(r, 401, 587204620, TOKEN_INVALID, false).await;
     }
     let r = cv(&s, Method::GET, "Client").send().await.unwrap();
-    assert_eq!(r.status(), 401);
+    backup_client_error(r, 401, 587204620, TOKEN_INVALID, false).await;
     let r = cv(&s, Method::GET, "Client")
         .header("Authtoken", "QSDK 00")
         .header("Accept", "application/xml")
         .send()
         .await
         .unwrap();
-    assert!(r.text().await.unwrap().contains("<CVGui_GenericResp"));
+    backup_client_error(r, 401, 587204620, TOKEN_INVALID, true).await;
 
     // Renew: a new token, the old one ends.
     let r = cv(&s, Method::POST, "RenewLoginToken")
@@ -315,13 +316,8 @@ async fn hostile_bodies_are_refused_quickly() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 400);
-    assert!(
-        r.json::<Value>().await.unwrap()["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("DTD")
-    );
+    let message = "DTDs and entity definitions are not accepted";
+    backup_client_error(r, 400, 587204625, message, false).await;
     let r = cv(&s, Method::POST, &format!("client/{id}/Passkey"))
         .header("Authtoken", &token)
         .header("Content-Type", "application/xml")
@@ -329,16 +325,12 @@ async fn hostile_bodies_are_refused_quickly() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 413);
-    assert!(
-        r.json::<Value>().await.unwrap()["errorCode"]
-            .as_i64()
-            .is_some()
-    );
-    for junk in [
-        "<App_SetPasskeyRequest",
-        "{\"App_SetPasskeyRequest\": ",
-        "<a><b></a>",
+    let message = "The request body is larger than 1048576 bytes.";
+    backup_client_error(r, 413, 587204626, message, false).await;
+    for (junk, says) in [
+        ("<App_SetPasskeyRequest", starting("malformed XML: ")),
+        ("{\"App_SetPasskeyRequest\": ", starting("malformed JSON: ")),
+        ("<a><b></a>", starting("malformed XML: ")),
     ] {
         let r = cv(&s, Method::POST, &format!("client/{id}/Passkey"))
             .header("Authtoken", &token)
@@ -347,6 +339,7 @@ async fn hostile_bodies_are_refused_quickly() {
             .await
             .unwrap();
         assert_eq!(r.status(), 400, "{junk}");
+        backup_client_error(r, 400, 587204625, says, false).await;
     }
     // Generous bound: a bomb expanded would take far longer; no timing is asserted tightly.
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
@@ -665,7 +658,8 @@ async fn company_passkey_organization_and_properties() {
         auth_type(&org(admin.clone()).await.json().await.unwrap()),
         Some(1)
     );
-    assert_eq!(org(owner.clone()).await.status(), 403);
+    let r = org(owner.clone()).await;
+    backup_client_error(r, 403, PRIVILEGES, PRIVILEGES_MESSAGE, false).await;
 
     // Company 0: root Administrators only.
     let enable = json!({"newPasskey": b64("company passkey"), "confirmPasskey": b64("company passkey"), "passkeyOpType": "CREATE"});
@@ -713,7 +707,8 @@ async fn company_passkey_organization_and_properties() {
         v["commCellInfo"]["generalInfo"]["allowUsersToEnablePasskey"],
         true
     );
-    assert_eq!(props(&owner).send().await.unwrap().status(), 403);
+    let r = props(&owner).answer().await;
+    backup_client_error(r, 403, PRIVILEGES, PRIVILEGES_MESSAGE, false).await;
     let off = json!({"commCellInfo": {"generalInfo": {"allowUsersToEnablePasskey": false}}});
     let r = cv(&s, Method::PUT, "Commcell/properties")
         .header("Authtoken", &admin)
@@ -731,7 +726,7 @@ async fn company_passkey_organization_and_properties() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 403);
+    backup_client_error(r, 403, PRIVILEGES, PRIVILEGES_MESSAGE, false).await;
     let create = json!({"newPasskey": b64("owner passkey"), "passkeyOpType": 1});
     assert_eq!(
         passkey_json(&s, &owner, &format!("client/{c}/Passkey"), create.clone()).await,

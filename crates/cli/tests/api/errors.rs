@@ -668,18 +668,21 @@ async fn every_documented_error_of_the_backup_client_face() {
     }
     assert!(conflicts > 0, "no write of the settings met another");
 
-    // Login answers in its own errList shape; its 429 is the face's general code.
+    // Login answers in its own errList shape, with the face's general codes.
+    let r = s
+        .backup_client(Method::POST, "Login")
+        .json(&json!({"username": "op", "password": "not base64!"}))
+        .answer()
+        .await;
+    let message = "A login needs username and a base64 password.";
+    face.entry(400, Some("587204625"), Some(message));
+    backup_client_login_error(r, 400, 587204625, message).await;
     let r = backup_client_login(&s, "op", "not the passphrase").await;
-    assert_eq!(r.status(), 401);
+    backup_client_login_error(r, 401, 587204621, "Invalid username or password.").await;
     let r = backup_client_login(&s, "op", "not the passphrase").await;
     let message = "Too many failed attempts; try again in a second.";
     face.entry(429, Some("587204622"), Some(message));
-    assert_eq!(r.status(), 429);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(
-        body,
-        json!({"errList": [{"errLogMessage": message, "errorCode": 587204622}]})
-    );
+    backup_client_login_error(r, 429, 587204622, message).await;
 
     let mut elsewhere = vec![
         (

@@ -227,6 +227,26 @@ pub async fn backup_client_error(
     says.into().check(&message, &context);
 }
 
+/// A failed `Login` of the backup-client face: this status, and the `errList` shape
+/// (`{"errList": [{"errLogMessage", "errorCode"}]}`) with this code and message.
+pub async fn backup_client_login_error(r: Response, status: u16, code: i64, says: impl Into<Says>) {
+    let context = format!("backup-client login error {status} {code}");
+    assert_eq!(r.status(), status, "{context}: status");
+    let body: Value = r.json().await.unwrap();
+    let errors = body["errList"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{context}: no errList in {body}"));
+    assert_eq!(errors.len(), 1, "{context}: one error in {body}");
+    assert_eq!(
+        errors[0]["errorCode"], code,
+        "{context}: errorCode in {body}"
+    );
+    let message = errors[0]["errLogMessage"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{context}: no errLogMessage in {body}"));
+    says.into().check(message, &context);
+}
+
 /// The value of `name="..."` among the attributes at the start of `element`, unescaped.
 fn xml_attribute(element: &str, name: &str) -> Option<String> {
     let tag = format!(" {}", element.split('>').next()?);
