@@ -46,7 +46,8 @@ async fn new_client(s: &Server, name: &str, owners: &[&str]) -> u64 {
     r.json::<Value>().await.unwrap()["id"].as_u64().unwrap()
 }
 
-/// POSTs a JSON passkey request; returns the errorCode (0 on success), checking exitval agrees.
+/// POSTs a JSON passkey request; returns the errorCode (0 on success), checking exitval agrees
+/// and the message is the one docs/errors.md gives the code.
 async fn passkey_json(s: &Server, token: &str, path: &str, body: Value) -> i64 {
     let r = cv(s, Method::POST, path)
         .header("Authtoken", token)
@@ -66,11 +67,10 @@ async fn passkey_json(s: &Server, token: &str, path: &str, body: Value) -> i64 {
         code.to_string()
     );
     if code != 0 {
-        assert!(
-            v["error"]["errorMessage"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty())
-        );
+        let message = v["error"]["errorMessage"]
+            .as_str()
+            .expect("an errorMessage");
+        passkey_message(code).check(message, &format!("passkey error {code}"));
     }
     code
 }
@@ -99,6 +99,11 @@ async fn passkey_xml(s: &Server, token: &str, path: &str, body: &str) -> i64 {
         text.contains(&format!("name=\"exitval\" value=\"{code}\"")),
         "{text}"
     );
+    if code != 0 {
+        let error = text.split("<error ").nth(1).expect("an error element");
+        let message = xml_attribute(error, "errorMessage").expect("an errorMessage");
+        passkey_message(code).check(&message, &format!("passkey error {code}"));
+    }
     code
 }
 

@@ -121,3 +121,15 @@ pub fn appliance_message(code: &str) -> Says {
     let message = found[0].message.as_deref();
     documented_says(message.unwrap_or_else(|| panic!("{code} has a documented message")))
 }
+
+/// The message docs/errors.md gives the passkey operations' `errorCode`.
+pub fn passkey_message(code: i64) -> Says {
+    let code = code.to_string();
+    let documented = documented_errors("Backup-client face");
+    let found: Vec<_> = (documented.iter())
+        .filter(|d| d.status == 200 && d.code.as_deref() == Some(code.as_str()))
+        .collect();
+    assert_eq!(found.len(), 1, "passkey code {code} is documented once");
+    let message = found[0].message.as_deref();
+    documented_says(message.unwrap_or_else(|| panic!("{code} has a documented message")))
+}

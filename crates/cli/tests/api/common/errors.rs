@@ -15,7 +15,8 @@ pub enum Says {
 }
 
 impl Says {
-    fn check(&self, message: &str, context: &str) {
+    /// Asserts that `message` says this; `context` names the case in the failure.
+    pub fn check(&self, message: &str, context: &str) {
         match self {
             Says::Exactly(want) => assert_eq!(message, want, "{context}: message"),
             Says::StartsWith(prefix) => assert!(
@@ -248,7 +249,7 @@ pub async fn backup_client_login_error(r: Response, status: u16, code: i64, says
 }
 
 /// The value of `name="..."` among the attributes at the start of `element`, unescaped.
-fn xml_attribute(element: &str, name: &str) -> Option<String> {
+pub fn xml_attribute(element: &str, name: &str) -> Option<String> {
     let tag = format!(" {}", element.split('>').next()?);
     let raw = tag.split(&format!(" {name}=\"")).nth(1)?;
     let raw = raw.split('"').next()?;
