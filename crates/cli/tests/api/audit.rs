@@ -64,13 +64,7 @@ async fn every_state_change_is_recorded_and_the_chain_verifies() {
         .to_str()
         .unwrap()
         .to_owned();
-    let r = s
-        .post("/lock")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    s.lock().await;
     // Recorded while Locked, appended at unlock.
     let r = s.unlock("a wrong unlock passphrase").await;
     nethsm_error(r, 403, "Unlock failed: the passphrase is incorrect.").await;

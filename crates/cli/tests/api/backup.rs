@@ -276,25 +276,9 @@ async fn round_trip_into_a_fresh_node() {
         .unwrap();
     assert_eq!(r.status(), 401, "the old passphrase stays refused");
     nethsm_error(r, 401, "Authentication required.").await;
-    let ns: Value = b
-        .get("/namespaces")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ns = b.admin_json("/namespaces").await;
     assert_eq!(ns, json!([{"id": "ns1"}]));
-    let tags: Value = b
-        .get("/users/operator1/tags")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tags = b.admin_json("/users/operator1/tags").await;
     assert_eq!(tags, json!(["berlin"]));
     // B has A's backup passphrase and audit trail, and the trail verifies.
     let r = b
@@ -478,15 +462,7 @@ async fn restore_into_an_operational_node_replaces_the_user_data() {
         401,
         "B's users are replaced"
     );
-    let ns: Value = b
-        .get("/namespaces")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ns = b.admin_json("/namespaces").await;
     assert_eq!(ns, json!([{"id": "only-on-a"}]));
     // B keeps its own configuration: backup passphrase, unlock passphrase, trail.
     let r = b
@@ -497,15 +473,7 @@ async fn restore_into_an_operational_node_replaces_the_user_data() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let report: Value = b
-        .own(Method::GET, "/audit/verify")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = audit_verify(&b).await;
     assert_eq!(report["verified"], true);
     b.lock().await;
     assert_eq!(b.unlock(b_unlock).await.status(), 204);
@@ -698,13 +666,7 @@ async fn a_lock_ends_a_slow_backup_download() {
     assert!(head.contains("transfer-encoding: chunked"), "{head}");
     // The client pauses; meanwhile the node locks.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let r = s
-        .post("/lock")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    s.lock().await;
     // The download ends, broken: never the whole backup, never a clean end of the body.
     let rest = raw::read_until_closed(&mut conn, std::time::Duration::from_secs(30))
         .await

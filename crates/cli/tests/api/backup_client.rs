@@ -903,15 +903,7 @@ async fn the_registry_of_clients() {
 
 /// The appliance clock (`GET /config/time`).
 async fn appliance_time(s: &Server) -> time::OffsetDateTime {
-    let v: Value = s
-        .get("/config/time")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = s.admin_json("/config/time").await;
     rfc3339(v["time"].as_str().unwrap())
 }
 

@@ -135,13 +135,7 @@ async fn role_matrix() {
 
     // Nothing of the above is available while Locked: 412 comes first.
     after_rate_limit_window().await;
-    let r = s
-        .post("/lock")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    s.lock().await;
     for (class, method, path, _) in &endpoints {
         let r = s
             .request(method.clone(), path)
@@ -594,15 +588,7 @@ async fn concurrent_creations_and_passphrase_changes() {
         ids.insert(t.await.unwrap());
     }
     assert_eq!(ids.len(), 50, "distinct ids");
-    let listed: Value = s
-        .get("/users")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = s.admin_json("/users").await;
     let listed: HashSet<String> = listed
         .as_array()
         .unwrap()
@@ -766,15 +752,7 @@ async fn real_names_are_normalized_and_user_ids_are_exact() {
     // Full-width in, normalized out; inner spaces stay.
     let r = put("alice", "\u{FF21}lice \u{FF22}").await.unwrap(); // Ａlice Ｂ
     assert_eq!(r.status(), 201);
-    let v: Value = s
-        .get("/users/alice")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = s.admin_json("/users/alice").await;
     assert_eq!(v["realName"], "Alice B");
 
     // Ids: ASCII only, and case matters, as on a NetHSM.

@@ -161,6 +161,13 @@ impl Server {
             .request(method, format!("{}{BACKUP_CLIENT}/{path}", self.base))
     }
 
+    /// `GET path` of the NetHSM face as the root Administrator; asserts 200, returns the JSON.
+    pub async fn admin_json(&self, path: &str) -> Value {
+        let r = self.as_admin(Method::GET, path).answer().await;
+        assert_eq!(r.status(), 200, "GET {path}: {}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
     /// `POST /lock` as the root Administrator; asserts 204.
     pub async fn lock(&self) {
         let r = self.as_admin(Method::POST, "/lock").answer().await;
