@@ -59,11 +59,11 @@ async fn every_state_change_is_recorded_and_the_chain_verifies() {
         .send()
         .await
         .unwrap();
-    assert_eq!(denied.status(), 403);
     let denied_id = denied.headers()["x-request-id"]
         .to_str()
         .unwrap()
         .to_owned();
+    nethsm_error(denied, 403, "Access denied.").await;
     s.lock().await;
     // Recorded while Locked, appended at unlock.
     let r = s.unlock("a wrong unlock passphrase").await;

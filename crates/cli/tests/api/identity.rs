@@ -390,6 +390,7 @@ async fn user_management_and_namespace_isolation() {
     ] {
         let r = boss(s.request(method.clone(), path)).send().await.unwrap();
         assert_eq!(r.status(), 403, "{method} {path}");
+        nethsm_error(r, 403, "Access denied.").await;
     }
     let r = boss(s.post("/users/alice/passphrase"))
         .json(&json!({"passphrase": "taken over!!"}))
@@ -524,12 +525,14 @@ async fn cache_follows_passphrase_changes_and_deletion() {
             .status(),
         204
     );
-    assert_eq!(get("set by the admin").await.unwrap().status(), 401);
+    let r = get("set by the admin").await.unwrap();
+    nethsm_error(r, 401, "Authentication required.").await;
     // Re-creating the user with another passphrase does not revive the cached one.
     after_rate_limit_window().await;
     s.create_user(Some("carol"), "Operator", "a different one")
         .await;
-    assert_eq!(get("set by the admin").await.unwrap().status(), 401);
+    let r = get("set by the admin").await.unwrap();
+    nethsm_error(r, 401, "Authentication required.").await;
 }
 
 #[tokio::test]
@@ -542,7 +545,8 @@ async fn failed_authentication_is_rate_limited_per_address_and_user() {
             .basic_auth(user, Some(pass))
             .send()
     };
-    assert_eq!(get("dave", "wrong passphrase").await.unwrap().status(), 401);
+    let r = get("dave", "wrong passphrase").await.unwrap();
+    nethsm_error(r, 401, "Authentication required.").await;
     let r = get("dave", PASS).await.unwrap();
     nethsm_error(r, 429, "Too many failed attempts; try again in a second.").await;
     // Another user from the same address, and the same user from another address, are fine.
@@ -634,7 +638,7 @@ async fn concurrent_creations_and_passphrase_changes() {
         if r.status() == 200 {
             working += 1;
         } else {
-            assert_eq!(r.status(), 401);
+            nethsm_error(r, 401, "Authentication required.").await;
         }
     }
     assert_eq!(working, 1);
