@@ -373,7 +373,7 @@ impl Core {
         req.backup_passphrase.check_length("backupPassphrase")?;
         let offset = req
             .system_time
-            .map(|t| clock::parse_utc(t).map(|t| self.clock.offset_to(t)))
+            .map(|t| clock::parse_utc("systemTime", t).map(|t| self.clock.offset_to(t)))
             .transpose()?;
 
         let header_reader = BackupReader::open(open_file(file)?)?;

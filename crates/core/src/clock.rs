@@ -113,15 +113,16 @@ impl Ahead for ManualClock {
 
 pub(crate) const TIME_OFFSET_PATH: &str = "config/time-offset";
 
-/// Parses an RFC 3339 date-time that must be in UTC (`Z` or `+00:00`).
-pub fn parse_utc(s: &str) -> Result<OffsetDateTime> {
+/// Parses an RFC 3339 date-time that must be in UTC (`Z` or `+00:00`); `field` names it in
+/// the error message (`systemTime` at provisioning and restore, `time` in `/config/time`).
+pub fn parse_utc(field: &str, s: &str) -> Result<OffsetDateTime> {
     let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
-        Error::InvalidInput("systemTime must be an RFC 3339 date-time in UTC".into())
+        Error::InvalidInput(format!("{field} must be an RFC 3339 date-time in UTC"))
     })?;
     if !t.offset().is_utc() {
-        return Err(Error::InvalidInput(
-            "systemTime must be in UTC (ending in Z)".into(),
-        ));
+        return Err(Error::InvalidInput(format!(
+            "{field} must be in UTC (ending in Z)"
+        )));
     }
     Ok(t)
 }
@@ -132,12 +133,12 @@ mod tests {
 
     #[test]
     fn only_utc_rfc3339() {
-        assert!(parse_utc("2018-10-30T11:20:50Z").is_ok());
-        assert!(parse_utc("2018-10-30T11:20:50+00:00").is_ok());
-        assert!(parse_utc("2018-10-30T11:20:50+02:00").is_err());
-        assert!(parse_utc("2018-10-30 11:20:50").is_err());
-        assert!(parse_utc("yesterday").is_err());
-        assert!(parse_utc("").is_err());
+        assert!(parse_utc("systemTime", "2018-10-30T11:20:50Z").is_ok());
+        assert!(parse_utc("systemTime", "2018-10-30T11:20:50+00:00").is_ok());
+        assert!(parse_utc("systemTime", "2018-10-30T11:20:50+02:00").is_err());
+        assert!(parse_utc("systemTime", "2018-10-30 11:20:50").is_err());
+        assert!(parse_utc("systemTime", "yesterday").is_err());
+        assert!(parse_utc("systemTime", "").is_err());
     }
 
     #[test]

@@ -593,7 +593,9 @@ impl Core {
         req.unlock_passphrase.check_length("unlockPassphrase")?;
         req.admin_passphrase.check_length("adminPassphrase")?;
         req.unlock_passphrase.check_strength("unlockPassphrase")?;
-        let offset = self.clock.offset_to(clock::parse_utc(req.system_time)?);
+        let offset = self
+            .clock
+            .offset_to(clock::parse_utc("systemTime", req.system_time)?);
 
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
         self.require_state(SystemState::Unprovisioned)?;

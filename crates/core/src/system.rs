@@ -174,7 +174,7 @@ impl System<'_> {
     pub fn set_time(&self, time: &str) -> Result<()> {
         let (core, u, who) = self.parts();
         self.require(Access::RootAdministrator)?;
-        let offset = core.clock.offset_to(clock::parse_utc(time)?);
+        let offset = core.clock.offset_to(clock::parse_utc("time", time)?);
         core.commit_data(
             u,
             Txn::new().put(clock::TIME_OFFSET_PATH, offset.to_string()),

@@ -4,6 +4,9 @@ use base64::Engine;
 
 use crate::common::*;
 
+/// A wrong unlock passphrase too short to be checked against the key.
+const SHORT_WRONG: &str = "sh0rt~pw";
+
 #[tokio::test]
 async fn no_passphrase_in_data_dir_or_log() {
     let mut s = Server::start();
@@ -17,22 +20,18 @@ async fn no_passphrase_in_data_dir_or_log() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(s.unlock("a wrong unlock passphrase").await.status(), 412);
-    // While Locked a wrong passphrase reaches the key derivation and is refused there: the
-    // path where it could leak.
-    let r = s
-        .post("/lock")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
-    assert_eq!(s.state().await, "Locked");
+    // While Operational an unlock is refused for the state, before its passphrase is read.
     let r = s.unlock("a wrong unlock passphrase").await;
-    assert_eq!(
-        assert_error(r, 403).await,
-        "Unlock failed: the passphrase is incorrect."
-    );
+    nethsm_error(r, 412, "Service not available").await;
+    // While Locked a wrong passphrase is read: one of the wrong length is refused by its
+    // check (400), one of the right length reaches the key derivation and is refused there
+    // (403): the paths where it could leak.
+    s.lock().await;
+    assert_eq!(s.state().await, "Locked");
+    let r = s.unlock(SHORT_WRONG).await;
+    nethsm_error(r, 400, "passphrase must be between 10 and 200 bytes long").await;
+    let r = s.unlock("a wrong unlock passphrase").await;
+    nethsm_error(r, 403, "Unlock failed: the passphrase is incorrect.").await;
     assert_eq!(s.state().await, "Locked");
     s.terminate();
 
@@ -61,4 +60,5 @@ async fn no_passphrase_in_data_dir_or_log() {
         assert!(!log.contains(needle.as_str()), "the log holds a secret");
     }
     assert!(!log.contains("a wrong unlock passphrase"));
+    assert!(!log.contains(SHORT_WRONG));
 }

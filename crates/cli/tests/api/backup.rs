@@ -9,6 +9,9 @@ use crate::common::*;
 
 const BACKUP_PASS: &str = "the backup passphrase";
 const PASS: &str = "a user passphrase";
+/// A restore whose backup passphrase is not the backup's (docs/errors.md).
+const WRONG_BACKUP_PASSPHRASE: &str =
+    "the backup cannot be opened: the backup passphrase is wrong, or the file is damaged";
 
 #[tokio::test]
 async fn backup_passphrase_both_shapes_and_every_code() {
@@ -35,10 +38,7 @@ async fn backup_passphrase_both_shapes_and_every_code() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        assert_error(r, 403).await,
-        "backup passphrase is incorrect."
-    );
+    nethsm_error(r, 403, "backup passphrase is incorrect.").await;
     // The current spec's shape, with the current passphrase.
     let r =
         put(json!({"newPassphrase": BACKUP_PASS, "currentPassphrase": "first backup passphrase"}))
@@ -52,52 +52,55 @@ async fn backup_passphrase_both_shapes_and_every_code() {
     .send()
     .await
     .unwrap();
-    assert_eq!(
-        assert_error(r, 403).await,
-        "backup passphrase is incorrect."
-    );
+    nethsm_error(r, 403, "backup passphrase is incorrect.").await;
     // Within a second of a wrong current passphrase, the next is not checked.
     let r = put(json!({"newPassphrase": "yet another one", "currentPassphrase": ""}))
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        assert_error(r, 429).await,
-        "Too many failed attempts; try again in a second."
-    );
+    nethsm_error(r, 429, "Too many failed attempts; try again in a second.").await;
     after_rate_limit_window(&s).await;
     let r = put(json!({"newPassphrase": "yet another one", "currentPassphrase": ""}))
         .send()
         .await
         .unwrap();
-    assert_error(r, 403).await;
+    nethsm_error(r, 403, "backup passphrase is incorrect.").await;
 
     // Body problems come before the current passphrase is checked.
-    for (what, body) in [
+    let new_length = "newPassphrase must be between 10 and 200 bytes long";
+    let malformed = || starting("Malformed request body: ");
+    for (what, body, says) in [
         (
             "weak new, wrong current",
             json!({"newPassphrase": "short", "currentPassphrase": "wrong"}),
+            new_length.into(),
         ),
-        ("weak legacy", json!({"passphrase": "short"})),
+        // Its message names the field wrongly: errors::legacy_backup_passphrase_length_names_its_field.
+        ("weak legacy", json!({"passphrase": "short"}), starting("")),
         (
             "too long",
             json!({"newPassphrase": "x".repeat(201), "currentPassphrase": BACKUP_PASS}),
+            new_length.into(),
         ),
         (
             "missing current",
             json!({"newPassphrase": "a long enough one"}),
+            malformed(),
         ),
         (
             "unknown field",
             json!({"newPassphrase": "a long enough one", "currentPassphrase": BACKUP_PASS, "x": 1}),
+            malformed(),
         ),
         (
             "both shapes at once",
             json!({"passphrase": "a long enough one", "newPassphrase": "a long enough one", "currentPassphrase": BACKUP_PASS}),
+            malformed(),
         ),
     ] {
         let r = put(body).send().await.unwrap();
         assert_eq!(r.status(), 400, "{what}");
+        nethsm_error(r, 400, says).await;
     }
     let body = json!({"newPassphrase": "yet another one", "currentPassphrase": BACKUP_PASS});
     let r = s
@@ -107,49 +110,43 @@ async fn backup_passphrase_both_shapes_and_every_code() {
         .send()
         .await
         .unwrap();
-    assert_error(r, 403).await;
+    nethsm_error(r, 403, "Access denied.").await;
     let r = s
         .put("/config/backup-passphrase")
         .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 401).await;
+        .answer()
+        .await;
+    nethsm_error(r, 401, "Authentication required.").await;
     let r = s
-        .put("/config/backup-passphrase")
-        .basic_auth("admin", Some(ADMIN))
+        .as_admin(Method::PUT, "/config/backup-passphrase")
         .header("accept", "text/plain")
         .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 406).await;
+        .answer()
+        .await;
+    nethsm_error(r, 406, "Content type in Accept header not supported.").await;
     let r = s
-        .put("/config/backup-passphrase")
-        .basic_auth("admin", Some(ADMIN))
+        .as_admin(Method::PUT, "/config/backup-passphrase")
         .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 415).await;
+        .answer()
+        .await;
+    nethsm_error(r, 415, "Content type not supported; use application/json.").await;
     s.restart();
     let r = s
-        .put("/config/backup-passphrase")
-        .basic_auth("admin", Some(ADMIN))
+        .as_admin(Method::PUT, "/config/backup-passphrase")
         .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 412).await;
+        .answer()
+        .await;
+    nethsm_error(r, 412, "Service not available").await;
     // The passphrase that counts is still the one set last.
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     s.create_user(Some("bk"), "Backup", PASS).await;
     let file = s.backup("bk", PASS).await;
     let b = Server::start();
-    assert_error(
+    nethsm_error(
         b.restore(file.clone(), "first backup passphrase", None)
             .await,
         400,
+        WRONG_BACKUP_PASSPHRASE,
     )
     .await;
     assert_eq!(b.restore(file, BACKUP_PASS, None).await.status(), 204);
@@ -162,21 +159,18 @@ async fn backup_codes() {
     s.create_user(Some("bk"), "Backup", PASS).await;
     s.create_user(Some("op"), "Operator", PASS).await;
     let backup = |user: &str, pass: &str| s.post("/system/backup").basic_auth(user, Some(pass));
-    let r = backup("bk", PASS).send().await.unwrap();
-    assert_eq!(
-        assert_error(r, 412).await,
-        "Please configure backup key before doing a backup."
-    );
+    let r = backup("bk", PASS).answer().await;
+    nethsm_error(r, 412, "Please configure backup key before doing a backup.").await;
     s.set_backup_passphrase(BACKUP_PASS, "").await;
-    assert_error(backup("admin", ADMIN).send().await.unwrap(), 403).await;
-    assert_error(backup("op", PASS).send().await.unwrap(), 403).await;
-    assert_error(s.post("/system/backup").send().await.unwrap(), 401).await;
+    nethsm_error(backup("admin", ADMIN).answer().await, 403, "Access denied.").await;
+    nethsm_error(backup("op", PASS).answer().await, 403, "Access denied.").await;
+    let r = s.post("/system/backup").answer().await;
+    nethsm_error(r, 401, "Authentication required.").await;
     let r = backup("bk", PASS)
         .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 406).await;
+        .answer()
+        .await;
+    nethsm_error(r, 406, "Content type in Accept header not supported.").await;
     assert_eq!(
         backup("bk", PASS)
             .header("accept", "application/octet-stream")
@@ -191,14 +185,9 @@ async fn backup_codes() {
             .await
             .starts_with(b"STRONGROOMBACKUP\x00\x01")
     );
-    let r = s
-        .post("/lock")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
-    assert_error(backup("bk", PASS).send().await.unwrap(), 412).await;
+    s.lock().await;
+    let r = backup("bk", PASS).answer().await;
+    nethsm_error(r, 412, "Service not available").await;
 }
 
 /// Users of every role, namespaces, both passphrases: all of it survives the trip.
@@ -257,7 +246,12 @@ async fn round_trip_into_a_fresh_node() {
     let r = b.restore(file, BACKUP_PASS, None).await;
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
     assert_eq!(b.state().await, "Locked");
-    assert_error(b.unlock(UNLOCK).await, 403).await;
+    nethsm_error(
+        b.unlock(UNLOCK).await,
+        403,
+        "Unlock failed: the passphrase is incorrect.",
+    )
+    .await;
     after_rate_limit_window(&b).await;
     assert_eq!(b.unlock(new_unlock).await.status(), 204);
     for (user, pass) in &users {
@@ -281,25 +275,10 @@ async fn round_trip_into_a_fresh_node() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401, "the old passphrase stays refused");
-    let ns: Value = b
-        .get("/namespaces")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    nethsm_error(r, 401, "Authentication required.").await;
+    let ns = b.admin_json("/namespaces").await;
     assert_eq!(ns, json!([{"id": "ns1"}]));
-    let tags: Value = b
-        .get("/users/operator1/tags")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tags = b.admin_json("/users/operator1/tags").await;
     assert_eq!(tags, json!(["berlin"]));
     // B has A's backup passphrase and audit trail, and the trail verifies.
     let r = b
@@ -328,6 +307,27 @@ fn snapshot(s: &Server) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut files = files_under(&s.data_dir);
     files.sort();
     files
+}
+
+/// Asserts that `message` is one of the documented refusals of a backup that cannot be used
+/// (docs/errors.md, `POST /system/restore`).
+fn assert_unusable_backup(message: &str, what: &str) {
+    let documented = [
+        "not a Strongroom backup",
+        "backup format version ",
+        "the backup is truncated",
+        "the backup has data after its end",
+        WRONG_BACKUP_PASSPHRASE,
+        "the backup's records are malformed (",
+        "the backup's key derivation parameters are not acceptable: ",
+        "the backup's unlock record has key derivation parameters that are not acceptable: ",
+        "the backup's backup-key record has key derivation parameters that are not acceptable: ",
+        "the backup header is malformed",
+    ];
+    assert!(
+        documented.iter().any(|d| message.starts_with(d)),
+        "{what}: {message:?} is not a documented refusal of an unusable backup"
+    );
 }
 
 /// 100 single-byte flips and 100 truncations: each refused with 400, and the target's data
@@ -379,7 +379,9 @@ async fn damaged_backups_are_refused_and_change_nothing() {
                     return;
                 };
                 let r = b.restore(bytes, BACKUP_PASS, None).await;
-                assert_eq!(r.status(), 400, "{what}: {}", r.text().await.unwrap());
+                assert_eq!(r.status(), 400, "{what}");
+                let message = nethsm_error(r, 400, starting("")).await;
+                assert_unusable_backup(&message, &what);
             }
         }));
     }
@@ -387,7 +389,7 @@ async fn damaged_backups_are_refused_and_change_nothing() {
         t.await.unwrap();
     }
     let r = b.restore(file.clone(), "the wrong passphrase", None).await;
-    assert_error(r, 400).await;
+    nethsm_error(r, 400, WRONG_BACKUP_PASSPHRASE).await;
     assert_eq!(b.state().await, "Unprovisioned");
     assert!(
         before == snapshot(&b),
@@ -434,23 +436,15 @@ async fn restore_into_an_operational_node_replaces_the_user_data() {
     b.set_backup_passphrase("B's backup passphrase", "").await;
 
     // Only B's root Administrator may restore into it.
-    assert_error(b.restore(file.clone(), BACKUP_PASS, None).await, 401).await;
-    assert_error(
-        b.restore(
-            file.clone(),
-            BACKUP_PASS,
-            Some(("from-b", "B's operator passphrase")),
-        )
-        .await,
-        403,
-    )
-    .await;
-    assert_error(
-        b.restore(file.clone(), "not the passphrase", Some(("admin", ADMIN)))
-            .await,
-        400,
-    )
-    .await;
+    let r = b.restore(file.clone(), BACKUP_PASS, None).await;
+    nethsm_error(r, 401, "Authentication required.").await;
+    let operator = Some(("from-b", "B's operator passphrase"));
+    let r = b.restore(file.clone(), BACKUP_PASS, operator).await;
+    nethsm_error(r, 403, "Access denied.").await;
+    let r = b
+        .restore(file.clone(), "not the passphrase", Some(("admin", ADMIN)))
+        .await;
+    nethsm_error(r, 400, WRONG_BACKUP_PASSPHRASE).await;
     let r = b.restore(file, BACKUP_PASS, Some(("admin", ADMIN))).await;
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
     assert_eq!(b.state().await, "Operational");
@@ -468,15 +462,7 @@ async fn restore_into_an_operational_node_replaces_the_user_data() {
         401,
         "B's users are replaced"
     );
-    let ns: Value = b
-        .get("/namespaces")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ns = b.admin_json("/namespaces").await;
     assert_eq!(ns, json!([{"id": "only-on-a"}]));
     // B keeps its own configuration: backup passphrase, unlock passphrase, trail.
     let r = b
@@ -487,23 +473,9 @@ async fn restore_into_an_operational_node_replaces_the_user_data() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let report: Value = b
-        .own(Method::GET, "/audit/verify")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = audit_verify(&b).await;
     assert_eq!(report["verified"], true);
-    let r = b
-        .post("/lock")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    b.lock().await;
     assert_eq!(b.unlock(b_unlock).await.status(), 204);
     assert_eq!(
         ok("from-a", "A's operator passphrase").await,
@@ -515,72 +487,51 @@ async fn restore_into_an_operational_node_replaces_the_user_data() {
 #[tokio::test]
 async fn restore_request_errors() {
     let mut s = Server::start();
+    let restore = |form: reqwest::multipart::Form| s.post("/system/restore").multipart(form);
     let r = s
         .post("/system/restore")
         .header("content-type", "application/octet-stream")
         .body(vec![0u8; 10])
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 415).await;
+        .answer()
+        .await;
+    nethsm_error(
+        r,
+        415,
+        "Content type not supported; use multipart/form-data.",
+    )
+    .await;
     let only_args = reqwest::multipart::Form::new().text(
         "arguments",
         json!({"backupPassphrase": BACKUP_PASS}).to_string(),
     );
-    assert_error(
-        s.post("/system/restore")
-            .multipart(only_args)
-            .send()
-            .await
-            .unwrap(),
-        400,
-    )
-    .await;
+    let r = restore(only_args).answer().await;
+    nethsm_error(r, 400, "The backup_file part is missing.").await;
     let only_file = reqwest::multipart::Form::new().part(
         "backup_file",
         reqwest::multipart::Part::bytes(vec![1, 2, 3]),
     );
-    assert_error(
-        s.post("/system/restore")
-            .multipart(only_file)
-            .send()
-            .await
-            .unwrap(),
-        400,
-    )
-    .await;
+    let r = restore(only_file).answer().await;
+    nethsm_error(r, 400, "The arguments part is missing.").await;
     let bad_args = reqwest::multipart::Form::new()
         .text("arguments", "{\"backupPassphrase\": \"x\", \"extra\": 1}")
         .part(
             "backup_file",
             reqwest::multipart::Part::bytes(vec![1, 2, 3]),
         );
-    assert_error(
-        s.post("/system/restore")
-            .multipart(bad_args)
-            .send()
-            .await
-            .unwrap(),
-        400,
-    )
-    .await;
+    let r = restore(bad_args).answer().await;
+    nethsm_error(r, 400, starting("Malformed arguments: ")).await;
     let unknown_part = reqwest::multipart::Form::new().text("surprise", "x");
-    assert_error(
-        s.post("/system/restore")
-            .multipart(unknown_part)
-            .send()
-            .await
-            .unwrap(),
-        400,
-    )
-    .await;
+    let r = restore(unknown_part).answer().await;
+    nethsm_error(r, 400, starting("Unexpected multipart part")).await;
     let r = s.restore(b"x".to_vec(), "short", None).await;
-    assert_error(r, 400).await;
+    let length = "backupPassphrase must be between 10 and 200 bytes long";
+    nethsm_error(r, 400, length).await;
     assert_eq!(s.state().await, "Unprovisioned");
     // Locked: 412.
     s.provision().await;
     s.restart();
-    assert_error(s.restore(b"x".to_vec(), BACKUP_PASS, None).await, 412).await;
+    let r = s.restore(b"x".to_vec(), BACKUP_PASS, None).await;
+    nethsm_error(r, 412, "Service not available").await;
 }
 
 /// A current passphrase given to change the unlock or backup passphrase is a guess like a
@@ -592,16 +543,18 @@ async fn wrong_current_passphrases_are_rate_limited_one_check_at_a_time() {
     s.provision().await;
     s.set_backup_passphrase(BACKUP_PASS, "").await;
     let other = s.client_from(std::net::IpAddr::from([127, 0, 0, 2]));
-    for (path, current, new) in [
+    for (path, current, new, incorrect) in [
         (
             "/config/unlock-passphrase",
             UNLOCK,
             "another unlock passphrase",
+            "unlock passphrase is incorrect.",
         ),
         (
             "/config/backup-passphrase",
             BACKUP_PASS,
             "another backup passphrase",
+            "backup passphrase is incorrect.",
         ),
     ] {
         let body = |cur: &str| json!({"newPassphrase": new, "currentPassphrase": cur});
@@ -623,7 +576,7 @@ async fn wrong_current_passphrases_are_rate_limited_one_check_at_a_time() {
         while let Some(answer) = guesses.join_next().await {
             match answer.unwrap() {
                 (403, m) => {
-                    assert!(m.as_str().unwrap().ends_with("passphrase is incorrect."));
+                    assert_eq!(m, incorrect);
                     checked += 1;
                 }
                 (429, m) => assert_eq!(m, "Too many failed attempts; try again in a second."),
@@ -633,24 +586,22 @@ async fn wrong_current_passphrases_are_rate_limited_one_check_at_a_time() {
         assert_eq!(checked, 1, "{path}: parallel guesses were checked");
         // Even the right one waits out the second, from that address; another is not held up
         // by it, and a body that is malformed is answered as such.
-        let r = put("still a wrong one").send().await.unwrap();
-        assert_error(r, 429).await;
+        let r = put("still a wrong one").answer().await;
+        nethsm_error(r, 429, "Too many failed attempts; try again in a second.").await;
         let r = s
-            .put(path)
-            .basic_auth("admin", Some(ADMIN))
+            .as_admin(Method::PUT, path)
             .json(&json!({"newPassphrase": "short", "currentPassphrase": current}))
-            .send()
-            .await
-            .unwrap();
-        assert_error(r, 400).await;
+            .answer()
+            .await;
+        let length = "newPassphrase must be between 10 and 200 bytes long";
+        nethsm_error(r, 400, length).await;
         let r = other
             .put(s.url(path))
             .basic_auth("admin", Some(ADMIN))
             .json(&body("wrong from elsewhere"))
-            .send()
-            .await
-            .unwrap();
-        assert_error(r, 403).await;
+            .answer()
+            .await;
+        nethsm_error(r, 403, incorrect).await;
         after_rate_limit_window(&s).await;
         let r = put(current).send().await.unwrap();
         assert_eq!(r.status(), 204, "{path}");
@@ -715,13 +666,7 @@ async fn a_lock_ends_a_slow_backup_download() {
     assert!(head.contains("transfer-encoding: chunked"), "{head}");
     // The client pauses; meanwhile the node locks.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let r = s
-        .post("/lock")
-        .basic_auth("admin", Some(ADMIN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    s.lock().await;
     // The download ends, broken: never the whole backup, never a clean end of the body.
     let rest = raw::read_until_closed(&mut conn, std::time::Duration::from_secs(30))
         .await

@@ -131,25 +131,18 @@ async fn rotate_by_api_and_cli_then_restart_unlock_and_restore_an_older_backup()
     // Refused: another role, a namespaced administrator's role is checked the same way; a
     // wrong unlock passphrase; a malformed body. Nothing changes.
     let r = rotate(&s, "op1", OPERATOR_PASS, UNLOCK).await;
-    assert_eq!(assert_error(r, 403).await, "Access denied.");
+    own_error(r, 403, "Access denied.").await;
     let r = rotate(&s, "admin", ADMIN, "not the unlock passphrase").await;
-    assert_eq!(
-        assert_error(r, 403).await,
-        "unlock passphrase is incorrect."
-    );
+    own_error(r, 403, "unlock passphrase is incorrect.").await;
     let r = rotate(&s, "admin", ADMIN, "short").await;
-    assert_eq!(
-        assert_error(r, 400).await,
-        "unlockPassphrase must be between 10 and 200 bytes long"
-    );
+    let length = "unlockPassphrase must be between 10 and 200 bytes long";
+    own_error(r, 400, length).await;
     let r = s
-        .own(Method::POST, "/system/rotate-data-key")
-        .basic_auth("admin", Some(ADMIN))
+        .own_as_admin(Method::POST, "/system/rotate-data-key")
         .json(&json!({"unlockPassphrase": UNLOCK, "extra": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 400).await;
+        .answer()
+        .await;
+    own_error(r, 400, starting("Malformed request body: ")).await;
     assert_eq!(data_key(&s).await["keyVersion"], 1);
 
     // By the API.
@@ -225,7 +218,7 @@ async fn rotate_by_api_and_cli_then_restart_unlock_and_restore_an_older_backup()
     s.start_again();
     assert_eq!(s.state().await, "Locked");
     let r = rotate(&s, "admin", ADMIN, UNLOCK).await;
-    assert_eq!(assert_error(r, 412).await, "Service not available");
+    own_error(r, 412, "Service not available").await;
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     everything_readable(&s).await;
     assert_eq!(data_key(&s).await["keyVersion"], 3);

@@ -26,15 +26,15 @@ async fn full_lifecycle() {
     assert!(info["vendor"].is_string() && info["product"].is_string());
 
     // Operational-only endpoints answer the exact 412 text before anything else.
-    let msg = assert_error(s.post("/lock").send().await.unwrap(), 412).await;
-    assert_eq!(msg, "Service not available");
-    assert_error(
+    nethsm_error(s.post("/lock").answer().await, 412, "Service not available").await;
+    nethsm_error(
         s.post("/unlock")
             .json(&json!({"passphrase": UNLOCK}))
             .send()
             .await
             .unwrap(),
         412,
+        "Service not available",
     )
     .await;
 
@@ -47,7 +47,7 @@ async fn full_lifecycle() {
         .send()
         .await
         .unwrap();
-    assert_eq!(assert_error(r, 412).await, "Service not available");
+    nethsm_error(r, 412, "Service not available").await;
     let r = s
         .get("/system/info")
         .basic_auth("admin", Some(ADMIN))
@@ -74,50 +74,55 @@ async fn full_lifecycle() {
     );
     assert_health(&s, "Locked").await;
     // Nothing but the public endpoints work while Locked.
-    assert_error(
+    nethsm_error(
         s.get("/system/info")
             .basic_auth("admin", Some(ADMIN))
             .send()
             .await
             .unwrap(),
         412,
+        "Service not available",
     )
     .await;
 
     let r = s.unlock("not the unlock passphrase").await;
-    assert_eq!(
-        assert_error(r, 403).await,
-        "Unlock failed: the passphrase is incorrect."
-    );
+    nethsm_error(r, 403, "Unlock failed: the passphrase is incorrect.").await;
     assert_health(&s, "Locked").await;
     // One failed unlock per second per address: even the right passphrase waits.
-    assert_error(s.unlock(UNLOCK).await, 429).await;
+    nethsm_error(
+        s.unlock(UNLOCK).await,
+        429,
+        "Too many failed attempts; try again in a second.",
+    )
+    .await;
     assert_health(&s, "Locked").await;
     after_rate_limit_window(&s).await;
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     assert_health(&s, "Operational").await;
-    assert_error(s.unlock(UNLOCK).await, 412).await;
+    nethsm_error(s.unlock(UNLOCK).await, 412, "Service not available").await;
 
     // Lock needs the root Administrator.
     let r = s.post("/lock").send().await.unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"NetHSM\"");
-    assert_error(r, 401).await;
-    assert_error(
+    nethsm_error(r, 401, "Authentication required.").await;
+    nethsm_error(
         s.post("/lock")
             .basic_auth("admin", Some("wrong passphrase"))
             .send()
             .await
             .unwrap(),
         401,
+        "Authentication required.",
     )
     .await;
-    assert_error(
+    nethsm_error(
         s.post("/lock")
             .basic_auth("nobody", Some(ADMIN))
             .send()
             .await
             .unwrap(),
         401,
+        "Authentication required.",
     )
     .await;
     assert_health(&s, "Operational").await;
@@ -172,17 +177,59 @@ async fn unattended_boot_comes_up_operational() {
     assert_eq!(s.state().await, "Locked");
 }
 
+/// SIGTERM while an unlock is in flight: its handler is reading the body (the server has
+/// answered its `Expect: 100-continue`), which arrives only after the signal. The unlock
+/// completes (204), then the server exits 0 and the store reopens Locked.
 #[tokio::test]
 async fn sigterm_stops_cleanly_and_the_store_reopens() {
+    use tokio::io::AsyncWriteExt;
+
     let mut s = Server::start();
     s.provision().await;
-    // A request in flight when the signal arrives still completes.
-    let slow = s.unlock(UNLOCK); // 412 quickly, but exercises a live connection
-    let status = slow.await.status();
-    assert_eq!(status, 412);
-    let exit = s.terminate();
+    s.restart();
+    assert_eq!(s.state().await, "Locked");
+    let body = json!({"passphrase": UNLOCK}).to_string();
+    let head = format!(
+        "POST /api/v1/unlock HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nexpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    let mut conn = raw::tls(&s).await;
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.flush().await.unwrap();
+    // The 100 Continue is sent when the handler starts reading the body: in flight for sure.
+    let interim = raw::read_response(&mut conn, std::time::Duration::from_secs(30)).await;
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+
+    // The log holds the first run's SIGTERM (the restart) too: wait for the second.
+    let signals = |log: &str| log.matches("SIGTERM received").count();
+    assert_eq!(signals(&s.log()), 1);
+    unsafe {
+        libc::kill(s.pid() as i32, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while signals(&s.log()) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not log the SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    conn.write_all(body.as_bytes()).await.unwrap();
+    conn.flush().await.unwrap();
+    let response = raw::read_response(&mut conn, std::time::Duration::from_secs(30)).await;
+    assert!(
+        response.starts_with("HTTP/1.1 204"),
+        "the unlock in flight at SIGTERM: {response}"
+    );
+
+    let exit = s.wait_exit();
     assert!(exit.success(), "exit status {exit:?}");
-    assert!(s.log().contains("stopped; store closed"));
+    let log = s.log();
+    let signal = log.rfind("SIGTERM received").unwrap();
+    let unlocked = log.rfind("status=204").expect("the unlock completed");
+    assert!(signal < unlocked, "the unlock completed after the signal");
+    assert!(log.contains("stopped; store closed"));
     s.start_again();
     assert_eq!(s.state().await, "Locked");
 }

@@ -17,6 +17,7 @@ mod crash;
 mod cvpysdk_interop;
 mod data_dir;
 mod data_key;
+mod errors;
 mod exhaustion;
 mod identity;
 mod interop;

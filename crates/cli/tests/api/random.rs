@@ -30,13 +30,14 @@ async fn draw(s: &Server, length: u64) -> Vec<u8> {
 async fn codes_and_lengths() {
     let mut s = Server::start();
     // Unprovisioned and Locked: 412 first.
-    assert_error(
+    nethsm_error(
         s.post("/random")
             .json(&json!({"length": 1}))
             .send()
             .await
             .unwrap(),
         412,
+        "Service not available",
     )
     .await;
     s.provision().await;
@@ -69,14 +70,21 @@ async fn codes_and_lengths() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    for (what, body, want) in [
-        ("zero", json!({"length": 0}), 400),
-        ("too long", json!({"length": 1025}), 400),
-        ("negative", json!({"length": -1}), 400),
-        ("string", json!({"length": "5"}), 400),
-        ("float", json!({"length": 1.5}), 400),
-        ("missing", json!({}), 400),
-        ("unknown field", json!({"length": 5, "more": true}), 400),
+    let out_of_range = || Says::from("length must be between 1 and 1024");
+    let malformed = || starting("Malformed request body: ");
+    for (what, body, want, says) in [
+        ("zero", json!({"length": 0}), 400, out_of_range()),
+        ("too long", json!({"length": 1025}), 400, out_of_range()),
+        ("negative", json!({"length": -1}), 400, malformed()),
+        ("string", json!({"length": "5"}), 400, malformed()),
+        ("float", json!({"length": 1.5}), 400, malformed()),
+        ("missing", json!({}), 400, malformed()),
+        (
+            "unknown field",
+            json!({"length": 5, "more": true}),
+            400,
+            malformed(),
+        ),
     ] {
         let r = s
             .post("/random")
@@ -86,7 +94,7 @@ async fn codes_and_lengths() {
             .await
             .unwrap();
         assert_eq!(r.status(), want, "{what}");
-        assert_error(r, want).await;
+        nethsm_error(r, want, says).await;
     }
     let r = s
         .post("/random")
@@ -96,7 +104,7 @@ async fn codes_and_lengths() {
         .send()
         .await
         .unwrap();
-    assert_error(r, 400).await;
+    nethsm_error(r, 400, starting("Malformed request body: ")).await;
     let r = s
         .post("/random")
         .basic_auth(OP, Some(OP_PASS))
@@ -105,14 +113,14 @@ async fn codes_and_lengths() {
         .send()
         .await
         .unwrap();
-    assert_error(r, 406).await;
+    nethsm_error(r, 406, "Content type in Accept header not supported.").await;
     let r = s
         .post("/random")
         .json(&json!({"length": 5}))
         .send()
         .await
         .unwrap();
-    assert_error(r, 401).await;
+    nethsm_error(r, 401, "Authentication required.").await;
     // Roles are exact: an Administrator is not an Operator.
     let r = s
         .post("/random")
@@ -121,7 +129,7 @@ async fn codes_and_lengths() {
         .send()
         .await
         .unwrap();
-    assert_error(r, 403).await;
+    nethsm_error(r, 403, "Access denied.").await;
     let r = s
         .post("/random")
         .basic_auth(OP, Some("wrong passphrase"))
@@ -129,7 +137,7 @@ async fn codes_and_lengths() {
         .send()
         .await
         .unwrap();
-    assert_error(r, 401).await;
+    nethsm_error(r, 401, "Authentication required.").await;
 
     s.restart();
     let r = s
@@ -139,7 +147,7 @@ async fn codes_and_lengths() {
         .send()
         .await
         .unwrap();
-    assert_eq!(assert_error(r, 412).await, "Service not available");
+    nethsm_error(r, 412, "Service not available").await;
 }
 
 #[tokio::test]

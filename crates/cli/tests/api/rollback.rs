@@ -11,6 +11,14 @@ use strongroom_store::redb::RedbStore;
 
 use crate::common::*;
 
+/// The documented refusal to unlock a store older than its anchor (docs/errors.md).
+fn refusing_to_unlock() -> Says {
+    Says::Pieces(vec![
+        "Refusing to unlock: ".into(),
+        ". To run with this store anyway, restart with --accept-store-rollback and accept it (docs/operations.md).".into(),
+    ])
+}
+
 async fn accept(s: &Server) -> reqwest::Response {
     s.own(Method::POST, "/audit/accept-rollback")
         .basic_auth("admin", Some(ADMIN))
@@ -36,7 +44,7 @@ async fn a_store_put_back_as_it_was_is_refused_then_accepted_on_purpose() {
     std::fs::write(&store, &before).unwrap();
     s.start_again();
     let r = s.unlock(UNLOCK).await;
-    let message = assert_error(r, 412).await;
+    let message = nethsm_error(r, 412, refusing_to_unlock()).await;
     assert!(
         message.contains("older than this node's anchor"),
         "{message}"
@@ -66,9 +74,14 @@ async fn a_store_put_back_as_it_was_is_refused_then_accepted_on_purpose() {
         .send()
         .await
         .unwrap();
-    assert_error(r, 403).await;
+    own_error(r, 403, "Access denied.").await;
     assert_eq!(accept(&s).await.status(), 204);
-    assert_error(accept(&s).await, 409).await;
+    own_error(
+        accept(&s).await,
+        409,
+        "There is no store rollback to accept.",
+    )
+    .await;
     assert_eq!(audit_verify(&s).await["verified"], true);
     let accepted = audit_events(&s)
         .await
@@ -98,7 +111,7 @@ async fn a_deleted_audit_trail_is_refused_and_reported_broken() {
         }
     }
     s.start_again();
-    let message = assert_error(s.unlock(UNLOCK).await, 412).await;
+    let message = nethsm_error(s.unlock(UNLOCK).await, 412, refusing_to_unlock()).await;
     assert!(message.contains("no head"), "{message}");
     s.terminate();
     s.set_args(&["--accept-store-rollback"]);

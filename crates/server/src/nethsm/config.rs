@@ -56,6 +56,9 @@ pub async fn config_backup_passphrase_put(
             .await?
         }
         BackupPassphraseBody::Legacy(l) => {
+            // The core's own checks name the newer body's field; this body's is `passphrase`.
+            l.passphrase.check_length("passphrase")?;
+            l.passphrase.check_strength("passphrase")?;
             s.run(move |core| {
                 core.operational(&who)?
                     .system()

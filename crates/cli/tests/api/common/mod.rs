@@ -3,8 +3,13 @@
 
 #![allow(dead_code)]
 
+mod docs;
+mod errors;
 pub mod python;
 pub mod raw;
+
+pub use docs::*;
+pub use errors::*;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,6 +22,12 @@ use serde_json::{Value, json};
 pub const UNLOCK: &str = "unlock passphrase for tests";
 pub const ADMIN: &str = "admin passphrase for tests";
 pub const TIME: &str = "2026-11-23T12:00:00Z";
+
+/// Where each face is mounted, after the server's base URL.
+pub const NETHSM: &str = "/api/v1";
+pub const OWN_API: &str = "/api/strongroom/v1";
+pub const APPLIANCE: &str = "/api/rest/configure/v1";
+pub const BACKUP_CLIENT: &str = "/commandcenter/api";
 
 /// A running server and the data directory it owns.
 pub struct Server {
@@ -133,7 +144,42 @@ impl Server {
     /// A request to Strongroom's own API (`/api/strongroom/v1`).
     pub fn own(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
-            .request(method, format!("{}/api/strongroom/v1{path}", self.base))
+            .request(method, format!("{}{OWN_API}{path}", self.base))
+    }
+
+    /// A NetHSM-face request as the root Administrator.
+    pub fn as_admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).basic_auth("admin", Some(ADMIN))
+    }
+
+    /// A request to Strongroom's own API as the root Administrator.
+    pub fn own_as_admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.own(method, path).basic_auth("admin", Some(ADMIN))
+    }
+
+    /// A request to the appliance face (`/api/rest/configure/v1`).
+    pub fn appliance(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{APPLIANCE}{path}", self.base))
+    }
+
+    /// A request to the backup-client face (`/commandcenter/api`); `path` without its `/`.
+    pub fn backup_client(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{BACKUP_CLIENT}/{path}", self.base))
+    }
+
+    /// `GET path` of the NetHSM face as the root Administrator; asserts 200, returns the JSON.
+    pub async fn admin_json(&self, path: &str) -> Value {
+        let r = self.as_admin(Method::GET, path).answer().await;
+        assert_eq!(r.status(), 200, "GET {path}: {}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    /// `POST /lock` as the root Administrator; asserts 204.
+    pub async fn lock(&self) {
+        let r = self.as_admin(Method::POST, "/lock").answer().await;
+        assert_eq!(r.status(), 204, "lock: {}", r.text().await.unwrap());
     }
 
     /// A client whose connections come from another loopback address, so per-address rate
@@ -373,15 +419,16 @@ fn pinned_client_from(fingerprint: &str, local: Option<std::net::IpAddr>) -> Cli
         .unwrap()
 }
 
-/// Asserts a NetHSM error response: status and a JSON `message`.
-pub async fn assert_error(r: Response, status: u16) -> String {
-    assert_eq!(r.status(), status, "unexpected status");
-    assert_eq!(
-        r.headers().get("content-type").map(|v| v.to_str().unwrap()),
-        Some("application/json")
-    );
-    let body: Value = r.json().await.unwrap();
-    body["message"].as_str().expect("message string").to_owned()
+/// Sends a request that must get an HTTP answer (any status): a failure to get one is the
+/// test's failure, not a case to handle.
+pub trait Answer {
+    fn answer(self) -> impl std::future::Future<Output = Response> + Send;
+}
+
+impl Answer for RequestBuilder {
+    async fn answer(self) -> Response {
+        self.send().await.expect("an HTTP answer")
+    }
 }
 
 /// The first 1000 events of the audit trail, as the root Administrator reads them.
