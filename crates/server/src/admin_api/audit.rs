@@ -79,7 +79,9 @@ pub async fn audit_verify_get(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<ApiJson<wire::ChainReport>, ApiError> {
-    let r = s.run(move |core| core.operational(&who)?.audit().verify()).await?;
+    let r = s
+        .run(move |core| core.operational(&who)?.audit().verify())
+        .await?;
     Ok(ApiJson(wire::ChainReport {
         verified: r.verified,
         events: r.events,

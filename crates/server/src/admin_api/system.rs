@@ -14,7 +14,9 @@ pub async fn data_key_get(
     Caller(who, _): RootAdmin,
     _: AcceptJson,
 ) -> Result<ApiJson<wire::DataKey>, ApiError> {
-    let status = s.run(move |core| core.operational(&who)?.system().data_key_status()).await?;
+    let status = s
+        .run(move |core| core.operational(&who)?.system().data_key_status())
+        .await?;
     Ok(ApiJson(wire::DataKey {
         key_version: status.key_version,
         rotation_in_progress: status.rotation_in_progress,
