@@ -11,7 +11,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::watch::{ChangeFeed, ChangeKind, FeedWrite, Watcher};
-use crate::{Check, Commit, Entry, Op, Result, Snapshot, Store, StoreError, Txn};
+use crate::{Check, Commit, Entry, Op, Page, Result, Snapshot, Store, StoreError, Txn};
 
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -72,12 +72,7 @@ impl Store for RedbStore {
         }
     }
 
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Entry)>> {
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Page> {
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(KV).map_err(backend)?;
         scan_table(&table, prefix, start_after, limit)
@@ -181,12 +176,7 @@ struct RedbSnapshot {
 }
 
 impl Snapshot for RedbSnapshot {
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Entry)>> {
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Page> {
         scan_table(&self.table, prefix, start_after, limit)
     }
 }
@@ -196,7 +186,7 @@ fn scan_table(
     prefix: &str,
     start_after: Option<&str>,
     limit: usize,
-) -> Result<Vec<(String, Entry)>> {
+) -> Result<Page> {
     let start = match start_after {
         Some(after) if after >= prefix => after,
         _ => prefix,
