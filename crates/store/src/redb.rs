@@ -209,25 +209,30 @@ fn scan_table(
     Ok(out)
 }
 
+/// Fresh, empty stores for the tests, each its own file in `dir`.
+#[cfg(test)]
+pub(crate) fn fresh_stores(dir: &Path) -> impl Fn() -> std::sync::Arc<RedbStore> + '_ {
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    move || {
+        let file = format!(
+            "{}.redb",
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        std::sync::Arc::new(RedbStore::open(&dir.join(file)).unwrap())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use super::RedbStore;
+    use super::{RedbStore, fresh_stores};
     use crate::{DynStore, Store};
 
     /// What every engine does: the conformance suite, on a fresh store for each check.
     #[test]
     fn conformance() {
         let dir = tempfile::tempdir().unwrap();
-        let n = AtomicUsize::new(0);
-        crate::conformance::run_all(&|| -> DynStore {
-            let path = dir
-                .path()
-                .join(format!("{}.redb", n.fetch_add(1, Ordering::Relaxed)));
-            Arc::new(RedbStore::open(&path).unwrap())
-        });
+        let fresh = fresh_stores(dir.path());
+        crate::conformance::run_all(&|| -> DynStore { fresh() });
     }
 
     #[test]
