@@ -156,13 +156,8 @@ pub struct Renames {
 /// Runs one `client` subcommand against the server. `fingerprint` is the checked
 /// `--fingerprint`. Output goes to stdout; the caller prints the error.
 pub fn run(args: ClientArgs, fingerprint: &str) -> anyhow::Result<()> {
-    let ClientArgs {
-        connection,
-        json,
-        command,
-    } = args;
-    let (remote, runtime) = connection.connect(fingerprint)?;
-    runtime.block_on(execute(&remote, command, json))
+    let (remote, runtime) = args.connection.connect(fingerprint)?;
+    runtime.block_on(execute(&remote, args.command, args.json))
 }
 
 async fn execute(remote: &Remote, command: ClientCommand, json: bool) -> anyhow::Result<()> {

@@ -42,19 +42,15 @@ pub enum SystemCommand {
 
 /// Runs one `system` subcommand against the server.
 pub fn run(args: SystemArgs, fingerprint: &str) -> anyhow::Result<()> {
-    let SystemArgs {
-        connection,
-        json,
-        command,
-    } = args;
+    let json = args.json;
     // Read before anything is sent: a missing passphrase fails without a request.
-    let unlock = match &command {
+    let unlock = match &args.command {
         SystemCommand::RotateDataKey {
             unlock_passphrase_file,
         } => Some(unlock_passphrase(unlock_passphrase_file.as_deref())?),
         SystemCommand::DataKey => None,
     };
-    let (remote, runtime) = connection.connect(fingerprint)?;
+    let (remote, runtime) = args.connection.connect(fingerprint)?;
     runtime.block_on(async {
         match unlock {
             None => {
