@@ -176,8 +176,7 @@ fn lost_device_key_with_unattended_boot_stays_locked() {
     assert!(events.iter().any(|e| e.action == "device key regenerated"));
     drop(core);
     // Anchored again: a plain start works.
-    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
-    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    open_unlocked(dir.path());
 }
 
 /// No file of the data directory holds a passphrase or the domain key in clear.
@@ -236,6 +235,13 @@ fn tls_identity_is_reused_and_follows_names() {
 
 fn operator(id: &str) -> Principal {
     Principal::new(id, Role::Operator)
+}
+
+/// Opens the node in `dir` with default settings and unlocks it.
+fn open_unlocked(dir: &std::path::Path) -> Core {
+    let core = Core::open(dir, CoreSettings::default()).unwrap();
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    core
 }
 
 fn open_provisioned() -> (tempfile::TempDir, Core) {
@@ -1028,8 +1034,7 @@ fn a_store_put_back_as_it_was_is_refused_at_unlock() {
     }
     std::fs::copy(&store_file, &old_copy).unwrap();
     {
-        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
-        core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+        let core = open_unlocked(dir.path());
         core.record_audit(event(1));
         core.operational(&admin())
             .and_then(|h| {
@@ -1086,8 +1091,7 @@ fn a_store_put_back_as_it_was_is_refused_at_unlock() {
     let events = audit_page(&core, 0, 10).events;
     assert_eq!(events.last().unwrap().action, "store rollback accepted");
     drop(core);
-    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
-    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    open_unlocked(dir.path());
 }
 
 #[test]
@@ -1619,8 +1623,7 @@ fn a_crash_around_the_first_anchoring_never_stops_the_start() {
         .unwrap()
         .set(adopt.clone())
         .unwrap();
-    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
-    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    let core = open_unlocked(dir.path());
     assert!(!core.anchor.get().unwrap().adopt, "anchored to the store");
     assert!(audit_report(&core).verified);
     drop(core);
