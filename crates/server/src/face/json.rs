@@ -9,8 +9,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use axum::Json;
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -111,6 +110,66 @@ impl<F: 'static> MessageError for JsonError<F> {
     }
 }
 
+/// The largest request body these faces read (the original's limit; NetHSM's sign, decrypt
+/// and encrypt will raise it).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+// The extractors of these faces (each re-exports them under its own names). Their refusals
+// are the conventions' and read alike in every such face, so they are answered here as
+// rendered responses.
+
+/// Path parameters; a malformed one is refused (400).
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        path_params::<T, JsonError<()>, S>(parts, state)
+            .await
+            .map(Path)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// Refuses (406) a request whose `Accept` excludes `application/json`.
+pub struct AcceptJson;
+
+impl<S: Send + Sync> FromRequestParts<S> for AcceptJson {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        require_accept::<JsonError<()>>(&parts.headers, JSON)
+            .map_err(IntoResponse::into_response)?;
+        Ok(AcceptJson)
+    }
+}
+
+/// A JSON request body of the wire type's exact shape, at most [`BODY_LIMIT`] bytes
+/// ([`read_body`]), and a JSON response.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        read_body::<T, JsonError<()>>(req, BODY_LIMIT)
+            .await
+            .map(Json)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
 /// Unknown paths under the face's root.
 pub async fn not_found<F>() -> JsonError<F> {
     JsonError::new(StatusCode::NOT_FOUND, "Resource not found.")
@@ -123,7 +182,7 @@ struct ErrorBody<'a> {
 
 /// The error response: `{"message"}`, and the challenge on 401.
 pub fn error_response(status: StatusCode, message: &str) -> Response {
-    let mut response = (status, Json(ErrorBody { message })).into_response();
+    let mut response = (status, axum::Json(ErrorBody { message })).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response
             .headers_mut()
