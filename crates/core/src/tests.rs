@@ -609,7 +609,7 @@ fn no_cached_check_of_the_old_passphrase_is_served_while_a_change_commits() {
     provision(core);
     let old = Passphrase::new("first passphrase");
     for id in ["alice", "bob", "ns1~carol"] {
-        create_operator(&core, id, &old);
+        create_operator(core, id, &old);
         if id.starts_with("ns1~") {
             // After its first user: a root Administrator makes users of new namespaces only.
             core.operational(&admin())
@@ -1517,7 +1517,7 @@ fn a_backup_in_progress_stops_when_the_node_locks() {
 }
 
 fn audit_actions(core: &Core) -> Vec<(String, String)> {
-    audit_page(&core, 0, 1000)
+    audit_page(core, 0, 1000)
         .events
         .into_iter()
         .map(|e| (e.action, e.target))
