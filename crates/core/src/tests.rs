@@ -850,8 +850,7 @@ fn no_user_can_fill_the_session_table_or_lock_out_the_root_admin() {
 fn a_change_and_its_audit_event_are_one_commit() {
     use std::sync::Arc;
     let (_dir, core) = open_provisioned();
-    let ctx = audit::RequestAudit::new(event(1));
-    let id = audit::in_request(Some(ctx.clone()), || {
+    let create_frank = || {
         core.operational(&admin()).and_then(|h| {
             h.users().create(
                 users::NewUserId::Given("frank"),
@@ -860,8 +859,9 @@ fn a_change_and_its_audit_event_are_one_commit() {
                 &Passphrase::new("frank's passphrase"),
             )
         })
-    })
-    .unwrap();
+    };
+    let ctx = audit::RequestAudit::new(event(1));
+    let id = audit::in_request(Some(ctx.clone()), create_frank).unwrap();
     assert_eq!(id, "frank");
     assert!(ctx.written());
     // The first event is provisioning's.
@@ -884,16 +884,7 @@ fn a_change_and_its_audit_event_are_one_commit() {
 
     // A refused change writes no success event.
     let ctx = audit::RequestAudit::new(event(2));
-    let again = audit::in_request(Some(ctx.clone()), || {
-        core.operational(&admin()).and_then(|h| {
-            h.users().create(
-                users::NewUserId::Given("frank"),
-                "Frank",
-                Role::Operator,
-                &Passphrase::new("frank's passphrase"),
-            )
-        })
-    });
+    let again = audit::in_request(Some(ctx.clone()), create_frank);
     assert!(again.is_err());
     assert!(!ctx.written());
     assert_eq!(audit_page(&core, 0, 10).events.len(), 2);
