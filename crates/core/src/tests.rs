@@ -45,6 +45,19 @@ pub(crate) fn set_backup_passphrase(core: &Core) {
         .unwrap();
 }
 
+/// Changes the unlock passphrase from UNLOCK to "a second unlock passphrase", as the root
+/// Administrator.
+fn change_unlock_passphrase(core: &Core) {
+    core.operational(&admin())
+        .and_then(|h| {
+            h.system().set_unlock_passphrase(
+                &Passphrase::new("a second unlock passphrase"),
+                &Passphrase::new(UNLOCK),
+            )
+        })
+        .unwrap();
+}
+
 /// A page of the audit trail, as the root Administrator reads it.
 pub(crate) fn audit_page(core: &Core, after: u64, limit: usize) -> audit::AuditPage {
     core.operational(&admin())
@@ -1027,14 +1040,7 @@ fn a_store_put_back_as_it_was_is_refused_at_unlock() {
     {
         let core = open_unlocked(dir.path());
         core.record_audit(event(1));
-        core.operational(&admin())
-            .and_then(|h| {
-                h.system().set_unlock_passphrase(
-                    &Passphrase::new("a second unlock passphrase"),
-                    &Passphrase::new(UNLOCK),
-                )
-            })
-            .unwrap();
+        change_unlock_passphrase(&core);
     }
     // The store file as it was after provisioning, with this node's device key and anchor.
     std::fs::copy(&old_copy, &store_file).unwrap();
@@ -1093,14 +1099,7 @@ fn an_older_unlock_record_put_back_alone_is_refused() {
         let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         provision(&core);
         old_unlock = core.raw.get(UNLOCK_PATH).unwrap().unwrap().value.clone();
-        core.operational(&admin())
-            .and_then(|h| {
-                h.system().set_unlock_passphrase(
-                    &Passphrase::new("a second unlock passphrase"),
-                    &Passphrase::new(UNLOCK),
-                )
-            })
-            .unwrap();
+        change_unlock_passphrase(&core);
         // Put the first unlock record back: the old passphrase would open the store again.
         core.raw.put(UNLOCK_PATH, &old_unlock).unwrap();
     }
