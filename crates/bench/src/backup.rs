@@ -27,10 +27,7 @@ use tokio::task::JoinSet;
 
 use crate::memory::{self, Memory, Mib};
 use crate::server::Server;
-use crate::{
-    ADMIN_PASSPHRASE, Api, OPERATOR_PASSPHRASE, SYSTEM_TIME, UNLOCK_PASSPHRASE, log_tail, progress,
-    tls,
-};
+use crate::{ADMIN_PASSPHRASE, Api, OPERATOR_PASSPHRASE, SYSTEM_TIME, log_tail, progress, tls};
 
 /// Concurrent user creations.
 pub const CREATE_TASKS: usize = 16;
@@ -341,14 +338,7 @@ pub async fn run_size(binary: &Path, users: u64) -> anyhow::Result<SizeReport> {
 /// the users of the backup. Returns how many it lists.
 async fn check_restored(api: &Api<'_>) -> anyhow::Result<u64> {
     api.expect_state("Locked").await?;
-    api.expect(
-        api.post("/unlock")
-            .json(&json!({ "passphrase": UNLOCK_PASSPHRASE })),
-        StatusCode::NO_CONTENT,
-        "POST /unlock (restored server)",
-    )
-    .await?;
-    api.expect_state("Operational").await?;
+    api.unlock("POST /unlock (restored server)").await?;
     let body = api
         .expect(
             api.get("/users")

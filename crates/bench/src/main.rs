@@ -217,14 +217,7 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
     reports.push(run_phase(&client, &phase_a, load).await?);
 
     progress("unlocking");
-    api.expect(
-        api.post("/unlock")
-            .json(&json!({ "passphrase": UNLOCK_PASSPHRASE })),
-        StatusCode::NO_CONTENT,
-        "POST /unlock",
-    )
-    .await?;
-    api.expect_state("Operational").await?;
+    api.unlock("POST /unlock").await?;
 
     // Phase B: Operational; every request authenticates the Operator (Basic auth).
     let user = server.url(&format!("/users/{operator_id}"));
@@ -520,6 +513,19 @@ impl Api<'_> {
         )
         .await?;
         Ok(())
+    }
+
+    /// `POST /unlock` with the bench's unlock passphrase (`what` names it in errors); the
+    /// server must then be Operational.
+    async fn unlock(&self, what: &str) -> anyhow::Result<()> {
+        self.expect(
+            self.post("/unlock")
+                .json(&json!({ "passphrase": UNLOCK_PASSPHRASE })),
+            StatusCode::NO_CONTENT,
+            what,
+        )
+        .await?;
+        self.expect_state("Operational").await
     }
 
     /// Checks `GET /health/state`.

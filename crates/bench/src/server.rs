@@ -73,18 +73,9 @@ impl Server {
             }
         });
         let started = async {
-            let listen = next_line(&mut rx).await?;
-            let base = listen
-                .strip_prefix("listening on ")
-                .with_context(|| format!("unexpected first line from the server: {listen:?}"))?
-                .trim()
-                .to_owned();
-            let fp_line = next_line(&mut rx).await?;
-            let fingerprint = fp_line
-                .strip_prefix("certificate SHA-256 fingerprint ")
-                .with_context(|| format!("unexpected second line from the server: {fp_line:?}"))?
-                .trim()
-                .to_owned();
+            let base = line_after(&mut rx, "listening on ", "first").await?;
+            let fingerprint =
+                line_after(&mut rx, "certificate SHA-256 fingerprint ", "second").await?;
             anyhow::Ok((base, fingerprint))
         }
         .await;
@@ -127,6 +118,21 @@ async fn next_line(rx: &mut mpsc::UnboundedReceiver<String>) -> anyhow::Result<S
             START_TIMEOUT.as_secs()
         ),
     }
+}
+
+/// The rest of the server's next line, which must start with `prefix` (`which` line it is,
+/// for the error).
+async fn line_after(
+    rx: &mut mpsc::UnboundedReceiver<String>,
+    prefix: &str,
+    which: &str,
+) -> anyhow::Result<String> {
+    let line = next_line(rx).await?;
+    Ok(line
+        .strip_prefix(prefix)
+        .with_context(|| format!("unexpected {which} line from the server: {line:?}"))?
+        .trim()
+        .to_owned())
 }
 
 impl Drop for Server {

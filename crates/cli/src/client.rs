@@ -67,6 +67,29 @@ pub struct Connection {
     pub password_file: Option<PathBuf>,
 }
 
+impl Connection {
+    /// The server this names, trusting only the certificate of `fingerprint`, with the
+    /// password read (before anything is sent), and a runtime to talk to it on.
+    pub(crate) fn connect(
+        self,
+        fingerprint: &str,
+    ) -> anyhow::Result<(Remote, tokio::runtime::Runtime)> {
+        let password = password(self.password_file.as_deref())?;
+        let remote = Remote::new(
+            &self.server,
+            fingerprint,
+            Credentials {
+                user: self.user,
+                password,
+            },
+        )?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok((remote, runtime))
+    }
+}
+
 #[derive(Subcommand)]
 pub enum ClientCommand {
     /// List every backup client.
@@ -133,24 +156,8 @@ pub struct Renames {
 /// Runs one `client` subcommand against the server. `fingerprint` is the checked
 /// `--fingerprint`. Output goes to stdout; the caller prints the error.
 pub fn run(args: ClientArgs, fingerprint: &str) -> anyhow::Result<()> {
-    let ClientArgs {
-        connection,
-        json,
-        command,
-    } = args;
-    let password = password(connection.password_file.as_deref())?;
-    let remote = Remote::new(
-        &connection.server,
-        fingerprint,
-        Credentials {
-            user: connection.user,
-            password,
-        },
-    )?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(execute(&remote, command, json))
+    let (remote, runtime) = args.connection.connect(fingerprint)?;
+    runtime.block_on(execute(&remote, args.command, args.json))
 }
 
 async fn execute(remote: &Remote, command: ClientCommand, json: bool) -> anyhow::Result<()> {

@@ -137,20 +137,22 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Client(args) => {
             let fingerprint = require_fingerprint(args.connection.fingerprint.clone(), "client");
-            if let Err(e) = client::run(args, &fingerprint) {
-                eprintln!("strongroom: {e:#}");
-                std::process::exit(1);
-            }
+            exit_on_error(client::run(args, &fingerprint));
             Ok(())
         }
         Command::System(args) => {
             let fingerprint = require_fingerprint(args.connection.fingerprint.clone(), "system");
-            if let Err(e) = system::run(args, &fingerprint) {
-                eprintln!("strongroom: {e:#}");
-                std::process::exit(1);
-            }
+            exit_on_error(system::run(args, &fingerprint));
             Ok(())
         }
+    }
+}
+
+/// Ends the process with status 1 if a client subcommand failed, its error on stderr.
+fn exit_on_error(result: anyhow::Result<()>) {
+    if let Err(e) = result {
+        eprintln!("strongroom: {e:#}");
+        std::process::exit(1);
     }
 }
 

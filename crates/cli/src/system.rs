@@ -7,10 +7,9 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
-use strongroom_client::admin::{Credentials, Remote};
 use strongroom_proto::system::RotateDataKey;
 
-use crate::client::{Connection, password, print_raw, read_password_file};
+use crate::client::{Connection, print_raw, read_password_file};
 
 /// The variable the unlock passphrase is read from when no `--unlock-passphrase-file` is
 /// given (never a flag, for the same reason as the password).
@@ -43,30 +42,15 @@ pub enum SystemCommand {
 
 /// Runs one `system` subcommand against the server.
 pub fn run(args: SystemArgs, fingerprint: &str) -> anyhow::Result<()> {
-    let SystemArgs {
-        connection,
-        json,
-        command,
-    } = args;
+    let json = args.json;
     // Read before anything is sent: a missing passphrase fails without a request.
-    let unlock = match &command {
+    let unlock = match &args.command {
         SystemCommand::RotateDataKey {
             unlock_passphrase_file,
         } => Some(unlock_passphrase(unlock_passphrase_file.as_deref())?),
         SystemCommand::DataKey => None,
     };
-    let password = password(connection.password_file.as_deref())?;
-    let remote = Remote::new(
-        &connection.server,
-        fingerprint,
-        Credentials {
-            user: connection.user,
-            password,
-        },
-    )?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let (remote, runtime) = args.connection.connect(fingerprint)?;
     runtime.block_on(async {
         match unlock {
             None => {

@@ -253,8 +253,7 @@ fn pinned_client(fingerprint: &str) -> Result<reqwest::Client, RemoteError> {
 mod tests {
     use super::*;
 
-    const FP: &str = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:\
-                      00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+    const FP: &str = crate::pin::EXAMPLE_FINGERPRINT;
 
     #[test]
     fn error_message_prefers_the_json_message() {

@@ -146,12 +146,16 @@ impl ServerCertVerifier for PinnedCert {
     }
 }
 
+/// A well-formed fingerprint, for tests.
+#[cfg(test)]
+pub(crate) const EXAMPLE_FINGERPRINT: &str = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:\
+                                               00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const FP: &str = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:\
-                      00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+    const FP: &str = EXAMPLE_FINGERPRINT;
 
     #[test]
     fn fingerprint_round_trips_in_the_printed_form() {

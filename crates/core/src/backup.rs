@@ -213,6 +213,16 @@ struct RestoreOps<'a, R: Read> {
 }
 
 impl<R: Read> RestoreOps<'_, R> {
+    /// The put of a record, its value sealed under the backup's domain key.
+    fn sealed_put(&self, key: String, value: &[u8]) -> Result<Option<Op>> {
+        let sealer = self
+            .sealer
+            .as_ref()
+            .ok_or_else(|| invalid("the backup has no domain key"))?;
+        let value = sealer.seal(&key, value);
+        Ok(Some(Op::Put { key, value }))
+    }
+
     fn next_op(&mut self) -> Result<Option<Op>> {
         if let Some(key) = self.deletes.next() {
             return Ok(Some(Op::Delete { key: key? }));
@@ -222,12 +232,7 @@ impl<R: Read> RestoreOps<'_, R> {
                 let Some((key, value)) = self.tail.pop() else {
                     return Ok(None);
                 };
-                let sealer = self
-                    .sealer
-                    .as_ref()
-                    .ok_or_else(|| invalid("the backup has no domain key"))?;
-                let value = sealer.seal(&key, &value);
-                return Ok(Some(Op::Put { key, value }));
+                return self.sealed_put(key, &value);
             }
             let Some((key, value)) = self.reader.next_record(self.seen)? else {
                 self.done = true;
@@ -269,12 +274,7 @@ impl<R: Read> RestoreOps<'_, R> {
             if !self.full && !is_user_data(&key) {
                 continue;
             }
-            let sealer = self
-                .sealer
-                .as_ref()
-                .ok_or_else(|| invalid("the backup has no domain key"))?;
-            let value = sealer.seal(&key, &value);
-            return Ok(Some(Op::Put { key, value }));
+            return self.sealed_put(key, &value);
         }
     }
 }

@@ -427,6 +427,7 @@ mod tests {
 
     use super::*;
     use crate::identity::{Principal, Role};
+    use crate::tests::{audit_page, audit_report, set_backup_passphrase};
     use crate::{ADMIN_USER, CoreSettings, DEVICE_KEY_FILE, Provision, SystemState, audit};
 
     const UNLOCK: &str = "unlock passphrase 1";
@@ -545,20 +546,12 @@ mod tests {
         }
         assert!(core.raw.get(ROTATION_PATH).unwrap().is_none());
         all_readable(&core, 40);
-        let page = core
-            .operational(&admin())
-            .and_then(|h| h.audit().events(0, 100))
-            .unwrap();
+        let page = audit_page(&core, 0, 100);
         assert!(
             page.events.iter().any(|e| e.request_id == "rot-1"),
             "the rotation's event is in the trail"
         );
-        assert!(
-            core.operational(&admin())
-                .and_then(|h| h.audit().verify())
-                .unwrap()
-                .verified
-        );
+        assert!(audit_report(&core).verified);
         // The unlock record holds the new key only; a restart unlocks with the same
         // passphrase.
         drop(core);
@@ -926,12 +919,7 @@ mod tests {
     #[test]
     fn a_backup_taken_before_a_rotation_restores_after_it() {
         let (_dir, core) = provisioned(5);
-        core.operational(&admin())
-            .and_then(|h| {
-                h.system()
-                    .set_backup_passphrase(&Passphrase::new("backup passphrase"), None)
-            })
-            .unwrap();
+        set_backup_passphrase(&core);
         let backup = Principal::new("backup", Role::Backup);
         let file = tempfile::NamedTempFile::new().unwrap();
         // Taken in the middle of a rotation: its values are of both versions.

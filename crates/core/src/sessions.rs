@@ -180,9 +180,7 @@ impl Core {
     /// refused, except a root Administrator's. `Unauthenticated` if the account changed
     /// (passphrase, deletion) since its passphrase was checked.
     pub fn open_session(&self, kind: SessionKind, principal: Principal) -> Result<SessionToken> {
-        if self.state() != SystemState::Operational {
-            return Err(Error::WrongState(self.state()));
-        }
+        self.require_state(SystemState::Operational)?;
         let (idle, max) = (self.sessions.idle, self.sessions.max);
         let now = self.sessions.clock.instant();
         let mut guard = self.sessions.lock();
@@ -214,10 +212,7 @@ impl Core {
     /// The caller a token stands for, if its session is live; using it resets the idle clock.
     /// Missing, unknown, expired or ended: `Unauthenticated`.
     pub fn session(&self, kind: SessionKind, token: &[u8]) -> Result<Principal> {
-        let state = self.state();
-        if state != SystemState::Operational {
-            return Err(Error::WrongState(state));
-        }
+        self.require_state(SystemState::Operational)?;
         let h = hash(token);
         let now = self.sessions.clock.instant();
         let mut t = self.sessions.lock();
@@ -246,10 +241,7 @@ impl Core {
     /// when the old one would have at the latest: renewal does not extend a session's
     /// absolute lifetime.
     pub fn renew_session(&self, kind: SessionKind, token: &[u8]) -> Result<SessionToken> {
-        let state = self.state();
-        if state != SystemState::Operational {
-            return Err(Error::WrongState(state));
-        }
+        self.require_state(SystemState::Operational)?;
         let h = hash(token);
         let now = self.sessions.clock.instant();
         let mut t = self.sessions.lock();

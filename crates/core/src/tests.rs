@@ -18,6 +18,53 @@ fn admin() -> Principal {
     Principal::new(ADMIN_USER, Role::Administrator)
 }
 
+/// The audit trail's verification, as the root Administrator asks it.
+pub(crate) fn audit_report(core: &Core) -> audit::ChainReport {
+    core.operational(&admin())
+        .and_then(|h| h.audit().verify())
+        .unwrap()
+}
+
+/// Creates the Operator `id` of the root namespace, as the root Administrator; its ID.
+fn create_operator(core: &Core, id: &str, passphrase: &Passphrase) -> String {
+    core.operational(&admin())
+        .and_then(|h| {
+            h.users()
+                .create(NewUserId::Given(id), "", Role::Operator, passphrase)
+        })
+        .unwrap()
+}
+
+/// Sets the backup passphrase "backup passphrase", as the root Administrator.
+pub(crate) fn set_backup_passphrase(core: &Core) {
+    core.operational(&admin())
+        .and_then(|h| {
+            h.system()
+                .set_backup_passphrase(&Passphrase::new("backup passphrase"), None)
+        })
+        .unwrap();
+}
+
+/// Changes the unlock passphrase from UNLOCK to "a second unlock passphrase", as the root
+/// Administrator.
+fn change_unlock_passphrase(core: &Core) {
+    core.operational(&admin())
+        .and_then(|h| {
+            h.system().set_unlock_passphrase(
+                &Passphrase::new("a second unlock passphrase"),
+                &Passphrase::new(UNLOCK),
+            )
+        })
+        .unwrap();
+}
+
+/// A page of the audit trail, as the root Administrator reads it.
+pub(crate) fn audit_page(core: &Core, after: u64, limit: usize) -> audit::AuditPage {
+    core.operational(&admin())
+        .and_then(|h| h.audit().events(after, limit))
+        .unwrap()
+}
+
 #[test]
 fn lifecycle_and_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -137,22 +184,12 @@ fn lost_device_key_with_unattended_boot_stays_locked() {
     assert_eq!(core.state(), SystemState::Locked);
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
     assert_eq!(core.pending_rollback(), None);
-    assert!(
-        core.operational(&admin())
-            .and_then(|h| h.audit().verify())
-            .unwrap()
-            .verified
-    );
-    let events = core
-        .operational(&admin())
-        .and_then(|h| h.audit().events(0, 100))
-        .unwrap()
-        .events;
+    assert!(audit_report(&core).verified);
+    let events = audit_page(&core, 0, 100).events;
     assert!(events.iter().any(|e| e.action == "device key regenerated"));
     drop(core);
     // Anchored again: a plain start works.
-    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
-    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    open_unlocked(dir.path());
 }
 
 /// No file of the data directory holds a passphrase or the domain key in clear.
@@ -211,6 +248,13 @@ fn tls_identity_is_reused_and_follows_names() {
 
 fn operator(id: &str) -> Principal {
     Principal::new(id, Role::Operator)
+}
+
+/// Opens the node in `dir` with default settings and unlocks it.
+fn open_unlocked(dir: &std::path::Path) -> Core {
+    let core = Core::open(dir, CoreSettings::default()).unwrap();
+    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    core
 }
 
 fn open_provisioned() -> (tempfile::TempDir, Core) {
@@ -578,12 +622,7 @@ fn no_cached_check_of_the_old_passphrase_is_served_while_a_change_commits() {
     provision(core);
     let old = Passphrase::new("first passphrase");
     for id in ["alice", "bob", "ns1~carol"] {
-        core.operational(&admin())
-            .and_then(|h| {
-                h.users()
-                    .create(NewUserId::Given(id), "", Role::Operator, &old)
-            })
-            .unwrap();
+        create_operator(core, id, &old);
         if id.starts_with("ns1~") {
             // After its first user: a root Administrator makes users of new namespaces only.
             core.operational(&admin())
@@ -669,10 +708,7 @@ fn audit_chain_verifies_and_detects_tampering() {
         .unwrap();
     core.record_audit(event(5));
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
-    let report = core
-        .operational(&admin())
-        .and_then(|h| h.audit().verify())
-        .unwrap();
+    let report = audit_report(&core);
     assert_eq!(
         report,
         audit::ChainReport {
@@ -684,17 +720,11 @@ fn audit_chain_verifies_and_detects_tampering() {
         }
     );
     // Provisioning wrote the first event.
-    let page = core
-        .operational(&admin())
-        .and_then(|h| h.audit().events(0, 4))
-        .unwrap();
+    let page = audit_page(&core, 0, 4);
     assert_eq!(page.events.len(), 4);
     assert_eq!(page.events[0].action, "provision");
     assert_eq!(page.next, Some(4));
-    let rest = core
-        .operational(&admin())
-        .and_then(|h| h.audit().events(4, 4))
-        .unwrap();
+    let rest = audit_page(&core, 4, 4);
     assert_eq!(
         rest.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
         [5, 6, 7]
@@ -717,10 +747,7 @@ fn audit_chain_verifies_and_detects_tampering() {
     u.data
         .put(path, &serde_json::to_vec(&forged).unwrap())
         .unwrap();
-    let r = core
-        .operational(&admin())
-        .and_then(|h| h.audit().verify())
-        .unwrap();
+    let r = audit_report(&core);
     assert_eq!((r.verified, r.broken_at, r.events), (false, Some(3), 2));
     // ... and if they also fix its MAC (reading the chain's key with the domain key), the
     // next event no longer follows it.
@@ -730,70 +757,38 @@ fn audit_chain_verifies_and_detects_tampering() {
     u.data
         .put(path, &serde_json::to_vec(&forged).unwrap())
         .unwrap();
-    assert_eq!(
-        core.operational(&admin())
-            .and_then(|h| h.audit().verify())
-            .unwrap()
-            .broken_at,
-        Some(4)
-    );
+    assert_eq!(audit_report(&core).broken_at, Some(4));
     // Without the key, a plain hash marks it as not keyed: refused as a forgery.
     forged.keyed = false;
     forged.hash = forged.compute_hash(None).unwrap();
     u.data
         .put(path, &serde_json::to_vec(&forged).unwrap())
         .unwrap();
-    let r = core
-        .operational(&admin())
-        .and_then(|h| h.audit().verify())
-        .unwrap();
+    let r = audit_report(&core);
     assert_eq!(r.broken_at, Some(3));
     assert!(r.reason.unwrap().contains("not keyed"));
     u.data.put(path, &original).unwrap();
-    assert!(
-        core.operational(&admin())
-            .and_then(|h| h.audit().verify())
-            .unwrap()
-            .verified
-    );
+    assert!(audit_report(&core).verified);
 
     // Without the key: a flipped byte fails authentication.
     let raw = core.raw.get(path).unwrap().unwrap().value.clone();
     let mut flipped = raw.clone();
     flipped[20] ^= 1;
     core.raw.put(path, &flipped).unwrap();
-    let r = core
-        .operational(&admin())
-        .and_then(|h| h.audit().verify())
-        .unwrap();
+    let r = audit_report(&core);
     assert_eq!(r.broken_at, Some(3));
     assert!(r.reason.unwrap().contains("authentication"));
-    assert_eq!(
-        core.operational(&admin())
-            .and_then(|h| h.audit().events(0, 10))
-            .unwrap()
-            .unreadable,
-        [3]
-    );
+    assert_eq!(audit_page(&core, 0, 10).unreadable, [3]);
     core.raw.put(path, &raw).unwrap();
 
     // A deleted event in the middle, or at the end.
     core.raw.delete(path).unwrap();
-    assert_eq!(
-        core.operational(&admin())
-            .and_then(|h| h.audit().verify())
-            .unwrap()
-            .broken_at,
-        Some(3)
-    );
+    assert_eq!(audit_report(&core).broken_at, Some(3));
     core.raw.put(path, &raw).unwrap();
     core.raw
         .delete("audit/events/00000000000000000007")
         .unwrap();
-    let r = core
-        .operational(&admin())
-        .and_then(|h| h.audit().verify())
-        .unwrap();
+    let r = audit_report(&core);
     assert!(!r.verified);
     assert_eq!(r.broken_at, Some(7));
     // A trail with no head at all, on a provisioned node, is broken too.
@@ -801,10 +796,7 @@ fn audit_chain_verifies_and_detects_tampering() {
     for seq in 1..=6 {
         core.raw.delete(&format!("audit/events/{seq:020}")).unwrap();
     }
-    let r = core
-        .operational(&admin())
-        .and_then(|h| h.audit().verify())
-        .unwrap();
+    let r = audit_report(&core);
     assert!(!r.verified);
     assert!(r.reason.as_deref().unwrap().contains("no head"), "{r:?}");
 }
@@ -871,8 +863,7 @@ fn no_user_can_fill_the_session_table_or_lock_out_the_root_admin() {
 fn a_change_and_its_audit_event_are_one_commit() {
     use std::sync::Arc;
     let (_dir, core) = open_provisioned();
-    let ctx = audit::RequestAudit::new(event(1));
-    let id = audit::in_request(Some(ctx.clone()), || {
+    let create_frank = || {
         core.operational(&admin()).and_then(|h| {
             h.users().create(
                 users::NewUserId::Given("frank"),
@@ -881,15 +872,13 @@ fn a_change_and_its_audit_event_are_one_commit() {
                 &Passphrase::new("frank's passphrase"),
             )
         })
-    })
-    .unwrap();
+    };
+    let ctx = audit::RequestAudit::new(event(1));
+    let id = audit::in_request(Some(ctx.clone()), create_frank).unwrap();
     assert_eq!(id, "frank");
     assert!(ctx.written());
     // The first event is provisioning's.
-    let page = core
-        .operational(&admin())
-        .and_then(|h| h.audit().events(0, 10))
-        .unwrap();
+    let page = audit_page(&core, 0, 10);
     assert_eq!(page.events.len(), 2);
     assert_eq!(page.events[1].outcome, "success");
     assert_eq!(
@@ -908,38 +897,15 @@ fn a_change_and_its_audit_event_are_one_commit() {
 
     // A refused change writes no success event.
     let ctx = audit::RequestAudit::new(event(2));
-    let again = audit::in_request(Some(ctx.clone()), || {
-        core.operational(&admin()).and_then(|h| {
-            h.users().create(
-                users::NewUserId::Given("frank"),
-                "Frank",
-                Role::Operator,
-                &Passphrase::new("frank's passphrase"),
-            )
-        })
-    });
+    let again = audit::in_request(Some(ctx.clone()), create_frank);
     assert!(again.is_err());
     assert!(!ctx.written());
-    assert_eq!(
-        core.operational(&admin())
-            .and_then(|h| h.audit().events(0, 10))
-            .unwrap()
-            .events
-            .len(),
-        2
-    );
+    assert_eq!(audit_page(&core, 0, 10).events.len(), 2);
     // Outside a request nothing is added.
     core.operational(&admin())
         .and_then(|h| h.users().delete("frank"))
         .unwrap();
-    assert_eq!(
-        core.operational(&admin())
-            .and_then(|h| h.audit().events(0, 10))
-            .unwrap()
-            .events
-            .len(),
-        2
-    );
+    assert_eq!(audit_page(&core, 0, 10).events.len(), 2);
     let _: Option<Arc<audit::RequestAudit>> = None;
 }
 
@@ -964,11 +930,7 @@ fn failures_are_counted_not_written_one_by_one() {
         core.record_request(e, audit::Caller::Authenticated, "127.0.0.1");
     }
     core.flush_audit();
-    let events = core
-        .operational(&admin())
-        .and_then(|h| h.audit().events(0, 1000))
-        .unwrap()
-        .events;
+    let events = audit_page(&core, 0, 1000).events;
     let counted: Vec<_> = events.iter().filter(|e| e.count.is_some()).collect();
     // Besides provisioning's event.
     let single = events.iter().filter(|e| e.count.is_none()).count() - 1;
@@ -984,12 +946,7 @@ fn failures_are_counted_not_written_one_by_one() {
     for e in &events {
         assert!(e.target.chars().count() <= audit::MAX_FIELD_CHARS);
     }
-    assert!(
-        core.operational(&admin())
-            .and_then(|h| h.audit().verify())
-            .unwrap()
-            .verified
-    );
+    assert!(audit_report(&core).verified);
 }
 
 #[test]
@@ -1004,25 +961,16 @@ fn the_trail_is_pruned_to_its_bound_and_still_verifies() {
     for n in 0..45 {
         core.record_audit(event(n));
     }
-    let report = core
-        .operational(&admin())
-        .and_then(|h| h.audit().verify())
-        .unwrap();
+    let report = audit_report(&core);
     assert!(report.verified, "{report:?}");
     let through = report.pruned_through.expect("pruned");
     assert!(report.events <= 20 && report.events >= 10, "{report:?}");
     assert_eq!(through + report.events, 46, "45 and provisioning's");
-    let page = core
-        .operational(&admin())
-        .and_then(|h| h.audit().events(0, 100))
-        .unwrap();
+    let page = audit_page(&core, 0, 100);
     assert_eq!(page.events[0].seq, through + 1);
     // Without its checkpoint the pruned trail does not verify.
     core.raw.delete("audit/checkpoint").unwrap();
-    let r = core
-        .operational(&admin())
-        .and_then(|h| h.audit().verify())
-        .unwrap();
+    let r = audit_report(&core);
     assert!(!r.verified);
     assert_eq!(r.broken_at, Some(1));
 }
@@ -1090,17 +1038,9 @@ fn a_store_put_back_as_it_was_is_refused_at_unlock() {
     }
     std::fs::copy(&store_file, &old_copy).unwrap();
     {
-        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
-        core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+        let core = open_unlocked(dir.path());
         core.record_audit(event(1));
-        core.operational(&admin())
-            .and_then(|h| {
-                h.system().set_unlock_passphrase(
-                    &Passphrase::new("a second unlock passphrase"),
-                    &Passphrase::new(UNLOCK),
-                )
-            })
-            .unwrap();
+        change_unlock_passphrase(&core);
     }
     // The store file as it was after provisioning, with this node's device key and anchor.
     std::fs::copy(&old_copy, &store_file).unwrap();
@@ -1123,10 +1063,7 @@ fn a_store_put_back_as_it_was_is_refused_at_unlock() {
     };
     let core = Core::open(dir.path(), accepting).unwrap();
     core.unlock(&Passphrase::new(UNLOCK)).unwrap();
-    let report = core
-        .operational(&admin())
-        .and_then(|h| h.audit().verify())
-        .unwrap();
+    let report = audit_report(&core);
     assert!(!report.verified);
     assert!(
         report
@@ -1147,21 +1084,11 @@ fn a_store_put_back_as_it_was_is_refused_at_unlock() {
             .and_then(|h| h.audit().accept_rollback()),
         Err(Error::Conflict(_))
     ));
-    assert!(
-        core.operational(&admin())
-            .and_then(|h| h.audit().verify())
-            .unwrap()
-            .verified
-    );
-    let events = core
-        .operational(&admin())
-        .and_then(|h| h.audit().events(0, 10))
-        .unwrap()
-        .events;
+    assert!(audit_report(&core).verified);
+    let events = audit_page(&core, 0, 10).events;
     assert_eq!(events.last().unwrap().action, "store rollback accepted");
     drop(core);
-    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
-    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    open_unlocked(dir.path());
 }
 
 #[test]
@@ -1172,14 +1099,7 @@ fn an_older_unlock_record_put_back_alone_is_refused() {
         let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
         provision(&core);
         old_unlock = core.raw.get(UNLOCK_PATH).unwrap().unwrap().value.clone();
-        core.operational(&admin())
-            .and_then(|h| {
-                h.system().set_unlock_passphrase(
-                    &Passphrase::new("a second unlock passphrase"),
-                    &Passphrase::new(UNLOCK),
-                )
-            })
-            .unwrap();
+        change_unlock_passphrase(&core);
         // Put the first unlock record back: the old passphrase would open the store again.
         core.raw.put(UNLOCK_PATH, &old_unlock).unwrap();
     }
@@ -1399,12 +1319,7 @@ fn a_login_checked_before_a_passphrase_change_opens_no_session() {
     use crate::sessions::SessionKind;
     let (_dir, core) = open_provisioned();
     let old = Passphrase::new("first passphrase");
-    core.operational(&admin())
-        .and_then(|h| {
-            h.users()
-                .create(NewUserId::Given("alice"), "", Role::Operator, &old)
-        })
-        .unwrap();
+    create_operator(&core, "alice", &old);
     // The interleaving: the login's check passes on the old passphrase (once by Argon2, once
     // from the cache), then the change ends alice's sessions, then the login opens its session.
     let checked = core.authenticate("alice", old.as_bytes()).unwrap();
@@ -1566,12 +1481,7 @@ fn parallel_wrong_passkeys_are_each_counted_and_checked_one_at_a_time() {
 #[test]
 fn a_backup_in_progress_stops_when_the_node_locks() {
     let (_dir, core) = open_provisioned();
-    core.operational(&admin())
-        .and_then(|h| {
-            h.system()
-                .set_backup_passphrase(&Passphrase::new("backup passphrase"), None)
-        })
-        .unwrap();
+    set_backup_passphrase(&core);
     let backup = Principal::new("backup", Role::Backup);
     // Unlocked: a backup is written whole.
     let whole = core
@@ -1597,9 +1507,7 @@ fn a_backup_in_progress_stops_when_the_node_locks() {
 }
 
 fn audit_actions(core: &Core) -> Vec<(String, String)> {
-    core.operational(&admin())
-        .and_then(|h| h.audit().events(0, 1000))
-        .unwrap()
+    audit_page(core, 0, 1000)
         .events
         .into_iter()
         .map(|e| (e.action, e.target))
@@ -1651,12 +1559,7 @@ fn a_verifier_with_older_parameters_is_made_again_at_login() {
     use argon2::PasswordHasher;
     let (_dir, core) = open_provisioned();
     let pass = Passphrase::new("alice passphrase");
-    core.operational(&admin())
-        .and_then(|h| {
-            h.users()
-                .create(NewUserId::Given("alice"), "", Role::Operator, &pass)
-        })
-        .unwrap();
+    create_operator(&core, "alice", &pass);
     // A verifier an earlier build made: 8 MiB, 1 pass.
     let params = argon2::Params::new(8 * 1024, 1, 1, None).unwrap();
     let old = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
@@ -1710,15 +1613,9 @@ fn a_crash_around_the_first_anchoring_never_stops_the_start() {
         .unwrap()
         .set(adopt.clone())
         .unwrap();
-    let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
-    core.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    let core = open_unlocked(dir.path());
     assert!(!core.anchor.get().unwrap().adopt, "anchored to the store");
-    assert!(
-        core.operational(&admin())
-            .and_then(|h| h.audit().verify())
-            .unwrap()
-            .verified
-    );
+    assert!(audit_report(&core).verified);
     drop(core);
 
     // Before a provisioning that never committed: the interim anchor is dropped.
@@ -1767,11 +1664,7 @@ fn only_root_administrators_and_root_backup_users_get_a_restore_decision() {
     }
     // Each answer is one event of the core's own, tied to the request that asked; a refusal
     // is no decision and writes none.
-    let events = core
-        .operational(&admin())
-        .and_then(|h| h.audit().events(0, 1000))
-        .unwrap()
-        .events;
+    let events = audit_page(&core, 0, 1000).events;
     let decisions: Vec<_> = events
         .iter()
         .filter(|e| e.action == "restore decision: restore")

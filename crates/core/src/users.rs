@@ -118,6 +118,17 @@ impl Core {
 }
 
 impl Users<'_> {
+    /// The user `user_id`, if the caller may read it.
+    fn readable_user(&self, user_id: &str) -> Result<UserRecord> {
+        let (core, u, who) = self.parts();
+        let id = UserId::parse(user_id)?;
+        core.check_may_read(who, &id, user_id)?;
+        let (user, _) = core
+            .read_user(u, user_id)?
+            .ok_or_else(|| Error::NotFound("User not found.".into()))?;
+        Ok(user)
+    }
+
     /// `GET /users`: the ids of the users the caller administers.
     pub fn list(&self) -> Result<Vec<String>> {
         let (_, u, who) = self.parts();
@@ -199,12 +210,7 @@ impl Users<'_> {
 
     /// `GET /users/{id}`.
     pub fn get(&self, user_id: &str) -> Result<UserInfo> {
-        let (core, u, who) = self.parts();
-        let id = UserId::parse(user_id)?;
-        core.check_may_read(who, &id, user_id)?;
-        let (user, _) = core
-            .read_user(u, user_id)?
-            .ok_or_else(|| Error::NotFound("User not found.".into()))?;
+        let user = self.readable_user(user_id)?;
         Ok(UserInfo {
             real_name: user.real_name,
             role: user.role,
@@ -321,12 +327,7 @@ impl Users<'_> {
 
     /// `GET /users/{id}/tags`.
     pub fn tags(&self, user_id: &str) -> Result<Vec<String>> {
-        let (core, u, who) = self.parts();
-        let id = UserId::parse(user_id)?;
-        core.check_may_read(who, &id, user_id)?;
-        let (user, _) = core
-            .read_user(u, user_id)?
-            .ok_or_else(|| Error::NotFound("User not found.".into()))?;
+        let user = self.readable_user(user_id)?;
         Ok(user.tags)
     }
 }
@@ -382,6 +383,16 @@ impl Users<'_> {
 }
 
 impl Namespaces<'_> {
+    /// The store path of the namespace `namespace`, for a root Administrator managing it; an
+    /// invalid ID is refused.
+    fn managed_namespace_path(&self, namespace: &str) -> Result<String> {
+        self.require(Access::RootAdministrator)?;
+        if !is_valid_id(namespace) {
+            return Err(Error::InvalidInput("Invalid namespace ID.".into()));
+        }
+        Ok(namespace_path(namespace))
+    }
+
     /// `GET /namespaces`.
     pub fn list(&self) -> Result<Vec<String>> {
         let (_, u, _) = self.parts();
@@ -397,11 +408,7 @@ impl Namespaces<'_> {
     /// administrators manage them.
     pub fn create(&self, namespace: &str) -> Result<()> {
         let (core, u, who) = self.parts();
-        self.require(Access::RootAdministrator)?;
-        if !is_valid_id(namespace) {
-            return Err(Error::InvalidInput("Invalid namespace ID.".into()));
-        }
-        let path = namespace_path(namespace);
+        let path = self.managed_namespace_path(namespace)?;
         match core.commit_data(
             u,
             Txn::new().require_absent(&path).put(&path, b"{}".to_vec()),
@@ -417,11 +424,7 @@ impl Namespaces<'_> {
     /// `DELETE /namespaces/{id}`: deletes the namespace and everything in it.
     pub fn delete(&self, namespace: &str) -> Result<()> {
         let (core, u, who) = self.parts();
-        self.require(Access::RootAdministrator)?;
-        if !is_valid_id(namespace) {
-            return Err(Error::InvalidInput("Invalid namespace ID.".into()));
-        }
-        let path = namespace_path(namespace);
+        let path = self.managed_namespace_path(namespace)?;
         let Some(entry) = u.data.get(&path)? else {
             return Err(Error::NotFound("Namespace not found.".into()));
         };

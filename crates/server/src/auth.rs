@@ -287,12 +287,10 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use crate::http_util::one_header;
 
     fn header(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
-        h
+        one_header(header::AUTHORIZATION, v)
     }
 
     #[test]

@@ -115,15 +115,21 @@ pub fn extend_wiping(buf: &mut Zeroizing<Vec<u8>>, data: &[u8], limit: usize) {
     buf.extend_from_slice(data);
 }
 
+/// Headers of one header, for tests.
+#[cfg(test)]
+pub(crate) fn one_header(name: header::HeaderName, value: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(name, value.parse().unwrap());
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
     fn with_accept(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
-        h
+        one_header(header::ACCEPT, v)
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::watch::WATCH_CAPACITY;
-use crate::{Change, ChangeKind, Check, Commit, DynStore, Op, Store, StoreError, Txn, WatchError};
+use crate::{
+    Change, ChangeKind, Check, Commit, DynStore, Entry, Op, Store, StoreError, Txn, WatchError,
+};
 
 /// One check: given a fresh, empty store, panics if it breaks the contract.
 pub type Conformance = fn(DynStore);
@@ -166,36 +168,16 @@ pub fn compare_and_swap(store: DynStore) {
         Commit::Conflict
     );
     // require_unchanged: absent as read, then unchanged as read.
+    let put_if_unchanged = |read: Option<&Entry>, value: &[u8]| {
+        store
+            .commit(Txn::new().require_unchanged("c/1", read).put("c/1", value))
+            .unwrap()
+    };
     let read = store.get("c/1").unwrap();
-    committed(
-        store
-            .commit(
-                Txn::new()
-                    .require_unchanged("c/1", read.as_ref())
-                    .put("c/1", b"1"),
-            )
-            .unwrap(),
-    );
-    assert_eq!(
-        store
-            .commit(
-                Txn::new()
-                    .require_unchanged("c/1", read.as_ref())
-                    .put("c/1", b"2")
-            )
-            .unwrap(),
-        Commit::Conflict
-    );
+    committed(put_if_unchanged(read.as_ref(), b"1"));
+    assert_eq!(put_if_unchanged(read.as_ref(), b"2"), Commit::Conflict);
     let read = store.get("c/1").unwrap();
-    committed(
-        store
-            .commit(
-                Txn::new()
-                    .require_unchanged("c/1", read.as_ref())
-                    .put("c/1", b"3"),
-            )
-            .unwrap(),
-    );
+    committed(put_if_unchanged(read.as_ref(), b"3"));
     assert_eq!(store.get("c/1").unwrap().unwrap().value, b"3");
 }
 
@@ -556,7 +538,6 @@ pub fn a_watcher_learns_the_store_closed(store: DynStore) {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::run_all;
     use crate::redb::RedbStore;
@@ -566,14 +547,8 @@ mod tests {
     #[test]
     fn sealed_redb() {
         let dir = tempfile::tempdir().unwrap();
-        let n = AtomicUsize::new(0);
-        run_all(&|| -> DynStore {
-            let path = dir
-                .path()
-                .join(format!("{}.redb", n.fetch_add(1, Ordering::Relaxed)));
-            let raw = Arc::new(RedbStore::open(&path).unwrap());
-            Arc::new(Sealed::new(raw, Sealer::new(&[3; 32], "data")))
-        });
+        let fresh = crate::redb::fresh_stores(dir.path());
+        run_all(&|| -> DynStore { Arc::new(Sealed::new(fresh(), Sealer::new(&[3; 32], "data"))) });
     }
 
     #[test]

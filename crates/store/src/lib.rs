@@ -182,15 +182,13 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// One page of a scan: keys with their entries, in key order.
+pub type Page = Vec<(String, Entry)>;
+
 /// A consistent, read-only view of the whole store at one moment: later commits do not show.
 pub trait Snapshot: Send {
     /// As [`Store::scan`], on the snapshot.
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Entry)>>;
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Page>;
 }
 
 /// A store as the rest of the appliance holds it, whichever the engine.
@@ -202,12 +200,7 @@ pub trait Store: Send + Sync {
 
     /// Up to `limit` entries whose key starts with `prefix`, in key order, starting after the
     /// key `start_after` if given. Paging keeps memory bounded for large scans.
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Entry)>>;
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Page>;
 
     /// Applies the transaction atomically if all its checks hold.
     fn commit(&self, txn: Txn) -> Result<Commit>;
@@ -247,7 +240,7 @@ pub trait Store: Send + Sync {
     }
 
     /// Every entry under `prefix`. For prefixes that may grow large, page with [`Store::scan`].
-    fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Entry)>> {
+    fn scan_prefix(&self, prefix: &str) -> Result<Page> {
         const PAGE: usize = 1024;
         let mut all = Vec::new();
         loop {
@@ -266,12 +259,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn get(&self, key: &str) -> Result<Option<Entry>> {
         (**self).get(key)
     }
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Entry)>> {
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Page> {
         (**self).scan(prefix, start_after, limit)
     }
     fn commit(&self, txn: Txn) -> Result<Commit> {

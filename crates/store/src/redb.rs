@@ -11,7 +11,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::watch::{ChangeFeed, ChangeKind, FeedWrite, Watcher};
-use crate::{Check, Commit, Entry, Op, Result, Snapshot, Store, StoreError, Txn};
+use crate::{Check, Commit, Entry, Op, Page, Result, Snapshot, Store, StoreError, Txn};
 
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -72,12 +72,7 @@ impl Store for RedbStore {
         }
     }
 
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Entry)>> {
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Page> {
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(KV).map_err(backend)?;
         scan_table(&table, prefix, start_after, limit)
@@ -181,12 +176,7 @@ struct RedbSnapshot {
 }
 
 impl Snapshot for RedbSnapshot {
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Entry)>> {
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Page> {
         scan_table(&self.table, prefix, start_after, limit)
     }
 }
@@ -196,7 +186,7 @@ fn scan_table(
     prefix: &str,
     start_after: Option<&str>,
     limit: usize,
-) -> Result<Vec<(String, Entry)>> {
+) -> Result<Page> {
     let start = match start_after {
         Some(after) if after >= prefix => after,
         _ => prefix,
@@ -219,25 +209,30 @@ fn scan_table(
     Ok(out)
 }
 
+/// Fresh, empty stores for the tests, each its own file in `dir`.
+#[cfg(test)]
+pub(crate) fn fresh_stores(dir: &Path) -> impl Fn() -> std::sync::Arc<RedbStore> + '_ {
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    move || {
+        let file = format!(
+            "{}.redb",
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        std::sync::Arc::new(RedbStore::open(&dir.join(file)).unwrap())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use super::RedbStore;
+    use super::{RedbStore, fresh_stores};
     use crate::{DynStore, Store};
 
     /// What every engine does: the conformance suite, on a fresh store for each check.
     #[test]
     fn conformance() {
         let dir = tempfile::tempdir().unwrap();
-        let n = AtomicUsize::new(0);
-        crate::conformance::run_all(&|| -> DynStore {
-            let path = dir
-                .path()
-                .join(format!("{}.redb", n.fetch_add(1, Ordering::Relaxed)));
-            Arc::new(RedbStore::open(&path).unwrap())
-        });
+        let fresh = fresh_stores(dir.path());
+        crate::conformance::run_all(&|| -> DynStore { fresh() });
     }
 
     #[test]

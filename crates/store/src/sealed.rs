@@ -24,7 +24,7 @@ use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
-use crate::{Check, Commit, Entry, Op, Result, Snapshot, Store, StoreError, Txn, Watcher};
+use crate::{Check, Commit, Entry, Op, Page, Result, Snapshot, Store, StoreError, Txn, Watcher};
 
 /// AES-256-GCM, random 96-bit nonce, path as associated data. Read only.
 pub const FORMAT_V1: u8 = 1;
@@ -278,6 +278,25 @@ impl Keyring {
             _ => self.current.open(path, sealed),
         }
     }
+
+    /// An entry of the inner store, its value opened.
+    fn open_entry(&self, key: &str, entry: Entry) -> Result<Entry> {
+        let plain = self.open(key, &entry.value)?;
+        Ok(Entry {
+            value: plain.to_vec(),
+            revision: entry.revision,
+        })
+    }
+}
+
+/// A page of the inner store's scan, each value opened by `open`.
+fn open_page(page: Page, open: impl Fn(&str, Entry) -> Result<Entry>) -> Result<Page> {
+    page.into_iter()
+        .map(|(k, e)| {
+            let e = open(&k, e)?;
+            Ok((k, e))
+        })
+        .collect()
 }
 
 /// A [`Store`] whose values are sealed before they reach the inner store and opened after.
@@ -344,11 +363,7 @@ impl<S: Store> Sealed<S> {
     }
 
     fn open_entry(&self, key: &str, entry: Entry) -> Result<Entry> {
-        let plain = self.open_raw(key, &entry.value)?;
-        Ok(Entry {
-            value: plain.to_vec(),
-            revision: entry.revision,
-        })
+        self.keyring().open_entry(key, entry)
     }
 }
 
@@ -360,20 +375,10 @@ impl<S: Store> Store for Sealed<S> {
             .transpose()
     }
 
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Entry)>> {
-        self.inner
-            .scan(prefix, start_after, limit)?
-            .into_iter()
-            .map(|(k, e)| {
-                let e = self.open_entry(&k, e)?;
-                Ok((k, e))
-            })
-            .collect()
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Page> {
+        open_page(self.inner.scan(prefix, start_after, limit)?, |k, e| {
+            self.open_entry(k, e)
+        })
     }
 
     fn commit(&self, txn: Txn) -> Result<Commit> {
@@ -417,26 +422,10 @@ struct SealedSnapshot {
 }
 
 impl Snapshot for SealedSnapshot {
-    fn scan(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Entry)>> {
-        self.inner
-            .scan(prefix, start_after, limit)?
-            .into_iter()
-            .map(|(k, e)| {
-                let value = self.keys.open(&k, &e.value)?.to_vec();
-                Ok((
-                    k,
-                    Entry {
-                        value,
-                        revision: e.revision,
-                    },
-                ))
-            })
-            .collect()
+    fn scan(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Page> {
+        open_page(self.inner.scan(prefix, start_after, limit)?, |k, e| {
+            self.keys.open_entry(k, e)
+        })
     }
 }
 

@@ -440,6 +440,14 @@ pub(crate) mod tests {
         k
     }
 
+    /// Quick KDF parameters, the passphrase "backup passphrase" and the key it derives.
+    fn passphrase_and_key() -> (KdfParams, Passphrase, Key32) {
+        let kdf = quick_kdf();
+        let pass = Passphrase::new("backup passphrase");
+        let key = kdf.derive(pass.as_bytes()).unwrap();
+        (kdf, pass, key)
+    }
+
     fn sample(records: &[(String, Vec<u8>)], key: &Key32, kdf: &KdfParams) -> Vec<u8> {
         let mut w = BackupWriter::new(Vec::new(), key, kdf, "now".into(), None).unwrap();
         for (k, v) in records {
@@ -466,9 +474,7 @@ pub(crate) mod tests {
 
     #[test]
     fn round_trip_across_chunks_and_every_damage_is_refused() {
-        let kdf = quick_kdf();
-        let pass = Passphrase::new("backup passphrase");
-        let key = kdf.derive(pass.as_bytes()).unwrap();
+        let (kdf, pass, key) = passphrase_and_key();
         // ~200 KiB of records: several chunks, records straddling chunk boundaries.
         let records: Vec<(String, Vec<u8>)> = (0..50)
             .map(|i| (format!("k/{i:03}"), vec![i as u8; 4000 + i * 17]))
@@ -519,9 +525,7 @@ pub(crate) mod tests {
 
     #[test]
     fn an_empty_last_chunk_after_a_full_one_is_read() {
-        let kdf = quick_kdf();
-        let pass = Passphrase::new("backup passphrase");
-        let key = kdf.derive(pass.as_bytes()).unwrap();
+        let (kdf, pass, key) = passphrase_and_key();
         let bytes = ending_on_a_boundary(&key, &kdf, &[]);
         let records = read_all(&bytes, &pass).unwrap();
         assert_eq!(records.len(), 1);
@@ -533,9 +537,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_writer_refuses_what_the_reader_would_refuse() {
-        let kdf = quick_kdf();
-        let pass = Passphrase::new("backup passphrase");
-        let key = kdf.derive(pass.as_bytes()).unwrap();
+        let (kdf, pass, key) = passphrase_and_key();
         let mut w = BackupWriter::new(Vec::new(), &key, &kdf, "now".into(), None).unwrap();
         let e = w.record("big", &vec![0u8; MAX_VALUE + 1]).unwrap_err();
         assert!(e.to_string().contains("at most 16777216"), "{e}");
@@ -553,9 +555,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_plaintext_buffer_is_never_reallocated() {
-        let kdf = quick_kdf();
-        let pass = Passphrase::new("backup passphrase");
-        let key = kdf.derive(pass.as_bytes()).unwrap();
+        let (kdf, pass, key) = passphrase_and_key();
         let mut w = BackupWriter::new(Vec::new(), &key, &kdf, "now".into(), None).unwrap();
         let (at, capacity) = (w.buf.as_ptr(), w.buf.capacity());
         // The domain key first, as a backup does, then values larger than a chunk, and

@@ -68,7 +68,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/clients/{id}/restore-authorization",
             at(&[Operational], get(clients::restore_authorization_get)),
         )
-        .fallback(error::not_found)
+        .fallback(json::not_found::<error::Strongroom>)
         .layer(axum::middleware::from_fn(
             json::render_bare_errors::<ApiError>,
         ))

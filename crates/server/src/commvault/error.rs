@@ -201,29 +201,44 @@ impl BodyRefusal for CommvaultError {
 
 /// A failed `Login`, in the `errList` shape clients read.
 pub fn login_failure(f: Format, e: CommvaultError) -> Response {
-    Reply {
-        status: e.status,
-        json: json!({"errList": [{"errLogMessage": e.message, "errorCode": e.code}]}),
-        xml: Element::new("DM2ContentIndexing_CheckCredentialResp").child(
-            Element::new("errList")
-                .attr("errLogMessage", &e.message)
-                .attr("errorCode", e.code),
-        ),
-        format: f,
-    }
-    .into_response()
+    failure(
+        f,
+        e,
+        "DM2ContentIndexing_CheckCredentialResp",
+        "errList",
+        |detail| json!({"errList": [detail]}),
+    )
 }
 
 /// A failed `RenewLoginToken`: `{"error": {"errLogMessage", "errorCode"}}`.
 pub fn renew_failure(f: Format, e: CommvaultError) -> Response {
+    failure(
+        f,
+        e,
+        "DM2ContentIndexing_RenewLoginTokenResp",
+        "error",
+        |detail| json!({"error": detail}),
+    )
+}
+
+/// A failure whose detail (`errLogMessage`, `errorCode`) is an element `xml_field` of the
+/// response element `xml_root`, and in JSON wherever `wrap` puts it.
+fn failure(
+    f: Format,
+    e: CommvaultError,
+    xml_root: &str,
+    xml_field: &str,
+    wrap: impl FnOnce(serde_json::Value) -> serde_json::Value,
+) -> Response {
+    let xml = Element::new(xml_root).child(
+        Element::new(xml_field)
+            .attr("errLogMessage", &e.message)
+            .attr("errorCode", e.code),
+    );
     Reply {
         status: e.status,
-        json: json!({"error": {"errLogMessage": e.message, "errorCode": e.code}}),
-        xml: Element::new("DM2ContentIndexing_RenewLoginTokenResp").child(
-            Element::new("error")
-                .attr("errLogMessage", &e.message)
-                .attr("errorCode", e.code),
-        ),
+        json: wrap(json!({"errLogMessage": e.message, "errorCode": e.code})),
+        xml,
         format: f,
     }
     .into_response()

@@ -88,26 +88,18 @@ mod tests {
 
     #[test]
     fn paths_belong_to_the_face_mounted_there() {
-        assert_eq!(Face::of_path("/api/v1/health/state"), Some(Face::NetHsm));
-        assert_eq!(Face::of_path("/api/v1"), Some(Face::NetHsm));
-        assert_eq!(
-            Face::of_path("/api/rest/configure/v1/session"),
-            Some(Face::Appliance)
-        );
-        assert_eq!(
-            Face::of_path("/commandcenter/api/login"),
-            Some(Face::BackupClient)
-        );
-        assert_eq!(
-            Face::of_path("/webconsole/api/client"),
-            Some(Face::BackupClient)
-        );
-        assert_eq!(
-            Face::of_path("/api/strongroom/v1/audit"),
-            Some(Face::Strongroom)
-        );
-        assert_eq!(Face::of_path("/api/v10/x"), None);
-        assert_eq!(Face::of_path("/"), None);
+        for (path, face) in [
+            ("/api/v1/health/state", Some(Face::NetHsm)),
+            ("/api/v1", Some(Face::NetHsm)),
+            ("/api/rest/configure/v1/session", Some(Face::Appliance)),
+            ("/commandcenter/api/login", Some(Face::BackupClient)),
+            ("/webconsole/api/client", Some(Face::BackupClient)),
+            ("/api/strongroom/v1/audit", Some(Face::Strongroom)),
+            ("/api/v10/x", None),
+            ("/", None),
+        ] {
+            assert_eq!(Face::of_path(path), face, "{path}");
+        }
         // Every face has its own name and its own roots.
         for a in Face::ALL {
             for b in Face::ALL {

@@ -147,7 +147,7 @@ pub fn router(state: AppState) -> Router<AppState> {
                 put(namespaces::namespace_put).delete(namespaces::namespace_delete),
             ),
         )
-        .fallback(error::not_found)
+        .fallback(json::not_found::<error::NetHsm>)
         .layer(axum::middleware::from_fn(
             json::render_bare_errors::<NetHsmError>,
         ))
