@@ -145,21 +145,6 @@ impl Principal {
             verified_at: None,
         }
     }
-
-    /// Passes only for exactly this role, in any namespace. The core states its rules through
-    /// [`crate::access::Access`]; this stays for the faces' extractors until they name theirs.
-    pub fn require_role(&self, role: Role) -> Result<()> {
-        if self.role == role {
-            Ok(())
-        } else {
-            Err(Error::Forbidden)
-        }
-    }
-
-    /// [`crate::access::Access::RootAdministrator`], for callers that do not name the rule.
-    pub fn require_root_admin(&self) -> Result<()> {
-        crate::access::Access::RootAdministrator.check(self)
-    }
 }
 
 #[cfg(test)]
@@ -167,19 +152,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn role_checks_are_exact() {
-        let admin = Principal::new("admin", Role::Administrator);
-        assert!(admin.require_root_admin().is_ok());
-        assert!(admin.require_role(Role::Operator).is_err());
-        let ns_admin = Principal::new("ns1~admin", Role::Administrator);
-        assert_eq!(ns_admin.namespace.as_deref(), Some("ns1"));
-        assert!(ns_admin.require_role(Role::Administrator).is_ok());
-        assert!(ns_admin.require_root_admin().is_err());
-        assert!(
-            Principal::new("op", Role::Operator)
-                .require_root_admin()
-                .is_err()
+    fn a_principal_knows_its_namespace() {
+        assert_eq!(
+            Principal::new("ns1~admin", Role::Administrator)
+                .namespace
+                .as_deref(),
+            Some("ns1")
         );
+        assert_eq!(Principal::new("admin", Role::Administrator).namespace, None);
     }
 
     #[test]
