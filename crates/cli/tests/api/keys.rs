@@ -444,4 +444,72 @@ async fn unhappy_paths() {
         s.as_admin(Method::GET, "/keys/k1").answer().await.status(),
         200
     );
+    s.create_user(Some("ns1~admin"), "Administrator", OP_PASS)
+        .await;
+    let r = s.as_admin(Method::PUT, "/namespaces/ns1").answer().await;
+    assert_eq!(r.status(), 204);
+    let listed = ids(ns_admin(Method::GET, "/keys")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap());
+    assert!(
+        listed.is_empty(),
+        "a new ns1 does not inherit the old one's keys"
+    );
+}
+
+/// Imported private keys (and one refused as invalid) are neither on disk nor in the log in
+/// clear, in raw, base64 or hex form.
+#[tokio::test]
+async fn private_keys_never_reach_the_disk_or_the_log_in_clear() {
+    let mut s = Server::start();
+    s.provision().await;
+    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    let seed: &[u8; 32] = b"strongroom test seed 0123456789!";
+    let scalar: &[u8; 32] = b"an EC P-256 scalar for the test.";
+    let import = |t: &str, mechanism: &str, data: &[u8]| {
+        s.as_admin(Method::POST, "/keys").json(
+            &json!({"type": t, "mechanisms": [mechanism], "private": {"data": STANDARD.encode(data)}}),
+        )
+    };
+    let ed = created(import("Curve25519", "EdDSA_Signature", seed).answer().await).await;
+    let ec = created(import("EC_P256", "ECDSA_Signature", scalar).answer().await).await;
+    // Not a P-256 scalar (above the group order): refused, and not logged either.
+    let refused: &[u8; 32] = b"\xff\xff\xff\xffabove the P-256 group order!";
+    let r = import("EC_P256", "ECDSA_Signature", refused).answer().await;
+    assert_eq!(r.status(), 400);
+    signature(&s, &ed, "EdDSA", "AA==").await;
+    signature(&s, &ec, "ECDSA", &STANDARD.encode([3u8; 32])).await;
+    s.restart();
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    signature(&s, &ed, "EdDSA", "AA==").await;
+    s.terminate();
+
+    let mut needles = Vec::new();
+    for secret in [&seed[..], &scalar[..], &refused[..]] {
+        needles.push(secret.to_vec());
+        needles.push(STANDARD.encode(secret).into_bytes());
+        needles.push(hex::encode(secret).into_bytes());
+    }
+    let files = files_under(&s.data_dir);
+    assert!(!files.is_empty());
+    for (path, bytes) in files {
+        for needle in &needles {
+            assert!(
+                !contains(&bytes, needle),
+                "{} holds a private key in clear: {}",
+                path.display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+    let log = s.log();
+    for needle in &needles {
+        assert!(
+            !contains(log.as_bytes(), needle),
+            "the log holds a private key"
+        );
+    }
 }
