@@ -398,6 +398,20 @@ async fn unhappy_paths() {
     assert_eq!(r.status(), 204);
     assert_eq!(sign(&s, "tagged", "EdDSA", "AA==").await.status(), 200);
 
+    // `GET /keys/{KeyPrefix}*`: the ids that start with the prefix.
+    let r = op(&s, Method::GET, "/keys/ta*").answer().await;
+    assert_eq!(ids(r.json().await.unwrap()), vec!["tagged".to_owned()]);
+    let r = op(&s, Method::GET, "/keys/k*").answer().await;
+    assert_eq!(ids(r.json().await.unwrap()), vec!["k1".to_owned()]);
+    let mut every = ids(op(&s, Method::GET, "/keys/*")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap());
+    every.sort();
+    assert_eq!(every, ["k1", "p256", "rsa", "tagged"]);
+
     // Another namespace's keys are not found, and not listed.
     // (Root makes a namespace's first Administrator before the namespace itself.)
     s.create_user(Some("ns1~admin"), "Administrator", OP_PASS)

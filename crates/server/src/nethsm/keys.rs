@@ -70,11 +70,7 @@ pub async fn keys_get(
     _: AcceptJson,
     RawQuery(query): RawQuery,
 ) -> Result<NetHsmJson<Vec<KeyItem>>, NetHsmError> {
-    // "if this parameter is set to any value"
-    let filter = query.as_deref().is_some_and(|q| {
-        q.split('&')
-            .any(|p| p == "filter" || p.starts_with("filter="))
-    });
+    let filter = filter_in(query.as_deref());
     let ids = s
         .run(move |core| core.operational(&who)?.keys().list(filter))
         .await?;
@@ -162,12 +158,42 @@ pub async fn key_put(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /keys/{KeyID}`.
+/// Whether a `/keys` query asks for `filter` ("if this parameter is set to any value").
+fn filter_in(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "filter" || p.starts_with("filter="))
+    })
+}
+
+/// `GET /keys/{KeyID}`, and `GET /keys/{KeyPrefix}*` (the ids that start with the prefix).
 pub async fn key_get(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
     Caller(who, _): AdminOrOperator,
     _: AcceptJson,
+    RawQuery(query): RawQuery,
+) -> Result<Response, NetHsmError> {
+    if let Some(prefix) = id.strip_suffix('*') {
+        let filter = filter_in(query.as_deref());
+        let prefix = prefix.to_owned();
+        let ids = s
+            .run(move |core| core.operational(&who)?.keys().list(filter))
+            .await?;
+        let items: Vec<KeyItem> = ids
+            .into_iter()
+            .filter(|id| id.starts_with(&prefix))
+            .map(|id| KeyItem { id })
+            .collect();
+        return Ok(NetHsmJson(items).into_response());
+    }
+    Ok(key_info(s, who, id).await?.into_response())
+}
+
+async fn key_info(
+    s: AppState,
+    who: strongroom_core::identity::Principal,
+    id: String,
 ) -> Result<NetHsmJson<PublicKey>, NetHsmError> {
     let info = s
         .run(move |core| core.operational(&who)?.keys().get(&id))
