@@ -412,6 +412,12 @@ async fn unhappy_paths() {
     every.sort();
     assert_eq!(every, ["k1", "p256", "rsa", "tagged"]);
 
+    // Keys have no label yet: a label query for one matches none; an empty one, all.
+    let r = op(&s, Method::GET, "/keys?label=x").answer().await;
+    assert!(ids(r.json().await.unwrap()).is_empty());
+    let r = op(&s, Method::GET, "/keys?label=").answer().await;
+    assert_eq!(ids(r.json().await.unwrap()).len(), 4);
+
     // Another namespace's keys are not found, and not listed.
     // (Root makes a namespace's first Administrator before the namespace itself.)
     s.create_user(Some("ns1~admin"), "Administrator", OP_PASS)
