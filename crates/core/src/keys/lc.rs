@@ -266,8 +266,9 @@ impl Md {
     }
 }
 
-/// Builds an RSA private key from its primes and public exponent (the NetHSM import format),
-/// computing `n`, `d` and the CRT values, and answers its PKCS#8 DER (checked by aws-lc).
+/// Builds an RSA private key from its primes and public exponent (the NetHSM import format):
+/// checks both are (probably) prime, computes `n`, `d` and the CRT values, and answers its
+/// PKCS#8 DER (checked by aws-lc).
 pub(crate) fn rsa_from_primes(p: &[u8], q: &[u8], e: &[u8]) -> R<Zeroizing<Vec<u8>>> {
     let (p, q, e) = (Bn::from_be(p)?, Bn::from_be(q)?, Bn::from_be(e)?);
     // SAFETY: every BIGNUM is owned by a guard; RSA and EVP_PKEY ownership is passed
@@ -278,6 +279,22 @@ pub(crate) fn rsa_from_primes(p: &[u8], q: &[u8], e: &[u8]) -> R<Zeroizing<Vec<u
             return Err(LcError);
         }
         let ctx = BnCtx(ctx);
+        // aws-lc's key check does not test the primes; a composite one would make a key
+        // that fails at its first signature.
+        for prime in [&p, &q] {
+            let mut probably = 0;
+            ok(sys::BN_primality_test(
+                &mut probably,
+                prime.0,
+                sys::BN_prime_checks_for_validation,
+                ctx.0,
+                1,
+                ptr::null_mut(),
+            ))?;
+            if probably != 1 {
+                return Err(LcError);
+            }
+        }
         let (n, d, p1, q1, phi, dmp1, dmq1, iqmp) = (
             Bn::new()?,
             Bn::new()?,

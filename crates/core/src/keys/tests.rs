@@ -238,3 +238,32 @@ fn a_key_survives_backup_and_restore_and_signs_the_same() {
         "Ed25519 is deterministic: the same key signs the same"
     );
 }
+
+#[test]
+fn rsa_import_checks_its_primes() {
+    let (_dir, core) = open_provisioned();
+    let import = |p: Vec<u8>, q: Vec<u8>| {
+        let key = ImportedKey {
+            prime_p: Zeroizing::new(p),
+            prime_q: Zeroizing::new(q),
+            public_exponent: vec![1, 0, 1],
+            ..ImportedKey::default()
+        };
+        core.operational(&admin()).and_then(|h| {
+            h.keys()
+                .import(&new_key(None, KeyType::Rsa, &[Mechanism::RsaPkcs1]), &key)
+        })
+    };
+    // 2^127 - 1 and 2^89 - 1 are prime; 2^127 - 1 times 3 is not.
+    let m127 = [vec![0x7f], vec![0xff; 15]].concat();
+    let m89 = [vec![0x01], vec![0xff; 11]].concat();
+    let composite = [vec![0x01, 0x7f], vec![0xff; 14], vec![0xfd]].concat();
+    match import(m127, m89.clone()) {
+        Err(Error::InvalidInput(m)) => assert_eq!(m, "RSA keys are 2048 to 8192 bits long."),
+        other => panic!("{other:?}"),
+    }
+    match import(composite, m89) {
+        Err(Error::InvalidInput(m)) => assert_eq!(m, "The private key is not a valid RSA key."),
+        other => panic!("{other:?}"),
+    }
+}
