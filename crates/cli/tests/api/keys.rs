@@ -43,9 +43,10 @@ for t, curve, size in [("EC_P256", ec.SECP256R1(), 32), ("EC_P384", ec.SECP384R1
 print(json.dumps(out))
 "#;
 
-/// Verifies every signature in the JSON list argv[1] against the message (hashing it itself)
+/// Verifies every signature in the JSON list argv[2] against the message argv[1] (hashing it)
 /// and the `public.pem` the server gave; checks `expect_pem` (an imported key's own public
-/// key) is the same key; prints one line per check.
+/// key) is the same key, and that the JSON `public` of `GET /keys/{KeyID}` is that key;
+/// prints one line per check.
 const VERIFY: &str = r#"
 import base64, json, sys
 from cryptography.hazmat.primitives import hashes, serialization
@@ -58,6 +59,15 @@ for c in json.loads(sys.argv[2]):
     key = serialization.load_pem_public_key(c["pem"].encode())
     if c.get("expect_pem"):
         assert raw(key) == raw(serialization.load_pem_public_key(c["expect_pem"].encode())), c["name"] + ": public key differs"
+    public = c["public"]
+    if "modulus" in public:
+        numbers = key.public_numbers()
+        assert base64.b64decode(public["modulus"]) == numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big"), c["name"]
+        assert base64.b64decode(public["publicExponent"]) == numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big"), c["name"]
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        assert base64.b64decode(public["data"]) == key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint), c["name"]
+    else:
+        assert base64.b64decode(public["data"]) == key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw), c["name"]
     sig = base64.b64decode(c["sig"])
     mode = c["mode"]
     if mode == "EdDSA":
@@ -242,7 +252,7 @@ async fn generated_and_imported_keys_sign_what_pyca_verifies_and_survive_a_resta
         for (mode, input) in signs {
             let sig = signature(&s, id, &mode, &input).await;
             checks.push(json!({"name": id, "mode": mode, "sig": sig, "pem": pem,
-                               "expect_pem": expect_pem}));
+                               "expect_pem": expect_pem, "public": public}));
         }
     }
     assert_eq!(checks.len(), 2 * (7 + 1 + 1 + 1 + 1) + 1);
