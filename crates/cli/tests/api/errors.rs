@@ -346,6 +346,8 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
         "Invalid key ID: 1 to 128 of a-z, A-Z, 0-9, _ . -, starting with a letter or digit.";
     face.nethsm(400, message, admin(Method::GET, "/keys/-k"))
         .await;
+    let message = "The key ID generate is reserved (POST /keys/generate).";
+    face.nethsm(400, message, generate(ed("generate"))).await;
     let r = generate(json!({"type": "Generic", "mechanisms": []}));
     face.nethsm(400, "Key type <name> is not supported yet.", r)
         .await;

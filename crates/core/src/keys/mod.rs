@@ -304,7 +304,12 @@ fn not_found() -> Error {
 }
 
 fn check_id(id: &str) -> Result<()> {
-    if is_valid_id(id) {
+    if id == "generate" {
+        // `/keys/generate` is the generate route: a key of that id could not be reached.
+        Err(Error::InvalidInput(
+            "The key ID generate is reserved (POST /keys/generate).".into(),
+        ))
+    } else if is_valid_id(id) {
         Ok(())
     } else {
         Err(Error::InvalidInput(
