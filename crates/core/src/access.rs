@@ -17,11 +17,12 @@ pub enum Access {
     /// An Administrator of the root namespace: `/config/*`, `/system/*`, `/lock`,
     /// `/namespaces`, the audit trail, backup clients, passkeys, the appliance face.
     RootAdministrator,
-    /// An Administrator of any namespace: users and tags within their namespace.
+    /// An Administrator of any namespace: users, tags and keys within their namespace.
     Administrator,
-    /// An Administrator or an Operator of any namespace (NetHSM `/info`-style reads).
+    /// An Administrator or an Operator of any namespace (NetHSM `/info`-style reads, and
+    /// reading and listing keys).
     AdministratorOrOperator,
-    /// An Operator of any namespace: random bytes, and the key operations to come.
+    /// An Operator of any namespace: random bytes, and signing with its namespace's keys.
     Operator,
     /// A Metrics user: `/metrics`.
     Metrics,

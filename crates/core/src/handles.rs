@@ -97,6 +97,11 @@ impl<'a> Operational<'a> {
     pub fn backup(&self) -> Backup<'_> {
         Backup(self)
     }
+
+    /// The key store (NetHSM `/keys`).
+    pub fn keys(&self) -> Keys<'_> {
+        Keys(self)
+    }
 }
 
 macro_rules! area {
@@ -146,4 +151,8 @@ area!(
 area!(
     /// Backup and restore; see [`crate::backup`].
     Backup
+);
+area!(
+    /// The key store; see [`crate::keys`].
+    Keys
 );

@@ -23,6 +23,7 @@ pub mod device;
 pub mod error;
 pub mod handles;
 pub mod identity;
+pub mod keys;
 pub mod names;
 pub mod passkeys;
 pub mod password_policy;

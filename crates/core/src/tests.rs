@@ -2,7 +2,7 @@
 
 use super::*;
 
-const UNLOCK: &str = "unlock passphrase 1";
+pub(crate) const UNLOCK: &str = "unlock passphrase 1";
 const ADMIN: &str = "admin passphrase 1";
 
 fn provision(core: &Core) {
@@ -14,7 +14,7 @@ fn provision(core: &Core) {
     .unwrap();
 }
 
-fn admin() -> Principal {
+pub(crate) fn admin() -> Principal {
     Principal::new(ADMIN_USER, Role::Administrator)
 }
 
@@ -26,7 +26,7 @@ pub(crate) fn audit_report(core: &Core) -> audit::ChainReport {
 }
 
 /// Creates the Operator `id` of the root namespace, as the root Administrator; its ID.
-fn create_operator(core: &Core, id: &str, passphrase: &Passphrase) -> String {
+pub(crate) fn create_operator(core: &Core, id: &str, passphrase: &Passphrase) -> String {
     core.operational(&admin())
         .and_then(|h| {
             h.users()
@@ -246,7 +246,7 @@ fn tls_identity_is_reused_and_follows_names() {
     assert!(!format!("{c:?}").contains("PRIVATE KEY"));
 }
 
-fn operator(id: &str) -> Principal {
+pub(crate) fn operator(id: &str) -> Principal {
     Principal::new(id, Role::Operator)
 }
 
@@ -257,7 +257,7 @@ fn open_unlocked(dir: &std::path::Path) -> Core {
     core
 }
 
-fn open_provisioned() -> (tempfile::TempDir, Core) {
+pub(crate) fn open_provisioned() -> (tempfile::TempDir, Core) {
     let dir = tempfile::tempdir().unwrap();
     let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
     provision(&core);

@@ -26,7 +26,7 @@ const CAS_RETRIES: usize = 16;
 
 /// Store prefixes whose entries are namespaced as `<prefix><namespace>~...` and go with the
 /// namespace when it is deleted.
-const NAMESPACED_PREFIXES: &[&str] = &[USERS_PREFIX];
+const NAMESPACED_PREFIXES: &[&str] = &[USERS_PREFIX, crate::keys::KEYS_PREFIX];
 
 /// The id of a user to create.
 #[derive(Debug, Clone, Copy)]

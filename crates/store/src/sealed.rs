@@ -350,7 +350,10 @@ impl<S: Store> Sealed<S> {
         let sealer = self.current();
         for op in &mut txn.ops {
             if let Op::Put { key, value } = op {
-                *value = sealer.seal(key, value);
+                let sealed = sealer.seal(key, value);
+                // The plain value may be a secret (a private key, a verifier): wipe it.
+                zeroize::Zeroize::zeroize(value);
+                *value = sealed;
             }
         }
         txn

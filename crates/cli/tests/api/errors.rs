@@ -319,6 +319,106 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
     let r = r.json(&json!({"length": 0}));
     face.nethsm(400, "length must be between 1 and 1024", r)
         .await;
+
+    // The key store.
+    use base64::Engine;
+    let generate = |body: Value| admin(Method::POST, "/keys/generate").json(&body);
+    let import = |body: Value| admin(Method::POST, "/keys").json(&body);
+    let ed = |id: &str| json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": id});
+    let r = generate(ed("k1")).answer().await;
+    assert_eq!(r.status(), 201);
+    let r = generate(
+        json!({"type": "EC_P256", "mechanisms": ["ECDSA_Signature"], "id": "p256",
+                            "restrictions": {"tags": ["paris"]}}),
+    );
+    assert_eq!(r.answer().await.status(), 201);
+    let sign = |id: &str, mode: &str, message: &str| {
+        s.post(&format!("/keys/{id}/sign"))
+            .basic_auth("op", Some(OP_PASS))
+            .json(&json!({"mode": mode, "message": message}))
+    };
+    face.nethsm(404, "Key not found.", admin(Method::GET, "/keys/nosuch"))
+        .await;
+    let r = generate(ed("k1"));
+    face.nethsm(409, "A key with this ID exists already.", r)
+        .await;
+    let message =
+        "Invalid key ID: 1 to 128 of a-z, A-Z, 0-9, _ . -, starting with a letter or digit.";
+    face.nethsm(400, message, admin(Method::GET, "/keys/-k"))
+        .await;
+    let message = "The key ID generate is reserved (POST /keys/generate).";
+    face.nethsm(400, message, generate(ed("generate"))).await;
+    let r = generate(json!({"type": "Generic", "mechanisms": []}));
+    face.nethsm(400, "Key type <name> is not supported yet.", r)
+        .await;
+    let r = generate(json!({"type": "DSA", "mechanisms": []}));
+    face.nethsm(400, "Unknown key type <name>.", r).await;
+    let r = generate(json!({"type": "RSA", "length": 2048, "mechanisms": ["RSA_Decryption_RAW"]}));
+    face.nethsm(400, "Mechanism <name> is not supported yet.", r)
+        .await;
+    let r = generate(json!({"type": "RSA", "length": 2048, "mechanisms": ["RSA_Magic"]}));
+    face.nethsm(400, "Unknown mechanism <name>.", r).await;
+    let r = sign("k1", "BIP340", "AA==");
+    face.nethsm(400, "Sign mode BIP340 is not supported yet.", r)
+        .await;
+    let r = sign("k1", "Magic", "AA==");
+    face.nethsm(400, "Unknown sign mode <mode>.", r).await;
+    let r = generate(json!({"type": "RSA", "length": 2048, "mechanisms": ["EdDSA_Signature"]}));
+    let message = "Mechanism <mechanism> does not fit key type <type>.";
+    face.nethsm(400, message, r).await;
+    let r = generate(json!({"type": "RSA", "length": 1000, "mechanisms": []}));
+    let message = "RSA keys are 2048, 3072, 4096 or 8192 bits long (length).";
+    face.nethsm(400, message, r).await;
+    let r = import(json!({"type": "RSA", "mechanisms": [], "private": {"primeP": "AQ=="}}));
+    let message = "An RSA key needs primeP, primeQ and publicExponent.";
+    face.nethsm(400, message, r).await;
+    let r = import(json!({"type": "Curve25519", "mechanisms": [], "private": {"data": "AQ=="}}));
+    let message = "A Curve25519 private key (data) is 32 bytes.";
+    face.nethsm(400, message, r).await;
+    let big = base64::engine::general_purpose::STANDARD.encode([1u8; 33]);
+    let r = import(json!({"type": "EC_P256", "mechanisms": [], "private": {"data": big}}));
+    let message = "The EC private key (data) must be the raw scalar of at most N bytes.";
+    face.nethsm(400, message, r).await;
+    let over = base64::engine::general_purpose::STANDARD.encode([0xffu8; 32]);
+    let r = import(json!({"type": "EC_P256", "mechanisms": [], "private": {"data": over}}));
+    face.nethsm(400, "The private key is not a valid <type> key.", r)
+        .await;
+    // Two Mersenne primes, 2^127 - 1 and 2^89 - 1: a valid RSA key of 216 bits.
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let p = b64([vec![0x7f], vec![0xff; 15]].concat());
+    let q = b64([vec![0x01], vec![0xff; 11]].concat());
+    let small = json!({"primeP": p, "primeQ": q, "publicExponent": "AQAB"});
+    let r = import(json!({"type": "RSA", "mechanisms": [], "private": small}));
+    face.nethsm(400, "RSA keys are 2048 to 8192 bits long.", r)
+        .await;
+    let r =
+        import(json!({"type": "Curve25519", "mechanisms": [], "private": {"data": "not base64!"}}));
+    face.nethsm(400, "<field> is not valid base64.", r).await;
+    let r = generate(json!({"type": "Curve25519", "mechanisms": [], "label": "a label"}));
+    face.nethsm(400, "Key labels are not supported yet.", r)
+        .await;
+    let r = sign("k1", "ECDSA", "AA==");
+    let message = "The key was not created for mechanism <mechanism>.";
+    face.nethsm(400, message, r).await;
+    let r = admin(Method::POST, "/keys/generate").json(&json!({"type": "EC_P256",
+        "mechanisms": ["ECDSA_Signature"], "id": "p256free"}));
+    assert_eq!(r.answer().await.status(), 201);
+    let r = sign("p256free", "ECDSA", "AA==");
+    face.nethsm(400, "ECDSA with <type> takes a digest of N bytes.", r)
+        .await;
+    let r = admin(Method::POST, "/keys/generate").json(&json!({"type": "RSA", "length": 2048,
+        "mechanisms": ["RSA_Signature_PKCS1", "RSA_Signature_PSS_SHA256"], "id": "rsa"}));
+    assert_eq!(r.answer().await.status(), 201);
+    let r = sign("rsa", "PSS_SHA256", "AA==");
+    face.nethsm(400, "<mechanism> takes a digest of N bytes.", r)
+        .await;
+    let r = sign("rsa", "PKCS1", "");
+    let message = "PKCS1 takes a DigestInfo-encoded digest of at most N bytes.";
+    face.nethsm(400, message, r).await;
+    // The Operator carries "berlin", the key asks for "paris".
+    let digest = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+    face.nethsm(403, "Access denied.", sign("p256", "ECDSA", &digest))
+        .await;
     let r = s.post("/system/backup").basic_auth("bk", Some(OP_PASS));
     let message = "Please configure backup key before doing a backup.";
     face.nethsm(412, message, r).await;

@@ -22,6 +22,7 @@ mod exhaustion;
 mod identity;
 mod interop;
 mod kdf;
+mod keys;
 mod lifecycle;
 mod random;
 mod rollback;

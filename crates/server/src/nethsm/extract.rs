@@ -42,3 +42,15 @@ impl<S: Send + Sync> FromRequestParts<S> for AcceptOctetStream {
 pub(crate) fn check_accept(headers: &HeaderMap) -> Result<(), NetHsmError> {
     json::require_accept(headers, JSON)
 }
+
+/// Refuses (406) a request whose `Accept` excludes `application/x-pem-file` (`public.pem`).
+pub struct AcceptPem;
+
+impl<S: Send + Sync> FromRequestParts<S> for AcceptPem {
+    type Rejection = NetHsmError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        json::require_accept::<NetHsmError>(&parts.headers, "application/x-pem-file")?;
+        Ok(AcceptPem)
+    }
+}

@@ -9,6 +9,7 @@ mod config;
 mod error;
 mod extract;
 mod health;
+mod keys;
 mod metrics;
 mod namespaces;
 mod provision;
@@ -146,6 +147,31 @@ pub fn router(state: AppState) -> Router<AppState> {
                 &[Operational],
                 put(namespaces::namespace_put).delete(namespaces::namespace_delete),
             ),
+        )
+        .route(
+            "/keys",
+            at(&[Operational], get(keys::keys_get).post(keys::keys_post)),
+        )
+        .route(
+            "/keys/generate",
+            at(&[Operational], post(keys::keys_generate_post)),
+        )
+        .route(
+            "/keys/{KeyID}",
+            at(
+                &[Operational],
+                get(keys::key_get)
+                    .put(keys::key_put)
+                    .delete(keys::key_delete),
+            ),
+        )
+        .route(
+            "/keys/{KeyID}/public.pem",
+            at(&[Operational], get(keys::key_public_pem_get)),
+        )
+        .route(
+            "/keys/{KeyID}/sign",
+            at(&[Operational], post(keys::key_sign_post)),
         )
         .fallback(json::not_found::<error::NetHsm>)
         .layer(axum::middleware::from_fn(

@@ -1,0 +1,545 @@
+//! `/keys` (issue 13, first increment): generate and import every supported type, read,
+//! list, delete, `public.pem`, sign in every supported mode, and every signature verified by
+//! pyca/cryptography (never by our own code); keys survive a restart; the unhappy paths.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::python::{self, test_python};
+use crate::common::*;
+
+const OP: &str = "op";
+const OP_PASS: &str = "operator passphrase";
+const PY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Makes the material the test needs, independently of the server: the message's digests
+/// (and the SHA-256 DigestInfo), and private keys to import with their public keys.
+const PREPARE: &str = r#"
+import base64, json, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+msg = bytes.fromhex(sys.argv[1])
+def b64(b): return base64.b64encode(b).decode()
+def big(n, size=None): return n.to_bytes(size or (n.bit_length() + 7) // 8, "big")
+def pem(k): return k.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+out = {"digests": {}}
+for name in ["MD5", "SHA1", "SHA224", "SHA256", "SHA384", "SHA512"]:
+    h = hashes.Hash(getattr(hashes, name)()); h.update(msg); out["digests"][name] = b64(h.finalize())
+sha256 = base64.b64decode(out["digests"]["SHA256"])
+out["digestinfo_sha256"] = b64(bytes.fromhex("3031300d060960864801650304020105000420") + sha256)
+r = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+n = r.private_numbers()
+out["RSA"] = {"private": {"primeP": b64(big(n.p)), "primeQ": b64(big(n.q)), "publicExponent": b64(big(n.public_numbers.e))}, "pem": pem(r)}
+e = ed25519.Ed25519PrivateKey.generate()
+raw = e.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+out["Curve25519"] = {"private": {"data": b64(raw)}, "pem": pem(e)}
+for t, curve, size in [("EC_P256", ec.SECP256R1(), 32), ("EC_P384", ec.SECP384R1(), 48), ("EC_P521", ec.SECP521R1(), 66)]:
+    k = ec.generate_private_key(curve)
+    out[t] = {"private": {"data": b64(big(k.private_numbers().private_value, size))}, "pem": pem(k)}
+print(json.dumps(out))
+"#;
+
+/// Verifies every signature in the JSON list argv[2] against the message argv[1] (hashing it)
+/// and the `public.pem` the server gave; checks `expect_pem` (an imported key's own public
+/// key) is the same key, and that the JSON `public` of `GET /keys/{KeyID}` is that key;
+/// prints one line per check.
+const VERIFY: &str = r#"
+import base64, json, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+msg = bytes.fromhex(sys.argv[1])
+H = {"MD5": hashes.MD5, "SHA1": hashes.SHA1, "SHA224": hashes.SHA224, "SHA256": hashes.SHA256, "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
+CURVE_HASH = {"secp256r1": "SHA256", "secp384r1": "SHA384", "secp521r1": "SHA512"}
+def raw(k): return k.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+for c in json.loads(sys.argv[2]):
+    key = serialization.load_pem_public_key(c["pem"].encode())
+    if c.get("expect_pem"):
+        assert raw(key) == raw(serialization.load_pem_public_key(c["expect_pem"].encode())), c["name"] + ": public key differs"
+    public = c["public"]
+    if "modulus" in public:
+        numbers = key.public_numbers()
+        assert base64.b64decode(public["modulus"]) == numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big"), c["name"]
+        assert base64.b64decode(public["publicExponent"]) == numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big"), c["name"]
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        assert base64.b64decode(public["data"]) == key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint), c["name"]
+    else:
+        assert base64.b64decode(public["data"]) == key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw), c["name"]
+    sig = base64.b64decode(c["sig"])
+    mode = c["mode"]
+    if mode == "EdDSA":
+        key.verify(sig, msg)
+    elif mode == "ECDSA":
+        key.verify(sig, msg, ec.ECDSA(H[CURVE_HASH[key.curve.name]]()))
+    elif mode == "PKCS1":
+        key.verify(sig, msg, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        h = H[mode[4:]]()
+        key.verify(sig, msg, padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size), h)
+    print("verified", c["name"], mode)
+print("all verified")
+"#;
+
+const MESSAGE: &[u8] = b"Strongroom signs this message.";
+
+async fn py(script: &str, args: &[String]) -> String {
+    let python = test_python("cryptography");
+    let mut all = vec!["-c".to_owned(), script.to_owned()];
+    all.extend_from_slice(args);
+    let run = python::run(&python, &all, None, PY_TIMEOUT).await;
+    assert!(
+        run.passed(),
+        "python {}\n{}\n{}",
+        run.outcome(),
+        run.stdout,
+        run.stderr
+    );
+    run.stdout
+}
+
+fn op(s: &Server, method: Method, path: &str) -> reqwest::RequestBuilder {
+    s.request(method, path).basic_auth(OP, Some(OP_PASS))
+}
+
+/// Expects 201 with the id in the body and the `Location` header; answers the id.
+async fn created(r: reqwest::Response) -> String {
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/keys/{id}"));
+    id
+}
+
+async fn sign(s: &Server, id: &str, mode: &str, input: &str) -> reqwest::Response {
+    op(s, Method::POST, &format!("/keys/{id}/sign"))
+        .json(&json!({"mode": mode, "message": input}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn signature(s: &Server, id: &str, mode: &str, input: &str) -> String {
+    let r = sign(s, id, mode, input).await;
+    assert_eq!(r.status(), 200, "{id} {mode}: {}", r.text().await.unwrap());
+    let body: Value = r.json().await.unwrap();
+    body["signature"].as_str().unwrap().to_owned()
+}
+
+async fn public_pem(s: &Server, id: &str) -> String {
+    let r = op(s, Method::GET, &format!("/keys/{id}/public.pem"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/x-pem-file");
+    r.text().await.unwrap()
+}
+
+const PSS: [&str; 6] = [
+    "PSS_MD5",
+    "PSS_SHA1",
+    "PSS_SHA224",
+    "PSS_SHA256",
+    "PSS_SHA384",
+    "PSS_SHA512",
+];
+
+/// The mechanisms and sign modes (with their inputs) of each type.
+fn modes(t: &str, prep: &Value) -> (Vec<String>, Vec<(String, String)>) {
+    let d = |h: &str| prep["digests"][h].as_str().unwrap().to_owned();
+    match t {
+        "RSA" => {
+            let mut mechanisms = vec!["RSA_Signature_PKCS1".to_owned()];
+            let mut signs = vec![(
+                "PKCS1".to_owned(),
+                prep["digestinfo_sha256"].as_str().unwrap().to_owned(),
+            )];
+            for mode in PSS {
+                mechanisms.push(format!("RSA_Signature_{mode}"));
+                signs.push((mode.to_owned(), d(&mode[4..])));
+            }
+            (mechanisms, signs)
+        }
+        "Curve25519" => (
+            vec!["EdDSA_Signature".into()],
+            vec![("EdDSA".into(), STANDARD.encode(MESSAGE))],
+        ),
+        "EC_P256" => (
+            vec!["ECDSA_Signature".into()],
+            vec![("ECDSA".into(), d("SHA256"))],
+        ),
+        "EC_P384" => (
+            vec!["ECDSA_Signature".into()],
+            vec![("ECDSA".into(), d("SHA384"))],
+        ),
+        _ => (
+            vec!["ECDSA_Signature".into()],
+            vec![("ECDSA".into(), d("SHA512"))],
+        ),
+    }
+}
+
+const TYPES: [&str; 5] = ["RSA", "Curve25519", "EC_P256", "EC_P384", "EC_P521"];
+
+#[tokio::test]
+async fn generated_and_imported_keys_sign_what_pyca_verifies_and_survive_a_restart() {
+    let mut s = Server::start();
+    s.provision().await;
+    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    let message_hex = hex::encode(MESSAGE);
+    let prep: Value =
+        serde_json::from_str(&py(PREPARE, std::slice::from_ref(&message_hex)).await).unwrap();
+
+    let mut keys = Vec::new(); // (id, type, expected public PEM for imports)
+    for t in TYPES {
+        let (mechanisms, _) = modes(t, &prep);
+        let mut body = json!({"type": t, "mechanisms": mechanisms});
+        if t == "RSA" {
+            body["length"] = json!(2048);
+        }
+        let r = s.as_admin(Method::POST, "/keys/generate").json(&body);
+        keys.push((created(r.answer().await).await, t, None));
+
+        let body = json!({"type": t, "mechanisms": mechanisms, "private": prep[t]["private"]});
+        let r = s.as_admin(Method::POST, "/keys").json(&body);
+        let id = created(r.answer().await).await;
+        keys.push((id, t, Some(prep[t]["pem"].as_str().unwrap().to_owned())));
+    }
+    // PUT /keys/{KeyID}: an import under a chosen id.
+    let body = json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"],
+                      "private": prep["Curve25519"]["private"]});
+    let r = s.as_admin(Method::PUT, "/keys/chosen.id-1").json(&body);
+    assert_eq!(r.answer().await.status(), 204);
+    let chosen_pem = prep["Curve25519"]["pem"].as_str().unwrap().to_owned();
+    keys.push(("chosen.id-1".to_owned(), "Curve25519", Some(chosen_pem)));
+
+    let mut checks = Vec::new();
+    for (id, t, expect_pem) in &keys {
+        let info: Value = op(&s, Method::GET, &format!("/keys/{id}"))
+            .answer()
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["type"], *t);
+        assert_eq!(info["restrictions"], json!({"tags": []}));
+        let (mut mechanisms, signs) = modes(t, &prep);
+        mechanisms.sort();
+        assert_eq!(info["mechanisms"], json!(mechanisms));
+        let public = &info["public"];
+        match *t {
+            "RSA" => {
+                assert_eq!(public["publicExponent"], "AQAB");
+                let n = STANDARD
+                    .decode(public["modulus"].as_str().unwrap())
+                    .unwrap();
+                assert_eq!(n.len(), 256);
+            }
+            "Curve25519" => {
+                let data = STANDARD.decode(public["data"].as_str().unwrap()).unwrap();
+                assert_eq!(data.len(), 32);
+            }
+            _ => {
+                let data = STANDARD.decode(public["data"].as_str().unwrap()).unwrap();
+                assert_eq!(data[0], 4, "uncompressed point");
+            }
+        }
+        let pem = public_pem(&s, id).await;
+        for (mode, input) in signs {
+            let sig = signature(&s, id, &mode, &input).await;
+            checks.push(json!({"name": id, "mode": mode, "sig": sig, "pem": pem,
+                               "expect_pem": expect_pem, "public": public}));
+        }
+    }
+    assert_eq!(checks.len(), 2 * (7 + 1 + 1 + 1 + 1) + 1);
+    let out = py(VERIFY, &[message_hex.clone(), json!(checks).to_string()]).await;
+    assert!(out.contains("all verified"), "{out}");
+    assert_eq!(out.matches("verified ").count(), checks.len());
+
+    // Listed, for both roles; one deleted.
+    let listed = |who: reqwest::RequestBuilder| async move {
+        let body: Value = who.answer().await.json().await.unwrap();
+        let mut ids: Vec<String> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut all: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+    all.sort();
+    assert_eq!(listed(s.as_admin(Method::GET, "/keys")).await, all);
+    assert_eq!(listed(op(&s, Method::GET, "/keys?filter=1")).await, all);
+    let gone = keys.remove(0).0;
+    let r = s.as_admin(Method::DELETE, &format!("/keys/{gone}"));
+    assert_eq!(r.answer().await.status(), 204);
+    let r = op(&s, Method::GET, &format!("/keys/{gone}")).answer().await;
+    nethsm_error(r, 404, "Key not found.").await;
+
+    // A restart: the same keys, and the Ed25519 key signs the same (deterministic).
+    let ed = &keys
+        .iter()
+        .find(|k| k.1 == "Curve25519" && k.2.is_some())
+        .unwrap()
+        .0;
+    let input = STANDARD.encode(MESSAGE);
+    let before = signature(&s, ed, "EdDSA", &input).await;
+    s.restart();
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    let after = signature(&s, ed, "EdDSA", &input).await;
+    assert_eq!(before, after);
+    all.retain(|id| *id != gone);
+    assert_eq!(listed(s.as_admin(Method::GET, "/keys")).await, all);
+}
+
+#[tokio::test]
+async fn unhappy_paths() {
+    let s = Server::start();
+    s.provision().await;
+    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    let generate = |body: Value| s.as_admin(Method::POST, "/keys/generate").json(&body);
+    let ed = |id: &str| json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": id});
+
+    let r = generate(ed("k1")).answer().await;
+    assert_eq!(created(r).await, "k1");
+    let r = generate(json!({"type": "EC_P256", "mechanisms": ["ECDSA_Signature"], "id": "p256"}));
+    created(r.answer().await).await;
+    let r = generate(json!({"type": "RSA", "length": 2048, "id": "rsa",
+                            "mechanisms": ["RSA_Signature_PKCS1"]}));
+    created(r.answer().await).await;
+
+    // Unknown key.
+    for (method, path) in [
+        (Method::GET, "/keys/nosuch"),
+        (Method::GET, "/keys/nosuch/public.pem"),
+        (Method::DELETE, "/keys/nosuch"),
+    ] {
+        let r = s.as_admin(method, path).answer().await;
+        nethsm_error(r, 404, "Key not found.").await;
+    }
+    let r = sign(&s, "nosuch", "EdDSA", "AA==").await;
+    nethsm_error(r, 404, "Key not found.").await;
+
+    // Wrong mechanism (not created for it, or not of its type).
+    let r = sign(&s, "rsa", "PSS_SHA256", &STANDARD.encode([0u8; 32])).await;
+    let m = "The key was not created for mechanism RSA_Signature_PSS_SHA256.";
+    nethsm_error(r, 400, m).await;
+    let r = sign(&s, "rsa", "EdDSA", "AA==").await;
+    nethsm_error(
+        r,
+        400,
+        "The key was not created for mechanism EdDSA_Signature.",
+    )
+    .await;
+    let r = generate(json!({"type": "Curve25519", "mechanisms": ["ECDSA_Signature"]}));
+    let m = "Mechanism ECDSA_Signature does not fit key type Curve25519.";
+    nethsm_error(r.answer().await, 400, m).await;
+
+    // Bad digest lengths.
+    let r = sign(&s, "p256", "ECDSA", &STANDARD.encode([1u8; 31])).await;
+    nethsm_error(r, 400, "ECDSA with EC_P256 takes a digest of 32 bytes.").await;
+    let r = sign(&s, "rsa", "PKCS1", &STANDARD.encode([1u8; 246])).await;
+    let m = "PKCS1 takes a DigestInfo-encoded digest of at most 245 bytes.";
+    nethsm_error(r, 400, m).await;
+
+    // Wrong roles: an Operator does not manage keys, an Administrator does not sign.
+    let r = op(&s, Method::POST, "/keys/generate").json(&ed("k2"));
+    nethsm_error(r.answer().await, 403, "Access denied.").await;
+    let r = op(&s, Method::DELETE, "/keys/k1").answer().await;
+    nethsm_error(r, 403, "Access denied.").await;
+    let r = s
+        .as_admin(Method::POST, "/keys/k1/sign")
+        .json(&json!({"mode": "EdDSA", "message": "AA=="}));
+    nethsm_error(r.answer().await, 403, "Access denied.").await;
+
+    // Duplicate and bad ids.
+    nethsm_error(
+        generate(ed("k1")).answer().await,
+        409,
+        "A key with this ID exists already.",
+    )
+    .await;
+    let invalid =
+        "Invalid key ID: 1 to 128 of a-z, A-Z, 0-9, _ . -, starting with a letter or digit.";
+    nethsm_error(generate(ed("-k")).answer().await, 400, invalid).await;
+    let r = s.as_admin(Method::GET, "/keys/bad!id").answer().await;
+    nethsm_error(r, 400, invalid).await;
+
+    // Tag restrictions: an Operator without the key's tag may not use it, nor sees it
+    // with `filter`.
+    let r = generate(
+        json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"],
+                            "id": "tagged", "restrictions": {"tags": ["berlin"]}}),
+    );
+    created(r.answer().await).await;
+    let r = sign(&s, "tagged", "EdDSA", "AA==").await;
+    nethsm_error(r, 403, "Access denied.").await;
+    let ids = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let filtered = ids(op(&s, Method::GET, "/keys?filter=true")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap());
+    assert!(!filtered.contains(&"tagged".to_owned()) && filtered.contains(&"k1".to_owned()));
+    let all = ids(op(&s, Method::GET, "/keys")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap());
+    assert!(all.contains(&"tagged".to_owned()));
+    let r = s
+        .as_admin(Method::PUT, "/users/op/tags/berlin")
+        .answer()
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(sign(&s, "tagged", "EdDSA", "AA==").await.status(), 200);
+
+    // `GET /keys/{KeyPrefix}*`: the ids that start with the prefix.
+    let r = op(&s, Method::GET, "/keys/ta*").answer().await;
+    assert_eq!(ids(r.json().await.unwrap()), vec!["tagged".to_owned()]);
+    let r = op(&s, Method::GET, "/keys/k*").answer().await;
+    assert_eq!(ids(r.json().await.unwrap()), vec!["k1".to_owned()]);
+    let mut every = ids(op(&s, Method::GET, "/keys/*")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap());
+    every.sort();
+    assert_eq!(every, ["k1", "p256", "rsa", "tagged"]);
+
+    // Keys have no label yet: a label query for one matches none; an empty one, all.
+    let r = op(&s, Method::GET, "/keys?label=x").answer().await;
+    assert!(ids(r.json().await.unwrap()).is_empty());
+    let r = op(&s, Method::GET, "/keys?label=").answer().await;
+    assert_eq!(ids(r.json().await.unwrap()).len(), 4);
+
+    // Another namespace's keys are not found, and not listed.
+    // (Root makes a namespace's first Administrator before the namespace itself.)
+    s.create_user(Some("ns1~admin"), "Administrator", OP_PASS)
+        .await;
+    assert_eq!(
+        s.as_admin(Method::PUT, "/namespaces/ns1")
+            .answer()
+            .await
+            .status(),
+        204
+    );
+    let ns_admin = |method: Method, path: &str| {
+        s.request(method, path)
+            .basic_auth("ns1~admin", Some(OP_PASS))
+    };
+    let r = ns_admin(Method::GET, "/keys/k1").answer().await;
+    nethsm_error(r, 404, "Key not found.").await;
+    let r = ns_admin(Method::DELETE, "/keys/k1").answer().await;
+    nethsm_error(r, 404, "Key not found.").await;
+    let listed = ids(ns_admin(Method::GET, "/keys")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap());
+    assert!(listed.is_empty());
+    let r = ns_admin(Method::POST, "/keys/generate").json(&ed("k1"));
+    assert_eq!(
+        created(r.answer().await).await,
+        "k1",
+        "the same id in another namespace"
+    );
+    let listed = ids(ns_admin(Method::GET, "/keys")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap());
+    assert_eq!(listed, vec!["k1".to_owned()]);
+    // Deleting the namespace deletes its keys, not root's.
+    let r = s.as_admin(Method::DELETE, "/namespaces/ns1").answer().await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        s.as_admin(Method::GET, "/keys/k1").answer().await.status(),
+        200
+    );
+    s.create_user(Some("ns1~admin"), "Administrator", OP_PASS)
+        .await;
+    let r = s.as_admin(Method::PUT, "/namespaces/ns1").answer().await;
+    assert_eq!(r.status(), 204);
+    let listed = ids(ns_admin(Method::GET, "/keys")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap());
+    assert!(
+        listed.is_empty(),
+        "a new ns1 does not inherit the old one's keys"
+    );
+}
+
+/// Imported private keys (and one refused as invalid) are neither on disk nor in the log in
+/// clear, in raw, base64 or hex form.
+#[tokio::test]
+async fn private_keys_never_reach_the_disk_or_the_log_in_clear() {
+    let mut s = Server::start();
+    s.provision().await;
+    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    let seed: &[u8; 32] = b"strongroom test seed 0123456789!";
+    let scalar: &[u8; 32] = b"an EC P-256 scalar for the test.";
+    let import = |t: &str, mechanism: &str, data: &[u8]| {
+        s.as_admin(Method::POST, "/keys").json(
+            &json!({"type": t, "mechanisms": [mechanism], "private": {"data": STANDARD.encode(data)}}),
+        )
+    };
+    let ed = created(import("Curve25519", "EdDSA_Signature", seed).answer().await).await;
+    let ec = created(import("EC_P256", "ECDSA_Signature", scalar).answer().await).await;
+    // Not a P-256 scalar (above the group order): refused, and not logged either.
+    let refused: &[u8; 32] = b"\xff\xff\xff\xffabove the P-256 group order!";
+    let r = import("EC_P256", "ECDSA_Signature", refused).answer().await;
+    assert_eq!(r.status(), 400);
+    signature(&s, &ed, "EdDSA", "AA==").await;
+    signature(&s, &ec, "ECDSA", &STANDARD.encode([3u8; 32])).await;
+    s.restart();
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    signature(&s, &ed, "EdDSA", "AA==").await;
+    s.terminate();
+
+    let mut needles = Vec::new();
+    for secret in [&seed[..], &scalar[..], &refused[..]] {
+        needles.push(secret.to_vec());
+        needles.push(STANDARD.encode(secret).into_bytes());
+        needles.push(hex::encode(secret).into_bytes());
+    }
+    let files = files_under(&s.data_dir);
+    assert!(!files.is_empty());
+    for (path, bytes) in files {
+        for needle in &needles {
+            assert!(
+                !contains(&bytes, needle),
+                "{} holds a private key in clear: {}",
+                path.display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+    let log = s.log();
+    for needle in &needles {
+        assert!(
+            !contains(log.as_bytes(), needle),
+            "the log holds a private key"
+        );
+    }
+}

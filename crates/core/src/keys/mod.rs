@@ -1,0 +1,710 @@
+//! The NetHSM key store (`/keys`), first increment: RSA, Ed25519 and the NIST curves,
+//! generated or imported, listed, read, deleted, and used to sign.
+//!
+//! Rules (nethsm-api.yaml `x-annotation-role`): an Administrator manages (generates, imports,
+//! deletes) the keys of its own namespace; Administrators and Operators read them; an
+//! Operator signs, and only with a key whose tags (if it has any) it carries one of. A caller
+//! sees only the keys of its own namespace (root callers: root keys): another namespace's key
+//! is "not found".
+//!
+//! Each key is one record sealed in the store under `keys/<id>` (root) or `keys/<ns>~<id>`
+//! (the same shape as users, so deleting a namespace deletes its keys, and the backup, which
+//! takes every prefix but `meta/`, carries them). The private key is kept as PKCS#8 DER,
+//! wiped from memory on drop and never shown by `Debug`.
+//!
+//! Sign inputs are the spec's: PKCS1 takes a DigestInfo-encoded digest and pads it without
+//! hashing again; PSS and ECDSA take a digest of the mode's (or curve's) hash length; EdDSA
+//! takes the message. Digest signing goes to aws-lc through `aws-lc-sys` ([`lc`]): the safe
+//! aws-lc-rs API only signs messages.
+
+mod lc;
+
+use serde::{Deserialize, Serialize};
+use strongroom_store::{Commit, Store, Txn};
+use zeroize::Zeroizing;
+
+use crate::access::Access;
+use crate::error::{Error, Result};
+use crate::handles::Keys;
+use crate::identity::{Principal, is_valid_id};
+use crate::{Core, Unlocked, crypto};
+use lc::{DigestSign, Md, Pkey};
+
+/// Where keys live in the store.
+pub const KEYS_PREFIX: &str = "keys/";
+
+/// How many times generating an id retries on a collision.
+const ID_RETRIES: usize = 16;
+
+/// The key types of this increment (the spec's `KeyType` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyType {
+    #[serde(rename = "RSA")]
+    Rsa,
+    Curve25519,
+    #[serde(rename = "EC_P256")]
+    EcP256,
+    #[serde(rename = "EC_P384")]
+    EcP384,
+    #[serde(rename = "EC_P521")]
+    EcP521,
+}
+
+impl KeyType {
+    /// The spec's name of a key type; 400 for names the spec has that this build does not
+    /// support yet, and for names it does not have.
+    pub fn parse(name: &str) -> Result<KeyType> {
+        Ok(match name {
+            "RSA" => KeyType::Rsa,
+            "Curve25519" => KeyType::Curve25519,
+            "EC_P256" => KeyType::EcP256,
+            "EC_P384" => KeyType::EcP384,
+            "EC_P521" => KeyType::EcP521,
+            "EC_P256K1" | "BrainpoolP256" | "BrainpoolP384" | "BrainpoolP512" | "Generic" => {
+                return Err(Error::InvalidInput(format!(
+                    "Key type {name} is not supported yet."
+                )));
+            }
+            _ => return Err(Error::InvalidInput(format!("Unknown key type {name}."))),
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Rsa => "RSA",
+            KeyType::Curve25519 => "Curve25519",
+            KeyType::EcP256 => "EC_P256",
+            KeyType::EcP384 => "EC_P384",
+            KeyType::EcP521 => "EC_P521",
+        }
+    }
+
+    /// The curve's scalar length and the digest length ECDSA takes (SHA-256, -384, -512).
+    fn ec_sizes(self) -> Option<(usize, usize)> {
+        match self {
+            KeyType::EcP256 => Some((32, 32)),
+            KeyType::EcP384 => Some((48, 48)),
+            KeyType::EcP521 => Some((66, 64)),
+            _ => None,
+        }
+    }
+
+    fn ec_alg(self) -> Option<&'static aws_lc_rs::signature::EcdsaSigningAlgorithm> {
+        use aws_lc_rs::signature as s;
+        match self {
+            KeyType::EcP256 => Some(&s::ECDSA_P256_SHA256_ASN1_SIGNING),
+            KeyType::EcP384 => Some(&s::ECDSA_P384_SHA384_ASN1_SIGNING),
+            KeyType::EcP521 => Some(&s::ECDSA_P521_SHA512_ASN1_SIGNING),
+            _ => None,
+        }
+    }
+}
+
+/// The mechanisms of this increment (the spec's `KeyMechanism` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mechanism {
+    #[serde(rename = "RSA_Signature_PKCS1")]
+    RsaPkcs1,
+    #[serde(rename = "RSA_Signature_PSS_MD5")]
+    RsaPssMd5,
+    #[serde(rename = "RSA_Signature_PSS_SHA1")]
+    RsaPssSha1,
+    #[serde(rename = "RSA_Signature_PSS_SHA224")]
+    RsaPssSha224,
+    #[serde(rename = "RSA_Signature_PSS_SHA256")]
+    RsaPssSha256,
+    #[serde(rename = "RSA_Signature_PSS_SHA384")]
+    RsaPssSha384,
+    #[serde(rename = "RSA_Signature_PSS_SHA512")]
+    RsaPssSha512,
+    #[serde(rename = "EdDSA_Signature")]
+    EdDsa,
+    #[serde(rename = "ECDSA_Signature")]
+    Ecdsa,
+}
+
+const MECHANISMS: [Mechanism; 9] = [
+    Mechanism::RsaPkcs1,
+    Mechanism::RsaPssMd5,
+    Mechanism::RsaPssSha1,
+    Mechanism::RsaPssSha224,
+    Mechanism::RsaPssSha256,
+    Mechanism::RsaPssSha384,
+    Mechanism::RsaPssSha512,
+    Mechanism::EdDsa,
+    Mechanism::Ecdsa,
+];
+
+/// The spec's mechanisms this increment does not offer yet.
+const LATER_MECHANISMS: [&str; 11] = [
+    "RSA_Decryption_RAW",
+    "RSA_Decryption_PKCS1",
+    "RSA_Decryption_OAEP_MD5",
+    "RSA_Decryption_OAEP_SHA1",
+    "RSA_Decryption_OAEP_SHA224",
+    "RSA_Decryption_OAEP_SHA256",
+    "RSA_Decryption_OAEP_SHA384",
+    "RSA_Decryption_OAEP_SHA512",
+    "BIP340_Signature",
+    "AES_Encryption_CBC",
+    "AES_Decryption_CBC",
+];
+
+impl Mechanism {
+    pub fn parse(name: &str) -> Result<Mechanism> {
+        if let Some(m) = MECHANISMS.iter().find(|m| m.as_str() == name) {
+            return Ok(*m);
+        }
+        if LATER_MECHANISMS.contains(&name) {
+            return Err(Error::InvalidInput(format!(
+                "Mechanism {name} is not supported yet."
+            )));
+        }
+        Err(Error::InvalidInput(format!("Unknown mechanism {name}.")))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mechanism::RsaPkcs1 => "RSA_Signature_PKCS1",
+            Mechanism::RsaPssMd5 => "RSA_Signature_PSS_MD5",
+            Mechanism::RsaPssSha1 => "RSA_Signature_PSS_SHA1",
+            Mechanism::RsaPssSha224 => "RSA_Signature_PSS_SHA224",
+            Mechanism::RsaPssSha256 => "RSA_Signature_PSS_SHA256",
+            Mechanism::RsaPssSha384 => "RSA_Signature_PSS_SHA384",
+            Mechanism::RsaPssSha512 => "RSA_Signature_PSS_SHA512",
+            Mechanism::EdDsa => "EdDSA_Signature",
+            Mechanism::Ecdsa => "ECDSA_Signature",
+        }
+    }
+
+    fn fits(self, t: KeyType) -> bool {
+        match self {
+            Mechanism::EdDsa => t == KeyType::Curve25519,
+            Mechanism::Ecdsa => t.ec_sizes().is_some(),
+            _ => t == KeyType::Rsa,
+        }
+    }
+
+    fn pss_md(self) -> Option<Md> {
+        Some(match self {
+            Mechanism::RsaPssMd5 => Md::Md5,
+            Mechanism::RsaPssSha1 => Md::Sha1,
+            Mechanism::RsaPssSha224 => Md::Sha224,
+            Mechanism::RsaPssSha256 => Md::Sha256,
+            Mechanism::RsaPssSha384 => Md::Sha384,
+            Mechanism::RsaPssSha512 => Md::Sha512,
+            _ => return None,
+        })
+    }
+}
+
+/// A sign mode (the spec's `SignMode`), as the mechanism it needs.
+pub fn sign_mode(mode: &str) -> Result<Mechanism> {
+    Ok(match mode {
+        "PKCS1" => Mechanism::RsaPkcs1,
+        "PSS_MD5" => Mechanism::RsaPssMd5,
+        "PSS_SHA1" => Mechanism::RsaPssSha1,
+        "PSS_SHA224" => Mechanism::RsaPssSha224,
+        "PSS_SHA256" => Mechanism::RsaPssSha256,
+        "PSS_SHA384" => Mechanism::RsaPssSha384,
+        "PSS_SHA512" => Mechanism::RsaPssSha512,
+        "EdDSA" => Mechanism::EdDsa,
+        "ECDSA" => Mechanism::Ecdsa,
+        "BIP340" => {
+            return Err(Error::InvalidInput(
+                "Sign mode BIP340 is not supported yet.".into(),
+            ));
+        }
+        _ => return Err(Error::InvalidInput(format!("Unknown sign mode {mode}."))),
+    })
+}
+
+/// What a new key is (both generated and imported).
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// `None`: generate an id.
+    pub id: Option<String>,
+    pub key_type: KeyType,
+    pub mechanisms: Vec<Mechanism>,
+    /// The key's tag restriction: an Operator must carry one of these to use it.
+    pub tags: Vec<String>,
+}
+
+/// The private part of a key to import (the spec's `KeyPrivateData`, decoded). Wiped on drop.
+#[derive(Default)]
+pub struct ImportedKey {
+    pub prime_p: Zeroizing<Vec<u8>>,
+    pub prime_q: Zeroizing<Vec<u8>>,
+    pub public_exponent: Vec<u8>,
+    pub data: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ImportedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ImportedKey(..)")
+    }
+}
+
+/// The public part of a key, as `GET /keys/{KeyID}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicData {
+    Rsa {
+        modulus: Vec<u8>,
+        public_exponent: Vec<u8>,
+    },
+    /// The EC point (uncompressed, 0x04 || x || y) or the Ed25519 public key.
+    Data(Vec<u8>),
+}
+
+/// What `GET /keys/{KeyID}` shows of a key.
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    pub key_type: KeyType,
+    pub mechanisms: Vec<Mechanism>,
+    pub tags: Vec<String>,
+    pub public: PublicData,
+}
+
+/// A key as stored (sealed).
+#[derive(Serialize, Deserialize)]
+struct KeyRecord {
+    #[serde(rename = "type")]
+    key_type: KeyType,
+    mechanisms: Vec<Mechanism>,
+    tags: Vec<String>,
+    /// PKCS#8 DER, hex.
+    private: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("type", &self.key_type)
+            .field("mechanisms", &self.mechanisms)
+            .field("tags", &self.tags)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyRecord {
+    fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>> {
+        hex::decode(self.private.as_bytes())
+            .map(Zeroizing::new)
+            .map_err(|_| Error::Internal("a stored key is not readable".into()))
+    }
+
+    fn pkey(&self) -> Result<Pkey> {
+        Pkey::from_pkcs8(&self.pkcs8()?)
+            .map_err(|_| Error::Internal("a stored key is not readable".into()))
+    }
+}
+
+fn not_found() -> Error {
+    Error::NotFound("Key not found.".into())
+}
+
+fn check_id(id: &str) -> Result<()> {
+    if id == "generate" {
+        // `/keys/generate` is the generate route: a key of that id could not be reached.
+        Err(Error::InvalidInput(
+            "The key ID generate is reserved (POST /keys/generate).".into(),
+        ))
+    } else if is_valid_id(id) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(
+            "Invalid key ID: 1 to 128 of a-z, A-Z, 0-9, _ . -, starting with a letter or digit."
+                .into(),
+        ))
+    }
+}
+
+/// The store path of key `id` in `who`'s namespace.
+fn key_path(who: &Principal, id: &str) -> String {
+    match &who.namespace {
+        Some(ns) => format!("{KEYS_PREFIX}{ns}~{id}"),
+        None => format!("{KEYS_PREFIX}{id}"),
+    }
+}
+
+fn internal(what: &str) -> impl Fn(lc::LcError) -> Error + '_ {
+    move |_| Error::Internal(format!("aws-lc could not {what}"))
+}
+
+/// A SEC1 `ECPrivateKey` DER of `scalar` on `t`'s curve, without the public key (aws-lc
+/// derives it).
+fn sec1(t: KeyType, scalar: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let (len, _) = t
+        .ec_sizes()
+        .ok_or_else(|| Error::Internal("not EC".into()))?;
+    let oid: &[u8] = match t {
+        KeyType::EcP256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+        KeyType::EcP384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
+        _ => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
+    };
+    let scalar = {
+        let trimmed = &scalar[scalar.iter().take_while(|b| **b == 0).count()..];
+        if trimmed.is_empty() || trimmed.len() > len {
+            return Err(Error::InvalidInput(format!(
+                "The EC private key (data) must be the raw scalar of at most {len} bytes."
+            )));
+        }
+        let mut padded = Zeroizing::new(vec![0u8; len]);
+        padded[len - trimmed.len()..].copy_from_slice(trimmed);
+        padded
+    };
+    let body = 3 + 2 + len + 2 + oid.len();
+    let mut der = Zeroizing::new(Vec::with_capacity(body + 2));
+    der.extend_from_slice(&[0x30, body as u8, 0x02, 0x01, 0x01, 0x04, len as u8]);
+    der.extend_from_slice(&scalar);
+    der.extend_from_slice(&[0xa0, oid.len() as u8]);
+    der.extend_from_slice(oid);
+    Ok(der)
+}
+
+fn bad_key(what: &str) -> Error {
+    Error::InvalidInput(format!("The private key is not a valid {what} key."))
+}
+
+/// Generates the PKCS#8 DER of a new key.
+fn generate_pkcs8(t: KeyType, length: Option<u32>) -> Result<Zeroizing<Vec<u8>>> {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair};
+    let fail = |_| Error::Internal("key generation failed".into());
+    Ok(match t {
+        KeyType::Rsa => {
+            let size = match length {
+                Some(2048) => KeySize::Rsa2048,
+                Some(3072) => KeySize::Rsa3072,
+                Some(4096) => KeySize::Rsa4096,
+                Some(8192) => KeySize::Rsa8192,
+                _ => {
+                    return Err(Error::InvalidInput(
+                        "RSA keys are 2048, 3072, 4096 or 8192 bits long (length).".into(),
+                    ));
+                }
+            };
+            let pair = KeyPair::generate(size).map_err(fail)?;
+            Zeroizing::new(pair.as_der().map_err(fail)?.as_ref().to_vec())
+        }
+        KeyType::Curve25519 => {
+            let pair = Ed25519KeyPair::generate().map_err(fail)?;
+            Zeroizing::new(pair.to_pkcs8v1().map_err(fail)?.as_ref().to_vec())
+        }
+        _ => {
+            let alg = t.ec_alg().ok_or_else(|| Error::Internal("not EC".into()))?;
+            let pair = EcdsaKeyPair::generate(alg).map_err(fail)?;
+            Zeroizing::new(pair.to_pkcs8v1().map_err(fail)?.as_ref().to_vec())
+        }
+    })
+}
+
+/// The PKCS#8 DER of an imported key.
+fn import_pkcs8(t: KeyType, key: &ImportedKey) -> Result<Zeroizing<Vec<u8>>> {
+    use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair};
+    match t {
+        KeyType::Rsa => {
+            if key.prime_p.is_empty() || key.prime_q.is_empty() || key.public_exponent.is_empty() {
+                return Err(Error::InvalidInput(
+                    "An RSA key needs primeP, primeQ and publicExponent.".into(),
+                ));
+            }
+            let der = lc::rsa_from_primes(&key.prime_p, &key.prime_q, &key.public_exponent)
+                .map_err(|_| bad_key("RSA"))?;
+            let bits = Pkey::from_pkcs8(&der).map_err(|_| bad_key("RSA"))?.bits();
+            if !(2048..=8192).contains(&bits) {
+                return Err(Error::InvalidInput(
+                    "RSA keys are 2048 to 8192 bits long.".into(),
+                ));
+            }
+            Ok(der)
+        }
+        KeyType::Curve25519 => {
+            if key.data.len() != 32 {
+                return Err(Error::InvalidInput(
+                    "A Curve25519 private key (data) is 32 bytes.".into(),
+                ));
+            }
+            let pair =
+                Ed25519KeyPair::from_seed_unchecked(&key.data).map_err(|_| bad_key("Ed25519"))?;
+            Ok(Zeroizing::new(
+                pair.to_pkcs8v1()
+                    .map_err(|_| bad_key("Ed25519"))?
+                    .as_ref()
+                    .to_vec(),
+            ))
+        }
+        _ => {
+            let alg = t.ec_alg().ok_or_else(|| Error::Internal("not EC".into()))?;
+            let pair = EcdsaKeyPair::from_private_key_der(alg, &sec1(t, &key.data)?)
+                .map_err(|_| bad_key(t.as_str()))?;
+            Ok(Zeroizing::new(
+                pair.to_pkcs8v1()
+                    .map_err(|_| bad_key(t.as_str()))?
+                    .as_ref()
+                    .to_vec(),
+            ))
+        }
+    }
+}
+
+impl Core {
+    fn read_key(&self, u: &Unlocked, who: &Principal, id: &str) -> Result<KeyRecord> {
+        check_id(id)?;
+        let entry = u.data.get(&key_path(who, id))?.ok_or_else(not_found)?;
+        // The entry wipes its value when dropped.
+        serde_json::from_slice(&entry.value).map_err(Error::internal)
+    }
+
+    /// The tags of user `user_id`.
+    fn user_tags(&self, u: &Unlocked, user_id: &str) -> Result<Vec<String>> {
+        Ok(self
+            .read_user(u, user_id)?
+            .map(|(user, _)| user.tags)
+            .unwrap_or_default())
+    }
+}
+
+/// Whether an Operator with `tags` may use a key restricted to `key_tags`.
+fn meets(key_tags: &[String], tags: &[String]) -> bool {
+    key_tags.is_empty() || key_tags.iter().any(|t| tags.contains(t))
+}
+
+impl Keys<'_> {
+    /// `GET /keys`: the ids of the caller's namespace's keys; with `filter`, only those an
+    /// Operator caller may use.
+    pub fn list(&self, filter: bool) -> Result<Vec<String>> {
+        let (core, u, who) = self.parts();
+        self.require(Access::AdministratorOrOperator)?;
+        let prefix = match &who.namespace {
+            Some(ns) => format!("{KEYS_PREFIX}{ns}~"),
+            None => KEYS_PREFIX.to_owned(),
+        };
+        let tags = if filter && Access::Operator.permits(who) {
+            Some(core.user_tags(u, &who.user_id)?)
+        } else {
+            None
+        };
+        let mut ids = Vec::new();
+        for (k, entry) in u.data.scan_prefix(&prefix)? {
+            let id = &k[prefix.len()..];
+            // Root's prefix also covers every namespace's keys.
+            if id.contains('~') {
+                continue;
+            }
+            if let Some(tags) = &tags {
+                let record: KeyRecord =
+                    serde_json::from_slice(&entry.value).map_err(Error::internal)?;
+                if !meets(&record.tags, tags) {
+                    continue;
+                }
+            }
+            ids.push(id.to_owned());
+        }
+        Ok(ids)
+    }
+
+    /// `POST /keys/generate`: a new key in the caller's namespace; answers its id.
+    pub fn generate(&self, new: &NewKey, length: Option<u32>) -> Result<String> {
+        self.require(Access::Administrator)?;
+        self.check_new(new)?;
+        let pkcs8 = generate_pkcs8(new.key_type, length)?;
+        self.store(new, &pkcs8)
+    }
+
+    /// `POST /keys`, `PUT /keys/{KeyID}`: imports a private key into the caller's namespace;
+    /// answers its id.
+    pub fn import(&self, new: &NewKey, key: &ImportedKey) -> Result<String> {
+        self.require(Access::Administrator)?;
+        self.check_new(new)?;
+        let pkcs8 = import_pkcs8(new.key_type, key)?;
+        self.store(new, &pkcs8)
+    }
+
+    fn check_new(&self, new: &NewKey) -> Result<()> {
+        if let Some(id) = &new.id {
+            check_id(id)?;
+        }
+        if let Some(m) = new.mechanisms.iter().find(|m| !m.fits(new.key_type)) {
+            return Err(Error::InvalidInput(format!(
+                "Mechanism {} does not fit key type {}.",
+                m.as_str(),
+                new.key_type.as_str()
+            )));
+        }
+        if new.tags.iter().any(|t| !is_valid_id(t)) {
+            return Err(Error::InvalidInput("Invalid tag.".into()));
+        }
+        Ok(())
+    }
+
+    fn store(&self, new: &NewKey, pkcs8: &[u8]) -> Result<String> {
+        let (core, u, who) = self.parts();
+        let mut mechanisms = new.mechanisms.clone();
+        mechanisms.sort_by_key(|m| m.as_str());
+        mechanisms.dedup();
+        let record = KeyRecord {
+            key_type: new.key_type,
+            mechanisms,
+            tags: new.tags.clone(),
+            private: Zeroizing::new(hex::encode(pkcs8)),
+        };
+        let value = Zeroizing::new(serde_json::to_vec(&record).map_err(Error::internal)?);
+        for _ in 0..ID_RETRIES {
+            let id = match &new.id {
+                Some(id) => id.clone(),
+                None => {
+                    let mut raw = [0u8; 10];
+                    crypto::fill_random(&mut raw);
+                    hex::encode(raw)
+                }
+            };
+            let path = key_path(who, &id);
+            let txn = Txn::new().require_absent(&path).put(&path, value.to_vec());
+            match core.commit_data(u, txn)? {
+                Commit::Committed(_) => {
+                    tracing::info!(by = %who.user_id, key = %id, "key stored");
+                    return Ok(id);
+                }
+                Commit::Conflict if new.id.is_some() => {
+                    return Err(Error::Conflict("A key with this ID exists already.".into()));
+                }
+                Commit::Conflict => continue,
+            }
+        }
+        Err(Error::Internal("could not find a free key id".into()))
+    }
+
+    /// `GET /keys/{KeyID}`.
+    pub fn get(&self, id: &str) -> Result<KeyInfo> {
+        let (core, u, who) = self.parts();
+        self.require(Access::AdministratorOrOperator)?;
+        let record = core.read_key(u, who, id)?;
+        let pkey = record.pkey()?;
+        let public = if record.key_type == KeyType::Rsa {
+            let (modulus, public_exponent) = pkey.rsa_public().map_err(internal("read"))?;
+            PublicData::Rsa {
+                modulus,
+                public_exponent,
+            }
+        } else {
+            // The point (EC) or key (Ed25519) closes the SubjectPublicKeyInfo's BIT STRING.
+            let len = match record.key_type.ec_sizes() {
+                Some((n, _)) => 2 * n + 1,
+                None => 32,
+            };
+            let spki = pkey.spki().map_err(internal("read"))?;
+            let start = spki
+                .len()
+                .checked_sub(len)
+                .ok_or_else(|| Error::Internal("short public key".into()))?;
+            PublicData::Data(spki[start..].to_vec())
+        };
+        Ok(KeyInfo {
+            key_type: record.key_type,
+            mechanisms: record.mechanisms,
+            tags: record.tags,
+            public,
+        })
+    }
+
+    /// `GET /keys/{KeyID}/public.pem`: the SubjectPublicKeyInfo DER.
+    pub fn public_der(&self, id: &str) -> Result<Vec<u8>> {
+        let (core, u, who) = self.parts();
+        self.require(Access::AdministratorOrOperator)?;
+        let record = core.read_key(u, who, id)?;
+        record.pkey()?.spki().map_err(internal("read"))
+    }
+
+    /// `DELETE /keys/{KeyID}`.
+    pub fn delete(&self, id: &str) -> Result<()> {
+        let (core, u, who) = self.parts();
+        self.require(Access::Administrator)?;
+        check_id(id)?;
+        let path = key_path(who, id);
+        let entry = u.data.get(&path)?.ok_or_else(not_found)?;
+        let txn = Txn::new()
+            .require_revision(&path, entry.revision)
+            .delete(&path);
+        match core.commit_data(u, txn)? {
+            Commit::Committed(_) => {
+                tracing::info!(by = %who.user_id, key = %id, "key deleted");
+                Ok(())
+            }
+            Commit::Conflict => Err(not_found()),
+        }
+    }
+
+    /// `POST /keys/{KeyID}/sign`: signs `input` (see the module's notes for what each mode
+    /// takes) with a key the key was created for.
+    pub fn sign(&self, id: &str, mode: Mechanism, input: &[u8]) -> Result<Vec<u8>> {
+        let (core, u, who) = self.parts();
+        self.require(Access::Operator)?;
+        let record = core.read_key(u, who, id)?;
+        if !meets(&record.tags, &core.user_tags(u, &who.user_id)?) {
+            return Err(Error::Forbidden);
+        }
+        if !record.mechanisms.contains(&mode) {
+            return Err(Error::InvalidInput(format!(
+                "The key was not created for mechanism {}.",
+                mode.as_str()
+            )));
+        }
+        let fail = internal("sign");
+        match mode {
+            Mechanism::EdDsa => {
+                let pair = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(
+                    &record.pkcs8()?,
+                )
+                .map_err(|_| Error::Internal("a stored key is not readable".into()))?;
+                Ok(pair.sign(input).as_ref().to_vec())
+            }
+            Mechanism::Ecdsa => {
+                let (_, digest_len) = record
+                    .key_type
+                    .ec_sizes()
+                    .ok_or_else(|| Error::Internal("not EC".into()))?;
+                if input.len() != digest_len {
+                    return Err(Error::InvalidInput(format!(
+                        "ECDSA with {} takes a digest of {digest_len} bytes.",
+                        record.key_type.as_str()
+                    )));
+                }
+                record
+                    .pkey()?
+                    .sign_digest(DigestSign::Ecdsa, input)
+                    .map_err(fail)
+            }
+            Mechanism::RsaPkcs1 => {
+                let pkey = record.pkey()?;
+                let max = pkey.bits().div_ceil(8).saturating_sub(11);
+                if input.is_empty() || input.len() > max {
+                    return Err(Error::InvalidInput(format!(
+                        "PKCS1 takes a DigestInfo-encoded digest of at most {max} bytes."
+                    )));
+                }
+                pkey.sign_digest(DigestSign::Pkcs1, input).map_err(fail)
+            }
+            pss => {
+                let md = pss
+                    .pss_md()
+                    .ok_or_else(|| Error::Internal("not PSS".into()))?;
+                if input.len() != md.len() {
+                    return Err(Error::InvalidInput(format!(
+                        "{} takes a digest of {} bytes.",
+                        pss.as_str(),
+                        md.len()
+                    )));
+                }
+                record
+                    .pkey()?
+                    .sign_digest(DigestSign::Pss(md), input)
+                    .map_err(fail)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

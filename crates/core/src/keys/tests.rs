@@ -1,0 +1,269 @@
+//! The key store on a real core: rules, namespaces, and a key that survives backup/restore.
+//! Signatures here are checked with aws-lc-rs's verifiers (message-level, so a digest signed
+//! here is the hash of the message verified); the API tests verify with pyca/cryptography.
+
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{self, UnparsedPublicKey};
+
+use super::*;
+use crate::identity::Role;
+use crate::secret::Passphrase;
+use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator};
+use crate::{CoreSettings, backup};
+
+fn new_key(id: Option<&str>, t: KeyType, m: &[Mechanism]) -> NewKey {
+    NewKey {
+        id: id.map(str::to_owned),
+        key_type: t,
+        mechanisms: m.to_vec(),
+        tags: vec![],
+    }
+}
+
+fn generate(core: &Core, new: &NewKey, length: Option<u32>) -> Result<String> {
+    core.operational(&admin())
+        .and_then(|h| h.keys().generate(new, length))
+}
+
+fn sign(core: &Core, who: &Principal, id: &str, m: Mechanism, input: &[u8]) -> Result<Vec<u8>> {
+    core.operational(who)
+        .and_then(|h| h.keys().sign(id, m, input))
+}
+
+#[test]
+fn every_type_signs_what_its_verifier_accepts() {
+    let (_dir, core) = open_provisioned();
+    create_operator(&core, "op", &Passphrase::new("operator passphrase 1"));
+    let op = operator("op");
+    let msg = b"the message";
+
+    let ed = generate(
+        &core,
+        &new_key(Some("ed"), KeyType::Curve25519, &[Mechanism::EdDsa]),
+        None,
+    )
+    .unwrap();
+    let spki = core
+        .operational(&admin())
+        .and_then(|h| h.keys().get(&ed))
+        .unwrap();
+    let PublicData::Data(public) = spki.public else {
+        panic!("Ed25519 has data")
+    };
+    let sig = sign(&core, &op, &ed, Mechanism::EdDsa, msg).unwrap();
+    UnparsedPublicKey::new(&signature::ED25519, &public)
+        .verify(msg, &sig)
+        .unwrap();
+
+    for (t, verify, md) in [
+        (
+            KeyType::EcP256,
+            &signature::ECDSA_P256_SHA256_ASN1,
+            &digest::SHA256,
+        ),
+        (
+            KeyType::EcP384,
+            &signature::ECDSA_P384_SHA384_ASN1,
+            &digest::SHA384,
+        ),
+        (
+            KeyType::EcP521,
+            &signature::ECDSA_P521_SHA512_ASN1,
+            &digest::SHA512,
+        ),
+    ] {
+        let id = generate(&core, &new_key(None, t, &[Mechanism::Ecdsa]), None).unwrap();
+        let info = core
+            .operational(&op)
+            .and_then(|h| h.keys().get(&id))
+            .unwrap();
+        let PublicData::Data(point) = info.public else {
+            panic!("EC has data")
+        };
+        let hash = digest::digest(md, msg);
+        let sig = sign(&core, &op, &id, Mechanism::Ecdsa, hash.as_ref()).unwrap();
+        UnparsedPublicKey::new(verify, &point)
+            .verify(msg, &sig)
+            .unwrap();
+        // A digest of the wrong length is refused.
+        assert!(matches!(
+            sign(&core, &op, &id, Mechanism::Ecdsa, &hash.as_ref()[1..]),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
+    let rsa = generate(
+        &core,
+        &new_key(
+            None,
+            KeyType::Rsa,
+            &[Mechanism::RsaPkcs1, Mechanism::RsaPssSha256],
+        ),
+        Some(2048),
+    )
+    .unwrap();
+    let der = core
+        .operational(&op)
+        .and_then(|h| h.keys().public_der(&rsa))
+        .unwrap();
+    let hash = digest::digest(&digest::SHA256, msg);
+    // DigestInfo for SHA-256 (RFC 8017 9.2 note 1).
+    let mut info = hex::decode("3031300d060960864801650304020105000420").unwrap();
+    info.extend_from_slice(hash.as_ref());
+    let sig = sign(&core, &op, &rsa, Mechanism::RsaPkcs1, &info).unwrap();
+    UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &der[24..])
+        .verify(msg, &sig)
+        .unwrap();
+    let sig = sign(&core, &op, &rsa, Mechanism::RsaPssSha256, hash.as_ref()).unwrap();
+    UnparsedPublicKey::new(&signature::RSA_PSS_2048_8192_SHA256, &der[24..])
+        .verify(msg, &sig)
+        .unwrap();
+    // Not created for this mechanism; not an Operator.
+    assert!(matches!(
+        sign(&core, &op, &rsa, Mechanism::RsaPssSha512, &[0; 64]),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        sign(&core, &admin(), &rsa, Mechanism::RsaPkcs1, &info),
+        Err(Error::Forbidden)
+    ));
+}
+
+#[test]
+fn keys_are_per_namespace_and_ids_are_checked() {
+    let (_dir, core) = open_provisioned();
+    let root = generate(
+        &core,
+        &new_key(Some("k1"), KeyType::Curve25519, &[Mechanism::EdDsa]),
+        None,
+    )
+    .unwrap();
+    assert!(matches!(
+        generate(&core, &new_key(Some("k1"), KeyType::Curve25519, &[]), None),
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        generate(&core, &new_key(Some("k~1"), KeyType::Curve25519, &[]), None),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        generate(
+            &core,
+            &new_key(None, KeyType::Curve25519, &[Mechanism::Ecdsa]),
+            None
+        ),
+        Err(Error::InvalidInput(_))
+    ));
+    let ns_admin = Principal::new("ns1~admin", Role::Administrator);
+    let listed = |who: &Principal| {
+        core.operational(who)
+            .and_then(|h| h.keys().list(false))
+            .unwrap()
+    };
+    assert_eq!(listed(&admin()), vec![root.clone()]);
+    assert!(listed(&ns_admin).is_empty());
+    assert!(matches!(
+        core.operational(&ns_admin)
+            .and_then(|h| h.keys().get(&root)),
+        Err(Error::NotFound(_))
+    ));
+    let theirs = core
+        .operational(&ns_admin)
+        .and_then(|h| {
+            h.keys()
+                .generate(&new_key(Some("k1"), KeyType::EcP256, &[]), None)
+        })
+        .unwrap();
+    assert_eq!(theirs, "k1");
+    assert_eq!(listed(&admin()), vec![root.clone()]);
+    assert_eq!(listed(&ns_admin), vec!["k1".to_owned()]);
+    core.operational(&admin())
+        .and_then(|h| h.keys().delete(&root))
+        .unwrap();
+    assert!(listed(&admin()).is_empty());
+    assert_eq!(listed(&ns_admin), vec!["k1".to_owned()]);
+}
+
+#[test]
+fn a_key_survives_backup_and_restore_and_signs_the_same() {
+    let (_a_dir, a) = open_provisioned();
+    create_operator(&a, "op", &Passphrase::new("operator passphrase 1"));
+    let key = ImportedKey {
+        data: Zeroizing::new(vec![7u8; 32]),
+        ..ImportedKey::default()
+    };
+    let id = a
+        .operational(&admin())
+        .and_then(|h| {
+            h.keys().import(
+                &new_key(Some("signer"), KeyType::Curve25519, &[Mechanism::EdDsa]),
+                &key,
+            )
+        })
+        .unwrap();
+    let before = sign(&a, &operator("op"), &id, Mechanism::EdDsa, b"message").unwrap();
+    a.operational(&admin())
+        .and_then(|h| {
+            h.system()
+                .set_backup_passphrase(&Passphrase::new("backup passphrase 1"), None)
+        })
+        .unwrap();
+    let bytes = a
+        .operational(&Principal::new("backup", Role::Backup))
+        .and_then(|h| h.backup().prepare())
+        .unwrap()
+        .write_to(Vec::new())
+        .unwrap();
+    // Nothing of the private key in the backup file in clear.
+    let pkcs8 = import_pkcs8(KeyType::Curve25519, &key).unwrap();
+    assert!(!bytes.windows(32).any(|w| w == [7u8; 32]));
+    assert!(!bytes.windows(pkcs8.len()).any(|w| w == &pkcs8[..]));
+
+    let b_dir = tempfile::tempdir().unwrap();
+    let file = b_dir.path().join("backup.bin");
+    std::fs::write(&file, &bytes).unwrap();
+    let b = Core::open(&b_dir.path().join("data"), CoreSettings::default()).unwrap();
+    b.restore(
+        &file,
+        backup::Restore {
+            backup_passphrase: &Passphrase::new("backup passphrase 1"),
+            system_time: None,
+        },
+    )
+    .unwrap();
+    b.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    let after = sign(&b, &operator("op"), &id, Mechanism::EdDsa, b"message").unwrap();
+    assert_eq!(
+        before, after,
+        "Ed25519 is deterministic: the same key signs the same"
+    );
+}
+
+#[test]
+fn rsa_import_checks_its_primes() {
+    let (_dir, core) = open_provisioned();
+    let import = |p: Vec<u8>, q: Vec<u8>| {
+        let key = ImportedKey {
+            prime_p: Zeroizing::new(p),
+            prime_q: Zeroizing::new(q),
+            public_exponent: vec![1, 0, 1],
+            ..ImportedKey::default()
+        };
+        core.operational(&admin()).and_then(|h| {
+            h.keys()
+                .import(&new_key(None, KeyType::Rsa, &[Mechanism::RsaPkcs1]), &key)
+        })
+    };
+    // 2^127 - 1 and 2^89 - 1 are prime; 2^127 - 1 times 3 is not.
+    let m127 = [vec![0x7f], vec![0xff; 15]].concat();
+    let m89 = [vec![0x01], vec![0xff; 11]].concat();
+    let composite = [vec![0x01, 0x7f], vec![0xff; 14], vec![0xfd]].concat();
+    match import(m127, m89.clone()) {
+        Err(Error::InvalidInput(m)) => assert_eq!(m, "RSA keys are 2048 to 8192 bits long."),
+        other => panic!("{other:?}"),
+    }
+    match import(composite, m89) {
+        Err(Error::InvalidInput(m)) => assert_eq!(m, "The private key is not a valid RSA key."),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,284 @@
+//! `/keys`: the key store, first increment (list, generate, import as JSON, get, delete,
+//! `public.pem`, sign). Rules and cryptography live in the core (`strongroom_core::keys`);
+//! the extractors here check the route's role first.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use strongroom_core::keys::{self, ImportedKey, KeyType, Mechanism, NewKey, PublicData};
+use zeroize::Zeroizing;
+
+use super::error::NetHsmError;
+use super::extract::{
+    AcceptJson, AcceptPem, Admin, AdminOrOperator, Caller, NetHsmJson, NetHsmPath, OperatorUser,
+};
+use super::wire::{
+    CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, PrivateKey,
+    PublicKey, SignData, SignRequestData,
+};
+use crate::app::AppState;
+
+fn bad_request(message: impl Into<String>) -> NetHsmError {
+    NetHsmError::new(StatusCode::BAD_REQUEST, message)
+}
+
+fn decode(field: &str, value: &str) -> Result<Zeroizing<Vec<u8>>, NetHsmError> {
+    STANDARD
+        .decode(value)
+        .map(Zeroizing::new)
+        .map_err(|_| bad_request(format!("{field} is not valid base64.")))
+}
+
+/// The parts of a new key both generate and import carry.
+fn new_key(
+    id: Option<String>,
+    key_type: &str,
+    mechanisms: &[String],
+    restrictions: Option<KeyRestrictions>,
+    label: Option<&str>,
+) -> Result<NewKey, NetHsmError> {
+    if label.is_some_and(|l| !l.is_empty()) {
+        return Err(bad_request("Key labels are not supported yet."));
+    }
+    Ok(NewKey {
+        id,
+        key_type: KeyType::parse(key_type)?,
+        mechanisms: mechanisms
+            .iter()
+            .map(|m| Mechanism::parse(m))
+            .collect::<Result<_, _>>()?,
+        tags: restrictions.map(|r| r.tags).unwrap_or_default(),
+    })
+}
+
+/// 201 with the new id in the body and in `Location`.
+fn created(id: String) -> Response {
+    let location = format!("/api/v1/keys/{id}");
+    let mut response = (StatusCode::CREATED, NetHsmJson(CreateResourceId { id })).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+/// `GET /keys[?filter][&label]`.
+pub async fn keys_get(
+    State(s): State<AppState>,
+    Caller(who, _): AdminOrOperator,
+    _: AcceptJson,
+    RawQuery(query): RawQuery,
+) -> Result<NetHsmJson<Vec<KeyItem>>, NetHsmError> {
+    let filter = filter_in(query.as_deref());
+    let ids = s
+        .run(move |core| core.operational(&who)?.keys().list(filter))
+        .await?;
+    // Labels are not offered yet, so every key's label is the empty one: a `label` query
+    // for any other matches no key.
+    let labelled = query.as_deref().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p.strip_prefix("label=").is_some_and(|v| !v.is_empty()))
+    });
+    if labelled {
+        return Ok(NetHsmJson(Vec::new()));
+    }
+    Ok(NetHsmJson(
+        ids.into_iter().map(|id| KeyItem { id }).collect(),
+    ))
+}
+
+/// `POST /keys/generate`.
+pub async fn keys_generate_post(
+    State(s): State<AppState>,
+    Caller(who, _): Admin,
+    NetHsmJson(req): NetHsmJson<KeyGenerateRequestData>,
+) -> Result<Response, NetHsmError> {
+    let new = new_key(
+        req.id,
+        &req.key_type,
+        &req.mechanisms,
+        req.restrictions,
+        req.label.as_deref(),
+    )?;
+    let length = req.length;
+    let id = s
+        .run(move |core| core.operational(&who)?.keys().generate(&new, length))
+        .await?;
+    Ok(created(id))
+}
+
+fn imported(req: PrivateKey, id: Option<String>) -> Result<(NewKey, ImportedKey), NetHsmError> {
+    let new = new_key(
+        id,
+        &req.key_type,
+        &req.mechanisms,
+        req.restrictions,
+        req.label.as_deref(),
+    )?;
+    let p = &req.private;
+    let mut key = ImportedKey::default();
+    if let Some(v) = &p.prime_p {
+        key.prime_p = decode("primeP", v)?;
+    }
+    if let Some(v) = &p.prime_q {
+        key.prime_q = decode("primeQ", v)?;
+    }
+    if let Some(v) = &p.public_exponent {
+        key.public_exponent = decode("publicExponent", v)?.to_vec();
+    }
+    if let Some(v) = &p.data {
+        key.data = decode("data", v)?;
+    }
+    Ok((new, key))
+}
+
+async fn import(
+    s: AppState,
+    who: strongroom_core::identity::Principal,
+    new: NewKey,
+    key: ImportedKey,
+) -> Result<String, NetHsmError> {
+    Ok(
+        s.run(move |core| core.operational(&who)?.keys().import(&new, &key))
+            .await?,
+    )
+}
+
+/// `POST /keys`: import (JSON) with a generated id.
+pub async fn keys_post(
+    State(s): State<AppState>,
+    Caller(who, _): Admin,
+    NetHsmJson(req): NetHsmJson<PrivateKey>,
+) -> Result<Response, NetHsmError> {
+    let (new, key) = imported(req, None)?;
+    Ok(created(import(s, who, new, key).await?))
+}
+
+/// `PUT /keys/{KeyID}`: import (JSON) under that id; 204.
+pub async fn key_put(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): Admin,
+    NetHsmJson(req): NetHsmJson<PrivateKey>,
+) -> Result<StatusCode, NetHsmError> {
+    let (new, key) = imported(req, Some(id))?;
+    import(s, who, new, key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether a `/keys` query asks for `filter` ("if this parameter is set to any value").
+fn filter_in(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "filter" || p.starts_with("filter="))
+    })
+}
+
+/// `GET /keys/{KeyID}`, and `GET /keys/{KeyPrefix}*` (the ids that start with the prefix).
+pub async fn key_get(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): AdminOrOperator,
+    _: AcceptJson,
+    RawQuery(query): RawQuery,
+) -> Result<Response, NetHsmError> {
+    if let Some(prefix) = id.strip_suffix('*') {
+        let filter = filter_in(query.as_deref());
+        let prefix = prefix.to_owned();
+        let ids = s
+            .run(move |core| core.operational(&who)?.keys().list(filter))
+            .await?;
+        let items: Vec<KeyItem> = ids
+            .into_iter()
+            .filter(|id| id.starts_with(&prefix))
+            .map(|id| KeyItem { id })
+            .collect();
+        return Ok(NetHsmJson(items).into_response());
+    }
+    Ok(key_info(s, who, id).await?.into_response())
+}
+
+async fn key_info(
+    s: AppState,
+    who: strongroom_core::identity::Principal,
+    id: String,
+) -> Result<NetHsmJson<PublicKey>, NetHsmError> {
+    let info = s
+        .run(move |core| core.operational(&who)?.keys().get(&id))
+        .await?;
+    let public = match info.public {
+        PublicData::Rsa {
+            modulus,
+            public_exponent,
+        } => KeyPublicData {
+            modulus: Some(STANDARD.encode(modulus)),
+            public_exponent: Some(STANDARD.encode(public_exponent)),
+            data: None,
+        },
+        PublicData::Data(data) => KeyPublicData {
+            data: Some(STANDARD.encode(data)),
+            ..KeyPublicData::default()
+        },
+    };
+    Ok(NetHsmJson(PublicKey {
+        mechanisms: info
+            .mechanisms
+            .iter()
+            .map(|m| m.as_str().to_owned())
+            .collect(),
+        key_type: info.key_type.as_str().to_owned(),
+        restrictions: KeyRestrictions { tags: info.tags },
+        public,
+        // Not counted yet: counting would cost a store write per signature.
+        operations: 0,
+    }))
+}
+
+/// `DELETE /keys/{KeyID}`: 204.
+pub async fn key_delete(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): Admin,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| core.operational(&who)?.keys().delete(&id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /keys/{KeyID}/public.pem`: the SubjectPublicKeyInfo as PEM.
+pub async fn key_public_pem_get(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): AdminOrOperator,
+    _: AcceptPem,
+) -> Result<Response, NetHsmError> {
+    let der = s
+        .run(move |core| core.operational(&who)?.keys().public_der(&id))
+        .await?;
+    let b64 = STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    Ok(([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response())
+}
+
+/// `POST /keys/{KeyID}/sign`.
+pub async fn key_sign_post(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): OperatorUser,
+    NetHsmJson(req): NetHsmJson<SignRequestData>,
+) -> Result<NetHsmJson<SignData>, NetHsmError> {
+    let mode = keys::sign_mode(&req.mode)?;
+    let input = decode("message", &req.message)?;
+    let signature = s
+        .run(move |core| core.operational(&who)?.keys().sign(&id, mode, &input))
+        .await?;
+    Ok(NetHsmJson(SignData {
+        signature: STANDARD.encode(signature),
+    }))
+}
