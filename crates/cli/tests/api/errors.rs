@@ -419,6 +419,16 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
     let digest = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
     face.nethsm(403, "Access denied.", sign("p256", "ECDSA", &digest))
         .await;
+    // Tag restrictions of a key: bad and unknown tags, and one the key has already.
+    let r = admin(Method::PUT, "/keys/p256/restrictions/tags/not_valid!");
+    face.nethsm(400, "Invalid tag.", r).await;
+    let r = admin(Method::DELETE, "/keys/p256/restrictions/tags/nosuch");
+    face.nethsm(404, "Tag not found.", r).await;
+    let r = admin(Method::PUT, "/keys/p256/restrictions/tags/paris")
+        .answer()
+        .await;
+    assert_eq!(r.status(), 304, "the key was generated with paris");
+    assert!(r.bytes().await.unwrap().is_empty(), "a 304 has no body");
     let r = s.post("/system/backup").basic_auth("bk", Some(OP_PASS));
     let message = "Please configure backup key before doing a backup.";
     face.nethsm(412, message, r).await;

@@ -490,6 +490,114 @@ async fn unhappy_paths() {
     );
 }
 
+/// `PUT`/`DELETE /keys/{KeyID}/restrictions/tags/{Tag}`: shown by `GET /keys/{KeyID}`,
+/// enforced by sign; the unhappy paths.
+#[tokio::test]
+async fn tag_restrictions_are_set_shown_enforced_and_deleted() {
+    let s = Server::start();
+    s.provision().await;
+    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some("op2"), "Operator", OP_PASS).await;
+    let r = s
+        .as_admin(Method::PUT, "/users/op2/tags/berlin")
+        .answer()
+        .await;
+    assert_eq!(r.status(), 204);
+    let op2 = |method: Method, path: &str| s.request(method, path).basic_auth("op2", Some(OP_PASS));
+    let r = s
+        .as_admin(Method::POST, "/keys/generate")
+        .json(&json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": "k"}));
+    created(r.answer().await).await;
+    let tags = || async {
+        let r = s.as_admin(Method::GET, "/keys/k").answer().await;
+        let info: Value = r.json().await.unwrap();
+        info["restrictions"]["tags"].clone()
+    };
+    let sign_as = |who: &str| {
+        s.request(Method::POST, "/keys/k/sign")
+            .basic_auth(who, Some(OP_PASS))
+            .json(&json!({"mode": "EdDSA", "message": "AA=="}))
+    };
+    assert_eq!(sign_as(OP).answer().await.status(), 200);
+
+    let path = "/keys/k/restrictions/tags/berlin";
+    let r = s.as_admin(Method::PUT, path).answer().await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(tags().await, json!(["berlin"]));
+    let r = s.as_admin(Method::PUT, path).answer().await;
+    assert_eq!(r.status(), 304, "the key has the tag already");
+    assert_eq!(tags().await, json!(["berlin"]));
+    nethsm_error(sign_as(OP).answer().await, 403, "Access denied.").await;
+    assert_eq!(sign_as("op2").answer().await.status(), 200);
+    let listed: Value = op2(Method::GET, "/keys?filter=1")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([{"id": "k"}]));
+    let listed: Value = op(&s, Method::GET, "/keys?filter=1")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]));
+
+    // Unhappy paths: roles, bad tags, unknown keys and tags.
+    nethsm_error(
+        op2(Method::PUT, "/keys/k/restrictions/tags/paris")
+            .answer()
+            .await,
+        403,
+        "Access denied.",
+    )
+    .await;
+    nethsm_error(
+        op2(Method::DELETE, path).answer().await,
+        403,
+        "Access denied.",
+    )
+    .await;
+    let r = s
+        .as_admin(Method::PUT, "/keys/k/restrictions/tags/no~tag")
+        .answer()
+        .await;
+    nethsm_error(r, 400, "Invalid tag.").await;
+    let r = s
+        .as_admin(Method::PUT, "/keys/nosuch/restrictions/tags/paris")
+        .answer()
+        .await;
+    nethsm_error(r, 404, "Key not found.").await;
+    let r = s
+        .as_admin(Method::DELETE, "/keys/nosuch/restrictions/tags/berlin")
+        .answer()
+        .await;
+    nethsm_error(r, 404, "Key not found.").await;
+    let r = s
+        .as_admin(Method::DELETE, "/keys/k/restrictions/tags/paris")
+        .answer()
+        .await;
+    nethsm_error(r, 404, "Tag not found.").await;
+    let r = s
+        .as_admin(Method::PUT, "/keys/k/restrictions/tags/paris")
+        .answer()
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(tags().await, json!(["berlin", "paris"]));
+
+    // Deleted, the tags no longer restrict the key.
+    for tag in ["berlin", "paris"] {
+        let r = s
+            .as_admin(Method::DELETE, &format!("/keys/k/restrictions/tags/{tag}"))
+            .answer()
+            .await;
+        assert_eq!(r.status(), 204);
+    }
+    assert_eq!(tags().await, json!([]));
+    assert_eq!(sign_as(OP).answer().await.status(), 200);
+}
+
 /// Imported private keys (and one refused as invalid) are neither on disk nor in the log in
 /// clear, in raw, base64 or hex form.
 #[tokio::test]

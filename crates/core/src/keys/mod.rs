@@ -636,6 +636,76 @@ impl Keys<'_> {
         }
     }
 
+    /// Changes key `id` of the caller's namespace with `change` in one compare-and-swap
+    /// write, audited like every key change; a key changed meanwhile is read again. `change`
+    /// answers whether it changed anything (nothing is written otherwise).
+    fn update(
+        &self,
+        id: &str,
+        what: &str,
+        change: impl Fn(&mut KeyRecord) -> Result<bool>,
+    ) -> Result<bool> {
+        let (core, u, who) = self.parts();
+        check_id(id)?;
+        let path = key_path(who, id);
+        for _ in 0..ID_RETRIES {
+            let entry = u.data.get(&path)?.ok_or_else(not_found)?;
+            let mut record: KeyRecord =
+                serde_json::from_slice(&entry.value).map_err(Error::internal)?;
+            if !change(&mut record)? {
+                return Ok(false);
+            }
+            let value = Zeroizing::new(serde_json::to_vec(&record).map_err(Error::internal)?);
+            let txn = Txn::new()
+                .require_revision(&path, entry.revision)
+                .put(&path, value.to_vec());
+            if let Commit::Committed(_) = core.commit_data(u, txn)? {
+                tracing::info!(by = %who.user_id, key = %id, "key {what}");
+                return Ok(true);
+            }
+        }
+        Err(Error::Internal("the key kept changing".into()))
+    }
+
+    fn check_tag(tag: &str) -> Result<()> {
+        if is_valid_id(tag) {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput("Invalid tag.".into()))
+        }
+    }
+
+    /// `PUT /keys/{KeyID}/restrictions/tags/{Tag}`: `false` if the key had the tag already
+    /// (304). From then on an Operator must carry one of the key's tags to use it.
+    pub fn add_tag(&self, id: &str, tag: &str) -> Result<bool> {
+        self.require(Access::Administrator)?;
+        check_id(id)?;
+        Self::check_tag(tag)?;
+        self.update(id, "tag added", |record| {
+            if record.tags.iter().any(|t| t == tag) {
+                return Ok(false);
+            }
+            record.tags.push(tag.to_owned());
+            Ok(true)
+        })
+    }
+
+    /// `DELETE /keys/{KeyID}/restrictions/tags/{Tag}`: 404 if the key does not have the tag.
+    pub fn remove_tag(&self, id: &str, tag: &str) -> Result<()> {
+        self.require(Access::Administrator)?;
+        check_id(id)?;
+        Self::check_tag(tag)?;
+        self.update(id, "tag removed", |record| {
+            let before = record.tags.len();
+            record.tags.retain(|t| t != tag);
+            if record.tags.len() == before {
+                return Err(Error::NotFound("Tag not found.".into()));
+            }
+            Ok(true)
+        })?;
+        Ok(())
+    }
+
     /// `POST /keys/{KeyID}/sign`: signs `input` (see the module's notes for what each mode
     /// takes) with a key the key was created for.
     pub fn sign(&self, id: &str, mode: Mechanism, input: &[u8]) -> Result<Vec<u8>> {

@@ -267,3 +267,59 @@ fn rsa_import_checks_its_primes() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn tag_restrictions_are_set_removed_and_enforced() {
+    let (_dir, core) = open_provisioned();
+    create_operator(&core, "op", &Passphrase::new("operator passphrase 1"));
+    let op = operator("op");
+    let id = generate(
+        &core,
+        &new_key(Some("k"), KeyType::Curve25519, &[Mechanism::EdDsa]),
+        None,
+    )
+    .unwrap();
+    let keys = |who: &Principal, f: &dyn Fn(&Keys) -> Result<bool>| {
+        core.operational(who).and_then(|h| f(&h.keys()))
+    };
+    assert!(sign(&core, &op, &id, Mechanism::EdDsa, b"m").is_ok());
+    assert!(keys(&admin(), &|k| k.add_tag(&id, "berlin")).unwrap());
+    assert!(!keys(&admin(), &|k| k.add_tag(&id, "berlin")).unwrap());
+    let info = core.operational(&admin()).and_then(|h| h.keys().get(&id));
+    assert_eq!(info.unwrap().tags, vec!["berlin".to_owned()]);
+    assert!(matches!(
+        sign(&core, &op, &id, Mechanism::EdDsa, b"m"),
+        Err(Error::Forbidden)
+    ));
+    core.operational(&admin())
+        .and_then(|h| h.users().add_tag("op", "berlin"))
+        .unwrap();
+    assert!(sign(&core, &op, &id, Mechanism::EdDsa, b"m").is_ok());
+
+    // The rules: an Operator may not, bad tags and unknown keys are refused.
+    assert!(matches!(
+        keys(&op, &|k| k.add_tag(&id, "paris")),
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        keys(&admin(), &|k| k.add_tag(&id, "no~tag")),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        keys(&admin(), &|k| k.add_tag("nosuch", "paris")),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        keys(&admin(), &|k| k.remove_tag(&id, "paris").map(|()| true)),
+        Err(Error::NotFound(_))
+    ));
+    let ns_admin = Principal::new("ns1~admin", Role::Administrator);
+    assert!(matches!(
+        keys(&ns_admin, &|k| k.add_tag(&id, "paris")),
+        Err(Error::NotFound(_))
+    ));
+
+    keys(&admin(), &|k| k.remove_tag(&id, "berlin").map(|()| true)).unwrap();
+    let info = core.operational(&admin()).and_then(|h| h.keys().get(&id));
+    assert!(info.unwrap().tags.is_empty());
+}

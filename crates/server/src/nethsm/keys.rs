@@ -282,3 +282,32 @@ pub async fn key_sign_post(
         signature: STANDARD.encode(signature),
     }))
 }
+
+/// `PUT /keys/{KeyID}/restrictions/tags/{Tag}`: 204 when added, 304 when the key had it.
+pub async fn key_tag_put(
+    State(s): State<AppState>,
+    NetHsmPath((id, tag)): NetHsmPath<(String, String)>,
+    Caller(who, _): Admin,
+    _: AcceptJson,
+) -> Result<StatusCode, NetHsmError> {
+    let added = s
+        .run(move |core| core.operational(&who)?.keys().add_tag(&id, &tag))
+        .await?;
+    Ok(if added {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    })
+}
+
+/// `DELETE /keys/{KeyID}/restrictions/tags/{Tag}`: 204.
+pub async fn key_tag_delete(
+    State(s): State<AppState>,
+    NetHsmPath((id, tag)): NetHsmPath<(String, String)>,
+    Caller(who, _): Admin,
+    _: AcceptJson,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| core.operational(&who)?.keys().remove_tag(&id, &tag))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -173,6 +173,13 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/keys/{KeyID}/sign",
             at(&[Operational], post(keys::key_sign_post)),
         )
+        .route(
+            "/keys/{KeyID}/restrictions/tags/{Tag}",
+            at(
+                &[Operational],
+                put(keys::key_tag_put).delete(keys::key_tag_delete),
+            ),
+        )
         .fallback(json::not_found::<error::NetHsm>)
         .layer(axum::middleware::from_fn(
             json::render_bare_errors::<NetHsmError>,
