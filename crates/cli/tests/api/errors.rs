@@ -429,6 +429,35 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
         .await;
     assert_eq!(r.status(), 304, "the key was generated with paris");
     assert!(r.bytes().await.unwrap().is_empty(), "a 304 has no body");
+    // A key's certificate (keys.rs stores real ones, made by pyca).
+    let cert = |media: &str, body: &[u8]| {
+        admin(Method::PUT, "/keys/k1/cert")
+            .header("content-type", media)
+            .body(body.to_vec())
+    };
+    let r = admin(Method::GET, "/keys/k1/cert");
+    face.nethsm(404, "Certificate not found.", r).await;
+    let r = cert("text/plain", b"-----BEGIN CERTIFICATE-----");
+    let message = "Content type not supported; use application/octet-stream.";
+    face.nethsm(415, message, r).await;
+    let r = cert("application/octet-stream", b"");
+    face.nethsm(400, "The certificate is empty.", r).await;
+    let r = cert("application/octet-stream", b"garbage");
+    let message =
+        "The certificate is neither an X.509 certificate (PEM or DER) nor an OpenPGP certificate.";
+    face.nethsm(400, message, r).await;
+    let r = cert("application/pkix-cert", &[0x30, 0x03, 0x02, 0x01, 0x01]);
+    let message = "The certificate is not a valid X.509 certificate.";
+    face.nethsm(400, message, r).await;
+    // OpenPGP certificates are kept opaque: an armored block is taken as it is.
+    let pgp = b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n-----END PGP PUBLIC KEY BLOCK-----\n";
+    assert_eq!(
+        cert("application/pgp-keys", pgp).answer().await.status(),
+        201
+    );
+    let r = cert("application/pgp-keys", pgp);
+    face.nethsm(409, "A certificate exists already for this key.", r)
+        .await;
     let r = s.post("/system/backup").basic_auth("bk", Some(OP_PASS));
     let message = "Please configure backup key before doing a backup.";
     face.nethsm(412, message, r).await;
@@ -522,6 +551,12 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
             None,
             Some("Internal server error."),
             "no request makes a healthy server fail",
+        ),
+        (
+            400,
+            None,
+            Some("The certificate's public key is not the key's."),
+            "keys.rs certificates_are_stored_answered_and_deleted: needs a certificate made by pyca for another key",
         ),
         (
             400,

@@ -598,6 +598,202 @@ async fn tag_restrictions_are_set_shown_enforced_and_deleted() {
     assert_eq!(sign_as(OP).answer().await.status(), 200);
 }
 
+/// Makes certificates with pyca/cryptography for the public key in argv[1] (PEM): one in
+/// PEM, the same in DER, one for another key; and an OpenPGP public-key packet (v4, Ed25519)
+/// of the same key, as signstar stores OpenPGP certificates. Prints them as JSON.
+const CERTS: &str = r#"
+import base64, datetime, json, sys
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+key = serialization.load_pem_public_key(sys.argv[1].encode())
+ca = ec.generate_private_key(ec.SECP256R1())
+def cert(public):
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "strongroom test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(public)
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(ca, hashes.SHA256()))
+c = cert(key)
+other = cert(ec.generate_private_key(ec.SECP256R1()).public_key())
+raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+oid = bytes.fromhex("2b06010401da470f01")
+body = bytes([4]) + (1700000000).to_bytes(4, "big") + bytes([22, len(oid)]) + oid + (263).to_bytes(2, "big") + bytes([0x40]) + raw
+pgp = bytes([0xc6, len(body)]) + body
+print(json.dumps({
+    "pem": c.public_bytes(serialization.Encoding.PEM).decode(),
+    "der": base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode(),
+    "other": other.public_bytes(serialization.Encoding.PEM).decode(),
+    "pgp": base64.b64encode(pgp).decode(),
+}))
+"#;
+
+/// `GET/PUT/DELETE /keys/{KeyID}/cert`: X.509 certificates made by pyca for the key's
+/// public key (PEM and DER) and an OpenPGP certificate are stored and answered byte for byte
+/// with their media type; the unhappy paths.
+#[tokio::test]
+async fn certificates_are_stored_answered_and_deleted() {
+    let mut s = Server::start();
+    s.provision().await;
+    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    let r = s
+        .as_admin(Method::POST, "/keys/generate")
+        .json(&json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": "k"}));
+    created(r.answer().await).await;
+    let certs: Value =
+        serde_json::from_str(&py(CERTS, &[public_pem(&s, "k").await]).await).unwrap();
+    let pem = certs["pem"].as_str().unwrap().as_bytes().to_vec();
+    let der = STANDARD.decode(certs["der"].as_str().unwrap()).unwrap();
+    let pgp = STANDARD.decode(certs["pgp"].as_str().unwrap()).unwrap();
+    let put = |media: &str, body: Vec<u8>| {
+        s.as_admin(Method::PUT, "/keys/k/cert")
+            .header("content-type", media)
+            .body(body)
+    };
+    let get = |accept: &str| op(&s, Method::GET, "/keys/k/cert").header("accept", accept);
+    let delete = || s.as_admin(Method::DELETE, "/keys/k/cert");
+
+    nethsm_error(get("*/*").answer().await, 404, "Certificate not found.").await;
+    nethsm_error(delete().answer().await, 404, "Certificate not found.").await;
+    for (media, body) in [
+        ("application/octet-stream", pem.clone()),
+        ("application/x-pem-file", pem.clone()),
+        ("application/octet-stream", der.clone()),
+        ("application/pkix-cert", der.clone()),
+        ("application/pgp-keys", pgp.clone()),
+    ] {
+        let r = put(media, body.clone()).answer().await;
+        assert_eq!(r.status(), 201, "{media}: {}", r.text().await.unwrap());
+        let r = put(media, body.clone()).answer().await;
+        nethsm_error(r, 409, "A certificate exists already for this key.").await;
+        let r = get("*/*").answer().await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], media);
+        assert_eq!(r.bytes().await.unwrap().to_vec(), body, "{media}");
+        // The spec's type is always acceptable: the same bytes.
+        let r = get("application/octet-stream").answer().await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/octet-stream");
+        assert_eq!(r.bytes().await.unwrap().to_vec(), body);
+        let r = delete().answer().await;
+        assert_eq!(r.status(), 204);
+        nethsm_error(get("*/*").answer().await, 404, "Certificate not found.").await;
+    }
+
+    // pyca parses what the server answers: the certificate of the key.
+    assert_eq!(
+        put("application/x-pem-file", pem.clone())
+            .answer()
+            .await
+            .status(),
+        201
+    );
+    let r = get("application/x-pem-file").answer().await;
+    assert_eq!(r.headers()["content-type"], "application/x-pem-file");
+    let answered = String::from_utf8(r.bytes().await.unwrap().to_vec()).unwrap();
+    let check = r#"
+import sys
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+c = x509.load_pem_x509_certificate(sys.argv[1].encode())
+k = serialization.load_pem_public_key(sys.argv[2].encode())
+f, p = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+assert c.public_key().public_bytes(f, p) == k.public_bytes(f, p)
+print("ok")
+"#;
+    let out = py(check, &[answered, public_pem(&s, "k").await]).await;
+    assert_eq!(out.trim(), "ok");
+    let r = get("application/json").answer().await;
+    nethsm_error(r, 406, "Content type in Accept header not supported.").await;
+
+    // Unhappy paths: garbage, another key's certificate, wrong media types, roles, no key.
+    assert_eq!(delete().answer().await.status(), 204);
+    let r = put("application/octet-stream", b"garbage".to_vec())
+        .answer()
+        .await;
+    let m =
+        "The certificate is neither an X.509 certificate (PEM or DER) nor an OpenPGP certificate.";
+    nethsm_error(r, 400, m).await;
+    let mut broken = der.clone();
+    broken.truncate(der.len() - 10);
+    let r = put("application/octet-stream", broken).answer().await;
+    nethsm_error(r, 400, "The certificate is not a valid X.509 certificate.").await;
+    let r = put(
+        "application/x-pem-file",
+        certs["other"].as_str().unwrap().into(),
+    )
+    .answer()
+    .await;
+    nethsm_error(r, 400, "The certificate's public key is not the key's.").await;
+    let r = put("application/octet-stream", Vec::new()).answer().await;
+    nethsm_error(r, 400, "The certificate is empty.").await;
+    let r = put("text/plain", pem.clone()).answer().await;
+    nethsm_error(
+        r,
+        415,
+        "Content type not supported; use application/octet-stream.",
+    )
+    .await;
+    let r = op(&s, Method::PUT, "/keys/k/cert")
+        .header("content-type", "application/octet-stream")
+        .body(pem.clone())
+        .answer()
+        .await;
+    nethsm_error(r, 403, "Access denied.").await;
+    nethsm_error(
+        op(&s, Method::DELETE, "/keys/k/cert").answer().await,
+        403,
+        "Access denied.",
+    )
+    .await;
+    let r = s
+        .as_admin(Method::PUT, "/keys/nosuch/cert")
+        .header("content-type", "application/octet-stream")
+        .body(pem.clone())
+        .answer()
+        .await;
+    nethsm_error(r, 404, "Key not found.").await;
+    nethsm_error(
+        op(&s, Method::GET, "/keys/nosuch/cert").answer().await,
+        404,
+        "Key not found.",
+    )
+    .await;
+    nethsm_error(get("*/*").answer().await, 404, "Certificate not found.").await;
+
+    // The certificate lives in the key's record: gone with the key, back with a restart.
+    assert_eq!(
+        put("application/pkix-cert", der.clone())
+            .answer()
+            .await
+            .status(),
+        201
+    );
+    s.restart();
+    assert_eq!(s.unlock(UNLOCK).await.status(), 204);
+    let r = s
+        .request(Method::GET, "/keys/k/cert")
+        .basic_auth(OP, Some(OP_PASS))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), der);
+    assert_eq!(
+        s.as_admin(Method::DELETE, "/keys/k")
+            .answer()
+            .await
+            .status(),
+        204
+    );
+    let r = s
+        .as_admin(Method::POST, "/keys/generate")
+        .json(&json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": "k"}));
+    created(r.answer().await).await;
+    let r = s.as_admin(Method::GET, "/keys/k/cert").answer().await;
+    nethsm_error(r, 404, "Certificate not found.").await;
+}
+
 /// Imported private keys (and one refused as invalid) are neither on disk nor in the log in
 /// clear, in raw, base64 or hex form.
 #[tokio::test]

@@ -17,6 +17,7 @@
 //! takes the message. Digest signing goes to aws-lc through `aws-lc-sys` ([`lc`]): the safe
 //! aws-lc-rs API only signs messages.
 
+mod cert;
 mod lc;
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,8 @@ use crate::error::{Error, Result};
 use crate::handles::Keys;
 use crate::identity::{Principal, is_valid_id};
 use crate::{Core, Unlocked, crypto};
+use cert::StoredCert;
+pub use cert::{CERT_MAX_BYTES, CERT_MEDIA_TYPES};
 use lc::{DigestSign, Md, Pkey};
 
 /// Where keys live in the store.
@@ -274,6 +277,9 @@ struct KeyRecord {
     tags: Vec<String>,
     /// PKCS#8 DER, hex.
     private: Zeroizing<String>,
+    /// The certificate stored for the key (`/keys/{KeyID}/cert`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cert: Option<StoredCert>,
 }
 
 impl std::fmt::Debug for KeyRecord {
@@ -282,6 +288,7 @@ impl std::fmt::Debug for KeyRecord {
             .field("type", &self.key_type)
             .field("mechanisms", &self.mechanisms)
             .field("tags", &self.tags)
+            .field("cert", &self.cert.as_ref().map(|c| &c.media_type))
             .finish_non_exhaustive()
     }
 }
@@ -301,6 +308,10 @@ impl KeyRecord {
 
 fn not_found() -> Error {
     Error::NotFound("Key not found.".into())
+}
+
+fn cert_not_found() -> Error {
+    Error::NotFound("Certificate not found.".into())
 }
 
 fn check_id(id: &str) -> Result<()> {
@@ -549,6 +560,7 @@ impl Keys<'_> {
             mechanisms,
             tags: new.tags.clone(),
             private: Zeroizing::new(hex::encode(pkcs8)),
+            cert: None,
         };
         let value = Zeroizing::new(serde_json::to_vec(&record).map_err(Error::internal)?);
         for _ in 0..ID_RETRIES {
@@ -701,6 +713,60 @@ impl Keys<'_> {
             if record.tags.len() == before {
                 return Err(Error::NotFound("Tag not found.".into()));
             }
+            Ok(true)
+        })?;
+        Ok(())
+    }
+
+    /// `GET /keys/{KeyID}/cert`: the certificate's media type and bytes, exactly as stored.
+    pub fn cert(&self, id: &str) -> Result<(String, Vec<u8>)> {
+        let (core, u, who) = self.parts();
+        self.require(Access::AdministratorOrOperator)?;
+        let record = core.read_key(u, who, id)?;
+        let cert = record.cert.ok_or_else(cert_not_found)?;
+        let data = hex::decode(&cert.data)
+            .map_err(|_| Error::Internal("a stored certificate is not readable".into()))?;
+        Ok((cert.media_type, data))
+    }
+
+    /// `PUT /keys/{KeyID}/cert`: stores a certificate (see [`cert`] for what is accepted);
+    /// 409 if the key has one.
+    pub fn set_cert(&self, id: &str, media_type: &str, data: &[u8]) -> Result<()> {
+        let (core, u, who) = self.parts();
+        self.require(Access::Administrator)?;
+        if !CERT_MEDIA_TYPES.contains(&media_type) {
+            return Err(Error::InvalidInput(format!(
+                "A certificate is stored as one of {}.",
+                CERT_MEDIA_TYPES.join(", ")
+            )));
+        }
+        let spki = core
+            .read_key(u, who, id)?
+            .pkey()?
+            .spki()
+            .map_err(internal("read"))?;
+        cert::check(data, &spki)?;
+        let stored = StoredCert {
+            media_type: media_type.to_owned(),
+            data: hex::encode(data),
+        };
+        self.update(id, "certificate stored", |record| {
+            if record.cert.is_some() {
+                return Err(Error::Conflict(
+                    "A certificate exists already for this key.".into(),
+                ));
+            }
+            record.cert = Some(stored.clone());
+            Ok(true)
+        })?;
+        Ok(())
+    }
+
+    /// `DELETE /keys/{KeyID}/cert`: 404 if the key has none.
+    pub fn delete_cert(&self, id: &str) -> Result<()> {
+        self.require(Access::Administrator)?;
+        self.update(id, "certificate deleted", |record| {
+            record.cert.take().ok_or_else(cert_not_found)?;
             Ok(true)
         })?;
         Ok(())

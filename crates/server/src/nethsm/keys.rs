@@ -2,8 +2,8 @@
 //! `public.pem`, sign). Rules and cryptography live in the core (`strongroom_core::keys`);
 //! the extractors here check the route's role first.
 
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -13,12 +13,17 @@ use zeroize::Zeroizing;
 use super::error::NetHsmError;
 use super::extract::{
     AcceptJson, AcceptPem, Admin, AdminOrOperator, Caller, NetHsmJson, NetHsmPath, OperatorUser,
+    check_accept,
 };
 use super::wire::{
     CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, PrivateKey,
     PublicKey, SignData, SignRequestData,
 };
 use crate::app::AppState;
+use crate::face::json;
+use crate::http_util::{self, BodyError};
+
+const OCTET_STREAM: &str = "application/octet-stream";
 
 fn bad_request(message: impl Into<String>) -> NetHsmError {
     NetHsmError::new(StatusCode::BAD_REQUEST, message)
@@ -308,6 +313,72 @@ pub async fn key_tag_delete(
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
     s.run(move |core| core.operational(&who)?.keys().remove_tag(&id, &tag))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /keys/{KeyID}/cert`: the certificate, exactly as stored, with the media type it was
+/// stored with; answered as `application/octet-stream` (the spec's type, the same bytes) when
+/// `Accept` excludes that type but allows this one. 406 when `Accept` allows neither.
+pub async fn key_cert_get(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): AdminOrOperator,
+    headers: HeaderMap,
+) -> Result<Response, NetHsmError> {
+    let (stored, data) = s
+        .run(move |core| core.operational(&who)?.keys().cert(&id))
+        .await?;
+    let media = if http_util::accepts(&headers, &stored) {
+        stored
+    } else {
+        json::require_accept::<NetHsmError>(&headers, OCTET_STREAM)?;
+        OCTET_STREAM.to_owned()
+    };
+    Ok(([(header::CONTENT_TYPE, media)], data).into_response())
+}
+
+/// `PUT /keys/{KeyID}/cert`: stores a certificate; 201. The body's media type is one of
+/// [`keys::CERT_MEDIA_TYPES`] (415 otherwise), at most 1 MiB (413).
+pub async fn key_cert_put(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): Admin,
+    request: Request,
+) -> Result<StatusCode, NetHsmError> {
+    let (parts, body) = request.into_parts();
+    // A missing Content-Type counts as application/octet-stream, as for every other body.
+    let media = http_util::content_type(&parts.headers).unwrap_or_else(|| OCTET_STREAM.to_owned());
+    if !keys::CERT_MEDIA_TYPES.contains(&media.as_str()) {
+        return Err(NetHsmError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content type not supported; use application/octet-stream.",
+        ));
+    }
+    let limit = keys::CERT_MAX_BYTES;
+    let data = http_util::read_body(&parts.headers, body, limit)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => NetHsmError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body is larger than {limit} bytes."),
+            ),
+            BodyError::Read(m) => bad_request(format!("Reading the request body failed: {m}")),
+        })?;
+    check_accept(&parts.headers)?;
+    s.run(move |core| core.operational(&who)?.keys().set_cert(&id, &media, &data))
+        .await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// `DELETE /keys/{KeyID}/cert`: 204.
+pub async fn key_cert_delete(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): Admin,
+    _: AcceptJson,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| core.operational(&who)?.keys().delete_cert(&id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -174,6 +174,15 @@ pub fn router(state: AppState) -> Router<AppState> {
             at(&[Operational], post(keys::key_sign_post)),
         )
         .route(
+            "/keys/{KeyID}/cert",
+            at(
+                &[Operational],
+                get(keys::key_cert_get)
+                    .put(keys::key_cert_put)
+                    .delete(keys::key_cert_delete),
+            ),
+        )
+        .route(
             "/keys/{KeyID}/restrictions/tags/{Tag}",
             at(
                 &[Operational],
