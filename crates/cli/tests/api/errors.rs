@@ -394,8 +394,8 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
     let r =
         import(json!({"type": "Curve25519", "mechanisms": [], "private": {"data": "not base64!"}}));
     face.nethsm(400, "<field> is not valid base64.", r).await;
-    let r = generate(json!({"type": "Curve25519", "mechanisms": [], "label": "a label"}));
-    face.nethsm(400, "Key labels are not supported yet.", r)
+    let r = generate(json!({"type": "Curve25519", "mechanisms": [], "label": "a".repeat(33)}));
+    face.nethsm(400, "A key label is at most 32 bytes of UTF-8.", r)
         .await;
     let r = sign("k1", "ECDSA", "AA==");
     let message = "The key was not created for mechanism <mechanism>.";

@@ -422,7 +422,7 @@ async fn unhappy_paths() {
     every.sort();
     assert_eq!(every, ["k1", "p256", "rsa", "tagged"]);
 
-    // Keys have no label yet: a label query for one matches none; an empty one, all.
+    // No key here has a label: a label query for one matches none; for the empty one, all.
     let r = op(&s, Method::GET, "/keys?label=x").answer().await;
     assert!(ids(r.json().await.unwrap()).is_empty());
     let r = op(&s, Method::GET, "/keys?label=").answer().await;
@@ -596,6 +596,98 @@ async fn tag_restrictions_are_set_shown_enforced_and_deleted() {
     }
     assert_eq!(tags().await, json!([]));
     assert_eq!(sign_as(OP).answer().await.status(), 200);
+}
+
+/// Labels: set at generate and by `PUT /keys/{KeyID}/label`, shown by `GET /keys/{KeyID}`,
+/// matched by `GET /keys?label=`, deleted; the unhappy paths.
+#[tokio::test]
+async fn labels_are_set_shown_listed_and_deleted() {
+    let s = Server::start();
+    s.provision().await;
+    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    let generate = |id: &str, label: &str| {
+        s.as_admin(Method::POST, "/keys/generate").json(&json!({
+            "type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": id, "label": label}))
+    };
+    // 32 bytes of UTF-8 (ü and ✓ are 2 and 3 bytes): the longest label.
+    let long = "Schlüssel ✓ abcdefghijklmnopq";
+    assert_eq!(long.len(), 32);
+    created(generate("a", long).answer().await).await;
+    created(generate("b", "").answer().await).await;
+    let label = |id: &str| {
+        let r = op(&s, Method::GET, &format!("/keys/{id}"));
+        async move {
+            let info: Value = r.answer().await.json().await.unwrap();
+            info["label"].clone()
+        }
+    };
+    assert_eq!(label("a").await, json!(long));
+    assert_eq!(label("b").await, json!(""), "the spec's default label");
+    let listed = |query: &str| {
+        let r = op(&s, Method::GET, &format!("/keys{query}"));
+        async move {
+            let v: Value = r.answer().await.json().await.unwrap();
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let encoded = "Schl%C3%BCssel%20%E2%9C%93%20abcdefghijklmnopq";
+    assert_eq!(listed(&format!("?label={encoded}")).await, ["a"]);
+    assert_eq!(listed(&format!("/a*?label={encoded}")).await, ["a"]);
+    assert_eq!(
+        listed(&format!("/b*?label={encoded}")).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(listed("?label=").await, ["b"]);
+    assert_eq!(listed("?label=other").await, Vec::<String>::new());
+    assert_eq!(listed("").await, ["a", "b"]);
+
+    let put = |id: &str, label: &str| {
+        s.as_admin(Method::PUT, &format!("/keys/{id}/label"))
+            .json(&json!({ "label": label }))
+    };
+    assert_eq!(put("b", "other").answer().await.status(), 204);
+    assert_eq!(
+        put("b", "other").answer().await.status(),
+        304,
+        "the same label"
+    );
+    assert_eq!(label("b").await, json!("other"));
+    assert_eq!(listed("?label=other").await, ["b"]);
+    assert_eq!(listed("?label=other&filter=1").await, ["b"]);
+    assert_eq!(listed("?label=").await, Vec::<String>::new());
+
+    let delete = |id: &str| s.as_admin(Method::DELETE, &format!("/keys/{id}/label"));
+    assert_eq!(delete("b").answer().await.status(), 204);
+    assert_eq!(label("b").await, json!(""));
+    assert_eq!(delete("b").answer().await.status(), 204, "idempotent");
+    assert_eq!(listed("?label=").await, ["b"]);
+
+    // Unhappy paths.
+    let too_long = format!("{long}x");
+    let m = "A key label is at most 32 bytes of UTF-8.";
+    nethsm_error(put("a", &too_long).answer().await, 400, m).await;
+    nethsm_error(generate("c", &too_long).answer().await, 400, m).await;
+    nethsm_error(put("nosuch", "x").answer().await, 404, "Key not found.").await;
+    nethsm_error(delete("nosuch").answer().await, 404, "Key not found.").await;
+    let r = op(&s, Method::PUT, "/keys/a/label").json(&json!({"label": "x"}));
+    nethsm_error(r.answer().await, 403, "Access denied.").await;
+    let r = op(&s, Method::DELETE, "/keys/a/label").answer().await;
+    nethsm_error(r, 403, "Access denied.").await;
+    let r = s
+        .as_admin(Method::PUT, "/keys/a/label")
+        .json(&json!({"name": "x"}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 400, "a body without label");
+    assert_eq!(
+        label("a").await,
+        json!(long),
+        "unchanged by what was refused"
+    );
 }
 
 /// Makes certificates with pyca/cryptography for the public key in argv[1] (PEM): one in

@@ -231,6 +231,8 @@ pub struct NewKey {
     pub mechanisms: Vec<Mechanism>,
     /// The key's tag restriction: an Operator must carry one of these to use it.
     pub tags: Vec<String>,
+    /// The key's label (empty: none).
+    pub label: String,
 }
 
 /// The private part of a key to import (the spec's `KeyPrivateData`, decoded). Wiped on drop.
@@ -265,6 +267,7 @@ pub struct KeyInfo {
     pub key_type: KeyType,
     pub mechanisms: Vec<Mechanism>,
     pub tags: Vec<String>,
+    pub label: String,
     pub public: PublicData,
 }
 
@@ -275,6 +278,9 @@ struct KeyRecord {
     key_type: KeyType,
     mechanisms: Vec<Mechanism>,
     tags: Vec<String>,
+    /// The key's label (`/keys/{KeyID}/label`; empty: none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    label: String,
     /// PKCS#8 DER, hex.
     private: Zeroizing<String>,
     /// The certificate stored for the key (`/keys/{KeyID}/cert`).
@@ -288,6 +294,7 @@ impl std::fmt::Debug for KeyRecord {
             .field("type", &self.key_type)
             .field("mechanisms", &self.mechanisms)
             .field("tags", &self.tags)
+            .field("label", &self.label)
             .field("cert", &self.cert.as_ref().map(|c| &c.media_type))
             .finish_non_exhaustive()
     }
@@ -308,6 +315,18 @@ impl KeyRecord {
 
 fn not_found() -> Error {
     Error::NotFound("Key not found.".into())
+}
+
+/// The longest label, in bytes (the spec's `KeyLabel`, for PKCS#11's sake).
+pub const LABEL_MAX_BYTES: usize = 32;
+
+fn check_label(label: &str) -> Result<()> {
+    if label.len() > LABEL_MAX_BYTES {
+        return Err(Error::InvalidInput(format!(
+            "A key label is at most {LABEL_MAX_BYTES} bytes of UTF-8."
+        )));
+    }
+    Ok(())
 }
 
 fn cert_not_found() -> Error {
@@ -484,8 +503,8 @@ fn meets(key_tags: &[String], tags: &[String]) -> bool {
 
 impl Keys<'_> {
     /// `GET /keys`: the ids of the caller's namespace's keys; with `filter`, only those an
-    /// Operator caller may use.
-    pub fn list(&self, filter: bool) -> Result<Vec<String>> {
+    /// Operator caller may use; with `label`, only those of that label.
+    pub fn list(&self, filter: bool, label: Option<&str>) -> Result<Vec<String>> {
         let (core, u, who) = self.parts();
         self.require(Access::AdministratorOrOperator)?;
         let prefix = match &who.namespace {
@@ -504,10 +523,12 @@ impl Keys<'_> {
             if id.contains('~') {
                 continue;
             }
-            if let Some(tags) = &tags {
+            if tags.is_some() || label.is_some() {
                 let record: KeyRecord =
                     serde_json::from_slice(&entry.value).map_err(Error::internal)?;
-                if !meets(&record.tags, tags) {
+                if tags.as_ref().is_some_and(|tags| !meets(&record.tags, tags))
+                    || label.is_some_and(|label| record.label != label)
+                {
                     continue;
                 }
             }
@@ -547,7 +568,7 @@ impl Keys<'_> {
         if new.tags.iter().any(|t| !is_valid_id(t)) {
             return Err(Error::InvalidInput("Invalid tag.".into()));
         }
-        Ok(())
+        check_label(&new.label)
     }
 
     fn store(&self, new: &NewKey, pkcs8: &[u8]) -> Result<String> {
@@ -559,6 +580,7 @@ impl Keys<'_> {
             key_type: new.key_type,
             mechanisms,
             tags: new.tags.clone(),
+            label: new.label.clone(),
             private: Zeroizing::new(hex::encode(pkcs8)),
             cert: None,
         };
@@ -617,6 +639,7 @@ impl Keys<'_> {
             key_type: record.key_type,
             mechanisms: record.mechanisms,
             tags: record.tags,
+            label: record.label,
             public,
         })
     }
@@ -714,6 +737,29 @@ impl Keys<'_> {
                 return Err(Error::NotFound("Tag not found.".into()));
             }
             Ok(true)
+        })?;
+        Ok(())
+    }
+
+    /// `PUT /keys/{KeyID}/label`: `false` if the key has that label already (304).
+    pub fn set_label(&self, id: &str, label: &str) -> Result<bool> {
+        self.require(Access::Administrator)?;
+        check_id(id)?;
+        check_label(label)?;
+        self.update(id, "label set", |record| {
+            if record.label == label {
+                return Ok(false);
+            }
+            record.label = label.to_owned();
+            Ok(true)
+        })
+    }
+
+    /// `DELETE /keys/{KeyID}/label`: back to the empty label; idempotent.
+    pub fn delete_label(&self, id: &str) -> Result<()> {
+        self.require(Access::Administrator)?;
+        self.update(id, "label deleted", |record| {
+            Ok(!std::mem::take(&mut record.label).is_empty())
         })?;
         Ok(())
     }

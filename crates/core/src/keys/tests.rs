@@ -17,6 +17,7 @@ fn new_key(id: Option<&str>, t: KeyType, m: &[Mechanism]) -> NewKey {
         key_type: t,
         mechanisms: m.to_vec(),
         tags: vec![],
+        label: String::new(),
     }
 }
 
@@ -157,7 +158,7 @@ fn keys_are_per_namespace_and_ids_are_checked() {
     let ns_admin = Principal::new("ns1~admin", Role::Administrator);
     let listed = |who: &Principal| {
         core.operational(who)
-            .and_then(|h| h.keys().list(false))
+            .and_then(|h| h.keys().list(false, None))
             .unwrap()
     };
     assert_eq!(listed(&admin()), vec![root.clone()]);

@@ -2,8 +2,8 @@
 //! `public.pem`, sign). Rules and cryptography live in the core (`strongroom_core::keys`);
 //! the extractors here check the route's role first.
 
-use axum::extract::{RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -16,8 +16,8 @@ use super::extract::{
     check_accept,
 };
 use super::wire::{
-    CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, PrivateKey,
-    PublicKey, SignData, SignRequestData,
+    CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, KeySetLabel,
+    PrivateKey, PublicKey, SignData, SignRequestData,
 };
 use crate::app::AppState;
 use crate::face::json;
@@ -42,11 +42,8 @@ fn new_key(
     key_type: &str,
     mechanisms: &[String],
     restrictions: Option<KeyRestrictions>,
-    label: Option<&str>,
+    label: Option<String>,
 ) -> Result<NewKey, NetHsmError> {
-    if label.is_some_and(|l| !l.is_empty()) {
-        return Err(bad_request("Key labels are not supported yet."));
-    }
     Ok(NewKey {
         id,
         key_type: KeyType::parse(key_type)?,
@@ -55,6 +52,7 @@ fn new_key(
             .map(|m| Mechanism::parse(m))
             .collect::<Result<_, _>>()?,
         tags: restrictions.map(|r| r.tags).unwrap_or_default(),
+        label: label.unwrap_or_default(),
     })
 }
 
@@ -68,26 +66,38 @@ fn created(id: String) -> Response {
     response
 }
 
+/// The `filter` and `label` of a `/keys` query: whether `filter` is set ("to any value"),
+/// and the label asked for, percent-decoded (a `label` that is set, even to the empty
+/// string, matches the keys of exactly that label).
+fn list_query(uri: &Uri) -> Result<(bool, Option<String>), NetHsmError> {
+    if uri.query().is_none() {
+        return Ok((false, None));
+    }
+    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map_err(|_| bad_request("Malformed query string."))?;
+    let filter = pairs.iter().any(|(k, _)| k == "filter");
+    let label = pairs
+        .into_iter()
+        .find(|(k, _)| k == "label")
+        .map(|(_, v)| v);
+    Ok((filter, label))
+}
+
 /// `GET /keys[?filter][&label]`.
 pub async fn keys_get(
     State(s): State<AppState>,
     Caller(who, _): AdminOrOperator,
     _: AcceptJson,
-    RawQuery(query): RawQuery,
+    uri: Uri,
 ) -> Result<NetHsmJson<Vec<KeyItem>>, NetHsmError> {
-    let filter = filter_in(query.as_deref());
+    let (filter, label) = list_query(&uri)?;
     let ids = s
-        .run(move |core| core.operational(&who)?.keys().list(filter))
+        .run(move |core| {
+            core.operational(&who)?
+                .keys()
+                .list(filter, label.as_deref())
+        })
         .await?;
-    // Labels are not offered yet, so every key's label is the empty one: a `label` query
-    // for any other matches no key.
-    let labelled = query.as_deref().is_some_and(|q| {
-        q.split('&')
-            .any(|p| p.strip_prefix("label=").is_some_and(|v| !v.is_empty()))
-    });
-    if labelled {
-        return Ok(NetHsmJson(Vec::new()));
-    }
     Ok(NetHsmJson(
         ids.into_iter().map(|id| KeyItem { id }).collect(),
     ))
@@ -104,7 +114,7 @@ pub async fn keys_generate_post(
         &req.key_type,
         &req.mechanisms,
         req.restrictions,
-        req.label.as_deref(),
+        req.label,
     )?;
     let length = req.length;
     let id = s
@@ -119,7 +129,7 @@ fn imported(req: PrivateKey, id: Option<String>) -> Result<(NewKey, ImportedKey)
         &req.key_type,
         &req.mechanisms,
         req.restrictions,
-        req.label.as_deref(),
+        req.label,
     )?;
     let p = &req.private;
     let mut key = ImportedKey::default();
@@ -172,27 +182,23 @@ pub async fn key_put(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Whether a `/keys` query asks for `filter` ("if this parameter is set to any value").
-fn filter_in(query: Option<&str>) -> bool {
-    query.is_some_and(|q| {
-        q.split('&')
-            .any(|p| p == "filter" || p.starts_with("filter="))
-    })
-}
-
 /// `GET /keys/{KeyID}`, and `GET /keys/{KeyPrefix}*` (the ids that start with the prefix).
 pub async fn key_get(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
     Caller(who, _): AdminOrOperator,
     _: AcceptJson,
-    RawQuery(query): RawQuery,
+    uri: Uri,
 ) -> Result<Response, NetHsmError> {
     if let Some(prefix) = id.strip_suffix('*') {
-        let filter = filter_in(query.as_deref());
+        let (filter, label) = list_query(&uri)?;
         let prefix = prefix.to_owned();
         let ids = s
-            .run(move |core| core.operational(&who)?.keys().list(filter))
+            .run(move |core| {
+                core.operational(&who)?
+                    .keys()
+                    .list(filter, label.as_deref())
+            })
             .await?;
         let items: Vec<KeyItem> = ids
             .into_iter()
@@ -237,6 +243,7 @@ async fn key_info(
         public,
         // Not counted yet: counting would cost a store write per signature.
         operations: 0,
+        label: info.label,
     }))
 }
 
@@ -379,6 +386,35 @@ pub async fn key_cert_delete(
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
     s.run(move |core| core.operational(&who)?.keys().delete_cert(&id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /keys/{KeyID}/label`: 204 when set, 304 when the key has that label already.
+pub async fn key_label_put(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): Admin,
+    NetHsmJson(req): NetHsmJson<KeySetLabel>,
+) -> Result<StatusCode, NetHsmError> {
+    let changed = s
+        .run(move |core| core.operational(&who)?.keys().set_label(&id, &req.label))
+        .await?;
+    Ok(if changed {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    })
+}
+
+/// `DELETE /keys/{KeyID}/label`: 204, also when the key has no label.
+pub async fn key_label_delete(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): Admin,
+    _: AcceptJson,
+) -> Result<StatusCode, NetHsmError> {
+    s.run(move |core| core.operational(&who)?.keys().delete_label(&id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

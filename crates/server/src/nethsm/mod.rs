@@ -174,6 +174,13 @@ pub fn router(state: AppState) -> Router<AppState> {
             at(&[Operational], post(keys::key_sign_post)),
         )
         .route(
+            "/keys/{KeyID}/label",
+            at(
+                &[Operational],
+                put(keys::key_label_put).delete(keys::key_label_delete),
+            ),
+        )
+        .route(
             "/keys/{KeyID}/cert",
             at(
                 &[Operational],

@@ -272,6 +272,15 @@ pub struct PublicKey {
     pub restrictions: KeyRestrictions,
     pub public: KeyPublicData,
     pub operations: u64,
+    /// The key's label; the empty string when it has none (the spec's default).
+    pub label: String,
+}
+
+/// `KeySetLabel`, the body of `PUT /keys/{KeyID}/label`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySetLabel {
+    pub label: String,
 }
 
 #[derive(Debug, Deserialize)]
