@@ -690,6 +690,129 @@ async fn labels_are_set_shown_listed_and_deleted() {
     );
 }
 
+/// `POST /keys/{KeyID}/move`: the same key (it signs the same) with its restrictions and
+/// label under the new id, the old one gone; the unhappy paths.
+#[tokio::test]
+async fn a_moved_key_is_the_same_key_under_its_new_id() {
+    let s = Server::start();
+    s.provision().await;
+    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    let r = s
+        .as_admin(Method::PUT, "/users/op/tags/berlin")
+        .answer()
+        .await;
+    assert_eq!(r.status(), 204);
+    for id in ["k", "other"] {
+        let r = s.as_admin(Method::POST, "/keys/generate").json(&json!({
+            "type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": id,
+            "label": "the label", "restrictions": {"tags": ["berlin"]}}));
+        created(r.answer().await).await;
+    }
+    let input = STANDARD.encode(MESSAGE);
+    let before = signature(&s, "k", "EdDSA", &input).await;
+    let info: Value = s
+        .as_admin(Method::GET, "/keys/k")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mv = |id: &str, body: Value| {
+        s.as_admin(Method::POST, &format!("/keys/{id}/move"))
+            .json(&body)
+    };
+
+    let r = mv("k", json!({"newId": "moved"})).answer().await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"id": "moved"}));
+    nethsm_error(
+        s.as_admin(Method::GET, "/keys/k").answer().await,
+        404,
+        "Key not found.",
+    )
+    .await;
+    let moved: Value = s
+        .as_admin(Method::GET, "/keys/moved")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved, info, "the same key, restrictions and label");
+    assert_eq!(
+        signature(&s, "moved", "EdDSA", &input).await,
+        before,
+        "Ed25519 is deterministic"
+    );
+    let listed: Value = op(&s, Method::GET, "/keys")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([{"id": "moved"}, {"id": "other"}]));
+
+    // Unhappy paths: the target exists (or is the key itself), no source, bad ids, roles.
+    let exists = "A key with this ID exists already.";
+    nethsm_error(
+        mv("moved", json!({"newId": "other"})).answer().await,
+        409,
+        exists,
+    )
+    .await;
+    nethsm_error(
+        mv("moved", json!({"newId": "moved"})).answer().await,
+        409,
+        exists,
+    )
+    .await;
+    nethsm_error(
+        mv("k", json!({"newId": "k2"})).answer().await,
+        404,
+        "Key not found.",
+    )
+    .await;
+    let invalid =
+        "Invalid key ID: 1 to 128 of a-z, A-Z, 0-9, _ . -, starting with a letter or digit.";
+    nethsm_error(
+        mv("moved", json!({"newId": ""})).answer().await,
+        400,
+        invalid,
+    )
+    .await;
+    nethsm_error(
+        mv("moved", json!({"newId": "-x"})).answer().await,
+        400,
+        invalid,
+    )
+    .await;
+    let reserved = "The key ID generate is reserved (POST /keys/generate).";
+    nethsm_error(
+        mv("moved", json!({"newId": "generate"})).answer().await,
+        400,
+        reserved,
+    )
+    .await;
+    assert_eq!(
+        mv("moved", json!({})).answer().await.status(),
+        400,
+        "no newId"
+    );
+    let r = op(&s, Method::POST, "/keys/moved/move").json(&json!({"newId": "mine"}));
+    nethsm_error(r.answer().await, 403, "Access denied.").await;
+    let listed: Value = op(&s, Method::GET, "/keys")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        json!([{"id": "moved"}, {"id": "other"}]),
+        "nothing moved"
+    );
+}
+
 /// Makes certificates with pyca/cryptography for the public key in argv[1] (PEM): one in
 /// PEM, the same in DER, one for another key; and an OpenPGP public-key packet (v4, Ed25519)
 /// of the same key, as signstar stores OpenPGP certificates. Prints them as JSON.

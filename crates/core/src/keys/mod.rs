@@ -764,6 +764,35 @@ impl Keys<'_> {
         Ok(())
     }
 
+    /// `POST /keys/{KeyID}/move`: the key, as it is (private key, restrictions, label,
+    /// certificate), under `new_id` in the same namespace, in one transaction: 404 if it is
+    /// gone, 409 if `new_id` is taken (also by the key itself).
+    pub fn move_key(&self, id: &str, new_id: &str) -> Result<()> {
+        let (core, u, who) = self.parts();
+        self.require(Access::Administrator)?;
+        check_id(id)?;
+        check_id(new_id)?;
+        let exists = || Error::Conflict("A key with this ID exists already.".into());
+        let (from, to) = (key_path(who, id), key_path(who, new_id));
+        let entry = u.data.get(&from)?.ok_or_else(not_found)?;
+        if from == to || u.data.get(&to)?.is_some() {
+            return Err(exists());
+        }
+        let txn = Txn::new()
+            .require_revision(&from, entry.revision)
+            .require_absent(&to)
+            .delete(&from)
+            .put(&to, entry.value.to_vec());
+        match core.commit_data(u, txn)? {
+            Commit::Committed(_) => {
+                tracing::info!(by = %who.user_id, key = %id, to = %new_id, "key moved");
+                Ok(())
+            }
+            Commit::Conflict if u.data.get(&to)?.is_some() => Err(exists()),
+            Commit::Conflict => Err(not_found()),
+        }
+    }
+
     /// `GET /keys/{KeyID}/cert`: the certificate's media type and bytes, exactly as stored.
     pub fn cert(&self, id: &str) -> Result<(String, Vec<u8>)> {
         let (core, u, who) = self.parts();

@@ -17,7 +17,7 @@ use super::extract::{
 };
 use super::wire::{
     CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, KeySetLabel,
-    PrivateKey, PublicKey, SignData, SignRequestData,
+    MoveKeyRequest, PrivateKey, PublicKey, SignData, SignRequestData,
 };
 use crate::app::AppState;
 use crate::face::json;
@@ -417,4 +417,17 @@ pub async fn key_label_delete(
     s.run(move |core| core.operational(&who)?.keys().delete_label(&id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /keys/{KeyID}/move`: 200 with the key's new id.
+pub async fn key_move_post(
+    State(s): State<AppState>,
+    NetHsmPath(id): NetHsmPath<String>,
+    Caller(who, _): Admin,
+    NetHsmJson(req): NetHsmJson<MoveKeyRequest>,
+) -> Result<NetHsmJson<CreateResourceId>, NetHsmError> {
+    let new_id = req.new_id.clone();
+    s.run(move |core| core.operational(&who)?.keys().move_key(&id, &new_id))
+        .await?;
+    Ok(NetHsmJson(CreateResourceId { id: req.new_id }))
 }

@@ -174,6 +174,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             at(&[Operational], post(keys::key_sign_post)),
         )
         .route(
+            "/keys/{KeyID}/move",
+            at(&[Operational], post(keys::key_move_post)),
+        )
+        .route(
             "/keys/{KeyID}/label",
             at(
                 &[Operational],

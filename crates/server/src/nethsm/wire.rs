@@ -276,6 +276,14 @@ pub struct PublicKey {
     pub label: String,
 }
 
+/// `MoveKeyRequest`, the body of `POST /keys/{KeyID}/move`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveKeyRequest {
+    #[serde(rename = "newId")]
+    pub new_id: String,
+}
+
 /// `KeySetLabel`, the body of `PUT /keys/{KeyID}/label`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
