@@ -596,6 +596,22 @@ async fn tag_restrictions_are_set_shown_enforced_and_deleted() {
     }
     assert_eq!(tags().await, json!([]));
     assert_eq!(sign_as(OP).answer().await.status(), 200);
+
+    // Each change is in the audit trail, written with it (such an event carries no status);
+    // the 304 changed nothing and is recorded after the fact, with its status.
+    let events = audit_events(&s).await;
+    let successes = |target: &str, action: &str| {
+        (events.iter())
+            .filter(|e| e["target"] == target && e["action"] == action)
+            .filter(|e| e["outcome"] == "success")
+            .map(|e| e["status"].as_u64())
+            .collect::<Vec<_>>()
+    };
+    let route = "/api/v1/keys/{KeyID}/restrictions/tags/{Tag}";
+    let target = "/api/v1/keys/k/restrictions/tags/berlin";
+    let put = successes(target, &format!("PUT {route}"));
+    assert_eq!(put, [None, Some(304)], "{events:?}");
+    assert_eq!(successes(target, &format!("DELETE {route}")), [None]);
 }
 
 /// Labels: set at generate and by `PUT /keys/{KeyID}/label`, shown by `GET /keys/{KeyID}`,
@@ -811,6 +827,18 @@ async fn a_moved_key_is_the_same_key_under_its_new_id() {
         json!([{"id": "moved"}, {"id": "other"}]),
         "nothing moved"
     );
+
+    // The move is in the audit trail (written with it), and so are the refusals.
+    let events = audit_events(&s).await;
+    let outcomes = |target: &str| -> Vec<String> {
+        (events.iter())
+            .filter(|e| e["target"] == target && e["action"] == "POST /api/v1/keys/{KeyID}/move")
+            .map(|e| e["outcome"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(outcomes("/api/v1/keys/k/move").len(), 2, "{events:?}");
+    assert_eq!(outcomes("/api/v1/keys/k/move")[0], "success");
+    assert!(!outcomes("/api/v1/keys/moved/move").contains(&"success".to_owned()));
 }
 
 /// Makes certificates with pyca/cryptography for the public key in argv[1] (PEM): one in
