@@ -1,6 +1,7 @@
-//! `/keys` (issue 13, first increment): generate and import every supported type, read,
-//! list, delete, `public.pem`, sign in every supported mode, and every signature verified by
-//! pyca/cryptography (never by our own code); keys survive a restart; the unhappy paths.
+//! `/keys` (issue 13): generate and import every supported type, read, list, delete,
+//! `public.pem`, sign in every supported mode, and every signature verified by
+//! pyca/cryptography (never by our own code); tag restrictions, labels, certificates (made by
+//! pyca) and move; keys survive a restart; the unhappy paths.
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
-//! The NetHSM key store (`/keys`), first increment: RSA, Ed25519 and the NIST curves,
-//! generated or imported, listed, read, deleted, and used to sign.
+//! The NetHSM key store (`/keys`): RSA, Ed25519 and the NIST curves, generated or imported,
+//! listed, read, deleted, moved, and used to sign; their tag restrictions, labels and
+//! certificates ([`cert`]).
 //!
 //! Rules (nethsm-api.yaml `x-annotation-role`): an Administrator manages (generates, imports,
 //! deletes) the keys of its own namespace; Administrators and Operators read them; an

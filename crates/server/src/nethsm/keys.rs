@@ -1,5 +1,5 @@
-//! `/keys`: the key store, first increment (list, generate, import as JSON, get, delete,
-//! `public.pem`, sign). Rules and cryptography live in the core (`strongroom_core::keys`);
+//! `/keys`: the key store (list, generate, import as JSON, get, delete, `public.pem`, sign,
+//! tag restrictions, labels, certificates, move). Rules and cryptography live in the core (`strongroom_core::keys`);
 //! the extractors here check the route's role first.
 
 use axum::extract::{Query, Request, State};
