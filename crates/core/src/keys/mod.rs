@@ -808,7 +808,6 @@ impl Keys<'_> {
     /// `PUT /keys/{KeyID}/cert`: stores a certificate (see [`cert`] for what is accepted);
     /// 409 if the key has one.
     pub fn set_cert(&self, id: &str, media_type: &str, data: &[u8]) -> Result<()> {
-        let (core, u, who) = self.parts();
         self.require(Access::Administrator)?;
         if !CERT_MEDIA_TYPES.contains(&media_type) {
             return Err(Error::InvalidInput(format!(
@@ -816,22 +815,19 @@ impl Keys<'_> {
                 CERT_MEDIA_TYPES.join(", ")
             )));
         }
-        let spki = core
-            .read_key(u, who, id)?
-            .pkey()?
-            .spki()
-            .map_err(internal("read"))?;
-        cert::check(data, &spki)?;
         let stored = StoredCert {
             media_type: media_type.to_owned(),
             data: hex::encode(data),
         };
+        // Checked against the record this write replaces, so a key replaced meanwhile (deleted
+        // and imported again under the same id) cannot get the old key's certificate.
         self.update(id, "certificate stored", |record| {
             if record.cert.is_some() {
                 return Err(Error::Conflict(
                     "A certificate exists already for this key.".into(),
                 ));
             }
+            cert::check(data, &record.pkey()?.spki().map_err(internal("read"))?)?;
             record.cert = Some(stored.clone());
             Ok(true)
         })?;
