@@ -305,11 +305,7 @@ pub async fn key_tag_put(
     let added = s
         .run(move |core| core.operational(&who)?.keys().add_tag(&id, &tag))
         .await?;
-    Ok(if added {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::NOT_MODIFIED
-    })
+    Ok(super::changed_or_not_modified(added))
 }
 
 /// `DELETE /keys/{KeyID}/restrictions/tags/{Tag}`: 204.
@@ -400,11 +396,7 @@ pub async fn key_label_put(
     let changed = s
         .run(move |core| core.operational(&who)?.keys().set_label(&id, &req.label))
         .await?;
-    Ok(if changed {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::NOT_MODIFIED
-    })
+    Ok(super::changed_or_not_modified(changed))
 }
 
 /// `DELETE /keys/{KeyID}/label`: 204, also when the key has no label.

@@ -212,3 +212,13 @@ pub fn router(state: AppState) -> Router<AppState> {
             audit::record,
         ))
 }
+
+/// The answer of a `PUT` that may find nothing to change (a tag or a label already there):
+/// 204 when it changed something, 304 when it did not.
+fn changed_or_not_modified(changed: bool) -> axum::http::StatusCode {
+    if changed {
+        axum::http::StatusCode::NO_CONTENT
+    } else {
+        axum::http::StatusCode::NOT_MODIFIED
+    }
+}

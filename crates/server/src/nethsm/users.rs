@@ -168,11 +168,7 @@ pub async fn user_tag_put(
     let added = s
         .run(move |core| core.operational(&who)?.users().add_tag(&id, &tag))
         .await?;
-    Ok(if added {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::NOT_MODIFIED
-    })
+    Ok(super::changed_or_not_modified(added))
 }
 
 pub async fn user_tag_delete(
