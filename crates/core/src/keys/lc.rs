@@ -1,7 +1,8 @@
 //! The few aws-lc operations aws-lc-rs's safe API does not offer, through `aws-lc-sys` (the
 //! same aws-lc that aws-lc-rs links): signing a caller-supplied digest (RSA PKCS#1 v1.5 of a
 //! DigestInfo without hashing again, RSA-PSS and ECDSA of a digest), building an RSA key from
-//! its primes, and the public parts of a key (SPKI DER, RSA modulus and exponent).
+//! its primes, the public parts of a key (SPKI DER, RSA modulus and exponent), and RSA
+//! decryption (RAW and OAEP; PKCS#1 v1.5 is RAW plus the padding check in `crypt`).
 //!
 //! Every pointer is owned by a guard that frees it on every path; private key material in
 //! aws-lc is freed with aws-lc's own free functions, which cleanse it. Errors are opaque on
@@ -226,6 +227,79 @@ pub(crate) enum DigestSign {
     Pkcs1,
     Pss(Md),
     Ecdsa,
+}
+
+/// How [`Pkey::decrypt`] removes the padding: not at all (RAW; also the first step of PKCS#1
+/// v1.5, whose padding [`super::crypt`] checks itself, with implicit rejection), or EME-OAEP
+/// with the hash for both OAEP and MGF1 and the empty label.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Decrypt {
+    Raw,
+    Oaep(Md),
+}
+
+impl Pkey {
+    /// Decrypts an RSA ciphertext of exactly the modulus length (the caller checks the length
+    /// and, for RAW, that it is less than the modulus). aws-lc blinds the private operation.
+    pub(crate) fn decrypt(&self, how: Decrypt, input: &[u8]) -> R<Zeroizing<Vec<u8>>> {
+        // SAFETY: the context is owned by a guard; the output buffer is the modulus length,
+        // as long as any plaintext can be, and aws-lc is told so.
+        unsafe {
+            let ctx = sys::EVP_PKEY_CTX_new(self.0, ptr::null_mut());
+            if ctx.is_null() {
+                return Err(LcError);
+            }
+            let ctx = Ctx(ctx);
+            ok(sys::EVP_PKEY_decrypt_init(ctx.0))?;
+            match how {
+                Decrypt::Raw => {
+                    ok(sys::EVP_PKEY_CTX_set_rsa_padding(
+                        ctx.0,
+                        sys::RSA_NO_PADDING,
+                    ))?;
+                }
+                Decrypt::Oaep(md) => {
+                    ok(sys::EVP_PKEY_CTX_set_rsa_padding(
+                        ctx.0,
+                        sys::RSA_PKCS1_OAEP_PADDING,
+                    ))?;
+                    ok(sys::EVP_PKEY_CTX_set_rsa_oaep_md(ctx.0, md.evp()))?;
+                    ok(sys::EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.0, md.evp()))?;
+                }
+            }
+            let size = usize::try_from(sys::EVP_PKEY_size(self.0)).map_err(|_| LcError)?;
+            let mut out = Zeroizing::new(vec![0u8; size]);
+            let mut len = size;
+            ok(sys::EVP_PKEY_decrypt(
+                ctx.0,
+                out.as_mut_ptr(),
+                &mut len,
+                input.as_ptr(),
+                input.len(),
+            ))?;
+            out.truncate(len);
+            Ok(out)
+        }
+    }
+
+    /// An RSA key's private exponent, big-endian, left-padded to `len` bytes (the input of
+    /// the implicit-rejection key derivation), wiped on drop.
+    pub(crate) fn rsa_private_exponent(&self, len: usize) -> R<Zeroizing<Vec<u8>>> {
+        // SAFETY: get0 pointers borrow from the live key; the buffer is `len` bytes long.
+        unsafe {
+            let rsa = sys::EVP_PKEY_get0_RSA(self.0);
+            if rsa.is_null() {
+                return Err(LcError);
+            }
+            let d = sys::RSA_get0_d(rsa);
+            if d.is_null() {
+                return Err(LcError);
+            }
+            let mut out = Zeroizing::new(vec![0u8; len]);
+            ok(sys::BN_bn2bin_padded(out.as_mut_ptr(), len, d))?;
+            Ok(out)
+        }
+    }
 }
 
 /// The hashes of the PSS modes.

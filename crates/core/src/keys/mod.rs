@@ -19,6 +19,7 @@
 //! aws-lc-rs API only signs messages.
 
 mod cert;
+mod crypt;
 mod lc;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,7 @@ use crate::identity::{Principal, is_valid_id};
 use crate::{Core, Unlocked, crypto};
 use cert::StoredCert;
 pub use cert::{CERT_MAX_BYTES, CERT_MEDIA_TYPES};
+pub use crypt::{AES_IV_BYTES, decrypt_mode, encrypt_mode};
 use lc::{DigestSign, Md, Pkey};
 
 /// Where keys live in the store.
@@ -52,6 +54,8 @@ pub enum KeyType {
     EcP384,
     #[serde(rename = "EC_P521")]
     EcP521,
+    /// An AES key (128, 192 or 256 bits), for AES-CBC ([`crypt`]).
+    Generic,
 }
 
 impl KeyType {
@@ -64,7 +68,8 @@ impl KeyType {
             "EC_P256" => KeyType::EcP256,
             "EC_P384" => KeyType::EcP384,
             "EC_P521" => KeyType::EcP521,
-            "EC_P256K1" | "BrainpoolP256" | "BrainpoolP384" | "BrainpoolP512" | "Generic" => {
+            "Generic" => KeyType::Generic,
+            "EC_P256K1" | "BrainpoolP256" | "BrainpoolP384" | "BrainpoolP512" => {
                 return Err(Error::InvalidInput(format!(
                     "Key type {name} is not supported yet."
                 )));
@@ -80,6 +85,7 @@ impl KeyType {
             KeyType::EcP256 => "EC_P256",
             KeyType::EcP384 => "EC_P384",
             KeyType::EcP521 => "EC_P521",
+            KeyType::Generic => "Generic",
         }
     }
 
@@ -125,9 +131,29 @@ pub enum Mechanism {
     EdDsa,
     #[serde(rename = "ECDSA_Signature")]
     Ecdsa,
+    #[serde(rename = "RSA_Decryption_RAW")]
+    RsaDecryptRaw,
+    #[serde(rename = "RSA_Decryption_PKCS1")]
+    RsaDecryptPkcs1,
+    #[serde(rename = "RSA_Decryption_OAEP_MD5")]
+    RsaDecryptOaepMd5,
+    #[serde(rename = "RSA_Decryption_OAEP_SHA1")]
+    RsaDecryptOaepSha1,
+    #[serde(rename = "RSA_Decryption_OAEP_SHA224")]
+    RsaDecryptOaepSha224,
+    #[serde(rename = "RSA_Decryption_OAEP_SHA256")]
+    RsaDecryptOaepSha256,
+    #[serde(rename = "RSA_Decryption_OAEP_SHA384")]
+    RsaDecryptOaepSha384,
+    #[serde(rename = "RSA_Decryption_OAEP_SHA512")]
+    RsaDecryptOaepSha512,
+    #[serde(rename = "AES_Encryption_CBC")]
+    AesEncryptCbc,
+    #[serde(rename = "AES_Decryption_CBC")]
+    AesDecryptCbc,
 }
 
-const MECHANISMS: [Mechanism; 9] = [
+const MECHANISMS: [Mechanism; 19] = [
     Mechanism::RsaPkcs1,
     Mechanism::RsaPssMd5,
     Mechanism::RsaPssSha1,
@@ -137,22 +163,20 @@ const MECHANISMS: [Mechanism; 9] = [
     Mechanism::RsaPssSha512,
     Mechanism::EdDsa,
     Mechanism::Ecdsa,
+    Mechanism::RsaDecryptRaw,
+    Mechanism::RsaDecryptPkcs1,
+    Mechanism::RsaDecryptOaepMd5,
+    Mechanism::RsaDecryptOaepSha1,
+    Mechanism::RsaDecryptOaepSha224,
+    Mechanism::RsaDecryptOaepSha256,
+    Mechanism::RsaDecryptOaepSha384,
+    Mechanism::RsaDecryptOaepSha512,
+    Mechanism::AesEncryptCbc,
+    Mechanism::AesDecryptCbc,
 ];
 
 /// The spec's mechanisms this increment does not offer yet.
-const LATER_MECHANISMS: [&str; 11] = [
-    "RSA_Decryption_RAW",
-    "RSA_Decryption_PKCS1",
-    "RSA_Decryption_OAEP_MD5",
-    "RSA_Decryption_OAEP_SHA1",
-    "RSA_Decryption_OAEP_SHA224",
-    "RSA_Decryption_OAEP_SHA256",
-    "RSA_Decryption_OAEP_SHA384",
-    "RSA_Decryption_OAEP_SHA512",
-    "BIP340_Signature",
-    "AES_Encryption_CBC",
-    "AES_Decryption_CBC",
-];
+const LATER_MECHANISMS: [&str; 1] = ["BIP340_Signature"];
 
 impl Mechanism {
     pub fn parse(name: &str) -> Result<Mechanism> {
@@ -178,6 +202,16 @@ impl Mechanism {
             Mechanism::RsaPssSha512 => "RSA_Signature_PSS_SHA512",
             Mechanism::EdDsa => "EdDSA_Signature",
             Mechanism::Ecdsa => "ECDSA_Signature",
+            Mechanism::RsaDecryptRaw => "RSA_Decryption_RAW",
+            Mechanism::RsaDecryptPkcs1 => "RSA_Decryption_PKCS1",
+            Mechanism::RsaDecryptOaepMd5 => "RSA_Decryption_OAEP_MD5",
+            Mechanism::RsaDecryptOaepSha1 => "RSA_Decryption_OAEP_SHA1",
+            Mechanism::RsaDecryptOaepSha224 => "RSA_Decryption_OAEP_SHA224",
+            Mechanism::RsaDecryptOaepSha256 => "RSA_Decryption_OAEP_SHA256",
+            Mechanism::RsaDecryptOaepSha384 => "RSA_Decryption_OAEP_SHA384",
+            Mechanism::RsaDecryptOaepSha512 => "RSA_Decryption_OAEP_SHA512",
+            Mechanism::AesEncryptCbc => "AES_Encryption_CBC",
+            Mechanism::AesDecryptCbc => "AES_Decryption_CBC",
         }
     }
 
@@ -185,6 +219,7 @@ impl Mechanism {
         match self {
             Mechanism::EdDsa => t == KeyType::Curve25519,
             Mechanism::Ecdsa => t.ec_sizes().is_some(),
+            Mechanism::AesEncryptCbc | Mechanism::AesDecryptCbc => t == KeyType::Generic,
             _ => t == KeyType::Rsa,
         }
     }
@@ -260,6 +295,8 @@ pub enum PublicData {
     },
     /// The EC point (uncompressed, 0x04 || x || y) or the Ed25519 public key.
     Data(Vec<u8>),
+    /// None: a Generic (AES) key is secret through and through.
+    None,
 }
 
 /// What `GET /keys/{KeyID}` shows of a key.
@@ -282,7 +319,7 @@ struct KeyRecord {
     /// The key's label (`/keys/{KeyID}/label`; empty: none).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     label: String,
-    /// PKCS#8 DER, hex.
+    /// PKCS#8 DER, hex; for a Generic key the raw AES key, hex ([`crypt`]).
     private: Zeroizing<String>,
     /// The certificate stored for the key (`/keys/{KeyID}/cert`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -309,6 +346,9 @@ impl KeyRecord {
     }
 
     fn pkey(&self) -> Result<Pkey> {
+        if self.key_type == KeyType::Generic {
+            return Err(crypt::no_public_key());
+        }
         Pkey::from_pkcs8(&self.pkcs8()?)
             .map_err(|_| Error::Internal("a stored key is not readable".into()))
     }
@@ -542,7 +582,10 @@ impl Keys<'_> {
     pub fn generate(&self, new: &NewKey, length: Option<u32>) -> Result<String> {
         self.require(Access::Administrator)?;
         self.check_new(new)?;
-        let pkcs8 = generate_pkcs8(new.key_type, length)?;
+        let pkcs8 = match new.key_type {
+            KeyType::Generic => crypt::generate_secret(length)?,
+            t => generate_pkcs8(t, length)?,
+        };
         self.store(new, &pkcs8)
     }
 
@@ -551,7 +594,10 @@ impl Keys<'_> {
     pub fn import(&self, new: &NewKey, key: &ImportedKey) -> Result<String> {
         self.require(Access::Administrator)?;
         self.check_new(new)?;
-        let pkcs8 = import_pkcs8(new.key_type, key)?;
+        let pkcs8 = match new.key_type {
+            KeyType::Generic => crypt::import_secret(&key.data)?,
+            t => import_pkcs8(t, key)?,
+        };
         self.store(new, &pkcs8)
     }
 
@@ -616,6 +662,15 @@ impl Keys<'_> {
         let (core, u, who) = self.parts();
         self.require(Access::AdministratorOrOperator)?;
         let record = core.read_key(u, who, id)?;
+        if record.key_type == KeyType::Generic {
+            return Ok(KeyInfo {
+                key_type: record.key_type,
+                mechanisms: record.mechanisms,
+                tags: record.tags,
+                label: record.label,
+                public: PublicData::None,
+            });
+        }
         let pkey = record.pkey()?;
         let public = if record.key_type == KeyType::Rsa {
             let (modulus, public_exponent) = pkey.rsa_public().map_err(internal("read"))?;

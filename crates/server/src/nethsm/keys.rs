@@ -222,15 +222,16 @@ async fn key_info(
         PublicData::Rsa {
             modulus,
             public_exponent,
-        } => KeyPublicData {
+        } => Some(KeyPublicData {
             modulus: Some(STANDARD.encode(modulus)),
             public_exponent: Some(STANDARD.encode(public_exponent)),
             data: None,
-        },
-        PublicData::Data(data) => KeyPublicData {
+        }),
+        PublicData::Data(data) => Some(KeyPublicData {
             data: Some(STANDARD.encode(data)),
             ..KeyPublicData::default()
-        },
+        }),
+        PublicData::None => None,
     };
     Ok(NetHsmJson(PublicKey {
         mechanisms: info

@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod health;
 mod keys;
+mod keys_crypt;
 mod metrics;
 mod namespaces;
 mod provision;
@@ -172,6 +173,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/keys/{KeyID}/sign",
             at(&[Operational], post(keys::key_sign_post)),
+        )
+        .route(
+            "/keys/{KeyID}/decrypt",
+            at(&[Operational], post(keys_crypt::key_decrypt_post)),
+        )
+        .route(
+            "/keys/{KeyID}/encrypt",
+            at(&[Operational], post(keys_crypt::key_encrypt_post)),
         )
         .route(
             "/keys/{KeyID}/move",

@@ -270,7 +270,9 @@ pub struct PublicKey {
     #[serde(rename = "type")]
     pub key_type: String,
     pub restrictions: KeyRestrictions,
-    pub public: KeyPublicData,
+    /// Absent for a Generic key, which has no public part (the spec: "null for Generic keys").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<KeyPublicData>,
     pub operations: u64,
     /// The key's label; the empty string when it has none (the spec's default).
     pub label: String,

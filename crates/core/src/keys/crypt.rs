@@ -1,0 +1,413 @@
+//! Decryption and encryption with a stored key (`POST /keys/{KeyID}/decrypt`, `/encrypt`), and
+//! Generic keys (AES-128, -192, -256), the keys AES-CBC takes.
+//!
+//! RSA decryption: RAW (the bare private operation: a ciphertext of exactly the modulus length,
+//! less than the modulus, answered as the modulus length), EME-OAEP (the mode's hash for OAEP and
+//! MGF1, the empty label) and PKCS#1 v1.5. aws-lc does the private operation ([`lc`]).
+//!
+//! PKCS#1 v1.5 decryption is a padding oracle (Bleichenbacher 1998, and its timing variants up
+//! to Marvin, 2023) as soon as a caller can tell a padding failure from a success. aws-lc does
+//! not offer implicit rejection (its `rsa_crypt.c` tells callers to use RSA_NO_PADDING and check
+//! the padding themselves), so that is what this module does: a RAW decryption, then the padding
+//! check of draft-irtf-cfrg-rsa-guidance (the algorithm of OpenSSL 3.2+), which on a failure
+//! answers a synthetic message derived from the ciphertext and the private exponent, in constant
+//! time (`subtle`): the same ciphertext always gets the same answer, and a caller sees a 200 with
+//! some plaintext either way. docs/security-model.md has the reasoning.
+//!
+//! AES-CBC takes and answers whole blocks: NetHSM adds and removes no padding.
+//!
+//! A Generic key's record holds the raw AES key (hex) where other keys hold their PKCS#8, in the
+//! same sealed record; it has no public part, so `public.pem`, certificates and anything else
+//! that needs one answer 400.
+//!
+//! [`lc`]: super::lc
+
+use aws_lc_rs::cipher::{
+    AES_128, AES_192, AES_256, Algorithm, DecryptingKey, DecryptionContext, EncryptingKey,
+    EncryptionContext, UnboundCipherKey,
+};
+use aws_lc_rs::iv::FixedLength;
+use aws_lc_rs::{digest, hmac};
+use subtle::{
+    Choice, ConditionallySelectable, ConstantTimeEq, ConstantTimeGreater, ConstantTimeLess,
+};
+use zeroize::Zeroizing;
+
+use super::lc::{Decrypt, Md};
+use super::{KeyRecord, KeyType, Mechanism, internal, meets};
+use crate::access::Access;
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::handles::Keys;
+
+/// The length of an AES-CBC IV.
+pub const AES_IV_BYTES: usize = 16;
+
+/// A decrypt mode (the spec's `DecryptMode`), as the mechanism it needs.
+pub fn decrypt_mode(mode: &str) -> Result<Mechanism> {
+    Ok(match mode {
+        "RAW" => Mechanism::RsaDecryptRaw,
+        "PKCS1" => Mechanism::RsaDecryptPkcs1,
+        "OAEP_MD5" => Mechanism::RsaDecryptOaepMd5,
+        "OAEP_SHA1" => Mechanism::RsaDecryptOaepSha1,
+        "OAEP_SHA224" => Mechanism::RsaDecryptOaepSha224,
+        "OAEP_SHA256" => Mechanism::RsaDecryptOaepSha256,
+        "OAEP_SHA384" => Mechanism::RsaDecryptOaepSha384,
+        "OAEP_SHA512" => Mechanism::RsaDecryptOaepSha512,
+        "AES_CBC" => Mechanism::AesDecryptCbc,
+        _ => {
+            return Err(Error::InvalidInput(format!("Unknown decrypt mode {mode}.")));
+        }
+    })
+}
+
+/// An encrypt mode (the spec's `EncryptMode`), as the mechanism it needs.
+pub fn encrypt_mode(mode: &str) -> Result<Mechanism> {
+    match mode {
+        "AES_CBC" => Ok(Mechanism::AesEncryptCbc),
+        _ => Err(Error::InvalidInput(format!("Unknown encrypt mode {mode}."))),
+    }
+}
+
+/// What asking a Generic key for its public part answers.
+pub(super) fn no_public_key() -> Error {
+    Error::InvalidInput("A Generic key has no public key.".into())
+}
+
+/// A new AES key of `length` bits.
+pub(super) fn generate_secret(length: Option<u32>) -> Result<Zeroizing<Vec<u8>>> {
+    match length {
+        Some(bits @ (128 | 192 | 256)) => {
+            let mut key = Zeroizing::new(vec![0u8; bits as usize / 8]);
+            crypto::fill_random(&mut key);
+            Ok(key)
+        }
+        _ => Err(Error::InvalidInput(
+            "Generic keys are 128, 192 or 256 bits long (length).".into(),
+        )),
+    }
+}
+
+/// An imported AES key (the spec's `data`: the raw key).
+pub(super) fn import_secret(data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    aes_algorithm(data.len())?;
+    Ok(Zeroizing::new(data.to_vec()))
+}
+
+fn aes_algorithm(key_len: usize) -> Result<&'static Algorithm> {
+    match key_len {
+        16 => Ok(&AES_128),
+        24 => Ok(&AES_192),
+        32 => Ok(&AES_256),
+        _ => Err(Error::InvalidInput(
+            "A Generic private key (data) is an AES key of 16, 24 or 32 bytes.".into(),
+        )),
+    }
+}
+
+impl Mechanism {
+    /// The hash of an OAEP mode.
+    fn oaep_md(self) -> Option<Md> {
+        Some(match self {
+            Mechanism::RsaDecryptOaepMd5 => Md::Md5,
+            Mechanism::RsaDecryptOaepSha1 => Md::Sha1,
+            Mechanism::RsaDecryptOaepSha224 => Md::Sha224,
+            Mechanism::RsaDecryptOaepSha256 => Md::Sha256,
+            Mechanism::RsaDecryptOaepSha384 => Md::Sha384,
+            Mechanism::RsaDecryptOaepSha512 => Md::Sha512,
+            _ => return None,
+        })
+    }
+}
+
+impl KeyRecord {
+    /// A Generic key's AES key.
+    fn secret(&self) -> Result<Zeroizing<Vec<u8>>> {
+        if self.key_type != KeyType::Generic {
+            return Err(Error::Internal("not a Generic key".into()));
+        }
+        // The field holds the raw key for Generic keys (see the module's notes).
+        self.pkcs8()
+    }
+}
+
+fn check_blocks(input: &[u8]) -> Result<()> {
+    // Whole blocks (not `is_multiple_of`, newer than the workspace's rust-version).
+    if input.is_empty() || !input.chunks_exact(AES_IV_BYTES).remainder().is_empty() {
+        return Err(Error::InvalidInput(
+            "AES_CBC takes whole blocks: a non-empty multiple of 16 bytes (no padding is added or removed).".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_iv(iv: &[u8]) -> Result<[u8; AES_IV_BYTES]> {
+    iv.try_into()
+        .map_err(|_| Error::InvalidInput("The IV (iv) is 16 bytes.".into()))
+}
+
+impl Keys<'_> {
+    /// The key `id` for an Operator to use with `mode`: 403 unless the caller carries one of
+    /// its tags (if it has any), 400 unless it was created for `mode`'s mechanism.
+    fn usable(&self, id: &str, mode: Mechanism) -> Result<KeyRecord> {
+        let (core, u, who) = self.parts();
+        self.require(Access::Operator)?;
+        let record = core.read_key(u, who, id)?;
+        if !meets(&record.tags, &core.user_tags(u, &who.user_id)?) {
+            return Err(Error::Forbidden);
+        }
+        if !record.mechanisms.contains(&mode) {
+            return Err(Error::InvalidInput(format!(
+                "The key was not created for mechanism {}.",
+                mode.as_str()
+            )));
+        }
+        Ok(record)
+    }
+
+    /// `POST /keys/{KeyID}/decrypt`: `input` decrypted with `mode` (see the module's notes);
+    /// `iv` only for AES_CBC (and needed there), ignored otherwise.
+    pub fn decrypt(
+        &self,
+        id: &str,
+        mode: Mechanism,
+        input: &[u8],
+        iv: Option<&[u8]>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let record = self.usable(id, mode)?;
+        if mode == Mechanism::AesDecryptCbc {
+            let iv = iv.ok_or_else(|| {
+                Error::InvalidInput("AES_CBC decryption needs the IV (iv).".into())
+            })?;
+            let iv = check_iv(iv)?;
+            check_blocks(input)?;
+            let key = record.secret()?;
+            let fail = |_| Error::Internal("AES decryption failed".into());
+            let key = UnboundCipherKey::new(aes_algorithm(key.len())?, &key).map_err(fail)?;
+            let mut data = Zeroizing::new(input.to_vec());
+            DecryptingKey::cbc(key)
+                .map_err(fail)?
+                .decrypt(&mut data, DecryptionContext::Iv128(FixedLength::from(iv)))
+                .map_err(fail)?;
+            return Ok(data);
+        }
+        let pkey = record.pkey()?;
+        let k = pkey.bits().div_ceil(8);
+        if input.len() != k {
+            return Err(Error::InvalidInput(format!(
+                "{} decryption takes a ciphertext of exactly {k} bytes (the key's modulus length).",
+                mode.as_str()
+            )));
+        }
+        // Public values both: compared in variable time.
+        let (modulus, _) = pkey.rsa_public().map_err(internal("read"))?;
+        if input >= &modulus[..] {
+            return Err(Error::InvalidInput(
+                "The ciphertext is not less than the key's modulus.".into(),
+            ));
+        }
+        match mode {
+            Mechanism::RsaDecryptRaw => pkey
+                .decrypt(Decrypt::Raw, input)
+                .map_err(internal("decrypt")),
+            Mechanism::RsaDecryptPkcs1 => {
+                let em = pkey
+                    .decrypt(Decrypt::Raw, input)
+                    .map_err(internal("decrypt"))?;
+                let d = pkey.rsa_private_exponent(k).map_err(internal("read"))?;
+                Ok(pkcs1_unpad_implicit(&em, &d, input))
+            }
+            oaep => {
+                let md = oaep
+                    .oaep_md()
+                    .ok_or_else(|| Error::Internal("not a decryption mode".into()))?;
+                // OAEP is not malleable: one answer for every failure, checked in constant
+                // time by aws-lc, gives an attacker nothing to work with.
+                pkey.decrypt(Decrypt::Oaep(md), input).map_err(|_| {
+                    Error::InvalidInput(format!(
+                        "The ciphertext does not decrypt with {}.",
+                        oaep.as_str()
+                    ))
+                })
+            }
+        }
+    }
+
+    /// `POST /keys/{KeyID}/encrypt`: `message` (whole blocks) encrypted with AES-CBC under
+    /// `iv`, or under a fresh random IV if none is given; answers the ciphertext and the IV.
+    pub fn encrypt(
+        &self,
+        id: &str,
+        mode: Mechanism,
+        message: &[u8],
+        iv: Option<&[u8]>,
+    ) -> Result<(Vec<u8>, [u8; AES_IV_BYTES])> {
+        let record = self.usable(id, mode)?;
+        if mode != Mechanism::AesEncryptCbc {
+            return Err(Error::Internal("not an encryption mode".into()));
+        }
+        let iv = match iv {
+            Some(iv) => check_iv(iv)?,
+            None => {
+                let mut iv = [0u8; AES_IV_BYTES];
+                crypto::fill_random(&mut iv);
+                iv
+            }
+        };
+        check_blocks(message)?;
+        let key = record.secret()?;
+        let fail = |_| Error::Internal("AES encryption failed".into());
+        let key = UnboundCipherKey::new(aes_algorithm(key.len())?, &key).map_err(fail)?;
+        let mut data = message.to_vec();
+        EncryptingKey::cbc(key)
+            .map_err(fail)?
+            .less_safe_encrypt(&mut data, EncryptionContext::Iv128(FixedLength::from(iv)))
+            .map_err(fail)?;
+        Ok((data, iv))
+    }
+}
+
+/// The implicit-rejection PRF of draft-irtf-cfrg-rsa-guidance: HMAC-SHA256 under `kdk` of a
+/// big-endian 16-bit counter, `label` and the output length in bits (16-bit big-endian), the
+/// blocks concatenated to `len` bytes.
+fn implicit_rejection_prf(kdk: &[u8], label: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, kdk);
+    // RSA keys here are at most 8192 bits: 8192 bits of output fits 16 bits.
+    let bits = u16::try_from(len * 8).unwrap_or(u16::MAX).to_be_bytes();
+    // Room for the last whole block, so the buffer never moves (and leaves no copy behind).
+    let mut out = Zeroizing::new(Vec::with_capacity(len + digest::SHA256_OUTPUT_LEN));
+    let mut counter: u16 = 0;
+    while out.len() < len {
+        let mut ctx = hmac::Context::with_key(&key);
+        ctx.update(&counter.to_be_bytes());
+        ctx.update(label);
+        ctx.update(&bits);
+        out.extend_from_slice(ctx.sign().as_ref());
+        counter = counter.wrapping_add(1);
+    }
+    out.truncate(len);
+    out
+}
+
+/// How many 16-bit candidates the synthetic length is drawn from (OpenSSL's
+/// `MAX_LEN_GEN_TRIES`): none fitting has probability below 2^-128.
+const LENGTH_CANDIDATES: usize = 128;
+
+/// RSAES-PKCS1-v1_5 decoding with implicit rejection (draft-irtf-cfrg-rsa-guidance; OpenSSL
+/// 3.2's `ossl_rsa_padding_check_PKCS1_type_2`): `em` is the RAW decryption (the modulus
+/// length), `d` the private exponent padded to that length, `c` the ciphertext. A valid
+/// padding answers the message; any other a synthetic message, derived from `c` under a key
+/// derived from `d`. Both are always computed, and the choice is made in constant time.
+fn pkcs1_unpad_implicit(em: &[u8], d: &[u8], c: &[u8]) -> Zeroizing<Vec<u8>> {
+    let k = em.len();
+    let d_hash = digest::digest(&digest::SHA256, d);
+    let kdk = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, d_hash.as_ref()), c);
+    let synthetic = implicit_rejection_prf(kdk.as_ref(), b"message", k);
+    let candidates = implicit_rejection_prf(kdk.as_ref(), b"length", 2 * LENGTH_CANDIDATES);
+
+    // The longest message: the modulus length less 00 02, eight bytes of padding and 00.
+    let max_len = (k.saturating_sub(10)) as u32;
+    let mut mask = max_len;
+    mask |= mask >> 1;
+    mask |= mask >> 2;
+    mask |= mask >> 4;
+    mask |= mask >> 8;
+    let mut synthetic_len = 0u32;
+    for pair in candidates.chunks_exact(2) {
+        let candidate = u32::from(u16::from_be_bytes([pair[0], pair[1]])) & mask;
+        synthetic_len =
+            u32::conditional_select(&synthetic_len, &candidate, candidate.ct_lt(&max_len));
+    }
+    let synthetic_index = k as u32 - synthetic_len;
+
+    let mut good: Choice = em[0].ct_eq(&0) & em[1].ct_eq(&2);
+    let mut found = Choice::from(0);
+    let mut zero_index = 0u32;
+    for (i, b) in em.iter().enumerate().skip(2) {
+        let is_zero = b.ct_eq(&0);
+        zero_index = u32::conditional_select(&zero_index, &(i as u32), !found & is_zero);
+        found |= is_zero;
+    }
+    // At least eight bytes of padding after 00 02 (so no zero found at all fails too).
+    good &= zero_index.ct_gt(&9);
+    let index = u32::conditional_select(&synthetic_index, &(zero_index + 1), good) as usize;
+    // The answer's length is the answer's: from here on only its bytes are chosen, reading
+    // both buffers alike.
+    let mut out = Zeroizing::new(Vec::with_capacity(k - index));
+    for i in index..k {
+        out.push(u8::conditional_select(&synthetic[i], &em[i], good));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A well-padded block decodes to its message; every malformed one to a synthetic
+    /// message that depends on the ciphertext and the exponent, and is the same each time.
+    #[test]
+    fn implicit_rejection_decodes_good_padding_and_synthesises_for_bad() {
+        let k = 256;
+        let d = vec![7u8; k];
+        let c = vec![1u8; k];
+        let message = b"the secret";
+        let mut em = vec![0u8, 2];
+        em.extend(std::iter::repeat_n(0x55, k - 3 - message.len()));
+        em.push(0);
+        em.extend_from_slice(message);
+        assert_eq!(em.len(), k);
+        assert_eq!(&pkcs1_unpad_implicit(&em, &d, &c)[..], message);
+
+        let mut bad_cases = Vec::new();
+        let mut wrong_type = em.clone();
+        wrong_type[1] = 1;
+        bad_cases.push(wrong_type);
+        let mut nonzero_first = em.clone();
+        nonzero_first[0] = 1;
+        bad_cases.push(nonzero_first);
+        let mut short_padding = em.clone();
+        short_padding[9] = 0; // the separator after seven bytes of padding
+        bad_cases.push(short_padding);
+        let mut no_separator = em.clone();
+        no_separator[k - message.len() - 1] = 0x55;
+        bad_cases.push(no_separator);
+        let first = pkcs1_unpad_implicit(&bad_cases[0], &d, &c);
+        for bad in &bad_cases {
+            let out = pkcs1_unpad_implicit(bad, &d, &c);
+            assert_ne!(&out[..], message);
+            assert!(out.len() <= k - 10);
+            // The synthetic message depends on the ciphertext and the key, not on the block.
+            assert_eq!(out, first);
+        }
+        let other_c = pkcs1_unpad_implicit(&bad_cases[0], &d, &[2u8; 256]);
+        assert_ne!(other_c, first);
+        let other_d = pkcs1_unpad_implicit(&bad_cases[0], &[8u8; 256], &c);
+        assert_ne!(other_d, first);
+        // Eight bytes of padding exactly is the shortest valid one.
+        let mut shortest = vec![0u8, 2];
+        shortest.extend_from_slice(&[0x11; 8]);
+        shortest.push(0);
+        shortest.extend(std::iter::repeat_n(0x42, k - 11));
+        assert_eq!(
+            &pkcs1_unpad_implicit(&shortest, &d, &c)[..],
+            &vec![0x42; k - 11][..]
+        );
+    }
+
+    #[test]
+    fn the_prf_is_hmac_sha256_in_counter_mode() {
+        let kdk = [9u8; 32];
+        let out = implicit_rejection_prf(&kdk, b"length", 40);
+        assert_eq!(out.len(), 40);
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &kdk);
+        let block = |i: u16| {
+            let mut input = i.to_be_bytes().to_vec();
+            input.extend_from_slice(b"length");
+            input.extend_from_slice(&320u16.to_be_bytes());
+            hmac::sign(&key, &input)
+        };
+        assert_eq!(&out[..32], block(0).as_ref());
+        assert_eq!(&out[32..], &block(1).as_ref()[..8]);
+    }
+}
