@@ -348,12 +348,12 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
         .await;
     let message = "The key ID generate is reserved (POST /keys/generate).";
     face.nethsm(400, message, generate(ed("generate"))).await;
-    let r = generate(json!({"type": "Generic", "mechanisms": []}));
+    let r = generate(json!({"type": "BrainpoolP512", "mechanisms": []}));
     face.nethsm(400, "Key type <name> is not supported yet.", r)
         .await;
     let r = generate(json!({"type": "DSA", "mechanisms": []}));
     face.nethsm(400, "Unknown key type <name>.", r).await;
-    let r = generate(json!({"type": "RSA", "length": 2048, "mechanisms": ["RSA_Decryption_RAW"]}));
+    let r = generate(json!({"type": "EC_P256", "mechanisms": ["BIP340_Signature"]}));
     face.nethsm(400, "Mechanism <name> is not supported yet.", r)
         .await;
     let r = generate(json!({"type": "RSA", "length": 2048, "mechanisms": ["RSA_Magic"]}));
@@ -418,6 +418,79 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
     // The Operator carries "berlin", the key asks for "paris".
     let digest = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
     face.nethsm(403, "Access denied.", sign("p256", "ECDSA", &digest))
+        .await;
+    // Decrypt and encrypt (keys_crypt.rs has every case).
+    let std_b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let crypt = |id: &str, what: &str, body: Value| {
+        s.post(&format!("/keys/{id}/{what}"))
+            .basic_auth("op", Some(OP_PASS))
+            .json(&body)
+    };
+    let r = generate(json!({"type": "Generic", "length": 128, "id": "aes",
+        "mechanisms": ["AES_Encryption_CBC", "AES_Decryption_CBC"]}));
+    assert_eq!(r.answer().await.status(), 201);
+    let r = generate(json!({"type": "RSA", "length": 2048, "id": "rsa-dec",
+        "mechanisms": ["RSA_Decryption_OAEP_SHA256"]}));
+    assert_eq!(r.answer().await.status(), 201);
+    let (block, iv) = (std_b64(&[1; 16]), std_b64(&[2; 16]));
+    let r = crypt("aes", "decrypt", json!({"mode": "CTR", "encrypted": block}));
+    face.nethsm(400, "Unknown decrypt mode <mode>.", r).await;
+    let r = crypt("aes", "encrypt", json!({"mode": "CTR", "message": block}));
+    face.nethsm(400, "Unknown encrypt mode <mode>.", r).await;
+    let r = crypt(
+        "aes",
+        "decrypt",
+        json!({"mode": "AES_CBC", "encrypted": block}),
+    );
+    face.nethsm(400, "AES_CBC decryption needs the IV (iv).", r)
+        .await;
+    let r = crypt(
+        "aes",
+        "encrypt",
+        json!({"mode": "AES_CBC", "message": block, "iv": block[..8]}),
+    );
+    face.nethsm(400, "The IV (iv) is 16 bytes.", r).await;
+    let r = crypt(
+        "aes",
+        "encrypt",
+        json!({"mode": "AES_CBC", "message": std_b64(&[1; 15])}),
+    );
+    let message = "AES_CBC takes whole blocks: a non-empty multiple of 16 bytes (no padding is added or removed).";
+    face.nethsm(400, message, r).await;
+    let r = crypt(
+        "rsa-dec",
+        "decrypt",
+        json!({"mode": "OAEP_SHA256", "encrypted": block}),
+    );
+    let message =
+        "<mechanism> decryption takes a ciphertext of exactly N bytes (the key's modulus length).";
+    face.nethsm(400, message, r).await;
+    let r = crypt(
+        "rsa-dec",
+        "decrypt",
+        json!({"mode": "OAEP_SHA256", "encrypted": std_b64(&[0xff; 256])}),
+    );
+    face.nethsm(400, "The ciphertext is not less than the key's modulus.", r)
+        .await;
+    let r = crypt(
+        "rsa-dec",
+        "decrypt",
+        json!({"mode": "OAEP_SHA256", "encrypted": std_b64(&[1; 256])}),
+    );
+    face.nethsm(400, "The ciphertext does not decrypt with <mechanism>.", r)
+        .await;
+    let r = generate(json!({"type": "Generic", "length": 512, "mechanisms": []}));
+    face.nethsm(
+        400,
+        "Generic keys are 128, 192 or 256 bits long (length).",
+        r,
+    )
+    .await;
+    let r = import(json!({"type": "Generic", "mechanisms": [], "private": {"data": iv[..8]}}));
+    let message = "A Generic private key (data) is an AES key of 16, 24 or 32 bytes.";
+    face.nethsm(400, message, r).await;
+    let r = admin(Method::GET, "/keys/aes/public.pem");
+    face.nethsm(400, "A Generic key has no public key.", r)
         .await;
     // Tag restrictions of a key: bad and unknown tags, and one the key has already.
     let r = admin(Method::PUT, "/keys/p256/restrictions/tags/not_valid!");
