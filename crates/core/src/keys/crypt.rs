@@ -395,6 +395,97 @@ mod tests {
         );
     }
 
+    /// A Generic key imported, used with the NIST SP 800-38A CBC-AES128 vectors, backed up
+    /// (never in clear in the backup) and restored into another node, where it is the same key.
+    #[test]
+    fn a_generic_key_matches_sp800_38a_and_survives_backup_and_restore() {
+        use crate::identity::{Principal, Role};
+        use crate::keys::{ImportedKey, NewKey};
+        use crate::secret::Passphrase;
+        use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator};
+        use crate::{Core, CoreSettings, backup};
+
+        let secret: Vec<u8> = hex::decode("2b7e151628aed2a6abf7158809cf4f3c").unwrap();
+        let iv: Vec<u8> = hex::decode("000102030405060708090a0b0c0d0e0f").unwrap();
+        let plain = hex::decode("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51")
+            .unwrap();
+        let cipher =
+            hex::decode("7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2")
+                .unwrap();
+        let (_a_dir, a) = open_provisioned();
+        create_operator(&a, "op", &Passphrase::new("operator passphrase 1"));
+        let new = NewKey {
+            id: Some("aes".into()),
+            key_type: KeyType::Generic,
+            mechanisms: vec![Mechanism::AesEncryptCbc, Mechanism::AesDecryptCbc],
+            tags: vec![],
+            label: String::new(),
+        };
+        let key = ImportedKey {
+            data: Zeroizing::new(secret.clone()),
+            ..ImportedKey::default()
+        };
+        a.operational(&admin())
+            .and_then(|h| h.keys().import(&new, &key))
+            .unwrap();
+        let op = operator("op");
+        let (encrypted, answered_iv) = a
+            .operational(&op)
+            .and_then(|h| {
+                h.keys()
+                    .encrypt("aes", Mechanism::AesEncryptCbc, &plain, Some(&iv))
+            })
+            .unwrap();
+        assert_eq!(encrypted, cipher);
+        assert_eq!(&answered_iv[..], &iv[..]);
+        let info = a
+            .operational(&op)
+            .and_then(|h| h.keys().get("aes"))
+            .unwrap();
+        assert_eq!(info.public, super::super::PublicData::None);
+
+        a.operational(&admin())
+            .and_then(|h| {
+                h.system()
+                    .set_backup_passphrase(&Passphrase::new("backup passphrase 1"), None)
+            })
+            .unwrap();
+        let bytes = a
+            .operational(&Principal::new("backup", Role::Backup))
+            .and_then(|h| h.backup().prepare())
+            .unwrap()
+            .write_to(Vec::new())
+            .unwrap();
+        assert!(!bytes.windows(16).any(|w| w == &secret[..]));
+        assert!(
+            !bytes
+                .windows(32)
+                .any(|w| w == hex::encode(&secret).as_bytes())
+        );
+
+        let b_dir = tempfile::tempdir().unwrap();
+        let file = b_dir.path().join("backup.bin");
+        std::fs::write(&file, &bytes).unwrap();
+        let b = Core::open(&b_dir.path().join("data"), CoreSettings::default()).unwrap();
+        b.restore(
+            &file,
+            backup::Restore {
+                backup_passphrase: &Passphrase::new("backup passphrase 1"),
+                system_time: None,
+            },
+        )
+        .unwrap();
+        b.unlock(&Passphrase::new(UNLOCK)).unwrap();
+        let decrypted = b
+            .operational(&op)
+            .and_then(|h| {
+                h.keys()
+                    .decrypt("aes", Mechanism::AesDecryptCbc, &cipher, Some(&iv))
+            })
+            .unwrap();
+        assert_eq!(&decrypted[..], &plain[..]);
+    }
+
     #[test]
     fn the_prf_is_hmac_sha256_in_counter_mode() {
         let kdk = [9u8; 32];
