@@ -486,6 +486,81 @@ mod tests {
         assert_eq!(&decrypted[..], &plain[..]);
     }
 
+    // Vectors from an independent implementation: an RSA-2048 key made by pyca/cryptography
+    // (d = e^-1 mod (p-1)(q-1), the d an import computes), ciphertexts of malformed and valid
+    // PKCS#1 v1.5 blocks, and what OpenSSL 4.0.3's implicit rejection (through pyca) decrypts
+    // them to. (The draft's own vectors were not at hand; OpenSSL implements the draft.)
+    const VECTOR_P: &str = "e4a8e85f229c08daf8f5c86ebc923f0b3d43b63f4aef079d586c250d4232939438d5d888444af3003eabc3d15aa6a668001e0df68afee6153f6b431d3aff6c57bd2de673fccb599d41c6497cea50851e3e0706e45a1e28e329ecd3325348e4054b76b7c7f2d5a08f40a696303d1ead9cc2f354c7952924a335046949b1b26427";
+    const VECTOR_Q: &str = "b9944066e2b3364e4097bca718c16c3a60f9d086e74ed9e2656c2c9db9763099ab2d3f4c9d0792888da334563b4825ed9a07c55d7f668b81631b3b7648ccbbf9a38a84499c6e37c5f7651ac4d32b4384bdea1d7be1b32dff8dca18ad449af1455d6b7e51a9374297a153b3b8c71363abf8c148b52033bbae01c72866260dd05b";
+    /// (what the block is, ciphertext, what OpenSSL 4.0.3 answers)
+    const VECTORS: [(&str, &str, &str); 4] = [
+        (
+            "block type 1",
+            "5ee3874bd04528c5b30ec004dba75befaa49b3cf15d8d171c8ee678adfe3936a4d007cb27e10054abd09a4a20865d0a06127b98424c5f0135b952813e8d44157c19ec84eb834fb8d49d05ac7723190160ca47c656c6a5d27fd7e8a3a23d19dc48902368cde9650239d1ef4b4b1c7d11fb43223118854f48633df3dd2722cb1000c3355d1dc81bbfde1bf038bed4dbaeb8ecff71f22cce428863dd60440c9632c8da88fe1c9440c62699f87bef99dc40b20f8e238189db021b65fd683fe9114c1f97fc66bf3810c660efdcf58db9736fb8948ea17e7477905f3fb241fdc3377d74162a0145cacc5fc30aba62c19b10e93e9fe8028a4820f29b9e7299f13fc854a",
+            "122f4bb392f810eaea1651dba4120fb82304167e197cb396f1ba65ecae989c95c16f98a3f16252f4ca5812e810dedf108edd7995ef8832fa746819e858ec584b175213f4f16b7e035fcd5cf75884d2ba9ee5d295a43c776d06b5488a93306b53a9a16fb91e22d9fa4abe0107d4debb3b5b3f1464180f8432eeb306728b2eabe2d6559e344a21d73f76fea82a25c1e148e70848e9ba00b398411357ca86eced19f0629b9f7239e40af031b3d99edb3f457754b063b9275f061f687c32e00ff7bb9d6d8a074c7a0748305ed4861174f2a84f8ed49fbbdfb87305a635838af12ef5cf2346d8a2",
+        ),
+        (
+            "no separator",
+            "7743ddde39263fb0039add6863851993e7dafaf76ee61901b14ff0b5ed387a4ee6c3a75b86d08e44acfbd6cf0bb8fbec34022b864f554a84196c4504697d649c4cc97d5c3ef5cc14a5754f2ed84afb18a102dd6abb678d1c7d35f2d7e791f3cb40369a10457cd2b3e8b805a75b2d62b64784305c89f8c023461fec4c40e5ab549e01a22fa76ac3ba3423802d58fd18684099157b9b0ab79bc7647dca9930e7a416e123b1d32249ec038868e62b6dddac2cc84f6e575aace0e8953236a01ea8ddb7085b483665dcbfd129498a0e06a085b5ceac4a0c66d06272981f8a1667c9f111abdc6db2228fc6829ef225d228c7b960e48f90cfc0f99fa8eceba4d3661599",
+            "2be2bcd8f0b4d0d972a76ab4c7d9aace2a8acc5487ee307fc7f4837a2f0f841efd978078a57bc7a9d13398ffe67f3399b055d824ac5fd251b8e80fa4a2b5c8859392731c7f563d2754f425c5e48c394ed4a70e7413cc292b5bcc5ae321cbbcff60ffbdfc148164a8433b962f7df8de3f8b315597497cb29191571e7a7d7d73d60842f96614031c24fa45d207786653c93f33b22583822385e049",
+        ),
+        (
+            "seven bytes of padding",
+            "633fa0b100f0d69784283a11b03192938ac768777e5f00ff8abe76a9a60f6a5a13c50e8de3656fba7e5225df53337b13deb81c55862f53d12d8285b1e02bf8d6d53ef6700a3be847d894c594043cb9e78ac2c46f762830b8d38ca7758f266b9c650377ab183353caac6db446ec4095f911e85c9c1915a430b98b3d28e799607468963e9556abd9477c440c56220e202d6e5036fe87d175f5a2bf67df4e681cb3ff66323761e4950ecb35477ad577c96f14b148e23ff92585ea403dff3dd70e4efcd8edc90c81853db7824195846b9f96c3016c02d669eecde960f033387fe51701d141fef12b08a743943f0d5085068682a123f592f73cad1a383fb50cc745bb",
+            "f28fb34c7f1052789f6c16ad3c9cf2471aa276738fa0e31a5a9b8d6afe6e902b126e0cab933c619983d51481576e089bd3f07823a05c54aaf18004da828aca47beb0b7602d95df24bb2c5acf2d4ac35e8e72f54b92561dff0777af5808d2315a2cf3ec00cf7d104f124935870c3ae3dcc4bb18513aea68bca74e94bfd214dded3936baf6f96f6f33777abcafc82ced0c00c7a1e83b33b6e49b2307f3b49db5c3882d23d9594c575598b250904a27625b22bf8ffdddb8270a6cae40bb6b4ac93fc096a4ea2e12eae88ae3b8fb554d7ae7b8867e0b1f615ef369e3291052",
+        ),
+        (
+            "valid",
+            "261fd377fedd2123ec463e305fd8be3db8a3842fbe31e4163df80a28b626d8fed2f8abc55d32624dadeeff405817733a6e1d274db9d15ba0254b7dcd3a0a2ad002c222ac1e1cff676684f6d9d281007dac1c251a43551c5cc02771dd028765c4bc62d8c04108899df68deb5581ad7451aa6afb6ffabdbea6f65b5eea3326439a8f2dc44cb76acf23f4ad322c45ebceb86ee083ec2750f22343271feeada521e90e71126c29a595cfac8d506661b7080dda26c88474aafeb305ce1ccf1dd3ba642d4eee985b0a66251de145324a31544407de2a218dd445595e23a2ec04df2770c23518870e9ab2cf00d3383a0616c6e791a4f124ecbde0f864534385af000465",
+            "696d706c696369742072656a656374696f6e",
+        ),
+    ];
+
+    #[test]
+    fn pkcs1_decryption_answers_what_openssl_implicit_rejection_answers() {
+        use crate::keys::{ImportedKey, NewKey};
+        use crate::secret::Passphrase;
+        use crate::tests::{admin, create_operator, open_provisioned, operator};
+
+        let (_dir, core) = open_provisioned();
+        create_operator(&core, "op", &Passphrase::new("operator passphrase 1"));
+        let new = NewKey {
+            id: Some("rsa".into()),
+            key_type: KeyType::Rsa,
+            mechanisms: vec![Mechanism::RsaDecryptPkcs1],
+            tags: vec![],
+            label: String::new(),
+        };
+        let key = ImportedKey {
+            prime_p: Zeroizing::new(hex::decode(VECTOR_P).unwrap()),
+            prime_q: Zeroizing::new(hex::decode(VECTOR_Q).unwrap()),
+            public_exponent: vec![1, 0, 1],
+            ..ImportedKey::default()
+        };
+        core.operational(&admin())
+            .and_then(|h| h.keys().import(&new, &key))
+            .unwrap();
+        for (what, c, expected) in VECTORS {
+            let out = core
+                .operational(&operator("op"))
+                .and_then(|h| {
+                    h.keys().decrypt(
+                        "rsa",
+                        Mechanism::RsaDecryptPkcs1,
+                        &hex::decode(c).unwrap(),
+                        None,
+                    )
+                })
+                .unwrap();
+            assert_eq!(hex::encode(&out[..]), expected, "{what}");
+        }
+        assert_eq!(
+            VECTORS[3].2,
+            hex::encode(b"implicit rejection"),
+            "the valid block's message"
+        );
+    }
+
     #[test]
     fn the_prf_is_hmac_sha256_in_counter_mode() {
         let kdk = [9u8; 32];
