@@ -19,6 +19,7 @@
 //! aws-lc-rs API only signs messages.
 
 mod cert;
+mod curves;
 mod lc;
 
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,11 @@ pub enum KeyType {
     EcP384,
     #[serde(rename = "EC_P521")]
     EcP521,
+    #[serde(rename = "EC_P256K1")]
+    EcP256K1,
+    BrainpoolP256,
+    BrainpoolP384,
+    BrainpoolP512,
 }
 
 impl KeyType {
@@ -64,7 +70,11 @@ impl KeyType {
             "EC_P256" => KeyType::EcP256,
             "EC_P384" => KeyType::EcP384,
             "EC_P521" => KeyType::EcP521,
-            "EC_P256K1" | "BrainpoolP256" | "BrainpoolP384" | "BrainpoolP512" | "Generic" => {
+            "EC_P256K1" => KeyType::EcP256K1,
+            "BrainpoolP256" => KeyType::BrainpoolP256,
+            "BrainpoolP384" => KeyType::BrainpoolP384,
+            "BrainpoolP512" => KeyType::BrainpoolP512,
+            "Generic" => {
                 return Err(Error::InvalidInput(format!(
                     "Key type {name} is not supported yet."
                 )));
@@ -80,15 +90,20 @@ impl KeyType {
             KeyType::EcP256 => "EC_P256",
             KeyType::EcP384 => "EC_P384",
             KeyType::EcP521 => "EC_P521",
+            KeyType::EcP256K1 => "EC_P256K1",
+            KeyType::BrainpoolP256 => "BrainpoolP256",
+            KeyType::BrainpoolP384 => "BrainpoolP384",
+            KeyType::BrainpoolP512 => "BrainpoolP512",
         }
     }
 
     /// The curve's scalar length and the digest length ECDSA takes (SHA-256, -384, -512).
     fn ec_sizes(self) -> Option<(usize, usize)> {
         match self {
-            KeyType::EcP256 => Some((32, 32)),
-            KeyType::EcP384 => Some((48, 48)),
+            KeyType::EcP256 | KeyType::EcP256K1 | KeyType::BrainpoolP256 => Some((32, 32)),
+            KeyType::EcP384 | KeyType::BrainpoolP384 => Some((48, 48)),
             KeyType::EcP521 => Some((66, 64)),
+            KeyType::BrainpoolP512 => Some((64, 64)),
             _ => None,
         }
     }
@@ -99,6 +114,7 @@ impl KeyType {
             KeyType::EcP256 => Some(&s::ECDSA_P256_SHA256_ASN1_SIGNING),
             KeyType::EcP384 => Some(&s::ECDSA_P384_SHA384_ASN1_SIGNING),
             KeyType::EcP521 => Some(&s::ECDSA_P521_SHA512_ASN1_SIGNING),
+            KeyType::EcP256K1 => Some(&s::ECDSA_P256K1_SHA256_ASN1_SIGNING),
             _ => None,
         }
     }
@@ -125,9 +141,11 @@ pub enum Mechanism {
     EdDsa,
     #[serde(rename = "ECDSA_Signature")]
     Ecdsa,
+    #[serde(rename = "BIP340_Signature")]
+    Bip340,
 }
 
-const MECHANISMS: [Mechanism; 9] = [
+const MECHANISMS: [Mechanism; 10] = [
     Mechanism::RsaPkcs1,
     Mechanism::RsaPssMd5,
     Mechanism::RsaPssSha1,
@@ -137,10 +155,11 @@ const MECHANISMS: [Mechanism; 9] = [
     Mechanism::RsaPssSha512,
     Mechanism::EdDsa,
     Mechanism::Ecdsa,
+    Mechanism::Bip340,
 ];
 
 /// The spec's mechanisms this increment does not offer yet.
-const LATER_MECHANISMS: [&str; 11] = [
+const LATER_MECHANISMS: [&str; 10] = [
     "RSA_Decryption_RAW",
     "RSA_Decryption_PKCS1",
     "RSA_Decryption_OAEP_MD5",
@@ -149,7 +168,6 @@ const LATER_MECHANISMS: [&str; 11] = [
     "RSA_Decryption_OAEP_SHA256",
     "RSA_Decryption_OAEP_SHA384",
     "RSA_Decryption_OAEP_SHA512",
-    "BIP340_Signature",
     "AES_Encryption_CBC",
     "AES_Decryption_CBC",
 ];
@@ -178,6 +196,7 @@ impl Mechanism {
             Mechanism::RsaPssSha512 => "RSA_Signature_PSS_SHA512",
             Mechanism::EdDsa => "EdDSA_Signature",
             Mechanism::Ecdsa => "ECDSA_Signature",
+            Mechanism::Bip340 => "BIP340_Signature",
         }
     }
 
@@ -185,6 +204,8 @@ impl Mechanism {
         match self {
             Mechanism::EdDsa => t == KeyType::Curve25519,
             Mechanism::Ecdsa => t.ec_sizes().is_some(),
+            // BIP340 is Schnorr over secp256k1 only.
+            Mechanism::Bip340 => t == KeyType::EcP256K1,
             _ => t == KeyType::Rsa,
         }
     }
@@ -214,11 +235,7 @@ pub fn sign_mode(mode: &str) -> Result<Mechanism> {
         "PSS_SHA512" => Mechanism::RsaPssSha512,
         "EdDSA" => Mechanism::EdDsa,
         "ECDSA" => Mechanism::Ecdsa,
-        "BIP340" => {
-            return Err(Error::InvalidInput(
-                "Sign mode BIP340 is not supported yet.".into(),
-            ));
-        }
+        "BIP340" => Mechanism::Bip340,
         _ => return Err(Error::InvalidInput(format!("Unknown sign mode {mode}."))),
     })
 }
@@ -312,6 +329,15 @@ impl KeyRecord {
         Pkey::from_pkcs8(&self.pkcs8()?)
             .map_err(|_| Error::Internal("a stored key is not readable".into()))
     }
+
+    /// The key's SubjectPublicKeyInfo DER (the Brainpool curves are not in aws-lc).
+    fn spki(&self) -> Result<Vec<u8>> {
+        if curves::is_brainpool(self.key_type) {
+            curves::spki(self.key_type, &self.pkcs8()?)
+        } else {
+            self.pkey()?.spki().map_err(internal("read"))
+        }
+    }
 }
 
 fn not_found() -> Error {
@@ -365,15 +391,31 @@ fn internal(what: &str) -> impl Fn(lc::LcError) -> Error + '_ {
 /// A SEC1 `ECPrivateKey` DER of `scalar` on `t`'s curve, without the public key (aws-lc
 /// derives it).
 fn sec1(t: KeyType, scalar: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    let (len, _) = t
-        .ec_sizes()
-        .ok_or_else(|| Error::Internal("not EC".into()))?;
     let oid: &[u8] = match t {
         KeyType::EcP256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
         KeyType::EcP384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
-        _ => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
+        KeyType::EcP521 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
+        KeyType::EcP256K1 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a],
+        _ => return Err(Error::Internal("not an aws-lc curve".into())),
     };
-    let scalar = {
+    let scalar = ec_scalar(t, scalar)?;
+    let len = scalar.len();
+    let body = 3 + 2 + len + 2 + oid.len();
+    let mut der = Zeroizing::new(Vec::with_capacity(body + 2));
+    der.extend_from_slice(&[0x30, body as u8, 0x02, 0x01, 0x01, 0x04, len as u8]);
+    der.extend_from_slice(&scalar);
+    der.extend_from_slice(&[0xa0, oid.len() as u8]);
+    der.extend_from_slice(oid);
+    Ok(der)
+}
+
+/// An imported EC scalar (`data`, big-endian), left-padded with zeros to the curve's length:
+/// 400 if it is zero or longer. (Whether it is below the order is the curve code's check.)
+fn ec_scalar(t: KeyType, scalar: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let (len, _) = t
+        .ec_sizes()
+        .ok_or_else(|| Error::Internal("not EC".into()))?;
+    Ok({
         let trimmed = &scalar[scalar.iter().take_while(|b| **b == 0).count()..];
         if trimmed.is_empty() || trimmed.len() > len {
             return Err(Error::InvalidInput(format!(
@@ -383,14 +425,7 @@ fn sec1(t: KeyType, scalar: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let mut padded = Zeroizing::new(vec![0u8; len]);
         padded[len - trimmed.len()..].copy_from_slice(trimmed);
         padded
-    };
-    let body = 3 + 2 + len + 2 + oid.len();
-    let mut der = Zeroizing::new(Vec::with_capacity(body + 2));
-    der.extend_from_slice(&[0x30, body as u8, 0x02, 0x01, 0x01, 0x04, len as u8]);
-    der.extend_from_slice(&scalar);
-    der.extend_from_slice(&[0xa0, oid.len() as u8]);
-    der.extend_from_slice(oid);
-    Ok(der)
+    })
 }
 
 fn bad_key(what: &str) -> Error {
@@ -423,6 +458,7 @@ fn generate_pkcs8(t: KeyType, length: Option<u32>) -> Result<Zeroizing<Vec<u8>>>
             let pair = Ed25519KeyPair::generate().map_err(fail)?;
             Zeroizing::new(pair.to_pkcs8v1().map_err(fail)?.as_ref().to_vec())
         }
+        _ if curves::is_brainpool(t) => curves::generate(t)?,
         _ => {
             let alg = t.ec_alg().ok_or_else(|| Error::Internal("not EC".into()))?;
             let pair = EcdsaKeyPair::generate(alg).map_err(fail)?;
@@ -466,6 +502,7 @@ fn import_pkcs8(t: KeyType, key: &ImportedKey) -> Result<Zeroizing<Vec<u8>>> {
                     .to_vec(),
             ))
         }
+        _ if curves::is_brainpool(t) => curves::import(t, &ec_scalar(t, &key.data)?),
         _ => {
             let alg = t.ec_alg().ok_or_else(|| Error::Internal("not EC".into()))?;
             let pair = EcdsaKeyPair::from_private_key_der(alg, &sec1(t, &key.data)?)
@@ -616,9 +653,9 @@ impl Keys<'_> {
         let (core, u, who) = self.parts();
         self.require(Access::AdministratorOrOperator)?;
         let record = core.read_key(u, who, id)?;
-        let pkey = record.pkey()?;
         let public = if record.key_type == KeyType::Rsa {
-            let (modulus, public_exponent) = pkey.rsa_public().map_err(internal("read"))?;
+            let (modulus, public_exponent) =
+                record.pkey()?.rsa_public().map_err(internal("read"))?;
             PublicData::Rsa {
                 modulus,
                 public_exponent,
@@ -629,7 +666,7 @@ impl Keys<'_> {
                 Some((n, _)) => 2 * n + 1,
                 None => 32,
             };
-            let spki = pkey.spki().map_err(internal("read"))?;
+            let spki = record.spki()?;
             let start = spki
                 .len()
                 .checked_sub(len)
@@ -650,7 +687,7 @@ impl Keys<'_> {
         let (core, u, who) = self.parts();
         self.require(Access::AdministratorOrOperator)?;
         let record = core.read_key(u, who, id)?;
-        record.pkey()?.spki().map_err(internal("read"))
+        record.spki()
     }
 
     /// `DELETE /keys/{KeyID}`.
@@ -827,7 +864,7 @@ impl Keys<'_> {
                     "A certificate exists already for this key.".into(),
                 ));
             }
-            cert::check(data, &record.pkey()?.spki().map_err(internal("read"))?)?;
+            cert::check(data, &record.spki()?)?;
             record.cert = Some(stored.clone());
             Ok(true)
         })?;
@@ -879,11 +916,15 @@ impl Keys<'_> {
                         record.key_type.as_str()
                     )));
                 }
+                if curves::is_brainpool(record.key_type) {
+                    return curves::sign_ecdsa(record.key_type, &record.pkcs8()?, input);
+                }
                 record
                     .pkey()?
                     .sign_digest(DigestSign::Ecdsa, input)
                     .map_err(fail)
             }
+            Mechanism::Bip340 => curves::sign_bip340(&record.pkcs8()?, input),
             Mechanism::RsaPkcs1 => {
                 let pkey = record.pkey()?;
                 let max = pkey.bits().div_ceil(8).saturating_sub(11);
