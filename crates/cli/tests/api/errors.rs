@@ -358,9 +358,6 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
         .await;
     let r = generate(json!({"type": "RSA", "length": 2048, "mechanisms": ["RSA_Magic"]}));
     face.nethsm(400, "Unknown mechanism <name>.", r).await;
-    let r = sign("k1", "BIP340", "AA==");
-    face.nethsm(400, "Sign mode BIP340 is not supported yet.", r)
-        .await;
     let r = sign("k1", "Magic", "AA==");
     face.nethsm(400, "Unknown sign mode <mode>.", r).await;
     let r = generate(json!({"type": "RSA", "length": 2048, "mechanisms": ["EdDSA_Signature"]}));

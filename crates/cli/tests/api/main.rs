@@ -23,6 +23,7 @@ mod identity;
 mod interop;
 mod kdf;
 mod keys;
+mod keys_curves;
 mod lifecycle;
 mod random;
 mod rollback;

@@ -1,6 +1,6 @@
-//! The NetHSM key store (`/keys`): RSA, Ed25519 and the NIST curves, generated or imported,
-//! listed, read, deleted, moved, and used to sign; their tag restrictions, labels and
-//! certificates ([`cert`]).
+//! The NetHSM key store (`/keys`): RSA, Ed25519, the NIST curves, secp256k1 and the Brainpool
+//! curves ([`curves`]), generated or imported, listed, read, deleted, moved, and used to sign;
+//! their tag restrictions, labels and certificates ([`cert`]).
 //!
 //! Rules (nethsm-api.yaml `x-annotation-role`): an Administrator manages (generates, imports,
 //! deletes) the keys of its own namespace; Administrators and Operators read them; an
@@ -15,8 +15,9 @@
 //!
 //! Sign inputs are the spec's: PKCS1 takes a DigestInfo-encoded digest and pads it without
 //! hashing again; PSS and ECDSA take a digest of the mode's (or curve's) hash length; EdDSA
-//! takes the message. Digest signing goes to aws-lc through `aws-lc-sys` ([`lc`]): the safe
-//! aws-lc-rs API only signs messages.
+//! takes the message; BIP340 (secp256k1 keys only) takes the message. Digest signing goes to
+//! aws-lc through `aws-lc-sys` ([`lc`]): the safe aws-lc-rs API only signs messages; Brainpool
+//! and BIP340, which aws-lc lacks, go to RustCrypto ([`curves`]).
 
 mod cert;
 mod curves;

@@ -139,8 +139,14 @@ fn bad_scalars() {
         let order = hex::decode(order).unwrap();
         let len = order.len();
         assert!(matches!(imported(t, &order), Err(Error::InvalidInput(_))));
-        assert!(matches!(imported(t, &vec![0; len]), Err(Error::InvalidInput(_))));
-        assert!(matches!(imported(t, &vec![1; len + 1]), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            imported(t, &vec![0; len]),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            imported(t, &vec![1; len + 1]),
+            Err(Error::InvalidInput(_))
+        ));
         let mut below = order.clone();
         below[len - 1] -= 1;
         assert!(imported(t, &below).is_ok(), "{t:?}");
