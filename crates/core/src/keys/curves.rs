@@ -124,6 +124,22 @@ pub(super) fn sign_ecdsa(t: KeyType, pkcs8: &[u8], digest: &[u8]) -> Result<Vec<
     }
 }
 
+/// ECDSA (DER) of `message` hashed with the curve's SHA-2 (SHA-256, -384, -512 for
+/// brainpoolP256r1, P384r1, P512r1): what a certificate signing request of a Brainpool key
+/// is signed with (`ecdsa-with-SHA256/384/512`). Kept for the CSR increment, which adds
+/// `csr.pem` for these types.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(super) fn sign_message_sha2(t: KeyType, pkcs8: &[u8], message: &[u8]) -> Result<Vec<u8>> {
+    use sha2::Digest;
+    let digest = match t {
+        KeyType::BrainpoolP256 => sha2::Sha256::digest(message).to_vec(),
+        KeyType::BrainpoolP384 => sha2::Sha384::digest(message).to_vec(),
+        KeyType::BrainpoolP512 => sha2::Sha512::digest(message).to_vec(),
+        _ => return Err(Error::Internal("not a Brainpool key type".into())),
+    };
+    sign_ecdsa(t, pkcs8, &digest)
+}
+
 /// The BIP340 signature (`R.x‖s`, 64 bytes) of `message`, of any length (BIP340 hashes it
 /// with its tagged SHA-256; k256's `Signer` would SHA-256 it first, which BIP340 does not, so
 /// this calls the signing primitive with fresh auxiliary randomness, as BIP340 recommends).

@@ -5,7 +5,7 @@
 use ecdsa::signature::hazmat::PrehashVerifier;
 use elliptic_curve::pkcs8::DecodePublicKey;
 
-use super::super::{ImportedKey, KeyType, import_pkcs8};
+use super::super::{ImportedKey, KeyType, Mechanism, NewKey, import_pkcs8};
 use super::*;
 
 fn imported(t: KeyType, scalar: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
@@ -151,4 +151,92 @@ fn bad_scalars() {
         below[len - 1] -= 1;
         assert!(imported(t, &below).is_ok(), "{t:?}");
     }
+}
+
+/// Through the `keys` area of a real core: Brainpool and secp256k1 keys are the same keys
+/// after a backup and a restore (same public key; Brainpool ECDSA, deterministic by RFC 6979,
+/// signs the same), and BIP340 still signs with the restored key.
+#[test]
+fn new_types_survive_backup_and_restore() {
+    use crate::identity::{Principal, Role};
+    use crate::secret::Passphrase;
+    use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator};
+    use crate::{Core, CoreSettings, backup};
+
+    let new_key = |id: &str, t: KeyType, m: &[Mechanism]| NewKey {
+        id: Some(id.to_owned()),
+        key_type: t,
+        mechanisms: m.to_vec(),
+        tags: vec![],
+        label: String::new(),
+    };
+    let (_a_dir, a) = open_provisioned();
+    create_operator(&a, "op", &Passphrase::new("operator passphrase 1"));
+    let bp = new_key("bp", KeyType::BrainpoolP512, &[Mechanism::Ecdsa]);
+    let k1 = new_key(
+        "k1",
+        KeyType::EcP256K1,
+        &[Mechanism::Ecdsa, Mechanism::Bip340],
+    );
+    a.operational(&admin())
+        .and_then(|h| h.keys().generate(&bp, None))
+        .unwrap();
+    a.operational(&admin())
+        .and_then(|h| h.keys().generate(&k1, None))
+        .unwrap();
+    let state = |core: &Core| {
+        let op = operator("op");
+        let h = core.operational(&op).unwrap();
+        let keys = h.keys();
+        let sig = keys.sign("bp", Mechanism::Ecdsa, &[9u8; 64]).unwrap();
+        let bip = keys.sign("k1", Mechanism::Bip340, b"message").unwrap();
+        assert_eq!(bip.len(), 64);
+        (
+            keys.get("bp").unwrap().public,
+            keys.get("k1").unwrap().public,
+            keys.public_der("bp").unwrap(),
+            sig,
+        )
+    };
+    let before = state(&a);
+    a.operational(&admin())
+        .and_then(|h| {
+            h.system()
+                .set_backup_passphrase(&Passphrase::new("backup passphrase 1"), None)
+        })
+        .unwrap();
+    let bytes = a
+        .operational(&Principal::new("backup", Role::Backup))
+        .and_then(|h| h.backup().prepare())
+        .unwrap()
+        .write_to(Vec::new())
+        .unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let file = b_dir.path().join("backup.bin");
+    std::fs::write(&file, &bytes).unwrap();
+    let b = Core::open(&b_dir.path().join("data"), CoreSettings::default()).unwrap();
+    b.restore(
+        &file,
+        backup::Restore {
+            backup_passphrase: &Passphrase::new("backup passphrase 1"),
+            system_time: None,
+        },
+    )
+    .unwrap();
+    b.unlock(&Passphrase::new(UNLOCK)).unwrap();
+    assert_eq!(state(&b), before);
+}
+
+/// The SHA-2 message signing a CSR needs: ECDSA over the curve's hash of the message.
+#[test]
+fn brainpool_signs_messages_with_the_curves_sha2() {
+    use ecdsa::signature::Verifier;
+    let t = KeyType::BrainpoolP384;
+    let pkcs8 = imported(t, &[5u8; 48]).unwrap();
+    let spki = spki(t, &pkcs8).unwrap();
+    let der = sign_message_sha2(t, &pkcs8, b"to be signed").unwrap();
+    let vk = ecdsa::VerifyingKey::<bp384::BrainpoolP384r1>::from_public_key_der(&spki).unwrap();
+    let sig = ecdsa::der::Signature::<bp384::BrainpoolP384r1>::try_from(&der[..]).unwrap();
+    vk.verify(b"to be signed", &sig).unwrap();
+    assert!(vk.verify(b"to be signed!", &sig).is_err());
 }
