@@ -24,6 +24,7 @@ mod interop;
 mod kdf;
 mod keys;
 mod keys_crypt;
+mod keys_curves;
 mod lifecycle;
 mod random;
 mod rollback;

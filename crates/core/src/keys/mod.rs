@@ -1,6 +1,6 @@
-//! The NetHSM key store (`/keys`): RSA, Ed25519 and the NIST curves, generated or imported,
-//! listed, read, deleted, moved, and used to sign; their tag restrictions, labels and
-//! certificates ([`cert`]).
+//! The NetHSM key store (`/keys`): RSA, Ed25519, the NIST curves, secp256k1 and the Brainpool
+//! curves ([`curves`]), generated or imported, listed, read, deleted, moved, and used to sign;
+//! their tag restrictions, labels and certificates ([`cert`]).
 //!
 //! Rules (nethsm-api.yaml `x-annotation-role`): an Administrator manages (generates, imports,
 //! deletes) the keys of its own namespace; Administrators and Operators read them; an
@@ -15,11 +15,13 @@
 //!
 //! Sign inputs are the spec's: PKCS1 takes a DigestInfo-encoded digest and pads it without
 //! hashing again; PSS and ECDSA take a digest of the mode's (or curve's) hash length; EdDSA
-//! takes the message. Digest signing goes to aws-lc through `aws-lc-sys` ([`lc`]): the safe
-//! aws-lc-rs API only signs messages.
+//! takes the message; BIP340 (secp256k1 keys only) takes the message. Digest signing goes to
+//! aws-lc through `aws-lc-sys` ([`lc`]): the safe aws-lc-rs API only signs messages; Brainpool
+//! and BIP340, which aws-lc lacks, go to RustCrypto ([`curves`]).
 
 mod cert;
 mod crypt;
+mod curves;
 mod lc;
 
 use serde::{Deserialize, Serialize};
@@ -42,7 +44,7 @@ pub const KEYS_PREFIX: &str = "keys/";
 /// How many times generating an id retries on a collision.
 const ID_RETRIES: usize = 16;
 
-/// The key types of this increment (the spec's `KeyType` names).
+/// The key types (the spec's `KeyType` names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyType {
     #[serde(rename = "RSA")]
@@ -54,13 +56,17 @@ pub enum KeyType {
     EcP384,
     #[serde(rename = "EC_P521")]
     EcP521,
+    #[serde(rename = "EC_P256K1")]
+    EcP256K1,
+    BrainpoolP256,
+    BrainpoolP384,
+    BrainpoolP512,
     /// An AES key (128, 192 or 256 bits), for AES-CBC ([`crypt`]).
     Generic,
 }
 
 impl KeyType {
-    /// The spec's name of a key type; 400 for names the spec has that this build does not
-    /// support yet, and for names it does not have.
+    /// The spec's name of a key type; 400 for names the spec does not have.
     pub fn parse(name: &str) -> Result<KeyType> {
         Ok(match name {
             "RSA" => KeyType::Rsa,
@@ -68,12 +74,11 @@ impl KeyType {
             "EC_P256" => KeyType::EcP256,
             "EC_P384" => KeyType::EcP384,
             "EC_P521" => KeyType::EcP521,
+            "EC_P256K1" => KeyType::EcP256K1,
+            "BrainpoolP256" => KeyType::BrainpoolP256,
+            "BrainpoolP384" => KeyType::BrainpoolP384,
+            "BrainpoolP512" => KeyType::BrainpoolP512,
             "Generic" => KeyType::Generic,
-            "EC_P256K1" | "BrainpoolP256" | "BrainpoolP384" | "BrainpoolP512" => {
-                return Err(Error::InvalidInput(format!(
-                    "Key type {name} is not supported yet."
-                )));
-            }
             _ => return Err(Error::InvalidInput(format!("Unknown key type {name}."))),
         })
     }
@@ -85,6 +90,10 @@ impl KeyType {
             KeyType::EcP256 => "EC_P256",
             KeyType::EcP384 => "EC_P384",
             KeyType::EcP521 => "EC_P521",
+            KeyType::EcP256K1 => "EC_P256K1",
+            KeyType::BrainpoolP256 => "BrainpoolP256",
+            KeyType::BrainpoolP384 => "BrainpoolP384",
+            KeyType::BrainpoolP512 => "BrainpoolP512",
             KeyType::Generic => "Generic",
         }
     }
@@ -92,9 +101,10 @@ impl KeyType {
     /// The curve's scalar length and the digest length ECDSA takes (SHA-256, -384, -512).
     fn ec_sizes(self) -> Option<(usize, usize)> {
         match self {
-            KeyType::EcP256 => Some((32, 32)),
-            KeyType::EcP384 => Some((48, 48)),
+            KeyType::EcP256 | KeyType::EcP256K1 | KeyType::BrainpoolP256 => Some((32, 32)),
+            KeyType::EcP384 | KeyType::BrainpoolP384 => Some((48, 48)),
             KeyType::EcP521 => Some((66, 64)),
+            KeyType::BrainpoolP512 => Some((64, 64)),
             _ => None,
         }
     }
@@ -105,12 +115,13 @@ impl KeyType {
             KeyType::EcP256 => Some(&s::ECDSA_P256_SHA256_ASN1_SIGNING),
             KeyType::EcP384 => Some(&s::ECDSA_P384_SHA384_ASN1_SIGNING),
             KeyType::EcP521 => Some(&s::ECDSA_P521_SHA512_ASN1_SIGNING),
+            KeyType::EcP256K1 => Some(&s::ECDSA_P256K1_SHA256_ASN1_SIGNING),
             _ => None,
         }
     }
 }
 
-/// The mechanisms of this increment (the spec's `KeyMechanism` names).
+/// The mechanisms (the spec's `KeyMechanism` names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mechanism {
     #[serde(rename = "RSA_Signature_PKCS1")]
@@ -151,9 +162,11 @@ pub enum Mechanism {
     AesEncryptCbc,
     #[serde(rename = "AES_Decryption_CBC")]
     AesDecryptCbc,
+    #[serde(rename = "BIP340_Signature")]
+    Bip340,
 }
 
-const MECHANISMS: [Mechanism; 19] = [
+const MECHANISMS: [Mechanism; 20] = [
     Mechanism::RsaPkcs1,
     Mechanism::RsaPssMd5,
     Mechanism::RsaPssSha1,
@@ -173,20 +186,14 @@ const MECHANISMS: [Mechanism; 19] = [
     Mechanism::RsaDecryptOaepSha512,
     Mechanism::AesEncryptCbc,
     Mechanism::AesDecryptCbc,
+    Mechanism::Bip340,
 ];
 
-/// The spec's mechanisms this increment does not offer yet.
-const LATER_MECHANISMS: [&str; 1] = ["BIP340_Signature"];
 
 impl Mechanism {
     pub fn parse(name: &str) -> Result<Mechanism> {
         if let Some(m) = MECHANISMS.iter().find(|m| m.as_str() == name) {
             return Ok(*m);
-        }
-        if LATER_MECHANISMS.contains(&name) {
-            return Err(Error::InvalidInput(format!(
-                "Mechanism {name} is not supported yet."
-            )));
         }
         Err(Error::InvalidInput(format!("Unknown mechanism {name}.")))
     }
@@ -212,6 +219,7 @@ impl Mechanism {
             Mechanism::RsaDecryptOaepSha512 => "RSA_Decryption_OAEP_SHA512",
             Mechanism::AesEncryptCbc => "AES_Encryption_CBC",
             Mechanism::AesDecryptCbc => "AES_Decryption_CBC",
+            Mechanism::Bip340 => "BIP340_Signature",
         }
     }
 
@@ -220,6 +228,8 @@ impl Mechanism {
             Mechanism::EdDsa => t == KeyType::Curve25519,
             Mechanism::Ecdsa => t.ec_sizes().is_some(),
             Mechanism::AesEncryptCbc | Mechanism::AesDecryptCbc => t == KeyType::Generic,
+            // BIP340 is Schnorr over secp256k1 only.
+            Mechanism::Bip340 => t == KeyType::EcP256K1,
             _ => t == KeyType::Rsa,
         }
     }
@@ -249,11 +259,7 @@ pub fn sign_mode(mode: &str) -> Result<Mechanism> {
         "PSS_SHA512" => Mechanism::RsaPssSha512,
         "EdDSA" => Mechanism::EdDsa,
         "ECDSA" => Mechanism::Ecdsa,
-        "BIP340" => {
-            return Err(Error::InvalidInput(
-                "Sign mode BIP340 is not supported yet.".into(),
-            ));
-        }
+        "BIP340" => Mechanism::Bip340,
         _ => return Err(Error::InvalidInput(format!("Unknown sign mode {mode}."))),
     })
 }
@@ -352,6 +358,15 @@ impl KeyRecord {
         Pkey::from_pkcs8(&self.pkcs8()?)
             .map_err(|_| Error::Internal("a stored key is not readable".into()))
     }
+
+    /// The key's SubjectPublicKeyInfo DER (the Brainpool curves are not in aws-lc).
+    fn spki(&self) -> Result<Vec<u8>> {
+        if curves::is_brainpool(self.key_type) {
+            curves::spki(self.key_type, &self.pkcs8()?)
+        } else {
+            self.pkey()?.spki().map_err(internal("read"))
+        }
+    }
 }
 
 fn not_found() -> Error {
@@ -405,15 +420,31 @@ fn internal(what: &str) -> impl Fn(lc::LcError) -> Error + '_ {
 /// A SEC1 `ECPrivateKey` DER of `scalar` on `t`'s curve, without the public key (aws-lc
 /// derives it).
 fn sec1(t: KeyType, scalar: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    let (len, _) = t
-        .ec_sizes()
-        .ok_or_else(|| Error::Internal("not EC".into()))?;
     let oid: &[u8] = match t {
         KeyType::EcP256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
         KeyType::EcP384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
-        _ => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
+        KeyType::EcP521 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
+        KeyType::EcP256K1 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a],
+        _ => return Err(Error::Internal("not an aws-lc curve".into())),
     };
-    let scalar = {
+    let scalar = ec_scalar(t, scalar)?;
+    let len = scalar.len();
+    let body = 3 + 2 + len + 2 + oid.len();
+    let mut der = Zeroizing::new(Vec::with_capacity(body + 2));
+    der.extend_from_slice(&[0x30, body as u8, 0x02, 0x01, 0x01, 0x04, len as u8]);
+    der.extend_from_slice(&scalar);
+    der.extend_from_slice(&[0xa0, oid.len() as u8]);
+    der.extend_from_slice(oid);
+    Ok(der)
+}
+
+/// An imported EC scalar (`data`, big-endian), left-padded with zeros to the curve's length:
+/// 400 if it is zero or longer. (Whether it is below the order is the curve code's check.)
+fn ec_scalar(t: KeyType, scalar: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let (len, _) = t
+        .ec_sizes()
+        .ok_or_else(|| Error::Internal("not EC".into()))?;
+    Ok({
         let trimmed = &scalar[scalar.iter().take_while(|b| **b == 0).count()..];
         if trimmed.is_empty() || trimmed.len() > len {
             return Err(Error::InvalidInput(format!(
@@ -423,14 +454,7 @@ fn sec1(t: KeyType, scalar: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let mut padded = Zeroizing::new(vec![0u8; len]);
         padded[len - trimmed.len()..].copy_from_slice(trimmed);
         padded
-    };
-    let body = 3 + 2 + len + 2 + oid.len();
-    let mut der = Zeroizing::new(Vec::with_capacity(body + 2));
-    der.extend_from_slice(&[0x30, body as u8, 0x02, 0x01, 0x01, 0x04, len as u8]);
-    der.extend_from_slice(&scalar);
-    der.extend_from_slice(&[0xa0, oid.len() as u8]);
-    der.extend_from_slice(oid);
-    Ok(der)
+    })
 }
 
 fn bad_key(what: &str) -> Error {
@@ -463,6 +487,7 @@ fn generate_pkcs8(t: KeyType, length: Option<u32>) -> Result<Zeroizing<Vec<u8>>>
             let pair = Ed25519KeyPair::generate().map_err(fail)?;
             Zeroizing::new(pair.to_pkcs8v1().map_err(fail)?.as_ref().to_vec())
         }
+        _ if curves::is_brainpool(t) => curves::generate(t)?,
         _ => {
             let alg = t.ec_alg().ok_or_else(|| Error::Internal("not EC".into()))?;
             let pair = EcdsaKeyPair::generate(alg).map_err(fail)?;
@@ -506,6 +531,7 @@ fn import_pkcs8(t: KeyType, key: &ImportedKey) -> Result<Zeroizing<Vec<u8>>> {
                     .to_vec(),
             ))
         }
+        _ if curves::is_brainpool(t) => curves::import(t, &ec_scalar(t, &key.data)?),
         _ => {
             let alg = t.ec_alg().ok_or_else(|| Error::Internal("not EC".into()))?;
             let pair = EcdsaKeyPair::from_private_key_der(alg, &sec1(t, &key.data)?)
@@ -671,9 +697,9 @@ impl Keys<'_> {
                 public: PublicData::None,
             });
         }
-        let pkey = record.pkey()?;
         let public = if record.key_type == KeyType::Rsa {
-            let (modulus, public_exponent) = pkey.rsa_public().map_err(internal("read"))?;
+            let (modulus, public_exponent) =
+                record.pkey()?.rsa_public().map_err(internal("read"))?;
             PublicData::Rsa {
                 modulus,
                 public_exponent,
@@ -684,7 +710,7 @@ impl Keys<'_> {
                 Some((n, _)) => 2 * n + 1,
                 None => 32,
             };
-            let spki = pkey.spki().map_err(internal("read"))?;
+            let spki = record.spki()?;
             let start = spki
                 .len()
                 .checked_sub(len)
@@ -705,7 +731,7 @@ impl Keys<'_> {
         let (core, u, who) = self.parts();
         self.require(Access::AdministratorOrOperator)?;
         let record = core.read_key(u, who, id)?;
-        record.pkey()?.spki().map_err(internal("read"))
+        record.spki()
     }
 
     /// `DELETE /keys/{KeyID}`.
@@ -882,7 +908,7 @@ impl Keys<'_> {
                     "A certificate exists already for this key.".into(),
                 ));
             }
-            cert::check(data, &record.pkey()?.spki().map_err(internal("read"))?)?;
+            cert::check(data, &record.spki()?)?;
             record.cert = Some(stored.clone());
             Ok(true)
         })?;
@@ -934,11 +960,15 @@ impl Keys<'_> {
                         record.key_type.as_str()
                     )));
                 }
+                if curves::is_brainpool(record.key_type) {
+                    return curves::sign_ecdsa(record.key_type, &record.pkcs8()?, input);
+                }
                 record
                     .pkey()?
                     .sign_digest(DigestSign::Ecdsa, input)
                     .map_err(fail)
             }
+            Mechanism::Bip340 => curves::sign_bip340(&record.pkcs8()?, input),
             Mechanism::RsaPkcs1 => {
                 let pkey = record.pkey()?;
                 let max = pkey.bits().div_ceil(8).saturating_sub(11);
