@@ -19,7 +19,9 @@
 //! aws-lc-rs API only signs messages.
 
 mod cert;
+mod csr;
 mod lc;
+mod pem;
 
 use serde::{Deserialize, Serialize};
 use strongroom_store::{Commit, Store, Txn};
@@ -32,7 +34,9 @@ use crate::identity::{Principal, is_valid_id};
 use crate::{Core, Unlocked, crypto};
 use cert::StoredCert;
 pub use cert::{CERT_MAX_BYTES, CERT_MEDIA_TYPES};
+pub use csr::CsrSubject;
 use lc::{DigestSign, Md, Pkey};
+pub use pem::NewPemKey;
 
 /// Where keys live in the store.
 pub const KEYS_PREFIX: &str = "keys/";

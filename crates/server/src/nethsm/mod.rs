@@ -10,6 +10,8 @@ mod error;
 mod extract;
 mod health;
 mod keys;
+mod keys_csr;
+mod keys_pem;
 mod metrics;
 mod namespaces;
 mod provision;
@@ -168,6 +170,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/keys/{KeyID}/public.pem",
             at(&[Operational], get(keys::key_public_pem_get)),
+        )
+        .route(
+            "/keys/{KeyID}/csr.pem",
+            at(&[Operational], post(keys_csr::key_csr_post)),
         )
         .route(
             "/keys/{KeyID}/sign",
