@@ -47,7 +47,7 @@ const OID_EXTENSION_REQUEST: &[u64] = &[1, 2, 840, 113549, 1, 9, 14];
 const OID_SUBJECT_ALT_NAME: &[u64] = &[2, 5, 29, 17];
 
 /// How one attribute of the subject is written.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Text {
     Printable,
     Ia5,
@@ -58,6 +58,7 @@ enum Text {
 type Attribute<'a> = (&'static [u64], Text, &'a str);
 
 /// A subject alternative name.
+#[derive(Debug)]
 enum AltName {
     Dns(String),
     Ip(Vec<u8>),
@@ -310,5 +311,96 @@ impl Keys<'_> {
                 w.next().write_bitvec_bytes(&signature, signature.len() * 8);
             });
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject(common_name: &str) -> CsrSubject {
+        CsrSubject {
+            common_name: common_name.into(),
+            ..CsrSubject::default()
+        }
+    }
+
+    fn message(e: Error) -> String {
+        match e {
+            Error::InvalidInput(m) => m,
+            other => panic!("not a 400: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_subject_is_checked_against_what_it_is_written_as() {
+        assert_eq!(
+            message(subject("").attributes().unwrap_err()),
+            "commonName must not be empty."
+        );
+        for country in ["DEU", "D", "D1", "Ü"] {
+            let s = CsrSubject {
+                country_name: Some(country.into()),
+                ..subject("x")
+            };
+            assert!(s.attributes().is_err(), "{country}");
+        }
+        let s = CsrSubject {
+            email_address: Some("ä@example.com".into()),
+            ..subject("x")
+        };
+        assert_eq!(
+            message(s.attributes().unwrap_err()),
+            "emailAddress must be ASCII."
+        );
+        // Empty optional fields are left out; the order is C, ST, L, O, OU, CN, emailAddress.
+        let s = CsrSubject {
+            country_name: Some("DE".into()),
+            organization_name: Some(String::new()),
+            email_address: Some("a@example.com".into()),
+            locality_name: Some("Berlin".into()),
+            ..subject("cn")
+        };
+        let oids: Vec<&[u64]> = s.attributes().unwrap().iter().map(|a| a.0).collect();
+        assert_eq!(
+            oids,
+            [OID_COUNTRY, OID_LOCALITY, OID_COMMON_NAME, OID_EMAIL]
+        );
+    }
+
+    #[test]
+    fn alt_names_default_to_the_common_name_and_ip_names_are_addresses() {
+        let dns = |names: Vec<AltName>| -> Vec<String> {
+            names
+                .into_iter()
+                .map(|n| match n {
+                    AltName::Dns(d) => d,
+                    AltName::Ip(ip) => format!("ip {ip:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(
+            dns(subject("a.example").alt_names().unwrap()),
+            ["a.example"]
+        );
+        assert!(subject("Schlüssel").alt_names().is_err());
+        let with = |names: &[&str]| CsrSubject {
+            subject_alt_names: Some(names.iter().map(|n| n.to_string()).collect()),
+            ..subject("Schlüssel")
+        };
+        assert!(with(&[]).alt_names().unwrap().is_empty());
+        assert_eq!(
+            dns(with(&["b.example", "IP:10.0.0.1", "IP:::1"])
+                .alt_names()
+                .unwrap()),
+            [
+                "b.example".to_owned(),
+                "ip [10, 0, 0, 1]".to_owned(),
+                format!("ip {:?}", std::net::Ipv6Addr::LOCALHOST.octets()),
+            ]
+        );
+        for bad in ["IP:10.0.0", "IP:", "", "bücher.example", "tab\there"] {
+            assert!(with(&[bad]).alt_names().is_err(), "{bad:?}");
+        }
     }
 }
