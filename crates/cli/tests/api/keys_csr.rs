@@ -2,7 +2,8 @@
 //! `PUT /keys/{KeyID}` (issue 13): every CSR of every key type parsed by pyca/cryptography,
 //! its signature, subject, SANs and public key checked there and by `openssl req -verify`
 //! (when the machine has `openssl`); keys made by pyca imported as PEM in each form and their
-//! signatures verified by pyca with pyca's own public key; and the unhappy paths.
+//! signatures verified by pyca with pyca's own public key; the real `nethsm` client's
+//! `add_key_pem` and `key_csr`; and the unhappy paths.
 
 use std::time::Duration;
 
@@ -663,4 +664,66 @@ async fn unhappy_paths() {
         .collect();
     ids.sort();
     assert_eq!(ids, ["p", "tagged"]);
+}
+
+/// The real `nethsm` client (PyPI, pinned): `add_key_pem` (multipart, with and without an id)
+/// of keys made by pyca, and `key_csr`, whose request pyca checks against pyca's own key.
+const NETHSM_SDK: &str = r#"
+import json, sys
+import nethsm
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+host, password = sys.argv[1], sys.argv[2]
+def der(k): return k.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+P = serialization.PrivateFormat
+def pem(k, fmt): return k.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
+M = nethsm.KeyMechanism
+keys = [
+    ("sdk-rsa", rsa.generate_private_key(public_exponent=65537, key_size=2048), P.TraditionalOpenSSL, [M.RSA_SIGNATURE_PKCS1], nethsm.KeyType.RSA),
+    (None, ec.generate_private_key(ec.SECP384R1()), P.PKCS8, [M.ECDSA_SIGNATURE], nethsm.KeyType.EC_P384),
+    ("sdk-ed", ed25519.Ed25519PrivateKey.generate(), P.PKCS8, [M.EDDSA_SIGNATURE], nethsm.KeyType.CURVE25519),
+]
+n = nethsm.NetHSM(host, auth=nethsm.Authentication(username="admin", password=password), verify_tls=False)
+for key_id, key, fmt, mechanisms, key_type in keys:
+    got = n.add_key_pem(key_id, mechanisms, pem(key, fmt), tags=["sdk"], label="from the sdk")
+    assert key_id is None or got == key_id, (got, key_id)
+    info = n.get_key(got)
+    assert info.type == key_type, (got, info.type)
+    assert info.tags == ["sdk"], info.tags
+    csr = x509.load_pem_x509_csr(n.key_csr(got, common_name="sdk.example", country="DE",
+                                            organization="Strongroom",
+                                            subject_alt_names=["sdk.example", "IP:127.0.0.1"]).encode())
+    assert csr.is_signature_valid, got
+    assert der(csr.public_key()) == der(key.public_key()), got
+    assert csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "sdk.example"
+    assert csr.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value == "DE"
+    print("sdk checked", got)
+print("sdk all checked")
+"#;
+
+#[tokio::test]
+async fn the_nethsm_sdk_imports_pem_keys_and_makes_csrs() {
+    let s = Server::start();
+    s.provision().await;
+    let host = s.base.strip_prefix("https://").unwrap().to_owned();
+    let python = test_python("nethsm");
+    let args = [
+        "-c".to_owned(),
+        NETHSM_SDK.to_owned(),
+        host,
+        ADMIN.to_owned(),
+    ];
+    let run = python::run(&python, &args, None, PY_TIMEOUT).await;
+    assert!(
+        run.passed(),
+        "python {}\n{}\n{}\n--- server log ---\n{}",
+        run.outcome(),
+        run.stdout,
+        run.stderr,
+        s.log()
+    );
+    assert!(run.stdout.contains("sdk all checked"), "{}", run.stdout);
+    assert_eq!(run.stdout.matches("sdk checked ").count(), 3);
 }
