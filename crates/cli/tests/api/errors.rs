@@ -522,6 +522,71 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
     let r = cert("application/pgp-keys", pgp);
     face.nethsm(409, "A certificate exists already for this key.", r)
         .await;
+    // Certificate signing requests and PEM imports (keys_csr.rs makes real ones, checked by
+    // pyca and openssl).
+    let csr = |dn: Value| admin(Method::POST, "/keys/k1/csr.pem").json(&dn);
+    let r = csr(json!({"commonName": ""}));
+    face.nethsm(400, "commonName must not be empty.", r).await;
+    let r = csr(json!({"commonName": "x", "countryName": "DEU"}));
+    let message = "countryName must be a two-letter country code.";
+    face.nethsm(400, message, r).await;
+    let r = csr(json!({"commonName": "x", "emailAddress": "ä@example.com"}));
+    face.nethsm(400, "emailAddress must be ASCII.", r).await;
+    let r = csr(json!({"commonName": "Schlüssel"}));
+    let message =
+        "The commonName is not a DNS name (ASCII); give subjectAltNames (an empty list for none).";
+    face.nethsm(400, message, r).await;
+    let r = csr(json!({"commonName": "x", "subjectAltNames": ["IP:1.2.3"]}));
+    let message = "subjectAltNames: <name> is not an IP address.";
+    face.nethsm(400, message, r).await;
+    let r = csr(json!({"commonName": "x", "subjectAltNames": [""]}));
+    let message = "subjectAltNames: <name> is not a DNS name (ASCII, not empty).";
+    face.nethsm(400, message, r).await;
+    let pem_import = |arguments: &str, key_file: &str| {
+        let form = reqwest::multipart::Form::new()
+            .text("arguments", arguments.to_owned())
+            .text("key_file", key_file.to_owned());
+        admin(Method::POST, "/keys").multipart(form)
+    };
+    let args = r#"{"mechanisms": []}"#;
+    let r = pem_import(args, "not a key");
+    let message = "The key_file is not an unencrypted PEM private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY).";
+    face.nethsm(400, message, r).await;
+    // An X25519 key (RFC 8410): a key, but not one of a type the key store has.
+    let x25519 = [
+        &[
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e,
+        ][..],
+        &[0x04, 0x22, 0x04, 0x20],
+        &[0x42; 32],
+    ]
+    .concat();
+    let x25519 = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(x25519)
+    );
+    let r = pem_import(args, &x25519);
+    let message = "The key_file holds a key of a type this build does not import.";
+    face.nethsm(400, message, r).await;
+    let only_key = reqwest::multipart::Form::new().text("key_file", x25519.clone());
+    let r = admin(Method::POST, "/keys").multipart(only_key);
+    face.nethsm(400, "The arguments part is missing.", r).await;
+    let only_arguments = reqwest::multipart::Form::new().text("arguments", args);
+    let r = admin(Method::POST, "/keys").multipart(only_arguments);
+    face.nethsm(400, "The key_file part is missing.", r).await;
+    let twice = reqwest::multipart::Form::new()
+        .text("arguments", args)
+        .text("arguments", args);
+    let r = admin(Method::POST, "/keys").multipart(twice);
+    face.nethsm(400, "The <part> part is given twice.", r).await;
+    let r = admin(Method::POST, "/keys")
+        .header("content-type", "multipart/form-data")
+        .body("no boundary");
+    face.nethsm(400, "Malformed multipart body: <detail>", r)
+        .await;
+    let r = pem_import(&"x".repeat(64 * 1024 + 1), &x25519);
+    let message = "The <part> part is larger than 65536 bytes.";
+    face.nethsm(413, message, r).await;
     let r = s.post("/system/backup").basic_auth("bk", Some(OP_PASS));
     let message = "Please configure backup key before doing a backup.";
     face.nethsm(412, message, r).await;

@@ -25,6 +25,7 @@ mod kdf;
 mod keys;
 mod keys_crypt;
 mod keys_curves;
+mod keys_csr;
 mod lifecycle;
 mod random;
 mod rollback;

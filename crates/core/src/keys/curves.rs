@@ -126,9 +126,7 @@ pub(super) fn sign_ecdsa(t: KeyType, pkcs8: &[u8], digest: &[u8]) -> Result<Vec<
 
 /// ECDSA (DER) of `message` hashed with the curve's SHA-2 (SHA-256, -384, -512 for
 /// brainpoolP256r1, P384r1, P512r1): what a certificate signing request of a Brainpool key
-/// is signed with (`ecdsa-with-SHA256/384/512`). Kept for the CSR increment, which adds
-/// `csr.pem` for these types.
-#[cfg_attr(not(test), allow(dead_code))]
+/// is signed with (`ecdsa-with-SHA256/384/512`).
 pub(super) fn sign_message_sha2(t: KeyType, pkcs8: &[u8], message: &[u8]) -> Result<Vec<u8>> {
     use sha2::Digest;
     let digest = match t {

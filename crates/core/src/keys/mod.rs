@@ -22,7 +22,9 @@
 mod cert;
 mod crypt;
 mod curves;
+mod csr;
 mod lc;
+mod pem;
 
 use serde::{Deserialize, Serialize};
 use strongroom_store::{Commit, Store, Txn};
@@ -36,7 +38,9 @@ use crate::{Core, Unlocked, crypto};
 use cert::StoredCert;
 pub use cert::{CERT_MAX_BYTES, CERT_MEDIA_TYPES};
 pub use crypt::{AES_IV_BYTES, decrypt_mode, encrypt_mode};
+pub use csr::CsrSubject;
 use lc::{DigestSign, Md, Pkey};
+pub use pem::NewPemKey;
 
 /// Where keys live in the store.
 pub const KEYS_PREFIX: &str = "keys/";

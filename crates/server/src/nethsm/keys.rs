@@ -1,4 +1,4 @@
-//! `/keys`: the key store (list, generate, import as JSON, get, delete, `public.pem`, sign,
+//! `/keys`: the key store (list, generate, import as JSON or PEM, get, delete, `public.pem`, sign,
 //! tag restrictions, labels, certificates, move). Rules and cryptography live in the core (`strongroom_core::keys`);
 //! the extractors here check the route's role first.
 
@@ -15,6 +15,7 @@ use super::extract::{
     AcceptJson, AcceptPem, Admin, AdminOrOperator, Caller, NetHsmJson, NetHsmPath, OperatorUser,
     check_accept,
 };
+use super::keys_pem;
 use super::wire::{
     CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, KeySetLabel,
     MoveKeyRequest, PrivateKey, PublicKey, SignData, SignRequestData,
@@ -160,23 +161,32 @@ async fn import(
     )
 }
 
-/// `POST /keys`: import (JSON) with a generated id.
+/// `POST /keys`: import (JSON, or a PEM file as multipart: [`keys_pem`]) with a generated id.
 pub async fn keys_post(
     State(s): State<AppState>,
     Caller(who, _): Admin,
-    NetHsmJson(req): NetHsmJson<PrivateKey>,
+    request: Request,
 ) -> Result<Response, NetHsmError> {
+    if keys_pem::is_multipart(request.headers()) {
+        return Ok(created(keys_pem::import(s, who, None, request).await?));
+    }
+    let req = json::read_body::<PrivateKey, NetHsmError>(request, json::BODY_LIMIT).await?;
     let (new, key) = imported(req, None)?;
     Ok(created(import(s, who, new, key).await?))
 }
 
-/// `PUT /keys/{KeyID}`: import (JSON) under that id; 204.
+/// `PUT /keys/{KeyID}`: import (JSON, or a PEM file as multipart) under that id; 204.
 pub async fn key_put(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
     Caller(who, _): Admin,
-    NetHsmJson(req): NetHsmJson<PrivateKey>,
+    request: Request,
 ) -> Result<StatusCode, NetHsmError> {
+    if keys_pem::is_multipart(request.headers()) {
+        keys_pem::import(s, who, Some(id), request).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let req = json::read_body::<PrivateKey, NetHsmError>(request, json::BODY_LIMIT).await?;
     let (new, key) = imported(req, Some(id))?;
     import(s, who, new, key).await?;
     Ok(StatusCode::NO_CONTENT)

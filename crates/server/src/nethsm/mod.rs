@@ -11,6 +11,8 @@ mod extract;
 mod health;
 mod keys;
 mod keys_crypt;
+mod keys_csr;
+mod keys_pem;
 mod metrics;
 mod namespaces;
 mod provision;
@@ -169,6 +171,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/keys/{KeyID}/public.pem",
             at(&[Operational], get(keys::key_public_pem_get)),
+        )
+        .route(
+            "/keys/{KeyID}/csr.pem",
+            at(&[Operational], post(keys_csr::key_csr_post)),
         )
         .route(
             "/keys/{KeyID}/sign",
