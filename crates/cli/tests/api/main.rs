@@ -23,6 +23,7 @@ mod identity;
 mod interop;
 mod kdf;
 mod keys;
+mod keys_clients;
 mod lifecycle;
 mod random;
 mod rollback;
