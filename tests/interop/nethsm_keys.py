@@ -442,6 +442,34 @@ def part_keys(s):
     expect_status("delete_key as an Operator", lambda: op1.delete_key("sdk-p256"), 403)
     step("delete: gone from get and list; again 404; Operator 403")
 
+    # --- namespaces ----------------------------------------------------------------------------
+    admin.add_user("Namespace Admin", nethsm.Role.ADMINISTRATOR, "namespace admin passphrase", "admin", "ns1")
+    admin.add_user("Namespace Operator", nethsm.Role.OPERATOR, "namespace operator passphrase", "op", "ns1")
+    admin.add_namespace("ns1")
+    ns_admin = s.client("ns1~admin", "namespace admin passphrase")
+    ns_op = s.client("ns1~op", "namespace operator passphrase")
+    # The same id as a root key: a namespace's keys are its own.
+    check(ns_admin.generate_key(KeyType.EC_P256, [M.ECDSA_SIGNATURE], NO_LENGTH, "sdk-p256") == "sdk-p256",
+          "a namespace's generate_key of an id root has")
+    check(ns_admin.list_keys() == ["sdk-p256"] and ns_op.list_keys() == ["sdk-p256"], "ns1 lists other keys")
+    ns_pem = ns_op.get_key_public_key("sdk-p256")
+    check(ns_pem != pems["sdk-p256"], "ns1's sdk-p256 has root's public key")
+    sign_all(s, ns_op, "sdk-p256", KeyType.EC_P256, ns_pem)
+    sign_all(s, op2, "sdk-p256", KeyType.EC_P256, pems["sdk-p256"])
+    check(set(admin.list_keys()) == all_ids - {"imp-rsa", "sdk-ed", random_id}, "root lists ns1's keys")
+    expect_status("a namespace Operator signs a root key", lambda: ns_op.sign(
+        "imp-p256", b64(sign_input(SignMode.ECDSA, KeyType.EC_P256)), SignMode.ECDSA), 404)
+    step("namespaces: ns1's sdk-p256 is its own key (pyca verifies both); root's keys are not ns1's")
+
+    # --- locked ----------------------------------------------------------------------------------
+    admin.lock()
+    expect_status("list_keys when Locked", lambda: op1.list_keys(), 412)
+    expect_status("sign when Locked", lambda: op1.sign(
+        "sdk-p256", b64(sign_input(SignMode.ECDSA, KeyType.EC_P256)), SignMode.ECDSA), 412)
+    s.client().unlock(UNLOCK)
+    sign_all(s, op1, "imp-p256", KeyType.EC_P256, pems["imp-p256"])
+    step("Locked: list and sign 412; after unlock the keys sign again")
+
 
 def part_decrypt(s):
     s.provision()
