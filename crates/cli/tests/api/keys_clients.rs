@@ -15,9 +15,9 @@ use std::time::Duration;
 use crate::common::python::{self, test_python, workspace_root};
 use crate::common::*;
 
-/// `nitropy nethsm test` generates this many RSA-2048 keys (its default is 1000). At some
-/// 0.5 to 2 s a key in a debug build on a loaded two-core machine, this keeps the test near
-/// a minute.
+/// `nitropy nethsm test` generates this many RSA-2048 keys (its default is 1000). A key costs
+/// the debug-built server about 0.2 s of CPU, but 0.5 to 2.4 s of wall time on a loaded
+/// two-core machine: 20 keep the test under a minute.
 const NITROPY_TEST_KEYS: u32 = 20;
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
