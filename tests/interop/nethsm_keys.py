@@ -577,9 +577,20 @@ def part_csr(s):
         check(subject.get(NameOID.COUNTRY_NAME) == "DE", f"{key_id}: subject {csr.subject}")
         check(subject.get(NameOID.ORGANIZATION_NAME) == "Strongroom", f"{key_id}: subject {csr.subject}")
         check(subject.get(NameOID.EMAIL_ADDRESS) == "keys@example.org", f"{key_id}: subject {csr.subject}")
-        step(f"{key_id}: CSR signed by the key (pyca verifies), subject as asked")
+        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        check(san.get_values_for_type(x509.DNSName) == [f"{key_id}.example"], f"{key_id}: default SAN {san}")
+        step(f"{key_id}: CSR signed by the key (pyca verifies), subject as asked, SAN the common name")
+    # The spec: SANs are DNS names unless "IP:"; an empty list means no SAN extension.
+    import ipaddress
+    pem = admin.key_csr("csr-p256", common_name="c", subject_alt_names=["a.example", "IP:192.0.2.7"])
+    san = x509.load_pem_x509_csr(pem.encode()).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    check(san.get_values_for_type(x509.DNSName) == ["a.example"], f"SAN DNS names {san}")
+    check(san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("192.0.2.7")], f"SAN IPs {san}")
+    pem = admin.key_csr("csr-p256", common_name="c", subject_alt_names=[])
+    check(len(x509.load_pem_x509_csr(pem.encode()).extensions) == 0, "subjectAltNames [] still has a SAN")
     expect_status("csr of a missing key", lambda: admin.key_csr("missing", common_name="x"), 404)
-    step("csr: missing key 404")
+    expect_status("csr with unknown credentials", lambda: s.client("nobody", "x").key_csr("csr-p256", common_name="x"), 401)
+    step("csr: explicit DNS and IP SANs, no SAN for [], missing key 404, unknown user 401")
 
 
 PARTS = {"keys": part_keys, "decrypt": part_decrypt, "aes": part_aes, "csr": part_csr}

@@ -438,7 +438,17 @@ def part_csr(n):
               f"{key_id}: subject {csr.subject}")
         san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         check(san.get_values_for_type(x509.DNSName) == [f"{key_id}.example"], f"{key_id}: SAN {san}")
-    step("csr --key-id for EC P-256 and Ed25519: signed by the key (pyca), subject and SAN as asked")
+    step("csr --key-id for EC P-256 and Ed25519: signed by the key (pyca), subject as asked, SAN the CN")
+    common = ["--country", "", "--state-or-province", "", "--locality", "", "--organization", "",
+              "--organizational-unit", "", "--email-address", "", "--common-name", "c.example"]
+    out = n.ok(["csr", "-k", "csr-p256", "--san", "a.example", "--san", "IP:192.0.2.7"] + common, admin)
+    san = x509.load_pem_x509_csr(out.strip().encode()).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value
+    check(san.get_values_for_type(x509.DNSName) == ["a.example"], f"--san: {san}")
+    check([str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["192.0.2.7"], f"--san IP: {san}")
+    out = n.ok(["csr", "-k", "csr-p256", "--no-san"] + common, admin)
+    check(len(x509.load_pem_x509_csr(out.strip().encode()).extensions) == 0, "--no-san: a SAN is there")
+    step("csr --san (DNS and IP:) and --no-san")
 
 
 def part_crypt(n):
