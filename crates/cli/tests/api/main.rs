@@ -26,6 +26,7 @@ mod keys;
 mod keys_crypt;
 mod keys_curves;
 mod keys_csr;
+mod keys_clients;
 mod lifecycle;
 mod random;
 mod rollback;
