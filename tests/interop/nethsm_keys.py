@@ -491,7 +491,16 @@ def part_decrypt(s):
             key_id, b64(public.encrypt(plain, padding.PKCS1v15())), nethsm.DecryptMode.PKCS1))
         check(first.decode() == plain, f"{key_id}: PKCS1 decrypted to something else")
         for h, cls in oaep.items():
-            c = public.encrypt(plain, padding.OAEP(mgf=padding.MGF1(cls()), algorithm=cls(), label=None))
+            if h == "MD5":
+                # pyca refuses OAEP with MD5; PyCryptodome (an independent implementation) makes it.
+                from Cryptodome.Cipher import PKCS1_OAEP
+                from Cryptodome.Hash import MD5
+                from Cryptodome.PublicKey import RSA as CryptodomeRsa
+                c = PKCS1_OAEP.new(CryptodomeRsa.import_key(public.public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)),
+                    hashAlgo=MD5).encrypt(plain)
+            else:
+                c = public.encrypt(plain, padding.OAEP(mgf=padding.MGF1(cls()), algorithm=cls(), label=None))
             got = op1.decrypt(key_id, b64(c), nethsm.DecryptMode("OAEP_" + h)).decode()
             check(got == plain, f"{key_id}: OAEP_{h} decrypted to something else")
         # RAW: the RSA primitive on a number below the modulus, the result as long as the key.
@@ -506,13 +515,19 @@ def part_decrypt(s):
     c = public.encrypt(plain, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
     expect_status("decrypt OAEP_SHA256 with a PKCS1-only key",
                   lambda: op1.decrypt("dec-pkcs1-only", b64(c), nethsm.DecryptMode.OAEP_SHA256), 400)
-    expect_status("decrypt PKCS1 of bytes that are no PKCS1 ciphertext",
-                  lambda: op1.decrypt("dec-pkcs1-only", b64(b"\x01" * 256), nethsm.DecryptMode.PKCS1), 400)
+    # PKCS1 decryption uses implicit rejection (docs/security-model.md): bytes that are no
+    # PKCS1 ciphertext decrypt to a synthetic message, the same each time, never an error.
+    bogus = b64(b"\x01" * 256)
+    first = op1.decrypt("dec-pkcs1-only", bogus, nethsm.DecryptMode.PKCS1)
+    check(first == op1.decrypt("dec-pkcs1-only", bogus, nethsm.DecryptMode.PKCS1),
+          "implicit rejection answered two different messages for one ciphertext")
+    expect_status("decrypt PKCS1 of a ciphertext shorter than the modulus",
+                  lambda: op1.decrypt("dec-pkcs1-only", b64(b"\x01" * 255), nethsm.DecryptMode.PKCS1), 400)
     expect_status("decrypt as Administrator",
                   lambda: admin.decrypt("dec-gen", b64(c), nethsm.DecryptMode.OAEP_SHA256), 403)
     expect_status("decrypt with a missing key",
                   lambda: op1.decrypt("missing", b64(c), nethsm.DecryptMode.OAEP_SHA256), 404)
-    step("decrypt: wrong mechanism 400, bad ciphertext 400, Administrator 403, missing key 404")
+    step("decrypt: wrong mechanism 400, implicit rejection, short ciphertext 400, Administrator 403, missing key 404")
 
 
 def part_aes(s):

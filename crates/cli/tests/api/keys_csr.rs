@@ -494,6 +494,8 @@ async fn unhappy_paths() {
         "A Generic key has no public key.",
     )
     .await;
+    let r = s.as_admin(Method::DELETE, "/keys/aes").answer().await;
+    assert_eq!(r.status(), 204);
     let r = s
         .post("/keys/tagged/csr.pem")
         .basic_auth("bk", Some(OP_PASS))
