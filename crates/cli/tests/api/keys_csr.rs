@@ -69,7 +69,11 @@ keys.append({"name": "rsa-pkcs1", "type": "RSA", "pem": priv(r, P.TraditionalOpe
 for name, t, curve, fmt in [("p256-sec1", "EC_P256", ec.SECP256R1(), P.TraditionalOpenSSL),
                             ("p384-pkcs8", "EC_P384", ec.SECP384R1(), P.PKCS8),
                             ("p521-pkcs8", "EC_P521", ec.SECP521R1(), P.PKCS8),
-                            ("p521-sec1", "EC_P521", ec.SECP521R1(), P.TraditionalOpenSSL)]:
+                            ("p521-sec1", "EC_P521", ec.SECP521R1(), P.TraditionalOpenSSL),
+                            ("k1-pkcs8", "EC_P256K1", ec.SECP256K1(), P.PKCS8),
+                            ("bp256-pkcs8", "BrainpoolP256", ec.BrainpoolP256R1(), P.PKCS8),
+                            ("bp384-sec1", "BrainpoolP384", ec.BrainpoolP384R1(), P.TraditionalOpenSSL),
+                            ("bp512-pkcs8", "BrainpoolP512", ec.BrainpoolP512R1(), P.PKCS8)]:
     k = ec.generate_private_key(curve)
     keys.append({"name": name, "type": t, "pem": priv(k, fmt), "public": pub(k)})
 e = ed25519.Ed25519PrivateKey.generate()
@@ -94,7 +98,9 @@ import base64, json, sys
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 msg = bytes.fromhex(sys.argv[1])
-CURVE_HASH = {"secp256r1": hashes.SHA256, "secp384r1": hashes.SHA384, "secp521r1": hashes.SHA512}
+CURVE_HASH = {"secp256r1": hashes.SHA256, "secp384r1": hashes.SHA384, "secp521r1": hashes.SHA512,
+              "secp256k1": hashes.SHA256, "brainpoolP256r1": hashes.SHA256,
+              "brainpoolP384r1": hashes.SHA384, "brainpoolP512r1": hashes.SHA512}
 def der(k): return k.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 for c in json.loads(sys.argv[2]):
     key = serialization.load_pem_public_key(c["pyca_public"].encode())
@@ -376,8 +382,8 @@ async fn pem_imports_of_keys_made_by_pyca_sign_what_pyca_verifies() {
                 ("PSS_SHA256", digest("sha256")),
             ],
             "Curve25519" => vec![("EdDSA", message_b64.clone())],
-            "EC_P256" => vec![("ECDSA", digest("sha256"))],
-            "EC_P384" => vec![("ECDSA", digest("sha384"))],
+            "EC_P256" | "EC_P256K1" | "BrainpoolP256" => vec![("ECDSA", digest("sha256"))],
+            "EC_P384" | "BrainpoolP384" => vec![("ECDSA", digest("sha384"))],
             _ => vec![("ECDSA", digest("sha512"))],
         };
         let mechanisms: Vec<String> = signs
@@ -441,7 +447,7 @@ async fn pem_imports_of_keys_made_by_pyca_sign_what_pyca_verifies() {
                                "pyca_public": key["public"], "server_public": server_public}));
         }
     }
-    assert_eq!(checks.len(), 2 * 2 + 4 + 1);
+    assert_eq!(checks.len(), 2 * 2 + 4 + 4 + 1);
     let out = py(VERIFY_SIGNATURES, &[message_hex, json!(checks).to_string()]).await;
     assert!(out.contains("all verified"), "{out}");
     assert_eq!(out.matches("verified ").count(), checks.len());

@@ -5,7 +5,8 @@
 //! KEY`, SEC1 `EC PRIVATE KEY`; encrypted keys are refused, never prompted for). The parts the
 //! JSON import takes are then read out of it (RSA's primes and public exponent, an EC key's
 //! scalar, an Ed25519 seed) and go through the JSON import's own path, so both imports check
-//! and store a key alike. Every aws-lc object is owned by a guard that frees it; aws-lc
+//! and store a key alike. aws-lc does not know the Brainpool curves: their PEMs (PKCS#8 or
+//! SEC1) are read here with the RustCrypto DER types instead ([`read_brainpool_pem`]). Every aws-lc object is owned by a guard that frees it; aws-lc
 //! cleanses what it frees, and the parts read out are in wiped buffers.
 
 use std::os::raw::{c_char, c_int, c_void};
@@ -110,7 +111,7 @@ fn read_pem(pem: &[u8]) -> Result<(KeyType, ImportedKey)> {
         if key.is_null() {
             // What failed is not the client's business beyond "not a key"; drop the reasons.
             sys::ERR_clear_error();
-            return Err(not_a_key());
+            return read_brainpool_pem(pem).ok_or_else(not_a_key);
         }
         let key = PemKey(key);
         let mut parts = ImportedKey::default();
@@ -146,7 +147,7 @@ fn read_pem(pem: &[u8]) -> Result<(KeyType, ImportedKey)> {
                     sys::NID_secp384r1 => "EC_P384",
                     sys::NID_secp521r1 => "EC_P521",
                     sys::NID_secp256k1 => "EC_P256K1",
-                    _ => return Err(unsupported()),
+                    _ => return read_brainpool_pem(pem).ok_or_else(unsupported),
                 };
                 let t = KeyType::parse(name)?;
                 let (scalar_len, _) = t.ec_sizes().ok_or_else(unsupported)?;
@@ -180,4 +181,59 @@ impl Keys<'_> {
         let pkcs8 = import_pkcs8(key_type, &parts)?;
         self.store(&new, &pkcs8)
     }
+}
+
+/// The base64 body of the PEM block labelled `label` in `pem`, decoded into a wiped buffer.
+fn pem_block(pem: &[u8], label: &str) -> Option<Zeroizing<Vec<u8>>> {
+    use base64::Engine;
+    let text = std::str::from_utf8(pem).ok()?;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let body = &text[text.find(&begin)? + begin.len()..];
+    let body = &body[..body.find(&end)?];
+    let b64 = Zeroizing::new(body.split_whitespace().collect::<String>());
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.as_bytes())
+        .ok()
+        .map(Zeroizing::new)
+}
+
+/// The key type of a Brainpool curve OID (RFC 5639's brainpoolP256r1, P384r1, P512r1).
+fn brainpool_type(curve: &elliptic_curve::pkcs8::ObjectIdentifier) -> Option<KeyType> {
+    match curve.to_string().as_str() {
+        "1.3.36.3.3.2.8.1.1.7" => Some(KeyType::BrainpoolP256),
+        "1.3.36.3.3.2.8.1.1.11" => Some(KeyType::BrainpoolP384),
+        "1.3.36.3.3.2.8.1.1.13" => Some(KeyType::BrainpoolP512),
+        _ => None,
+    }
+}
+
+/// Reads a Brainpool private key from a PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY` PEM:
+/// its type and scalar (checked by the import like a JSON import's `data`). `None` for
+/// anything else.
+fn read_brainpool_pem(pem: &[u8]) -> Option<(KeyType, ImportedKey)> {
+    use elliptic_curve::pkcs8::PrivateKeyInfoRef;
+    use sec1::EcPrivateKey;
+    const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+    let (key_type, scalar) = if let Some(der) = pem_block(pem, "PRIVATE KEY") {
+        let info = PrivateKeyInfoRef::try_from(der.as_slice()).ok()?;
+        if info.algorithm.oid.to_string() != EC_PUBLIC_KEY {
+            return None;
+        }
+        let t = brainpool_type(&info.algorithm.parameters_oid().ok()?)?;
+        let ec = EcPrivateKey::try_from(info.private_key.as_bytes()).ok()?;
+        (t, Zeroizing::new(ec.private_key.to_vec()))
+    } else {
+        let der = pem_block(pem, "EC PRIVATE KEY")?;
+        let ec = EcPrivateKey::try_from(der.as_slice()).ok()?;
+        let t = brainpool_type(&ec.parameters?.named_curve()?)?;
+        (t, Zeroizing::new(ec.private_key.to_vec()))
+    };
+    Some((
+        key_type,
+        ImportedKey {
+            data: scalar,
+            ..ImportedKey::default()
+        },
+    ))
 }
