@@ -3,19 +3,13 @@
 //! pyca/cryptography (never by our own code); tag restrictions, labels, certificates (made by
 //! pyca) and move; keys survive a restart; the unhappy paths.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::python::{self, test_python};
+use crate::common::keys::*;
 use crate::common::*;
-
-const OP: &str = "op";
-const OP_PASS: &str = "operator passphrase";
-const PY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Makes the material the test needs, independently of the server: the message's digests
 /// (and the SHA-256 DigestInfo), and private keys to import with their public keys.
@@ -86,60 +80,6 @@ print("all verified")
 
 const MESSAGE: &[u8] = b"Strongroom signs this message.";
 
-async fn py(script: &str, args: &[String]) -> String {
-    let python = test_python("cryptography");
-    let mut all = vec!["-c".to_owned(), script.to_owned()];
-    all.extend_from_slice(args);
-    let run = python::run(&python, &all, None, PY_TIMEOUT).await;
-    assert!(
-        run.passed(),
-        "python {}\n{}\n{}",
-        run.outcome(),
-        run.stdout,
-        run.stderr
-    );
-    run.stdout
-}
-
-fn op(s: &Server, method: Method, path: &str) -> reqwest::RequestBuilder {
-    s.request(method, path).basic_auth(OP, Some(OP_PASS))
-}
-
-/// Expects 201 with the id in the body and the `Location` header; answers the id.
-async fn created(r: reqwest::Response) -> String {
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let location = r.headers()["location"].to_str().unwrap().to_owned();
-    let body: Value = r.json().await.unwrap();
-    let id = body["id"].as_str().unwrap().to_owned();
-    assert_eq!(location, format!("/api/v1/keys/{id}"));
-    id
-}
-
-async fn sign(s: &Server, id: &str, mode: &str, input: &str) -> reqwest::Response {
-    op(s, Method::POST, &format!("/keys/{id}/sign"))
-        .json(&json!({"mode": mode, "message": input}))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn signature(s: &Server, id: &str, mode: &str, input: &str) -> String {
-    let r = sign(s, id, mode, input).await;
-    assert_eq!(r.status(), 200, "{id} {mode}: {}", r.text().await.unwrap());
-    let body: Value = r.json().await.unwrap();
-    body["signature"].as_str().unwrap().to_owned()
-}
-
-async fn public_pem(s: &Server, id: &str) -> String {
-    let r = op(s, Method::GET, &format!("/keys/{id}/public.pem"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-type"], "application/x-pem-file");
-    r.text().await.unwrap()
-}
-
 const PSS: [&str; 6] = [
     "PSS_MD5",
     "PSS_SHA1",
@@ -190,10 +130,11 @@ const TYPES: [&str; 5] = ["RSA", "Curve25519", "EC_P256", "EC_P384", "EC_P521"];
 async fn generated_and_imported_keys_sign_what_pyca_verifies_and_survive_a_restart() {
     let mut s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     let message_hex = hex::encode(MESSAGE);
     let prep: Value =
-        serde_json::from_str(&py(PREPARE, std::slice::from_ref(&message_hex)).await).unwrap();
+        serde_json::from_str(&pyca(PREPARE, std::slice::from_ref(&message_hex)).await).unwrap();
 
     let mut keys = Vec::new(); // (id, type, expected public PEM for imports)
     for t in TYPES {
@@ -203,11 +144,11 @@ async fn generated_and_imported_keys_sign_what_pyca_verifies_and_survive_a_resta
             body["length"] = json!(2048);
         }
         let r = s.as_admin(Method::POST, "/keys/generate").json(&body);
-        keys.push((created(r.answer().await).await, t, None));
+        keys.push((created_key(r.answer().await).await, t, None));
 
         let body = json!({"type": t, "mechanisms": mechanisms, "private": prep[t]["private"]});
         let r = s.as_admin(Method::POST, "/keys").json(&body);
-        let id = created(r.answer().await).await;
+        let id = created_key(r.answer().await).await;
         keys.push((id, t, Some(prep[t]["pem"].as_str().unwrap().to_owned())));
     }
     // PUT /keys/{KeyID}: an import under a chosen id.
@@ -220,7 +161,7 @@ async fn generated_and_imported_keys_sign_what_pyca_verifies_and_survive_a_resta
 
     let mut checks = Vec::new();
     for (id, t, expect_pem) in &keys {
-        let info: Value = op(&s, Method::GET, &format!("/keys/{id}"))
+        let info: Value = as_operator(&s, Method::GET, &format!("/keys/{id}"))
             .answer()
             .await
             .json()
@@ -257,7 +198,7 @@ async fn generated_and_imported_keys_sign_what_pyca_verifies_and_survive_a_resta
         }
     }
     assert_eq!(checks.len(), 2 * (7 + 1 + 1 + 1 + 1) + 1);
-    let out = py(VERIFY, &[message_hex.clone(), json!(checks).to_string()]).await;
+    let out = pyca(VERIFY, &[message_hex.clone(), json!(checks).to_string()]).await;
     assert!(out.contains("all verified"), "{out}");
     assert_eq!(out.matches("verified ").count(), checks.len());
 
@@ -276,11 +217,16 @@ async fn generated_and_imported_keys_sign_what_pyca_verifies_and_survive_a_resta
     let mut all: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
     all.sort();
     assert_eq!(listed(s.as_admin(Method::GET, "/keys")).await, all);
-    assert_eq!(listed(op(&s, Method::GET, "/keys?filter=1")).await, all);
+    assert_eq!(
+        listed(as_operator(&s, Method::GET, "/keys?filter=1")).await,
+        all
+    );
     let gone = keys.remove(0).0;
     let r = s.as_admin(Method::DELETE, &format!("/keys/{gone}"));
     assert_eq!(r.answer().await.status(), 204);
-    let r = op(&s, Method::GET, &format!("/keys/{gone}")).answer().await;
+    let r = as_operator(&s, Method::GET, &format!("/keys/{gone}"))
+        .answer()
+        .await;
     nethsm_error(r, 404, "Key not found.").await;
 
     // A restart: the same keys, and the Ed25519 key signs the same (deterministic).
@@ -303,17 +249,18 @@ async fn generated_and_imported_keys_sign_what_pyca_verifies_and_survive_a_resta
 async fn unhappy_paths() {
     let s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     let generate = |body: Value| s.as_admin(Method::POST, "/keys/generate").json(&body);
     let ed = |id: &str| json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": id});
 
     let r = generate(ed("k1")).answer().await;
-    assert_eq!(created(r).await, "k1");
+    assert_eq!(created_key(r).await, "k1");
     let r = generate(json!({"type": "EC_P256", "mechanisms": ["ECDSA_Signature"], "id": "p256"}));
-    created(r.answer().await).await;
+    created_key(r.answer().await).await;
     let r = generate(json!({"type": "RSA", "length": 2048, "id": "rsa",
                             "mechanisms": ["RSA_Signature_PKCS1"]}));
-    created(r.answer().await).await;
+    created_key(r.answer().await).await;
 
     // Unknown key.
     for (method, path) in [
@@ -350,9 +297,9 @@ async fn unhappy_paths() {
     nethsm_error(r, 400, m).await;
 
     // Wrong roles: an Operator does not manage keys, an Administrator does not sign.
-    let r = op(&s, Method::POST, "/keys/generate").json(&ed("k2"));
+    let r = as_operator(&s, Method::POST, "/keys/generate").json(&ed("k2"));
     nethsm_error(r.answer().await, 403, "Access denied.").await;
-    let r = op(&s, Method::DELETE, "/keys/k1").answer().await;
+    let r = as_operator(&s, Method::DELETE, "/keys/k1").answer().await;
     nethsm_error(r, 403, "Access denied.").await;
     let r = s
         .as_admin(Method::POST, "/keys/k1/sign")
@@ -378,7 +325,7 @@ async fn unhappy_paths() {
         json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"],
                             "id": "tagged", "restrictions": {"tags": ["berlin"]}}),
     );
-    created(r.answer().await).await;
+    created_key(r.answer().await).await;
     let r = sign(&s, "tagged", "EdDSA", "AA==").await;
     nethsm_error(r, 403, "Access denied.").await;
     let ids = |v: Value| -> Vec<String> {
@@ -388,14 +335,14 @@ async fn unhappy_paths() {
             .map(|k| k["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    let filtered = ids(op(&s, Method::GET, "/keys?filter=true")
+    let filtered = ids(as_operator(&s, Method::GET, "/keys?filter=true")
         .answer()
         .await
         .json()
         .await
         .unwrap());
     assert!(!filtered.contains(&"tagged".to_owned()) && filtered.contains(&"k1".to_owned()));
-    let all = ids(op(&s, Method::GET, "/keys")
+    let all = ids(as_operator(&s, Method::GET, "/keys")
         .answer()
         .await
         .json()
@@ -410,11 +357,11 @@ async fn unhappy_paths() {
     assert_eq!(sign(&s, "tagged", "EdDSA", "AA==").await.status(), 200);
 
     // `GET /keys/{KeyPrefix}*`: the ids that start with the prefix.
-    let r = op(&s, Method::GET, "/keys/ta*").answer().await;
+    let r = as_operator(&s, Method::GET, "/keys/ta*").answer().await;
     assert_eq!(ids(r.json().await.unwrap()), vec!["tagged".to_owned()]);
-    let r = op(&s, Method::GET, "/keys/k*").answer().await;
+    let r = as_operator(&s, Method::GET, "/keys/k*").answer().await;
     assert_eq!(ids(r.json().await.unwrap()), vec!["k1".to_owned()]);
-    let mut every = ids(op(&s, Method::GET, "/keys/*")
+    let mut every = ids(as_operator(&s, Method::GET, "/keys/*")
         .answer()
         .await
         .json()
@@ -424,14 +371,14 @@ async fn unhappy_paths() {
     assert_eq!(every, ["k1", "p256", "rsa", "tagged"]);
 
     // No key here has a label: a label query for one matches none; for the empty one, all.
-    let r = op(&s, Method::GET, "/keys?label=x").answer().await;
+    let r = as_operator(&s, Method::GET, "/keys?label=x").answer().await;
     assert!(ids(r.json().await.unwrap()).is_empty());
-    let r = op(&s, Method::GET, "/keys?label=").answer().await;
+    let r = as_operator(&s, Method::GET, "/keys?label=").answer().await;
     assert_eq!(ids(r.json().await.unwrap()).len(), 4);
 
     // Another namespace's keys are not found, and not listed.
     // (Root makes a namespace's first Administrator before the namespace itself.)
-    s.create_user(Some("ns1~admin"), "Administrator", OP_PASS)
+    s.create_user(Some("ns1~admin"), "Administrator", OPERATOR_PASS)
         .await;
     assert_eq!(
         s.as_admin(Method::PUT, "/namespaces/ns1")
@@ -442,7 +389,7 @@ async fn unhappy_paths() {
     );
     let ns_admin = |method: Method, path: &str| {
         s.request(method, path)
-            .basic_auth("ns1~admin", Some(OP_PASS))
+            .basic_auth("ns1~admin", Some(OPERATOR_PASS))
     };
     let r = ns_admin(Method::GET, "/keys/k1").answer().await;
     nethsm_error(r, 404, "Key not found.").await;
@@ -457,7 +404,7 @@ async fn unhappy_paths() {
     assert!(listed.is_empty());
     let r = ns_admin(Method::POST, "/keys/generate").json(&ed("k1"));
     assert_eq!(
-        created(r.answer().await).await,
+        created_key(r.answer().await).await,
         "k1",
         "the same id in another namespace"
     );
@@ -475,7 +422,7 @@ async fn unhappy_paths() {
         s.as_admin(Method::GET, "/keys/k1").answer().await.status(),
         200
     );
-    s.create_user(Some("ns1~admin"), "Administrator", OP_PASS)
+    s.create_user(Some("ns1~admin"), "Administrator", OPERATOR_PASS)
         .await;
     let r = s.as_admin(Method::PUT, "/namespaces/ns1").answer().await;
     assert_eq!(r.status(), 204);
@@ -497,18 +444,22 @@ async fn unhappy_paths() {
 async fn tag_restrictions_are_set_shown_enforced_and_deleted() {
     let s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
-    s.create_user(Some("op2"), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
+    s.create_user(Some("op2"), "Operator", OPERATOR_PASS).await;
     let r = s
         .as_admin(Method::PUT, "/users/op2/tags/berlin")
         .answer()
         .await;
     assert_eq!(r.status(), 204);
-    let op2 = |method: Method, path: &str| s.request(method, path).basic_auth("op2", Some(OP_PASS));
+    let op2 = |method: Method, path: &str| {
+        s.request(method, path)
+            .basic_auth("op2", Some(OPERATOR_PASS))
+    };
     let r = s
         .as_admin(Method::POST, "/keys/generate")
         .json(&json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": "k"}));
-    created(r.answer().await).await;
+    created_key(r.answer().await).await;
     let tags = || async {
         let r = s.as_admin(Method::GET, "/keys/k").answer().await;
         let info: Value = r.json().await.unwrap();
@@ -516,10 +467,10 @@ async fn tag_restrictions_are_set_shown_enforced_and_deleted() {
     };
     let sign_as = |who: &str| {
         s.request(Method::POST, "/keys/k/sign")
-            .basic_auth(who, Some(OP_PASS))
+            .basic_auth(who, Some(OPERATOR_PASS))
             .json(&json!({"mode": "EdDSA", "message": "AA=="}))
     };
-    assert_eq!(sign_as(OP).answer().await.status(), 200);
+    assert_eq!(sign_as(OPERATOR).answer().await.status(), 200);
 
     let path = "/keys/k/restrictions/tags/berlin";
     let r = s.as_admin(Method::PUT, path).answer().await;
@@ -528,7 +479,7 @@ async fn tag_restrictions_are_set_shown_enforced_and_deleted() {
     let r = s.as_admin(Method::PUT, path).answer().await;
     assert_eq!(r.status(), 304, "the key has the tag already");
     assert_eq!(tags().await, json!(["berlin"]));
-    nethsm_error(sign_as(OP).answer().await, 403, "Access denied.").await;
+    nethsm_error(sign_as(OPERATOR).answer().await, 403, "Access denied.").await;
     assert_eq!(sign_as("op2").answer().await.status(), 200);
     let listed: Value = op2(Method::GET, "/keys?filter=1")
         .answer()
@@ -537,7 +488,7 @@ async fn tag_restrictions_are_set_shown_enforced_and_deleted() {
         .await
         .unwrap();
     assert_eq!(listed, json!([{"id": "k"}]));
-    let listed: Value = op(&s, Method::GET, "/keys?filter=1")
+    let listed: Value = as_operator(&s, Method::GET, "/keys?filter=1")
         .answer()
         .await
         .json()
@@ -596,7 +547,7 @@ async fn tag_restrictions_are_set_shown_enforced_and_deleted() {
         assert_eq!(r.status(), 204);
     }
     assert_eq!(tags().await, json!([]));
-    assert_eq!(sign_as(OP).answer().await.status(), 200);
+    assert_eq!(sign_as(OPERATOR).answer().await.status(), 200);
 
     // Each change is in the audit trail, written with it (such an event carries no status);
     // the 304 changed nothing and is recorded after the fact, with its status.
@@ -621,7 +572,8 @@ async fn tag_restrictions_are_set_shown_enforced_and_deleted() {
 async fn labels_are_set_shown_listed_and_deleted() {
     let s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     let generate = |id: &str, label: &str| {
         s.as_admin(Method::POST, "/keys/generate").json(&json!({
             "type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": id, "label": label}))
@@ -629,10 +581,10 @@ async fn labels_are_set_shown_listed_and_deleted() {
     // 32 bytes of UTF-8 (ü and ✓ are 2 and 3 bytes): the longest label.
     let long = "Schlüssel ✓ abcdefghijklmnopq";
     assert_eq!(long.len(), 32);
-    created(generate("a", long).answer().await).await;
-    created(generate("b", "").answer().await).await;
+    created_key(generate("a", long).answer().await).await;
+    created_key(generate("b", "").answer().await).await;
     let label = |id: &str| {
-        let r = op(&s, Method::GET, &format!("/keys/{id}"));
+        let r = as_operator(&s, Method::GET, &format!("/keys/{id}"));
         async move {
             let info: Value = r.answer().await.json().await.unwrap();
             info["label"].clone()
@@ -641,7 +593,7 @@ async fn labels_are_set_shown_listed_and_deleted() {
     assert_eq!(label("a").await, json!(long));
     assert_eq!(label("b").await, json!(""), "the spec's default label");
     let listed = |query: &str| {
-        let r = op(&s, Method::GET, &format!("/keys{query}"));
+        let r = as_operator(&s, Method::GET, &format!("/keys{query}"));
         async move {
             let v: Value = r.answer().await.json().await.unwrap();
             v.as_array()
@@ -690,9 +642,11 @@ async fn labels_are_set_shown_listed_and_deleted() {
     nethsm_error(generate("c", &too_long).answer().await, 400, m).await;
     nethsm_error(put("nosuch", "x").answer().await, 404, "Key not found.").await;
     nethsm_error(delete("nosuch").answer().await, 404, "Key not found.").await;
-    let r = op(&s, Method::PUT, "/keys/a/label").json(&json!({"label": "x"}));
+    let r = as_operator(&s, Method::PUT, "/keys/a/label").json(&json!({"label": "x"}));
     nethsm_error(r.answer().await, 403, "Access denied.").await;
-    let r = op(&s, Method::DELETE, "/keys/a/label").answer().await;
+    let r = as_operator(&s, Method::DELETE, "/keys/a/label")
+        .answer()
+        .await;
     nethsm_error(r, 403, "Access denied.").await;
     let r = s
         .as_admin(Method::PUT, "/keys/a/label")
@@ -713,7 +667,8 @@ async fn labels_are_set_shown_listed_and_deleted() {
 async fn a_moved_key_is_the_same_key_under_its_new_id() {
     let s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     let r = s
         .as_admin(Method::PUT, "/users/op/tags/berlin")
         .answer()
@@ -723,7 +678,7 @@ async fn a_moved_key_is_the_same_key_under_its_new_id() {
         let r = s.as_admin(Method::POST, "/keys/generate").json(&json!({
             "type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": id,
             "label": "the label", "restrictions": {"tags": ["berlin"]}}));
-        created(r.answer().await).await;
+        created_key(r.answer().await).await;
     }
     let input = STANDARD.encode(MESSAGE);
     let before = signature(&s, "k", "EdDSA", &input).await;
@@ -761,7 +716,7 @@ async fn a_moved_key_is_the_same_key_under_its_new_id() {
         before,
         "Ed25519 is deterministic"
     );
-    let listed: Value = op(&s, Method::GET, "/keys")
+    let listed: Value = as_operator(&s, Method::GET, "/keys")
         .answer()
         .await
         .json()
@@ -815,9 +770,9 @@ async fn a_moved_key_is_the_same_key_under_its_new_id() {
         400,
         "no newId"
     );
-    let r = op(&s, Method::POST, "/keys/moved/move").json(&json!({"newId": "mine"}));
+    let r = as_operator(&s, Method::POST, "/keys/moved/move").json(&json!({"newId": "mine"}));
     nethsm_error(r.answer().await, 403, "Access denied.").await;
-    let listed: Value = op(&s, Method::GET, "/keys")
+    let listed: Value = as_operator(&s, Method::GET, "/keys")
         .answer()
         .await
         .json()
@@ -880,13 +835,14 @@ print(json.dumps({
 async fn certificates_are_stored_answered_and_deleted() {
     let mut s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     let r = s
         .as_admin(Method::POST, "/keys/generate")
         .json(&json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": "k"}));
-    created(r.answer().await).await;
+    created_key(r.answer().await).await;
     let certs: Value =
-        serde_json::from_str(&py(CERTS, &[public_pem(&s, "k").await]).await).unwrap();
+        serde_json::from_str(&pyca(CERTS, &[public_pem(&s, "k").await]).await).unwrap();
     let pem = certs["pem"].as_str().unwrap().as_bytes().to_vec();
     let der = STANDARD.decode(certs["der"].as_str().unwrap()).unwrap();
     let pgp = STANDARD.decode(certs["pgp"].as_str().unwrap()).unwrap();
@@ -895,7 +851,7 @@ async fn certificates_are_stored_answered_and_deleted() {
             .header("content-type", media)
             .body(body)
     };
-    let get = |accept: &str| op(&s, Method::GET, "/keys/k/cert").header("accept", accept);
+    let get = |accept: &str| as_operator(&s, Method::GET, "/keys/k/cert").header("accept", accept);
     let delete = || s.as_admin(Method::DELETE, "/keys/k/cert");
 
     nethsm_error(get("*/*").answer().await, 404, "Certificate not found.").await;
@@ -946,7 +902,7 @@ f, p = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyIn
 assert c.public_key().public_bytes(f, p) == k.public_bytes(f, p)
 print("ok")
 "#;
-    let out = py(check, &[answered, public_pem(&s, "k").await]).await;
+    let out = pyca(check, &[answered, public_pem(&s, "k").await]).await;
     assert_eq!(out.trim(), "ok");
     let r = get("application/json").answer().await;
     nethsm_error(r, 406, "Content type in Accept header not supported.").await;
@@ -979,14 +935,16 @@ print("ok")
         "Content type not supported; use application/octet-stream.",
     )
     .await;
-    let r = op(&s, Method::PUT, "/keys/k/cert")
+    let r = as_operator(&s, Method::PUT, "/keys/k/cert")
         .header("content-type", "application/octet-stream")
         .body(pem.clone())
         .answer()
         .await;
     nethsm_error(r, 403, "Access denied.").await;
     nethsm_error(
-        op(&s, Method::DELETE, "/keys/k/cert").answer().await,
+        as_operator(&s, Method::DELETE, "/keys/k/cert")
+            .answer()
+            .await,
         403,
         "Access denied.",
     )
@@ -999,7 +957,9 @@ print("ok")
         .await;
     nethsm_error(r, 404, "Key not found.").await;
     nethsm_error(
-        op(&s, Method::GET, "/keys/nosuch/cert").answer().await,
+        as_operator(&s, Method::GET, "/keys/nosuch/cert")
+            .answer()
+            .await,
         404,
         "Key not found.",
     )
@@ -1018,7 +978,7 @@ print("ok")
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     let r = s
         .request(Method::GET, "/keys/k/cert")
-        .basic_auth(OP, Some(OP_PASS))
+        .basic_auth(OPERATOR, Some(OPERATOR_PASS))
         .answer()
         .await;
     assert_eq!(r.status(), 200);
@@ -1033,7 +993,7 @@ print("ok")
     let r = s
         .as_admin(Method::POST, "/keys/generate")
         .json(&json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": "k"}));
-    created(r.answer().await).await;
+    created_key(r.answer().await).await;
     let r = s.as_admin(Method::GET, "/keys/k/cert").answer().await;
     nethsm_error(r, 404, "Certificate not found.").await;
 }
@@ -1044,7 +1004,8 @@ print("ok")
 async fn private_keys_never_reach_the_disk_or_the_log_in_clear() {
     let mut s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     let seed: &[u8; 32] = b"strongroom test seed 0123456789!";
     let scalar: &[u8; 32] = b"an EC P-256 scalar for the test.";
     let import = |t: &str, mechanism: &str, data: &[u8]| {
@@ -1052,8 +1013,8 @@ async fn private_keys_never_reach_the_disk_or_the_log_in_clear() {
             &json!({"type": t, "mechanisms": [mechanism], "private": {"data": STANDARD.encode(data)}}),
         )
     };
-    let ed = created(import("Curve25519", "EdDSA_Signature", seed).answer().await).await;
-    let ec = created(import("EC_P256", "ECDSA_Signature", scalar).answer().await).await;
+    let ed = created_key(import("Curve25519", "EdDSA_Signature", seed).answer().await).await;
+    let ec = created_key(import("EC_P256", "ECDSA_Signature", scalar).answer().await).await;
     // Not a P-256 scalar (above the group order): refused, and not logged either.
     let refused: &[u8; 32] = b"\xff\xff\xff\xffabove the P-256 group order!";
     let r = import("EC_P256", "ECDSA_Signature", refused).answer().await;

@@ -5,19 +5,13 @@
 //! an independent implementation of the same algorithm); AES-CBC with Generic keys of every
 //! size checked against pyca's AES both ways; Generic keys survive a restart; the unhappy paths.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::python::{self, test_python};
+use crate::common::keys::*;
 use crate::common::*;
-
-const OP: &str = "op";
-const OP_PASS: &str = "operator passphrase";
-const PY_TIMEOUT: Duration = Duration::from_secs(120);
 
 const RSA_MECHANISMS: [&str; 8] = [
     "RSA_Decryption_RAW",
@@ -125,37 +119,18 @@ const MESSAGE: &[u8] = b"Strongroom decrypts this message.";
 /// Three AES blocks: NetHSM's AES-CBC takes whole blocks and pads nothing.
 const BLOCKS: &[u8] = b"Forty-eight bytes: three AES blocks, no padding.";
 
-async fn py(script: &str, args: &[String]) -> String {
-    let python = test_python("cryptography");
-    let mut all = vec!["-c".to_owned(), script.to_owned()];
-    all.extend_from_slice(args);
-    let run = python::run(&python, &all, None, PY_TIMEOUT).await;
-    assert!(
-        run.passed(),
-        "python {}\n{}\n{}",
-        run.outcome(),
-        run.stdout,
-        run.stderr
-    );
-    run.stdout
-}
-
-fn op(s: &Server, method: Method, path: &str) -> reqwest::RequestBuilder {
-    s.request(method, path).basic_auth(OP, Some(OP_PASS))
-}
-
 fn decrypt_as(s: &Server, user: &str, id: &str, body: Value) -> reqwest::RequestBuilder {
     s.post(&format!("/keys/{id}/decrypt"))
-        .basic_auth(user, Some(OP_PASS))
+        .basic_auth(user, Some(OPERATOR_PASS))
         .json(&body)
 }
 
 fn decrypt(s: &Server, id: &str, body: Value) -> reqwest::RequestBuilder {
-    decrypt_as(s, OP, id, body)
+    decrypt_as(s, OPERATOR, id, body)
 }
 
 fn encrypt(s: &Server, id: &str, body: Value) -> reqwest::RequestBuilder {
-    op(s, Method::POST, &format!("/keys/{id}/encrypt")).json(&body)
+    as_operator(s, Method::POST, &format!("/keys/{id}/encrypt")).json(&body)
 }
 
 /// Expects 200 and answers the body.
@@ -192,9 +167,10 @@ async fn imported(r: reqwest::RequestBuilder) {
 async fn what_pyca_encrypts_the_server_decrypts_and_aes_cbc_agrees_with_pyca() {
     let mut s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     let prep: Value =
-        serde_json::from_str(&py(PREPARE, &[hex::encode(MESSAGE), hex::encode(BLOCKS)]).await)
+        serde_json::from_str(&pyca(PREPARE, &[hex::encode(MESSAGE), hex::encode(BLOCKS)]).await)
             .unwrap();
 
     // An imported RSA key: every mode.
@@ -248,14 +224,14 @@ async fn what_pyca_encrypts_the_server_decrypts_and_aes_cbc_agrees_with_pyca() {
     let body = json!({"type": "RSA", "length": 2048, "id": "genrsa",
         "mechanisms": ["RSA_Decryption_RAW", "RSA_Decryption_PKCS1", "RSA_Decryption_OAEP_SHA256"]});
     created(s.as_admin(Method::POST, "/keys/generate").json(&body)).await;
-    let pem = op(&s, Method::GET, "/keys/genrsa/public.pem")
+    let pem = as_operator(&s, Method::GET, "/keys/genrsa/public.pem")
         .answer()
         .await
         .text()
         .await
         .unwrap();
     let to_gen: Value =
-        serde_json::from_str(&py(ENCRYPT_TO, &[hex::encode(MESSAGE), pem]).await).unwrap();
+        serde_json::from_str(&pyca(ENCRYPT_TO, &[hex::encode(MESSAGE), pem]).await).unwrap();
     let r = decrypt(
         &s,
         "genrsa",
@@ -314,7 +290,7 @@ async fn what_pyca_encrypts_the_server_decrypts_and_aes_cbc_agrees_with_pyca() {
         for_pyca.push(json!({"data": aes["data"], "iv": picked["iv"],
                              "encrypted": picked["encrypted"]}));
     }
-    let out = py(
+    let out = pyca(
         AES_DECRYPT,
         &[hex::encode(BLOCKS), json!(for_pyca).to_string()],
     )
@@ -328,7 +304,7 @@ async fn what_pyca_encrypts_the_server_decrypts_and_aes_cbc_agrees_with_pyca() {
         let body = json!({"type": "Generic", "length": bits, "mechanisms": AES_MECHANISMS,
                           "id": id});
         created(s.as_admin(Method::POST, "/keys/generate").json(&body)).await;
-        let info = ok(op(&s, Method::GET, &format!("/keys/{id}"))).await;
+        let info = ok(as_operator(&s, Method::GET, &format!("/keys/{id}"))).await;
         assert_eq!(info["type"], "Generic");
         assert_eq!(
             info["mechanisms"],
@@ -390,7 +366,8 @@ async fn what_pyca_encrypts_the_server_decrypts_and_aes_cbc_agrees_with_pyca() {
 async fn decrypt_and_encrypt_unhappy_paths() {
     let s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     let generate = |body: Value| s.as_admin(Method::POST, "/keys/generate").json(&body);
     created(generate(json!({"type": "RSA", "length": 2048, "id": "rsa",
                             "mechanisms": ["RSA_Decryption_OAEP_SHA256"]})))
@@ -414,9 +391,10 @@ async fn decrypt_and_encrypt_unhappy_paths() {
     nethsm_error(r.answer().await, 404, "Key not found.").await;
     let r = encrypt(&s, "nosuch", json!({"mode": "AES_CBC", "message": block}));
     nethsm_error(r.answer().await, 404, "Key not found.").await;
-    s.create_user(Some("ns1~admin"), "Administrator", OP_PASS)
+    s.create_user(Some("ns1~admin"), "Administrator", OPERATOR_PASS)
         .await;
-    s.create_user(Some("ns1~op"), "Operator", OP_PASS).await;
+    s.create_user(Some("ns1~op"), "Operator", OPERATOR_PASS)
+        .await;
     let r = s.as_admin(Method::PUT, "/namespaces/ns1").answer().await;
     assert_eq!(r.status(), 204);
     let body = json!({"mode": "AES_CBC", "encrypted": block, "iv": iv});
@@ -424,7 +402,7 @@ async fn decrypt_and_encrypt_unhappy_paths() {
     nethsm_error(r, 404, "Key not found.").await;
     let r = s
         .post("/keys/aes/encrypt")
-        .basic_auth("ns1~op", Some(OP_PASS))
+        .basic_auth("ns1~op", Some(OPERATOR_PASS))
         .json(&json!({"mode": "AES_CBC", "message": block}));
     nethsm_error(r.answer().await, 404, "Key not found.").await;
     assert_eq!(
@@ -575,7 +553,9 @@ async fn decrypt_and_encrypt_unhappy_paths() {
         let r = s.as_admin(Method::POST, "/keys").json(&body);
         nethsm_error(r.answer().await, 400, message).await;
     }
-    let r = op(&s, Method::GET, "/keys/aes/public.pem").answer().await;
+    let r = as_operator(&s, Method::GET, "/keys/aes/public.pem")
+        .answer()
+        .await;
     nethsm_error(r, 400, "A Generic key has no public key.").await;
     let r = s
         .as_admin(Method::PUT, "/keys/aes/cert")

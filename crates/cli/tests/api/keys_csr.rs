@@ -11,12 +11,10 @@ use reqwest::Method;
 use reqwest::multipart::Form;
 use serde_json::{Value, json};
 
+use crate::common::keys::*;
 use crate::common::python::{self, test_python};
 use crate::common::*;
 
-const OP: &str = "op";
-const OP_PASS: &str = "operator passphrase";
-const PY_TIMEOUT: Duration = Duration::from_secs(120);
 const MESSAGE: &[u8] = b"Strongroom signs this imported message.";
 
 /// Checks each CSR of the JSON list argv[1] with pyca: the signature, the public key (the
@@ -120,25 +118,6 @@ for c in json.loads(sys.argv[2]):
 print("all verified")
 "#;
 
-async fn py(script: &str, args: &[String]) -> String {
-    let python = test_python("cryptography");
-    let mut all = vec!["-c".to_owned(), script.to_owned()];
-    all.extend_from_slice(args);
-    let run = python::run(&python, &all, None, PY_TIMEOUT).await;
-    assert!(
-        run.passed(),
-        "python {}\n{}\n{}",
-        run.outcome(),
-        run.stdout,
-        run.stderr
-    );
-    run.stdout
-}
-
-fn op(s: &Server, method: Method, path: &str) -> reqwest::RequestBuilder {
-    s.request(method, path).basic_auth(OP, Some(OP_PASS))
-}
-
 async fn csr(who: reqwest::RequestBuilder, dn: &Value) -> String {
     let r = who.json(dn).answer().await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
@@ -153,15 +132,6 @@ async fn csr(who: reqwest::RequestBuilder, dn: &Value) -> String {
         "{pem}"
     );
     pem
-}
-
-async fn public_pem(s: &Server, id: &str) -> String {
-    let r = s
-        .as_admin(Method::GET, &format!("/keys/{id}/public.pem"))
-        .answer()
-        .await;
-    assert_eq!(r.status(), 200);
-    r.text().await.unwrap()
 }
 
 /// The signature algorithm OID and hash pyca names for a CSR signed by a key of type `t`.
@@ -218,7 +188,8 @@ const FULL_SUBJECT: [(&str, &str, &str); 7] = [
 async fn csrs_of_every_key_type_verify_in_pyca_and_openssl() {
     let s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     // Each type; the keys have no mechanisms at all (a CSR does not need one, as in NetHSM),
     // except the RSA key, made for PSS only (the CSR is still PKCS#1 v1.5 with SHA-256).
     let types = [
@@ -289,7 +260,7 @@ async fn csrs_of_every_key_type_verify_in_pyca_and_openssl() {
         // An Operator may ask too (the key has no tags), with only the common name: the SAN
         // is then the common name.
         let dn = json!({"commonName": format!("{id}.example")});
-        let pem = csr(op(&s, Method::POST, &path), &dn).await;
+        let pem = csr(as_operator(&s, Method::POST, &path), &dn).await;
         cases.push(json!({"name": format!("{id} by the operator"), "csr": pem,
                           "public_pem": public,
                           "subject": [["2.5.4.3", format!("{id}.example")]],
@@ -321,7 +292,7 @@ async fn csrs_of_every_key_type_verify_in_pyca_and_openssl() {
                       "sans": {"dns": [], "ip": ["::1"]}, "sig_oid": sig_oid, "hash": hash}),
     );
 
-    let out = py(CHECK_CSRS, &[json!(cases).to_string()]).await;
+    let out = pyca(CHECK_CSRS, &[json!(cases).to_string()]).await;
     assert!(out.contains("all verified"), "{out}");
     assert_eq!(out.matches("verified ").count(), cases.len());
     assert_eq!(cases.len(), 2 * types.len() + 2);
@@ -355,7 +326,8 @@ fn pem_form(arguments: &Value, key_file: &str) -> Form {
 async fn pem_imports_of_keys_made_by_pyca_sign_what_pyca_verifies() {
     let s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     let r = s
         .as_admin(Method::PUT, "/users/op/tags/berlin")
         .answer()
@@ -363,7 +335,7 @@ async fn pem_imports_of_keys_made_by_pyca_sign_what_pyca_verifies() {
     assert_eq!(r.status(), 204);
     let message_hex = hex::encode(MESSAGE);
     let made: Value =
-        serde_json::from_str(&py(MAKE_PEMS, std::slice::from_ref(&message_hex)).await).unwrap();
+        serde_json::from_str(&pyca(MAKE_PEMS, std::slice::from_ref(&message_hex)).await).unwrap();
     let digest = |h: &str| made["digests"][h].as_str().unwrap().to_owned();
     let message_b64 = {
         use base64::Engine;
@@ -432,7 +404,7 @@ async fn pem_imports_of_keys_made_by_pyca_sign_what_pyca_verifies() {
         assert_eq!(info["label"], format!("pem {name}"), "{name}");
         let server_public = public_pem(&s, &id).await;
         for (mode, input) in signs {
-            let r = op(&s, Method::POST, &format!("/keys/{id}/sign"))
+            let r = as_operator(&s, Method::POST, &format!("/keys/{id}/sign"))
                 .json(&json!({"mode": mode, "message": input}))
                 .answer()
                 .await;
@@ -448,7 +420,7 @@ async fn pem_imports_of_keys_made_by_pyca_sign_what_pyca_verifies() {
         }
     }
     assert_eq!(checks.len(), 2 * 2 + 4 + 4 + 1);
-    let out = py(VERIFY_SIGNATURES, &[message_hex, json!(checks).to_string()]).await;
+    let out = pyca(VERIFY_SIGNATURES, &[message_hex, json!(checks).to_string()]).await;
     assert!(out.contains("all verified"), "{out}");
     assert_eq!(out.matches("verified ").count(), checks.len());
 
@@ -467,9 +439,11 @@ async fn pem_imports_of_keys_made_by_pyca_sign_what_pyca_verifies() {
 async fn unhappy_paths() {
     let s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
-    s.create_user(Some("bk"), "Backup", OP_PASS).await;
-    let made: Value = serde_json::from_str(&py(MAKE_PEMS, &[hex::encode(MESSAGE)]).await).unwrap();
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
+    s.create_user(Some("bk"), "Backup", OPERATOR_PASS).await;
+    let made: Value =
+        serde_json::from_str(&pyca(MAKE_PEMS, &[hex::encode(MESSAGE)]).await).unwrap();
     let rsa_pem = made["keys"][0]["pem"].as_str().unwrap().to_owned();
     let p256_pem = made["keys"][2]["pem"].as_str().unwrap().to_owned();
     let r = s.as_admin(Method::POST, "/keys/generate").json(
@@ -504,17 +478,17 @@ async fn unhappy_paths() {
     assert_eq!(r.status(), 204);
     let r = s
         .post("/keys/tagged/csr.pem")
-        .basic_auth("bk", Some(OP_PASS))
+        .basic_auth("bk", Some(OPERATOR_PASS))
         .json(&cn);
     nethsm_error(r.answer().await, 403, "Access denied.").await;
-    let r = op(&s, Method::POST, "/keys/tagged/csr.pem").json(&cn);
+    let r = as_operator(&s, Method::POST, "/keys/tagged/csr.pem").json(&cn);
     nethsm_error(r.answer().await, 403, "Access denied.").await;
     let r = s
         .as_admin(Method::PUT, "/users/op/tags/paris")
         .answer()
         .await;
     assert_eq!(r.status(), 204);
-    let r = op(&s, Method::POST, "/keys/tagged/csr.pem").json(&cn);
+    let r = as_operator(&s, Method::POST, "/keys/tagged/csr.pem").json(&cn);
     assert_eq!(
         r.answer().await.status(),
         200,
@@ -586,7 +560,7 @@ async fn unhappy_paths() {
     assert_eq!(r.status(), 204);
     let r = put("p", pem_form(&args, &p256_pem));
     nethsm_error(r.answer().await, 409, "A key with this ID exists already.").await;
-    let r = op(&s, Method::POST, "/keys").multipart(pem_form(&args, &p256_pem));
+    let r = as_operator(&s, Method::POST, "/keys").multipart(pem_form(&args, &p256_pem));
     nethsm_error(r.answer().await, 403, "Access denied.").await;
     let r = put("-bad", pem_form(&args, &p256_pem));
     let message =
@@ -749,7 +723,7 @@ async fn the_nethsm_sdk_imports_pem_keys_and_makes_csrs() {
         host,
         ADMIN.to_owned(),
     ];
-    let run = python::run(&python, &args, None, PY_TIMEOUT).await;
+    let run = python::run(&python, &args, None, Duration::from_secs(120)).await;
     assert!(
         run.passed(),
         "python {}\n{}\n{}\n--- server log ---\n{}",

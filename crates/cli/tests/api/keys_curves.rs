@@ -6,19 +6,13 @@
 //! against the BIP's test vector first); certificates, move, delete and a restart; the
 //! unhappy paths.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::python::{self, test_python};
+use crate::common::keys::*;
 use crate::common::*;
-
-const OP: &str = "op";
-const OP_PASS: &str = "operator passphrase";
-const PY_TIMEOUT: Duration = Duration::from_secs(120);
 
 const MESSAGE: &[u8] = b"Strongroom signs this message on other curves.";
 
@@ -152,56 +146,6 @@ print(json.dumps({"mine": cert(key).public_bytes(serialization.Encoding.PEM).dec
                   "other": cert(other).public_bytes(serialization.Encoding.PEM).decode()}))
 "#;
 
-async fn py(script: &str, args: &[String]) -> String {
-    let python = test_python("cryptography");
-    let mut all = vec!["-c".to_owned(), script.to_owned()];
-    all.extend_from_slice(args);
-    let run = python::run(&python, &all, None, PY_TIMEOUT).await;
-    assert!(
-        run.passed(),
-        "python {}\n{}\n{}",
-        run.outcome(),
-        run.stdout,
-        run.stderr
-    );
-    run.stdout
-}
-
-fn op(s: &Server, method: Method, path: &str) -> reqwest::RequestBuilder {
-    s.request(method, path).basic_auth(OP, Some(OP_PASS))
-}
-
-async fn created(r: reqwest::Response) -> String {
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let body: Value = r.json().await.unwrap();
-    body["id"].as_str().unwrap().to_owned()
-}
-
-async fn sign(s: &Server, id: &str, mode: &str, input: &str) -> reqwest::Response {
-    op(s, Method::POST, &format!("/keys/{id}/sign"))
-        .json(&json!({"mode": mode, "message": input}))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn signature(s: &Server, id: &str, mode: &str, input: &str) -> String {
-    let r = sign(s, id, mode, input).await;
-    assert_eq!(r.status(), 200, "{id} {mode}: {}", r.text().await.unwrap());
-    let body: Value = r.json().await.unwrap();
-    body["signature"].as_str().unwrap().to_owned()
-}
-
-async fn public_pem(s: &Server, id: &str) -> String {
-    let r = op(s, Method::GET, &format!("/keys/{id}/public.pem"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-type"], "application/x-pem-file");
-    r.text().await.unwrap()
-}
-
 fn mechanisms(t: &str) -> Vec<&'static str> {
     if t == "EC_P256K1" {
         vec!["BIP340_Signature", "ECDSA_Signature"]
@@ -225,7 +169,7 @@ async fn sign_all(
     expect_pem: Option<&str>,
     checks: &mut Vec<Value>,
 ) {
-    let info: Value = op(s, Method::GET, &format!("/keys/{id}"))
+    let info: Value = as_operator(s, Method::GET, &format!("/keys/{id}"))
         .answer()
         .await
         .json()
@@ -262,8 +206,9 @@ async fn sign_all(
 async fn new_curves_sign_what_pyca_and_the_bip340_reference_verify() {
     let mut s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
-    let prep: Value = serde_json::from_str(&py(PREPARE, &[hex::encode(MESSAGE)]).await).unwrap();
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
+    let prep: Value = serde_json::from_str(&pyca(PREPARE, &[hex::encode(MESSAGE)]).await).unwrap();
 
     let mut checks = Vec::new();
     let mut generated = Vec::new();
@@ -271,7 +216,7 @@ async fn new_curves_sign_what_pyca_and_the_bip340_reference_verify() {
         let t = spec.0;
         let body = json!({"type": t, "mechanisms": mechanisms(t)});
         let r = s.as_admin(Method::POST, "/keys/generate").json(&body);
-        let id = created(r.answer().await).await;
+        let id = created_key(r.answer().await).await;
         sign_all(&s, &prep, &id, spec, None, &mut checks).await;
         generated.push(id);
 
@@ -300,14 +245,14 @@ async fn new_curves_sign_what_pyca_and_the_bip340_reference_verify() {
     sign_all(&s, &prep, "one", TYPES[2], Some(one), &mut checks).await;
 
     assert_eq!(checks.len(), 2 * (4 + 3) + 1);
-    let out = py(VERIFY, &[json!(checks).to_string()]).await;
+    let out = pyca(VERIFY, &[json!(checks).to_string()]).await;
     assert!(out.contains("all verified"), "{out}");
     assert_eq!(out.matches("verified ").count(), checks.len());
 
     // Certificates: pyca's certificate of the key is taken, of another key refused.
     for id in &generated {
         let certs: Value =
-            serde_json::from_str(&py(CERTS, &[public_pem(&s, id).await]).await).unwrap();
+            serde_json::from_str(&pyca(CERTS, &[public_pem(&s, id).await]).await).unwrap();
         let put = |cert: &str| {
             s.as_admin(Method::PUT, &format!("/keys/{id}/cert"))
                 .header("content-type", "application/x-pem-file")
@@ -317,7 +262,7 @@ async fn new_curves_sign_what_pyca_and_the_bip340_reference_verify() {
         nethsm_error(r, 400, "The certificate's public key is not the key's.").await;
         let mine = certs["mine"].as_str().unwrap();
         assert_eq!(put(mine).answer().await.status(), 201, "{id}");
-        let r = op(&s, Method::GET, &format!("/keys/{id}/cert"))
+        let r = as_operator(&s, Method::GET, &format!("/keys/{id}/cert"))
             .header("accept", "application/x-pem-file")
             .answer()
             .await;
@@ -333,7 +278,7 @@ async fn new_curves_sign_what_pyca_and_the_bip340_reference_verify() {
         .as_admin(Method::POST, &format!("/keys/{moved_from}/move"))
         .json(&json!({"newId": "moved512"}));
     assert_eq!(r.answer().await.status(), 200);
-    let r = op(&s, Method::GET, &format!("/keys/{moved_from}"))
+    let r = as_operator(&s, Method::GET, &format!("/keys/{moved_from}"))
         .answer()
         .await;
     nethsm_error(r, 404, "Key not found.").await;
@@ -359,12 +304,14 @@ async fn new_curves_sign_what_pyca_and_the_bip340_reference_verify() {
         &mut after,
     )
     .await;
-    let out = py(VERIFY, &[json!(after).to_string()]).await;
+    let out = pyca(VERIFY, &[json!(after).to_string()]).await;
     assert_eq!(out.matches("verified ").count(), 1 + 4, "{out}");
     for id in ["moved512", "imported-EC_P256K1"] {
         let r = s.as_admin(Method::DELETE, &format!("/keys/{id}"));
         assert_eq!(r.answer().await.status(), 204);
-        let r = op(&s, Method::GET, &format!("/keys/{id}")).answer().await;
+        let r = as_operator(&s, Method::GET, &format!("/keys/{id}"))
+            .answer()
+            .await;
         nethsm_error(r, 404, "Key not found.").await;
     }
 }
@@ -393,7 +340,8 @@ const ORDERS: [(&str, &str); 4] = [
 async fn unhappy_paths_of_the_new_curves() {
     let s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     let generate = |body: Value| s.as_admin(Method::POST, "/keys/generate").json(&body);
     let import = |t: &str, data: &[u8]| {
         s.as_admin(Method::POST, "/keys").json(&json!({"type": t,
@@ -413,14 +361,14 @@ async fn unhappy_paths_of_the_new_curves() {
         // One below the order is a key.
         let mut below = order.clone();
         below[len - 1] -= 1;
-        created(import(t, &below).answer().await).await;
+        created_key(import(t, &below).answer().await).await;
     }
 
     // ECDSA digests of the wrong length.
     for (t, _, _, hash) in TYPES {
         let id = format!("ecdsa-{t}");
         let r = generate(json!({"type": t, "id": id, "mechanisms": ["ECDSA_Signature"]}));
-        created(r.answer().await).await;
+        created_key(r.answer().await).await;
         let right = match hash {
             "SHA256" => 32,
             "SHA384" => 48,
@@ -456,12 +404,12 @@ async fn unhappy_paths_of_the_new_curves() {
     // Wrong roles: an Operator does not generate or import, an Administrator does not sign.
     let k1 = json!({"type": "EC_P256K1", "id": "k1",
                     "mechanisms": ["BIP340_Signature", "ECDSA_Signature"]});
-    let r = op(&s, Method::POST, "/keys/generate").json(&k1);
+    let r = as_operator(&s, Method::POST, "/keys/generate").json(&k1);
     nethsm_error(r.answer().await, 403, "Access denied.").await;
-    let r = op(&s, Method::POST, "/keys").json(&json!({"type": "BrainpoolP256",
+    let r = as_operator(&s, Method::POST, "/keys").json(&json!({"type": "BrainpoolP256",
         "mechanisms": ["ECDSA_Signature"], "private": {"data": STANDARD.encode([7u8; 32])}}));
     nethsm_error(r.answer().await, 403, "Access denied.").await;
-    created(generate(k1).answer().await).await;
+    created_key(generate(k1).answer().await).await;
     for (mode, input) in [
         ("BIP340", STANDARD.encode(MESSAGE)),
         ("ECDSA", STANDARD.encode([1u8; 32])),

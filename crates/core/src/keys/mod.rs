@@ -21,8 +21,8 @@
 
 mod cert;
 mod crypt;
-mod curves;
 mod csr;
+mod curves;
 mod lc;
 mod pem;
 
@@ -192,7 +192,6 @@ const MECHANISMS: [Mechanism; 20] = [
     Mechanism::AesDecryptCbc,
     Mechanism::Bip340,
 ];
-
 
 impl Mechanism {
     pub fn parse(name: &str) -> Result<Mechanism> {

@@ -5,6 +5,7 @@
 
 mod docs;
 mod errors;
+pub mod keys;
 pub mod python;
 pub mod raw;
 
