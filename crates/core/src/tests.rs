@@ -257,6 +257,24 @@ fn open_unlocked(dir: &std::path::Path) -> Core {
     core
 }
 
+/// A new node (in a temporary directory) restored from the backup `bytes`, made under the
+/// backup passphrase the tests set; the directory lives as long as the handle kept.
+pub(crate) fn restored(bytes: &[u8]) -> (tempfile::TempDir, Core) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backup.bin");
+    std::fs::write(&file, bytes).unwrap();
+    let core = Core::open(&dir.path().join("data"), CoreSettings::default()).unwrap();
+    core.restore(
+        &file,
+        backup::Restore {
+            backup_passphrase: &Passphrase::new("backup passphrase 1"),
+            system_time: None,
+        },
+    )
+    .unwrap();
+    (dir, core)
+}
+
 pub(crate) fn open_provisioned() -> (tempfile::TempDir, Core) {
     let dir = tempfile::tempdir().unwrap();
     let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
@@ -1290,18 +1308,7 @@ fn a_full_restore_anchors_to_the_trail_its_header_names() {
         .unwrap()
         .clone();
 
-    let b_dir = tempfile::tempdir().unwrap();
-    let file = b_dir.path().join("backup.bin");
-    std::fs::write(&file, &bytes).unwrap();
-    let b = Core::open(&b_dir.path().join("data"), CoreSettings::default()).unwrap();
-    b.restore(
-        &file,
-        backup::Restore {
-            backup_passphrase: &Passphrase::new("backup passphrase 1"),
-            system_time: None,
-        },
-    )
-    .unwrap();
+    let (_b_dir, b) = restored(&bytes);
     let anchor = b.anchor.get().unwrap();
     assert!(!anchor.adopt, "anchored from the header, not on trust");
     assert_eq!((anchor.audit_seq, anchor.audit_hash), (head.seq, head.hash));

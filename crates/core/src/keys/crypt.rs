@@ -402,8 +402,7 @@ mod tests {
         use crate::identity::{Principal, Role};
         use crate::keys::{ImportedKey, NewKey};
         use crate::secret::Passphrase;
-        use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator};
-        use crate::{Core, CoreSettings, backup};
+        use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator, restored};
 
         let secret: Vec<u8> = hex::decode("2b7e151628aed2a6abf7158809cf4f3c").unwrap();
         let iv: Vec<u8> = hex::decode("000102030405060708090a0b0c0d0e0f").unwrap();
@@ -463,18 +462,7 @@ mod tests {
                 .any(|w| w == hex::encode(&secret).as_bytes())
         );
 
-        let b_dir = tempfile::tempdir().unwrap();
-        let file = b_dir.path().join("backup.bin");
-        std::fs::write(&file, &bytes).unwrap();
-        let b = Core::open(&b_dir.path().join("data"), CoreSettings::default()).unwrap();
-        b.restore(
-            &file,
-            backup::Restore {
-                backup_passphrase: &Passphrase::new("backup passphrase 1"),
-                system_time: None,
-            },
-        )
-        .unwrap();
+        let (_b_dir, b) = restored(&bytes);
         b.unlock(&Passphrase::new(UNLOCK)).unwrap();
         let decrypted = b
             .operational(&op)

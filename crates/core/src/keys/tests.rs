@@ -8,8 +8,7 @@ use aws_lc_rs::signature::{self, UnparsedPublicKey};
 use super::*;
 use crate::identity::Role;
 use crate::secret::Passphrase;
-use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator};
-use crate::{CoreSettings, backup};
+use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator, restored};
 
 fn new_key(id: Option<&str>, t: KeyType, m: &[Mechanism]) -> NewKey {
     NewKey {
@@ -220,18 +219,7 @@ fn a_key_survives_backup_and_restore_and_signs_the_same() {
     assert!(!bytes.windows(32).any(|w| w == [7u8; 32]));
     assert!(!bytes.windows(pkcs8.len()).any(|w| w == &pkcs8[..]));
 
-    let b_dir = tempfile::tempdir().unwrap();
-    let file = b_dir.path().join("backup.bin");
-    std::fs::write(&file, &bytes).unwrap();
-    let b = Core::open(&b_dir.path().join("data"), CoreSettings::default()).unwrap();
-    b.restore(
-        &file,
-        backup::Restore {
-            backup_passphrase: &Passphrase::new("backup passphrase 1"),
-            system_time: None,
-        },
-    )
-    .unwrap();
+    let (_b_dir, b) = restored(&bytes);
     b.unlock(&Passphrase::new(UNLOCK)).unwrap();
     let after = sign(&b, &operator("op"), &id, Mechanism::EdDsa, b"message").unwrap();
     assert_eq!(
@@ -373,18 +361,7 @@ fn restrictions_label_certificate_and_a_move_survive_backup_and_restore() {
         !bytes.windows(9).any(|w| w == b"the label"),
         "the label is sealed"
     );
-    let b_dir = tempfile::tempdir().unwrap();
-    let file = b_dir.path().join("backup.bin");
-    std::fs::write(&file, &bytes).unwrap();
-    let b = Core::open(&b_dir.path().join("data"), CoreSettings::default()).unwrap();
-    b.restore(
-        &file,
-        backup::Restore {
-            backup_passphrase: &Passphrase::new("backup passphrase 1"),
-            system_time: None,
-        },
-    )
-    .unwrap();
+    let (_b_dir, b) = restored(&bytes);
     b.unlock(&Passphrase::new(UNLOCK)).unwrap();
     let root = admin();
     let h = b.operational(&root).unwrap();

@@ -158,10 +158,10 @@ fn bad_scalars() {
 /// signs the same), and BIP340 still signs with the restored key.
 #[test]
 fn new_types_survive_backup_and_restore() {
+    use crate::Core;
     use crate::identity::{Principal, Role};
     use crate::secret::Passphrase;
-    use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator};
-    use crate::{Core, CoreSettings, backup};
+    use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator, restored};
 
     let new_key = |id: &str, t: KeyType, m: &[Mechanism]| NewKey {
         id: Some(id.to_owned()),
@@ -211,18 +211,7 @@ fn new_types_survive_backup_and_restore() {
         .unwrap()
         .write_to(Vec::new())
         .unwrap();
-    let b_dir = tempfile::tempdir().unwrap();
-    let file = b_dir.path().join("backup.bin");
-    std::fs::write(&file, &bytes).unwrap();
-    let b = Core::open(&b_dir.path().join("data"), CoreSettings::default()).unwrap();
-    b.restore(
-        &file,
-        backup::Restore {
-            backup_passphrase: &Passphrase::new("backup passphrase 1"),
-            system_time: None,
-        },
-    )
-    .unwrap();
+    let (_b_dir, b) = restored(&bytes);
     b.unlock(&Passphrase::new(UNLOCK)).unwrap();
     assert_eq!(state(&b), before);
 }
