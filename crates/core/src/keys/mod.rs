@@ -18,8 +18,11 @@
 //! takes the message. Digest signing goes to aws-lc through `aws-lc-sys` ([`lc`]): the safe
 //! aws-lc-rs API only signs messages.
 
+mod cache;
 mod cert;
 mod lc;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use strongroom_store::{Commit, Store, Txn};
@@ -30,6 +33,8 @@ use crate::error::{Error, Result};
 use crate::handles::Keys;
 use crate::identity::{Principal, is_valid_id};
 use crate::{Core, Unlocked, crypto};
+pub(crate) use cache::KeyCache;
+use cache::LoadedKey;
 use cert::StoredCert;
 pub use cert::{CERT_MAX_BYTES, CERT_MEDIA_TYPES};
 use lc::{DigestSign, Md, Pkey};
@@ -270,6 +275,8 @@ pub struct KeyInfo {
     pub tags: Vec<String>,
     pub label: String,
     pub public: PublicData,
+    /// Operations done with the key on this node since unlock ([`cache`]).
+    pub operations: u64,
 }
 
 /// A key as stored (sealed).
@@ -488,6 +495,22 @@ impl Core {
         serde_json::from_slice(&entry.value).map_err(Error::internal)
     }
 
+    /// Key `id` of `who`'s namespace, parsed: from the cache when it holds a parse of the
+    /// record at the revision just read, else parsed now and kept ([`cache`]).
+    fn load_key(&self, u: &Unlocked, who: &Principal, id: &str) -> Result<Arc<LoadedKey>> {
+        check_id(id)?;
+        let path = key_path(who, id);
+        let entry = u.data.get(&path)?.ok_or_else(not_found)?;
+        if let Some(key) = u.key_cache.get(&path, entry.revision) {
+            return Ok(key);
+        }
+        // The entry wipes its value when dropped.
+        let record: KeyRecord = serde_json::from_slice(&entry.value).map_err(Error::internal)?;
+        let key = Arc::new(LoadedKey::parse(path, entry.revision, record)?);
+        u.key_cache.insert(key.clone());
+        Ok(key)
+    }
+
     /// The tags of user `user_id`.
     fn user_tags(&self, u: &Unlocked, user_id: &str) -> Result<Vec<String>> {
         Ok(self
@@ -615,33 +638,33 @@ impl Keys<'_> {
     pub fn get(&self, id: &str) -> Result<KeyInfo> {
         let (core, u, who) = self.parts();
         self.require(Access::AdministratorOrOperator)?;
-        let record = core.read_key(u, who, id)?;
-        let pkey = record.pkey()?;
-        let public = if record.key_type == KeyType::Rsa {
-            let (modulus, public_exponent) = pkey.rsa_public().map_err(internal("read"))?;
+        let key = core.load_key(u, who, id)?;
+        let public = if key.key_type == KeyType::Rsa {
+            let (modulus, public_exponent) = key.pkey()?.rsa_public().map_err(internal("read"))?;
             PublicData::Rsa {
                 modulus,
                 public_exponent,
             }
         } else {
             // The point (EC) or key (Ed25519) closes the SubjectPublicKeyInfo's BIT STRING.
-            let len = match record.key_type.ec_sizes() {
+            let len = match key.key_type.ec_sizes() {
                 Some((n, _)) => 2 * n + 1,
                 None => 32,
             };
-            let spki = pkey.spki().map_err(internal("read"))?;
-            let start = spki
+            let start = key
+                .spki
                 .len()
                 .checked_sub(len)
                 .ok_or_else(|| Error::Internal("short public key".into()))?;
-            PublicData::Data(spki[start..].to_vec())
+            PublicData::Data(key.spki[start..].to_vec())
         };
         Ok(KeyInfo {
-            key_type: record.key_type,
-            mechanisms: record.mechanisms,
-            tags: record.tags,
-            label: record.label,
+            key_type: key.key_type,
+            mechanisms: key.mechanisms.clone(),
+            tags: key.tags.clone(),
+            label: key.label.clone(),
             public,
+            operations: u.key_cache.operations(&key),
         })
     }
 
@@ -649,8 +672,7 @@ impl Keys<'_> {
     pub fn public_der(&self, id: &str) -> Result<Vec<u8>> {
         let (core, u, who) = self.parts();
         self.require(Access::AdministratorOrOperator)?;
-        let record = core.read_key(u, who, id)?;
-        record.pkey()?.spki().map_err(internal("read"))
+        Ok(core.load_key(u, who, id)?.spki.clone())
     }
 
     /// `DELETE /keys/{KeyID}`.
@@ -665,6 +687,7 @@ impl Keys<'_> {
             .delete(&path);
         match core.commit_data(u, txn)? {
             Commit::Committed(_) => {
+                u.key_cache.forget(&path);
                 tracing::info!(by = %who.user_id, key = %id, "key deleted");
                 Ok(())
             }
@@ -786,6 +809,7 @@ impl Keys<'_> {
             .put(&to, entry.value.to_vec());
         match core.commit_data(u, txn)? {
             Commit::Committed(_) => {
+                u.key_cache.moved(&from, &to);
                 tracing::info!(by = %who.user_id, key = %id, to = %new_id, "key moved");
                 Ok(())
             }
@@ -849,7 +873,7 @@ impl Keys<'_> {
     pub fn sign(&self, id: &str, mode: Mechanism, input: &[u8]) -> Result<Vec<u8>> {
         let (core, u, who) = self.parts();
         self.require(Access::Operator)?;
-        let record = core.read_key(u, who, id)?;
+        let record = core.load_key(u, who, id)?;
         if !meets(&record.tags, &core.user_tags(u, &who.user_id)?) {
             return Err(Error::Forbidden);
         }
@@ -860,14 +884,8 @@ impl Keys<'_> {
             )));
         }
         let fail = internal("sign");
-        match mode {
-            Mechanism::EdDsa => {
-                let pair = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(
-                    &record.pkcs8()?,
-                )
-                .map_err(|_| Error::Internal("a stored key is not readable".into()))?;
-                Ok(pair.sign(input).as_ref().to_vec())
-            }
+        let signature = match mode {
+            Mechanism::EdDsa => Ok(record.ed25519()?.sign(input).as_ref().to_vec()),
             Mechanism::Ecdsa => {
                 let (_, digest_len) = record
                     .key_type
@@ -910,7 +928,9 @@ impl Keys<'_> {
                     .sign_digest(DigestSign::Pss(md), input)
                     .map_err(fail)
             }
-        }
+        }?;
+        u.key_cache.count_operation(&record);
+        Ok(signature)
     }
 }
 

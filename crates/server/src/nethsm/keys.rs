@@ -241,8 +241,8 @@ async fn key_info(
         key_type: info.key_type.as_str().to_owned(),
         restrictions: KeyRestrictions { tags: info.tags },
         public,
-        // Not counted yet: counting would cost a store write per signature.
-        operations: 0,
+        // Per node, since unlock (docs/keys.md).
+        operations: info.operations,
         label: info.label,
     }))
 }
