@@ -23,6 +23,7 @@ mod identity;
 mod interop;
 mod kdf;
 mod keys;
+mod keys_cache;
 mod lifecycle;
 mod random;
 mod rollback;

@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod health;
 mod keys;
+mod keys_metrics;
 mod metrics;
 mod namespaces;
 mod provision;
