@@ -287,7 +287,7 @@ impl std::fmt::Display for RawRate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "raw {:<44} {} thread{:<2} {:>10.1} ops/s",
+            "raw {:<52} {} thread{:<2} {:>10.1} ops/s",
             self.label,
             self.threads,
             if self.threads == 1 { "" } else { "s" },
