@@ -1,7 +1,7 @@
 //! `/keys` with the parsed-key cache (issue 13): a key deleted and imported again under the
 //! same id signs with the new key, a moved key is gone from its old id, a lock forgets
 //! everything; `PublicKey.operations` counts this node's uses since unlock; and the key
-//! operation counters of both metrics renderings. Every signature is checked by
+//! operation counters of both metrics renderings; only refused signatures are audited. Every signature is checked by
 //! pyca/cryptography: verified under the key it must be of, and refused under the one it
 //! must not be of.
 
@@ -278,6 +278,23 @@ async fn replaced_moved_and_locked_keys_are_never_signed_with_and_uses_are_count
     ] {
         assert!(text.contains(line), "{line} in\n{text}");
     }
+
+    // Successful signatures are not in the audit trail (they change nothing; the metrics
+    // and `operations` count them); refused ones are, with their status.
+    let events = audit_events(&s).await;
+    let signs: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "POST /api/v1/keys/{KeyID}/sign")
+        .collect();
+    assert!(signs.iter().all(|e| e["outcome"] != "success"), "{signs:?}");
+    let refused = |target: &str, status: u64| {
+        signs
+            .iter()
+            .any(|e| e["target"] == target && e["status"] == status)
+    };
+    assert!(refused("/api/v1/keys/moved/sign", 403), "{signs:?}");
+    assert!(refused("/api/v1/keys/moved/sign", 400), "{signs:?}");
+    assert!(refused("/api/v1/keys/rsa/sign", 404), "{signs:?}");
 
     // A lock forgets the parsed keys and the counts: after unlocking, the key is read and
     // parsed again and its count starts over (per node, since unlock).

@@ -208,7 +208,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(axum::middleware::from_fn_with_state(
             (
                 state.clone(),
-                audit::FaceAudit::new(Face::NetHsm).read_only(&["/random"]),
+                audit::FaceAudit::new(Face::NetHsm)
+                    .read_only(&["/random"])
+                    .refusals_only(&["/keys/{KeyID}/sign"]),
             ),
             audit::record,
         ))
