@@ -22,6 +22,12 @@
 //! successful requests, the errors, req/s and latency percentiles, then the ratios of phases
 //! B, C and D to phase A's req/s.
 //!
+//! Then, unless `--skip-keys`, the key store section (`keys.rs`) on the same server: key
+//! generation (RSA-2048, P-256) and signing (Ed25519, ECDSA P-256, RSA-2048 PKCS1 and
+//! PSS_SHA256) over HTTPS, with one cached key and over more keys than the server's parsed-key
+//! cache holds; then the raw in-process aws-lc rates of the same signatures, and the ratios
+//! of the HTTPS rates to `POST /random` and to the raw rates.
+//!
 //! Then, unless `--skip-backup`, the backup/restore section (`backup.rs`): for each
 //! `--backup-users` size, a fresh server filled with that many users is backed up, the file
 //! restored on a second fresh server, and the times, file size and server memory reported,
@@ -31,6 +37,7 @@
 //! interrupted. See `docs/benchmarks.md`.
 
 mod backup;
+mod keys;
 mod memory;
 mod phase;
 mod server;
@@ -88,6 +95,9 @@ struct Args {
     /// Run the request phases only, not the backup/restore section.
     #[arg(long)]
     skip_backup: bool,
+    /// Leave out the key store section (key generation, signing, raw aws-lc rates).
+    #[arg(long)]
+    skip_keys: bool,
     /// Numbers of Operator users for the backup/restore section, comma-separated; each gets
     /// its own fresh servers.
     #[arg(
@@ -269,6 +279,13 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
     // More phases go here: build a `Phase`, push `run_phase(...)`'s report, and add a line
     // to `ratios` if a comparison is wanted.
 
+    let key_figures = if args.skip_keys {
+        None
+    } else {
+        let random_32 = &random_phases[0].1;
+        Some(keys::run(&api, &client, load, &operator_id, random_32, &mut reports).await?)
+    };
+
     let random_labels: Vec<String> = random_phases
         .iter()
         .map(|(length, _)| format!("random({length})/alive"))
@@ -291,6 +308,9 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
         under: &phase_a.name,
     });
     print_report(&version, &info, &server, load, &reports, &ratios);
+    if let Some(figures) = &key_figures {
+        keys::print(figures, &reports);
+    }
     // The request phases' server is done; the backup section starts its own.
     drop(client);
     drop(server);

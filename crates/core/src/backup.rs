@@ -467,6 +467,11 @@ impl Core {
                 self.time_offset
                     .store(offset, std::sync::atomic::Ordering::Relaxed);
             }
+            if let Some(u) = &unlocked {
+                // Restored keys have new revisions, so no parse would be used again; dropped
+                // now so that keys the restore removed leave memory too.
+                u.key_cache.clear();
+            }
             // A backup of an earlier build lacks the records whose absence reads as closed.
             if let Some(u) = &unlocked {
                 self.ensure_owner_records(&u.data)?;

@@ -210,6 +210,8 @@ struct Unlocked {
     keys: RwLock<DomainKeys>,
     data: Sealed<DynStore>,
     forgotten: KeyForgotten,
+    /// Parsed NetHSM keys and their operation counts: dropped with the rest on lock.
+    key_cache: keys::KeyCache,
 }
 
 /// Turns true when the node leaves Operational (lock, reboot, reset, full restore) for the
@@ -233,6 +235,7 @@ impl Unlocked {
             data: Sealed::with_keyring(raw, keys.keyring()),
             keys: RwLock::new(keys),
             forgotten: KeyForgotten::default(),
+            key_cache: keys::KeyCache::default(),
         }
     }
 

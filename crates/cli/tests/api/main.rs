@@ -23,6 +23,7 @@ mod identity;
 mod interop;
 mod kdf;
 mod keys;
+mod keys_cache;
 mod keys_clients;
 mod keys_crypt;
 mod keys_csr;

@@ -34,8 +34,7 @@ use subtle::{
 use zeroize::Zeroizing;
 
 use super::lc::{Decrypt, Md};
-use super::{KeyRecord, KeyType, Mechanism, internal, meets};
-use crate::access::Access;
+use super::{Mechanism, internal};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::handles::Keys;
@@ -120,17 +119,6 @@ impl Mechanism {
     }
 }
 
-impl KeyRecord {
-    /// A Generic key's AES key.
-    fn secret(&self) -> Result<Zeroizing<Vec<u8>>> {
-        if self.key_type != KeyType::Generic {
-            return Err(Error::Internal("not a Generic key".into()));
-        }
-        // The field holds the raw key for Generic keys (see the module's notes).
-        self.pkcs8()
-    }
-}
-
 fn check_blocks(input: &[u8]) -> Result<()> {
     // Whole blocks (not `is_multiple_of`, newer than the workspace's rust-version).
     if input.is_empty() || !input.chunks_exact(AES_IV_BYTES).remainder().is_empty() {
@@ -147,24 +135,6 @@ fn check_iv(iv: &[u8]) -> Result<[u8; AES_IV_BYTES]> {
 }
 
 impl Keys<'_> {
-    /// The key `id` for an Operator to use with `mode`: 403 unless the caller carries one of
-    /// its tags (if it has any), 400 unless it was created for `mode`'s mechanism.
-    fn usable(&self, id: &str, mode: Mechanism) -> Result<KeyRecord> {
-        let (core, u, who) = self.parts();
-        self.require(Access::Operator)?;
-        let record = core.read_key(u, who, id)?;
-        if !meets(&record.tags, &core.user_tags(u, &who.user_id)?) {
-            return Err(Error::Forbidden);
-        }
-        if !record.mechanisms.contains(&mode) {
-            return Err(Error::InvalidInput(format!(
-                "The key was not created for mechanism {}.",
-                mode.as_str()
-            )));
-        }
-        Ok(record)
-    }
-
     /// `POST /keys/{KeyID}/decrypt`: `input` decrypted with `mode` (see the module's notes);
     /// `iv` only for AES_CBC (and needed there), ignored otherwise.
     pub fn decrypt(
@@ -181,14 +151,15 @@ impl Keys<'_> {
             })?;
             let iv = check_iv(iv)?;
             check_blocks(input)?;
-            let key = record.secret()?;
             let fail = |_| Error::Internal("AES decryption failed".into());
-            let key = UnboundCipherKey::new(aes_algorithm(key.len())?, &key).map_err(fail)?;
+            let secret = record.private();
+            let key = UnboundCipherKey::new(aes_algorithm(secret.len())?, secret).map_err(fail)?;
             let mut data = Zeroizing::new(input.to_vec());
             DecryptingKey::cbc(key)
                 .map_err(fail)?
                 .decrypt(&mut data, DecryptionContext::Iv128(FixedLength::from(iv)))
                 .map_err(fail)?;
+            self.count_operation(&record);
             return Ok(data);
         }
         let pkey = record.pkey()?;
@@ -206,7 +177,7 @@ impl Keys<'_> {
                 "The ciphertext is not less than the key's modulus.".into(),
             ));
         }
-        match mode {
+        let decrypted = match mode {
             Mechanism::RsaDecryptRaw => pkey
                 .decrypt(Decrypt::Raw, input)
                 .map_err(internal("decrypt")),
@@ -230,7 +201,9 @@ impl Keys<'_> {
                     ))
                 })
             }
-        }
+        }?;
+        self.count_operation(&record);
+        Ok(decrypted)
     }
 
     /// `POST /keys/{KeyID}/encrypt`: `message` (whole blocks) encrypted with AES-CBC under
@@ -255,14 +228,15 @@ impl Keys<'_> {
             }
         };
         check_blocks(message)?;
-        let key = record.secret()?;
         let fail = |_| Error::Internal("AES encryption failed".into());
-        let key = UnboundCipherKey::new(aes_algorithm(key.len())?, &key).map_err(fail)?;
+        let secret = record.private();
+        let key = UnboundCipherKey::new(aes_algorithm(secret.len())?, secret).map_err(fail)?;
         let mut data = message.to_vec();
         EncryptingKey::cbc(key)
             .map_err(fail)?
             .less_safe_encrypt(&mut data, EncryptionContext::Iv128(FixedLength::from(iv)))
             .map_err(fail)?;
+        self.count_operation(&record);
         Ok((data, iv))
     }
 }
@@ -343,6 +317,7 @@ fn pkcs1_unpad_implicit(em: &[u8], d: &[u8], c: &[u8]) -> Zeroizing<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::KeyType;
 
     /// A well-padded block decodes to its message; every malformed one to a synthetic
     /// message that depends on the ciphertext and the exponent, and is the same each time.

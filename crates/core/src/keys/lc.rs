@@ -22,6 +22,16 @@ type R<T> = std::result::Result<T, LcError>;
 /// An `EVP_PKEY` parsed from PKCS#8, freed on drop.
 pub(crate) struct Pkey(*mut sys::EVP_PKEY);
 
+// SAFETY: a `Pkey` owns its `EVP_PKEY` alone, and every method here takes `&self` and only
+// reads the key: signing makes a fresh `EVP_PKEY_CTX` per call (which takes its own reference,
+// counted atomically by aws-lc); aws-lc guards the RSA key's lazily built Montgomery and
+// blinding state with the key's own lock, and an EC key is not changed by signing. So one
+// key may be used from several threads at once and freed on any thread, as aws-lc-rs does
+// with the `EVP_PKEY` of its own key pairs (which are `Send + Sync`).
+unsafe impl Send for Pkey {}
+// SAFETY: see `Send` above.
+unsafe impl Sync for Pkey {}
+
 impl Drop for Pkey {
     fn drop(&mut self) {
         // SAFETY: the pointer came from aws-lc and is owned by this guard alone.

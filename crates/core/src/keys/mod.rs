@@ -19,12 +19,15 @@
 //! aws-lc through `aws-lc-sys` ([`lc`]): the safe aws-lc-rs API only signs messages; Brainpool
 //! and BIP340, which aws-lc lacks, go to RustCrypto ([`curves`]).
 
+mod cache;
 mod cert;
 mod crypt;
 mod csr;
 mod curves;
 mod lc;
 mod pem;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use strongroom_store::{Commit, Store, Txn};
@@ -35,6 +38,8 @@ use crate::error::{Error, Result};
 use crate::handles::Keys;
 use crate::identity::{Principal, is_valid_id};
 use crate::{Core, Unlocked, crypto};
+pub(crate) use cache::KeyCache;
+use cache::LoadedKey;
 use cert::StoredCert;
 pub use cert::{CERT_MAX_BYTES, CERT_MEDIA_TYPES};
 pub use crypt::{AES_IV_BYTES, decrypt_mode, encrypt_mode};
@@ -316,6 +321,8 @@ pub struct KeyInfo {
     pub tags: Vec<String>,
     pub label: String,
     pub public: PublicData,
+    /// Operations done with the key on this node since unlock ([`cache`]).
+    pub operations: u64,
 }
 
 /// A key as stored (sealed).
@@ -557,6 +564,22 @@ impl Core {
         serde_json::from_slice(&entry.value).map_err(Error::internal)
     }
 
+    /// Key `id` of `who`'s namespace, parsed: from the cache when it holds a parse of the
+    /// record at the revision just read, else parsed now and kept ([`cache`]).
+    fn load_key(&self, u: &Unlocked, who: &Principal, id: &str) -> Result<Arc<LoadedKey>> {
+        check_id(id)?;
+        let path = key_path(who, id);
+        let entry = u.data.get(&path)?.ok_or_else(not_found)?;
+        if let Some(key) = u.key_cache.get(&path, entry.revision) {
+            return Ok(key);
+        }
+        // The entry wipes its value when dropped.
+        let record: KeyRecord = serde_json::from_slice(&entry.value).map_err(Error::internal)?;
+        let key = Arc::new(LoadedKey::parse(path, entry.revision, record)?);
+        u.key_cache.insert(key.clone());
+        Ok(key)
+    }
+
     /// The tags of user `user_id`.
     fn user_tags(&self, u: &Unlocked, user_id: &str) -> Result<Vec<String>> {
         Ok(self
@@ -690,42 +713,38 @@ impl Keys<'_> {
     pub fn get(&self, id: &str) -> Result<KeyInfo> {
         let (core, u, who) = self.parts();
         self.require(Access::AdministratorOrOperator)?;
-        let record = core.read_key(u, who, id)?;
-        if record.key_type == KeyType::Generic {
-            return Ok(KeyInfo {
-                key_type: record.key_type,
-                mechanisms: record.mechanisms,
-                tags: record.tags,
-                label: record.label,
-                public: PublicData::None,
-            });
-        }
-        let public = if record.key_type == KeyType::Rsa {
-            let (modulus, public_exponent) =
-                record.pkey()?.rsa_public().map_err(internal("read"))?;
-            PublicData::Rsa {
-                modulus,
-                public_exponent,
+        let key = core.load_key(u, who, id)?;
+        let public = match key.key_type {
+            KeyType::Generic => PublicData::None,
+            KeyType::Rsa => {
+                let (modulus, public_exponent) =
+                    key.pkey()?.rsa_public().map_err(internal("read"))?;
+                PublicData::Rsa {
+                    modulus,
+                    public_exponent,
+                }
             }
-        } else {
-            // The point (EC) or key (Ed25519) closes the SubjectPublicKeyInfo's BIT STRING.
-            let len = match record.key_type.ec_sizes() {
-                Some((n, _)) => 2 * n + 1,
-                None => 32,
-            };
-            let spki = record.spki()?;
-            let start = spki
-                .len()
-                .checked_sub(len)
-                .ok_or_else(|| Error::Internal("short public key".into()))?;
-            PublicData::Data(spki[start..].to_vec())
+            t => {
+                // The point (EC) or key (Ed25519) closes the SubjectPublicKeyInfo's BIT STRING.
+                let len = match t.ec_sizes() {
+                    Some((n, _)) => 2 * n + 1,
+                    None => 32,
+                };
+                let spki = key.spki()?;
+                let start = spki
+                    .len()
+                    .checked_sub(len)
+                    .ok_or_else(|| Error::Internal("short public key".into()))?;
+                PublicData::Data(spki[start..].to_vec())
+            }
         };
         Ok(KeyInfo {
-            key_type: record.key_type,
-            mechanisms: record.mechanisms,
-            tags: record.tags,
-            label: record.label,
+            key_type: key.key_type,
+            mechanisms: key.mechanisms.clone(),
+            tags: key.tags.clone(),
+            label: key.label.clone(),
             public,
+            operations: u.key_cache.operations(&key),
         })
     }
 
@@ -733,8 +752,7 @@ impl Keys<'_> {
     pub fn public_der(&self, id: &str) -> Result<Vec<u8>> {
         let (core, u, who) = self.parts();
         self.require(Access::AdministratorOrOperator)?;
-        let record = core.read_key(u, who, id)?;
-        record.spki()
+        Ok(core.load_key(u, who, id)?.spki()?.to_vec())
     }
 
     /// `DELETE /keys/{KeyID}`.
@@ -749,6 +767,7 @@ impl Keys<'_> {
             .delete(&path);
         match core.commit_data(u, txn)? {
             Commit::Committed(_) => {
+                u.key_cache.forget(&path);
                 tracing::info!(by = %who.user_id, key = %id, "key deleted");
                 Ok(())
             }
@@ -870,6 +889,7 @@ impl Keys<'_> {
             .put(&to, entry.value.to_vec());
         match core.commit_data(u, txn)? {
             Commit::Committed(_) => {
+                u.key_cache.moved(&from, &to);
                 tracing::info!(by = %who.user_id, key = %id, to = %new_id, "key moved");
                 Ok(())
             }
@@ -928,30 +948,38 @@ impl Keys<'_> {
         Ok(())
     }
 
-    /// `POST /keys/{KeyID}/sign`: signs `input` (see the module's notes for what each mode
-    /// takes) with a key the key was created for.
-    pub fn sign(&self, id: &str, mode: Mechanism, input: &[u8]) -> Result<Vec<u8>> {
+    /// Key `id` for an Operator to use with `mode` (sign, decrypt, encrypt): 403 unless the
+    /// caller carries one of its tags (if it has any), 400 unless the key was created for
+    /// `mode`'s mechanism (which also refuses every mode of another key type).
+    fn usable(&self, id: &str, mode: Mechanism) -> Result<Arc<LoadedKey>> {
         let (core, u, who) = self.parts();
         self.require(Access::Operator)?;
-        let record = core.read_key(u, who, id)?;
-        if !meets(&record.tags, &core.user_tags(u, &who.user_id)?) {
+        let key = core.load_key(u, who, id)?;
+        if !meets(&key.tags, &core.user_tags(u, &who.user_id)?) {
             return Err(Error::Forbidden);
         }
-        if !record.mechanisms.contains(&mode) {
+        if !key.mechanisms.contains(&mode) {
             return Err(Error::InvalidInput(format!(
                 "The key was not created for mechanism {}.",
                 mode.as_str()
             )));
         }
+        Ok(key)
+    }
+
+    /// Counts one operation done with `key` (`PublicKey.operations`, [`cache`]).
+    fn count_operation(&self, key: &LoadedKey) {
+        let (_, u, _) = self.parts();
+        u.key_cache.count_operation(key);
+    }
+
+    /// `POST /keys/{KeyID}/sign`: signs `input` (see the module's notes for what each mode
+    /// takes) with a key the key was created for.
+    pub fn sign(&self, id: &str, mode: Mechanism, input: &[u8]) -> Result<Vec<u8>> {
+        let record = self.usable(id, mode)?;
         let fail = internal("sign");
-        match mode {
-            Mechanism::EdDsa => {
-                let pair = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(
-                    &record.pkcs8()?,
-                )
-                .map_err(|_| Error::Internal("a stored key is not readable".into()))?;
-                Ok(pair.sign(input).as_ref().to_vec())
-            }
+        let signature = match mode {
+            Mechanism::EdDsa => Ok(record.ed25519()?.sign(input).as_ref().to_vec()),
             Mechanism::Ecdsa => {
                 let (_, digest_len) = record
                     .key_type
@@ -964,14 +992,15 @@ impl Keys<'_> {
                     )));
                 }
                 if curves::is_brainpool(record.key_type) {
-                    return curves::sign_ecdsa(record.key_type, &record.pkcs8()?, input);
+                    curves::sign_ecdsa(record.key_type, record.private(), input)
+                } else {
+                    record
+                        .pkey()?
+                        .sign_digest(DigestSign::Ecdsa, input)
+                        .map_err(fail)
                 }
-                record
-                    .pkey()?
-                    .sign_digest(DigestSign::Ecdsa, input)
-                    .map_err(fail)
             }
-            Mechanism::Bip340 => curves::sign_bip340(&record.pkcs8()?, input),
+            Mechanism::Bip340 => curves::sign_bip340(record.private(), input),
             Mechanism::RsaPkcs1 => {
                 let pkey = record.pkey()?;
                 let max = pkey.bits().div_ceil(8).saturating_sub(11);
@@ -998,7 +1027,9 @@ impl Keys<'_> {
                     .sign_digest(DigestSign::Pss(md), input)
                     .map_err(fail)
             }
-        }
+        }?;
+        self.count_operation(&record);
+        Ok(signature)
     }
 }
 

@@ -75,6 +75,7 @@ fn outcome(status: u16) -> &'static str {
 pub struct FaceAudit {
     face: Face,
     read_only: &'static [&'static str],
+    refusals_only: &'static [&'static str],
 }
 
 impl FaceAudit {
@@ -82,12 +83,21 @@ impl FaceAudit {
         Self {
             face,
             read_only: &[],
+            refusals_only: &[],
         }
     }
 
     /// Route templates (relative to the face's base path) that are not state changes.
     pub const fn read_only(mut self, routes: &'static [&'static str]) -> Self {
         self.read_only = routes;
+        self
+    }
+
+    /// Route templates whose successes change nothing and come too often to cost a store
+    /// write each (a key's sign, decrypt, encrypt: the metrics and the key's `operations`
+    /// count them): only their refusals and failures are recorded.
+    pub const fn refusals_only(mut self, routes: &'static [&'static str]) -> Self {
+        self.refusals_only = routes;
         self
     }
 }
@@ -107,6 +117,7 @@ pub async fn record(
         return next.run(req).await;
     };
     let read_only = face.read_only.iter().any(|ro| route.ends_with(ro));
+    let refusals_only = face.refusals_only.iter().any(|r| route.ends_with(r));
     if read_only || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
@@ -143,7 +154,7 @@ pub async fn record(
     let response = CURRENT.scope(ctx.clone(), next.run(req)).await;
     let status = response.status().as_u16();
     let outcome = outcome(status);
-    if ctx.written() && outcome == "success" {
+    if (ctx.written() || refusals_only) && outcome == "success" {
         return response;
     }
     // Not written with a change (or written, and the answer still says otherwise: then this

@@ -15,6 +15,7 @@ use super::extract::{
     AcceptJson, AcceptPem, Admin, AdminOrOperator, Caller, NetHsmJson, NetHsmPath, OperatorUser,
     check_accept,
 };
+use super::keys_metrics::{KeyOp, count};
 use super::keys_pem;
 use super::wire::{
     CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, KeySetLabel,
@@ -110,18 +111,22 @@ pub async fn keys_generate_post(
     Caller(who, _): Admin,
     NetHsmJson(req): NetHsmJson<KeyGenerateRequestData>,
 ) -> Result<Response, NetHsmError> {
-    let new = new_key(
-        req.id,
-        &req.key_type,
-        &req.mechanisms,
-        req.restrictions,
-        req.label,
-    )?;
-    let length = req.length;
-    let id = s
-        .run(move |core| core.operational(&who)?.keys().generate(&new, length))
-        .await?;
-    Ok(created(id))
+    let key_type = req.key_type.clone();
+    let generated = async {
+        let new = new_key(
+            req.id,
+            &req.key_type,
+            &req.mechanisms,
+            req.restrictions,
+            req.label,
+        )?;
+        let length = req.length;
+        let id = s
+            .run(move |core| core.operational(&who)?.keys().generate(&new, length))
+            .await?;
+        Ok(created(id))
+    };
+    count(&s, KeyOp::Generate(&key_type), generated.await)
 }
 
 fn imported(req: PrivateKey, id: Option<String>) -> Result<(NewKey, ImportedKey), NetHsmError> {
@@ -155,10 +160,12 @@ async fn import(
     new: NewKey,
     key: ImportedKey,
 ) -> Result<String, NetHsmError> {
-    Ok(
-        s.run(move |core| core.operational(&who)?.keys().import(&new, &key))
-            .await?,
-    )
+    let key_type = new.key_type.as_str();
+    let imported = s
+        .run(move |core| core.operational(&who)?.keys().import(&new, &key))
+        .await
+        .map_err(NetHsmError::from);
+    count(&s, KeyOp::Import(key_type), imported)
 }
 
 /// `POST /keys`: import (JSON, or a PEM file as multipart: [`keys_pem`]) with a generated id.
@@ -252,8 +259,8 @@ async fn key_info(
         key_type: info.key_type.as_str().to_owned(),
         restrictions: KeyRestrictions { tags: info.tags },
         public,
-        // Not counted yet: counting would cost a store write per signature.
-        operations: 0,
+        // Per node, since unlock (docs/keys.md).
+        operations: info.operations,
         label: info.label,
     }))
 }
@@ -296,14 +303,18 @@ pub async fn key_sign_post(
     Caller(who, _): OperatorUser,
     NetHsmJson(req): NetHsmJson<SignRequestData>,
 ) -> Result<NetHsmJson<SignData>, NetHsmError> {
-    let mode = keys::sign_mode(&req.mode)?;
-    let input = decode("message", &req.message)?;
-    let signature = s
-        .run(move |core| core.operational(&who)?.keys().sign(&id, mode, &input))
-        .await?;
-    Ok(NetHsmJson(SignData {
-        signature: STANDARD.encode(signature),
-    }))
+    let signed = async {
+        let mode = keys::sign_mode(&req.mode)?;
+        let input = decode("message", &req.message)?;
+        let signature = s
+            .run(move |core| core.operational(&who)?.keys().sign(&id, mode, &input))
+            .await?;
+        Ok(NetHsmJson(SignData {
+            signature: STANDARD.encode(signature),
+        }))
+    };
+    // Counted under the mode's name only once it parsed (a success).
+    count(&s, KeyOp::Sign(&req.mode), signed.await)
 }
 
 /// `PUT /keys/{KeyID}/restrictions/tags/{Tag}`: 204 when added, 304 when the key had it.

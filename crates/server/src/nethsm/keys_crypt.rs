@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::error::NetHsmError;
 use super::extract::{Caller, NetHsmJson, NetHsmPath, OperatorUser};
+use super::keys_metrics::{KeyOp, count};
 use crate::app::AppState;
 
 /// `DecryptRequestData`.
@@ -68,19 +69,22 @@ pub async fn key_decrypt_post(
     Caller(who, _): OperatorUser,
     NetHsmJson(req): NetHsmJson<DecryptRequestData>,
 ) -> Result<NetHsmJson<DecryptData>, NetHsmError> {
-    let mode = keys::decrypt_mode(&req.mode)?;
-    let input = decode("encrypted", &req.encrypted)?;
-    let iv = decode_iv(req.iv.as_deref())?;
-    let decrypted = s
-        .run(move |core| {
-            core.operational(&who)?
-                .keys()
-                .decrypt(&id, mode, &input, iv.as_deref())
-        })
-        .await?;
-    Ok(NetHsmJson(DecryptData {
-        decrypted: Zeroizing::new(STANDARD.encode(&decrypted[..])),
-    }))
+    let decrypted = async {
+        let mode = keys::decrypt_mode(&req.mode)?;
+        let input = decode("encrypted", &req.encrypted)?;
+        let iv = decode_iv(req.iv.as_deref())?;
+        let decrypted = s
+            .run(move |core| {
+                core.operational(&who)?
+                    .keys()
+                    .decrypt(&id, mode, &input, iv.as_deref())
+            })
+            .await?;
+        Ok(NetHsmJson(DecryptData {
+            decrypted: Zeroizing::new(STANDARD.encode(&decrypted[..])),
+        }))
+    };
+    count(&s, KeyOp::Decrypt(&req.mode), decrypted.await)
 }
 
 /// `POST /keys/{KeyID}/encrypt`.
@@ -90,18 +94,21 @@ pub async fn key_encrypt_post(
     Caller(who, _): OperatorUser,
     NetHsmJson(req): NetHsmJson<EncryptRequestData>,
 ) -> Result<NetHsmJson<EncryptData>, NetHsmError> {
-    let mode = keys::encrypt_mode(&req.mode)?;
-    let message = decode("message", &req.message)?;
-    let iv = decode_iv(req.iv.as_deref())?;
-    let (encrypted, iv) = s
-        .run(move |core| {
-            core.operational(&who)?
-                .keys()
-                .encrypt(&id, mode, &message, iv.as_deref())
-        })
-        .await?;
-    Ok(NetHsmJson(EncryptData {
-        encrypted: STANDARD.encode(encrypted),
-        iv: STANDARD.encode(iv),
-    }))
+    let encrypted = async {
+        let mode = keys::encrypt_mode(&req.mode)?;
+        let message = decode("message", &req.message)?;
+        let iv = decode_iv(req.iv.as_deref())?;
+        let (encrypted, iv) = s
+            .run(move |core| {
+                core.operational(&who)?
+                    .keys()
+                    .encrypt(&id, mode, &message, iv.as_deref())
+            })
+            .await?;
+        Ok(NetHsmJson(EncryptData {
+            encrypted: STANDARD.encode(encrypted),
+            iv: STANDARD.encode(iv),
+        }))
+    };
+    count(&s, KeyOp::Encrypt(&req.mode), encrypted.await)
 }

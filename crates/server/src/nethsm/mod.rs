@@ -12,6 +12,7 @@ mod health;
 mod keys;
 mod keys_crypt;
 mod keys_csr;
+mod keys_metrics;
 mod keys_pem;
 mod metrics;
 mod namespaces;
@@ -222,7 +223,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(axum::middleware::from_fn_with_state(
             (
                 state.clone(),
-                audit::FaceAudit::new(Face::NetHsm).read_only(&["/random"]),
+                audit::FaceAudit::new(Face::NetHsm)
+                    .read_only(&["/random"])
+                    .refusals_only(&[
+                        "/keys/{KeyID}/sign",
+                        "/keys/{KeyID}/decrypt",
+                        "/keys/{KeyID}/encrypt",
+                    ]),
             ),
             audit::record,
         ))
