@@ -1,25 +1,20 @@
 //! `/keys` with the parsed-key cache (issue 13): a key deleted and imported again under the
 //! same id signs with the new key, a moved key is gone from its old id, a lock forgets
 //! everything; `PublicKey.operations` counts this node's uses since unlock; and the key
-//! operation counters of both metrics renderings; only refused signatures are audited. Every signature is checked by
-//! pyca/cryptography: verified under the key it must be of, and refused under the one it
+//! operation counters of both metrics renderings; only refused uses of a key are audited.
+//! Every signature is checked by pyca/cryptography: verified under the key it must be of, and refused under the one it
 //! must not be of.
-
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::python::{self, test_python};
+use crate::common::keys::*;
 use crate::common::*;
 
-const OP: &str = "op";
-const OP_PASS: &str = "operator passphrase";
 const METRICS: &str = "watcher";
 const METRICS_PASS: &str = "metrics passphrase";
-const PY_TIMEOUT: Duration = Duration::from_secs(120);
 const MESSAGE: &[u8] = b"Strongroom signs this message, twice over.";
 
 /// Two Ed25519 and two RSA-2048 keys to import (the NetHSM import format) with their public
@@ -68,21 +63,6 @@ for i, c in enumerate(json.loads(sys.argv[2])):
 print("all checked")
 "#;
 
-async fn py(script: &str, args: &[String]) -> String {
-    let python = test_python("cryptography");
-    let mut all = vec!["-c".to_owned(), script.to_owned()];
-    all.extend_from_slice(args);
-    let run = python::run(&python, &all, None, PY_TIMEOUT).await;
-    assert!(
-        run.passed(),
-        "python {}\n{}\n{}",
-        run.outcome(),
-        run.stdout,
-        run.stderr
-    );
-    run.stdout
-}
-
 async fn import(s: &Server, id: &str, key_type: &str, mechanism: &str, private: &Value) {
     let body = json!({"type": key_type, "mechanisms": [mechanism], "private": private});
     let r = s
@@ -91,21 +71,6 @@ async fn import(s: &Server, id: &str, key_type: &str, mechanism: &str, private: 
         .answer()
         .await;
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-}
-
-async fn sign(s: &Server, id: &str, mode: &str, input: &str) -> reqwest::Response {
-    s.request(Method::POST, &format!("/keys/{id}/sign"))
-        .basic_auth(OP, Some(OP_PASS))
-        .json(&json!({"mode": mode, "message": input}))
-        .answer()
-        .await
-}
-
-async fn signature(s: &Server, id: &str, mode: &str, input: &str) -> String {
-    let r = sign(s, id, mode, input).await;
-    assert_eq!(r.status(), 200, "{id} {mode}: {}", r.text().await.unwrap());
-    let body: Value = r.json().await.unwrap();
-    body["signature"].as_str().unwrap().to_owned()
 }
 
 async fn operations(s: &Server, id: &str) -> Value {
@@ -136,11 +101,12 @@ async fn prometheus(s: &Server) -> String {
 async fn replaced_moved_and_locked_keys_are_never_signed_with_and_uses_are_counted() {
     let s = Server::start();
     s.provision().await;
-    s.create_user(Some(OP), "Operator", OP_PASS).await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
     s.create_user(Some(METRICS), "Metrics", METRICS_PASS).await;
     let message_hex = hex::encode(MESSAGE);
     let prep: Value =
-        serde_json::from_str(&py(PREPARE, std::slice::from_ref(&message_hex)).await).unwrap();
+        serde_json::from_str(&pyca(PREPARE, std::slice::from_ref(&message_hex)).await).unwrap();
     let message = STANDARD.encode(MESSAGE);
     let info = prep["digestinfo"].as_str().unwrap();
     let pem = |name: &str| prep[name]["pem"].as_str().unwrap().to_owned();
@@ -235,7 +201,7 @@ async fn replaced_moved_and_locked_keys_are_never_signed_with_and_uses_are_count
     assert_eq!(sign(&s, "moved", "PKCS1", info).await.status(), 403);
     assert_eq!(operations(&s, "moved").await, 2);
 
-    py(
+    pyca(
         CHECK,
         &[message_hex, serde_json::to_string(&checks).unwrap()],
     )
@@ -304,4 +270,58 @@ async fn replaced_moved_and_locked_keys_are_never_signed_with_and_uses_are_count
     let again = signature(&s, "ed", "EdDSA", &message).await;
     assert_eq!(again, ed_b, "the same key (edB) after the lock");
     assert_eq!(operations(&s, "ed").await, 1);
+}
+
+/// Decryptions and encryptions are uses of a key like signatures: counted in `operations` and
+/// in the metrics, and audited only when refused.
+#[tokio::test]
+async fn decryptions_and_encryptions_are_counted_and_only_refusals_audited() {
+    let s = Server::start();
+    s.provision().await;
+    s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
+        .await;
+    s.create_user(Some(METRICS), "Metrics", METRICS_PASS).await;
+    let r = s
+        .as_admin(Method::POST, "/keys/generate")
+        .json(&json!({"type": "Generic", "length": 128, "id": "aes",
+                      "mechanisms": ["AES_Encryption_CBC", "AES_Decryption_CBC"]}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201);
+    let blocks = STANDARD.encode([7u8; 32]);
+    let r = as_operator(&s, Method::POST, "/keys/aes/encrypt")
+        .json(&json!({"mode": "AES_CBC", "message": blocks}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let r = as_operator(&s, Method::POST, "/keys/aes/decrypt")
+        .json(&json!({"mode": "AES_CBC", "encrypted": body["encrypted"], "iv": body["iv"]}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200);
+    let decrypted: Value = r.json().await.unwrap();
+    assert_eq!(decrypted["decrypted"], blocks.as_str());
+    // Refused: no IV to decrypt with.
+    let r = as_operator(&s, Method::POST, "/keys/aes/decrypt")
+        .json(&json!({"mode": "AES_CBC", "encrypted": body["encrypted"]}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 400);
+
+    assert_eq!(operations(&s, "aes").await, 2);
+    let m = nethsm_metrics(&s).await;
+    assert_eq!(m["key_encryptions_total.AES_CBC"], "1");
+    assert_eq!(m["key_decryptions_total.AES_CBC"], "1");
+    assert_eq!(m["key_operation_failures_total.decrypt.400"], "1");
+    let events = audit_events(&s).await;
+    let uses: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["action"] == "POST /api/v1/keys/{KeyID}/decrypt"
+                || e["action"] == "POST /api/v1/keys/{KeyID}/encrypt"
+        })
+        .collect();
+    assert_eq!(uses.len(), 1, "{uses:?}");
+    assert_eq!(uses[0]["status"], 400, "{uses:?}");
 }
