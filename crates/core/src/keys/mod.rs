@@ -1,10 +1,13 @@
 //! The NetHSM key store (`/keys`): RSA, Ed25519, the NIST curves, secp256k1 and the Brainpool
-//! curves ([`curves`]), generated or imported, listed, read, deleted, moved, and used to sign;
-//! their tag restrictions, labels and certificates ([`cert`]).
+//! curves ([`curves`]), and AES (Generic) keys, generated or imported (also as PEM,
+//! [`pem`]), listed, read, deleted, moved, and used to sign, decrypt and encrypt ([`crypt`]);
+//! their tag restrictions, labels, certificates ([`cert`]) and CSRs ([`csr`]); parsed keys
+//! are kept while unlocked ([`cache`]).
 //!
 //! Rules (nethsm-api.yaml `x-annotation-role`): an Administrator manages (generates, imports,
 //! deletes) the keys of its own namespace; Administrators and Operators read them; an
-//! Operator signs, and only with a key whose tags (if it has any) it carries one of. A caller
+//! Operator signs, decrypts and encrypts, and only with a key whose tags (if it has any) it
+//! carries one of. A caller
 //! sees only the keys of its own namespace (root callers: root keys): another namespace's key
 //! is "not found".
 //!
