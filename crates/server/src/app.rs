@@ -67,6 +67,17 @@ impl AppState {
             .await
     }
 
+    /// A core call that is cheap enough to make on the request's own worker (tens of
+    /// microseconds: an Ed25519 or ECDSA signature, store reads from memory), with the
+    /// request's audit context; the hop to the blocking pool would cost more than the call.
+    pub fn run_inline<T>(
+        &self,
+        f: impl FnOnce(&Core) -> strongroom_core::Result<T>,
+    ) -> strongroom_core::Result<T> {
+        let audit = middleware::audit::current();
+        strongroom_core::audit::in_request(audit, || f(&self.core))
+    }
+
     /// [`AppState::run`] without the request's audit context.
     pub async fn run_unaudited<T, F>(&self, f: F) -> strongroom_core::Result<T>
     where

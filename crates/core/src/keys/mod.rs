@@ -234,6 +234,12 @@ impl Mechanism {
         }
     }
 
+    /// Whether the mechanism is an RSA one (a private-key operation of hundreds of
+    /// microseconds, where EdDSA, ECDSA, BIP340 and AES take tens).
+    pub fn is_rsa(self) -> bool {
+        self.fits(KeyType::Rsa)
+    }
+
     fn fits(self, t: KeyType) -> bool {
         match self {
             Mechanism::EdDsa => t == KeyType::Curve25519,
