@@ -17,8 +17,8 @@ PART is one of
   csr      CSRs (csr.pem) of RSA, EC and Ed25519 keys, checked by pyca.
 
 Exits 0 after printing "nethsm keys <PART>: all checks passed"; a failed check exits 1 with
-a message naming the step; what the server does not have yet (the route unknown, or a key type or
-mechanism "not supported yet") exits 3 with "NOT THERE YET".
+a message naming the step; what the server does not have (the route unknown, or a key type,
+mechanism or media type refused as such) exits 3 with "MISSING".
 """
 
 import argparse
@@ -626,7 +626,7 @@ def main():
         PARTS[args.part](Session(args.host, ca))
         step("all checks passed")
     except RouteMissing as e:
-        print(f"nethsm keys {part_name}: NOT THERE YET after step {last_step!r}: {e}", file=sys.stderr, flush=True)
+        print(f"nethsm keys {part_name}: MISSING after step {last_step!r}: {e}", file=sys.stderr, flush=True)
         sys.exit(3)
     except CheckFailed as e:
         fail(str(e))

@@ -28,8 +28,8 @@ own click entry point with the same arguments (each process spends over a second
 importing nitropy, which would dominate the run).
 
 Exits 0 after printing "nitropy <PART>: all checks passed"; a failed check exits 1; what the
-server does not have yet (the route unknown, or a key type or mechanism "not supported yet")
-exits 3 with "NOT THERE YET".
+server does not have (the route unknown, or a key type, mechanism or media type refused as
+such) exits 3 with "MISSING".
 """
 
 import argparse
@@ -506,7 +506,7 @@ def main():
             {"keys": part_keys, "import": part_import, "csr": part_csr, "crypt": part_crypt}[args.part](n)
         step("all checks passed")
     except NotThereYet as e:
-        print(f"nitropy {part_name}: NOT THERE YET after step {last_step!r}: {e}", file=sys.stderr, flush=True)
+        print(f"nitropy {part_name}: MISSING after step {last_step!r}: {e}", file=sys.stderr, flush=True)
         sys.exit(3)
     except CheckFailed as e:
         fail(str(e))

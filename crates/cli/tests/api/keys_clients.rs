@@ -5,9 +5,9 @@
 //! pyca/cryptography, never by our own code. Both clients verify TLS against the server's
 //! certificate, checked against the fingerprint the server printed (`pinned_tls.py`).
 //!
-//! A script exits 3 ("NOT THERE YET") when the server answers that a route, key type,
-//! mechanism or request media type is missing (another part of issue 13 adds it); such a
-//! test fails saying so, apart from a wrong answer.
+//! A script exits 3 ("MISSING") when the server answers that a route, key type, mechanism
+//! or request media type does not exist; such a test fails saying so, apart from a wrong
+//! answer.
 
 use std::path::Path;
 use std::time::Duration;
@@ -46,8 +46,8 @@ async fn drive(s: &Server, module: &str, script: &str, args: &[&str]) -> String 
     let (stdout, stderr) = (&run.stdout, &run.stderr);
     if run.status.and_then(|s| s.code()) == Some(3) {
         panic!(
-            "{}: NOT THERE YET: the server lacks what this test drives (another part of issue \
-             13 adds it)\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+            "{}: MISSING: the server answered that it lacks a route, key type, mechanism or \
+             media type this test drives\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
             script.display()
         );
     }
