@@ -68,7 +68,7 @@ impl AppState {
     }
 
     /// A core call that is cheap enough to make on the request's own worker (tens of
-    /// microseconds: an Ed25519 or ECDSA signature, store reads from memory), with the
+    /// microseconds: an Ed25519 or P-256 signature, store reads from memory), with the
     /// request's audit context; the hop to the blocking pool would cost more than the call.
     pub fn run_inline<T>(
         &self,

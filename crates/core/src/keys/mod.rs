@@ -234,12 +234,6 @@ impl Mechanism {
         }
     }
 
-    /// Whether the mechanism is an RSA one (a private-key operation of hundreds of
-    /// microseconds, where EdDSA, ECDSA, BIP340 and AES take tens).
-    pub fn is_rsa(self) -> bool {
-        self.fits(KeyType::Rsa)
-    }
-
     fn fits(self, t: KeyType) -> bool {
         match self {
             Mechanism::EdDsa => t == KeyType::Curve25519,
@@ -985,7 +979,33 @@ impl Keys<'_> {
     /// `POST /keys/{KeyID}/sign`: signs `input` (see the module's notes for what each mode
     /// takes) with a key the key was created for.
     pub fn sign(&self, id: &str, mode: Mechanism, input: &[u8]) -> Result<Vec<u8>> {
-        let record = self.usable(id, mode)?;
+        let key = self.usable(id, mode)?;
+        self.sign_with(&key, mode, input)
+    }
+
+    /// [`Keys::sign`] if the signature is cheap: EdDSA, or ECDSA on P-256 (aws-lc, tens of
+    /// microseconds), which a server may make on a request's own worker. `None` for every
+    /// other key and mode (RSA, the other curves, BIP340: hundreds of microseconds to
+    /// milliseconds), to be signed with [`Keys::sign`] on a blocking thread. The checks are
+    /// the same; an error is final either way.
+    pub fn sign_if_cheap(
+        &self,
+        id: &str,
+        mode: Mechanism,
+        input: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        let key = self.usable(id, mode)?;
+        let cheap = matches!(
+            (mode, key.key_type),
+            (Mechanism::EdDsa, KeyType::Curve25519) | (Mechanism::Ecdsa, KeyType::EcP256)
+        );
+        if !cheap {
+            return Ok(None);
+        }
+        self.sign_with(&key, mode, input).map(Some)
+    }
+
+    fn sign_with(&self, record: &LoadedKey, mode: Mechanism, input: &[u8]) -> Result<Vec<u8>> {
         let fail = internal("sign");
         let signature = match mode {
             Mechanism::EdDsa => Ok(record.ed25519()?.sign(input).as_ref().to_vec()),
@@ -1037,7 +1057,7 @@ impl Keys<'_> {
                     .map_err(fail)
             }
         }?;
-        self.count_operation(&record);
+        self.count_operation(record);
         Ok(signature)
     }
 }

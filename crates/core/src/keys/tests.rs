@@ -382,3 +382,56 @@ fn restrictions_label_certificate_and_a_move_survive_backup_and_restore() {
         Err(Error::NotFound(_))
     ));
 }
+
+/// Only EdDSA and P-256 ECDSA are signed at once by `sign_if_cheap`; every other key is left
+/// to `sign` (a blocking thread), after the same checks.
+#[test]
+fn only_ed25519_and_p256_signatures_count_as_cheap() {
+    let (_dir, core) = open_provisioned();
+    let pass = Passphrase::new("operator passphrase 1");
+    create_operator(&core, "op", &pass);
+    let generate = |id: &str, t: KeyType, m: Mechanism, length: Option<u32>| {
+        let new = NewKey {
+            id: Some(id.into()),
+            key_type: t,
+            mechanisms: vec![m],
+            tags: vec![],
+            label: String::new(),
+        };
+        core.operational(&admin())
+            .and_then(|h| h.keys().generate(&new, length))
+            .unwrap();
+    };
+    generate("ed", KeyType::Curve25519, Mechanism::EdDsa, None);
+    generate("p256", KeyType::EcP256, Mechanism::Ecdsa, None);
+    generate("p384", KeyType::EcP384, Mechanism::Ecdsa, None);
+    generate("bp", KeyType::BrainpoolP256, Mechanism::Ecdsa, None);
+    generate("rsa", KeyType::Rsa, Mechanism::RsaPkcs1, Some(2048));
+    let cheap = |id: &str, m: Mechanism, input: &[u8]| {
+        core.operational(&operator("op"))
+            .and_then(|h| h.keys().sign_if_cheap(id, m, input))
+    };
+    let digest = [7u8; 32];
+    assert!(cheap("ed", Mechanism::EdDsa, b"message").unwrap().is_some());
+    assert!(cheap("p256", Mechanism::Ecdsa, &digest).unwrap().is_some());
+    assert!(
+        cheap("p384", Mechanism::Ecdsa, &[7u8; 48])
+            .unwrap()
+            .is_none()
+    );
+    assert!(cheap("bp", Mechanism::Ecdsa, &digest).unwrap().is_none());
+    assert!(
+        cheap("rsa", Mechanism::RsaPkcs1, &digest)
+            .unwrap()
+            .is_none()
+    );
+    // The checks come first: a mode the key was not made for is refused, not deferred.
+    assert!(matches!(
+        cheap("p256", Mechanism::EdDsa, b"message"),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        cheap("nosuch", Mechanism::EdDsa, b"m"),
+        Err(Error::NotFound(_))
+    ));
+}

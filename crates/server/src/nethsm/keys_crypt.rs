@@ -73,17 +73,13 @@ pub async fn key_decrypt_post(
         let mode = keys::decrypt_mode(&req.mode)?;
         let input = decode("encrypted", &req.encrypted)?;
         let iv = decode_iv(req.iv.as_deref())?;
-        let decrypt = move |core: &strongroom_core::Core| {
-            core.operational(&who)?
-                .keys()
-                .decrypt(&id, mode, &input, iv.as_deref())
-        };
-        // As for signatures: RSA on the blocking pool, AES on the request's worker.
-        let decrypted = if mode.is_rsa() {
-            s.run(decrypt).await?
-        } else {
-            s.run_inline(decrypt)?
-        };
+        let decrypted = s
+            .run(move |core| {
+                core.operational(&who)?
+                    .keys()
+                    .decrypt(&id, mode, &input, iv.as_deref())
+            })
+            .await?;
         Ok(NetHsmJson(DecryptData {
             decrypted: Zeroizing::new(STANDARD.encode(&decrypted[..])),
         }))
@@ -102,12 +98,13 @@ pub async fn key_encrypt_post(
         let mode = keys::encrypt_mode(&req.mode)?;
         let message = decode("message", &req.message)?;
         let iv = decode_iv(req.iv.as_deref())?;
-        // AES-CBC of at most a body's worth: the request's worker.
-        let (encrypted, iv) = s.run_inline(move |core| {
-            core.operational(&who)?
-                .keys()
-                .encrypt(&id, mode, &message, iv.as_deref())
-        })?;
+        let (encrypted, iv) = s
+            .run(move |core| {
+                core.operational(&who)?
+                    .keys()
+                    .encrypt(&id, mode, &message, iv.as_deref())
+            })
+            .await?;
         Ok(NetHsmJson(EncryptData {
             encrypted: STANDARD.encode(encrypted),
             iv: STANDARD.encode(iv),
