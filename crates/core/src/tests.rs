@@ -257,6 +257,22 @@ fn open_unlocked(dir: &std::path::Path) -> Core {
     core
 }
 
+/// A whole backup of `core`, made under the backup passphrase [`restored`] opens it with (set
+/// here as the root Administrator).
+pub(crate) fn backup_bytes(core: &Core) -> Vec<u8> {
+    core.operational(&admin())
+        .and_then(|h| {
+            h.system()
+                .set_backup_passphrase(&Passphrase::new("backup passphrase 1"), None)
+        })
+        .unwrap();
+    core.operational(&Principal::new("backup", Role::Backup))
+        .and_then(|h| h.backup().prepare())
+        .unwrap()
+        .write_to(Vec::new())
+        .unwrap()
+}
+
 /// A new node (in a temporary directory) restored from the backup `bytes`, made under the
 /// backup passphrase the tests set; the directory lives as long as the handle kept.
 pub(crate) fn restored(bytes: &[u8]) -> (tempfile::TempDir, Core) {

@@ -12,9 +12,8 @@ use strongroom_store::Store;
 use super::super::*;
 use super::CACHE_CAPACITY;
 use crate::backup;
-use crate::identity::Role;
 use crate::secret::Passphrase;
-use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator};
+use crate::tests::{UNLOCK, admin, backup_bytes, create_operator, open_provisioned, operator};
 
 const MSG: &[u8] = b"the message";
 
@@ -226,18 +225,7 @@ fn locking_drops_every_parsed_key_and_count() {
 fn a_restore_over_a_replaced_key_brings_the_backed_up_key_back() {
     let (dir, core) = setup();
     import(&core, "k", 1);
-    core.operational(&admin())
-        .and_then(|h| {
-            h.system()
-                .set_backup_passphrase(&Passphrase::new("backup passphrase 1"), None)
-        })
-        .unwrap();
-    let bytes = core
-        .operational(&Principal::new("backup", Role::Backup))
-        .and_then(|h| h.backup().prepare())
-        .unwrap()
-        .write_to(Vec::new())
-        .unwrap();
+    let bytes = backup_bytes(&core);
     let file = dir.path().join("backup.bin");
     std::fs::write(&file, &bytes).unwrap();
     core.operational(&admin())

@@ -374,10 +374,11 @@ mod tests {
     /// (never in clear in the backup) and restored into another node, where it is the same key.
     #[test]
     fn a_generic_key_matches_sp800_38a_and_survives_backup_and_restore() {
-        use crate::identity::{Principal, Role};
         use crate::keys::{ImportedKey, NewKey};
         use crate::secret::Passphrase;
-        use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator, restored};
+        use crate::tests::{
+            UNLOCK, admin, backup_bytes, create_operator, open_provisioned, operator, restored,
+        };
 
         let secret: Vec<u8> = hex::decode("2b7e151628aed2a6abf7158809cf4f3c").unwrap();
         let iv: Vec<u8> = hex::decode("000102030405060708090a0b0c0d0e0f").unwrap();
@@ -418,18 +419,7 @@ mod tests {
             .unwrap();
         assert_eq!(info.public, super::super::PublicData::None);
 
-        a.operational(&admin())
-            .and_then(|h| {
-                h.system()
-                    .set_backup_passphrase(&Passphrase::new("backup passphrase 1"), None)
-            })
-            .unwrap();
-        let bytes = a
-            .operational(&Principal::new("backup", Role::Backup))
-            .and_then(|h| h.backup().prepare())
-            .unwrap()
-            .write_to(Vec::new())
-            .unwrap();
+        let bytes = backup_bytes(&a);
         assert!(!bytes.windows(16).any(|w| w == &secret[..]));
         assert!(
             !bytes

@@ -8,7 +8,9 @@ use aws_lc_rs::signature::{self, UnparsedPublicKey};
 use super::*;
 use crate::identity::Role;
 use crate::secret::Passphrase;
-use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator, restored};
+use crate::tests::{
+    UNLOCK, admin, backup_bytes, create_operator, open_provisioned, operator, restored,
+};
 
 fn new_key(id: Option<&str>, t: KeyType, m: &[Mechanism]) -> NewKey {
     NewKey {
@@ -202,18 +204,7 @@ fn a_key_survives_backup_and_restore_and_signs_the_same() {
         })
         .unwrap();
     let before = sign(&a, &operator("op"), &id, Mechanism::EdDsa, b"message").unwrap();
-    a.operational(&admin())
-        .and_then(|h| {
-            h.system()
-                .set_backup_passphrase(&Passphrase::new("backup passphrase 1"), None)
-        })
-        .unwrap();
-    let bytes = a
-        .operational(&Principal::new("backup", Role::Backup))
-        .and_then(|h| h.backup().prepare())
-        .unwrap()
-        .write_to(Vec::new())
-        .unwrap();
+    let bytes = backup_bytes(&a);
     // Nothing of the private key in the backup file in clear.
     let pkcs8 = import_pkcs8(KeyType::Curve25519, &key).unwrap();
     assert!(!bytes.windows(32).any(|w| w == [7u8; 32]));
@@ -345,18 +336,7 @@ fn restrictions_label_certificate_and_a_move_survive_backup_and_restore() {
         Err(Error::NotFound(_))
     ));
 
-    a.operational(&admin())
-        .and_then(|h| {
-            h.system()
-                .set_backup_passphrase(&Passphrase::new("backup passphrase 1"), None)
-        })
-        .unwrap();
-    let bytes = a
-        .operational(&Principal::new("backup", Role::Backup))
-        .and_then(|h| h.backup().prepare())
-        .unwrap()
-        .write_to(Vec::new())
-        .unwrap();
+    let bytes = backup_bytes(&a);
     assert!(
         !bytes.windows(9).any(|w| w == b"the label"),
         "the label is sealed"

@@ -159,9 +159,10 @@ fn bad_scalars() {
 #[test]
 fn new_types_survive_backup_and_restore() {
     use crate::Core;
-    use crate::identity::{Principal, Role};
     use crate::secret::Passphrase;
-    use crate::tests::{UNLOCK, admin, create_operator, open_provisioned, operator, restored};
+    use crate::tests::{
+        UNLOCK, admin, backup_bytes, create_operator, open_provisioned, operator, restored,
+    };
 
     let new_key = |id: &str, t: KeyType, m: &[Mechanism]| NewKey {
         id: Some(id.to_owned()),
@@ -199,18 +200,7 @@ fn new_types_survive_backup_and_restore() {
         )
     };
     let before = state(&a);
-    a.operational(&admin())
-        .and_then(|h| {
-            h.system()
-                .set_backup_passphrase(&Passphrase::new("backup passphrase 1"), None)
-        })
-        .unwrap();
-    let bytes = a
-        .operational(&Principal::new("backup", Role::Backup))
-        .and_then(|h| h.backup().prepare())
-        .unwrap()
-        .write_to(Vec::new())
-        .unwrap();
+    let bytes = backup_bytes(&a);
     let (_b_dir, b) = restored(&bytes);
     b.unlock(&Passphrase::new(UNLOCK)).unwrap();
     assert_eq!(state(&b), before);
