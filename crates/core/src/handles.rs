@@ -102,6 +102,12 @@ impl<'a> Operational<'a> {
     pub fn keys(&self) -> Keys<'_> {
         Keys(self)
     }
+
+    /// The appliance's own configuration (TLS, syslog, network, time, services); see
+    /// [`crate::appliance`].
+    pub fn appliance(&self) -> Appliance<'_> {
+        Appliance(self)
+    }
 }
 
 macro_rules! area {
@@ -155,4 +161,8 @@ area!(
 area!(
     /// The key store; see [`crate::keys`].
     Keys
+);
+area!(
+    /// The appliance's own configuration; see [`crate::appliance`].
+    Appliance
 );

@@ -13,6 +13,7 @@
 
 pub mod access;
 mod anchor;
+pub mod appliance;
 pub mod audit;
 pub mod auth_cache;
 pub mod backup;
