@@ -54,6 +54,23 @@ impl AppState {
         }
     }
 
+    /// Stops the server as SIGTERM does (NetHSM `POST /system/shutdown`, the appliance face's
+    /// `POST /appliance/actions/stop`): in-flight requests finish, the store is closed, the
+    /// process exits. While Operational only a root Administrator may; in the other states
+    /// anyone may, as NetHSM allows (`who` is then `None`).
+    pub fn shutdown_by(
+        &self,
+        who: Option<&strongroom_core::identity::Principal>,
+    ) -> strongroom_core::Result<()> {
+        if self.core.state() == strongroom_core::SystemState::Operational {
+            let who = who.ok_or(strongroom_core::Error::Unauthenticated)?;
+            strongroom_core::access::Access::RootAdministrator.check(who)?;
+        }
+        tracing::info!(by = who.map(|w| w.user_id.as_str()), "shutdown requested");
+        self.shutdown.notify_one();
+        Ok(())
+    }
+
     /// Runs a blocking core call (store I/O, Argon2) on the blocking pool, inside the
     /// current request's span so its log lines carry the request id, and with the request's
     /// audit context, so a change it commits carries its audit event.

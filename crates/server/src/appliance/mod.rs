@@ -5,10 +5,16 @@
 //! the accounts live in the sealed identity store, so nothing can be checked; the message
 //! says to unlock (or provision) through the NetHSM face.
 
+mod configuration_manager;
 mod error;
 mod extract;
+mod power;
+mod probe;
+mod probe_wire;
 mod session;
 mod settings;
+mod updates;
+mod updates_wire;
 pub mod wire;
 
 use axum::Router;
@@ -35,6 +41,25 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/appliance", get(settings::get_appliance_info))
         .route("/appliance/settings/time", get(settings::get_time_settings))
+        .route("/appliance/actions/restart", post(power::restart_appliance))
+        .route("/appliance/actions/stop", post(power::shutdown_appliance))
+        .route(
+            "/appliance/update-manager/actions/retrieve-updates",
+            post(updates::get_updates),
+        )
+        .route(
+            "/appliance/update-manager/repository",
+            get(updates::get_updates_repository).put(updates::change_updates_repository),
+        )
+        .route(
+            "/appliance/update-manager/updates/{update_version}/actions/install",
+            post(updates::install_update),
+        )
+        .route(
+            "/appliance/certificates/server/actions/probe-ssl-connection",
+            post(probe::probe_ssl),
+        )
+        .merge(configuration_manager::routes())
         .fallback(error::not_found);
     // The whole face, its unknown paths included, is served only while Operational.
     StateGate::<ApplianceError>::new(&state)

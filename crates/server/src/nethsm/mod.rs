@@ -19,6 +19,7 @@ mod namespaces;
 mod provision;
 mod random;
 mod system;
+mod system_update;
 mod users;
 pub mod wire;
 
@@ -79,6 +80,24 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/system/factory-reset",
             at(&[Operational], post(system::system_factory_reset_post)),
+        )
+        .route(
+            "/system/update",
+            at(&[Operational], post(system_update::system_update_post)),
+        )
+        .route(
+            "/system/commit-update",
+            at(
+                &[Operational],
+                post(system_update::system_commit_update_post),
+            ),
+        )
+        .route(
+            "/system/cancel-update",
+            at(
+                &[Operational],
+                post(system_update::system_cancel_update_post),
+            ),
         )
         .route(
             "/system/backup",

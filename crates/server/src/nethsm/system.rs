@@ -70,12 +70,15 @@ pub async fn system_shutdown_post(
     req: Request,
 ) -> Result<StatusCode, NetHsmError> {
     let (parts, _) = req.into_parts();
-    if s.core.state() == SystemState::Operational {
-        Access::RootAdministrator.check(&auth::authenticate_basic(&s, &parts).await?)?;
-    }
+    let who = if s.core.state() == SystemState::Operational {
+        let who = auth::authenticate_basic(&s, &parts).await?;
+        Access::RootAdministrator.check(&who)?;
+        Some(who)
+    } else {
+        None
+    };
     check_accept(&parts.headers)?;
-    tracing::info!("shutdown requested");
-    s.shutdown.notify_one();
+    s.shutdown_by(who.as_ref())?;
     Ok(StatusCode::NO_CONTENT)
 }
 
