@@ -603,6 +603,16 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
     let r = change("/config/unlock-passphrase", "not the current one");
     face.nethsm(403, "unlock passphrase is incorrect.", r).await;
 
+    // System updates come from the package manager (admin_power.rs has the rest).
+    let r = admin(Method::POST, "/system/update")
+        .header("content-type", "application/octet-stream")
+        .body(b"an update image".to_vec());
+    let message = "Strongroom is updated by the host's package manager, not through this API: install the new package and restart the service (docs/operations.md, Power and updates).";
+    face.nethsm(400, message, r).await;
+    let r = admin(Method::POST, "/system/commit-update");
+    let message = "No update is pending: Strongroom is updated by the host's package manager, not through this API (docs/operations.md, Power and updates).";
+    face.nethsm(412, message, r).await;
+
     // Strongroom's own API: backup clients, the domain key, the audit trail.
     let own = |method: Method, path: &str| s.own_as_admin(method, path);
     let client = |name: &str| json!({"name": name, "hostName": "db.example", "owners": []});
@@ -795,6 +805,34 @@ async fn every_documented_error_of_the_appliance_face() {
         .appliance(Method::PUT, "/session")
         .header("x-dr-session", &sid);
     face.appliance("METHOD_NOT_ALLOWED", r).await;
+
+    // Updates, vSphere Replication's configuration, and a TLS probe of a closed port
+    // (admin_power.rs has the rest).
+    let r = s
+        .appliance(
+            Method::POST,
+            "/appliance/update-manager/actions/retrieve-updates",
+        )
+        .header("x-dr-session", &sid);
+    face.appliance("UPDATES_BY_PACKAGE_MANAGER", r).await;
+    let r = s
+        .appliance(
+            Method::GET,
+            "/appliance/configuration-manager/configuration",
+        )
+        .header("x-dr-session", &sid);
+    face.appliance("NOT_VSPHERE_REPLICATION", r).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("https://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let r = s
+        .appliance(
+            Method::POST,
+            "/appliance/certificates/server/actions/probe-ssl-connection",
+        )
+        .header("x-dr-session", &sid)
+        .json(&json!({ "uri": uri }));
+    face.appliance("PROBE_FAILED", r).await;
 
     let found = |code: &str| face.find(Some(code));
     let elsewhere = [
