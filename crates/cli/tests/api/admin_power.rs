@@ -503,6 +503,31 @@ async fn probe_fails_cleanly() {
     )
     .await;
 
+    // A peer that accepts the connection and says nothing: given up on in time.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = silent.accept().await {
+            open.push(conn);
+        }
+    });
+    let started = std::time::Instant::now();
+    let r = probe(json!({"uri": format!("https://127.0.0.1:{silent_port}")}))
+        .answer()
+        .await;
+    appliance_error(
+        r,
+        400,
+        "PROBE_FAILED",
+        format!(
+            "The TLS probe of 127.0.0.1:{silent_port} failed: no TLS handshake within 8 seconds"
+        ),
+    )
+    .await;
+    assert!(started.elapsed() >= std::time::Duration::from_secs(8));
+    held.abort();
+
     // Bad input.
     for bad in [
         json!({"uri": "http://127.0.0.1:443"}),
