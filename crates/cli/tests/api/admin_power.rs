@@ -333,7 +333,7 @@ async fn configuration_manager_does_not_apply() {
 fn hex_to_decimal(hex: &str) -> String {
     let mut digits: Vec<u8> = Vec::new(); // little-endian base-10 digits
     for c in hex.chars() {
-        let mut carry = c.to_digit(16).expect("hex digit") as u32;
+        let mut carry = c.to_digit(16).expect("hex digit");
         for d in digits.iter_mut() {
             let v = *d as u32 * 16 + carry;
             *d = (v % 10) as u8;
