@@ -558,3 +558,252 @@ async fn probe_fails_cleanly() {
         "SERVICE_UNAVAILABLE"
     );
 }
+
+/// Runs `openssl` with these arguments in `dir`; asserts it succeeds.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+/// A CA (EC P-256) and a server certificate it issued (RSA 2048, for `localhost` only), made
+/// by openssl in `dir`: `ca.pem`, `leaf.pem`, `leaf.key`.
+fn ca_and_leaf(dir: &std::path::Path) {
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "ca.key",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/O=Probe Test/CN=Probe Test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
+         extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "20",
+            "-sha256",
+            "-extfile",
+            "leaf.ext",
+        ],
+    );
+}
+
+/// A TLS server on an ephemeral port presenting `leaf.pem` and the CA after it; completes
+/// handshakes and closes. Returns the port.
+async fn tls_listener(dir: &std::path::Path) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = ["leaf.pem", "ca.pem"]
+        .iter()
+        .map(|f| CertificateDer::from_pem_file(dir.join(f)).unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("leaf.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(tcp).await;
+            });
+        }
+    });
+    port
+}
+
+/// A server process, killed when dropped (a failing test included).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the server with `SSL_CERT_FILE` naming `ca.pem`, as the host's trust store; returns
+/// it with its base URL and a client pinned to its certificate.
+fn server_trusting(dir: &std::path::Path) -> (Running, String, reqwest::Client) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .env("SSL_CERT_FILE", dir.join("ca.pem"))
+        .env("SSL_CERT_DIR", dir.join("no-such-dir"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn strongroom");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = lines.next().unwrap().unwrap();
+    let base = base.strip_prefix("listening on ").unwrap().to_owned();
+    let fingerprint = lines.next().unwrap().unwrap();
+    let fingerprint = fingerprint
+        .strip_prefix("certificate SHA-256 fingerprint ")
+        .unwrap()
+        .to_owned();
+    (Running(child), base, pinned_client(&fingerprint))
+}
+
+/// `trusted` is the host's trust store's verdict, for the name probed, at the appliance's
+/// time: a certificate from a CA the host trusts is trusted for its name, once the appliance
+/// clock is within its validity, and not for another name.
+#[tokio::test]
+async fn probe_trusts_what_the_host_trusts() {
+    let dir = tempfile::tempdir().unwrap();
+    ca_and_leaf(dir.path());
+    let port = tls_listener(dir.path()).await;
+    let (_server, base, client) = server_trusting(dir.path());
+    let url = |face: &str, path: &str| format!("{base}{face}{path}");
+    // Provisioned with a time a year before the certificates were made.
+    let r = client
+        .post(url(NETHSM, "/provision"))
+        .json(&json!({"unlockPassphrase": UNLOCK, "adminPassphrase": ADMIN, "systemTime": "2025-11-23T12:00:00Z"}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 204);
+    let r = client
+        .post(url(APPLIANCE, "/session"))
+        .basic_auth("admin", Some(ADMIN))
+        .answer()
+        .await;
+    let sid = r.json::<Value>().await.unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let probe = |uri: String| {
+        let client = client.clone();
+        let (url, sid) = (url(APPLIANCE, PROBE), sid.clone());
+        async move {
+            let r = client
+                .post(url)
+                .header("x-dr-session", sid)
+                .json(&json!({ "uri": uri }))
+                .answer()
+                .await;
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let by_name = format!("https://localhost:{port}");
+    let cert = probe(by_name.clone()).await;
+    assert_eq!(
+        cert["trusted"], false,
+        "not yet valid at the appliance's time"
+    );
+    // The appliance clock set to now: within the validity.
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = client
+        .put(url(NETHSM, "/config/time"))
+        .basic_auth("admin", Some(ADMIN))
+        .json(&json!({ "time": now }))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 204);
+    let cert = probe(by_name).await;
+    assert_eq!(cert["trusted"], true, "{cert}");
+    assert_eq!(cert["subject_dn"], "CN=localhost");
+    assert_eq!(cert["issuer_dn"], "O=Probe Test, CN=Probe Test CA");
+    assert_eq!(cert["public_key_algorithm"], "RSA");
+    assert_eq!(
+        cert["sig_alg_name"], "SHA256withECDSA",
+        "signed by the EC CA"
+    );
+    assert_eq!(
+        cert["key_usage"],
+        json!([true, false, true, false, false, false, false, false, false])
+    );
+    assert_eq!(cert["extended_key_usage"], json!(["1.3.6.1.5.5.7.3.1"]));
+    assert_eq!(cert["subject_alternative_names"], json!(["localhost"]));
+    let leaf = std::fs::read_to_string(dir.path().join("leaf.pem")).unwrap();
+    let fingerprint = openssl_x509(&leaf, &["-fingerprint", "-sha256"]);
+    assert_eq!(
+        cert["thumbprint"],
+        fingerprint.trim().rsplit('=').next().unwrap()
+    );
+    assert_eq!(
+        cert["certificate"],
+        leaf.as_str(),
+        "the leaf, as openssl wrote it"
+    );
+    // The same certificate for a name it was not issued for: reported, not trusted.
+    let cert = probe(format!("https://127.0.0.1:{port}")).await;
+    assert_eq!(cert["subject_dn"], "CN=localhost");
+    assert_eq!(cert["trusted"], false);
+}
