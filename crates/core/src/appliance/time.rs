@@ -115,9 +115,15 @@ impl Appliance<'_> {
     pub fn time_settings(&self) -> Result<TimeReport> {
         let (core, _, _) = self.parts();
         self.require(Access::RootAdministrator)?;
+        let mut settings = core.time_settings_record()?;
+        // A restore sets the clock from its `systemTime` without passing here: a clock with an
+        // offset does not follow the host's, whatever was recorded.
+        if core.time_offset.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+            settings.mode = SyncMode::Disabled;
+        }
         Ok(TimeReport {
             now: core.now(),
-            settings: core.time_settings_record()?,
+            settings,
         })
     }
 

@@ -23,18 +23,18 @@ pub struct ListQuery {
     offset: u64,
 }
 
-fn bad(message: String) -> ApplianceError {
+fn bad(detail: String) -> ApplianceError {
     ApplianceError::new(
         axum::http::StatusCode::BAD_REQUEST,
         "INVALID_LIST_QUERY",
-        message,
+        format!("Invalid list query: {detail}"),
     )
 }
 
 fn count(name: &str, value: &str) -> Result<u64, ApplianceError> {
     value
         .parse()
-        .map_err(|_| bad(format!("{name} must be a whole number of 0 or more, not {value:?}.")))
+        .map_err(|_| bad(format!("{name} must be a whole number of 0 or more, not {value:?}")))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
@@ -43,7 +43,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         // Pairs, because `filter` may come more than once.
         let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map_err(|e| bad(format!("The query string is malformed: {}", e.body_text())))?;
+            .map_err(|e| bad(e.body_text()))?;
         let mut q = ListQuery {
             limit: DEFAULT_LIMIT,
             ..ListQuery::default()
@@ -59,7 +59,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
                         "desc" | "descending" => true,
                         _ => {
                             return Err(bad(format!(
-                                "order_by must be asc, ascending, desc or descending, not {value:?}."
+                                "order_by must be asc, ascending, desc or descending, not {value:?}"
                             )));
                         }
                     }

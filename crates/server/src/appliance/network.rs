@@ -30,9 +30,11 @@ const HOST_RESOLVER: &str = "HOST_RESOLVER";
 fn refusal(e: strongroom_core::Error) -> ApplianceError {
     use strongroom_core::Error as E;
     match e {
-        E::InvalidInput(m) => {
-            ApplianceError::new(StatusCode::BAD_REQUEST, "INVALID_NETWORK_SETTINGS", m)
-        }
+        E::InvalidInput(m) => ApplianceError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_NETWORK_SETTINGS",
+            format!("Invalid network settings: {m}"),
+        ),
         E::NotFound(m) => ApplianceError::new(StatusCode::NOT_FOUND, "INTERFACE_NOT_FOUND", m),
         e => e.into(),
     }
