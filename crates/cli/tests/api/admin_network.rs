@@ -76,7 +76,12 @@ async fn audited(s: &Server, request_id: &str) {
 }
 
 async fn time_settings(s: &Server, sid: &str) -> Value {
-    ok_json(dr(s, sid, Method::GET, "/appliance/settings/time").answer().await).await
+    ok_json(
+        dr(s, sid, Method::GET, "/appliance/settings/time")
+            .answer()
+            .await,
+    )
+    .await
 }
 
 fn put_time(s: &Server, sid: &str, body: Value) -> RequestBuilder {
@@ -91,7 +96,11 @@ async fn time_settings_zones_and_the_clock_on_both_faces() {
 
     // Provisioning set the clock; the appliance face reads the same clock.
     let t = time_settings(&s, &sid).await;
-    assert_near(t["current_time"].as_i64().unwrap(), millis(TIME), "provisioned time");
+    assert_near(
+        t["current_time"].as_i64().unwrap(),
+        millis(TIME),
+        "provisioned time",
+    );
     assert_eq!(t["zone"], "UTC");
     assert_eq!(t["synchronization"], json!({"mode": "DISABLED"}));
 
@@ -110,18 +119,34 @@ async fn time_settings_zones_and_the_clock_on_both_faces() {
     );
 
     // The zone: a tz database name, stored as the database spells it.
-    let id = no_content(put_time(&s, &sid, json!({"zone": "europe/berlin"})).answer().await).await;
+    let id = no_content(
+        put_time(&s, &sid, json!({"zone": "europe/berlin"}))
+            .answer()
+            .await,
+    )
+    .await;
     audited(&s, &id).await;
     assert_eq!(time_settings(&s, &sid).await["zone"], "Europe/Berlin");
-    let r = put_time(&s, &sid, json!({"zone": "Mars/Olympus_Mons"})).answer().await;
-    assert_eq!(appliance_documented_error(r, 400).await, "UNKNOWN_TIME_ZONE");
+    let r = put_time(&s, &sid, json!({"zone": "Mars/Olympus_Mons"}))
+        .answer()
+        .await;
+    assert_eq!(
+        appliance_documented_error(r, 400).await,
+        "UNKNOWN_TIME_ZONE"
+    );
     let r = put_time(&s, &sid, json!({"zone": ""})).answer().await;
-    assert_eq!(appliance_documented_error(r, 400).await, "UNKNOWN_TIME_ZONE");
+    assert_eq!(
+        appliance_documented_error(r, 400).await,
+        "UNKNOWN_TIME_ZONE"
+    );
 
     // NTP cannot be done: refused, and nothing changes.
     let ntp = json!({"zone": "Asia/Tokyo", "synchronization": {"mode": "NTP", "ntp_servers": ["pool.ntp.org"]}});
     let r = put_time(&s, &sid, ntp).answer().await;
-    assert_eq!(appliance_documented_error(r, 400).await, "TIME_SYNC_UNSUPPORTED");
+    assert_eq!(
+        appliance_documented_error(r, 400).await,
+        "TIME_SYNC_UNSUPPORTED"
+    );
     let t = time_settings(&s, &sid).await;
     assert_eq!(t["zone"], "Europe/Berlin");
     assert_eq!(t["synchronization"]["mode"], "DISABLED");
@@ -135,11 +160,23 @@ async fn time_settings_zones_and_the_clock_on_both_faces() {
     }
 
     // HOST: the appliance's clock is the host's again, on both faces.
-    no_content(put_time(&s, &sid, json!({"synchronization": {"mode": "HOST"}})).answer().await).await;
+    no_content(
+        put_time(&s, &sid, json!({"synchronization": {"mode": "HOST"}}))
+            .answer()
+            .await,
+    )
+    .await;
     let t = time_settings(&s, &sid).await;
     assert_eq!(t["synchronization"]["mode"], "HOST");
-    assert_eq!(t["zone"], "Europe/Berlin", "a change of mode keeps the zone");
-    assert_near(t["current_time"].as_i64().unwrap(), host_now_millis(), "HOST time");
+    assert_eq!(
+        t["zone"], "Europe/Berlin",
+        "a change of mode keeps the zone"
+    );
+    assert_near(
+        t["current_time"].as_i64().unwrap(),
+        host_now_millis(),
+        "HOST time",
+    );
     let nethsm_time = s.admin_json("/config/time").await;
     assert_near(
         millis(nethsm_time["time"].as_str().unwrap()),
@@ -163,23 +200,45 @@ async fn time_settings_zones_and_the_clock_on_both_faces() {
     );
 
     // The settings are the appliance's own record: they survive a restart.
-    no_content(put_time(&s, &sid, json!({"zone": "America/New_York", "synchronization": {"mode": "DISABLED"}})).answer().await).await;
+    no_content(
+        put_time(
+            &s,
+            &sid,
+            json!({"zone": "America/New_York", "synchronization": {"mode": "DISABLED"}}),
+        )
+        .answer()
+        .await,
+    )
+    .await;
     s.restart();
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     let sid = session(&s).await;
-    let t = ok_json(dr(&s, &sid, Method::GET, "/appliance/settings/time").answer().await).await;
+    let t = ok_json(
+        dr(&s, &sid, Method::GET, "/appliance/settings/time")
+            .answer()
+            .await,
+    )
+    .await;
     assert_eq!(t["zone"], "America/New_York");
     assert_eq!(t["synchronization"]["mode"], "DISABLED");
 
     // Wrong state: Locked, the whole face answers 503.
     s.lock().await;
-    let r = dr(&s, &sid, Method::GET, "/appliance/settings/time").answer().await;
-    assert_eq!(appliance_documented_error(r, 503).await, "SERVICE_UNAVAILABLE");
+    let r = dr(&s, &sid, Method::GET, "/appliance/settings/time")
+        .answer()
+        .await;
+    assert_eq!(
+        appliance_documented_error(r, 503).await,
+        "SERVICE_UNAVAILABLE"
+    );
     let r = dr(&s, &sid, Method::PUT, "/appliance/settings/time")
         .json(&json!({"zone": "UTC"}))
         .answer()
         .await;
-    assert_eq!(appliance_documented_error(r, 503).await, "SERVICE_UNAVAILABLE");
+    assert_eq!(
+        appliance_documented_error(r, 503).await,
+        "SERVICE_UNAVAILABLE"
+    );
 }
 
 #[tokio::test]
@@ -187,7 +246,14 @@ async fn time_zones_list_with_paging_filter_and_sort() {
     let s = Server::start();
     s.provision().await;
     let sid = session(&s).await;
-    let zones = |query: &str| dr(&s, &sid, Method::GET, &format!("/appliance/settings/time/zones{query}"));
+    let zones = |query: &str| {
+        dr(
+            &s,
+            &sid,
+            Method::GET,
+            &format!("/appliance/settings/time/zones{query}"),
+        )
+    };
 
     let page = ok_json(zones("").answer().await).await;
     let total = page["_meta"]["total"].as_u64().unwrap();
@@ -240,11 +306,22 @@ async fn time_zones_list_with_paging_filter_and_sort() {
     assert_eq!(sorted["list"][0]["name"], last_two[0]);
     assert_eq!(sorted["list"][1]["name"], last_two[1]);
 
-    for bad in ["?limit=-1", "?offset=ten", "?sort_by=name&order_by=sideways"] {
+    for bad in [
+        "?limit=-1",
+        "?offset=ten",
+        "?sort_by=name&order_by=sideways",
+    ] {
         let r = zones(bad).answer().await;
-        assert_eq!(appliance_documented_error(r, 400).await, "INVALID_LIST_QUERY", "{bad}");
+        assert_eq!(
+            appliance_documented_error(r, 400).await,
+            "INVALID_LIST_QUERY",
+            "{bad}"
+        );
     }
-    let r = s.appliance(Method::GET, "/appliance/settings/time/zones").answer().await;
+    let r = s
+        .appliance(Method::GET, "/appliance/settings/time/zones")
+        .answer()
+        .await;
     appliance_error(r, 401, "", "").await;
 }
 
@@ -276,7 +353,10 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
     let list = ok_json(get("/appliance/settings/network/interfaces").answer().await).await;
     let items = list["list"].as_array().unwrap();
     assert_eq!(list["_meta"]["total"], items.len());
-    let lo = items.iter().find(|i| i["name"] == "lo").expect("lo is listed");
+    let lo = items
+        .iter()
+        .find(|i| i["name"] == "lo")
+        .expect("lo is listed");
     assert_eq!(lo["status"], "UP");
     assert_eq!(lo["mac"], "00:00:00:00:00:00");
     assert_eq!(lo["ipv4"]["address"], "127.0.0.1");
@@ -284,12 +364,18 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
     let lo_one = ok_json(get(&interface("lo")).answer().await).await;
     assert_eq!(&lo_one, lo, "nothing requested for lo: no notes");
     let r = get(&interface("nosuch0")).answer().await;
-    assert_eq!(appliance_documented_error(r, 404).await, "INTERFACE_NOT_FOUND");
+    assert_eq!(
+        appliance_documented_error(r, 404).await,
+        "INTERFACE_NOT_FOUND"
+    );
     let r = dr(&s, &sid, Method::POST, &interface("nosuch0"))
         .json(&json!({"ipv4": {"assignment_mode": "DHCP"}}))
         .answer()
         .await;
-    assert_eq!(appliance_documented_error(r, 404).await, "INTERFACE_NOT_FOUND");
+    assert_eq!(
+        appliance_documented_error(r, 404).await,
+        "INTERFACE_NOT_FOUND"
+    );
 
     // NetHSM's configuration is the primary interface's, as the host has it.
     let before = s.admin_json("/config/network").await;
@@ -302,8 +388,13 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
     let name = primary["name"].as_str().unwrap().to_owned();
     let prefix = primary["ipv4"]["prefix"].as_u64().unwrap();
     let mask = u32::MAX.checked_shl(32 - prefix as u32).unwrap_or(0);
-    assert_eq!(before["netmask"], std::net::Ipv4Addr::from(mask).to_string());
-    let gateway = primary["ipv4"]["default_gateway"].as_str().unwrap_or("0.0.0.0");
+    assert_eq!(
+        before["netmask"],
+        std::net::Ipv4Addr::from(mask).to_string()
+    );
+    let gateway = primary["ipv4"]["default_gateway"]
+        .as_str()
+        .unwrap_or("0.0.0.0");
     assert_eq!(before["gateway"], gateway);
 
     // Set through NetHSM: recorded, reported by both faces, not applied.
@@ -338,15 +429,26 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
     assert_eq!(fields, ["$.ipv4", "$.ipv6"]);
     for note in notes {
         assert_eq!(note["code"], "NOT_APPLIED_TO_HOST");
-        assert!(note["message"].as_str().unwrap().starts_with("Recorded, not applied"));
+        assert!(
+            note["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Recorded, not applied")
+        );
     }
     assert!(
-        notes[0]["message"].as_str().unwrap().contains(&format!("{host_address}/{prefix}")),
+        notes[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{host_address}/{prefix}")),
         "the note says what the host really has: {}",
         notes[0]
     );
     assert!(host_has(&host_address), "the host keeps its address");
-    assert!(!host_has("10.20.30.40"), "the requested address is not applied");
+    assert!(
+        !host_has("10.20.30.40"),
+        "the requested address is not applied"
+    );
 
     // Set through the appliance face: NetHSM reports it; IPv6, left out, stays.
     let post = |body: Value| dr(&s, &sid, Method::POST, &interface(&name)).json(&body);
@@ -390,14 +492,20 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
         .iter()
         .map(|n| n["field"].as_str().unwrap())
         .collect();
-    assert!(fields.contains(&format!("$.interfaces[{at}].ipv4").as_str()), "{fields:?}");
+    assert!(
+        fields.contains(&format!("$.interfaces[{at}].ipv4").as_str()),
+        "{fields:?}"
+    );
     assert!(fields.contains(&"$.dns.mode"), "{fields:?}");
 
     // The requests survive a restart (one sealed record).
     s.restart();
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     let sid = session(&s).await;
-    assert_eq!(s.admin_json("/config/network").await["ipAddress"], "172.16.5.9");
+    assert_eq!(
+        s.admin_json("/config/network").await["ipAddress"],
+        "172.16.5.9"
+    );
 
     // DHCP: nothing static is requested, so NetHSM shows what the host has.
     let r = dr(&s, &sid, Method::POST, &interface(&name))
@@ -405,20 +513,48 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
         .answer()
         .await;
     no_content(r).await;
-    assert_eq!(s.admin_json("/config/network").await["ipAddress"], host_address);
+    assert_eq!(
+        s.admin_json("/config/network").await["ipAddress"],
+        host_address
+    );
     let seen = ok_json(dr(&s, &sid, Method::GET, &interface(&name)).answer().await).await;
-    assert_eq!(seen["ipv4"], json!({"address": null, "default_gateway": null, "assignment_mode": "DHCP", "prefix": null}));
+    assert_eq!(
+        seen["ipv4"],
+        json!({"address": null, "default_gateway": null, "assignment_mode": "DHCP", "prefix": null})
+    );
 
     // Bad input, on each face in its own shape; nothing is recorded.
     for (body, says) in [
-        (json!({"ipAddress": "300.1.1.1", "netmask": "255.255.255.0"}), "ipAddress must be an IPv4 address, not \"300.1.1.1\""),
-        (json!({"ipAddress": "10.0.0.5", "netmask": "255.0.255.0"}), "netmask must be a contiguous netmask such as 255.255.255.0, not \"255.0.255.0\""),
-        (json!({"ipAddress": "10.0.0.5", "netmask": "255.255.255.0", "gateway": "10.9.0.1"}), "the ipv4 default gateway 10.9.0.1 is not in 10.0.0.5/24"),
-        (json!({"ipAddress": "10.0.0.5", "netmask": "255.255.255.255"}), "the ipv4 prefix must be 8 to 31, not 32"),
-        (json!({"ipAddress": "0.0.0.0", "netmask": "255.255.255.0"}), "ipv4 address 0.0.0.0 is not a unicast address"),
-        (json!({"ipAddress": "10.0.0.5", "netmask": "255.255.255.0", "ipv6": {"cidr": "fd00::5", "gateway": null}}), "ipv6.cidr must be an IPv6 address/prefix, not \"fd00::5\""),
+        (
+            json!({"ipAddress": "300.1.1.1", "netmask": "255.255.255.0"}),
+            "ipAddress must be an IPv4 address, not \"300.1.1.1\"",
+        ),
+        (
+            json!({"ipAddress": "10.0.0.5", "netmask": "255.0.255.0"}),
+            "netmask must be a contiguous netmask such as 255.255.255.0, not \"255.0.255.0\"",
+        ),
+        (
+            json!({"ipAddress": "10.0.0.5", "netmask": "255.255.255.0", "gateway": "10.9.0.1"}),
+            "the ipv4 default gateway 10.9.0.1 is not in 10.0.0.5/24",
+        ),
+        (
+            json!({"ipAddress": "10.0.0.5", "netmask": "255.255.255.255"}),
+            "the ipv4 prefix must be 8 to 31, not 32",
+        ),
+        (
+            json!({"ipAddress": "0.0.0.0", "netmask": "255.255.255.0"}),
+            "ipv4 address 0.0.0.0 is not a unicast address",
+        ),
+        (
+            json!({"ipAddress": "10.0.0.5", "netmask": "255.255.255.0", "ipv6": {"cidr": "fd00::5", "gateway": null}}),
+            "ipv6.cidr must be an IPv6 address/prefix, not \"fd00::5\"",
+        ),
     ] {
-        let r = s.as_admin(Method::PUT, "/config/network").json(&body).answer().await;
+        let r = s
+            .as_admin(Method::PUT, "/config/network")
+            .json(&body)
+            .answer()
+            .await;
         nethsm_error(r, 400, says).await;
     }
     let r = s
@@ -436,16 +572,31 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
         json!({"ipv6": {"autoconfigure": true, "dhcp": false, "addresses": [{"address": "fd00::1", "prefix": 129}]}}),
     ] {
         let r = post(body.clone()).answer().await;
-        assert_eq!(appliance_documented_error(r, 400).await, "INVALID_NETWORK_SETTINGS", "{body}");
+        assert_eq!(
+            appliance_documented_error(r, 400).await,
+            "INVALID_NETWORK_SETTINGS",
+            "{body}"
+        );
     }
-    for body in [json!({"ipv4": {"assignment_mode": "MANUAL"}}), json!({"ipv6": {"dhcp": true}})] {
+    for body in [
+        json!({"ipv4": {"assignment_mode": "MANUAL"}}),
+        json!({"ipv6": {"dhcp": true}}),
+    ] {
         let r = post(body.clone()).answer().await;
-        assert_eq!(appliance_documented_error(r, 400).await, "INVALID_REQUEST", "{body}");
+        assert_eq!(
+            appliance_documented_error(r, 400).await,
+            "INVALID_REQUEST",
+            "{body}"
+        );
     }
-    assert_eq!(s.admin_json("/config/network").await["ipAddress"], host_address);
+    assert_eq!(
+        s.admin_json("/config/network").await["ipAddress"],
+        host_address
+    );
 
     // Wrong role, wrong state.
-    s.create_user(Some("op"), "Operator", "operator passphrase").await;
+    s.create_user(Some("op"), "Operator", "operator passphrase")
+        .await;
     for method in [Method::GET, Method::PUT] {
         let r = s
             .request(method, "/config/network")
@@ -470,8 +621,13 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
             .await;
         nethsm_error(r, 412, "Service not available").await;
     }
-    let r = dr(&s, &sid, Method::GET, "/appliance/settings/network").answer().await;
-    assert_eq!(appliance_documented_error(r, 503).await, "SERVICE_UNAVAILABLE");
+    let r = dr(&s, &sid, Method::GET, "/appliance/settings/network")
+        .answer()
+        .await;
+    assert_eq!(
+        appliance_documented_error(r, 503).await,
+        "SERVICE_UNAVAILABLE"
+    );
 }
 
 #[tokio::test]
@@ -480,7 +636,8 @@ async fn dns_settings_are_recorded_and_the_resolver_is_left_alone() {
     s.provision().await;
     let sid = session(&s).await;
     let dns = || dr(&s, &sid, Method::GET, "/appliance/settings/network/dns");
-    let put = |body: Value| dr(&s, &sid, Method::PUT, "/appliance/settings/network/dns").json(&body);
+    let put =
+        |body: Value| dr(&s, &sid, Method::PUT, "/appliance/settings/network/dns").json(&body);
     let resolv_before = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
 
     // Nothing requested: the host's resolver, said to be the host's.
@@ -495,7 +652,10 @@ async fn dns_settings_are_recorded_and_the_resolver_is_left_alone() {
     assert_eq!(servers, resolv_conf_servers());
     assert_eq!(
         host["hostname"].as_str(),
-        std::fs::read_to_string("/proc/sys/kernel/hostname").ok().as_deref().map(str::trim)
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .as_deref()
+            .map(str::trim)
     );
     assert_eq!(host["_meta"]["errors"][0]["code"], "HOST_RESOLVER");
     assert_eq!(host["_meta"]["errors"][0]["field"], "$.mode");
@@ -513,7 +673,12 @@ async fn dns_settings_are_recorded_and_the_resolver_is_left_alone() {
     assert_eq!(seen["servers"], json!(["192.0.2.53", "2001:db8::53"]));
     assert_eq!(seen["_meta"]["errors"][0]["code"], "NOT_APPLIED_TO_HOST");
     assert_eq!(seen["_meta"]["errors"][0]["field"], "$");
-    let all = ok_json(dr(&s, &sid, Method::GET, "/appliance/settings/network").answer().await).await;
+    let all = ok_json(
+        dr(&s, &sid, Method::GET, "/appliance/settings/network")
+            .answer()
+            .await,
+    )
+    .await;
     assert_eq!(all["dns"]["servers"], seen["servers"]);
     assert_eq!(
         std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
@@ -522,9 +687,17 @@ async fn dns_settings_are_recorded_and_the_resolver_is_left_alone() {
     );
 
     // DHCP: servers are ignored, as the spec says.
-    no_content(put(json!({"mode": "DHCP", "servers": ["192.0.2.99"]})).answer().await).await;
+    no_content(
+        put(json!({"mode": "DHCP", "servers": ["192.0.2.99"]}))
+            .answer()
+            .await,
+    )
+    .await;
     let seen = ok_json(dns().answer().await).await;
-    assert_eq!((&seen["mode"], &seen["servers"]), (&json!("DHCP"), &json!([])));
+    assert_eq!(
+        (&seen["mode"], &seen["servers"]),
+        (&json!("DHCP"), &json!([]))
+    );
     assert_eq!(seen["hostname"], Value::Null);
 
     for body in [
@@ -535,20 +708,41 @@ async fn dns_settings_are_recorded_and_the_resolver_is_left_alone() {
         json!({"mode": "DHCP", "hostname": "a".repeat(64)}),
     ] {
         let r = put(body.clone()).answer().await;
-        assert_eq!(appliance_documented_error(r, 400).await, "INVALID_NETWORK_SETTINGS", "{body}");
+        assert_eq!(
+            appliance_documented_error(r, 400).await,
+            "INVALID_NETWORK_SETTINGS",
+            "{body}"
+        );
     }
-    for body in [json!({"servers": ["192.0.2.53"]}), json!({"mode": "MANUAL"})] {
+    for body in [
+        json!({"servers": ["192.0.2.53"]}),
+        json!({"mode": "MANUAL"}),
+    ] {
         let r = put(body.clone()).answer().await;
-        assert_eq!(appliance_documented_error(r, 400).await, "INVALID_REQUEST", "{body}");
+        assert_eq!(
+            appliance_documented_error(r, 400).await,
+            "INVALID_REQUEST",
+            "{body}"
+        );
     }
-    assert_eq!(ok_json(dns().answer().await).await["mode"], "DHCP", "nothing bad was recorded");
-    let r = s.appliance(Method::GET, "/appliance/settings/network/dns").answer().await;
+    assert_eq!(
+        ok_json(dns().answer().await).await["mode"],
+        "DHCP",
+        "nothing bad was recorded"
+    );
+    let r = s
+        .appliance(Method::GET, "/appliance/settings/network/dns")
+        .answer()
+        .await;
     appliance_error(r, 401, "", "").await;
 }
 
 /// The system_information part after `label`, up to the next `;`.
 fn part<'a>(info: &'a str, label: &str) -> &'a str {
-    let start = info.find(label).unwrap_or_else(|| panic!("{label} in {info:?}")) + label.len();
+    let start = info
+        .find(label)
+        .unwrap_or_else(|| panic!("{label} in {info:?}"))
+        + label.len();
     info[start..].split(';').next().unwrap().trim()
 }
 
@@ -567,7 +761,10 @@ async fn appliance_info_and_the_data_directory_disk() {
         s.fingerprint,
         "the certificate the client was served"
     );
-    let up: u64 = part(text, "uptime ").trim_end_matches(" s").parse().unwrap();
+    let up: u64 = part(text, "uptime ")
+        .trim_end_matches(" s")
+        .parse()
+        .unwrap();
     assert!(up < 600, "the server started moments ago: {up} s");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let later = ok_json(dr(&s, &sid, Method::GET, "/appliance").answer().await).await;
@@ -581,7 +778,10 @@ async fn appliance_info_and_the_data_directory_disk() {
     assert_eq!(disks["_meta"]["total"], 1);
     let disk = &disks["list"][0];
     assert_eq!(disk["name"], "data");
-    let (total, used) = (disk["total_space"].as_u64().unwrap(), disk["used_space"].as_u64().unwrap());
+    let (total, used) = (
+        disk["total_space"].as_u64().unwrap(),
+        disk["used_space"].as_u64().unwrap(),
+    );
     // df, an independent reader of the same file system.
     let df = std::process::Command::new("df")
         .args(["-B1", "--output=size,used,target"])
@@ -593,9 +793,17 @@ async fn appliance_info_and_the_data_directory_disk() {
     let row: Vec<&str> = df.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(total, row[0].parse::<u64>().unwrap(), "{df}");
     let df_used: u64 = row[1].parse().unwrap();
-    assert!(used.abs_diff(df_used) < total / 50 + 1, "used {used} vs df {df_used}");
+    assert!(
+        used.abs_diff(df_used) < total / 50 + 1,
+        "used {used} vs df {df_used}"
+    );
     assert_eq!(disk["partition_name"], row[2], "the mount point");
-    let percent: u64 = disk["used_space_percent"].as_str().unwrap().trim_end_matches('%').parse().unwrap();
+    let percent: u64 = disk["used_space_percent"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
     assert_eq!(percent, (used * 100).div_ceil(total));
     assert!(
         disk["description"]
@@ -610,6 +818,9 @@ async fn appliance_info_and_the_data_directory_disk() {
     s.lock().await;
     for path in ["/appliance", "/appliance/disks"] {
         let r = dr(&s, &sid, Method::GET, path).answer().await;
-        assert_eq!(appliance_documented_error(r, 503).await, "SERVICE_UNAVAILABLE");
+        assert_eq!(
+            appliance_documented_error(r, 503).await,
+            "SERVICE_UNAVAILABLE"
+        );
     }
 }

@@ -660,11 +660,19 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
             r#"<field> must be a contiguous netmask such as 255.255.255.0, not "<value>""#,
         ),
         (
-            with(v4("10.0.0.5", mask), "ipv6", json!({"cidr": "fd00::5", "gateway": null})),
+            with(
+                v4("10.0.0.5", mask),
+                "ipv6",
+                json!({"cidr": "fd00::5", "gateway": null}),
+            ),
             r#"<field> must be an IPv6 address/prefix, not "<value>""#,
         ),
         (
-            with(v4("10.0.0.5", mask), "ipv6", json!({"cidr": "fd00::5/64", "gateway": "nope"})),
+            with(
+                v4("10.0.0.5", mask),
+                "ipv6",
+                json!({"cidr": "fd00::5/64", "gateway": "nope"}),
+            ),
             r#"<field> must be an IPv6 address, not "<value>""#,
         ),
         (
@@ -851,7 +859,10 @@ async fn every_documented_error_of_the_appliance_face() {
     let r = dr(Method::PUT, "/appliance/settings/network/dns")
         .json(&json!({"mode": "STATIC", "servers": []}));
     face.appliance("INVALID_NETWORK_SETTINGS", r).await;
-    let r = dr(Method::GET, "/appliance/settings/network/interfaces/nosuch0");
+    let r = dr(
+        Method::GET,
+        "/appliance/settings/network/interfaces/nosuch0",
+    );
     face.appliance("INTERFACE_NOT_FOUND", r).await;
     let r = dr(Method::GET, "/appliance/settings/time/zones?limit=many");
     face.appliance("INVALID_LIST_QUERY", r).await;

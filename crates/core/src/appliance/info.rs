@@ -57,6 +57,8 @@ impl DiskReport {
 }
 
 /// Reads the file system holding `path` (statvfs, and `/proc/self/mountinfo` for its mount).
+// statvfs's counts are 32 bits wide on some targets: the conversions are not useless there.
+#[allow(clippy::useless_conversion)]
 pub fn disk_of(path: &Path) -> Result<DiskReport> {
     let path = path
         .canonicalize()
@@ -108,7 +110,10 @@ fn unescape(s: &str) -> String {
     let mut rest = s;
     while let Some(i) = rest.find('\\') {
         out.push_str(&rest[..i]);
-        match rest.get(i + 1..i + 4).and_then(|o| u8::from_str_radix(o, 8).ok()) {
+        match rest
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(o, 8).ok())
+        {
             Some(b) => {
                 out.push(b as char);
                 rest = &rest[i + 4..];
@@ -128,7 +133,8 @@ impl Core {
     /// making one: `None` if none is stored or it does not open.
     pub fn stored_tls_fingerprint(&self) -> Option<String> {
         let entry = self.raw.get(crate::tls::TLS_PATH).ok()??;
-        let sealer = strongroom_store::sealed::Sealer::new(&self.device_key, crate::tls::TLS_PURPOSE);
+        let sealer =
+            strongroom_store::sealed::Sealer::new(&self.device_key, crate::tls::TLS_PURPOSE);
         let plain = sealer.open(crate::tls::TLS_PATH, &entry.value).ok()?;
         let id: crate::tls::TlsIdentity = serde_json::from_slice(&plain).ok()?;
         Some(id.fingerprint())
@@ -153,9 +159,15 @@ mod tests {
                     30 22 0:5 / /var/lib rw - tmpfs tmpfs rw\n\
                     31 22 0:6 / /var/lib\\040x rw - xfs /dev/sdb\\0401 rw\n";
         let (point, fs, source) = mount_of(info, Path::new("/var/lib/strongroom")).unwrap();
-        assert_eq!((point.to_str().unwrap(), &*fs, &*source), ("/var/lib", "tmpfs", "tmpfs"));
+        assert_eq!(
+            (point.to_str().unwrap(), &*fs, &*source),
+            ("/var/lib", "tmpfs", "tmpfs")
+        );
         let (point, _, source) = mount_of(info, Path::new("/var/lib x/d")).unwrap();
-        assert_eq!((point.to_str().unwrap(), &*source), ("/var/lib x", "/dev/sdb 1"));
+        assert_eq!(
+            (point.to_str().unwrap(), &*source),
+            ("/var/lib x", "/dev/sdb 1")
+        );
         let (point, _, _) = mount_of(info, Path::new("/etc")).unwrap();
         assert_eq!(point, Path::new("/"));
     }

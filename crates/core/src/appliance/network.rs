@@ -176,7 +176,11 @@ pub fn prefix_of_netmask(field: &str, s: &str) -> Result<u8> {
 
 /// The netmask of a prefix length.
 pub fn netmask_of_prefix(prefix: u8) -> Ipv4Addr {
-    Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0))
+    Ipv4Addr::from(
+        u32::MAX
+            .checked_shl(32 - u32::from(prefix.min(32)))
+            .unwrap_or(0),
+    )
 }
 
 fn check_unicast_v4(field: &str, a: Ipv4Addr) -> Result<()> {
@@ -264,7 +268,9 @@ fn check_hostname(name: &str) -> Result<()> {
     }
     for label in name.strip_suffix('.').unwrap_or(name).split('.') {
         let ok = (1..=63).contains(&label.len())
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
@@ -446,11 +452,9 @@ pub fn host_interfaces() -> Result<Vec<HostInterface>> {
     for iface in &mut out {
         iface.ipv4_gateway = ipv4_default_gateway(&v4_routes, &iface.name);
         iface.ipv6_gateway = ipv6_default_gateway(&v6_routes, &iface.name);
-        iface.ipv6_autoconf = std::fs::read_to_string(format!(
-            "/proc/sys/net/ipv6/conf/{}/autoconf",
-            iface.name
-        ))
-        .is_ok_and(|s| s.trim() == "1");
+        iface.ipv6_autoconf =
+            std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{}/autoconf", iface.name))
+                .is_ok_and(|s| s.trim() == "1");
     }
     Ok(out)
 }

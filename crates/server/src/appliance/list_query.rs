@@ -32,9 +32,11 @@ fn bad(detail: String) -> ApplianceError {
 }
 
 fn count(name: &str, value: &str) -> Result<u64, ApplianceError> {
-    value
-        .parse()
-        .map_err(|_| bad(format!("{name} must be a whole number of 0 or more, not {value:?}")))
+    value.parse().map_err(|_| {
+        bad(format!(
+            "{name} must be a whole number of 0 or more, not {value:?}"
+        ))
+    })
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
@@ -111,12 +113,12 @@ impl ListQuery {
             .map(serde_json::to_value)
             .collect::<Result<_, _>>()
             .map_err(|e| strongroom_core::Error::Internal(e.to_string()))?;
-        if let Some(property) = &self.filter_property {
-            if !self.filter.is_empty() {
-                values.retain(|item| {
-                    field(item, property).is_some_and(|v| self.filter.contains(&as_text(v)))
-                });
-            }
+        if let Some(property) = &self.filter_property
+            && !self.filter.is_empty()
+        {
+            values.retain(|item| {
+                field(item, property).is_some_and(|v| self.filter.contains(&as_text(v)))
+            });
         }
         if let Some(key) = &self.sort_by {
             // Stable, so equal keys keep the listing's own order.
@@ -126,7 +128,11 @@ impl ListQuery {
                     (Some(x), Some(y)) => x.total_cmp(&y),
                     _ => a.map(as_text).cmp(&b.map(as_text)),
                 };
-                if self.descending { order.reverse() } else { order }
+                if self.descending {
+                    order.reverse()
+                } else {
+                    order
+                }
             });
         }
         let total = values.len() as u64;

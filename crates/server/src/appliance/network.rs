@@ -9,17 +9,16 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use strongroom_core::appliance::network::{
-    self as net, DnsMode, DnsSettings, HostInterface, InterfaceReport, InterfaceSettings,
-    Ipv4Mode, Ipv4Settings, Ipv6Settings, NetworkReport,
+    self as net, DnsMode, DnsSettings, HostInterface, InterfaceReport, InterfaceSettings, Ipv4Mode,
+    Ipv4Settings, Ipv6Settings, NetworkReport,
 };
 
 use super::error::ApplianceError;
 use super::extract::{ApplianceJson, DrSession};
 use super::list_query::{DrList, ListQuery};
 use super::network_wire::{
-    DnsInfo, DnsModeWire, DrEntity, InterfaceStatus, Ipv4Info, Ipv4ModeWire, Ipv6Address,
-    Ipv6Info, MetaError, Metadata, NetworkInfoData, NetworkInterfaceInfo,
-    UpdateNetworkInterfaceInfoSpec,
+    DnsInfo, DnsModeWire, DrEntity, InterfaceStatus, Ipv4Info, Ipv4ModeWire, Ipv6Address, Ipv6Info,
+    MetaError, Metadata, NetworkInfoData, NetworkInterfaceInfo, UpdateNetworkInterfaceInfoSpec,
 };
 use crate::app::AppState;
 
@@ -47,9 +46,10 @@ fn no_such_interface(name: &str) -> ApplianceError {
 }
 
 async fn report(s: &AppState, session: DrSession) -> Result<NetworkReport, ApplianceError> {
-    Ok(s
-        .run(move |core| core.operational(&session.principal)?.appliance().network())
-        .await?)
+    Ok(
+        s.run(move |core| core.operational(&session.principal)?.appliance().network())
+            .await?,
+    )
 }
 
 fn mac_text(mac: [u8; 6]) -> String {
@@ -212,9 +212,10 @@ fn dns_view(report: &NetworkReport, at: &str) -> (DnsInfo, MetaError) {
             dns_info(&report.dns_host),
             MetaError {
                 code: HOST_RESOLVER,
-                message: "The host's resolver, from /etc/resolv.conf; whether the host got it by DHCP \
+                message:
+                    "The host's resolver, from /etc/resolv.conf; whether the host got it by DHCP \
                           cannot be seen by the appliance."
-                    .into(),
+                        .into(),
                 field: format!("{at}.mode"),
             },
         ),
@@ -280,9 +281,13 @@ pub async fn update_network_dns_settings(
         hostname: spec.hostname,
         servers,
     };
-    s.run(move |core| core.operational(&session.principal)?.appliance().set_dns(dns))
-        .await
-        .map_err(refusal)?;
+    s.run(move |core| {
+        core.operational(&session.principal)?
+            .appliance()
+            .set_dns(dns)
+    })
+    .await
+    .map_err(refusal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -316,14 +321,9 @@ pub async fn get_network_interface_settings(
 
 fn prefix(field: &str, p: Option<i64>, max: u8) -> Result<Option<u8>, strongroom_core::Error> {
     p.map(|p| {
-        u8::try_from(p)
-            .ok()
-            .filter(|p| *p <= max)
-            .ok_or_else(|| {
-                strongroom_core::Error::InvalidInput(format!(
-                    "{field} must be 0 to {max}, not {p}"
-                ))
-            })
+        u8::try_from(p).ok().filter(|p| *p <= max).ok_or_else(|| {
+            strongroom_core::Error::InvalidInput(format!("{field} must be 0 to {max}, not {p}"))
+        })
     })
     .transpose()
 }

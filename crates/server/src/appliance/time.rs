@@ -21,7 +21,11 @@ pub async fn get_time_settings(
     session: DrSession,
 ) -> Result<Json<TimeSettings>, ApplianceError> {
     let report = s
-        .run(move |core| core.operational(&session.principal)?.appliance().time_settings())
+        .run(move |core| {
+            core.operational(&session.principal)?
+                .appliance()
+                .time_settings()
+        })
         .await?;
     Ok(Json(TimeSettings {
         current_time: i64::try_from(report.now.unix_timestamp_nanos() / 1_000_000)
@@ -58,16 +62,16 @@ pub async fn update_time_settings(
         }
     };
     let zone = spec.zone;
-    if let Some(name) = &zone {
-        if core_time::zone(name).is_none() {
-            return Err(ApplianceError::new(
-                StatusCode::BAD_REQUEST,
-                "UNKNOWN_TIME_ZONE",
-                format!(
-                    "{name:?} is not a time zone of the IANA database; GET /appliance/settings/time/zones lists them."
-                ),
-            ));
-        }
+    if let Some(name) = &zone
+        && core_time::zone(name).is_none()
+    {
+        return Err(ApplianceError::new(
+            StatusCode::BAD_REQUEST,
+            "UNKNOWN_TIME_ZONE",
+            format!(
+                "{name:?} is not a time zone of the IANA database; GET /appliance/settings/time/zones lists them."
+            ),
+        ));
     }
     s.run(move |core| {
         core.operational(&session.principal)?
