@@ -15,8 +15,8 @@ pub enum SyncModeWire {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TimeSynchronization {
     pub mode: SyncModeWire,
-    /// Only meaningful for NTP, which the appliance does not do: never answered, and refused
-    /// with NTP when a request gives it.
+    /// Only meaningful for NTP, which the appliance does not do: never answered, and ignored
+    /// in a request (whose NTP mode is refused anyway).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ntp_servers: Option<Vec<Option<String>>>,
 }
