@@ -242,6 +242,40 @@ async fn time_settings_zones_and_the_clock_on_both_faces() {
 }
 
 #[tokio::test]
+async fn a_restore_sets_the_clock_by_hand() {
+    let s = Server::start();
+    s.provision().await;
+    s.set_backup_passphrase("the backup passphrase", "").await;
+    s.create_user(Some("bk"), "Backup", "backup user passphrase")
+        .await;
+    let file = s.backup("bk", "backup user passphrase").await;
+    let sid = session(&s).await;
+    no_content(
+        put_time(&s, &sid, json!({"synchronization": {"mode": "HOST"}}))
+            .answer()
+            .await,
+    )
+    .await;
+    assert_eq!(
+        time_settings(&s, &sid).await["synchronization"]["mode"],
+        "HOST"
+    );
+    // A restore onto this Operational node sets the clock from its systemTime (TIME).
+    let r = s
+        .restore(file, "the backup passphrase", Some(("admin", ADMIN)))
+        .await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let sid = session(&s).await;
+    let t = time_settings(&s, &sid).await;
+    assert_eq!(t["synchronization"]["mode"], "DISABLED", "{t}");
+    assert_near(
+        t["current_time"].as_i64().unwrap(),
+        millis(TIME),
+        "restored time",
+    );
+}
+
+#[tokio::test]
 async fn time_zones_list_with_paging_filter_and_sort() {
     let s = Server::start();
     s.provision().await;
