@@ -102,6 +102,26 @@ def run(host_a, host_b):
     )
     step("A: Administrator refused random data (403)")
 
+    # --- A: network and time (recorded, never applied to the host: docs/operations.md) ---------
+    ipv6 = nethsm.Ipv6Config(cidr="fd00:abcd::40/64", gateway="fd00:abcd::1")
+    admin_a.set_network_config("10.20.30.40", "255.255.255.0", "10.20.30.1", ipv6)
+    net = admin_a.get_config_network()
+    got = (net.ip_address, net.netmask, net.gateway)
+    check(got == ("10.20.30.40", "255.255.255.0", "10.20.30.1"), f"A: network read back as {net}")
+    check(net.ipv6 is not None and net.ipv6.cidr == "fd00:abcd::40/64", f"A: IPv6 read back as {net}")
+    expect_error(
+        "A: set_network_config with a bad address",
+        lambda: admin_a.set_network_config("300.1.1.1", "255.255.255.0", "0.0.0.0"),
+        "ipAddress must be an IPv4 address",
+    )
+    step("A: network configuration recorded and read back; a bad address refused (400)")
+    later = datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    admin_a.set_time(later)
+    seen = admin_a.get_config_time()
+    check(abs((seen - later).total_seconds()) < 60, f"A: time read back as {seen}")
+    admin_a.set_time(TIME)
+    step("A: time set and read back")
+
     # --- A: backup ------------------------------------------------------------------------------
     admin_a.set_backup_passphrase(BACKUP_PASS, None)
     step("A: backup passphrase set")

@@ -175,10 +175,13 @@ impl System<'_> {
         let (core, u, who) = self.parts();
         self.require(Access::RootAdministrator)?;
         let offset = core.clock.offset_to(clock::parse_utc("time", time)?);
-        core.commit_data(
-            u,
-            Txn::new().put(clock::TIME_OFFSET_PATH, offset.to_string()),
-        )?;
+        // A time set by hand ends following the host's clock (appliance time settings).
+        let _sealing = core.sealing();
+        let txn = u
+            .data
+            .seal_txn(Txn::new().put(clock::TIME_OFFSET_PATH, offset.to_string()))
+            .merge(crate::appliance::time::clock_set_by_hand(core)?);
+        core.commit_audited_sealing(&u.data, txn)?;
         core.time_offset
             .store(offset, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(by = %who.user_id, offset, "time set");

@@ -652,6 +652,59 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
     face.own(409, "There is no store rollback to accept.", r)
         .await;
 
+    // The network configuration (admin_network.rs covers both faces in full).
+    let network = |body: Value| s.as_admin(Method::PUT, "/config/network").json(&body);
+    let v4 = |address: &str, netmask: &str| json!({"ipAddress": address, "netmask": netmask});
+    let with = |mut body: Value, key: &str, value: Value| {
+        body[key] = value;
+        body
+    };
+    let mask = "255.255.255.0";
+    for (body, message) in [
+        (
+            v4("300.1.1.1", mask),
+            r#"<field> must be an IPv4 address, not "<value>""#,
+        ),
+        (
+            v4("10.0.0.5", "255.0.255.0"),
+            r#"<field> must be a contiguous netmask such as 255.255.255.0, not "<value>""#,
+        ),
+        (
+            with(
+                v4("10.0.0.5", mask),
+                "ipv6",
+                json!({"cidr": "fd00::5", "gateway": null}),
+            ),
+            r#"<field> must be an IPv6 address/prefix, not "<value>""#,
+        ),
+        (
+            with(
+                v4("10.0.0.5", mask),
+                "ipv6",
+                json!({"cidr": "fd00::5/64", "gateway": "nope"}),
+            ),
+            r#"<field> must be an IPv6 address, not "<value>""#,
+        ),
+        (
+            v4("0.0.0.0", mask),
+            "<what> <address> is not a unicast address",
+        ),
+        (
+            v4("10.0.0.5", "255.255.255.255"),
+            "the ipv4 prefix must be 8 to 31, not <prefix>",
+        ),
+        (
+            with(v4("10.0.0.5", mask), "gateway", json!("10.9.0.1")),
+            "the ipv4 default gateway <gateway> is not in <address>/<prefix>",
+        ),
+        (
+            with(v4("10.0.0.5", mask), "gateway", json!("10.0.0.5")),
+            "the ipv4 default gateway <gateway> is the interface's own address",
+        ),
+    ] {
+        face.nethsm(400, message, network(body)).await;
+    }
+
     // Locked: a wrong unlock passphrase, and what is not available.
     s.lock().await;
     face.own(412, "Service not available", rotate(UNLOCK)).await;
@@ -833,6 +886,23 @@ async fn every_documented_error_of_the_appliance_face() {
         .header("x-dr-session", &sid)
         .json(&json!({ "uri": uri }));
     face.appliance("PROBE_FAILED", r).await;
+    // Time, network and lists (admin_network.rs covers them in full).
+    let dr = |method: Method, path: &str| s.appliance(method, path).header("x-dr-session", &sid);
+    let r = dr(Method::PUT, "/appliance/settings/time").json(&json!({"zone": "Nowhere/Special"}));
+    face.appliance("UNKNOWN_TIME_ZONE", r).await;
+    let r = dr(Method::PUT, "/appliance/settings/time")
+        .json(&json!({"synchronization": {"mode": "NTP"}}));
+    face.appliance("TIME_SYNC_UNSUPPORTED", r).await;
+    let r = dr(Method::PUT, "/appliance/settings/network/dns")
+        .json(&json!({"mode": "STATIC", "servers": []}));
+    face.appliance("INVALID_NETWORK_SETTINGS", r).await;
+    let r = dr(
+        Method::GET,
+        "/appliance/settings/network/interfaces/nosuch0",
+    );
+    face.appliance("INTERFACE_NOT_FOUND", r).await;
+    let r = dr(Method::GET, "/appliance/settings/time/zones?limit=many");
+    face.appliance("INVALID_LIST_QUERY", r).await;
 
     let found = |code: &str| face.find(Some(code));
     let elsewhere = [

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admin_network;
 mod admin_power;
 mod appliance;
 mod at_rest;

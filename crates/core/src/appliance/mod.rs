@@ -7,6 +7,9 @@
 //! destination, a stopped service), and it is node configuration rather than user data.
 //! Writes go through [`Appliance::write_record`], which audits them in the same commit.
 
+pub mod info;
+pub mod network;
+pub mod time;
 pub mod updates;
 
 use serde::Serialize;

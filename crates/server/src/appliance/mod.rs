@@ -8,11 +8,17 @@
 mod configuration_manager;
 mod error;
 mod extract;
+mod info;
+mod list_query;
+mod network;
+mod network_wire;
 mod power;
 mod probe;
 mod probe_wire;
 mod session;
 mod settings;
+mod time;
+mod time_wire;
 mod updates;
 mod updates_wire;
 pub mod wire;
@@ -39,8 +45,6 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/appliance/settings/access/password",
             post(settings::update_appliance_password),
         )
-        .route("/appliance", get(settings::get_appliance_info))
-        .route("/appliance/settings/time", get(settings::get_time_settings))
         .route("/appliance/actions/restart", post(power::restart_appliance))
         .route("/appliance/actions/stop", post(power::shutdown_appliance))
         .route(
@@ -60,6 +64,30 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(probe::probe_ssl),
         )
         .merge(configuration_manager::routes())
+        .route("/appliance", get(info::get_appliance_info))
+        .route("/appliance/disks", get(info::get_appliance_disks))
+        .route(
+            "/appliance/settings/time",
+            get(time::get_time_settings).put(time::update_time_settings),
+        )
+        .route("/appliance/settings/time/zones", get(time::get_time_zones))
+        .route(
+            "/appliance/settings/network",
+            get(network::get_all_network_settings),
+        )
+        .route(
+            "/appliance/settings/network/dns",
+            get(network::get_network_dns_settings).put(network::update_network_dns_settings),
+        )
+        .route(
+            "/appliance/settings/network/interfaces",
+            get(network::get_all_network_interfaces_settings),
+        )
+        .route(
+            "/appliance/settings/network/interfaces/{interface_name}",
+            get(network::get_network_interface_settings)
+                .post(network::update_network_interface_settings),
+        )
         .fallback(error::not_found);
     // The whole face, its unknown paths included, is served only while Operational.
     StateGate::<ApplianceError>::new(&state)

@@ -1,12 +1,11 @@
-//! `/appliance...`: the appliance password (seed 001), and read-only information.
+//! `/appliance/settings/access/password`: the appliance password (seed 001).
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::error::ApplianceError;
 use super::extract::{ApplianceJson, DrSession};
-use super::wire::{ApplianceInfo, TimeSettings, TimeSynchronization, UpdatePasswordSpec};
+use super::wire::UpdatePasswordSpec;
 use crate::app::AppState;
 use crate::auth::{self, CurrentSecret, RequestOrigin};
 
@@ -30,32 +29,4 @@ pub async fn update_appliance_password(
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `GET /appliance` (operationId `getApplianceInfo`).
-pub async fn get_appliance_info(_: DrSession) -> Json<ApplianceInfo> {
-    let version = env!("CARGO_PKG_VERSION");
-    Json(ApplianceInfo {
-        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_default(),
-        product_name: "Strongroom".into(),
-        product_build_number: version.into(),
-        appliance_version: version.into(),
-        appliance_build_number: version.into(),
-        system_information: format!("Strongroom {version} ({})", std::env::consts::ARCH),
-    })
-}
-
-/// `GET /appliance/settings/time` (operationId `getTimeSettings`): the appliance clock (see
-/// `docs/operations.md`); it is not synchronised by the appliance itself.
-pub async fn get_time_settings(State(s): State<AppState>, _: DrSession) -> Json<TimeSettings> {
-    let now = s.core.now();
-    Json(TimeSettings {
-        current_time: (now.unix_timestamp_nanos() / 1_000_000) as i64,
-        zone: "UTC".into(),
-        synchronization: TimeSynchronization {
-            mode: "DISABLED".into(),
-        },
-    })
 }

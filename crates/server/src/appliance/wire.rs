@@ -23,26 +23,3 @@ pub struct SessionIdData {
 pub struct SessionInfo {
     pub username: String,
 }
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApplianceInfo {
-    pub hostname: String,
-    pub product_name: String,
-    pub product_build_number: String,
-    pub appliance_version: String,
-    pub appliance_build_number: String,
-    pub system_information: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TimeSynchronization {
-    pub mode: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TimeSettings {
-    /// Milliseconds since the Unix epoch, appliance time.
-    pub current_time: i64,
-    pub zone: String,
-    pub synchronization: TimeSynchronization,
-}

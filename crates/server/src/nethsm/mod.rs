@@ -6,6 +6,7 @@
 //! then in the handler's extractors 401, 403, 415, 413, 406, and finally body parsing (400).
 
 mod config;
+mod config_network;
 mod error;
 mod extract;
 mod health;
@@ -119,6 +120,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/config/unlock-passphrase",
             at(&[Operational], put(config::config_unlock_passphrase_put)),
+        )
+        .route(
+            "/config/network",
+            at(
+                &[Operational],
+                get(config_network::config_network_get).put(config_network::config_network_put),
+            ),
         )
         .route(
             "/config/time",
