@@ -7,8 +7,13 @@
 
 mod error;
 mod extract;
+mod list_query;
+mod services;
+mod services_wire;
 mod session;
 mod settings;
+mod support_bundles;
+mod tasks;
 pub mod wire;
 
 use axum::Router;
@@ -35,6 +40,32 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/appliance", get(settings::get_appliance_info))
         .route("/appliance/settings/time", get(settings::get_time_settings))
+        .route("/services", get(services::get_all_services))
+        .route("/services/{service_id}", get(services::get_service))
+        .route(
+            "/services/{service_id}/actions/start",
+            post(services::start_service),
+        )
+        .route(
+            "/services/{service_id}/actions/stop",
+            post(services::stop_service),
+        )
+        .route(
+            "/services/{service_id}/actions/restart",
+            post(services::restart_service),
+        )
+        .route("/tasks", get(tasks::get_all_tasks_info))
+        .route("/tasks/{task_id}", get(tasks::get_task_info))
+        .route(
+            "/support-bundles",
+            get(support_bundles::get_support_bundle_infos)
+                .post(support_bundles::generate_support_bundle),
+        )
+        .route(
+            "/support-bundles/{support_bundle_key}",
+            get(support_bundles::download_support_bundle_info)
+                .delete(support_bundles::delete_support_bundle),
+        )
         .fallback(error::not_found);
     // The whole face, its unknown paths included, is served only while Operational.
     StateGate::<ApplianceError>::new(&state)

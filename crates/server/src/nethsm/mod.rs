@@ -6,6 +6,7 @@
 //! then in the handler's extractors 401, 403, 415, 413, 406, and finally body parsing (400).
 
 mod config;
+mod diagnose;
 mod error;
 mod extract;
 mod health;
@@ -50,6 +51,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/health/state",
             at(ANY_STATE, get(health::health_state_get)),
+        )
+        .route(
+            "/health/diagnose",
+            at(ANY_STATE, get(diagnose::health_diagnose_get)),
         )
         .route(
             "/provision",
