@@ -120,9 +120,15 @@ fn face_router(face: Face, state: &AppState) -> Router<AppState> {
     use crate::services::gate;
     match face {
         Face::NetHsm => nethsm::router(state.clone()),
-        Face::Appliance => gate::<appliance::ApplianceError>(face, state, appliance::router(state.clone())),
-        Face::BackupClient => gate::<commvault::CommvaultError>(face, state, commvault::router(state.clone())),
-        Face::Strongroom => gate::<admin_api::ApiError>(face, state, admin_api::router(state.clone())),
+        Face::Appliance => {
+            gate::<appliance::ApplianceError>(face, state, appliance::router(state.clone()))
+        }
+        Face::BackupClient => {
+            gate::<commvault::CommvaultError>(face, state, commvault::router(state.clone()))
+        }
+        Face::Strongroom => {
+            gate::<admin_api::ApiError>(face, state, admin_api::router(state.clone()))
+        }
     }
 }
 
@@ -136,7 +142,8 @@ pub fn router(state: AppState) -> Router {
     }
     // A nested "/" does not match the root with its trailing slash, which backup clients use.
     for base in Face::BackupClient.base_paths() {
-        let root = Router::new().route(&format!("{base}/"), axum::routing::get(commvault::root_get));
+        let root =
+            Router::new().route(&format!("{base}/"), axum::routing::get(commvault::root_get));
         app = app.merge(crate::services::gate::<commvault::CommvaultError>(
             Face::BackupClient,
             &state,

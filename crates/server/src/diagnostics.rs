@@ -78,7 +78,11 @@ pub fn run_checks(
     let mut checks = Vec::new();
     checks.push(match core.service_running("appliance") {
         Ok(_) => Check::new("store", Status::Ok, "the store answers reads"),
-        Err(e) => Check::new("store", Status::Failed, format!("reading the store failed: {e}")),
+        Err(e) => Check::new(
+            "store",
+            Status::Failed,
+            format!("reading the store failed: {e}"),
+        ),
     });
     checks.push(match free_space(data_dir) {
         Ok((free, total)) => {
@@ -104,7 +108,11 @@ pub fn run_checks(
         ),
     });
     checks.push(match core.pending_rollback() {
-        None => Check::new("store-rollback", Status::Ok, "no rollback of the store was found"),
+        None => Check::new(
+            "store-rollback",
+            Status::Ok,
+            "no rollback of the store was found",
+        ),
         Some(reason) => Check::new("store-rollback", Status::Failed, reason),
     });
     let stopped: Vec<&str> = SERVICES
@@ -135,15 +143,27 @@ fn audit_check(core: &Core, caller: Option<&Principal>, chain: &mut Option<Audit
         );
     }
     let Some(who) = caller else {
-        return Check::new(NAME, Status::NotChecked, "verified for a root Administrator only");
+        return Check::new(
+            NAME,
+            Status::NotChecked,
+            "verified for a root Administrator only",
+        );
     };
     let report = match core.operational(who).and_then(|op| op.audit().verify()) {
         Ok(r) => r,
         Err(strongroom_core::Error::Forbidden) => {
-            return Check::new(NAME, Status::NotChecked, "verified for a root Administrator only");
+            return Check::new(
+                NAME,
+                Status::NotChecked,
+                "verified for a root Administrator only",
+            );
         }
         Err(e) => {
-            return Check::new(NAME, Status::Failed, format!("verifying the trail failed: {e}"));
+            return Check::new(
+                NAME,
+                Status::Failed,
+                format!("verifying the trail failed: {e}"),
+            );
         }
     };
     let check = if report.verified {
@@ -287,7 +307,11 @@ pub fn build_bundle(src: &BundleSources<'_>) -> std::io::Result<Vec<u8>> {
         header.set_mode(0o600);
         header.set_mtime(mtime);
         header.set_entry_type(tar::EntryType::Regular);
-        archive.append_data(&mut header, format!("{BUNDLE_DIR}/{name}"), bytes.as_slice())?;
+        archive.append_data(
+            &mut header,
+            format!("{BUNDLE_DIR}/{name}"),
+            bytes.as_slice(),
+        )?;
     }
     archive.into_inner()
 }

@@ -65,9 +65,7 @@ impl RecentLogs {
 
     /// A layer that feeds this buffer.
     pub fn layer(self: &Arc<Self>) -> RecentLogsLayer {
-        RecentLogsLayer {
-            logs: self.clone(),
-        }
+        RecentLogsLayer { logs: self.clone() }
     }
 }
 

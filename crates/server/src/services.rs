@@ -65,7 +65,10 @@ impl Services {
             .map(|s| s.id)
             .collect();
         if !stopped.is_empty() {
-            tracing::warn!(?stopped, "services stopped by an administrator stay stopped");
+            tracing::warn!(
+                ?stopped,
+                "services stopped by an administrator stay stopped"
+            );
         }
         services
     }

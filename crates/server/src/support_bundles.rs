@@ -93,7 +93,11 @@ mod tests {
         let first = Bundle::new(t, b"abc".to_vec());
         // RFC 1321's test vector.
         assert_eq!(first.md5, "900150983cd24fb0d6963f7d28e17f72");
-        assert!(first.key.starts_with("strongroom-support-20261123T120000Z-"));
+        assert!(
+            first
+                .key
+                .starts_with("strongroom-support-20261123T120000Z-")
+        );
         assert_eq!(first.time_created, 1_795_435_200_000);
         let first_key = first.key.clone();
         store.add(first);

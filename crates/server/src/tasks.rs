@@ -138,7 +138,9 @@ impl TaskHandle {
 
     /// The task as it is now.
     pub fn info(&self) -> TaskInfo {
-        self.tasks.get(&self.id).expect("a task outlives its handle")
+        self.tasks
+            .get(&self.id)
+            .expect("a task outlives its handle")
     }
 
     pub fn running(&self) {
@@ -161,12 +163,7 @@ impl TaskHandle {
         self.finish(TaskStatus::Error, Some(error), None);
     }
 
-    fn finish(
-        &self,
-        status: TaskStatus,
-        error: Option<String>,
-        result: Option<serde_json::Value>,
-    ) {
+    fn finish(&self, status: TaskStatus, error: Option<String>, result: Option<serde_json::Value>) {
         self.tasks.update(&self.id, |t, now| {
             if t.status.finished() {
                 return;

@@ -5,10 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Core;
 use crate::access::Access;
 use crate::error::{Error, Result};
 use crate::handles::Appliance;
-use crate::Core;
 
 /// One of Strongroom's services, as the appliance face lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,16 +32,28 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
         let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|e| {
-                ApplianceError::invalid_request(format!("Invalid query string: {}", e.body_text()))
+                invalid_query(&format!(
+                    "the query string does not parse ({})",
+                    e.body_text()
+                ))
             })?;
         ListQuery::parse(pairs)
     }
 }
 
+/// 400 `INVALID_QUERY` (`docs/errors.md`).
+fn invalid_query(what: &str) -> ApplianceError {
+    ApplianceError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "INVALID_QUERY",
+        format!("Invalid query: {what}"),
+    )
+}
+
 fn number(name: &str, value: &str) -> Result<u64, ApplianceError> {
-    value.parse().map_err(|_| {
-        ApplianceError::invalid_request(format!("{name} must be a whole number of 0 or more."))
-    })
+    value
+        .parse()
+        .map_err(|_| invalid_query(&format!("{name} must be a whole number of 0 or more.")))
 }
 
 impl ListQuery {
@@ -63,7 +75,7 @@ impl ListQuery {
             }
         }
         if q.filter_property.is_some() != !q.filters.is_empty() {
-            return Err(ApplianceError::invalid_request(
+            return Err(invalid_query(
                 "filter_property and filter must be given together.",
             ));
         }
@@ -72,7 +84,7 @@ impl ListQuery {
                 "asc" | "ascending" => false,
                 "desc" | "descending" => true,
                 _ => {
-                    return Err(ApplianceError::invalid_request(
+                    return Err(invalid_query(
                         "order_by must be asc, ascending, desc or descending.",
                     ));
                 }
@@ -173,11 +185,16 @@ mod tests {
             json!({"id": "c", "n": 11, "inner": {"x": "1"}}),
         ];
         let ids = |l: &DrResponseList| -> Vec<String> {
-            l.list.iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect()
+            l.list
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned())
+                .collect()
         };
         let page = q(&[("sort_by", "n")]).unwrap().page(&items);
         assert_eq!(ids(&page), ["a", "b", "c"]);
-        let page = q(&[("sort_by", "id"), ("order_by", "DESC")]).unwrap().page(&items);
+        let page = q(&[("sort_by", "id"), ("order_by", "DESC")])
+            .unwrap()
+            .page(&items);
         assert_eq!(ids(&page), ["c", "b", "a"]);
         let page = q(&[("filter_property", "inner.x"), ("filter", "1")])
             .unwrap()
@@ -190,7 +207,10 @@ mod tests {
         assert_eq!(ids(&page), ["a", "c"]);
         let page = q(&[("limit", "1"), ("offset", "1")]).unwrap().page(&items);
         assert_eq!(ids(&page), ["a"]);
-        assert_eq!((page.meta.total, page.meta.offset, page.meta.limit), (3, 1, 1));
+        assert_eq!(
+            (page.meta.total, page.meta.offset, page.meta.limit),
+            (3, 1, 1)
+        );
     }
 
     #[test]
@@ -203,7 +223,7 @@ mod tests {
             &[("filter_property", "id")],
         ] {
             let e = q(bad).unwrap_err();
-            assert_eq!(e.code, "INVALID_REQUEST", "{bad:?}");
+            assert_eq!(e.code, "INVALID_QUERY", "{bad:?}");
         }
     }
 }

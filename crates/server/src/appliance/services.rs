@@ -41,11 +41,12 @@ fn info(s: &AppState, spec: &ServiceSpec) -> ServiceInfo {
     }
 }
 
-/// The service a path names: 400 for a malformed path, 404 for an unknown id.
+/// The service a path names; 404 for an unknown id (or one that is not UTF-8 once decoded,
+/// which names no service either).
 pub(super) fn named(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<&'static ServiceSpec, ApplianceError> {
-    let Path(id) = path.map_err(|e| ApplianceError::invalid_request(e.body_text()))?;
+    let id = path.map(|Path(id)| id).unwrap_or_default();
     service(&id).ok_or_else(|| {
         ApplianceError::new(
             StatusCode::NOT_FOUND,

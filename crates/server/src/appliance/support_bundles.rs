@@ -108,9 +108,9 @@ fn not_found() -> ApplianceError {
     )
 }
 
+/// The key a path names (a path that does not decode names no bundle: the empty key).
 fn key(path: Result<Path<String>, PathRejection>) -> Result<String, ApplianceError> {
-    let Path(key) = path.map_err(|e| ApplianceError::invalid_request(e.body_text()))?;
-    Ok(key)
+    Ok(path.map(|Path(key)| key).unwrap_or_default())
 }
 
 /// `GET /support-bundles/{support_bundle_key}`: the tar archive.
