@@ -48,9 +48,17 @@ impl Bundle {
 #[derive(Debug, Default)]
 pub struct SupportBundles {
     bundles: Mutex<VecDeque<Bundle>>,
+    /// Held while a bundle is made: one at a time (each verifies the whole audit trail), the
+    /// others wait their turn as `QUEUED` tasks.
+    making: Mutex<()>,
 }
 
 impl SupportBundles {
+    /// Waits until no other bundle is being made (blocking: call it on the blocking pool).
+    pub fn turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.making.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Bundle>> {
         self.bundles.lock().unwrap_or_else(|e| e.into_inner())
     }

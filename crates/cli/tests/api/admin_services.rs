@@ -247,6 +247,12 @@ async fn services_stop_and_start_faces_in_their_own_shapes_across_restarts() {
     s.restart();
     assert_eq!(s.state().await, "Locked");
     assert_backup_client_stopped(&s).await;
+    // The appliance face's own state gate still holds for what a stopped face keeps.
+    let r = at(&s, Method::GET, "/services", &other).answer().await;
+    assert_eq!(
+        appliance_documented_error(r, 503).await,
+        "SERVICE_UNAVAILABLE"
+    );
     let own = s.own_as_admin(Method::GET, "/audit/verify").answer().await;
     own_error(own, 503, stopped("Strongroom API", "strongroom")).await;
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
@@ -441,6 +447,23 @@ async fn support_bundles_hold_the_diagnosis_and_no_secret() {
     let key = done["result"]["key"].as_str().unwrap().to_owned();
     let tasks = json_ok(at(&s, Method::GET, "/tasks", &sid).answer().await).await;
     assert_eq!(tasks["list"][0]["id"], id.as_str());
+    for list in ["/tasks", "/support-bundles"] {
+        let r = at(&s, Method::GET, &format!("{list}?limit=1&offset=x"), &sid)
+            .answer()
+            .await;
+        assert_eq!(appliance_documented_error(r, 400).await, "INVALID_QUERY");
+        let page = json_ok(
+            at(&s, Method::GET, &format!("{list}?limit=0"), &sid)
+                .answer()
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (&page["list"], &page["_meta"]["total"]),
+            (&json!([]), &json!(1)),
+            "{list}"
+        );
+    }
     let r = at(&s, Method::GET, "/tasks/no-such-task", &sid)
         .answer()
         .await;
@@ -629,6 +652,20 @@ async fn health_diagnose_in_every_state_for_its_roles() {
         let r = diagnose(&s).basic_auth(user, Some(pass)).answer().await;
         nethsm_error(r, 403, "Access denied.").await;
     }
+    // An Administrator of a namespace may diagnose too (the spec's caller namespaces).
+    // Its first Administrator is made before the namespace, as NetHSM does.
+    s.create_user(Some("ns1~adm"), "Administrator", OPERATOR_PASS)
+        .await;
+    let r = s.as_admin(Method::PUT, "/namespaces/ns1").answer().await;
+    assert_eq!(r.status(), 204);
+    let d = json_ok(
+        diagnose(&s)
+            .basic_auth("ns1~adm", Some(OPERATOR_PASS))
+            .answer()
+            .await,
+    )
+    .await;
+    assert_eq!(d["clusterState"]["running"], true);
     let d = json_ok(diagnose(&s).basic_auth("admin", Some(ADMIN)).answer().await).await;
     assert_eq!(d["clusterState"]["running"], true);
     // A healthy node reports no check; the test build's warning about its clock is a log line.

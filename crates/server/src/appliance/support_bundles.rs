@@ -50,6 +50,7 @@ pub async fn generate_support_bundle(
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _in = span.enter();
+        let _turn = s.support_bundles.turn();
         handle.running();
         let data_dir = s
             .scratch_dir
