@@ -74,7 +74,8 @@ impl ListQuery {
                 _ => {}
             }
         }
-        if q.filter_property.is_some() != !q.filters.is_empty() {
+        let filtering = q.filter_property.is_some();
+        if filtering == q.filters.is_empty() {
             return Err(invalid_query(
                 "filter_property and filter must be given together.",
             ));
