@@ -110,6 +110,35 @@ impl Appliance<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::{admin, open_provisioned, operator};
+
+    #[test]
+    fn services_are_changed_by_root_administrators_only_and_kept() {
+        let (_dir, core) = open_provisioned();
+        assert!(core.service_running("syslog").unwrap());
+        let someone = operator("op");
+        let by_operator = core.operational(&someone).unwrap();
+        assert!(matches!(
+            by_operator.appliance().set_service_running("syslog", false),
+            Err(crate::Error::Forbidden)
+        ));
+        let root = admin();
+        let op = core.operational(&root).unwrap();
+        assert!(matches!(
+            op.appliance().set_service_running("nethsm", false),
+            Err(crate::Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            op.appliance().set_service_running("nope", true),
+            Err(crate::Error::NotFound(_))
+        ));
+        op.appliance().set_service_running("syslog", false).unwrap();
+        assert!(!core.service_running("syslog").unwrap());
+        assert!(core.service_running("nethsm").unwrap());
+        op.system().lock().unwrap();
+        // Read while Locked: the record is the node's, sealed under the device key.
+        assert!(!core.service_running("syslog").unwrap());
+    }
 
     #[test]
     fn ids_are_unique_and_only_the_nethsm_face_is_unstoppable() {

@@ -37,3 +37,30 @@ impl Core {
         Ok(records)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::tests::{admin, open_provisioned};
+
+    #[test]
+    fn only_listed_records_show_their_content() {
+        let (_dir, core) = open_provisioned();
+        let root = admin();
+        let op = core.operational(&root).unwrap();
+        op.appliance()
+            .set_service_running("backup-client", false)
+            .unwrap();
+        // A record of another concern that is not on the list (it could hold a key).
+        op.appliance()
+            .write_record("tls-key", &serde_json::json!({"pem": "PRIVATE"}))
+            .unwrap();
+        let records = core.appliance_records_for_support().unwrap();
+        let find = |name: &str| records.iter().find(|r| r.name == name).cloned();
+        assert_eq!(
+            find("services/backup-client").and_then(|r| r.content),
+            Some(serde_json::json!({"running": false}))
+        );
+        let tls = find("tls-key").expect("listed by name");
+        assert_eq!(tls.content, None);
+    }
+}
