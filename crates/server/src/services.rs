@@ -51,14 +51,7 @@ impl Services {
     /// started again through a face that is down might not be.
     pub fn load(core: &Core) -> Self {
         let services = Self::default();
-        for (spec, running) in SERVICES.iter().zip(&services.running) {
-            match core.service_running(spec.id) {
-                Ok(on) => running.store(on, Ordering::Relaxed),
-                Err(e) => {
-                    tracing::error!(service = spec.id, error = %e, "cannot read whether the service is stopped; it runs")
-                }
-            }
-        }
+        services.reload(core);
         let stopped: Vec<&str> = SERVICES
             .iter()
             .filter(|s| !services.is_running(s.id))
@@ -71,6 +64,19 @@ impl Services {
             );
         }
         services
+    }
+
+    /// Reads the states again from `core` (after a factory reset erased them).
+    pub fn reload(&self, core: &Core) {
+        for (spec, running) in SERVICES.iter().zip(&self.running) {
+            match core.service_running(spec.id) {
+                Ok(on) => running.store(on, Ordering::Relaxed),
+                Err(e) => {
+                    running.store(true, Ordering::Relaxed);
+                    tracing::error!(service = spec.id, error = %e, "cannot read whether the service is stopped; it runs")
+                }
+            }
+        }
     }
 
     /// Whether the service `id` runs (an unknown id does not). The syslog forwarder asks

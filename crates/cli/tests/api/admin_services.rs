@@ -726,3 +726,30 @@ async fn health_diagnose_in_every_state_for_its_roles() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_factory_reset_starts_every_service_again() {
+    let s = Server::start();
+    s.provision().await;
+    let sid = session(&s).await;
+    for id in ["backup-client", "strongroom"] {
+        assert_eq!(action(&s, &sid, id, "stop").await.status(), 204);
+    }
+    assert_backup_client_stopped(&s).await;
+    let r = s
+        .as_admin(Method::POST, "/system/factory-reset")
+        .answer()
+        .await;
+    assert_eq!(r.status(), 204);
+    // Unprovisioned: the faces answer with their state refusals, not as stopped services.
+    let r = cv_login(&s, "/commandcenter/api").answer().await;
+    backup_client_login_error(
+        r,
+        503,
+        587204623,
+        starting("The appliance is Unprovisioned"),
+    )
+    .await;
+    let r = s.own_as_admin(Method::GET, "/audit/verify").answer().await;
+    own_error(r, 412, "Service not available").await;
+}
