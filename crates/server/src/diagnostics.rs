@@ -242,8 +242,9 @@ metrics.prom              the metrics, in Prometheus text format
 logs/recent.log           the most recent log lines (at most 2000), oldest first
 ";
 
-/// Builds a support bundle: the tar archive's bytes.
-pub fn build_bundle(src: &BundleSources<'_>) -> std::io::Result<Vec<u8>> {
+/// Builds a support bundle: the tar archive's bytes. `progress` hears how far it got, in
+/// percent (the checks, the audit chain's walk above all, take most of the time).
+pub fn build_bundle(src: &BundleSources<'_>, progress: &dyn Fn(u8)) -> std::io::Result<Vec<u8>> {
     let mut chain = None;
     let checks = run_checks(
         src.core,
@@ -252,6 +253,7 @@ pub fn build_bundle(src: &BundleSources<'_>) -> std::io::Result<Vec<u8>> {
         Some(src.caller),
         &mut chain,
     );
+    progress(70);
     let state = src.core.state();
     let created = src
         .created
@@ -299,6 +301,7 @@ pub fn build_bundle(src: &BundleSources<'_>) -> std::io::Result<Vec<u8>> {
         ),
         ("logs/recent.log", log.into_bytes()),
     ];
+    progress(90);
     let mtime = src.created.unix_timestamp().max(0) as u64;
     let mut archive = tar::Builder::new(Vec::new());
     for (name, bytes) in files {

@@ -59,16 +59,20 @@ pub async fn generate_support_bundle(
             .to_path_buf();
         let logs = crate::recent_logs::global();
         let created = s.core.now();
-        let built = build_bundle(&BundleSources {
-            core: &s.core,
-            data_dir: &data_dir,
-            services: &s.services,
-            metrics: &s.metrics,
-            logs: &logs,
-            server_config: &s.server_config,
-            caller: &who,
-            created,
-        });
+        let progress = |percent| handle.progress(percent);
+        let built = build_bundle(
+            &BundleSources {
+                core: &s.core,
+                data_dir: &data_dir,
+                services: &s.services,
+                metrics: &s.metrics,
+                logs: &logs,
+                server_config: &s.server_config,
+                caller: &who,
+                created,
+            },
+            &progress,
+        );
         match built {
             Ok(tar) => {
                 let bundle = Bundle::new(created, tar);
