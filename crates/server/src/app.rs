@@ -33,6 +33,15 @@ pub struct AppState {
     pub scratch_dir: std::path::PathBuf,
     /// The largest backup file a restore accepts.
     pub restore_max_bytes: usize,
+    /// Which of Strongroom's services run ([`crate::services`]).
+    pub services: Arc<crate::services::Services>,
+    /// Long operations of the appliance face, in memory ([`crate::tasks`]).
+    pub tasks: Arc<crate::tasks::Tasks>,
+    /// The support bundles made since start, in memory ([`crate::support_bundles`]).
+    pub support_bundles: Arc<crate::support_bundles::SupportBundles>,
+    /// The server's settings as a support bundle shows them
+    /// ([`crate::diagnostics::config_summary`]); set by `serve::run`.
+    pub server_config: Arc<serde_json::Value>,
 }
 
 /// The original allows one failed attempt per second.
@@ -42,15 +51,27 @@ impl AppState {
     pub fn new(core: Core, scratch_dir: std::path::PathBuf, restore_max_bytes: usize) -> Self {
         // The limits' windows run on the core's clock, which tests move.
         let clock = core.clock().clone();
+        let services = Arc::new(crate::services::Services::load(&core));
+        let core = Arc::new(core);
+        let appliance_clock = Arc::downgrade(&core);
+        let tasks = Arc::new(crate::tasks::Tasks::new(Arc::new(move || {
+            appliance_clock.upgrade().map_or(0, |core| {
+                (core.now().unix_timestamp_nanos() / 1_000_000) as i64
+            })
+        })));
         Self {
             auth_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW, clock.clone())),
             unlock_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW, clock.clone())),
             change_limiter: Arc::new(FailureLimiter::new(FAILURE_WINDOW, clock)),
-            core: Arc::new(core),
+            core,
             metrics: Arc::new(Metrics::default()),
             shutdown: Arc::new(tokio::sync::Notify::new()),
             scratch_dir,
             restore_max_bytes,
+            services,
+            tasks,
+            support_bundles: Arc::default(),
+            server_config: Arc::new(serde_json::Value::Null),
         }
     }
 
@@ -112,11 +133,19 @@ impl AppState {
 
 /// A face's router.
 fn face_router(face: Face, state: &AppState) -> Router<AppState> {
+    // Every face but NetHSM's (the one that cannot be stopped) answers 503 while stopped.
+    use crate::services::gate;
     match face {
         Face::NetHsm => nethsm::router(state.clone()),
-        Face::Appliance => appliance::router(state.clone()),
-        Face::BackupClient => commvault::router(state.clone()),
-        Face::Strongroom => admin_api::router(state.clone()),
+        Face::Appliance => {
+            gate::<appliance::ApplianceError>(face, state, appliance::router(state.clone()))
+        }
+        Face::BackupClient => {
+            gate::<commvault::CommvaultError>(face, state, commvault::router(state.clone()))
+        }
+        Face::Strongroom => {
+            gate::<admin_api::ApiError>(face, state, admin_api::router(state.clone()))
+        }
     }
 }
 
@@ -130,7 +159,13 @@ pub fn router(state: AppState) -> Router {
     }
     // A nested "/" does not match the root with its trailing slash, which backup clients use.
     for base in Face::BackupClient.base_paths() {
-        app = app.route(&format!("{base}/"), axum::routing::get(commvault::root_get));
+        let root =
+            Router::new().route(&format!("{base}/"), axum::routing::get(commvault::root_get));
+        app = app.merge(crate::services::gate::<commvault::CommvaultError>(
+            Face::BackupClient,
+            &state,
+            root,
+        ));
     }
     app.layer(axum::middleware::from_fn(
         middleware::drain::drain_unread_body,

@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,9 +38,16 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // The recent lines are kept for support bundles too (`recent_logs`), past the same filter.
+    let recent = crate::recent_logs::global().layer();
     let result = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+        LogFormat::Text => builder.finish().with(recent).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .finish()
+            .with(recent)
+            .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("installing the logger: {e}"))
 }

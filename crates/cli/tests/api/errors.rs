@@ -796,6 +796,12 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
             Some("The store kept changing under the rotation; run it again."),
             "needs 100 writes racing one batch of a rotation",
         ),
+        (
+            503,
+            None,
+            Some("The <name> service (<id>) is stopped; an administrator can start it again through the appliance API (POST /api/rest/configure/v1/services/<id>/actions/start)."),
+            "admin_services.rs: a stopped service",
+        ),
     ]);
 }
 
@@ -921,6 +927,20 @@ async fn every_documented_error_of_the_appliance_face() {
         (
             found("REQUEST_FAILED"),
             "a safety net: the router answers no other bodiless error on this face",
+        ),
+        (
+            found("SERVICE_STOPPED"),
+            "admin_services.rs: a stopped service",
+        ),
+        (found("SERVICE_NOT_FOUND"), "admin_services.rs: services"),
+        (
+            found("SERVICE_NOT_STOPPABLE"),
+            "admin_services.rs: services",
+        ),
+        (found("TASK_NOT_FOUND"), "admin_services.rs: tasks"),
+        (
+            found("SUPPORT_BUNDLE_NOT_FOUND"),
+            "admin_services.rs: support bundles",
         ),
     ];
     let elsewhere: Vec<_> = (elsewhere.iter())
@@ -1078,6 +1098,14 @@ async fn every_documented_error_of_the_backup_client_face() {
             Some("587204628"),
             Some("Internal server error; the request id is in the x-request-id header."),
             "no request makes a healthy server fail",
+        ),
+        (
+            503,
+            Some("587204631"),
+            Some(
+                "The <name> service (<id>) is stopped; an administrator can start it again through the appliance API (POST /api/rest/configure/v1/services/<id>/actions/start).",
+            ),
+            "admin_services.rs: a stopped service",
         ),
     ];
     // The passkey operations' codes answer in their own shape: backup_client.rs.

@@ -5,6 +5,7 @@ mod common;
 
 mod admin_network;
 mod admin_power;
+mod admin_services;
 mod appliance;
 mod at_rest;
 mod audit;

@@ -9,6 +9,8 @@
 
 pub mod info;
 pub mod network;
+pub mod services;
+pub mod support;
 pub mod time;
 pub mod updates;
 

@@ -6,7 +6,7 @@ use axum::extract::State;
 
 use super::error::ApplianceError;
 use super::extract::DrSession;
-use super::list_query::{DrList, ListQuery};
+use super::list_query::{DrResponseList, ListQuery};
 use super::time_wire::{ApplianceDisk, ApplianceInfo};
 use crate::app::AppState;
 
@@ -57,7 +57,7 @@ pub async fn get_appliance_disks(
     State(s): State<AppState>,
     session: DrSession,
     query: ListQuery,
-) -> Result<Json<DrList<serde_json::Value>>, ApplianceError> {
+) -> Result<Json<DrResponseList>, ApplianceError> {
     // `scratch_dir` is `DATA/scratch` (AppState): its parent is the data directory.
     let data_dir = s
         .scratch_dir
@@ -86,5 +86,5 @@ pub async fn get_appliance_disks(
         used_space: as_i64(disk.used_bytes),
         used_space_percent: format!("{}%", disk.used_percent()),
     };
-    Ok(Json(query.apply(vec![entry])?))
+    Ok(Json(query.page(&[entry])))
 }

@@ -15,8 +15,12 @@ mod network_wire;
 mod power;
 mod probe;
 mod probe_wire;
+mod services;
+mod services_wire;
 mod session;
 mod settings;
+mod support_bundles;
+mod tasks;
 mod time;
 mod time_wire;
 mod updates;
@@ -87,6 +91,32 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/appliance/settings/network/interfaces/{interface_name}",
             get(network::get_network_interface_settings)
                 .post(network::update_network_interface_settings),
+        )
+        .route("/services", get(services::get_all_services))
+        .route("/services/{service_id}", get(services::get_service))
+        .route(
+            "/services/{service_id}/actions/start",
+            post(services::start_service),
+        )
+        .route(
+            "/services/{service_id}/actions/stop",
+            post(services::stop_service),
+        )
+        .route(
+            "/services/{service_id}/actions/restart",
+            post(services::restart_service),
+        )
+        .route("/tasks", get(tasks::get_all_tasks_info))
+        .route("/tasks/{task_id}", get(tasks::get_task_info))
+        .route(
+            "/support-bundles",
+            get(support_bundles::get_support_bundle_infos)
+                .post(support_bundles::generate_support_bundle),
+        )
+        .route(
+            "/support-bundles/{support_bundle_key}",
+            get(support_bundles::download_support_bundle_info)
+                .delete(support_bundles::delete_support_bundle),
         )
         .fallback(error::not_found);
     // The whole face, its unknown paths included, is served only while Operational.

@@ -15,7 +15,7 @@ use strongroom_core::appliance::network::{
 
 use super::error::ApplianceError;
 use super::extract::{ApplianceJson, DrSession};
-use super::list_query::{DrList, ListQuery};
+use super::list_query::{DrResponseList, ListQuery};
 use super::network_wire::{
     DnsInfo, DnsModeWire, DrEntity, InterfaceStatus, Ipv4Info, Ipv4ModeWire, Ipv6Address, Ipv6Info,
     MetaError, Metadata, NetworkInfoData, NetworkInterfaceInfo, UpdateNetworkInterfaceInfoSpec,
@@ -296,10 +296,10 @@ pub async fn get_all_network_interfaces_settings(
     State(s): State<AppState>,
     session: DrSession,
     query: ListQuery,
-) -> Result<Json<DrList<serde_json::Value>>, ApplianceError> {
+) -> Result<Json<DrResponseList>, ApplianceError> {
     let report = report(&s, session).await?;
     let interfaces: Vec<_> = report.interfaces.iter().map(interface_info).collect();
-    Ok(Json(query.apply(interfaces)?))
+    Ok(Json(query.page(&interfaces)))
 }
 
 /// `GET /appliance/settings/network/interfaces/{interface_name}`

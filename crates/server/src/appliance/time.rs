@@ -9,7 +9,7 @@ use strongroom_core::appliance::time::{self as core_time, SyncMode};
 
 use super::error::ApplianceError;
 use super::extract::{ApplianceJson, DrSession};
-use super::list_query::{DrList, ListQuery};
+use super::list_query::{DrResponseList, ListQuery};
 use super::time_wire::{
     SyncModeWire, TimeSettings, TimeSynchronization, TimeZone, UpdateTimeSettingsSpec,
 };
@@ -88,7 +88,7 @@ pub async fn get_time_zones(
     State(s): State<AppState>,
     session: DrSession,
     query: ListQuery,
-) -> Result<Json<DrList<serde_json::Value>>, ApplianceError> {
+) -> Result<Json<DrResponseList>, ApplianceError> {
     // The same role check as the other time operations.
     s.core
         .operational(&session.principal)?
@@ -97,5 +97,5 @@ pub async fn get_time_zones(
         .into_iter()
         .map(|name| TimeZone { name })
         .collect::<Vec<_>>();
-    Ok(Json(query.apply(zones)?))
+    Ok(Json(query.page(&zones)))
 }

@@ -27,6 +27,8 @@ pub const TOO_LARGE: i64 = 587204626;
 pub const INTERNAL: i64 = 587204628;
 pub const CONFLICT: i64 = 587204629;
 pub const BUSY: i64 = 587204630;
+/// The backup-client service was stopped by an administrator (`crate::services`).
+pub const SERVICE_STOPPED: i64 = 587204631;
 
 /// The stable code and message this face gives each passkey failure (`docs/errors.md`).
 pub fn passkey_failure(e: PasskeyError) -> (i64, &'static str) {
@@ -266,4 +268,14 @@ pub async fn render_bare_errors(req: Request, next: Next) -> Response {
                 .into_response(),
         )
     })
+}
+
+impl crate::services::StoppedRefusal for CommvaultError {
+    fn service_stopped(service: &strongroom_core::appliance::services::ServiceSpec) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            SERVICE_STOPPED,
+            crate::services::stopped_message(service),
+        )
+    }
 }

@@ -7,6 +7,7 @@
 
 mod config;
 mod config_network;
+mod diagnose;
 mod error;
 mod extract;
 mod health;
@@ -52,6 +53,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/health/state",
             at(ANY_STATE, get(health::health_state_get)),
+        )
+        .route(
+            "/health/diagnose",
+            at(ANY_STATE, get(diagnose::health_diagnose_get)),
         )
         .route(
             "/provision",

@@ -1,0 +1,119 @@
+//! `GET /health/diagnose` (`HealthDiagnoseData`): in every state; an Administrator (of any
+//! namespace) while Operational, anyone otherwise, as nethsm-api.yaml says, so a node that
+//! cannot be unlocked can still be diagnosed.
+//!
+//! NetHSM reports its cluster store (etcd) here. Strongroom's store is embedded, so
+//! `clusterState.running` says whether the store answers reads, and `clusterLogs` carries
+//! the checks a support bundle reports ([`crate::diagnostics::run_checks`]) that failed or
+//! warn, then the most recent log lines at warning or above. `clusterSnapshot` (the spec's
+//! statistics of a stopped etcd's snapshot) has no counterpart and is left out, as the spec
+//! allows.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use serde::Serialize;
+use strongroom_core::SystemState;
+use strongroom_core::identity::Principal;
+
+use super::error::NetHsmError;
+use super::extract::{AcceptJson, Admin, Caller, NetHsmJson};
+use crate::app::AppState;
+use crate::diagnostics::{Status, run_checks};
+
+/// The most log lines a diagnosis carries.
+pub const MAX_LOG_LINES: usize = 100;
+
+/// `ClusterLogItem`.
+#[derive(Debug, Serialize)]
+pub struct ClusterLogItem {
+    pub level: &'static str,
+    pub msg: String,
+}
+
+/// `ClusterState`.
+#[derive(Debug, Serialize)]
+pub struct ClusterState {
+    pub running: bool,
+}
+
+/// `HealthDiagnoseData`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthDiagnoseData {
+    pub cluster_logs: Vec<ClusterLogItem>,
+    pub cluster_state: ClusterState,
+}
+
+/// The caller of `/health/diagnose`: an Administrator while Operational (401, 403 as usual),
+/// nobody in particular otherwise.
+pub struct DiagnoseCaller(Option<Principal>);
+
+impl FromRequestParts<AppState> for DiagnoseCaller {
+    type Rejection = NetHsmError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.core.state() != SystemState::Operational {
+            return Ok(DiagnoseCaller(None));
+        }
+        let Caller(who, _) = Admin::from_request_parts(parts, state).await?;
+        Ok(DiagnoseCaller(Some(who)))
+    }
+}
+
+pub async fn health_diagnose_get(
+    State(s): State<AppState>,
+    DiagnoseCaller(who): DiagnoseCaller,
+    _: AcceptJson,
+) -> Result<NetHsmJson<HealthDiagnoseData>, NetHsmError> {
+    let data_dir = s
+        .scratch_dir
+        .parent()
+        .unwrap_or(&s.scratch_dir)
+        .to_path_buf();
+    let services = s.services.clone();
+    let checks = s
+        .run_unaudited(move |core| {
+            Ok(run_checks(
+                core,
+                &data_dir,
+                &services,
+                who.as_ref(),
+                &mut None,
+            ))
+        })
+        .await?;
+    let running = checks
+        .iter()
+        .any(|c| c.name == "store" && c.status == Status::Ok);
+    let mut logs: Vec<ClusterLogItem> = checks
+        .into_iter()
+        .filter_map(|c| {
+            let level = match c.status {
+                Status::Failed => "error",
+                Status::Warning => "warning",
+                Status::Ok | Status::NotChecked => return None,
+            };
+            Some(ClusterLogItem {
+                level,
+                msg: format!("{}: {}", c.name, c.detail),
+            })
+        })
+        .collect();
+    let recent = crate::recent_logs::global().at_least(tracing::Level::WARN);
+    let skip = recent.len().saturating_sub(MAX_LOG_LINES);
+    logs.extend(recent.into_iter().skip(skip).map(|line| ClusterLogItem {
+        level: if line.level == tracing::Level::ERROR {
+            "error"
+        } else {
+            "warning"
+        },
+        msg: line.text,
+    }));
+    Ok(NetHsmJson(HealthDiagnoseData {
+        cluster_logs: logs,
+        cluster_state: ClusterState { running },
+    }))
+}
