@@ -7,6 +7,8 @@
 //! destination, a stopped service), and it is node configuration rather than user data.
 //! Writes go through [`Appliance::write_record`], which audits them in the same commit.
 
+pub mod syslog;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use strongroom_store::Txn;

@@ -9,6 +9,8 @@ mod error;
 mod extract;
 mod session;
 mod settings;
+mod syslog;
+mod syslog_wire;
 pub mod wire;
 
 use axum::Router;
@@ -35,6 +37,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/appliance", get(settings::get_appliance_info))
         .route("/appliance/settings/time", get(settings::get_time_settings))
+        .route(
+            "/appliance/settings/syslog-servers",
+            get(syslog::get_syslog_servers).put(syslog::update_syslog_servers),
+        )
+        .route(
+            "/appliance/settings/syslog-servers/actions/send-test-message",
+            post(syslog::send_syslog_test_message),
+        )
         .fallback(error::not_found);
     // The whole face, its unknown paths included, is served only while Operational.
     StateGate::<ApplianceError>::new(&state)
