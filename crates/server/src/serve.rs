@@ -238,11 +238,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// Starts the syslog forwarder on the stored destinations (readable in any state: the node
 /// may start Locked), and feeds it every audit event the core stores from now on.
 fn start_syslog(core: &Core) {
-    let forwarder = crate::syslog::forwarder();
-    match core.syslog_config() {
-        Ok(config) => forwarder.apply(&config),
-        Err(e) => tracing::error!(error = %e, "the syslog setting could not be read; not sending to syslog"),
-    }
+    crate::syslog::reload(core);
     core.observe_audit(Box::new(|event| crate::syslog::forwarder().audit(event)));
     tokio::spawn(crate::syslog::report_every_minute());
 }

@@ -246,14 +246,7 @@ impl Forwarder {
 
     /// Sends `text` to every destination as a test message; returns how many there are.
     pub fn test_message(&self, text: &str) -> usize {
-        let message = self.format(
-            FACILITY_DAEMON,
-            Severity::Notice,
-            &now(),
-            "test",
-            "-",
-            text,
-        );
+        let message = self.format(FACILITY_DAEMON, Severity::Notice, &now(), "test", "-", text);
         self.offer(message);
         self.destinations()
     }
@@ -324,11 +317,7 @@ fn backoff(n: u32) -> Duration {
     Duration::from_secs(1u64 << n.min(5)).min(MAX_BACKOFF)
 }
 
-async fn send_udp(
-    d: SyslogDestination,
-    mut rx: mpsc::Receiver<Arc<str>>,
-    counters: Arc<Counters>,
-) {
+async fn send_udp(d: SyslogDestination, mut rx: mpsc::Receiver<Arc<str>>, counters: Arc<Counters>) {
     let mut socket: Option<tokio::net::UdpSocket> = None;
     while let Some(message) = rx.recv().await {
         if socket.is_none() {
@@ -360,11 +349,7 @@ async fn udp_socket(d: &SyslogDestination) -> Option<tokio::net::UdpSocket> {
     Some(socket)
 }
 
-async fn send_tcp(
-    d: SyslogDestination,
-    mut rx: mpsc::Receiver<Arc<str>>,
-    counters: Arc<Counters>,
-) {
+async fn send_tcp(d: SyslogDestination, mut rx: mpsc::Receiver<Arc<str>>, counters: Arc<Counters>) {
     let mut stream: Option<tokio::net::TcpStream> = None;
     let mut failures = 0u32;
     while let Some(message) = rx.recv().await {
@@ -411,6 +396,19 @@ async fn tcp_connect(d: &SyslogDestination) -> Option<tokio::net::TcpStream> {
         .ok()?;
     let _ = stream.set_nodelay(true);
     Some(stream)
+}
+
+/// Makes the forwarder follow the stored setting again (at start, and after a factory reset
+/// erased it). Readable in any state.
+pub fn reload(core: &strongroom_core::Core) {
+    match core.syslog_config() {
+        Ok(config) => forwarder().apply(&config),
+        Err(e) => tracing::error!(
+            target: LOCAL_ONLY_TARGET,
+            error = %e,
+            "the syslog setting could not be read; syslog destinations unchanged"
+        ),
+    }
 }
 
 /// Reports the forwarder's undelivered counts to the local log once a minute, when they
@@ -461,9 +459,11 @@ where
         };
         event.record(&mut text);
         let request_id = ctx.event_scope(event).and_then(|scope| {
-            scope
-                .from_root()
-                .find_map(|span| span.extensions().get::<SpanRequestId>().map(|r| r.0.clone()))
+            scope.from_root().find_map(|span| {
+                span.extensions()
+                    .get::<SpanRequestId>()
+                    .map(|r| r.0.clone())
+            })
         });
         let mut line = format!("{}: {}{}", meta.target(), text.message, text.fields);
         if let Some(id) = request_id {
@@ -548,7 +548,14 @@ mod tests {
     #[test]
     fn the_header_is_rfc_5424() {
         let f = forwarder();
-        let m = f.format(13, Severity::Notice, "2026-01-01T00:00:00Z", "audit", "-", "x");
+        let m = f.format(
+            13,
+            Severity::Notice,
+            "2026-01-01T00:00:00Z",
+            "audit",
+            "-",
+            "x",
+        );
         let pid = std::process::id();
         assert_eq!(
             m,

@@ -139,7 +139,10 @@ struct Header<'a> {
 fn parse(text: &str) -> Header<'_> {
     let rest = text.strip_prefix('<').expect("<PRI>");
     let (pri, rest) = rest.split_once('>').expect("<PRI>");
-    assert!(pri.len() <= 3 && pri.bytes().all(|b| b.is_ascii_digit()), "{text}");
+    assert!(
+        pri.len() <= 3 && pri.bytes().all(|b| b.is_ascii_digit()),
+        "{text}"
+    );
     let pri: u8 = pri.parse().unwrap();
     let mut fields = rest.splitn(8, ' ');
     let mut next = || fields.next().unwrap_or_else(|| panic!("a field in {text}"));
@@ -271,7 +274,9 @@ async fn syslog_messages_reach_udp_and_tcp_receivers_without_secrets() {
     let pid = s.pid().to_string();
     for via in ["udp", "tcp"] {
         let text = rx
-            .wait_for(via, "test message", |t| t.contains("hello from the syslog test"))
+            .wait_for(via, "test message", |t| {
+                t.contains("hello from the syslog test")
+            })
             .await;
         let h = parse(&text);
         assert_eq!((h.app, h.msgid, h.structured), ("strongroom", "test", "-"));
@@ -281,7 +286,8 @@ async fn syslog_messages_reach_udp_and_tcp_receivers_without_secrets() {
     }
 
     // An audit event: a user created (its passphrase must not travel).
-    s.create_user(Some("sysloguser"), "Operator", USER_PASS).await;
+    s.create_user(Some("sysloguser"), "Operator", USER_PASS)
+        .await;
     s.set_backup_passphrase(BACKUP_PASS, "").await;
     for via in ["udp", "tcp"] {
         let text = rx
@@ -290,8 +296,15 @@ async fn syslog_messages_reach_udp_and_tcp_receivers_without_secrets() {
             })
             .await;
         let h = parse(&text);
-        assert_eq!((h.app, h.msgid, h.procid), ("strongroom", "audit", pid.as_str()));
-        assert_eq!((h.facility, h.severity), (13, 5), "log audit, notice: {text}");
+        assert_eq!(
+            (h.app, h.msgid, h.procid),
+            ("strongroom", "audit", pid.as_str())
+        );
+        assert_eq!(
+            (h.facility, h.severity),
+            (13, 5),
+            "log audit, notice: {text}"
+        );
         for part in [
             "actor=admin",
             "face=nethsm",
@@ -303,7 +316,13 @@ async fn syslog_messages_reach_udp_and_tcp_receivers_without_secrets() {
         }
     }
     // A refusal is audited too, with its outcome and status.
-    ok(s.request(Method::PUT, "/config/logging").basic_auth("sysloguser", Some(USER_PASS)).json(&debug), 403).await;
+    ok(
+        s.request(Method::PUT, "/config/logging")
+            .basic_auth("sysloguser", Some(USER_PASS))
+            .json(&debug),
+        403,
+    )
+    .await;
     let denied = rx
         .wait_for("udp", "the refusal's audit event", |t| {
             t.contains(" audit ") && t.contains("actor=sysloguser") && t.contains("outcome=denied")
@@ -343,7 +362,10 @@ async fn syslog_messages_reach_udp_and_tcp_receivers_without_secrets() {
     for i in 0..20 {
         ok(test_message(&s, &sid, &format!("after the drop {i}")), 204).await;
         let got = rx.drain(Duration::from_millis(300)).await;
-        if got.iter().any(|r| r.via == "tcp" && r.text.contains("after the drop")) {
+        if got
+            .iter()
+            .any(|r| r.via == "tcp" && r.text.contains("after the drop"))
+        {
             reconnected = true;
             break;
         }
@@ -412,7 +434,11 @@ async fn the_list_follows_changes_live_and_an_empty_list_sends_nothing() {
         .await;
     // Only UDP now: TCP gets nothing more.
     ok(
-        put(&s, &sid, json!([{"host": "127.0.0.1", "port": rx.udp_port}])),
+        put(
+            &s,
+            &sid,
+            json!([{"host": "127.0.0.1", "port": rx.udp_port}]),
+        ),
         204,
     )
     .await;
@@ -442,7 +468,13 @@ async fn the_list_follows_changes_live_and_an_empty_list_sends_nothing() {
         json!({"ipAddress": "0.0.0.0", "port": 514, "logLevel": "info"})
     );
     let r = test_message(&s, &sid, "third").answer().await;
-    appliance_error(r, 400, "NO_SYSLOG_SERVERS", appliance_message("NO_SYSLOG_SERVERS")).await;
+    appliance_error(
+        r,
+        400,
+        "NO_SYSLOG_SERVERS",
+        appliance_message("NO_SYSLOG_SERVERS"),
+    )
+    .await;
     s.create_user(Some("quiet"), "Operator", USER_PASS).await;
     let silent = rx.drain(Duration::from_millis(700)).await;
     assert!(silent.is_empty(), "{silent:#?}");
@@ -461,7 +493,10 @@ async fn the_list_follows_changes_live_and_an_empty_list_sends_nothing() {
     )
     .await;
     ok(
-        put_logging(&s, json!({"ipAddress": "0.0.0.0", "port": 514, "logLevel": "warning"})),
+        put_logging(
+            &s,
+            json!({"ipAddress": "0.0.0.0", "port": 514, "logLevel": "warning"}),
+        ),
         204,
     )
     .await;
@@ -473,6 +508,20 @@ async fn the_list_follows_changes_live_and_an_empty_list_sends_nothing() {
         logging(&s).await,
         json!({"ipAddress": "syslog.example.com", "port": 6514, "logLevel": "warning"})
     );
+
+    // A factory reset erases the setting: sending stops at once.
+    let udp = json!({"ipAddress": "127.0.0.1", "port": rx.udp_port, "logLevel": "debug"});
+    ok(put_logging(&s, udp), 204).await;
+    s.state().await;
+    rx.wait_for("udp", "a log line", |t| t.contains("request completed"))
+        .await;
+    ok(s.as_admin(Method::POST, "/system/factory-reset"), 204).await;
+    rx.drain(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        s.state().await;
+    }
+    let after_reset = rx.drain(Duration::from_millis(500)).await;
+    assert!(after_reset.is_empty(), "{after_reset:#?}");
 }
 
 #[tokio::test]
@@ -491,7 +540,10 @@ async fn the_list_query_filters_sorts_and_pages() {
             .map(|e| e["host"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(hosts(list(&s, &sid, "").await), ["b.example", "a.example", "c.example"]);
+    assert_eq!(
+        hosts(list(&s, &sid, "").await),
+        ["b.example", "a.example", "c.example"]
+    );
     assert_eq!(
         hosts(list(&s, &sid, "?sort_by=port").await),
         ["c.example", "a.example", "b.example"]
@@ -544,7 +596,8 @@ async fn bad_input_wrong_role_and_wrong_state() {
     s.provision().await;
     s.create_user(Some("op"), "Operator", OP_PASS).await;
     // A namespace's users are created before the namespace (NetHSM's order).
-    s.create_user(Some("ns~admin"), "Administrator", OP_PASS).await;
+    s.create_user(Some("ns~admin"), "Administrator", OP_PASS)
+        .await;
     ok(s.as_admin(Method::PUT, "/namespaces/ns"), 204).await;
     let sid = session(&s).await;
 
@@ -583,9 +636,7 @@ async fn bad_input_wrong_role_and_wrong_state() {
     );
 
     // The appliance face: 400 in its shape.
-    let entry = |host: &str, port: i64, protocol: &str| {
-        json!({"host": host, "port": port, "protocol": protocol})
-    };
+    let entry = |host: &str, port: i64, protocol: &str| json!({"host": host, "port": port, "protocol": protocol});
     let invalid = appliance_message("INVALID_SYSLOG_SERVER");
     for list in [
         json!([entry("bad host", 514, "UDP")]),
@@ -594,15 +645,25 @@ async fn bad_input_wrong_role_and_wrong_state() {
         json!([entry("a.example", 65536, "UDP")]),
         json!([entry("a.example", 514, "SCTP")]),
         json!([{"port": 514}]),
-        json!([entry("a.example", 514, "UDP"), entry("a.example", 514, "UDP")]),
+        json!([
+            entry("a.example", 514, "UDP"),
+            entry("a.example", 514, "UDP")
+        ]),
         Value::Array((1..=17).map(|p| entry("a.example", p, "TCP")).collect()),
     ] {
         let r = put(&s, &sid, list.clone()).answer().await;
         appliance_error(r, 400, "INVALID_SYSLOG_SERVER", invalid.clone()).await;
     }
-    let r = put(&s, &sid, json!([entry("a.example", 514, "UDP"), entry("b.example", 2514, "RELP")]))
-        .answer()
-        .await;
+    let r = put(
+        &s,
+        &sid,
+        json!([
+            entry("a.example", 514, "UDP"),
+            entry("b.example", 2514, "RELP")
+        ]),
+    )
+    .answer()
+    .await;
     appliance_error(
         r,
         400,
@@ -611,19 +672,35 @@ async fn bad_input_wrong_role_and_wrong_state() {
     )
     .await;
     let r = put(&s, &sid, json!({"host": "a.example"})).answer().await;
-    appliance_error(r, 400, "INVALID_REQUEST", starting("Invalid request body: ")).await;
+    appliance_error(
+        r,
+        400,
+        "INVALID_REQUEST",
+        starting("Invalid request body: "),
+    )
+    .await;
     let r = s
         .appliance(Method::POST, TEST_MESSAGE)
         .header("x-dr-session", &sid)
         .json(&json!({}))
         .answer()
         .await;
-    appliance_error(r, 400, "INVALID_REQUEST", starting("Invalid request body: ")).await;
+    appliance_error(
+        r,
+        400,
+        "INVALID_REQUEST",
+        starting("Invalid request body: "),
+    )
+    .await;
     assert_eq!(list(&s, &sid, "").await["list"], json!([]));
     // The message names which entry and which rule.
-    let r = put(&s, &sid, json!([entry("a.example", 514, "UDP"), entry("a.example", 0, "UDP")]))
-        .answer()
-        .await;
+    let r = put(
+        &s,
+        &sid,
+        json!([entry("a.example", 514, "UDP"), entry("a.example", 0, "UDP")]),
+    )
+    .answer()
+    .await;
     let body: Value = r.json().await.unwrap();
     assert_eq!(
         body["message"],
@@ -634,9 +711,8 @@ async fn bad_input_wrong_role_and_wrong_state() {
     for (user, pass) in [("op", OP_PASS), ("ns~admin", OP_PASS)] {
         for r in [
             s.request(Method::GET, "/config/logging"),
-            s.request(Method::PUT, "/config/logging").json(
-                &json!({"ipAddress": "192.0.2.1", "port": 514, "logLevel": "info"}),
-            ),
+            s.request(Method::PUT, "/config/logging")
+                .json(&json!({"ipAddress": "192.0.2.1", "port": 514, "logLevel": "info"})),
         ] {
             let r = r.basic_auth(user, Some(pass)).answer().await;
             nethsm_error(r, 403, "Access denied.").await;
@@ -652,7 +728,8 @@ async fn bad_input_wrong_role_and_wrong_state() {
     for r in [
         s.appliance(Method::GET, SYSLOG),
         s.appliance(Method::PUT, SYSLOG).json(&json!([])),
-        s.appliance(Method::POST, TEST_MESSAGE).json(&json!({"message": "x"})),
+        s.appliance(Method::POST, TEST_MESSAGE)
+            .json(&json!({"message": "x"})),
     ] {
         appliance_error(r.answer().await, 401, "", "").await;
     }

@@ -328,7 +328,8 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
     face.nethsm(400, "ipAddress must be an IPv4 or IPv6 address", r)
         .await;
     let r = logging("192.0.2.1", 0);
-    face.nethsm(400, "port must be between 1 and 65535", r).await;
+    face.nethsm(400, "port must be between 1 and 65535", r)
+        .await;
 
     // The key store.
     use base64::Engine;

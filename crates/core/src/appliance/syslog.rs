@@ -95,7 +95,9 @@ fn is_dns_name(host: &str) -> bool {
         && name.len() <= 253
         && name.split('.').all(|label| {
             (1..=63).contains(&label.len())
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -228,7 +230,13 @@ mod tests {
 
     #[test]
     fn hosts_are_addresses_or_dns_names() {
-        for ok in ["192.0.2.1", "2001:db8::1", "syslog.example.com", "log-1", "a.b."] {
+        for ok in [
+            "192.0.2.1",
+            "2001:db8::1",
+            "syslog.example.com",
+            "log-1",
+            "a.b.",
+        ] {
             assert_eq!(check_destination(&d(ok, 514)), Ok(()), "{ok}");
         }
         let long = format!("{}.com", "a".repeat(250));
@@ -251,10 +259,7 @@ mod tests {
             Err((2, SyslogRule::Duplicate))
         );
         let many: Vec<_> = (1..=17).map(|p| d("h", p)).collect();
-        assert_eq!(
-            check_destinations(&many),
-            Err((16, SyslogRule::TooMany))
-        );
+        assert_eq!(check_destinations(&many), Err((16, SyslogRule::TooMany)));
         assert_eq!(check_destinations(&many[..16]), Ok(()));
     }
 }

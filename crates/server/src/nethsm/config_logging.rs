@@ -9,9 +9,7 @@ use std::net::IpAddr;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use strongroom_core::appliance::syslog::{
-    LogLevel, SyslogConfig, SyslogDestination, Transport,
-};
+use strongroom_core::appliance::syslog::{LogLevel, SyslogConfig, SyslogDestination, Transport};
 
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};

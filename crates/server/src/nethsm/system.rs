@@ -60,6 +60,8 @@ pub async fn system_factory_reset_post(
 ) -> Result<StatusCode, NetHsmError> {
     s.run(move |core| core.operational(&who)?.system().factory_reset())
         .await?;
+    // The reset erased the syslog setting too: stop sending.
+    crate::syslog::reload(&s.core);
     Ok(StatusCode::NO_CONTENT)
 }
 
