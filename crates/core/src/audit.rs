@@ -801,7 +801,7 @@ impl Core {
                         self.advance_anchor(seq, &prev);
                     }
                     if let Some(observe) = self.audit_observer.get() {
-                        stored.iter().for_each(|event| observe(event));
+                        stored.iter().for_each(observe);
                     }
                     return Ok(Commit::Committed(r));
                 }

@@ -104,6 +104,9 @@ pub struct Forwarder {
     least: AtomicU8,
     pub counters: Arc<Counters>,
     hostname: String,
+    /// Held from reading the stored setting to applying it ([`reload`]), so two changes
+    /// applied at once cannot leave the older one in force.
+    reloading: std::sync::Mutex<()>,
 }
 
 /// The forwarder of this process.
@@ -114,6 +117,7 @@ pub fn forwarder() -> &'static Forwarder {
         least: AtomicU8::new(NOTHING),
         counters: Arc::default(),
         hostname: hostname(),
+        reloading: std::sync::Mutex::new(()),
     })
 }
 
@@ -398,11 +402,16 @@ async fn tcp_connect(d: &SyslogDestination) -> Option<tokio::net::TcpStream> {
     Some(stream)
 }
 
-/// Makes the forwarder follow the stored setting again (at start, and after a factory reset
-/// erased it). Readable in any state.
+/// Makes the forwarder follow the stored setting: at start, after each change through either
+/// face, after a factory reset erased it. Readable in any state. Must run inside the runtime.
 pub fn reload(core: &strongroom_core::Core) {
+    let forwarder = forwarder();
+    let _one_at_a_time = forwarder
+        .reloading
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     match core.syslog_config() {
-        Ok(config) => forwarder().apply(&config),
+        Ok(config) => forwarder.apply(&config),
         Err(e) => tracing::error!(
             target: LOCAL_ONLY_TARGET,
             error = %e,
@@ -440,6 +449,9 @@ where
         id: &tracing::span::Id,
         ctx: Context<'_, S>,
     ) {
+        if attrs.metadata().fields().field("request_id").is_none() {
+            return;
+        }
         let mut found = RequestIdField(None);
         attrs.record(&mut found);
         if let (Some(request_id), Some(span)) = (found.0, ctx.span(id)) {

@@ -5,13 +5,13 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use strongroom_core::appliance::syslog::{SyslogRule, check_destinations};
 
 use super::error::ApplianceError;
 use super::extract::{ApplianceJson, DrSession};
 use super::syslog_wire::{
-    ListQuery, SyslogServerInfo, SyslogServerInfoList, TestMessage, invalid_server,
+    ListQuery, SyslogServerInfo, SyslogServerInfoList, TestMessage, invalid_query, invalid_server,
 };
 use crate::app::AppState;
 
@@ -19,8 +19,12 @@ use crate::app::AppState;
 pub async fn get_syslog_servers(
     State(s): State<AppState>,
     session: DrSession,
-    Query(pairs): Query<Vec<(String, String)>>,
+    uri: Uri,
 ) -> Result<Json<SyslogServerInfoList>, ApplianceError> {
+    // Parsed here rather than by the `Query` extractor, whose refusal is not in this face's
+    // shape.
+    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map_err(|e| invalid_query(&e.body_text()))?;
     let query = ListQuery::parse(pairs)?;
     let config = s
         .run(move |core| core.operational(&session.principal)?.appliance().syslog())
@@ -46,14 +50,13 @@ pub async fn update_syslog_servers(
     // The core checks again; checked here to answer in this face's codes.
     check_destinations(&destinations)
         .map_err(|(i, rule): (usize, SyslogRule)| invalid_server(i + 1, &rule.message()))?;
-    let config = s
-        .run(move |core| {
-            core.operational(&session.principal)?
-                .appliance()
-                .set_syslog_destinations(destinations)
-        })
-        .await?;
-    crate::syslog::forwarder().apply(&config);
+    s.run(move |core| {
+        core.operational(&session.principal)?
+            .appliance()
+            .set_syslog_destinations(destinations)
+    })
+    .await?;
+    crate::syslog::reload(&s.core);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -114,7 +114,8 @@ pub struct ListQuery {
     offset: usize,
 }
 
-fn invalid_query(detail: &str) -> ApplianceError {
+/// `INVALID_QUERY`.
+pub fn invalid_query(detail: &str) -> ApplianceError {
     ApplianceError::new(
         StatusCode::BAD_REQUEST,
         "INVALID_QUERY",
@@ -156,7 +157,7 @@ impl ListQuery {
                 _ => {}
             }
         }
-        if q.filter_property.is_some() != !q.filter.is_empty() {
+        if q.filter_property.is_some() == q.filter.is_empty() {
             return Err(invalid_query(
                 "filter_property and filter must be used together",
             ));

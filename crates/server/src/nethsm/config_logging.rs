@@ -75,13 +75,12 @@ pub async fn config_logging_put(
         transport: Transport::Udp,
     });
     let level = req.log_level;
-    let config = s
-        .run(move |core| {
-            core.operational(&who)?
-                .appliance()
-                .set_syslog_first(first, level)
-        })
-        .await?;
-    crate::syslog::forwarder().apply(&config);
+    s.run(move |core| {
+        core.operational(&who)?
+            .appliance()
+            .set_syslog_first(first, level)
+    })
+    .await?;
+    crate::syslog::reload(&s.core);
     Ok(StatusCode::NO_CONTENT)
 }
