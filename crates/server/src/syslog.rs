@@ -112,13 +112,7 @@ pub struct Forwarder {
 /// The forwarder of this process.
 pub fn forwarder() -> &'static Forwarder {
     static FORWARDER: OnceLock<Forwarder> = OnceLock::new();
-    FORWARDER.get_or_init(|| Forwarder {
-        routes: RwLock::new(Vec::new()),
-        least: AtomicU8::new(NOTHING),
-        counters: Arc::default(),
-        hostname: hostname(),
-        reloading: std::sync::Mutex::new(()),
-    })
+    FORWARDER.get_or_init(Forwarder::new)
 }
 
 /// The host's name as RFC 5424 wants it (printable ASCII, no space), or `-`.
@@ -134,6 +128,16 @@ fn hostname() -> String {
 }
 
 impl Forwarder {
+    fn new() -> Forwarder {
+        Forwarder {
+            routes: RwLock::new(Vec::new()),
+            least: AtomicU8::new(NOTHING),
+            counters: Arc::default(),
+            hostname: hostname(),
+            reloading: std::sync::Mutex::new(()),
+        }
+    }
+
     /// Follows `config`: destinations that stay keep their queue and connection; new ones
     /// get a task; removed ones end once their queue is empty. Must run inside the runtime.
     pub fn apply(&self, config: &SyslogConfig) {
@@ -323,9 +327,19 @@ fn backoff(n: u32) -> Duration {
 
 async fn send_udp(d: SyslogDestination, mut rx: mpsc::Receiver<Arc<str>>, counters: Arc<Counters>) {
     let mut socket: Option<tokio::net::UdpSocket> = None;
+    // After a name that did not resolve (or a socket that failed), the next try waits: a
+    // lookup per message would hold every message behind a slow resolver.
+    let mut retry_at = tokio::time::Instant::now();
+    let mut failures = 0u32;
     while let Some(message) = rx.recv().await {
-        if socket.is_none() {
+        if socket.is_none() && tokio::time::Instant::now() >= retry_at {
             socket = udp_socket(&d).await;
+            if socket.is_none() {
+                failures += 1;
+                retry_at = tokio::time::Instant::now() + backoff(failures);
+            } else {
+                failures = 0;
+            }
         }
         let sent = match &socket {
             Some(s) => s.send(message.as_bytes()).await.is_ok(),
@@ -576,6 +590,25 @@ mod tests {
                 f.hostname
             )
         );
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let f = Forwarder::new();
+        let (queue, mut rx) = mpsc::channel(QUEUE);
+        let d = SyslogDestination {
+            host: "192.0.2.1".into(),
+            port: 514,
+            transport: Transport::Udp,
+        };
+        f.routes.write().unwrap().push((d, Route { queue }));
+        f.least.store(Severity::Debug as u8, Ordering::Relaxed);
+        // Nobody empties the queue: the offers past its size return at once, counted.
+        for i in 0..QUEUE + 5 {
+            f.offer(format!("message {i}"));
+        }
+        assert_eq!(f.counters.dropped.load(Ordering::Relaxed), 5);
+        assert_eq!(&*rx.try_recv().unwrap(), "message 0");
     }
 
     #[test]
