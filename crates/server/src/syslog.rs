@@ -241,14 +241,11 @@ impl Forwarder {
         if let Some(count) = event.count {
             let _ = write!(text, " count={count}");
         }
-        let message = self.format(
-            FACILITY_LOG_AUDIT,
-            severity,
-            &event.time,
-            "audit",
-            "-",
-            &text,
-        );
+        // The event's own time in the trail (the appliance clock).
+        let time = OffsetDateTime::parse(&event.time, &Rfc3339)
+            .map(timestamp)
+            .unwrap_or_else(|_| now());
+        let message = self.format(FACILITY_LOG_AUDIT, severity, &time, "audit", "-", &text);
         self.offer(message);
     }
 
@@ -276,10 +273,18 @@ impl Forwarder {
     }
 }
 
-fn now() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
+/// RFC 5424's TIMESTAMP: RFC 3339 in UTC with at most 6 digits of fraction.
+fn timestamp(at: OffsetDateTime) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    at.to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
         .unwrap_or_else(|_| "-".into())
+}
+
+fn now() -> String {
+    timestamp(OffsetDateTime::now_utc())
 }
 
 /// The message text with control characters written out (`\n`, `\u{1b}`), so a value in a
@@ -561,6 +566,12 @@ mod tests {
         assert_eq!(clean("a\nb\r\u{1b}[1m\tc"), "a\\nb\\r\\u{1b}[1m c");
         let long = "é".repeat(MAX_MSG_BYTES);
         assert!(clean(&long).len() <= MAX_MSG_BYTES + 4);
+    }
+
+    #[test]
+    fn timestamps_have_at_most_six_digits_of_fraction() {
+        let at = OffsetDateTime::parse("2026-11-23T13:00:05.789117227+01:00", &Rfc3339).unwrap();
+        assert_eq!(timestamp(at), "2026-11-23T12:00:05.789117Z");
     }
 
     #[test]

@@ -148,7 +148,13 @@ fn parse(text: &str) -> Header<'_> {
     let mut next = || fields.next().unwrap_or_else(|| panic!("a field in {text}"));
     assert_eq!(next(), "1", "version 1: {text}");
     let time = next();
-    OffsetDateTime::parse(time, &Rfc3339).unwrap_or_else(|_| panic!("RFC 3339: {time}"));
+    let at = OffsetDateTime::parse(time, &Rfc3339).unwrap_or_else(|_| panic!("RFC 3339: {time}"));
+    assert!(at.offset().is_utc() && time.ends_with('Z'), "UTC: {text}");
+    // RFC 5424's TIME-SECFRAC: at most 6 digits.
+    let fraction = time
+        .split_once('.')
+        .map_or("", |(_, f)| f.trim_end_matches('Z'));
+    assert!(fraction.len() <= 6, "{text}");
     let header = Header {
         facility: pri / 8,
         severity: pri % 8,
