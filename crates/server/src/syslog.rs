@@ -90,6 +90,17 @@ pub struct Counters {
     pub sent: AtomicU64,
 }
 
+impl Counters {
+    /// Each count by its name in the metrics: `sent`, `dropped`, `failed`.
+    pub fn totals(&self) -> [(&'static str, u64); 3] {
+        [
+            ("sent", self.sent.load(Ordering::Relaxed)),
+            ("dropped", self.dropped.load(Ordering::Relaxed)),
+            ("failed", self.failed.load(Ordering::Relaxed)),
+        ]
+    }
+}
+
 /// One destination's queue, and the task that empties it.
 struct Route {
     queue: mpsc::Sender<Arc<str>>,

@@ -406,11 +406,31 @@ async fn syslog_messages_reach_udp_and_tcp_receivers_without_secrets() {
     })
     .await;
 
+    // The forwarder's counts are metrics: messages were sent, and the TCP drop cost some.
+    s.create_user(Some("metrics"), "Metrics", OP_PASS).await;
+    let metrics: Value = s
+        .get("/metrics")
+        .basic_auth("metrics", Some(OP_PASS))
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap();
+    let count = |outcome: &str| -> u64 {
+        metrics[format!("syslog_messages_total.{outcome}")]
+            .as_str()
+            .unwrap_or_else(|| panic!("syslog_messages_total.{outcome} in {metrics}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(count("sent") >= 4, "{metrics}");
+    assert_eq!(count("dropped"), 0, "{metrics}");
+
     // No secret of the scenario in any message: in clear, base64 or hex.
     rx.drain(Duration::from_millis(300)).await;
     assert!(rx.all.len() > 10, "{:#?}", rx.all);
     let b64 = base64::engine::general_purpose::STANDARD;
-    for secret in [ADMIN, UNLOCK, USER_PASS, BACKUP_PASS] {
+    for secret in [ADMIN, UNLOCK, USER_PASS, BACKUP_PASS, OP_PASS] {
         for form in [secret.to_owned(), b64.encode(secret), hex::encode(secret)] {
             for r in &rx.all {
                 assert!(!r.text.contains(&form), "{secret} ({form}) in {}", r.text);
