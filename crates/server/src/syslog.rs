@@ -338,7 +338,7 @@ async fn resolve(d: &SyslogDestination) -> Option<std::net::SocketAddr> {
 
 /// The wait before reconnect attempt `n` (1 s, 2 s, 4 s ... up to [`MAX_BACKOFF`]).
 fn backoff(n: u32) -> Duration {
-    Duration::from_secs(1u64 << n.min(5)).min(MAX_BACKOFF)
+    Duration::from_secs(1u64 << n.saturating_sub(1).min(5)).min(MAX_BACKOFF)
 }
 
 async fn send_udp(d: SyslogDestination, mut rx: mpsc::Receiver<Arc<str>>, counters: Arc<Counters>) {
@@ -389,6 +389,11 @@ async fn send_tcp(d: SyslogDestination, mut rx: mpsc::Receiver<Arc<str>>, counte
     while let Some(message) = rx.recv().await {
         // RFC 6587 octet counting: the length in bytes, a space, the message.
         let framed = format!("{} {message}", message.len());
+        if stream.as_ref().is_some_and(peer_closed) {
+            // Closed by the receiver while idle: a write would still be taken by the kernel
+            // and lost, so connect again first.
+            stream = None;
+        }
         loop {
             if stream.is_none() {
                 stream = tcp_connect(&d).await;
@@ -419,6 +424,17 @@ async fn send_tcp(d: SyslogDestination, mut rx: mpsc::Receiver<Arc<str>>, counte
                 }
             }
         }
+    }
+}
+
+/// Whether the receiver closed the connection (it never sends anything, so anything readable
+/// is its end of stream or an error). Does not wait.
+fn peer_closed(stream: &tokio::net::TcpStream) -> bool {
+    let mut buf = [0u8; 256];
+    match stream.try_read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
     }
 }
 
@@ -631,6 +647,12 @@ mod tests {
         }
         assert_eq!(f.counters.dropped.load(Ordering::Relaxed), 5);
         assert_eq!(&*rx.try_recv().unwrap(), "message 0");
+    }
+
+    #[test]
+    fn reconnects_back_off_up_to_thirty_seconds() {
+        let waits: Vec<u64> = (1..=8).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
     }
 
     #[test]
