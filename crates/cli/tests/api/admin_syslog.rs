@@ -535,6 +535,36 @@ async fn the_list_follows_changes_live_and_an_empty_list_sends_nothing() {
         json!({"ipAddress": "syslog.example.com", "port": 6514, "logLevel": "warning"})
     );
 
+    // A first entry set by NetHSM that equals a later one is kept once.
+    ok(
+        put(
+            &s,
+            &sid,
+            json!([
+                {"host": "192.0.2.1", "port": 514, "protocol": "UDP"},
+                {"host": "192.0.2.2", "port": 514, "protocol": "UDP"},
+                {"host": "192.0.2.3", "port": 514, "protocol": "TCP"},
+            ]),
+        ),
+        204,
+    )
+    .await;
+    ok(
+        put_logging(
+            &s,
+            json!({"ipAddress": "192.0.2.2", "port": 514, "logLevel": "info"}),
+        ),
+        204,
+    )
+    .await;
+    assert_eq!(
+        list(&s, &sid, "").await["list"],
+        json!([
+            {"host": "192.0.2.2", "port": 514, "protocol": "UDP"},
+            {"host": "192.0.2.3", "port": 514, "protocol": "TCP"},
+        ])
+    );
+
     // A factory reset erases the setting: sending stops at once.
     let udp = json!({"ipAddress": "127.0.0.1", "port": rx.udp_port, "logLevel": "debug"});
     ok(put_logging(&s, udp), 204).await;
