@@ -88,11 +88,16 @@ impl SyslogRule {
 }
 
 /// Whether `host` is a DNS name: labels of 1 to 63 letters, digits and hyphens, not starting
-/// or ending with a hyphen, 253 bytes at most (an optional final dot aside).
+/// or ending with a hyphen, 253 bytes at most (an optional final dot aside), the last label
+/// not all digits (so a mistyped address such as `999.1.1.1` is not taken for a name).
 fn is_dns_name(host: &str) -> bool {
     let name = host.strip_suffix('.').unwrap_or(host);
     !name.is_empty()
         && name.len() <= 253
+        && !name
+            .rsplit('.')
+            .next()
+            .is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit()))
         && name.split('.').all(|label| {
             (1..=63).contains(&label.len())
                 && label
@@ -241,7 +246,18 @@ mod tests {
         }
         let long = format!("{}.com", "a".repeat(250));
         for bad in [
-            "", "0.0.0.0", "::", "-a.com", "a-.com", "a..b", "a b", "[::1]", "x:1", &long,
+            "",
+            "0.0.0.0",
+            "::",
+            "999.1.1.1",
+            "10.0.0",
+            "-a.com",
+            "a-.com",
+            "a..b",
+            "a b",
+            "[::1]",
+            "x:1",
+            &long,
         ] {
             assert_eq!(
                 check_destination(&d(bad, 514)),
