@@ -350,6 +350,10 @@ fn current_unwritten() -> Option<Arc<RequestAudit>> {
 /// for a count, how many requests it stands for and when the first was.
 type Queued = (NewAuditEvent, String, Option<(u64, String)>);
 
+/// Told of each audit event right after it is stored (see [`Core::observe_audit`]). Called
+/// with the trail's append lock held: it must return at once, never block or write.
+pub type AuditObserver = Box<dyn Fn(&AuditEvent) + Send + Sync>;
+
 /// How a finished request is to be recorded ([`Core::record_request`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
@@ -583,6 +587,12 @@ impl Core {
         self.now().format(&Rfc3339).unwrap_or_default()
     }
 
+    /// Installs the one observer of stored audit events (the server's syslog forwarder);
+    /// `false` if one is installed already.
+    pub fn observe_audit(&self, observer: AuditObserver) -> bool {
+        self.audit_observer.set(observer).is_ok()
+    }
+
     /// Appends what waits (events recorded while Locked, counted failures). The server calls
     /// this every minute; it happens anyway before any other event is appended.
     pub fn flush_audit(&self) {
@@ -746,6 +756,7 @@ impl Core {
                 }
             };
             let (mut seq, mut prev) = (head.seq, head.hash.clone());
+            let mut stored = Vec::with_capacity(events.len());
             for (new, time, counted) in events {
                 seq += 1;
                 let mut event = AuditEvent {
@@ -767,6 +778,7 @@ impl Core {
                 event.hash = event.compute_hash(Some(&key)).expect("the key is known");
                 prev = event.hash.clone();
                 audit = audit.put(event_path(seq), json(&event)?);
+                stored.push(event);
             }
             if seq != head.seq {
                 audit = audit.put(
@@ -787,6 +799,9 @@ impl Core {
                 Commit::Committed(r) => {
                     if seq != head.seq {
                         self.advance_anchor(seq, &prev);
+                    }
+                    if let Some(observe) = self.audit_observer.get() {
+                        stored.iter().for_each(observe);
                     }
                     return Ok(Commit::Committed(r));
                 }

@@ -333,6 +333,8 @@ pub struct Core {
     pending_audit: Mutex<audit::Pending>,
     /// Serialises audit appends within this process (the store's check serialises nodes).
     audit_append: Mutex<()>,
+    /// Told of every audit event once it is stored (the server's syslog forwarder).
+    audit_observer: std::sync::OnceLock<audit::AuditObserver>,
     audit_max_events: u64,
     /// What this node last saw of its store (see [`anchor`]).
     anchor: anchor::Anchor,
@@ -446,6 +448,7 @@ impl Core {
             passkey_window: settings.passkey_window,
             pending_audit: Mutex::new(audit::Pending::default()),
             audit_append: Mutex::new(()),
+            audit_observer: std::sync::OnceLock::new(),
             audit_max_events: settings.audit_max_events,
             anchor,
             accept_store_rollback: settings.accept_store_rollback,

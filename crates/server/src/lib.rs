@@ -29,6 +29,7 @@ pub mod recent_logs;
 pub mod serve;
 pub mod services;
 pub mod support_bundles;
+pub mod syslog;
 pub mod tasks;
 #[cfg(feature = "test-clock")]
 pub mod test_clock;

@@ -30,23 +30,24 @@ impl FromStr for LogFormat {
 }
 
 /// Installs the global subscriber. Logs go to stderr; stdout carries only the start-up lines
-/// (address and certificate fingerprint) that scripts read.
+/// (address and certificate fingerprint) that scripts read. The lines that pass `filter` also
+/// reach the syslog forwarder ([`crate::syslog::SyslogLayer`]), which sends those at or above
+/// its own level.
 pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(filter)
         .map_err(|e| anyhow::anyhow!("invalid log filter {filter:?}: {e}"))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // The recent lines are kept for support bundles too (`recent_logs`), past the same filter.
-    let recent = crate::recent_logs::global().layer();
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(crate::syslog::SyslogLayer)
+        .with(crate::recent_logs::global().layer());
     let result = match format {
-        LogFormat::Text => builder.finish().with(recent).try_init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .finish()
-            .with(recent)
+        LogFormat::Text => registry.with(stderr).try_init(),
+        LogFormat::Json => registry
+            .with(stderr.json().with_current_span(true))
             .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("installing the logger: {e}"))

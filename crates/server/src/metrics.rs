@@ -72,6 +72,12 @@ impl Metrics {
             self.started.elapsed().as_secs().to_string().into(),
         );
         out.insert("state".into(), state.into());
+        for (outcome, value) in crate::syslog::forwarder().counters.totals() {
+            out.insert(
+                format!("syslog_messages_total.{outcome}"),
+                value.to_string().into(),
+            );
+        }
         for (series, value) in self.snapshot() {
             let mut key = series.name.to_owned();
             for (_, v) in &series.labels {
@@ -96,6 +102,12 @@ impl Metrics {
             out.push_str(&format!(
                 "strongroom_state{{state=\"{s}\"}} {}\n",
                 u8::from(s == state)
+            ));
+        }
+        out.push_str("# TYPE strongroom_syslog_messages_total counter\n");
+        for (outcome, value) in crate::syslog::forwarder().counters.totals() {
+            out.push_str(&format!(
+                "strongroom_syslog_messages_total{{outcome=\"{outcome}\"}} {value}\n"
             ));
         }
         let mut last_name = "";

@@ -164,6 +164,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Ok((core, tls, scratch_dir))
     })
     .await??;
+    start_syslog(&core);
     tracing::info!(state = %core.state(), data_dir = %config.data_dir.display(), "store opened");
 
     let rustls_config = RustlsConfig::from_pem(
@@ -233,6 +234,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     drop(core);
     tracing::info!(open_handles, "stopped; store closed");
     Ok(())
+}
+
+/// Starts the syslog forwarder on the stored destinations (readable in any state: the node
+/// may start Locked), and feeds it every audit event the core stores from now on.
+fn start_syslog(core: &Core) {
+    crate::syslog::reload(core);
+    core.observe_audit(Box::new(|event| crate::syslog::forwarder().audit(event)));
+    tokio::spawn(crate::syslog::report_every_minute());
 }
 
 /// The clock the core and the failure limits run on. A build with the `test-clock` feature

@@ -319,6 +319,17 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
     let r = r.json(&json!({"length": 0}));
     face.nethsm(400, "length must be between 1 and 1024", r)
         .await;
+    // Syslog (admin_syslog.rs tests the rest).
+    let logging = |ip: &str, port: i64| {
+        admin(Method::PUT, "/config/logging")
+            .json(&json!({"ipAddress": ip, "port": port, "logLevel": "info"}))
+    };
+    let r = logging("syslog.example.com", 514);
+    face.nethsm(400, "ipAddress must be an IPv4 or IPv6 address", r)
+        .await;
+    let r = logging("192.0.2.1", 0);
+    face.nethsm(400, "port must be between 1 and 65535", r)
+        .await;
 
     // The key store.
     use base64::Engine;
@@ -864,6 +875,22 @@ async fn every_documented_error_of_the_appliance_face() {
         .appliance(Method::PUT, "/session")
         .header("x-dr-session", &sid);
     face.appliance("METHOD_NOT_ALLOWED", r).await;
+    // Syslog (admin_syslog.rs tests the rest).
+    let syslog = "/appliance/settings/syslog-servers";
+    let servers = |list: Value| {
+        s.appliance(Method::PUT, syslog)
+            .header("x-dr-session", &sid)
+            .json(&list)
+    };
+    let r = servers(json!([{"host": "bad host", "port": 514, "protocol": "UDP"}]));
+    face.appliance("INVALID_SYSLOG_SERVER", r).await;
+    let r = servers(json!([{"host": "192.0.2.1", "port": 514, "protocol": "RELP"}]));
+    face.appliance("UNSUPPORTED_SYSLOG_PROTOCOL", r).await;
+    let r = s
+        .appliance(Method::POST, &format!("{syslog}/actions/send-test-message"))
+        .header("x-dr-session", &sid)
+        .json(&json!({"message": "test"}));
+    face.appliance("NO_SYSLOG_SERVERS", r).await;
 
     // Updates, vSphere Replication's configuration, and a TLS probe of a closed port
     // (admin_power.rs has the rest).

@@ -6,6 +6,7 @@ mod common;
 mod admin_network;
 mod admin_power;
 mod admin_services;
+mod admin_syslog;
 mod appliance;
 mod at_rest;
 mod audit;

@@ -11,6 +11,7 @@ pub mod info;
 pub mod network;
 pub mod services;
 pub mod support;
+pub mod syslog;
 pub mod time;
 pub mod updates;
 

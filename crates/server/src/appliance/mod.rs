@@ -20,6 +20,8 @@ mod services_wire;
 mod session;
 mod settings;
 mod support_bundles;
+mod syslog;
+mod syslog_wire;
 mod tasks;
 mod time;
 mod time_wire;
@@ -117,6 +119,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/support-bundles/{support_bundle_key}",
             get(support_bundles::download_support_bundle_info)
                 .delete(support_bundles::delete_support_bundle),
+        )
+        .route(
+            "/appliance/settings/syslog-servers",
+            get(syslog::get_syslog_servers).put(syslog::update_syslog_servers),
+        )
+        .route(
+            "/appliance/settings/syslog-servers/actions/send-test-message",
+            post(syslog::send_syslog_test_message),
         )
         .fallback(error::not_found);
     // The whole face, its unknown paths included, is served only while Operational.

@@ -6,6 +6,7 @@
 //! then in the handler's extractors 401, 403, 415, 413, 406, and finally body parsing (400).
 
 mod config;
+mod config_logging;
 mod config_network;
 mod diagnose;
 mod error;
@@ -138,6 +139,13 @@ pub fn router(state: AppState) -> Router<AppState> {
             at(
                 &[Operational],
                 get(config::config_time_get).put(config::config_time_put),
+            ),
+        )
+        .route(
+            "/config/logging",
+            at(
+                &[Operational],
+                get(config_logging::config_logging_get).put(config_logging::config_logging_put),
             ),
         )
         .route("/metrics", at(&[Operational], get(metrics::metrics_get)))

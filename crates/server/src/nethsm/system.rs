@@ -62,6 +62,8 @@ pub async fn system_factory_reset_post(
         .await?;
     // The reset erased the services' records too: every service runs again.
     s.services.reload(&s.core);
+    // The reset erased the syslog setting too: stop sending.
+    crate::syslog::reload(&s.core);
     Ok(StatusCode::NO_CONTENT)
 }
 
