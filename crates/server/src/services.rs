@@ -70,7 +70,10 @@ impl Services {
     pub fn reload(&self, core: &Core) {
         for (spec, running) in SERVICES.iter().zip(&self.running) {
             match core.service_running(spec.id) {
-                Ok(on) => running.store(on, Ordering::Relaxed),
+                Ok(on) => {
+                    running.store(on, Ordering::Relaxed);
+                    follow(spec.id, on);
+                }
                 Err(e) => {
                     running.store(true, Ordering::Relaxed);
                     tracing::error!(service = spec.id, error = %e, "cannot read whether the service is stopped; it runs")
@@ -94,6 +97,7 @@ impl Services {
     pub fn set_running(&self, id: &str, running: bool) {
         if let Some(i) = index(id) {
             self.running[i].store(running, Ordering::Relaxed);
+            follow(id, running);
         }
     }
 
@@ -102,7 +106,16 @@ impl Services {
         if let Some(i) = index(id) {
             self.running[i].store(true, Ordering::Relaxed);
             self.restarts[i].fetch_add(1, Ordering::Relaxed);
+            follow(id, true);
         }
+    }
+}
+
+/// The services that are not a face act on their state themselves: the syslog forwarder
+/// stops sending while `syslog` is stopped. (A face is gated per request by [`gate`].)
+fn follow(id: &str, running: bool) {
+    if id == "syslog" {
+        crate::syslog::forwarder().set_paused(!running);
     }
 }
 

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -118,6 +118,9 @@ pub struct Forwarder {
     /// Held from reading the stored setting to applying it ([`reload`]), so two changes
     /// applied at once cannot leave the older one in force.
     reloading: std::sync::Mutex<()>,
+    /// Set while an administrator has stopped the `syslog` service (`/services`): nothing is
+    /// queued, and the destinations stay configured for when it starts again.
+    paused: AtomicBool,
 }
 
 /// The forwarder of this process.
@@ -146,7 +149,13 @@ impl Forwarder {
             counters: Arc::default(),
             hostname: hostname(),
             reloading: std::sync::Mutex::new(()),
+            paused: AtomicBool::new(false),
         }
+    }
+
+    /// Follows the `syslog` service's state (`/services`): stopped, nothing is sent.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
     }
 
     /// Follows `config`: destinations that stay keep their queue and connection; new ones
@@ -186,12 +195,18 @@ impl Forwarder {
 
     /// Whether a log line of `level` is sent.
     fn sends(&self, level: &Level) -> bool {
+        if self.paused.load(Ordering::Relaxed) {
+            return false;
+        }
         let least = self.least.load(Ordering::Relaxed);
         least != NOTHING && Severity::of_level(level) as u8 <= least
     }
 
     /// Offers a message to every destination; never waits.
     fn offer(&self, message: String) {
+        if self.paused.load(Ordering::Relaxed) {
+            return;
+        }
         let message: Arc<str> = message.into();
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
         for (_, route) in routes.iter() {
@@ -464,6 +479,25 @@ pub fn reload(core: &strongroom_core::Core) {
             "the syslog setting could not be read; syslog destinations unchanged"
         ),
     }
+}
+
+/// The `syslog` service's restart (`/services/syslog/actions/restart`): every destination's
+/// connection and queue is dropped and opened again from the stored setting.
+pub fn restart(core: &strongroom_core::Core) {
+    {
+        let forwarder = forwarder();
+        let _one_at_a_time = forwarder
+            .reloading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Dropping the senders ends the destinations' tasks and closes their connections.
+        forwarder
+            .routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+    reload(core);
 }
 
 /// Reports the forwarder's undelivered counts to the local log once a minute, when they

@@ -811,3 +811,60 @@ async fn bad_input_wrong_role_and_wrong_state() {
     )
     .await;
 }
+
+/// The `syslog` service of `/services`: stopped, nothing is sent (not even audit events)
+/// while the destinations stay configured; started, sending resumes; restarted, the TCP
+/// connection is opened anew.
+#[tokio::test]
+async fn the_syslog_service_stops_and_starts_sending() {
+    let s = Server::start();
+    s.provision().await;
+    let mut rx = Receivers::start().await;
+    let sid = session(&s).await;
+    ok(
+        put(
+            &s,
+            &sid,
+            json!([{"host": "127.0.0.1", "port": rx.tcp_port, "protocol": "TCP"}]),
+        ),
+        204,
+    )
+    .await;
+    ok(test_message(&s, &sid, "before"), 204).await;
+    rx.wait_for("tcp", "the first test message", |t| t.ends_with(" before"))
+        .await;
+
+    let service = |action: &str| {
+        s.appliance(Method::POST, &format!("/services/syslog/actions/{action}"))
+            .header("x-dr-session", &sid)
+    };
+    ok(service("stop"), 204).await;
+    rx.drain(Duration::from_millis(300)).await;
+    // The list is kept, so a test message is accepted; it goes nowhere.
+    ok(test_message(&s, &sid, "while stopped"), 204).await;
+    s.create_user(Some("unheard"), "Operator", USER_PASS).await;
+    let silent = rx.drain(Duration::from_millis(700)).await;
+    assert!(silent.is_empty(), "sent while stopped: {silent:#?}");
+    assert_eq!(list(&s, &sid, "").await["_meta"]["total"], 1);
+
+    ok(service("start"), 204).await;
+    ok(test_message(&s, &sid, "after start"), 204).await;
+    rx.wait_for("tcp", "the test message after start", |t| {
+        t.ends_with(" after start")
+    })
+    .await;
+
+    // A restart drops the connection and opens a new one: the message after it arrives.
+    ok(service("restart"), 204).await;
+    ok(test_message(&s, &sid, "after restart"), 204).await;
+    rx.wait_for("tcp", "the test message after restart", |t| {
+        t.ends_with(" after restart")
+    })
+    .await;
+    let all = rx.all.iter().map(|r| r.text.as_str()).collect::<Vec<_>>();
+    assert!(
+        !all.iter()
+            .any(|t| t.ends_with(" while stopped") || t.contains("unheard")),
+        "{all:#?}"
+    );
+}

@@ -109,7 +109,12 @@ async fn act(
     })
     .await?;
     match action {
-        Action::Restart => s.services.restarted(spec.id),
+        Action::Restart => {
+            s.services.restarted(spec.id);
+            if spec.id == "syslog" {
+                crate::syslog::restart(&s.core);
+            }
+        }
         _ => s.services.set_running(spec.id, running),
     }
     tracing::info!(service = spec.id, action = ?action, "service changed");
