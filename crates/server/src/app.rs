@@ -33,6 +33,8 @@ pub struct AppState {
     pub scratch_dir: std::path::PathBuf,
     /// The largest backup file a restore accepts.
     pub restore_max_bytes: usize,
+    /// Swaps the served TLS certificate after an administrator changes it.
+    pub tls: crate::tls_reload::TlsReload,
 }
 
 /// The original allows one failed attempt per second.
@@ -51,7 +53,14 @@ impl AppState {
             shutdown: Arc::new(tokio::sync::Notify::new()),
             scratch_dir,
             restore_max_bytes,
+            tls: Default::default(),
         }
+    }
+
+    /// The state of a server whose listener serves from `tls`.
+    pub fn with_tls(mut self, tls: axum_server::tls_rustls::RustlsConfig) -> Self {
+        self.tls = crate::tls_reload::TlsReload::new(tls);
+        self
     }
 
     /// Runs a blocking core call (store I/O, Argon2) on the blocking pool, inside the

@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 use crate::handles::Appliance;
 use crate::{Core, json};
 
+pub mod tls;
+
 /// The prefix of every appliance configuration record.
 pub const RECORD_PREFIX: &str = "meta/appliance/";
 const RECORD_PURPOSE: &str = "strongroom/appliance-config/v1";

@@ -6,6 +6,7 @@
 //! then in the handler's extractors 401, 403, 415, 413, 406, and finally body parsing (400).
 
 mod config;
+mod config_tls;
 mod error;
 mod extract;
 mod health;
@@ -106,6 +107,32 @@ pub fn router(state: AppState) -> Router<AppState> {
             at(
                 &[Operational],
                 get(config::config_time_get).put(config::config_time_put),
+            ),
+        )
+        .route(
+            "/config/tls/public.pem",
+            at(&[Operational], get(config_tls::tls_public_pem_get)),
+        )
+        .route(
+            "/config/tls/cert.pem",
+            at(
+                &[Operational],
+                get(config_tls::tls_cert_pem_get).put(config_tls::tls_cert_pem_put),
+            ),
+        )
+        .route(
+            "/config/tls/csr.pem",
+            at(&[Operational], post(config_tls::tls_csr_pem_post)),
+        )
+        .route(
+            "/config/tls/generate",
+            at(&[Operational], post(config_tls::tls_generate_post)),
+        )
+        .route(
+            "/config/tls/cluster-ca.pem",
+            at(
+                &[Operational],
+                get(config_tls::tls_cluster_ca_get).put(config_tls::tls_cluster_ca_put),
             ),
         )
         .route("/metrics", at(&[Operational], get(metrics::metrics_get)))
