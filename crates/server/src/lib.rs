@@ -25,9 +25,9 @@ pub mod middleware;
 pub mod nethsm;
 pub mod rate_limit;
 pub mod serve;
-pub mod tls_reload;
 #[cfg(feature = "test-clock")]
 pub mod test_clock;
+pub mod tls_reload;
 pub mod xml;
 
 pub use config::Config;

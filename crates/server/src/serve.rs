@@ -185,8 +185,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         out.flush()?;
     }
 
-    let state = AppState::new(core, scratch_dir, config.restore_max_bytes)
-        .with_tls(rustls_config.clone());
+    let state =
+        AppState::new(core, scratch_dir, config.restore_max_bytes).with_tls(rustls_config.clone());
     let core = state.core.clone();
     tokio::spawn(flush_audit_every_minute(std::sync::Arc::downgrade(&core)));
     let handle = axum_server::Handle::new();

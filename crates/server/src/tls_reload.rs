@@ -42,7 +42,9 @@ impl TlsReload {
                 identity.key_pem.as_bytes().to_vec(),
             )
             .await
-            .map_err(|e| Error::Internal(format!("the new TLS certificate cannot be served: {e}")))?;
+            .map_err(|e| {
+                Error::Internal(format!("the new TLS certificate cannot be served: {e}"))
+            })?;
         tracing::info!(fingerprint = %identity.fingerprint(), "serving the new TLS certificate");
         Ok(())
     }

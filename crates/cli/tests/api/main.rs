@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admin_tls;
 mod appliance;
 mod at_rest;
 mod audit;

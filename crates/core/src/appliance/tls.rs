@@ -23,12 +23,12 @@ use x509_parser::prelude::FromDer;
 use zeroize::Zeroizing;
 
 use super::RECORD_PREFIX;
+use crate::Core;
 use crate::access::Access;
 use crate::error::{Error, Result};
 use crate::handles::Appliance;
 use crate::keys::CsrSubject;
 use crate::tls::{self, TlsIdentity, TlsOrigin};
-use crate::Core;
 
 const PENDING_KEY: &str = "tls-pending-key";
 const CLUSTER_CA: &str = "tls-cluster-ca";
@@ -163,7 +163,9 @@ fn signed_by(cert: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> bool {
 /// Whether `chain` (the server's certificate first, each one signed by the next) reaches a
 /// certificate `ca` signed.
 fn chain_reaches(chain: &[X509Certificate<'_>], ca: &X509Certificate<'_>) -> bool {
-    chain.iter().any(|c| signed_by(c, ca) || c.as_raw() == ca.as_raw())
+    chain
+        .iter()
+        .any(|c| signed_by(c, ca) || c.as_raw() == ca.as_raw())
 }
 
 /// Whether `cert` carries `key`'s public key.
@@ -233,11 +235,7 @@ pub fn certificate_info(der: &[u8]) -> CertificateInfo {
     let sig_oid = c.signature_algorithm.algorithm.to_id_string();
     let key_oid = c.public_key().algorithm.algorithm.to_id_string();
     let alt_names = |names: Option<&[GeneralName<'_>]>| -> Vec<String> {
-        names
-            .unwrap_or_default()
-            .iter()
-            .map(general_name)
-            .collect()
+        names.unwrap_or_default().iter().map(general_name).collect()
     };
     let mut issuer_alt = Vec::new();
     for ext in c.extensions() {
@@ -407,11 +405,13 @@ fn params_for(subject: &CsrSubject) -> Result<rcgen::CertificateParams> {
                     "subjectAltNames: {name:?} is not a DNS name (ASCII, not empty)."
                 )));
             }
-            SanType::DnsName(rcgen::string::Ia5String::try_from(name.as_str()).map_err(|_| {
-                bad(format!(
-                    "subjectAltNames: {name:?} is not a DNS name (ASCII, not empty)."
-                ))
-            })?)
+            SanType::DnsName(
+                rcgen::string::Ia5String::try_from(name.as_str()).map_err(|_| {
+                    bad(format!(
+                        "subjectAltNames: {name:?} is not a DNS name (ASCII, not empty)."
+                    ))
+                })?,
+            )
         };
         params.subject_alt_names.push(san);
     }
@@ -569,7 +569,11 @@ impl Appliance<'_> {
 
     /// The appliance face's `csr_format`: the signed certificate for the key of the last
     /// `generate-csr` (or for the served key), and its intermediate CAs.
-    pub fn install_tls_certificate(&self, certificate: &str, chain: &[String]) -> Result<TlsIdentity> {
+    pub fn install_tls_certificate(
+        &self,
+        certificate: &str,
+        chain: &[String],
+    ) -> Result<TlsIdentity> {
         self.require(Access::RootAdministrator)?;
         let (core, _, _) = self.parts();
         let mut ders = certificates_of(certificate, "certificate")?;
@@ -627,7 +631,11 @@ impl Appliance<'_> {
 
     /// NetHSM `POST /config/tls/generate`: a new key and a self-signed certificate for the
     /// names the served one has.
-    pub fn generate_tls_key(&self, key_type: TlsKeyType, length: Option<u32>) -> Result<TlsIdentity> {
+    pub fn generate_tls_key(
+        &self,
+        key_type: TlsKeyType,
+        length: Option<u32>,
+    ) -> Result<TlsIdentity> {
         self.require(Access::RootAdministrator)?;
         let key = new_key(key_type, length)?;
         let base = self.current()?;

@@ -31,13 +31,15 @@ impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Op
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, BODY_LIMIT + 1).await.map_err(|_| {
-            ApplianceError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                format!("The request body is larger than {BODY_LIMIT} bytes."),
-            )
-        })?;
+        let bytes = axum::body::to_bytes(body, BODY_LIMIT + 1)
+            .await
+            .map_err(|_| {
+                ApplianceError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    format!("The request body is larger than {BODY_LIMIT} bytes."),
+                )
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(None));
         }
@@ -153,7 +155,12 @@ pub async fn update_appliance_certificate(
         })
         .await?;
     } else if let Some(csr) = spec.csr_format {
-        let chain: Vec<String> = csr.ca_chain.unwrap_or_default().into_iter().flatten().collect();
+        let chain: Vec<String> = csr
+            .ca_chain
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .collect();
         s.run(move |core| {
             core.operational(&who)?
                 .appliance()
@@ -184,12 +191,17 @@ pub async fn generate_csr(
     Ok(Json(CertificateSigningRequestData { value }))
 }
 
-fn page_parameter(query: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApplianceError> {
+fn page_parameter(
+    query: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<u64>, ApplianceError> {
     query
         .get(name)
         .map(|v| {
             v.trim().parse::<u64>().map_err(|_| {
-                ApplianceError::invalid_request(format!("{name} must be a whole number, not {v:?}."))
+                ApplianceError::invalid_request(format!(
+                    "{name} must be a whole number, not {v:?}."
+                ))
             })
         })
         .transpose()
@@ -205,7 +217,11 @@ pub async fn get_appliance_ca_certificates(
     let limit = page_parameter(&query, "limit")?.unwrap_or(DEFAULT_LIMIT);
     let offset = page_parameter(&query, "offset")?.unwrap_or(0);
     let all = s
-        .run(move |core| core.operational(&session.principal)?.appliance().trusted_cas())
+        .run(move |core| {
+            core.operational(&session.principal)?
+                .appliance()
+                .trusted_cas()
+        })
         .await?;
     let total = all.len() as u64;
     let list = all

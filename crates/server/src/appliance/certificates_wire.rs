@@ -144,7 +144,8 @@ pub struct Pkcs12CertificateData {
 
 impl std::fmt::Debug for Pkcs12CertificateData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pkcs12CertificateData").finish_non_exhaustive()
+        f.debug_struct("Pkcs12CertificateData")
+            .finish_non_exhaustive()
     }
 }
 
