@@ -12,6 +12,10 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 
 pub(crate) const TLS_PATH: &str = "meta/tls";
+/// A copy of an administrator's identity, sealed under the domain key like the rest of the
+/// node's configuration, so that it is in backups (which leave `meta/` out) and a full
+/// restore serves it again (see `docs/backup-format.md`).
+pub(crate) const TLS_BACKUP_PATH: &str = "config/tls-identity";
 pub(crate) const TLS_PURPOSE: &str = "strongroom/tls/v1";
 
 /// Names always in the certificate, so local clients can verify it by name.
@@ -174,4 +178,24 @@ pub(crate) fn load_or_create(
     let id = generate(names)?;
     store.commit(Txn::new().put(TLS_PATH, seal(device, &id)?))?;
     Ok(id)
+}
+
+/// The write that serves, on this node, the identity a full restore brings (the value of
+/// [`TLS_BACKUP_PATH`], in clear from the backup): its put at [`TLS_PATH`], sealed under this
+/// node's device key. A value that is not an identity whose key and certificate belong
+/// together refuses the restore.
+pub(crate) fn restored(device: &Sealer, value: &[u8]) -> Result<(String, Vec<u8>)> {
+    let refused = || Error::InvalidInput("the backup's TLS identity is malformed".into());
+    let mut id: TlsIdentity = serde_json::from_slice(value).map_err(|_| refused())?;
+    let key = rcgen::KeyPair::from_pem(&id.key_pem).map_err(|_| refused())?;
+    let der = hex::decode(&id.cert_der_hex).map_err(|_| refused())?;
+    let (_, cert) = <x509_parser::certificate::X509Certificate as x509_parser::prelude::FromDer<
+        _,
+    >>::from_der(&der)
+    .map_err(|_| refused())?;
+    if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+        return Err(refused());
+    }
+    id.origin = TlsOrigin::Administrator;
+    Ok((TLS_PATH.to_owned(), seal(device, &id)?))
 }

@@ -955,3 +955,68 @@ async fn appliance_certificates_and_trusted_cas() {
     assert_eq!(body["_meta"]["total"], 1);
     assert_eq!(body["list"][0]["subject_dn"], "CN=Test Root CA");
 }
+
+/// Pins `s`'s client to what a new connection is served now (as openssl reads it), for
+/// after a change whose certificate the test does not know beforehand.
+async fn served_now(s: &mut Server) -> String {
+    let fingerprint = openssl_fingerprint(s);
+    assert!(handshake(s, &fingerprint).await.is_ok());
+    s.fingerprint = fingerprint.clone();
+    s.client = pinned_client(&fingerprint);
+    fingerprint
+}
+
+#[tokio::test]
+async fn an_administrators_certificate_is_in_the_backup_and_a_full_restore_serves_it() {
+    const BACKUP_PASS: &str = "the backup passphrase";
+    const BACKUP_USER_PASS: &str = "backup user passphrase";
+    let mut a = Server::start();
+    a.provision().await;
+    a.set_backup_passphrase(BACKUP_PASS, "").await;
+    a.create_user(Some("bk"), "Backup", BACKUP_USER_PASS).await;
+    let generate = |s: &Server, kind: &str| {
+        s.as_admin(Method::POST, "/config/tls/generate")
+            .json(&json!({"type": kind}))
+    };
+    assert_eq!(generate(&a, "EC_P384").answer().await.status(), 204);
+    let backed_up = served_now(&mut a).await;
+    let cert = pem_text(
+        a.as_admin(Method::GET, "/config/tls/cert.pem")
+            .answer()
+            .await,
+    )
+    .await;
+    assert_eq!(fingerprint_of_pem(&cert), backed_up);
+    let file = a.backup("bk", BACKUP_USER_PASS).await;
+
+    // A restore onto an Operational node keeps that node's configuration: its certificate.
+    assert_eq!(generate(&a, "EC_P256").answer().await.status(), 204);
+    let own = served_now(&mut a).await;
+    assert_ne!(own, backed_up);
+    let r = a
+        .restore(file.clone(), BACKUP_PASS, Some(("admin", ADMIN)))
+        .await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    assert_eq!(
+        openssl_fingerprint(&a),
+        own,
+        "a partial restore keeps the node's certificate"
+    );
+
+    // A full restore onto a new node serves the backup's certificate at once, and after a
+    // restart; NetHSM reports it once the node is unlocked.
+    let mut b = Server::start();
+    let r = b.restore(file, BACKUP_PASS, None).await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    follow(&mut b, &cert).await;
+    assert_eq!(b.unlock(UNLOCK).await.status(), 204);
+    let served = pem_text(
+        b.as_admin(Method::GET, "/config/tls/cert.pem")
+            .answer()
+            .await,
+    )
+    .await;
+    assert_eq!(der_of(&served), der_of(&cert));
+    b.restart();
+    assert_eq!(b.fingerprint, backed_up);
+}

@@ -472,7 +472,22 @@ impl Appliance<'_> {
         if drop_pending {
             txn = txn.delete(format!("{RECORD_PREFIX}{PENDING_KEY}"));
         }
-        core.commit_audited(&unlocked.data, txn)?;
+        // The copy a backup carries, under the domain key; one commit with the served one.
+        let _sealing = core.sealing();
+        let copy = Zeroizing::new(serde_json::to_vec(id).map_err(Error::internal)?);
+        let txn = txn.merge(
+            unlocked
+                .data
+                .seal_txn(Txn::new().put(tls::TLS_BACKUP_PATH, copy.to_vec())),
+        );
+        match core.commit_audited_sealing(&unlocked.data, txn)? {
+            strongroom_store::Commit::Committed(_) => {}
+            strongroom_store::Commit::Conflict => {
+                return Err(Error::Conflict(
+                    "The TLS certificate changed while this request ran; try again.".into(),
+                ));
+            }
+        }
         tracing::info!(by = %who.user_id, fingerprint = %id.fingerprint(), "TLS certificate changed");
         Ok(())
     }
