@@ -749,7 +749,7 @@ async fn appliance_certificates_and_trusted_cas() {
         r,
         400,
         "UNSUPPORTED_CERTIFICATE_FORMAT",
-        starting("PKCS#12 is not supported"),
+        appliance_message("UNSUPPORTED_CERTIFICATE_FORMAT"),
     )
     .await;
     let r = install(&s, &sid, json!({"csr_format": {"certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}})).answer().await;

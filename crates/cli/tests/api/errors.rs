@@ -808,7 +808,11 @@ async fn every_documented_error_of_the_appliance_face() {
         ),
         (
             found("CONFLICT"),
-            "reserved: no operation of this face meets a conflict today",
+            "needs two certificate changes to race; the check is in the core's store commit",
+        ),
+        (
+            found("UNSUPPORTED_CERTIFICATE_FORMAT"),
+            "admin_tls.rs: appliance_certificates_and_trusted_cas",
         ),
         (
             found("REQUEST_FAILED"),
