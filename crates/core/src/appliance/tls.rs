@@ -278,7 +278,10 @@ pub fn certificate_info(der: &[u8]) -> CertificateInfo {
     let uid = |u: &Option<x509_parser::certificate::UniqueIdentifier<'_>>| {
         u.as_ref().map(|u| {
             let data = u.0.data.as_ref();
-            bits(data, data.len() * 8 - u.0.unused_bits as usize)
+            bits(
+                data,
+                (data.len() * 8).saturating_sub(u.0.unused_bits as usize),
+            )
         })
     };
     CertificateInfo {
@@ -770,5 +773,88 @@ impl Appliance<'_> {
         }
         let pems: Vec<String> = ders.iter().map(|d| pem_of(d)).collect();
         self.write_record(TRUSTED_CAS, &pems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{admin, open_provisioned, operator};
+
+    #[test]
+    fn an_administrators_identity_is_kept_whatever_the_configured_names() {
+        let (_dir, core) = open_provisioned();
+        let automatic = core.tls_identity(&[]).unwrap();
+        let generated = core
+            .operational(&admin())
+            .unwrap()
+            .appliance()
+            .generate_tls_key(TlsKeyType::EcP384, None)
+            .unwrap();
+        assert_ne!(generated.fingerprint(), automatic.fingerprint());
+        assert_eq!(generated.origin, TlsOrigin::Administrator);
+        // Names that would remake a certificate of the server's own do not touch this one.
+        let served = core.tls_identity(&["hsm.example".into()]).unwrap();
+        assert_eq!(served.fingerprint(), generated.fingerprint());
+        // The key never shows in Debug output.
+        assert!(!format!("{served:?}").contains("PRIVATE KEY"));
+        assert!(!format!("{served:?}").contains(&served.key_pem[40..80]));
+    }
+
+    #[test]
+    fn only_root_administrators_change_the_certificate_and_bad_input_changes_nothing() {
+        let (_dir, core) = open_provisioned();
+        let before = core.tls_identity(&[]).unwrap();
+        let op = operator("op1");
+        let denied = core
+            .operational(&op)
+            .unwrap()
+            .appliance()
+            .generate_tls_key(TlsKeyType::EcP256, None);
+        assert!(matches!(denied, Err(Error::Forbidden)));
+        let who = admin();
+        let handle = core.operational(&who).unwrap();
+        for bad_key in [
+            handle
+                .appliance()
+                .generate_tls_key(TlsKeyType::Rsa, Some(1024)),
+            handle
+                .appliance()
+                .generate_tls_key(TlsKeyType::BrainpoolP384, None),
+            handle.appliance().set_tls_certificate("garbage"),
+            // Anything but certificates in the PEM (here a private key block) is refused.
+            handle.appliance().set_tls_certificate(&format!(
+                "{}{}",
+                before.cert_pem,
+                pem_of(&certificates_of(&before.cert_pem, "x").unwrap()[0])
+                    .replace("CERTIFICATE", "PRIVATE KEY")
+            )),
+        ] {
+            assert!(
+                matches!(bad_key, Err(Error::InvalidInput(_))),
+                "{bad_key:?}"
+            );
+        }
+        assert_eq!(
+            core.tls_identity(&[]).unwrap().fingerprint(),
+            before.fingerprint()
+        );
+    }
+
+    #[test]
+    fn the_reported_certificate_is_what_is_served() {
+        let (_dir, core) = open_provisioned();
+        let served = core.tls_identity(&[]).unwrap();
+        let who = admin();
+        let handle = core.operational(&who).unwrap();
+        let info = handle.appliance().tls_certificate_info().unwrap();
+        assert_eq!(info.info.thumbprint, served.fingerprint());
+        assert_eq!(info.info.subject_dn, "CN=Strongroom");
+        assert_eq!(
+            info.info.subject_alternative_names,
+            ["localhost", "127.0.0.1", "::1"]
+        );
+        assert!(info.info.root);
+        assert!(!info.trusted);
     }
 }
