@@ -1020,3 +1020,30 @@ async fn an_administrators_certificate_is_in_the_backup_and_a_full_restore_serve
     b.restart();
     assert_eq!(b.fingerprint, backed_up);
 }
+
+/// The real NetHSM Python client (`nethsm` on PyPI) drives every `/config/tls/*` operation
+/// (`tests/interop/nethsm_tls.py`), pyca signs its CSR, Python's ssl reads what is served.
+#[tokio::test]
+async fn the_real_nethsm_client_manages_the_tls_certificate() {
+    use crate::common::python::{self, test_python, workspace_root};
+    let python = test_python("nethsm");
+    let s = Server::start();
+    let script = workspace_root().join("tests/interop/nethsm_tls.py");
+    let host = s.base.strip_prefix("https://").unwrap().to_owned();
+    let args = [script.as_os_str(), "--host".as_ref(), host.as_ref()];
+    let run = python::run(&python, &args, None, std::time::Duration::from_secs(180)).await;
+    assert!(
+        run.passed(),
+        "{} {}\n{}\n{}\n--- server log ---\n{}",
+        script.display(),
+        run.outcome(),
+        run.stdout,
+        run.stderr,
+        s.log()
+    );
+    assert!(
+        run.stdout.contains("nethsm tls interop: all checks passed"),
+        "{}",
+        run.stdout
+    );
+}
