@@ -93,6 +93,44 @@ elif isinstance(k, ed25519.Ed25519PublicKey): print("Ed25519")
 else: print("other", type(k).__name__)
 "#;
 
+/// argv[1]: a password. Makes a root, an intermediate and an EC key with its certificate
+/// (`p12.example`), and a PKCS#12 file of the key and the three certificates (the root
+/// first: the server must put them in order), encrypted with the password (AES-256, the
+/// modern default) and, for the older tools' format, with 3DES and SHA-1. Prints JSON.
+const MAKE_PKCS12: &str = r#"
+import base64, datetime, json, sys
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+now = datetime.datetime.now(datetime.timezone.utc)
+day = datetime.timedelta(days=1)
+name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+def cert(cn, key, issuer, issuer_key, ca, sans=None):
+    b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(issuer)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - 30 * day).not_valid_after(now + 90 * day)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if sans:
+        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), critical=False)
+    return b.sign(issuer_key, hashes.SHA256())
+root_key = ec.generate_private_key(ec.SECP256R1())
+root = cert("P12 Root", root_key, name("P12 Root"), root_key, True)
+inter_key = ec.generate_private_key(ec.SECP256R1())
+inter = cert("P12 Intermediate", inter_key, root.subject, root_key, True)
+key = ec.generate_private_key(ec.SECP256R1())
+leaf = cert("p12.example", key, inter.subject, inter_key, False, ["p12.example"])
+pw = sys.argv[1].encode()
+modern = pkcs12.serialize_key_and_certificates(b"tls", key, leaf, [root, inter], serialization.BestAvailableEncryption(pw))
+legacy_enc = (serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(2048)
+    .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC).hmac_hash(hashes.SHA1()).build(pw))
+legacy = pkcs12.serialize_key_and_certificates(b"tls", key, leaf, [root, inter], legacy_enc)
+pem = lambda c: c.public_bytes(serialization.Encoding.PEM).decode()
+print(json.dumps({"modern": base64.b64encode(modern).decode(), "legacy": base64.b64encode(legacy).decode(),
+    "chain": pem(leaf) + pem(inter) + pem(root)}))
+"#;
+
 fn der_of(pem: &str) -> Vec<Vec<u8>> {
     let b64 = base64::engine::general_purpose::STANDARD;
     pem.split("-----BEGIN CERTIFICATE-----")
@@ -748,8 +786,8 @@ async fn appliance_certificates_and_trusted_cas() {
     appliance_error(
         r,
         400,
-        "UNSUPPORTED_CERTIFICATE_FORMAT",
-        appliance_message("UNSUPPORTED_CERTIFICATE_FORMAT"),
+        "INVALID_REQUEST",
+        "pkcs12_format: not a PKCS#12 file with a private key that this password opens.",
     )
     .await;
     let r = install(&s, &sid, json!({"csr_format": {"certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}})).answer().await;
@@ -900,6 +938,46 @@ async fn appliance_certificates_and_trusted_cas() {
     )
     .await;
 
+    // A PKCS#12 file: its key and certificates, the chain put in order; the wrong password
+    // changes nothing.
+    let p12: Value =
+        serde_json::from_str(&pyca(MAKE_PKCS12, &["p12 password".to_owned()]).await).unwrap();
+    let r = install(
+        &s,
+        &sid,
+        json!({"pkcs12_format": {"certificate": p12["modern"], "password": "not the password"}}),
+    )
+    .answer()
+    .await;
+    appliance_error(
+        r,
+        400,
+        "INVALID_REQUEST",
+        "pkcs12_format: not a PKCS#12 file with a private key that this password opens.",
+    )
+    .await;
+    for format in ["legacy", "modern"] {
+        let r = install(
+            &s,
+            &sid,
+            json!({"pkcs12_format": {"certificate": p12[format], "password": "p12 password"}}),
+        )
+        .answer()
+        .await;
+        assert_eq!(r.status(), 204, "{format}: {}", r.text().await.unwrap());
+        follow(&mut s, p12["chain"].as_str().unwrap()).await;
+        // Back to a certificate of another key, so the next format is a change too.
+        let r = s
+            .as_admin(Method::POST, "/config/tls/generate")
+            .json(&json!({"type": "EC_P256"}))
+            .answer()
+            .await;
+        assert_eq!(r.status(), 204);
+        let fingerprint = openssl_fingerprint(&s);
+        s.fingerprint = fingerprint.clone();
+        s.client = pinned_client(&fingerprint);
+    }
+
     // A new self-signed certificate with the subject asked for.
     let r = install(
         &s,
@@ -919,7 +997,6 @@ async fn appliance_certificates_and_trusted_cas() {
         .await
         .unwrap();
     follow(&mut s, &cert).await;
-    let sid = session(&s).await;
     let info: Value = dr(&s, &sid, Method::GET, "/appliance/certificates/server")
         .answer()
         .await

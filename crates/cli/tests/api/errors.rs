@@ -811,10 +811,6 @@ async fn every_documented_error_of_the_appliance_face() {
             "needs two certificate changes to race; the check is in the core's store commit",
         ),
         (
-            found("UNSUPPORTED_CERTIFICATE_FORMAT"),
-            "admin_tls.rs: appliance_certificates_and_trusted_cas",
-        ),
-        (
             found("REQUEST_FAILED"),
             "a safety net: the router answers no other bodiless error on this face",
         ),

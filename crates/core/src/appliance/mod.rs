@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::handles::Appliance;
 use crate::{Core, json};
 
+mod pkcs12;
 pub mod tls;
 
 /// The prefix of every appliance configuration record.

@@ -622,6 +622,48 @@ impl Appliance<'_> {
         Ok(id)
     }
 
+    /// The appliance face's `pkcs12_format`: a PKCS#12 file (DER) with a private key and its
+    /// certificate, and any intermediate certificates, opened with `password`.
+    pub fn install_tls_pkcs12(&self, der: &[u8], password: &str) -> Result<TlsIdentity> {
+        self.require(Access::RootAdministrator)?;
+        let file = super::pkcs12::parse(der, password)?;
+        let key = rcgen::KeyPair::try_from(&file.key_pkcs8[..]).map_err(|_| {
+            bad(
+                "pkcs12_format: the private key is not of a type TLS can use here (RSA, EC \
+                 P-256, P-384, P-521 or Ed25519).",
+            )
+        })?;
+        let mut rest: Vec<Vec<u8>> = Vec::new();
+        let mut leaf = None;
+        for der in file.certificates {
+            let (_, cert) = X509Certificate::from_der(&der)
+                .map_err(|_| bad("pkcs12_format: a certificate in the file does not parse."))?;
+            if leaf.is_none() && carries_key(&cert, &key) {
+                leaf = Some(der);
+            } else {
+                rest.push(der);
+            }
+        }
+        let leaf =
+            leaf.ok_or_else(|| bad("pkcs12_format: no certificate in the file is for its key."))?;
+        // The chain in order: each next certificate is the one that signed the last.
+        let mut ders = vec![leaf];
+        while let Some(at) = rest.iter().position(|d| {
+            let last = parse(ders.last().expect("not empty"));
+            let candidate = parse(d);
+            last.as_raw() != candidate.as_raw()
+                && last.issuer().as_raw() == candidate.subject().as_raw()
+                && signed_by(&last, &candidate)
+        }) {
+            ders.push(rest.remove(at));
+        }
+        let base = self.current()?;
+        self.check_chain(&ders, &key)?;
+        let id = Self::with_certificate(&Zeroizing::new(key.serialize_pem()), &ders);
+        self.store(&base, &id, false)?;
+        Ok(id)
+    }
+
     /// NetHSM `POST /config/tls/csr.pem`: a CSR for the served key, PEM.
     pub fn tls_csr(&self, subject: &CsrSubject) -> Result<String> {
         self.require(Access::RootAdministrator)?;

@@ -137,16 +137,23 @@ pub async fn update_appliance_certificate(
             "Set exactly one of selfsigned_format, csr_format and pkcs12_format.",
         ));
     }
-    if spec.pkcs12_format.is_some() {
-        return Err(ApplianceError::new(
-            StatusCode::BAD_REQUEST,
-            "UNSUPPORTED_CERTIFICATE_FORMAT",
-            "PKCS#12 is not supported: make a CSR (actions/generate-csr) and install its \
-             signed certificate with csr_format.",
-        ));
-    }
     let who = session.principal;
-    if let Some(input) = spec.selfsigned_format {
+    if let Some(p12) = spec.pkcs12_format {
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(p12.certificate.trim())
+            .map_err(|_| {
+                ApplianceError::invalid_request("pkcs12_format.certificate is not base64.")
+            })?;
+        let password = p12.password;
+        s.run(move |core| {
+            let password = password.as_ref().map(|p| p.expose()).unwrap_or("");
+            core.operational(&who)?
+                .appliance()
+                .install_tls_pkcs12(&der, password)
+        })
+        .await?;
+    } else if let Some(input) = spec.selfsigned_format {
         let subject = subject_of(input);
         s.run(move |core| {
             core.operational(&who)?

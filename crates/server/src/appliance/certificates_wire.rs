@@ -132,12 +132,10 @@ pub struct CsrCertificateData {
     pub ca_chain: Option<Vec<Option<String>>>,
 }
 
-/// `Pkcs12CertificateData`. The password is a secret: never printed.
+/// `Pkcs12CertificateData`: the file, base64. The password is a secret: never printed.
 #[derive(Deserialize)]
 pub struct Pkcs12CertificateData {
-    #[allow(dead_code)]
     pub certificate: String,
-    #[allow(dead_code)]
     #[serde(default)]
     pub password: Option<strongroom_core::secret::Passphrase>,
 }
