@@ -883,6 +883,54 @@ async fn appliance_certificates_and_trusted_cas() {
         .unwrap();
     assert_eq!(page["list"].as_array().unwrap().len(), 1);
     assert_eq!(page["list"][0]["subject_dn"], "CN=Test Intermediate CA");
+    let subjects = |body: Value| -> Vec<String> {
+        (body["list"].as_array().unwrap().iter())
+            .map(|c| c["subject_dn"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let body: Value = list("?sort_by=subject_dn&order_by=desc")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        subjects(body),
+        ["CN=Test Root CA", "CN=Test Intermediate CA"]
+    );
+    let body: Value = list("?filter_property=root&filter=false")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(subjects(body.clone()), ["CN=Test Intermediate CA"]);
+    assert_eq!(
+        body["_meta"]["total"], 1,
+        "total counts what the filter keeps"
+    );
+    let body: Value =
+        list("?filter_property=subject_dn&filter=CN%3DTest%20Root%20CA&filter=CN%3Dnone")
+            .answer()
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(subjects(body), ["CN=Test Root CA"]);
+    appliance_error(
+        list("?sort_by=subject_dn&order_by=sideways").answer().await,
+        400,
+        "INVALID_REQUEST",
+        "order_by is asc, ascending, desc or descending, not \"sideways\".",
+    )
+    .await;
+    appliance_error(
+        list("?filter=x").answer().await,
+        400,
+        "INVALID_REQUEST",
+        "filter_property and filter are used together.",
+    )
+    .await;
     appliance_error(
         list("?limit=ten").answer().await,
         400,
