@@ -127,8 +127,10 @@ legacy_enc = (serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds
     .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC).hmac_hash(hashes.SHA1()).build(pw))
 legacy = pkcs12.serialize_key_and_certificates(b"tls", key, leaf, [root, inter], legacy_enc)
 pem = lambda c: c.public_bytes(serialization.Encoding.PEM).decode()
+pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+scalar = key.private_numbers().private_value.to_bytes(32, "big")
 print(json.dumps({"modern": base64.b64encode(modern).decode(), "legacy": base64.b64encode(legacy).decode(),
-    "chain": pem(leaf) + pem(inter) + pem(root)}))
+    "chain": pem(leaf) + pem(inter) + pem(root), "pkcs8": pkcs8.hex(), "scalar": scalar.hex()}))
 "#;
 
 fn der_of(pem: &str) -> Vec<Vec<u8>> {
@@ -1024,6 +1026,29 @@ async fn appliance_certificates_and_trusted_cas() {
         let fingerprint = openssl_fingerprint(&s);
         s.fingerprint = fingerprint.clone();
         s.client = pinned_client(&fingerprint);
+    }
+
+    // The installed private key is nowhere on disk or in the log in clear (raw, PKCS#8, as
+    // PEM's base64, as hex).
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pkcs8 = hex::decode(p12["pkcs8"].as_str().unwrap()).unwrap();
+    let scalar = hex::decode(p12["scalar"].as_str().unwrap()).unwrap();
+    let needles: Vec<Vec<u8>> = vec![
+        pkcs8.clone(),
+        scalar.clone(),
+        b64.encode(&pkcs8)[..48].as_bytes().to_vec(),
+        hex::encode(&scalar).into_bytes(),
+    ];
+    let mut haystacks = files_under(&s.data_dir);
+    haystacks.push((s.log_path.clone(), s.log().into_bytes()));
+    for (path, bytes) in &haystacks {
+        for needle in &needles {
+            assert!(
+                !contains(bytes, needle),
+                "{} holds the TLS key",
+                path.display()
+            );
+        }
     }
 
     // A new self-signed certificate with the subject asked for.
