@@ -432,6 +432,17 @@ impl Core {
         tls::load(&*self.raw, &self.tls_sealer())
     }
 
+    /// The value of the backup copy of the served identity when an administrator installed
+    /// or generated it (provisioning writes it again after a factory reset erased it).
+    pub(crate) fn tls_backup_copy(&self) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        match self.stored_tls_identity()? {
+            Some(id) if id.origin == TlsOrigin::Administrator => Ok(Some(Zeroizing::new(
+                serde_json::to_vec(&id).map_err(Error::internal)?,
+            ))),
+            _ => Ok(None),
+        }
+    }
+
     /// The CA certificates (DER) the appliance trusts for its own outgoing connections, in
     /// the order they were added. Needs no caller: the server reads its own configuration.
     pub fn trusted_ca_certificates(&self) -> Result<Vec<Vec<u8>>> {
@@ -841,6 +852,34 @@ mod tests {
         // The key never shows in Debug output.
         assert!(!format!("{served:?}").contains("PRIVATE KEY"));
         assert!(!format!("{served:?}").contains(&served.key_pem[40..80]));
+    }
+
+    #[test]
+    fn an_administrators_identity_is_in_backups_also_after_a_factory_reset() {
+        let (_dir, core) = open_provisioned();
+        core.tls_identity(&[]).unwrap();
+        let generated = core
+            .operational(&admin())
+            .unwrap()
+            .appliance()
+            .generate_tls_key(TlsKeyType::Curve25519, None)
+            .unwrap();
+        let (_restored_dir, restored) = crate::tests::restored(&crate::tests::backup_bytes(&core));
+        let served = restored.stored_tls_identity().unwrap().unwrap();
+        assert_eq!(served.fingerprint(), generated.fingerprint());
+        assert_eq!(served.origin, TlsOrigin::Administrator);
+
+        core.operational(&admin())
+            .unwrap()
+            .system()
+            .factory_reset()
+            .unwrap();
+        crate::tests::provision(&core);
+        let (_again_dir, again) = crate::tests::restored(&crate::tests::backup_bytes(&core));
+        assert_eq!(
+            again.stored_tls_identity().unwrap().unwrap().fingerprint(),
+            generated.fingerprint()
+        );
     }
 
     #[test]
