@@ -1036,7 +1036,7 @@ async fn appliance_certificates_and_trusted_cas() {
     let needles: Vec<Vec<u8>> = vec![
         pkcs8.clone(),
         scalar.clone(),
-        b64.encode(&pkcs8)[..48].as_bytes().to_vec(),
+        b64.encode(&pkcs8).as_bytes()[..48].to_vec(),
         hex::encode(&scalar).into_bytes(),
     ];
     let mut haystacks = files_under(&s.data_dir);
