@@ -433,9 +433,11 @@ impl Core {
     }
 
     /// The value of the backup copy of the served identity when an administrator installed
-    /// or generated it (provisioning writes it again after a factory reset erased it).
+    /// or generated it (provisioning writes it again after a factory reset erased it). An
+    /// identity this device key does not open is the next start's to replace, never a
+    /// reason to refuse provisioning: then there is no copy.
     pub(crate) fn tls_backup_copy(&self) -> Result<Option<Zeroizing<Vec<u8>>>> {
-        match self.stored_tls_identity()? {
+        match self.stored_tls_identity().ok().flatten() {
             Some(id) if id.origin == TlsOrigin::Administrator => Ok(Some(Zeroizing::new(
                 serde_json::to_vec(&id).map_err(Error::internal)?,
             ))),
