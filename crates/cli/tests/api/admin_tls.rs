@@ -626,7 +626,7 @@ async fn nethsm_generates_each_tls_key_type_and_serves_it() {
     nethsm_error(r, 403, "Access denied.").await;
     // The refused requests changed nothing.
     assert!(handshake(&s, &s.fingerprint).await.is_ok());
-    // Locked: 412.
+    // Locked: 412 on NetHSM, 503 on the appliance face.
     s.lock().await;
     nethsm_error(
         generate(&s, json!({"type": "EC_P256"})).answer().await,
@@ -634,6 +634,17 @@ async fn nethsm_generates_each_tls_key_type_and_serves_it() {
         "Service not available",
     )
     .await;
+    for (method, path) in [
+        (Method::GET, "/appliance/certificates/server"),
+        (Method::POST, "/appliance/certificates/actions/generate-csr"),
+        (Method::GET, "/appliance/certificates/ca"),
+    ] {
+        let r = s.appliance(method, path).answer().await;
+        assert_eq!(
+            appliance_documented_error(r, 503).await,
+            "SERVICE_UNAVAILABLE"
+        );
+    }
     // A generated key is the administrator's, kept over a restart.
     let expected = s.fingerprint.clone();
     s.restart();
