@@ -210,6 +210,10 @@ struct RestoreOps<'a, R: Read> {
     /// sealed here.
     tail: Vec<(String, Vec<u8>)>,
     done: bool,
+    /// Full restore: this node's device sealer, to serve the backup's TLS identity
+    /// ([`crate::tls::restored`]); the write waits in `device_put` for the next call.
+    tls_device: Option<Sealer>,
+    device_put: Option<Op>,
 }
 
 impl<R: Read> RestoreOps<'_, R> {
@@ -226,6 +230,9 @@ impl<R: Read> RestoreOps<'_, R> {
     fn next_op(&mut self) -> Result<Option<Op>> {
         if let Some(key) = self.deletes.next() {
             return Ok(Some(Op::Delete { key: key? }));
+        }
+        if let Some(op) = self.device_put.take() {
+            return Ok(Some(op));
         }
         loop {
             if self.done {
@@ -273,6 +280,15 @@ impl<R: Read> RestoreOps<'_, R> {
             }
             if !self.full && !is_user_data(&key) {
                 continue;
+            }
+            if key == crate::tls::TLS_BACKUP_PATH
+                && let Some(device) = &self.tls_device
+            {
+                let (path, sealed) = crate::tls::restored(device, &value)?;
+                self.device_put = Some(Op::Put {
+                    key: path,
+                    value: sealed,
+                });
             }
             return self.sealed_put(key, &value);
         }
@@ -412,6 +428,8 @@ impl Core {
                 crate::passkeys::new_window_epoch().into_bytes(),
             )],
             done: false,
+            tls_device: full.then(|| Sealer::new(&self.device_key, crate::tls::TLS_PURPOSE)),
+            device_put: None,
         };
         if let Some(offset) = offset {
             // After the records, so it wins over the backup's own clock offset.

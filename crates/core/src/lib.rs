@@ -622,6 +622,11 @@ impl Core {
             .put(passkeys::COMPANY_0_PATH, passkeys::initial_company_record())
             .put(system::BACKUP_KEY_PATH, system::BACKUP_KEY_UNSET)
             .put(clock::TIME_OFFSET_PATH, offset.to_string());
+        // An administrator's TLS identity outlives a factory reset: backups carry it again.
+        let user_data = match self.tls_backup_copy()? {
+            Some(copy) => user_data.put(tls::TLS_BACKUP_PATH, copy.to_vec()),
+            None => user_data,
+        };
         let txn = Txn::new()
             .require_absent(UNLOCK_PATH)
             .put(UNLOCK_PATH, json(&unlock)?)

@@ -5,7 +5,7 @@ use super::*;
 pub(crate) const UNLOCK: &str = "unlock passphrase 1";
 const ADMIN: &str = "admin passphrase 1";
 
-fn provision(core: &Core) {
+pub(crate) fn provision(core: &Core) {
     core.provision(Provision {
         unlock_passphrase: &Passphrase::new(UNLOCK),
         admin_passphrase: &Passphrase::new(ADMIN),

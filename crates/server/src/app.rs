@@ -42,6 +42,8 @@ pub struct AppState {
     /// The server's settings as a support bundle shows them
     /// ([`crate::diagnostics::config_summary`]); set by `serve::run`.
     pub server_config: Arc<serde_json::Value>,
+    /// Swaps the served TLS certificate after an administrator changes it.
+    pub tls: crate::tls_reload::TlsReload,
 }
 
 /// The original allows one failed attempt per second.
@@ -72,6 +74,7 @@ impl AppState {
             tasks,
             support_bundles: Arc::default(),
             server_config: Arc::new(serde_json::Value::Null),
+            tls: Default::default(),
         }
     }
 
@@ -90,6 +93,12 @@ impl AppState {
         tracing::info!(by = who.map(|w| w.user_id.as_str()), "shutdown requested");
         self.shutdown.notify_one();
         Ok(())
+    }
+
+    /// The state of a server whose listener serves from `tls`.
+    pub fn with_tls(mut self, tls: axum_server::tls_rustls::RustlsConfig) -> Self {
+        self.tls = crate::tls_reload::TlsReload::new(tls);
+        self
     }
 
     /// Runs a blocking core call (store I/O, Argon2) on the blocking pool, inside the

@@ -33,6 +33,7 @@ pub mod syslog;
 pub mod tasks;
 #[cfg(feature = "test-clock")]
 pub mod test_clock;
+pub mod tls_reload;
 pub mod xml;
 
 pub use config::Config;

@@ -186,7 +186,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         out.flush()?;
     }
 
-    let mut state = AppState::new(core, scratch_dir, config.restore_max_bytes);
+    let mut state =
+        AppState::new(core, scratch_dir, config.restore_max_bytes).with_tls(rustls_config.clone());
     state.server_config = std::sync::Arc::new(crate::diagnostics::config_summary(&config));
     let core = state.core.clone();
     tokio::spawn(flush_audit_every_minute(std::sync::Arc::downgrade(&core)));

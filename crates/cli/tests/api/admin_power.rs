@@ -807,3 +807,64 @@ async fn probe_trusts_what_the_host_trusts() {
     assert_eq!(cert["subject_dn"], "CN=localhost");
     assert_eq!(cert["trusted"], false);
 }
+
+/// The appliance's own trusted CAs (`/appliance/certificates/ca`) count beside the host's: a
+/// certificate from a CA the host does not trust is trusted once an administrator adds that
+/// CA, and no longer once it is removed.
+#[tokio::test]
+async fn probe_trusts_the_appliance_ca_list() {
+    let dir = tempfile::tempdir().unwrap();
+    ca_and_leaf(dir.path());
+    let port = tls_listener(dir.path()).await;
+    // The host trusts only an unrelated CA.
+    let host = tempfile::tempdir().unwrap();
+    ca_and_leaf(host.path());
+    let (_server, base, client) = server_trusting(host.path());
+    let url = |face: &str, path: &str| format!("{base}{face}{path}");
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = client
+        .post(url(NETHSM, "/provision"))
+        .json(&json!({"unlockPassphrase": UNLOCK, "adminPassphrase": ADMIN, "systemTime": now}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 204);
+    let r = client
+        .post(url(APPLIANCE, "/session"))
+        .basic_auth("admin", Some(ADMIN))
+        .answer()
+        .await;
+    let sid = r.json::<Value>().await.unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let call = |path: &'static str, body: Value| {
+        let client = client.clone();
+        let (url, sid) = (url(APPLIANCE, path), sid.clone());
+        async move {
+            client
+                .post(url)
+                .header("x-dr-session", sid)
+                .json(&body)
+                .answer()
+                .await
+        }
+    };
+    let uri = json!({ "uri": format!("https://localhost:{port}") });
+    let trusted = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["trusted"].clone()
+    };
+    assert_eq!(trusted(call(PROBE, uri.clone()).await).await, false);
+    let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
+    let entry = json!([{ "value": ca }]);
+    let r = call("/appliance/certificates/ca", entry.clone()).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(trusted(call(PROBE, uri.clone()).await).await, true);
+    let r = call("/appliance/certificates/ca/actions/remove", entry).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(trusted(call(PROBE, uri).await).await, false);
+}

@@ -949,7 +949,7 @@ async fn every_documented_error_of_the_appliance_face() {
         ),
         (
             found("CONFLICT"),
-            "reserved: no operation of this face meets a conflict today",
+            "needs two certificate changes to race; the check is in the core's store commit",
         ),
         (
             found("REQUEST_FAILED"),

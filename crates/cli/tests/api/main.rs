@@ -7,6 +7,7 @@ mod admin_network;
 mod admin_power;
 mod admin_services;
 mod admin_syslog;
+mod admin_tls;
 mod appliance;
 mod at_rest;
 mod audit;

@@ -132,12 +132,7 @@ impl Core {
     /// The SHA-256 fingerprint of the stored TLS certificate (the one served), without
     /// making one: `None` if none is stored or it does not open.
     pub fn stored_tls_fingerprint(&self) -> Option<String> {
-        let entry = self.raw.get(crate::tls::TLS_PATH).ok()??;
-        let sealer =
-            strongroom_store::sealed::Sealer::new(&self.device_key, crate::tls::TLS_PURPOSE);
-        let plain = sealer.open(crate::tls::TLS_PATH, &entry.value).ok()?;
-        let id: crate::tls::TlsIdentity = serde_json::from_slice(&plain).ok()?;
-        Some(id.fingerprint())
+        Some(self.stored_tls_identity().ok()??.fingerprint())
     }
 }
 

@@ -24,6 +24,9 @@ use crate::error::{Error, Result};
 use crate::handles::Appliance;
 use crate::{Core, json};
 
+mod pkcs12;
+pub mod tls;
+
 /// The prefix of every appliance configuration record.
 pub const RECORD_PREFIX: &str = "meta/appliance/";
 const RECORD_PURPOSE: &str = "strongroom/appliance-config/v1";

@@ -5,6 +5,8 @@
 //! the accounts live in the sealed identity store, so nothing can be checked; the message
 //! says to unlock (or provision) through the NetHSM face.
 
+mod certificates;
+mod certificates_wire;
 mod configuration_manager;
 mod error;
 mod extract;
@@ -127,6 +129,24 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/appliance/settings/syslog-servers/actions/send-test-message",
             post(syslog::send_syslog_test_message),
+        )
+        .route(
+            "/appliance/certificates/server",
+            get(certificates::get_appliance_certificate)
+                .post(certificates::update_appliance_certificate),
+        )
+        .route(
+            "/appliance/certificates/actions/generate-csr",
+            post(certificates::generate_csr),
+        )
+        .route(
+            "/appliance/certificates/ca",
+            get(certificates::get_appliance_ca_certificates)
+                .post(certificates::add_ca_certificates),
+        )
+        .route(
+            "/appliance/certificates/ca/actions/remove",
+            post(certificates::delete_ca_certificates),
         )
         .fallback(error::not_found);
     // The whole face, its unknown paths included, is served only while Operational.

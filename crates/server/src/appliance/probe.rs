@@ -59,8 +59,14 @@ pub async fn probe_ssl(
     };
     let now = s.core.now();
     let name = endpoint.server_name.clone();
+    let core = s.core.clone();
     let described = tokio::task::spawn_blocking(move || {
-        let trusted = is_trusted(&chain, &name, now);
+        // The administrator's trusted CAs (`/appliance/certificates/ca`) beside the host's.
+        let appliance_cas = core.trusted_ca_certificates().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the trusted CA list could not be read; probing without it");
+            Vec::new()
+        });
+        let trusted = is_trusted(&chain, &name, now, appliance_cas);
         describe(&chain[0], trusted)
     })
     .await
@@ -237,31 +243,35 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// A verifier over the host's trust store, loaded once; `None` when the host has no roots.
-fn host_verifier() -> Option<Arc<WebPkiServerVerifier>> {
-    static VERIFIER: OnceLock<Option<Arc<WebPkiServerVerifier>>> = OnceLock::new();
-    VERIFIER
-        .get_or_init(|| {
-            let loaded = rustls_native_certs::load_native_certs();
-            for e in &loaded.errors {
-                tracing::warn!(error = %e, "reading the host's trust store");
-            }
-            let mut roots = RootCertStore::empty();
-            roots.add_parsable_certificates(loaded.certs);
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-                .build()
-                .ok()
-        })
-        .clone()
+/// The host's trust store, loaded once.
+fn host_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let loaded = rustls_native_certs::load_native_certs();
+        for e in &loaded.errors {
+            tracing::warn!(error = %e, "reading the host's trust store");
+        }
+        loaded.certs
+    })
 }
 
-/// Whether the chain verifies for `name` against the host's trust store at `now`.
+/// Whether the chain verifies for `name` at `now` against the host's trust store and the
+/// appliance's own trusted CAs (DER).
 fn is_trusted(
     chain: &[CertificateDer<'static>],
     name: &ServerName<'static>,
     now: time::OffsetDateTime,
+    appliance_cas: Vec<Vec<u8>>,
 ) -> bool {
-    let Some(verifier) = host_verifier() else {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(host_roots().iter().cloned());
+    roots.add_parsable_certificates(appliance_cas.into_iter().map(CertificateDer::from));
+    if roots.is_empty() {
+        return false;
+    }
+    let Ok(verifier) =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider()).build()
+    else {
         return false;
     };
     let now = UnixTime::since_unix_epoch(Duration::from_secs(now.unix_timestamp().max(0) as u64));

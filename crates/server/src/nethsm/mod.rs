@@ -8,6 +8,7 @@
 mod config;
 mod config_logging;
 mod config_network;
+mod config_tls;
 mod diagnose;
 mod error;
 mod extract;
@@ -146,6 +147,32 @@ pub fn router(state: AppState) -> Router<AppState> {
             at(
                 &[Operational],
                 get(config_logging::config_logging_get).put(config_logging::config_logging_put),
+            ),
+        )
+        .route(
+            "/config/tls/public.pem",
+            at(&[Operational], get(config_tls::tls_public_pem_get)),
+        )
+        .route(
+            "/config/tls/cert.pem",
+            at(
+                &[Operational],
+                get(config_tls::tls_cert_pem_get).put(config_tls::tls_cert_pem_put),
+            ),
+        )
+        .route(
+            "/config/tls/csr.pem",
+            at(&[Operational], post(config_tls::tls_csr_pem_post)),
+        )
+        .route(
+            "/config/tls/generate",
+            at(&[Operational], post(config_tls::tls_generate_post)),
+        )
+        .route(
+            "/config/tls/cluster-ca.pem",
+            at(
+                &[Operational],
+                get(config_tls::tls_cluster_ca_get).put(config_tls::tls_cluster_ca_put),
             ),
         )
         .route("/metrics", at(&[Operational], get(metrics::metrics_get)))

@@ -311,5 +311,10 @@ pub async fn system_restore_post(
         }
     })
     .await?;
+    // A full restore may bring the backup's TLS certificate: served from the next connection.
+    // The restore is done either way; a certificate that cannot be served is the log's news.
+    if let Err(e) = s.tls.reload(&s.core).await {
+        tracing::error!(error = %e, "serving the restored TLS certificate failed");
+    }
     Ok(StatusCode::NO_CONTENT)
 }

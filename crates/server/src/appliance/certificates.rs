@@ -1,0 +1,361 @@
+//! `/appliance/certificates/*`: the served certificate (the same one NetHSM's
+//! `/config/tls/cert.pem` reports: one identity in the core), a CSR for a new key, and the CA
+//! certificates the appliance trusts for its outgoing connections. Root Administrators only
+//! (the face's sessions are theirs).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde_json::Value;
+use strongroom_core::keys::CsrSubject;
+
+use super::certificates_wire::{
+    ApplianceX509Certificate, CaCertificateInfo, CaX509Certificate,
+    CaX509CertificateDrResponseList, CertificateSigningRequestData,
+    CertificateSigningRequestInputData, InstallCertificateSpec, MetadataList,
+};
+use super::error::ApplianceError;
+use super::extract::{ApplianceJson, DrSession};
+use crate::app::AppState;
+
+/// A JSON body the spec does not require: an empty body is `None`. Otherwise as
+/// [`ApplianceJson`] (content type, size, shape).
+pub struct OptionalJson<T>(Option<T>);
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApplianceError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, BODY_LIMIT + 1)
+            .await
+            .map_err(|_| {
+                ApplianceError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    format!("The request body is larger than {BODY_LIMIT} bytes."),
+                )
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        let ApplianceJson(value) = ApplianceJson::<T>::from_request(req, state).await?;
+        Ok(OptionalJson(Some(value)))
+    }
+}
+
+/// The face's body limit ([`ApplianceJson`]'s).
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The page size when `limit` is not given (the spec's default).
+const DEFAULT_LIMIT: u64 = 100;
+
+/// The host's name: the default common name and DNS name of a CSR, as the spec says.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn list(field: &Option<String>) -> Vec<String> {
+    field
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The spec's CSR settings as the core's subject: the common name defaults to the host name,
+/// the DNS names (`fqdn`) too; `ip` adds IP addresses.
+fn subject_of(input: CertificateSigningRequestInputData) -> CsrSubject {
+    let common_name = input
+        .common_name
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(hostname);
+    let mut names = list(&input.fqdn);
+    if names.is_empty() {
+        names.push(hostname());
+    }
+    names.extend(list(&input.ip).into_iter().map(|ip| format!("IP:{ip}")));
+    CsrSubject {
+        country_name: input.country,
+        state_or_province_name: input.state,
+        locality_name: input.locality,
+        organization_name: input.organization,
+        organizational_unit_name: input.organization_unit,
+        common_name,
+        email_address: input.email,
+        subject_alt_names: Some(names),
+    }
+}
+
+/// `GET /appliance/certificates/server` (operationId `getApplianceCertificate`).
+pub async fn get_appliance_certificate(
+    State(s): State<AppState>,
+    session: DrSession,
+) -> Result<Json<ApplianceX509Certificate>, ApplianceError> {
+    let served = s
+        .run(move |core| {
+            core.operational(&session.principal)?
+                .appliance()
+                .tls_certificate_info()
+        })
+        .await?;
+    Ok(Json(ApplianceX509Certificate {
+        certificate: served.info.into(),
+        trusted: served.trusted,
+    }))
+}
+
+/// `POST /appliance/certificates/server` (operationId `updateApplianceCertificate`): a new
+/// self-signed certificate (`selfsigned_format`), or the signed certificate of a CSR
+/// (`csr_format`); exactly one. Served to the next connection; 204.
+pub async fn update_appliance_certificate(
+    State(s): State<AppState>,
+    session: DrSession,
+    OptionalJson(spec): OptionalJson<InstallCertificateSpec>,
+) -> Result<StatusCode, ApplianceError> {
+    let spec = spec.unwrap_or_default();
+    let given = [
+        spec.selfsigned_format.is_some(),
+        spec.csr_format.is_some(),
+        spec.pkcs12_format.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(ApplianceError::invalid_request(
+            "Set exactly one of selfsigned_format, csr_format and pkcs12_format.",
+        ));
+    }
+    let who = session.principal;
+    if let Some(p12) = spec.pkcs12_format {
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(p12.certificate.trim())
+            .map_err(|_| {
+                ApplianceError::invalid_request("pkcs12_format.certificate is not base64.")
+            })?;
+        let password = p12.password;
+        s.run(move |core| {
+            let password = password.as_ref().map(|p| p.expose()).unwrap_or("");
+            core.operational(&who)?
+                .appliance()
+                .install_tls_pkcs12(&der, password)
+        })
+        .await?;
+    } else if let Some(input) = spec.selfsigned_format {
+        let subject = subject_of(input);
+        s.run(move |core| {
+            core.operational(&who)?
+                .appliance()
+                .generate_self_signed(&subject)
+        })
+        .await?;
+    } else if let Some(csr) = spec.csr_format {
+        let chain: Vec<String> = csr
+            .ca_chain
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .collect();
+        s.run(move |core| {
+            core.operational(&who)?
+                .appliance()
+                .install_tls_certificate(&csr.certificate, &chain)
+        })
+        .await?;
+    }
+    s.tls.reload(&s.core).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /appliance/certificates/actions/generate-csr` (operationId `generateCsr`): a new
+/// key, kept until its certificate is installed, and its CSR.
+pub async fn generate_csr(
+    State(s): State<AppState>,
+    session: DrSession,
+    OptionalJson(input): OptionalJson<Option<CertificateSigningRequestInputData>>,
+) -> Result<Json<CertificateSigningRequestData>, ApplianceError> {
+    let input = input.flatten().unwrap_or_default();
+    let subject = subject_of(input);
+    let value = s
+        .run(move |core| {
+            core.operational(&session.principal)?
+                .appliance()
+                .tls_csr_for_new_key(&subject)
+        })
+        .await?;
+    Ok(Json(CertificateSigningRequestData { value }))
+}
+
+fn page_parameter(query: &[(String, String)], name: &str) -> Result<Option<u64>, ApplianceError> {
+    query
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| {
+            v.trim().parse::<u64>().map_err(|_| {
+                ApplianceError::invalid_request(format!(
+                    "{name} must be a whole number, not {v:?}."
+                ))
+            })
+        })
+        .transpose()
+}
+
+fn last<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The value at `path` (dot-separated, for nested fields) of `item`, as text.
+fn field_text(item: &Value, path: &str) -> Option<String> {
+    let mut at = item;
+    for part in path.split('.') {
+        at = at.get(part)?;
+    }
+    Some(match at {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// The spec's list parameters, in its order: `filter_property` with one or more `filter`
+/// values (an item is kept when the field equals one of them), `sort_by` with `order_by`
+/// (`asc`, `ascending`, `desc`, `descending`), then `offset` and `limit`.
+fn filtered_and_sorted(
+    mut items: Vec<Value>,
+    query: &[(String, String)],
+) -> Result<Vec<Value>, ApplianceError> {
+    let filters: Vec<&str> = query
+        .iter()
+        .filter(|(k, _)| k == "filter")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    match (last(query, "filter_property"), filters.is_empty()) {
+        (Some(property), false) => items.retain(|item| {
+            field_text(item, property).is_some_and(|v| filters.contains(&v.as_str()))
+        }),
+        (None, true) => {}
+        _ => {
+            return Err(ApplianceError::invalid_request(
+                "filter_property and filter are used together.",
+            ));
+        }
+    }
+    let descending = match last(query, "order_by") {
+        None | Some("asc") | Some("ascending") => false,
+        Some("desc") | Some("descending") => true,
+        Some(other) => {
+            return Err(ApplianceError::invalid_request(format!(
+                "order_by is asc, ascending, desc or descending, not {other:?}."
+            )));
+        }
+    };
+    if let Some(by) = last(query, "sort_by") {
+        items.sort_by(|a, b| {
+            let order = match (
+                a.pointer(&format!("/{}", by.replace('.', "/"))),
+                b.pointer(&format!("/{}", by.replace('.', "/"))),
+            ) {
+                (Some(Value::Number(x)), Some(Value::Number(y))) => x
+                    .as_f64()
+                    .partial_cmp(&y.as_f64())
+                    .unwrap_or(std::cmp::Ordering::Equal),
+                _ => field_text(a, by).cmp(&field_text(b, by)),
+            };
+            if descending { order.reverse() } else { order }
+        });
+    }
+    Ok(items)
+}
+
+/// `GET /appliance/certificates/ca` (operationId `getApplianceCaCertificates`), with the
+/// spec's filter, sort and paging parameters.
+pub async fn get_appliance_ca_certificates(
+    State(s): State<AppState>,
+    session: DrSession,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Json<CaX509CertificateDrResponseList>, ApplianceError> {
+    let limit = page_parameter(&query, "limit")?.unwrap_or(DEFAULT_LIMIT);
+    let offset = page_parameter(&query, "offset")?.unwrap_or(0);
+    let all = s
+        .run(move |core| {
+            core.operational(&session.principal)?
+                .appliance()
+                .trusted_cas()
+        })
+        .await?;
+    let items = all
+        .into_iter()
+        .map(|info| {
+            serde_json::to_value(CaX509Certificate {
+                trusted_issuer: info.issuer_dn.clone(),
+                root: info.root,
+                certificate: info.into(),
+            })
+            .expect("a certificate serialises")
+        })
+        .collect();
+    let items = filtered_and_sorted(items, &query)?;
+    let total = items.len() as u64;
+    let list = items
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(|v| serde_json::from_value(v).expect("what was serialised above"))
+        .collect();
+    Ok(Json(CaX509CertificateDrResponseList {
+        list,
+        meta: MetadataList {
+            total,
+            offset,
+            limit,
+        },
+    }))
+}
+
+/// `POST /appliance/certificates/ca` (operationId `addCaCertificates`): 204.
+pub async fn add_ca_certificates(
+    State(s): State<AppState>,
+    session: DrSession,
+    ApplianceJson(add): ApplianceJson<Vec<CaCertificateInfo>>,
+) -> Result<StatusCode, ApplianceError> {
+    let pems: Vec<String> = add.into_iter().map(|c| c.value).collect();
+    s.run(move |core| {
+        core.operational(&session.principal)?
+            .appliance()
+            .add_trusted_cas(&pems)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /appliance/certificates/ca/actions/remove` (operationId `deleteCaCertificates`):
+/// 204; a certificate that is not installed is a 400 and nothing is removed.
+pub async fn delete_ca_certificates(
+    State(s): State<AppState>,
+    session: DrSession,
+    ApplianceJson(remove): ApplianceJson<Vec<CaCertificateInfo>>,
+) -> Result<StatusCode, ApplianceError> {
+    let pems: Vec<String> = remove.into_iter().map(|c| c.value).collect();
+    s.run(move |core| {
+        core.operational(&session.principal)?
+            .appliance()
+            .remove_trusted_cas(&pems)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,221 @@
+//! `/config/tls/*` (root Administrator, Operational): the served certificate and key, a CSR
+//! for it, a new key, and the cluster CA. The certificate is made and checked in the core
+//! (`strongroom_core::appliance::tls`); after a change the server serves the new one to the
+//! next connection ([`crate::tls_reload`]).
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use strongroom_core::appliance::tls::TlsKeyType;
+use strongroom_core::keys::CsrSubject;
+
+use super::error::NetHsmError;
+use super::extract::{AcceptPem, Caller, NetHsmJson, RootAdmin};
+use super::keys_csr::DistinguishedName;
+use crate::app::AppState;
+use crate::face::json;
+use crate::http_util::{self, BodyError};
+
+const PEM: &str = "application/x-pem-file";
+/// A certificate with its chain: a few kilobytes each.
+const PEM_BODY_LIMIT: usize = 256 * 1024;
+
+fn pem_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, PEM)], body).into_response()
+}
+
+/// The body of a PEM upload (`Content-Type: application/x-pem-file`, 415 otherwise), as text.
+async fn read_pem(request: Request) -> Result<(HeaderMap, String), NetHsmError> {
+    let (parts, body) = request.into_parts();
+    if http_util::content_type(&parts.headers).as_deref() != Some(PEM) {
+        return Err(NetHsmError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content type not supported; use application/x-pem-file.",
+        ));
+    }
+    let bytes = read(&parts.headers, body, PEM_BODY_LIMIT).await?;
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|_| NetHsmError::new(StatusCode::BAD_REQUEST, "The PEM is not UTF-8 text."))?;
+    Ok((parts.headers, text))
+}
+
+async fn read(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, NetHsmError> {
+    http_util::read_body(headers, body, limit)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => NetHsmError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body is larger than {limit} bytes."),
+            ),
+            BodyError::Read(m) => NetHsmError::new(
+                StatusCode::BAD_REQUEST,
+                format!("Reading the request body failed: {m}"),
+            ),
+        })
+}
+
+/// `GET /config/tls/public.pem`.
+pub async fn tls_public_pem_get(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    _: AcceptPem,
+) -> Result<Response, NetHsmError> {
+    let pem = s
+        .run(move |core| core.operational(&who)?.appliance().tls_public_key_pem())
+        .await?;
+    Ok(pem_response(pem))
+}
+
+/// `GET /config/tls/cert.pem`: the certificate, then its chain.
+pub async fn tls_cert_pem_get(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    _: AcceptPem,
+) -> Result<Response, NetHsmError> {
+    let pem = s
+        .run(move |core| core.operational(&who)?.appliance().tls_certificate_pem())
+        .await?;
+    Ok(pem_response(pem))
+}
+
+/// `PUT /config/tls/cert.pem`: 201. The certificate must certify the served key (400), and
+/// reach the cluster CA when one is set (412); intermediate certificates follow it.
+pub async fn tls_cert_pem_put(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    request: Request,
+) -> Result<StatusCode, NetHsmError> {
+    let (headers, pem) = read_pem(request).await?;
+    json::require_accept::<NetHsmError>(&headers, json::JSON)?;
+    s.run(move |core| {
+        core.operational(&who)?
+            .appliance()
+            .set_tls_certificate(&pem)
+    })
+    .await?;
+    s.tls.reload(&s.core).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// `POST /config/tls/csr.pem`: a CSR for the served key (`DistinguishedName`, as for a key's
+/// CSR), 200 as PEM.
+pub async fn tls_csr_pem_post(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    request: Request,
+) -> Result<Response, NetHsmError> {
+    let (parts, body) = request.into_parts();
+    let bytes = read(&parts.headers, body, json::BODY_LIMIT).await?;
+    json::require_accept::<NetHsmError>(&parts.headers, PEM)?;
+    let dn: DistinguishedName = serde_json::from_slice(&bytes).map_err(|e| {
+        NetHsmError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Malformed request body: {}",
+                http_util::json_error_message(&e)
+            ),
+        )
+    })?;
+    let subject = CsrSubject::from(dn);
+    let pem = s
+        .run(move |core| core.operational(&who)?.appliance().tls_csr(&subject))
+        .await?;
+    Ok(pem_response(pem))
+}
+
+/// `TlsKeyType`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub enum TlsKeyTypeWire {
+    #[serde(rename = "RSA")]
+    Rsa,
+    Curve25519,
+    #[serde(rename = "EC_P256")]
+    EcP256,
+    #[serde(rename = "EC_P384")]
+    EcP384,
+    #[serde(rename = "EC_P521")]
+    EcP521,
+    BrainpoolP256,
+    BrainpoolP384,
+    BrainpoolP512,
+}
+
+impl From<TlsKeyTypeWire> for TlsKeyType {
+    fn from(t: TlsKeyTypeWire) -> Self {
+        match t {
+            TlsKeyTypeWire::Rsa => TlsKeyType::Rsa,
+            TlsKeyTypeWire::Curve25519 => TlsKeyType::Curve25519,
+            TlsKeyTypeWire::EcP256 => TlsKeyType::EcP256,
+            TlsKeyTypeWire::EcP384 => TlsKeyType::EcP384,
+            TlsKeyTypeWire::EcP521 => TlsKeyType::EcP521,
+            TlsKeyTypeWire::BrainpoolP256 => TlsKeyType::BrainpoolP256,
+            TlsKeyTypeWire::BrainpoolP384 => TlsKeyType::BrainpoolP384,
+            TlsKeyTypeWire::BrainpoolP512 => TlsKeyType::BrainpoolP512,
+        }
+    }
+}
+
+/// `TlsKeyGenerateRequestData`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsKeyGenerateRequestData {
+    #[serde(rename = "type")]
+    pub key_type: TlsKeyTypeWire,
+    #[serde(default)]
+    pub length: Option<u32>,
+}
+
+/// `POST /config/tls/generate`: a new key and a self-signed certificate for it, served at
+/// once; 204.
+pub async fn tls_generate_post(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    NetHsmJson(req): NetHsmJson<TlsKeyGenerateRequestData>,
+) -> Result<StatusCode, NetHsmError> {
+    let key_type = TlsKeyType::from(req.key_type);
+    s.run(move |core| {
+        core.operational(&who)?
+            .appliance()
+            .generate_tls_key(key_type, req.length)
+    })
+    .await?;
+    s.tls.reload(&s.core).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /config/tls/cluster-ca.pem`: 404 until one is set.
+pub async fn tls_cluster_ca_get(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    _: AcceptPem,
+) -> Result<Response, NetHsmError> {
+    let ca = s
+        .run(move |core| core.operational(&who)?.appliance().tls_cluster_ca())
+        .await?;
+    match ca {
+        Some(pem) => Ok(pem_response(pem)),
+        None => Err(NetHsmError::new(
+            StatusCode::NOT_FOUND,
+            "No cluster CA has been set.",
+        )),
+    }
+}
+
+/// `PUT /config/tls/cluster-ca.pem`: 201. A CA certificate (400 otherwise) that signed the
+/// served certificate (412 otherwise).
+pub async fn tls_cluster_ca_put(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    request: Request,
+) -> Result<StatusCode, NetHsmError> {
+    let (headers, pem) = read_pem(request).await?;
+    json::require_accept::<NetHsmError>(&headers, json::JSON)?;
+    s.run(move |core| core.operational(&who)?.appliance().set_tls_cluster_ca(&pem))
+        .await?;
+    Ok(StatusCode::CREATED)
+}
