@@ -12,23 +12,6 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-async fn session(s: &Server) -> String {
-    let r = s
-        .appliance(Method::POST, "/session")
-        .basic_auth("admin", Some(ADMIN))
-        .answer()
-        .await;
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn dr(s: &Server, sid: &str, method: Method, path: &str) -> RequestBuilder {
-    s.appliance(method, path).header("x-dr-session", sid)
-}
-
 async fn ok_json(r: Response) -> Value {
     let status = r.status();
     let body = r.text().await.unwrap();
@@ -77,7 +60,7 @@ async fn audited(s: &Server, request_id: &str) {
 
 async fn time_settings(s: &Server, sid: &str) -> Value {
     ok_json(
-        dr(s, sid, Method::GET, "/appliance/settings/time")
+        s.dr(sid, Method::GET, "/appliance/settings/time")
             .answer()
             .await,
     )
@@ -85,14 +68,15 @@ async fn time_settings(s: &Server, sid: &str) -> Value {
 }
 
 fn put_time(s: &Server, sid: &str, body: Value) -> RequestBuilder {
-    dr(s, sid, Method::PUT, "/appliance/settings/time").json(&body)
+    s.dr(sid, Method::PUT, "/appliance/settings/time")
+        .json(&body)
 }
 
 #[tokio::test]
 async fn time_settings_zones_and_the_clock_on_both_faces() {
     let mut s = Server::start();
     s.provision().await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
 
     // Provisioning set the clock; the appliance face reads the same clock.
     let t = time_settings(&s, &sid).await;
@@ -212,9 +196,9 @@ async fn time_settings_zones_and_the_clock_on_both_faces() {
     .await;
     s.restart();
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     let t = ok_json(
-        dr(&s, &sid, Method::GET, "/appliance/settings/time")
+        s.dr(&sid, Method::GET, "/appliance/settings/time")
             .answer()
             .await,
     )
@@ -224,14 +208,16 @@ async fn time_settings_zones_and_the_clock_on_both_faces() {
 
     // Wrong state: Locked, the whole face answers 503.
     s.lock().await;
-    let r = dr(&s, &sid, Method::GET, "/appliance/settings/time")
+    let r = s
+        .dr(&sid, Method::GET, "/appliance/settings/time")
         .answer()
         .await;
     assert_eq!(
         appliance_documented_error(r, 503).await,
         "SERVICE_UNAVAILABLE"
     );
-    let r = dr(&s, &sid, Method::PUT, "/appliance/settings/time")
+    let r = s
+        .dr(&sid, Method::PUT, "/appliance/settings/time")
         .json(&json!({"zone": "UTC"}))
         .answer()
         .await;
@@ -249,7 +235,7 @@ async fn a_restore_sets_the_clock_by_hand() {
     s.create_user(Some("bk"), "Backup", "backup user passphrase")
         .await;
     let file = s.backup("bk", "backup user passphrase").await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     no_content(
         put_time(&s, &sid, json!({"synchronization": {"mode": "HOST"}}))
             .answer()
@@ -265,7 +251,7 @@ async fn a_restore_sets_the_clock_by_hand() {
         .restore(file, "the backup passphrase", Some(("admin", ADMIN)))
         .await;
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     let t = time_settings(&s, &sid).await;
     assert_eq!(t["synchronization"]["mode"], "DISABLED", "{t}");
     assert_near(
@@ -279,10 +265,9 @@ async fn a_restore_sets_the_clock_by_hand() {
 async fn time_zones_list_with_paging_filter_and_sort() {
     let s = Server::start();
     s.provision().await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     let zones = |query: &str| {
-        dr(
-            &s,
+        s.dr(
             &sid,
             Method::GET,
             &format!("/appliance/settings/time/zones{query}"),
@@ -309,7 +294,8 @@ async fn time_zones_list_with_paging_filter_and_sort() {
     }
     // Every zone listed is one the PUT accepts (a sample across the list).
     for name in names.iter().step_by(names.len() / 7) {
-        let r = dr(&s, &sid, Method::PUT, "/appliance/settings/time")
+        let r = s
+            .dr(&sid, Method::PUT, "/appliance/settings/time")
             .json(&json!({"zone": name}))
             .answer()
             .await;
@@ -379,8 +365,8 @@ fn host_has(address: &str) -> bool {
 async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
     let mut s = Server::start();
     s.provision().await;
-    let sid = session(&s).await;
-    let get = |path: &str| dr(&s, &sid, Method::GET, path);
+    let sid = s.admin_session().await;
+    let get = |path: &str| s.dr(&sid, Method::GET, path);
     let interface = |name: &str| format!("/appliance/settings/network/interfaces/{name}");
 
     // The host's real interfaces; lo with 127.0.0.1/8 on every Linux host.
@@ -402,7 +388,8 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
         appliance_documented_error(r, 404).await,
         "INTERFACE_NOT_FOUND"
     );
-    let r = dr(&s, &sid, Method::POST, &interface("nosuch0"))
+    let r = s
+        .dr(&sid, Method::POST, &interface("nosuch0"))
         .json(&json!({"ipv4": {"assignment_mode": "DHCP"}}))
         .answer()
         .await;
@@ -486,7 +473,7 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
     );
 
     // Set through the appliance face: NetHSM reports it; IPv6, left out, stays.
-    let post = |body: Value| dr(&s, &sid, Method::POST, &interface(&name)).json(&body);
+    let post = |body: Value| s.dr(&sid, Method::POST, &interface(&name)).json(&body);
     let ipv4 = json!({"ipv4": {"assignment_mode": "STATIC", "address": "172.16.5.9", "prefix": 16, "default_gateway": "172.16.0.1"}});
     no_content(post(ipv4).answer().await).await;
     assert_eq!(
@@ -536,14 +523,15 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
     // The requests survive a restart (one sealed record).
     s.restart();
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     assert_eq!(
         s.admin_json("/config/network").await["ipAddress"],
         "172.16.5.9"
     );
 
     // DHCP: nothing static is requested, so NetHSM shows what the host has.
-    let r = dr(&s, &sid, Method::POST, &interface(&name))
+    let r = s
+        .dr(&sid, Method::POST, &interface(&name))
         .json(&json!({"ipv4": {"assignment_mode": "DHCP", "address": "ignored"}}))
         .answer()
         .await;
@@ -552,7 +540,7 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
         s.admin_json("/config/network").await["ipAddress"],
         host_address
     );
-    let seen = ok_json(dr(&s, &sid, Method::GET, &interface(&name)).answer().await).await;
+    let seen = ok_json(s.dr(&sid, Method::GET, &interface(&name)).answer().await).await;
     assert_eq!(
         seen["ipv4"],
         json!({"address": null, "default_gateway": null, "assignment_mode": "DHCP", "prefix": null})
@@ -598,7 +586,7 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
         .answer()
         .await;
     nethsm_error(r, 400, starting("Malformed request body: ")).await;
-    let post = |body: Value| dr(&s, &sid, Method::POST, &interface(&name)).json(&body);
+    let post = |body: Value| s.dr(&sid, Method::POST, &interface(&name)).json(&body);
     for body in [
         json!({"ipv4": {"assignment_mode": "STATIC", "prefix": 24}}),
         json!({"ipv4": {"assignment_mode": "STATIC", "address": "10.0.0.5", "prefix": 33}}),
@@ -656,7 +644,8 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
             .await;
         nethsm_error(r, 412, "Service not available").await;
     }
-    let r = dr(&s, &sid, Method::GET, "/appliance/settings/network")
+    let r = s
+        .dr(&sid, Method::GET, "/appliance/settings/network")
         .answer()
         .await;
     assert_eq!(
@@ -669,10 +658,12 @@ async fn network_settings_are_recorded_on_both_faces_and_never_applied() {
 async fn dns_settings_are_recorded_and_the_resolver_is_left_alone() {
     let s = Server::start();
     s.provision().await;
-    let sid = session(&s).await;
-    let dns = || dr(&s, &sid, Method::GET, "/appliance/settings/network/dns");
-    let put =
-        |body: Value| dr(&s, &sid, Method::PUT, "/appliance/settings/network/dns").json(&body);
+    let sid = s.admin_session().await;
+    let dns = || s.dr(&sid, Method::GET, "/appliance/settings/network/dns");
+    let put = |body: Value| {
+        s.dr(&sid, Method::PUT, "/appliance/settings/network/dns")
+            .json(&body)
+    };
     let resolv_before = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
 
     // Nothing requested: the host's resolver, said to be the host's.
@@ -709,7 +700,7 @@ async fn dns_settings_are_recorded_and_the_resolver_is_left_alone() {
     assert_eq!(seen["_meta"]["errors"][0]["code"], "NOT_APPLIED_TO_HOST");
     assert_eq!(seen["_meta"]["errors"][0]["field"], "$");
     let all = ok_json(
-        dr(&s, &sid, Method::GET, "/appliance/settings/network")
+        s.dr(&sid, Method::GET, "/appliance/settings/network")
             .answer()
             .await,
     )
@@ -785,9 +776,9 @@ fn part<'a>(info: &'a str, label: &str) -> &'a str {
 async fn appliance_info_and_the_data_directory_disk() {
     let s = Server::start();
     s.provision().await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
 
-    let info = ok_json(dr(&s, &sid, Method::GET, "/appliance").answer().await).await;
+    let info = ok_json(s.dr(&sid, Method::GET, "/appliance").answer().await).await;
     assert_eq!(info["product_name"], "Strongroom");
     assert_eq!(info["appliance_version"], env!("CARGO_PKG_VERSION"));
     let text = info["system_information"].as_str().unwrap();
@@ -802,14 +793,14 @@ async fn appliance_info_and_the_data_directory_disk() {
         .unwrap();
     assert!(up < 600, "the server started moments ago: {up} s");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let later = ok_json(dr(&s, &sid, Method::GET, "/appliance").answer().await).await;
+    let later = ok_json(s.dr(&sid, Method::GET, "/appliance").answer().await).await;
     let later: u64 = part(later["system_information"].as_str().unwrap(), "uptime ")
         .trim_end_matches(" s")
         .parse()
         .unwrap();
     assert!(later > up, "uptime runs: {up} then {later}");
 
-    let disks = ok_json(dr(&s, &sid, Method::GET, "/appliance/disks").answer().await).await;
+    let disks = ok_json(s.dr(&sid, Method::GET, "/appliance/disks").answer().await).await;
     assert_eq!(disks["_meta"]["total"], 1);
     let disk = &disks["list"][0];
     assert_eq!(disk["name"], "data");
@@ -852,7 +843,7 @@ async fn appliance_info_and_the_data_directory_disk() {
     appliance_error(r, 401, "", "").await;
     s.lock().await;
     for path in ["/appliance", "/appliance/disks"] {
-        let r = dr(&s, &sid, Method::GET, path).answer().await;
+        let r = s.dr(&sid, Method::GET, path).answer().await;
         assert_eq!(
             appliance_documented_error(r, 503).await,
             "SERVICE_UNAVAILABLE"

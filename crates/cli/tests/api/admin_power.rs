@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use base64::Engine;
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -15,23 +15,6 @@ use crate::common::*;
 const UPDATES_MESSAGE: &str = "Strongroom is updated by the host's package manager, not through this API: install the new package and restart the service (docs/operations.md, Power and updates).";
 const NOTHING_PENDING: &str = "No update is pending: Strongroom is updated by the host's package manager, not through this API (docs/operations.md, Power and updates).";
 const PROBE: &str = "/appliance/certificates/server/actions/probe-ssl-connection";
-
-async fn session(s: &Server) -> String {
-    let r = s
-        .appliance(Method::POST, "/session")
-        .basic_auth("admin", Some(ADMIN))
-        .answer()
-        .await;
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn with_session(s: &Server, sid: &str, method: Method, path: &str) -> RequestBuilder {
-    s.appliance(method, path).header("x-dr-session", sid)
-}
 
 async fn empty_401(r: Response) {
     appliance_error(r, 401, "", "").await;
@@ -54,18 +37,19 @@ async fn appliance_restart_is_the_nethsm_reboot() {
     empty_401(r).await;
     assert_eq!(s.state().await, "Operational");
 
-    let sid = session(&s).await;
-    let r = with_session(&s, &sid, Method::POST, restart).answer().await;
+    let sid = s.admin_session().await;
+    let r = s.dr(&sid, Method::POST, restart).answer().await;
     assert_eq!(r.status(), 204);
     assert!(r.bytes().await.unwrap().is_empty());
     // As after NetHSM's reboot: Locked, and this face is unavailable until unlocked.
     assert_eq!(s.state().await, "Locked");
-    let r = with_session(&s, &sid, Method::POST, restart).answer().await;
+    let r = s.dr(&sid, Method::POST, restart).answer().await;
     assert_eq!(
         appliance_documented_error(r, 503).await,
         "SERVICE_UNAVAILABLE"
     );
-    let r = with_session(&s, &sid, Method::POST, "/appliance/actions/stop")
+    let r = s
+        .dr(&sid, Method::POST, "/appliance/actions/stop")
         .answer()
         .await;
     assert_eq!(
@@ -81,8 +65,8 @@ async fn appliance_restart_is_the_nethsm_reboot() {
         .answer()
         .await;
     assert_eq!(r.status(), 204);
-    let sid = session(&s).await;
-    let r = with_session(&s, &sid, Method::POST, restart).answer().await;
+    let sid = s.admin_session().await;
+    let r = s.dr(&sid, Method::POST, restart).answer().await;
     assert_eq!(r.status(), 204);
     assert_eq!(s.state().await, "Operational");
 
@@ -111,8 +95,8 @@ async fn appliance_stop_ends_the_process() {
     )
     .await;
     assert_eq!(s.state().await, "Operational", "still running");
-    let sid = session(&s).await;
-    let r = with_session(&s, &sid, Method::POST, stop).answer().await;
+    let sid = s.admin_session().await;
+    let r = s.dr(&sid, Method::POST, stop).answer().await;
     assert_eq!(r.status(), 204);
     let exit = s.wait_exit();
     assert!(exit.success(), "{exit:?}");
@@ -196,15 +180,15 @@ async fn nethsm_system_updates_are_the_package_managers() {
     assert_eq!(s.state().await, "Operational");
 
     // Cross-face: the appliance face says the same.
-    let sid = session(&s).await;
-    let r = with_session(
-        &s,
-        &sid,
-        Method::POST,
-        "/appliance/update-manager/actions/retrieve-updates",
-    )
-    .answer()
-    .await;
+    let sid = s.admin_session().await;
+    let r = s
+        .dr(
+            &sid,
+            Method::POST,
+            "/appliance/update-manager/actions/retrieve-updates",
+        )
+        .answer()
+        .await;
     appliance_error(r, 400, "UPDATES_BY_PACKAGE_MANAGER", UPDATES_MESSAGE).await;
 }
 
@@ -212,7 +196,7 @@ async fn nethsm_system_updates_are_the_package_managers() {
 async fn appliance_update_manager_refuses_every_operation() {
     let s = Server::start();
     s.provision().await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     let repository = "/appliance/update-manager/repository";
     let operations = [
         (
@@ -238,7 +222,7 @@ async fn appliance_update_manager_refuses_every_operation() {
     for (method, path, body) in &operations {
         let request = |sid: Option<&str>| {
             let r = match sid {
-                Some(sid) => with_session(&s, sid, method.clone(), path),
+                Some(sid) => s.dr(sid, method.clone(), path),
                 None => s.appliance(method.clone(), path),
             };
             match body {
@@ -255,7 +239,8 @@ async fn appliance_update_manager_refuses_every_operation() {
         );
     }
     // A malformed repository is told so first.
-    let r = with_session(&s, &sid, Method::PUT, repository)
+    let r = s
+        .dr(&sid, Method::PUT, repository)
         .json(&json!({"url": 5}))
         .answer()
         .await;
@@ -264,9 +249,7 @@ async fn appliance_update_manager_refuses_every_operation() {
     assert!(!s.log().contains("repository password"));
     // Locked: the face is unavailable, as for every operation.
     s.lock().await;
-    let r = with_session(&s, &sid, Method::GET, repository)
-        .answer()
-        .await;
+    let r = s.dr(&sid, Method::GET, repository).answer().await;
     assert_eq!(
         appliance_documented_error(r, 503).await,
         "SERVICE_UNAVAILABLE"
@@ -277,7 +260,7 @@ async fn appliance_update_manager_refuses_every_operation() {
 async fn configuration_manager_does_not_apply() {
     let s = Server::start();
     s.provision().await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     let base = "/appliance/configuration-manager";
     let operations = [
         (
@@ -297,7 +280,7 @@ async fn configuration_manager_does_not_apply() {
     for (method, path, has_body) in operations {
         let path = format!("{base}{path}");
         empty_401(s.appliance(method.clone(), &path).answer().await).await;
-        let mut r = with_session(&s, &sid, method.clone(), &path);
+        let mut r = s.dr(&sid, method.clone(), &path);
         if has_body {
             r = r.json(&json!({"extension_key": "com.vmware.vcHms", "hostname": "vc.example"}));
         }
@@ -305,7 +288,8 @@ async fn configuration_manager_does_not_apply() {
         assert_eq!(code, "NOT_VSPHERE_REPLICATION", "{method} {path}");
         // Whatever the body: a malformed one gets the same answer.
         if has_body {
-            let r = with_session(&s, &sid, method.clone(), &path)
+            let r = s
+                .dr(&sid, method.clone(), &path)
                 .header("content-type", "application/json")
                 .body("{")
                 .answer()
@@ -315,14 +299,14 @@ async fn configuration_manager_does_not_apply() {
         }
     }
     // Other methods on these paths are still the router's 405.
-    let r = with_session(
-        &s,
-        &sid,
-        Method::DELETE,
-        "/appliance/configuration-manager/configuration",
-    )
-    .answer()
-    .await;
+    let r = s
+        .dr(
+            &sid,
+            Method::DELETE,
+            "/appliance/configuration-manager/configuration",
+        )
+        .answer()
+        .await;
     assert_eq!(
         appliance_documented_error(r, 405).await,
         "METHOD_NOT_ALLOWED"
@@ -374,9 +358,8 @@ fn openssl_x509(pem: &str, args: &[&str]) -> String {
 async fn probe_reports_the_certificate_a_real_handshake_shows() {
     let s = Server::start();
     s.provision().await;
-    let sid = session(&s).await;
-    let probe =
-        |uri: &str| with_session(&s, &sid, Method::POST, PROBE).json(&json!({ "uri": uri }));
+    let sid = s.admin_session().await;
+    let probe = |uri: &str| s.dr(&sid, Method::POST, PROBE).json(&json!({ "uri": uri }));
     let port = raw::addr(&s).port();
 
     // The test server itself: the certificate it printed at start.
@@ -457,8 +440,8 @@ async fn probe_reports_the_certificate_a_real_handshake_shows() {
 async fn probe_fails_cleanly() {
     let s = Server::start();
     s.provision().await;
-    let sid = session(&s).await;
-    let probe = |body: Value| with_session(&s, &sid, Method::POST, PROBE).json(&body);
+    let sid = s.admin_session().await;
+    let probe = |body: Value| s.dr(&sid, Method::POST, PROBE).json(&body);
 
     // A closed port.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

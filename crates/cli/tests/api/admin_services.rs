@@ -21,19 +21,6 @@ fn at(s: &Server, method: Method, path: &str, sid: &str) -> RequestBuilder {
     s.appliance(method, path).header("x-dr-session", sid)
 }
 
-async fn session(s: &Server) -> String {
-    let r = s
-        .appliance(Method::POST, "/session")
-        .basic_auth("admin", Some(ADMIN))
-        .answer()
-        .await;
-    assert_eq!(r.status(), 200, "login: {}", r.text().await.unwrap());
-    r.json::<Value>().await.unwrap()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn json_ok(r: Response) -> Value {
     let status = r.status();
     let text = r.text().await.unwrap();
@@ -101,7 +88,7 @@ async fn services_stop_and_start_faces_in_their_own_shapes_across_restarts() {
     let mut s = Server::start();
     s.provision().await;
     s.create_user(Some("op"), "Operator", OPERATOR_PASS).await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
 
     // The list, in the spec's ServiceInfoDrResponseList shape.
     let all = json_ok(at(&s, Method::GET, "/services", &sid).answer().await).await;
@@ -233,7 +220,7 @@ async fn services_stop_and_start_faces_in_their_own_shapes_across_restarts() {
     .await;
     let r = at(&s, Method::GET, "/tasks", &sid).answer().await;
     assert_eq!(appliance_documented_error(r, 503).await, "SERVICE_STOPPED");
-    let other = session(&s).await;
+    let other = s.admin_session().await;
     let who = json_ok(at(&s, Method::GET, "/session", &other).answer().await).await;
     assert_eq!(who["username"], "admin");
     for id in ["backup-client", "strongroom", "appliance"] {
@@ -260,7 +247,7 @@ async fn services_stop_and_start_faces_in_their_own_shapes_across_restarts() {
     own_error(own, 503, stopped("Strongroom API", "strongroom")).await;
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
     assert_backup_client_stopped(&s).await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     let r = at(&s, Method::GET, "/appliance", &sid).answer().await;
     assert_eq!(appliance_documented_error(r, 503).await, "SERVICE_STOPPED");
 
@@ -286,7 +273,7 @@ async fn services_stop_and_start_faces_in_their_own_shapes_across_restarts() {
     assert_eq!(action(&s, &sid, "syslog", "stop").await.status(), 204);
     s.restart();
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     assert_eq!(service(&s, &sid, "syslog").await["is_running"], false);
     assert_eq!(action(&s, &sid, "syslog", "restart").await.status(), 204);
     assert_eq!(service(&s, &sid, "syslog").await["is_running"], true);
@@ -422,7 +409,7 @@ async fn support_bundles_hold_the_diagnosis_and_no_secret() {
         .answer()
         .await;
     assert_eq!(r.status(), 200);
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
 
     // No task, no bundle yet.
     let tasks = json_ok(at(&s, Method::GET, "/tasks", &sid).answer().await).await;
@@ -628,7 +615,7 @@ async fn support_bundles_hold_the_diagnosis_and_no_secret() {
     finished_task(&s, &sid, &id).await;
     s.restart();
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     let r = at(&s, Method::GET, &format!("/tasks/{id}"), &sid)
         .answer()
         .await;
@@ -693,7 +680,7 @@ async fn health_diagnose_in_every_state_for_its_roles() {
     assert_eq!(keys, ["clusterLogs", "clusterState"]);
 
     // A stopped service is reported, as a support bundle reports it.
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     assert_eq!(
         action(&s, &sid, "backup-client", "stop").await.status(),
         204
@@ -737,7 +724,7 @@ async fn health_diagnose_in_every_state_for_its_roles() {
 async fn a_factory_reset_starts_every_service_again() {
     let s = Server::start();
     s.provision().await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     for id in ["backup-client", "strongroom"] {
         assert_eq!(action(&s, &sid, id, "stop").await.status(), 204);
     }

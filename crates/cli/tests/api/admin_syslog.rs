@@ -204,19 +204,6 @@ async fn ok(r: RequestBuilder, status: u16) -> Response {
     r
 }
 
-async fn session(s: &Server) -> String {
-    let r = s
-        .appliance(Method::POST, "/session")
-        .basic_auth("admin", Some(ADMIN))
-        .answer()
-        .await;
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn list(s: &Server, sid: &str, query: &str) -> Value {
     let r = s
         .appliance(Method::GET, &format!("{SYSLOG}{query}"))
@@ -240,7 +227,7 @@ async fn syslog_messages_reach_udp_and_tcp_receivers_without_secrets() {
     .await;
     s.provision().await;
     let mut rx = Receivers::start().await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
 
     // Nothing set: NetHSM's default, an empty list.
     assert_eq!(
@@ -445,7 +432,7 @@ async fn the_list_follows_changes_live_and_an_empty_list_sends_nothing() {
     let s = Server::start();
     s.provision().await;
     let mut rx = Receivers::start().await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     ok(
         put(
             &s,
@@ -584,7 +571,7 @@ async fn the_list_follows_changes_live_and_an_empty_list_sends_nothing() {
 async fn the_list_query_filters_sorts_and_pages() {
     let s = Server::start();
     s.provision().await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     let entries = json!([
         {"host": "b.example", "port": 600, "protocol": "TCP"},
         {"host": "a.example", "port": 514, "protocol": "UDP"},
@@ -659,7 +646,7 @@ async fn bad_input_wrong_role_and_wrong_state() {
     s.create_user(Some("ns~admin"), "Administrator", OP_PASS)
         .await;
     ok(s.as_admin(Method::PUT, "/namespaces/ns"), 204).await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
 
     // NetHSM: 400 in its shape, nothing changed.
     for (body, says) in [
@@ -820,7 +807,7 @@ async fn the_syslog_service_stops_and_starts_sending() {
     let s = Server::start();
     s.provision().await;
     let mut rx = Receivers::start().await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     ok(
         put(
             &s,

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use reqwest::{Client, Method, RequestBuilder, Response};
+use reqwest::{Client, Method, Response};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -224,23 +224,6 @@ async fn pem_text(r: Response) -> String {
     r.text().await.unwrap()
 }
 
-async fn session(s: &Server) -> String {
-    let r = s
-        .appliance(Method::POST, "/session")
-        .basic_auth("admin", Some(ADMIN))
-        .answer()
-        .await;
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn dr(s: &Server, sid: &str, method: Method, path: &str) -> RequestBuilder {
-    s.appliance(method, path).header("x-dr-session", sid)
-}
-
 async fn csr_signed(csr: &str, public_pem: &str) -> Value {
     serde_json::from_str(&pyca(SIGN_CSR, &[csr.to_owned(), public_pem.to_owned()]).await).unwrap()
 }
@@ -446,8 +429,9 @@ async fn nethsm_certificate_replaced_live_checked_and_kept() {
     );
 
     // The appliance face reports the same certificate; trusted once its root is a trusted CA.
-    let sid = session(&s).await;
-    let info: Value = dr(&s, &sid, Method::GET, "/appliance/certificates/server")
+    let sid = s.admin_session().await;
+    let info: Value = s
+        .dr(&sid, Method::GET, "/appliance/certificates/server")
         .answer()
         .await
         .json()
@@ -468,12 +452,14 @@ async fn nethsm_certificate_replaced_live_checked_and_kept() {
     assert_eq!(info["sig_alg_name"], "SHA256withECDSA");
     assert_eq!(info["version"], 3);
     assert_eq!(info["trusted"], false);
-    let r = dr(&s, &sid, Method::POST, "/appliance/certificates/ca")
+    let r = s
+        .dr(&sid, Method::POST, "/appliance/certificates/ca")
         .json(&json!([{"value": ca["root"]}]))
         .answer()
         .await;
     assert_eq!(r.status(), 204);
-    let info: Value = dr(&s, &sid, Method::GET, "/appliance/certificates/server")
+    let info: Value = s
+        .dr(&sid, Method::GET, "/appliance/certificates/server")
         .answer()
         .await
         .json()
@@ -657,7 +643,7 @@ async fn appliance_certificates_and_trusted_cas() {
     s.provision().await;
     s.create_user(Some(OPERATOR), "Operator", OPERATOR_PASS)
         .await;
-    let sid = session(&s).await;
+    let sid = s.admin_session().await;
     // No session: 401; an Operator cannot open one.
     appliance_error(
         s.appliance(Method::GET, "/appliance/certificates/server")
@@ -684,7 +670,8 @@ async fn appliance_certificates_and_trusted_cas() {
         .await;
     appliance_error(r, 403, "ACCESS_DENIED", "Access denied.").await;
 
-    let info: Value = dr(&s, &sid, Method::GET, "/appliance/certificates/server")
+    let info: Value = s
+        .dr(&sid, Method::GET, "/appliance/certificates/server")
         .answer()
         .await
         .json()
@@ -711,15 +698,15 @@ async fn appliance_certificates_and_trusted_cas() {
         "fqdn": "dr.example, dr2.example", "ip": "192.0.2.9, 2001:db8::9",
         "locality": "Berlin", "state": "Berlin", "country": "DE", "email": "ops@example.com",
     });
-    let r = dr(
-        &s,
-        &sid,
-        Method::POST,
-        "/appliance/certificates/actions/generate-csr",
-    )
-    .json(&input)
-    .answer()
-    .await;
+    let r = s
+        .dr(
+            &sid,
+            Method::POST,
+            "/appliance/certificates/actions/generate-csr",
+        )
+        .json(&input)
+        .answer()
+        .await;
     assert_eq!(r.status(), 200);
     let csr = r.json::<Value>().await.unwrap()["value"]
         .as_str()
@@ -746,15 +733,15 @@ async fn appliance_certificates_and_trusted_cas() {
         handshake(&s, &s.fingerprint).await.is_ok(),
         "nothing served changed yet"
     );
-    let r = dr(
-        &s,
-        &sid,
-        Method::POST,
-        "/appliance/certificates/actions/generate-csr",
-    )
-    .json(&json!({"country": "Germany"}))
-    .answer()
-    .await;
+    let r = s
+        .dr(
+            &sid,
+            Method::POST,
+            "/appliance/certificates/actions/generate-csr",
+        )
+        .json(&json!({"country": "Germany"}))
+        .answer()
+        .await;
     appliance_error(
         r,
         400,
@@ -765,7 +752,8 @@ async fn appliance_certificates_and_trusted_cas() {
 
     // Bad installs change nothing.
     let install = |s: &Server, sid: &str, body: Value| {
-        dr(s, sid, Method::POST, "/appliance/certificates/server").json(&body)
+        s.dr(sid, Method::POST, "/appliance/certificates/server")
+            .json(&body)
     };
     let r = install(
         &s,
@@ -839,7 +827,8 @@ async fn appliance_certificates_and_trusted_cas() {
     )
     .await;
     assert_ne!(public_after, public, "the CSR's new key is served");
-    let info: Value = dr(&s, &sid, Method::GET, "/appliance/certificates/server")
+    let info: Value = s
+        .dr(&sid, Method::GET, "/appliance/certificates/server")
         .answer()
         .await
         .json()
@@ -852,18 +841,14 @@ async fn appliance_certificates_and_trusted_cas() {
     );
 
     // The trusted CA list: add, list (paged), remove.
-    let list = |q: &str| {
-        dr(
-            &s,
-            &sid,
-            Method::GET,
-            &format!("/appliance/certificates/ca{q}"),
-        )
-    };
+    let list = |q: &str| s.dr(&sid, Method::GET, &format!("/appliance/certificates/ca{q}"));
     let body: Value = list("").answer().await.json().await.unwrap();
     assert_eq!(body["list"], json!([]));
     assert_eq!(body["_meta"]["total"], 0);
-    let add = |v: Value| dr(&s, &sid, Method::POST, "/appliance/certificates/ca").json(&v);
+    let add = |v: Value| {
+        s.dr(&sid, Method::POST, "/appliance/certificates/ca")
+            .json(&v)
+    };
     assert_eq!(
         add(json!([{"value": ca["root"]}, {"value": ca["intermediate"]}]))
             .answer()
@@ -965,7 +950,8 @@ async fn appliance_certificates_and_trusted_cas() {
         starting("Invalid request body"),
     )
     .await;
-    let info: Value = dr(&s, &sid, Method::GET, "/appliance/certificates/server")
+    let info: Value = s
+        .dr(&sid, Method::GET, "/appliance/certificates/server")
         .answer()
         .await
         .json()
@@ -973,8 +959,7 @@ async fn appliance_certificates_and_trusted_cas() {
         .unwrap();
     assert_eq!(info["trusted"], true, "its chain ends at a trusted CA");
     let remove = |v: Value| {
-        dr(
-            &s,
+        s.dr(
             &sid,
             Method::POST,
             "/appliance/certificates/ca/actions/remove",
@@ -1081,7 +1066,8 @@ async fn appliance_certificates_and_trusted_cas() {
         .await
         .unwrap();
     follow(&mut s, &cert).await;
-    let info: Value = dr(&s, &sid, Method::GET, "/appliance/certificates/server")
+    let info: Value = s
+        .dr(&sid, Method::GET, "/appliance/certificates/server")
         .answer()
         .await
         .json()
@@ -1106,8 +1092,9 @@ async fn appliance_certificates_and_trusted_cas() {
     s.restart();
     assert_eq!(s.fingerprint, expected);
     assert_eq!(s.unlock(UNLOCK).await.status(), 204);
-    let sid = session(&s).await;
-    let body: Value = dr(&s, &sid, Method::GET, "/appliance/certificates/ca")
+    let sid = s.admin_session().await;
+    let body: Value = s
+        .dr(&sid, Method::GET, "/appliance/certificates/ca")
         .answer()
         .await
         .json()

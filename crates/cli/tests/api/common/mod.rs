@@ -164,6 +164,25 @@ impl Server {
             .request(method, format!("{}{APPLIANCE}{path}", self.base))
     }
 
+    /// Logs the root `admin` in on the appliance face; returns the session id.
+    pub async fn admin_session(&self) -> String {
+        let r = self
+            .appliance(Method::POST, "/session")
+            .basic_auth("admin", Some(ADMIN))
+            .answer()
+            .await;
+        assert_eq!(r.status(), 200, "appliance login");
+        r.json::<serde_json::Value>().await.unwrap()["session_id"]
+            .as_str()
+            .expect("a session_id")
+            .to_owned()
+    }
+
+    /// A request to the appliance face with the session `sid`.
+    pub fn dr(&self, sid: &str, method: Method, path: &str) -> RequestBuilder {
+        self.appliance(method, path).header("x-dr-session", sid)
+    }
+
     /// A request to the backup-client face (`/commandcenter/api`); `path` without its `/`.
     pub fn backup_client(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
