@@ -1,8 +1,16 @@
 //! The `strongroom` binary. `strongroom serve` runs the appliance; see `docs/configuration.md`
 //! for every setting. Every other subcommand is a client of a running server (`docs/cli.md`):
-//! `strongroom client ...` manages backup clients; `strongroom system ...` rotates the data key.
+//! `strongroom client ...` manages backup clients; `strongroom system ...` rotates the data key;
+//! the others (profiles, lifecycle, users, random, backup and restore) share the options,
+//! secrets, output and exit codes of `conn`, `secret` and `fail`.
 
 mod client;
+mod conn;
+mod fail;
+mod nethsm;
+mod profile;
+mod profiles_cmd;
+mod secret;
 mod system;
 
 use std::net::SocketAddr;
@@ -11,6 +19,11 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser, Subcommand};
 use strongroom_server::config::{Config, ConfigFile, Overrides};
 use strongroom_server::logging::{self, LogFormat};
+
+use nethsm::{
+    BackupArgs, BackupPassphraseArgs, ConfirmArgs, NoArgs, ProvisionArgs, RandomArgs, RestoreArgs,
+    UnlockArgs, UsersArgs, With,
+};
 
 #[derive(Parser)]
 #[command(
@@ -29,8 +42,36 @@ enum Command {
     Serve(ServeArgs),
     /// Manage backup clients on a running server, as its root Administrator.
     Client(client::ClientArgs),
-    /// Node-wide operations on a running server (the domain key), as its root Administrator.
+    /// Node-wide operations on a running server (the domain key, system information).
     System(system::SystemArgs),
+    /// Named servers, with how to trust each: add (pinning its certificate), list, remove.
+    Profile(profiles_cmd::ProfileArgs),
+    /// Provision an Unprovisioned server: set the unlock and admin passphrases.
+    Provision(With<ProvisionArgs>),
+    /// Unlock a Locked server with the unlock passphrase.
+    Unlock(With<UnlockArgs>),
+    /// Lock an Operational server (as an Administrator).
+    Lock(With<NoArgs>),
+    /// Show the server's state: Unprovisioned, Locked, Operational or Failed.
+    State(With<NoArgs>),
+    /// Show the vendor, product and state.
+    Info(With<NoArgs>),
+    /// Reboot the server (as an Administrator).
+    Reboot(With<NoArgs>),
+    /// Shut the server down (as an Administrator when it is Operational).
+    Shutdown(With<NoArgs>),
+    /// Erase every key, user and setting (as an Administrator; asks first).
+    FactoryReset(With<ConfirmArgs>),
+    /// Users: list, add, show, delete, change a passphrase.
+    Users(With<UsersArgs>),
+    /// Random bytes from the server (as an Operator): raw, or --base64/--hex.
+    Random(With<RandomArgs>),
+    /// Set the backup passphrase (as an Administrator).
+    BackupPassphrase(With<BackupPassphraseArgs>),
+    /// Write a backup of the server to FILE (as a Backup user), with a progress bar.
+    Backup(With<BackupArgs>),
+    /// Restore a backup FILE into the server, with a progress bar.
+    Restore(With<RestoreArgs>),
 }
 
 #[derive(clap::Args)]
@@ -101,6 +142,10 @@ struct ServeArgs {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Refused before parsing, so even a misspelt subcommand does not echo the secret.
+    if let Some(f) = fail::secret_argument(&std::env::args().collect::<Vec<_>>()) {
+        fail::exit_with(f.into());
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
@@ -140,11 +185,48 @@ fn main() -> anyhow::Result<()> {
             exit_on_error(client::run(args, &fingerprint));
             Ok(())
         }
+        Command::System(args) if matches!(args.command, system::SystemCommand::Info) => {
+            // The newer command on the older options: same flags, the new exit codes.
+            let c = args.connection;
+            let opts = conn::Opts {
+                profile: None,
+                server: Some(c.server),
+                user: Some(c.user),
+                fingerprint: c.fingerprint,
+                ca_file: None,
+                insecure_accept_any_certificate: false,
+                password_file: c.password_file,
+                json: args.json,
+            };
+            client_result(nethsm::system_info(opts))
+        }
         Command::System(args) => {
             let fingerprint = require_fingerprint(args.connection.fingerprint.clone(), "system");
             exit_on_error(system::run(args, &fingerprint));
             Ok(())
         }
+        Command::Profile(args) => client_result(profiles_cmd::run(args)),
+        Command::Provision(w) => client_result(nethsm::provision(w)),
+        Command::Unlock(w) => client_result(nethsm::unlock(w)),
+        Command::Lock(w) => client_result(nethsm::lock(w)),
+        Command::State(w) => client_result(nethsm::state(w)),
+        Command::Info(w) => client_result(nethsm::info(w)),
+        Command::Reboot(w) => client_result(nethsm::reboot(w)),
+        Command::Shutdown(w) => client_result(nethsm::shutdown(w)),
+        Command::FactoryReset(w) => client_result(nethsm::factory_reset(w)),
+        Command::Users(w) => client_result(nethsm::users(w)),
+        Command::Random(w) => client_result(nethsm::random(w)),
+        Command::BackupPassphrase(w) => client_result(nethsm::backup_passphrase(w)),
+        Command::Backup(w) => client_result(nethsm::backup(w)),
+        Command::Restore(w) => client_result(nethsm::restore(w)),
+    }
+}
+
+/// Ends the process with the documented exit code of a failure (`fail::Exit`).
+fn client_result(result: anyhow::Result<()>) -> anyhow::Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => fail::exit_with(e),
     }
 }
 

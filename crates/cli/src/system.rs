@@ -28,6 +28,8 @@ pub struct SystemArgs {
 
 #[derive(Subcommand)]
 pub enum SystemCommand {
+    /// Show the software, firmware and hardware versions and the device id (NetHSM face).
+    Info,
     /// Show the domain key's version and whether a rotation is under way.
     DataKey,
     /// Rotate the domain key: a new key, and every value re-sealed under it (or finish a
@@ -49,6 +51,7 @@ pub fn run(args: SystemArgs, fingerprint: &str) -> anyhow::Result<()> {
             unlock_passphrase_file,
         } => Some(unlock_passphrase(unlock_passphrase_file.as_deref())?),
         SystemCommand::DataKey => None,
+        SystemCommand::Info => unreachable!("`system info` runs through the NetHSM face"),
     };
     let (remote, runtime) = args.connection.connect(fingerprint)?;
     runtime.block_on(async {

@@ -18,10 +18,16 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 pub struct BadFingerprint(pub String);
 
 /// Parses a SHA-256 fingerprint: 32 bytes of hex, in pairs separated by colons (as the
-/// server and `openssl x509 -fingerprint -sha256` print it) or not separated at all.
+/// server and `openssl x509 -fingerprint -sha256` print it) or not separated at all, with an
+/// optional `sha256:` prefix (the form signstar's `nethsm` CLI writes its pins in, so one pin
+/// works in both tools).
 pub fn parse_fingerprint(text: &str) -> Result<[u8; 32], BadFingerprint> {
     let bad = || BadFingerprint(text.to_owned());
     let text = text.trim();
+    let text = match text.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("sha256:") => &text[7..],
+        _ => text,
+    };
     let hex: String = if text.contains(':') {
         let pairs: Vec<&str> = text.split(':').collect();
         if pairs.iter().any(|p| p.len() != 2) {
@@ -48,6 +54,12 @@ pub fn format_fingerprint(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// `bytes` as `sha256:<lower-case hex>`, the form signstar's `nethsm` CLI writes pins in.
+pub fn signstar_form(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// The SHA-256 fingerprint of a DER certificate, in the server's printed form.
@@ -163,6 +175,10 @@ mod tests {
         assert_eq!(format_fingerprint(&bytes), FP);
         assert_eq!(parse_fingerprint(&FP.to_lowercase()).unwrap(), bytes);
         assert_eq!(parse_fingerprint(&FP.replace(':', "")).unwrap(), bytes);
+        let signstar = format!("sha256:{}", FP.replace(':', "").to_lowercase());
+        assert_eq!(signstar_form(&bytes), signstar);
+        assert_eq!(parse_fingerprint(&signstar).unwrap(), bytes);
+        assert_eq!(parse_fingerprint(&format!("sha256:{FP}")).unwrap(), bytes);
     }
 
     #[test]
