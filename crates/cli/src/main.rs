@@ -186,12 +186,17 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::System(args) if matches!(args.command, system::SystemCommand::Info) => {
-            // The newer command on the older options: same flags, the new exit codes.
+            // The newer command on the older options (which have defaults, so they cannot
+            // tell a given server from the default): with a fingerprint they name the server
+            // as before; without one, the profile does (STRONGROOM_PROFILE or "default").
             let c = args.connection;
+            let pinned = c.fingerprint.is_some();
             let opts = conn::Opts {
-                profile: None,
-                server: Some(c.server),
-                user: Some(c.user),
+                profile: std::env::var("STRONGROOM_PROFILE")
+                    .ok()
+                    .filter(|p| !p.is_empty()),
+                server: pinned.then_some(c.server),
+                user: pinned.then_some(c.user),
                 fingerprint: c.fingerprint,
                 ca_file: None,
                 insecure_accept_any_certificate: false,

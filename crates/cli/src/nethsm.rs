@@ -902,8 +902,8 @@ mod tests {
         ];
         assert_eq!(
             table(&["USER", "REAL NAME", "ROLE"], rows.into_iter()),
-            "USER        REAL NAME  ROLE\n\
-             admin       Admin      Administrator\n\
+            "USER      REAL NAME  ROLE\n\
+             admin     Admin      Administrator\n\
              op\\u{1b}  -          Operator\n"
         );
     }
