@@ -72,6 +72,10 @@ enum Command {
     Backup(With<BackupArgs>),
     /// Restore a backup FILE into the server, with a progress bar.
     Restore(With<RestoreArgs>),
+    /// Print shell completions, e.g. `strongroom completions bash > /etc/bash_completion.d/strongroom`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), e.g. `strongroom man | man -l -`.
+    Man,
 }
 
 #[derive(clap::Args)]
@@ -224,6 +228,25 @@ fn main() -> anyhow::Result<()> {
         Command::BackupPassphrase(w) => client_result(nethsm::backup_passphrase(w)),
         Command::Backup(w) => client_result(nethsm::backup(w)),
         Command::Restore(w) => client_result(nethsm::restore(w)),
+        Command::Completions { shell } => {
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "strongroom", &mut text);
+            print_quietly(&text)
+        }
+        Command::Man => {
+            let mut text = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut text)?;
+            print_quietly(&text)
+        }
+    }
+}
+
+/// Writes `text` to stdout; a reader that stopped early (`| head`) is not an error.
+fn print_quietly(text: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().write_all(text) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 

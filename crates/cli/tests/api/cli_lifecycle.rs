@@ -662,3 +662,27 @@ async fn progress_bars_on_a_terminal_and_not_when_piped() {
     );
     assert_eq!(two.state().await, "Locked");
 }
+
+#[tokio::test]
+async fn completions_and_the_man_page_come_from_the_command_definitions() {
+    let cfg = tempfile::tempdir().unwrap();
+    let bash = ok(&cli(cfg.path(), &[], &["completions", "bash"]).await);
+    assert!(bash.contains("complete -F _strongroom"), "{bash}");
+    for command in [
+        "backup-passphrase",
+        "factory-reset",
+        "profile",
+        "--insecure-accept-any-certificate",
+    ] {
+        assert!(bash.contains(command), "{command} is completed");
+    }
+    let zsh = ok(&cli(cfg.path(), &[], &["completions", "zsh"]).await);
+    assert!(zsh.starts_with("#compdef strongroom"), "{zsh}");
+    let man = ok(&cli(cfg.path(), &[], &["man"]).await);
+    assert!(man.contains(".TH strongroom 1"), "{man}");
+    assert!(man.contains("factory\\-reset"), "{man}");
+    fails(
+        &cli(cfg.path(), &[], &["completions", "no-such-shell"]).await,
+        2,
+    );
+}
