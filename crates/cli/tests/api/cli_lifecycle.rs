@@ -629,6 +629,19 @@ async fn progress_bars_on_a_terminal_and_not_when_piped() {
         ("STRONGROOM_PASSWORD", BACKUP_USER_PASS),
     ];
 
+    // Colours on a terminal only, and never with NO_COLOR.
+    let at_one = &as_bk[..2];
+    let screen = on_a_terminal(c, at_one, &["state"]);
+    assert!(screen.contains("\x1b[32mOperational\x1b[0m"), "{screen:?}");
+    let mut no_color = at_one.to_vec();
+    no_color.push(("NO_COLOR", "1"));
+    let screen = on_a_terminal(c, &no_color, &["state"]);
+    assert!(
+        screen.contains("Operational") && !screen.contains('\x1b'),
+        "{screen:?}"
+    );
+    assert_eq!(ok(&cli(c, at_one, &["state"]).await), "Operational\n");
+
     // Piped: no bar, stderr empty (checked by `ok`).
     let piped = c.join("piped.backup");
     ok(&cli(c, &as_bk, &["backup", piped.to_str().unwrap()]).await);
