@@ -543,6 +543,48 @@ async fn failures_have_distinct_exit_codes_and_say_what_to_do() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Operational\n");
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("WARNING: "));
 
+    // A CA file: the server's own (self-signed) certificate verifies it, name and all; as the
+    // CA of another server (same name, other key) it does not (3); a file with no certificate
+    // is a usage error.
+    let r = s
+        .as_admin(reqwest::Method::GET, "/config/tls/cert.pem")
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200);
+    let ca = c.join("ca.pem");
+    std::fs::write(&ca, r.text().await.unwrap()).unwrap();
+    let ca = ca.to_str().unwrap();
+    let out = cli(
+        c,
+        &[("STRONGROOM_SERVER", &s.base)],
+        &["state", "--ca-file", ca],
+    )
+    .await;
+    assert_eq!(ok(&out), "Operational\n");
+    let out = cli(
+        c,
+        &[
+            ("STRONGROOM_SERVER", &other.base),
+            ("STRONGROOM_CA_FILE", ca),
+        ],
+        &["state"],
+    )
+    .await;
+    let stderr = fails(&out, 3);
+    assert!(
+        stderr.contains("cannot trust") && stderr.contains("invalid peer certificate"),
+        "{stderr}"
+    );
+    let not_pem = c.join("empty.pem");
+    std::fs::write(&not_pem, "no certificate here\n").unwrap();
+    let out = cli(
+        c,
+        &[("STRONGROOM_SERVER", &s.base)],
+        &["state", "--ca-file", not_pem.to_str().unwrap()],
+    )
+    .await;
+    assert!(fails(&out, 2).contains("holds no certificate"));
+
     // A secret as an argument (2), refused with a hint, the value not echoed.
     for args in [
         &["unlock", "--unlock-passphrase", "my secret value"][..],
