@@ -22,7 +22,7 @@ use strongroom_server::logging::{self, LogFormat};
 
 use nethsm::{
     BackupArgs, BackupPassphraseArgs, ConfirmArgs, NoArgs, ProvisionArgs, RandomArgs, RestoreArgs,
-    UnlockArgs, UsersArgs, With,
+    UnlockArgs, UnlockPassphraseArgs, UsersArgs, With,
 };
 
 #[derive(Parser)]
@@ -66,6 +66,8 @@ enum Command {
     Users(With<UsersArgs>),
     /// Random bytes from the server (as an Operator): raw, or --base64/--hex.
     Random(With<RandomArgs>),
+    /// Change the unlock passphrase (as an Administrator; needs the current one).
+    UnlockPassphrase(With<UnlockPassphraseArgs>),
     /// Set the backup passphrase (as an Administrator).
     BackupPassphrase(With<BackupPassphraseArgs>),
     /// Write a backup of the server to FILE (as a Backup user), with a progress bar.
@@ -225,6 +227,7 @@ fn main() -> anyhow::Result<()> {
         Command::FactoryReset(w) => client_result(nethsm::factory_reset(w)),
         Command::Users(w) => client_result(nethsm::users(w)),
         Command::Random(w) => client_result(nethsm::random(w)),
+        Command::UnlockPassphrase(w) => client_result(nethsm::unlock_passphrase(w)),
         Command::BackupPassphrase(w) => client_result(nethsm::backup_passphrase(w)),
         Command::Backup(w) => client_result(nethsm::backup(w)),
         Command::Restore(w) => client_result(nethsm::restore(w)),

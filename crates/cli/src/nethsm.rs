@@ -616,7 +616,10 @@ pub fn random(w: With<RandomArgs>) -> anyhow::Result<()> {
         anyhow::Ok(bytes)
     })?;
     if let Some(path) = &a.out {
-        std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+        // Random bytes are often key material: readable by their owner only.
+        new_private_file(path)?
+            .write_all(&bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
         emit(
             &w.opts,
             json!({"length": bytes.len(), "file": path}),
@@ -681,6 +684,52 @@ pub fn backup_passphrase(w: With<BackupPassphraseArgs>) -> anyhow::Result<()> {
     })
 }
 
+#[derive(Args)]
+pub struct UnlockPassphraseArgs {
+    /// Read the new unlock passphrase from this file instead of
+    /// STRONGROOM_NEW_UNLOCK_PASSPHRASE or a prompt.
+    #[arg(long, value_name = "PATH")]
+    new_passphrase_file: Option<PathBuf>,
+    /// Read the current unlock passphrase from this file instead of
+    /// STRONGROOM_UNLOCK_PASSPHRASE or a prompt.
+    #[arg(long, value_name = "PATH")]
+    current_passphrase_file: Option<PathBuf>,
+}
+
+pub fn unlock_passphrase(w: With<UnlockPassphraseArgs>) -> anyhow::Result<()> {
+    let a = &w.args;
+    let current = secret::read(
+        &source(
+            "current unlock passphrase",
+            "STRONGROOM_UNLOCK_PASSPHRASE",
+            a.current_passphrase_file.as_deref(),
+            "--current-passphrase-file",
+        ),
+        false,
+    )?;
+    let new = secret::read(
+        &source(
+            "new unlock passphrase",
+            "STRONGROOM_NEW_UNLOCK_PASSPHRASE",
+            a.new_passphrase_file.as_deref(),
+            "--new-passphrase-file",
+        ),
+        true,
+    )?;
+    let api = w.opts.api()?;
+    api.runtime.block_on(async {
+        let body = json!({"newPassphrase": &*new, "currentPassphrase": &*current});
+        let req = api
+            .authed(Method::PUT, "/config/unlock-passphrase")?
+            .json(&body);
+        api.send(req, "changing the unlock passphrase").await?;
+        emit(&w.opts, json!({"unlockPassphraseSet": true}), || {
+            "changed the unlock passphrase: the next unlock needs the new one\n".to_owned()
+        });
+        Ok(())
+    })
+}
+
 /// A progress bar on stderr when it is a terminal and the output is not JSON; otherwise a
 /// hidden one, so pipes and scripts see nothing.
 fn progress(opts: &Opts, total: Option<u64>, what: &str) -> ProgressBar {
@@ -715,7 +764,9 @@ pub fn backup(w: With<BackupArgs>) -> anyhow::Result<()> {
             .into());
     }
     let api = w.opts.api()?;
-    let partial = path.with_extension("partial");
+    let mut partial = path.clone().into_os_string();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
     let written = api.runtime.block_on(async {
         let req = (api.authed(Method::POST, "/system/backup")?)
             .header(reqwest::header::ACCEPT, "application/octet-stream");

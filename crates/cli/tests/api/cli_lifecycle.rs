@@ -242,6 +242,10 @@ async fn provision_users_random_backup_and_restore_into_a_second_server() {
     );
     assert_eq!(j["length"], 64);
     assert_eq!(std::fs::read(&file).unwrap().len(), 64);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let j = json_of(&cli(c, &as_op, &["random", "16", "--json"]).await);
     assert_eq!(j["length"], 16);
     assert_eq!(
@@ -330,6 +334,38 @@ async fn provision_users_random_backup_and_restore_into_a_second_server() {
         3,
         "the restored users: {users}"
     );
+
+    // The unlock passphrase: changed (current and new), then the next unlock needs the new one.
+    let new_unlock = "second unlock passphrase for tests";
+    let out = ok(&cli(
+        c,
+        &[
+            p2,
+            admin(),
+            ("STRONGROOM_UNLOCK_PASSPHRASE", UNLOCK),
+            ("STRONGROOM_NEW_UNLOCK_PASSPHRASE", new_unlock),
+        ],
+        &["unlock-passphrase"],
+    )
+    .await);
+    assert!(out.starts_with("changed the unlock passphrase"), "{out}");
+    ok(&cli(c, &[p2, admin()], &["lock"]).await);
+    fails(
+        &cli(
+            c,
+            &[p2, ("STRONGROOM_UNLOCK_PASSPHRASE", UNLOCK)],
+            &["unlock"],
+        )
+        .await,
+        4,
+    );
+    after_rate_limit_window(&two).await;
+    ok(&cli(
+        c,
+        &[p2, ("STRONGROOM_UNLOCK_PASSPHRASE", new_unlock)],
+        &["unlock"],
+    )
+    .await);
 
     // Passphrases: an Administrator changes the Operator's; the Operator then changes its own.
     let out = ok(&cli(
