@@ -21,8 +21,8 @@ use strongroom_server::config::{Config, ConfigFile, Overrides};
 use strongroom_server::logging::{self, LogFormat};
 
 use nethsm::{
-    BackupArgs, BackupPassphraseArgs, ConfirmArgs, NoArgs, ProvisionArgs, RandomArgs, RestoreArgs,
-    UnlockArgs, UnlockPassphraseArgs, UsersArgs, With,
+    BackupArgs, BackupPassphraseArgs, ConfirmArgs, NamespacesArgs, NoArgs, ProvisionArgs,
+    RandomArgs, RestoreArgs, UnlockArgs, UnlockPassphraseArgs, UsersArgs, With,
 };
 
 #[derive(Parser)]
@@ -62,8 +62,10 @@ enum Command {
     Shutdown(With<NoArgs>),
     /// Erase every key, user and setting (as an Administrator; asks first).
     FactoryReset(With<ConfirmArgs>),
-    /// Users: list, add, show, delete, change a passphrase.
+    /// Users: list, add, show, delete, tags, change a passphrase.
     Users(With<UsersArgs>),
+    /// Namespaces: list, add, delete.
+    Namespaces(With<NamespacesArgs>),
     /// Random bytes from the server (as an Operator): raw, or --base64/--hex.
     Random(With<RandomArgs>),
     /// Change the unlock passphrase (as an Administrator; needs the current one).
@@ -226,6 +228,7 @@ fn main() -> anyhow::Result<()> {
         Command::Shutdown(w) => client_result(nethsm::shutdown(w)),
         Command::FactoryReset(w) => client_result(nethsm::factory_reset(w)),
         Command::Users(w) => client_result(nethsm::users(w)),
+        Command::Namespaces(w) => client_result(nethsm::namespaces(w)),
         Command::Random(w) => client_result(nethsm::random(w)),
         Command::UnlockPassphrase(w) => client_result(nethsm::unlock_passphrase(w)),
         Command::BackupPassphrase(w) => client_result(nethsm::backup_passphrase(w)),

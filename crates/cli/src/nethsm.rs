@@ -106,6 +106,12 @@ enum UsersCommand {
     Show { id: String },
     /// Delete a user.
     Delete { id: String },
+    /// List a user's tags (the tags restrict which keys an Operator may use).
+    Tags { id: String },
+    /// Add a tag to an Operator.
+    Tag { id: String, tag: String },
+    /// Remove a tag from an Operator.
+    Untag { id: String, tag: String },
     /// Change a user's passphrase: the login user's own unless another id is given
     /// (Administrators only).
     Passphrase {
@@ -550,6 +556,47 @@ pub fn users(w: With<UsersArgs>) -> anyhow::Result<()> {
                     format!("deleted user {}\n", safe(&id))
                 });
             }
+            UsersCommand::Tags { id } => {
+                let path = format!("{}/tags", user_path(&id));
+                let tags = api
+                    .json(
+                        api.authed(Method::GET, &path)?,
+                        &format!("reading the tags of {id}"),
+                    )
+                    .await?;
+                let names: Vec<String> = (tags.as_array().into_iter().flatten())
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect();
+                emit(opts, json!({"user": id, "tags": names}), || {
+                    if names.is_empty() {
+                        format!("{} has no tags\n", safe(&id))
+                    } else {
+                        names.iter().map(|t| format!("{}\n", safe(t))).collect()
+                    }
+                });
+            }
+            UsersCommand::Tag { id, tag } => {
+                let path = format!("{}/tags/{}", user_path(&id), path_segment(&tag));
+                api.send(
+                    api.authed(Method::PUT, &path)?,
+                    &format!("tagging {id} with {tag}"),
+                )
+                .await?;
+                emit(opts, json!({"user": id, "tagged": tag}), || {
+                    format!("tagged {} with {}\n", safe(&id), safe(&tag))
+                });
+            }
+            UsersCommand::Untag { id, tag } => {
+                let path = format!("{}/tags/{}", user_path(&id), path_segment(&tag));
+                api.send(
+                    api.authed(Method::DELETE, &path)?,
+                    &format!("removing the tag {tag} from {id}"),
+                )
+                .await?;
+                emit(opts, json!({"user": id, "untagged": tag}), || {
+                    format!("removed the tag {} from {}\n", safe(&tag), safe(&id))
+                });
+            }
             UsersCommand::Passphrase { id, .. } => {
                 let id = id.unwrap_or_else(|| api.target.user.clone());
                 let body = json!({"passphrase": passphrase.as_deref().map(|p| p.as_str())});
@@ -569,18 +616,90 @@ pub fn users(w: With<UsersArgs>) -> anyhow::Result<()> {
 }
 
 fn user_path(id: &str) -> String {
-    // The ids' characters need no escaping (letters, digits, `_.-~`); anything else the
-    // server refuses with its own message, so it is passed through percent-encoded.
-    let escaped: String = id
-        .bytes()
+    format!("/users/{}", path_segment(id))
+}
+
+/// `id` for a URL path: ids' characters need no escaping (letters, digits, `_.-~`); anything
+/// else the server refuses with its own message, so it is passed through percent-encoded.
+fn path_segment(id: &str) -> String {
+    id.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
                 (b as char).to_string()
             }
             _ => format!("%{b:02X}"),
         })
-        .collect();
-    format!("/users/{escaped}")
+        .collect()
+}
+
+#[derive(Args)]
+pub struct NamespacesArgs {
+    #[command(subcommand)]
+    command: NamespacesCommand,
+}
+
+#[derive(Subcommand)]
+enum NamespacesCommand {
+    /// List the namespaces.
+    List,
+    /// Create a namespace (its users are added with `users add NAMESPACE~ID`).
+    Add { id: String },
+    /// Delete a namespace and its keys.
+    Delete { id: String },
+}
+
+pub fn namespaces(w: With<NamespacesArgs>) -> anyhow::Result<()> {
+    let opts = &w.opts;
+    let api = opts.api()?;
+    api.runtime.block_on(async {
+        match w.args.command {
+            NamespacesCommand::List => {
+                let list = api
+                    .json(
+                        api.authed(Method::GET, "/namespaces")?,
+                        "listing namespaces",
+                    )
+                    .await?;
+                let ids: Vec<String> = (list.as_array().into_iter().flatten())
+                    .filter_map(|n| n["id"].as_str().map(str::to_owned))
+                    .collect();
+                emit(
+                    opts,
+                    json!(ids.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()),
+                    || {
+                        if ids.is_empty() {
+                            "no namespaces\n".to_owned()
+                        } else {
+                            ids.iter().map(|id| format!("{}\n", safe(id))).collect()
+                        }
+                    },
+                );
+            }
+            NamespacesCommand::Add { id } => {
+                let path = format!("/namespaces/{}", path_segment(&id));
+                api.send(
+                    api.authed(Method::PUT, &path)?,
+                    &format!("creating namespace {id}"),
+                )
+                .await?;
+                emit(opts, json!({"id": id}), || {
+                    format!("created namespace {}\n", safe(&id))
+                });
+            }
+            NamespacesCommand::Delete { id } => {
+                let path = format!("/namespaces/{}", path_segment(&id));
+                api.send(
+                    api.authed(Method::DELETE, &path)?,
+                    &format!("deleting namespace {id}"),
+                )
+                .await?;
+                emit(opts, json!({"deleted": id}), || {
+                    format!("deleted namespace {}\n", safe(&id))
+                });
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The most bytes one `POST /random` gives.

@@ -422,6 +422,47 @@ async fn provision_users_random_backup_and_restore_into_a_second_server() {
     );
     assert!(stderr.contains("HTTP 409"), "{stderr}");
 
+    // Tags on the Operator: added, listed, removed.
+    let a1 = [p1[0], admin()];
+    let out = ok(&cli(c, &a1, &["users", "tag", &op_id, "berlin"]).await);
+    assert_eq!(out, format!("tagged {op_id} with berlin\n"));
+    let tags = json_of(&cli(c, &a1, &["users", "tags", &op_id, "--json"]).await);
+    assert_eq!(tags, serde_json::json!({"user": op_id, "tags": ["berlin"]}));
+    ok(&cli(c, &a1, &["users", "untag", &op_id, "berlin"]).await);
+    let out = ok(&cli(c, &a1, &["users", "tags", &op_id]).await);
+    assert_eq!(out, format!("{op_id} has no tags\n"));
+
+    // Namespaces: a user in a namespace not created yet, then the namespace.
+    assert_eq!(
+        ok(&cli(c, &a1, &["namespaces", "list"]).await),
+        "no namespaces\n"
+    );
+    ok(&cli(
+        c,
+        &with(OPERATOR_PASS),
+        &[
+            "users",
+            "add",
+            "ns1~alice",
+            "--role",
+            "operator",
+            "--real-name",
+            "Alice",
+        ],
+    )
+    .await);
+    ok(&cli(c, &a1, &["namespaces", "add", "ns1"]).await);
+    let list = json_of(&cli(c, &a1, &["namespaces", "list", "--json"]).await);
+    assert_eq!(list, serde_json::json!([{"id": "ns1"}]));
+    // The NetHSM face answers an existing namespace with 400, so it is a refusal (5).
+    let stderr = fails(&cli(c, &a1, &["namespaces", "add", "ns1"]).await, 5);
+    assert!(stderr.contains("Namespace already exists"), "{stderr}");
+    ok(&cli(c, &a1, &["namespaces", "delete", "ns1"]).await);
+    assert_eq!(
+        ok(&cli(c, &a1, &["namespaces", "list"]).await),
+        "no namespaces\n"
+    );
+
     // Lock; factory reset needs --yes where it cannot ask.
     ok(&cli(c, &[p2, admin()], &["lock"]).await);
     assert_eq!(two.state().await, "Locked");
