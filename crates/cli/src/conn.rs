@@ -463,3 +463,48 @@ pub fn paint(text: &str, code: &str) -> String {
         text.to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_has_its_exit_code_and_keeps_the_servers_message() {
+        for (status, exit) in [
+            (401, Exit::Auth),
+            (429, Exit::Auth),
+            (403, Exit::Refused),
+            (412, Exit::Refused),
+            (400, Exit::Refused),
+            (404, Exit::NotFound),
+            (409, Exit::Conflict),
+            (500, Exit::Server),
+            (503, Exit::Server),
+        ] {
+            let status = StatusCode::from_u16(status).unwrap();
+            let f = api_failure("doing it", status, r#"{"message":"The reason."}"#, "op1");
+            assert_eq!(f.exit, exit, "{status}");
+            assert_eq!(f.status, Some(status.as_u16()));
+            assert_eq!(
+                f.message,
+                format!("doing it failed: The reason. (HTTP {status})")
+            );
+            assert!(f.hint.is_some());
+        }
+        let f = api_failure("x", StatusCode::NOT_FOUND, "", "u");
+        assert_eq!(f.message, "x failed: Not Found (HTTP 404 Not Found)");
+        let f = api_failure("x", StatusCode::FORBIDDEN, "", "op1");
+        assert!(f.hint.unwrap().contains("op1"));
+    }
+
+    #[test]
+    fn only_https_servers_with_a_host_are_accepted() {
+        assert_eq!(
+            check_server("https://h.example:8443/").unwrap(),
+            "https://h.example:8443"
+        );
+        for bad in ["http://h:8443", "h:8443", "https://", "not a url"] {
+            assert_eq!(check_server(bad).unwrap_err().exit, Exit::Usage, "{bad}");
+        }
+    }
+}

@@ -75,7 +75,7 @@ fn admin() -> (&'static str, &'static str) {
 #[tokio::test]
 async fn provision_users_random_backup_and_restore_into_a_second_server() {
     let one = Server::start();
-    let two = Server::start();
+    let mut two = Server::start();
     let cfg = tempfile::tempdir().unwrap();
     let c = cfg.path();
 
@@ -466,11 +466,25 @@ async fn provision_users_random_backup_and_restore_into_a_second_server() {
     // Lock; factory reset needs --yes where it cannot ask.
     ok(&cli(c, &[p2, admin()], &["lock"]).await);
     assert_eq!(two.state().await, "Locked");
+    // Reboot: this server comes back Locked.
+    let j = json_of(&cli(c, &[p1[0], admin()], &["reboot", "--json"]).await);
+    assert_eq!(j, serde_json::json!({"done": "reboot"}));
+    assert_eq!(one.state().await, "Locked");
+    ok(&cli(
+        c,
+        &[p1[0], ("STRONGROOM_UNLOCK_PASSPHRASE", UNLOCK)],
+        &["unlock"],
+    )
+    .await);
     let stderr = fails(&cli(c, &[p1[0], admin()], &["factory-reset"]).await, 2);
     assert!(stderr.contains("--yes"), "{stderr}");
     assert_eq!(one.state().await, "Operational");
     ok(&cli(c, &[p1[0], admin()], &["factory-reset", "--yes"]).await);
     assert_eq!(one.state().await, "Unprovisioned");
+
+    // Shutdown of the Locked second server: no credentials needed; the process ends.
+    assert_eq!(ok(&cli(c, &[p2], &["shutdown"]).await), "shutting down\n");
+    assert!(two.wait_exit().success());
 
     // Removing a profile.
     ok(&cli(c, &[], &["profile", "remove", "two"]).await);
