@@ -775,6 +775,14 @@ async fn progress_bars_on_a_terminal_and_not_when_piped() {
     );
     assert_eq!(ok(&cli(c, at_one, &["state"]).await), "Operational\n");
 
+    // Raw random bytes are not written to a terminal.
+    let (code, screen) = typed(c, at_one, &["random", "8"], &[]);
+    assert_eq!(code, 2, "{screen}");
+    assert!(
+        screen.contains("refusing to write raw bytes to a terminal"),
+        "{screen}"
+    );
+
     // Piped: no bar, stderr empty (checked by `ok`).
     let piped = c.join("piped.backup");
     ok(&cli(c, &as_bk, &["backup", piped.to_str().unwrap()]).await);
