@@ -33,17 +33,13 @@ pub struct ClientArgs {
 #[derive(Args)]
 #[command(next_help_heading = "Connection")]
 pub struct Connection {
-    /// The server's address, https://HOST:PORT.
-    #[arg(
-        long,
-        env = "STRONGROOM_SERVER",
-        hide_env_values = true,
-        default_value = "https://127.0.0.1:8443",
-        global = true
-    )]
-    pub server: String,
-    /// SHA-256 fingerprint of the server's certificate, as it printed at start (AA:BB:...);
-    /// only that certificate is trusted. Required.
+    /// The server's address, https://HOST:PORT [default: the profile's, else
+    /// https://127.0.0.1:8443].
+    #[arg(long, env = "STRONGROOM_SERVER", hide_env_values = true, global = true)]
+    pub server: Option<String>,
+    /// SHA-256 fingerprint of the server's certificate, as it printed at start (AA:BB:...)
+    /// or as signstar writes pins (sha256:<hex>); only that certificate is trusted. Required,
+    /// here or in the profile (STRONGROOM_PROFILE, else the one named "default").
     #[arg(
         long,
         env = "STRONGROOM_FINGERPRINT",
@@ -52,15 +48,9 @@ pub struct Connection {
         global = true
     )]
     pub fingerprint: Option<String>,
-    /// The Administrator to log in as.
-    #[arg(
-        long,
-        env = "STRONGROOM_USER",
-        hide_env_values = true,
-        default_value = "admin",
-        global = true
-    )]
-    pub user: String,
+    /// The Administrator to log in as [default: the profile's, else admin].
+    #[arg(long, env = "STRONGROOM_USER", hide_env_values = true, global = true)]
+    pub user: Option<String>,
     /// Read the password from this file (mode 0600 or stricter; one trailing newline is
     /// ignored) instead of the STRONGROOM_PASSWORD environment variable.
     #[arg(long, value_name = "PATH", global = true)]
@@ -76,10 +66,12 @@ impl Connection {
     ) -> anyhow::Result<(Remote, tokio::runtime::Runtime)> {
         let password = password(self.password_file.as_deref())?;
         let remote = Remote::new(
-            &self.server,
+            self.server
+                .as_deref()
+                .unwrap_or(crate::conn::DEFAULT_SERVER),
             fingerprint,
             Credentials {
-                user: self.user,
+                user: self.user.unwrap_or_else(|| "admin".to_owned()),
                 password,
             },
         )?;

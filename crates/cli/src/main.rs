@@ -189,22 +189,20 @@ fn main() -> anyhow::Result<()> {
                 .block_on(strongroom_server::run(config))
         }
         Command::Client(args) => {
-            let fingerprint = require_fingerprint(args.connection.fingerprint.clone(), "client");
+            let mut args = args;
+            let fingerprint = legacy_target(&mut args.connection, "client");
             exit_on_error(client::run(args, &fingerprint));
             Ok(())
         }
         Command::System(args) if matches!(args.command, system::SystemCommand::Info) => {
-            // The newer command on the older options (which have defaults, so they cannot
-            // tell a given server from the default): with a fingerprint they name the server
-            // as before; without one, the profile does (STRONGROOM_PROFILE or "default").
+            // The newer command on the older options, resolved as the newer commands do.
             let c = args.connection;
-            let pinned = c.fingerprint.is_some();
             let opts = conn::Opts {
                 profile: std::env::var("STRONGROOM_PROFILE")
                     .ok()
                     .filter(|p| !p.is_empty()),
-                server: pinned.then_some(c.server),
-                user: pinned.then_some(c.user),
+                server: c.server,
+                user: c.user,
                 fingerprint: c.fingerprint,
                 ca_file: None,
                 insecure_accept_any_certificate: false,
@@ -214,7 +212,8 @@ fn main() -> anyhow::Result<()> {
             client_result(nethsm::system_info(opts))
         }
         Command::System(args) => {
-            let fingerprint = require_fingerprint(args.connection.fingerprint.clone(), "system");
+            let mut args = args;
+            let fingerprint = legacy_target(&mut args.connection, "system");
             exit_on_error(system::run(args, &fingerprint));
             Ok(())
         }
@@ -269,6 +268,45 @@ fn exit_on_error(result: anyhow::Result<()>) {
     if let Err(e) = result {
         eprintln!("strongroom: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// The server, user and pinned fingerprint of `client` and `system`: the flags and environment
+/// variables, else the profile (STRONGROOM_PROFILE, else "default"), as the newer commands
+/// resolve them. These subcommands trust by pin only; without one it is a usage error.
+fn legacy_target(c: &mut client::Connection, subcommand: &str) -> String {
+    let opts = conn::Opts {
+        profile: std::env::var("STRONGROOM_PROFILE")
+            .ok()
+            .filter(|p| !p.is_empty()),
+        server: c.server.clone(),
+        user: c.user.clone(),
+        fingerprint: c.fingerprint.clone(),
+        ca_file: None,
+        insecure_accept_any_certificate: false,
+        password_file: None,
+        json: false,
+    };
+    match opts.target() {
+        Ok(conn::Target {
+            server,
+            user,
+            trust: conn::Trust::Fingerprint(fingerprint),
+            ..
+        }) => {
+            c.server = Some(server);
+            c.user = Some(user);
+            fingerprint
+        }
+        // No pin anywhere (or only a CA file): the usage error these subcommands always gave.
+        Ok(_) => require_fingerprint(None, subcommand),
+        Err(e)
+            if e.downcast_ref::<fail::Failure>()
+                .is_some_and(|f| f.message.starts_with("no way to trust")) =>
+        {
+            require_fingerprint(None, subcommand)
+        }
+        Err(e) => fail::exit_with(e),
     }
 }
 

@@ -146,6 +146,12 @@ async fn provision_users_random_backup_and_restore_into_a_second_server() {
     let sys = json_of(&cli(c, &[p1[0], admin()], &["system", "info", "--json"]).await);
     assert!(sys["softwareVersion"].is_string(), "{sys}");
 
+    // The older `client` and `system` subcommands follow the profile too.
+    let clients = json_of(&cli(c, &[p1[0], admin()], &["client", "list", "--json"]).await);
+    assert_eq!(clients, serde_json::json!({"clients": []}));
+    let key = json_of(&cli(c, &[p1[0], admin()], &["system", "data-key", "--json"]).await);
+    assert!(key["keyVersion"].is_u64(), "{key}");
+
     // Users: one of a given id, one of an id the server picks.
     let with = |pass: &'static str| [p1[0], admin(), ("STRONGROOM_NEW_PASSPHRASE", pass)];
     let out = ok(&cli(
