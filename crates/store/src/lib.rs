@@ -34,6 +34,8 @@
 //! Inside this crate the suite is there for tests without the feature (see `redb.rs`).
 
 pub mod engine;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod redb;
 pub mod sealed;
 pub mod watch;

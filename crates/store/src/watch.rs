@@ -158,6 +158,22 @@ impl ChangeFeed {
         }
     }
 
+    /// Cuts off every watcher, telling it changes from `missed_from` on may be missing: for
+    /// an engine whose own event stream broke in a way it cannot resume from (etcd compacted
+    /// the history it was to resume from).
+    pub fn cut_off(&self, missed_from: u64) {
+        for s in self.lock().drain(..) {
+            s.missed_from.store(missed_from, Ordering::Release);
+        }
+    }
+
+    /// Whether any watcher of this feed is still held, so an engine can stop feeding it.
+    pub fn is_watched(&self) -> bool {
+        self.lock()
+            .iter()
+            .any(|s| Arc::strong_count(&s.missed_from) > 1)
+    }
+
     /// Starts a write: hold it across the engine's whole write transaction, record each
     /// change, and publish once the transaction has committed.
     pub fn begin_write(&self) -> FeedWrite<'_> {

@@ -1,0 +1,385 @@
+//! The etcd backend against a real etcd: each test starts its own `etcd` process on loopback
+//! ports with its data in a temporary directory, and kills it at the end.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{EtcdSettings, EtcdStore};
+use crate::{Commit, DynStore, Op, Store, StoreError, Txn};
+
+/// The test etcd's `--max-txn-ops`: above the default, so the conformance suite's one commit
+/// of more changes than a watcher holds fits.
+const TEST_MAX_TXN_OPS: usize = 2048;
+
+/// One etcd member on loopback. Killed when dropped.
+struct Etcd {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    client_port: u16,
+    peer_port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The etcd binary: `STRONGROOM_TEST_ETCD`, else Debian's.
+fn etcd_binary() -> PathBuf {
+    std::env::var_os("STRONGROOM_TEST_ETCD")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/etcd"))
+}
+
+impl Etcd {
+    fn start() -> Self {
+        let mut etcd = Etcd {
+            child: None,
+            dir: tempfile::tempdir().unwrap(),
+            client_port: free_port(),
+            peer_port: free_port(),
+        };
+        etcd.launch();
+        etcd
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("etcd.log")
+    }
+
+    /// Starts the member (again, on the same data and ports) and waits until it answers.
+    fn launch(&mut self) {
+        let binary = etcd_binary();
+        assert!(
+            binary.exists(),
+            "the etcd tests need an etcd binary at {} (Debian: apt-get install etcd-server; \
+             or set STRONGROOM_TEST_ETCD)",
+            binary.display()
+        );
+        let client = self.endpoint();
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log())
+            .unwrap();
+        let child = Command::new(&binary)
+            .arg("--name=test")
+            .arg(format!(
+                "--data-dir={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("--listen-client-urls={client}"))
+            .arg(format!("--advertise-client-urls={client}"))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=test={peer}"))
+            .arg(format!("--max-txn-ops={TEST_MAX_TXN_OPS}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("etcd exited ({status}); its log:\n{}", self.log_text());
+            }
+            if EtcdStore::open(&self.settings("health/")).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "etcd did not become healthy within 30 s; its log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log()).unwrap_or_default()
+    }
+
+    fn settings(&self, prefix: &str) -> EtcdSettings {
+        let mut settings = EtcdSettings::new([self.endpoint()]).with_key_prefix(prefix);
+        settings.max_txn_ops = TEST_MAX_TXN_OPS;
+        settings.request_timeout = Duration::from_secs(2);
+        settings.connect_timeout = Duration::from_secs(2);
+        settings
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn open(etcd: &Etcd, prefix: &str) -> Arc<EtcdStore> {
+    Arc::new(EtcdStore::open(&etcd.settings(prefix)).unwrap())
+}
+
+#[test]
+fn conformance() {
+    let etcd = Etcd::start();
+    let n = AtomicUsize::new(0);
+    // A fresh prefix for each check: an empty store on the one etcd.
+    crate::conformance::run_all(&|| -> DynStore {
+        open(
+            &etcd,
+            &format!("conformance/{}/", n.fetch_add(1, Ordering::Relaxed)),
+        )
+    });
+}
+
+#[test]
+fn sealed_conformance() {
+    use crate::sealed::{Sealed, Sealer};
+    let etcd = Etcd::start();
+    let n = AtomicUsize::new(0);
+    crate::conformance::run_all(&|| -> DynStore {
+        let raw = open(
+            &etcd,
+            &format!("sealed/{}/", n.fetch_add(1, Ordering::Relaxed)),
+        );
+        Arc::new(Sealed::new(raw, Sealer::new(&[7; 32], "data")))
+    });
+}
+
+#[test]
+fn prefixes_keep_stores_apart() {
+    let etcd = Etcd::start();
+    let a = open(&etcd, "a/");
+    let b = open(&etcd, "b/");
+    let whole = open(&etcd, "");
+    a.put("k", b"in a").unwrap();
+    assert!(b.get("k").unwrap().is_none());
+    b.put("k", b"in b").unwrap();
+    assert_eq!(a.get("k").unwrap().unwrap().value, b"in a");
+    committed(b.commit(Txn::new().delete_prefix("")).unwrap());
+    assert!(b.scan_prefix("").unwrap().is_empty());
+    assert_eq!(a.scan_prefix("").unwrap().len(), 1);
+    // The empty prefix is the whole keyspace: the health probe's key prefix too.
+    let keys: Vec<_> = whole
+        .scan_prefix("a/")
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys, ["a/k"]);
+}
+
+fn committed(c: Commit) -> u64 {
+    match c {
+        Commit::Committed(rev) => rev,
+        Commit::Conflict => panic!("the commit conflicted"),
+    }
+}
+
+/// The trait applies a transaction's writes in order; etcd refuses a transaction that writes
+/// a key twice or puts inside a range it deletes. The store must give the trait's result.
+#[test]
+fn writes_of_one_key_in_one_transaction_apply_in_order() {
+    let etcd = Etcd::start();
+    let s = open(&etcd, "order/");
+    for k in ["p/1", "p/2", "p/3", "q"] {
+        s.put(k, b"old").unwrap();
+    }
+    committed(
+        s.commit(
+            Txn::new()
+                .put("x", b"1")
+                .put("x", b"2")
+                .delete("y")
+                .put("y", b"3")
+                .put("z", b"gone")
+                .delete("z")
+                .delete_prefix("p/")
+                .put("p/2", b"new")
+                .put("p/0", b"new too")
+                .delete("q")
+                .delete("q"),
+        )
+        .unwrap(),
+    );
+    let all: Vec<(String, Vec<u8>)> = s
+        .scan_prefix("")
+        .unwrap()
+        .into_iter()
+        .map(|(k, e)| (k, e.value.clone()))
+        .collect();
+    let want: Vec<(String, Vec<u8>)> = [
+        ("p/0", &b"new too"[..]),
+        ("p/2", b"new"),
+        ("x", b"2"),
+        ("y", b"3"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_vec()))
+    .collect();
+    assert_eq!(all, want);
+    // A prefix delete after a put of a key under it deletes that key too.
+    committed(
+        s.commit(Txn::new().put("p/9", b"x").delete_prefix("p/"))
+            .unwrap(),
+    );
+    assert!(s.scan_prefix("p/").unwrap().is_empty());
+}
+
+fn assert_refused(result: crate::Result<Commit>, says: &str) {
+    match result {
+        Err(StoreError::Backend(message)) => {
+            assert!(message.contains(says), "{message}");
+            assert!(message.contains("nothing was written"), "{message}");
+        }
+        other => panic!("expected a refusal naming {says}, got {other:?}"),
+    }
+}
+
+/// A transaction etcd cannot take whole is refused whole: nothing half-applied.
+#[test]
+fn transactions_over_etcds_limits_are_refused_whole() {
+    let etcd = Etcd::start();
+    // The store told etcd's default operation limit, the etcd above it: refused here.
+    let mut settings = etcd.settings("limits/");
+    settings.max_txn_ops = super::DEFAULT_MAX_TXN_OPS;
+    let s = EtcdStore::open(&settings).unwrap();
+    let many =
+        (0..=super::DEFAULT_MAX_TXN_OPS).fold(Txn::new(), |t, i| t.put(format!("k/{i}"), b"v"));
+    assert_refused(s.commit(many), "--max-txn-ops");
+    // Past the etcd's own limit though the store was told more: etcd refuses it as a whole.
+    let mut settings = etcd.settings("limits/");
+    settings.max_txn_ops = 100_000;
+    let lax = EtcdStore::open(&settings).unwrap();
+    let too_many = (0..=TEST_MAX_TXN_OPS).fold(Txn::new(), |t, i| t.put(format!("k/{i}"), b"v"));
+    assert!(lax.commit(too_many).is_err());
+    // Over the request size, through commit and through commit_iter.
+    let big = vec![0u8; 512 * 1024];
+    let heavy = (0..4).fold(Txn::new(), |t, i| t.put(format!("k/{i}"), big.clone()));
+    assert_refused(s.commit(heavy), "--max-request-bytes");
+    let mut stream = (0..1000).map(|i| {
+        Ok(Op::Put {
+            key: format!("k/{i}"),
+            value: big.clone(),
+        })
+    });
+    assert_refused(s.commit_iter(vec![], &mut stream), "--max-request-bytes");
+    assert!(
+        stream.next().is_some(),
+        "the stream was not read to its end"
+    );
+    assert!(s.scan_prefix("").unwrap().is_empty());
+    // Within the limits, it lands.
+    committed(
+        s.commit((0..100).fold(Txn::new(), |t, i| t.put(format!("k/{i}"), b"v")))
+            .unwrap(),
+    );
+    assert_eq!(s.scan_prefix("k/").unwrap().len(), 100);
+}
+
+/// etcd down: calls fail within their timeout, with a message naming etcd, and work again
+/// when it is back, on the same store; a watcher resumes without losing a change.
+#[test]
+fn etcd_down_is_an_error_and_its_return_is_recovered() {
+    let mut etcd = Etcd::start();
+    let s = open(&etcd, "outage/");
+    let w = s.watch("").unwrap();
+    let r0 = s.put("before", b"x").unwrap();
+    etcd.stop();
+
+    let began = Instant::now();
+    let err = s.put("during", b"x").unwrap_err();
+    let took = began.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "the failed commit took {took:?}"
+    );
+    match &err {
+        StoreError::Backend(message) => {
+            assert!(message.contains("etcd"), "{message}");
+            assert!(message.contains(&etcd.endpoint()), "{message}");
+        }
+        other => panic!("not a backend error: {other:?}"),
+    }
+    assert!(s.get("before").is_err());
+
+    etcd.launch();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let r1 = loop {
+        match s.put("after", b"y") {
+            Ok(rev) => break rev,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "no recovery: {e}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
+    assert!(r1 > r0);
+    assert_eq!(s.get("before").unwrap().unwrap().value, b"x");
+    // The commit that failed did not land (the outage hit before it reached etcd).
+    assert!(s.get("during").unwrap().is_none());
+    let first = w.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert_eq!((first.key.as_str(), first.revision), ("before", r0));
+    let second = w.recv_timeout(Duration::from_secs(30)).unwrap().unwrap();
+    assert_eq!((second.key.as_str(), second.revision), ("after", r1));
+}
+
+#[test]
+fn opening_an_unreachable_etcd_fails_with_a_clear_message() {
+    let port = free_port();
+    let mut settings = EtcdSettings::new([format!("http://127.0.0.1:{port}")]);
+    settings.request_timeout = Duration::from_secs(1);
+    settings.connect_timeout = Duration::from_secs(1);
+    let began = Instant::now();
+    let err = EtcdStore::open(&settings).unwrap_err();
+    assert!(began.elapsed() < Duration::from_secs(10));
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn credentials_are_not_printed() {
+    let mut settings = EtcdSettings::new(["http://127.0.0.1:1"]);
+    settings.credentials = Some(super::EtcdCredentials {
+        user: "node".into(),
+        password: "hunter2-secret".into(),
+    });
+    let printed = format!("{settings:?}");
+    assert!(printed.contains("node"));
+    assert!(!printed.contains("hunter2"));
+}
+
+#[test]
+fn the_engine_opens_an_etcd_store() {
+    let etcd = Etcd::start();
+    let engine = crate::engine::Engine::Etcd(Box::new(etcd.settings("engine/")));
+    assert_eq!(engine.name(), "etcd");
+    let rev = engine.open().unwrap().put("k", b"v").unwrap();
+    // Another opener of the same description sees it: the state is in etcd, not the handle.
+    assert_eq!(
+        engine.open().unwrap().get("k").unwrap().unwrap().revision,
+        rev
+    );
+}
