@@ -8,7 +8,8 @@
 //! change feed: the keys each commit changed, in commit order, so a cache kept beside a store
 //! that other nodes also write can stay coherent.
 //!
-//! Engines: [`redb::RedbStore`] (embedded, the default), chosen and opened through
+//! Engines: [`redb::RedbStore`] (embedded, the default) and, with the cargo feature `etcd`,
+//! `etcd::EtcdStore` (an etcd cluster shared by several nodes), chosen and opened through
 //! [`engine::Engine`]. Encryption at rest is not an engine feature but a layer over any
 //! engine: [`sealed::Sealed`].
 //!
