@@ -697,6 +697,7 @@ impl Store for EtcdStore {
             next: from,
             feed,
             closing: inner.closing.subscribe(),
+            request_timeout: inner.request_timeout,
         };
         let handle = inner.handle.spawn(task.run(stream));
         let mut watches = inner.watches.lock().unwrap_or_else(|e| e.into_inner());
@@ -720,6 +721,10 @@ async fn open_watch(
     let mut stream = client.watch(start, Some(options)).await?;
     match stream.message().await? {
         Some(resp) if resp.created() && !resp.canceled() => Ok(stream),
+        Some(resp) if resp.compact_revision() > 0 => Err(etcd_client::Error::WatchError(format!(
+            "{COMPACTED}: the history from revision {from} is gone (compacted up to {})",
+            resp.compact_revision()
+        ))),
         Some(resp) => Err(etcd_client::Error::WatchError(format!(
             "etcd refused the watch: {}",
             resp.cancel_reason()
@@ -740,6 +745,7 @@ struct WatchTask {
     next: u64,
     feed: ChangeFeed,
     closing: tokio::sync::watch::Receiver<Option<u64>>,
+    request_timeout: Duration,
 }
 
 /// How a watch stream ended.
@@ -767,17 +773,23 @@ impl WatchTask {
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(2));
             let (client, start, end) = (self.client.clone(), self.start.clone(), self.end.clone());
-            match open_watch(client, start, end, self.next).await {
-                Ok(s) => {
+            // Bounded, so a cluster that stopped answering is retried, and a close noticed.
+            let reopen = tokio::time::timeout(
+                self.request_timeout,
+                open_watch(client, start, end, self.next),
+            );
+            match reopen.await {
+                Err(_) => {} // no answer: try again.
+                Ok(Ok(s)) => {
                     stream = Some(s);
                     backoff = Duration::from_millis(100);
                 }
-                Err(e) if is_compacted(&e) => {
+                Ok(Err(e)) if is_compacted(&e) => {
                     // The history to resume from is gone: the watcher must reload.
                     self.feed.cut_off(self.next);
                     return;
                 }
-                Err(_) => {} // etcd still away: try again.
+                Ok(Err(_)) => {} // etcd still away: try again.
             }
         }
     }
@@ -871,8 +883,11 @@ impl WatchTask {
     }
 }
 
+/// How [`open_watch`] says etcd compacted the history it was to start from.
+const COMPACTED: &str = "etcd compacted the watched history";
+
 fn is_compacted(e: &etcd_client::Error) -> bool {
-    e.to_string().contains("compacted")
+    matches!(e, etcd_client::Error::WatchError(m) if m.starts_with(COMPACTED))
 }
 
 /// A read view at one etcd revision.

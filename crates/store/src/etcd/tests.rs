@@ -19,8 +19,11 @@ const TEST_MAX_TXN_OPS: usize = 2048;
 struct Etcd {
     child: Option<Child>,
     dir: tempfile::TempDir,
+    name: String,
     client_port: u16,
     peer_port: u16,
+    /// `--initial-cluster`: every member's name and peer URL.
+    initial_cluster: String,
 }
 
 fn free_port() -> u16 {
@@ -40,14 +43,40 @@ fn etcd_binary() -> PathBuf {
 
 impl Etcd {
     fn start() -> Self {
-        let mut etcd = Etcd {
-            child: None,
-            dir: tempfile::tempdir().unwrap(),
-            client_port: free_port(),
-            peer_port: free_port(),
-        };
-        etcd.launch();
-        etcd
+        let mut members = Self::cluster(1);
+        members.pop().unwrap()
+    }
+
+    /// `n` members of one new cluster, each answering.
+    fn cluster(n: usize) -> Vec<Self> {
+        let mut members: Vec<Etcd> = (0..n)
+            .map(|i| Etcd {
+                child: None,
+                dir: tempfile::tempdir().unwrap(),
+                name: format!("m{i}"),
+                client_port: free_port(),
+                peer_port: free_port(),
+                initial_cluster: String::new(),
+            })
+            .collect();
+        let initial_cluster = members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url()))
+            .collect::<Vec<_>>()
+            .join(",");
+        // All spawned before any is waited for: a member answers only once it has a quorum.
+        for m in &mut members {
+            m.initial_cluster = initial_cluster.clone();
+            m.spawn();
+        }
+        for m in &mut members {
+            m.wait_until_answering();
+        }
+        members
+    }
+
+    fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
     }
 
     fn endpoint(&self) -> String {
@@ -58,8 +87,13 @@ impl Etcd {
         self.dir.path().join("etcd.log")
     }
 
-    /// Starts the member (again, on the same data and ports) and waits until it answers.
+    /// Starts the member again, on the same data and ports, and waits until it answers.
     fn launch(&mut self) {
+        self.spawn();
+        self.wait_until_answering();
+    }
+
+    fn spawn(&mut self) {
         let binary = etcd_binary();
         assert!(
             binary.exists(),
@@ -68,14 +102,14 @@ impl Etcd {
             binary.display()
         );
         let client = self.endpoint();
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let peer = self.peer_url();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log())
             .unwrap();
         let child = Command::new(&binary)
-            .arg("--name=test")
+            .arg(format!("--name={}", self.name))
             .arg(format!(
                 "--data-dir={}",
                 self.dir.path().join("data").display()
@@ -84,7 +118,7 @@ impl Etcd {
             .arg(format!("--advertise-client-urls={client}"))
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .arg(format!("--initial-cluster=test={peer}"))
+            .arg(format!("--initial-cluster={}", self.initial_cluster))
             .arg(format!("--max-txn-ops={TEST_MAX_TXN_OPS}"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -92,6 +126,9 @@ impl Etcd {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
         self.child = Some(child);
+    }
+
+    fn wait_until_answering(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
@@ -119,6 +156,12 @@ impl Etcd {
         settings.request_timeout = Duration::from_secs(2);
         settings.connect_timeout = Duration::from_secs(2);
         settings
+    }
+
+    /// Restarts a stopped member of a cluster: it answers only once a quorum is back, so
+    /// this does not wait.
+    fn launch_member(&mut self) {
+        self.spawn();
     }
 
     fn stop(&mut self) {
@@ -382,4 +425,70 @@ fn the_engine_opens_an_etcd_store() {
         engine.open().unwrap().get("k").unwrap().unwrap().revision,
         rev
     );
+}
+
+/// A watch is a long-lived stream: it outlives the per-request timeout and keeps
+/// delivering, whether the stream stays open or the store resumes it.
+#[test]
+fn a_watch_outlives_the_request_timeout() {
+    let etcd = Etcd::start();
+    let s = open(&etcd, "long/");
+    let w = s.watch("").unwrap();
+    std::thread::sleep(etcd.settings("").request_timeout * 2);
+    let rev = s.put("late", b"x").unwrap();
+    let c = w.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert_eq!((c.key.as_str(), c.revision), ("late", rev));
+    assert_eq!(w.try_recv(), Ok(None));
+}
+
+/// Two of three members gone: no quorum. A write and a read through the survivor fail within
+/// their timeout, saying so, and nothing is half-written; with the members back, the same
+/// store works again and has every acknowledged write.
+#[test]
+fn without_quorum_calls_fail_and_recover() {
+    let mut members = Etcd::cluster(3);
+    let mut settings = members[0].settings("quorum/");
+    settings.endpoints = members.iter().map(Etcd::endpoint).collect();
+    let s = EtcdStore::open(&settings).unwrap();
+    let r0 = s.put("k", b"acknowledged").unwrap();
+    members[1].stop();
+    // One member down: a majority remains, so it still works.
+    let r1 = s.put("k2", b"with two of three").unwrap();
+    assert!(r1 > r0);
+    members[2].stop();
+
+    let began = Instant::now();
+    let err = s.commit(Txn::new().put("k3", b"x").put("k4", b"y"));
+    let took = began.elapsed();
+    assert!(err.is_err(), "a write without quorum: {err:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "the failed commit took {took:?}"
+    );
+    assert!(err.unwrap_err().to_string().contains("etcd"));
+    assert!(s.get("k").is_err(), "a linearizable read without quorum");
+
+    members[1].launch_member();
+    members[2].launch_member();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match s.get("k") {
+            Ok(entry) => {
+                assert_eq!(entry.unwrap().value, b"acknowledged");
+                break;
+            }
+            Err(e) => {
+                assert!(Instant::now() < deadline, "no recovery: {e}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+    assert_eq!(s.get("k2").unwrap().unwrap().value, b"with two of three");
+    // The commit that failed landed whole or not at all (etcd may have applied it after
+    // our timeout once quorum returned: never one key without the other).
+    assert_eq!(
+        s.get("k3").unwrap().is_some(),
+        s.get("k4").unwrap().is_some()
+    );
+    assert!(s.put("k5", b"after").unwrap() > r1);
 }
