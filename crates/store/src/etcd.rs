@@ -418,26 +418,53 @@ impl Inner {
         if end != [0] && start >= end {
             return Ok(Vec::new());
         }
-        let mut options = GetOptions::new()
-            .with_range(end)
-            .with_limit(i64::try_from(limit).unwrap_or(i64::MAX));
-        if let Some(rev) = revision {
-            options = options.with_revision(rev as i64);
-        }
-        let mut kv = self.client.kv_client();
-        let mut resp = self.call("scan", async move { kv.get(start, Some(options)).await })?;
-        if let Ok(rev) = revision_of(resp.header()) {
-            self.saw(rev);
-        }
-        resp.take_kvs()
-            .into_iter()
-            .map(|kv| {
+        // A page is fetched in batches, all at one revision (the first batch's, unless the
+        // caller fixed one), so it is as consistent as one read. A batch whose answer is over
+        // the client's message size (4 MiB: values are up to 1.5 MiB each) is halved and
+        // fetched again; without this a page of large values could not be read at all.
+        let mut revision = revision;
+        let mut batch = limit.min(SCAN_BATCH);
+        let mut start = start;
+        let mut page = Vec::new();
+        while page.len() < limit {
+            let want = batch.min(limit - page.len());
+            let mut options = GetOptions::new()
+                .with_range(end.clone())
+                .with_limit(i64::try_from(want).unwrap_or(i64::MAX));
+            if let Some(rev) = revision {
+                options = options.with_revision(rev as i64);
+            }
+            let mut kv = self.client.kv_client();
+            let from = start.clone();
+            let fetched = self.call("scan", async move {
+                match kv.get(from, Some(options)).await {
+                    Ok(resp) => Ok(Some(resp)),
+                    Err(e) if is_too_large(&e) && want > 1 => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })?;
+            let Some(mut resp) = fetched else {
+                batch = want / 2;
+                continue;
+            };
+            let at = revision_of(resp.header())?;
+            self.saw(at);
+            revision.get_or_insert(at);
+            let kvs = resp.take_kvs();
+            let got = kvs.len();
+            for kv in kvs {
                 let path = self.path_of(kv.key())?;
                 let revision = kv.mod_revision() as u64;
-                let (_, value) = kv.into_key_value();
-                Ok((path, Entry { value, revision }))
-            })
-            .collect()
+                let (key, value) = kv.into_key_value();
+                start = key;
+                start.push(0);
+                page.push((path, Entry { value, revision }));
+            }
+            if got < want {
+                break;
+            }
+        }
+        Ok(page)
     }
 
     /// The etcd transaction for `txn`, or a clear refusal if etcd could not take it whole.
@@ -881,6 +908,14 @@ impl WatchTask {
             self.next = self.next.max(revision + 1);
         }
     }
+}
+
+/// The most entries one read of a scan asks etcd for.
+const SCAN_BATCH: usize = 256;
+
+/// An answer over the gRPC client's message size limit.
+fn is_too_large(e: &etcd_client::Error) -> bool {
+    matches!(e, etcd_client::Error::GRpcStatus(s) if s.message().contains("message length too large"))
 }
 
 /// How [`open_watch`] says etcd compacted the history it was to start from.

@@ -492,3 +492,29 @@ fn without_quorum_calls_fail_and_recover() {
     );
     assert!(s.put("k5", b"after").unwrap() > r1);
 }
+
+/// Values up to etcd's request size: a page of them is larger than one gRPC answer may be,
+/// and must still come whole, in order, from the store and from a snapshot.
+#[test]
+fn a_page_of_large_values_is_read_whole() {
+    let etcd = Etcd::start();
+    let s = open(&etcd, "large/");
+    let value = |i: usize| vec![i as u8; 300 * 1024];
+    for i in 0..40 {
+        s.put(&format!("v/{i:02}"), &value(i)).unwrap();
+    }
+    let snap = s.snapshot().unwrap();
+    s.put("v/99", b"later").unwrap();
+    let now = s.scan("v/", None, 1000).unwrap();
+    let then = snap.scan("v/", None, 1000).unwrap();
+    assert_eq!(now.len(), 41);
+    assert_eq!(now[40].0, "v/99");
+    assert_eq!(then.len(), 40, "the snapshot does not see the later put");
+    for page in [&now[..40], &then[..]] {
+        for (i, (key, entry)) in page.iter().enumerate() {
+            assert_eq!(key, &format!("v/{i:02}"));
+            assert!(entry.value == value(i), "the value of {key}");
+        }
+    }
+    assert_eq!(s.scan("v/", Some("v/10"), 5).unwrap()[0].0, "v/11");
+}
