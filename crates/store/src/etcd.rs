@@ -736,16 +736,24 @@ impl Store for EtcdStore {
 
 /// An etcd watch of `[start, end)` from revision `from`, once etcd has confirmed it.
 async fn open_watch(
-    mut client: Client,
+    client: Client,
     start: Vec<u8>,
     end: Vec<u8>,
     from: u64,
 ) -> std::result::Result<WatchStream, etcd_client::Error> {
+    // Fragmented: a catch-up after a reconnect can hold many commits' values (a watch
+    // answer carries them), more than one gRPC message may; etcd then splits it into parts
+    // of at most its request size, each well under the client's limit.
     let options = WatchOptions::new()
         .with_range(end)
         .with_start_revision(from as i64)
-        .with_progress_notify();
-    let mut stream = client.watch(start, Some(options)).await?;
+        .with_progress_notify()
+        .with_fragment();
+    let mut stream = client
+        .watch_client()
+        .max_decoding_message_size(WATCH_MESSAGE_LIMIT)
+        .watch(start, Some(options))
+        .await?;
     match stream.message().await? {
         Some(resp) if resp.created() && !resp.canceled() => Ok(stream),
         Some(resp) if resp.compact_revision() > 0 => Err(etcd_client::Error::WatchError(format!(
@@ -917,6 +925,10 @@ const SCAN_BATCH: usize = 256;
 fn is_too_large(e: &etcd_client::Error) -> bool {
     matches!(e, etcd_client::Error::GRpcStatus(s) if s.message().contains("message length too large"))
 }
+
+/// The largest watch answer the client reads: above etcd's largest fragment (its request
+/// size, 1.5 MiB by default, plus one event's framing), with room for a raised limit.
+const WATCH_MESSAGE_LIMIT: usize = 16 * 1024 * 1024;
 
 /// How [`open_watch`] says etcd compacted the history it was to start from.
 const COMPACTED: &str = "etcd compacted the watched history";

@@ -518,3 +518,44 @@ fn a_page_of_large_values_is_read_whole() {
     }
     assert_eq!(s.scan("v/", Some("v/10"), 5).unwrap()[0].0, "v/11");
 }
+
+/// A watcher that resumes after its member was away catches up on what the others
+/// committed meanwhile, however large: etcd sends such a catch-up as one answer unless told to
+/// fragment it, and the store must not get stuck on an answer it cannot read.
+#[test]
+fn a_watcher_catches_up_on_large_commits_made_while_its_member_was_away() {
+    let mut members = Etcd::cluster(3);
+    let watching = open(&members[0], "catchup/");
+    let mut others = members[1].settings("catchup/");
+    others.endpoints = vec![members[1].endpoint(), members[2].endpoint()];
+    let writer = EtcdStore::open(&others).unwrap();
+    let w = watching.watch("").unwrap();
+    members[0].stop();
+    let big = vec![7u8; 1400 * 1024];
+    // If the stopped member led, the others elect a leader first: retry until they have.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let revisions: Vec<u64> = (0..8)
+        .map(|i| {
+            loop {
+                match writer.put(&format!("big/{i}"), &big) {
+                    Ok(rev) => break rev,
+                    Err(e) => {
+                        assert!(
+                            Instant::now() < deadline,
+                            "the two members took no write: {e}"
+                        );
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+            }
+        })
+        .collect();
+    members[0].launch_member();
+    for (i, rev) in revisions.iter().enumerate() {
+        let c = w
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap()
+            .unwrap_or_else(|| panic!("change {i} did not come"));
+        assert_eq!((c.key, c.revision), (format!("big/{i}"), *rev));
+    }
+}
