@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions,
-    Identity, TlsOptions, Txn as EtcdTxn, TxnOp, WatchOptions, WatchStream,
+    Identity, TlsOptions, Txn as EtcdTxn, TxnOp, TxnOpResponse, WatchOptions, WatchStream,
 };
 use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
@@ -154,7 +154,11 @@ struct Inner {
     /// The highest etcd revision this store has seen in a response: on drop, its watchers
     /// get everything up to it before they learn the store closed.
     seen: AtomicU64,
-    watches: Mutex<Vec<JoinHandle<()>>>,
+    /// Every watcher's feed, fed by one etcd watch of the whole prefix, so a commit reaches
+    /// all watchers in one publication, as on redb.
+    feed: Arc<ChangeFeed>,
+    feed_task: FeedTask,
+    published: Arc<Published>,
     /// Tells the watch tasks the store is closing, and up to which revision to deliver.
     closing: tokio::sync::watch::Sender<Option<u64>>,
 }
@@ -167,7 +171,7 @@ impl Drop for Inner {
         let _ = self.closing.send(Some(self.seen.load(Ordering::Acquire)));
         // Kept alive until the drain ends: a dropped sender tells the tasks to stop at once.
         let closing = std::mem::replace(&mut self.closing, tokio::sync::watch::channel(None).0);
-        let tasks = std::mem::take(&mut *self.watches.lock().unwrap_or_else(|e| e.into_inner()));
+        let tasks: Vec<_> = lock(&self.feed_task).take().into_iter().collect();
         if let Some(runtime) = self.runtime.take() {
             // Waiting here would block (or panic, inside another runtime) whoever dropped
             // the store: a thread of its own lets the watchers drain, then ends the runtime.
@@ -187,6 +191,34 @@ impl Drop for Inner {
             }
         }
     }
+}
+
+/// How far the feed has published, for commits to wait on: a commit returns once every
+/// watcher has its changes, as on redb, so a watcher never sees a change that another
+/// watcher of the same store does not have yet.
+#[derive(Default)]
+struct Published {
+    revision: Mutex<u64>,
+    advanced: std::sync::Condvar,
+}
+
+impl Published {
+    fn advance(&self, revision: u64) {
+        let mut r = lock(&self.revision);
+        if revision > *r {
+            *r = revision;
+            self.advanced.notify_all();
+        }
+    }
+}
+
+/// The task following etcd for the feed: `None` before the first watch, and after the task
+/// stopped because etcd compacted the history it was to resume from (the next watch starts
+/// it again). Its lock orders that stop against new watchers.
+type FeedTask = Arc<Mutex<Option<JoinHandle<()>>>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 async fn futures_join(tasks: Vec<JoinHandle<()>>) {
@@ -281,7 +313,9 @@ impl EtcdStore {
                 max_txn_ops: settings.max_txn_ops,
                 max_request_bytes: settings.max_request_bytes,
                 seen: AtomicU64::new(0),
-                watches: Mutex::new(Vec::new()),
+                feed: Arc::new(ChangeFeed::new()),
+                feed_task: Arc::new(Mutex::new(None)),
+                published: Arc::new(Published::default()),
                 closing,
             }),
         };
@@ -358,6 +392,22 @@ impl Inner {
             what,
             fut,
         )
+    }
+
+    /// Waits (bounded) until the feed has published `revision`, if anyone watches.
+    fn await_feed(&self, revision: u64) {
+        if lock(&self.feed_task)
+            .as_ref()
+            .is_none_or(|t| t.is_finished())
+        {
+            return;
+        }
+        let published = lock(&self.published.revision);
+        // On timeout the commit stands; its watchers get it a little later.
+        let _ = self
+            .published
+            .advanced
+            .wait_timeout_while(published, self.request_timeout, |r| *r < revision);
     }
 
     fn saw(&self, revision: u64) {
@@ -652,11 +702,18 @@ impl Store for EtcdStore {
         let resp = inner.call("commit", async move { kv.txn(etcd_txn).await })?;
         let revision = revision_of(resp.header())?;
         inner.saw(revision);
-        Ok(if resp.succeeded() {
-            Commit::Committed(revision)
-        } else {
-            Commit::Conflict
-        })
+        if !resp.succeeded() {
+            return Ok(Commit::Conflict);
+        }
+        // A commit that changed nothing (deletes of absent keys) has no event to wait for.
+        let changed = resp.op_responses().iter().any(|r| match r {
+            TxnOpResponse::Delete(d) => d.deleted() > 0,
+            _ => true,
+        });
+        if changed {
+            inner.await_feed(revision);
+        }
+        Ok(Commit::Committed(revision))
     }
 
     fn commit_iter(
@@ -704,33 +761,33 @@ impl Store for EtcdStore {
         // Every commit acknowledged before this has a revision up to `from - 1`, every one
         // that lands after it returns a later one.
         let from = inner.current_revision()? + 1;
-        let full_prefix = inner.full_key(prefix);
-        let end = range_end(&full_prefix);
-        let start = range_start(full_prefix);
-        let client = inner.client.clone();
-        let stream = {
-            let (client, start, end) = (client.clone(), start.clone(), end.clone());
-            inner.call("watch", async move {
-                open_watch(client, start, end, from).await
-            })?
-        };
-        let feed = ChangeFeed::new();
-        let watcher = feed.watch(prefix);
-        let task = WatchTask {
-            client,
-            start,
-            end,
-            prefix: inner.prefix.clone(),
-            next: from,
-            feed,
-            closing: inner.closing.subscribe(),
-            request_timeout: inner.request_timeout,
-        };
-        let handle = inner.handle.spawn(task.run(stream));
-        let mut watches = inner.watches.lock().unwrap_or_else(|e| e.into_inner());
-        watches.retain(|t| !t.is_finished());
-        watches.push(handle);
-        Ok(watcher)
+        let mut task = lock(&inner.feed_task);
+        if task.as_ref().is_none_or(|t| t.is_finished()) {
+            let full_prefix = inner.full_key("");
+            let end = range_end(&full_prefix);
+            let start = range_start(full_prefix);
+            let stream = {
+                let (client, start, end) = (inner.client.clone(), start.clone(), end.clone());
+                inner.call("watch", async move {
+                    open_watch(client, start, end, from).await
+                })?
+            };
+            let follower = WatchTask {
+                client: inner.client.clone(),
+                start,
+                end,
+                prefix: inner.prefix.clone(),
+                next: from,
+                feed: inner.feed.clone(),
+                task: inner.feed_task.clone(),
+                published: inner.published.clone(),
+                closing: inner.closing.subscribe(),
+                request_timeout: inner.request_timeout,
+            };
+            *task = Some(inner.handle.spawn(follower.run(stream)));
+        }
+        // The feed may still publish commits acknowledged before `from`: not for this one.
+        Ok(inner.feed.watch_from(prefix, from))
     }
 }
 
@@ -778,14 +835,16 @@ struct WatchTask {
     prefix: String,
     /// The first revision not yet delivered.
     next: u64,
-    feed: ChangeFeed,
+    feed: Arc<ChangeFeed>,
+    task: FeedTask,
+    published: Arc<Published>,
     closing: tokio::sync::watch::Receiver<Option<u64>>,
     request_timeout: Duration,
 }
 
 /// How a watch stream ended.
 enum Ended {
-    /// The watcher was dropped, or the store closed: stop.
+    /// The store closed, or the history is gone: stop.
     Done,
     /// The connection broke: resume from `next`.
     Broken,
@@ -802,7 +861,7 @@ impl WatchTask {
                     Ended::Broken => {}
                 }
             }
-            if self.closing.borrow().is_some() || !self.feed.is_watched() {
+            if self.closing.borrow().is_some() {
                 return;
             }
             tokio::time::sleep(backoff).await;
@@ -820,8 +879,7 @@ impl WatchTask {
                     backoff = Duration::from_millis(100);
                 }
                 Ok(Err(e)) if is_compacted(&e) => {
-                    // The history to resume from is gone: the watcher must reload.
-                    self.feed.cut_off(self.next);
+                    self.compacted();
                     return;
                 }
                 Ok(Err(_)) => {} // etcd still away: try again.
@@ -843,7 +901,7 @@ impl WatchTask {
                     Ok(Some(resp)) => {
                         if resp.canceled() {
                             if resp.compact_revision() > 0 {
-                                self.feed.cut_off(self.next);
+                                self.compacted();
                                 return Ended::Done;
                             }
                             return Ended::Broken;
@@ -856,6 +914,7 @@ impl WatchTask {
                             && let Some(h) = resp.header()
                         {
                             self.next = self.next.max(h.revision() as u64 + 1);
+                            self.published.advance(self.next - 1);
                         }
                     }
                     Ok(None) | Err(_) => return Ended::Broken,
@@ -870,15 +929,20 @@ impl WatchTask {
                     }
                 }
                 _ = idle.tick() => {
-                    if !self.feed.is_watched() {
-                        return Ended::Done;
-                    }
                     if self.closing.borrow().is_some() && stream.request_progress().await.is_err() {
                         return Ended::Done;
                     }
                 }
             }
         }
+    }
+
+    /// The history to resume from is gone: every watcher is cut off (lagged, so its cache
+    /// reloads), and this task stops; the next watch starts a new one from then on.
+    fn compacted(&self) {
+        let mut task = lock(&self.task);
+        self.feed.cut_off(self.next);
+        *task = None;
     }
 
     /// Publishes the events, one feed write per revision (one commit).
@@ -914,6 +978,7 @@ impl WatchTask {
             }
             write.publish(revision);
             self.next = self.next.max(revision + 1);
+            self.published.advance(revision);
         }
     }
 }
