@@ -14,10 +14,13 @@
 //!   default) as a whole; this store refuses it before sending, with a clear error, and never
 //!   splits it: nothing is half-applied.
 //! - [`Store::snapshot`] reads at the etcd revision current when it was taken.
-//! - [`Store::watch`] is an etcd watch from the revision after the current one, so it gets
-//!   every commit that lands after it returns; it resumes after a lost connection from the
-//!   revision after the last one it delivered, and cuts its watcher off (lagged) only if etcd
-//!   compacted that history away.
+//! - [`Store::watch`]: the store keeps one etcd watch of its whole prefix (started by the
+//!   first watch) feeding one [`ChangeFeed`], so every watcher gets a commit in the same
+//!   publication; a watcher starts at the revision after the current one, so it gets every
+//!   commit that lands after it returns. A commit that changed something returns once the
+//!   feed has published it (bounded by the request timeout), as on redb. The etcd watch
+//!   resumes after a lost connection from the revision after the last one it delivered, and
+//!   cuts the watchers off (lagged) only if etcd compacted that history away.
 //!
 //! etcd-client is async and the trait is not: the store owns a small tokio runtime and hands
 //! each call to it, waiting on a std channel, so the store may be called from any thread,
