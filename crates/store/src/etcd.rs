@@ -274,7 +274,10 @@ impl EtcdStore {
             .with_require_leader(true)
             .with_keep_alive(Duration::from_secs(10), settings.request_timeout);
         if let Some(c) = &settings.credentials {
-            options = options.with_user(c.user.clone(), c.password.clone());
+            // etcd's tokens expire (5 minutes by default): a long-running node must renew.
+            options = options
+                .with_user(c.user.clone(), c.password.clone())
+                .with_auto_token_refresh(true);
         }
         if let Some(tls) = &settings.tls {
             options = options.with_tls(tls_options(tls)?);

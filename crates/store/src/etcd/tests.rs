@@ -24,6 +24,8 @@ struct Etcd {
     peer_port: u16,
     /// `--initial-cluster`: every member's name and peer URL.
     initial_cluster: String,
+    /// More flags for etcd.
+    extra: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -43,12 +45,20 @@ fn etcd_binary() -> PathBuf {
 
 impl Etcd {
     fn start() -> Self {
-        let mut members = Self::cluster(1);
+        Self::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Self {
+        let mut members = Self::cluster_with(1, extra);
         members.pop().unwrap()
     }
 
     /// `n` members of one new cluster, each answering.
     fn cluster(n: usize) -> Vec<Self> {
+        Self::cluster_with(n, &[])
+    }
+
+    fn cluster_with(n: usize, extra: &[&str]) -> Vec<Self> {
         let mut members: Vec<Etcd> = (0..n)
             .map(|i| Etcd {
                 child: None,
@@ -57,6 +67,7 @@ impl Etcd {
                 client_port: free_port(),
                 peer_port: free_port(),
                 initial_cluster: String::new(),
+                extra: extra.iter().map(|s| s.to_string()).collect(),
             })
             .collect();
         let initial_cluster = members
@@ -120,6 +131,7 @@ impl Etcd {
             .arg(format!("--initial-advertise-peer-urls={peer}"))
             .arg(format!("--initial-cluster={}", self.initial_cluster))
             .arg(format!("--max-txn-ops={TEST_MAX_TXN_OPS}"))
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -564,4 +576,75 @@ fn a_watcher_catches_up_on_large_commits_made_while_its_member_was_away() {
             .unwrap_or_else(|| panic!("change {i} did not come"));
         assert_eq!((c.key, c.revision), (format!("big/{i}"), *rev));
     }
+}
+
+/// etcdctl against this member, which must succeed.
+fn etcdctl(etcd: &Etcd, args: &[&str]) {
+    let out = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={}", etcd.endpoint()))
+        .args(args)
+        .output()
+        .expect("etcdctl (Debian: apt-get install etcd-client)");
+    assert!(
+        out.status.success(),
+        "etcdctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// etcd's own authentication: a user limited to its prefix works there (its token renewed
+/// when it expires), is refused elsewhere, and a wrong password fails at open.
+#[test]
+fn etcd_users_and_their_tokens() {
+    let etcd = Etcd::start_with(&["--auth-token-ttl=1"]);
+    etcdctl(&etcd, &["user", "add", "root:root-password"]);
+    etcdctl(&etcd, &["user", "add", "node:node-password"]);
+    etcdctl(&etcd, &["role", "add", "strongroom"]);
+    etcdctl(
+        &etcd,
+        &[
+            "role",
+            "grant-permission",
+            "strongroom",
+            "--prefix=true",
+            "readwrite",
+            "sr/",
+        ],
+    );
+    etcdctl(&etcd, &["user", "grant-role", "node", "strongroom"]);
+    etcdctl(&etcd, &["auth", "enable"]);
+
+    let as_node = |prefix: &str, password: &str| {
+        let mut settings = etcd.settings(prefix);
+        settings.credentials = Some(super::EtcdCredentials {
+            user: "node".into(),
+            password: password.into(),
+        });
+        EtcdStore::open(&settings)
+    };
+    let s = as_node("sr/", "node-password").unwrap();
+    let w = s.watch("").unwrap();
+    let rev = s.put("k", b"v").unwrap();
+    assert_eq!(
+        w.recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap()
+            .revision,
+        rev
+    );
+    // Past the token's life: renewed, not refused.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(s.get("k").unwrap().unwrap().value, b"v");
+    s.put("k2", b"v").unwrap();
+
+    let wrong = as_node("sr/", "not-the-password").unwrap_err().to_string();
+    assert!(wrong.contains("etcd"), "{wrong}");
+    // Outside its permission: the open (a read of the prefix) is refused.
+    let denied = as_node("elsewhere/", "node-password")
+        .unwrap_err()
+        .to_string();
+    assert!(denied.contains("permission denied"), "{denied}");
+    // Without credentials at all, nothing.
+    assert!(EtcdStore::open(&etcd.settings("sr/")).is_err());
 }
