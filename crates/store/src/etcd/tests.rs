@@ -26,6 +26,8 @@ struct Etcd {
     initial_cluster: String,
     /// More flags for etcd.
     extra: Vec<String>,
+    /// TLS to clients: how the tests' stores reach it.
+    tls: Option<super::EtcdTls>,
 }
 
 fn free_port() -> u16 {
@@ -68,6 +70,7 @@ impl Etcd {
                 peer_port: free_port(),
                 initial_cluster: String::new(),
                 extra: extra.iter().map(|s| s.to_string()).collect(),
+                tls: None,
             })
             .collect();
         let initial_cluster = members
@@ -91,7 +94,8 @@ impl Etcd {
     }
 
     fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
     }
 
     fn log(&self) -> PathBuf {
@@ -167,6 +171,7 @@ impl Etcd {
         settings.max_txn_ops = TEST_MAX_TXN_OPS;
         settings.request_timeout = Duration::from_secs(2);
         settings.connect_timeout = Duration::from_secs(2);
+        settings.tls = self.tls.clone();
         settings
     }
 
@@ -647,4 +652,106 @@ fn etcd_users_and_their_tokens() {
     assert!(denied.contains("permission denied"), "{denied}");
     // Without credentials at all, nothing.
     assert!(EtcdStore::open(&etcd.settings("sr/")).is_err());
+}
+
+/// Writes a CA, a certificate for 127.0.0.1 and a client certificate, all signed by it, into
+/// `dir`; returns the paths (ca, server cert, server key, client cert, client key).
+fn certificates(dir: &std::path::Path) -> [PathBuf; 5] {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client = CertificateParams::new(vec!["node".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &issuer)
+        .unwrap();
+    let files = [
+        ("ca.pem", ca.pem()),
+        ("server.pem", server.pem()),
+        ("server.key", server_key.serialize_pem()),
+        ("client.pem", client.pem()),
+        ("client.key", client_key.serialize_pem()),
+    ];
+    files.map(|(name, pem)| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        path
+    })
+}
+
+/// TLS to etcd with client certificates: the store verifies etcd against the CA it is given
+/// and shows its own certificate; without either, it cannot open.
+#[test]
+fn tls_to_etcd_with_client_certificates() {
+    let certs = tempfile::tempdir().unwrap();
+    let [ca, server_cert, server_key, client_cert, client_key] = certificates(certs.path());
+    let tls = super::EtcdTls {
+        ca_file: Some(ca.clone()),
+        client_cert_file: Some(client_cert),
+        client_key_file: Some(client_key),
+        domain: None,
+    };
+    let mut etcd = Etcd {
+        child: None,
+        dir: tempfile::tempdir().unwrap(),
+        name: "tls".into(),
+        client_port: free_port(),
+        peer_port: free_port(),
+        initial_cluster: String::new(),
+        extra: vec![
+            format!("--cert-file={}", server_cert.display()),
+            format!("--key-file={}", server_key.display()),
+            format!("--trusted-ca-file={}", ca.display()),
+            "--client-cert-auth".into(),
+        ],
+        tls: Some(tls.clone()),
+    };
+    etcd.initial_cluster = format!("tls={}", etcd.peer_url());
+    etcd.launch();
+
+    let s = open(&etcd, "tls/");
+    let w = s.watch("").unwrap();
+    let rev = s.put("k", b"v").unwrap();
+    assert_eq!(s.get("k").unwrap().unwrap().value, b"v");
+    assert_eq!(
+        w.recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap()
+            .revision,
+        rev
+    );
+
+    // No client certificate: etcd refuses the connection.
+    let mut settings = etcd.settings("tls/");
+    settings.tls = Some(super::EtcdTls {
+        client_cert_file: None,
+        client_key_file: None,
+        ..tls.clone()
+    });
+    assert!(EtcdStore::open(&settings).is_err());
+    // Another CA: the store refuses etcd's certificate.
+    let other = tempfile::tempdir().unwrap();
+    let [other_ca, ..] = certificates(other.path());
+    let mut settings = etcd.settings("tls/");
+    settings.tls = Some(super::EtcdTls {
+        ca_file: Some(other_ca),
+        ..tls.clone()
+    });
+    assert!(EtcdStore::open(&settings).is_err());
+    // A key without its certificate is a setting error, said as such.
+    let mut settings = etcd.settings("tls/");
+    settings.tls = Some(super::EtcdTls {
+        client_cert_file: None,
+        ..tls
+    });
+    let err = EtcdStore::open(&settings).unwrap_err().to_string();
+    assert!(err.contains("client certificate"), "{err}");
 }
