@@ -833,7 +833,7 @@ async fn open_watch(
     }
 }
 
-/// Feeds one [`Watcher`] from an etcd watch, resuming it after a lost connection.
+/// Feeds the store's watchers from its one etcd watch, resuming it after a lost connection.
 struct WatchTask {
     client: Client,
     start: Vec<u8>,

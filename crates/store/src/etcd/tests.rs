@@ -755,3 +755,45 @@ fn tls_to_etcd_with_client_certificates() {
     let err = EtcdStore::open(&settings).unwrap_err().to_string();
     assert!(err.contains("client certificate"), "{err}");
 }
+
+/// etcd compacted the history a watcher was to resume from: its watchers are told they
+/// lagged (so caches reload), and a new watch works.
+#[test]
+fn a_watcher_whose_history_was_compacted_is_told() {
+    let mut members = Etcd::cluster(3);
+    let watching = open(&members[0], "compact/");
+    let mut others = members[1].settings("compact/");
+    others.endpoints = vec![members[1].endpoint(), members[2].endpoint()];
+    let writer = EtcdStore::open(&others).unwrap();
+    let w = watching.watch("").unwrap();
+    members[0].stop();
+    let missed = retrying(|| writer.put("a", b"1"));
+    let last = retrying(|| writer.put("b", b"2"));
+    etcdctl(&members[1], &["compact", &last.to_string()]);
+    members[0].launch_member();
+    match w.recv_timeout(Duration::from_secs(30)) {
+        Err(crate::WatchError::Lagged { missed_from }) => assert!(missed_from <= missed),
+        other => panic!("expected the watcher to be told it lagged, got {other:?}"),
+    }
+    let again = retrying(|| watching.watch(""));
+    let rev = retrying(|| watching.put("c", b"3"));
+    let c = again
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!((c.key.as_str(), c.revision), ("c", rev));
+}
+
+/// A snapshot older than etcd's last compaction fails, rather than reading a mix.
+#[test]
+fn a_snapshot_past_a_compaction_fails() {
+    let etcd = Etcd::start();
+    let s = open(&etcd, "snap/");
+    s.put("k", b"old").unwrap();
+    let snap = s.snapshot().unwrap();
+    let now = s.put("k", b"new").unwrap();
+    assert_eq!(snap.scan("", None, 10).unwrap()[0].1.value, b"old");
+    etcdctl(&etcd, &["compact", &now.to_string()]);
+    let err = snap.scan("", None, 10).unwrap_err().to_string();
+    assert!(err.contains("compacted"), "{err}");
+}
