@@ -4,11 +4,11 @@
 //! get is a [`DynStore`], the same for every engine, so nothing above this module knows which
 //! one is behind it.
 //!
-//! Adding an engine (the etcd backend is the next one): write it as a module of this crate
+//! Adding an engine (as the etcd backend was, under the cargo feature `etcd`): write it as a module of this crate
 //! implementing [`Store`](crate::Store) (its `watch` built on [`ChangeFeed`](crate::watch::ChangeFeed)
 //! fed from the engine's own event stream), behind a cargo feature of the same name so that a
 //! build without it carries none of its dependencies; add a variant here under that feature
-//! (`#[cfg(feature = "etcd")] Etcd(EtcdSettings)`) and its arm in [`Engine::open`]; and run
+//! (`#[cfg(feature = "etcd")] Etcd(Box<EtcdSettings>)`) and its arm in [`Engine::open`]; and run
 //! the conformance suite against it (see the crate documentation). The variant holds
 //! settings, never credentials in clear: its `Debug` is printed at start-up.
 
@@ -26,6 +26,10 @@ use crate::{DynStore, Result};
 pub enum Engine {
     /// One redb file on local disk: embedded, single node (see [`RedbStore::open`]).
     Redb(PathBuf),
+    /// An etcd cluster, shared by the nodes (see [`EtcdStore::open`](crate::etcd::EtcdStore::open)).
+    /// Boxed: its settings are many times the size of a path.
+    #[cfg(feature = "etcd")]
+    Etcd(Box<crate::etcd::EtcdSettings>),
 }
 
 impl Engine {
@@ -33,6 +37,8 @@ impl Engine {
     pub fn open(&self) -> Result<DynStore> {
         match self {
             Engine::Redb(path) => Ok(Arc::new(RedbStore::open(path)?)),
+            #[cfg(feature = "etcd")]
+            Engine::Etcd(settings) => Ok(Arc::new(crate::etcd::EtcdStore::open(settings)?)),
         }
     }
 
@@ -40,6 +46,8 @@ impl Engine {
     pub fn name(&self) -> &'static str {
         match self {
             Engine::Redb(_) => "redb",
+            #[cfg(feature = "etcd")]
+            Engine::Etcd(_) => "etcd",
         }
     }
 }

@@ -8,7 +8,8 @@
 //! change feed: the keys each commit changed, in commit order, so a cache kept beside a store
 //! that other nodes also write can stay coherent.
 //!
-//! Engines: [`redb::RedbStore`] (embedded, the default), chosen and opened through
+//! Engines: [`redb::RedbStore`] (embedded, the default) and, with the cargo feature `etcd`,
+//! `etcd::EtcdStore` (an etcd cluster shared by several nodes), chosen and opened through
 //! [`engine::Engine`]. Encryption at rest is not an engine feature but a layer over any
 //! engine: [`sealed::Sealed`].
 //!
@@ -34,6 +35,8 @@
 //! Inside this crate the suite is there for tests without the feature (see `redb.rs`).
 
 pub mod engine;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod redb;
 pub mod sealed;
 pub mod watch;

@@ -102,6 +102,8 @@ impl Watcher {
 
 struct Subscriber {
     prefix: String,
+    /// Writes at lower revisions are not delivered (see [`ChangeFeed::watch_from`]).
+    from: u64,
     changes: SyncSender<Change>,
     missed_from: Arc<AtomicU64>,
 }
@@ -145,16 +147,33 @@ impl ChangeFeed {
 
     /// A watcher of the keys under `prefix` (`""` for all). Waits for a write in progress.
     pub fn watch(&self, prefix: &str) -> Watcher {
+        self.watch_from(prefix, 0)
+    }
+
+    /// As [`ChangeFeed::watch`], delivering only writes at revision `from` or later: for an
+    /// engine whose feed publishes after its commits return (from an event stream), so that
+    /// a write acknowledged before the watch began, but published after, is not delivered.
+    pub fn watch_from(&self, prefix: &str, from: u64) -> Watcher {
         let (tx, rx) = std::sync::mpsc::sync_channel(self.capacity);
         let missed_from = Arc::new(AtomicU64::new(0));
         self.lock().push(Subscriber {
             prefix: prefix.to_owned(),
+            from,
             changes: tx,
             missed_from: missed_from.clone(),
         });
         Watcher {
             changes: rx,
             missed_from,
+        }
+    }
+
+    /// Cuts off every watcher, telling it changes from `missed_from` on may be missing: for
+    /// an engine whose own event stream broke in a way it cannot resume from (etcd compacted
+    /// the history it was to resume from).
+    pub fn cut_off(&self, missed_from: u64) {
+        for s in self.lock().drain(..) {
+            s.missed_from.store(missed_from, Ordering::Release);
         }
     }
 
@@ -192,6 +211,9 @@ impl FeedWrite<'_> {
             // The watcher holds the other reference: once it is dropped, so is its place.
             if Arc::strong_count(&s.missed_from) == 1 {
                 return false;
+            }
+            if revision < s.from {
+                return true;
             }
             for (key, kind) in changes.iter().filter(|(k, _)| k.starts_with(&s.prefix)) {
                 let change = Change {
