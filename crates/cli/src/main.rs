@@ -7,6 +7,7 @@
 mod client;
 mod conn;
 mod fail;
+mod keys;
 mod nethsm;
 mod profile;
 mod profiles_cmd;
@@ -76,6 +77,9 @@ enum Command {
     Backup(With<BackupArgs>),
     /// Restore a backup FILE into the server, with a progress bar.
     Restore(With<RestoreArgs>),
+    /// Keys: generate, import, list, show, public key, CSR, sign, decrypt, encrypt,
+    /// certificates, labels, move, tags.
+    Keys(With<keys::KeysArgs>),
     /// Print shell completions, e.g. `strongroom completions bash > /etc/bash_completion.d/strongroom`.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), e.g. `strongroom man | man -l -`.
@@ -233,6 +237,7 @@ fn main() -> anyhow::Result<()> {
         Command::BackupPassphrase(w) => client_result(nethsm::backup_passphrase(w)),
         Command::Backup(w) => client_result(nethsm::backup(w)),
         Command::Restore(w) => client_result(nethsm::restore(w)),
+        Command::Keys(w) => client_result(keys::run(w)),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "strongroom", &mut text);

@@ -10,58 +10,13 @@ use std::process::Output;
 use base64::Engine;
 use serde_json::Value;
 
+use crate::common::cli::*;
 use crate::common::*;
 
 const BACKUP_USER_PASS: &str = "backup user passphrase for tests";
 const OPERATOR_PASS: &str = "operator passphrase for tests";
 const OPERATOR_NEW_PASS: &str = "operator's second passphrase for tests";
 const BACKUP_PASS: &str = "backup passphrase for tests";
-
-/// Runs `strongroom ARGS` with its profiles under `config` (XDG_CONFIG_HOME), no STRONGROOM_*
-/// variable from the caller, and `env` set.
-async fn cli(config: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_strongroom"));
-    cmd.args(args).env("XDG_CONFIG_HOME", config);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("STRONGROOM_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.iter().copied());
-    cmd.stdin(std::process::Stdio::null());
-    cmd.output().await.expect("run strongroom")
-}
-
-/// Asserts success and an empty stderr; returns stdout.
-#[track_caller]
-fn ok(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "exit {:?}; stderr: {stderr}",
-        out.status.code()
-    );
-    assert!(stderr.is_empty(), "nothing on stderr when piped: {stderr}");
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-#[track_caller]
-fn json_of(out: &Output) -> Value {
-    serde_json::from_str(&ok(out)).expect("stdout is JSON")
-}
-
-/// Asserts exit `code` and nothing on stdout; returns stderr.
-#[track_caller]
-fn fails(out: &Output, code: i32) -> String {
-    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
-    assert!(
-        stderr.lines().any(|l| l.starts_with("strongroom: ")),
-        "{stderr}"
-    );
-    stderr
-}
 
 /// `FP` in the form signstar writes pins: `sha256:<lower-case hex>`.
 fn signstar(fp: &str) -> String {

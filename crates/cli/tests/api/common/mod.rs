@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
 mod docs;
 mod errors;
 pub mod keys;
