@@ -9,6 +9,7 @@ mod conn;
 mod fail;
 mod keys;
 mod nethsm;
+mod passkey;
 mod profile;
 mod profiles_cmd;
 mod secret;
@@ -80,6 +81,11 @@ enum Command {
     /// Keys: generate, import, list, show, public key, CSR, sign, decrypt, encrypt,
     /// certificates, labels, move, tags.
     Keys(With<keys::KeysArgs>),
+    /// Passkeys guarding browse and restore of backup clients: set, change, remove,
+    /// authorize, deauthorize.
+    Passkey(With<passkey::PasskeyArgs>),
+    /// May backup client ID browse or restore now? Exit 0 if so, 5 if not.
+    RestoreDecision(With<passkey::DecisionArgs>),
     /// Print shell completions, e.g. `strongroom completions bash > /etc/bash_completion.d/strongroom`.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), e.g. `strongroom man | man -l -`.
@@ -238,6 +244,8 @@ fn main() -> anyhow::Result<()> {
         Command::Backup(w) => client_result(nethsm::backup(w)),
         Command::Restore(w) => client_result(nethsm::restore(w)),
         Command::Keys(w) => client_result(keys::run(w)),
+        Command::Passkey(w) => client_result(passkey::passkey_cmd(w)),
+        Command::RestoreDecision(w) => client_result(passkey::restore_decision(w)),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "strongroom", &mut text);

@@ -17,6 +17,7 @@ mod bad_input;
 mod cli_client;
 mod cli_keys;
 mod cli_lifecycle;
+mod cli_passkey;
 mod clock;
 mod conformance;
 mod connections;
