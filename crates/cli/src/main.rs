@@ -4,6 +4,7 @@
 //! the others (profiles, lifecycle, users, random, backup and restore) share the options,
 //! secrets, output and exit codes of `conn`, `secret` and `fail`.
 
+mod appliance;
 mod client;
 mod conn;
 mod fail;
@@ -86,6 +87,8 @@ enum Command {
     Passkey(With<passkey::PasskeyArgs>),
     /// May backup client ID browse or restore now? Exit 0 if so, 5 if not.
     RestoreDecision(With<passkey::DecisionArgs>),
+    /// The appliance face's administration: the password under its policy.
+    Appliance(With<appliance::ApplianceArgs>),
     /// Print shell completions, e.g. `strongroom completions bash > /etc/bash_completion.d/strongroom`.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), e.g. `strongroom man | man -l -`.
@@ -246,6 +249,7 @@ fn main() -> anyhow::Result<()> {
         Command::Keys(w) => client_result(keys::run(w)),
         Command::Passkey(w) => client_result(passkey::passkey_cmd(w)),
         Command::RestoreDecision(w) => client_result(passkey::restore_decision(w)),
+        Command::Appliance(w) => client_result(appliance::run(w)),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "strongroom", &mut text);

@@ -14,6 +14,7 @@ mod audit;
 mod backup;
 mod backup_client;
 mod bad_input;
+mod cli_appliance;
 mod cli_client;
 mod cli_keys;
 mod cli_lifecycle;
