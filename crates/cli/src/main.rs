@@ -5,6 +5,7 @@
 //! secrets, output and exit codes of `conn`, `secret` and `fail`.
 
 mod appliance;
+mod audit_cmd;
 mod client;
 mod conn;
 mod fail;
@@ -89,6 +90,10 @@ enum Command {
     RestoreDecision(With<passkey::DecisionArgs>),
     /// The appliance face's administration: the password under its policy.
     Appliance(With<appliance::ApplianceArgs>),
+    /// The audit trail (as the root Administrator): list with filters, verify the chain.
+    Audit(With<audit_cmd::AuditArgs>),
+    /// The server's counters (as a Metrics user): a table, --json, or raw --prometheus.
+    Metrics(With<audit_cmd::MetricsArgs>),
     /// Print shell completions, e.g. `strongroom completions bash > /etc/bash_completion.d/strongroom`.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), e.g. `strongroom man | man -l -`.
@@ -250,6 +255,8 @@ fn main() -> anyhow::Result<()> {
         Command::Passkey(w) => client_result(passkey::passkey_cmd(w)),
         Command::RestoreDecision(w) => client_result(passkey::restore_decision(w)),
         Command::Appliance(w) => client_result(appliance::run(w)),
+        Command::Audit(w) => client_result(audit_cmd::audit(w)),
+        Command::Metrics(w) => client_result(audit_cmd::metrics(w)),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "strongroom", &mut text);

@@ -15,6 +15,7 @@ mod backup;
 mod backup_client;
 mod bad_input;
 mod cli_appliance;
+mod cli_audit;
 mod cli_client;
 mod cli_keys;
 mod cli_lifecycle;
