@@ -88,7 +88,8 @@ enum Command {
     Passkey(With<passkey::PasskeyArgs>),
     /// May backup client ID browse or restore now? Exit 0 if so, 5 if not.
     RestoreDecision(With<passkey::DecisionArgs>),
-    /// The appliance face's administration: the password under its policy.
+    /// The appliance face: the password under its policy, TLS certificate, syslog, time,
+    /// network, services, support bundles.
     Appliance(With<appliance::ApplianceArgs>),
     /// The audit trail (as the root Administrator): list with filters, verify the chain.
     Audit(With<audit_cmd::AuditArgs>),

@@ -14,6 +14,7 @@ mod audit;
 mod backup;
 mod backup_client;
 mod bad_input;
+mod cli_admin;
 mod cli_appliance;
 mod cli_audit;
 mod cli_client;

@@ -72,3 +72,31 @@ pub async fn cli_stdin(config: &Path, env: &[(&str, &str)], args: &[&str], input
     drop(stdin);
     child.wait_with_output().await.expect("run strongroom")
 }
+
+/// Runs `strongroom ARGS` under a pseudo-terminal (`script`), so stderr is a terminal; returns
+/// what the terminal showed.
+pub fn on_a_terminal(config: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
+    let line = std::iter::once(env!("CARGO_BIN_EXE_strongroom"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new("script");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STRONGROOM_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["-qec", &line, "/dev/null"])
+        .env("XDG_CONFIG_HOME", config)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run script");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
