@@ -9,6 +9,7 @@ mod audit_cmd;
 mod client;
 mod conn;
 mod fail;
+mod help;
 mod keys;
 mod nethsm;
 mod passkey;
@@ -33,7 +34,9 @@ use nethsm::{
 #[command(
     name = "strongroom",
     version,
-    about = "A secrets appliance speaking the NetHSM, VMware DR appliance and Commvault APIs"
+    about = "A secrets appliance speaking the NetHSM, VMware DR appliance and Commvault APIs",
+    // Our own `help`, which also knows the topics (trust, profiles, secrets, exit-codes).
+    disable_help_subcommand = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -95,6 +98,11 @@ enum Command {
     Audit(With<audit_cmd::AuditArgs>),
     /// The server's counters (as a Metrics user): a table, --json, or raw --prometheus.
     Metrics(With<audit_cmd::MetricsArgs>),
+    /// Help on a topic (trust, profiles, secrets, exit-codes, output) or a subcommand.
+    Help {
+        /// A topic, or a subcommand (and its subcommands: `help keys sign`).
+        words: Vec<String>,
+    },
     /// Print shell completions, e.g. `strongroom completions bash > /etc/bash_completion.d/strongroom`.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), e.g. `strongroom man | man -l -`.
@@ -258,6 +266,7 @@ fn main() -> anyhow::Result<()> {
         Command::Appliance(w) => client_result(appliance::run(w)),
         Command::Audit(w) => client_result(audit_cmd::audit(w)),
         Command::Metrics(w) => client_result(audit_cmd::metrics(w)),
+        Command::Help { words } => client_result(help::run(Cli::command(), &words)),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "strongroom", &mut text);

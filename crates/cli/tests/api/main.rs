@@ -18,6 +18,7 @@ mod cli_admin;
 mod cli_appliance;
 mod cli_audit;
 mod cli_client;
+mod cli_help;
 mod cli_keys;
 mod cli_lifecycle;
 mod cli_passkey;
