@@ -524,6 +524,24 @@ mod tests {
         assert_eq!(f.message, "x failed: Not Found (HTTP 404 Not Found)");
         let f = api_failure("x", StatusCode::FORBIDDEN, "", "op1");
         assert!(f.hint.unwrap().contains("op1"));
+        // The backup-client face's shapes: its errors, and a failed login's errList.
+        let f = api_failure(
+            "x",
+            StatusCode::BAD_REQUEST,
+            r#"{"errorCode": 587204625, "errorMessage": "malformed JSON"}"#,
+            "u",
+        );
+        assert_eq!(f.message, "x failed: malformed JSON (HTTP 400 Bad Request)");
+        let f = api_failure(
+            "x",
+            StatusCode::UNAUTHORIZED,
+            r#"{"errList": [{"errLogMessage": "Invalid username or password.", "errorCode": 587204621}]}"#,
+            "u",
+        );
+        assert_eq!(
+            f.message,
+            "x failed: Invalid username or password. (HTTP 401 Unauthorized)"
+        );
     }
 
     #[test]

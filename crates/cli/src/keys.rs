@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 
 use crate::conn::{Api, Opts};
 use crate::fail::{Exit, Failure};
-use crate::nethsm::{With, emit, new_private_file, path_segment, safe, table};
+use crate::nethsm::{
+    With, emit, new_private_file, path_segment, refuse_raw_to_terminal, safe, table,
+};
 
 #[derive(Args)]
 pub struct KeysArgs {
@@ -711,15 +713,6 @@ fn field_words(field: &str) -> &str {
         "csr" => "the CSR",
         _ => field,
     }
-}
-
-/// Raw bytes would garble a terminal: refused before anything is sent.
-fn refuse_raw_to_terminal(opts: &Opts, out: Option<&Path>, base64: bool) -> Result<(), Failure> {
-    if out.is_none() && !base64 && !opts.json && std::io::stdout().is_terminal() {
-        return Err(Failure::usage("refusing to write raw bytes to a terminal")
-            .hint("pass --out FILE or --base64, or redirect stdout"));
-    }
-    Ok(())
 }
 
 /// The input of sign, decrypt and encrypt: the file, else stdin (not a terminal).

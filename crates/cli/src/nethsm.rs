@@ -712,12 +712,7 @@ const RANDOM_MAX: u32 = 1024;
 
 pub fn random(w: With<RandomArgs>) -> anyhow::Result<()> {
     let a = &w.args;
-    let raw_to_terminal = a.out.is_none() && !a.base64 && !a.hex && !w.opts.json;
-    if raw_to_terminal && std::io::stdout().is_terminal() {
-        return Err(Failure::usage("refusing to write raw bytes to a terminal")
-            .hint("pass --out FILE, --base64 or --hex, or redirect stdout")
-            .into());
-    }
+    refuse_raw_to_terminal(&w.opts, a.out.as_deref(), a.base64 || a.hex)?;
     let api = w.opts.api()?;
     let bytes = api.runtime.block_on(async {
         let mut bytes = Vec::with_capacity(a.length as usize);
@@ -852,6 +847,20 @@ pub fn unlock_passphrase(w: With<UnlockPassphraseArgs>) -> anyhow::Result<()> {
         });
         Ok(())
     })
+}
+
+/// Raw bytes would garble a terminal: refused before anything is sent, unless they go to a
+/// file or are printed as text (`text`: --base64, --hex) or JSON.
+pub(crate) fn refuse_raw_to_terminal(
+    opts: &Opts,
+    out: Option<&Path>,
+    text: bool,
+) -> Result<(), Failure> {
+    if out.is_none() && !text && !opts.json && std::io::stdout().is_terminal() {
+        return Err(Failure::usage("refusing to write raw bytes to a terminal")
+            .hint("pass --out FILE or --base64 (random: also --hex), or redirect stdout"));
+    }
+    Ok(())
 }
 
 /// A progress bar on stderr when it is a terminal and the output is not JSON; otherwise a
