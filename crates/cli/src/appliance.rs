@@ -70,6 +70,8 @@ enum ApplianceCommand {
         #[arg(long, value_name = "PATH")]
         new_password_file: Option<PathBuf>,
     },
+    /// The product, its version, system information and the data disk's space.
+    Info,
     /// The appliance's TLS certificate: show, csr, install.
     Tls {
         #[command(subcommand)]
@@ -532,6 +534,36 @@ async fn administer_in(
                 emit(opts, body, || "set the time settings\n".to_owned());
             }
         },
+        ApplianceCommand::Info => {
+            let info = get("/appliance", "reading the appliance's information").await?;
+            let disks = get("/appliance/disks", "reading the disks").await?;
+            let list = disks["list"].as_array().cloned().unwrap_or_default();
+            emit(opts, json!({"appliance": info, "disks": list}), || {
+                let mut out = format!(
+                    "product: {}\nversion: {}\n",
+                    safe(info["product_name"].as_str().unwrap_or("-")),
+                    safe(info["appliance_version"].as_str().unwrap_or("-")),
+                );
+                if let Some(text) = info["system_information"].as_str() {
+                    out.push_str(&format!("system:  {}\n", safe(text)));
+                }
+                let rows = list.iter().map(|d| {
+                    [
+                        d["name"].as_str().unwrap_or("").to_owned(),
+                        d["total_space"]
+                            .as_u64()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default(),
+                        d["used_space"]
+                            .as_u64()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default(),
+                    ]
+                });
+                out.push_str(&table(&["DISK", "BYTES", "USED"], rows));
+                out
+            });
+        }
         ApplianceCommand::Network => {
             let v = get(
                 "/appliance/settings/network",

@@ -163,6 +163,17 @@ async fn tls_syslog_time_network_services_and_support_bundles() {
     );
     assert!(stderr.contains("runs no NTP client"), "{stderr}");
 
+    // The appliance's information and its data disk.
+    let info = json_of(&cli(c, &admin, &ap(&["info", "--json"])).await);
+    assert_eq!(info["appliance"]["product_name"], "Strongroom");
+    assert_eq!(info["disks"][0]["name"], "data");
+    let shown = ok(&cli(c, &admin, &ap(&["info"])).await);
+    assert!(
+        shown.starts_with("product: Strongroom\nversion: "),
+        "{shown}"
+    );
+    assert!(shown.lines().any(|l| l.starts_with("data ")), "{shown}");
+
     // Network, as reported.
     let net = json_of(&cli(c, &admin, &ap(&["network", "--json"])).await);
     assert!(net.is_object(), "{net}");
