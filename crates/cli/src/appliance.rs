@@ -164,8 +164,20 @@ enum TlsCommand {
     /// pin the new one (`strongroom profile add`).
     Install {
         /// The certificate (PEM) issued for the appliance's last CSR.
-        #[arg(long, value_name = "FILE", required_unless_present = "self_signed")]
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present_any = ["self_signed", "pkcs12"],
+            conflicts_with = "pkcs12"
+        )]
         cert: Option<PathBuf>,
+        /// A PKCS#12 file with the key and its certificate (and chain) instead; its password
+        /// from --pkcs12-password-file, STRONGROOM_PKCS12_PASSWORD or a prompt.
+        #[arg(long, value_name = "FILE", conflicts_with = "self_signed")]
+        pkcs12: Option<PathBuf>,
+        /// Read the PKCS#12 file's password from this file.
+        #[arg(long, value_name = "PATH", requires = "pkcs12")]
+        pkcs12_password_file: Option<PathBuf>,
         /// A CA certificate of its chain (PEM; repeatable).
         #[arg(long = "chain", value_name = "FILE", requires = "cert")]
         chain: Vec<PathBuf>,
@@ -326,6 +338,30 @@ fn administer(w: &With<ApplianceArgs>) -> anyhow::Result<()> {
             };
             let chain: Vec<String> = chain.iter().map(read).collect::<Result<_, _>>()?;
             Some(json!({"csr_format": {"certificate": read(cert)?, "ca_chain": chain}}))
+        }
+        ApplianceCommand::Tls {
+            command:
+                TlsCommand::Install {
+                    pkcs12: Some(file),
+                    pkcs12_password_file,
+                    ..
+                },
+        } => {
+            let der = Zeroizing::new(
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?,
+            );
+            let password = secret::read(
+                &source(
+                    "password of the PKCS#12 file",
+                    "STRONGROOM_PKCS12_PASSWORD",
+                    pkcs12_password_file.as_deref(),
+                    "--pkcs12-password-file",
+                ),
+                false,
+            )?;
+            use base64::Engine;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&*der);
+            Some(json!({"pkcs12_format": {"certificate": b64, "password": &*password}}))
         }
         _ => None,
     };

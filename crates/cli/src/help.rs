@@ -106,6 +106,7 @@ anything is sent (exit 2). The variables:
   STRONGROOM_PASSKEY                a passkey (passkey change, remove, authorize)
   STRONGROOM_NEW_PASSKEY            a new passkey (passkey set, change)
   STRONGROOM_NEW_PASSWORD           the new appliance password (appliance password)
+  STRONGROOM_PKCS12_PASSWORD        a PKCS#12 file's password (appliance tls install)
 ";
 
 const EXIT_CODES: &str = "\

@@ -21,6 +21,32 @@ assert cn == sys.argv[2], cn
 print("ok")
 "#;
 
+/// Writes to argv[1] a PKCS#12 file (password argv[2]) of a new P-256 key and a self-signed
+/// certificate for 127.0.0.1 (valid from 60 days ago: the appliance clock is the one set at
+/// provisioning); prints the certificate's SHA-256 in hex.
+const MAKE_P12: &str = r#"
+import sys, datetime, ipaddress, hashlib
+from pathlib import Path
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization as s
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+k = ec.generate_private_key(ec.SECP256R1())
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "p12.example")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(k.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=60))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(k, hashes.SHA256()))
+p12 = pkcs12.serialize_key_and_certificates(b"p12", k, cert, None,
+        s.BestAvailableEncryption(sys.argv[2].encode()))
+Path(sys.argv[1]).write_bytes(p12)
+print(hashlib.sha256(cert.public_bytes(s.Encoding.DER)).hexdigest())
+"#;
+
 fn with<'a>(s: &'a Server, user: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("STRONGROOM_SERVER", s.base.as_str()),
@@ -288,11 +314,51 @@ async fn tls_syslog_time_network_services_and_support_bundles() {
     let stderr = fails(&cli(c, &op, &ap(&["time", "show"])).await, 5);
     assert!(stderr.contains("HTTP 403"), "{stderr}");
 
-    // A new self-signed certificate: installed; the old pin no longer connects (3).
+    // A PKCS#12 file of pyca's: a wrong password is the face's refusal (5); with the right
+    // one it is served at once, so the old pin no longer connects (3) and the new one does.
+    let p12 = c.join("appliance.p12");
+    let new_fp = pyca(
+        MAKE_P12,
+        &[p12.to_str().unwrap().to_owned(), "p12 password".to_owned()],
+    )
+    .await;
+    let new_pin = format!("sha256:{}", new_fp.trim());
+    let install = [
+        "appliance",
+        "tls",
+        "install",
+        "--pkcs12",
+        p12.to_str().unwrap(),
+    ];
+    let mut wrong = admin.clone();
+    wrong.push(("STRONGROOM_PKCS12_PASSWORD", "not the p12 password"));
+    let stderr = fails(&cli(c, &wrong, &install).await, 5);
+    assert!(stderr.contains("pkcs12_format"), "{stderr}");
+    let mut right = admin.clone();
+    right.push(("STRONGROOM_PKCS12_PASSWORD", "p12 password"));
+    let out = cli(c, &right, &install).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = fails(&cli(c, &admin, &["state"]).await, 3);
+    assert!(stderr.contains("refusing to talk to"), "{stderr}");
+    let mut pinned = admin.clone();
+    pinned[1] = ("STRONGROOM_FINGERPRINT", new_pin.as_str());
+    assert_eq!(ok(&cli(c, &pinned, &["state"]).await), "Operational\n");
+    let cert = json_of(&cli(c, &pinned, &ap(&["tls", "show", "--json"])).await);
+    assert_eq!(
+        cert["thumbprint"]
+            .as_str()
+            .unwrap()
+            .replace(':', "")
+            .to_lowercase(),
+        new_fp.trim()
+    );
+    assert_eq!(cert["subject_dn"], "CN=p12.example");
+
+    // A new self-signed certificate: installed; the pin of the PKCS#12's no longer connects.
     let j = json_of(
         &cli(
             c,
-            &admin,
+            &pinned,
             &[
                 "appliance",
                 "tls",
@@ -306,6 +372,6 @@ async fn tls_syslog_time_network_services_and_support_bundles() {
         .await,
     );
     assert_eq!(j["installed"], true);
-    let stderr = fails(&cli(c, &admin, &["state"]).await, 3);
+    let stderr = fails(&cli(c, &pinned, &["state"]).await, 3);
     assert!(stderr.contains("refusing to talk to"), "{stderr}");
 }
