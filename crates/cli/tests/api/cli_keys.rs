@@ -870,6 +870,53 @@ async fn key_failures_have_their_exit_codes_and_reasons() {
         5,
     );
     assert!(stderr.contains("importing the key failed:"), "{stderr}");
+    // On a terminal: raw bytes are not written to it, and it is not read as the input.
+    let digest_file = c.join("digest");
+    std::fs::write(&digest_file, [0u8; 32]).unwrap();
+    let (code, screen) = typed(
+        c,
+        &op,
+        &[
+            "keys",
+            "sign",
+            "k1",
+            "--mode",
+            "ECDSA",
+            "--in",
+            &path(&digest_file),
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{screen}");
+    assert!(
+        screen.contains("refusing to write raw bytes to a terminal"),
+        "{screen}"
+    );
+    let (code, screen) = typed(
+        c,
+        &op,
+        &["keys", "sign", "k1", "--mode", "ECDSA", "--base64"],
+        &[],
+    );
+    assert_eq!(code, 2, "{screen}");
+    assert!(screen.contains("no input: stdin is a terminal"), "{screen}");
+    let (code, screen) = typed(
+        c,
+        &op,
+        &[
+            "keys",
+            "sign",
+            "k1",
+            "--mode",
+            "ECDSA",
+            "--base64",
+            "--in",
+            &path(&digest_file),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{screen}");
+
     // Wrong password: authentication (4); Locked: refused by state (5).
     let wrong = as_user(&s, OPERATOR, "not the operator passphrase");
     fails(&cli(c, &wrong, &["keys", "list"]).await, 4);

@@ -334,6 +334,36 @@ async fn passkey_failures_have_their_exit_codes() {
         2,
     );
     assert!(stderr.contains("no new passkey"), "{stderr}");
+    // On a terminal: asked for without echo, a new one twice; two different answers change
+    // nothing.
+    let (code, screen) = typed(
+        c,
+        &admin,
+        &["passkey", "set", "--company"],
+        &[
+            ("new passkey:", COMPANY_PASSKEY),
+            ("new passkey (again):", "a different passkey"),
+        ],
+    );
+    assert_eq!(code, 2, "{screen}");
+    assert!(screen.contains("the two new passkeys differ"), "{screen}");
+    assert!(!screen.contains(COMPANY_PASSKEY), "echoed: {screen}");
+    let (code, screen) = typed(
+        c,
+        &admin,
+        &["passkey", "set", "--company"],
+        &[
+            ("new passkey:", COMPANY_PASSKEY),
+            ("new passkey (again):", COMPANY_PASSKEY),
+        ],
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("set the passkey of the company"),
+        "{screen}"
+    );
+    assert!(!screen.contains(COMPANY_PASSKEY), "echoed: {screen}");
+
     // Exactly one of --client and --company.
     let out = cli(c, &admin, &["passkey", "deauthorize"]).await;
     assert_eq!(out.status.code(), Some(2));

@@ -100,3 +100,61 @@ pub fn on_a_terminal(config: &Path, env: &[(&str, &str)], args: &[&str]) -> Stri
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Runs `strongroom ARGS` under a pseudo-terminal, typing each answer once the screen ends with
+/// its prompt; returns the exit code and what the terminal showed.
+pub fn typed(
+    config: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    answers: &[(&str, &str)],
+) -> (i32, String) {
+    use std::io::{Read, Write};
+    let line = std::iter::once(env!("CARGO_BIN_EXE_strongroom"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new("script");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STRONGROOM_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .args(["-qec", &line, "/dev/null"])
+        .env("XDG_CONFIG_HOME", config)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut screen = Vec::new();
+    for (prompt, answer) in answers {
+        let mut byte = [0u8; 1];
+        while !String::from_utf8_lossy(&screen)
+            .trim_end()
+            .ends_with(prompt.trim_end())
+        {
+            assert_eq!(
+                stdout.read(&mut byte).unwrap(),
+                1,
+                "no prompt {prompt:?}: {screen:?}"
+            );
+            screen.push(byte[0]);
+        }
+        // The prompt is printed just before echo is turned off: give it a moment, so an
+        // echoed answer means the prompt echoes, not that the answer came early.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    }
+    stdout.read_to_end(&mut screen).unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    (
+        status.code().unwrap(),
+        String::from_utf8_lossy(&screen).into_owned(),
+    )
+}
