@@ -22,6 +22,7 @@ mod cli_help;
 mod cli_keys;
 mod cli_lifecycle;
 mod cli_passkey;
+mod cli_scenario;
 mod clock;
 mod conformance;
 mod connections;
