@@ -20,6 +20,7 @@ mod clock;
 mod conformance;
 mod connections;
 mod crash;
+mod crash_load;
 mod cvpysdk_interop;
 mod data_dir;
 mod data_key;
