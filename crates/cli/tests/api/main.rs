@@ -38,5 +38,6 @@ mod keys_curves;
 mod lifecycle;
 mod random;
 mod rollback;
+mod secret_scan;
 mod system;
 mod upload_scratch;
