@@ -1063,4 +1063,6 @@ impl Keys<'_> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
