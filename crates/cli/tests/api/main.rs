@@ -36,6 +36,7 @@ mod keys_crypt;
 mod keys_csr;
 mod keys_curves;
 mod lifecycle;
+mod proptest_bodies;
 mod random;
 mod rollback;
 mod secret_scan;
