@@ -27,6 +27,8 @@ mod cert;
 mod crypt;
 mod csr;
 mod curves;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod lc;
 mod pem;
 
