@@ -40,5 +40,6 @@ mod proptest_bodies;
 mod random;
 mod rollback;
 mod secret_scan;
+mod slow_clients;
 mod system;
 mod upload_scratch;
