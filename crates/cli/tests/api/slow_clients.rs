@@ -134,3 +134,70 @@ async fn hundreds_of_slow_connections_do_not_starve_normal_clients() {
     }
     drop((silent, idle));
 }
+
+/// One host cannot take every slot: at its per-address limit its next connection is closed
+/// before the handshake, while a client from another address is served; once one of its
+/// connections closes, it may open another.
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    const PER_ADDRESS: usize = 40;
+    let per_address = PER_ADDRESS.to_string();
+    let s = Server::start_with(&[
+        "--max-connections-per-address",
+        &per_address,
+        "--header-read-timeout-secs",
+        "600",
+        "--keep-alive-idle-secs",
+        "600",
+    ]);
+    let mut held = Vec::new();
+    for _ in 0..PER_ADDRESS {
+        held.push(raw::tls(&s).await);
+    }
+
+    // One more from 127.0.0.1: closed rather than served.
+    let tcp = TcpStream::connect(raw::addr(&s)).await.unwrap();
+    let extra = tokio::time::timeout(
+        Duration::from_secs(60),
+        raw::connector(&s).connect("localhost".try_into().unwrap(), tcp),
+    )
+    .await
+    .expect("the connection over the per-address limit was neither served nor closed");
+    assert!(
+        extra.is_err(),
+        "connection {} from one address was accepted with a limit of {PER_ADDRESS}",
+        PER_ADDRESS + 1
+    );
+
+    // Another address is served meanwhile.
+    let other = s.client_from("127.0.0.2".parse().unwrap());
+    let r = other
+        .request(Method::GET, s.url("/health/state"))
+        .send()
+        .await
+        .expect("a client from another address is served");
+    assert_eq!(r.status(), 200);
+
+    // One of the host's connections closes: it may open another.
+    drop(held.pop());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let tcp = TcpStream::connect(raw::addr(&s)).await.unwrap();
+        if raw::connector(&s)
+            .connect("localhost".try_into().unwrap(), tcp)
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new connection from the host after one of its own closed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        s.log().contains("max_connections_per_address"),
+        "the setting is logged at start"
+    );
+}
