@@ -48,7 +48,7 @@ const INTENDED_PATTERN: &str = r##"^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])(?=.*[ !"#$
 /// one broken pattern (see [`SPEC_PATTERN`]), replaced by what it means. A spec that no longer
 /// has the broken pattern is used as it is.
 fn usable_spec(original: &Path, dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(&original)
+    let text = std::fs::read_to_string(original)
         .unwrap_or_else(|e| panic!("read {}: {e}", original.display()));
     let mut spec: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not JSON: {e}", original.display()));

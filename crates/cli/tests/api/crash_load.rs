@@ -210,7 +210,7 @@ async fn change_passkeys(t: Target, mut st: Passkeys) -> Passkeys {
     loop {
         let next = st.current + 1;
         let (current, new) = (passkey(st.current), passkey(next));
-        let body = if next % 2 == 0 {
+        let body = if next.is_multiple_of(2) {
             Body::Json(json!({"App_SetPasskeyRequest": {
                 "currentPasskey": STANDARD.encode(&current),
                 "newPasskey": STANDARD.encode(&new),
@@ -382,12 +382,12 @@ async fn kill_9_under_a_write_load_on_every_kind_of_data() {
         assert_eq!(s.unlock(UNLOCK).await.status(), 204, "{when}: unlock");
 
         // Users: every acknowledged one exists; the one in flight exists whole or not at all.
-        if let Some(id) = users.in_flight.take() {
-            if exists(&s, &format!("/users/{id}")).await {
-                in_flight_seen[0] += 1;
-                users.acked.push(id.clone());
-                users.untried.push(id);
-            }
+        if let Some(id) = users.in_flight.take()
+            && exists(&s, &format!("/users/{id}")).await
+        {
+            in_flight_seen[0] += 1;
+            users.acked.push(id.clone());
+            users.untried.push(id);
         }
         for id in &users.acked {
             assert!(
@@ -403,12 +403,12 @@ async fn kill_9_under_a_write_load_on_every_kind_of_data() {
         }
 
         // The changing passphrase: exactly one of the old and the new works.
-        if let Some(next) = passphrases.in_flight.take() {
-            if authenticates(&s, CHANGER, &changer_pass(next)).await {
-                in_flight_seen[1] += 1;
-                passphrases.current = next;
-                passphrases.changes += 1;
-            }
+        if let Some(next) = passphrases.in_flight.take()
+            && authenticates(&s, CHANGER, &changer_pass(next)).await
+        {
+            in_flight_seen[1] += 1;
+            passphrases.current = next;
+            passphrases.changes += 1;
         }
         let current = passphrases.current;
         assert!(
@@ -427,12 +427,12 @@ async fn kill_9_under_a_write_load_on_every_kind_of_data() {
         let token = login_token(&Target::of(&s))
             .await
             .expect("the server is up");
-        if let Some(next) = passkeys.in_flight.take() {
-            if is_passkey(&s, &token, client, &passkey(next)).await {
-                in_flight_seen[2] += 1;
-                passkeys.current = next;
-                passkeys.changes += 1;
-            }
+        if let Some(next) = passkeys.in_flight.take()
+            && is_passkey(&s, &token, client, &passkey(next)).await
+        {
+            in_flight_seen[2] += 1;
+            passkeys.current = next;
+            passkeys.changes += 1;
         }
         let current = passkeys.current;
         assert!(
@@ -448,12 +448,12 @@ async fn kill_9_under_a_write_load_on_every_kind_of_data() {
         }
 
         // Keys, as users: whole means it signs.
-        if let Some(id) = keys.in_flight.take() {
-            if exists(&s, &format!("/keys/{id}")).await {
-                in_flight_seen[3] += 1;
-                keys.acked.push(id.clone());
-                keys.untried.push(id);
-            }
+        if let Some(id) = keys.in_flight.take()
+            && exists(&s, &format!("/keys/{id}")).await
+        {
+            in_flight_seen[3] += 1;
+            keys.acked.push(id.clone());
+            keys.untried.push(id);
         }
         for id in &keys.acked {
             assert!(
