@@ -168,6 +168,10 @@ struct ServeArgs {
     /// what the descriptor limit allows].
     #[arg(long, env = "STRONGROOM_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// The most connections open at once from one client address (IPv6: one /64); more from
+    /// it are closed at once [default: 1024].
+    #[arg(long, env = "STRONGROOM_MAX_CONNECTIONS_PER_ADDRESS")]
+    max_connections_per_address: Option<usize>,
     /// Replace a device key file the server refuses (a symbolic link, another owner, access
     /// for group or others, missing beside a store, or not opening the stored TLS identity)
     /// with a new key and a new TLS certificate, instead of refusing to start. A flag only:
@@ -204,6 +208,7 @@ fn main() -> anyhow::Result<()> {
                     body_idle_timeout_secs: args.body_idle_timeout_secs,
                     keep_alive_idle_secs: args.keep_alive_idle_secs,
                     max_connections: args.max_connections,
+                    max_connections_per_address: args.max_connections_per_address,
                     regenerate_device_key: args.regenerate_device_key,
                 },
                 file,

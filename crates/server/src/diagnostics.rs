@@ -346,6 +346,7 @@ pub fn config_summary(config: &crate::Config) -> Value {
         body_idle_timeout_secs,
         keep_alive_idle_secs,
         max_connections,
+        max_connections_per_address,
         regenerate_device_key,
     } = config;
     json!({
@@ -366,6 +367,7 @@ pub fn config_summary(config: &crate::Config) -> Value {
         "body_idle_timeout_secs": body_idle_timeout_secs,
         "keep_alive_idle_secs": keep_alive_idle_secs,
         "max_connections": max_connections,
+        "max_connections_per_address": max_connections_per_address,
         "regenerate_device_key": regenerate_device_key,
     })
 }

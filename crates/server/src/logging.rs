@@ -73,6 +73,7 @@ pub fn log_config(config: &crate::Config) {
         body_idle_timeout_secs = config.body_idle_timeout_secs,
         keep_alive_idle_secs = config.keep_alive_idle_secs,
         max_connections = config.max_connections,
+        max_connections_per_address = config.max_connections_per_address,
         regenerate_device_key = config.regenerate_device_key,
         "configuration"
     );

@@ -199,6 +199,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         RustlsAcceptor::new(rustls_config)
             .handshake_timeout(secs(config.tls_handshake_timeout_secs)),
         max_connections,
+        config.max_connections_per_address,
         Timeouts {
             header_read: secs(config.header_read_timeout_secs),
             keep_alive_idle: secs(config.keep_alive_idle_secs),
