@@ -19,6 +19,7 @@ mod cli_lifecycle;
 mod clock;
 mod conformance;
 mod connections;
+mod console;
 mod crash;
 mod cvpysdk_interop;
 mod data_dir;
