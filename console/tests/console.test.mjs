@@ -12,6 +12,9 @@ const BASE = process.env.STRONGROOM_URL;
 const ADMIN = process.env.STRONGROOM_ADMIN_PASSPHRASE;
 const UNLOCK = process.env.STRONGROOM_UNLOCK_PASSPHRASE;
 const SHOTS = process.env.STRONGROOM_SCREENSHOTS ?? 'target/console-screenshots';
+// What the server printed at start, from its own digest of the certificate: the browser's
+// (WebCrypto over the PEM it fetched) must agree.
+const FINGERPRINT = process.env.STRONGROOM_FINGERPRINT;
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 if (!BASE || !ADMIN || !UNLOCK) throw new Error('STRONGROOM_URL and the passphrases must be set');
 mkdirSync(SHOTS, { recursive: true });
@@ -94,6 +97,9 @@ await signIn('admin', ADMIN);
 await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
 await see('SHA-256 fingerprint');
 await page.locator('dd', { hasText: /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/ }).waitFor();
+if (FINGERPRINT && !(await page.getByText(FINGERPRINT, { exact: true }).count())) {
+  fail(`the dashboard does not show the fingerprint ${FINGERPRINT}`);
+}
 await check('dashboard');
 await page.setViewportSize({ width: 360, height: 800 });
 await page.screenshot({ path: join(SHOTS, 'dashboard-narrow.png'), fullPage: true });
@@ -112,6 +118,7 @@ await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
 await open('users', 'Users');
 for (const [id, role] of [
   [BACKUP_USER, 'Backup'],
+  ['metrics1', 'Metrics'],
   ['op1', 'Operator'],
 ]) {
   await page.getByLabel('User id').fill(id);
@@ -217,6 +224,16 @@ const { statSync, readFileSync } = await import('node:fs');
 if (statSync(saved).size < 64) fail('the backup is empty');
 if (readFileSync(saved).includes(Buffer.from(BACKUP_PASS))) fail('the backup holds a passphrase in clear');
 await check('backup');
+await signOut();
+
+// A Metrics account sees the request and error rates, drawn from successive readings.
+await signIn('metrics1', BACKUP_PASS);
+await page.getByText('metrics1 (Metrics)').waitFor();
+await open('dashboard', 'Dashboard');
+await page.getByText(/^\d+\.\d\d per second$/).first().waitFor();
+await page.getByRole('img', { name: 'Requests per second, last minutes' }).waitFor();
+await page.getByRole('img', { name: 'Errors per second, last minutes' }).waitFor();
+await check('dashboard-metrics');
 await signOut();
 
 if (cspViolations.length) fail(`the browser reported: ${cspViolations.join('; ')}`);

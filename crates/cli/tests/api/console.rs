@@ -479,6 +479,7 @@ async fn the_console_in_a_browser() {
         .arg(root.join("console/tests/console.test.mjs"))
         .current_dir(root.join("console"))
         .env("STRONGROOM_URL", &s.base)
+        .env("STRONGROOM_FINGERPRINT", &s.fingerprint)
         .env("STRONGROOM_ADMIN_PASSPHRASE", ADMIN)
         .env("STRONGROOM_UNLOCK_PASSPHRASE", UNLOCK)
         .env("STRONGROOM_SCREENSHOTS", &shots)
