@@ -75,26 +75,25 @@ export function Clients(_: PageProps) {
                       <td>{c.owners.join(', ') || '—'}</td>
                       <td>{passkeyState(c)}</td>
                       <td>
-                        {d ? (
+                        {d && (
                           <span class={d.allowed ? 'ok' : 'error'}>
                             {d.allowed ? 'allowed' : 'refused'} ({d.reason}
-                            {d.authorizedUntil ? `, until ${new Date(d.authorizedUntil).toLocaleString()}` : ''})
+                            {d.authorizedUntil ? `, until ${new Date(d.authorizedUntil).toLocaleString()}` : ''}){' '}
                           </span>
-                        ) : (
-                          <button
-                            type="button"
-                            aria-label={`Ask the restore decision for ${c.name}`}
-                            onClick={act(async () => {
-                              const decision = await getJson<Decision>(
-                                `${STRONGROOM}/clients/${c.id}/restore-authorization?operation=restore`,
-                              );
-                              setDecisions((all) => ({ ...all, [c.id]: decision }));
-                              return `Restore of ${c.name}: ${decision.allowed ? 'allowed' : 'refused'} (${decision.reason}).`;
-                            })}
-                          >
-                            Ask
-                          </button>
                         )}
+                        <button
+                          type="button"
+                          aria-label={`Ask the restore decision for ${c.name}`}
+                          onClick={act(async () => {
+                            const decision = await getJson<Decision>(
+                              `${STRONGROOM}/clients/${c.id}/restore-authorization?operation=restore`,
+                            );
+                            setDecisions((all) => ({ ...all, [c.id]: decision }));
+                            return `Restore of ${c.name}: ${decision.allowed ? 'allowed' : 'refused'} (${decision.reason}).`;
+                          })}
+                        >
+                          {d ? 'Ask again' : 'Ask'}
+                        </button>
                       </td>
                       <td>
                         <button
@@ -131,6 +130,9 @@ export function Clients(_: PageProps) {
             if (list.length) body.owners = list;
             const c = await send<Client>('POST', `${STRONGROOM}/clients`, body);
             setTarget(String(c.id));
+            setName('');
+            setHostName('');
+            setOwners('');
             clients.reload();
             return `Client ${c.name} registered.`;
           })}

@@ -77,6 +77,8 @@ export function Users(_: PageProps) {
         <form
           onSubmit={act(async () => {
             await send('PUT', `${NETHSM}/users/${encodeURIComponent(id)}`, { realName, role, passphrase });
+            setId('');
+            setRealName('');
             setPassphrase('');
             users.reload();
             return `User ${id} created.`;
