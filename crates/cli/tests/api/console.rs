@@ -65,6 +65,19 @@ impl Console {
     }
 }
 
+/// Asserts an answer of the console's session API is an error docs/errors.md documents.
+async fn documented(r: reqwest::Response, status: u16) {
+    assert_eq!(r.status(), status);
+    let body: Value = r.json().await.unwrap();
+    let message = body["message"].as_str().expect("a message").to_owned();
+    let docs = documented_errors("Web console");
+    assert!(
+        docs.iter()
+            .any(|d| d.status == status && d.message.as_deref() == Some(message.as_str())),
+        "{status} {message:?} is not in docs/errors.md: {docs:?}"
+    );
+}
+
 async fn ready() -> Server {
     let s = Server::start();
     s.provision().await;
@@ -208,13 +221,10 @@ async fn the_session_cookie_is_host_only_secure_httponly_strict() {
 async fn sign_in_refuses_wrong_passwords_and_other_origins() {
     let s = ready().await;
     let r = sign_in(&s, "admin", "not the passphrase").await;
-    assert_eq!(r.status(), 401);
     assert!(!r.headers().contains_key("set-cookie"));
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["message"], "Wrong user id or passphrase.");
+    documented(r, 401).await;
     // The faces' rate limit applies: right after a failure, the same user is refused unchecked.
-    let r = sign_in(&s, "admin", ADMIN).await;
-    assert_eq!(r.status(), 429);
+    documented(sign_in(&s, "admin", ADMIN).await, 429).await;
     after_rate_limit_window(&s).await;
 
     // Login CSRF: a sign-in posted from another site, or without an Origin, is refused.
@@ -227,8 +237,8 @@ async fn sign_in_refuses_wrong_passwords_and_other_origins() {
             req = req.header("origin", o);
         }
         let r = req.send().await.unwrap();
-        assert_eq!(r.status(), 403, "origin {origin:?}");
-        assert!(!r.headers().contains_key("set-cookie"));
+        assert!(!r.headers().contains_key("set-cookie"), "origin {origin:?}");
+        documented(r, 403).await;
     }
     let r = s
         .client
@@ -238,13 +248,14 @@ async fn sign_in_refuses_wrong_passwords_and_other_origins() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 400);
+    documented(r, 400).await;
 
     // A locked node has no sessions to open.
     s.lock().await;
-    let r = sign_in(&s, "admin", ADMIN).await;
-    assert_eq!(r.status(), 412);
+    documented(sign_in(&s, "admin", ADMIN).await, 412).await;
 }
+
+type CsrfCase<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
 
 #[tokio::test]
 async fn a_cross_site_form_post_is_refused() {
@@ -270,7 +281,8 @@ async fn a_cross_site_form_post_is_refused() {
 
     // Each check alone refuses: no token, a wrong token, a foreign origin, no origin on a
     // change, a cross-site fetch.
-    let cases: [(&str, Option<&str>, Option<&str>, Option<&str>); 5] = [
+    // (what, CSRF token, Origin, Sec-Fetch-Site)
+    let cases: [CsrfCase; 5] = [
         ("no token", None, Some(&origin(&s)), None),
         ("wrong token", Some("AAAA"), Some(&origin(&s)), None),
         (
@@ -438,7 +450,7 @@ async fn sign_out_and_lock_end_the_session_on_the_server() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
+    documented(r, 401).await;
     let r = c
         .request(&s, Method::DELETE, "/console/api/session")
         .send()
@@ -502,4 +514,34 @@ async fn the_console_in_a_browser() {
         let file = shots.join(format!("{page}.png"));
         assert!(file.is_file(), "{} missing", file.display());
     }
+}
+
+#[tokio::test]
+async fn an_idle_console_session_ends() {
+    // The console's sessions are the core's: the idle time of every face's sessions (30
+    // minutes by default) applies, and using one keeps it alive.
+    let s = ready().await;
+    let used = signed_in(&s, "admin", ADMIN).await;
+    let idle = signed_in(&s, "admin", ADMIN).await;
+    for _ in 0..4 {
+        s.advance_clock(std::time::Duration::from_secs(10 * 60));
+        let r = used
+            .request(&s, Method::GET, "/api/v1/users")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = idle
+        .request(&s, Method::GET, "/api/v1/users")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = idle
+        .request(&s, Method::GET, "/console/api/session")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 }
