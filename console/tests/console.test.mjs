@@ -180,6 +180,7 @@ for (const action of [
   'POST /api/strongroom/v1/clients',
   'POST /commandcenter/api/client/{client_id}/passkey',
   'restore decision: restore',
+  'POST /console/api/session',
 ]) {
   await page.getByRole('cell', { name: action, exact: true }).first().waitFor();
 }

@@ -458,6 +458,17 @@ async fn sign_out_and_lock_end_the_session_on_the_server() {
         .unwrap();
     assert_eq!(r.status(), 401);
 
+    // Sign-in and sign-out are in the audit trail, under the user, as the console's.
+    let events = audit_events(&s).await;
+    for action in ["POST /console/api/session", "DELETE /console/api/session"] {
+        let e = events
+            .iter()
+            .find(|e| e["action"] == action && e["outcome"] == "success")
+            .unwrap_or_else(|| panic!("{action} is not in the trail: {events:?}"));
+        assert_eq!(e["actor"], "admin");
+        assert_eq!(e["face"], "console");
+    }
+
     // Locking ends every session, the console's included.
     let c = signed_in(&s, "admin", ADMIN).await;
     let r = c

@@ -115,7 +115,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 /// The console's routes, mounted at [`BASE`] by the top-level router.
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             BASE,
@@ -130,6 +130,14 @@ pub fn router() -> Router<AppState> {
                 .post(session::session_post)
                 .delete(session::session_delete),
         )
+        // Sign-in and sign-out are in the audit trail (face `console`), as the faces' logins.
+        .layer(axum::middleware::from_fn_with_state(
+            (
+                state.clone(),
+                crate::middleware::audit::FaceAudit::named("console"),
+            ),
+            crate::middleware::audit::record,
+        ))
         .layer(axum::middleware::from_fn(security_headers))
 }
 
