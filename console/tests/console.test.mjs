@@ -168,6 +168,17 @@ await page.getByLabel('New password', { exact: true }).fill('Longer1!pass');
 await page.locator('#password-rules li.ok').nth(6).waitFor();
 if (await page.locator('#password-rules li.error').count()) fail('a good password breaks a rule');
 await check('password');
+// The change itself, through the appliance face: a wrong current password is refused, the
+// right one changes it, and this session lives on.
+await page.getByLabel('New password again').fill('Longer1!pass');
+await page.getByLabel('Current password').fill('not the password');
+await page.getByRole('button', { name: 'Change password' }).click();
+await page.getByRole('alert').getByText('The current password is incorrect.').waitFor();
+await page.waitForTimeout(1500); // the failure's one-second limit
+await page.getByLabel('Current password').fill(ADMIN);
+await page.getByRole('button', { name: 'Change password' }).click();
+await see('Password changed.');
+const ADMIN_NOW = 'Longer1!pass';
 
 // The audit trail shows what was done, under whom, and that the chain verifies.
 await open('audit', 'Audit trail');
@@ -227,8 +238,19 @@ if (readFileSync(saved).includes(Buffer.from(BACKUP_PASS))) fail('the backup hol
 await check('backup');
 await signOut();
 
+// The appliance password changed for every face: the console's sign-in takes the new one.
+await signIn('admin', ADMIN_NOW);
+await page.getByText('admin (Administrator)').waitFor();
+await signOut();
+
 // A Metrics account sees the request and error rates, drawn from successive readings.
-await signIn('metrics1', BACKUP_PASS);
+// Keyboard only: type into the focused fields, Tab between them, Enter submits.
+await page.getByRole('heading', { name: 'Sign in to Strongroom' }).waitFor();
+await page.getByLabel('User id').focus();
+await page.keyboard.type('metrics1');
+await page.keyboard.press('Tab');
+await page.keyboard.type(BACKUP_PASS);
+await page.keyboard.press('Enter');
 await page.getByText('metrics1 (Metrics)').waitFor();
 await open('dashboard', 'Dashboard');
 await page.getByText(/^\d+\.\d\d per second$/).first().waitFor();
