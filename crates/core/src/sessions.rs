@@ -1,5 +1,6 @@
 //! Sessions of the faces that log in once and then carry a token: the appliance face
-//! (`x-dr-session`) and the backup-client face (`Authtoken: QSDK ...`).
+//! (`x-dr-session`), the backup-client face (`Authtoken: QSDK ...`) and the web console (a
+//! cookie).
 //!
 //! A token is 32 random bytes; only its SHA-256 is kept, in memory. Sessions end after an
 //! idle time (30 minutes by default), at the latest a fixed time after the login that opened
@@ -39,6 +40,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 pub enum SessionKind {
     Appliance,
     BackupClient,
+    /// The web console (`/console/`): a cookie that stands for the same principal on the
+    /// faces' own routes ([`docs/console.md`]).
+    Console,
 }
 
 /// A fresh session token. Faces encode it (base64url, hex) as their protocol wants.

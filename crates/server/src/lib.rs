@@ -17,6 +17,7 @@ pub mod auth;
 pub mod commvault;
 pub mod config;
 pub mod connection;
+pub mod console;
 pub mod diagnostics;
 pub mod face;
 pub mod http_util;

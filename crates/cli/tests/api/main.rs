@@ -26,6 +26,7 @@ mod cli_scenario;
 mod clock;
 mod conformance;
 mod connections;
+mod console;
 mod crash;
 mod crash_load;
 mod cvpysdk_interop;
