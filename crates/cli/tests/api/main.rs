@@ -38,4 +38,5 @@ mod lifecycle;
 mod random;
 mod rollback;
 mod system;
+mod systemd_notify;
 mod upload_scratch;
