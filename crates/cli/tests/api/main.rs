@@ -39,4 +39,5 @@ mod random;
 mod rollback;
 mod system;
 mod systemd_notify;
+mod upgrade;
 mod upload_scratch;
