@@ -30,6 +30,7 @@ pub mod passkeys;
 pub mod password_policy;
 pub mod rehash;
 pub mod rotation;
+mod schema;
 pub mod secret;
 pub mod sessions;
 pub mod state;
@@ -57,9 +58,8 @@ use crate::secret::Passphrase;
 pub use crate::state::SystemState;
 use crate::tls::TlsIdentity;
 
-/// The store schema this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
-const SCHEMA_PATH: &str = "meta/schema";
+use schema::SCHEMA_PATH;
+pub use schema::SCHEMA_VERSION;
 const UNLOCK_PATH: &str = "meta/unlock";
 const UNATTENDED_PATH: &str = "meta/unattended";
 
@@ -802,36 +802,10 @@ fn json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(Error::internal)
 }
 
-/// Writes the schema version into a new store, or checks that an existing store is one this
-/// build can read. Later versions migrate forward here.
+/// Writes the schema version into a new store, moves an older one forward, or refuses one
+/// this build cannot read (see [`schema`]).
 fn check_schema(store: &dyn Store) -> Result<()> {
-    match store.get(SCHEMA_PATH)? {
-        Some(entry) => {
-            let found: u32 = std::str::from_utf8(&entry.value)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| Error::Internal("store schema version is unreadable".into()))?;
-            if found != SCHEMA_VERSION {
-                return Err(Error::Internal(format!(
-                    "store schema version {found} is not supported by this build (which reads {SCHEMA_VERSION})"
-                )));
-            }
-            Ok(())
-        }
-        None => {
-            if !store.scan("", None, 1)?.is_empty() {
-                return Err(Error::Internal(
-                    "store has data but no schema version; refusing to guess".into(),
-                ));
-            }
-            store.commit(
-                Txn::new()
-                    .require_absent(SCHEMA_PATH)
-                    .put(SCHEMA_PATH, SCHEMA_VERSION.to_string()),
-            )?;
-            Ok(())
-        }
-    }
+    schema::check_and_migrate(store)
 }
 
 #[cfg(test)]

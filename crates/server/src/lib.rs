@@ -31,6 +31,7 @@ pub mod serve;
 pub mod services;
 pub mod support_bundles;
 pub mod syslog;
+pub mod systemd;
 pub mod tasks;
 #[cfg(feature = "test-clock")]
 pub mod test_clock;

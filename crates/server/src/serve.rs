@@ -192,7 +192,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let core = state.core.clone();
     tokio::spawn(flush_audit_every_minute(std::sync::Arc::downgrade(&core)));
     let handle = axum_server::Handle::new();
-    tokio::spawn(shutdown_on_signal(handle.clone(), state.shutdown.clone()));
+    // Registered before READY=1, so a stop right after the start is a clean shutdown.
+    let signals = ShutdownSignals::register()?;
+    tokio::spawn(shutdown_on_signal(
+        handle.clone(),
+        state.shutdown.clone(),
+        signals,
+    ));
+    // After the two start lines: a unit that waits for readiness finds them in the journal.
+    crate::systemd::ready(addr);
+    tokio::spawn(crate::systemd::keep_watchdog_fed());
 
     let secs = Duration::from_secs;
     let acceptor = ConnectionAcceptor::new(
@@ -271,27 +280,35 @@ async fn flush_audit_every_minute(core: std::sync::Weak<Core>) {
     }
 }
 
+/// SIGINT and SIGTERM, caught from the moment this is made (a signal stream is registered
+/// when it is created, not when first polled).
+struct ShutdownSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn register() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).context("catching SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("catching SIGTERM")?,
+        })
+    }
+}
+
 async fn shutdown_on_signal(
     handle: axum_server::Handle<SocketAddr>,
     requested: std::sync::Arc<tokio::sync::Notify>,
+    mut signals: ShutdownSignals,
 ) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
     tokio::select! {
-        _ = ctrl_c => tracing::info!("SIGINT received"),
-        _ = term => tracing::info!("SIGTERM received"),
+        _ = signals.interrupt.recv() => tracing::info!("SIGINT received"),
+        _ = signals.terminate.recv() => tracing::info!("SIGTERM received"),
         _ = requested.notified() => tracing::info!("shutdown requested over the API"),
     }
     tracing::info!("shutting down; finishing in-flight requests");
+    crate::systemd::stopping();
     handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
 }
 

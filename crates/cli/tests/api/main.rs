@@ -50,4 +50,6 @@ mod rollback;
 mod secret_scan;
 mod slow_clients;
 mod system;
+mod systemd_notify;
+mod upgrade;
 mod upload_scratch;
