@@ -147,6 +147,11 @@ struct ServeArgs {
     /// give it once, for the start that needs it.
     #[arg(long)]
     regenerate_device_key: bool,
+    /// Cluster mode: `etcd://HOST:PORT[,HOST:PORT...]`, the etcd cluster the nodes share
+    /// (TLS and credentials in the config file's `[etcd]`; see docs/cluster.md). The data
+    /// directory then keeps only this node's own things [default: the embedded store].
+    #[arg(long, env = "STRONGROOM_STORE")]
+    store: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -178,6 +183,7 @@ fn main() -> anyhow::Result<()> {
                     keep_alive_idle_secs: args.keep_alive_idle_secs,
                     max_connections: args.max_connections,
                     regenerate_device_key: args.regenerate_device_key,
+                    store: args.store,
                 },
                 file,
             )?;

@@ -347,6 +347,7 @@ pub fn config_summary(config: &crate::Config) -> Value {
         keep_alive_idle_secs,
         max_connections,
         regenerate_device_key,
+        cluster,
     } = config;
     json!({
         "data_dir": data_dir.display().to_string(),
@@ -367,5 +368,6 @@ pub fn config_summary(config: &crate::Config) -> Value {
         "keep_alive_idle_secs": keep_alive_idle_secs,
         "max_connections": max_connections,
         "regenerate_device_key": regenerate_device_key,
+        "store": cluster.as_ref().map_or_else(|| "redb".to_owned(), |c| c.to_string()),
     })
 }

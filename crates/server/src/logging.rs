@@ -74,6 +74,7 @@ pub fn log_config(config: &crate::Config) {
         keep_alive_idle_secs = config.keep_alive_idle_secs,
         max_connections = config.max_connections,
         regenerate_device_key = config.regenerate_device_key,
+        store = %config.cluster.as_ref().map_or_else(|| "redb".to_owned(), |c| c.to_string()),
         "configuration"
     );
 }

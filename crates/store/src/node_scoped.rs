@@ -211,10 +211,13 @@ impl<S: Store> Store for NodeScoped<S> {
         // everything below is watched and what this node sees under `prefix` kept.
         let map = self.map.clone();
         let prefix = prefix.to_owned();
-        Ok(self.inner.watch(&map.watched(&prefix))?.filter_map(move |c| {
-            let key = map.logical(&c.key)?;
-            key.starts_with(&prefix).then_some(Change { key, ..c })
-        }))
+        Ok(self
+            .inner
+            .watch(&map.watched(&prefix))?
+            .filter_map(move |c| {
+                let key = map.logical(&c.key)?;
+                key.starts_with(&prefix).then_some(Change { key, ..c })
+            }))
     }
 }
 
@@ -298,11 +301,19 @@ mod tests {
         assert!(a.scan_prefix("").unwrap().is_empty());
         assert_eq!(b.scan_prefix("").unwrap().len(), 1);
         // Checks are on the mapped keys: a's absent `meta/tls` is not b's.
-        a.commit(Txn::new().require_absent("meta/tls").put("meta/tls", b"again".to_vec()))
-            .unwrap();
+        a.commit(
+            Txn::new()
+                .require_absent("meta/tls")
+                .put("meta/tls", b"again".to_vec()),
+        )
+        .unwrap();
         assert_eq!(
-            b.commit(Txn::new().require_absent("meta/tls").put("meta/tls", b"no".to_vec()))
-                .unwrap(),
+            b.commit(
+                Txn::new()
+                    .require_absent("meta/tls")
+                    .put("meta/tls", b"no".to_vec())
+            )
+            .unwrap(),
             Commit::Conflict
         );
     }

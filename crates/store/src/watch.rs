@@ -82,7 +82,10 @@ impl Watcher {
     /// This watcher seen through `map`: each change is rewritten (a store layered over
     /// another one renames its keys) or, if `map` gives `None`, skipped. Ordering, lag and
     /// closing are the underlying watcher's.
-    pub fn filter_map(self, map: impl Fn(Change) -> Option<Change> + Send + Sync + 'static) -> Self {
+    pub fn filter_map(
+        self,
+        map: impl Fn(Change) -> Option<Change> + Send + Sync + 'static,
+    ) -> Self {
         let map: ChangeMap = match self.map {
             Some(first) => Arc::new(move |c| first(c).and_then(&map)),
             None => Arc::new(map),

@@ -17,6 +17,8 @@ mod bad_input;
 mod cli_client;
 mod cli_lifecycle;
 mod clock;
+#[cfg(feature = "etcd-test")]
+mod cluster;
 mod conformance;
 mod connections;
 mod crash;
