@@ -56,7 +56,9 @@ pub(crate) struct Cluster {
 impl Cluster {
     /// The write that tells the other nodes to lock.
     pub(crate) fn lock_txn(&self) -> Txn {
-        Txn::new().put(LOCK_PATH, self.node_id.clone())
+        Txn::new()
+            .put(LOCK_PATH, self.node_id.clone())
+            .delete_prefix(crate::sessions::SESSIONS_PREFIX)
     }
 
     /// Records where the cluster's lock record stands as this node becomes Operational.
@@ -139,6 +141,7 @@ impl Core {
         if let Some(user_id) = key.strip_prefix(USERS_PREFIX) {
             self.auth_cache.invalidate_user(user_id);
             if deleted {
+                // Sessions in memory only: the stored ones were ended by the node that deleted it.
                 self.sessions.end_user(user_id, None);
             }
         } else if let Some(namespace) = key.strip_prefix(NAMESPACES_PREFIX) {

@@ -453,7 +453,8 @@ impl Core {
                 settings.session_idle,
                 settings.session_max,
                 settings.clock.clone(),
-            ),
+            )
+            .in_store(cluster.is_some()),
             passkey_guard: passkeys::PasskeyGuard::new(settings.clock.clone()),
             clock: settings.clock,
             passkey_window: settings.passkey_window,
@@ -752,14 +753,14 @@ impl Core {
                     None => true,
                 };
                 match self.read_user(&unlocked, user_id)? {
-                    Some((user, _)) if namespace_ok => Some(user),
+                    Some((user, revision)) if namespace_ok => Some((user, revision)),
                     _ => None,
                 }
             }
             // No user can have this id, and every caller knows that: no need to spend a check.
             Err(_) => return Err(Error::Unauthenticated),
         };
-        let Some(user) = user else {
+        let Some((user, revision)) = user else {
             crypto::check_dummy_verifier_admitted(admission, passphrase);
             return Err(Error::Unauthenticated);
         };
@@ -768,6 +769,10 @@ impl Core {
         }
         let mut principal = Principal::new(user_id, user.role);
         principal.verified_at = Some(generation);
+        // An upgrade of the verifier below moves the record on: then only the generation
+        // guards a session opened with this check.
+        principal.verified_revision =
+            crypto::verifier_is_current(&user.verifier).then_some(revision);
         self.upgrade_verifier(&unlocked, user_id, passphrase, &user.verifier);
         self.auth_cache.insert(mac, principal.clone(), generation);
         Ok(principal)

@@ -237,3 +237,135 @@ async fn three_nodes_share_one_state() {
     // Node 1's unlock does not unlock the others: each holds its own copy of the key.
     assert_eq!(n3.state().await, "Locked");
 }
+
+async fn appliance_session_status(s: &Server, sid: &str) -> u16 {
+    s.dr(sid, Method::GET, "/session")
+        .answer()
+        .await
+        .status()
+        .as_u16()
+}
+
+async fn qsdk_login(s: &Server, user: &str, pass: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(pass);
+    let r = s
+        .backup_client(Method::POST, "Login")
+        .json(&json!({"username": user, "password": b64, "mode": 4, "deviceId": "test", "clientType": 30}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200, "QSDK login");
+    let body: serde_json::Value = r.json().await.unwrap();
+    body["token"].as_str().unwrap().to_owned()
+}
+
+async fn qsdk_status(s: &Server, token: &str) -> u16 {
+    s.backup_client(Method::GET, "Client")
+        .header("Authtoken", token)
+        .answer()
+        .await
+        .status()
+        .as_u16()
+}
+
+/// Sessions live in the store: an appliance session and a backup-client (QSDK) token made on
+/// node 1 work on nodes 2 and 3; a logout, a renewal, a passphrase change or a lock on one
+/// node ends them on all, with no wait (every node reads the store).
+#[tokio::test]
+async fn sessions_and_tokens_hold_on_every_node() {
+    let etcd = vec![Etcd::start()];
+    let nodes = cluster(&etcd, 3).await;
+    let (n1, n2, n3) = (&nodes[0], &nodes[1], &nodes[2]);
+
+    // Appliance face.
+    let sid = n1.admin_session().await;
+    for s in [n1, n2, n3] {
+        assert_eq!(appliance_session_status(s, &sid).await, 200);
+    }
+    let r = n2.dr(&sid, Method::DELETE, "/session").answer().await;
+    assert!(r.status().is_success(), "logout: {}", r.status());
+    for s in [n1, n2, n3] {
+        assert_eq!(appliance_session_status(s, &sid).await, 401);
+    }
+
+    // Backup-client face: made on node 1, renewed on node 2, logged out on node 3.
+    let token = qsdk_login(n1, "admin", ADMIN).await;
+    assert_eq!(qsdk_status(n2, &token).await, 200);
+    let r = n2
+        .backup_client(Method::POST, "RenewLoginToken")
+        .header("Authtoken", &token)
+        .json(&json!({"sessionId": token, "deviceId": "test"}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200, "renew");
+    let body: serde_json::Value = r.json().await.unwrap();
+    let renewed = body["token"].as_str().unwrap().to_owned();
+    assert_ne!(renewed, token);
+    assert_eq!(
+        qsdk_status(n1, &token).await,
+        401,
+        "the renewed token ended"
+    );
+    assert_eq!(qsdk_status(n3, &renewed).await, 200);
+    let r = n3
+        .backup_client(Method::POST, "Logout")
+        .header("Authtoken", &renewed)
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200);
+    for s in [n1, n2, n3] {
+        assert_eq!(qsdk_status(s, &renewed).await, 401);
+    }
+
+    // A user's passphrase changed on node 3 ends its sessions made on node 1.
+    n1.create_user(Some("bk"), "Backup", "backup passphrase one")
+        .await;
+    let bk = qsdk_login(n1, "bk", "backup passphrase one").await;
+    assert_eq!(qsdk_status(n2, &bk).await, 200);
+    set_passphrase(n3, "bk", "backup passphrase two").await;
+    for s in [n1, n2, n3] {
+        assert_eq!(qsdk_status(s, &bk).await, 401);
+    }
+
+    // Live sessions are in etcd, as hashes under sealed records: no token in any form.
+    let sid = n1.admin_session().await;
+    let token = qsdk_login(n3, "admin", ADMIN).await;
+    let dump = dump(&etcd);
+    let stored = dump
+        .iter()
+        .filter(|(k, _)| k.starts_with("shared/meta/sessions/"))
+        .count();
+    assert_eq!(stored, 2, "the two live sessions");
+    let sid_bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&sid)
+        .unwrap();
+    let token_hex = &token["QSDK ".len()..];
+    let token_bytes = hex::decode(token_hex).unwrap();
+    for (key, value) in &dump {
+        for raw in [&sid_bytes, &token_bytes] {
+            assert!(
+                !contains(value, raw) && !contains(key.as_bytes(), &hex::encode(raw).into_bytes())
+            );
+        }
+    }
+    assert_no_secret(
+        &dump,
+        &[
+            UNLOCK,
+            ADMIN,
+            "backup passphrase one",
+            "backup passphrase two",
+            &sid,
+            token_hex,
+        ],
+    );
+
+    // A lock on node 2 ends every session: unlocked again, node 1 does not take them back.
+    n2.lock().await;
+    within_bound("a lock on node 2 locks node 1", || async {
+        n1.state().await == "Locked"
+    })
+    .await;
+    assert_eq!(n1.unlock(UNLOCK).await.status(), 204);
+    assert_eq!(appliance_session_status(n1, &sid).await, 401);
+    assert_eq!(qsdk_status(n1, &token).await, 401);
+}
