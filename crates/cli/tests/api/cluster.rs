@@ -134,12 +134,12 @@ fn assert_no_secret(dump: &[(String, Vec<u8>)], secrets: &[&str]) {
     }
 }
 
-/// One etcd member, three nodes: a new node joins Locked and unlocks with the cluster's
+/// Three etcd members, three nodes: a new node joins Locked and unlocks with the cluster's
 /// passphrase; users, passphrases, deletions and a lock made on one node hold on the others;
 /// each node keeps its own TLS identity; etcd holds no secret.
 #[tokio::test]
 async fn three_nodes_share_one_state() {
-    let etcd = vec![Etcd::start()];
+    let etcd = Etcd::cluster(3);
     let nodes = cluster(&etcd, 3).await;
     let (n1, n2, n3) = (&nodes[0], &nodes[1], &nodes[2]);
     // Each node's TLS identity is its own (sealed under its own device key).
@@ -368,4 +368,109 @@ async fn sessions_and_tokens_hold_on_every_node() {
     assert_eq!(n1.unlock(UNLOCK).await.status(), 204);
     assert_eq!(appliance_session_status(n1, &sid).await, 401);
     assert_eq!(qsdk_status(n1, &token).await, 401);
+}
+
+/// Three etcd members, three nodes, 20 rounds of the same change sent to all three nodes at
+/// once: a user created with one id, a key generated with one id (exactly one node wins,
+/// the others answer 409), and a passphrase set to three different values (each node
+/// acknowledges, and afterwards exactly one of the three works, the same on every node).
+#[tokio::test]
+async fn concurrent_conflicting_updates_never_leave_two_winners() {
+    let etcd = Etcd::cluster(3);
+    let nodes = cluster(&etcd, 3).await;
+    for round in 0..20 {
+        let user = format!("u{round}");
+        let creates = nodes.iter().enumerate().map(|(i, s)| {
+            s.as_admin(Method::PUT, &format!("/users/{user}"))
+                .json(&json!({"realName": format!("from node {i}"), "role": "Operator", "passphrase": format!("round {round} first passphrase")}))
+                .answer()
+        });
+        let statuses: Vec<u16> = futures_util::future::join_all(creates)
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            1,
+            "one creation wins: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| *s == 201 || *s == 409),
+            "{statuses:?}"
+        );
+
+        let key = format!("k{round}");
+        let generates = nodes.iter().map(|s| {
+            s.as_admin(Method::POST, "/keys/generate")
+                .json(&json!({"mechanisms": ["EdDSA_Signature"], "type": "Curve25519", "id": key}))
+                .answer()
+        });
+        let statuses: Vec<u16> = futures_util::future::join_all(generates)
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            1,
+            "one key wins: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| *s == 201 || *s == 409),
+            "{statuses:?}"
+        );
+        // Every node reads the one key that won.
+        let mut pems = Vec::new();
+        for s in &nodes {
+            let r = s
+                .as_admin(Method::GET, &format!("/keys/{key}/public.pem"))
+                .answer()
+                .await;
+            assert_eq!(r.status(), 200);
+            pems.push(r.text().await.unwrap());
+        }
+        assert!(
+            pems.windows(2).all(|w| w[0] == w[1]),
+            "one key on every node"
+        );
+
+        let passphrases: Vec<String> = (0..3)
+            .map(|i| format!("round {round} passphrase from node {i}"))
+            .collect();
+        let changes = nodes.iter().zip(&passphrases).map(|(s, p)| {
+            s.as_admin(Method::POST, &format!("/users/{user}/passphrase"))
+                .json(&json!({"passphrase": p}))
+                .answer()
+        });
+        let statuses: Vec<u16> = futures_util::future::join_all(changes)
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+        assert!(
+            statuses.iter().all(|s| *s == 204 || *s == 409),
+            "{statuses:?}"
+        );
+        // Checked on one node, each passphrase once (a wrong one costs a 1 s wait there).
+        let checker = &nodes[round % 3];
+        let mut working = Vec::new();
+        for p in &passphrases {
+            let status = random_status(checker, &user, p).await;
+            if status == 200 {
+                working.push(p.clone());
+            } else {
+                assert_eq!(status, 401);
+                after_rate_limit_window(checker).await;
+            }
+        }
+        assert_eq!(
+            working.len(),
+            1,
+            "exactly one passphrase stands: {working:?}"
+        );
+        // The one that stands is one whose change was acknowledged: none was lost.
+        let winner = passphrases.iter().position(|p| *p == working[0]).unwrap();
+        assert_eq!(statuses[winner], 204, "{statuses:?}");
+    }
 }
