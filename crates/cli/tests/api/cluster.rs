@@ -86,7 +86,10 @@ async fn cluster(members: &[Etcd], n: usize) -> Vec<Server> {
         // A node new to a provisioned cluster comes up Locked: it has no domain key.
         assert_eq!(s.state().await, "Locked");
         assert_eq!(s.unlock("not the unlock passphrase").await.status(), 403);
-        after_rate_limit_window(&s).await;
+        // The same client waits a second after a failure; waited out for real, not by moving
+        // this node's clock, so that the nodes' clocks agree (the cluster's passkey back-off
+        // compares their times).
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         assert_eq!(s.unlock(UNLOCK).await.status(), 204);
         assert_eq!(s.state().await, "Operational");
         nodes.push(s);
@@ -472,5 +475,121 @@ async fn concurrent_conflicting_updates_never_leave_two_winners() {
         // The one that stands is one whose change was acknowledged: none was lost.
         let winner = passphrases.iter().position(|p| *p == working[0]).unwrap();
         assert_eq!(statuses[winner], 204, "{statuses:?}");
+    }
+}
+
+/// The errorCode of a backup-client passkey request (200 with the code in the body).
+async fn passkey_code(s: &Server, token: &str, path: &str, body: serde_json::Value) -> i64 {
+    let r = s
+        .backup_client(Method::POST, path)
+        .header("Authtoken", token)
+        .json(&body)
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    v["error"]["errorCode"].as_i64().unwrap()
+}
+
+const WRONG_PASSKEY: i64 = 587204607;
+const PASSKEY_RATE_LIMITED: i64 = 587204612;
+
+/// Wrong passkeys count on the cluster, not per node: guesses spread over three nodes meet
+/// the one back-off (three free, then a delay that doubles); a restore authorization opened
+/// on one node is seen on the others and closed on one for all.
+#[tokio::test]
+async fn passkey_back_off_and_windows_are_the_clusters() {
+    let etcd = vec![Etcd::start()];
+    let nodes = cluster(&etcd, 3).await;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let tokens = [
+        qsdk_login(&nodes[0], "admin", ADMIN).await,
+        qsdk_login(&nodes[1], "admin", ADMIN).await,
+        qsdk_login(&nodes[2], "admin", ADMIN).await,
+    ];
+    let path = "Company/0/Passkey";
+    let create = json!({"newPasskey": b64("company passkey"), "confirmPasskey": b64("company passkey"), "passkeyOpType": "CREATE"});
+    assert_eq!(passkey_code(&nodes[0], &tokens[0], path, create).await, 0);
+    let edit = json!({"currentPasskey": b64("wrong passkey"), "newPasskey": b64("next passkey x1"), "confirmPasskey": b64("next passkey x1"), "passkeyOpType": "EDIT"});
+    let advance_all = |by: Duration| {
+        for s in &nodes {
+            s.advance_clock(by);
+        }
+    };
+    // Six wrong passkeys, one node after the other, each after the delay the cluster's
+    // count sets (0, 0, 0, 1, 2, 4 s): one node alone would have seen two.
+    for (i, wait) in [0u64, 0, 0, 1, 2, 4].into_iter().enumerate() {
+        advance_all(Duration::from_millis(wait * 1000 + 100));
+        let n = i % 3;
+        assert_eq!(
+            passkey_code(&nodes[n], &tokens[n], path, edit.clone()).await,
+            WRONG_PASSKEY,
+            "wrong passkey {i} on node {n}"
+        );
+    }
+    // The seventh, on any node, waits out the cluster's 8 s delay, even the right passkey.
+    let right = json!({"currentPasskey": b64("company passkey"), "newPasskey": b64("next passkey x1"), "confirmPasskey": b64("next passkey x1"), "passkeyOpType": "EDIT"});
+    for n in 0..3 {
+        assert_eq!(
+            passkey_code(&nodes[n], &tokens[n], path, right.clone()).await,
+            PASSKEY_RATE_LIMITED,
+            "node {n} is held to the cluster's back-off"
+        );
+    }
+    advance_all(Duration::from_secs(9));
+    assert_eq!(passkey_code(&nodes[1], &tokens[1], path, right).await, 0);
+
+    // A restore authorization opened on node 1 is open on node 3; closed on node 2, closed
+    // on all.
+    let auth = |pk: &str, enable: bool| json!({"App_AuthorizeForRestoreRequest": {"passkey": b64(pk), "passkeySettings": {"enableAuthorizeForRestore": enable, "passkeyExpirationInterval": {"toTime": 1800}}}});
+    let r = nodes[0]
+        .own_as_admin(Method::POST, "/clients")
+        .json(&json!({"name": "c1", "hostName": "c1.example", "owners": []}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201, "client: {}", r.text().await.unwrap());
+    let client = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let reason = |s: &Server| {
+        let r = s.own_as_admin(
+            Method::GET,
+            &format!("/clients/{client}/restore-authorization?operation=restore"),
+        );
+        async move {
+            let v: serde_json::Value = r.answer().await.json().await.unwrap();
+            v["reason"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(reason(&nodes[2]).await, "company-passkey-required");
+    assert_eq!(
+        passkey_code(
+            &nodes[0],
+            &tokens[0],
+            "Company/0/AuthRestore",
+            auth("next passkey x1", true)
+        )
+        .await,
+        0
+    );
+    for s in &nodes {
+        assert_eq!(reason(s).await, "authorized", "the window node 1 opened");
+    }
+    assert_eq!(
+        passkey_code(
+            &nodes[1],
+            &tokens[1],
+            "Company/0/AuthRestore",
+            auth("", false)
+        )
+        .await,
+        0
+    );
+    for s in &nodes {
+        assert_eq!(
+            reason(s).await,
+            "company-passkey-required",
+            "closed on node 2"
+        );
     }
 }
