@@ -593,3 +593,30 @@ async fn passkey_back_off_and_windows_are_the_clusters() {
         );
     }
 }
+
+/// Lifecycle across nodes: a node started on an empty cluster turns Locked when another
+/// provisions it; a factory reset on one returns the others to Unprovisioned.
+#[tokio::test]
+async fn provisioning_and_reset_reach_every_node() {
+    let etcd = vec![Etcd::start()];
+    let n1 = node(&etcd);
+    let n2 = node(&etcd);
+    assert_eq!(n2.state().await, "Unprovisioned");
+    n1.provision().await;
+    within_bound("a provisioning on node 1 makes node 2 Locked", || async {
+        n2.state().await == "Locked"
+    })
+    .await;
+    assert_eq!(n2.unlock(UNLOCK).await.status(), 204);
+    let r = n1
+        .as_admin(Method::POST, "/system/factory-reset")
+        .answer()
+        .await;
+    assert_eq!(r.status(), 204);
+    within_bound("a reset on node 1 makes node 2 Unprovisioned", || async {
+        n2.state().await == "Unprovisioned"
+    })
+    .await;
+    // Nothing of the old state answers on node 2.
+    assert_eq!(random_status(&n2, "admin", ADMIN).await, 412);
+}
