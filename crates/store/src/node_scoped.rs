@@ -24,6 +24,9 @@ pub const NODES_PREFIX: &str = "nodes/";
 /// Which paths are node-local: each entry is a path, or, ending with `/`, every path under it.
 pub type LocalRule = &'static [&'static str];
 
+/// A scan of the store below (or of its snapshot): prefix, start after, limit.
+type ScanBelow<'a> = &'a dyn Fn(&str, Option<&str>, usize) -> Result<Page>;
+
 /// A node's view of a shared store. See the module documentation.
 pub struct NodeScoped<S> {
     inner: S,
@@ -103,7 +106,7 @@ impl KeyMap {
     /// A page of this node's view, merged from the two areas below, read through `scan`.
     fn scan(
         &self,
-        scan: &dyn Fn(&str, Option<&str>, usize) -> Result<Page>,
+        scan: ScanBelow<'_>,
         prefix: &str,
         start_after: Option<&str>,
         limit: usize,
