@@ -178,6 +178,11 @@ struct ServeArgs {
     /// give it once, for the start that needs it.
     #[arg(long)]
     regenerate_device_key: bool,
+    /// Cluster mode: `etcd://HOST:PORT[,HOST:PORT...]`, the etcd cluster the nodes share
+    /// (TLS and credentials in the config file's `[etcd]`; see docs/cluster.md). The data
+    /// directory then keeps only this node's own things [default: the embedded store].
+    #[arg(long, env = "STRONGROOM_STORE")]
+    store: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -210,6 +215,7 @@ fn main() -> anyhow::Result<()> {
                     max_connections: args.max_connections,
                     max_connections_per_address: args.max_connections_per_address,
                     regenerate_device_key: args.regenerate_device_key,
+                    store: args.store,
                 },
                 file,
             )?;

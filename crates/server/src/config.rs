@@ -38,6 +38,10 @@ pub struct ConfigFile {
     pub keep_alive_idle_secs: Option<u64>,
     pub max_connections: Option<usize>,
     pub max_connections_per_address: Option<usize>,
+    /// `etcd://HOST:PORT[,HOST:PORT...]`: cluster mode (see [`crate::cluster`]).
+    pub store: Option<String>,
+    /// How to reach etcd in cluster mode: TLS, credentials, limits.
+    pub etcd: Option<crate::cluster::EtcdFile>,
 }
 
 impl ConfigFile {
@@ -81,6 +85,8 @@ pub struct Overrides {
     pub keep_alive_idle_secs: Option<u64>,
     pub max_connections: Option<usize>,
     pub max_connections_per_address: Option<usize>,
+    /// `--store etcd://...`.
+    pub store: Option<String>,
     /// `--regenerate-device-key` (a flag only: never in the file or the environment, where it
     /// would stay set and silently replace a tampered key at every start).
     pub regenerate_device_key: bool,
@@ -132,6 +138,9 @@ pub struct Config {
     /// missing beside a store, not opening the stored TLS identity) with a new key and make a
     /// new TLS certificate, instead of refusing to start.
     pub regenerate_device_key: bool,
+    /// Cluster mode: the etcd store shared with the other nodes; `None` for the embedded
+    /// store in the data directory.
+    pub cluster: Option<crate::cluster::ClusterStore>,
 }
 
 pub const DEFAULT_AUTH_CACHE_TTL_SECS: u64 = 30;
@@ -252,6 +261,10 @@ impl Config {
             max_connections,
             max_connections_per_address,
             regenerate_device_key: over.regenerate_device_key,
+            cluster: crate::cluster::ClusterStore::resolve(
+                over.store.or(file.store).as_deref(),
+                file.etcd,
+            )?,
         })
     }
 }

@@ -348,6 +348,7 @@ pub fn config_summary(config: &crate::Config) -> Value {
         max_connections,
         max_connections_per_address,
         regenerate_device_key,
+        cluster,
     } = config;
     json!({
         "data_dir": data_dir.display().to_string(),
@@ -369,5 +370,6 @@ pub fn config_summary(config: &crate::Config) -> Value {
         "max_connections": max_connections,
         "max_connections_per_address": max_connections_per_address,
         "regenerate_device_key": regenerate_device_key,
+        "store": cluster.as_ref().map_or_else(|| "redb".to_owned(), |c| c.to_string()),
     })
 }

@@ -14,6 +14,7 @@ pub mod admin_api;
 pub mod app;
 pub mod appliance;
 pub mod auth;
+pub mod cluster;
 pub mod commvault;
 pub mod config;
 pub mod connection;

@@ -75,6 +75,7 @@ pub fn log_config(config: &crate::Config) {
         max_connections = config.max_connections,
         max_connections_per_address = config.max_connections_per_address,
         regenerate_device_key = config.regenerate_device_key,
+        store = %config.cluster.as_ref().map_or_else(|| "redb".to_owned(), |c| c.to_string()),
         "configuration"
     );
 }

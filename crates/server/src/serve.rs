@@ -153,17 +153,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         regenerate_device_key: config.regenerate_device_key,
         clock: server_clock(),
     };
-    let (core, tls, scratch_dir) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let core = Core::open(&data_dir, settings)
-            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-        // After the store is open: its lock keeps a second server on this directory out.
-        let scratch_dir = prepare_scratch(&data_dir)?;
-        let tls = core
-            .tls_identity(&tls_names)
-            .context("loading the TLS identity")?;
-        Ok((core, tls, scratch_dir))
-    })
-    .await??;
+    let cluster = config.cluster.clone();
+    let (core, tls, scratch_dir, _node_lock) =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let (core, node_lock) = match &cluster {
+                Some(store) => {
+                    let (core, lock) = crate::cluster::open(&data_dir, store, settings)?;
+                    (core, Some(lock))
+                }
+                None => (
+                    Core::open(&data_dir, settings)
+                        .with_context(|| format!("opening the store in {}", data_dir.display()))?,
+                    None,
+                ),
+            };
+            // After the store is open: its lock keeps a second server on this directory out.
+            let scratch_dir = prepare_scratch(&data_dir)?;
+            let tls = core
+                .tls_identity(&tls_names)
+                .context("loading the TLS identity")?;
+            Ok((core, tls, scratch_dir, node_lock))
+        })
+        .await??;
     start_syslog(&core);
     tracing::info!(state = %core.state(), data_dir = %config.data_dir.display(), "store opened");
 
@@ -190,6 +201,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         AppState::new(core, scratch_dir, config.restore_max_bytes).with_tls(rustls_config.clone());
     state.server_config = std::sync::Arc::new(crate::diagnostics::config_summary(&config));
     let core = state.core.clone();
+    core.follow_cluster().context("following the cluster")?;
     tokio::spawn(flush_audit_every_minute(std::sync::Arc::downgrade(&core)));
     let handle = axum_server::Handle::new();
     // Registered before READY=1, so a stop right after the start is a clean shutdown.

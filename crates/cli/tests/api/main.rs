@@ -24,6 +24,8 @@ mod cli_lifecycle;
 mod cli_passkey;
 mod cli_scenario;
 mod clock;
+#[cfg(feature = "etcd-test")]
+mod cluster;
 mod conformance;
 mod connections;
 mod console;
