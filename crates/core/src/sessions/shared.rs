@@ -47,6 +47,7 @@ struct Stored {
 enum StoredKind {
     Appliance,
     BackupClient,
+    Console,
 }
 
 impl From<SessionKind> for StoredKind {
@@ -54,6 +55,7 @@ impl From<SessionKind> for StoredKind {
         match kind {
             SessionKind::Appliance => Self::Appliance,
             SessionKind::BackupClient => Self::BackupClient,
+            SessionKind::Console => Self::Console,
         }
     }
 }
