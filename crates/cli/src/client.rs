@@ -10,8 +10,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
-use strongroom_client::admin::{Credentials, Remote};
+use strongroom_client::admin::{Credentials, Remote, RemoteError};
 use strongroom_proto::clients::{BackupClient, ClientChange, ClientOwners, NewClient};
+
+use crate::conn::remote_failure;
+use crate::fail::Failure;
 
 /// The variable the password is read from when no `--password-file` is given. There is
 /// deliberately no `--password` flag: a value on the command line lands in shell history and
@@ -63,22 +66,38 @@ impl Connection {
     pub(crate) fn connect(
         self,
         fingerprint: &str,
-    ) -> anyhow::Result<(Remote, tokio::runtime::Runtime)> {
+    ) -> anyhow::Result<(Remote, tokio::runtime::Runtime, Calls)> {
         let password = password(self.password_file.as_deref())?;
+        let calls = Calls {
+            server: (self.server).unwrap_or_else(|| crate::conn::DEFAULT_SERVER.to_owned()),
+            user: self.user.unwrap_or_else(|| "admin".to_owned()),
+        };
         let remote = Remote::new(
-            self.server
-                .as_deref()
-                .unwrap_or(crate::conn::DEFAULT_SERVER),
+            &calls.server,
             fingerprint,
             Credentials {
-                user: self.user.unwrap_or_else(|| "admin".to_owned()),
+                user: calls.user.clone(),
                 password,
             },
-        )?;
+        )
+        .map_err(|e| calls.failed(e, "connecting"))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        Ok((remote, runtime))
+        Ok((remote, runtime, calls))
+    }
+}
+
+/// The server and user calls go to, for what their failures say.
+pub(crate) struct Calls {
+    server: String,
+    user: String,
+}
+
+impl Calls {
+    /// The failure of the call `what`, with the exit code and hint of the newer commands.
+    pub(crate) fn failed(&self, e: RemoteError, what: &str) -> Failure {
+        remote_failure(e, what, &self.server, &self.user)
     }
 }
 
@@ -148,11 +167,17 @@ pub struct Renames {
 /// Runs one `client` subcommand against the server. `fingerprint` is the checked
 /// `--fingerprint`. Output goes to stdout; the caller prints the error.
 pub fn run(args: ClientArgs, fingerprint: &str) -> anyhow::Result<()> {
-    let (remote, runtime) = args.connection.connect(fingerprint)?;
-    runtime.block_on(execute(&remote, args.command, args.json))
+    let (remote, runtime, calls) = args.connection.connect(fingerprint)?;
+    runtime.block_on(execute(&remote, &calls, args.command, args.json))
 }
 
-async fn execute(remote: &Remote, command: ClientCommand, json: bool) -> anyhow::Result<()> {
+async fn execute(
+    remote: &Remote,
+    calls: &Calls,
+    command: ClientCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    let failed = |what: String| move |e| calls.failed(e, &what);
     let one = |reply: strongroom_client::admin::Reply<BackupClient>| {
         if json {
             print_raw(&reply.body);
@@ -162,14 +187,18 @@ async fn execute(remote: &Remote, command: ClientCommand, json: bool) -> anyhow:
     };
     match command {
         ClientCommand::List => {
-            let reply = remote.clients_get().await?;
+            let reply =
+                (remote.clients_get().await).map_err(failed("listing backup clients".into()))?;
             if json {
                 print_raw(&reply.body);
             } else {
                 print!("{}", table(&reply.value.clients));
             }
         }
-        ClientCommand::Show { id } => one(remote.client_get(id).await?),
+        ClientCommand::Show { id } => {
+            one((remote.client_get(id).await)
+                .map_err(failed(format!("showing backup client {id}")))?)
+        }
         ClientCommand::Create {
             name,
             host_name,
@@ -182,7 +211,9 @@ async fn execute(remote: &Remote, command: ClientCommand, json: bool) -> anyhow:
                 display_name,
                 owners,
             };
-            one(remote.clients_post(&new).await?)
+            // Not named: a refused name may hold characters that drive the terminal.
+            one((remote.clients_post(&new).await)
+                .map_err(failed("creating a backup client".into()))?)
         }
         ClientCommand::Rename { id, changes } => {
             let changes = ClientChange {
@@ -190,16 +221,19 @@ async fn execute(remote: &Remote, command: ClientCommand, json: bool) -> anyhow:
                 host_name: changes.host_name,
                 display_name: changes.display_name,
             };
-            one(remote.client_patch(id, &changes).await?)
+            one((remote.client_patch(id, &changes).await)
+                .map_err(failed(format!("renaming backup client {id}")))?)
         }
         ClientCommand::Owners { id, owners, none } => {
             let owners = if none { Vec::new() } else { owners };
-            one(remote
-                .client_owners_put(id, &ClientOwners { owners })
-                .await?)
+            one(
+                (remote.client_owners_put(id, &ClientOwners { owners }).await)
+                    .map_err(failed(format!("setting the owners of backup client {id}")))?,
+            )
         }
         ClientCommand::Delete { id } => {
-            remote.client_delete(id).await?;
+            (remote.client_delete(id).await)
+                .map_err(failed(format!("deleting backup client {id}")))?;
             // 204 has no body, so there is no JSON to print.
             if !json {
                 println!("deleted client {id}");
@@ -213,15 +247,19 @@ async fn execute(remote: &Remote, command: ClientCommand, json: bool) -> anyhow:
 pub(crate) fn password(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
     let from_env = std::env::var_os(PASSWORD_ENV).filter(|v| !v.is_empty());
     match (file, from_env) {
-        (Some(_), Some(_)) => {
-            bail!("both --password-file and {PASSWORD_ENV} are set; give the password one way only")
-        }
+        (Some(_), Some(_)) => Err(Failure::usage(format!(
+            "both --password-file and {PASSWORD_ENV} are set; give the password one way only"
+        ))
+        .into()),
         (Some(path), None) => read_password_file(path),
         (None, Some(value)) => match value.into_string() {
             Ok(s) => Ok(Zeroizing::new(s)),
-            Err(_) => bail!("{PASSWORD_ENV} is not valid UTF-8"),
+            Err(_) => Err(Failure::usage(format!("{PASSWORD_ENV} is not valid UTF-8")).into()),
         },
-        (None, None) => bail!("no password: set {PASSWORD_ENV} or pass --password-file PATH"),
+        (None, None) => Err(Failure::usage(format!(
+            "no password: set {PASSWORD_ENV} or pass --password-file PATH"
+        ))
+        .into()),
     }
 }
 

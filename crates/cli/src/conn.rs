@@ -17,6 +17,8 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use zeroize::Zeroizing;
 
+use strongroom_client::admin::RemoteError;
+
 use crate::fail::{Exit, Failure};
 use crate::profile::{DEFAULT_PROFILE, Profile, Profiles};
 use crate::secret;
@@ -243,27 +245,41 @@ impl Api {
 
     /// A failure to get an answer: unreachable, or a certificate that is not the trusted one.
     pub fn transport(&self, e: reqwest::Error) -> anyhow::Error {
-        let chain = error_chain(&e);
-        let server = &self.target.server;
-        let f = if chain.contains("is not the pinned one") {
-            Failure::new(
-                Exit::Connect,
-                format!("refusing to talk to {server}: {chain}"),
-            )
-            .hint(
-                "the server's certificate is not the one trusted: someone may be in between, \
+        transport_failure(&self.target.server, &error_chain(&e)).into()
+    }
+}
+
+/// The failure for no answer from `server`, `chain` being the error and its causes: a
+/// certificate that is not the pinned one, one that cannot be trusted, or no connection.
+pub fn transport_failure(server: &str, chain: &str) -> Failure {
+    if chain.contains("is not the pinned one") {
+        Failure::new(
+            Exit::Connect,
+            format!("refusing to talk to {server}: {chain}"),
+        )
+        .hint(
+            "the server's certificate is not the one trusted: someone may be in between, \
                  or the certificate was replaced; check the `certificate SHA-256 fingerprint` \
                  the server prints, then pin the new one (`strongroom profile add` or \
                  --fingerprint)",
-            )
-        } else if chain.contains("certificate") || chain.contains("Certificate") {
-            Failure::new(Exit::Connect, format!("cannot trust {server}: {chain}"))
-                .hint("check --ca-file, or pin the certificate's fingerprint instead")
-        } else {
-            Failure::new(Exit::Connect, format!("cannot reach {server}: {chain}"))
-                .hint("check the address and port, and that the server is running")
-        };
-        f.into()
+        )
+    } else if chain.contains("certificate") || chain.contains("Certificate") {
+        Failure::new(Exit::Connect, format!("cannot trust {server}: {chain}"))
+            .hint("check --ca-file, or pin the certificate's fingerprint instead")
+    } else {
+        Failure::new(Exit::Connect, format!("cannot reach {server}: {chain}"))
+            .hint("check the address and port, and that the server is running")
+    }
+}
+
+/// The failure for a call of the `strongroom_client` library (`client` and `system`), in the
+/// same codes and sentences as the calls made here: `what` names the call, as for [`Api::send`].
+pub fn remote_failure(e: RemoteError, what: &str, server: &str, user: &str) -> Failure {
+    match e {
+        RemoteError::Api { status, message } => status_failure(what, status, &message, user),
+        RemoteError::Transport { cause } => transport_failure(server, &cause),
+        RemoteError::Setup(text) => Failure::usage(text),
+        RemoteError::Decode { .. } => Failure::new(Exit::Other, e.to_string()),
     }
 }
 
@@ -298,6 +314,11 @@ pub fn api_failure(what: &str, status: StatusCode, body: &str, user: &str) -> Fa
         _ if !body.trim().is_empty() => body.trim().to_owned(),
         _ => status.canonical_reason().unwrap_or("no message").to_owned(),
     };
+    status_failure(what, status, &message, user)
+}
+
+/// The failure for an error answer whose message is already read, by status.
+pub fn status_failure(what: &str, status: StatusCode, message: &str, user: &str) -> Failure {
     let text = format!("{what} failed: {message} (HTTP {status})");
     let (exit, hint) = match status.as_u16() {
         401 => (

@@ -229,8 +229,7 @@ fn main() -> anyhow::Result<()> {
         Command::Client(args) => {
             let mut args = args;
             let fingerprint = legacy_target(&mut args.connection, "client");
-            exit_on_error(client::run(args, &fingerprint));
-            Ok(())
+            client_result(client::run(args, &fingerprint))
         }
         Command::System(args) if matches!(args.command, system::SystemCommand::Info) => {
             // The newer command on the older options, resolved as the newer commands do.
@@ -252,8 +251,7 @@ fn main() -> anyhow::Result<()> {
         Command::System(args) => {
             let mut args = args;
             let fingerprint = legacy_target(&mut args.connection, "system");
-            exit_on_error(system::run(args, &fingerprint));
-            Ok(())
+            client_result(system::run(args, &fingerprint))
         }
         Command::Profile(args) => client_result(profiles_cmd::run(args)),
         Command::Provision(w) => client_result(nethsm::provision(w)),
@@ -305,14 +303,6 @@ fn client_result(result: anyhow::Result<()>) -> anyhow::Result<()> {
     match result {
         Ok(()) => Ok(()),
         Err(e) => fail::exit_with(e),
-    }
-}
-
-/// Ends the process with status 1 if a client subcommand failed, its error on stderr.
-fn exit_on_error(result: anyhow::Result<()>) {
-    if let Err(e) = result {
-        eprintln!("strongroom: {e:#}");
-        std::process::exit(1);
     }
 }
 

@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::bail;
 use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
 use strongroom_proto::system::RotateDataKey;
 
 use crate::client::{Connection, print_raw, read_password_file};
+use crate::fail::{Exit, Failure};
 
 /// The variable the unlock passphrase is read from when no `--unlock-passphrase-file` is
 /// given (never a flag, for the same reason as the password).
@@ -53,11 +53,12 @@ pub fn run(args: SystemArgs, fingerprint: &str) -> anyhow::Result<()> {
         SystemCommand::DataKey => None,
         SystemCommand::Info => unreachable!("`system info` runs through the NetHSM face"),
     };
-    let (remote, runtime) = args.connection.connect(fingerprint)?;
+    let (remote, runtime, calls) = args.connection.connect(fingerprint)?;
     runtime.block_on(async {
         match unlock {
             None => {
-                let reply = remote.data_key_get().await?;
+                let reply = (remote.data_key_get().await)
+                    .map_err(|e| calls.failed(e, "reading the data key's version"))?;
                 if json {
                     print_raw(&reply.body);
                 } else {
@@ -73,9 +74,12 @@ pub fn run(args: SystemArgs, fingerprint: &str) -> anyhow::Result<()> {
                 }
             }
             Some(unlock_passphrase) => {
-                let reply = remote
+                let reply = (remote
                     .rotate_data_key(&RotateDataKey { unlock_passphrase })
-                    .await?;
+                    .await)
+                    .map_err(|e| {
+                        wrong_unlock_passphrase(calls.failed(e, "rotating the data key"))
+                    })?;
                 if json {
                     print_raw(&reply.body);
                 } else {
@@ -105,21 +109,38 @@ pub fn run(args: SystemArgs, fingerprint: &str) -> anyhow::Result<()> {
     })
 }
 
+/// A wrong unlock passphrase is a failed authentication (as for `unlock`), not a missing role:
+/// both are 403, told apart by the server's documented message (docs/errors.md).
+fn wrong_unlock_passphrase(mut f: Failure) -> Failure {
+    if f.status == Some(403) && f.message.contains("unlock passphrase is incorrect") {
+        f.exit = Exit::Auth;
+        f.hint = Some(
+            "check the unlock passphrase (--unlock-passphrase-file or STRONGROOM_UNLOCK_PASSPHRASE)"
+                .to_owned(),
+        );
+    }
+    f
+}
+
 /// The unlock passphrase from `--unlock-passphrase-file`, else from the environment; never
 /// both.
 fn unlock_passphrase(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
     let from_env = std::env::var_os(UNLOCK_PASSPHRASE_ENV).filter(|v| !v.is_empty());
     match (file, from_env) {
-        (Some(_), Some(_)) => bail!(
+        (Some(_), Some(_)) => Err(Failure::usage(format!(
             "both --unlock-passphrase-file and {UNLOCK_PASSPHRASE_ENV} are set; give the unlock passphrase one way only"
-        ),
+        ))
+        .into()),
         (Some(path), None) => read_password_file(path),
         (None, Some(value)) => match value.into_string() {
             Ok(s) => Ok(Zeroizing::new(s)),
-            Err(_) => bail!("{UNLOCK_PASSPHRASE_ENV} is not valid UTF-8"),
+            Err(_) => {
+                Err(Failure::usage(format!("{UNLOCK_PASSPHRASE_ENV} is not valid UTF-8")).into())
+            }
         },
-        (None, None) => bail!(
+        (None, None) => Err(Failure::usage(format!(
             "no unlock passphrase: set {UNLOCK_PASSPHRASE_ENV} or pass --unlock-passphrase-file PATH"
-        ),
+        ))
+        .into()),
     }
 }

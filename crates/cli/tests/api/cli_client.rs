@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
+const OPERATOR_PASS: &str = "operator passphrase for tests";
+
 /// How a run of `strongroom client ...` logs in.
 #[derive(Clone, Copy)]
 enum Password<'a> {
@@ -50,13 +52,23 @@ fn ok(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
-/// Asserts exit code 1 and nothing on stdout; returns stderr.
+/// Asserts exit code `code` (docs/cli.md, "Exit codes") and nothing on stdout; returns stderr.
 #[track_caller]
-fn failed(out: &Output) -> String {
+fn failed(out: &Output, code: i32) -> String {
     let stderr = String::from_utf8(out.stderr.clone()).unwrap();
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
     assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
     stderr
+}
+
+/// The first line of `stderr` (the failure) and the `hint: ` line after it.
+#[track_caller]
+fn failure_and_hint(stderr: &str) -> (&str, &str) {
+    let mut lines = stderr.lines();
+    let failure = lines.next().unwrap_or_else(|| panic!("{stderr}"));
+    let hint = (lines.next().and_then(|h| h.strip_prefix("hint: ")))
+        .unwrap_or_else(|| panic!("no hint: {stderr}"));
+    (failure, hint)
 }
 
 #[track_caller]
@@ -229,14 +241,14 @@ async fn create_list_rename_owners_show_delete() {
     // Delete: gone from show and from the list.
     let out = ok(&run(&s, admin, &["delete", &db_id.to_string()]).await);
     assert_eq!(out, format!("deleted client {db_id}\n"));
-    let stderr = failed(&run(&s, admin, &["show", &db_id.to_string()]).await);
+    let stderr = failed(&run(&s, admin, &["show", &db_id.to_string()]).await, 6);
     assert!(stderr.contains("HTTP 404"), "{stderr}");
     let list = json_of(&run(&s, admin, &["list", "--json"]).await);
     assert_eq!(ids(&list), vec![web_id]);
 }
 
 #[tokio::test]
-async fn failures_exit_1_with_the_reason_on_stderr() {
+async fn failures_exit_with_their_documented_codes_and_the_reason_on_stderr() {
     let s = Server::start();
     s.provision().await;
 
@@ -244,31 +256,112 @@ async fn failures_exit_1_with_the_reason_on_stderr() {
     let list = json_of(&run(&s, Password::Env(ADMIN), &["list", "--json"]).await);
     assert_eq!(ids(&list), Vec::<u64>::new());
 
-    // An unknown id: the server's message and 404.
-    let stderr = failed(&run(&s, Password::Env(ADMIN), &["show", "999999"]).await);
-    assert!(stderr.starts_with("strongroom: "), "{stderr}");
-    assert!(stderr.contains("(HTTP 404 Not Found)"), "{stderr}");
-    let stderr = failed(&run(&s, Password::Env(ADMIN), &["delete", "999999"]).await);
+    // An unknown id (6): what failed, the server's message and 404, and what to do.
+    let stderr = failed(&run(&s, Password::Env(ADMIN), &["show", "999999"]).await, 6);
+    let (failure, hint) = failure_and_hint(&stderr);
+    assert!(
+        failure.starts_with("strongroom: showing backup client 999999 failed: "),
+        "{stderr}"
+    );
+    assert!(failure.ends_with(" (HTTP 404 Not Found)"), "{stderr}");
+    assert!(hint.contains("list"), "{stderr}");
+    let stderr = failed(
+        &run(&s, Password::Env(ADMIN), &["delete", "999999"]).await,
+        6,
+    );
+    assert!(
+        stderr.starts_with("strongroom: deleting backup client 999999 failed: "),
+        "{stderr}"
+    );
+    let stderr = failed(
+        &run(
+            &s,
+            Password::Env(ADMIN),
+            &["rename", "999999", "--name", "x"],
+        )
+        .await,
+        6,
+    );
+    assert!(stderr.contains("HTTP 404"), "{stderr}");
+    let stderr = failed(
+        &run(&s, Password::Env(ADMIN), &["owners", "999999", "--none"]).await,
+        6,
+    );
     assert!(stderr.contains("HTTP 404"), "{stderr}");
 
-    // Another certificate's fingerprint: the TLS handshake is refused, nothing is sent.
+    // Another role (5): an Operator may not manage backup clients.
+    s.create_user(Some("op1"), "Operator", OPERATOR_PASS).await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .args(["client", "list", "--server", &s.base, "--user", "op1"])
+        .env("STRONGROOM_FINGERPRINT", &s.fingerprint)
+        .env("STRONGROOM_PASSWORD", OPERATOR_PASS)
+        .env_remove("STRONGROOM_USER")
+        .output()
+        .await
+        .unwrap();
+    let stderr = failed(&out, 5);
+    let (failure, hint) = failure_and_hint(&stderr);
+    assert!(failure.contains("(HTTP 403 Forbidden)"), "{stderr}");
+    assert!(hint.contains("op1"), "{stderr}");
+
+    // Another certificate's fingerprint (3): the TLS handshake is refused, nothing is sent.
     let mut wrong = s.fingerprint.clone();
     let flipped = if wrong.starts_with('0') { "1" } else { "0" };
     wrong.replace_range(0..1, flipped);
-    let stderr = failed(&run_with(&s, &wrong, Password::Env(ADMIN), &["list"]).await);
-    assert!(stderr.contains("is not the pinned one"), "{stderr}");
+    let stderr = failed(
+        &run_with(&s, &wrong, Password::Env(ADMIN), &["list"]).await,
+        3,
+    );
+    let (failure, hint) = failure_and_hint(&stderr);
+    assert!(failure.contains("is not the pinned one"), "{stderr}");
     assert!(!stderr.contains("HTTP "), "{stderr}");
+    assert!(hint.contains("fingerprint"), "{stderr}");
 
-    // A fingerprint that is not one: refused before connecting.
-    let stderr = failed(&run_with(&s, "AA:BB", Password::Env(ADMIN), &["list"]).await);
+    // Nothing listening (3).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .args([
+            "client",
+            "list",
+            "--server",
+            &format!("https://127.0.0.1:{port}"),
+        ])
+        .env("STRONGROOM_FINGERPRINT", &s.fingerprint)
+        .env("STRONGROOM_PASSWORD", ADMIN)
+        .output()
+        .await
+        .unwrap();
+    let stderr = failed(&out, 3);
+    assert!(
+        stderr.starts_with(&format!(
+            "strongroom: cannot reach https://127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+
+    // A fingerprint that is not one (2): refused before connecting.
+    let stderr = failed(
+        &run_with(&s, "AA:BB", Password::Env(ADMIN), &["list"]).await,
+        2,
+    );
     assert!(stderr.contains("fingerprint"), "{stderr}");
+
+    // Usage errors (2): a missing argument, an id that is not a number, nothing to rename.
+    for args in [&["show"][..], &["show", "seven"], &["rename", "1"]] {
+        let stderr = failed(&run(&s, Password::Env(ADMIN), args).await, 2);
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    }
 
     // A password file others can read is refused, as ssh refuses such a key.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("password");
     std::fs::write(&file, ADMIN).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let stderr = failed(&run(&s, Password::File(&file), &["list"]).await);
+    let stderr = failed(&run(&s, Password::File(&file), &["list"]).await, 1);
     assert!(stderr.contains("accessible by group or others"), "{stderr}");
     assert!(stderr.contains("0644"), "{stderr}");
 
@@ -284,8 +377,19 @@ async fn failures_exit_1_with_the_reason_on_stderr() {
         .output()
         .await
         .unwrap();
-    let stderr = failed(&out);
+    let stderr = failed(&out, 2);
     assert!(stderr.contains("one way only"), "{stderr}");
+
+    // No password at all (2), before anything is sent.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .args(["client", "list", "--server", &s.base])
+        .env("STRONGROOM_FINGERPRINT", &s.fingerprint)
+        .env_remove("STRONGROOM_PASSWORD")
+        .output()
+        .await
+        .unwrap();
+    let stderr = failed(&out, 2);
+    assert!(stderr.contains("no password"), "{stderr}");
 
     // The connection from the environment alone works.
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_strongroom"))
@@ -310,16 +414,22 @@ async fn failures_exit_1_with_the_reason_on_stderr() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("fingerprint"));
 
-    // A wrong password: 401 and the server's message. Last, because a failed login makes the
-    // server refuse this user from this address for a moment (rate limit).
-    let stderr = failed(&run(&s, Password::Env("not the admin passphrase"), &["list"]).await);
-    assert!(stderr.contains("(HTTP 401 Unauthorized)"), "{stderr}");
-    let message = stderr
-        .trim_end()
-        .strip_prefix("strongroom: ")
+    // A wrong password (4): 401 and the server's message. Last, because a failed login makes
+    // the server refuse this user from this address for a moment (rate limit).
+    let stderr = failed(
+        &run(&s, Password::Env("not the admin passphrase"), &["list"]).await,
+        4,
+    );
+    let (failure, hint) = failure_and_hint(&stderr);
+    let message = failure
+        .strip_prefix("strongroom: listing backup clients failed: ")
         .and_then(|m| m.strip_suffix(" (HTTP 401 Unauthorized)"))
         .unwrap_or_else(|| panic!("{stderr}"));
     assert!(!message.is_empty(), "{stderr}");
+    assert!(
+        hint.contains("admin") && hint.contains("password"),
+        "{stderr}"
+    );
     assert!(!stderr.contains(ADMIN));
 }
 
@@ -342,10 +452,11 @@ async fn look_alike_names_fail_with_the_servers_reason() {
             &["create", "--name", "db1\u{200B}", "--host", "h"],
         )
         .await,
+        5,
     );
     assert_eq!(
-        stderr.trim_end(),
-        "strongroom: name must not contain invisible, control or format characters (HTTP 400 Bad Request)"
+        failure_and_hint(&stderr).0,
+        "strongroom: creating a backup client failed: name must not contain invisible, control or format characters (HTTP 400 Bad Request)"
     );
     let stderr = failed(
         &run(
@@ -360,10 +471,11 @@ async fn look_alike_names_fail_with_the_servers_reason() {
             ],
         )
         .await,
+        7,
     );
     assert_eq!(
-        stderr.trim_end(),
-        "strongroom: A client of that name exists. (HTTP 409 Conflict)"
+        failure_and_hint(&stderr).0,
+        "strongroom: creating a backup client failed: A client of that name exists. (HTTP 409 Conflict)"
     );
     let stderr = failed(
         &run(
@@ -372,10 +484,11 @@ async fn look_alike_names_fail_with_the_servers_reason() {
             &["create", "--name", "db2", "--host", "db2\u{202E}.example"],
         )
         .await,
+        5,
     );
     assert_eq!(
-        stderr.trim_end(),
-        "strongroom: hostName must not contain invisible, control or format characters (HTTP 400 Bad Request)"
+        failure_and_hint(&stderr).0,
+        "strongroom: creating a backup client failed: hostName must not contain invisible, control or format characters (HTTP 400 Bad Request)"
     );
     let other = json_of(
         &run(
@@ -393,15 +506,23 @@ async fn look_alike_names_fail_with_the_servers_reason() {
             &["rename", &id, "--name", "\u{FF24}\u{FF22}\u{FF11}"],
         )
         .await,
+        7,
     );
     assert_eq!(
-        stderr.trim_end(),
-        "strongroom: A client of that name exists. (HTTP 409 Conflict)"
+        failure_and_hint(&stderr).0,
+        format!(
+            "strongroom: renaming backup client {id} failed: A client of that name exists. (HTTP 409 Conflict)"
+        )
     );
-    let stderr = failed(&run(&s, admin, &["rename", &id, "--display-name", "DB\u{200B}2"]).await);
+    let stderr = failed(
+        &run(&s, admin, &["rename", &id, "--display-name", "DB\u{200B}2"]).await,
+        5,
+    );
     assert_eq!(
-        stderr.trim_end(),
-        "strongroom: displayName must not contain invisible, control or format characters (HTTP 400 Bad Request)"
+        failure_and_hint(&stderr).0,
+        format!(
+            "strongroom: renaming backup client {id} failed: displayName must not contain invisible, control or format characters (HTTP 400 Bad Request)"
+        )
     );
     // A full-width name is shown as stored: normalized.
     let out = ok(&run(

@@ -40,19 +40,58 @@ async fn rotate(s: &Server, user: &str, pass: &str, unlock: &str) -> reqwest::Re
 /// `strongroom system ARGS` against `s`, with a clean environment, the admin password and, if
 /// given, the unlock passphrase in the environment.
 async fn cli(s: &Server, unlock: Option<&str>, args: &[&str]) -> Output {
+    cli_as(s, "admin", ADMIN, unlock, args).await
+}
+
+/// `strongroom system ARGS` as `user`.
+async fn cli_as(
+    s: &Server,
+    user: &str,
+    password: &str,
+    unlock: Option<&str>,
+    args: &[&str],
+) -> Output {
+    system_cmd(&s.base, &s.fingerprint, user, password, unlock, args).await
+}
+
+/// `strongroom system ARGS` against `server`, trusting `fingerprint`.
+async fn system_cmd(
+    server: &str,
+    fingerprint: &str,
+    user: &str,
+    password: &str,
+    unlock: Option<&str>,
+    args: &[&str],
+) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_strongroom"));
     cmd.arg("system")
         .args(args)
-        .args(["--server", &s.base, "--fingerprint", &s.fingerprint])
+        .args([
+            "--server",
+            server,
+            "--fingerprint",
+            fingerprint,
+            "--user",
+            user,
+        ])
         .env_remove("STRONGROOM_SERVER")
         .env_remove("STRONGROOM_FINGERPRINT")
         .env_remove("STRONGROOM_USER")
         .env_remove("STRONGROOM_UNLOCK_PASSPHRASE")
-        .env("STRONGROOM_PASSWORD", ADMIN);
+        .env("STRONGROOM_PASSWORD", password);
     if let Some(unlock) = unlock {
         cmd.env("STRONGROOM_UNLOCK_PASSPHRASE", unlock);
     }
     cmd.output().await.expect("run strongroom system")
+}
+
+/// Asserts exit code `code` and nothing on stdout; returns stderr.
+#[track_caller]
+fn cli_fails(out: Output, code: i32) -> String {
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
+    stderr
 }
 
 /// What the node holds, read through every face that matters: users (and their passphrases),
@@ -174,22 +213,76 @@ async fn rotate_by_api_and_cli_then_restart_unlock_and_restore_an_older_backup()
         "the rotation is audited: {rotations:?}"
     );
 
-    // By the CLI: refused without or with a wrong unlock passphrase, then done.
-    let out = cli(&s, None, &["rotate-data-key"]).await;
-    assert_eq!(out.status.code(), Some(1));
+    // By the CLI: refused, each with its exit code (docs/cli.md, "Exit codes"), then done.
+    // No unlock passphrase (2), before anything is sent.
+    let stderr = cli_fails(cli(&s, None, &["rotate-data-key"]).await, 2);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(
+        stderr.contains(
             "no unlock passphrase: set STRONGROOM_UNLOCK_PASSPHRASE or pass --unlock-passphrase-file PATH"
         ),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{stderr}"
     );
-    let out = cli(&s, Some("not the unlock passphrase"), &["rotate-data-key"]).await;
-    assert_eq!(out.status.code(), Some(1));
+    // A wrong unlock passphrase (4): a failed authentication, with what to check.
+    let stderr = cli_fails(
+        cli(&s, Some("not the unlock passphrase"), &["rotate-data-key"]).await,
+        4,
+    );
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "strongroom: unlock passphrase is incorrect. (HTTP 403 Forbidden)\n"
+        stderr,
+        "strongroom: rotating the data key failed: unlock passphrase is incorrect. (HTTP 403 Forbidden)\n\
+         hint: check the unlock passphrase (--unlock-passphrase-file or STRONGROOM_UNLOCK_PASSPHRASE)\n"
     );
+    // Another role (5), for both subcommands.
+    for args in [&["data-key"][..], &["rotate-data-key"]] {
+        let out = cli_as(&s, "op1", OPERATOR_PASS, Some(UNLOCK), args).await;
+        let stderr = cli_fails(out, 5);
+        assert!(stderr.contains("(HTTP 403 Forbidden)"), "{stderr}");
+        assert!(
+            stderr.contains("hint: the user op1 may not do this"),
+            "{stderr}"
+        );
+    }
+    // An unknown user (4); not admin, whom a failed login would hold back for a moment.
+    let out = cli_as(&s, "nobody", "not a password", None, &["data-key"]).await;
+    let stderr = cli_fails(out, 4);
+    assert!(
+        stderr.starts_with("strongroom: reading the data key's version failed: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(HTTP 401 Unauthorized)"), "{stderr}");
+    // Another certificate's fingerprint (3), and nothing listening (3).
+    let mut wrong = s.fingerprint.clone();
+    let flipped = if wrong.starts_with('0') { "1" } else { "0" };
+    wrong.replace_range(0..1, flipped);
+    let out = system_cmd(&s.base, &wrong, "admin", ADMIN, None, &["data-key"]).await;
+    let stderr = cli_fails(out, 3);
+    assert!(stderr.contains("is not the pinned one"), "{stderr}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = format!("https://127.0.0.1:{port}");
+    let out = system_cmd(
+        &nowhere,
+        &s.fingerprint,
+        "admin",
+        ADMIN,
+        None,
+        &["data-key"],
+    )
+    .await;
+    let stderr = cli_fails(out, 3);
+    assert!(
+        stderr.starts_with(&format!("strongroom: cannot reach {nowhere}")),
+        "{stderr}"
+    );
+    // Usage errors (2): an unknown subcommand, an unknown option.
+    let stderr = cli_fails(cli(&s, None, &["rotate-everything"]).await, 2);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    let stderr = cli_fails(cli(&s, None, &["data-key", "--verbose"]).await, 2);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert_eq!(data_key(&s).await["keyVersion"], 2);
     let out = cli(&s, Some(UNLOCK), &["rotate-data-key"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
