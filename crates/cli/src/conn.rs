@@ -519,6 +519,59 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_client_librarys_errors_get_the_same_codes_and_sentences() {
+        let server = "https://hsm.example:8443";
+        let api = RemoteError::Api {
+            status: StatusCode::CONFLICT,
+            message: "A client of that name exists.".into(),
+        };
+        let f = remote_failure(api, "creating a backup client", server, "admin");
+        let same = status_failure(
+            "creating a backup client",
+            StatusCode::CONFLICT,
+            "A client of that name exists.",
+            "admin",
+        );
+        assert_eq!(
+            (f.exit, &f.message, &f.hint),
+            (Exit::Conflict, &same.message, &same.hint)
+        );
+        assert_eq!(f.status, Some(409));
+        let pin = RemoteError::Transport {
+            cause: "error sending request: the server's certificate AA is not the pinned one BB"
+                .into(),
+        };
+        let f = remote_failure(pin, "listing", server, "admin");
+        assert_eq!(f.exit, Exit::Connect);
+        assert!(
+            f.message
+                .starts_with("refusing to talk to https://hsm.example:8443: ")
+        );
+        let down = RemoteError::Transport {
+            cause: "error sending request: Connection refused".into(),
+        };
+        let f = remote_failure(down, "listing", server, "admin");
+        assert_eq!(f.exit, Exit::Connect);
+        assert!(
+            f.message
+                .starts_with("cannot reach https://hsm.example:8443: ")
+        );
+        let setup = RemoteError::Setup("server address \"http://x\": only https://".into());
+        assert_eq!(
+            remote_failure(setup, "x", server, "admin").exit,
+            Exit::Usage
+        );
+        let decode = RemoteError::Decode {
+            what: "GET clients".into(),
+            cause: "expected value".into(),
+        };
+        assert_eq!(
+            remote_failure(decode, "x", server, "admin").exit,
+            Exit::Other
+        );
+    }
+
+    #[test]
     fn each_refusal_has_its_exit_code_and_keeps_the_servers_message() {
         for (status, exit) in [
             (401, Exit::Auth),

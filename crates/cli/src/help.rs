@@ -130,8 +130,8 @@ Exit codes
   8  the server failed (5xx)
 
 Errors go to stderr: `strongroom: WHAT failed: THE SERVER'S MESSAGE (HTTP STATUS)`, then
-`hint: ...` saying what to do next; stdout is then empty. `client` and `system data-key`,
-`system rotate-data-key` exit 1 for every failure.
+`hint: ...` saying what to do next; stdout is then empty. `client` and `system` use the
+same codes.
 ";
 
 const OUTPUT: &str = "\
