@@ -105,8 +105,11 @@ pub fn secret_argument(args: &[String]) -> Option<Failure> {
         if name.ends_with("-file") {
             continue;
         }
-        let words: Vec<&str> = name.split('-').collect();
-        if words.iter().any(|w| SECRET_WORDS.contains(w)) {
+        // A flag carries a secret when the secret is what it names (`--passphrase`,
+        // `--new-passkey`), not when a secret word only qualifies it
+        // (`--passkey-authorization-secs` is a number of seconds).
+        let last = name.rsplit('-').next().unwrap_or(name);
+        if SECRET_WORDS.contains(&last) {
             return Some(
                 Failure::usage(format!(
                     "--{name} would put a secret on the command line, where other users see \
@@ -114,8 +117,8 @@ pub fn secret_argument(args: &[String]) -> Option<Failure> {
                 ))
                 .hint(format!(
                     "give it with --{name}-file PATH (mode 0600), from its environment \
-                     variable, or leave it out to be asked for it (see
-                     docs/cli.md, \"Secrets\")"
+                     variable, or leave it out to be asked for it (see docs/cli.md, \
+                     \"Secrets\")"
                 )),
             );
         }
@@ -154,6 +157,8 @@ mod tests {
             &["random", "32", "--hex"],
             &["users", "add", "--real-name", "--", "--password"],
             &["passkey", "authorize", "--company", "--passkey-file", "/p"],
+            &["serve", "--passkey-authorization-secs", "900"],
+            &["serve", "--passkey-authorization-secs=900"],
         ] {
             assert!(secret_argument(&argv(good)).is_none(), "{good:?}");
         }
