@@ -39,8 +39,10 @@
 mod backup;
 mod keys;
 mod memory;
+mod nginx;
 mod phase;
 mod server;
+mod table;
 mod tls;
 
 use std::path::PathBuf;
@@ -98,6 +100,9 @@ struct Args {
     /// Leave out the key store section (key generation, signing, raw aws-lc rates).
     #[arg(long)]
     skip_keys: bool,
+    /// Leave out phase N (nginx beside the server, the reference of phase H).
+    #[arg(long)]
+    skip_nginx: bool,
     /// Numbers of Operator users for the backup/restore section, comma-separated; each gets
     /// its own fresh servers.
     #[arg(
@@ -240,6 +245,12 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
     );
     reports.push(run_phase(&client, &phase_b, load).await?);
 
+    // Phases N and H: nginx's static 23-byte JSON over TLS (if installed), then the server's
+    // `GET /health/state` (the same 23 bytes); phase C follows at once, so the ratios the
+    // request path is held to (H/N, C/H) come from one stretch of the run.
+    let reference =
+        nginx::run_phases(&server, &client, load, args.skip_nginx, &mut reports).await?;
+
     // Phases C and D: Operational; `POST /random` as the Operator, small and largest size.
     let mut random_phases = Vec::new();
     for (name, length) in [("C (Operational)", 32), ("D (Operational)", MAX_RANDOM)] {
@@ -258,6 +269,10 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
         );
         reports.push(run_phase(&client, &phase, load).await?);
         random_phases.push((length, phase.name));
+        if length == 32 {
+            // Its memory now: the peak under the load of phases H and C.
+            nginx::print(&reference, &random_phases[0].1, &reports, server.pid());
+        }
     }
 
     // Phase E: Operational; hostile input refused before any authentication. The API tests
@@ -279,6 +294,7 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
     // More phases go here: build a `Phase`, push `run_phase(...)`'s report, and add a line
     // to `ratios` if a comparison is wanted.
 
+    let before_keys = reports.len();
     let key_figures = if args.skip_keys {
         None
     } else {
@@ -311,6 +327,16 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
     if let Some(figures) = &key_figures {
         keys::print(figures, &reports);
     }
+    table::print(
+        &reports,
+        &baselines(
+            &reports,
+            before_keys,
+            &phase_a.name,
+            &reference,
+            &random_phases[0].1,
+        ),
+    );
     // The request phases' server is done; the backup section starts its own.
     drop(client);
     drop(server);
@@ -371,6 +397,40 @@ async fn run_phase(client: &Client, phase: &Phase, load: Load) -> anyhow::Result
         report.rate()
     ));
     Ok(report)
+}
+
+/// What each phase of the summary table is compared with: B, D and E with A (the cheapest
+/// request); H with N (nginx) when N ran; C with H (the goal of the request path); the
+/// signatures (from `first_key` on, but key generation) with C, the cheapest authenticated
+/// request with a JSON body.
+fn baselines(
+    reports: &[Report],
+    first_key: usize,
+    alive: &str,
+    reference: &nginx::Reference,
+    random_32: &str,
+) -> Vec<table::Baseline> {
+    let mut out = Vec::new();
+    for report in &reports[..first_key.min(reports.len())] {
+        let name = report.name.as_str();
+        if name == alive {
+            continue;
+        } else if name == reference.state {
+            if let Ok((nginx, _)) = &reference.nginx {
+                out.push(table::Baseline::new(name, nginx.as_str()));
+            }
+        } else if name == random_32 {
+            out.push(table::Baseline::new(name, reference.state.as_str()));
+        } else if !reference.nginx.as_ref().is_ok_and(|(n, _)| n == name) {
+            out.push(table::Baseline::new(name, alive));
+        }
+    }
+    for report in reports.iter().skip(first_key) {
+        if !report.name.starts_with('K') {
+            out.push(table::Baseline::new(report.name.as_str(), random_32));
+        }
+    }
+    out
 }
 
 /// A line `ratio LABEL req/s: X.XX` comparing the req/s of two phases, named by `Phase::name`.
