@@ -245,11 +245,19 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
     );
     reports.push(run_phase(&client, &phase_b, load).await?);
 
-    // Phases N and H: nginx's static 23-byte JSON over TLS (if installed), then the server's
-    // `GET /health/state` (the same 23 bytes); phase C follows at once, so the ratios the
-    // request path is held to (H/N, C/H) come from one stretch of the run.
-    let reference =
-        nginx::run_phases(&server, &client, load, args.skip_nginx, &mut reports).await?;
+    // Phases N, H and R: nginx's static 23-byte JSON over TLS (if installed), the server's
+    // `GET /health/state` (the same 23 bytes) and `POST /random` (32 bytes, Basic auth),
+    // interleaved so that the ratios the request path is held to (H/N, R/H) share the
+    // machine's moods; and the server's peak memory under that load.
+    let reference = nginx::run_phases(
+        &server,
+        &client,
+        load,
+        &operator_id,
+        args.skip_nginx,
+        &mut reports,
+    )
+    .await?;
 
     // Phases C and D: Operational; `POST /random` as the Operator, small and largest size.
     let mut random_phases = Vec::new();
@@ -269,10 +277,6 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
         );
         reports.push(run_phase(&client, &phase, load).await?);
         random_phases.push((length, phase.name));
-        if length == 32 {
-            // Its memory now: the peak under the load of phases H and C.
-            nginx::print(&reference, &random_phases[0].1, &reports, server.pid());
-        }
     }
 
     // Phase E: Operational; hostile input refused before any authentication. The API tests
@@ -324,6 +328,7 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
         under: &phase_a.name,
     });
     print_report(&version, &info, &server, load, &reports, &ratios);
+    nginx::print(&reference, &reports);
     if let Some(figures) = &key_figures {
         keys::print(figures, &reports);
     }
@@ -419,7 +424,7 @@ fn baselines(
             if let Ok((nginx, _)) = &reference.nginx {
                 out.push(table::Baseline::new(name, nginx.as_str()));
             }
-        } else if name == random_32 {
+        } else if name == reference.random {
             out.push(table::Baseline::new(name, reference.state.as_str()));
         } else if !reference.nginx.as_ref().is_ok_and(|(n, _)| n == name) {
             out.push(table::Baseline::new(name, alive));

@@ -167,27 +167,39 @@ impl Drop for Nginx {
     }
 }
 
+/// The slices each reference phase is cut into, run in turn (N, H, R, N, H, R, ...), so that
+/// what other processes do to the shared machine falls on all three alike.
+const ROUNDS: u32 = 5;
+/// The warm-up of each slice: the connections stay open between slices.
+const SLICE_WARMUP: Duration = Duration::from_millis(200);
+
 /// What the reference phases left for the report.
 pub struct Reference {
-    /// Phase N's name, or why it did not run.
+    /// Phase N's name and nginx's version, or why it did not run.
     pub nginx: Result<(String, String), String>,
     /// Phase H's name: the server's `GET /health/state`.
     pub state: String,
-    /// Whether the server's peak resident set was reset just before phase H.
+    /// Phase R's name: `POST /random` of 32 bytes, Basic auth.
+    pub random: String,
+    /// Whether the server's peak resident set was reset just before the phases.
     pub peak_reset: bool,
+    /// The server's memory read just after them.
+    pub memory: Option<crate::memory::Memory>,
 }
 
-/// Phase N (nginx, if installed and not `skip`ped) and phase H (the server's
-/// `GET /health/state`, Operational), pushed to `reports`; the server's peak resident set is
-/// reset just before H, so that [`print`] after the next phases gives the peak under load.
+/// Phases N (nginx, if installed and not `skip`ped), H (the server's `GET /health/state`,
+/// Operational) and R (`POST /random` of 32 bytes as `operator`), interleaved in [`ROUNDS`]
+/// slices each of `load.duration / ROUNDS`, pushed to `reports`. The server's peak resident
+/// set is reset before and read after them: its peak under that load.
 pub async fn run_phases(
     server: &crate::server::Server,
     client: &Client,
     load: Load,
+    operator: &str,
     skip: bool,
     reports: &mut Vec<Report>,
 ) -> anyhow::Result<Reference> {
-    let nginx = if skip {
+    let started = if skip {
         Err("skipped (--skip-nginx)".to_owned())
     } else {
         match find_binary() {
@@ -196,14 +208,33 @@ pub async fn run_phases(
                  `nginx` package, or set STRONGROOM_BENCH_NGINX to its binary)"
                     .to_owned(),
             ),
-            Some(binary) => match Nginx::start(&binary).await {
-                Ok(nginx) => Ok(nginx_phase(&nginx, load, reports).await?),
-                Err(e) => Err(format!("skipped: nginx failed to start: {e:#}")),
-            },
+            Some(binary) => Nginx::start(&binary)
+                .await
+                .map_err(|e| format!("skipped: nginx failed to start: {e:#}")),
         }
     };
-    if let Err(why) = &nginx {
+    if let Err(why) = &started {
         crate::progress(format!("phase N (nginx) {why}"));
+    }
+    let mut phases: Vec<(Client, Phase)> = Vec::new();
+    if let Ok(nginx) = &started {
+        let nginx_client = crate::tls::pinned_client(&nginx.fingerprint, load.concurrency)?;
+        let url = nginx.state_url();
+        let body = body_of(&nginx_client, &url).await?;
+        if body != STATE_BODY {
+            bail!("nginx answered {body:?}, expected {STATE_BODY:?}");
+        }
+        let phase = Phase::new(
+            "N (nginx)",
+            format!(
+                "GET {STATE_PATH} from nginx {} ({} workers): a static 23-byte JSON over TLS, \
+                 access log on",
+                nginx.version, nginx.workers
+            ),
+            StatusCode::OK,
+            move |c: &Client| c.get(&url),
+        );
+        phases.push((nginx_client, phase));
     }
 
     let url = server.url("/health/state");
@@ -211,45 +242,64 @@ pub async fn run_phases(
     if body != STATE_BODY {
         bail!("GET /health/state answered {body:?}, expected {STATE_BODY:?}");
     }
-    let peak_reset = crate::memory::reset_peak(server.pid());
-    let phase = Phase::new(
+    let state = Phase::new(
         "H (Operational)",
         "GET /api/v1/health/state, unauthenticated",
         StatusCode::OK,
         move |c: &Client| c.get(&url),
     );
-    reports.push(crate::run_phase(client, &phase, load).await?);
-    Ok(Reference {
-        nginx,
-        state: phase.name,
-        peak_reset,
-    })
-}
-
-/// Phase N on a started nginx; returns its name and nginx's description for the report.
-async fn nginx_phase(
-    nginx: &Nginx,
-    load: Load,
-    reports: &mut Vec<Report>,
-) -> anyhow::Result<(String, String)> {
-    let client = crate::tls::pinned_client(&nginx.fingerprint, load.concurrency)?;
-    let url = nginx.state_url();
-    let body = body_of(&client, &url).await?;
-    if body != STATE_BODY {
-        bail!("nginx answered {body:?}, expected {STATE_BODY:?}");
-    }
-    let phase = Phase::new(
-        "N (nginx)",
-        format!(
-            "GET {STATE_PATH} from nginx {} ({} workers): a static 23-byte JSON over TLS, \
-             access log on",
-            nginx.version, nginx.workers
-        ),
+    phases.push((client.clone(), state.clone()));
+    let url = server.url("/random");
+    let id = operator.to_owned();
+    let random = Phase::new(
+        "R (Operational)",
+        "POST /api/v1/random {\"length\": 32}, Basic auth as the Operator (as phase C)",
         StatusCode::OK,
-        move |c: &Client| c.get(&url),
+        move |c: &Client| {
+            c.post(&url)
+                .basic_auth(&id, Some(crate::OPERATOR_PASSPHRASE))
+                .json(&serde_json::json!({ "length": 32 }))
+        },
     );
-    reports.push(crate::run_phase(&client, &phase, load).await?);
-    Ok((phase.name, format!("nginx {}", nginx.version)))
+    phases.push((client.clone(), random.clone()));
+
+    let peak_reset = crate::memory::reset_peak(server.pid());
+    let slice = Load {
+        concurrency: load.concurrency,
+        warmup: SLICE_WARMUP,
+        duration: load.duration / ROUNDS,
+    };
+    let mut merged: Vec<Option<Report>> = phases.iter().map(|_| None).collect();
+    for round in 1..=ROUNDS {
+        crate::progress(format!(
+            "reference phases N, H, R: round {round} of {ROUNDS}"
+        ));
+        for ((client, phase), total) in phases.iter().zip(merged.iter_mut()) {
+            let report = crate::phase::run(client, phase, slice).await?;
+            *total = Some(match total.take() {
+                Some(total) => total.merge(report),
+                None => report,
+            });
+        }
+    }
+    let memory = crate::memory::try_read(server.pid());
+    for report in merged.into_iter().flatten() {
+        crate::progress(format!(
+            "phase {}: {} ok, {} errors, {:.1} req/s",
+            report.name,
+            report.ok,
+            report.error_count(),
+            report.rate()
+        ));
+        reports.push(report);
+    }
+    Ok(Reference {
+        nginx: started.map(|nginx| (phases[0].1.name.clone(), nginx.version.clone())),
+        state: state.name,
+        random: random.name,
+        peak_reset,
+        memory,
+    })
 }
 
 async fn body_of(client: &Client, url: &str) -> anyhow::Result<String> {
@@ -270,8 +320,8 @@ async fn body_of(client: &Client, url: &str) -> anyhow::Result<String> {
 }
 
 /// The ratios the request path is held to, with their goals, and the server's memory under
-/// the load since phase H (read now, by `pid`).
-pub fn print(reference: &Reference, random: &str, reports: &[Report], pid: u32) {
+/// the load of the reference phases.
+pub fn print(reference: &Reference, reports: &[Report]) {
     let rate_of = |name: &str| reports.iter().find(|r| r.name == name).map(Report::rate);
     let ratio = |over: &str, under: &str, goal: f64| match (rate_of(over), rate_of(under)) {
         (Some(o), Some(u)) if u > 0.0 => {
@@ -283,8 +333,11 @@ pub fn print(reference: &Reference, random: &str, reports: &[Report], pid: u32) 
     };
     println!();
     match &reference.nginx {
-        Ok((name, what)) => {
-            println!("reference    {what}, phase {name}");
+        Ok((name, version)) => {
+            println!(
+                "reference    nginx {version}, phase {name}; phases N, H and R interleaved \
+                 in {ROUNDS} slices each"
+            );
             println!(
                 "ratio health/state / nginx req/s: {}",
                 ratio(&reference.state, name, 0.8)
@@ -294,11 +347,11 @@ pub fn print(reference: &Reference, random: &str, reports: &[Report], pid: u32) 
     }
     println!(
         "ratio random(32) / health/state req/s: {}",
-        ratio(random, &reference.state, 0.7)
+        ratio(&reference.random, &reference.state, 0.7)
     );
-    if let Some(m) = crate::memory::try_read(pid) {
+    if let Some(m) = reference.memory {
         let peak = if reference.peak_reset {
-            "peak since phase H (reset just before it)"
+            "peak during phases N, H and R (reset just before them)"
         } else {
             "lifetime peak of the process: could not be reset"
         };
@@ -308,7 +361,7 @@ pub fn print(reference: &Reference, random: &str, reports: &[Report], pid: u32) 
             "NOT met"
         };
         println!(
-            "server memory under load: VmHWM {} ({peak}; goal < 100 MiB: {verdict}), VmRSS now {}",
+            "server memory under load: VmHWM {} ({peak}; goal < 100 MiB: {verdict}), VmRSS after {}",
             crate::memory::Mib(m.hwm_kib),
             crate::memory::Mib(m.rss_kib)
         );
