@@ -14,13 +14,18 @@
 //!
 //! - A (Locked): `GET /api/v1/health/alive`, unauthenticated;
 //! - B (Operational, after unlocking): `GET /api/v1/users/{id}` with the Operator's Basic auth;
+//! - N, H and R (Operational), interleaved (`nginx.rs`): nginx beside the server serving a
+//!   static 23-byte JSON over TLS (skipped, with a message, where nginx is not installed),
+//!   the server's `GET /api/v1/health/state`, and `POST /api/v1/random` of 32 bytes; with
+//!   the ratios H/N and R/H and the server's peak memory under that load;
 //! - C and D (Operational): `POST /api/v1/random` of 32 and of 1024 bytes, same auth;
 //! - E (Operational): `POST /commandcenter/api/Login` with an XML entity bomb, refused (400).
 //!
 //! Each phase has `--concurrency` tasks send requests back to back for a 1-second warm-up (not
 //! counted) and then `--duration-secs`. The report, printed on stdout, gives per phase the
 //! successful requests, the errors, req/s and latency percentiles, then the ratios of phases
-//! B, C and D to phase A's req/s.
+//! B, C and D to phase A's req/s. After the key section (if it runs), one table of every
+//! phase with its ratio to its baseline (`table.rs`).
 //!
 //! Then, unless `--skip-keys`, the key store section (`keys.rs`) on the same server: key
 //! generation (RSA-2048, P-256) and signing (Ed25519, ECDSA P-256, RSA-2048 PKCS1 and
