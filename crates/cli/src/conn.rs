@@ -143,6 +143,8 @@ impl Opts {
 pub struct Api {
     http: reqwest::Client,
     pub target: Target,
+    /// `https://HOST:PORT`, where every face is mounted.
+    root: String,
     base: String,
     password: Mutex<Option<Zeroizing<String>>>,
     pub runtime: tokio::runtime::Runtime,
@@ -167,6 +169,7 @@ impl Api {
         Ok(Api {
             http,
             target,
+            root: base.clone(),
             base: format!("{base}/api/v1"),
             password: Mutex::new(None),
             runtime,
@@ -180,6 +183,28 @@ impl Api {
 
     /// A request to `path` as the login user, the password read now if not yet.
     pub fn authed(&self, method: Method, path: &str) -> anyhow::Result<RequestBuilder> {
+        let password = self.password()?;
+        Ok(self
+            .public(method, path)
+            .basic_auth(&self.target.user, Some(&*password)))
+    }
+
+    /// A request to `path` from the server's root (another face: `/api/strongroom/v1/...`),
+    /// without credentials.
+    pub fn at_root(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.root))
+    }
+
+    /// [`Api::at_root`] as the login user (HTTP Basic).
+    pub fn authed_at_root(&self, method: Method, path: &str) -> anyhow::Result<RequestBuilder> {
+        let password = self.password()?;
+        Ok(self
+            .at_root(method, path)
+            .basic_auth(&self.target.user, Some(&*password)))
+    }
+
+    /// The login user's password: read (file, environment or prompt) by the first call only.
+    pub fn password(&self) -> anyhow::Result<Zeroizing<String>> {
         let mut cached = self.password.lock().expect("not poisoned");
         if cached.is_none() {
             *cached = Some(secret::read(
@@ -192,10 +217,7 @@ impl Api {
                 false,
             )?);
         }
-        let password = cached.as_ref().expect("just set");
-        Ok(self
-            .public(method, path)
-            .basic_auth(&self.target.user, Some(&**password)))
+        Ok(cached.clone().expect("just set"))
     }
 
     /// Sends a request; a 2xx answer is returned, anything else becomes a [`Failure`] that
@@ -266,6 +288,13 @@ pub fn check_server(server: &str) -> Result<String, Failure> {
 pub fn api_failure(what: &str, status: StatusCode, body: &str, user: &str) -> Failure {
     let message = match serde_json::from_str::<serde_json::Value>(body) {
         Ok(v) if v["message"].is_string() => v["message"].as_str().unwrap_or("").to_owned(),
+        // The backup-client face's error shapes.
+        Ok(v) if v["errorMessage"].is_string() => {
+            v["errorMessage"].as_str().unwrap_or("").to_owned()
+        }
+        Ok(v) if v["errList"][0]["errLogMessage"].is_string() => {
+            (v["errList"][0]["errLogMessage"].as_str().unwrap_or("")).to_owned()
+        }
         _ if !body.trim().is_empty() => body.trim().to_owned(),
         _ => status.canonical_reason().unwrap_or("no message").to_owned(),
     };
@@ -495,6 +524,24 @@ mod tests {
         assert_eq!(f.message, "x failed: Not Found (HTTP 404 Not Found)");
         let f = api_failure("x", StatusCode::FORBIDDEN, "", "op1");
         assert!(f.hint.unwrap().contains("op1"));
+        // The backup-client face's shapes: its errors, and a failed login's errList.
+        let f = api_failure(
+            "x",
+            StatusCode::BAD_REQUEST,
+            r#"{"errorCode": 587204625, "errorMessage": "malformed JSON"}"#,
+            "u",
+        );
+        assert_eq!(f.message, "x failed: malformed JSON (HTTP 400 Bad Request)");
+        let f = api_failure(
+            "x",
+            StatusCode::UNAUTHORIZED,
+            r#"{"errList": [{"errLogMessage": "Invalid username or password.", "errorCode": 587204621}]}"#,
+            "u",
+        );
+        assert_eq!(
+            f.message,
+            "x failed: Invalid username or password. (HTTP 401 Unauthorized)"
+        );
     }
 
     #[test]

@@ -82,7 +82,14 @@ pub fn exit_with(e: anyhow::Error) -> ! {
 /// Names of flags that would carry a secret's value; any of these as `--NAME` or
 /// `--NAME=VALUE` is refused before parsing (argv is visible to every user of the machine in
 /// `ps` and lands in shell history).
-const SECRET_WORDS: [&str; 5] = ["password", "passphrase", "secret", "token", "pin"];
+const SECRET_WORDS: [&str; 6] = [
+    "password",
+    "passphrase",
+    "secret",
+    "token",
+    "pin",
+    "passkey",
+];
 
 /// The refusal for an argument that looks like it carries a secret, with the way to give it
 /// instead; `None` if no argument does. Arguments after `--` are values, not flags.
@@ -134,6 +141,7 @@ mod tests {
             &["provision", "--admin-passphrase=x"],
             &["users", "list", "--password", "x"],
             &["profile", "add", "a", "--token", "x"],
+            &["passkey", "set", "--client", "1", "--new-passkey=x"],
         ] {
             let f = secret_argument(&argv(bad)).expect("refused");
             assert_eq!(f.exit, Exit::Usage);
@@ -145,6 +153,7 @@ mod tests {
             &["users", "list", "--password-file=/p"],
             &["random", "32", "--hex"],
             &["users", "add", "--real-name", "--", "--password"],
+            &["passkey", "authorize", "--company", "--passkey-file", "/p"],
         ] {
             assert!(secret_argument(&argv(good)).is_none(), "{good:?}");
         }

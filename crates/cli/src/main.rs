@@ -4,10 +4,15 @@
 //! the others (profiles, lifecycle, users, random, backup and restore) share the options,
 //! secrets, output and exit codes of `conn`, `secret` and `fail`.
 
+mod appliance;
+mod audit_cmd;
 mod client;
 mod conn;
 mod fail;
+mod help;
+mod keys;
 mod nethsm;
+mod passkey;
 mod profile;
 mod profiles_cmd;
 mod secret;
@@ -29,7 +34,9 @@ use nethsm::{
 #[command(
     name = "strongroom",
     version,
-    about = "A secrets appliance speaking the NetHSM, VMware DR appliance and Commvault APIs"
+    about = "A secrets appliance speaking the NetHSM, VMware DR appliance and Commvault APIs",
+    // Our own `help`, which also knows the topics (trust, profiles, secrets, exit-codes).
+    disable_help_subcommand = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -76,6 +83,26 @@ enum Command {
     Backup(With<BackupArgs>),
     /// Restore a backup FILE into the server, with a progress bar.
     Restore(With<RestoreArgs>),
+    /// Keys: generate, import, list, show, public key, CSR, sign, decrypt, encrypt,
+    /// certificates, labels, move, tags.
+    Keys(With<keys::KeysArgs>),
+    /// Passkeys guarding browse and restore of backup clients: set, change, remove,
+    /// authorize, deauthorize.
+    Passkey(With<passkey::PasskeyArgs>),
+    /// May backup client ID browse or restore now? Exit 0 if so, 5 if not.
+    RestoreDecision(With<passkey::DecisionArgs>),
+    /// The appliance face: the password under its policy, TLS certificate, syslog, time,
+    /// network, services, support bundles.
+    Appliance(With<appliance::ApplianceArgs>),
+    /// The audit trail (as the root Administrator): list with filters, verify the chain.
+    Audit(With<audit_cmd::AuditArgs>),
+    /// The server's counters (as a Metrics user): a table, --json, or raw --prometheus.
+    Metrics(With<audit_cmd::MetricsArgs>),
+    /// Help on a topic (trust, profiles, secrets, exit-codes, output) or a subcommand.
+    Help {
+        /// A topic, or a subcommand (and its subcommands: `help keys sign`).
+        words: Vec<String>,
+    },
     /// Print shell completions, e.g. `strongroom completions bash > /etc/bash_completion.d/strongroom`.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), e.g. `strongroom man | man -l -`.
@@ -141,12 +168,21 @@ struct ServeArgs {
     /// what the descriptor limit allows].
     #[arg(long, env = "STRONGROOM_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// The most connections open at once from one client address (IPv6: one /64); more from
+    /// it are closed at once [default: 1024].
+    #[arg(long, env = "STRONGROOM_MAX_CONNECTIONS_PER_ADDRESS")]
+    max_connections_per_address: Option<usize>,
     /// Replace a device key file the server refuses (a symbolic link, another owner, access
     /// for group or others, missing beside a store, or not opening the stored TLS identity)
     /// with a new key and a new TLS certificate, instead of refusing to start. A flag only:
     /// give it once, for the start that needs it.
     #[arg(long)]
     regenerate_device_key: bool,
+    /// Cluster mode: `etcd://HOST:PORT[,HOST:PORT...]`, the etcd cluster the nodes share
+    /// (TLS and credentials in the config file's `[etcd]`; see docs/cluster.md). The data
+    /// directory then keeps only this node's own things [default: the embedded store].
+    #[arg(long, env = "STRONGROOM_STORE")]
+    store: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -177,7 +213,9 @@ fn main() -> anyhow::Result<()> {
                     body_idle_timeout_secs: args.body_idle_timeout_secs,
                     keep_alive_idle_secs: args.keep_alive_idle_secs,
                     max_connections: args.max_connections,
+                    max_connections_per_address: args.max_connections_per_address,
                     regenerate_device_key: args.regenerate_device_key,
+                    store: args.store,
                 },
                 file,
             )?;
@@ -233,6 +271,13 @@ fn main() -> anyhow::Result<()> {
         Command::BackupPassphrase(w) => client_result(nethsm::backup_passphrase(w)),
         Command::Backup(w) => client_result(nethsm::backup(w)),
         Command::Restore(w) => client_result(nethsm::restore(w)),
+        Command::Keys(w) => client_result(keys::run(w)),
+        Command::Passkey(w) => client_result(passkey::passkey_cmd(w)),
+        Command::RestoreDecision(w) => client_result(passkey::restore_decision(w)),
+        Command::Appliance(w) => client_result(appliance::run(w)),
+        Command::Audit(w) => client_result(audit_cmd::audit(w)),
+        Command::Metrics(w) => client_result(audit_cmd::metrics(w)),
+        Command::Help { words } => client_result(help::run(Cli::command(), &words)),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "strongroom", &mut text);

@@ -176,7 +176,7 @@ pub struct RestoreArgs {
     system_time: Option<String>,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .expect("0 is a valid nanosecond")
@@ -184,7 +184,12 @@ fn now() -> String {
         .expect("now formats as RFC 3339")
 }
 
-fn source<'a>(what: &'a str, env: &'a str, file: Option<&'a Path>, flag: &'a str) -> Source<'a> {
+pub(crate) fn source<'a>(
+    what: &'a str,
+    env: &'a str,
+    file: Option<&'a Path>,
+    flag: &'a str,
+) -> Source<'a> {
     Source {
         what,
         env,
@@ -194,7 +199,7 @@ fn source<'a>(what: &'a str, env: &'a str, file: Option<&'a Path>, flag: &'a str
 }
 
 /// Prints `value` as JSON or `text` for people.
-fn emit(opts: &Opts, value: Value, text: impl FnOnce() -> String) {
+pub(crate) fn emit(opts: &Opts, value: Value, text: impl FnOnce() -> String) {
     if opts.json {
         println!("{value}");
     } else {
@@ -211,7 +216,7 @@ fn paint_state(state: &str) -> String {
     }
 }
 
-async fn state_of(api: &Api) -> anyhow::Result<String> {
+pub(crate) async fn state_of(api: &Api) -> anyhow::Result<String> {
     let v = api
         .json(
             api.public(Method::GET, "/health/state"),
@@ -621,7 +626,7 @@ fn user_path(id: &str) -> String {
 
 /// `id` for a URL path: ids' characters need no escaping (letters, digits, `_.-~`); anything
 /// else the server refuses with its own message, so it is passed through percent-encoded.
-fn path_segment(id: &str) -> String {
+pub(crate) fn path_segment(id: &str) -> String {
     id.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
@@ -707,12 +712,7 @@ const RANDOM_MAX: u32 = 1024;
 
 pub fn random(w: With<RandomArgs>) -> anyhow::Result<()> {
     let a = &w.args;
-    let raw_to_terminal = a.out.is_none() && !a.base64 && !a.hex && !w.opts.json;
-    if raw_to_terminal && std::io::stdout().is_terminal() {
-        return Err(Failure::usage("refusing to write raw bytes to a terminal")
-            .hint("pass --out FILE, --base64 or --hex, or redirect stdout")
-            .into());
-    }
+    refuse_raw_to_terminal(&w.opts, a.out.as_deref(), a.base64 || a.hex)?;
     let api = w.opts.api()?;
     let bytes = api.runtime.block_on(async {
         let mut bytes = Vec::with_capacity(a.length as usize);
@@ -849,9 +849,23 @@ pub fn unlock_passphrase(w: With<UnlockPassphraseArgs>) -> anyhow::Result<()> {
     })
 }
 
+/// Raw bytes would garble a terminal: refused before anything is sent, unless they go to a
+/// file or are printed as text (`text`: --base64, --hex) or JSON.
+pub(crate) fn refuse_raw_to_terminal(
+    opts: &Opts,
+    out: Option<&Path>,
+    text: bool,
+) -> Result<(), Failure> {
+    if out.is_none() && !text && !opts.json && std::io::stdout().is_terminal() {
+        return Err(Failure::usage("refusing to write raw bytes to a terminal")
+            .hint("pass --out FILE or --base64 (random: also --hex), or redirect stdout"));
+    }
+    Ok(())
+}
+
 /// A progress bar on stderr when it is a terminal and the output is not JSON; otherwise a
 /// hidden one, so pipes and scripts see nothing.
-fn progress(opts: &Opts, total: Option<u64>, what: &str) -> ProgressBar {
+pub(crate) fn progress(opts: &Opts, total: Option<u64>, what: &str) -> ProgressBar {
     let bar = match total {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::no_length(),
@@ -920,7 +934,7 @@ pub fn backup(w: With<BackupArgs>) -> anyhow::Result<()> {
 
 /// A new file readable by its owner only (a backup is encrypted, but it is still the node's
 /// every key).
-fn new_private_file(path: &Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn new_private_file(path: &Path) -> anyhow::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -1044,7 +1058,7 @@ pub fn table<const N: usize>(
 }
 
 /// `s` with control characters escaped, so a name cannot drive the terminal.
-fn safe(s: &str) -> String {
+pub(crate) fn safe(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_control() {

@@ -1121,6 +1121,9 @@ impl Core {
         let anchor = match self.anchor.get() {
             Some(a) if a.adopt => return Ok(None),
             Some(a) => a,
+            // A node new to a cluster: the other nodes' anchors wrote the trail. (One that
+            // had an anchor and lost it is refused at start: its `meta/anchored` is its own.)
+            None if self.cluster.is_some() => return Ok(None),
             None => {
                 // No anchor: a store from before anchors, or a new one. A store whose last
                 // event is keyed was written by an anchored node, so its anchor went missing.

@@ -476,7 +476,7 @@ impl Core {
             })?;
         }
         self.auth_cache.clear();
-        self.sessions.clear();
+        self.end_all_sessions();
         self.passkey_guard.forget_windows();
         if full {
             self.set_inner(Inner::Locked);

@@ -123,6 +123,9 @@ pub struct Principal {
     /// checked: a session is opened only if no change came since. `None` for principals that
     /// no passphrase check produced. Not part of equality: it says when, not who.
     pub(crate) verified_at: Option<u64>,
+    /// The revision of the account's record that passphrase check read, when its verifier
+    /// was current (cluster mode: a session opens only if the record is still there).
+    pub(crate) verified_revision: Option<u64>,
 }
 
 impl PartialEq for Principal {
@@ -143,6 +146,7 @@ impl Principal {
             role,
             namespace,
             verified_at: None,
+            verified_revision: None,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod auth_cache;
 pub mod backup;
 pub mod clients;
 pub mod clock;
+pub mod cluster;
 pub mod crypto;
 pub mod device;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod passkeys;
 pub mod password_policy;
 pub mod rehash;
 pub mod rotation;
+mod schema;
 pub mod secret;
 pub mod sessions;
 pub mod state;
@@ -57,9 +59,8 @@ use crate::secret::Passphrase;
 pub use crate::state::SystemState;
 use crate::tls::TlsIdentity;
 
-/// The store schema this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
-const SCHEMA_PATH: &str = "meta/schema";
+use schema::SCHEMA_PATH;
+pub use schema::SCHEMA_VERSION;
 const UNLOCK_PATH: &str = "meta/unlock";
 const UNATTENDED_PATH: &str = "meta/unattended";
 
@@ -347,6 +348,8 @@ pub struct Core {
     key_switch: RwLock<()>,
     /// One rotation of the domain key at a time.
     rotation: Mutex<()>,
+    /// In cluster mode, this node's part in it (see [`cluster`]); `None` on a single node.
+    cluster: Option<cluster::Cluster>,
 }
 
 impl std::fmt::Debug for Core {
@@ -363,19 +366,26 @@ impl Core {
     /// links: see [`device`]), and that the device key opens the stored TLS identity; a check
     /// that fails refuses the start with the reason.
     pub fn open(data_dir: &Path, settings: CoreSettings) -> Result<Self> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(data_dir)
-            .map_err(|e| Error::Internal(format!("creating {}: {e}", data_dir.display())))?;
-        device::check_data_dir(data_dir)?;
+        prepare_data_dir(data_dir)?;
         let store_path = data_dir.join(STORE_FILE);
         let store_existed = device::prepare_store_file(&store_path)?;
         let regenerate = settings.regenerate_device_key;
         let device_key =
             device::load_or_create(&data_dir.join(DEVICE_KEY_FILE), !store_existed, regenerate)?;
         let store = Engine::Redb(store_path).open()?;
+        Self::open_on(data_dir, store, device_key, settings, None)
+    }
+
+    /// [`Core::open`] once the store and the device key are there: checks the key opens the
+    /// stored TLS identity, reads the anchor, starts.
+    fn open_on(
+        data_dir: &Path,
+        store: DynStore,
+        device_key: Key32,
+        settings: CoreSettings,
+        cluster: Option<cluster::Cluster>,
+    ) -> Result<Self> {
+        let regenerate = settings.regenerate_device_key;
         if !regenerate {
             let sealer = Sealer::new(&device_key, tls::TLS_PURPOSE);
             tls::check_opens(&*store, &sealer, &data_dir.join(DEVICE_KEY_FILE))?;
@@ -406,7 +416,7 @@ impl Core {
                 other => other?,
             }
         };
-        let core = Self::start(store, device_key, settings, anchor)?;
+        let core = Self::start(store, device_key, settings, anchor, cluster)?;
         if regenerate {
             core.record_audit(audit::NewAuditEvent::by_core(
                 None,
@@ -421,7 +431,7 @@ impl Core {
     /// schema, then comes up Unprovisioned, Locked, or Operational if unattended boot is on.
     pub fn with_store(raw: DynStore, device_key: Key32, settings: CoreSettings) -> Result<Self> {
         let anchor = anchor::Anchor::open(None, &device_key)?;
-        Self::start(raw, device_key, settings, anchor)
+        Self::start(raw, device_key, settings, anchor, None)
     }
 
     fn start(
@@ -429,6 +439,7 @@ impl Core {
         device_key: Key32,
         settings: CoreSettings,
         anchor: anchor::Anchor,
+        cluster: Option<cluster::Cluster>,
     ) -> Result<Self> {
         check_schema(&*raw)?;
         let core = Self {
@@ -442,7 +453,8 @@ impl Core {
                 settings.session_idle,
                 settings.session_max,
                 settings.clock.clone(),
-            ),
+            )
+            .in_store(cluster.is_some()),
             passkey_guard: passkeys::PasskeyGuard::new(settings.clock.clone()),
             clock: settings.clock,
             passkey_window: settings.passkey_window,
@@ -455,6 +467,7 @@ impl Core {
             rollback: Mutex::new(None),
             key_switch: RwLock::new(()),
             rotation: Mutex::new(()),
+            cluster,
         };
         core.check_anchor_at_start()?;
         if core.raw.get(UNLOCK_PATH)?.is_some() {
@@ -547,6 +560,9 @@ impl Core {
     }
 
     fn become_operational(&self, keys: DomainKeys) -> Result<()> {
+        if let Some(c) = &self.cluster {
+            c.note_unlock(&*self.raw)?;
+        }
         let unlocked = Arc::new(Unlocked::new(self.raw.clone(), keys));
         let data = &unlocked.data;
         if let Some(reason) = self.anchor_mismatch(data)? {
@@ -564,6 +580,14 @@ impl Core {
             self.ensure_owner_records(data)?;
         }
         self.anchor_to_store(data)?;
+        self.load_time_offset(data)?;
+        self.set_inner(Inner::Operational(unlocked.clone()));
+        self.flush_pending_audit(&unlocked);
+        Ok(())
+    }
+
+    /// Reads the stored offset of the appliance clock into memory.
+    fn load_time_offset(&self, data: &Sealed<DynStore>) -> Result<()> {
         let offset = match data.get(clock::TIME_OFFSET_PATH)? {
             Some(e) => std::str::from_utf8(&e.value)
                 .ok()
@@ -572,8 +596,6 @@ impl Core {
             None => 0,
         };
         self.time_offset.store(offset, Ordering::Relaxed);
-        self.set_inner(Inner::Operational(unlocked.clone()));
-        self.flush_pending_audit(&unlocked);
         Ok(())
     }
 
@@ -607,6 +629,9 @@ impl Core {
 
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
         self.require_state(SystemState::Unprovisioned)?;
+        if let Some(c) = &self.cluster {
+            c.note_unlock(&*self.raw)?;
+        }
         let keys = DomainKeys::first(crypto::random_key());
         let unlock = UnlockRecord::new(req.unlock_passphrase, &keys)?;
         let admin = UserRecord::new(
@@ -676,7 +701,11 @@ impl System<'_> {
         // The lock is recorded while the trail can still be written (read again under the
         // transition lock: another transition may have come first).
         let u = core.unlocked()?;
-        core.commit_data(&u, Txn::new())?;
+        match &core.cluster {
+            // The other nodes follow this record and lock too.
+            Some(c) => core.commit_audited(&u.data, c.lock_txn())?,
+            None => core.commit_data(&u, Txn::new())?,
+        };
         drop(u);
         core.forget_keys();
         tracing::info!(by = %who.user_id, "locked");
@@ -724,14 +753,14 @@ impl Core {
                     None => true,
                 };
                 match self.read_user(&unlocked, user_id)? {
-                    Some((user, _)) if namespace_ok => Some(user),
+                    Some((user, revision)) if namespace_ok => Some((user, revision)),
                     _ => None,
                 }
             }
             // No user can have this id, and every caller knows that: no need to spend a check.
             Err(_) => return Err(Error::Unauthenticated),
         };
-        let Some(user) = user else {
+        let Some((user, revision)) = user else {
             crypto::check_dummy_verifier_admitted(admission, passphrase);
             return Err(Error::Unauthenticated);
         };
@@ -740,6 +769,10 @@ impl Core {
         }
         let mut principal = Principal::new(user_id, user.role);
         principal.verified_at = Some(generation);
+        // An upgrade of the verifier below moves the record on: then only the generation
+        // guards a session opened with this check.
+        principal.verified_revision =
+            crypto::verifier_is_current(&user.verifier).then_some(revision);
         self.upgrade_verifier(&unlocked, user_id, passphrase, &user.verifier);
         self.auth_cache.insert(mac, principal.clone(), generation);
         Ok(principal)
@@ -798,40 +831,25 @@ impl Core {
     }
 }
 
+/// Creates the data directory (mode 0700) if missing, and checks it (see [`device`]).
+fn prepare_data_dir(data_dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .map_err(|e| Error::Internal(format!("creating {}: {e}", data_dir.display())))?;
+    device::check_data_dir(data_dir)
+}
+
 fn json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(Error::internal)
 }
 
-/// Writes the schema version into a new store, or checks that an existing store is one this
-/// build can read. Later versions migrate forward here.
+/// Writes the schema version into a new store, moves an older one forward, or refuses one
+/// this build cannot read (see [`schema`]).
 fn check_schema(store: &dyn Store) -> Result<()> {
-    match store.get(SCHEMA_PATH)? {
-        Some(entry) => {
-            let found: u32 = std::str::from_utf8(&entry.value)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| Error::Internal("store schema version is unreadable".into()))?;
-            if found != SCHEMA_VERSION {
-                return Err(Error::Internal(format!(
-                    "store schema version {found} is not supported by this build (which reads {SCHEMA_VERSION})"
-                )));
-            }
-            Ok(())
-        }
-        None => {
-            if !store.scan("", None, 1)?.is_empty() {
-                return Err(Error::Internal(
-                    "store has data but no schema version; refusing to guess".into(),
-                ));
-            }
-            store.commit(
-                Txn::new()
-                    .require_absent(SCHEMA_PATH)
-                    .put(SCHEMA_PATH, SCHEMA_VERSION.to_string()),
-            )?;
-            Ok(())
-        }
-    }
+    schema::check_and_migrate(store)
 }
 
 #[cfg(test)]

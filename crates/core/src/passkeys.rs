@@ -18,6 +18,8 @@
 //! opened; every restore starts a new epoch, so a window brought back by a restore stays
 //! closed.
 
+mod shared;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -608,8 +610,15 @@ impl Core {
     ) -> Result<()> {
         let verifier = record.verifier.as_ref().ok_or(PasskeyError::NotSet)?;
         let attempt = self.passkey_guard.begin(target)?;
+        let shared = self.cluster.is_some();
+        if shared {
+            self.shared_passkey_wait(target)?;
+        }
         let right = crypto::check_verifier(passkey.as_bytes(), verifier)?;
         attempt.finish(right);
+        if shared {
+            self.shared_passkey_outcome(target, right)?;
+        }
         if right {
             Ok(())
         } else {

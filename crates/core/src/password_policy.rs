@@ -62,34 +62,44 @@ fn is_special(c: char) -> bool {
     c == ' ' || c.is_ascii_punctuation()
 }
 
-/// The rules that need only the password itself (all but [`PasswordRule::Reused`]).
+/// The rules that need only the password itself (all but [`PasswordRule::Reused`]), in the
+/// order they are checked.
+pub const SHAPE_RULES: [PasswordRule; 7] = [
+    PasswordRule::TooShort,
+    PasswordRule::TooLong,
+    PasswordRule::InvalidCharacter,
+    PasswordRule::NoLowercase,
+    PasswordRule::NoUppercase,
+    PasswordRule::NoDigit,
+    PasswordRule::NoSpecial,
+];
+
+impl PasswordRule {
+    /// Whether `password` meets this rule; [`PasswordRule::Reused`] needs the account's
+    /// history, so it is met here.
+    pub fn met_by(self, password: &str) -> bool {
+        let has = |f: fn(&char) -> bool| password.chars().any(|c| f(&c));
+        match self {
+            PasswordRule::TooShort => password.chars().count() >= MIN_CHARS,
+            PasswordRule::TooLong => password.len() <= MAX_BYTES,
+            PasswordRule::InvalidCharacter => password
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || is_special(c)),
+            PasswordRule::NoLowercase => has(char::is_ascii_lowercase),
+            PasswordRule::NoUppercase => has(char::is_ascii_uppercase),
+            PasswordRule::NoDigit => has(char::is_ascii_digit),
+            PasswordRule::NoSpecial => password.chars().any(is_special),
+            PasswordRule::Reused => true,
+        }
+    }
+}
+
+/// The rules that need only the password itself: the first of [`SHAPE_RULES`] it breaks.
 pub fn check_shape(password: &str) -> Result<(), PasswordRule> {
-    if password.chars().count() < MIN_CHARS {
-        return Err(PasswordRule::TooShort);
+    match SHAPE_RULES.into_iter().find(|rule| !rule.met_by(password)) {
+        Some(rule) => Err(rule),
+        None => Ok(()),
     }
-    if password.len() > MAX_BYTES {
-        return Err(PasswordRule::TooLong);
-    }
-    if !password
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || is_special(c))
-    {
-        return Err(PasswordRule::InvalidCharacter);
-    }
-    let has = |f: fn(&char) -> bool| password.chars().any(|c| f(&c));
-    if !has(char::is_ascii_lowercase) {
-        return Err(PasswordRule::NoLowercase);
-    }
-    if !has(char::is_ascii_uppercase) {
-        return Err(PasswordRule::NoUppercase);
-    }
-    if !has(char::is_ascii_digit) {
-        return Err(PasswordRule::NoDigit);
-    }
-    if !password.chars().any(is_special) {
-        return Err(PasswordRule::NoSpecial);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Sessions of the faces that log in once and then carry a token: the appliance face
-//! (`x-dr-session`) and the backup-client face (`Authtoken: QSDK ...`).
+//! (`x-dr-session`), the backup-client face (`Authtoken: QSDK ...`) and the web console (a
+//! cookie).
 //!
 //! A token is 32 random bytes; only its SHA-256 is kept, in memory. Sessions end after an
 //! idle time (30 minutes by default), at the latest a fixed time after the login that opened
@@ -26,6 +27,9 @@ use crate::error::{Error, Result};
 use crate::identity::Principal;
 use crate::{Core, SystemState};
 
+mod shared;
+pub(crate) use shared::SESSIONS_PREFIX;
+
 /// Past this many sessions, expired ones are swept on every new login; past twice as many,
 /// new logins are refused until some expire (but never a root Administrator's).
 const SWEEP_AT: usize = 10_000;
@@ -39,6 +43,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 pub enum SessionKind {
     Appliance,
     BackupClient,
+    /// The web console (`/console/`): a cookie that stands for the same principal on the
+    /// faces' own routes ([`docs/console.md`]).
+    Console,
 }
 
 /// A fresh session token. Faces encode it (base64url, hex) as their protocol wants.
@@ -135,6 +142,8 @@ pub(crate) struct Sessions {
     max: Duration,
     clock: Clock,
     table: Mutex<Table>,
+    /// Cluster mode: sessions are kept in the store ([`shared`]), this table stays empty.
+    shared: bool,
 }
 
 impl Sessions {
@@ -144,7 +153,14 @@ impl Sessions {
             max,
             clock,
             table: Mutex::new(Table::default()),
+            shared: false,
         }
+    }
+
+    /// Sessions kept in the store (cluster mode) rather than in this process.
+    pub(crate) fn in_store(mut self, shared: bool) -> Self {
+        self.shared = shared;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -181,6 +197,17 @@ impl Core {
     /// (passphrase, deletion) since its passphrase was checked.
     pub fn open_session(&self, kind: SessionKind, principal: Principal) -> Result<SessionToken> {
         self.require_state(SystemState::Operational)?;
+        if self.sessions.shared {
+            // The generation check holds for a change this node has seen; the store's check
+            // of the account's revision for one it has not yet.
+            if principal
+                .verified_at
+                .is_some_and(|g| g != self.auth_cache.generation(&principal.user_id))
+            {
+                return Err(Error::Unauthenticated);
+            }
+            return self.open_session_shared(kind, principal);
+        }
         let (idle, max) = (self.sessions.idle, self.sessions.max);
         let now = self.sessions.clock.instant();
         let mut guard = self.sessions.lock();
@@ -213,6 +240,9 @@ impl Core {
     /// Missing, unknown, expired or ended: `Unauthenticated`.
     pub fn session(&self, kind: SessionKind, token: &[u8]) -> Result<Principal> {
         self.require_state(SystemState::Operational)?;
+        if self.sessions.shared {
+            return self.session_shared(kind, token);
+        }
         let h = hash(token);
         let now = self.sessions.clock.instant();
         let mut t = self.sessions.lock();
@@ -232,6 +262,9 @@ impl Core {
 
     /// Ends a session (logout). Ending an unknown session is `Unauthenticated`.
     pub fn close_session(&self, kind: SessionKind, token: &[u8]) -> Result<()> {
+        if self.sessions.shared {
+            return self.close_session_shared(kind, token);
+        }
         self.session(kind, token)?;
         self.sessions.lock().sessions.remove(&hash(token));
         Ok(())
@@ -242,6 +275,9 @@ impl Core {
     /// absolute lifetime.
     pub fn renew_session(&self, kind: SessionKind, token: &[u8]) -> Result<SessionToken> {
         self.require_state(SystemState::Operational)?;
+        if self.sessions.shared {
+            return self.renew_session_shared(kind, token);
+        }
         let h = hash(token);
         let now = self.sessions.clock.instant();
         let mut t = self.sessions.lock();
@@ -258,6 +294,42 @@ impl Core {
             .remove(&h)
             .expect("looked up under the same lock");
         Ok(t.insert(kind, old.principal, old.opened, now))
+    }
+}
+
+impl Core {
+    /// Ends every session of the user (on every node in cluster mode), but the one whose
+    /// token is `keep`.
+    pub(crate) fn end_user_sessions(&self, user_id: &str, keep: Option<&[u8]>) {
+        self.sessions.end_user(user_id, keep);
+        if self.sessions.shared
+            && let Err(e) = self.end_sessions_shared(keep, |p| p.user_id == user_id)
+        {
+            tracing::warn!(error = %e, user = %user_id, "ending the user's stored sessions");
+        }
+    }
+
+    /// Ends every session of the namespace's users (on every node in cluster mode).
+    pub(crate) fn end_namespace_sessions(&self, namespace: &str) {
+        self.sessions.end_namespace(namespace);
+        if self.sessions.shared
+            && let Err(e) =
+                self.end_sessions_shared(None, |p| p.namespace.as_deref() == Some(namespace))
+        {
+            tracing::warn!(error = %e, %namespace, "ending the namespace's stored sessions");
+        }
+    }
+
+    /// Ends every session (a restore): in cluster mode, in the store too.
+    pub(crate) fn end_all_sessions(&self) {
+        self.sessions.clear();
+        if self.sessions.shared
+            && let Err(e) = self
+                .raw
+                .commit(strongroom_store::Txn::new().delete_prefix(SESSIONS_PREFIX))
+        {
+            tracing::warn!(error = %e, "ending the stored sessions");
+        }
     }
 }
 

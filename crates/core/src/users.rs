@@ -243,7 +243,7 @@ impl Users<'_> {
             Commit::Conflict => return Err(Error::NotFound("User not found.".into())),
         }
         core.auth_cache.invalidate_user(user_id);
-        core.sessions.end_user(user_id, None);
+        core.end_user_sessions(user_id, None);
         core.drop_ownerships(u, |owner| owner == user_id)?;
         tracing::info!(by = %who.user_id, user = %user_id, "user deleted");
         Ok(())
@@ -283,7 +283,7 @@ impl Core {
     /// after the first invalidation is dropped by this one.
     fn passphrase_changed(&self, user_id: &str, keep_session: Option<&[u8]>) {
         self.auth_cache.invalidate_user(user_id);
-        self.sessions.end_user(user_id, keep_session);
+        self.end_user_sessions(user_id, keep_session);
     }
 }
 
@@ -440,7 +440,7 @@ impl Namespaces<'_> {
             Commit::Conflict => return Err(Error::NotFound("Namespace not found.".into())),
         }
         core.auth_cache.invalidate_namespace(namespace);
-        core.sessions.end_namespace(namespace);
+        core.end_namespace_sessions(namespace);
         let members = format!("{namespace}~");
         core.drop_ownerships(u, |owner| owner.starts_with(&members))?;
         tracing::info!(by = %who.user_id, %namespace, "namespace deleted");

@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod clients;
 pub mod errors;
+pub mod password_policy;
 pub mod restore;
 pub mod system;
 

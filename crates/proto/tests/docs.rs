@@ -48,6 +48,9 @@ const EXAMPLES: &[(&str, Check)] = &[
     ("## Backup clients", |v| {
         round_trip::<BackupClient>(v);
     }),
+    ("## `POST /password-policy/check`", |v| {
+        round_trip::<strongroom_proto::password_policy::PasswordRules>(v);
+    }),
     ("## `GET /clients/{id}/restore-authorization", |v| {
         let d: RestoreDecision = round_trip(v);
         assert_eq!(d.allowed, d.reason.allows(), "{v}");
@@ -196,6 +199,10 @@ fn every_documented_request_body_is_its_type() {
     );
     let owners = ClientOwners { owners: vec![] };
     check_body("`PUT /clients/{id}/owners` `{", &owners, &owners);
+    let check = strongroom_proto::password_policy::PasswordCheck {
+        password: s("Aa1!aaaa").into(),
+    };
+    check_body("`POST /password-policy/check` `{", &check, &check);
 
     // The rotation's body is written as JSON: it parses as the request.
     let marker = "`POST /system/rotate-data-key` `";

@@ -200,6 +200,8 @@ pub fn router(state: AppState) -> Router {
             root,
         ));
     }
+    // The web console: its pages and its sign-in; it calls the faces above for the rest.
+    app = app.merge(crate::console::router(&state));
     app.layer(axum::middleware::from_fn(
         middleware::drain::drain_unread_body,
     ))

@@ -213,7 +213,13 @@ fn authenticated(origin: &RequestOrigin, principal: Principal) -> Result<Princip
 /// Authenticates the request's HTTP Basic credentials. Missing or malformed credentials are
 /// `Unauthenticated`, like wrong ones (but, naming no user, start no rate limit).
 pub async fn authenticate_basic(state: &AppState, parts: &Parts) -> Result<Principal> {
-    let creds = basic_credentials(&parts.headers).ok_or(Error::Unauthenticated)?;
+    let Some(creds) = basic_credentials(&parts.headers) else {
+        // The web console's session cookie stands for the same principal (docs/console.md).
+        return match crate::console::session::cookie_principal(state, parts) {
+            Some(result) => result.map(|(principal, _)| principal),
+            None => Err(Error::Unauthenticated),
+        };
+    };
     authenticate(
         state,
         &RequestOrigin::of(parts),

@@ -37,6 +37,11 @@ pub struct ConfigFile {
     pub body_idle_timeout_secs: Option<u64>,
     pub keep_alive_idle_secs: Option<u64>,
     pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
+    /// `etcd://HOST:PORT[,HOST:PORT...]`: cluster mode (see [`crate::cluster`]).
+    pub store: Option<String>,
+    /// How to reach etcd in cluster mode: TLS, credentials, limits.
+    pub etcd: Option<crate::cluster::EtcdFile>,
 }
 
 impl ConfigFile {
@@ -79,6 +84,9 @@ pub struct Overrides {
     pub body_idle_timeout_secs: Option<u64>,
     pub keep_alive_idle_secs: Option<u64>,
     pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
+    /// `--store etcd://...`.
+    pub store: Option<String>,
     /// `--regenerate-device-key` (a flag only: never in the file or the environment, where it
     /// would stay set and silently replace a tampered key at every start).
     pub regenerate_device_key: bool,
@@ -123,10 +131,16 @@ pub struct Config {
     /// The most connections open at once (handshaking or not); more are closed at once. The
     /// server lowers it at start if the descriptor limit cannot carry it.
     pub max_connections: usize,
+    /// The most of those from one client address (IPv6: one /64) at once; more from it are
+    /// closed at once, so one host cannot take every slot.
+    pub max_connections_per_address: usize,
     /// Replace a refused device key file (a link, another owner, group or other access,
     /// missing beside a store, not opening the stored TLS identity) with a new key and make a
     /// new TLS certificate, instead of refusing to start.
     pub regenerate_device_key: bool,
+    /// Cluster mode: the etcd store shared with the other nodes; `None` for the embedded
+    /// store in the data directory.
+    pub cluster: Option<crate::cluster::ClusterStore>,
 }
 
 pub const DEFAULT_AUTH_CACHE_TTL_SECS: u64 = 30;
@@ -139,6 +153,7 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_BODY_IDLE_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_KEEP_ALIVE_IDLE_SECS: u64 = 60;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 1024;
 /// The longest any connection timeout may be: a day. Zero makes no sense for any of them.
 pub const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
 
@@ -174,6 +189,13 @@ impl Config {
             .unwrap_or(DEFAULT_MAX_CONNECTIONS);
         if max_connections == 0 {
             anyhow::bail!("max_connections must be at least 1");
+        }
+        let max_connections_per_address = over
+            .max_connections_per_address
+            .or(file.max_connections_per_address)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS);
+        if max_connections_per_address == 0 {
+            anyhow::bail!("max_connections_per_address must be at least 1");
         }
         Ok(Self {
             data_dir,
@@ -237,7 +259,12 @@ impl Config {
                 DEFAULT_KEEP_ALIVE_IDLE_SECS,
             )?,
             max_connections,
+            max_connections_per_address,
             regenerate_device_key: over.regenerate_device_key,
+            cluster: crate::cluster::ClusterStore::resolve(
+                over.store.or(file.store).as_deref(),
+                file.etcd,
+            )?,
         })
     }
 }

@@ -7,7 +7,9 @@
 //! own HTTP/1 header timer as a backstop. What is here, because hyper does not offer it:
 //!
 //! - [`ConnectionAcceptor`]: takes a slot of the connection limit before the handshake, or
-//!   closes the connection at once; the slot is held until the connection is dropped.
+//!   closes the connection at once; the slot is held until the connection is dropped. The
+//!   same for a second, smaller limit per client address ([`AddressCounts`]), so one host
+//!   cannot take every slot.
 //! - [`GuardedStream`] with [`TrackedService`]: a clock per connection that knows whether a
 //!   request is in progress. With none, the connection waits on the client, and a read that
 //!   stays pending past the deadline fails, which makes hyper close the connection:
@@ -22,8 +24,10 @@
 //! While a request is in progress nothing here runs: the body idle timeout bounds a stalled
 //! upload, and the server's own work is not the client's fault.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -38,6 +42,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
+use crate::rate_limit::limited_prefix;
+
 /// The timeouts [`GuardedStream`] enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -51,15 +57,74 @@ pub struct Timeouts {
 pub struct ConnectionAcceptor<A> {
     inner: A,
     slots: Arc<Semaphore>,
+    per_address: Arc<AddressCounts>,
     timeouts: Timeouts,
 }
 
 impl<A> ConnectionAcceptor<A> {
-    pub fn new(inner: A, max_connections: usize, timeouts: Timeouts) -> Self {
+    pub fn new(
+        inner: A,
+        max_connections: usize,
+        max_per_address: usize,
+        timeouts: Timeouts,
+    ) -> Self {
         Self {
             inner,
             slots: Arc::new(Semaphore::new(max_connections)),
+            per_address: Arc::new(AddressCounts {
+                limit: max_per_address,
+                open: Mutex::new(HashMap::new()),
+            }),
             timeouts,
+        }
+    }
+}
+
+/// Open connections per client address (IPv4 address or IPv6 /64, as the rate limits count
+/// them), each at most `limit`. Only addresses with a connection open are in the map, so it
+/// never holds more entries than the connection limit.
+pub struct AddressCounts {
+    limit: usize,
+    open: Mutex<HashMap<[u8; 16], usize>>,
+}
+
+impl AddressCounts {
+    /// A place for one more connection from `ip`, or `None` when it has `limit` open.
+    pub fn take(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        let key = limited_prefix(ip);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(key).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            counts: self.clone(),
+            key,
+        })
+    }
+
+    #[cfg(test)]
+    fn open_from(&self, ip: IpAddr) -> usize {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.get(&limited_prefix(ip)).copied().unwrap_or(0)
+    }
+}
+
+/// One connection's place in its address's count, given back when the connection is dropped.
+pub struct AddressSlot {
+    counts: Arc<AddressCounts>,
+    key: [u8; 16],
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.counts.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
         }
     }
 }
@@ -80,6 +145,16 @@ where
     fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
         // Never wait for a slot: the connections already open keep theirs, and the new one is
         // closed (dropped) at once rather than queued holding a descriptor.
+        let address = match stream.peer_addr() {
+            Ok(peer) => self.per_address.take(peer.ip()),
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        let Some(address) = address else {
+            drop(stream);
+            return Box::pin(std::future::ready(Err(io::Error::other(
+                "connection limit per client address reached; connection closed",
+            ))));
+        };
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
             drop(stream);
             return Box::pin(std::future::ready(Err(io::Error::other(
@@ -102,6 +177,7 @@ where
                     timeouts,
                     timer: Box::pin(tokio::time::sleep(timeouts.header_read)),
                     _slot: slot,
+                    _address: address,
                 },
                 TrackedService {
                     inner: service,
@@ -156,6 +232,7 @@ pub struct GuardedStream<S> {
     timeouts: Timeouts,
     timer: Pin<Box<Sleep>>,
     _slot: OwnedSemaphorePermit,
+    _address: AddressSlot,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for GuardedStream<S> {
@@ -287,5 +364,58 @@ where
                 }))
             }))
         })
+    }
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::*;
+
+    fn counts(limit: usize) -> Arc<AddressCounts> {
+        Arc::new(AddressCounts {
+            limit,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    #[test]
+    fn each_address_gets_at_most_its_limit_and_gets_places_back() {
+        let c = counts(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let first = c.take(a).expect("first");
+        let _second = c.take(a).expect("second");
+        assert!(c.take(a).is_none(), "a third from the same address");
+        let _other = c.take(b).expect("another address is counted apart");
+        drop(first);
+        assert_eq!(c.open_from(a), 1);
+        let _again = c.take(a).expect("a place given back is taken again");
+        assert!(c.take(a).is_none());
+    }
+
+    #[test]
+    fn ipv6_counts_by_64_and_mapped_ipv4_as_ipv4() {
+        let c = counts(1);
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let _held = c.take(one).unwrap();
+        assert!(c.take(same_64).is_none());
+        assert!(c.take(other_64).is_some());
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        let _v4 = c.take(v4).unwrap();
+        assert!(c.take(mapped).is_none());
+    }
+
+    #[test]
+    fn the_map_forgets_addresses_with_nothing_open() {
+        let c = counts(3);
+        let slots: Vec<_> = (1..=50u8)
+            .map(|i| c.take(IpAddr::from([10, 0, 0, i])).unwrap())
+            .collect();
+        assert_eq!(c.open.lock().unwrap().len(), 50);
+        drop(slots);
+        assert!(c.open.lock().unwrap().is_empty());
     }
 }

@@ -346,7 +346,9 @@ pub fn config_summary(config: &crate::Config) -> Value {
         body_idle_timeout_secs,
         keep_alive_idle_secs,
         max_connections,
+        max_connections_per_address,
         regenerate_device_key,
+        cluster,
     } = config;
     json!({
         "data_dir": data_dir.display().to_string(),
@@ -366,6 +368,8 @@ pub fn config_summary(config: &crate::Config) -> Value {
         "body_idle_timeout_secs": body_idle_timeout_secs,
         "keep_alive_idle_secs": keep_alive_idle_secs,
         "max_connections": max_connections,
+        "max_connections_per_address": max_connections_per_address,
         "regenerate_device_key": regenerate_device_key,
+        "store": cluster.as_ref().map_or_else(|| "redb".to_owned(), |c| c.to_string()),
     })
 }

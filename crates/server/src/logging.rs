@@ -73,7 +73,9 @@ pub fn log_config(config: &crate::Config) {
         body_idle_timeout_secs = config.body_idle_timeout_secs,
         keep_alive_idle_secs = config.keep_alive_idle_secs,
         max_connections = config.max_connections,
+        max_connections_per_address = config.max_connections_per_address,
         regenerate_device_key = config.regenerate_device_key,
+        store = %config.cluster.as_ref().map_or_else(|| "redb".to_owned(), |c| c.to_string()),
         "configuration"
     );
 }

@@ -191,7 +191,7 @@ impl<T: Clone> FailureLimiter<T> {
 /// The part of an address the limits key on: an IPv4 address whole (also when it arrives
 /// IPv4-mapped), an IPv6 address by its /64, since one host is usually given a whole /64 and
 /// could otherwise take a fresh address for every guess.
-fn limited_prefix(ip: IpAddr) -> [u8; 16] {
+pub(crate) fn limited_prefix(ip: IpAddr) -> [u8; 16] {
     match ip {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

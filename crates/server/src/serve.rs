@@ -153,17 +153,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         regenerate_device_key: config.regenerate_device_key,
         clock: server_clock(),
     };
-    let (core, tls, scratch_dir) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let core = Core::open(&data_dir, settings)
-            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-        // After the store is open: its lock keeps a second server on this directory out.
-        let scratch_dir = prepare_scratch(&data_dir)?;
-        let tls = core
-            .tls_identity(&tls_names)
-            .context("loading the TLS identity")?;
-        Ok((core, tls, scratch_dir))
-    })
-    .await??;
+    let cluster = config.cluster.clone();
+    let (core, tls, scratch_dir, _node_lock) =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let (core, node_lock) = match &cluster {
+                Some(store) => {
+                    let (core, lock) = crate::cluster::open(&data_dir, store, settings)?;
+                    (core, Some(lock))
+                }
+                None => (
+                    Core::open(&data_dir, settings)
+                        .with_context(|| format!("opening the store in {}", data_dir.display()))?,
+                    None,
+                ),
+            };
+            // After the store is open: its lock keeps a second server on this directory out.
+            let scratch_dir = prepare_scratch(&data_dir)?;
+            let tls = core
+                .tls_identity(&tls_names)
+                .context("loading the TLS identity")?;
+            Ok((core, tls, scratch_dir, node_lock))
+        })
+        .await??;
     start_syslog(&core);
     tracing::info!(state = %core.state(), data_dir = %config.data_dir.display(), "store opened");
 
@@ -190,15 +201,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         AppState::new(core, scratch_dir, config.restore_max_bytes).with_tls(rustls_config.clone());
     state.server_config = std::sync::Arc::new(crate::diagnostics::config_summary(&config));
     let core = state.core.clone();
+    core.follow_cluster().context("following the cluster")?;
     tokio::spawn(flush_audit_every_minute(std::sync::Arc::downgrade(&core)));
     let handle = axum_server::Handle::new();
-    tokio::spawn(shutdown_on_signal(handle.clone(), state.shutdown.clone()));
+    // Registered before READY=1, so a stop right after the start is a clean shutdown.
+    let signals = ShutdownSignals::register()?;
+    tokio::spawn(shutdown_on_signal(
+        handle.clone(),
+        state.shutdown.clone(),
+        signals,
+    ));
+    // After the two start lines: a unit that waits for readiness finds them in the journal.
+    crate::systemd::ready(addr);
+    tokio::spawn(crate::systemd::keep_watchdog_fed());
 
     let secs = Duration::from_secs;
     let acceptor = ConnectionAcceptor::new(
         RustlsAcceptor::new(rustls_config)
             .handshake_timeout(secs(config.tls_handshake_timeout_secs)),
         max_connections,
+        config.max_connections_per_address,
         Timeouts {
             header_read: secs(config.header_read_timeout_secs),
             keep_alive_idle: secs(config.keep_alive_idle_secs),
@@ -270,27 +292,35 @@ async fn flush_audit_every_minute(core: std::sync::Weak<Core>) {
     }
 }
 
+/// SIGINT and SIGTERM, caught from the moment this is made (a signal stream is registered
+/// when it is created, not when first polled).
+struct ShutdownSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn register() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).context("catching SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("catching SIGTERM")?,
+        })
+    }
+}
+
 async fn shutdown_on_signal(
     handle: axum_server::Handle<SocketAddr>,
     requested: std::sync::Arc<tokio::sync::Notify>,
+    mut signals: ShutdownSignals,
 ) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
     tokio::select! {
-        _ = ctrl_c => tracing::info!("SIGINT received"),
-        _ = term => tracing::info!("SIGTERM received"),
+        _ = signals.interrupt.recv() => tracing::info!("SIGINT received"),
+        _ = signals.terminate.recv() => tracing::info!("SIGTERM received"),
         _ = requested.notified() => tracing::info!("shutdown requested over the API"),
     }
     tracing::info!("shutting down; finishing in-flight requests");
+    crate::systemd::stopping();
     handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
 }
 

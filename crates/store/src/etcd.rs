@@ -1021,5 +1021,7 @@ impl Snapshot for EtcdSnapshot {
     }
 }
 
+#[cfg(any(test, feature = "etcd-test"))]
+pub mod test_member;
 #[cfg(test)]
 mod tests;

@@ -58,36 +58,91 @@ pub enum WatchError {
     Closed,
 }
 
+/// Rewrites or drops each change a watcher receives (see [`Watcher::filter_map`]).
+type ChangeMap = Arc<dyn Fn(Change) -> Option<Change> + Send + Sync>;
+
 /// The receiving end of a watch. Dropping it ends the watch.
-#[derive(Debug)]
 pub struct Watcher {
     changes: Receiver<Change>,
     /// The first revision not delivered, or 0 while the watcher keeps up (revisions start
     /// at 1).
     missed_from: Arc<AtomicU64>,
+    map: Option<ChangeMap>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("missed_from", &self.missed_from)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Watcher {
+    /// This watcher seen through `map`: each change is rewritten (a store layered over
+    /// another one renames its keys) or, if `map` gives `None`, skipped. Ordering, lag and
+    /// closing are the underlying watcher's.
+    pub fn filter_map(
+        self,
+        map: impl Fn(Change) -> Option<Change> + Send + Sync + 'static,
+    ) -> Self {
+        let map: ChangeMap = match self.map {
+            Some(first) => Arc::new(move |c| first(c).and_then(&map)),
+            None => Arc::new(map),
+        };
+        Self {
+            changes: self.changes,
+            missed_from: self.missed_from,
+            map: Some(map),
+        }
+    }
+
+    fn mapped(&self, change: Change) -> Option<Change> {
+        match &self.map {
+            Some(map) => map(change),
+            None => Some(change),
+        }
+    }
+
     /// Waits for the next change.
     pub fn recv(&self) -> Result<Change, WatchError> {
-        self.changes.recv().map_err(|_| self.ended())
+        loop {
+            let change = self.changes.recv().map_err(|_| self.ended())?;
+            if let Some(change) = self.mapped(change) {
+                return Ok(change);
+            }
+        }
     }
 
     /// Waits up to `timeout` for the next change; `None` if none came.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Change>, WatchError> {
-        match self.changes.recv_timeout(timeout) {
-            Ok(change) => Ok(Some(change)),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => Err(self.ended()),
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.changes.recv_timeout(left) {
+                Ok(change) => {
+                    if let Some(change) = self.mapped(change) {
+                        return Ok(Some(change));
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => return Ok(None),
+                Err(RecvTimeoutError::Disconnected) => return Err(self.ended()),
+            }
         }
     }
 
     /// The next change if one is waiting.
     pub fn try_recv(&self) -> Result<Option<Change>, WatchError> {
-        match self.changes.try_recv() {
-            Ok(change) => Ok(Some(change)),
-            Err(TryRecvError::Empty) => Ok(None),
-            Err(TryRecvError::Disconnected) => Err(self.ended()),
+        loop {
+            match self.changes.try_recv() {
+                Ok(change) => {
+                    if let Some(change) = self.mapped(change) {
+                        return Ok(Some(change));
+                    }
+                }
+                Err(TryRecvError::Empty) => return Ok(None),
+                Err(TryRecvError::Disconnected) => return Err(self.ended()),
+            }
         }
     }
 
@@ -165,6 +220,7 @@ impl ChangeFeed {
         Watcher {
             changes: rx,
             missed_from,
+            map: None,
         }
     }
 

@@ -10,58 +10,13 @@ use std::process::Output;
 use base64::Engine;
 use serde_json::Value;
 
+use crate::common::cli::*;
 use crate::common::*;
 
 const BACKUP_USER_PASS: &str = "backup user passphrase for tests";
 const OPERATOR_PASS: &str = "operator passphrase for tests";
 const OPERATOR_NEW_PASS: &str = "operator's second passphrase for tests";
 const BACKUP_PASS: &str = "backup passphrase for tests";
-
-/// Runs `strongroom ARGS` with its profiles under `config` (XDG_CONFIG_HOME), no STRONGROOM_*
-/// variable from the caller, and `env` set.
-async fn cli(config: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_strongroom"));
-    cmd.args(args).env("XDG_CONFIG_HOME", config);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("STRONGROOM_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.iter().copied());
-    cmd.stdin(std::process::Stdio::null());
-    cmd.output().await.expect("run strongroom")
-}
-
-/// Asserts success and an empty stderr; returns stdout.
-#[track_caller]
-fn ok(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "exit {:?}; stderr: {stderr}",
-        out.status.code()
-    );
-    assert!(stderr.is_empty(), "nothing on stderr when piped: {stderr}");
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-#[track_caller]
-fn json_of(out: &Output) -> Value {
-    serde_json::from_str(&ok(out)).expect("stdout is JSON")
-}
-
-/// Asserts exit `code` and nothing on stdout; returns stderr.
-#[track_caller]
-fn fails(out: &Output, code: i32) -> String {
-    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
-    assert!(
-        stderr.lines().any(|l| l.starts_with("strongroom: ")),
-        "{stderr}"
-    );
-    stderr
-}
 
 /// `FP` in the form signstar writes pins: `sha256:<lower-case hex>`.
 fn signstar(fp: &str) -> String {
@@ -723,34 +678,6 @@ async fn failures_have_distinct_exit_codes_and_say_what_to_do() {
     assert!(!stderr.contains("not the admin passphrase"), "{stderr}");
 }
 
-/// Runs `strongroom ARGS` under a pseudo-terminal (`script`), so stderr is a terminal; returns
-/// what the terminal showed.
-fn on_a_terminal(config: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
-    let line = std::iter::once(env!("CARGO_BIN_EXE_strongroom"))
-        .chain(args.iter().copied())
-        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut cmd = std::process::Command::new("script");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("STRONGROOM_") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
-        .args(["-qec", &line, "/dev/null"])
-        .env("XDG_CONFIG_HOME", config)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run script");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[tokio::test]
 async fn progress_bars_on_a_terminal_and_not_when_piped() {
     let one = Server::start();
@@ -843,64 +770,6 @@ async fn completions_and_the_man_page_come_from_the_command_definitions() {
     assert!(man.contains("factory\\-reset"), "{man}");
     let out = cli(cfg.path(), &[], &["completions", "no-such-shell"]).await;
     assert_eq!(out.status.code(), Some(2), "a usage error");
-}
-
-/// Runs `strongroom ARGS` under a pseudo-terminal, typing each answer once the screen ends with
-/// its prompt; returns the exit code and what the terminal showed.
-fn typed(
-    config: &Path,
-    env: &[(&str, &str)],
-    args: &[&str],
-    answers: &[(&str, &str)],
-) -> (i32, String) {
-    use std::io::{Read, Write};
-    let line = std::iter::once(env!("CARGO_BIN_EXE_strongroom"))
-        .chain(args.iter().copied())
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut cmd = std::process::Command::new("script");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("STRONGROOM_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .args(["-qec", &line, "/dev/null"])
-        .env("XDG_CONFIG_HOME", config)
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run script");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut screen = Vec::new();
-    for (prompt, answer) in answers {
-        let mut byte = [0u8; 1];
-        while !String::from_utf8_lossy(&screen)
-            .trim_end()
-            .ends_with(prompt.trim_end())
-        {
-            assert_eq!(
-                stdout.read(&mut byte).unwrap(),
-                1,
-                "no prompt {prompt:?}: {screen:?}"
-            );
-            screen.push(byte[0]);
-        }
-        // The prompt is printed just before echo is turned off: give it a moment, so an
-        // echoed answer means the prompt echoes, not that the answer came early.
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
-    }
-    stdout.read_to_end(&mut screen).unwrap();
-    drop(stdin);
-    let status = child.wait().unwrap();
-    (
-        status.code().unwrap(),
-        String::from_utf8_lossy(&screen).into_owned(),
-    )
 }
 
 #[tokio::test]

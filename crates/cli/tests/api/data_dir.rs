@@ -14,7 +14,7 @@ use crate::common::*;
 const NOBODY: u32 = 65534;
 
 /// Runs `strongroom serve` on `data_dir` expecting it to refuse to start; returns its stderr.
-fn refused_start(data_dir: &Path, extra: &[&str]) -> String {
+pub(crate) fn refused_start(data_dir: &Path, extra: &[&str]) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_strongroom"))
         .arg("serve")
         .arg("--data-dir")

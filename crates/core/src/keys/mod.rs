@@ -27,6 +27,8 @@ mod cert;
 mod crypt;
 mod csr;
 mod curves;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod lc;
 mod pem;
 
@@ -1062,5 +1064,7 @@ impl Keys<'_> {
     }
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

@@ -92,7 +92,7 @@ fn bn_bytes(bn: *const sys::BIGNUM, len: usize) -> Result<Zeroizing<Vec<u8>>> {
 }
 
 /// Reads the PEM private key in `pem`: its type and the parts the JSON import takes.
-fn read_pem(pem: &[u8]) -> Result<(KeyType, ImportedKey)> {
+pub(super) fn read_pem(pem: &[u8]) -> Result<(KeyType, ImportedKey)> {
     let len = isize::try_from(pem.len()).map_err(|_| not_a_key())?;
     // SAFETY: the BIO borrows `pem` (read only) for its life, which ends in this function;
     // every pointer read below belongs to the key, which outlives its use.

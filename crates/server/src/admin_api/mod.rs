@@ -6,6 +6,7 @@ mod audit;
 mod clients;
 mod error;
 mod extract;
+mod password_policy;
 mod system;
 
 use axum::Router;
@@ -68,12 +69,24 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/clients/{id}/restore-authorization",
             at(&[Operational], get(clients::restore_authorization_get)),
         )
+        .route(
+            "/password-policy/check",
+            at(
+                &[Operational],
+                post(password_policy::password_policy_check_post),
+            ),
+        )
         .fallback(json::not_found::<error::Strongroom>)
         .layer(axum::middleware::from_fn(
             json::render_bare_errors::<ApiError>,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), audit_layer::FaceAudit::new(Face::Strongroom)),
+            (
+                state.clone(),
+                // A check of a candidate password changes nothing.
+                audit_layer::FaceAudit::new(Face::Strongroom)
+                    .read_only(&["/password-policy/check"]),
+            ),
             audit_layer::record,
         ))
 }

@@ -40,6 +40,15 @@ impl FromRequestParts<AppState> for DrSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key(SESSION_HEADER)
+            && let Some(console) = crate::console::session::cookie_principal(state, parts)
+        {
+            // The web console's session cookie (docs/console.md), for the accounts this
+            // face's login admits.
+            let (principal, token) = console?;
+            strongroom_core::access::Access::RootAdministrator.check(&principal)?;
+            return Ok(DrSession { principal, token });
+        }
         let token = parts
             .headers
             .get(SESSION_HEADER)

@@ -52,6 +52,13 @@ impl FromRequestParts<AppState> for LoggedIn {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let format = Format::of_accept(&parts.headers);
+        if !parts.headers.contains_key("authtoken")
+            && let Some(console) = crate::console::session::cookie_principal(state, parts)
+        {
+            // The web console's session cookie (docs/console.md).
+            let (principal, token) = console.map_err(|e| CommvaultError::from_core(e, format))?;
+            return Ok(LoggedIn { principal, token });
+        }
         let token = parts
             .headers
             .get("authtoken")

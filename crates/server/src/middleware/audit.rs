@@ -73,15 +73,21 @@ fn outcome(status: u16) -> &'static str {
 /// auditing each would also cost a store write per read).
 #[derive(Clone, Copy)]
 pub struct FaceAudit {
-    face: Face,
+    /// The name in the trail's `face` field.
+    name: &'static str,
     read_only: &'static [&'static str],
     refusals_only: &'static [&'static str],
 }
 
 impl FaceAudit {
     pub const fn new(face: Face) -> Self {
+        Self::named(face.name())
+    }
+
+    /// What is audited like a face without being one (the web console's sign-in, `console`).
+    pub const fn named(name: &'static str) -> Self {
         Self {
-            face,
+            name,
             read_only: &[],
             refusals_only: &[],
         }
@@ -139,7 +145,7 @@ pub async fn record(
         .unwrap_or_else(|| "(unknown)".into());
     let ctx = RequestAudit::new(NewAuditEvent {
         actor: None,
-        face: face.face.name().to_owned(),
+        face: face.name.to_owned(),
         action: format!("{} {route}", req.method()),
         target,
         outcome: String::new(),

@@ -3,11 +3,13 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
 mod docs;
 mod errors;
 pub mod keys;
 pub mod python;
 pub mod raw;
+pub mod specs;
 
 pub use docs::*;
 pub use errors::*;
@@ -39,6 +41,9 @@ pub struct Server {
     pub client: Client,
     pub data_dir: PathBuf,
     pub log_path: PathBuf,
+    /// Everything the server wrote to stdout (the address and fingerprint lines the harness
+    /// reads, and anything after them), appended across restarts.
+    pub stdout_path: PathBuf,
     /// How far ahead the server's clocks run, in milliseconds ([`Server::advance_clock`]).
     clock_path: PathBuf,
     extra_args: Vec<String>,
@@ -55,6 +60,7 @@ impl Server {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data_dir = tmp.path().join("data");
         let log_path = tmp.path().join("server.log");
+        let stdout_path = tmp.path().join("server.stdout");
         let clock_path = tmp.path().join("clock-ahead-ms");
         let mut s = Server {
             child: None,
@@ -63,6 +69,7 @@ impl Server {
             client: Client::new(),
             data_dir,
             log_path,
+            stdout_path,
             clock_path,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             _tmp: Some(tmp),
@@ -112,6 +119,19 @@ impl Server {
             .strip_prefix("certificate SHA-256 fingerprint ")
             .unwrap_or_else(|| panic!("unexpected second line {fp_line:?}"))
             .to_owned();
+        // The rest of stdout is kept too (and read, so the server never blocks on a full pipe).
+        let mut kept = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.stdout_path)
+            .expect("stdout file");
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = writeln!(kept, "{listen}\n{fp_line}");
+            for line in lines.map_while(Result::ok) {
+                let _ = writeln!(kept, "{line}");
+            }
+        });
         self.client = pinned_client(&fingerprint);
         self.base = base;
         self.fingerprint = fingerprint;

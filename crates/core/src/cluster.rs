@@ -1,0 +1,276 @@
+//! Cluster mode: several nodes on one shared store (etcd), each with its own data directory.
+//!
+//! The data directory keeps what is the node's own: its device key and its anchor file. In
+//! the shared store, the records sealed under the device key, which no other node could open,
+//! and the node's anchor flag live under the node's own prefix ([`NODE_LOCAL_PATHS`], kept
+//! apart by [`NodeScoped`]); everything else is shared, sealed exactly as on a single node.
+//! A node's name in the store is derived from its device key ([`node_id`]).
+//!
+//! What a node keeps in memory follows the other nodes' commits through the store's change
+//! feed ([`Core::follow_cluster`]): a user's or namespace's change drops its cached
+//! verifications, a key's change its parsed copy, a new clock offset is read again, a lock
+//! on any node (a write of [`LOCK_PATH`]) locks this one, and a new domain key (a rotation or
+//! a restore elsewhere) locks it too, since it cannot open the new key without the unlock
+//! passphrase. A feed that fell behind drops every cache.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use strongroom_store::node_scoped::NodeScoped;
+use strongroom_store::{Change, ChangeKind, Store, Txn, WatchError, Watcher};
+
+use crate::identity::{NAMESPACES_PREFIX, USERS_PREFIX};
+use crate::{
+    Core, CoreSettings, DEVICE_KEY_FILE, DynStore, Inner, Result, SystemState, UNATTENDED_PATH,
+    UNLOCK_PATH, UnlockRecord, anchor, appliance, clock, crypto::Key32, device, keys, system, tls,
+};
+
+/// The paths each node keeps for itself in a shared store: values sealed under its device
+/// key (its TLS identity, its appliance configuration, its unattended-boot copy of the domain
+/// key) and the flag saying it keeps an anchor.
+pub const NODE_LOCAL_PATHS: &[&str] = &[
+    tls::TLS_PATH,
+    UNATTENDED_PATH,
+    anchor::ANCHORED_PATH,
+    appliance::RECORD_PREFIX,
+];
+
+/// Written by a node that locks (its node id, nothing secret): every other node locks too.
+pub(crate) const LOCK_PATH: &str = "meta/cluster-lock";
+
+/// How long the follower waits for a change before it checks the core still exists.
+const FOLLOW_POLL: Duration = Duration::from_secs(1);
+
+/// This node's part in a cluster, held by its [`Core`].
+pub(crate) struct Cluster {
+    node_id: String,
+    /// The revision of [`LOCK_PATH`] when this node last became Operational: only a later
+    /// lock locks it.
+    unlocked_at: AtomicU64,
+    /// The feed opened with the store, until [`Core::follow_cluster`] takes it.
+    watcher: Mutex<Option<Watcher>>,
+}
+
+impl Cluster {
+    /// The write that tells the other nodes to lock.
+    pub(crate) fn lock_txn(&self) -> Txn {
+        Txn::new()
+            .put(LOCK_PATH, self.node_id.clone())
+            .delete_prefix(crate::sessions::SESSIONS_PREFIX)
+    }
+
+    /// Records where the cluster's lock record stands as this node becomes Operational.
+    pub(crate) fn note_unlock(&self, raw: &dyn Store) -> Result<()> {
+        let revision = raw.get(LOCK_PATH)?.map_or(0, |e| e.revision);
+        self.unlocked_at.store(revision, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// The name of a node in the shared store: derived from its device key (a digest, so it
+/// tells nothing about the key), stable for the life of the key.
+pub fn node_id(device_key: &Key32) -> String {
+    let id = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        &[b"strongroom node id".as_slice(), device_key.as_ref()].concat(),
+    );
+    hex::encode(&id.as_ref()[..8])
+}
+
+impl Core {
+    /// Opens a node of a cluster: the data directory (created, mode 0700, if missing) holds
+    /// the device key and the anchor; `shared` is the store every node of the cluster opens
+    /// (etcd). A node without a device key is new to the cluster: it makes one, and comes up
+    /// Locked on a provisioned cluster (Unprovisioned on an empty one). Its TLS identity is
+    /// its own, made at first start.
+    pub fn open_cluster(data_dir: &Path, shared: DynStore, settings: CoreSettings) -> Result<Self> {
+        crate::prepare_data_dir(data_dir)?;
+        // No key: a new node, whose local records (under a name derived from the key it is
+        // about to make) cannot exist yet.
+        let device_key = device::load_or_create(
+            &data_dir.join(DEVICE_KEY_FILE),
+            true,
+            settings.regenerate_device_key,
+        )?;
+        let node_id = node_id(&device_key);
+        let store: DynStore = Arc::new(NodeScoped::new(shared, &node_id, NODE_LOCAL_PATHS));
+        // Before anything is read, so no change made meanwhile is missed.
+        let watcher = store.watch("")?;
+        tracing::info!(node = %node_id, "cluster mode");
+        let cluster = Cluster {
+            node_id,
+            unlocked_at: AtomicU64::new(0),
+            watcher: Mutex::new(Some(watcher)),
+        };
+        Self::open_on(data_dir, store, device_key, settings, Some(cluster))
+    }
+
+    /// This node's name in the shared store, in cluster mode.
+    pub fn node_id(&self) -> Option<&str> {
+        self.cluster.as_ref().map(|c| c.node_id.as_str())
+    }
+
+    /// Starts following the other nodes' commits (see the module documentation), on a thread
+    /// of its own that ends with the core. Nothing on a single node; once only.
+    pub fn follow_cluster(self: &Arc<Self>) -> Result<()> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        let Some(watcher) = cluster
+            .watcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return Ok(());
+        };
+        let core = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("cluster-follow".into())
+            .spawn(move || follow(core, watcher))
+            .map_err(crate::Error::internal)?;
+        Ok(())
+    }
+
+    /// What a committed change (this node's or another's) means for what this node holds.
+    fn apply_change(&self, change: &Change) {
+        let key = change.key.as_str();
+        let deleted = change.kind == ChangeKind::Delete;
+        if let Some(user_id) = key.strip_prefix(USERS_PREFIX) {
+            self.auth_cache.invalidate_user(user_id);
+            if deleted {
+                // Sessions in memory only: the stored ones were ended by the node that deleted it.
+                self.sessions.end_user(user_id, None);
+            }
+        } else if let Some(namespace) = key.strip_prefix(NAMESPACES_PREFIX) {
+            self.auth_cache.invalidate_namespace(namespace);
+            if deleted {
+                self.sessions.end_namespace(namespace);
+            }
+        } else if key.starts_with(keys::KEYS_PREFIX) {
+            if let Ok(u) = self.unlocked() {
+                u.key_cache.forget(key);
+            }
+        } else if key == clock::TIME_OFFSET_PATH {
+            if let Ok(u) = self.unlocked()
+                && let Err(e) = self.load_time_offset(&u.data)
+            {
+                tracing::warn!(error = %e, "reading the clock offset another node set");
+            }
+        } else if key == LOCK_PATH && !deleted {
+            self.lock_following(change.revision);
+        } else if key == UNLOCK_PATH {
+            self.follow_unlock_record(deleted);
+        }
+    }
+
+    /// Another node locked (at `revision`): so does this one, unless it was unlocked since.
+    fn lock_following(&self, revision: u64) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+        if self.state() == SystemState::Operational
+            && revision > cluster.unlocked_at.load(Ordering::SeqCst)
+        {
+            self.forget_keys();
+            tracing::info!("locked: another node of the cluster locked");
+        }
+    }
+
+    /// The unlock record changed: provisioned or restored elsewhere (a Unprovisioned node
+    /// becomes Locked), reset elsewhere (this node forgets its key and is Unprovisioned), or
+    /// a new passphrase (nothing to do) or a new domain key (this node cannot follow without
+    /// the passphrase: it locks).
+    fn follow_unlock_record(&self, deleted: bool) {
+        let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
+        let record = match self.raw.get(UNLOCK_PATH) {
+            Ok(entry) => entry,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the unlock record another node changed");
+                return;
+            }
+        };
+        match (self.state(), record) {
+            (SystemState::Unprovisioned, Some(_)) => {
+                self.set_inner(Inner::Locked);
+                tracing::info!("the cluster was provisioned: Locked");
+            }
+            (SystemState::Unprovisioned, None) => {}
+            (_, None) => {
+                if deleted {
+                    self.forget_keys();
+                    self.set_inner(Inner::Unprovisioned);
+                    tracing::info!("the cluster was reset: Unprovisioned");
+                }
+            }
+            (SystemState::Locked, Some(_)) => {}
+            (SystemState::Operational, Some(entry)) => {
+                let Ok(u) = self.unlocked() else { return };
+                let version = serde_json::from_slice::<UnlockRecord>(&entry.value)
+                    .map(|r| r.key_version)
+                    .ok();
+                // A record always present since provisioning, sealed under the domain key:
+                // if it no longer opens, the key changed (a restore of another appliance).
+                let opens = u.data.get(system::BACKUP_KEY_PATH).is_ok();
+                if version != Some(u.keys().version) || !opens {
+                    drop(u);
+                    self.forget_keys();
+                    tracing::warn!(
+                        "locked: another node of the cluster changed the domain key; unlock again"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The feed fell behind: what it would have said is unknown, so every cache goes.
+    fn forget_caches(&self) {
+        self.auth_cache.clear();
+        if let Ok(u) = self.unlocked() {
+            u.key_cache.clear();
+            if let Err(e) = self.load_time_offset(&u.data) {
+                tracing::warn!(error = %e, "reading the clock offset again");
+            }
+        }
+        // Lock and unlock records: read them as if they had just changed.
+        if let Ok(Some(entry)) = self.raw.get(LOCK_PATH) {
+            self.lock_following(entry.revision);
+        }
+        self.follow_unlock_record(false);
+    }
+}
+
+fn follow(core: Weak<Core>, mut watcher: Watcher) {
+    loop {
+        match watcher.recv_timeout(FOLLOW_POLL) {
+            Ok(Some(change)) => match core.upgrade() {
+                Some(core) => core.apply_change(&change),
+                None => return,
+            },
+            Ok(None) if core.strong_count() == 0 => return,
+            Ok(None) => {}
+            Err(WatchError::Closed) => return,
+            Err(WatchError::Lagged { missed_from }) => {
+                let Some(c) = core.upgrade() else { return };
+                tracing::warn!(
+                    missed_from,
+                    "the cluster feed fell behind; dropping every cache"
+                );
+                match c.raw.watch("") {
+                    Ok(again) => {
+                        watcher = again;
+                        c.forget_caches();
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "watching the cluster store again");
+                        drop(c);
+                        std::thread::sleep(FOLLOW_POLL);
+                    }
+                }
+            }
+        }
+    }
+}

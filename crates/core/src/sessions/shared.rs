@@ -1,0 +1,274 @@
+//! Sessions kept in the store, for cluster mode: a session opened on one node works on every
+//! node, and a logout, a renewal, a passphrase change, a deletion or a lock on one node ends
+//! it everywhere.
+//!
+//! Each session is one record, `meta/sessions/<SHA-256 of the token, hex>`, sealed under the
+//! domain key like user data (its user id, role, face, login and last-use times): the token
+//! itself is never stored, and `meta/` keeps sessions out of backups. Times are the
+//! appliance clock's (wall) time, since nodes share no monotonic clock. Use moves the idle
+//! clock forward in the store at most once per [`TOUCH_EVERY`], so a busy client costs one
+//! write a second, not one per request: a session may end up to that much before its idle
+//! time, never after. A login checks the account record is still at the revision its
+//! passphrase was checked against (one transaction), so a passphrase changed on another
+//! node meanwhile opens no session.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use strongroom_store::{Commit, Store, Txn};
+
+use super::{SESSIONS_PER_USER, SWEEP_AT, SessionKind, SessionToken, TokenHash, hash};
+use crate::crypto::fill_random;
+use crate::error::{Error, Result};
+use crate::identity::{Principal, Role, user_path};
+use crate::{Core, Unlocked};
+
+/// Where the sessions are.
+pub(crate) const SESSIONS_PREFIX: &str = "meta/sessions/";
+/// How stale the stored last use may be before a use writes it again.
+const TOUCH_EVERY: Duration = Duration::from_secs(1);
+/// Writes per transaction when sessions are ended or swept: well under etcd's default limit
+/// of 128 operations.
+const BATCH: usize = 32;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Stored {
+    kind: StoredKind,
+    user_id: String,
+    role: Role,
+    /// Unix milliseconds of the login that began it (through any renewals).
+    opened_ms: i64,
+    last_used_ms: i64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum StoredKind {
+    Appliance,
+    BackupClient,
+    Console,
+}
+
+impl From<SessionKind> for StoredKind {
+    fn from(kind: SessionKind) -> Self {
+        match kind {
+            SessionKind::Appliance => Self::Appliance,
+            SessionKind::BackupClient => Self::BackupClient,
+            SessionKind::Console => Self::Console,
+        }
+    }
+}
+
+fn path_of(h: &TokenHash) -> String {
+    format!("{SESSIONS_PREFIX}{}", hex::encode(h))
+}
+
+impl Stored {
+    fn live(&self, now_ms: i64, idle: Duration, max: Duration) -> bool {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        now_ms.saturating_sub(self.last_used_ms) < ms(idle)
+            && now_ms.saturating_sub(self.opened_ms) < ms(max)
+    }
+
+    fn principal(&self) -> Principal {
+        Principal::new(&self.user_id, self.role)
+    }
+}
+
+impl Core {
+    fn now_ms(&self) -> i64 {
+        let now = self.sessions.clock.now_utc();
+        i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    }
+
+    fn stored_sessions(&self, u: &Unlocked) -> Result<Vec<(String, u64, Stored)>> {
+        let mut all = Vec::new();
+        for (path, entry) in u.data.scan_prefix(SESSIONS_PREFIX)? {
+            let stored = serde_json::from_slice(&entry.value).map_err(Error::internal)?;
+            all.push((path, entry.revision, stored));
+        }
+        Ok(all)
+    }
+
+    fn stored_session(&self, u: &Unlocked, h: &TokenHash) -> Result<Option<(u64, Stored)>> {
+        match u.data.get(&path_of(h)) {
+            Ok(Some(e)) => Ok(Some((
+                e.revision,
+                serde_json::from_slice(&e.value).map_err(Error::internal)?,
+            ))),
+            Ok(None) => Ok(None),
+            // Sealed under a domain key this node no longer holds (a rotation): ended.
+            Err(strongroom_store::StoreError::Tampered(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn commit_sessions(&self, u: &Unlocked, txn: Txn) -> Result<Commit> {
+        let _sealing = self.sealing();
+        Ok(u.data.commit(txn)?)
+    }
+
+    pub(super) fn open_session_shared(
+        &self,
+        kind: SessionKind,
+        principal: Principal,
+    ) -> Result<SessionToken> {
+        let u = self.unlocked()?;
+        let (idle, max) = (self.sessions.idle, self.sessions.max);
+        let now = self.now_ms();
+        let mut txn = Txn::new();
+        let mut own = Vec::new();
+        let mut live = 0usize;
+        let mut swept = 0;
+        for (path, revision, s) in self.stored_sessions(&u)? {
+            if !s.live(now, idle, max) {
+                // A few at each login, so the transaction stays small.
+                if swept < BATCH {
+                    swept += 1;
+                    txn = txn.require_revision(&path, revision).delete(path);
+                }
+            } else {
+                live += 1;
+                if s.kind == kind.into() && s.user_id == principal.user_id {
+                    own.push((s.opened_ms, path, revision));
+                }
+            }
+        }
+        if live >= 2 * SWEEP_AT && !crate::access::Access::RootAdministrator.permits(&principal) {
+            return Err(Error::RateLimited);
+        }
+        own.sort();
+        while own.len() >= SESSIONS_PER_USER {
+            let (_, path, revision) = own.remove(0);
+            txn = txn.require_revision(&path, revision).delete(path);
+        }
+        // The account is as it was when its passphrase was checked (on any node).
+        if let Some(revision) = principal.verified_revision {
+            txn = txn.require_revision(user_path(&principal.user_id), revision);
+        }
+        let mut token = [0u8; 32];
+        fill_random(&mut token);
+        let stored = Stored {
+            kind: kind.into(),
+            user_id: principal.user_id.clone(),
+            role: principal.role,
+            opened_ms: now,
+            last_used_ms: now,
+        };
+        let path = path_of(&hash(&token));
+        let txn = txn.require_absent(&path).put(path, crate::json(&stored)?);
+        match self.commit_sessions(&u, txn)? {
+            Commit::Committed(_) => Ok(SessionToken(token)),
+            // The account changed, or another node swept the same sessions first: either
+            // way this login is to be tried again.
+            Commit::Conflict => Err(Error::Unauthenticated),
+        }
+    }
+
+    pub(super) fn session_shared(&self, kind: SessionKind, token: &[u8]) -> Result<Principal> {
+        let u = self.unlocked()?;
+        let h = hash(token);
+        let now = self.now_ms();
+        let Some((revision, mut s)) = self.stored_session(&u, &h)? else {
+            return Err(Error::Unauthenticated);
+        };
+        if s.kind != kind.into() {
+            return Err(Error::Unauthenticated);
+        }
+        let path = path_of(&h);
+        if !s.live(now, self.sessions.idle, self.sessions.max) {
+            self.commit_sessions(
+                &u,
+                Txn::new().require_revision(&path, revision).delete(path),
+            )?;
+            return Err(Error::Unauthenticated);
+        }
+        let principal = s.principal();
+        let touch_ms = i64::try_from(TOUCH_EVERY.as_millis()).unwrap_or(i64::MAX);
+        if now.saturating_sub(s.last_used_ms) >= touch_ms {
+            s.last_used_ms = now;
+            // Lost to a concurrent use, renewal or logout: that one stands.
+            let txn = Txn::new()
+                .require_revision(&path, revision)
+                .put(path, crate::json(&s)?);
+            if self.commit_sessions(&u, txn)? == Commit::Conflict {
+                return self.session_exists(&u, &h).map(|()| principal);
+            }
+        }
+        Ok(principal)
+    }
+
+    /// After a lost race on the session's record: it stands unless it was ended meanwhile.
+    fn session_exists(&self, u: &Unlocked, h: &TokenHash) -> Result<()> {
+        match self.stored_session(u, h)? {
+            Some(_) => Ok(()),
+            None => Err(Error::Unauthenticated),
+        }
+    }
+
+    pub(super) fn close_session_shared(&self, kind: SessionKind, token: &[u8]) -> Result<()> {
+        self.session_shared(kind, token)?;
+        let u = self.unlocked()?;
+        self.commit_sessions(&u, Txn::new().delete(path_of(&hash(token))))?;
+        Ok(())
+    }
+
+    pub(super) fn renew_session_shared(
+        &self,
+        kind: SessionKind,
+        token: &[u8],
+    ) -> Result<SessionToken> {
+        let u = self.unlocked()?;
+        let h = hash(token);
+        let now = self.now_ms();
+        let Some((revision, s)) = self.stored_session(&u, &h)? else {
+            return Err(Error::Unauthenticated);
+        };
+        if s.kind != kind.into() || !s.live(now, self.sessions.idle, self.sessions.max) {
+            return Err(Error::Unauthenticated);
+        }
+        let mut new = [0u8; 32];
+        fill_random(&mut new);
+        let renewed = Stored {
+            last_used_ms: now,
+            ..s
+        };
+        let new_path = path_of(&hash(&new));
+        let old_path = path_of(&h);
+        let txn = Txn::new()
+            .require_revision(&old_path, revision)
+            .delete(old_path)
+            .require_absent(&new_path)
+            .put(new_path, crate::json(&renewed)?);
+        match self.commit_sessions(&u, txn)? {
+            Commit::Committed(_) => Ok(SessionToken(new)),
+            Commit::Conflict => Err(Error::Unauthenticated),
+        }
+    }
+
+    /// Ends the sessions `end` picks, but the one whose token hashes to `keep`.
+    pub(super) fn end_sessions_shared(
+        &self,
+        keep: Option<&[u8]>,
+        end: impl Fn(&Principal) -> bool,
+    ) -> Result<()> {
+        let Ok(u) = self.unlocked() else {
+            // Not Operational: a lock ended them all already.
+            return Ok(());
+        };
+        let keep = keep.map(|t| path_of(&hash(t)));
+        let ended: Vec<String> = self
+            .stored_sessions(&u)?
+            .into_iter()
+            .filter(|(path, _, s)| end(&s.principal()) && Some(path) != keep.as_ref())
+            .map(|(path, _, _)| path)
+            .collect();
+        // Deletes are idempotent: batches need not be one transaction.
+        for batch in ended.chunks(BATCH) {
+            let txn = batch.iter().fold(Txn::new(), |t, p| t.delete(p.as_str()));
+            self.commit_sessions(&u, txn)?;
+        }
+        Ok(())
+    }
+}
