@@ -14,13 +14,18 @@
 //!
 //! - A (Locked): `GET /api/v1/health/alive`, unauthenticated;
 //! - B (Operational, after unlocking): `GET /api/v1/users/{id}` with the Operator's Basic auth;
+//! - N, H and R (Operational), interleaved (`nginx.rs`): nginx beside the server serving a
+//!   static 23-byte JSON over TLS (skipped, with a message, where nginx is not installed),
+//!   the server's `GET /api/v1/health/state`, and `POST /api/v1/random` of 32 bytes; with
+//!   the ratios H/N and R/H and the server's peak memory under that load;
 //! - C and D (Operational): `POST /api/v1/random` of 32 and of 1024 bytes, same auth;
 //! - E (Operational): `POST /commandcenter/api/Login` with an XML entity bomb, refused (400).
 //!
 //! Each phase has `--concurrency` tasks send requests back to back for a 1-second warm-up (not
 //! counted) and then `--duration-secs`. The report, printed on stdout, gives per phase the
 //! successful requests, the errors, req/s and latency percentiles, then the ratios of phases
-//! B, C and D to phase A's req/s.
+//! B, C and D to phase A's req/s. After the key section (if it runs), one table of every
+//! phase with its ratio to its baseline (`table.rs`).
 //!
 //! Then, unless `--skip-keys`, the key store section (`keys.rs`) on the same server: key
 //! generation (RSA-2048, P-256) and signing (Ed25519, ECDSA P-256, RSA-2048 PKCS1 and
@@ -39,8 +44,10 @@
 mod backup;
 mod keys;
 mod memory;
+mod nginx;
 mod phase;
 mod server;
+mod table;
 mod tls;
 
 use std::path::PathBuf;
@@ -98,6 +105,9 @@ struct Args {
     /// Leave out the key store section (key generation, signing, raw aws-lc rates).
     #[arg(long)]
     skip_keys: bool,
+    /// Leave out phase N (nginx beside the server, the reference of phase H).
+    #[arg(long)]
+    skip_nginx: bool,
     /// Numbers of Operator users for the backup/restore section, comma-separated; each gets
     /// its own fresh servers.
     #[arg(
@@ -240,6 +250,20 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
     );
     reports.push(run_phase(&client, &phase_b, load).await?);
 
+    // Phases N, H and R: nginx's static 23-byte JSON over TLS (if installed), the server's
+    // `GET /health/state` (the same 23 bytes) and `POST /random` (32 bytes, Basic auth),
+    // interleaved so that the ratios the request path is held to (H/N, R/H) share the
+    // machine's moods; and the server's peak memory under that load.
+    let reference = nginx::run_phases(
+        &server,
+        &client,
+        load,
+        &operator_id,
+        args.skip_nginx,
+        &mut reports,
+    )
+    .await?;
+
     // Phases C and D: Operational; `POST /random` as the Operator, small and largest size.
     let mut random_phases = Vec::new();
     for (name, length) in [("C (Operational)", 32), ("D (Operational)", MAX_RANDOM)] {
@@ -279,6 +303,7 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
     // More phases go here: build a `Phase`, push `run_phase(...)`'s report, and add a line
     // to `ratios` if a comparison is wanted.
 
+    let before_keys = reports.len();
     let key_figures = if args.skip_keys {
         None
     } else {
@@ -308,9 +333,20 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
         under: &phase_a.name,
     });
     print_report(&version, &info, &server, load, &reports, &ratios);
+    nginx::print(&reference, &reports);
     if let Some(figures) = &key_figures {
         keys::print(figures, &reports);
     }
+    table::print(
+        &reports,
+        &baselines(
+            &reports,
+            before_keys,
+            &phase_a.name,
+            &reference,
+            &random_phases[0].1,
+        ),
+    );
     // The request phases' server is done; the backup section starts its own.
     drop(client);
     drop(server);
@@ -371,6 +407,40 @@ async fn run_phase(client: &Client, phase: &Phase, load: Load) -> anyhow::Result
         report.rate()
     ));
     Ok(report)
+}
+
+/// What each phase of the summary table is compared with: B, D and E with A (the cheapest
+/// request); H with N (nginx) when N ran; C with H (the goal of the request path); the
+/// signatures (from `first_key` on, but key generation) with C, the cheapest authenticated
+/// request with a JSON body.
+fn baselines(
+    reports: &[Report],
+    first_key: usize,
+    alive: &str,
+    reference: &nginx::Reference,
+    random_32: &str,
+) -> Vec<table::Baseline> {
+    let mut out = Vec::new();
+    for report in &reports[..first_key.min(reports.len())] {
+        let name = report.name.as_str();
+        if name == alive {
+            continue;
+        } else if name == reference.state {
+            if let Ok((nginx, _)) = &reference.nginx {
+                out.push(table::Baseline::new(name, nginx.as_str()));
+            }
+        } else if name == reference.random {
+            out.push(table::Baseline::new(name, reference.state.as_str()));
+        } else if !reference.nginx.as_ref().is_ok_and(|(n, _)| n == name) {
+            out.push(table::Baseline::new(name, alive));
+        }
+    }
+    for report in reports.iter().skip(first_key) {
+        if !report.name.starts_with('K') {
+            out.push(table::Baseline::new(report.name.as_str(), random_32));
+        }
+    }
+    out
 }
 
 /// A line `ratio LABEL req/s: X.XX` comparing the req/s of two phases, named by `Phase::name`.

@@ -189,6 +189,22 @@ impl Report {
         }
     }
 
+    /// Two measurements of one phase as one: requests, errors and latencies added up, and the
+    /// measured windows summed (the phase runs in slices, interleaved with others).
+    pub fn merge(mut self, other: Report) -> Report {
+        self.ok += other.ok;
+        for (kind, n) in other.errors {
+            *self.errors.entry(kind).or_default() += n;
+        }
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.elapsed += other.elapsed;
+        self.latencies.extend(other.latencies);
+        self.latencies.sort_unstable();
+        self
+    }
+
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
     }
