@@ -15,6 +15,7 @@ use strongroom_proto::clients::{BackupClient, ClientChange, ClientOwners, NewCli
 
 use crate::conn::remote_failure;
 use crate::fail::Failure;
+use crate::nethsm::safe;
 
 /// The variable the password is read from when no `--password-file` is given. There is
 /// deliberately no `--password` flag: a value on the command line lands in shell history and
@@ -345,20 +346,7 @@ fn table(clients: &[BackupClient]) -> String {
             .map(|cell| safe(&cell)),
         );
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    crate::nethsm::aligned(&rows)
 }
 
 fn owners(c: &BackupClient) -> String {
@@ -375,19 +363,6 @@ fn passkey(c: &BackupClient) -> String {
         (true, None) => "on".to_owned(),
         (true, Some(until)) => format!("on, authorized until {until}"),
     }
-}
-
-/// `s` with control characters escaped, so a name cannot drive the terminal.
-fn safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -1041,12 +1041,24 @@ pub fn table<const N: usize>(
             })
             .collect()
     }));
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| all.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+    aligned(&all)
+}
+
+/// Rows of equal length in columns as wide as their widest cell, two spaces apart.
+pub(crate) fn aligned<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let columns = rows.first().map_or(0, |r| r.as_ref().len());
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.as_ref()[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
-    for row in &all {
+    for row in rows {
         let line: Vec<String> = row
+            .as_ref()
             .iter()
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
