@@ -10,10 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use zeroize::Zeroizing;
 
@@ -428,75 +425,15 @@ pub fn tls_config(
                      passphrases included"
                 );
             }
-            Ok(
-                rustls::ClientConfig::builder_with_provider(provider.clone())
-                    .with_safe_default_protocol_versions()
-                    .expect("aws-lc-rs supports the default versions")
-                    // Deliberately unverified: asked for by name, or for `profile add` to show the
-                    // certificate before anything but a public request is sent.
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(AnyCert { provider, seen }))
-                    .with_no_client_auth(),
-            )
+            // Deliberately unverified: asked for by name, or for `profile add` to show the
+            // certificate before anything but a public request is sent.
+            Ok(strongroom_client::pin::end_entity_tls(move |der| {
+                if let Some(seen) = &seen {
+                    *seen.lock().expect("not poisoned") = Some(der.to_vec());
+                }
+                Ok(())
+            }))
         }
-    }
-}
-
-/// Accepts any certificate (still checking that the handshake is signed by its key), and
-/// records it.
-#[derive(Debug)]
-struct AnyCert {
-    provider: Arc<CryptoProvider>,
-    seen: Option<Arc<Mutex<Option<Vec<u8>>>>>,
-}
-
-impl ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Some(seen) = &self.seen {
-            *seen.lock().expect("not poisoned") = Some(end_entity.to_vec());
-        }
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 

@@ -70,19 +70,23 @@ pub fn fingerprint_of(der: &[u8]) -> String {
 /// A rustls client configuration whose only trust anchor is the pinned certificate.
 pub fn pinned_tls(fingerprint: &str) -> Result<rustls::ClientConfig, BadFingerprint> {
     let fingerprint = parse_fingerprint(fingerprint)?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(PinnedCert {
-        fingerprint,
-        provider: provider.clone(),
-    });
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("the aws-lc-rs provider supports the default protocol versions")
-        // "Dangerous" only in that it replaces CA verification: the pinned certificate is the
-        // sole trust anchor, and handshake signatures are still verified against it.
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth())
+    // "Dangerous" only in that it replaces CA verification: the pinned certificate is the
+    // sole trust anchor, and handshake signatures are still verified against it.
+    Ok(end_entity_tls(move |der| check_pinned(&fingerprint, der)))
+}
+
+/// Accepts `der` only if it is the certificate named by `fingerprint`.
+fn check_pinned(fingerprint: &[u8; 32], der: &[u8]) -> Result<(), rustls::Error> {
+    let seen = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    if seen.as_ref() == fingerprint {
+        Ok(())
+    } else {
+        Err(rustls::Error::General(format!(
+            "the server's certificate {} is not the pinned one {}",
+            format_fingerprint(seen.as_ref()),
+            format_fingerprint(fingerprint)
+        )))
+    }
 }
 
 /// A reqwest client builder, HTTPS only, pinned to the certificate; callers add their own
@@ -93,16 +97,43 @@ pub fn client_builder(fingerprint: &str) -> Result<reqwest::ClientBuilder, BadFi
         .https_only(true))
 }
 
-/// Trusts one certificate, named by the SHA-256 of its DER, whatever name or dates it has: the
-/// server's certificate is self-signed, and pinning it is how clients trust it
-/// (ARCHITECTURE.md, security model).
-#[derive(Debug)]
-struct PinnedCert {
-    fingerprint: [u8; 32],
+/// A rustls client configuration (aws-lc-rs, safe default versions, no client certificate)
+/// that decides on the server's certificate by `check` alone, with no CA, name or date
+/// checks: for a pinned self-signed certificate, or for callers that only report what the
+/// peer presents (the CLI's `--insecure-accept-any-certificate`, the appliance's TLS probe).
+/// The handshake's signatures are still verified against that certificate's key, so the peer
+/// holds the key of the certificate `check` saw.
+pub fn end_entity_tls(
+    check: impl Fn(&[u8]) -> Result<(), rustls::Error> + Send + Sync + 'static,
+) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(EndEntityCheck {
+        check: Box::new(check),
+        provider: provider.clone(),
+    });
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("the aws-lc-rs provider supports the default protocol versions")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth()
+}
+
+type CertCheck = Box<dyn Fn(&[u8]) -> Result<(), rustls::Error> + Send + Sync>;
+
+/// The verifier of [`end_entity_tls`].
+struct EndEntityCheck {
+    check: CertCheck,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for PinnedCert {
+impl std::fmt::Debug for EndEntityCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EndEntityCheck")
+    }
+}
+
+impl ServerCertVerifier for EndEntityCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -111,16 +142,7 @@ impl ServerCertVerifier for PinnedCert {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let seen = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, end_entity);
-        if seen.as_ref() == self.fingerprint {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "the server's certificate {} is not the pinned one {}",
-                format_fingerprint(seen.as_ref()),
-                format_fingerprint(&self.fingerprint)
-            )))
-        }
+        (self.check)(end_entity).map(|()| ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -193,11 +215,10 @@ mod tests {
 
     #[test]
     fn verifier_accepts_only_the_pinned_certificate() {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let fingerprint = parse_fingerprint(&fingerprint_of(b"cert one").to_lowercase()).unwrap();
-        let pinned = PinnedCert {
-            fingerprint,
-            provider,
+        let pinned = EndEntityCheck {
+            check: Box::new(move |der| check_pinned(&fingerprint, der)),
+            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
         };
         let name = ServerName::try_from("127.0.0.1").unwrap();
         let check = |der: &'static [u8]| {

@@ -8,7 +8,7 @@
 //! keeps `/session` and `/services` while stopped, so an administrator can start it again
 //! through it; the NetHSM face cannot be stopped at all.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -26,9 +26,6 @@ use crate::face::{Face, FaceError};
 #[derive(Debug)]
 pub struct Services {
     running: Vec<AtomicBool>,
-    /// How often each was restarted (`actions/restart`), for a service that reopens what it
-    /// holds when this changes (the syslog forwarder's connections).
-    restarts: Vec<AtomicU64>,
 }
 
 impl Default for Services {
@@ -36,7 +33,6 @@ impl Default for Services {
     fn default() -> Self {
         Self {
             running: SERVICES.iter().map(|_| AtomicBool::new(true)).collect(),
-            restarts: SERVICES.iter().map(|_| AtomicU64::new(0)).collect(),
         }
     }
 }
@@ -88,11 +84,6 @@ impl Services {
         index(id).is_some_and(|i| self.running[i].load(Ordering::Relaxed))
     }
 
-    /// How often the service `id` was restarted since the server started.
-    pub fn restarts(&self, id: &str) -> u64 {
-        index(id).map_or(0, |i| self.restarts[i].load(Ordering::Relaxed))
-    }
-
     /// Records a change the core has committed.
     pub fn set_running(&self, id: &str, running: bool) {
         if let Some(i) = index(id) {
@@ -101,13 +92,10 @@ impl Services {
         }
     }
 
-    /// Records a restart the core has committed (the service runs).
+    /// Records a restart the core has committed: the service runs. What a restart reopens
+    /// is the service's own business (the syslog forwarder's is `syslog::restart`).
     pub fn restarted(&self, id: &str) {
-        if let Some(i) = index(id) {
-            self.running[i].store(true, Ordering::Relaxed);
-            self.restarts[i].fetch_add(1, Ordering::Relaxed);
-            follow(id, true);
-        }
+        self.set_running(id, true);
     }
 }
 
@@ -213,7 +201,6 @@ mod tests {
         assert!(s.is_running("strongroom"));
         s.restarted("backup-client");
         assert!(s.is_running("backup-client"));
-        assert_eq!(s.restarts("backup-client"), 1);
         assert!(!s.is_running("no-such-service"));
     }
 }
