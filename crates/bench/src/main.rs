@@ -33,6 +33,10 @@
 //! cache holds; then the raw in-process aws-lc rates of the same signatures, and the ratios
 //! of the HTTPS rates to `POST /random` and to the raw rates.
 //!
+//! With `--soak-secs N`, a soak on the same server (`soak.rs`): N seconds of a mixed load over
+//! the three faces and the key operations, with every operation's figures, the mix's req/s and
+//! p99, and the server's peak memory; any failed request fails the bench.
+//!
 //! Then, unless `--skip-backup`, the backup/restore section (`backup.rs`): for each
 //! `--backup-users` size, a fresh server filled with that many users is backed up, the file
 //! restored on a second fresh server, and the times, file size and server memory reported,
@@ -47,6 +51,7 @@ mod memory;
 mod nginx;
 mod phase;
 mod server;
+mod soak;
 mod table;
 mod tls;
 
@@ -119,6 +124,10 @@ struct Args {
         conflicts_with = "skip_backup"
     )]
     backup_users: Vec<u64>,
+    /// After the request phases (and the key section), a soak of this many seconds: a mixed
+    /// load over every face and the key operations, failing on any error (`soak.rs`).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    soak_secs: u64,
 }
 
 fn main() -> ExitCode {
@@ -311,6 +320,13 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
         Some(keys::run(&api, &client, load, &operator_id, random_32, &mut reports).await?)
     };
 
+    let soak = if args.soak_secs > 0 {
+        let duration = Duration::from_secs(args.soak_secs);
+        Some(soak::run(&api, &client, load, &operator_id, duration).await?)
+    } else {
+        None
+    };
+
     let random_labels: Vec<String> = random_phases
         .iter()
         .map(|(length, _)| format!("random({length})/alive"))
@@ -347,6 +363,9 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
             &random_phases[0].1,
         ),
     );
+    if let Some(soak) = &soak {
+        soak::print(soak)?;
+    }
     // The request phases' server is done; the backup section starts its own.
     drop(client);
     drop(server);

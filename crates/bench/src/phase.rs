@@ -129,6 +129,78 @@ pub async fn run(client: &Client, phase: &Phase, load: Load) -> anyhow::Result<R
     Ok(Report::new(phase, total, elapsed))
 }
 
+/// Runs `phases` as one mixed load: `load.concurrency` tasks, each sending the phases' requests
+/// in turn (task `i` starting at phase `i`, so every phase is in flight at every moment). Returns
+/// one report per phase and one for the whole mix; every report has the mix's window, so each
+/// phase's rate is its share of the mix's throughput.
+pub async fn run_mixed(
+    client: &Client,
+    name: &str,
+    phases: &[Phase],
+    load: Load,
+) -> anyhow::Result<(Vec<Report>, Report)> {
+    anyhow::ensure!(!phases.is_empty(), "a mixed load needs at least one phase");
+    let begin = Instant::now();
+    let measure_from = begin + load.warmup;
+    let stop_at = measure_from + load.duration;
+    let phases: Arc<Vec<Phase>> = Arc::new(phases.to_vec());
+
+    let mut tasks = Vec::with_capacity(load.concurrency);
+    for task in 0..load.concurrency.max(1) {
+        let client = client.clone();
+        let phases = phases.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tallies: Vec<Tally> = phases.iter().map(|_| Tally::default()).collect();
+            for turn in task.. {
+                let start = Instant::now();
+                if start >= stop_at {
+                    break;
+                }
+                let i = turn % phases.len();
+                let outcome = send(&client, &phases[i].build, phases[i].expected).await;
+                let latency = start.elapsed();
+                if start < measure_from {
+                    continue;
+                }
+                match outcome {
+                    Ok(()) => tallies[i].latencies.push(latency),
+                    Err((kind, detail)) => tallies[i].error(kind, || detail),
+                }
+            }
+            tallies
+        }));
+    }
+
+    let mut totals: Vec<Tally> = phases.iter().map(|_| Tally::default()).collect();
+    for task in tasks {
+        for (total, tally) in totals.iter_mut().zip(task.await?) {
+            total.merge(tally);
+        }
+    }
+    let elapsed = Instant::now().saturating_duration_since(measure_from);
+    let mut whole = Tally::default();
+    let mut reports = Vec::with_capacity(phases.len());
+    for (phase, tally) in phases.iter().zip(totals) {
+        let report = Report::new(phase, tally, elapsed);
+        whole.latencies.extend_from_slice(&report.latencies);
+        for (kind, n) in &report.errors {
+            *whole
+                .errors
+                .entry(format!("{}: {kind}", phase.name))
+                .or_default() += n;
+        }
+        if whole.first_error.is_none() {
+            whole.first_error = report
+                .first_error
+                .as_ref()
+                .map(|e| format!("{}: {e}", phase.name));
+        }
+        reports.push(report);
+    }
+    let endpoint = format!("{} operations in turn", phases.len());
+    Ok((reports, Report::named(name, &endpoint, whole, elapsed)))
+}
+
 /// Sends one request and reads its whole body (so that the connection can be reused).
 async fn send(
     client: &Client,
@@ -176,11 +248,15 @@ pub struct Report {
 }
 
 impl Report {
-    fn new(phase: &Phase, mut tally: Tally, elapsed: Duration) -> Report {
+    fn new(phase: &Phase, tally: Tally, elapsed: Duration) -> Report {
+        Report::named(&phase.name, &phase.endpoint, tally, elapsed)
+    }
+
+    fn named(name: &str, endpoint: &str, mut tally: Tally, elapsed: Duration) -> Report {
         tally.latencies.sort_unstable();
         Report {
-            name: phase.name.clone(),
-            endpoint: phase.endpoint.clone(),
+            name: name.to_owned(),
+            endpoint: endpoint.to_owned(),
             ok: tally.latencies.len() as u64,
             errors: tally.errors,
             first_error: tally.first_error,
