@@ -177,7 +177,8 @@ async fn the_console_pages_in_a_browser() {
         serde_json::json!([{"host": "127.0.0.1", "port": port, "protocol": "UDP"}])
     );
     let time = get("/appliance/settings/time").await;
-    assert_eq!(time["synchronization"]["mode"], "DISABLED");
+    assert_eq!(time["zone"], "Europe/Berlin");
+    assert_eq!(time["synchronization"]["mode"], "HOST");
     let bundles = get("/support-bundles").await;
     assert_eq!(bundles["list"], serde_json::json!([]));
     let clients = s
