@@ -75,6 +75,9 @@ const cert = certificateFor(publicPem);
 await page.getByLabel('Upload a certificate (PEM)').fill(cert);
 await page.getByRole('button', { name: 'Store certificate' }).click();
 await see(`Certificate of ${KEY} stored.`);
+// A key holds one certificate: no second one is offered until this one is deleted.
+await see('A key holds one certificate: delete this one to store another.');
+if (await page.getByLabel('Upload a certificate (PEM)').count()) fail('a second certificate is offered');
 await page.waitForFunction(() => [...document.querySelectorAll('textarea.pem')].some((t) => t.value.includes('BEGIN CERTIFICATE')));
 await check('keys');
 await page.getByRole('button', { name: 'Delete certificate' }).click();

@@ -171,14 +171,19 @@ function KeyDetail(props: { id: string; session: Session; onDeleted: (message: s
       const type = r.headers.get('content-type') ?? '';
       const bytes = new Uint8Array(await r.arrayBuffer());
       const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-      return type.includes('pem') || text.startsWith('-----BEGIN')
-        ? text
-        : `${bytes.length} bytes (${type || 'binary'}), not PEM`;
+      return {
+        text:
+          type.includes('pem') || text.startsWith('-----BEGIN')
+            ? text
+            : `${bytes.length} bytes (${type || 'binary'}), not PEM`,
+      };
     } catch (e) {
-      if (e instanceof ApiError && e.status === 404) return null;
+      // 404: the key has no certificate (the key itself was just listed).
+      if (e instanceof ApiError && e.status === 404) return { text: null };
       throw e;
     }
   }, [id]);
+  const stored = cert.data?.text ?? null;
   const [upload, setUpload] = useState('');
   const [outcome, busy, act] = useAction();
   const pemId = `public-${id}`;
@@ -204,13 +209,13 @@ function KeyDetail(props: { id: string; session: Session; onDeleted: (message: s
       )}
       <h3>Certificate</h3>
       {cert.error && <p class="error">{cert.error}</p>}
-      {cert.data === null && !cert.error && <p>No certificate is stored with this key.</p>}
-      {cert.data !== null && (
+      {cert.data && stored === null && <p>No certificate is stored with this key.</p>}
+      {stored !== null && (
         <>
           <label for={certId} class="visually-hidden">
             Certificate of {id}
           </label>
-          <textarea id={certId} class="pem" readOnly rows={6} value={cert.data} />
+          <textarea id={certId} class="pem" readOnly rows={6} value={stored} />
           {admin && (
             <button
               type="button"
@@ -228,7 +233,10 @@ function KeyDetail(props: { id: string; session: Session; onDeleted: (message: s
           )}
         </>
       )}
-      {admin && (
+      {admin && stored !== null && (
+        <p class="hint">A key holds one certificate: delete this one to store another.</p>
+      )}
+      {admin && cert.data && stored === null && (
         <form
           onSubmit={act(async () => {
             const data = upload.trim();
@@ -240,7 +248,7 @@ function KeyDetail(props: { id: string; session: Session; onDeleted: (message: s
           })}
         >
           <div class="field">
-            <label for={uploadId}>{cert.data === null ? 'Upload a certificate (PEM)' : 'Replace the certificate (PEM)'}</label>
+            <label for={uploadId}>Upload a certificate (PEM)</label>
             <textarea
               id={uploadId}
               class="pem"

@@ -161,7 +161,10 @@ mod tests {
         let json = m.to_flat_json("Operational");
         assert_eq!(json["http_requests_total.nethsm.2xx"], "2");
         assert_eq!(json["http_requests_total.nethsm.4xx"], "1");
-        assert_eq!(json["http_request_duration_microseconds_total.nethsm"], "6000");
+        assert_eq!(
+            json["http_request_duration_microseconds_total.nethsm"],
+            "6000"
+        );
         assert_eq!(json["state"], "Operational");
         assert!(json.values().all(|v| v.is_string()));
         let text = m.to_prometheus("Operational");

@@ -21,7 +21,12 @@ async fn metrics(s: &Server) -> serde_json::Map<String, Value> {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap().as_object().unwrap().clone()
+    r.json::<Value>()
+        .await
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .clone()
 }
 
 fn number(m: &serde_json::Map<String, Value>, key: &str) -> u64 {
@@ -51,11 +56,7 @@ async fn the_metrics_sum_the_time_spent_answering_per_face() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let _ = s
-        .appliance(Method::GET, "/appliance")
-        .send()
-        .await
-        .unwrap();
+    let _ = s.appliance(Method::GET, "/appliance").send().await.unwrap();
     let after = metrics(&s).await;
     assert!(number(&after, "http_request_duration_microseconds_total.nethsm") > spent);
     assert!(
@@ -159,7 +160,10 @@ async fn the_console_pages_in_a_browser() {
     assert_eq!(r.status(), 404);
     let key = s.admin_json("/keys/conkey2").await;
     assert_eq!(key["type"], "RSA");
-    assert_eq!(s.admin_json("/users/op2/tags").await, serde_json::json!(["blue"]));
+    assert_eq!(
+        s.admin_json("/users/op2/tags").await,
+        serde_json::json!(["blue"])
+    );
     let namespaces = s.admin_json("/namespaces").await;
     assert_eq!(namespaces, serde_json::json!([{"id": "ns1"}]));
     let sid = s.admin_session().await;
