@@ -37,6 +37,25 @@ await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
 // Not in a cluster: the members' route answers so, and the dashboard says it plainly.
 await see('Single node: this node is not in a cluster.');
 await check('dashboard-admin');
+// In a cluster the members are listed. This node is in none, so the browser is handed the
+// spec's example answer (ClusterMemberList) for this one request, to check how it is shown.
+await page.route('**/api/v1/cluster/members', (route) =>
+  route.fulfill({
+    status: 200,
+    contentType: 'application/json',
+    body: JSON.stringify([
+      { id: '8e9e05c52164694d', name: 'default', urls: ['https://192.168.1.1:2380'], learner: false },
+      { id: '91bc3c398fb3c146', name: 'node2', urls: ['https://192.168.1.2:2380'], learner: true, healthy: false },
+    ]),
+  }),
+);
+await page.reload();
+await page.getByRole('row', { name: /default.*8e9e05c52164694d.*192\.168\.1\.1:2380.*voting member.*not reported/ }).waitFor();
+await page.getByRole('row', { name: /node2.*learner.*unhealthy/ }).waitFor();
+await check('dashboard-cluster');
+await page.unroute('**/api/v1/cluster/members');
+await page.reload();
+await see('Single node: this node is not in a cluster.');
 
 // Keys: generate one (an RSA length first must be one of the offered ones), see its public
 // key, store a certificate (a foreign one first is refused), delete it, delete the key.

@@ -114,6 +114,7 @@ async fn the_console_pages_in_a_browser() {
     );
     for page in [
         "dashboard-admin",
+        "dashboard-cluster",
         "keys",
         "users-namespaces",
         "admin",
