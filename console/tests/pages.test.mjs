@@ -229,6 +229,14 @@ await page.waitForFunction((before) => document.querySelector('[role=timer]')?.t
 await page.getByRole('button', { name: 'Ask the restore decision for db2' }).click();
 await see('allowed (authorized');
 await check('clients-authorized');
+// Ending it (with the passkey, as backup software does) stops the countdown.
+await page.getByLabel('Operation').selectOption('END');
+await page.getByLabel('Passkey', { exact: true }).fill('db2 passkey');
+await page.getByRole('button', { name: 'Apply' }).click();
+await see('Restore authorization ended.');
+await page.getByRole('timer').waitFor({ state: 'detached' });
+await page.getByRole('button', { name: 'Ask the restore decision for db2' }).click();
+await see('refused (passkey-required)');
 await signOut();
 
 // A namespace's Administrator sees no administration and no namespaces.
