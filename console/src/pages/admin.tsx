@@ -316,7 +316,8 @@ function SupportBundles() {
     <Card title="Support bundles" wide>
       <p>
         A support bundle holds the appliance’s state, configuration, metrics and recent logs for
-        a support case; it holds no secret.
+        a support case; it holds no secret. Bundles are kept in memory: the last 5 made since the
+        server started.
       </p>
       <button
         type="button"
