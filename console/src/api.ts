@@ -50,6 +50,8 @@ async function messageOf(r: Response): Promise<string> {
 export interface RequestOptions {
   json?: unknown;
   accept?: string;
+  /// A body that is not JSON (a certificate), sent with this media type.
+  body?: { type: string; data: string };
 }
 
 export async function request(method: string, path: string, opts: RequestOptions = {}) {
@@ -59,6 +61,9 @@ export async function request(method: string, path: string, opts: RequestOptions
   if (opts.json !== undefined) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(opts.json);
+  } else if (opts.body) {
+    headers['Content-Type'] = opts.body.type;
+    body = opts.body.data;
   }
   const r = await fetch(path, {
     method,
@@ -128,4 +133,12 @@ export function base64(text: string): string {
   let binary = '';
   bytes.forEach((b) => (binary += String.fromCharCode(b)));
   return btoa(binary);
+}
+
+/// How far the appliance's clock is ahead of this browser's, in milliseconds, from the Date
+/// header of an answer: times the appliance reports (the end of a restore authorization) are
+/// on its clock, and a countdown shown here must not depend on this computer's clock.
+export function clockOffset(r: Response): number {
+  const date = Date.parse(r.headers.get('date') ?? '');
+  return Number.isNaN(date) ? 0 : date - Date.now();
 }

@@ -23,14 +23,18 @@ import { Clients } from './pages/clients';
 import { Audit } from './pages/audit';
 import { Backup } from './pages/backup';
 import { Password } from './pages/password';
+import { Keys } from './pages/keys';
+import { Administration } from './pages/admin';
 
 const PAGES = [
   { path: 'dashboard', title: 'Dashboard', page: Dashboard },
   { path: 'users', title: 'Users', page: Users },
+  { path: 'keys', title: 'Keys', page: Keys },
   { path: 'clients', title: 'Backup clients', page: Clients },
   { path: 'audit', title: 'Audit trail', page: Audit },
   { path: 'backup', title: 'Backup', page: Backup },
   { path: 'password', title: 'Appliance password', page: Password },
+  { path: 'admin', title: 'Administration', page: Administration },
 ] as const;
 
 function currentPath() {

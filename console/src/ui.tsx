@@ -137,3 +137,54 @@ export function useAction(): [
   };
   return [outcome, busy, act];
 }
+
+/// Hands bytes fetched with the session (a download link cannot carry the CSRF header) to the
+/// browser as a file to save.
+export function saveFile(parts: BlobPart[], name: string, type = 'application/octet-stream') {
+  const url = URL.createObjectURL(new Blob(parts, { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/// Reads an answer's body in chunks, reporting the bytes received so far (for a progress bar).
+export async function readAll(r: Response, progress: (received: number) => void): Promise<Uint8Array[]> {
+  const reader = r.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let count = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    count += value.length;
+    progress(count);
+  }
+  return chunks;
+}
+
+export function size(bytes: number) {
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/// A length of time for people: 1 d 2 h 3 min 4 s.
+export function duration(seconds: number) {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return [d && `${d} d`, (d || h) && `${h} h`, `${m} min`, `${seconds % 60} s`]
+    .filter(Boolean)
+    .join(' ');
+}
+
+export function Figure({ label, value }: { label: string; value: string }) {
+  return (
+    <div class="figure">
+      <dt>{label}</dt>
+      <dd>{value}</dd>
+    </div>
+  );
+}

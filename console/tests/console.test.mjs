@@ -3,93 +3,14 @@
 // and passphrases in the environment). Each page is checked with axe-core (no serious or
 // critical violation), screenshotted into STRONGROOM_SCREENSHOTS, and any Content-Security-
 // Policy violation the browser reports fails the run.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, request } from 'playwright-core';
-import AxeBuilder from '@axe-core/playwright';
-
-const BASE = process.env.STRONGROOM_URL;
-const ADMIN = process.env.STRONGROOM_ADMIN_PASSPHRASE;
-const UNLOCK = process.env.STRONGROOM_UNLOCK_PASSPHRASE;
-const SHOTS = process.env.STRONGROOM_SCREENSHOTS ?? 'target/console-screenshots';
-// What the server printed at start, from its own digest of the certificate: the browser's
-// (WebCrypto over the PEM it fetched) must agree.
-const FINGERPRINT = process.env.STRONGROOM_FINGERPRINT;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-if (!BASE || !ADMIN || !UNLOCK) throw new Error('STRONGROOM_URL and the passphrases must be set');
-mkdirSync(SHOTS, { recursive: true });
+import { request } from 'playwright-core';
+import { ADMIN, BASE, FINGERPRINT, SHOTS, UNLOCK, fail, launch } from './browser.mjs';
 
 const BACKUP_USER = 'backup1';
 const BACKUP_PASS = 'backup user passphrase 1';
-const TIMEOUT = 30_000;
 
-function fail(message) {
-  throw new Error(message);
-}
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  // The tests run as root in a container, where chromium's sandbox cannot start.
-  args: ['--no-sandbox'],
-});
-// The server's certificate is self-signed; the Rust side pins it, the browser is told to
-// accept it (the page is still a secure context, so Secure cookies and WebCrypto work).
-const context = await browser.newContext({
-  ignoreHTTPSErrors: true,
-  acceptDownloads: true,
-  viewport: { width: 1280, height: 900 },
-});
-context.setDefaultTimeout(TIMEOUT);
-const page = await context.newPage();
-const cspViolations = [];
-page.on('console', (m) => {
-  if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-});
-page.on('pageerror', (e) => cspViolations.push(`page error: ${e.message}`));
-page.on('dialog', (d) => d.accept());
-
-async function check(name) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  if (serious.length) {
-    fail(
-      `axe on ${name}: ${serious
-        .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
-        .join('; ')}`,
-    );
-  }
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  // Readable at a phone's width: nothing wider than the screen but inside scrolling tables.
-  await page.setViewportSize({ width: 360, height: 800 });
-  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
-  await page.screenshot({ path: join(SHOTS, `${name}-narrow.png`), fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 900 });
-  if (wide > 360) fail(`${name} is ${wide} px wide at 360 px`);
-  console.log(`ok: ${name} (axe: ${results.violations.length} minor or moderate)`);
-}
-
-async function see(text) {
-  await page.getByText(text).first().waitFor();
-}
-
-async function open(path, title) {
-  await page.getByRole('link', { name: title, exact: true }).click();
-  await page.getByRole('heading', { level: 1, name: title }).waitFor();
-  if (!page.url().endsWith(`#/${path}`)) fail(`${title} is at ${page.url()}`);
-}
-
-async function signIn(user, passphrase) {
-  await page.getByRole('heading', { name: 'Sign in to Strongroom' }).waitFor();
-  await page.getByLabel('User id').fill(user);
-  await page.getByLabel('Passphrase').fill(passphrase);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
-async function signOut() {
-  await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.getByRole('heading', { name: 'Sign in to Strongroom' }).waitFor();
-}
+const { context, page, check, see, open, signIn, signOut, finish } = await launch();
 
 await page.goto(`${BASE}/console/`);
 
@@ -259,9 +180,10 @@ await open('dashboard', 'Dashboard');
 await page.getByText(/^\d+\.\d\d per second$/).first().waitFor();
 await page.getByRole('img', { name: 'Requests per second, last minutes' }).waitFor();
 await page.getByRole('img', { name: 'Errors per second, last minutes' }).waitFor();
+await page.getByRole('img', { name: 'Mean latency, last minutes' }).waitFor();
+await page.getByText(/^\d+\.\d\d ms$/).first().waitFor();
 await check('dashboard-metrics');
 await signOut();
 
-if (cspViolations.length) fail(`the browser reported: ${cspViolations.join('; ')}`);
-await browser.close();
+await finish();
 console.log('console: all checks passed');

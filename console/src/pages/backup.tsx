@@ -2,12 +2,8 @@
 // backup passphrase (PUT /config/backup-passphrase, an Administrator).
 import { useState } from 'preact/hooks';
 import { NETHSM, send, request } from '../api';
-import { Card, Field, Message, useAction } from '../ui';
+import { Card, Field, Message, readAll, saveFile, size, useAction } from '../ui';
 import type { PageProps } from './dashboard';
-
-function size(bytes: number) {
-  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
 
 function Download() {
   const [received, setReceived] = useState<number | null>(null);
@@ -22,24 +18,9 @@ function Download() {
           const r = await request('POST', `${NETHSM}/system/backup`, { accept: 'application/octet-stream' });
           const length = Number(r.headers.get('content-length')) || null;
           setTotal(length);
-          const reader = r.body!.getReader();
-          const chunks: Uint8Array[] = [];
-          let count = 0;
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            chunks.push(value);
-            count += value.length;
-            setReceived(count);
-          }
-          const url = URL.createObjectURL(new Blob(chunks as BlobPart[], { type: 'application/octet-stream' }));
-          const a = document.createElement('a');
-          a.href = url;
-          a.download = `strongroom-backup-${new Date().toISOString().replace(/[:.]/g, '-')}.bin`;
-          document.body.appendChild(a);
-          a.click();
-          a.remove();
-          setTimeout(() => URL.revokeObjectURL(url), 60_000);
+          const chunks = await readAll(r, setReceived);
+          const count = chunks.reduce((n, c) => n + c.length, 0);
+          saveFile(chunks as BlobPart[], `strongroom-backup-${new Date().toISOString().replace(/[:.]/g, '-')}.bin`);
           return `Backup downloaded (${size(count)}).`;
         })}
       >

@@ -1,8 +1,8 @@
 // Backup clients (Strongroom's /clients, root Administrator), their passkeys (set through the
 // backup-client face, as backup software does) and the restore decision for each.
-import { useState } from 'preact/hooks';
-import { BACKUP_CLIENT, STRONGROOM, base64, getJson, send } from '../api';
-import { Card, Field, Message, Select, useAction, useLoad } from '../ui';
+import { useEffect, useState } from 'preact/hooks';
+import { BACKUP_CLIENT, STRONGROOM, base64, clockOffset, getJson, request, send } from '../api';
+import { Card, Field, Message, Select, duration, useAction, useLoad } from '../ui';
 import type { PageProps } from './dashboard';
 
 interface Client {
@@ -20,11 +20,43 @@ interface Decision {
   authorizedUntil?: string;
 }
 
-function passkeyState(c: Client) {
-  if (!c.passkey.enabled) return 'none';
-  return c.passkey.authorizedUntil
-    ? `set; restores authorized until ${new Date(c.passkey.authorizedUntil).toLocaleString()}`
-    : 'set';
+/// The appliance's time now, by this browser's clock corrected by the offset the appliance's
+/// answers showed, ticking every second while the page is open.
+function useApplianceNow(offset: number) {
+  const [now, setNow] = useState(() => Date.now() + offset);
+  useEffect(() => {
+    setNow(Date.now() + offset);
+    const timer = setInterval(() => setNow(Date.now() + offset), 1000);
+    return () => clearInterval(timer);
+  }, [offset]);
+  return now;
+}
+
+/// A restore authorization's time left, counted down; its end is on the appliance's clock.
+function TimeLeft({ until, now }: { until: string; now: number }) {
+  const end = Date.parse(until);
+  const left = Math.ceil((end - now) / 1000);
+  if (left <= 0) return <span>restore authorization ended {new Date(end).toLocaleString()}</span>;
+  return (
+    <span>
+      restores authorized:{' '}
+      <span class="countdown" role="timer" aria-label={`Restore authorization time left: ${duration(left)}`}>
+        {duration(left)} left
+      </span>{' '}
+      (until {new Date(end).toLocaleString()})
+    </span>
+  );
+}
+
+function PasskeyState({ c, now }: { c: Client; now: number }) {
+  if (!c.passkey.enabled) return <>none</>;
+  return c.passkey.authorizedUntil ? (
+    <>
+      set; <TimeLeft until={c.passkey.authorizedUntil} now={now} />
+    </>
+  ) : (
+    <>set</>
+  );
 }
 
 interface PasskeyReply {
@@ -32,7 +64,11 @@ interface PasskeyReply {
 }
 
 export function Clients(_: PageProps) {
-  const clients = useLoad(() => getJson<{ clients: Client[] }>(`${STRONGROOM}/clients`).then((r) => r.clients));
+  const clients = useLoad(async () => {
+    const r = await request('GET', `${STRONGROOM}/clients`);
+    return { offset: clockOffset(r), list: ((await r.json()) as { clients: Client[] }).clients };
+  });
+  const now = useApplianceNow(clients.data?.offset ?? 0);
   const [name, setName] = useState('');
   const [hostName, setHostName] = useState('');
   const [owners, setOwners] = useState('');
@@ -43,7 +79,7 @@ export function Clients(_: PageProps) {
   const [confirmPasskey, setConfirmPasskey] = useState('');
   const [decisions, setDecisions] = useState<Record<number, Decision>>({});
   const [outcome, busy, act] = useAction();
-  const list = clients.data ?? [];
+  const list = clients.data?.list ?? [];
   const chosen = target || (list[0] ? String(list[0].id) : '');
 
   return (
@@ -73,7 +109,9 @@ export function Clients(_: PageProps) {
                       <th scope="row">{c.name}</th>
                       <td>{c.hostName}</td>
                       <td>{c.owners.join(', ') || '—'}</td>
-                      <td>{passkeyState(c)}</td>
+                      <td>
+                        <PasskeyState c={c} now={now} />
+                      </td>
                       <td>
                         {d && (
                           <span class={d.allowed ? 'ok' : 'error'}>
@@ -149,13 +187,22 @@ export function Clients(_: PageProps) {
         <Card title="Client passkey">
           <form
             onSubmit={act(async () => {
-              const request: Record<string, string> = { passkeyOpType: op };
-              if (current) request.currentPasskey = base64(current);
-              if (passkey) request.newPasskey = base64(passkey);
-              if (confirmPasskey) request.confirmPasskey = base64(confirmPasskey);
-              const reply = await send<PasskeyReply>('POST', `${BACKUP_CLIENT}/client/${chosen}/passkey`, {
-                App_SetPasskeyRequest: request,
-              });
+              const authorize = op === 'AUTHORIZE' || op === 'END';
+              const body: Record<string, unknown> = {};
+              if (authorize) {
+                // As backup software opens (or closes) a restore window with the passkey.
+                body.App_AuthorizeForRestoreRequest = {
+                  passkey: base64(current),
+                  passkeySettings: { enableAuthorizeForRestore: op === 'AUTHORIZE' },
+                };
+              } else {
+                const change: Record<string, string> = { passkeyOpType: op };
+                if (current) change.currentPasskey = base64(current);
+                if (passkey) change.newPasskey = base64(passkey);
+                if (confirmPasskey) change.confirmPasskey = base64(confirmPasskey);
+                body.App_SetPasskeyRequest = change;
+              }
+              const reply = await send<PasskeyReply>('POST', `${BACKUP_CLIENT}/client/${chosen}/passkey`, body);
               if (reply?.error && reply.error.errorCode !== 0) {
                 throw new Error(reply.error.errorMessage ?? `passkey refused (code ${reply.error.errorCode})`);
               }
@@ -163,6 +210,8 @@ export function Clients(_: PageProps) {
               setPasskey('');
               setConfirmPasskey('');
               clients.reload();
+              if (op === 'AUTHORIZE') return 'Restores authorized.';
+              if (op === 'END') return 'Restore authorization ended.';
               return 'Passkey updated.';
             })}
           >
@@ -180,11 +229,13 @@ export function Clients(_: PageProps) {
                 ['CREATE', 'Set a passkey'],
                 ['EDIT', 'Change the passkey'],
                 ['DISABLE', 'Remove the passkey'],
+                ['AUTHORIZE', 'Authorize restores'],
+                ['END', 'End the restore authorization'],
               ]}
             />
             {op !== 'CREATE' && (
               <Field
-                label="Current passkey"
+                label={op === 'AUTHORIZE' || op === 'END' ? 'Passkey' : 'Current passkey'}
                 type="password"
                 value={current}
                 onInput={setCurrent}
@@ -192,7 +243,7 @@ export function Clients(_: PageProps) {
                 required
               />
             )}
-            {op !== 'DISABLE' && (
+            {(op === 'CREATE' || op === 'EDIT') && (
               <>
                 <Field
                   label="New passkey"

@@ -2,34 +2,17 @@
 // the signed-in account's role: what the role may not read says so rather than guessing.
 import { useEffect, useState } from 'preact/hooks';
 import { APPLIANCE, NETHSM, type Session, describe, getJson, request, send } from '../api';
-import { Card, Message, useAction, useLoad } from '../ui';
+import { Card, Figure, Message, duration, useAction, useLoad } from '../ui';
+import { Cluster } from './cluster';
 
 export interface PageProps {
   session: Session;
   onLocked: () => void;
 }
 
-function Figure({ label, value }: { label: string; value: string }) {
-  return (
-    <div class="figure">
-      <dt>{label}</dt>
-      <dd>{value}</dd>
-    </div>
-  );
-}
-
 function show<T>(l: { data: T | null; error: string | null }, f: (d: T) => string) {
   if (l.error) return `not available: ${l.error}`;
   return l.data === null ? 'loading…' : f(l.data);
-}
-
-function duration(seconds: number) {
-  const d = Math.floor(seconds / 86400);
-  const h = Math.floor((seconds % 86400) / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  return [d && `${d} d`, (d || h) && `${h} h`, `${m} min`, `${seconds % 60} s`]
-    .filter(Boolean)
-    .join(' ');
 }
 
 /// The SHA-256 fingerprint of the served certificate, as `openssl x509 -fingerprint -sha256`.
@@ -45,31 +28,44 @@ interface Sample {
   at: number;
   requests: number;
   errors: number;
+  micros: number;
 }
 
 function totals(m: Metrics) {
   let requests = 0;
   let errors = 0;
+  let micros = 0;
   for (const [key, value] of Object.entries(m)) {
-    if (!key.startsWith('http_requests_total.')) continue;
     const n = Number(value) || 0;
+    // The time spent answering, summed over every request (docs/admin-api.md).
+    if (key.startsWith('http_request_duration_microseconds_total.')) micros += n;
+    if (!key.startsWith('http_requests_total.')) continue;
     requests += n;
     if (key.endsWith('.4xx') || key.endsWith('.5xx')) errors += n;
   }
-  return { requests, errors };
+  return { requests, errors, micros };
 }
 
-/// A line of the last rates, drawn as SVG attributes (the CSP allows no inline style).
-function Sparkline({ values, label }: { values: number[]; label: string }) {
+/// A line of the last readings, drawn as SVG attributes (the CSP allows no inline style),
+/// with the scale's top written in its corner.
+function Sparkline({ values, label, unit }: { values: number[]; label: string; unit: string }) {
   const w = 240;
   const h = 48;
-  const max = Math.max(1, ...values);
+  const top = 12;
+  const max = Math.max(1e-9, ...values);
   const step = values.length > 1 ? w / (values.length - 1) : w;
-  const points = values.map((v, i) => `${(i * step).toFixed(1)},${(h - (v / max) * h).toFixed(1)}`);
+  const points = values.map((v, i) => `${(i * step).toFixed(1)},${(h - (v / max) * (h - top)).toFixed(1)}`);
+  const id = `chart-${label.replace(/\W+/g, '-').toLowerCase()}`;
   return (
-    <svg class="spark" viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-label={label}>
-      <polyline fill="none" stroke="currentColor" stroke-width="2" points={points.join(' ')} />
-    </svg>
+    <figure class="chart">
+      <svg class="spark" viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-labelledby={id}>
+        <text x="0" y="10" font-size="10" fill="currentColor">
+          {`max ${max < 10 ? max.toFixed(2) : max.toFixed(0)} ${unit}`}
+        </text>
+        <polyline fill="none" stroke="currentColor" stroke-width="2" points={points.join(' ')} />
+      </svg>
+      <figcaption id={id}>{label}</figcaption>
+    </figure>
   );
 }
 
@@ -101,7 +97,7 @@ function Rates({ session }: { session: Session }) {
   if (session.role !== 'Metrics') {
     return (
       <p>
-        The request and error rates come from the metrics, which only a Metrics account may read:
+        The request and error rates and the latency come from the metrics, which only a Metrics account may read:
         sign in as one to see them here.
       </p>
     );
@@ -109,7 +105,13 @@ function Rates({ session }: { session: Session }) {
   if (error) return <p class="error">Metrics not available: {error}</p>;
   const rates = samples.slice(1).map((s, i) => {
     const dt = (s.at - samples[i].at) / 1000 || 1;
-    return { requests: (s.requests - samples[i].requests) / dt, errors: (s.errors - samples[i].errors) / dt };
+    const served = s.requests - samples[i].requests;
+    return {
+      requests: served / dt,
+      errors: (s.errors - samples[i].errors) / dt,
+      // The mean latency of the requests answered between the two readings.
+      latency: served > 0 ? (s.micros - samples[i].micros) / served / 1000 : 0,
+    };
   });
   const last = rates[rates.length - 1];
   const fmt = (n: number | undefined) => (n === undefined ? 'measuring…' : `${n.toFixed(2)} per second`);
@@ -119,11 +121,13 @@ function Rates({ session }: { session: Session }) {
         <Figure label="Uptime" value={uptime === null ? 'loading…' : duration(uptime)} />
         <Figure label="Requests" value={fmt(last?.requests)} />
         <Figure label="Errors (4xx and 5xx)" value={fmt(last?.errors)} />
+        <Figure label="Mean latency" value={last === undefined ? 'measuring…' : `${last.latency.toFixed(2)} ms`} />
       </dl>
       {rates.length > 1 && (
         <div class="charts">
-          <Sparkline values={rates.map((r) => r.requests)} label="Requests per second, last minutes" />
-          <Sparkline values={rates.map((r) => r.errors)} label="Errors per second, last minutes" />
+          <Sparkline values={rates.map((r) => r.requests)} label="Requests per second, last minutes" unit="/s" />
+          <Sparkline values={rates.map((r) => r.errors)} label="Errors per second, last minutes" unit="/s" />
+          <Sparkline values={rates.map((r) => r.latency)} label="Mean latency, last minutes" unit="ms" />
         </div>
       )}
     </>
@@ -183,6 +187,7 @@ export function Dashboard({ session, onLocked }: PageProps) {
       <Card title="Traffic" wide>
         <Rates session={session} />
       </Card>
+      <Cluster session={session} />
     </div>
   );
 }

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { NETHSM, getJson, send } from '../api';
 import { Card, Field, Message, Select, useAction, useLoad } from '../ui';
 import type { PageProps } from './dashboard';
+import { Namespaces, Tags, namespaceOf } from './namespaces';
 
 interface User {
   id: string;
@@ -20,7 +21,7 @@ async function loadUsers(): Promise<User[]> {
   );
 }
 
-export function Users(_: PageProps) {
+export function Users({ session }: PageProps) {
   const users = useLoad(loadUsers);
   const [id, setId] = useState('');
   const [realName, setRealName] = useState('');
@@ -41,6 +42,8 @@ export function Users(_: PageProps) {
                   <th scope="col">User id</th>
                   <th scope="col">Name</th>
                   <th scope="col">Role</th>
+                  <th scope="col">Namespace</th>
+                  <th scope="col">Tags</th>
                   <th scope="col">Actions</th>
                 </tr>
               </thead>
@@ -50,6 +53,8 @@ export function Users(_: PageProps) {
                     <th scope="row">{u.id}</th>
                     <td>{u.realName}</td>
                     <td>{u.role}</td>
+                    <td>{namespaceOf(u.id) ?? 'root'}</td>
+                    <td>{u.role === 'Operator' ? <Tags user={u.id} /> : '—'}</td>
                     <td>
                       <button
                         type="button"
@@ -116,6 +121,7 @@ export function Users(_: PageProps) {
           </button>
         </form>
       </Card>
+      {!session.namespace && <Namespaces />}
       <Message outcome={outcome} />
     </div>
   );

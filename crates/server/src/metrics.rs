@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::face::Face;
 
@@ -35,6 +35,10 @@ pub fn face_of(path: &str) -> &'static str {
 
 impl Metrics {
     pub fn inc(&self, name: &'static str, labels: &[(&'static str, &str)]) {
+        self.add(name, labels, 1);
+    }
+
+    fn add(&self, name: &'static str, labels: &[(&'static str, &str)], n: u64) {
         let series = Series {
             name,
             labels: labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
@@ -44,14 +48,22 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(series)
-            .or_insert(0) += 1;
+            .or_insert(0) += n;
     }
 
-    pub fn record_request(&self, path: &str, status: u16) {
+    pub fn record_request(&self, path: &str, status: u16, took: Duration) {
         let class = format!("{}xx", status / 100);
         self.inc(
             "http_requests_total",
             &[("face", face_of(path)), ("status_class", &class)],
+        );
+        // A sum, not a histogram: with the request counts it gives the mean latency over any
+        // interval between two readings, which is what the console's chart draws.
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.add(
+            "http_request_duration_microseconds_total",
+            &[("face", face_of(path))],
+            micros,
         );
     }
 
@@ -142,12 +154,17 @@ mod tests {
     #[test]
     fn both_renderings_show_the_same_counters() {
         let m = Metrics::default();
-        m.record_request("/api/v1/health/state", 200);
-        m.record_request("/api/v1/health/state", 200);
-        m.record_request("/api/v1/lock", 401);
+        let ms = Duration::from_millis;
+        m.record_request("/api/v1/health/state", 200, ms(2));
+        m.record_request("/api/v1/health/state", 200, ms(3));
+        m.record_request("/api/v1/lock", 401, ms(1));
         let json = m.to_flat_json("Operational");
         assert_eq!(json["http_requests_total.nethsm.2xx"], "2");
         assert_eq!(json["http_requests_total.nethsm.4xx"], "1");
+        assert_eq!(
+            json["http_request_duration_microseconds_total.nethsm"],
+            "6000"
+        );
         assert_eq!(json["state"], "Operational");
         assert!(json.values().all(|v| v.is_string()));
         let text = m.to_prometheus("Operational");
@@ -157,6 +174,9 @@ mod tests {
             )
         );
         assert!(text.contains("strongroom_state{state=\"Operational\"} 1\n"));
+        assert!(text.contains(
+            "strongroom_http_request_duration_microseconds_total{face=\"nethsm\"} 6000\n"
+        ));
         assert_eq!(
             text.matches("# TYPE strongroom_http_requests_total counter")
                 .count(),

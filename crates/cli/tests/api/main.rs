@@ -29,6 +29,7 @@ mod cluster;
 mod conformance;
 mod connections;
 mod console;
+mod console_pages;
 mod crash;
 mod crash_load;
 mod cvpysdk_interop;

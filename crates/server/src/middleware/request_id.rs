@@ -64,7 +64,7 @@ pub async fn trace_request(State(app): State<AppState>, mut req: Request, next: 
         )
     });
     app.metrics
-        .record_request(&raw_path, response.status().as_u16());
+        .record_request(&raw_path, response.status().as_u16(), started.elapsed());
     if let Ok(v) = HeaderValue::from_str(&op_id.to_string()) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
