@@ -27,6 +27,7 @@ mod clock;
 #[cfg(feature = "etcd-test")]
 mod cluster;
 mod conformance;
+mod conformance_nethsm;
 mod connections;
 mod console;
 mod console_pages;

@@ -19,8 +19,14 @@ use crate::app::AppState;
 #[serde(deny_unknown_fields)]
 pub struct Ipv6Config {
     pub cidr: String,
-    /// Required by the spec, and nullable: `null` is no gateway.
+    /// Required by the spec, and nullable: `null` is no gateway. `deserialize_with` keeps
+    /// serde from taking a missing field for `null`, as it does for a plain `Option`.
+    #[serde(deserialize_with = "nullable")]
     pub gateway: Option<String>,
+}
+
+fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
 }
 
 /// `NetworkConfigInput`.

@@ -57,3 +57,6 @@ pub fn vendor_spec(file: &str, test: &str) -> Option<PathBuf> {
 fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference")
 }
+
+/// The Nitrokey NetHSM API (the NetHSM face, `/api/v1`).
+pub const NETHSM_SPEC: &str = "nethsm-api.yaml";
