@@ -1,0 +1,416 @@
+//! Nodes that supervise their own etcd member (`[etcd.member]`, `crates/server/src/
+//! cluster_member.rs`): three servers each starting Debian's etcd as a child on loopback
+//! ports, a static bootstrap. Built only with the feature `etcd-test`
+//! (`cargo test -p strongroom --features etcd-test --test api cluster_member`).
+//!
+//! Also `/cluster/join` and `/cluster/force-new`, which this build answers with the spec's
+//! 412 and what to do instead (docs/cluster.md).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use strongroom_store::etcd::test_member::{etcd_binary, free_port};
+
+use crate::common::*;
+
+/// How long the test waits for something a process does (a restart, an exit) before failing:
+/// far above what it takes, so a loaded machine does not fail it.
+const GIVE_UP: Duration = Duration::from_secs(90);
+
+/// One node's ports and configuration file.
+struct NodePlan {
+    name: String,
+    client_port: u16,
+    peer_port: u16,
+}
+
+impl NodePlan {
+    fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
+    }
+    fn client_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+}
+
+/// Writes each node's configuration file into `dir`; returns the plans, the `--store` value
+/// and the files.
+fn plan(dir: &Path, n: usize) -> (Vec<NodePlan>, String, Vec<String>) {
+    let plans: Vec<NodePlan> = (0..n)
+        .map(|i| NodePlan {
+            name: format!("node{}", i + 1),
+            client_port: free_port(),
+            peer_port: free_port(),
+        })
+        .collect();
+    let initial = plans
+        .iter()
+        .map(|p| format!("{}={}", p.name, p.peer_url()))
+        .collect::<Vec<_>>()
+        .join(",");
+    let store = format!(
+        "etcd://{}",
+        plans
+            .iter()
+            .map(|p| format!("127.0.0.1:{}", p.client_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let files = plans
+        .iter()
+        .map(|p| {
+            let path = dir.join(format!("{}.toml", p.name));
+            std::fs::write(
+                &path,
+                format!(
+                    "[etcd.member]\nname = \"{}\"\npeer_url = \"{}\"\nclient_url = \"{}\"\n\
+                     initial_cluster = \"{initial}\"\ninitial_cluster_state = \"new\"\n\
+                     etcd_binary = \"{}\"\n",
+                    p.name,
+                    p.peer_url(),
+                    p.client_url(),
+                    etcd_binary().display()
+                ),
+            )
+            .unwrap();
+            path.display().to_string()
+        })
+        .collect();
+    (plans, store, files)
+}
+
+/// Starts every node at once: each waits at start for its member's cluster, which answers
+/// only once most members run.
+fn start_nodes(store: &str, files: &[String]) -> Vec<Server> {
+    let starting: Vec<_> = files
+        .iter()
+        .map(|file| {
+            let (store, file) = (store.to_owned(), file.clone());
+            std::thread::spawn(move || Server::start_with(&["--store", &store, "--config", &file]))
+        })
+        .collect();
+    starting.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+/// The live children of `pid` running etcd, from /proc (no zombie).
+fn etcd_children(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after its last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("");
+        let mut fields = rest.split_whitespace();
+        let (state, ppid) = (fields.next(), fields.next());
+        if comm == "etcd" && state != Some("Z") && ppid == Some(pid.to_string().as_str()) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+/// Whether process `pid` still runs (a zombie does not).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z"),
+        Err(_) => false,
+    }
+}
+
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < GIVE_UP, "{what}: not within {GIVE_UP:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("cluster member: {what}: {} ms", start.elapsed().as_millis());
+}
+
+async fn random_status(s: &Server, user: &str, pass: &str) -> u16 {
+    s.post("/random")
+        .basic_auth(user, Some(pass))
+        .json(&json!({"length": 16}))
+        .answer()
+        .await
+        .status()
+        .as_u16()
+}
+
+async fn diagnose(s: &Server) -> Value {
+    let r = s.as_admin(Method::GET, "/health/diagnose").answer().await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_nodes_each_supervising_its_own_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plans, store, files) = plan(dir.path(), 3);
+    let mut nodes = start_nodes(&store, &files);
+
+    // Each node runs exactly one etcd, its own, with its data under its data directory.
+    let mut members = Vec::new();
+    for (node, plan) in nodes.iter().zip(&plans) {
+        let children = etcd_children(node.pid());
+        assert_eq!(children.len(), 1, "{}: {children:?}", plan.name);
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", children[0])).unwrap();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        assert!(
+            cmdline.contains(&format!(
+                "--data-dir={}",
+                node.data_dir.join("etcd").display()
+            )) && cmdline.contains(&format!("--name={}", plan.name)),
+            "{cmdline}"
+        );
+        assert!(node.data_dir.join("etcd/member").is_dir());
+        members.push(children[0]);
+    }
+
+    // Provisioned on node 1; nodes 2 and 3 come up Locked and are unlocked.
+    nodes[0].provision().await;
+    for node in &nodes[1..] {
+        wait_for("a node sees the provisioning", || async {
+            node.state().await == "Locked"
+        })
+        .await;
+        assert_eq!(node.unlock(UNLOCK).await.status(), 204);
+        assert_eq!(node.state().await, "Operational");
+    }
+    for node in &nodes {
+        let d = diagnose(node).await;
+        assert_eq!(d["clusterState"], json!({"running": true}), "{d}");
+    }
+
+    // A user created on node 1 works on node 3.
+    let user = nodes[0]
+        .create_user(Some("op1"), "Operator", "operator passphrase 1")
+        .await;
+    wait_for("node 3 knows the user", || async {
+        random_status(&nodes[2], &user, "operator passphrase 1").await == 200
+    })
+    .await;
+
+    // kill -9 node 2's member: the supervisor starts a new one, and node 2 serves meanwhile
+    // (its store reaches the other members) and after.
+    // SAFETY: a signal to a process this test found as node 2's etcd child.
+    unsafe {
+        libc::kill(members[1] as i32, libc::SIGKILL);
+    }
+    let node2 = nodes[1].pid();
+    let killed = members[1];
+    wait_for("node 2's member is restarted", || async move {
+        matches!(etcd_children(node2)[..], [one] if one != killed)
+    })
+    .await;
+    let restarted = etcd_children(node2)[0];
+    assert!(
+        nodes[1].log().contains("etcd member exited; restarting it"),
+        "the restart is logged"
+    );
+    // A request that reaches etcd while it elects a new leader (when the killed member led)
+    // fails; once the cluster has one, node 2 answers again, and keeps answering.
+    wait_for("node 2 answers after its member died", || async {
+        random_status(&nodes[1], &user, "operator passphrase 1").await == 200
+    })
+    .await;
+    for _ in 0..10 {
+        assert_eq!(random_status(&nodes[1], &user, "operator passphrase 1").await, 200);
+    }
+    // A write on node 2 after the restart, read on node 1.
+    let second = nodes[1]
+        .create_user(Some("op2"), "Operator", "operator passphrase 2")
+        .await;
+    wait_for("node 1 knows the user made on node 2", || async {
+        random_status(&nodes[0], &second, "operator passphrase 2").await == 200
+    })
+    .await;
+    // Node 2's restarted member is a full member again: with node 3 stopped below, writes
+    // need it for a quorum.
+    wait_for("node 2 reports its member running", || async {
+        diagnose(&nodes[1]).await["clusterState"] == json!({"running": true})
+    })
+    .await;
+
+    // A stopped server stops its member: no orphan.
+    assert!(nodes[2].terminate().success());
+    assert!(!alive(members[2]), "node 3's etcd outlived its server");
+    assert!(nodes[2].log().contains("etcd member stopped"));
+    // A server killed outright (no chance to stop its member) still leaves no orphan: the
+    // member is told its parent died.
+    nodes[1].kill();
+    wait_for("node 2's etcd ends after its server was killed", || async {
+        !alive(restarted)
+    })
+    .await;
+    let node1_member = members[0];
+    assert!(alive(node1_member));
+    assert!(nodes[0].terminate().success());
+    assert!(!alive(node1_member), "node 1's etcd outlived its server");
+}
+
+#[tokio::test]
+async fn a_member_table_that_cannot_work_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, files) = plan(dir.path(), 1);
+    // The node's store does not name its member's client URL.
+    let other = format!("etcd://127.0.0.1:{}", free_port());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--store", &other, "--config", &files[0]])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not among the store's members"),
+        "{err}"
+    );
+    // An https peer URL: peer TLS is not built, and says so.
+    let text = std::fs::read_to_string(&files[0])
+        .unwrap()
+        .replace("peer_url = \"http://", "peer_url = \"https://");
+    std::fs::write(&files[0], text).unwrap();
+    let store = format!(
+        "etcd://{}",
+        std::fs::read_to_string(&files[0])
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("client_url = \"http://"))
+            .unwrap()
+            .trim_end_matches('"')
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--store", &store, "--config", &files[0]])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not supported yet"), "{err}");
+    assert!(
+        !dir.path().join("data/etcd").exists(),
+        "nothing was started"
+    );
+}
+
+fn join_body() -> Value {
+    json!({
+        "members": [{"name": "node1", "urls": ["https://192.0.2.1:2380"]}],
+        "joinerKit": "a kit from POST /cluster/members",
+        "backupPassphrase": "the backup passphrase",
+    })
+}
+
+#[tokio::test]
+async fn join_and_force_new_answer_what_to_do_instead() {
+    let s = Server::start();
+    // force-new: the node is never Failed in this build; 412 in every state, with or
+    // without credentials (the state is checked first, as for every route).
+    let force_new = |auth: bool| {
+        let r = s.post("/cluster/force-new");
+        if auth { r.basic_auth("unlock", Some(UNLOCK)) } else { r }
+    };
+    nethsm_error(
+        force_new(false).answer().await,
+        412,
+        starting("This node is not in the Failed state"),
+    )
+    .await;
+    // join: Operational only.
+    nethsm_error(
+        s.post("/cluster/join").json(&join_body()).answer().await,
+        412,
+        "Service not available",
+    )
+    .await;
+    s.provision().await;
+    nethsm_error(
+        force_new(true).answer().await,
+        412,
+        starting("This node is not in the Failed state"),
+    )
+    .await;
+    let message = nethsm_error(
+        s.as_admin(Method::POST, "/cluster/force-new").answer().await,
+        412,
+        starting("This node is not in the Failed state"),
+    )
+    .await;
+    assert!(message.contains("--force-new-cluster"), "{message}");
+
+    // join: the caller first (401, 403), then the body (400), then the cluster CA (412).
+    nethsm_error(
+        s.post("/cluster/join").json(&join_body()).answer().await,
+        401,
+        "Authentication required.",
+    )
+    .await;
+    let op = s
+        .create_user(Some("joinop"), "Operator", "operator passphrase")
+        .await;
+    nethsm_error(
+        s.post("/cluster/join")
+            .basic_auth(&op, Some("operator passphrase"))
+            .json(&join_body())
+            .answer()
+            .await,
+        403,
+        "Access denied.",
+    )
+    .await;
+    let join = |body: Value| s.as_admin(Method::POST, "/cluster/join").json(&body);
+    let mut cases = Vec::new();
+    for (field, value) in [
+        ("members", json!([])),
+        ("members", json!([{"name": "", "urls": ["https://h:2380"]}])),
+        ("members", json!([{"name": "n", "urls": []}])),
+        ("members", json!([{"name": "n", "urls": ["http://h:2380"]}])),
+        ("members", json!([{"name": "n", "urls": ["https://"]}])),
+        ("joinerKit", json!("")),
+        ("backupPassphrase", json!("short")),
+        ("backupPassphrase", json!(7)),
+    ] {
+        let mut body = join_body();
+        body[field] = value;
+        cases.push(body);
+    }
+    let mut missing = join_body();
+    missing.as_object_mut().unwrap().remove("joinerKit");
+    cases.push(missing);
+    let mut extra = join_body();
+    extra["surprise"] = json!(1);
+    cases.push(extra);
+    for body in cases {
+        let r = join(body.clone()).answer().await;
+        assert_eq!(r.status(), 400, "{body}");
+        let v: Value = r.json().await.unwrap();
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    }
+    nethsm_error(
+        join(join_body()).answer().await,
+        412,
+        "No cluster CA has been set: set one with PUT /config/tls/cluster-ca.pem before joining.",
+    )
+    .await;
+    // Nothing changed: the node still works as before.
+    assert_eq!(s.state().await, "Operational");
+    assert_eq!(random_status(&s, &op, "operator passphrase").await, 200);
+}
