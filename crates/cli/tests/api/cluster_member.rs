@@ -35,9 +35,9 @@ impl NodePlan {
     }
 }
 
-/// Writes each node's configuration file into `dir`; returns the plans, the `--store` value
-/// and the files.
-fn plan(dir: &Path, n: usize) -> (Vec<NodePlan>, String, Vec<String>) {
+/// Writes each node's configuration file into `dir`; returns the plans and each node's
+/// `--store` and file. Each node's store is its own member only (docs/cluster.md says why).
+fn plan(dir: &Path, n: usize) -> (Vec<NodePlan>, Vec<(String, String)>) {
     let plans: Vec<NodePlan> = (0..n)
         .map(|i| NodePlan {
             name: format!("node{}", i + 1),
@@ -50,15 +50,7 @@ fn plan(dir: &Path, n: usize) -> (Vec<NodePlan>, String, Vec<String>) {
         .map(|p| format!("{}={}", p.name, p.peer_url()))
         .collect::<Vec<_>>()
         .join(",");
-    let store = format!(
-        "etcd://{}",
-        plans
-            .iter()
-            .map(|p| format!("127.0.0.1:{}", p.client_port))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let files = plans
+    let starts = plans
         .iter()
         .map(|p| {
             let path = dir.join(format!("{}.toml", p.name));
@@ -75,19 +67,22 @@ fn plan(dir: &Path, n: usize) -> (Vec<NodePlan>, String, Vec<String>) {
                 ),
             )
             .unwrap();
-            path.display().to_string()
+            (
+                format!("etcd://127.0.0.1:{}", p.client_port),
+                path.display().to_string(),
+            )
         })
         .collect();
-    (plans, store, files)
+    (plans, starts)
 }
 
 /// Starts every node at once: each waits at start for its member's cluster, which answers
 /// only once most members run.
-fn start_nodes(store: &str, files: &[String]) -> Vec<Server> {
-    let starting: Vec<_> = files
+fn start_nodes(starts: &[(String, String)]) -> Vec<Server> {
+    let starting: Vec<_> = starts
         .iter()
-        .map(|file| {
-            let (store, file) = (store.to_owned(), file.clone());
+        .cloned()
+        .map(|(store, file)| {
             std::thread::spawn(move || Server::start_with(&["--store", &store, "--config", &file]))
         })
         .collect();
@@ -161,8 +156,8 @@ async fn diagnose(s: &Server) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn three_nodes_each_supervising_its_own_member() {
     let dir = tempfile::tempdir().unwrap();
-    let (plans, store, files) = plan(dir.path(), 3);
-    let mut nodes = start_nodes(&store, &files);
+    let (plans, starts) = plan(dir.path(), 3);
+    let mut nodes = start_nodes(&starts);
 
     // Each node runs exactly one etcd, its own, with its data under its data directory.
     let mut members = Vec::new();
@@ -206,8 +201,7 @@ async fn three_nodes_each_supervising_its_own_member() {
     })
     .await;
 
-    // kill -9 node 2's member: the supervisor starts a new one, and node 2 serves meanwhile
-    // (its store reaches the other members) and after.
+    // kill -9 node 2's member: the supervisor starts a new one, and node 2 serves again.
     // SAFETY: a signal to a process this test found as node 2's etcd child.
     unsafe {
         libc::kill(members[1] as i32, libc::SIGKILL);
@@ -223,8 +217,8 @@ async fn three_nodes_each_supervising_its_own_member() {
         nodes[1].log().contains("etcd member exited; restarting it"),
         "the restart is logged"
     );
-    // A request that reaches etcd while it elects a new leader (when the killed member led)
-    // fails; once the cluster has one, node 2 answers again, and keeps answering.
+    // Requests that need etcd fail on node 2 until its member is back (and, when the killed
+    // member led, until a new leader is elected); then node 2 answers, and keeps answering.
     wait_for("node 2 answers after its member died", || async {
         random_status(&nodes[1], &user, "operator passphrase 1").await == 200
     })
@@ -267,7 +261,8 @@ async fn three_nodes_each_supervising_its_own_member() {
 #[tokio::test]
 async fn a_member_table_that_cannot_work_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, _, files) = plan(dir.path(), 1);
+    let (_, starts) = plan(dir.path(), 1);
+    let files = [starts[0].1.clone()];
     // The node's store does not name its member's client URL.
     let other = format!("etcd://127.0.0.1:{}", free_port());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_strongroom"))
@@ -287,19 +282,11 @@ async fn a_member_table_that_cannot_work_is_refused_at_start() {
         .unwrap()
         .replace("peer_url = \"http://", "peer_url = \"https://");
     std::fs::write(&files[0], text).unwrap();
-    let store = format!(
-        "etcd://{}",
-        std::fs::read_to_string(&files[0])
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("client_url = \"http://"))
-            .unwrap()
-            .trim_end_matches('"')
-    );
+    let store = &starts[0].0;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_strongroom"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
-        .args(["--store", &store, "--config", &files[0]])
+        .args(["--store", store, "--config", &files[0]])
         .output()
         .unwrap();
     assert!(!out.status.success());
