@@ -241,6 +241,85 @@ async fn three_nodes_each_supervising_its_own_member() {
     })
     .await;
 
+    // A fourth node joins the running cluster: added to etcd on a member first (etcdctl,
+    // an implementation that is not ours), then started with `initial_cluster_state =
+    // "existing"` and the member list etcd printed; it comes up Locked and is unlocked with
+    // the cluster's unlock passphrase.
+    let fourth = NodePlan {
+        name: "node4".into(),
+        client_port: free_port(),
+        peer_port: free_port(),
+    };
+    let added = std::process::Command::new("etcdctl")
+        .arg(format!("--endpoints={}", plans[0].client_url()))
+        .args(["member", "add", "node4"])
+        .arg(format!("--peer-urls={}", fourth.peer_url()))
+        .output()
+        .expect("etcdctl (Debian: apt-get install etcd-client)");
+    let printed = String::from_utf8_lossy(&added.stdout).into_owned();
+    assert!(added.status.success(), "{printed}{}", String::from_utf8_lossy(&added.stderr));
+    let initial = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER=\""))
+        .unwrap_or_else(|| panic!("no ETCD_INITIAL_CLUSTER in {printed}"))
+        .trim_end_matches('"')
+        .to_owned();
+    let file = dir.path().join("node4.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[etcd.member]\nname = \"node4\"\npeer_url = \"{}\"\nclient_url = \"{}\"\n\
+             initial_cluster = \"{initial}\"\ninitial_cluster_state = \"existing\"\n\
+             etcd_binary = \"{}\"\n",
+            fourth.peer_url(),
+            fourth.client_url(),
+            etcd_binary().display()
+        ),
+    )
+    .unwrap();
+    let mut node4 = Server::start_with(&[
+        "--store",
+        &format!("etcd://127.0.0.1:{}", fourth.client_port),
+        "--config",
+        &file.display().to_string(),
+    ]);
+    assert_eq!(node4.state().await, "Locked");
+    assert_eq!(node4.unlock(UNLOCK).await.status(), 204);
+    assert_eq!(
+        random_status(&node4, &second, "operator passphrase 2").await,
+        200
+    );
+    let listed = std::process::Command::new("etcdctl")
+        .arg(format!("--endpoints={}", fourth.client_url()))
+        .args(["member", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    for name in ["node1", "node2", "node3", "node4"] {
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.contains(", started, ") && l.contains(&format!(", {name}, "))),
+            "{name} started in {listed}"
+        );
+    }
+    let node4_member = etcd_children(node4.pid());
+    assert_eq!(node4_member.len(), 1);
+    assert!(node4.terminate().success());
+    assert!(!alive(node4_member[0]), "node 4's etcd outlived its server");
+    // Out of etcd again, so that the three members left keep their quorum of two below.
+    let id = printed
+        .split_whitespace()
+        .nth(1)
+        .filter(|_| printed.starts_with("Member "))
+        .unwrap_or_else(|| panic!("no member id in {printed}"));
+    let removed = std::process::Command::new("etcdctl")
+        .arg(format!("--endpoints={}", plans[0].client_url()))
+        .args(["member", "remove", id])
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+
     // A stopped server stops its member: no orphan.
     assert!(nodes[2].terminate().success());
     assert!(!alive(members[2]), "node 3's etcd outlived its server");
