@@ -250,14 +250,27 @@ async fn three_nodes_each_supervising_its_own_member() {
         client_port: free_port(),
         peer_port: free_port(),
     };
-    let added = std::process::Command::new("etcdctl")
-        .arg(format!("--endpoints={}", plans[0].client_url()))
-        .args(["member", "add", "node4"])
-        .arg(format!("--peer-urls={}", fourth.peer_url()))
-        .output()
-        .expect("etcdctl (Debian: apt-get install etcd-client)");
-    let printed = String::from_utf8_lossy(&added.stdout).into_owned();
-    assert!(added.status.success(), "{printed}{}", String::from_utf8_lossy(&added.stderr));
+    // etcd refuses to add a member until every member has been up a few seconds ("unhealthy
+    // cluster"): node 2's was just restarted.
+    let start = Instant::now();
+    let printed = loop {
+        let added = std::process::Command::new("etcdctl")
+            .arg(format!("--endpoints={}", plans[0].client_url()))
+            .args(["member", "add", "node4"])
+            .arg(format!("--peer-urls={}", fourth.peer_url()))
+            .output()
+            .expect("etcdctl (Debian: apt-get install etcd-client)");
+        let printed = String::from_utf8_lossy(&added.stdout).into_owned();
+        if added.status.success() {
+            break printed;
+        }
+        let err = String::from_utf8_lossy(&added.stderr);
+        assert!(
+            err.contains("unhealthy cluster") && start.elapsed() < GIVE_UP,
+            "{printed}{err}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     let initial = printed
         .lines()
         .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER=\""))
