@@ -400,7 +400,7 @@ fn join_body() -> Value {
 
 #[tokio::test]
 async fn join_and_force_new_answer_what_to_do_instead() {
-    let s = Server::start();
+    let mut s = Server::start();
     // force-new: the node is never Failed in this build; 412 in every state, with or
     // without credentials (the state is checked first, as for every route).
     let force_new = |auth: bool| {
@@ -455,7 +455,7 @@ async fn join_and_force_new_answer_what_to_do_instead() {
         "Access denied.",
     )
     .await;
-    let join = |body: Value| s.as_admin(Method::POST, "/cluster/join").json(&body);
+    let join = |s: &Server, body: Value| s.as_admin(Method::POST, "/cluster/join").json(&body);
     let mut cases = Vec::new();
     for (field, value) in [
         ("members", json!([])),
@@ -478,17 +478,59 @@ async fn join_and_force_new_answer_what_to_do_instead() {
     extra["surprise"] = json!(1);
     cases.push(extra);
     for body in cases {
-        let r = join(body.clone()).answer().await;
+        let r = join(&s, body.clone()).answer().await;
         assert_eq!(r.status(), 400, "{body}");
         let v: Value = r.json().await.unwrap();
         assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
     }
     nethsm_error(
-        join(join_body()).answer().await,
+        join(&s, join_body()).answer().await,
         412,
         "No cluster CA has been set: set one with PUT /config/tls/cluster-ca.pem before joining.",
     )
     .await;
+    // With a cluster CA (which signed the served certificate, as the spec requires; pyca plays
+    // the CA): the join is still not carried out, and the answer says what to do instead.
+    let dn = json!({"countryName": "DE", "commonName": "node.example",
+                    "subjectAltNames": ["node.example"]});
+    let r = s
+        .as_admin(Method::POST, "/config/tls/csr.pem")
+        .json(&dn)
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200);
+    let csr = r.text().await.unwrap();
+    let ca = crate::admin_tls::csr_signed(&csr, "").await;
+    let chain = format!(
+        "{}{}",
+        ca["leaf"].as_str().unwrap(),
+        ca["intermediate"].as_str().unwrap()
+    );
+    let r = s
+        .as_admin(Method::PUT, "/config/tls/cert.pem")
+        .header("content-type", crate::admin_tls::PEM)
+        .body(chain.clone())
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201);
+    crate::admin_tls::follow(&mut s, &chain).await;
+    let r = s
+        .as_admin(Method::PUT, "/config/tls/cluster-ca.pem")
+        .header("content-type", crate::admin_tls::PEM)
+        .body(ca["root"].as_str().unwrap().to_owned())
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201);
+    let message = nethsm_error(
+        join(&s, join_body()).answer().await,
+        412,
+        starting("This node cannot join a cluster through /cluster/join in this build."),
+    )
+    .await;
+    assert!(
+        message.contains("initial_cluster_state = \"existing\""),
+        "{message}"
+    );
     // Nothing changed: the node still works as before.
     assert_eq!(s.state().await, "Operational");
     assert_eq!(random_status(&s, &op, "operator passphrase").await, 200);
