@@ -632,6 +632,33 @@ mod tests {
         assert!(!args.iter().any(|a| a.starts_with("--max-request-bytes")));
     }
 
+    /// A member that keeps dying (`/bin/false` takes etcd's flags and exits 1) is restarted,
+    /// its exit reported, and the supervisor stops on request, between two restarts.
+    #[test]
+    fn a_dying_member_is_restarted_and_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let mut m = member();
+        m.etcd_binary = Some("/bin/false".into());
+        let mut local = LocalMember::start(&dir, &m, (None, None)).unwrap();
+        assert!(dir.join(MEMBER_DIR).is_dir());
+        loop {
+            let state = local.state();
+            if state.restarts >= 1 && !state.running && state.exited == Some(1) {
+                assert_eq!(state.signaled, None);
+                assert_eq!(state.pid, None);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(local_state().map(|s| s.exited), Some(Some(1)));
+        local.stop();
+        assert_eq!(local_state(), None);
+        m.etcd_binary = Some(dir.join("no such etcd"));
+        let refused = LocalMember::start(&dir, &m, (None, None)).unwrap_err();
+        assert!(refused.to_string().contains("no etcd binary"), "{refused}");
+    }
+
     #[test]
     fn the_table_parses_from_toml() {
         let m: MemberFile = toml::from_str(
