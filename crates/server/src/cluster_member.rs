@@ -102,8 +102,7 @@ impl MemberFile {
     /// Refuses a table etcd would refuse, or one that would leave the node talking to
     /// members other than its own; `store_members` are `--store`'s `HOST:PORT`s.
     pub fn validate(&self, store_members: &[String]) -> anyhow::Result<()> {
-        if self.name.is_empty() || self.name.contains([',', '=']) || self.name.trim() != self.name
-        {
+        if self.name.is_empty() || self.name.contains([',', '=']) || self.name.trim() != self.name {
             anyhow::bail!(
                 "[etcd.member] name {:?}: give a non-empty name without ',', '=' or spaces at its ends",
                 self.name
@@ -187,7 +186,9 @@ impl MemberFile {
             format!("--initial-cluster-state={state}"),
             format!(
                 "--initial-cluster-token={}",
-                self.initial_cluster_token.as_deref().unwrap_or("strongroom")
+                self.initial_cluster_token
+                    .as_deref()
+                    .unwrap_or("strongroom")
             ),
             // One JSON object a line on stderr, which the supervisor reads and logs.
             "--logger=zap".into(),
@@ -376,7 +377,10 @@ impl LocalMember {
         self.shared.wake.notify_all();
         let _ = thread.join();
         let mut current = CURRENT.write().unwrap_or_else(|e| e.into_inner());
-        if current.as_ref().is_some_and(|s| Arc::ptr_eq(s, &self.shared)) {
+        if current
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &self.shared))
+        {
             *current = None;
         }
     }
@@ -499,7 +503,14 @@ fn spawn(binary: &Path, args: &[String]) -> anyhow::Result<Child> {
     // and nothing is allocated.
     unsafe {
         command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGTERM as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             // The server died between fork and prctl: nobody would stop this member.
@@ -666,10 +677,7 @@ mod tests {
              initial_cluster = \"n1=http://h:2380\"\ninitial_cluster_state = \"existing\"\n",
         )
         .unwrap();
-        assert_eq!(
-            m.initial_cluster_state,
-            Some(InitialClusterState::Existing)
-        );
+        assert_eq!(m.initial_cluster_state, Some(InitialClusterState::Existing));
         assert!(toml::from_str::<MemberFile>("name = \"n1\"\nbogus = 1\n").is_err());
     }
 }

@@ -224,7 +224,10 @@ async fn three_nodes_each_supervising_its_own_member() {
     })
     .await;
     for _ in 0..10 {
-        assert_eq!(random_status(&nodes[1], &user, "operator passphrase 1").await, 200);
+        assert_eq!(
+            random_status(&nodes[1], &user, "operator passphrase 1").await,
+            200
+        );
     }
     // A write on node 2 after the restart, read on node 1.
     let second = nodes[1]
@@ -331,7 +334,11 @@ async fn three_nodes_each_supervising_its_own_member() {
         .args(["member", "remove", id])
         .output()
         .unwrap();
-    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
 
     // A stopped server stops its member: no orphan.
     assert!(nodes[2].terminate().success());
@@ -365,10 +372,7 @@ async fn a_member_table_that_cannot_work_is_refused_at_start() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("is not among the store's members"),
-        "{err}"
-    );
+    assert!(err.contains("is not among the store's members"), "{err}");
     // An https peer URL: peer TLS is not built, and says so.
     let text = std::fs::read_to_string(&files[0])
         .unwrap()
@@ -405,7 +409,11 @@ async fn join_and_force_new_answer_what_to_do_instead() {
     // without credentials (the state is checked first, as for every route).
     let force_new = |auth: bool| {
         let r = s.post("/cluster/force-new");
-        if auth { r.basic_auth("unlock", Some(UNLOCK)) } else { r }
+        if auth {
+            r.basic_auth("unlock", Some(UNLOCK))
+        } else {
+            r
+        }
     };
     nethsm_error(
         force_new(false).answer().await,
@@ -428,7 +436,9 @@ async fn join_and_force_new_answer_what_to_do_instead() {
     )
     .await;
     let message = nethsm_error(
-        s.as_admin(Method::POST, "/cluster/force-new").answer().await,
+        s.as_admin(Method::POST, "/cluster/force-new")
+            .answer()
+            .await,
         412,
         starting("This node is not in the Failed state"),
     )
@@ -534,4 +544,113 @@ async fn join_and_force_new_answer_what_to_do_instead() {
     // Nothing changed: the node still works as before.
     assert_eq!(s.state().await, "Operational");
     assert_eq!(random_status(&s, &op, "operator passphrase").await, 200);
+}
+
+/// Waits until none of `pids` runs any more.
+async fn members_gone(what: &str, pids: &[u32]) {
+    wait_for(what, || async { pids.iter().all(|p| !alive(*p)) }).await;
+}
+
+/// The way docs/cluster.md gives to force a new cluster while `/cluster/force-new` answers
+/// 412: two nodes of three lost, the survivor is stopped, its member's data is made a
+/// single-member cluster by hand (`etcd --force-new-cluster`), and the node started again on
+/// it keeps every acknowledged record.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lone_survivor_forms_a_new_cluster_the_documented_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plans, starts) = plan(dir.path(), 3);
+    let mut nodes = start_nodes(&starts);
+    nodes[0].provision().await;
+    let user = nodes[0]
+        .create_user(Some("survivor"), "Operator", "operator passphrase 1")
+        .await;
+    let members: Vec<u32> = nodes.iter().map(|n| etcd_children(n.pid())[0]).collect();
+
+    // Nodes 2 and 3 are lost, their members with them: node 1's member has no quorum.
+    nodes[1].kill();
+    nodes[2].kill();
+    members_gone("nodes 2 and 3's members end", &members[1..]).await;
+    nethsm_error(
+        nodes[0]
+            .post("/cluster/force-new")
+            .basic_auth("unlock", Some(UNLOCK))
+            .answer()
+            .await,
+        412,
+        starting("This node is not in the Failed state"),
+    )
+    .await;
+
+    // Stop node 1; its member's data becomes a cluster of one.
+    nodes[0].kill();
+    members_gone("node 1's member ends with its server", &members[..1]).await;
+    let p = &plans[0];
+    let mut forced = std::process::Command::new(etcd_binary())
+        .arg("--force-new-cluster")
+        .arg(format!("--name={}", p.name))
+        .arg(format!(
+            "--data-dir={}",
+            nodes[0].data_dir.join("etcd").display()
+        ))
+        .arg(format!("--listen-client-urls={}", p.client_url()))
+        .arg(format!("--advertise-client-urls={}", p.client_url()))
+        .arg(format!("--listen-peer-urls={}", p.peer_url()))
+        .arg(format!("--initial-advertise-peer-urls={}", p.peer_url()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the forced member answers", || async {
+        std::process::Command::new("etcdctl")
+            .arg(format!("--endpoints={}", p.client_url()))
+            .args(["endpoint", "health"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    })
+    .await;
+    // SAFETY: a signal to the etcd this test started.
+    unsafe {
+        libc::kill(forced.id() as i32, libc::SIGTERM);
+    }
+    forced.wait().unwrap();
+
+    // The node started again on its data, its table listing itself only.
+    let file = &starts[0].1;
+    let text = std::fs::read_to_string(file).unwrap();
+    let single = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("initial_cluster =") {
+                format!("initial_cluster = \"{}={}\"", p.name, p.peer_url())
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(file, single + "\n").unwrap();
+    nodes[0].start_again();
+    assert_eq!(nodes[0].state().await, "Locked");
+    assert_eq!(nodes[0].unlock(UNLOCK).await.status(), 204);
+    assert_eq!(
+        random_status(&nodes[0], &user, "operator passphrase 1").await,
+        200
+    );
+    let after = nodes[0]
+        .create_user(Some("after"), "Operator", "operator passphrase 2")
+        .await;
+    assert_eq!(
+        random_status(&nodes[0], &after, "operator passphrase 2").await,
+        200
+    );
+    let listed = std::process::Command::new("etcdctl")
+        .arg(format!("--endpoints={}", p.client_url()))
+        .args(["member", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains(", node1, "), "{listed}");
 }
