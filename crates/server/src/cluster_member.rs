@@ -592,7 +592,8 @@ mod tests {
     fn a_member_table_is_checked() {
         let store = vec!["10.0.0.1:2379".to_owned(), "10.0.0.2:2379".to_owned()];
         member().validate(&store).unwrap();
-        let bad: Vec<(&str, Box<dyn Fn(&mut MemberFile)>)> = vec![
+        type Change = Box<dyn Fn(&mut MemberFile)>;
+        let bad: Vec<(&str, Change)> = vec![
             ("empty name", Box::new(|m| m.name.clear())),
             ("name with =", Box::new(|m| m.name = "a=b".into())),
             (
