@@ -60,6 +60,12 @@ pub(crate) fn migrate(store: &dyn Store, target: u32, steps: &[Migration]) -> Re
     loop {
         let Some((found, revision)) = stored_version(store)? else {
             if !store.scan("", None, 1)?.is_empty() {
+                // Another node may have made the store between the two reads (nodes started
+                // together on a new cluster): it writes the version before anything else, so
+                // the version is there now if that is what happened.
+                if stored_version(store)?.is_some() {
+                    continue;
+                }
                 return Err(Error::Internal(
                     "store has data but no schema version; refusing to guess".into(),
                 ));

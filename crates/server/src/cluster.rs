@@ -37,6 +37,8 @@ pub struct EtcdFile {
     /// etcd's `--max-txn-ops` [default: 128] and `--max-request-bytes` [default: 1572864].
     pub max_txn_ops: Option<usize>,
     pub max_request_bytes: Option<usize>,
+    /// `[etcd.member]`: this node runs its own etcd member ([`crate::cluster_member`]).
+    pub member: Option<crate::cluster_member::MemberFile>,
 }
 
 /// Where the shared store is: the members' `host:port` and how to reach them.
@@ -91,6 +93,9 @@ impl ClusterStore {
         if etcd.request_timeout_secs == Some(0) {
             anyhow::bail!("[etcd]: request_timeout_secs must be at least 1");
         }
+        if let Some(member) = &etcd.member {
+            member.validate(&members)?;
+        }
         Ok(Some(Self { members, etcd }))
     }
 
@@ -111,7 +116,12 @@ impl ClusterStore {
 /// Held while the server runs: a second server on the same data directory (the same node)
 /// is refused. The embedded store's own file lock does this on a single node.
 #[derive(Debug)]
-pub struct NodeLock(#[allow(dead_code)] std::fs::File);
+pub struct NodeLock(
+    #[allow(dead_code)] std::fs::File,
+    /// The etcd member this node supervises, stopped when the lock is dropped.
+    #[allow(dead_code)]
+    Option<crate::cluster_member::LocalMember>,
+);
 
 fn lock_node(data_dir: &Path) -> anyhow::Result<NodeLock> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -132,7 +142,7 @@ fn lock_node(data_dir: &Path) -> anyhow::Result<NodeLock> {
             path.display()
         );
     }
-    Ok(NodeLock(file))
+    Ok(NodeLock(file, None))
 }
 
 /// Opens this node on the cluster's store (see [`Core::open_cluster`]).
@@ -141,11 +151,21 @@ pub fn open(
     store: &ClusterStore,
     settings: CoreSettings,
 ) -> anyhow::Result<(Core, NodeLock)> {
-    let shared = open_shared(store)?;
-    // Made by the core if missing; locked before anything in it is written.
+    // Made by the core if missing; locked before anything in it is written (the local etcd
+    // member's data included).
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
-    let lock = lock_node(data_dir)?;
+    let mut lock = lock_node(data_dir)?;
+    let shared = match &store.etcd.member {
+        Some(member) => {
+            let limits = (store.etcd.max_txn_ops, store.etcd.max_request_bytes);
+            let local = crate::cluster_member::LocalMember::start(data_dir, member, limits)?;
+            let shared = local.wait_until(member.start_timeout(), || open_shared(store))?;
+            lock.1 = Some(local);
+            shared
+        }
+        None => open_shared(store)?,
+    };
     let core = Core::open_cluster(data_dir, shared, settings)
         .with_context(|| format!("opening this node of {store} in {}", data_dir.display()))?;
     Ok((core, lock))

@@ -15,7 +15,7 @@ use tokio_rustls::TlsConnector;
 use crate::common::keys::{OPERATOR, OPERATOR_PASS, pyca};
 use crate::common::*;
 
-const PEM: &str = "application/x-pem-file";
+pub(crate) const PEM: &str = "application/x-pem-file";
 
 /// argv[1]: a CSR (PEM). Checks it (signature, and argv[2]'s public key PEM when given), then
 /// plays a CA: a root, an intermediate, the CSR's certificate (its subject and SANs, server
@@ -195,7 +195,7 @@ fn unpinned() -> Client {
 
 /// Pins `s`'s client to the certificate it serves now, after checking that a new connection
 /// presents exactly `chain_pem`.
-async fn follow(s: &mut Server, chain_pem: &str) {
+pub(crate) async fn follow(s: &mut Server, chain_pem: &str) {
     let fingerprint = fingerprint_of_pem(chain_pem);
     let presented = handshake(s, &fingerprint)
         .await
@@ -224,7 +224,7 @@ async fn pem_text(r: Response) -> String {
     r.text().await.unwrap()
 }
 
-async fn csr_signed(csr: &str, public_pem: &str) -> Value {
+pub(crate) async fn csr_signed(csr: &str, public_pem: &str) -> Value {
     serde_json::from_str(&pyca(SIGN_CSR, &[csr.to_owned(), public_pem.to_owned()]).await).unwrap()
 }
 

@@ -34,6 +34,12 @@ pub struct ClusterLogItem {
 #[derive(Debug, Serialize)]
 pub struct ClusterState {
     pub running: bool,
+    /// How the supervised etcd member's last run ended, while it is not running
+    /// ([`crate::cluster_member::local_state`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exited: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signaled: Option<i32>,
 }
 
 /// `HealthDiagnoseData`.
@@ -114,6 +120,18 @@ pub async fn health_diagnose_get(
     }));
     Ok(NetHsmJson(HealthDiagnoseData {
         cluster_logs: logs,
-        cluster_state: ClusterState { running },
+        cluster_state: match crate::cluster_member::local_state() {
+            // A node supervising its own etcd member reports that process, as NetHSM does.
+            Some(member) => ClusterState {
+                running: member.running,
+                exited: member.exited.filter(|_| !member.running),
+                signaled: member.signaled.filter(|_| !member.running),
+            },
+            None => ClusterState {
+                running,
+                exited: None,
+                signaled: None,
+            },
+        },
     }))
 }

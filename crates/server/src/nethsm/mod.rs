@@ -5,6 +5,7 @@
 //! original's: 412 wrong state, 501 unknown method, 405 method not allowed (with `Allow`),
 //! then in the handler's extractors 401, 403, 415, 413, 406, and finally body parsing (400).
 
+mod cluster_join;
 mod config;
 mod config_logging;
 mod config_network;
@@ -174,6 +175,14 @@ pub fn router(state: AppState) -> Router<AppState> {
                 &[Operational],
                 get(config_tls::tls_cluster_ca_get).put(config_tls::tls_cluster_ca_put),
             ),
+        )
+        .route(
+            "/cluster/join",
+            at(&[Operational], post(cluster_join::cluster_join_post)),
+        )
+        .route(
+            "/cluster/force-new",
+            at(ANY_STATE, post(cluster_join::cluster_force_new_post)),
         )
         .route("/metrics", at(&[Operational], get(metrics::metrics_get)))
         .route(

@@ -1,0 +1,121 @@
+//! `POST /cluster/join` and `POST /cluster/force-new` (nethsm-api.yaml).
+//!
+//! Neither can be carried out by this build, and both say so in the spec's own answer (412,
+//! `{"message": ...}`) with what to do instead (docs/cluster.md, "Joining and forcing a new
+//! cluster"):
+//!
+//! - join needs the joiner kit of `POST /cluster/members` (built elsewhere) to wipe this
+//!   node and restart its etcd member as a learner of the cluster; the same result is had by
+//!   starting the node with `[etcd.member]` and `initial_cluster_state = "existing"`. The
+//!   request is still checked as the spec says first: the caller (401, 403), the body (400),
+//!   and that a cluster CA is set (412).
+//! - force-new is for the spec's `Failed` state (a node whose etcd lost quorum), which this
+//!   build does not have: every node answers 412, as the spec does for a node not Failed.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use strongroom_core::secret::Passphrase;
+
+use super::error::NetHsmError;
+use super::extract::{Caller, NetHsmJson, RootAdmin};
+use crate::app::AppState;
+
+/// `ClusterInitialMember`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterInitialMember {
+    pub name: String,
+    pub urls: Vec<String>,
+}
+
+/// `ClusterJoinReq`. No `Debug`: the kit and passphrase are not for logs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterJoinReq {
+    pub members: Vec<ClusterInitialMember>,
+    pub joiner_kit: String,
+    pub backup_passphrase: Passphrase,
+}
+
+/// The spec's `PeerURL`: `^https://.+`, at most 1024 bytes.
+const PEER_URL_MAX: usize = 1024;
+
+fn bad_request(message: String) -> NetHsmError {
+    NetHsmError::new(StatusCode::BAD_REQUEST, message)
+}
+
+impl ClusterJoinReq {
+    fn check(&self) -> Result<(), NetHsmError> {
+        if self.members.is_empty() {
+            return Err(bad_request(
+                "members must list the cluster's members, as POST /cluster/members returned them"
+                    .into(),
+            ));
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            if m.name.is_empty() {
+                return Err(bad_request(format!("members[{i}].name must not be empty")));
+            }
+            if m.urls.is_empty() {
+                return Err(bad_request(format!("members[{i}].urls must not be empty")));
+            }
+            for url in &m.urls {
+                if url.len() <= "https://".len()
+                    || url.len() > PEER_URL_MAX
+                    || !url.starts_with("https://")
+                {
+                    return Err(bad_request(format!(
+                        "members[{i}].urls: each must be https://... and at most {PEER_URL_MAX} bytes"
+                    )));
+                }
+            }
+        }
+        if self.joiner_kit.is_empty() {
+            return Err(bad_request("joinerKit must not be empty".into()));
+        }
+        self.backup_passphrase.check_length("backupPassphrase")?;
+        Ok(())
+    }
+}
+
+/// What to do instead of `/cluster/join` in this build.
+pub const JOIN_INSTEAD: &str = "This node cannot join a cluster through /cluster/join in this build. \
+    Instead: add it on a member with POST /cluster/members, then start this node with \
+    --store etcd://... and the configuration file's [etcd.member] table with \
+    initial_cluster_state = \"existing\" and a fresh data directory; it comes up Locked and \
+    is unlocked with the cluster's unlock passphrase (docs/cluster.md).";
+
+/// `POST /cluster/join`: checked as the spec says, then 412 (see the module's note).
+pub async fn cluster_join_post(
+    State(s): State<AppState>,
+    Caller(who, _): RootAdmin,
+    NetHsmJson(req): NetHsmJson<ClusterJoinReq>,
+) -> Result<StatusCode, NetHsmError> {
+    req.check()?;
+    let ca = s
+        .run(move |core| core.operational(&who)?.appliance().tls_cluster_ca())
+        .await?;
+    if ca.is_none() {
+        return Err(NetHsmError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "No cluster CA has been set: set one with PUT /config/tls/cluster-ca.pem before joining.",
+        ));
+    }
+    Err(NetHsmError::new(
+        StatusCode::PRECONDITION_FAILED,
+        JOIN_INSTEAD,
+    ))
+}
+
+/// What to do instead of `/cluster/force-new`.
+pub const FORCE_NEW_INSTEAD: &str = "This node is not in the Failed state: /cluster/force-new \
+    only rebuilds a node whose etcd cluster has lost its quorum, and this build has no Failed \
+    state. To force a new single-member cluster from this node's etcd data, stop the server, \
+    run etcd once with --force-new-cluster on <data-dir>/etcd, stop it, and start the server \
+    with initial_cluster listing this member only (docs/cluster.md).";
+
+/// `POST /cluster/force-new`: 412 in every state (see the module's note).
+pub async fn cluster_force_new_post() -> NetHsmError {
+    NetHsmError::new(StatusCode::PRECONDITION_FAILED, FORCE_NEW_INSTEAD)
+}
