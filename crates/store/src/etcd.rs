@@ -232,7 +232,25 @@ async fn futures_join(tasks: Vec<JoinHandle<()>>) {
 
 fn etcd_error(what: &str, endpoints: &str, e: etcd_client::Error) -> StoreError {
     // etcd's messages name keys at most, never values.
-    StoreError::Backend(format!("etcd {what} at {endpoints}: {e}"))
+    let message = format!("etcd {what} at {endpoints}: {e}");
+    if is_unavailable(&e) {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Backend(message)
+    }
+}
+
+/// Whether etcd could not be reached or could not answer (down, no leader, no quorum, a
+/// timeout), as opposed to refusing the request itself.
+fn is_unavailable(e: &etcd_client::Error) -> bool {
+    /// gRPC's codes for a call that did not reach an answer: CANCELLED, UNKNOWN (a broken
+    /// connection), DEADLINE_EXCEEDED, UNAVAILABLE (etcd's "no leader", "request timed out").
+    const UNANSWERED: [i32; 4] = [1, 2, 4, 14];
+    match e {
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => UNANSWERED.contains(&i32::from(s.code())),
+        _ => false,
+    }
 }
 
 /// The key just after every key that starts with `prefix`, as etcd's range end; `[0]` (to
@@ -376,7 +394,7 @@ where
     match rx.recv() {
         Ok(Ok(Ok(v))) => Ok(v),
         Ok(Ok(Err(e))) => Err(etcd_error(what, endpoints, e)),
-        Ok(Err(_)) => Err(StoreError::Backend(format!(
+        Ok(Err(_)) => Err(StoreError::Unavailable(format!(
             "etcd {what} at {endpoints}: no answer within {timeout:?} (etcd down or without quorum?)"
         ))),
         Err(_) => Err(StoreError::Backend(
