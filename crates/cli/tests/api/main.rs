@@ -26,6 +26,10 @@ mod cli_scenario;
 mod clock;
 #[cfg(feature = "etcd-test")]
 mod cluster;
+#[cfg(feature = "etcd-test")]
+mod cluster_backup;
+#[cfg(feature = "etcd-test")]
+mod cluster_failure;
 mod conformance;
 mod connections;
 mod console;
