@@ -384,7 +384,7 @@ impl Core {
             (SystemState::Unprovisioned, _) => {}
             (SystemState::Operational, Some(who)) => Access::RootAdministrator.check(who)?,
             (SystemState::Operational, None) => return Err(Error::Unauthenticated),
-            (SystemState::Locked, _) => return Err(Error::WrongState(state)),
+            (SystemState::Locked | SystemState::Failed, _) => return Err(Error::WrongState(state)),
         }
         req.backup_passphrase.check_length("backupPassphrase")?;
         let offset = req

@@ -38,6 +38,7 @@ pub const NODE_LOCAL_PATHS: &[&str] = &[
 ];
 
 /// Written by a node that locks (its node id, nothing secret): every other node locks too.
+/// Also the record each node reads to check the store answers (`cluster_health`).
 pub(crate) const LOCK_PATH: &str = "meta/cluster-lock";
 
 /// How long the follower waits for a change before it checks the core still exists.
@@ -45,12 +46,14 @@ const FOLLOW_POLL: Duration = Duration::from_secs(1);
 
 /// This node's part in a cluster, held by its [`Core`].
 pub(crate) struct Cluster {
-    node_id: String,
+    pub(crate) node_id: String,
     /// The revision of [`LOCK_PATH`] when this node last became Operational: only a later
     /// lock locks it.
     unlocked_at: AtomicU64,
     /// The feed opened with the store, until [`Core::follow_cluster`] takes it.
     watcher: Mutex<Option<Watcher>>,
+    /// When the store last answered (see [`crate::cluster_health`]).
+    pub(crate) health: crate::cluster_health::Health,
 }
 
 impl Cluster {
@@ -103,6 +106,7 @@ impl Core {
             node_id,
             unlocked_at: AtomicU64::new(0),
             watcher: Mutex::new(Some(watcher)),
+            health: crate::cluster_health::Health::new(settings.cluster_failed_after),
         };
         Self::open_on(data_dir, store, device_key, settings, Some(cluster))
     }
@@ -130,6 +134,11 @@ impl Core {
         std::thread::Builder::new()
             .name("cluster-follow".into())
             .spawn(move || follow(core, watcher))
+            .map_err(crate::Error::internal)?;
+        let core = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("cluster-health".into())
+            .spawn(move || crate::cluster_health::watch_health(core))
             .map_err(crate::Error::internal)?;
         Ok(())
     }
@@ -199,6 +208,8 @@ impl Core {
                 tracing::info!("the cluster was provisioned: Locked");
             }
             (SystemState::Unprovisioned, None) => {}
+            // Recovery reads the record afresh (see `cluster_health`).
+            (SystemState::Failed, _) => {}
             (_, None) => {
                 if deleted {
                     self.forget_keys();

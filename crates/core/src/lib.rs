@@ -20,6 +20,7 @@ pub mod backup;
 pub mod clients;
 pub mod clock;
 pub mod cluster;
+pub mod cluster_health;
 pub mod crypto;
 pub mod device;
 pub mod error;
@@ -255,6 +256,8 @@ enum Inner {
     Unprovisioned,
     Locked,
     Operational(Arc<Unlocked>),
+    /// Cluster mode: the store stopped answering (see [`cluster_health`]); no key is held.
+    Failed,
 }
 
 /// Provisioning input (`ProvisionRequestData`).
@@ -299,6 +302,9 @@ pub struct CoreSettings {
     /// Where sessions, the auth cache, passkey back-off and windows, and the appliance's time
     /// read the time: the system's, unless a test moves it (see [`clock`]).
     pub clock: clock::Clock,
+    /// Cluster mode: how long the store may leave reads unanswered before the node turns
+    /// `Failed` (the store's request timeout; see [`cluster_health`]).
+    pub cluster_failed_after: Duration,
 }
 
 impl Default for CoreSettings {
@@ -312,6 +318,7 @@ impl Default for CoreSettings {
             accept_store_rollback: false,
             regenerate_device_key: false,
             clock: clock::Clock::system(),
+            cluster_failed_after: Duration::from_secs(5),
         }
     }
 }
@@ -482,6 +489,7 @@ impl Core {
             Inner::Unprovisioned => SystemState::Unprovisioned,
             Inner::Locked => SystemState::Locked,
             Inner::Operational(_) => SystemState::Operational,
+            Inner::Failed => SystemState::Failed,
         }
     }
 
@@ -506,6 +514,7 @@ impl Core {
             Inner::Operational(u) => Ok(u.clone()),
             Inner::Unprovisioned => Err(Error::WrongState(SystemState::Unprovisioned)),
             Inner::Locked => Err(Error::WrongState(SystemState::Locked)),
+            Inner::Failed => Err(Error::WrongState(SystemState::Failed)),
         }
     }
 
@@ -718,7 +727,7 @@ impl Core {
     /// (no store I/O, no Argon2), so async callers may try it before going to a blocking
     /// thread.
     pub fn authenticate_cached(&self, user_id: &str, passphrase: &[u8]) -> Option<Principal> {
-        if self.state() != SystemState::Operational {
+        if self.state() != SystemState::Operational || !self.cluster_fresh() {
             return None;
         }
         self.auth_cache
@@ -742,7 +751,7 @@ impl Core {
     ) -> Result<Principal> {
         let unlocked = self.unlocked()?;
         let mac = self.auth_cache.mac(user_id, passphrase);
-        if let Some(principal) = self.auth_cache.get(&mac) {
+        if let Some(principal) = self.auth_cache.get(&mac).filter(|_| self.cluster_fresh()) {
             return Ok(principal);
         }
         let generation = self.auth_cache.generation(user_id);

@@ -10,6 +10,10 @@ pub enum SystemState {
     Locked,
     /// The domain key is in memory: the appliance serves requests.
     Operational,
+    /// Cluster mode only: the cluster store (etcd) has not answered for longer than its
+    /// request timeout (quorum lost, or unreachable), so the node holds no key and serves
+    /// nothing that needs the store, until the store answers again (see `cluster_health`).
+    Failed,
 }
 
 impl SystemState {
@@ -18,6 +22,7 @@ impl SystemState {
             SystemState::Unprovisioned => "Unprovisioned",
             SystemState::Locked => "Locked",
             SystemState::Operational => "Operational",
+            SystemState::Failed => "Failed",
         }
     }
 }

@@ -13,6 +13,9 @@ use strongroom_core::{Core, CoreSettings};
 pub const DEFAULT_KEY_PREFIX: &str = "strongroom/";
 /// The lock file in the data directory that keeps a second server off this node.
 pub const NODE_LOCK_FILE: &str = "node.lock";
+/// The bound on each call to etcd when the configuration file gives none (the etcd
+/// backend's own default).
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 5;
 
 /// The `[etcd]` table of the configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

@@ -110,7 +110,7 @@ impl Metrics {
             self.started.elapsed().as_secs()
         ));
         out.push_str("# TYPE strongroom_state gauge\n");
-        for s in ["Unprovisioned", "Locked", "Operational"] {
+        for s in ["Unprovisioned", "Locked", "Operational", "Failed"] {
             out.push_str(&format!(
                 "strongroom_state{{state=\"{s}\"}} {}\n",
                 u8::from(s == state)

@@ -152,6 +152,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         accept_store_rollback: config.accept_store_rollback,
         regenerate_device_key: config.regenerate_device_key,
         clock: server_clock(),
+        // The bound on each call to etcd: a store unanswered for longer makes the node Failed.
+        cluster_failed_after: Duration::from_secs(
+            (config.cluster.as_ref())
+                .and_then(|c| c.etcd.request_timeout_secs)
+                .unwrap_or(crate::cluster::DEFAULT_REQUEST_TIMEOUT_SECS),
+        ),
     };
     let cluster = config.cluster.clone();
     let (core, tls, scratch_dir, _node_lock) =

@@ -232,7 +232,63 @@ async fn futures_join(tasks: Vec<JoinHandle<()>>) {
 
 fn etcd_error(what: &str, endpoints: &str, e: etcd_client::Error) -> StoreError {
     // etcd's messages name keys at most, never values.
-    StoreError::Backend(format!("etcd {what} at {endpoints}: {e}"))
+    let message = format!("etcd {what} at {endpoints}: {e}");
+    if is_unavailable(&e) {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Backend(message)
+    }
+}
+
+/// Runs the call `make` gives until it succeeds or fails otherwise than `retry` says may be
+/// retried, backing off between tries; the caller's timeout bounds the whole. A member that
+/// stopped, or an election under way, fails a call that another try, on another member or
+/// after the election, answers: etcd's own client retries the same way.
+async fn retrying<T, F, Fut>(
+    retry: fn(&etcd_client::Error) -> bool,
+    mut make: F,
+) -> std::result::Result<T, etcd_client::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
+{
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match make().await {
+            Err(e) if retry(&e) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether a write that failed so certainly was not applied, so it may be sent again: the
+/// member refused it for want of a leader (`--require-leader`: before it looked at it), or
+/// no connection could be made. A write whose answer was lost is not retried.
+fn write_never_sent(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => {
+            i32::from(s.code()) == 14
+                && (s.message().contains("no leader") || s.message().contains("connect"))
+        }
+        _ => false,
+    }
+}
+
+/// Whether etcd could not be reached or could not answer (down, no leader, no quorum, a
+/// timeout), as opposed to refusing the request itself.
+fn is_unavailable(e: &etcd_client::Error) -> bool {
+    /// gRPC's codes for a call that did not reach an answer: CANCELLED, UNKNOWN (a broken
+    /// connection), DEADLINE_EXCEEDED, UNAVAILABLE (etcd's "no leader", "request timed out").
+    const UNANSWERED: [i32; 4] = [1, 2, 4, 14];
+    match e {
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => UNANSWERED.contains(&i32::from(s.code())),
+        _ => false,
+    }
 }
 
 /// The key just after every key that starts with `prefix`, as etcd's range end; `[0]` (to
@@ -376,7 +432,7 @@ where
     match rx.recv() {
         Ok(Ok(Ok(v))) => Ok(v),
         Ok(Ok(Err(e))) => Err(etcd_error(what, endpoints, e)),
-        Ok(Err(_)) => Err(StoreError::Backend(format!(
+        Ok(Err(_)) => Err(StoreError::Unavailable(format!(
             "etcd {what} at {endpoints}: no answer within {timeout:?} (etcd down or without quorum?)"
         ))),
         Err(_) => Err(StoreError::Backend(
@@ -438,12 +494,18 @@ impl Inner {
     /// The cluster's current revision, by a linearizable read (so it is at least that of
     /// every commit acknowledged before this call).
     fn current_revision(&self) -> Result<u64> {
-        let mut kv = self.client.kv_client();
+        let kv = self.client.kv_client();
         let key = range_start(self.full_key(""));
         let options = GetOptions::new()
             .with_range(range_end(self.prefix.as_bytes()))
             .with_count_only();
-        let resp = self.call("read", async move { kv.get(key, Some(options)).await })?;
+        let resp = self.call("read", async move {
+            retrying(is_unavailable, || {
+                let (mut kv, key, options) = (kv.clone(), key.clone(), options.clone());
+                async move { kv.get(key, Some(options)).await }
+            })
+            .await
+        })?;
         let revision = revision_of(resp.header())?;
         self.saw(revision);
         Ok(revision)
@@ -490,10 +552,14 @@ impl Inner {
             if let Some(rev) = revision {
                 options = options.with_revision(rev as i64);
             }
-            let mut kv = self.client.kv_client();
+            let kv = self.client.kv_client();
             let from = start.clone();
             let fetched = self.call("scan", async move {
-                match kv.get(from, Some(options)).await {
+                let got = retrying(is_unavailable, || {
+                    let (mut kv, from, options) = (kv.clone(), from.clone(), options.clone());
+                    async move { kv.get(from, Some(options)).await }
+                });
+                match got.await {
                     Ok(resp) => Ok(Some(resp)),
                     Err(e) if is_too_large(&e) && want > 1 => Ok(None),
                     Err(e) => Err(e),
@@ -684,9 +750,15 @@ fn plan(prefix: &str, ops: Vec<Op>, bytes: &mut usize) -> Vec<TxnOp> {
 impl Store for EtcdStore {
     fn get(&self, key: &str) -> Result<Option<Entry>> {
         let inner = &self.inner;
-        let mut kv = inner.client.kv_client();
+        let kv = inner.client.kv_client();
         let k = inner.full_key(key);
-        let mut resp = inner.call("read", async move { kv.get(k, None).await })?;
+        let mut resp = inner.call("read", async move {
+            retrying(is_unavailable, || {
+                let (mut kv, k) = (kv.clone(), k.clone());
+                async move { kv.get(k, None).await }
+            })
+            .await
+        })?;
         if let Ok(rev) = revision_of(resp.header()) {
             inner.saw(rev);
         }
@@ -704,8 +776,14 @@ impl Store for EtcdStore {
     fn commit(&self, txn: Txn) -> Result<Commit> {
         let inner = &self.inner;
         let etcd_txn = inner.etcd_txn(txn)?;
-        let mut kv = inner.client.kv_client();
-        let resp = inner.call("commit", async move { kv.txn(etcd_txn).await })?;
+        let kv = inner.client.kv_client();
+        let resp = inner.call("commit", async move {
+            retrying(write_never_sent, || {
+                let (mut kv, txn) = (kv.clone(), etcd_txn.clone());
+                async move { kv.txn(txn).await }
+            })
+            .await
+        })?;
         let revision = revision_of(resp.header())?;
         inner.saw(revision);
         if !resp.succeeded() {

@@ -182,6 +182,11 @@ pub enum StoreError {
     /// The stored data is not in a shape this version understands.
     #[error("store data is corrupt: {0}")]
     Corrupt(String),
+    /// The backend could not be reached, or could not answer within its time (etcd down,
+    /// unreachable, or without quorum). Nothing says whether a write so refused landed: a
+    /// caller that retries reads first. The message names no value.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

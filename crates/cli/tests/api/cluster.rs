@@ -19,9 +19,9 @@ use crate::common::*;
 
 /// How long a node may take to follow another's change before the test fails: far above the
 /// bound measured (docs/cluster.md), so a loaded machine does not fail it.
-const GIVE_UP: Duration = Duration::from_secs(30);
+pub(crate) const GIVE_UP: Duration = Duration::from_secs(30);
 
-fn store_arg(members: &[Etcd]) -> String {
+pub(crate) fn store_arg(members: &[Etcd]) -> String {
     let list: Vec<String> = members
         .iter()
         .map(|m| format!("127.0.0.1:{}", m.client_port))
@@ -29,12 +29,12 @@ fn store_arg(members: &[Etcd]) -> String {
     format!("etcd://{}", list.join(","))
 }
 
-fn node(members: &[Etcd]) -> Server {
+pub(crate) fn node(members: &[Etcd]) -> Server {
     Server::start_with(&["--store", &store_arg(members)])
 }
 
 /// Polls `check` until it holds; returns how long that took.
-async fn within_bound<F, Fut>(what: &str, mut check: F) -> Duration
+pub(crate) async fn within_bound<F, Fut>(what: &str, mut check: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -51,7 +51,7 @@ where
     }
 }
 
-async fn random_status(s: &Server, user: &str, pass: &str) -> u16 {
+pub(crate) async fn random_status(s: &Server, user: &str, pass: &str) -> u16 {
     s.post("/random")
         .basic_auth(user, Some(pass))
         .json(&json!({"length": 16}))
@@ -61,7 +61,7 @@ async fn random_status(s: &Server, user: &str, pass: &str) -> u16 {
         .as_u16()
 }
 
-async fn set_passphrase(s: &Server, user: &str, new: &str) {
+pub(crate) async fn set_passphrase(s: &Server, user: &str, new: &str) {
     let r = s
         .as_admin(Method::POST, &format!("/users/{user}/passphrase"))
         .json(&json!({"passphrase": new}))
@@ -76,7 +76,7 @@ async fn set_passphrase(s: &Server, user: &str, new: &str) {
 }
 
 /// A provisioned cluster of `n` nodes on `members`, every node Operational.
-async fn cluster(members: &[Etcd], n: usize) -> Vec<Server> {
+pub(crate) async fn cluster(members: &[Etcd], n: usize) -> Vec<Server> {
     let first = node(members);
     assert_eq!(first.state().await, "Unprovisioned");
     first.provision().await;
@@ -98,7 +98,7 @@ async fn cluster(members: &[Etcd], n: usize) -> Vec<Server> {
 }
 
 /// Every key and value the cluster wrote in etcd.
-fn dump(members: &[Etcd]) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn dump(members: &[Etcd]) -> Vec<(String, Vec<u8>)> {
     let settings = EtcdSettings::new(
         members
             .iter()
@@ -241,7 +241,7 @@ async fn three_nodes_share_one_state() {
     assert_eq!(n3.state().await, "Locked");
 }
 
-async fn appliance_session_status(s: &Server, sid: &str) -> u16 {
+pub(crate) async fn appliance_session_status(s: &Server, sid: &str) -> u16 {
     s.dr(sid, Method::GET, "/session")
         .answer()
         .await
@@ -249,7 +249,7 @@ async fn appliance_session_status(s: &Server, sid: &str) -> u16 {
         .as_u16()
 }
 
-async fn qsdk_login(s: &Server, user: &str, pass: &str) -> String {
+pub(crate) async fn qsdk_login(s: &Server, user: &str, pass: &str) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(pass);
     let r = s
         .backup_client(Method::POST, "Login")
@@ -261,7 +261,7 @@ async fn qsdk_login(s: &Server, user: &str, pass: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-async fn qsdk_status(s: &Server, token: &str) -> u16 {
+pub(crate) async fn qsdk_status(s: &Server, token: &str) -> u16 {
     s.backup_client(Method::GET, "Client")
         .header("Authtoken", token)
         .answer()

@@ -405,8 +405,8 @@ fn join_body() -> Value {
 #[tokio::test]
 async fn join_and_force_new_answer_what_to_do_instead() {
     let mut s = Server::start();
-    // force-new: the node is never Failed in this build; 412 in every state, with or
-    // without credentials (the state is checked first, as for every route).
+    // force-new on a node that is not Failed: 412 in every state, with or without
+    // credentials (cluster_failure.rs checks the Failed node's answer).
     let force_new = |auth: bool| {
         let r = s.post("/cluster/force-new");
         if auth {

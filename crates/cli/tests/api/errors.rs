@@ -737,6 +737,22 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
             412,
             None,
             Some(
+                "This node is Failed: the cluster store (etcd) is unavailable (quorum lost or unreachable); it serves again by itself once the store is back.",
+            ),
+            "cluster_failure.rs: needs etcd losing its quorum (feature etcd-test)",
+        ),
+        (
+            503,
+            None,
+            Some(
+                "The cluster store (etcd) is unavailable (quorum lost or unreachable); a change asked for may or may not have been made: read before retrying.",
+            ),
+            "cluster_failure.rs: needs etcd losing its quorum (feature etcd-test)",
+        ),
+        (
+            412,
+            None,
+            Some(
                 "Refusing to unlock: <the reason>. To run with this store anyway, restart with --accept-store-rollback and accept it (docs/operations.md).",
             ),
             "rollback.rs: needs a store put back to an older copy",
@@ -966,6 +982,10 @@ async fn every_documented_error_of_the_appliance_face() {
         ),
         (found("TASK_NOT_FOUND"), "admin_services.rs: tasks"),
         (
+            found("CLUSTER_STORE_UNAVAILABLE"),
+            "cluster_failure.rs: needs etcd losing its quorum (feature etcd-test)",
+        ),
+        (
             found("SUPPORT_BUNDLE_NOT_FOUND"),
             "admin_services.rs: support bundles",
         ),
@@ -1133,6 +1153,14 @@ async fn every_documented_error_of_the_backup_client_face() {
                 "The <name> service (<id>) is stopped; an administrator can start it again through the appliance API (POST /api/rest/configure/v1/services/<id>/actions/start).",
             ),
             "admin_services.rs: a stopped service",
+        ),
+        (
+            503,
+            Some("587204632"),
+            Some(
+                "The cluster store (etcd) is unavailable (quorum lost or unreachable); this node serves again by itself once it is back. A change asked for meanwhile may or may not have been made: read before retrying.",
+            ),
+            "cluster_failure.rs: needs etcd losing its quorum (feature etcd-test)",
         ),
     ];
     // The passkey operations' codes answer in their own shape: backup_client.rs.

@@ -28,6 +28,10 @@ mod clock;
 mod cluster;
 #[cfg(feature = "etcd-test")]
 mod cluster_member;
+#[cfg(feature = "etcd-test")]
+mod cluster_backup;
+#[cfg(feature = "etcd-test")]
+mod cluster_failure;
 mod conformance;
 mod conformance_nethsm;
 mod connections;

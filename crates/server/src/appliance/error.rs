@@ -52,6 +52,15 @@ impl From<strongroom_core::Error> for ApplianceError {
     fn from(e: strongroom_core::Error) -> Self {
         use strongroom_core::Error as E;
         match e {
+            e @ (E::WrongState(strongroom_core::SystemState::Failed)
+            | E::Store(strongroom_store::StoreError::Unavailable(_))) => {
+                tracing::warn!(error = %e, "the cluster store is unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "CLUSTER_STORE_UNAVAILABLE",
+                    crate::face::CLUSTER_UNAVAILABLE,
+                )
+            }
             E::WrongState(state) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "SERVICE_UNAVAILABLE",

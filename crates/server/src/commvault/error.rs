@@ -29,6 +29,8 @@ pub const CONFLICT: i64 = 587204629;
 pub const BUSY: i64 = 587204630;
 /// The backup-client service was stopped by an administrator (`crate::services`).
 pub const SERVICE_STOPPED: i64 = 587204631;
+/// Cluster mode: the cluster store (etcd) is unavailable, or this node is Failed.
+pub const CLUSTER_UNAVAILABLE: i64 = 587204632;
 
 /// The stable code and message this face gives each passkey failure (`docs/errors.md`).
 pub fn passkey_failure(e: PasskeyError) -> (i64, &'static str) {
@@ -106,6 +108,15 @@ impl From<strongroom_core::Error> for CommvaultError {
     fn from(e: strongroom_core::Error) -> Self {
         use strongroom_core::Error as E;
         match e {
+            e @ (E::WrongState(strongroom_core::SystemState::Failed)
+            | E::Store(strongroom_store::StoreError::Unavailable(_))) => {
+                tracing::warn!(error = %e, "the cluster store is unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    CLUSTER_UNAVAILABLE,
+                    crate::face::CLUSTER_UNAVAILABLE,
+                )
+            }
             E::WrongState(state) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 UNAVAILABLE,

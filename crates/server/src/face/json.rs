@@ -22,6 +22,11 @@ use crate::http_util::{self, BodyError};
 
 pub const JSON: &str = "application/json";
 
+/// A node in the `Failed` state (cluster mode: see `strongroom_core::cluster_health`).
+pub const CLUSTER_FAILED: &str = "This node is Failed: the cluster store (etcd) is unavailable (quorum lost or unreachable); it serves again by itself once the store is back.";
+/// The cluster store did not answer a request (before the node turned Failed).
+pub const CLUSTER_STORE_UNAVAILABLE: &str = "The cluster store (etcd) is unavailable (quorum lost or unreachable); a change asked for may or may not have been made: read before retrying.";
+
 /// The `WWW-Authenticate` challenge of the original.
 pub const REALM: &str = "Basic realm=\"NetHSM\"";
 
@@ -64,7 +69,14 @@ impl<F> From<strongroom_core::Error> for JsonError<F> {
     fn from(e: strongroom_core::Error) -> Self {
         use strongroom_core::Error as E;
         match e {
+            E::WrongState(strongroom_core::SystemState::Failed) => {
+                Self::new(StatusCode::PRECONDITION_FAILED, CLUSTER_FAILED)
+            }
             E::WrongState(_) => Self::new(StatusCode::PRECONDITION_FAILED, "Service not available"),
+            E::Store(e @ strongroom_store::StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "the cluster store is unavailable");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, CLUSTER_STORE_UNAVAILABLE)
+            }
             E::InvalidInput(m) => Self::new(StatusCode::BAD_REQUEST, m),
             E::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, "Authentication required."),
             E::Forbidden => Self::new(StatusCode::FORBIDDEN, "Access denied."),

@@ -18,6 +18,10 @@ use axum::response::{IntoResponse, Response};
 
 pub use caller::{Caller, Rule, rule};
 
+/// The appliance and backup-client faces' message while the cluster store (etcd) is
+/// unavailable, or this node is `Failed` (cluster mode: `strongroom_core::cluster_health`).
+pub const CLUSTER_UNAVAILABLE: &str = "The cluster store (etcd) is unavailable (quorum lost or unreachable); this node serves again by itself once it is back. A change asked for meanwhile may or may not have been made: read before retrying.";
+
 /// A protocol face of the server: where it is mounted, and the name it goes by in metrics
 /// labels and in the audit trail. Set here once; the router, the metrics and the audit
 /// middleware all read it from here.

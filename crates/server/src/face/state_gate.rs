@@ -20,6 +20,7 @@ pub const ANY_STATE: &[SystemState] = &[
     SystemState::Unprovisioned,
     SystemState::Locked,
     SystemState::Operational,
+    SystemState::Failed,
 ];
 
 /// Only while Operational.

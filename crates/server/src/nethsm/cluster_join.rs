@@ -9,8 +9,9 @@
 //!   starting the node with `[etcd.member]` and `initial_cluster_state = "existing"`. The
 //!   request is still checked as the spec says first: the caller (401, 403), the body (400),
 //!   and that a cluster CA is set (412).
-//! - force-new is for the spec's `Failed` state (a node whose etcd lost quorum), which this
-//!   build does not have: every node answers 412, as the spec does for a node not Failed.
+//! - force-new rebuilds a `Failed` node's etcd member as a cluster of one. A node that is not
+//!   Failed answers 412 as the spec says; a Failed one answers 412 too, since this build does
+//!   not restart its member with `--force-new-cluster` itself, and says how to do it by hand.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -108,14 +109,21 @@ pub async fn cluster_join_post(
     ))
 }
 
-/// What to do instead of `/cluster/force-new`.
-pub const FORCE_NEW_INSTEAD: &str = "This node is not in the Failed state: /cluster/force-new \
-    only rebuilds a node whose etcd cluster has lost its quorum, and this build has no Failed \
-    state. To force a new single-member cluster from this node's etcd data, stop the server, \
-    run etcd once with --force-new-cluster on <data-dir>/etcd, stop it, and start the server \
-    with initial_cluster listing this member only (docs/cluster.md).";
+/// How to force a new cluster by hand, which `/cluster/force-new` does not do itself.
+const FORCE_NEW_BY_HAND: &str = "To force a new single-member cluster from this node's etcd \
+    data, stop the server, run etcd once with --force-new-cluster on <data-dir>/etcd, stop it, \
+    and start the server with initial_cluster listing this member only (docs/cluster.md).";
 
-/// `POST /cluster/force-new`: 412 in every state (see the module's note).
-pub async fn cluster_force_new_post() -> NetHsmError {
-    NetHsmError::new(StatusCode::PRECONDITION_FAILED, FORCE_NEW_INSTEAD)
+/// `POST /cluster/force-new`: 412 in every state (see the module's note), saying why.
+pub async fn cluster_force_new_post(State(s): State<AppState>) -> NetHsmError {
+    let why = if s.core.state() == strongroom_core::SystemState::Failed {
+        "This build does not rebuild the etcd member itself."
+    } else {
+        "This node is not in the Failed state: /cluster/force-new only rebuilds a node whose \
+         etcd cluster has lost its quorum."
+    };
+    NetHsmError::new(
+        StatusCode::PRECONDITION_FAILED,
+        format!("{why} {FORCE_NEW_BY_HAND}"),
+    )
 }

@@ -2,8 +2,10 @@
 //! namespace) while Operational, anyone otherwise, as nethsm-api.yaml says, so a node that
 //! cannot be unlocked can still be diagnosed.
 //!
-//! NetHSM reports its cluster store (etcd) here. Strongroom's store is embedded, so
-//! `clusterState.running` says whether the store answers reads, and `clusterLogs` carries
+//! NetHSM reports its cluster store (etcd) here. On a single node Strongroom's store is
+//! embedded; in cluster mode it is etcd. Either way `clusterState.running` says whether the
+//! store answers reads; in cluster mode `clusterLogs` starts with the node's view of etcd
+//! (its node id, how long ago etcd last answered, and whether the node is Failed), then carries
 //! the checks a support bundle reports ([`crate::diagnostics::run_checks`]) that failed or
 //! warn, then the most recent log lines at warning or above. `clusterSnapshot` (the spec's
 //! statistics of a stopped etcd's snapshot) has no counterpart and is left out, as the spec
@@ -108,6 +110,22 @@ pub async fn health_diagnose_get(
             })
         })
         .collect();
+    if let Some(h) = s.core.cluster_health() {
+        let failed = s.core.state() == SystemState::Failed;
+        logs.insert(
+            0,
+            ClusterLogItem {
+                level: if failed { "error" } else { "info" },
+                msg: format!(
+                    "cluster: node {} {}: the etcd store last answered {} ms ago (unanswered for over {} s, a node is Failed)",
+                    h.node_id,
+                    if failed { "is Failed" } else { "follows the cluster" },
+                    h.last_answer.as_millis(),
+                    h.failed_after.as_secs()
+                ),
+            },
+        );
+    }
     let recent = crate::recent_logs::global().at_least(tracing::Level::WARN);
     let skip = recent.len().saturating_sub(MAX_LOG_LINES);
     logs.extend(recent.into_iter().skip(skip).map(|line| ClusterLogItem {

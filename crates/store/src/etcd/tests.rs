@@ -205,11 +205,11 @@ fn etcd_down_is_an_error_and_its_return_is_recovered() {
         "the failed commit took {took:?}"
     );
     match &err {
-        StoreError::Backend(message) => {
+        StoreError::Unavailable(message) => {
             assert!(message.contains("etcd"), "{message}");
             assert!(message.contains(&etcd.endpoint()), "{message}");
         }
-        other => panic!("not a backend error: {other:?}"),
+        other => panic!("not an unavailable store: {other:?}"),
     }
     assert!(s.get("before").is_err());
 
