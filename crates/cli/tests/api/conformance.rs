@@ -10,14 +10,14 @@
 //! itself is the vendor's and not in the repository: see `common/specs.rs` for where it is
 //! found (`STRONGROOM_SPEC_DIR`) and when the tests skip, loudly, without it.
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::python::{self, test_python};
+use crate::common::python::test_python;
+use crate::common::schemathesis;
 use crate::common::specs::{APPLIANCE_SPEC, vendor_spec};
 use crate::common::*;
 
@@ -78,50 +78,6 @@ async fn login(server: &Server) -> String {
         .as_str()
         .expect("session_id string")
         .to_owned()
-}
-
-/// A schemathesis run: its command line and how it went.
-struct Run {
-    command: String,
-    run: python::Run,
-}
-
-impl Run {
-    fn passed(&self) -> bool {
-        self.run.passed()
-    }
-
-    fn report(&self) -> String {
-        format!(
-            "$ {}\n{}\n--- schemathesis stdout ---\n{}\n--- schemathesis stderr ---\n{}",
-            self.command,
-            self.run.outcome(),
-            self.run.stdout,
-            self.run.stderr
-        )
-    }
-}
-
-/// Runs `python -m schemathesis.cli run <spec> <args>` in `cwd` (where hypothesis and any
-/// report would write) and collects its output.
-async fn schemathesis(python: &Path, cwd: &Path, spec: &Path, args: &[String]) -> Run {
-    let mut all: Vec<&OsStr> = vec![
-        "-m".as_ref(),
-        "schemathesis.cli".as_ref(),
-        "run".as_ref(),
-        spec.as_os_str(),
-    ];
-    all.extend(args.iter().map(OsStr::new));
-    let shown = format!(
-        "{} -m schemathesis.cli run {} {}",
-        python.display(),
-        spec.display(),
-        args.join(" ")
-    );
-    Run {
-        command: shown,
-        run: python::run(python, &all, Some(cwd), RUN_TIMEOUT).await,
-    }
 }
 
 /// The options both runs share. `operations` are operationIds of the spec.
@@ -210,7 +166,7 @@ async fn appliance_session_and_password_conform_to_the_spec() {
     for (operations, max_time) in runs {
         let session_id = login(&server).await;
         let args = options(&server, &session_id, operations, max_time);
-        let run = schemathesis(&python, work.path(), &spec, &args).await;
+        let run = schemathesis::run(&python, work.path(), &spec, &args, RUN_TIMEOUT).await;
         let selected = format!("{} selected /", operations.len());
         if !run.passed() || !run.run.stdout.contains(&selected) {
             panic!(
@@ -312,7 +268,7 @@ async fn appliance_administration_conforms_to_the_spec() {
     for (operations, max_time) in runs {
         let session_id = login(&server).await;
         let args = options(&server, &session_id, operations, max_time);
-        let run = schemathesis(&python, work.path(), &spec, &args).await;
+        let run = schemathesis::run(&python, work.path(), &spec, &args, RUN_TIMEOUT).await;
         let selected = format!("{} selected /", operations.len());
         if !run.passed() || !run.run.stdout.contains(&selected) {
             panic!(

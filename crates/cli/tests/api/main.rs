@@ -46,6 +46,7 @@ mod keys_crypt;
 mod keys_csr;
 mod keys_curves;
 mod lifecycle;
+mod openapi;
 mod proptest_bodies;
 mod random;
 mod rollback;

@@ -9,6 +9,7 @@ mod errors;
 pub mod keys;
 pub mod python;
 pub mod raw;
+pub mod schemathesis;
 pub mod specs;
 
 pub use docs::*;
