@@ -233,9 +233,7 @@ pub async fn read_body<T: DeserializeOwned, E: MessageError>(
             ),
         })?;
     require_accept::<E>(&parts.headers, JSON)?;
-    // serde also reads a struct from an array of its fields in order (`[null, "x"]`); a
-    // request body is an object of named fields, so an array is malformed.
-    if bytes.iter().find(|b| !b" \t\n\r".contains(b)) == Some(&b'[') {
+    if http_util::is_json_array(&bytes) {
         return Err(E::with_message(
             StatusCode::BAD_REQUEST,
             "Malformed request body: expected a JSON object, not an array".into(),
