@@ -44,8 +44,8 @@ pub fn content_type(headers: &HeaderMap) -> Option<String> {
 /// password sent with the wrong type): the kind of problem, the expected type or the field
 /// name, and the position.
 /// Whether a JSON text is an array. serde also reads a struct from an array of its fields in
-/// order (`[null, "x"]`); request bodies are objects of named fields, so the faces' readers
-/// refuse an array before it gets that far.
+/// order (`[null, "x"]`); the bodies of the JSON faces are all objects of named fields, so
+/// their reader refuses an array before it gets that far.
 pub fn is_json_array(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !b" \t\n\r".contains(b)) == Some(&b'[')
 }

@@ -86,11 +86,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApplianceJson<T> {
             }
         }
         let bytes = body::read::<ApplianceError>(&parts.headers, body, BODY_LIMIT).await?;
-        if http_util::is_json_array(&bytes) {
-            return Err(ApplianceError::invalid_request(
-                "Invalid request body: expected a JSON object, not an array",
-            ));
-        }
         serde_json::from_slice(&bytes)
             .map(ApplianceJson)
             .map_err(|e| {
