@@ -3,6 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 /// The query of `GET /audit`.
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
@@ -11,10 +16,12 @@ pub struct AuditQuery {
     pub after: u64,
     /// Page size, 1 to 1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
     pub limit: Option<usize>,
 }
 
 /// The answer to `GET /audit`: events oldest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
@@ -29,6 +36,7 @@ pub struct AuditPage {
 /// One event of the trail, as the store holds it (the fields are described in
 /// `docs/security-model.md`, "Audit trail"). `hash` is computed over the core's own
 /// serialisation of the event, not over this one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEvent {
@@ -61,6 +69,7 @@ pub struct AuditEvent {
 }
 
 /// The answer to `GET /audit/verify`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainReport {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A backup client, as `GET /clients/{id}` (and every change to one) answers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupClient {
@@ -17,6 +18,7 @@ pub struct BackupClient {
 
 /// Whether the client's passkey is set, and until when browse and restore are authorized
 /// (RFC 3339, appliance clock; `null` when no authorization is open).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Passkey {
@@ -25,12 +27,14 @@ pub struct Passkey {
 }
 
 /// The answer to `GET /clients`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientList {
     pub clients: Vec<BackupClient>,
 }
 
 /// The body of `POST /clients`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewClient {
@@ -44,6 +48,7 @@ pub struct NewClient {
 }
 
 /// The body of `PATCH /clients/{id}`: only the fields given change.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientChange {
@@ -56,6 +61,7 @@ pub struct ClientChange {
 }
 
 /// The body of `PUT /clients/{id}/owners`: the list replaces the old one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientOwners {

@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 /// The candidate password; wiped from memory when the request is dropped.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasswordCheck {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
     pub password: Zeroizing<String>,
 }
 
@@ -20,6 +22,7 @@ impl std::fmt::Debug for PasswordCheck {
 
 /// Every rule that needs only the password, in the order the server checks them; `ok` when
 /// all are met. Reuse of a previous password is checked only by the change itself.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordRules {
@@ -27,6 +30,7 @@ pub struct PasswordRules {
     pub rules: Vec<PasswordRuleResult>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordRuleResult {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 /// The answer to `GET /system/data-key`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataKey {
@@ -17,9 +18,11 @@ pub struct DataKey {
 
 /// The body of `POST /system/rotate-data-key`. The passphrase never appears in `Debug` and
 /// is wiped from memory when the request is dropped.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateDataKey {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
     pub unlock_passphrase: Zeroizing<String>,
 }
 
@@ -30,6 +33,7 @@ impl fmt::Debug for RotateDataKey {
 }
 
 /// The answer to `POST /system/rotate-data-key`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Rotation {

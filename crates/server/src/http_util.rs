@@ -43,6 +43,13 @@ pub fn content_type(headers: &HeaderMap) -> Option<String> {
 /// Describes why a JSON body did not parse, without quoting the offending value (it may be a
 /// password sent with the wrong type): the kind of problem, the expected type or the field
 /// name, and the position.
+/// Whether a JSON text is an array. serde also reads a struct from an array of its fields in
+/// order (`[null, "x"]`); the bodies of the JSON faces are all objects of named fields, so
+/// their reader refuses an array before it gets that far.
+pub fn is_json_array(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b" \t\n\r".contains(b)) == Some(&b'[')
+}
+
 pub fn json_error_message(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let quotes_a_value = text.starts_with("invalid type") || text.starts_with("invalid value");

@@ -54,6 +54,7 @@ mod keys_crypt;
 mod keys_csr;
 mod keys_curves;
 mod lifecycle;
+mod openapi;
 mod proptest_bodies;
 mod random;
 mod rollback;

@@ -4,9 +4,11 @@
 use axum::extract::{Query, State};
 use strongroom_core::audit::AuditEvent;
 use strongroom_proto::audit as wire;
+use strongroom_proto::errors::ErrorBody;
 
 use super::error::ApiError;
 use super::extract::{AcceptJson, ApiJson, Caller, RootAdmin};
+use super::openapi::{AnswersJson, Authenticated, CoreCall, Gated};
 use crate::app::AppState;
 
 /// At most this many events per page.
@@ -49,6 +51,21 @@ fn audit_event(e: AuditEvent) -> wire::AuditEvent {
     }
 }
 
+/// A page of the audit trail, oldest first (root Administrator).
+#[utoipa::path(
+    get,
+    path = "/audit",
+    operation_id = "getAudit",
+    tag = "audit",
+    params(wire::AuditQuery),
+    responses(
+        (status = 200, description = "The events after `after`, at most `limit` of them.",
+            body = wire::AuditPage),
+        (status = 400, description = "A malformed query, or a `limit` outside 1 to 1000.",
+            body = ErrorBody),
+        Gated, Authenticated, AnswersJson, CoreCall,
+    )
+)]
 pub async fn audit_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -74,6 +91,18 @@ pub async fn audit_get(
     }))
 }
 
+/// Walks the whole chain (root Administrator).
+#[utoipa::path(
+    get,
+    path = "/audit/verify",
+    operation_id = "verifyAudit",
+    tag = "audit",
+    responses(
+        (status = 200, description = "Whether the chain verifies, and where it breaks.",
+            body = wire::ChainReport),
+        Gated, Authenticated, AnswersJson, CoreCall,
+    )
+)]
 pub async fn audit_verify_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -94,6 +123,17 @@ pub async fn audit_verify_get(
 /// `POST /audit/accept-rollback`: accepts the store as it is after this node found it older
 /// than its anchor at unlock (the server runs with `accept_store_rollback` then). 409 when
 /// there is nothing to accept.
+#[utoipa::path(
+    post,
+    path = "/audit/accept-rollback",
+    operation_id = "acceptStoreRollback",
+    tag = "audit",
+    responses(
+        (status = 204, description = "The rollback is accepted and recorded."),
+        (status = 409, description = "There is no store rollback to accept.", body = ErrorBody),
+        Gated, Authenticated, CoreCall,
+    )
+)]
 pub async fn accept_rollback_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,

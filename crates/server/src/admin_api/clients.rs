@@ -8,11 +8,13 @@ use strongroom_core::clients::{BackupClient, ClientChange, NewClient};
 use strongroom_core::passkeys::{PasskeyState, RestoreDecision};
 use strongroom_proto::API_PREFIX;
 use strongroom_proto::clients as wire;
+use strongroom_proto::errors::ErrorBody;
 use strongroom_proto::restore::{self as restore_wire, RestoreQuery, RestoreReason};
 use time::format_description::well_known::Rfc3339;
 
 use super::error::ApiError;
 use super::extract::{AcceptJson, ApiJson, ApiPath, Caller, RootAdmin, RootAdminOrBackup};
+use super::openapi::{AnswersJson, Authenticated, CoreCall, Gated, JsonBody, PutJsonBody};
 use crate::app::AppState;
 use crate::middleware::request_id::OpId;
 
@@ -42,6 +44,17 @@ fn parse_id(raw: &str) -> Result<u64, ApiError> {
     raw.parse().map_err(|_| not_found())
 }
 
+/// Every backup client (root Administrator).
+#[utoipa::path(
+    get,
+    path = "/clients",
+    operation_id = "listClients",
+    tag = "clients",
+    responses(
+        (status = 200, description = "Every backup client.", body = wire::ClientList),
+        Gated, Authenticated, AnswersJson, CoreCall,
+    )
+)]
 pub async fn clients_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -56,6 +69,22 @@ pub async fn clients_get(
     Ok(ApiJson(wire::ClientList { clients }))
 }
 
+/// Registers a backup client (root Administrator).
+#[utoipa::path(
+    post,
+    path = "/clients",
+    operation_id = "createClient",
+    tag = "clients",
+    request_body = wire::NewClient,
+    responses(
+        (status = 201, description = "The client, registered.", body = wire::BackupClient,
+            headers(("Location" = String, description = "The client's URL."))),
+        Gated, Authenticated, JsonBody, CoreCall,
+        (status = 400, description = "A malformed body, an owner that is not a user, or a \
+            name with an invisible or control character.", body = ErrorBody),
+        (status = 409, description = "The name is taken.", body = ErrorBody),
+    )
+)]
 pub async fn clients_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -82,6 +111,19 @@ pub async fn clients_post(
     Ok(r)
 }
 
+/// One backup client (root Administrator).
+#[utoipa::path(
+    get,
+    path = "/clients/{id}",
+    operation_id = "getClient",
+    tag = "clients",
+    params(("id" = u64, Path, description = "The client's id.")),
+    responses(
+        (status = 200, description = "The client.", body = wire::BackupClient),
+        (status = 404, description = "There is no such client.", body = ErrorBody),
+        Gated, Authenticated, AnswersJson, CoreCall,
+    )
+)]
 pub async fn client_get(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -101,6 +143,21 @@ pub async fn client_get(
     Ok(ApiJson(data))
 }
 
+/// Changes a backup client's names; only the fields given change (root Administrator).
+#[utoipa::path(
+    patch,
+    path = "/clients/{id}",
+    operation_id = "changeClient",
+    tag = "clients",
+    params(("id" = u64, Path, description = "The client's id.")),
+    request_body = wire::ClientChange,
+    responses(
+        (status = 200, description = "The client, changed.", body = wire::BackupClient),
+        (status = 404, description = "There is no such client.", body = ErrorBody),
+        (status = 409, description = "The new name is taken.", body = ErrorBody),
+        Gated, Authenticated, JsonBody, CoreCall,
+    )
+)]
 pub async fn client_patch(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -125,6 +182,21 @@ pub async fn client_patch(
     Ok(ApiJson(data))
 }
 
+/// Replaces a backup client's owners (root Administrator).
+#[utoipa::path(
+    put,
+    path = "/clients/{id}/owners",
+    operation_id = "setClientOwners",
+    tag = "clients",
+    params(("id" = u64, Path, description = "The client's id.")),
+    request_body = wire::ClientOwners,
+    responses(
+        (status = 200, description = "The client, with its new owners.",
+            body = wire::BackupClient),
+        (status = 404, description = "There is no such client.", body = ErrorBody),
+        Gated, Authenticated, PutJsonBody, CoreCall,
+    )
+)]
 pub async fn client_owners_put(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -142,6 +214,19 @@ pub async fn client_owners_put(
     Ok(ApiJson(data))
 }
 
+/// Removes a backup client and its passkey (root Administrator).
+#[utoipa::path(
+    delete,
+    path = "/clients/{id}",
+    operation_id = "deleteClient",
+    tag = "clients",
+    params(("id" = u64, Path, description = "The client's id.")),
+    responses(
+        (status = 204, description = "The client and its passkey are gone."),
+        (status = 404, description = "There is no such client.", body = ErrorBody),
+        Gated, Authenticated, AnswersJson, CoreCall,
+    )
+)]
 pub async fn client_delete(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -155,6 +240,24 @@ pub async fn client_delete(
 }
 
 /// Asked by backup software before each browse or restore of a client; audited.
+#[utoipa::path(
+    get,
+    path = "/clients/{id}/restore-authorization",
+    operation_id = "getRestoreAuthorization",
+    tag = "clients",
+    params(
+        ("id" = u64, Path, description = "The client's id."),
+        RestoreQuery,
+    ),
+    responses(
+        (status = 200, description = "Whether the browse or restore may go ahead, and why.",
+            body = restore_wire::RestoreDecision),
+        (status = 400, description = "A malformed query, or an operation other than `browse` \
+            or `restore`.", body = ErrorBody),
+        (status = 404, description = "There is no such client.", body = ErrorBody),
+        Gated, Authenticated, AnswersJson, CoreCall,
+    )
+)]
 pub async fn restore_authorization_get(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,

@@ -6,6 +6,7 @@ mod audit;
 mod clients;
 mod error;
 mod extract;
+mod openapi;
 mod password_policy;
 mod system;
 
@@ -76,6 +77,8 @@ pub fn router(state: AppState) -> Router<AppState> {
                 post(password_policy::password_policy_check_post),
             ),
         )
+        // Public, in every state: the document says only what docs/admin-api.md says.
+        .route("/openapi.json", get(openapi::document_get))
         .fallback(json::not_found::<error::Strongroom>)
         .layer(axum::middleware::from_fn(
             json::render_bare_errors::<ApiError>,
@@ -91,7 +94,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         ))
 }
 
-/// Prometheus text exposition of the same counters as NetHSM's `/api/v1/metrics`.
+/// Prometheus text exposition of the same counters as NetHSM's `/api/v1/metrics` (Metrics
+/// role).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "getMetrics",
+    tag = "metrics",
+    responses(
+        (status = 200, description = "The counters, in the Prometheus text format 0.0.4.",
+            body = String, content_type = "text/plain; version=0.0.4"),
+        openapi::Gated, openapi::Authenticated,
+    )
+)]
 async fn metrics_get(State(s): State<AppState>, Caller(_, _): MetricsUser) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -8,10 +8,24 @@ use strongroom_proto::password_policy as wire;
 
 use super::error::ApiError;
 use super::extract::{AcceptJson, ApiJson, Caller};
+use super::openapi::{Authenticated, Gated, JsonBody};
 use crate::face::rule;
 
 pub type AnyUser = Caller<rule::AnyUser, ApiError>;
 
+/// Which rules of the appliance password policy a candidate password meets (any user).
+#[utoipa::path(
+    post,
+    path = "/password-policy/check",
+    operation_id = "checkPasswordPolicy",
+    tag = "password-policy",
+    request_body = wire::PasswordCheck,
+    responses(
+        (status = 200, description = "Each rule, met or not, in the order the server checks \
+            them.", body = wire::PasswordRules),
+        Gated, Authenticated, JsonBody,
+    )
+)]
 pub async fn password_policy_check_post(
     Caller(_, _): AnyUser,
     _: AcceptJson,

@@ -245,6 +245,12 @@ pub async fn read_body<T: DeserializeOwned, E: MessageError>(
             ),
         })?;
     require_accept::<E>(&parts.headers, JSON)?;
+    if http_util::is_json_array(&bytes) {
+        return Err(E::with_message(
+            StatusCode::BAD_REQUEST,
+            "Malformed request body: expected a JSON object, not an array".into(),
+        ));
+    }
     serde_json::from_slice(&bytes).map_err(|e| {
         E::with_message(
             StatusCode::BAD_REQUEST,
