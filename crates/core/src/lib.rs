@@ -20,6 +20,7 @@ pub mod backup;
 pub mod clients;
 pub mod clock;
 pub mod cluster;
+pub mod cluster_kit;
 pub mod crypto;
 pub mod device;
 pub mod error;

@@ -26,6 +26,8 @@ mod cli_scenario;
 mod clock;
 #[cfg(feature = "etcd-test")]
 mod cluster;
+#[cfg(feature = "etcd-test")]
+mod cluster_members;
 mod conformance;
 mod connections;
 mod console;
