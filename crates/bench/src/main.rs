@@ -42,6 +42,7 @@
 //! interrupted. See `docs/benchmarks.md`.
 
 mod backup;
+mod cluster;
 mod keys;
 mod memory;
 mod nginx;
@@ -119,6 +120,11 @@ struct Args {
         conflicts_with = "skip_backup"
     )]
     backup_users: Vec<u64>,
+    /// Run the cluster section alone (`cluster.rs`): reads and writes on a single redb node
+    /// and on three nodes on three etcd members; needs a server built with `--features etcd`
+    /// and Debian's etcd.
+    #[arg(long)]
+    cluster: bool,
 }
 
 fn main() -> ExitCode {
@@ -175,6 +181,10 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
         duration: Duration::from_secs(args.duration_secs),
     };
     let version = binary_version(&binary).await;
+    if args.cluster {
+        println!("server       {version}");
+        return cluster::run(&binary, load).await;
+    }
 
     progress(format!("starting {}", binary.display()));
     let server = Server::start(&binary).await?;
