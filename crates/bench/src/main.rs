@@ -38,6 +38,9 @@
 //! restored on a second fresh server, and the times, file size and server memory reported,
 //! with a table of how they grow from the first size to the last.
 //!
+//! With `--cluster`, only the cluster section runs (`cluster.rs`): reads and writes on a single
+//! redb node and on three nodes on three etcd members, with the ratio of each.
+//!
 //! Progress goes to stderr. Servers are killed when the bench ends, fails, panics or is
 //! interrupted. See `docs/benchmarks.md`.
 
