@@ -42,10 +42,14 @@
 //! restored on a second fresh server, and the times, file size and server memory reported,
 //! with a table of how they grow from the first size to the last.
 //!
+//! With `--cluster`, only the cluster section runs (`cluster.rs`): reads and writes on a single
+//! redb node and on three nodes on three etcd members, with the ratio of each.
+//!
 //! Progress goes to stderr. Servers are killed when the bench ends, fails, panics or is
 //! interrupted. See `docs/benchmarks.md`.
 
 mod backup;
+mod cluster;
 mod keys;
 mod memory;
 mod nginx;
@@ -128,6 +132,11 @@ struct Args {
     /// load over every face and the key operations, failing on any error (`soak.rs`).
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     soak_secs: u64,
+    /// Run the cluster section alone (`cluster.rs`): reads and writes on a single redb node
+    /// and on three nodes on three etcd members; needs a server built with `--features etcd`
+    /// and Debian's etcd.
+    #[arg(long)]
+    cluster: bool,
 }
 
 fn main() -> ExitCode {
@@ -184,6 +193,10 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
         duration: Duration::from_secs(args.duration_secs),
     };
     let version = binary_version(&binary).await;
+    if args.cluster {
+        println!("server       {version}");
+        return cluster::run(&binary, load).await;
+    }
 
     progress(format!("starting {}", binary.display()));
     let server = Server::start(&binary).await?;

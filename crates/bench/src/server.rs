@@ -34,6 +34,11 @@ impl Server {
     /// Runs `BINARY serve --data-dir <tempdir>/data --listen 127.0.0.1:0`, stdout piped, stderr
     /// to `<tempdir>/server.log`, and waits for its two start-up lines.
     pub async fn start(binary: &Path) -> anyhow::Result<Server> {
+        Self::start_with(binary, &[]).await
+    }
+
+    /// [`Server::start`] with more arguments for `serve` (such as `--store etcd://...`).
+    pub async fn start_with(binary: &Path, extra: &[String]) -> anyhow::Result<Server> {
         let tmp = tempfile::Builder::new()
             .prefix("strongroom-bench-")
             .tempdir()
@@ -48,6 +53,7 @@ impl Server {
             .arg(&data_dir)
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

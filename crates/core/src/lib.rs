@@ -21,6 +21,7 @@ pub mod clients;
 pub mod clock;
 pub mod cluster;
 pub mod cluster_health;
+pub mod cluster_kit;
 pub mod crypto;
 pub mod device;
 pub mod error;

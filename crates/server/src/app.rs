@@ -68,6 +68,8 @@ pub struct AppStateFields {
     pub server_config: Arc<serde_json::Value>,
     /// Swaps the served TLS certificate after an administrator changes it.
     pub tls: crate::tls_reload::TlsReload,
+    /// The cluster's membership (NetHSM `/cluster/members`); `None` on the embedded store.
+    pub cluster_membership: Option<crate::cluster::ClusterMembership>,
 }
 
 /// The original allows one failed attempt per second.
@@ -99,6 +101,7 @@ impl AppState {
             support_bundles: Arc::default(),
             server_config: Arc::new(serde_json::Value::Null),
             tls: Default::default(),
+            cluster_membership: None,
         }))
     }
 

@@ -148,12 +148,23 @@ fn lock_node(data_dir: &Path) -> anyhow::Result<NodeLock> {
     Ok(NodeLock(file, None))
 }
 
+/// What NetHSM's `/cluster/members` reaches on a node of a cluster: the membership of the
+/// etcd cluster its store runs on, and what a joining node needs to find that store.
+#[derive(Clone)]
+pub struct ClusterMembership {
+    pub members: std::sync::Arc<dyn strongroom_store::membership::Membership>,
+    /// The etcd members' client URLs this node uses.
+    pub endpoints: Vec<String>,
+    /// The prefix of every key the cluster writes in etcd.
+    pub key_prefix: String,
+}
+
 /// Opens this node on the cluster's store (see [`Core::open_cluster`]).
 pub fn open(
     data_dir: &Path,
     store: &ClusterStore,
     settings: CoreSettings,
-) -> anyhow::Result<(Core, NodeLock)> {
+) -> anyhow::Result<(Core, NodeLock, ClusterMembership)> {
     // Made by the core if missing; locked before anything in it is written (the local etcd
     // member's data included).
     std::fs::create_dir_all(data_dir)
@@ -169,19 +180,37 @@ pub fn open(
         }
         None => open_shared(store)?,
     };
+    let (shared, members) = shared;
+    let membership = ClusterMembership {
+        members,
+        endpoints: store.endpoints(),
+        key_prefix: key_prefix(store).to_owned(),
+    };
     let core = Core::open_cluster(data_dir, shared, settings)
         .with_context(|| format!("opening this node of {store} in {}", data_dir.display()))?;
-    Ok((core, lock))
+    Ok((core, lock, membership))
 }
 
+fn key_prefix(store: &ClusterStore) -> &str {
+    store
+        .etcd
+        .key_prefix
+        .as_deref()
+        .unwrap_or(DEFAULT_KEY_PREFIX)
+}
+
+/// The store and its membership API.
+type Shared = (
+    strongroom_store::DynStore,
+    std::sync::Arc<dyn strongroom_store::membership::Membership>,
+);
+
 #[cfg(feature = "etcd")]
-fn open_shared(store: &ClusterStore) -> anyhow::Result<strongroom_store::DynStore> {
-    use strongroom_store::engine::Engine;
-    use strongroom_store::etcd::{EtcdCredentials, EtcdSettings, EtcdTls};
+fn open_shared(store: &ClusterStore) -> anyhow::Result<Shared> {
+    use strongroom_store::etcd::{EtcdCredentials, EtcdSettings, EtcdStore, EtcdTls};
 
     let e = &store.etcd;
-    let mut settings = EtcdSettings::new(store.endpoints())
-        .with_key_prefix(e.key_prefix.as_deref().unwrap_or(DEFAULT_KEY_PREFIX));
+    let mut settings = EtcdSettings::new(store.endpoints()).with_key_prefix(key_prefix(store));
     if let (Some(user), Some(file)) = (&e.user, &e.password_file) {
         let text = zeroize::Zeroizing::new(
             std::fs::read_to_string(file)
@@ -209,13 +238,14 @@ fn open_shared(store: &ClusterStore) -> anyhow::Result<strongroom_store::DynStor
     if let Some(n) = e.max_request_bytes {
         settings.max_request_bytes = n;
     }
-    Engine::Etcd(Box::new(settings))
-        .open()
-        .with_context(|| format!("opening the store {store}"))
+    // Opened as the engine would (`Engine::Etcd`), keeping its membership API at hand.
+    let etcd = EtcdStore::open(&settings).with_context(|| format!("opening the store {store}"))?;
+    let members = std::sync::Arc::new(etcd.members());
+    Ok((std::sync::Arc::new(etcd), members))
 }
 
 #[cfg(not(feature = "etcd"))]
-fn open_shared(store: &ClusterStore) -> anyhow::Result<strongroom_store::DynStore> {
+fn open_shared(store: &ClusterStore) -> anyhow::Result<Shared> {
     anyhow::bail!(
         "store {store}: this build has no etcd backend; build with the cargo feature `etcd` (docs/cluster.md)"
     )

@@ -160,16 +160,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
     };
     let cluster = config.cluster.clone();
-    let (core, tls, scratch_dir, _node_lock) =
+    let (core, tls, scratch_dir, _node_lock, membership) =
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let (core, node_lock) = match &cluster {
+            let (core, node_lock, membership) = match &cluster {
                 Some(store) => {
-                    let (core, lock) = crate::cluster::open(&data_dir, store, settings)?;
-                    (core, Some(lock))
+                    let (core, lock, members) = crate::cluster::open(&data_dir, store, settings)?;
+                    (core, Some(lock), Some(members))
                 }
                 None => (
                     Core::open(&data_dir, settings)
                         .with_context(|| format!("opening the store in {}", data_dir.display()))?,
+                    None,
                     None,
                 ),
             };
@@ -178,7 +179,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let tls = core
                 .tls_identity(&tls_names)
                 .context("loading the TLS identity")?;
-            Ok((core, tls, scratch_dir, node_lock))
+            Ok((core, tls, scratch_dir, node_lock, membership))
         })
         .await??;
     start_syslog(&core);
@@ -206,6 +207,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut state =
         AppState::new(core, scratch_dir, config.restore_max_bytes).with_tls(rustls_config.clone());
     state.server_config = std::sync::Arc::new(crate::diagnostics::config_summary(&config));
+    state.cluster_membership = membership;
     let core = state.core.clone();
     core.follow_cluster().context("following the cluster")?;
     tokio::spawn(flush_audit_every_minute(std::sync::Arc::downgrade(&core)));

@@ -1099,6 +1099,8 @@ impl Snapshot for EtcdSnapshot {
     }
 }
 
+/// etcd's membership API (NetHSM's `/cluster/members`).
+pub mod members;
 #[cfg(any(test, feature = "etcd-test"))]
 pub mod test_member;
 #[cfg(test)]

@@ -37,6 +37,7 @@
 pub mod engine;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+pub mod membership;
 pub mod node_scoped;
 pub mod redb;
 pub mod sealed;

@@ -27,11 +27,13 @@ mod clock;
 #[cfg(feature = "etcd-test")]
 mod cluster;
 #[cfg(feature = "etcd-test")]
-mod cluster_member;
-#[cfg(feature = "etcd-test")]
 mod cluster_backup;
 #[cfg(feature = "etcd-test")]
 mod cluster_failure;
+#[cfg(feature = "etcd-test")]
+mod cluster_member;
+#[cfg(feature = "etcd-test")]
+mod cluster_members;
 mod conformance;
 mod conformance_nethsm;
 mod connections;

@@ -5,6 +5,7 @@
 //! original's: 412 wrong state, 501 unknown method, 405 method not allowed (with `Allow`),
 //! then in the handler's extractors 401, 403, 415, 413, 406, and finally body parsing (400).
 
+mod cluster;
 mod cluster_join;
 mod config;
 mod config_logging;
@@ -291,6 +292,24 @@ pub fn router(state: AppState) -> Router<AppState> {
                 &[Operational],
                 put(keys::key_tag_put).delete(keys::key_tag_delete),
             ),
+        )
+        .route(
+            "/cluster/members",
+            at(
+                &[Operational],
+                get(cluster::members_get).post(cluster::members_post),
+            ),
+        )
+        .route(
+            "/cluster/members/{MemberID}",
+            at(
+                &[Operational],
+                put(cluster::member_put).delete(cluster::member_delete),
+            ),
+        )
+        .route(
+            "/cluster/members/{MemberID}/promote",
+            at(&[Operational], post(cluster::member_promote_post)),
         )
         .fallback(json::not_found::<error::NetHsm>)
         .layer(axum::middleware::from_fn(
