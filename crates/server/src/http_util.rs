@@ -40,9 +40,6 @@ pub fn content_type(headers: &HeaderMap) -> Option<String> {
     Some(value.split(';').next()?.trim().to_ascii_lowercase())
 }
 
-/// Describes why a JSON body did not parse, without quoting the offending value (it may be a
-/// password sent with the wrong type): the kind of problem, the expected type or the field
-/// name, and the position.
 /// Whether a JSON text is an array. serde also reads a struct from an array of its fields in
 /// order (`[null, "x"]`); the bodies of the JSON faces are all objects of named fields, so
 /// their reader refuses an array before it gets that far.
@@ -50,6 +47,242 @@ pub fn is_json_array(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !b" \t\n\r".contains(b)) == Some(&b'[')
 }
 
+/// `T` from a JSON text, where every struct, at any depth, must be a JSON object: serde would
+/// also read a struct from an array of its fields in order (`["admin", "old", "new"]`), which
+/// no client means and which slips past every field name. Arrays stay arrays where `T` has a
+/// sequence (the appliance face's syslog servers are a list).
+pub fn from_json_objects<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = T::deserialize(objects_only::Structs(&mut de))?;
+    de.end()?;
+    Ok(value)
+}
+
+mod objects_only {
+    //! A deserializer wrapper that hands every struct visitor only maps (see
+    //! [`super::from_json_objects`]), and wraps what it hands on so nested structs are held
+    //! to the same rule.
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    pub struct Structs<D>(pub D);
+
+    /// A visitor or seed passed through, with the deserializers it meets wrapped.
+    struct Wrap<X>(X);
+
+    /// A struct's visitor: a map is read as the struct; a sequence is refused.
+    struct MapOnly<V>(V);
+
+    macro_rules! forward {
+        ($($method:ident),*) => {$(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+                self.0.$method(Wrap(visitor))
+            }
+        )*};
+    }
+
+    impl<'de, D: Deserializer<'de>> Deserializer<'de> for Structs<D> {
+        type Error = D::Error;
+
+        forward!(
+            deserialize_any,
+            deserialize_bool,
+            deserialize_i8,
+            deserialize_i16,
+            deserialize_i32,
+            deserialize_i64,
+            deserialize_i128,
+            deserialize_u8,
+            deserialize_u16,
+            deserialize_u32,
+            deserialize_u64,
+            deserialize_u128,
+            deserialize_f32,
+            deserialize_f64,
+            deserialize_char,
+            deserialize_str,
+            deserialize_string,
+            deserialize_bytes,
+            deserialize_byte_buf,
+            deserialize_option,
+            deserialize_unit,
+            deserialize_seq,
+            deserialize_map,
+            deserialize_identifier,
+            deserialize_ignored_any
+        );
+
+        fn deserialize_unit_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            self.0.deserialize_unit_struct(name, Wrap(visitor))
+        }
+
+        fn deserialize_newtype_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            self.0.deserialize_newtype_struct(name, Wrap(visitor))
+        }
+
+        fn deserialize_tuple<V: Visitor<'de>>(
+            self,
+            len: usize,
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            self.0.deserialize_tuple(len, Wrap(visitor))
+        }
+
+        fn deserialize_tuple_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            len: usize,
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            self.0.deserialize_tuple_struct(name, len, Wrap(visitor))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            fields: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            self.0.deserialize_struct(name, fields, MapOnly(visitor))
+        }
+
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            variants: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            // Enum access is not wrapped: the faces' enums are unit variants (strings).
+            self.0.deserialize_enum(name, variants, visitor)
+        }
+
+        fn is_human_readable(&self) -> bool {
+            self.0.is_human_readable()
+        }
+    }
+
+    impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Wrap<S> {
+        type Value = S::Value;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
+            self.0.deserialize(Structs(d))
+        }
+    }
+
+    impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Wrap<A> {
+        type Error = A::Error;
+
+        fn next_element_seed<T: DeserializeSeed<'de>>(
+            &mut self,
+            seed: T,
+        ) -> Result<Option<T::Value>, A::Error> {
+            self.0.next_element_seed(Wrap(seed))
+        }
+
+        fn size_hint(&self) -> Option<usize> {
+            self.0.size_hint()
+        }
+    }
+
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for Wrap<A> {
+        type Error = A::Error;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, A::Error> {
+            self.0.next_key_seed(seed)
+        }
+
+        fn next_value_seed<V: DeserializeSeed<'de>>(
+            &mut self,
+            seed: V,
+        ) -> Result<V::Value, A::Error> {
+            self.0.next_value_seed(Wrap(seed))
+        }
+
+        fn size_hint(&self) -> Option<usize> {
+            self.0.size_hint()
+        }
+    }
+
+    macro_rules! visit_forward {
+        ($($method:ident: $ty:ty),*) => {$(
+            fn $method<E: de::Error>(self, v: $ty) -> Result<Self::Value, E> {
+                self.0.$method(v)
+            }
+        )*};
+    }
+
+    impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
+        type Value = V::Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.expecting(f)
+        }
+
+        visit_forward!(
+            visit_bool: bool, visit_i8: i8, visit_i16: i16, visit_i32: i32, visit_i64: i64,
+            visit_i128: i128, visit_u8: u8, visit_u16: u16, visit_u32: u32, visit_u64: u64,
+            visit_u128: u128, visit_f32: f32, visit_f64: f64, visit_char: char,
+            visit_str: &str, visit_borrowed_str: &'de str, visit_string: String,
+            visit_bytes: &[u8], visit_borrowed_bytes: &'de [u8], visit_byte_buf: Vec<u8>
+        );
+
+        fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+            self.0.visit_none()
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+            self.0.visit_unit()
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+            self.0.visit_some(Structs(d))
+        }
+
+        fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+            self.0.visit_newtype_struct(Structs(d))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+            self.0.visit_seq(Wrap(seq))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+            self.0.visit_map(Wrap(map))
+        }
+
+        fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
+            self.0.visit_enum(data)
+        }
+    }
+
+    impl<'de, V: Visitor<'de>> Visitor<'de> for MapOnly<V> {
+        type Value = V::Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+            self.0.visit_map(Wrap(map))
+        }
+    }
+}
+
+/// Describes why a JSON body did not parse, without quoting the offending value (it may be a
+/// password sent with the wrong type): the kind of problem, the expected type or the field
+/// name, and the position.
 pub fn json_error_message(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let quotes_a_value = text.starts_with("invalid type") || text.starts_with("invalid value");
@@ -201,5 +434,51 @@ mod tests {
         );
         assert_eq!(content_type(&h).as_deref(), Some("application/json"));
         assert_eq!(content_type(&HeaderMap::new()), None);
+    }
+}
+
+#[cfg(test)]
+mod objects_only_tests {
+    use serde::Deserialize;
+
+    use super::from_json_objects;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Inner {
+        a: u8,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Outer {
+        name: String,
+        inner: Option<Inner>,
+        list: Vec<Inner>,
+    }
+
+    #[test]
+    fn structs_come_only_from_objects_at_any_depth() {
+        let good = r#"{"name": "x", "inner": {"a": 1}, "list": [{"a": 2}]}"#;
+        assert_eq!(
+            from_json_objects::<Outer>(good.as_bytes()).unwrap(),
+            Outer {
+                name: "x".into(),
+                inner: Some(Inner { a: 1 }),
+                list: vec![Inner { a: 2 }],
+            }
+        );
+        for bad in [
+            r#"["x", null, []]"#,
+            r#"{"name": "x", "inner": [1], "list": []}"#,
+            r#"{"name": "x", "inner": null, "list": [[2]]}"#,
+        ] {
+            let e = from_json_objects::<Outer>(bad.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("a JSON object"), "{bad}: {e}");
+        }
+        // A list body stays a list; trailing text is still refused.
+        assert_eq!(
+            from_json_objects::<Vec<Inner>>(br#"[{"a": 3}]"#).unwrap(),
+            vec![Inner { a: 3 }]
+        );
+        assert!(from_json_objects::<Inner>(br#"{"a": 1} x"#).is_err());
     }
 }

@@ -274,6 +274,11 @@ async fn password_policy_each_rule_and_history() {
             json!({"username": "u", "password": ADMIN, "new_password": 12345678}).to_string(),
         ),
         ("not an object", "[]".to_string()),
+        // serde would read the struct from its fields in order, and change the password.
+        (
+            "fields as an array",
+            json!(["u", ADMIN, "Fresh1!pass"]).to_string(),
+        ),
     ] {
         let r = post(body).send().await.unwrap();
         assert_eq!(response_error(r, 400).await, "INVALID_REQUEST", "{what}");

@@ -334,7 +334,8 @@ async fn the_api_conforms_to_its_document() {
     let mut outputs = Vec::new();
     for (user, passphrase, selection, count) in runs {
         let args = options(&server, user, passphrase, &selection);
-        let run = schemathesis::schemathesis_within(&python, work.path(), &spec, &args, timeout).await;
+        let run =
+            schemathesis::schemathesis_within(&python, work.path(), &spec, &args, timeout).await;
         let selected = format!("{count} selected /");
         if !run.passed() || !run.run.stdout.contains(&selected) {
             panic!(

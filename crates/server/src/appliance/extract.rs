@@ -86,7 +86,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApplianceJson<T> {
             }
         }
         let bytes = body::read::<ApplianceError>(&parts.headers, body, BODY_LIMIT).await?;
-        serde_json::from_slice(&bytes)
+        http_util::from_json_objects(&bytes)
             .map(ApplianceJson)
             .map_err(|e| {
                 ApplianceError::invalid_request(format!(
