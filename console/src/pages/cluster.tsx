@@ -4,7 +4,8 @@
 import { ApiError, NETHSM, type Session, getJson } from '../api';
 import { Card, useLoad } from '../ui';
 
-/// The spec's `ClusterMember`; `healthy` is read where the node reports it.
+/// The spec's `ClusterMember`, and `healthy`, which Strongroom adds (docs/cluster.md); a
+/// server without it leaves it out.
 interface Member {
   id: string;
   name: string;

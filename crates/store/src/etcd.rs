@@ -149,6 +149,9 @@ struct Inner {
     runtime: Option<Runtime>,
     handle: Handle,
     client: Client,
+    /// How the client connected (TLS, credentials, timeouts), for the membership's health
+    /// checks, which reach each member on its own. Never printed: it holds the password.
+    connect_options: ConnectOptions,
     prefix: String,
     endpoints: String,
     request_timeout: Duration,
@@ -348,6 +351,7 @@ impl EtcdStore {
             })?;
         let handle = runtime.handle().clone();
         let eps = settings.endpoints.clone();
+        let connect_options = options.clone();
         let connect = async move { Client::connect(eps, Some(options)).await };
         let client = match call(
             &handle,
@@ -369,6 +373,7 @@ impl EtcdStore {
                 runtime: Some(runtime),
                 handle,
                 client,
+                connect_options,
                 prefix: settings.key_prefix.clone(),
                 endpoints,
                 request_timeout: settings.request_timeout,

@@ -58,4 +58,7 @@ pub trait Membership: Send + Sync {
     fn update(&self, id: u64, peer_urls: Vec<String>) -> Result<(), MembershipError>;
     /// Removes a member (voter or learner).
     fn remove(&self, id: u64) -> Result<(), MembershipError>;
+    /// Whether each of `members` answers, asked directly and all at once, each within a short
+    /// bound: a member not started yet (no client URLs) does not.
+    fn health(&self, members: &[Member]) -> Vec<bool>;
 }

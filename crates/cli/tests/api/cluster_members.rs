@@ -29,6 +29,20 @@ fn store_arg(members: &[Etcd]) -> String {
     format!("etcd://{}", list.join(","))
 }
 
+/// `healthy` of each member of a `GET /cluster/members` answer, by id.
+fn health_of(list: &Value) -> Vec<(String, bool)> {
+    sorted(
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .map(|m| {
+                let healthy = m["healthy"].as_bool().unwrap_or_else(|| panic!("{m}"));
+                (m["id"].as_str().unwrap().to_owned(), healthy)
+            })
+            .collect(),
+    )
+}
+
 /// `etcdctl member list -w json`: (id in hex, name, peer URLs, learner), in etcd's order.
 fn etcdctl_members(members: &[Etcd]) -> Vec<(String, String, Vec<String>, bool)> {
     let endpoints: Vec<String> = members.iter().map(Etcd::endpoint).collect();
@@ -70,10 +84,13 @@ fn api_members(list: &Value) -> Vec<(String, String, Vec<String>, bool)> {
         .expect("an array")
         .iter()
         .map(|m| {
+            let mut fields: Vec<&str> = m.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+            fields.sort();
+            fields.retain(|f| *f != "healthy");
             assert_eq!(
-                m.as_object().unwrap().len(),
-                4,
-                "exactly the spec's fields: {m}"
+                fields,
+                ["id", "learner", "name", "urls"],
+                "the spec's fields, and our `healthy`: {m}"
             );
             (
                 m["id"].as_str().unwrap().to_owned(),
@@ -195,6 +212,9 @@ async fn members_follow_etcd_membership() {
         sorted(api_members(&n2.admin_json("/cluster/members").await)),
         sorted(truth.clone())
     );
+    // Each member answers when asked directly.
+    let health = health_of(&n1.admin_json("/cluster/members").await);
+    assert!(health.iter().all(|(_, h)| *h), "{health:?}");
 
     // Who may: root Administrators only.
     n1.create_user(Some("op"), "Operator", PASS).await;
@@ -315,9 +335,13 @@ async fn members_follow_etcd_membership() {
     let in_etcd = truth.iter().find(|m| m.0 == new_id).expect("etcd has it");
     assert!(in_etcd.3, "etcd has it as a learner");
     assert_eq!(in_etcd.2, vec![new_url.clone()]);
-    // etcd names a member once it has started: the API says so too.
-    let listed = api_members(&n2.admin_json("/cluster/members").await);
-    assert_eq!(sorted(listed), sorted(truth.clone()));
+    // etcd names a member once it has started: the API says so too; and a member that has
+    // not started does not answer.
+    let list = n2.admin_json("/cluster/members").await;
+    assert_eq!(sorted(api_members(&list)), sorted(truth.clone()));
+    for (id, healthy) in health_of(&list) {
+        assert_eq!(healthy, id != new_id, "{id} before the learner starts");
+    }
 
     // The kit opens with the backup passphrase (pyca), and not with another.
     let kit = added["joinerKit"].as_str().unwrap();
@@ -382,6 +406,9 @@ async fn members_follow_etcd_membership() {
         sorted(api_members(&n2.admin_json("/cluster/members").await)),
         sorted(truth)
     );
+    // Promoted and running, it answers.
+    let health = health_of(&n1.admin_json("/cluster/members").await);
+    assert!(health.iter().all(|(_, h)| *h), "{health:?}");
     // A voter is not promoted again.
     let r = n1.as_admin(Method::POST, &promote).answer().await;
     error_message(r, 412, "promote a voter").await;
@@ -437,6 +464,12 @@ async fn members_follow_etcd_membership() {
             }
             error_message(req.answer().await, status, &format!("{method} {path}")).await;
         }
+    }
+
+    // Stopped, it does not answer; the others still do.
+    fourth.stop();
+    for (id, healthy) in health_of(&n1.admin_json("/cluster/members").await) {
+        assert_eq!(healthy, id != new_id, "{id} with the fourth member stopped");
     }
 
     // Removed: etcd no longer has it.

@@ -26,6 +26,10 @@ pub struct ClusterMember {
     pub name: String,
     pub urls: Vec<String>,
     pub learner: bool,
+    /// Whether the member answered this node just now (a Strongroom addition to NetHSM's
+    /// `ClusterMember`, in `GET /cluster/members` only; docs/cluster.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
 }
 
 /// `ClusterAddReq` (also the body of `PUT /cluster/members/{MemberID}`).
@@ -60,6 +64,7 @@ fn wire(m: &Member) -> ClusterMember {
         name: m.name.clone(),
         urls: m.peer_urls.clone(),
         learner: m.learner,
+        healthy: None,
     }
 }
 
@@ -218,8 +223,23 @@ pub async fn members_get(
     ClusterNode(cluster): ClusterNode,
     _: AcceptJson,
 ) -> Result<NetHsmJson<Vec<ClusterMember>>, NetHsmError> {
-    let members = blocking(move || cluster.members.list().map_err(refused)).await?;
-    Ok(NetHsmJson(members.iter().map(wire).collect()))
+    let listed = blocking(move || {
+        let members = cluster.members.list().map_err(refused)?;
+        let health = cluster.members.health(&members);
+        Ok((members, health))
+    })
+    .await?;
+    let (members, health) = listed;
+    Ok(NetHsmJson(
+        members
+            .iter()
+            .zip(health)
+            .map(|(m, healthy)| ClusterMember {
+                healthy: Some(healthy),
+                ..wire(m)
+            })
+            .collect(),
+    ))
 }
 
 pub async fn members_post(

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use etcd_client::{Client, MemberAddOptions};
+use etcd_client::{Client, ConnectOptions, MemberAddOptions};
 use tokio::runtime::Handle;
 
 use super::{EtcdStore, call};
@@ -19,6 +19,7 @@ type Result<T> = std::result::Result<T, MembershipError>;
 #[derive(Clone)]
 pub struct EtcdMembers {
     client: Client,
+    connect_options: ConnectOptions,
     handle: Handle,
     endpoints: String,
     timeout: std::time::Duration,
@@ -37,6 +38,7 @@ impl EtcdStore {
     pub fn members(&self) -> EtcdMembers {
         EtcdMembers {
             client: self.inner.client.clone(),
+            connect_options: self.inner.connect_options.clone(),
             handle: self.inner.handle.clone(),
             endpoints: self.inner.endpoints.clone(),
             timeout: self.inner.request_timeout,
@@ -102,6 +104,35 @@ impl Membership for EtcdMembers {
         Ok(())
     }
 
+    /// Each member asked on its own client URLs, all at once; a member not started has none.
+    fn health(&self, members: &[Member]) -> Vec<bool> {
+        let checks: Vec<_> = members
+            .iter()
+            .map(|m| {
+                let (urls, options) = (m.client_urls.clone(), self.connect_options.clone());
+                self.handle.spawn(async move {
+                    if urls.is_empty() {
+                        false
+                    } else {
+                        answers(urls, options).await
+                    }
+                })
+            })
+            .collect();
+        // Answered through a channel, as every call of the store is: this may run on a thread
+        // of another runtime.
+        let count = checks.len();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.handle.spawn(async move {
+            let mut healthy = Vec::with_capacity(count);
+            for check in checks {
+                healthy.push(check.await.unwrap_or(false));
+            }
+            let _ = tx.send(healthy);
+        });
+        rx.recv().unwrap_or_else(|_| vec![false; count])
+    }
+
     /// Removes a member (voter or learner) from the cluster.
     fn remove(&self, id: u64) -> Result<()> {
         let mut client = self.client.clone();
@@ -111,6 +142,27 @@ impl Membership for EtcdMembers {
         )?;
         Ok(())
     }
+}
+
+/// How long a health check waits for one member.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether the member at `urls` answers a status request with no error of its own (etcd's
+/// `Status.errors`: an alarm such as NOSPACE or CORRUPT).
+async fn answers(urls: Vec<String>, options: ConnectOptions) -> bool {
+    let check = async move {
+        let options = options
+            .with_connect_timeout(HEALTH_TIMEOUT)
+            .with_timeout(HEALTH_TIMEOUT);
+        let mut client = Client::connect(urls, Some(options)).await.ok()?;
+        let status = client.status().await.ok()?;
+        Some(status.errors().is_empty())
+    };
+    tokio::time::timeout(2 * HEALTH_TIMEOUT, check)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 fn member(m: &etcd_client::Member) -> Member {
