@@ -36,14 +36,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_client::{
-    Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions,
-    Identity, TlsOptions, Txn as EtcdTxn, TxnOp, TxnOpResponse, WatchOptions, WatchStream,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, Identity,
+    TlsOptions, Txn as EtcdTxn, TxnOp, TxnOpResponse, WatchOptions, WatchStream,
 };
 use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
 
 use crate::watch::{ChangeFeed, ChangeKind, Watcher};
 use crate::{Check, Commit, Entry, Op, Page, Result, Snapshot, Store, StoreError, Txn};
+use generation::Generation;
 
 /// etcd's default `--max-txn-ops`.
 pub const DEFAULT_MAX_TXN_OPS: usize = 128;
@@ -71,6 +72,9 @@ pub struct EtcdSettings {
     /// The cluster's `--max-request-bytes`: a transaction estimated larger is refused before
     /// it is sent.
     pub max_request_bytes: usize,
+    /// The life of the lease on a restore's hold (see `generation`): writes wait at most
+    /// this long for a restorer that died mid-way.
+    pub restore_lease_ttl: Duration,
 }
 
 impl EtcdSettings {
@@ -86,6 +90,7 @@ impl EtcdSettings {
             connect_timeout: Duration::from_secs(5),
             max_txn_ops: DEFAULT_MAX_TXN_OPS,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            restore_lease_ttl: Duration::from_secs(10),
         }
     }
 
@@ -157,6 +162,13 @@ struct Inner {
     request_timeout: Duration,
     max_txn_ops: usize,
     max_request_bytes: usize,
+    restore_lease_ttl: Duration,
+    /// The generation this store last saw the pointer name (see `generation`).
+    generation: Mutex<Generation>,
+    /// A test's stand-in for a restorer killed mid-way: the restore stops, cleaning
+    /// nothing, at this batch (0: never).
+    #[cfg(test)]
+    die_after_batches: std::sync::atomic::AtomicUsize,
     /// The highest etcd revision this store has seen in a response: on drop, its watchers
     /// get everything up to it before they learn the store closed.
     seen: AtomicU64,
@@ -379,6 +391,10 @@ impl EtcdStore {
                 request_timeout: settings.request_timeout,
                 max_txn_ops: settings.max_txn_ops,
                 max_request_bytes: settings.max_request_bytes,
+                restore_lease_ttl: settings.restore_lease_ttl,
+                generation: Mutex::new(Generation::default()),
+                #[cfg(test)]
+                die_after_batches: std::sync::atomic::AtomicUsize::new(0),
                 seen: AtomicU64::new(0),
                 feed: Arc::new(ChangeFeed::new()),
                 feed_task: Arc::new(Mutex::new(None)),
@@ -481,44 +497,31 @@ impl Inner {
         self.seen.fetch_max(revision, Ordering::AcqRel);
     }
 
-    fn full_key(&self, key: &str) -> Vec<u8> {
-        let mut k = Vec::with_capacity(self.prefix.len() + key.len());
-        k.extend_from_slice(self.prefix.as_bytes());
-        k.extend_from_slice(key.as_bytes());
-        k
-    }
-
-    fn path_of(&self, etcd_key: &[u8]) -> Result<String> {
-        let path = etcd_key
-            .strip_prefix(self.prefix.as_bytes())
-            .ok_or_else(|| StoreError::Corrupt("etcd returned a key outside the prefix".into()))?;
-        String::from_utf8(path.to_vec())
-            .map_err(|_| StoreError::Corrupt("etcd holds a key that is not UTF-8".into()))
-    }
-
-    /// The cluster's current revision, by a linearizable read (so it is at least that of
-    /// every commit acknowledged before this call).
-    fn current_revision(&self) -> Result<u64> {
+    /// The cluster's current revision and the generation current at it, by a linearizable
+    /// read (so the revision is at least that of every commit acknowledged before this
+    /// call).
+    fn current_revision(&self) -> Result<(u64, Generation)> {
         let kv = self.client.kv_client();
-        let key = range_start(self.full_key(""));
-        let options = GetOptions::new()
-            .with_range(range_end(self.prefix.as_bytes()))
-            .with_count_only();
-        let resp = self.call("read", async move {
+        let key = self.meta_key(generation::POINTER);
+        let mut resp = self.call("read", async move {
             retrying(is_unavailable, || {
-                let (mut kv, key, options) = (kv.clone(), key.clone(), options.clone());
-                async move { kv.get(key, Some(options)).await }
+                let (mut kv, key) = (kv.clone(), key.clone());
+                async move { kv.get(key, None).await }
             })
             .await
         })?;
         let revision = revision_of(resp.header())?;
         self.saw(revision);
-        Ok(revision)
+        let generation = Generation::from_pointer(resp.take_kvs().first())?;
+        self.learn(&generation);
+        Ok((revision, generation))
     }
 
+    /// A page of `prefix` in the generation current at `at`'s revision (`at` gives both),
+    /// or now.
     fn scan_at(
         &self,
-        revision: Option<u64>,
+        at: Option<(u64, &Generation)>,
         prefix: &str,
         start_after: Option<&str>,
         limit: usize,
@@ -527,64 +530,76 @@ impl Inner {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let full_prefix = self.full_key(prefix);
-        let end = range_end(&full_prefix);
-        let start = match start_after {
-            Some(after) if after >= prefix => {
-                // The smallest key after `after`.
-                let mut k = self.full_key(after);
-                k.push(0);
-                k
-            }
-            _ => range_start(full_prefix),
-        };
-        if end != [0] && start >= end {
-            return Ok(Vec::new());
-        }
-        // A page is fetched in batches, all at one revision (the first batch's, unless the
-        // caller fixed one), so it is as consistent as one read. A batch whose answer is over
-        // the client's message size (4 MiB: values are up to 1.5 MiB each) is halved and
-        // fetched again; without this a page of large values could not be read at all.
-        let mut revision = revision;
+        // A page is fetched in batches, all at one revision and generation (the first
+        // batch's, read with the pointer, unless the caller fixed them), so it is as
+        // consistent as one read. A batch whose answer is over the client's message size
+        // (4 MiB: values are up to 1.5 MiB each) is halved and fetched again; without this a
+        // page of large values could not be read at all.
+        let mut pinned = at.map(|(r, g)| (r, g.clone()));
         let mut batch = limit.min(SCAN_BATCH);
-        let mut start = start;
+        let mut after = start_after.map(str::to_owned);
         let mut page = Vec::new();
         while page.len() < limit {
             let want = batch.min(limit - page.len());
-            let mut options = GetOptions::new()
-                .with_range(end.clone())
-                .with_limit(i64::try_from(want).unwrap_or(i64::MAX));
-            if let Some(rev) = revision {
-                options = options.with_revision(rev as i64);
-            }
-            let kv = self.client.kv_client();
-            let from = start.clone();
-            let fetched = self.call("scan", async move {
-                let got = retrying(is_unavailable, || {
-                    let (mut kv, from, options) = (kv.clone(), from.clone(), options.clone());
-                    async move { kv.get(from, Some(options)).await }
-                });
-                match got.await {
-                    Ok(resp) => Ok(Some(resp)),
-                    Err(e) if is_too_large(&e) && want > 1 => Ok(None),
-                    Err(e) => Err(e),
+            let fetched = match &pinned {
+                None => {
+                    let read = |g: &Generation| {
+                        let (start, end) =
+                            generation::scan_range(self, g, prefix, after.as_deref());
+                        vec![TxnOp::get(
+                            start,
+                            Some(generation::page_options(end, want, None)),
+                        )]
+                    };
+                    self.read_current(&read)?.map(|(g, resp)| {
+                        let revision = revision_of(resp.header());
+                        let kvs = match resp.op_responses().into_iter().nth(1) {
+                            Some(TxnOpResponse::Get(mut got)) => got.take_kvs(),
+                            _ => Vec::new(),
+                        };
+                        (revision, g, kvs)
+                    })
                 }
-            })?;
-            let Some(mut resp) = fetched else {
+                Some((revision, g)) => {
+                    let (start, end) = generation::scan_range(self, g, prefix, after.as_deref());
+                    if end != [0] && start >= end {
+                        return Ok(page);
+                    }
+                    let options = generation::page_options(end, want, Some(*revision));
+                    let kv = self.client.kv_client();
+                    let got = self.call("scan", async move {
+                        let got = retrying(is_unavailable, || {
+                            let (mut kv, start, options) =
+                                (kv.clone(), start.clone(), options.clone());
+                            async move { kv.get(start, Some(options)).await }
+                        });
+                        match got.await {
+                            Ok(resp) => Ok(Some(resp)),
+                            Err(e) if is_too_large(&e) && want > 1 => Ok(None),
+                            Err(e) => Err(e),
+                        }
+                    })?;
+                    got.map(|mut resp| (revision_of(resp.header()), g.clone(), resp.take_kvs()))
+                }
+            };
+            let Some((at, generation, kvs)) = fetched else {
+                if want <= 1 {
+                    return Err(StoreError::Backend(
+                        "etcd scan: one value is over the client's message size".into(),
+                    ));
+                }
                 batch = want / 2;
                 continue;
             };
-            let at = revision_of(resp.header())?;
+            let at = at?;
             self.saw(at);
-            revision.get_or_insert(at);
-            let kvs = resp.take_kvs();
+            pinned.get_or_insert((at, generation.clone()));
             let got = kvs.len();
             for kv in kvs {
-                let path = self.path_of(kv.key())?;
+                let path = self.path_in(&generation, kv.key())?;
                 let revision = kv.mod_revision() as u64;
-                let (key, value) = kv.into_key_value();
-                start = key;
-                start.push(0);
+                let (_, value) = kv.into_key_value();
+                after = Some(path.clone());
                 page.push((path, Entry { value, revision }));
             }
             if got < want {
@@ -594,38 +609,46 @@ impl Inner {
         Ok(page)
     }
 
-    /// The etcd transaction for `txn`, or a clear refusal if etcd could not take it whole.
-    fn etcd_txn(&self, txn: Txn) -> Result<EtcdTxn> {
-        let mut bytes = 0usize;
-        let compares: Vec<Compare> = txn
-            .checks
+    /// The compares of the caller's checks on `generation`, and their estimated size.
+    fn compares(&self, generation: &Generation, checks: &[Check]) -> (Vec<Compare>, usize) {
+        // Per compare: the key, its field and target, and protobuf's framing.
+        const OVERHEAD: usize = 16;
+        let mut bytes = 0;
+        let compares = checks
             .iter()
-            .map(|check| {
-                // Per compare: the key, its field and target, and protobuf's framing.
-                const OVERHEAD: usize = 16;
-                match check {
-                    Check::Absent(key) => {
-                        bytes += self.prefix.len() + key.len() + OVERHEAD;
-                        Compare::create_revision(self.full_key(key), CompareOp::Equal, 0)
-                    }
-                    Check::Revision(key, rev) => {
-                        bytes += self.prefix.len() + key.len() + OVERHEAD;
-                        Compare::mod_revision(
-                            self.full_key(key),
-                            CompareOp::Equal,
-                            i64::try_from(*rev).unwrap_or(i64::MAX),
-                        )
-                    }
+            .map(|check| match check {
+                Check::Absent(key) => {
+                    let key = self.key_in(generation, key);
+                    bytes += key.len() + OVERHEAD;
+                    Compare::create_revision(key, CompareOp::Equal, 0)
+                }
+                Check::Revision(key, rev) => {
+                    let key = self.key_in(generation, key);
+                    bytes += key.len() + OVERHEAD;
+                    Compare::mod_revision(
+                        key,
+                        CompareOp::Equal,
+                        i64::try_from(*rev).unwrap_or(i64::MAX),
+                    )
                 }
             })
             .collect();
-        let ops = plan(&self.prefix, txn.ops, &mut bytes);
+        (compares, bytes)
+    }
+
+    /// The etcd transaction for `txn` on `generation` (see `generation` for the compares
+    /// every commit adds), or a clear refusal if etcd could not take it whole.
+    fn etcd_txn(&self, generation: &Generation, txn: Txn) -> Result<EtcdTxn> {
+        let (mut compares, mut bytes) = self.compares(generation, &txn.checks);
+        let checks = compares.len();
+        compares.extend(self.generation_compares(generation));
+        bytes += 2 * (self.prefix.len() + 32);
+        let ops = plan(&self.data_prefix(generation), txn.ops, &mut bytes);
         let most = compares.len().max(ops.len());
         if most > self.max_txn_ops {
             return Err(StoreError::Backend(format!(
-                "a transaction of {} checks and {} etcd operations exceeds etcd's limit of {} \
+                "a transaction of {checks} checks and {} etcd operations exceeds etcd's limit of {} \
                  operations per transaction (etcd --max-txn-ops); nothing was written",
-                compares.len(),
                 ops.len(),
                 self.max_txn_ops
             )));
@@ -637,7 +660,10 @@ impl Inner {
                 self.max_request_bytes
             )));
         }
-        Ok(EtcdTxn::new().when(compares).and_then(ops))
+        Ok(EtcdTxn::new()
+            .when(compares)
+            .and_then(ops)
+            .or_else(self.refusal_reads()))
     }
 }
 
@@ -755,19 +781,15 @@ fn plan(prefix: &str, ops: Vec<Op>, bytes: &mut usize) -> Vec<TxnOp> {
 impl Store for EtcdStore {
     fn get(&self, key: &str) -> Result<Option<Entry>> {
         let inner = &self.inner;
-        let kv = inner.client.kv_client();
-        let k = inner.full_key(key);
-        let mut resp = inner.call("read", async move {
-            retrying(is_unavailable, || {
-                let (mut kv, k) = (kv.clone(), k.clone());
-                async move { kv.get(k, None).await }
-            })
-            .await
+        let read = |g: &Generation| vec![TxnOp::get(inner.key_in(g, key), None)];
+        let (_, resp) = inner.read_current(&read)?.ok_or_else(|| {
+            StoreError::Backend("etcd read: the value is over the client's message size".into())
         })?;
-        if let Ok(rev) = revision_of(resp.header()) {
-            inner.saw(rev);
-        }
-        Ok(resp.take_kvs().into_iter().next().map(|kv| {
+        let kv = match resp.op_responses().into_iter().nth(1) {
+            Some(TxnOpResponse::Get(mut got)) => got.take_kvs().into_iter().next(),
+            _ => None,
+        };
+        Ok(kv.map(|kv| {
             let revision = kv.mod_revision() as u64;
             let (_, value) = kv.into_key_value();
             Entry { value, revision }
@@ -780,29 +802,37 @@ impl Store for EtcdStore {
 
     fn commit(&self, txn: Txn) -> Result<Commit> {
         let inner = &self.inner;
-        let etcd_txn = inner.etcd_txn(txn)?;
-        let kv = inner.client.kv_client();
-        let resp = inner.call("commit", async move {
-            retrying(write_never_sent, || {
-                let (mut kv, txn) = (kv.clone(), etcd_txn.clone());
-                async move { kv.txn(txn).await }
-            })
-            .await
-        })?;
-        let revision = revision_of(resp.header())?;
-        inner.saw(revision);
-        if !resp.succeeded() {
-            return Ok(Commit::Conflict);
+        // Bounds the wait for a restore holding the store.
+        let deadline = std::time::Instant::now() + inner.request_timeout;
+        loop {
+            let generation = inner.cached_generation();
+            let etcd_txn = inner.etcd_txn(&generation, txn.clone())?;
+            let kv = inner.client.kv_client();
+            let resp = inner.call("commit", async move {
+                retrying(write_never_sent, || {
+                    let (mut kv, txn) = (kv.clone(), etcd_txn.clone());
+                    async move { kv.txn(txn).await }
+                })
+                .await
+            })?;
+            let revision = revision_of(resp.header())?;
+            inner.saw(revision);
+            if !resp.succeeded() {
+                if inner.retry_refused(&generation, &resp, deadline)? {
+                    continue;
+                }
+                return Ok(Commit::Conflict);
+            }
+            // A commit that changed nothing (deletes of absent keys) has no event to wait for.
+            let changed = resp.op_responses().iter().any(|r| match r {
+                TxnOpResponse::Delete(d) => d.deleted() > 0,
+                _ => true,
+            });
+            if changed {
+                inner.await_feed(revision);
+            }
+            return Ok(Commit::Committed(revision));
         }
-        // A commit that changed nothing (deletes of absent keys) has no event to wait for.
-        let changed = resp.op_responses().iter().any(|r| match r {
-            TxnOpResponse::Delete(d) => d.deleted() > 0,
-            _ => true,
-        });
-        if changed {
-            inner.await_feed(revision);
-        }
-        Ok(Commit::Committed(revision))
     }
 
     fn commit_iter(
@@ -810,38 +840,42 @@ impl Store for EtcdStore {
         checks: Vec<Check>,
         ops: &mut dyn Iterator<Item = Result<Op>>,
     ) -> Result<Commit> {
-        // etcd takes a transaction as one request, so the writes are collected; past the
-        // request limit they could not be sent anyway, so stop there and keep memory
-        // bounded (a huge restore) rather than read the whole stream first.
+        // What fits one etcd transaction is one; past etcd's limits (a large restore) the
+        // writes go through a new generation and one switch (see `generation`), reading
+        // the stream as they go, so memory stays bounded.
         let mut collected = Vec::new();
         let mut raw = 0usize;
-        for op in ops {
+        while let Some(op) = ops.next() {
             let op = op?;
             raw += match &op {
                 Op::Put { key, value } => key.len() + value.len(),
                 Op::Delete { key } => key.len(),
                 Op::DeletePrefix { prefix } => prefix.len(),
             };
-            if raw > self.inner.max_request_bytes {
-                return Err(StoreError::Backend(format!(
-                    "a transaction of more than {} bytes of writes exceeds etcd's request limit \
-                     (etcd --max-request-bytes); nothing was written",
-                    self.inner.max_request_bytes
-                )));
-            }
             collected.push(op);
+            if raw > self.inner.max_request_bytes || collected.len() > self.inner.max_txn_ops {
+                return self.inner.restore(checks, collected, ops);
+            }
         }
-        self.commit(Txn {
+        let txn = Txn {
             checks,
             ops: collected,
-        })
+        };
+        let generation = self.inner.cached_generation();
+        if self.inner.etcd_txn(&generation, txn.clone()).is_err() {
+            return self
+                .inner
+                .restore(txn.checks, txn.ops, &mut std::iter::empty());
+        }
+        self.commit(txn)
     }
 
     fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
-        let revision = self.inner.current_revision()?;
+        let (revision, generation) = self.inner.current_revision()?;
         Ok(Box::new(EtcdSnapshot {
             inner: self.inner.clone(),
             revision,
+            generation,
         }))
     }
 
@@ -849,10 +883,11 @@ impl Store for EtcdStore {
         let inner = &self.inner;
         // Every commit acknowledged before this has a revision up to `from - 1`, every one
         // that lands after it returns a later one.
-        let from = inner.current_revision()? + 1;
+        let (current, generation) = inner.current_revision()?;
+        let from = current + 1;
         let mut task = lock(&inner.feed_task);
         if task.as_ref().is_none_or(|t| t.is_finished()) {
-            let full_prefix = inner.full_key("");
+            let full_prefix = inner.meta_key("");
             let end = range_end(&full_prefix);
             let start = range_start(full_prefix);
             let stream = {
@@ -866,6 +901,7 @@ impl Store for EtcdStore {
                 start,
                 end,
                 prefix: inner.prefix.clone(),
+                generation: generation.name,
                 next: from,
                 feed: inner.feed.clone(),
                 task: inner.feed_task.clone(),
@@ -922,6 +958,9 @@ struct WatchTask {
     start: Vec<u8>,
     end: Vec<u8>,
     prefix: String,
+    /// The generation whose changes are published (see `generation`), as the pointer
+    /// named it at the revision before `next`.
+    generation: String,
     /// The first revision not yet delivered.
     next: u64,
     feed: Arc<ChangeFeed>,
@@ -1043,6 +1082,7 @@ impl WatchTask {
                 continue;
             };
             let mut write = self.feed.begin_write();
+            let mut switched = None;
             while let Some(ev) = events.get(i) {
                 let Some(kv) = ev.kv() else {
                     i += 1;
@@ -1056,16 +1096,41 @@ impl WatchTask {
                     EventType::Delete => ChangeKind::Delete,
                 };
                 // A key outside the prefix or not UTF-8 is none of this store's.
-                if let Some(path) = kv
+                let key = kv
                     .key()
                     .strip_prefix(self.prefix.as_bytes())
-                    .and_then(|p| std::str::from_utf8(p).ok())
-                {
-                    write.record(path, kind);
+                    .and_then(|p| std::str::from_utf8(p).ok());
+                match key {
+                    Some(generation::POINTER) => {
+                        // A restore switched generations.
+                        switched = Some(match kind {
+                            ChangeKind::Put => String::from_utf8_lossy(kv.value()).into_owned(),
+                            ChangeKind::Delete => String::new(),
+                        });
+                    }
+                    // Only the current generation's keys are paths: not the store's own
+                    // (`\0...`), not a restore's staging, not an old generation's deletion.
+                    Some(key) => {
+                        let path = if self.generation.is_empty() {
+                            (!key.starts_with('\0')).then_some(key)
+                        } else {
+                            key.strip_prefix(self.generation.as_str())
+                        };
+                        if let Some(path) = path {
+                            write.record(path, kind);
+                        }
+                    }
+                    None => {}
                 }
                 i += 1;
             }
             write.publish(revision);
+            if let Some(name) = switched.take() {
+                // Every path may have changed: the watchers are cut off, so that their
+                // caches reload, as after a lost history.
+                self.generation = name;
+                self.feed.cut_off(revision);
+            }
             self.next = self.next.max(revision + 1);
             self.published.advance(revision);
         }
@@ -1095,17 +1160,26 @@ fn is_compacted(e: &etcd_client::Error) -> bool {
 struct EtcdSnapshot {
     inner: Arc<Inner>,
     revision: u64,
+    generation: Generation,
 }
 
 impl Snapshot for EtcdSnapshot {
     fn scan(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Page> {
-        self.inner
-            .scan_at(Some(self.revision), prefix, start_after, limit)
+        self.inner.scan_at(
+            Some((self.revision, &self.generation)),
+            prefix,
+            start_after,
+            limit,
+        )
     }
 }
 
+/// Generations, the restore past etcd's transaction limits.
+mod generation;
 /// etcd's membership API (NetHSM's `/cluster/members`).
 pub mod members;
+#[cfg(test)]
+mod restore_tests;
 #[cfg(any(test, feature = "etcd-test"))]
 pub mod test_member;
 #[cfg(test)]
