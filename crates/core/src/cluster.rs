@@ -37,7 +37,8 @@ pub const NODE_LOCAL_PATHS: &[&str] = &[
     appliance::RECORD_PREFIX,
 ];
 
-/// Written by a node that locks (its node id, nothing secret): every other node locks too.
+/// Written by a node that locks (its node id and a random number, so that every lock writes
+/// a value of its own; nothing secret): every other node locks too.
 /// Also the record each node reads to check the store answers (`cluster_health`).
 pub(crate) const LOCK_PATH: &str = "meta/cluster-lock";
 
@@ -50,6 +51,9 @@ pub(crate) struct Cluster {
     /// The revision of [`LOCK_PATH`] when this node last became Operational: only a later
     /// lock locks it.
     unlocked_at: AtomicU64,
+    /// The value of [`LOCK_PATH`] then: a feed that fell behind (or a restore's switch of
+    /// generations, after which every record has a new revision) compares values.
+    unlocked_lock: Mutex<Option<Vec<u8>>>,
     /// The feed opened with the store, until [`Core::follow_cluster`] takes it.
     watcher: Mutex<Option<Watcher>>,
     /// When the store last answered (see [`crate::cluster_health`]).
@@ -59,14 +63,22 @@ pub(crate) struct Cluster {
 impl Cluster {
     /// The write that tells the other nodes to lock.
     pub(crate) fn lock_txn(&self) -> Txn {
+        let mut nonce = [0u8; 8];
+        crate::crypto::fill_random(&mut nonce);
         Txn::new()
-            .put(LOCK_PATH, self.node_id.clone())
+            .put(
+                LOCK_PATH,
+                format!("{} {}", self.node_id, hex::encode(nonce)),
+            )
             .delete_prefix(crate::sessions::SESSIONS_PREFIX)
     }
 
     /// Records where the cluster's lock record stands as this node becomes Operational.
     pub(crate) fn note_unlock(&self, raw: &dyn Store) -> Result<()> {
-        let revision = raw.get(LOCK_PATH)?.map_or(0, |e| e.revision);
+        let entry = raw.get(LOCK_PATH)?;
+        let revision = entry.as_ref().map_or(0, |e| e.revision);
+        *self.unlocked_lock.lock().unwrap_or_else(|e| e.into_inner()) =
+            entry.map(|e| e.value.clone());
         self.unlocked_at.store(revision, Ordering::SeqCst);
         Ok(())
     }
@@ -105,6 +117,7 @@ impl Core {
         let cluster = Cluster {
             node_id,
             unlocked_at: AtomicU64::new(0),
+            unlocked_lock: Mutex::new(None),
             watcher: Mutex::new(Some(watcher)),
             health: crate::cluster_health::Health::new(settings.cluster_failed_after),
         };
@@ -246,11 +259,21 @@ impl Core {
                 tracing::warn!(error = %e, "reading the clock offset again");
             }
         }
-        // Lock and unlock records: read them as if they had just changed.
-        if let Ok(Some(entry)) = self.raw.get(LOCK_PATH) {
-            self.lock_following(entry.revision);
+        // Lock and unlock records: read them as if they had just changed. The lock record by
+        // its value: revisions do not survive a restore's switch of generations.
+        if let (Ok(Some(entry)), Some(cluster)) = (self.raw.get(LOCK_PATH), &self.cluster) {
+            let seen = cluster
+                .unlocked_lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if seen.as_deref() != Some(entry.value.as_slice()) {
+                self.lock_following(u64::MAX);
+            }
         }
-        self.follow_unlock_record(false);
+        // Absent, it was deleted in what the feed missed: a factory reset (one through a
+        // restore's switch of generations always reaches here).
+        self.follow_unlock_record(true);
     }
 }
 
