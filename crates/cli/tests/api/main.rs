@@ -33,6 +33,8 @@ mod cluster_failure;
 #[cfg(feature = "etcd-test")]
 mod cluster_member;
 #[cfg(feature = "etcd-test")]
+mod cluster_peer_tls;
+#[cfg(feature = "etcd-test")]
 mod cluster_members;
 mod conformance;
 mod conformance_nethsm;
