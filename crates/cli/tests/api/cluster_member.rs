@@ -376,7 +376,8 @@ async fn a_member_table_that_cannot_work_is_refused_at_start() {
     // An https peer URL on a node that never had a cluster CA set (cluster_peer_tls.rs).
     let text = std::fs::read_to_string(&files[0])
         .unwrap()
-        .replace("peer_url = \"http://", "peer_url = \"https://");
+        .replace("peer_url = \"http://", "peer_url = \"https://")
+        .replace("=http://", "=https://");
     std::fs::write(&files[0], text).unwrap();
     let store = &starts[0].0;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_strongroom"))

@@ -59,34 +59,39 @@ fn make_ca(dir: &Path, name: &str, cn: &str) {
     );
 }
 
-/// Signs `<name>.csr` with CA `ca` into `<name>.pem`: a certificate for both ends of a peer
-/// connection, for 127.0.0.1.
+/// Signs `<name>.csr` with CA `ca` into `<name>.pem` (pyca: openssl 3.0's `x509 -req` cannot
+/// backdate, and the appliance runs at the provisioned time, a week behind): a certificate for both ends
+/// of a peer connection, for 127.0.0.1.
 fn sign(dir: &Path, ca: &str, name: &str) -> String {
-    std::fs::write(
-        dir.join("peer.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n\
-         basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n",
-    )
-    .unwrap();
-    openssl(
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "peer.ext",
-            "-out",
-            &format!("{name}.pem"),
-        ],
-        dir,
+    const SIGN: &str = r#"
+import datetime, ipaddress, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
+ca, name = sys.argv[1], sys.argv[2]
+ca_cert = x509.load_pem_x509_certificate(open(ca + ".pem", "rb").read())
+ca_key = serialization.load_pem_private_key(open(ca + ".key", "rb").read(), None)
+csr = x509.load_pem_x509_csr(open(name + ".csr", "rb").read())
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca_cert.subject)
+    .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+    .not_valid_before(datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)).not_valid_after(now + datetime.timedelta(days=30))
+    .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), False)
+    .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+    .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False)
+    .sign(ca_key, hashes.SHA256()))
+open(name + ".pem", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+"#;
+    let out = Command::new(crate::common::python::test_python("cryptography"))
+        .args(["-c", SIGN, ca, name])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     std::fs::read_to_string(dir.join(format!("{name}.pem"))).unwrap()
 }
