@@ -33,9 +33,9 @@ mod cluster_failure;
 #[cfg(feature = "etcd-test")]
 mod cluster_member;
 #[cfg(feature = "etcd-test")]
-mod cluster_peer_tls;
-#[cfg(feature = "etcd-test")]
 mod cluster_members;
+#[cfg(feature = "etcd-test")]
+mod cluster_peer_tls;
 mod conformance;
 mod conformance_nethsm;
 mod connections;
