@@ -9,8 +9,9 @@
 //! own, which lives until the server stops it. It runs in a process group of its own, so a
 //! terminal's Ctrl-C reaches the server, which then stops the member in order.
 //!
-//! Peer traffic is plain HTTP: peer TLS with the cluster CA (`/config/tls/cluster-ca.pem`)
-//! is not built, so the peer URLs must stay on a private network.
+//! With an `https://` peer URL, peer traffic is TLS with the cluster CA
+//! (`/config/tls/cluster-ca.pem`) and the node's own certificate, peers authenticated by it
+//! ([`crate::cluster_peer_tls`]); with `http://` it is plain, for private networks only.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -57,7 +58,8 @@ pub enum InitialClusterState {
 pub struct MemberFile {
     /// The member's name in the cluster (etcd's `--name`), unique among the members.
     pub name: String,
-    /// Where the other members reach this one, `http://HOST:PORT` (etcd's
+    /// Where the other members reach this one, `https://HOST:PORT` (peer TLS with the
+    /// cluster CA) or `http://HOST:PORT` (plain, private networks only) (etcd's
     /// `--listen-peer-urls` and `--initial-advertise-peer-urls`).
     pub peer_url: String,
     /// Where the nodes reach this member, `http://HOST:PORT`; one of `--store`'s members.
@@ -75,18 +77,29 @@ pub struct MemberFile {
     pub start_timeout_secs: Option<u64>,
 }
 
-/// A `http://HOST:PORT` URL, as etcd takes it; `Err` says what is wrong with it.
+/// A `http://HOST:PORT` URL (or `https://` for a peer URL), as etcd takes it; `Err` says
+/// what is wrong with it.
 fn host_port(what: &str, url: &str) -> anyhow::Result<String> {
-    let rest = url.strip_prefix("http://").with_context(|| {
-        if url.starts_with("https://") {
-            format!(
-                "[etcd.member] {what} {url:?}: TLS between a node and its member or between \
-                 members is not supported yet; use http:// on a private network"
-            )
-        } else {
-            format!("[etcd.member] {what} {url:?} is not http://HOST:PORT")
-        }
-    })?;
+    let peer = what != "client_url";
+    let https = if peer {
+        url.strip_prefix("https://")
+    } else {
+        None
+    };
+    let rest = https
+        .or_else(|| url.strip_prefix("http://"))
+        .with_context(|| {
+            if url.starts_with("https://") {
+                format!(
+                    "[etcd.member] {what} {url:?}: TLS between a node and its member is not \
+                 supported; use http:// on the node itself (peer URLs may be https://)"
+                )
+            } else if peer {
+                format!("[etcd.member] {what} {url:?} is not https://HOST:PORT or http://HOST:PORT")
+            } else {
+                format!("[etcd.member] {what} {url:?} is not http://HOST:PORT")
+            }
+        })?;
     let (host, port) = rest
         .rsplit_once(':')
         .filter(|(h, _)| !h.is_empty() && !h.contains(['/', ',', '=']))
@@ -168,9 +181,21 @@ impl MemberFile {
         )
     }
 
+    /// Whether peer traffic is TLS with the cluster CA (an `https://` peer URL).
+    pub fn peer_tls(&self) -> bool {
+        self.peer_url.starts_with("https://")
+    }
+
     /// etcd's flags for this member with its data in `dir`; `limits` are the `[etcd]`
-    /// table's `max_txn_ops` and `max_request_bytes`, passed on so that they match.
-    fn args(&self, dir: &Path, limits: (Option<usize>, Option<usize>)) -> Vec<String> {
+    /// table's `max_txn_ops` and `max_request_bytes`, passed on so that they match. With
+    /// peer TLS, the CA and certificate are the copies in `peer_dir`; the key's flag is
+    /// added at each start ([`spawn`]).
+    fn args(
+        &self,
+        dir: &Path,
+        peer_dir: &Path,
+        limits: (Option<usize>, Option<usize>),
+    ) -> Vec<String> {
         let state = match self.initial_cluster_state.unwrap_or_default() {
             InitialClusterState::New => "new",
             InitialClusterState::Existing => "existing",
@@ -194,6 +219,19 @@ impl MemberFile {
             "--logger=zap".into(),
             "--log-outputs=stderr".into(),
         ];
+        if self.peer_tls() {
+            use crate::cluster_peer_tls::{CA_FILE, CERT_FILE};
+            args.push(format!(
+                "--peer-cert-file={}",
+                peer_dir.join(CERT_FILE).display()
+            ));
+            args.push(format!(
+                "--peer-trusted-ca-file={}",
+                peer_dir.join(CA_FILE).display()
+            ));
+            // Only peers with a certificate from the cluster CA are let in.
+            args.push("--peer-client-cert-auth".into());
+        }
         if let Some(n) = limits.0 {
             args.push(format!("--max-txn-ops={n}"));
         }
@@ -221,6 +259,11 @@ struct Shared {
     state: Mutex<MemberState>,
     stop: Mutex<bool>,
     wake: Condvar,
+    /// The node's TLS key, for a member with peer TLS: handed to each start in a memfd.
+    peer_key: Mutex<Option<zeroize::Zeroizing<String>>>,
+    /// Set when the peer TLS material changed: the running member is stopped and started
+    /// again at once with it.
+    restart: Mutex<bool>,
 }
 
 impl Shared {
@@ -241,6 +284,26 @@ impl Shared {
     fn set(&self, f: impl FnOnce(&mut MemberState)) {
         f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
     }
+
+    fn take_restart(&self) -> bool {
+        std::mem::take(&mut *self.restart.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Restarts this process's member with `key_pem` and the peer TLS copies as they are now
+/// on disk (see [`crate::cluster_peer_tls::refresh`]); nothing for a member without peer TLS.
+pub fn restart_with_peer_key(key_pem: &str) {
+    let current = CURRENT.read().unwrap_or_else(|e| e.into_inner());
+    let Some(shared) = current.as_ref() else {
+        return;
+    };
+    let mut key = shared.peer_key.lock().unwrap_or_else(|e| e.into_inner());
+    if key.is_none() {
+        return;
+    }
+    *key = Some(zeroize::Zeroizing::new(key_pem.to_owned()));
+    *shared.restart.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    tracing::info!("restarting the etcd member with the new peer TLS material");
 }
 
 /// The member of this process, for `/health/diagnose`.
@@ -272,7 +335,9 @@ impl std::fmt::Debug for LocalMember {
 impl LocalMember {
     /// Starts supervising the member described by `member`, with its data under
     /// `<data_dir>/etcd` (made, mode 0700, if missing). Returns once the first start was
-    /// attempted; [`LocalMember::wait_until`] waits for the cluster to answer.
+    /// attempted; [`LocalMember::wait_until`] waits for the cluster to answer. With an
+    /// `https://` peer URL, the node's copy of the cluster CA and its identity must be there
+    /// ([`crate::cluster_peer_tls`]), else nothing starts.
     pub fn start(
         data_dir: &Path,
         member: &MemberFile,
@@ -286,6 +351,25 @@ impl LocalMember {
                 binary.display()
             );
         }
+        let peer_dir = data_dir.join(crate::cluster_peer_tls::PEER_TLS_DIR);
+        let peer_key = if member.peer_tls() {
+            let material =
+                crate::cluster_peer_tls::PeerMaterial::load(data_dir)?.with_context(|| {
+                    format!(
+                        "[etcd.member] peer_url {} is https://, but this node has no cluster CA \
+                     ({} is missing): run the node with an http:// peer URL on a private \
+                     network, set its certificate and the cluster CA (PUT \
+                     /config/tls/cert.pem, PUT /config/tls/cluster-ca.pem), then switch \
+                     (docs/cluster.md, \"Peer TLS\")",
+                        member.peer_url,
+                        peer_dir.join(crate::cluster_peer_tls::CA_FILE).display()
+                    )
+                })?;
+            Some(material.key_pem)
+        } else {
+            None
+        };
+        crate::cluster_peer_tls::supervise(data_dir);
         let dir = data_dir.join(MEMBER_DIR);
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -296,8 +380,10 @@ impl LocalMember {
             state: Mutex::new(MemberState::default()),
             stop: Mutex::new(false),
             wake: Condvar::new(),
+            peer_key: Mutex::new(peer_key),
+            restart: Mutex::new(false),
         });
-        let args = member.args(&dir, limits);
+        let args = member.args(&dir, &peer_dir, limits);
         let name = member.name.clone();
         let thread = {
             let shared = shared.clone();
@@ -399,7 +485,14 @@ fn supervise(shared: &Shared, binary: &Path, args: &[String], name: &str) {
     let mut backoff = MIN_BACKOFF;
     let mut first = true;
     while !shared.stopping() {
-        match spawn(binary, args) {
+        // This start takes the material as it is now, whatever asked for a restart before.
+        shared.take_restart();
+        let key = shared
+            .peer_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match spawn(binary, args, key.as_deref().map(|k| k.as_str())) {
             Ok(mut child) => {
                 let pid = child.id();
                 shared.set(|s| {
@@ -413,6 +506,7 @@ fn supervise(shared: &Shared, binary: &Path, args: &[String], name: &str) {
                 });
                 tracing::info!(member = name, pid, "etcd member started");
                 let started = Instant::now();
+                let mut renewed = false;
                 let status = loop {
                     match child.try_wait() {
                         Ok(Some(status)) => break Some(status),
@@ -428,7 +522,18 @@ fn supervise(shared: &Shared, binary: &Path, args: &[String], name: &str) {
                         record_exit(shared, status);
                         return;
                     }
+                    if shared.take_restart() {
+                        let status = terminate(&mut child);
+                        tracing::info!(member = name, status = ?status, "etcd member stopped for new peer TLS material");
+                        renewed = true;
+                        break status;
+                    }
                 };
+                if renewed {
+                    // Stopped for new material: started again at once, not counted as a death.
+                    first = true;
+                    continue;
+                }
                 record_exit(shared, status);
                 if started.elapsed() >= STABLE_RUN {
                     backoff = MIN_BACKOFF;
@@ -490,11 +595,20 @@ fn terminate(child: &mut Child) -> Option<ExitStatus> {
     child.wait().ok()
 }
 
-fn spawn(binary: &Path, args: &[String]) -> anyhow::Result<Child> {
+/// Starts the member; `peer_key` (peer TLS) goes in a memfd the child inherits.
+fn spawn(binary: &Path, args: &[String], peer_key: Option<&str>) -> anyhow::Result<Child> {
+    use std::os::fd::AsRawFd;
     let parent = std::process::id();
+    let key_fd = peer_key
+        .map(crate::cluster_peer_tls::key_memfd)
+        .transpose()?;
+    let key_raw = key_fd.as_ref().map(|fd| fd.as_raw_fd());
     let mut command = Command::new(binary);
+    command.args(args);
+    if let Some(fd) = key_raw {
+        command.arg(format!("--peer-key-file=/dev/fd/{fd}"));
+    }
     command
-        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -517,12 +631,17 @@ fn spawn(binary: &Path, args: &[String]) -> anyhow::Result<Child> {
             if libc::getppid() as u32 != parent {
                 return Err(std::io::Error::other("the server is gone"));
             }
+            if let Some(fd) = key_raw {
+                crate::cluster_peer_tls::clear_cloexec(fd)?;
+            }
             Ok(())
         });
     }
     let mut child = command
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
+    // The child has its own copy of the descriptor now.
+    drop(key_fd);
     if let Some(out) = child.stdout.take() {
         forward_log(out);
     }
@@ -592,13 +711,22 @@ mod tests {
     fn a_member_table_is_checked() {
         let store = vec!["10.0.0.1:2379".to_owned(), "10.0.0.2:2379".to_owned()];
         member().validate(&store).unwrap();
+        let mut tls = member();
+        tls.peer_url = "https://10.0.0.1:2380".into();
+        tls.initial_cluster = "n1=https://10.0.0.1:2380,n2=https://10.0.0.2:2380".into();
+        tls.validate(&store).unwrap();
+        assert!(tls.peer_tls() && !member().peer_tls());
         type Change = Box<dyn Fn(&mut MemberFile)>;
         let bad: Vec<(&str, Change)> = vec![
             ("empty name", Box::new(|m| m.name.clear())),
             ("name with =", Box::new(|m| m.name = "a=b".into())),
             (
-                "https peer",
-                Box::new(|m| m.peer_url = "https://10.0.0.1:2380".into()),
+                "https client",
+                Box::new(|m| m.client_url = "https://10.0.0.1:2379".into()),
+            ),
+            (
+                "ftp peer",
+                Box::new(|m| m.peer_url = "ftp://10.0.0.1:2380".into()),
             ),
             ("no port", Box::new(|m| m.peer_url = "http://h".into())),
             (
@@ -630,7 +758,7 @@ mod tests {
     fn the_flags_carry_the_table_and_the_limits() {
         let mut m = member();
         m.initial_cluster_state = Some(InitialClusterState::Existing);
-        let args = m.args(Path::new("/d/etcd"), (Some(256), None));
+        let args = m.args(Path::new("/d/etcd"), Path::new("/d/p"), (Some(256), None));
         for want in [
             "--name=n1",
             "--data-dir=/d/etcd",
@@ -642,6 +770,20 @@ mod tests {
             assert!(args.iter().any(|a| a == want), "{want} in {args:?}");
         }
         assert!(!args.iter().any(|a| a.starts_with("--max-request-bytes")));
+        assert!(!args.iter().any(|a| a.starts_with("--peer-")), "{args:?}");
+        // An https:// peer URL: the copies and client certificate authentication.
+        m.peer_url = "https://10.0.0.1:2380".into();
+        let args = m.args(Path::new("/d/etcd"), Path::new("/d/p"), (None, None));
+        for want in [
+            "--peer-cert-file=/d/p/cert.pem",
+            "--peer-trusted-ca-file=/d/p/cluster-ca.pem",
+            "--peer-client-cert-auth",
+            "--listen-peer-urls=https://10.0.0.1:2380",
+        ] {
+            assert!(args.iter().any(|a| a == want), "{want} in {args:?}");
+        }
+        // The key is never a file: its flag comes with the memfd at each start.
+        assert!(!args.iter().any(|a| a.starts_with("--peer-key-file")));
     }
 
     /// A member that keeps dying (`/bin/false` takes etcd's flags and exits 1) is restarted,

@@ -16,6 +16,7 @@ pub mod appliance;
 pub mod auth;
 pub mod cluster;
 pub mod cluster_member;
+pub mod cluster_peer_tls;
 pub mod commvault;
 pub mod config;
 pub mod connection;

@@ -179,6 +179,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let tls = core
                 .tls_identity(&tls_names)
                 .context("loading the TLS identity")?;
+            // The supervised member's copy of the cluster CA and identity, as stored.
+            crate::cluster_peer_tls::refresh_logged(&core);
             Ok((core, tls, scratch_dir, node_lock, membership))
         })
         .await??;

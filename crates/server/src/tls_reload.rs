@@ -31,8 +31,8 @@ impl TlsReload {
             return Ok(());
         };
         let _one_at_a_time = self.serial.lock().await;
-        let core = core.clone();
-        let identity = tokio::task::spawn_blocking(move || core.stored_tls_identity())
+        let stored = core.clone();
+        let identity = tokio::task::spawn_blocking(move || stored.stored_tls_identity())
             .await
             .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))??
             .ok_or_else(|| Error::Internal("no TLS identity is stored".into()))?;
@@ -46,6 +46,10 @@ impl TlsReload {
                 Error::Internal(format!("the new TLS certificate cannot be served: {e}"))
             })?;
         tracing::info!(fingerprint = %identity.fingerprint(), "serving the new TLS certificate");
+        // The supervised etcd member presents the same certificate to its peers.
+        let core = core.clone();
+        let _ = tokio::task::spawn_blocking(move || crate::cluster_peer_tls::refresh_logged(&core))
+            .await;
         Ok(())
     }
 }

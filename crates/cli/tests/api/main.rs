@@ -36,6 +36,8 @@ mod cluster_failure;
 mod cluster_member;
 #[cfg(feature = "etcd-test")]
 mod cluster_members;
+#[cfg(feature = "etcd-test")]
+mod cluster_peer_tls;
 mod conformance;
 mod conformance_nethsm;
 mod connections;

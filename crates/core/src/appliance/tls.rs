@@ -441,6 +441,12 @@ impl Core {
         }
     }
 
+    /// This node's cluster CA (PEM), `None` when never set. Needs no caller: the server hands
+    /// it to the etcd member it supervises.
+    pub fn cluster_ca_pem(&self) -> Result<Option<String>> {
+        self.appliance_record(CLUSTER_CA)
+    }
+
     /// The CA certificates (DER) the appliance trusts for its own outgoing connections, in
     /// the order they were added. Needs no caller: the server reads its own configuration.
     pub fn trusted_ca_certificates(&self) -> Result<Vec<Vec<u8>>> {

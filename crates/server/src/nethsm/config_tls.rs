@@ -217,5 +217,9 @@ pub async fn tls_cluster_ca_put(
     json::require_accept::<NetHsmError>(&headers, json::JSON)?;
     s.run(move |core| core.operational(&who)?.appliance().set_tls_cluster_ca(&pem))
         .await?;
+    // The spec: "the underlying etcd server is restarted with the new CA".
+    let core = s.core.clone();
+    let _ =
+        tokio::task::spawn_blocking(move || crate::cluster_peer_tls::refresh_logged(&core)).await;
     Ok(StatusCode::CREATED)
 }
