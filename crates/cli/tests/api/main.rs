@@ -61,6 +61,7 @@ mod keys_csr;
 mod keys_curves;
 mod lifecycle;
 mod openapi;
+mod openapi_faces;
 mod proptest_bodies;
 mod random;
 mod rollback;

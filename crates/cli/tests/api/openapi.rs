@@ -21,7 +21,7 @@ use crate::common::*;
 const ADMIN_API_MD: &str = include_str!("../../../../docs/admin-api.md");
 
 /// The methods an OpenAPI path item may hold, lowercase as the document writes them.
-const METHODS: [&str; 8] = [
+pub(crate) const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
@@ -39,13 +39,13 @@ const METRICS_PASSPHRASE: &str = "metrics passphrase for tests";
 /// does not know is 501 Not Implemented (RFC 9110, 15.6.2; the NetHSM convention this API
 /// follows, docs/errors.md): correct HTTP, but a 5xx to `not_a_server_error`. So QUERY is
 /// left out of the list.
-const SCHEMATHESIS_TOML: &str = r#"
+pub(crate) const SCHEMATHESIS_TOML: &str = r#"
 [phases.coverage]
 unexpected-methods = ["get", "put", "post", "delete", "options", "patch", "trace"]
 "#;
 
 /// `(METHOD, /path)` as a set, paths relative to the API's root.
-type Routes = BTreeSet<(String, String)>;
+pub(crate) type Routes = BTreeSet<(String, String)>;
 
 /// Every route docs/admin-api.md documents: the `` `METHOD /path` `` that starts a heading or
 /// a table row, without its query.
@@ -70,7 +70,7 @@ fn documented_routes() -> Routes {
 }
 
 /// Every operation of the document.
-fn document_routes(doc: &Value) -> Routes {
+pub(crate) fn document_routes(doc: &Value) -> Routes {
     let mut routes = Routes::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for method in METHODS {
@@ -98,7 +98,7 @@ async fn fetch_document(server: &Server) -> (String, Value) {
 
 /// Runs `openapi-spec-validator` (PyPI) on the document at `path`; panics with its words when
 /// it finds the document invalid.
-async fn validate(python: &Path, path: &Path) {
+pub(crate) async fn validate(python: &Path, path: &Path) {
     let run = python::run(
         python,
         &[
@@ -229,7 +229,7 @@ async fn the_document_is_valid_openapi_and_names_every_route() {
 }
 
 /// What each run may spend: cases per operation (per phase), and a hard limit on the process.
-fn max_examples() -> u32 {
+pub(crate) fn max_examples() -> u32 {
     match std::env::var("STRONGROOM_OPENAPI_MAX_EXAMPLES") {
         Ok(v) => v
             .parse()
@@ -252,15 +252,22 @@ fn seed() -> u64 {
 /// The options of a run against `server` as `user`, on the operations `selection` picks
 /// (`--include-operation-id=...` or `--exclude-operation-id=...`).
 fn options(server: &Server, user: &str, passphrase: &str, selection: &[String]) -> Vec<String> {
+    // Only ever the right passphrase: a wrong one would be rate limited (429, documented,
+    // but every later case would see it instead of the answer under test).
+    let mut args = vec![format!("--auth={user}:{passphrase}")];
+    args.extend(selection.iter().cloned());
+    run_options(&format!("{}{OWN_API}", server.base), args)
+}
+
+/// The options of a run against the API at `url`, with `extra` (credentials, selection) and
+/// the checks every run of the server's own documents makes.
+pub(crate) fn run_options(url: &str, extra: Vec<String>) -> Vec<String> {
     let mut args = vec![
-        format!("--url={}{OWN_API}", server.base),
+        format!("--url={url}"),
         // The server's certificate is self-signed; the harness pins it, schemathesis cannot.
         "--tls-verify=false".into(),
-        // Only ever the right passphrase: a wrong one would be rate limited (429, documented,
-        // but every later case would see it instead of the answer under test).
-        format!("--auth={user}:{passphrase}"),
     ];
-    args.extend(selection.iter().cloned());
+    args.extend(extra);
     args.extend([
         // The document's promises: no 5xx; every status documented; every answer of its
         // documented media type, headers and schema; a request the document calls invalid is

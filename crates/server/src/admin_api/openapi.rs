@@ -7,22 +7,22 @@
 //! body's) are named once, as response components, and each handler lists the groups it is
 //! subject to ([`Gated`], [`Authenticated`], ...) beside its own answers.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::header;
+use axum::response::Response;
 use strongroom_proto::errors::ErrorBody;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, response};
-use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::extract::AcceptJson;
 use super::{audit, clients, password_policy, system};
 use crate::console::session::{COOKIE, CSRF_HEADER};
 use crate::face::json::{JSON, REALM};
+use crate::face::openapi::{self, Refusal, refusals};
 
 /// The document: every route of this API's router (`super::router`).
 #[derive(OpenApi)]
@@ -63,15 +63,14 @@ pub struct ApiDoc;
 
 /// The document as served, made once.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    let mut doc = ApiDoc::openapi();
+    let doc = ApiDoc::openapi();
     // Routes are mounted under the API's prefix; the server object says so, and the paths are
     // the router's own (as in docs/admin-api.md).
     debug_assert_eq!(
         doc.servers.as_ref().map(|s| s[0].url.as_str()),
         Some(strongroom_proto::API_PREFIX)
     );
-    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    doc.to_json().expect("the OpenAPI document serialises")
+    openapi::finish(doc)
 });
 
 /// `GET /openapi.json`: this API's OpenAPI document. Served in every state and without
@@ -90,17 +89,7 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     )
 )]
 pub async fn document_get(_: AcceptJson) -> Response {
-    let mut r = DOCUMENT.as_str().into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
-    r
-}
-
-/// A refusal: the name of its response component, its status, and when it is given.
-struct Refusal {
-    name: &'static str,
-    status: u16,
-    description: &'static str,
+    openapi::serve(&DOCUMENT)
 }
 
 const WRONG_STATE: Refusal = Refusal {
@@ -202,13 +191,6 @@ impl Refusal {
         }
         r.build()
     }
-
-    fn reference(&self) -> (String, RefOr<response::Response>) {
-        (
-            self.status.to_string(),
-            RefOr::Ref(Ref::from_response_name(self.name)),
-        )
-    }
 }
 
 /// Adds the refusals as response components, and the security schemes.
@@ -241,20 +223,6 @@ impl Modify for Refusals {
             ))),
         );
     }
-}
-
-/// Declares a group of refusals, for a handler's `responses(...)`.
-macro_rules! refusals {
-    ($(#[$doc:meta])* $name:ident: $($refusal:expr),+) => {
-        $(#[$doc])*
-        pub struct $name;
-
-        impl IntoResponses for $name {
-            fn responses() -> BTreeMap<String, RefOr<response::Response>> {
-                [$($refusal.reference()),+].into_iter().collect()
-            }
-        }
-    };
 }
 
 refusals!(
@@ -296,19 +264,6 @@ mod tests {
     /// component is used.
     #[test]
     fn every_referenced_response_exists() {
-        let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
-        let components = doc["components"]["responses"].as_object().unwrap();
-        let text = DOCUMENT.as_str();
-        for name in components.keys() {
-            assert!(
-                text.contains(&format!("\"#/components/responses/{name}\"")),
-                "{name} is not used"
-            );
-        }
-        let mut referenced = text.split("\"#/components/responses/").skip(1);
-        assert!(referenced.all(|rest| {
-            let name = &rest[..rest.find('"').unwrap()];
-            components.contains_key(name)
-        }));
+        openapi::assert_responses_consistent(&DOCUMENT);
     }
 }

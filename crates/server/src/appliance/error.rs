@@ -23,8 +23,8 @@ pub struct ApplianceError {
 }
 
 /// The spec's `ResponseError`.
-#[derive(Debug, Serialize)]
-struct ResponseError<'a> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct ResponseError<'a> {
     error_code: &'a str,
     message: &'a str,
     op_id: String,

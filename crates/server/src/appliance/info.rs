@@ -17,6 +17,16 @@ fn served_certificate_fingerprint(s: &AppState) -> Option<String> {
 
 /// `GET /appliance` (operationId `getApplianceInfo`). The spec has no fields for uptime or
 /// the certificate: `system_information`, its free-text field, carries them.
+#[utoipa::path(
+    get,
+    path = "/appliance",
+    operation_id = "getApplianceInfo",
+    tag = "appliance",
+    responses(
+        (status = 200, description = "The appliance's version and host.", body = ApplianceInfo),
+        super::openapi::Session,
+    )
+)]
 pub async fn get_appliance_info(
     State(s): State<AppState>,
     session: DrSession,
@@ -53,6 +63,18 @@ pub async fn get_appliance_info(
 
 /// `GET /appliance/disks` (operationId `getApplianceDisks`): the file system that holds the
 /// data directory (the store, the device key, uploads), the one disk the appliance fills.
+#[utoipa::path(
+    get,
+    path = "/appliance/disks",
+    operation_id = "getApplianceDisks",
+    tag = "appliance",
+    params(super::openapi::ListParams),
+    responses(
+        (status = 200, description = "The file system of the data directory.",
+            body = super::openapi::ListOf<ApplianceDisk>),
+        super::openapi::Session, super::openapi::ListQuery,
+    )
+)]
 pub async fn get_appliance_disks(
     State(s): State<AppState>,
     session: DrSession,

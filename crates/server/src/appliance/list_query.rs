@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::error::ApplianceError;
 
 /// `MetadataList`, as far as a list of this face fills it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MetadataList {
     pub total: u64,
     pub offset: u64,

@@ -14,6 +14,7 @@ mod info;
 mod list_query;
 mod network;
 mod network_wire;
+mod openapi;
 mod power;
 mod probe;
 mod probe_wire;
@@ -152,6 +153,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     // The whole face, its unknown paths included, is served only while Operational.
     StateGate::<ApplianceError>::new(&state)
         .router(OPERATIONAL, routes)
+        // Public, in every state, like our own API's document.
+        .route("/openapi.json", get(openapi::document_get))
         .layer(axum::middleware::from_fn(error::render_bare_errors))
         .layer(axum::middleware::from_fn_with_state(
             (state, audit::FaceAudit::new(Face::Appliance)),

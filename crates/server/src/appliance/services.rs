@@ -58,6 +58,18 @@ pub(super) fn named(
 }
 
 /// `GET /services`.
+#[utoipa::path(
+    get,
+    path = "/services",
+    operation_id = "getAllServices",
+    tag = "services",
+    params(super::openapi::ListParams),
+    responses(
+        (status = 200, description = "Strongroom's services.",
+            body = super::openapi::ListOf<ServiceInfo>),
+        super::openapi::Session, super::openapi::ListQuery,
+    )
+)]
 pub async fn get_all_services(
     State(s): State<AppState>,
     _: DrSession,
@@ -68,6 +80,17 @@ pub async fn get_all_services(
 }
 
 /// `GET /services/{service_id}`.
+#[utoipa::path(
+    get,
+    path = "/services/{service_id}",
+    operation_id = "getService",
+    tag = "services",
+    params(("service_id" = String, Path, description = "The service's id.")),
+    responses(
+        (status = 200, description = "The service.", body = ServiceInfo),
+        super::openapi::Session, super::openapi::Item,
+    )
+)]
 pub async fn get_service(
     State(s): State<AppState>,
     _: DrSession,

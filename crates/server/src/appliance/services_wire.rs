@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// `ServiceInfo` (and `ServiceInfoDrResponseEntity`, which adds only an optional `_meta`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ServiceInfo {
     pub id: String,
     pub name: String,
@@ -17,14 +17,14 @@ pub struct ServiceInfo {
 }
 
 /// `TaskError`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TaskError {
     pub message: Option<String>,
     pub details: Option<String>,
 }
 
 /// `Task` (and `TaskDrResponseEntity`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Task {
     pub id: String,
     pub description: String,

@@ -14,6 +14,17 @@ use crate::face::Caller;
 
 /// `POST /session` (operationId `login`). Wrong credentials: 401; rate limited like every
 /// face; an account that is not a root Administrator: 403.
+#[utoipa::path(
+    post,
+    path = "/session",
+    operation_id = "login",
+    tag = "session",
+    security(("basic" = [])),
+    responses(
+        (status = 200, description = "The new session's id.", body = SessionIdData),
+        super::openapi::Login,
+    )
+)]
 pub async fn login(
     State(s): State<AppState>,
     Caller(principal, _): RootAdminLogin,
@@ -25,6 +36,16 @@ pub async fn login(
 }
 
 /// `GET /session` (operationId `getCurrentSession`).
+#[utoipa::path(
+    get,
+    path = "/session",
+    operation_id = "getCurrentSession",
+    tag = "session",
+    responses(
+        (status = 200, description = "Whose session it is.", body = SessionInfo),
+        super::openapi::Session,
+    )
+)]
 pub async fn get_current_session(session: DrSession) -> Json<SessionInfo> {
     Json(SessionInfo {
         username: session.principal.user_id,
@@ -32,6 +53,16 @@ pub async fn get_current_session(session: DrSession) -> Json<SessionInfo> {
 }
 
 /// `DELETE /session` (operationId `logout`).
+#[utoipa::path(
+    delete,
+    path = "/session",
+    operation_id = "logout",
+    tag = "session",
+    responses(
+        (status = 204, description = "The session is ended."),
+        super::openapi::Session,
+    )
+)]
 pub async fn logout(
     State(s): State<AppState>,
     session: DrSession,

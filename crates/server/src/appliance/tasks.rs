@@ -33,6 +33,18 @@ pub fn task(t: TaskInfo) -> Task {
 }
 
 /// `GET /tasks`: oldest first.
+#[utoipa::path(
+    get,
+    path = "/tasks",
+    operation_id = "getAllTasksInfo",
+    tag = "tasks",
+    params(super::openapi::ListParams),
+    responses(
+        (status = 200, description = "The tasks since the server started, oldest first.",
+            body = super::openapi::ListOf<super::services_wire::Task>),
+        super::openapi::Session, super::openapi::ListQuery,
+    )
+)]
 pub async fn get_all_tasks_info(
     State(s): State<AppState>,
     _: DrSession,
@@ -43,6 +55,17 @@ pub async fn get_all_tasks_info(
 }
 
 /// `GET /tasks/{task_id}`.
+#[utoipa::path(
+    get,
+    path = "/tasks/{task_id}",
+    operation_id = "getTaskInfo",
+    tag = "tasks",
+    params(("task_id" = String, Path, description = "The task's id.")),
+    responses(
+        (status = 200, description = "The task.", body = Task),
+        super::openapi::Session, super::openapi::Item,
+    )
+)]
 pub async fn get_task_info(
     State(s): State<AppState>,
     _: DrSession,

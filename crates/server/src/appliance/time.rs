@@ -16,6 +16,17 @@ use super::time_wire::{
 use crate::app::AppState;
 
 /// `GET /appliance/settings/time` (operationId `getTimeSettings`).
+#[utoipa::path(
+    get,
+    path = "/appliance/settings/time",
+    operation_id = "getTimeSettings",
+    tag = "time",
+    responses(
+        (status = 200, description = "The appliance's time, zone and synchronisation.",
+            body = TimeSettings),
+        super::openapi::Session,
+    )
+)]
 pub async fn get_time_settings(
     State(s): State<AppState>,
     session: DrSession,
@@ -43,6 +54,17 @@ pub async fn get_time_settings(
 
 /// `PUT /appliance/settings/time` (operationId `updateTimeSettings`). The zone must be one
 /// of the tz database's; NTP is refused: the appliance runs no NTP client (`docs/operations.md`).
+#[utoipa::path(
+    put,
+    path = "/appliance/settings/time",
+    operation_id = "updateTimeSettings",
+    tag = "time",
+    request_body(content = UpdateTimeSettingsSpec, content_type = "application/json"),
+    responses(
+        (status = 204, description = "The settings are changed."),
+        super::openapi::Session, super::openapi::JsonBody,
+    )
+)]
 pub async fn update_time_settings(
     State(s): State<AppState>,
     session: DrSession,
@@ -84,6 +106,18 @@ pub async fn update_time_settings(
 
 /// `GET /appliance/settings/time/zones` (operationId `getTimeZones`): the tz database's
 /// names, as the zone of `PUT /appliance/settings/time` accepts them.
+#[utoipa::path(
+    get,
+    path = "/appliance/settings/time/zones",
+    operation_id = "getTimeZones",
+    tag = "time",
+    params(super::openapi::ListParams),
+    responses(
+        (status = 200, description = "The time zones the appliance knows.",
+            body = super::openapi::ListOf<super::time_wire::TimeZone>),
+        super::openapi::Session, super::openapi::ListQuery,
+    )
+)]
 pub async fn get_time_zones(
     State(s): State<AppState>,
     session: DrSession,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The spec's `TimeSynchronization.mode`. `NTP` is read so that it can be refused by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum SyncModeWire {
     Disabled,
@@ -12,7 +12,7 @@ pub enum SyncModeWire {
     Host,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimeSynchronization {
     pub mode: SyncModeWire,
     /// Only meaningful for NTP, which the appliance does not do: never answered, and ignored
@@ -22,7 +22,7 @@ pub struct TimeSynchronization {
 }
 
 /// `TimeSettingsDrResponseEntity`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TimeSettings {
     /// Milliseconds since the Unix epoch, appliance time.
     pub current_time: i64,
@@ -31,20 +31,20 @@ pub struct TimeSettings {
 }
 
 /// `UpdateTimeSettingsSpec`: what is absent stays as it is.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateTimeSettingsSpec {
     pub zone: Option<String>,
     pub synchronization: Option<TimeSynchronization>,
 }
 
 /// `TimeZone`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TimeZone {
     pub name: String,
 }
 
 /// `ApplianceInfoDrResponseEntity`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApplianceInfo {
     pub hostname: String,
     pub product_name: String,
@@ -55,7 +55,7 @@ pub struct ApplianceInfo {
 }
 
 /// `ApplianceDisk`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApplianceDisk {
     pub name: String,
     pub description: Option<String>,

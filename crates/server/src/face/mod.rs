@@ -11,6 +11,7 @@ pub mod bare_errors;
 pub mod body;
 pub mod caller;
 pub mod json;
+pub mod openapi;
 pub mod state_gate;
 
 use axum::http::request::Parts;

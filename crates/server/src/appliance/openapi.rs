@@ -1,0 +1,254 @@
+//! The OpenAPI document of this face as Strongroom serves it, at
+//! `GET /api/rest/configure/v1/openapi.json` (a path the vendor's spec does not use): generated
+//! from the handlers' `#[utoipa::path]` attributes and the wire types' schemas, so it says what
+//! the server answers, where the vendor's spec says what the vendor's appliance answers.
+//! Public, served in every state like our own API's (`admin_api/openapi.rs`, whose plumbing,
+//! `face::openapi`, it shares). It names the operations whose answers it describes exactly;
+//! the others are served but not in it yet (docs/admin-api.md says which).
+
+use std::sync::LazyLock;
+
+use axum::response::Response;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, response};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+
+use super::error::ResponseError;
+use super::extract::SESSION_HEADER;
+use super::list_query::MetadataList;
+use super::{info, services, session, tasks, time};
+use crate::face::json::JSON;
+use crate::face::openapi::{self, Refusal, refusals};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Strongroom's appliance configuration API",
+        description = "The appliance face (vrms-appliance-config-api-v2) as this server \
+                       answers it: log in with HTTP Basic credentials of a root \
+                       Administrator at POST /session, then send the session id in \
+                       `x-dr-session`. Errors are `ResponseError` (docs/errors.md), but 401 \
+                       has an empty body."
+    ),
+    servers((url = "/api/rest/configure/v1")),
+    paths(
+        session::login,
+        session::get_current_session,
+        session::logout,
+        info::get_appliance_info,
+        info::get_appliance_disks,
+        time::get_time_settings,
+        time::get_time_zones,
+        time::update_time_settings,
+        services::get_all_services,
+        services::get_service,
+        tasks::get_all_tasks_info,
+        tasks::get_task_info,
+        document_get,
+    ),
+    components(schemas(ResponseError)),
+    modifiers(&Refusals),
+    security(("session" = [])),
+)]
+struct ApplianceDoc;
+
+/// The spec's `...DrResponseList`: a page of items and where it is in the whole
+/// (`list_query::DrResponseList`, whose items are typed here).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ListOf<T: ToSchema> {
+    list: Vec<T>,
+    #[schema(rename = "_meta")]
+    meta: MetadataList,
+}
+
+/// The query every list operation takes (`list_query::ListQuery`, which reads it).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListParams {
+    /// A dotted path into each item; given with `filter`.
+    filter_property: Option<String>,
+    /// The values `filter_property` may equal (repeatable); given with `filter_property`.
+    filter: Option<Vec<String>>,
+    /// A dotted path into each item to sort by.
+    sort_by: Option<String>,
+    /// `asc`, `ascending`, `desc` or `descending`, in any case.
+    order_by: Option<String>,
+    /// The page size (100 by default).
+    limit: Option<u64>,
+    /// Items skipped before the page.
+    offset: Option<u64>,
+}
+
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| openapi::finish(ApplianceDoc::openapi()));
+
+/// `GET /openapi.json`: this document, without credentials and in every state.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "getOpenApiDocument",
+    tag = "openapi",
+    security(()),
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document of this face as served here.",
+            body = Object, content_type = "application/json"),
+        Stopped,
+    )
+)]
+pub async fn document_get() -> Response {
+    openapi::serve(&DOCUMENT)
+}
+
+const UNAUTHENTICATED: Refusal = Refusal {
+    name: "Unauthenticated",
+    status: 401,
+    description: "No session, an unknown or ended one (or, at login, wrong credentials). \
+                  The body is empty.",
+};
+const FORBIDDEN: Refusal = Refusal {
+    name: "Forbidden",
+    status: 403,
+    description: "The account is not a root Administrator.",
+};
+const RATE_LIMITED: Refusal = Refusal {
+    name: "RateLimited",
+    status: 429,
+    description: "Too many failed logins from this address; try again in a second.",
+};
+const UNAVAILABLE: Refusal = Refusal {
+    name: "Unavailable",
+    status: 503,
+    description: "The node is not Operational, the cluster store is unavailable, this face's \
+                  service is stopped, or too many password checks run at once.",
+};
+const SERVICE_STOPPED: Refusal = Refusal {
+    name: "ServiceStopped",
+    status: 503,
+    description: "This face's service is stopped.",
+};
+const INVALID_REQUEST: Refusal = Refusal {
+    name: "InvalidRequest",
+    status: 400,
+    description: "A body that is not the operation's JSON, or a value it refuses (the \
+                  `error_code` says which, docs/errors.md).",
+};
+const TOO_LARGE: Refusal = Refusal {
+    name: "TooLarge",
+    status: 413,
+    description: "The body is larger than 64 KiB.",
+};
+const UNSUPPORTED_MEDIA_TYPE: Refusal = Refusal {
+    name: "UnsupportedMediaType",
+    status: 415,
+    description: "A body that is not application/json.",
+};
+const INVALID_LIST_QUERY: Refusal = Refusal {
+    name: "InvalidListQuery",
+    status: 400,
+    description: "A list query that does not parse (`INVALID_LIST_QUERY`).",
+};
+const NOT_FOUND: Refusal = Refusal {
+    name: "NotFound",
+    status: 404,
+    description: "No such item.",
+};
+const INTERNAL: Refusal = Refusal {
+    name: "InternalError",
+    status: 500,
+    description: "The server failed (the cause is in its log, under the answer's op_id).",
+};
+
+const ALL: [Refusal; 11] = [
+    INVALID_REQUEST,
+    TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    UNAUTHENTICATED,
+    FORBIDDEN,
+    RATE_LIMITED,
+    UNAVAILABLE,
+    SERVICE_STOPPED,
+    INVALID_LIST_QUERY,
+    NOT_FOUND,
+    INTERNAL,
+];
+
+impl Refusal {
+    /// This face's response component: a `ResponseError`, or nothing on 401.
+    fn appliance_component(&self) -> response::Response {
+        let r = ResponseBuilder::new().description(self.description);
+        if self.status == 401 {
+            return r.build();
+        }
+        r.content(
+            JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(ResponseError::name())))
+                .build(),
+        )
+        .build()
+    }
+}
+
+/// Adds the refusals as response components, and the security schemes.
+struct Refusals;
+
+impl Modify for Refusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for refusal in ALL {
+            components.responses.insert(
+                refusal.name.to_owned(),
+                RefOr::T(refusal.appliance_component()),
+            );
+        }
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                SESSION_HEADER,
+                "The session id POST /session answers (or the web console's session \
+                 cookie, docs/console.md).",
+            ))),
+        );
+    }
+}
+
+refusals!(
+    /// Logging in: the credentials' refusals, and the node's state.
+    Login: UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, UNAVAILABLE, INTERNAL
+);
+refusals!(
+    /// Every operation that takes a session: the session's refusals, and the node's state.
+    Session: UNAUTHENTICATED, FORBIDDEN, UNAVAILABLE, INTERNAL
+);
+refusals!(
+    /// An operation with a JSON body (`ApplianceJson`).
+    JsonBody: INVALID_REQUEST, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
+);
+refusals!(
+    /// A list operation's query.
+    ListQuery: INVALID_LIST_QUERY
+);
+refusals!(
+    /// An operation on an item named in the path.
+    Item: NOT_FOUND
+);
+refusals!(
+    /// The service's refusal alone, for the document, which is not gated by state.
+    Stopped: SERVICE_STOPPED
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_referenced_response_exists() {
+        openapi::assert_responses_consistent(&DOCUMENT);
+    }
+}

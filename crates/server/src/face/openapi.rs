@@ -1,0 +1,78 @@
+//! What every OpenAPI document the server publishes shares (our own API's,
+//! `admin_api/openapi.rs`, and each face's): the refusals named once as response components
+//! and referenced by groups from the handlers' `responses(...)`, and the document made once
+//! and served as JSON without credentials.
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::{Ref, RefOr, response};
+
+use super::json::JSON;
+
+/// A refusal: the name of its response component, its status, and when it is given.
+pub struct Refusal {
+    pub name: &'static str,
+    pub status: u16,
+    pub description: &'static str,
+}
+
+impl Refusal {
+    /// `(status, reference to the component)`, for a handler's responses.
+    pub fn reference(&self) -> (String, RefOr<response::Response>) {
+        (
+            self.status.to_string(),
+            RefOr::Ref(Ref::from_response_name(self.name)),
+        )
+    }
+}
+
+/// Declares a group of refusals, for a handler's `responses(...)`.
+macro_rules! refusals {
+    ($(#[$doc:meta])* $name:ident: $($refusal:expr),+) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<
+                String,
+                utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+            > {
+                [$($refusal.reference()),+].into_iter().collect()
+            }
+        }
+    };
+}
+pub(crate) use refusals;
+
+/// The document as served: this server's version, serialised once.
+pub fn finish(mut doc: utoipa::openapi::OpenApi) -> String {
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.to_json().expect("the OpenAPI document serialises")
+}
+
+/// The answer to `GET .../openapi.json`.
+pub fn serve(document: &'static str) -> Response {
+    let mut r = document.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    r
+}
+
+/// Every response a document references is one of its components, and every component is
+/// used: for each document's unit test.
+#[cfg(test)]
+pub fn assert_responses_consistent(document: &str) {
+    let doc: serde_json::Value = serde_json::from_str(document).unwrap();
+    let empty = serde_json::Map::new();
+    let components = doc["components"]["responses"].as_object().unwrap_or(&empty);
+    for name in components.keys() {
+        assert!(
+            document.contains(&format!("\"#/components/responses/{name}\"")),
+            "{name} is not used"
+        );
+    }
+    for rest in document.split("\"#/components/responses/").skip(1) {
+        let name = &rest[..rest.find('"').unwrap()];
+        assert!(components.contains_key(name), "{name} is not a component");
+    }
+}
