@@ -414,4 +414,19 @@ fn only_ed25519_and_p256_signatures_count_as_cheap() {
         cheap("nosuch", Mechanism::EdDsa, b"m"),
         Err(Error::NotFound(_))
     ));
+    // A server skips `sign_if_cheap` for the modes `may_sign_cheaply` rules out: the ones it
+    // never signs at once (RSA, whose key above it left alone, and BIP340).
+    assert!(may_sign_cheaply(Mechanism::EdDsa) && may_sign_cheaply(Mechanism::Ecdsa));
+    for m in [
+        Mechanism::RsaPkcs1,
+        Mechanism::RsaPssMd5,
+        Mechanism::RsaPssSha1,
+        Mechanism::RsaPssSha224,
+        Mechanism::RsaPssSha256,
+        Mechanism::RsaPssSha384,
+        Mechanism::RsaPssSha512,
+        Mechanism::Bip340,
+    ] {
+        assert!(!may_sign_cheaply(m), "{}", m.as_str());
+    }
 }
