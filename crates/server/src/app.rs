@@ -185,7 +185,7 @@ fn face_router(face: Face, state: &AppState) -> Router<AppState> {
     }
 }
 
-/// Every face, mounted at its base paths, wrapped in the shared middleware.
+/// Every face, mounted at its base paths (the shared middleware wraps it in [`service`]).
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
     for face in Face::ALL {
@@ -205,25 +205,29 @@ pub fn router(state: AppState) -> Router {
     }
     // The web console: its pages and its sign-in; it calls the faces above for the rest.
     app = app.merge(crate::console::router(&state));
-    app.layer(axum::middleware::from_fn(
-        middleware::drain::drain_unread_body,
-    ))
-    .layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        middleware::request_id::trace_request,
-    ))
-    .with_state(state)
+    // The shared middleware is outside the router ([`service`]); only the span's route
+    // template is recorded on the routes.
+    app.layer(middleware::request_id::RecordRoute::layer())
+        .with_state(state)
 }
 
-/// The router behind a rewrite of each request before routing.
-pub type RewrittenRouter<B> = tower::util::MapRequest<Router, fn(Request<B>) -> Request<B>>;
+/// The router behind the shared middleware: a rewrite of each request before routing, the
+/// request's span and log line, the body relay.
+pub type AppService<B> = tower::util::MapRequest<
+    middleware::request_id::TraceRequest<middleware::drain::DrainBody<Router>>,
+    fn(Request<B>) -> Request<B>,
+>;
 
-/// The whole application as the server runs it: [`router`], behind the one middleware that
-/// must see requests before routing ([`middleware::path_case`]). Generic over the body type,
-/// which the HTTP server chooses.
-pub fn service<B>(state: AppState) -> RewrittenRouter<B> {
+/// The whole application as the server runs it: [`router`], behind the middleware shared by
+/// every request ([`middleware`]), which runs outside the router, before routing. Generic
+/// over the body type, which the HTTP server chooses.
+pub fn service<B>(state: AppState) -> AppService<B> {
+    let metrics = state.metrics.clone();
     tower::util::MapRequest::new(
-        router(state),
+        middleware::request_id::TraceRequest::new(
+            middleware::drain::DrainBody(router(state)),
+            metrics,
+        ),
         middleware::path_case::lowercase_backup_client_paths::<B> as fn(_) -> _,
     )
 }

@@ -36,18 +36,37 @@ impl FromStr for LogFormat {
 pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(filter)
         .map_err(|e| anyhow::anyhow!("invalid log filter {filter:?}: {e}"))?;
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    // The recent lines are kept for support bundles too (`recent_logs`), past the same filter.
+    let recent = crate::recent_logs::global();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let registry = tracing_subscriber::registry()
         .with(filter)
-        .with(crate::syslog::SyslogLayer)
-        .with(crate::recent_logs::global().layer());
+        .with(crate::syslog::SyslogLayer);
+    // The recent lines are kept for support bundles too (`recent_logs`), past the same filter:
+    // a plain text line is formatted once for both; another form needs a second formatting.
     let result = match format {
-        LogFormat::Text => registry.with(stderr).try_init(),
+        LogFormat::Text if !ansi => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(recent.stderr_and_buffer()),
+            )
+            .try_init(),
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(true)
+                    .with_writer(std::io::stderr),
+            )
+            .with(recent.layer())
+            .try_init(),
         LogFormat::Json => registry
-            .with(stderr.json().with_current_span(true))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            )
+            .with(recent.layer())
             .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("installing the logger: {e}"))

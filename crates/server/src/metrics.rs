@@ -52,17 +52,26 @@ impl Metrics {
     }
 
     pub fn record_request(&self, path: &str, status: u16, took: Duration) {
-        let class = format!("{}xx", status / 100);
+        self.record_request_of(face_of(path), status, took);
+    }
+
+    /// [`Self::record_request`] for a request whose face ([`face_of`]) is known.
+    pub fn record_request_of(&self, face: &'static str, status: u16, took: Duration) {
+        const CLASSES: [&str; 6] = ["0xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
+        let class = match CLASSES.get(usize::from(status / 100)) {
+            Some(class) => std::borrow::Cow::Borrowed(*class),
+            None => std::borrow::Cow::Owned(format!("{}xx", status / 100)),
+        };
         self.inc(
             "http_requests_total",
-            &[("face", face_of(path)), ("status_class", &class)],
+            &[("face", face), ("status_class", &class)],
         );
         // A sum, not a histogram: with the request counts it gives the mean latency over any
         // interval between two readings, which is what the console's chart draws.
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.add(
             "http_request_duration_microseconds_total",
-            &[("face", face_of(path))],
+            &[("face", face)],
             micros,
         );
     }

@@ -1,19 +1,22 @@
-//! The most recent log lines, kept in memory for support bundles and `/health/diagnose`: a
-//! `tracing_subscriber` layer beside the one that writes the log, so it keeps exactly what
-//! the log filter lets through (and, like the log, never a secret: secrets are never logged).
-//! The buffer holds at most [`MAX_LINES`] lines of at most [`MAX_LINE_BYTES`] bytes each; the
-//! oldest go first.
+//! The most recent log lines, kept in memory for support bundles and `/health/diagnose`,
+//! exactly as the text log writes them, so they hold what the log filter lets through (and,
+//! like the log, never a secret: secrets are never logged). The buffer holds at most
+//! [`MAX_LINES`] lines of at most [`MAX_LINE_BYTES`] bytes each; the oldest go first.
+//!
+//! The text log's own formatter fills it: where the log is plain text on stderr, the line it
+//! formats is written to stderr and copied here ([`RecentLogs::stderr_and_buffer`]), so each
+//! line is formatted once (a profile of `GET /health/state` showed a second formatting of the
+//! same line, by a layer of its own, as a tenth of the server's work). Where the log is JSON or
+//! coloured, a second, plain text formatter feeds the buffer alone ([`RecentLogs::layer`]).
 
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use time::format_description::well_known::Rfc3339;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Level, Metadata, Subscriber};
 use tracing_subscriber::Layer;
-use tracing_subscriber::layer::Context;
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::{DefaultFields, Writer};
+use tracing_subscriber::fmt::{FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
 pub const MAX_LINES: usize = 2000;
@@ -25,8 +28,6 @@ pub struct LogLine {
     pub level: Level,
     /// The whole line as the text log writes it: time, level, spans, target, message, fields.
     pub text: String,
-    /// The event's message and fields alone.
-    pub message: String,
 }
 
 /// The ring buffer.
@@ -63,9 +64,27 @@ impl RecentLogs {
             .collect()
     }
 
-    /// A layer that feeds this buffer.
-    pub fn layer(self: &Arc<Self>) -> RecentLogsLayer {
-        RecentLogsLayer { logs: self.clone() }
+    /// The writer for a plain text `fmt` layer whose lines go to stderr and into this buffer.
+    pub fn stderr_and_buffer(self: &Arc<Self>) -> LineSink {
+        LineSink {
+            logs: self.clone(),
+            stderr: true,
+        }
+    }
+
+    /// A plain text `fmt` layer that feeds this buffer alone, beside a log written in
+    /// another form (JSON, or coloured for a terminal).
+    pub fn layer<S>(self: &Arc<Self>) -> impl Layer<S> + use<S>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .fmt_fields(PlainFields::default())
+            .with_writer(LineSink {
+                logs: self.clone(),
+                stderr: false,
+            })
     }
 }
 
@@ -75,36 +94,87 @@ pub fn global() -> Arc<RecentLogs> {
     GLOBAL.get_or_init(Arc::default).clone()
 }
 
-/// Feeds a [`RecentLogs`].
-pub struct RecentLogsLayer {
-    logs: Arc<RecentLogs>,
-}
-
-/// A span's fields as text, kept in the span's extensions.
-struct SpanFields(String);
-
-/// Writes fields as ` name=value`, the message first and bare.
+/// The default field formatting under a type of its own: `fmt` layers keep a span's
+/// formatted fields in its extensions by formatter type, so the buffer's plain layer must not
+/// share (and append its fields to) those of a coloured or JSON layer beside it.
 #[derive(Default)]
-struct FieldText {
-    message: String,
-    fields: String,
+pub struct PlainFields(DefaultFields);
+
+impl<'w> FormatFields<'w> for PlainFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'w>, fields: R) -> std::fmt::Result {
+        self.0.format_fields(writer, fields)
+    }
 }
 
-impl Visit for FieldText {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else {
-            let _ = write!(self.fields, " {}={value:?}", field.name());
-        }
+/// Where a `fmt` layer writes: stderr (or not) and the buffer.
+pub struct LineSink {
+    logs: Arc<RecentLogs>,
+    stderr: bool,
+}
+
+impl<'a> MakeWriter<'a> for LineSink {
+    type Writer = LineWriter<'a>;
+
+    /// `fmt` always says which event it writes ([`Self::make_writer_for`]); a line written
+    /// without saying is kept as `INFO`.
+    fn make_writer(&'a self) -> LineWriter<'a> {
+        self.writer(Level::INFO)
     }
 
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else {
-            let _ = write!(self.fields, " {}={value:?}", field.name());
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> LineWriter<'a> {
+        self.writer(*meta.level())
+    }
+}
+
+impl LineSink {
+    fn writer(&self, level: Level) -> LineWriter<'_> {
+        LineWriter {
+            sink: self,
+            level,
+            line: Vec::new(),
         }
+    }
+}
+
+/// One event's line: written through to stderr as it comes (the line reaches the log before
+/// the response completes), kept when the event is done.
+pub struct LineWriter<'a> {
+    sink: &'a LineSink,
+    level: Level,
+    line: Vec<u8>,
+}
+
+impl std::io::Write for LineWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.sink.stderr {
+            std::io::stderr().write_all(buf)?;
+        }
+        self.line.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter<'_> {
+    fn drop(&mut self) {
+        let mut line = std::mem::take(&mut self.line);
+        while line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        if line.is_empty() {
+            return;
+        }
+        let text = match String::from_utf8(line) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        self.sink.logs.push(LogLine {
+            level: self.level,
+            text: truncate(text),
+        });
     }
 }
 
@@ -120,58 +190,10 @@ fn truncate(mut s: String) -> String {
     s
 }
 
-impl<S> Layer<S> for RecentLogsLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut text = FieldText::default();
-        attrs.record(&mut text);
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanFields(text.fields));
-        }
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let mut text = FieldText::default();
-        values.record(&mut text);
-        if let Some(span) = ctx.span(id) {
-            let mut ext = span.extensions_mut();
-            match ext.get_mut::<SpanFields>() {
-                Some(fields) => fields.0.push_str(&text.fields),
-                None => ext.insert(SpanFields(text.fields)),
-            }
-        }
-    }
-
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut text = FieldText::default();
-        event.record(&mut text);
-        let meta = event.metadata();
-        let time = time::OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .unwrap_or_default();
-        let mut line = format!("{time} {:>5} ", meta.level());
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                let ext = span.extensions();
-                let fields = ext.get::<SpanFields>().map_or("", |f| f.0.trim_start());
-                let _ = write!(line, "{}{{{fields}}}:", span.name());
-            }
-            line.push(' ');
-        }
-        let message = format!("{}{}", text.message, text.fields);
-        let _ = write!(line, "{}: {message}", meta.target());
-        self.logs.push(LogLine {
-            level: *meta.level(),
-            text: truncate(line),
-            message: truncate(message),
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
@@ -205,7 +227,6 @@ mod tests {
         });
         let warned = logs.at_least(Level::WARN);
         assert_eq!(warned.len(), 1);
-        assert_eq!(warned[0].message, "login refused user=\"alice\"");
         assert!(
             warned[0]
                 .text
@@ -213,7 +234,61 @@ mod tests {
             "{}",
             warned[0].text
         );
+        assert!(
+            warned[0].text.ends_with(": login refused user=\"alice\""),
+            "{}",
+            warned[0].text
+        );
         assert_eq!(logs.lines().len(), 2);
+    }
+
+    #[test]
+    fn a_span_field_recorded_later_is_kept_once_beside_a_log_of_another_form() {
+        // The coloured stderr layer and the buffer's plain one each keep their own span
+        // fields: a field recorded after the span opened is in each once.
+        let logs = Arc::new(RecentLogs::default());
+        let subscriber = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(true)
+                    .with_writer(std::io::sink),
+            )
+            .with(logs.layer());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", id = 1, path = tracing::field::Empty);
+            span.record("path", "/x");
+            span.in_scope(|| tracing::info!("done"));
+        });
+        let lines = logs.lines();
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].text.contains(" INFO request{id=1 path=\"/x\"}: "),
+            "{}",
+            lines[0].text
+        );
+        assert!(!lines[0].text.contains('\u{1b}'), "{}", lines[0].text);
+    }
+
+    #[test]
+    fn the_stderr_writer_keeps_each_line_without_its_newline() {
+        let logs = Arc::new(RecentLogs::default());
+        let sink = LineSink {
+            logs: logs.clone(),
+            stderr: false,
+        };
+        {
+            let mut w = sink.writer(Level::WARN);
+            w.write_all(b"part one, ").unwrap();
+            w.write_all(b"part two\n").unwrap();
+        }
+        drop(sink.writer(Level::INFO));
+        assert_eq!(
+            logs.lines(),
+            [LogLine {
+                level: Level::WARN,
+                text: "part one, part two".into()
+            }]
+        );
     }
 
     #[test]

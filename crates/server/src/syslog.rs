@@ -193,6 +193,11 @@ impl Forwarder {
         self.routes.read().map(|r| r.len()).unwrap_or(0)
     }
 
+    /// Whether any log line is sent anywhere.
+    fn has_destinations(&self) -> bool {
+        self.least.load(Ordering::Relaxed) != NOTHING
+    }
+
     /// Whether a log line of `level` is sent.
     fn sends(&self, level: &Level) -> bool {
         if self.paused.load(Ordering::Relaxed) {
@@ -529,7 +534,11 @@ where
         id: &tracing::span::Id,
         ctx: Context<'_, S>,
     ) {
-        if attrs.metadata().fields().field("request_id").is_none() {
+        // Without a destination no line is sent: the id is not worth formatting (a span
+        // opened before a destination was set finds it in its task, see `on_event`).
+        if attrs.metadata().fields().field("request_id").is_none()
+            || !forwarder().has_destinations()
+        {
             return;
         }
         let mut found = RequestIdField(None);
@@ -557,6 +566,8 @@ where
                     .map(|r| r.0.clone())
             })
         });
+        let request_id = request_id
+            .or_else(|| crate::middleware::request_id::current().map(|id| id.to_string()));
         let mut line = format!("{}: {}{}", meta.target(), text.message, text.fields);
         if let Some(id) = request_id {
             let _ = write!(line, " request_id={id}");

@@ -7,19 +7,44 @@
 //! and discards what is left (up to [`DRAIN_LIMIT`], past which the connection is closed).
 //! Memory stays bounded: the channel holds at most a couple of frames.
 
+use std::task::{Context, Poll};
+
 use axum::body::Body;
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::Request;
 use http_body_util::BodyExt;
+use tower::Service;
 
 /// How much of an unread body is read and thrown away before giving up on the connection.
 pub const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 
-pub async fn drain_unread_body(req: Request, next: Next) -> Response {
+/// The relay, around the whole router (a tower service outside it rather than a route
+/// layer: see [`super::request_id::TraceRequest`] for why).
+#[derive(Clone)]
+pub struct DrainBody<S>(pub S);
+
+impl<S, B> Service<Request<B>> for DrainBody<S>
+where
+    S: Service<Request<Body>>,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> S::Future {
+        self.0.call(relay_unread_body(req.map(Body::new)))
+    }
+}
+
+fn relay_unread_body(req: Request<Body>) -> Request<Body> {
     let (parts, mut body) = req.into_parts();
     if http_body::Body::is_end_stream(&body) {
-        return next.run(Request::from_parts(parts, body)).await;
+        return Request::from_parts(parts, body);
     }
     let (tx, rx) =
         tokio::sync::mpsc::channel::<Result<http_body::Frame<bytes::Bytes>, axum::Error>>(2);
@@ -54,5 +79,5 @@ pub async fn drain_unread_body(req: Request, next: Next) -> Response {
     let frames =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
     let relayed = Body::new(http_body_util::StreamBody::new(frames));
-    next.run(Request::from_parts(parts, relayed)).await
+    Request::from_parts(parts, relayed)
 }
