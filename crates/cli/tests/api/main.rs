@@ -29,6 +29,8 @@ mod cluster;
 #[cfg(feature = "etcd-test")]
 mod cluster_backup;
 #[cfg(feature = "etcd-test")]
+mod cluster_endpoints;
+#[cfg(feature = "etcd-test")]
 mod cluster_failure;
 #[cfg(feature = "etcd-test")]
 mod cluster_member;
