@@ -62,6 +62,7 @@ impl Cluster {
         Txn::new()
             .put(LOCK_PATH, self.node_id.clone())
             .delete_prefix(crate::sessions::SESSIONS_PREFIX)
+            .delete_prefix(crate::sessions::SESSION_INDEX_PREFIX)
     }
 
     /// Records where the cluster's lock record stands as this node becomes Operational.
