@@ -71,6 +71,7 @@ impl Cluster {
                 format!("{} {}", self.node_id, hex::encode(nonce)),
             )
             .delete_prefix(crate::sessions::SESSIONS_PREFIX)
+            .delete_prefix(crate::sessions::SESSION_INDEX_PREFIX)
     }
 
     /// Records where the cluster's lock record stands as this node becomes Operational.

@@ -28,7 +28,7 @@ use crate::identity::Principal;
 use crate::{Core, SystemState};
 
 mod shared;
-pub(crate) use shared::SESSIONS_PREFIX;
+pub(crate) use shared::{SESSION_INDEX_PREFIX, SESSIONS_PREFIX};
 
 /// Past this many sessions, expired ones are swept on every new login; past twice as many,
 /// new logins are refused until some expire (but never a root Administrator's).
@@ -144,6 +144,8 @@ pub(crate) struct Sessions {
     table: Mutex<Table>,
     /// Cluster mode: sessions are kept in the store ([`shared`]), this table stays empty.
     shared: bool,
+    /// Cluster mode: the last walk over every stored session ([`shared::Walk`]).
+    walk: Mutex<shared::Walk>,
 }
 
 impl Sessions {
@@ -154,6 +156,7 @@ impl Sessions {
             clock,
             table: Mutex::new(Table::default()),
             shared: false,
+            walk: Mutex::new(shared::Walk::default()),
         }
     }
 
@@ -165,6 +168,10 @@ impl Sessions {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn walk(&self) -> std::sync::MutexGuard<'_, shared::Walk> {
+        self.walk.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Ends every session of the user, but the one whose token hashes to `keep`.
@@ -324,9 +331,11 @@ impl Core {
     pub(crate) fn end_all_sessions(&self) {
         self.sessions.clear();
         if self.sessions.shared
-            && let Err(e) = self
-                .raw
-                .commit(strongroom_store::Txn::new().delete_prefix(SESSIONS_PREFIX))
+            && let Err(e) = self.raw.commit(
+                strongroom_store::Txn::new()
+                    .delete_prefix(SESSIONS_PREFIX)
+                    .delete_prefix(SESSION_INDEX_PREFIX),
+            )
         {
             tracing::warn!(error = %e, "ending the stored sessions");
         }

@@ -157,6 +157,8 @@ pub struct ClusterMembership {
     pub endpoints: Vec<String>,
     /// The prefix of every key the cluster writes in etcd.
     pub key_prefix: String,
+    /// The members' recent health answers (`GET /cluster/members`).
+    pub health: std::sync::Arc<crate::cluster_health_cache::MemberHealthCache>,
 }
 
 /// Opens this node on the cluster's store (see [`Core::open_cluster`]).
@@ -185,6 +187,7 @@ pub fn open(
         members,
         endpoints: store.endpoints(),
         key_prefix: key_prefix(store).to_owned(),
+        health: Default::default(),
     };
     let core = Core::open_cluster(data_dir, shared, settings)
         .with_context(|| format!("opening this node of {store} in {}", data_dir.display()))?;

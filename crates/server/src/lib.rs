@@ -15,6 +15,7 @@ pub mod app;
 pub mod appliance;
 pub mod auth;
 pub mod cluster;
+pub mod cluster_health_cache;
 pub mod cluster_member;
 pub mod cluster_peer_tls;
 pub mod commvault;

@@ -491,8 +491,11 @@ async fn members_follow_etcd_membership() {
         }
     }
 
-    // Stopped, it does not answer; the others still do.
+    // Stopped, it does not answer; the others still do. A node gives the members' health
+    // answers again for a second (docs/cluster.md, "Polling the members' health"): waited
+    // out, so the list below asks them afresh.
     fourth.stop();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     for (id, healthy) in health_of(&n1.admin_json("/cluster/members").await) {
         assert_eq!(healthy, id != new_id, "{id} with the fourth member stopped");
     }

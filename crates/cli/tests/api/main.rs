@@ -31,6 +31,8 @@ mod cluster_backup;
 #[cfg(feature = "etcd-test")]
 mod cluster_backup_large;
 #[cfg(feature = "etcd-test")]
+mod cluster_endpoints;
+#[cfg(feature = "etcd-test")]
 mod cluster_failure;
 #[cfg(feature = "etcd-test")]
 mod cluster_member;

@@ -208,28 +208,55 @@ fn refused(e: MembershipError) -> NetHsmError {
     }
 }
 
-/// Runs blocking membership calls off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, NetHsmError> + Send + 'static,
+impl From<MembershipError> for NetHsmError {
+    fn from(e: MembershipError) -> Self {
+        refused(e)
+    }
+}
+
+/// What every members call does: runs `call` on the cluster's membership off the async
+/// threads (each membership call blocks, bounded by etcd's request timeout), with etcd's
+/// refusals (`?` on a [`MembershipError`]) answered as [`refused`] says.
+async fn member_call<T: Send + 'static>(
+    cluster: ClusterMembership,
+    call: impl FnOnce(&ClusterMembership) -> Result<T, NetHsmError> + Send + 'static,
 ) -> Result<T, NetHsmError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        tracing::error!(error = %e, "cluster membership task");
-        NetHsmError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
-    })?
+    tokio::task::spawn_blocking(move || call(&cluster))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cluster membership task");
+            NetHsmError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+        })?
+}
+
+/// A members call that changes one member: [`member_call`], then the change logged and 204.
+async fn member_change(
+    cluster: ClusterMembership,
+    id: u64,
+    done: &'static str,
+    call: impl FnOnce(&ClusterMembership) -> Result<(), NetHsmError> + Send + 'static,
+) -> Result<StatusCode, NetHsmError> {
+    member_call(cluster, call).await?;
+    tracing::info!(member = %print_id(id), "{done}");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn members_get(
+    State(s): State<AppState>,
     Caller(_, _): RootAdmin,
     ClusterNode(cluster): ClusterNode,
     _: AcceptJson,
 ) -> Result<NetHsmJson<Vec<ClusterMember>>, NetHsmError> {
-    let listed = blocking(move || {
-        let members = cluster.members.list().map_err(refused)?;
-        let health = cluster.members.health(&members);
-        Ok((members, health))
+    let (members, health) = member_call(cluster, |c| {
+        let members = c.members.list()?;
+        let (health, asked) = c.health.health(c.members.as_ref(), &members);
+        Ok((members, (health, asked)))
     })
     .await?;
-    let (members, health) = listed;
+    let (health, asked) = health;
+    if asked {
+        s.metrics.inc("cluster_member_health_rounds_total", &[]);
+    }
     Ok(NetHsmJson(
         members
             .iter()
@@ -254,11 +281,10 @@ pub async fn members_post(
         .run(move |core| core.operational(&who)?.system().joiner_kit_key())
         .await?;
     let urls = req.urls;
-    let api = cluster.members.clone();
-    let (added, members) = blocking(move || {
-        let before = api.list().map_err(refused)?;
+    let (added, members) = member_call(cluster.clone(), move |c| {
+        let before = c.members.list()?;
         check_scheme(&urls, &before, None)?;
-        api.add_learner(urls).map_err(refused)
+        Ok(c.members.add_learner(urls)?)
     })
     .await?;
     let name = new_member_name(added.id);
@@ -301,9 +327,10 @@ pub async fn member_promote_post(
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
     let id = member_id(&raw)?;
-    blocking(move || cluster.members.promote(id).map_err(refused)).await?;
-    tracing::info!(member = %print_id(id), "cluster learner promoted");
-    Ok(StatusCode::NO_CONTENT)
+    member_change(cluster, id, "cluster learner promoted", move |c| {
+        Ok(c.members.promote(id)?)
+    })
+    .await
 }
 
 pub async fn member_put(
@@ -314,17 +341,20 @@ pub async fn member_put(
 ) -> Result<StatusCode, NetHsmError> {
     let id = member_id(&raw)?;
     check_urls(&req.urls)?;
-    blocking(move || {
-        let members = cluster.members.list().map_err(refused)?;
-        if !members.iter().any(|m| m.id == id) {
-            return Err(not_found());
-        }
-        check_scheme(&req.urls, &members, Some(id))?;
-        cluster.members.update(id, req.urls).map_err(refused)
-    })
-    .await?;
-    tracing::info!(member = %print_id(id), "cluster member's peer URLs changed");
-    Ok(StatusCode::NO_CONTENT)
+    member_change(
+        cluster,
+        id,
+        "cluster member's peer URLs changed",
+        move |c| {
+            let members = c.members.list()?;
+            if !members.iter().any(|m| m.id == id) {
+                return Err(not_found());
+            }
+            check_scheme(&req.urls, &members, Some(id))?;
+            Ok(c.members.update(id, req.urls)?)
+        },
+    )
+    .await
 }
 
 pub async fn member_delete(
@@ -334,9 +364,10 @@ pub async fn member_delete(
     _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
     let id = member_id(&raw)?;
-    blocking(move || cluster.members.remove(id).map_err(refused)).await?;
-    tracing::info!(member = %print_id(id), "cluster member removed");
-    Ok(StatusCode::NO_CONTENT)
+    member_change(cluster, id, "cluster member removed", move |c| {
+        Ok(c.members.remove(id)?)
+    })
+    .await
 }
 
 #[cfg(test)]
