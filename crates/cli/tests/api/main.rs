@@ -56,6 +56,7 @@ mod keys_crypt;
 mod keys_csr;
 mod keys_curves;
 mod lifecycle;
+mod negative_data;
 mod openapi;
 mod proptest_bodies;
 mod random;
