@@ -83,3 +83,68 @@ async fn a_key_prefix_no_id_can_have_is_refused() {
     assert_eq!(r.status(), 200);
     assert_eq!(ids(&r.json().await.unwrap()), Vec::<String>::new());
 }
+
+/// Found by schemathesis (negative data): a CSR request (`DistinguishedName`, for `POST
+/// /keys/{KeyID}/csr.pem` and `POST /config/tls/csr.pem`) with `"subjectAltNames": null` was
+/// taken for one without the field (a CSR with the common name as its one SAN), because
+/// serde reads `null` as `None`. The spec's fields are a string or an array and not nullable;
+/// NetHSM's own difference between the two (left out: the common name; `[]`: no SAN) is about
+/// the field left out, not `null`. Refused now for every field of it, on both operations.
+#[tokio::test]
+async fn a_csr_field_sent_as_null_is_refused() {
+    let s = Server::start();
+    s.provision().await;
+    let r = s
+        .as_admin(Method::POST, "/keys/generate")
+        .json(&json!({"id": "csr1", "type": "EC_P256", "mechanisms": ["ECDSA_Signature"]}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let fields = [
+        "countryName",
+        "stateOrProvinceName",
+        "localityName",
+        "organizationName",
+        "organizationalUnitName",
+        "emailAddress",
+        "subjectAltNames",
+    ];
+    for path in ["/keys/csr1/csr.pem", "/config/tls/csr.pem"] {
+        for field in fields {
+            let mut body = json!({"commonName": "nethsm.local"});
+            body[field] = Value::Null;
+            let r = s
+                .as_admin(Method::POST, path)
+                .header("accept", "application/x-pem-file")
+                .json(&body)
+                .answer()
+                .await;
+            let message = nethsm_error(r, 400, starting("Malformed request body: ")).await;
+            assert!(
+                message.contains("wrong type"),
+                "POST {path} {field}: {message}"
+            );
+        }
+        // Left out, the fields are still optional; `[]` is still "no SAN".
+        for body in [
+            json!({"commonName": "nethsm.local"}),
+            json!({"commonName": "nethsm.local", "subjectAltNames": []}),
+            json!({"commonName": "nethsm.local", "countryName": "DE",
+                   "subjectAltNames": ["a.example", "IP:10.0.0.1"]}),
+        ] {
+            let r = s
+                .as_admin(Method::POST, path)
+                .header("accept", "application/x-pem-file")
+                .json(&body)
+                .answer()
+                .await;
+            let status = r.status();
+            let text = r.text().await.unwrap();
+            assert_eq!(status, 200, "POST {path} {body}: {text}");
+            assert!(
+                text.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+                "{text}"
+            );
+        }
+    }
+}

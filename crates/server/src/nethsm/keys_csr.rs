@@ -17,25 +17,35 @@ use crate::http_util::{self, BodyError};
 
 const PEM: &str = "application/x-pem-file";
 
-/// `DistinguishedName`, the body of a CSR request.
+/// `DistinguishedName`, the body of a CSR request. Every field but `commonName` may be left
+/// out, but none is nullable in the spec (strings, and `subjectAltNames` an array): `null` is
+/// refused (400) rather than taken for a field left out, as serde would for a plain `Option`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DistinguishedName {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub country_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub state_or_province_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub locality_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub organization_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub organizational_unit_name: Option<String>,
     pub common_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub email_address: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub subject_alt_names: Option<Vec<String>>,
+}
+
+/// An optional field that, when present, is a `T` (never `null`); `default` makes it `None`
+/// when left out.
+fn not_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 impl From<DistinguishedName> for CsrSubject {
