@@ -148,3 +148,51 @@ async fn a_csr_field_sent_as_null_is_refused() {
         }
     }
 }
+
+/// Found by schemathesis (negative data): a key generated or imported with `"label": null`
+/// was taken for one without a label. `KeyLabel` is a string, not nullable: refused now (400),
+/// and no key is made.
+#[tokio::test]
+async fn a_key_label_sent_as_null_is_refused() {
+    let s = Server::start();
+    s.provision().await;
+    let r = s
+        .as_admin(Method::POST, "/keys/generate")
+        .json(
+            &json!({"id": "l1", "type": "Curve25519", "mechanisms": ["EdDSA_Signature"],
+                      "label": null}),
+        )
+        .answer()
+        .await;
+    let message = nethsm_error(r, 400, starting("Malformed request body: ")).await;
+    assert!(message.contains("wrong type"), "{message}");
+    let r = s
+        .as_admin(Method::PUT, "/keys/l2")
+        .json(
+            &json!({"type": "Generic", "mechanisms": ["AES_Encryption_CBC"],
+                      "private": {"data": "AAAAAAAAAAAAAAAAAAAAAA=="}, "label": null}),
+        )
+        .answer()
+        .await;
+    let message = nethsm_error(r, 400, starting("Malformed request body: ")).await;
+    assert!(message.contains("wrong type"), "{message}");
+    assert_eq!(s.admin_json("/keys").await, json!([]), "no key was made");
+
+    // Left out, no label; a string, that label.
+    let r = s
+        .as_admin(Method::POST, "/keys/generate")
+        .json(&json!({"id": "l1", "type": "Curve25519", "mechanisms": ["EdDSA_Signature"]}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = s
+        .as_admin(Method::PUT, "/keys/l2")
+        .json(
+            &json!({"type": "Generic", "mechanisms": ["AES_Encryption_CBC"],
+                      "private": {"data": "AAAAAAAAAAAAAAAAAAAAAA=="}, "label": "two"}),
+        )
+        .answer()
+        .await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    assert_eq!(s.admin_json("/keys/l2").await["label"], "two");
+}

@@ -11,6 +11,7 @@ use strongroom_core::keys::CsrSubject;
 
 use super::error::NetHsmError;
 use super::extract::{AdminOrOperator, Caller, NetHsmPath};
+use super::wire::not_null;
 use crate::app::AppState;
 use crate::face::json;
 use crate::http_util::{self, BodyError};
@@ -38,14 +39,6 @@ pub struct DistinguishedName {
     pub email_address: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
     pub subject_alt_names: Option<Vec<String>>,
-}
-
-/// An optional field that, when present, is a `T` (never `null`); `default` makes it `None`
-/// when left out.
-fn not_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 impl From<DistinguishedName> for CsrSubject {
