@@ -184,7 +184,7 @@ const SPEC_OMISSIONS: [(&str, &str, &str); 3] = [
 /// error rather than the face's, the statuses it also takes for that operation alone:
 /// (operation, statuses, why). Every other operation gets the check unchanged; the cases the
 /// face got wrong were fixed instead (`negative_data.rs`).
-const NEGATIVE_DATA_STATUSES: [(&str, &str, &str); 4] = [
+const NEGATIVE_DATA_STATUSES: [(&str, &str, &str); 5] = [
     // nethsm-api.yaml, `/provision`: "Initial provisioning, only available in *Unprovisioned*
     // state", and 412 "Precondition failed (NetHSM was not *Unprovisioned*)" for any request
     // in another state. NetHSM checks the state before anything else (its webmachine decision
@@ -220,6 +220,11 @@ const NEGATIVE_DATA_STATUSES: [(&str, &str, &str); 4] = [
         "412",
         "standalone: no cluster, checked before the member id",
     ),
+    (
+        "DELETE /cluster/members/{MemberID}",
+        "412",
+        "standalone: no cluster, checked before the member id",
+    ),
 ];
 
 /// Operations where schemathesis's negative cases add query parameters the spec does not
@@ -227,7 +232,7 @@ const NEGATIVE_DATA_STATUSES: [(&str, &str, &str); 4] = [
 /// takes no others, so such a case is not invalid (schemathesis itself skips a case whose
 /// only fault is one, but not when its other fault is a missing `Authorization` header that
 /// `--auth` puts back). Only the list operations, the ones with query parameters of their own.
-const NO_EXTRA_QUERY: [&str; 2] = ["GET /keys", "GET /keys/{KeyID}"];
+const NO_EXTRA_QUERY: [&str; 3] = ["GET /keys", "GET /keys/{KeyID}", "GET /keys/{KeyPrefix}*"];
 
 /// An operation of the spec: its schemathesis name (`METHOD /path`) and the roles
 /// (`x-annotation-role`) allowed to call it.
