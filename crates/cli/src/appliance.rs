@@ -276,13 +276,10 @@ fn password(w: &With<ApplianceArgs>, file: Option<&std::path::Path>) -> anyhow::
     let user = api.target.user.clone();
     api.runtime.block_on(async {
         let session = Session::open(&api).await?;
-        let body = Zeroizing::new(
-            json!({"username": user, "password": &*current, "new_password": &*new}).to_string(),
+        let req = secret::json_body(
+            session.request(Method::POST, "/appliance/settings/access/password"),
+            json!({"username": user, "password": &*current, "new_password": &*new}),
         );
-        let req = session
-            .request(Method::POST, "/appliance/settings/access/password")
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.as_bytes().to_vec());
         let sent = api.send(req, "changing the password").await;
         session.close().await;
         if let Err(e) = sent {
@@ -401,7 +398,8 @@ async fn administer_in(
     let send = |method: Method, path: &str, body: Option<serde_json::Value>, what: &str| {
         let mut req = session.request(method, path);
         if let Some(body) = body {
-            req = req.json(&body);
+            // The certificate install's PKCS#12 password may be in it.
+            req = secret::json_body(req, body);
         }
         let what = what.to_owned();
         async move { api.send(req, &what).await }

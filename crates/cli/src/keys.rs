@@ -365,6 +365,7 @@ pub fn run(w: With<KeysArgs>) -> anyhow::Result<()> {
             }
             KeysCommand::Import { id, new, .. } => {
                 let pem = import.expect("read above");
+                let pem_len = pem.len() as u64;
                 let form = reqwest::multipart::Form::new()
                     .part(
                         "arguments",
@@ -373,8 +374,12 @@ pub fn run(w: With<KeysArgs>) -> anyhow::Result<()> {
                     )
                     .part(
                         "key_file",
-                        reqwest::multipart::Part::bytes(pem.as_bytes().to_vec())
-                            .mime_str("application/x-pem-file")?,
+                        // The private key's memory is wiped once the request is sent.
+                        reqwest::multipart::Part::stream_with_length(
+                            bytes::Bytes::from_owner(pem),
+                            pem_len,
+                        )
+                        .mime_str("application/x-pem-file")?,
                     );
                 let created = match id {
                     Some(id) => {

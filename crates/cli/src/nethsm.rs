@@ -253,7 +253,7 @@ pub fn provision(w: With<ProvisionArgs>) -> anyhow::Result<()> {
         let body =
             json!({"unlockPassphrase": &*unlock, "adminPassphrase": &*admin, "systemTime": time});
         api.send(
-            api.public(Method::POST, "/provision").json(&body),
+            secret::json_body(api.public(Method::POST, "/provision"), body),
             "provision",
         )
         .await?;
@@ -280,7 +280,10 @@ pub fn unlock(w: With<UnlockArgs>) -> anyhow::Result<()> {
     )?;
     let api = w.opts.api()?;
     api.runtime.block_on(async {
-        let req = (api.public(Method::POST, "/unlock")).json(&json!({"passphrase": &*passphrase}));
+        let req = secret::json_body(
+            api.public(Method::POST, "/unlock"),
+            json!({"passphrase": &*passphrase}),
+        );
         if let Err(e) = api.send(req, "unlock").await {
             // The server answers a wrong unlock passphrase with 403: for the user that is a
             // failed authentication, not a missing role.
@@ -505,7 +508,9 @@ pub fn users(w: With<UsersArgs>) -> anyhow::Result<()> {
                     Some(id) => api.authed(Method::PUT, &user_path(id))?,
                     None => api.authed(Method::POST, "/users")?,
                 };
-                let resp = api.send(req.json(&body), "adding the user").await?;
+                let resp = api
+                    .send(secret::json_body(req, body), "adding the user")
+                    .await?;
                 let text = resp.text().await.unwrap_or_default();
                 // PUT answers 201 with no body; POST with the id the server chose.
                 let id = match id {
@@ -607,7 +612,7 @@ pub fn users(w: With<UsersArgs>) -> anyhow::Result<()> {
                 let body = json!({"passphrase": passphrase.as_deref().map(|p| p.as_str())});
                 let path = format!("{}/passphrase", user_path(&id));
                 api.send(
-                    api.authed(Method::POST, &path)?.json(&body),
+                    secret::json_body(api.authed(Method::POST, &path)?, body),
                     &format!("changing the passphrase of {id}"),
                 )
                 .await?;
@@ -792,9 +797,7 @@ pub fn backup_passphrase(w: With<BackupPassphraseArgs>) -> anyhow::Result<()> {
     let api = w.opts.api()?;
     api.runtime.block_on(async {
         let body = json!({"newPassphrase": &*new, "currentPassphrase": &*current});
-        let req = api
-            .authed(Method::PUT, "/config/backup-passphrase")?
-            .json(&body);
+        let req = secret::json_body(api.authed(Method::PUT, "/config/backup-passphrase")?, body);
         api.send(req, "setting the backup passphrase").await?;
         emit(&w.opts, json!({"backupPassphraseSet": true}), || {
             "set the backup passphrase: keep it safe, restoring a backup needs it\n".to_owned()
@@ -838,9 +841,7 @@ pub fn unlock_passphrase(w: With<UnlockPassphraseArgs>) -> anyhow::Result<()> {
     let api = w.opts.api()?;
     api.runtime.block_on(async {
         let body = json!({"newPassphrase": &*new, "currentPassphrase": &*current});
-        let req = api
-            .authed(Method::PUT, "/config/unlock-passphrase")?
-            .json(&body);
+        let req = secret::json_body(api.authed(Method::PUT, "/config/unlock-passphrase")?, body);
         api.send(req, "changing the unlock passphrase").await?;
         emit(&w.opts, json!({"unlockPassphraseSet": true}), || {
             "changed the unlock passphrase: the next unlock needs the new one\n".to_owned()
@@ -981,11 +982,17 @@ pub fn restore(w: With<RestoreArgs>) -> anyhow::Result<()> {
                 Err(e) => Some(Err(e)),
             }
         }));
-        let arguments = json!({"backupPassphrase": &*passphrase, "systemTime": time}).to_string();
+        let arguments =
+            secret::wiped_json(json!({"backupPassphrase": &*passphrase, "systemTime": time}));
+        let len_of_arguments = arguments.len() as u64;
         let form = reqwest::multipart::Form::new()
             .part(
                 "arguments",
-                reqwest::multipart::Part::text(arguments).mime_str("application/json")?,
+                reqwest::multipart::Part::stream_with_length(
+                    bytes::Bytes::from_owner(arguments),
+                    len_of_arguments,
+                )
+                .mime_str("application/json")?,
             )
             .part(
                 "backup_file",

@@ -203,7 +203,8 @@ pub fn passkey_cmd(w: With<PasskeyArgs>) -> anyhow::Result<()> {
             )
         }
     };
-    let body = Zeroizing::new(body.to_string());
+    // Passkeys: serialized into wiped memory, and the value's copies wiped (see json_body).
+    let body = secret::wiped_json(body);
     let api = opts.api()?;
     api.runtime.block_on(async {
         let token = login(&api).await?;
@@ -212,7 +213,7 @@ pub fn passkey_cmd(w: With<PasskeyArgs>) -> anyhow::Result<()> {
             .header("Authtoken", &*token)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "application/json")
-            .body(body.as_bytes().to_vec());
+            .body(bytes::Bytes::from_owner(body));
         let answer = api.json(req, &done_to_what(&done)).await;
         logout(&api, &token).await;
         passkey_answer(&answer?, &done_to_what(&done))?;
@@ -275,13 +276,10 @@ fn passkey_answer(v: &Value, what: &str) -> anyhow::Result<()> {
 /// Logs the user in on the backup-client face; its login token.
 async fn login(api: &Api) -> anyhow::Result<Zeroizing<String>> {
     let password = api.password()?;
-    let body = Zeroizing::new(
-        json!({"username": api.target.user, "password": &*b64(&password)}).to_string(),
+    let req = secret::json_body(
+        api.at_root(Method::POST, &format!("{BACKUP_CLIENT}/login")),
+        json!({"username": api.target.user, "password": &*b64(&password)}),
     );
-    let req = api
-        .at_root(Method::POST, &format!("{BACKUP_CLIENT}/login"))
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body.as_bytes().to_vec());
     let v = api.json(req, "logging in").await?;
     let token = v["token"]
         .as_str()

@@ -69,3 +69,48 @@ fn prompt(what: &str, new: bool) -> anyhow::Result<Zeroizing<String>> {
     }
     Ok(first)
 }
+
+/// A JSON request body that holds secrets, sent without leaving them behind: `value` is
+/// serialized into a buffer of exactly its size (so no grown-out copy is left unwiped), the
+/// strings of `value` are wiped, and the buffer is handed to the request as a body that wipes
+/// it when the request drops it (once sent). The copies TLS makes while encrypting are beyond
+/// reach here.
+pub fn json_body(
+    req: reqwest::RequestBuilder,
+    value: serde_json::Value,
+) -> reqwest::RequestBuilder {
+    let body = wiped_json(value);
+    req.header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(bytes::Bytes::from_owner(body))
+}
+
+/// `value` serialized into a buffer that is wiped when dropped; `value`'s strings are wiped.
+pub fn wiped_json(mut value: serde_json::Value) -> Zeroizing<Vec<u8>> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut size = Count(0);
+    serde_json::to_writer(&mut size, &value).expect("a JSON value serializes");
+    let mut body = Zeroizing::new(Vec::with_capacity(size.0));
+    serde_json::to_writer(&mut *body, &value).expect("a JSON value serializes");
+    debug_assert_eq!(body.capacity(), size.0, "the buffer never grew");
+    wipe_strings(&mut value);
+    body
+}
+
+fn wipe_strings(value: &mut serde_json::Value) {
+    use zeroize::Zeroize;
+    match value {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(wipe_strings),
+        serde_json::Value::Object(map) => map.values_mut().for_each(wipe_strings),
+        _ => {}
+    }
+}

@@ -327,15 +327,7 @@ impl Backup<'_> {
                 ));
             }
         };
-        // Decoded straight into wiped memory: no plain copy of the backup key is left behind.
-        let decoded = Zeroizing::new(hex::decode(&record.key).map_err(Error::internal)?);
-        let mut key: Key32 = Zeroizing::new([0u8; 32]);
-        if decoded.len() != key.len() {
-            return Err(Error::Internal(
-                "stored backup key has the wrong length".into(),
-            ));
-        }
-        key.copy_from_slice(&decoded);
+        let key: Key32 = record.key()?;
         // The snapshot and the keys as one: no rotation switches keys in between.
         let sealing = core.sealing();
         let snapshot = core.raw.snapshot()?;

@@ -99,15 +99,11 @@ impl System<'_> {
         let (_, u, _) = self.parts();
         self.require(crate::access::Access::RootAdministrator)?;
         match read_backup_key(&u.data)?.0 {
-            BackupKey::Set(record) => {
-                let bytes =
-                    Zeroizing::new(hex::decode(record.key.as_bytes()).map_err(Error::internal)?);
-                let key: [u8; 32] = bytes.as_slice().try_into().map_err(Error::internal)?;
-                Ok(KitKey {
-                    kdf: record.kdf,
-                    key: Zeroizing::new(key),
-                })
-            }
+            // Decoded straight into wiped memory (no plain `[u8; 32]` copy on the stack).
+            BackupKey::Set(record) => Ok(KitKey {
+                key: record.key()?,
+                kdf: record.kdf,
+            }),
             BackupKey::Unset | BackupKey::Missing => Err(Error::Precondition(
                 "no backup passphrase is set: a joiner kit is sealed under it; set one with \
                  PUT /config/backup-passphrase first"

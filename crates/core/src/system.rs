@@ -56,6 +56,15 @@ pub(crate) fn read_backup_key(
 }
 
 impl BackupKeyRecord {
+    /// The stored backup key, decoded from its hex straight into wiped memory: no plain copy
+    /// of it is left on the stack or the heap.
+    pub(crate) fn key(&self) -> Result<crypto::Key32> {
+        let mut key: crypto::Key32 = zeroize::Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(self.key.as_bytes(), key.as_mut_slice())
+            .map_err(|_| Error::Internal("the stored backup key is not 32 bytes of hex".into()))?;
+        Ok(key)
+    }
+
     fn matches(&self, passphrase: &Passphrase) -> Result<bool> {
         let derived = self.kdf.derive(passphrase.as_bytes())?;
         let stored = zeroize::Zeroizing::new(hex::decode(&self.key).map_err(Error::internal)?);

@@ -62,6 +62,7 @@ mod keys_crypt;
 mod keys_csr;
 mod keys_curves;
 mod lifecycle;
+mod negative_data;
 mod openapi;
 mod openapi_faces;
 mod proptest_bodies;

@@ -420,10 +420,25 @@ fn check_id(id: &str) -> Result<()> {
     } else if is_valid_id(id) {
         Ok(())
     } else {
-        Err(Error::InvalidInput(
-            "Invalid key ID: 1 to 128 of a-z, A-Z, 0-9, _ . -, starting with a letter or digit."
-                .into(),
-        ))
+        Err(invalid_id())
+    }
+}
+
+fn invalid_id() -> Error {
+    Error::InvalidInput(
+        "Invalid key ID: 1 to 128 of a-z, A-Z, 0-9, _ . -, starting with a letter or digit.".into(),
+    )
+}
+
+/// Checks the prefix of `GET /keys/{prefix}*`: empty (every key) or the start of a valid key
+/// id, which is a valid id itself. Refused like an invalid id (the spec's 400 "Invalid
+/// character in the KeyID" of that path): no key can have the prefix, and the spec's pattern
+/// for the path's `KeyID` does not take it.
+pub fn check_id_prefix(prefix: &str) -> Result<()> {
+    if prefix.is_empty() || is_valid_id(prefix) {
+        Ok(())
+    } else {
+        Err(invalid_id())
     }
 }
 

@@ -208,6 +208,7 @@ pub async fn key_get(
     uri: Uri,
 ) -> Result<Response, NetHsmError> {
     if let Some(prefix) = id.strip_suffix('*') {
+        strongroom_core::keys::check_id_prefix(prefix)?;
         let (filter, label) = list_query(&uri)?;
         let prefix = prefix.to_owned();
         let ids = s

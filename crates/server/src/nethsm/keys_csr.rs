@@ -11,30 +11,33 @@ use strongroom_core::keys::CsrSubject;
 
 use super::error::NetHsmError;
 use super::extract::{AdminOrOperator, Caller, NetHsmPath};
+use super::wire::not_null;
 use crate::app::AppState;
 use crate::face::json;
 use crate::http_util::{self, BodyError};
 
 const PEM: &str = "application/x-pem-file";
 
-/// `DistinguishedName`, the body of a CSR request.
+/// `DistinguishedName`, the body of a CSR request. Every field but `commonName` may be left
+/// out, but none is nullable in the spec (strings, and `subjectAltNames` an array): `null` is
+/// refused (400) rather than taken for a field left out, as serde would for a plain `Option`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DistinguishedName {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub country_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub state_or_province_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub locality_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub organization_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub organizational_unit_name: Option<String>,
     pub common_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub email_address: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub subject_alt_names: Option<Vec<String>>,
 }
 

@@ -209,7 +209,8 @@ pub struct KeyGenerateRequestData {
     pub id: Option<String>,
     #[serde(default)]
     pub restrictions: Option<KeyRestrictions>,
-    #[serde(default)]
+    /// `KeyLabel`, a string: left out, no label; `null` refused (not nullable in the spec).
+    #[serde(default, deserialize_with = "not_null")]
     pub label: Option<String>,
 }
 
@@ -243,7 +244,8 @@ pub struct PrivateKey {
     pub private: KeyPrivateData,
     #[serde(default)]
     pub restrictions: Option<KeyRestrictions>,
-    #[serde(default)]
+    /// `KeyLabel`, a string: left out, no label; `null` refused (not nullable in the spec).
+    #[serde(default, deserialize_with = "not_null")]
     pub label: Option<String>,
 }
 
@@ -303,4 +305,13 @@ pub struct SignRequestData {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SignData {
     pub signature: String,
+}
+
+/// An optional field that, when present, is a `T` (never `null`, which serde would take for
+/// the field left out); with `#[serde(default)]` it is `None` when left out. For fields the
+/// spec does not make nullable.
+pub(crate) fn not_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }

@@ -60,3 +60,6 @@ fn default_dir() -> PathBuf {
 
 /// The Nitrokey NetHSM API (the NetHSM face, `/api/v1`).
 pub const NETHSM_SPEC: &str = "nethsm-api.yaml";
+
+/// The 2023 shape of the Nitrokey NetHSM API, which older clients were written against.
+pub const LEGACY_NETHSM_SPEC: &str = "nethsm-api-2023-legacy.yaml";
