@@ -196,3 +196,62 @@ async fn a_key_label_sent_as_null_is_refused() {
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
     assert_eq!(s.admin_json("/keys/l2").await["label"], "two");
 }
+
+/// Found by schemathesis (negative data): `"id": null` on `POST /keys/generate` made a key
+/// with a generated id, and `"length": null` on `POST /config/tls/generate` made a key of the
+/// default length. Neither field is nullable in the spec; every optional field that is not
+/// refuses `null` by one rule, and left out keeps its meaning.
+#[tokio::test]
+async fn optional_fields_sent_as_null_are_refused() {
+    let s = Server::start();
+    s.provision().await;
+    for (path, body) in [
+        (
+            "/keys/generate",
+            json!({"id": null, "type": "Curve25519", "mechanisms": ["EdDSA_Signature"]}),
+        ),
+        (
+            "/keys/generate",
+            json!({"type": "RSA", "mechanisms": ["RSA_Signature_PSS_SHA256"], "length": null}),
+        ),
+        (
+            "/keys/generate",
+            json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"],
+                   "restrictions": null}),
+        ),
+        (
+            "/config/tls/generate",
+            json!({"type": "RSA", "length": null}),
+        ),
+    ] {
+        let r = s.as_admin(Method::POST, path).json(&body).answer().await;
+        let message = nethsm_error(r, 400, starting("Malformed request body: ")).await;
+        assert!(message.contains("wrong type"), "{path} {body}: {message}");
+    }
+    assert_eq!(s.admin_json("/keys").await, json!([]), "no key was made");
+    let before = tls_public_key(&s).await;
+
+    // Left out: a generated id, and the TLS key's default length.
+    let r = s
+        .as_admin(Method::POST, "/keys/generate")
+        .json(&json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"]}))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert_eq!(s.admin_json("/keys").await.as_array().unwrap().len(), 1);
+    assert_eq!(
+        tls_public_key(&s).await,
+        before,
+        "the refused TLS generate changed nothing"
+    );
+}
+
+/// The served TLS public key (PEM), as the root Administrator.
+async fn tls_public_key(s: &Server) -> String {
+    let r = s
+        .as_admin(Method::GET, "/config/tls/public.pem")
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}

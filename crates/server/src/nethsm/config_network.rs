@@ -3,6 +3,7 @@
 //! validated and recorded (the appliance face reports it as that interface's requested
 //! settings), never applied to the host; see `docs/operations.md`, "Time and network".
 
+use super::wire::not_null;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -35,7 +36,7 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 pub struct NetworkConfigInput {
     pub ip_address: String,
     pub netmask: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub gateway: Option<String>,
     /// Absent: IPv6 stays as it is; `null`: IPv6 off; an object: that address.
     #[serde(default, deserialize_with = "present")]

@@ -3,6 +3,7 @@
 //! (`strongroom_core::appliance::tls`); after a change the server serves the new one to the
 //! next connection ([`crate::tls_reload`]).
 
+use super::wire::not_null;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -166,7 +167,7 @@ impl From<TlsKeyTypeWire> for TlsKeyType {
 pub struct TlsKeyGenerateRequestData {
     #[serde(rename = "type")]
     pub key_type: TlsKeyTypeWire,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub length: Option<u32>,
 }
 

@@ -2,6 +2,7 @@
 //! both ways. Rules and cryptography live in the core (`strongroom_core::keys`, its `crypt`
 //! module); the extractor checks the Operator role first.
 
+use super::wire::not_null;
 use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -20,7 +21,7 @@ use crate::app::AppState;
 pub struct DecryptRequestData {
     pub mode: String,
     pub encrypted: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub iv: Option<String>,
 }
 
@@ -38,7 +39,7 @@ pub struct EncryptRequestData {
     pub mode: String,
     /// Plaintext (base64), wiped on drop.
     pub message: Zeroizing<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub iv: Option<String>,
 }
 

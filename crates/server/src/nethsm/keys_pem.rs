@@ -5,6 +5,7 @@
 //! a wiped buffer and never logged; the frames hyper and the multipart parser read it into
 //! are theirs, and are not wiped (as for every body).
 
+use super::wire::not_null;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
@@ -29,9 +30,9 @@ const PART_LIMIT: usize = 64 * 1024;
 #[serde(deny_unknown_fields)]
 struct PemArguments {
     mechanisms: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     restrictions: Option<KeyRestrictions>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     label: Option<String>,
 }
 

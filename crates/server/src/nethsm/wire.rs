@@ -184,6 +184,7 @@ pub struct TimeConfig {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RestoreArguments {
     pub backup_passphrase: Passphrase,
+    #[serde(default, deserialize_with = "not_null")]
     pub system_time: Option<String>,
 }
 
@@ -203,11 +204,11 @@ pub struct KeyGenerateRequestData {
     pub mechanisms: Vec<String>,
     #[serde(rename = "type")]
     pub key_type: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub length: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub restrictions: Option<KeyRestrictions>,
     /// `KeyLabel`, a string: left out, no label; `null` refused (not nullable in the spec).
     #[serde(default, deserialize_with = "not_null")]
@@ -218,13 +219,13 @@ pub struct KeyGenerateRequestData {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeyPrivateData {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub prime_p: Option<zeroize::Zeroizing<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub prime_q: Option<zeroize::Zeroizing<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub public_exponent: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub data: Option<zeroize::Zeroizing<String>>,
 }
 
@@ -242,7 +243,7 @@ pub struct PrivateKey {
     #[serde(rename = "type")]
     pub key_type: String,
     pub private: KeyPrivateData,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub restrictions: Option<KeyRestrictions>,
     /// `KeyLabel`, a string: left out, no label; `null` refused (not nullable in the spec).
     #[serde(default, deserialize_with = "not_null")]
