@@ -892,8 +892,13 @@ impl Store for EtcdStore {
             let start = range_start(full_prefix);
             let stream = {
                 let (client, start, end) = (inner.client.clone(), start.clone(), end.clone());
+                // Another try reaches another endpoint: the client's balancer may first pick
+                // one that is down (a cluster test saw a node fail to start that way).
                 inner.call("watch", async move {
-                    open_watch(client, start, end, from).await
+                    retrying(write_never_sent, || {
+                        open_watch(client.clone(), start.clone(), end.clone(), from)
+                    })
+                    .await
                 })?
             };
             let follower = WatchTask {
