@@ -16,7 +16,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common::python::test_python;
-use crate::common::schemathesis::schemathesis;
+use crate::common::schemathesis::{self, schemathesis};
 use crate::common::specs::{APPLIANCE_SPEC, vendor_spec};
 use crate::common::*;
 
@@ -166,10 +166,15 @@ async fn appliance_session_and_password_conform_to_the_spec() {
         let selected = format!("{} selected /", operations.len());
         if !run.passed() || !run.run.stdout.contains(&selected) {
             panic!(
-                "schemathesis found the appliance face not conforming to the spec, or did not \
-                 run (expected \"{selected}\" operations)\n{}\n--- server log ---\n{}",
-                run.report(),
-                server.log()
+                "{}",
+                schemathesis::failure(
+                    &format!(
+                        "schemathesis found the appliance face not conforming to the spec, or \
+                         did not run (expected \"{selected}\" operations)\n{}",
+                        run.report()
+                    ),
+                    &server.log()
+                )
             );
         }
         outputs.push(run.report());
@@ -268,10 +273,15 @@ async fn appliance_administration_conforms_to_the_spec() {
         let selected = format!("{} selected /", operations.len());
         if !run.passed() || !run.run.stdout.contains(&selected) {
             panic!(
-                "schemathesis found the appliance administration not conforming to the spec, \
-                 or did not run (expected \"{selected}\" operations)\n{}\n--- server log ---\n{}",
-                run.report(),
-                server.log()
+                "{}",
+                schemathesis::failure(
+                    &format!(
+                        "schemathesis found the appliance administration not conforming to \
+                         the spec, or did not run (expected \"{selected}\" operations)\n{}",
+                        run.report()
+                    ),
+                    &server.log()
+                )
             );
         }
         outputs.push(run.report());

@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 
 use crate::common::keys::{OPERATOR, OPERATOR_PASS};
 use crate::common::python::{self, test_python};
-use crate::common::schemathesis::{RUN_TIMEOUT, Run, schemathesis_within};
+use crate::common::schemathesis::{self, RUN_TIMEOUT, Run, schemathesis_within};
 use crate::common::specs::{LEGACY_NETHSM_SPEC, NETHSM_SPEC, vendor_spec};
 use crate::common::*;
 
@@ -768,9 +768,8 @@ async fn conform(original: &Path, left_out: &[(&str, &str)], checks: &str, share
     }
     assert!(
         failures.is_empty(),
-        "{}\n--- server log ---\n{}",
-        failures.join("\n"),
-        server.log()
+        "{}",
+        schemathesis::failure(&failures.join("\n"), &server.log())
     );
     for output in outputs {
         println!("{output}");

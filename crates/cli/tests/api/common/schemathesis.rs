@@ -7,6 +7,12 @@ use std::time::Duration;
 
 use super::python;
 
+/// A failed conformance test's panic message: the server's log first, then what schemathesis
+/// found, last, since a CI report keeps only the end of a long output.
+pub fn failure(findings: &str, server_log: &str) -> String {
+    format!("--- server log ---\n{server_log}\n--- what schemathesis found ---\n{findings}")
+}
+
 /// A hard limit on each schemathesis run; their own time budgets (`--max-time`) are far lower.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(240);
 
