@@ -33,8 +33,15 @@ pub(crate) fn node(members: &[Etcd]) -> Server {
     Server::start_with(&["--store", &store_arg(members)])
 }
 
-/// Polls `check` until it holds; returns how long that took.
-pub(crate) async fn within_bound<F, Fut>(what: &str, mut check: F) -> Duration
+/// Polls `check` every `every` until it holds, failing the test after `give_up`; prints and
+/// returns how long it took. The one polling loop of the cluster tests: they assert no timing,
+/// only limits far above what a loaded machine takes.
+pub(crate) async fn poll_until<F, Fut>(
+    what: &str,
+    give_up: Duration,
+    every: Duration,
+    mut check: F,
+) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -43,12 +50,22 @@ where
     loop {
         if check().await {
             let took = start.elapsed();
-            eprintln!("cluster propagation: {what}: {} ms", took.as_millis());
+            eprintln!("cluster: {what}: {} ms", took.as_millis());
             return took;
         }
-        assert!(start.elapsed() < GIVE_UP, "{what}: not within {GIVE_UP:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(start.elapsed() < give_up, "{what}: not within {give_up:?}");
+        tokio::time::sleep(every).await;
     }
+}
+
+/// Polls `check` until it holds, within [`GIVE_UP`], finely enough to measure propagation;
+/// returns how long that took.
+pub(crate) async fn within_bound<F, Fut>(what: &str, check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    poll_until(what, GIVE_UP, Duration::from_millis(5), check).await
 }
 
 pub(crate) async fn random_status(s: &Server, user: &str, pass: &str) -> u16 {

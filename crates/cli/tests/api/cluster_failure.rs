@@ -6,14 +6,15 @@
 //!
 //! No timing is asserted: the test polls, with limits far above what a loaded machine takes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 use strongroom_store::etcd::test_member::Etcd;
 
 use super::cluster::{
-    appliance_session_status, cluster, qsdk_login, qsdk_status, random_status, set_passphrase,
+    appliance_session_status, cluster, poll_until, qsdk_login, qsdk_status, random_status,
+    set_passphrase,
 };
 use crate::common::*;
 
@@ -25,24 +26,13 @@ const NETHSM_UNAVAILABLE: &str = "The cluster store (etcd) is unavailable (quoru
 const FACES_UNAVAILABLE: &str = "The cluster store (etcd) is unavailable (quorum lost or unreachable); this node serves again by itself once it is back. A change asked for meanwhile may or may not have been made: read before retrying.";
 const COMMVAULT_UNAVAILABLE: i64 = 587204632;
 
-/// Polls `check` until it holds; prints how long that took.
-async fn until<F, Fut>(what: &str, mut check: F)
+/// Polls `check` until it holds, within [`GIVE_UP`].
+async fn until<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let start = Instant::now();
-    loop {
-        if check().await {
-            eprintln!(
-                "cluster failure: {what}: {} ms",
-                start.elapsed().as_millis()
-            );
-            return;
-        }
-        assert!(start.elapsed() < GIVE_UP, "{what}: not within {GIVE_UP:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll_until(what, GIVE_UP, Duration::from_millis(100), check).await;
 }
 
 async fn create_user(s: &Server, id: &str, passphrase: &str) -> u16 {

@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use strongroom_store::etcd::test_member::{etcd_binary, free_port};
 
+use super::cluster::{poll_until, random_status};
 use crate::common::*;
 
 /// How long the test waits for something a process does (a restart, an exit) before failing:
@@ -124,27 +125,13 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-async fn wait_for<F, Fut>(what: &str, mut check: F)
+/// Polls `check` until it holds, within [`GIVE_UP`].
+async fn wait_for<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < GIVE_UP, "{what}: not within {GIVE_UP:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    eprintln!("cluster member: {what}: {} ms", start.elapsed().as_millis());
-}
-
-async fn random_status(s: &Server, user: &str, pass: &str) -> u16 {
-    s.post("/random")
-        .basic_auth(user, Some(pass))
-        .json(&json!({"length": 16}))
-        .answer()
-        .await
-        .status()
-        .as_u16()
+    poll_until(what, GIVE_UP, Duration::from_millis(100), check).await;
 }
 
 async fn diagnose(s: &Server) -> Value {

@@ -12,6 +12,7 @@ use reqwest::Method;
 use serde_json::json;
 use strongroom_store::etcd::test_member::{etcd_binary, free_port};
 
+use super::cluster::{poll_until, random_status};
 use crate::common::*;
 
 const GIVE_UP: Duration = Duration::from_secs(90);
@@ -238,26 +239,13 @@ fn etcd_child(pid: u32) -> Option<u32> {
     })
 }
 
-async fn random_status(s: &Server, user: &str, pass: &str) -> u16 {
-    s.post("/random")
-        .basic_auth(user, Some(pass))
-        .json(&json!({"length": 16}))
-        .answer()
-        .await
-        .status()
-        .as_u16()
-}
-
-async fn wait_for<F, Fut>(what: &str, mut check: F)
+/// Polls `check` until it holds, within [`GIVE_UP`].
+async fn wait_for<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < GIVE_UP, "{what}: not within {GIVE_UP:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    poll_until(what, GIVE_UP, Duration::from_millis(200), check).await;
 }
 
 /// `openssl s_client` against a peer port, with a client certificate (`cert`, `key`) or none;
