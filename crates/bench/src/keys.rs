@@ -275,11 +275,19 @@ pub struct RawRate {
     pub threads: usize,
     pub ops: u64,
     pub elapsed: Duration,
+    /// The bench's CPU time over the run (the server is idle then), if `/proc` tells.
+    pub cpu: Option<Duration>,
 }
 
 impl RawRate {
     pub fn rate(&self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+
+    /// CPU time per signature.
+    pub fn cpu_per_op(&self) -> Option<Duration> {
+        let n = u32::try_from(self.ops).ok().filter(|&n| n > 0)?;
+        Some(self.cpu? / n)
     }
 }
 
@@ -287,11 +295,12 @@ impl std::fmt::Display for RawRate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "raw {:<52} {} thread{:<2} {:>10.1} ops/s",
+            "raw {:<52} {} thread{:<2} {:>10.1} ops/s {:>8} us CPU/op",
             self.label,
             self.threads,
             if self.threads == 1 { "" } else { "s" },
-            self.rate()
+            self.rate(),
+            crate::phase::micros(self.cpu_per_op())
         )
     }
 }
@@ -388,6 +397,7 @@ pub fn raw_rate(
     let sign = key.signer(parse_each);
     let ops = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
+    let cpu_before = crate::phase::cpu_time(None);
     let start = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -413,6 +423,9 @@ pub fn raw_rate(
         threads,
         ops: ops.into_inner(),
         elapsed: start.elapsed(),
+        cpu: cpu_before
+            .zip(crate::phase::cpu_time(None))
+            .map(|(before, after)| after.saturating_sub(before)),
     })
 }
 
@@ -422,6 +435,9 @@ pub struct KeyFigures {
     /// (label, HTTPS phase name, raw rate index or `None` for the phase named in `under`,
     /// under phase name, goal).
     pub ratios: Vec<KeyRatio>,
+    /// (signer's name, HTTPS phase name, raw one-thread rate index): how much of the server's
+    /// CPU time per sign request the signature itself is.
+    pub cpu_shares: Vec<(String, String, usize)>,
 }
 
 pub struct KeyRatio {
@@ -484,6 +500,7 @@ pub async fn run(
     crate::progress("keys: making an RSA-2048 key to import");
     let rsa = tokio::task::spawn_blocking(rsa_2048).await??;
     let mut ratios = Vec::new();
+    let mut cpu_shares = Vec::new();
 
     for (tag, signer) in [("K1", Signer::RsaPkcs1), ("K2", Signer::EcdsaP256)] {
         let phase = generate_phase(
@@ -571,6 +588,7 @@ pub async fn run(
         };
         let base = raw.len();
         raw.extend(rates);
+        cpu_shares.push((signer.name().to_owned(), cached.clone(), base));
 
         if !signer.is_rsa() {
             ratios.push(KeyRatio {
@@ -595,7 +613,11 @@ pub async fn run(
             });
         }
     }
-    Ok(KeyFigures { raw, ratios })
+    Ok(KeyFigures {
+        raw,
+        ratios,
+        cpu_shares,
+    })
 }
 
 /// Prints the raw rates and the key section's ratios (after the phases' reports).
@@ -635,6 +657,25 @@ pub fn print(figures: &KeyFigures, reports: &[crate::phase::Report]) {
             _ => "n/a".to_owned(),
         };
         println!("ratio {} req/s: {value}", ratio.label);
+    }
+    // CPU time, unlike req/s, leaves out the bench's own share of the machine (its client
+    // runs on the same CPUs) and how busy the machine was.
+    for (signer, phase, raw) in &figures.cpu_shares {
+        let server = reports
+            .iter()
+            .find(|r| &r.name == phase)
+            .and_then(|r| r.cpu_per_request())
+            .and_then(|(_, server)| server);
+        let value = match (figures.raw.get(*raw).and_then(RawRate::cpu_per_op), server) {
+            (Some(sign), Some(request)) if !request.is_zero() => format!(
+                "{:.2} ({} us of {} us)",
+                sign.as_secs_f64() / request.as_secs_f64(),
+                crate::phase::micros(Some(sign)),
+                crate::phase::micros(Some(request))
+            ),
+            _ => "n/a".to_owned(),
+        };
+        println!("ratio {signer} raw CPU per signature / server CPU per sign request: {value}");
     }
 }
 

@@ -191,6 +191,7 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
         concurrency: usize::try_from(args.concurrency)?,
         warmup: WARMUP,
         duration: Duration::from_secs(args.duration_secs),
+        server_pid: None,
     };
     let version = binary_version(&binary).await;
     if args.cluster {
@@ -200,6 +201,10 @@ async fn bench(args: &Args, binary: PathBuf) -> anyhow::Result<()> {
 
     progress(format!("starting {}", binary.display()));
     let server = Server::start(&binary).await?;
+    let load = Load {
+        server_pid: Some(server.pid()),
+        ..load
+    };
     let client = tls::pinned_client(&server.fingerprint, load.concurrency)?;
     progress(format!(
         "server at {} (certificate {})",

@@ -268,14 +268,24 @@ pub async fn run_phases(
         concurrency: load.concurrency,
         warmup: SLICE_WARMUP,
         duration: load.duration / ROUNDS,
+        server_pid: Some(server.pid()),
     };
     let mut merged: Vec<Option<Report>> = phases.iter().map(|_| None).collect();
     for round in 1..=ROUNDS {
         crate::progress(format!(
             "reference phases N, H, R: round {round} of {ROUNDS}"
         ));
-        for ((client, phase), total) in phases.iter().zip(merged.iter_mut()) {
-            let report = crate::phase::run(client, phase, slice).await?;
+        for (i, ((client, phase), total)) in phases.iter().zip(merged.iter_mut()).enumerate() {
+            // nginx's CPU is in its worker processes, not in the server's: none is counted.
+            let load = if i == 0 && started.is_ok() {
+                Load {
+                    server_pid: None,
+                    ..slice
+                }
+            } else {
+                slice
+            };
+            let report = crate::phase::run(client, phase, load).await?;
             *total = Some(match total.take() {
                 Some(total) => total.merge(report),
                 None => report,

@@ -53,6 +53,63 @@ pub struct Load {
     pub warmup: Duration,
     /// The measured window.
     pub duration: Duration,
+    /// The server process whose CPU time the report counts beside the bench's own, if any.
+    pub server_pid: Option<u32>,
+}
+
+/// CPU time (user and system, every thread, living or ended) that a process has used so far,
+/// from field 14 and 15 of `/proc/<pid>/stat` (the bench itself for `None`); `None` where
+/// `/proc` cannot tell. CPU time per request does not depend on how busy the machine is the
+/// way req/s does, so it says where the cost of a phase is even on a shared machine.
+pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |p| format!("/proc/{p}/stat"),
+    );
+    parse_cpu_time(&std::fs::read_to_string(path).ok()?)
+}
+
+/// `utime + stime` of a `/proc/<pid>/stat` line, in clock ticks of 1/100 s (`USER_HZ`, which
+/// the kernel keeps at 100 in `/proc` on the architectures the bench runs on).
+fn parse_cpu_time(stat: &str) -> Option<Duration> {
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// CPU time used during a measured window: by the bench (the client side) and by the server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuUse {
+    pub bench: Duration,
+    pub server: Option<Duration>,
+}
+
+impl CpuUse {
+    /// Reads both at the start of the window and again at its end.
+    async fn over_window(
+        measure_from: Instant,
+        stop_at: Instant,
+        server: Option<u32>,
+    ) -> Option<CpuUse> {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let (bench0, server0) = (cpu_time(None)?, server.and_then(|p| cpu_time(Some(p))));
+        tokio::time::sleep_until(stop_at.into()).await;
+        let bench = cpu_time(None)?.saturating_sub(bench0);
+        let server = match (server0, server) {
+            (Some(before), Some(pid)) => cpu_time(Some(pid)).map(|now| now.saturating_sub(before)),
+            _ => None,
+        };
+        Some(CpuUse { bench, server })
+    }
+
+    fn add(self, other: CpuUse) -> CpuUse {
+        CpuUse {
+            bench: self.bench + other.bench,
+            server: self.server.zip(other.server).map(|(a, b)| a + b),
+        }
+    }
 }
 
 /// What one task saw during the measured window.
@@ -94,6 +151,7 @@ pub async fn run(client: &Client, phase: &Phase, load: Load) -> anyhow::Result<R
     let measure_from = begin + load.warmup;
     let stop_at = measure_from + load.duration;
 
+    let cpu = tokio::spawn(CpuUse::over_window(measure_from, stop_at, load.server_pid));
     let mut tasks = Vec::with_capacity(load.concurrency);
     for _ in 0..load.concurrency.max(1) {
         let client = client.clone();
@@ -126,7 +184,9 @@ pub async fn run(client: &Client, phase: &Phase, load: Load) -> anyhow::Result<R
     }
     // From the start of the window until the last request in flight came back.
     let elapsed = Instant::now().saturating_duration_since(measure_from);
-    Ok(Report::new(phase, total, elapsed))
+    let mut report = Report::new(phase, total, elapsed);
+    report.cpu = cpu.await?;
+    Ok(report)
 }
 
 /// Runs `phases` as one mixed load: `load.concurrency` tasks, each sending the phases' requests
@@ -245,6 +305,8 @@ pub struct Report {
     pub elapsed: Duration,
     /// Latencies of the successful requests, sorted.
     latencies: Vec<Duration>,
+    /// CPU time used during the measured window (not measured for a mixed load).
+    pub cpu: Option<CpuUse>,
 }
 
 impl Report {
@@ -262,6 +324,7 @@ impl Report {
             first_error: tally.first_error,
             elapsed,
             latencies: tally.latencies,
+            cpu: None,
         }
     }
 
@@ -276,6 +339,7 @@ impl Report {
             self.first_error = other.first_error;
         }
         self.elapsed += other.elapsed;
+        self.cpu = self.cpu.zip(other.cpu).map(|(a, b)| a.add(b));
         self.latencies.extend(other.latencies);
         self.latencies.sort_unstable();
         self
@@ -293,6 +357,15 @@ impl Report {
         } else {
             0.0
         }
+    }
+
+    /// CPU time per successful request of the measured window: (bench, server). The window
+    /// ends when the last request starts; the few requests in flight then are not counted in
+    /// either, so this errs by at most the concurrency over the requests counted.
+    pub fn cpu_per_request(&self) -> Option<(Duration, Option<Duration>)> {
+        let cpu = self.cpu?;
+        let n = u32::try_from(self.ok).ok().filter(|&n| n > 0)?;
+        Some((cpu.bench / n, cpu.server.map(|s| s / n)))
     }
 
     /// The `q`-quantile (0 < q <= 1) of the successful requests' latencies, by nearest rank.
@@ -350,13 +423,40 @@ impl fmt::Display for Report {
             ms(self.percentile(0.90)),
             ms(self.percentile(0.99)),
             ms(self.latencies.last().copied()),
-        )
+        )?;
+        if let Some((bench, server)) = self.cpu_per_request() {
+            write!(
+                f,
+                "\n  CPU us/req server {}  bench (client) {}",
+                micros(server),
+                micros(Some(bench))
+            )?;
+        }
+        Ok(())
     }
+}
+
+/// Microseconds with one decimal, or `-`.
+pub fn micros(d: Option<Duration>) -> String {
+    d.map_or_else(
+        || "-".to_owned(),
+        |d| format!("{:.1}", d.as_secs_f64() * 1e6),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_counts_user_and_system_ticks_after_the_name() {
+        // A command name with spaces and a parenthesis; utime 250, stime 50 ticks.
+        let stat = "4242 (strong (room) x) S 1 4242 4242 0 -1 4194304 1500 0 0 0 250 50 0 0 20 0 \
+                    9 0 123456 1000000 2000 18446744073709551615";
+        assert_eq!(parse_cpu_time(stat), Some(Duration::from_millis(3000)));
+        assert_eq!(parse_cpu_time("4242 (x) S 1"), None);
+        assert!(cpu_time(None).is_some(), "the bench reads its own CPU time");
+    }
 
     fn millis(v: &[u64]) -> Vec<Duration> {
         v.iter().map(|&m| Duration::from_millis(m)).collect()

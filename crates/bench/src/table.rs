@@ -1,7 +1,7 @@
 //! The one table of a run: every phase's req/s, p50 and p99, and its ratio to the phase it is
 //! compared with (its baseline), measured in the same run.
 
-use crate::phase::Report;
+use crate::phase::{Report, micros};
 
 /// A phase and the phase it is compared with, by [`Report::name`].
 pub struct Baseline {
@@ -22,10 +22,15 @@ impl Baseline {
 /// `baselines` is a baseline itself (or compared with nothing) and shows `-`.
 pub fn print(reports: &[Report], baselines: &[Baseline]) {
     println!();
-    println!("summary: every phase of this run (ratio: req/s over its baseline's req/s)");
+    println!(
+        "summary: every phase of this run (ratio: req/s over its baseline's req/s; CPU: \
+         microseconds of CPU time per request, the server's and the bench's own as the client)"
+    );
     println!();
-    println!("| phase | req/s | p50 ms | p99 ms | ratio | baseline |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| phase | req/s | p50 ms | p99 ms | ratio | baseline | server CPU us | bench CPU us |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for report in reports {
         let base = baselines
             .iter()
@@ -39,12 +44,15 @@ pub fn print(reports: &[Report], baselines: &[Baseline]) {
             Some(base) => ("n/a".to_owned(), short(&base.name)),
             None => ("-".to_owned(), "-".to_owned()),
         };
+        let cpu = report.cpu_per_request();
         println!(
-            "| {} | {:.0} | {} | {} | {ratio} | {base_name} |",
+            "| {} | {:.0} | {} | {} | {ratio} | {base_name} | {} | {} |",
             report.name,
             report.rate(),
             ms(report.percentile(0.50)),
             ms(report.percentile(0.99)),
+            micros(cpu.and_then(|(_, server)| server)),
+            micros(cpu.map(|(bench, _)| bench)),
         );
     }
 }
