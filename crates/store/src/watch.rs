@@ -67,6 +67,8 @@ pub struct Watcher {
     /// The first revision not delivered, or 0 while the watcher keeps up (revisions start
     /// at 1).
     missed_from: Arc<AtomicU64>,
+    /// The revision the feed has published up to (see [`Watcher::through`]).
+    through: Arc<AtomicU64>,
     map: Option<ChangeMap>,
 }
 
@@ -93,8 +95,18 @@ impl Watcher {
         Self {
             changes: self.changes,
             missed_from: self.missed_from,
+            through: self.through,
             map: Some(map),
         }
+    }
+
+    /// The highest revision the feed has published to this watcher: every change of every
+    /// commit up to it has been put in this watcher's queue (or the watcher was cut off).
+    /// Read it *before* draining the queue: once the queue is empty, every change up to the
+    /// value read has been received. With [`Store::sync_point`](crate::Store::sync_point),
+    /// this tells a cache that it has seen every commit acknowledged before a moment.
+    pub fn through(&self) -> u64 {
+        self.through.load(Ordering::Acquire)
     }
 
     fn mapped(&self, change: Change) -> Option<Change> {
@@ -161,6 +173,7 @@ struct Subscriber {
     from: u64,
     changes: SyncSender<Change>,
     missed_from: Arc<AtomicU64>,
+    through: Arc<AtomicU64>,
 }
 
 /// The fan-out of committed changes to watchers, for an engine to embed.
@@ -172,6 +185,8 @@ struct Subscriber {
 pub struct ChangeFeed {
     subscribers: Mutex<Vec<Subscriber>>,
     capacity: usize,
+    /// The highest revision published.
+    published: AtomicU64,
 }
 
 impl Default for ChangeFeed {
@@ -193,7 +208,14 @@ impl ChangeFeed {
         Self {
             subscribers: Mutex::new(Vec::new()),
             capacity: WATCH_CAPACITY,
+            published: AtomicU64::new(0),
         }
+    }
+
+    /// The highest revision this feed has published (0 before the first): every watcher has
+    /// been given every change up to it.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Acquire)
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Subscriber>> {
@@ -211,15 +233,20 @@ impl ChangeFeed {
     pub fn watch_from(&self, prefix: &str, from: u64) -> Watcher {
         let (tx, rx) = std::sync::mpsc::sync_channel(self.capacity);
         let missed_from = Arc::new(AtomicU64::new(0));
-        self.lock().push(Subscriber {
+        let mut subscribers = self.lock();
+        // Every revision published so far is before this watcher's start: none of its own.
+        let through = Arc::new(AtomicU64::new(self.published()));
+        subscribers.push(Subscriber {
             prefix: prefix.to_owned(),
             from,
             changes: tx,
             missed_from: missed_from.clone(),
+            through: through.clone(),
         });
         Watcher {
             changes: rx,
             missed_from,
+            through,
             map: None,
         }
     }
@@ -239,6 +266,7 @@ impl ChangeFeed {
         FeedWrite {
             subscribers: self.lock(),
             changes: Vec::new(),
+            published: &self.published,
         }
     }
 }
@@ -247,6 +275,7 @@ impl ChangeFeed {
 pub struct FeedWrite<'a> {
     subscribers: MutexGuard<'a, Vec<Subscriber>>,
     changes: Vec<(String, ChangeKind)>,
+    published: &'a AtomicU64,
 }
 
 impl FeedWrite<'_> {
@@ -269,6 +298,7 @@ impl FeedWrite<'_> {
                 return false;
             }
             if revision < s.from {
+                s.through.fetch_max(revision, Ordering::AcqRel);
                 return true;
             }
             for (key, kind) in changes.iter().filter(|(k, _)| k.starts_with(&s.prefix)) {
@@ -286,7 +316,10 @@ impl FeedWrite<'_> {
                     Err(TrySendError::Disconnected(_)) => return false,
                 }
             }
+            // After the sends: a reader of `through` then finds them queued.
+            s.through.fetch_max(revision, Ordering::AcqRel);
             true
         });
+        self.published.fetch_max(revision, Ordering::AcqRel);
     }
 }
