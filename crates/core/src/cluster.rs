@@ -123,6 +123,7 @@ impl Core {
         let store: DynStore = Arc::new(LocalCommits::new(scoped, local_commits.clone()));
         // Before anything is read, so no change made meanwhile is missed.
         let watcher = store.watch("")?;
+        let feed_live = watcher.liveness();
         tracing::info!(node = %node_id, "cluster mode");
         let cluster = Cluster {
             node_id,
@@ -130,7 +131,7 @@ impl Core {
             unlocked_lock: Mutex::new(None),
             watcher: Mutex::new(Some(watcher)),
             health: crate::cluster_health::Health::new(settings.cluster_failed_after),
-            sync: CacheSync::new(local_commits),
+            sync: CacheSync::new(local_commits, feed_live),
         };
         Self::open_on(data_dir, store, device_key, settings, Some(cluster))
     }

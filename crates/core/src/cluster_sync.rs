@@ -27,7 +27,7 @@
 
 use std::sync::Arc;
 use std::sync::Weak;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use strongroom_store::{
@@ -57,15 +57,19 @@ pub(crate) struct CacheSync {
     local: Arc<AtomicU64>,
     /// When the last confirmed sync point was taken, in milliseconds since `epoch`.
     confirmed_ms: AtomicU64,
+    /// Whether the store's watch is connected ([`Watcher::liveness`]): a broken one ends the
+    /// trust at once, not at the end of [`TRUST_FOR`].
+    feed_live: Arc<AtomicBool>,
 }
 
 impl CacheSync {
-    pub(crate) fn new(local: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(local: Arc<AtomicU64>, feed_live: Arc<AtomicBool>) -> Self {
         Self {
             epoch: Instant::now(),
             applied: AtomicU64::new(0),
             local,
             confirmed_ms: AtomicU64::new(NEVER),
+            feed_live,
         }
     }
 
@@ -95,7 +99,9 @@ impl CacheSync {
             return false;
         }
         let at = self.epoch + Duration::from_millis(confirmed);
-        at.elapsed() <= TRUST_FOR && self.applied() >= self.local.load(Ordering::Acquire)
+        at.elapsed() <= TRUST_FOR
+            && self.feed_live.load(Ordering::Acquire)
+            && self.applied() >= self.local.load(Ordering::Acquire)
     }
 }
 
@@ -210,9 +216,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn untrusted_until_confirmed_and_while_a_local_commit_is_unapplied() {
+    fn untrusted_until_confirmed_while_a_local_commit_is_unapplied_or_the_feed_broken() {
         let local = Arc::new(AtomicU64::new(0));
-        let sync = CacheSync::new(local.clone());
+        let live = Arc::new(AtomicBool::new(true));
+        let sync = CacheSync::new(local.clone(), live.clone());
         assert!(!sync.trusted(), "never confirmed");
         sync.confirm(Instant::now());
         assert!(sync.trusted());
@@ -220,11 +227,15 @@ mod tests {
         assert!(!sync.trusted(), "this node's commit at 7 is not applied");
         sync.note_applied(7);
         assert!(sync.trusted());
+        live.store(false, Ordering::Release);
+        assert!(!sync.trusted(), "the watch is broken");
+        live.store(true, Ordering::Release);
+        assert!(sync.trusted());
     }
 
     #[test]
     fn a_confirmation_older_than_the_bound_is_not_trusted() {
-        let mut sync = CacheSync::new(Arc::new(AtomicU64::new(0)));
+        let mut sync = CacheSync::new(Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(true)));
         sync.epoch = Instant::now() - 2 * TRUST_FOR;
         sync.confirm(sync.epoch);
         assert!(!sync.trusted(), "confirmed twice the bound ago");

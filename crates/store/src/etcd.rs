@@ -972,6 +972,7 @@ impl Store for EtcdStore {
                 closing: inner.closing.subscribe(),
                 request_timeout: inner.request_timeout,
             };
+            inner.feed.set_live(true);
             *task = Some(inner.handle.spawn(follower.run(stream)));
         }
         // The feed may still publish commits acknowledged before `from`: not for this one.
@@ -1049,7 +1050,8 @@ impl WatchTask {
             if let Some(s) = stream.take() {
                 match self.follow(s).await {
                     Ended::Done => return,
-                    Ended::Broken => {}
+                    // Commits made meanwhile reach the watchers only once it is reopened.
+                    Ended::Broken => self.feed.set_live(false),
                 }
             }
             if self.closing.borrow().is_some() {
@@ -1066,6 +1068,8 @@ impl WatchTask {
             match reopen.await {
                 Err(_) => {} // no answer: try again.
                 Ok(Ok(s)) => {
+                    // Resumed from the first revision not delivered: nothing is missed.
+                    self.feed.set_live(true);
                     stream = Some(s);
                     backoff = Duration::from_millis(100);
                 }
@@ -1132,6 +1136,7 @@ impl WatchTask {
     /// reloads), and this task stops; the next watch starts a new one from then on.
     fn compacted(&self) {
         let mut task = lock(&self.task);
+        self.feed.set_live(false);
         self.feed.cut_off(self.next);
         *task = None;
     }

@@ -18,7 +18,7 @@
 //! dropped without [`FeedWrite::publish`] (a failed check, an aborted or failed commit)
 //! publishes nothing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -69,6 +69,8 @@ pub struct Watcher {
     missed_from: Arc<AtomicU64>,
     /// The revision the feed has published up to (see [`Watcher::through`]).
     through: Arc<AtomicU64>,
+    /// The feed's [`ChangeFeed::liveness`].
+    live: Arc<AtomicBool>,
     map: Option<ChangeMap>,
 }
 
@@ -96,8 +98,15 @@ impl Watcher {
             changes: self.changes,
             missed_from: self.missed_from,
             through: self.through,
+            live: self.live,
             map: Some(map),
         }
+    }
+
+    /// Whether the feed's source is connected now (see [`ChangeFeed::liveness`]): shared, so
+    /// that a reader without the watcher can tell.
+    pub fn liveness(&self) -> Arc<AtomicBool> {
+        self.live.clone()
     }
 
     /// The highest revision the feed has published to this watcher: every change of every
@@ -187,6 +196,8 @@ pub struct ChangeFeed {
     capacity: usize,
     /// The highest revision published.
     published: AtomicU64,
+    /// Whether the engine's source of changes is connected (see [`ChangeFeed::set_live`]).
+    live: Arc<AtomicBool>,
 }
 
 impl Default for ChangeFeed {
@@ -209,7 +220,16 @@ impl ChangeFeed {
             subscribers: Mutex::new(Vec::new()),
             capacity: WATCH_CAPACITY,
             published: AtomicU64::new(0),
+            live: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// For an engine whose changes come from a connection (etcd's watch stream): `false`
+    /// while it is broken, when commits may be made that this feed cannot yet publish, so
+    /// that a cache following it stops trusting itself at once. Live from the start: an
+    /// engine that publishes its own commits never changes it.
+    pub fn set_live(&self, live: bool) {
+        self.live.store(live, Ordering::Release);
     }
 
     /// The highest revision this feed has published (0 before the first): every watcher has
@@ -247,6 +267,7 @@ impl ChangeFeed {
             changes: rx,
             missed_from,
             through,
+            live: self.live.clone(),
             map: None,
         }
     }
