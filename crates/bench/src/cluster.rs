@@ -212,25 +212,59 @@ async fn set_up(api: &Api<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A phase sending, in turn to each node, the request `build` makes from its client and URL.
+/// A phase sending, in turn to each node, the request `build` makes from its client and URL;
+/// with how many requests it has sent (warm-up included), to weigh etcd's counts against.
 fn phase(
     name: String,
     endpoint: String,
     expected: StatusCode,
     targets: Arc<Vec<(Client, String)>>,
     build: impl Fn(&Client, &str, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
-) -> Phase {
-    let next = AtomicUsize::new(0);
-    Phase::new(name, endpoint, expected, move |_: &Client| {
+) -> (Phase, Arc<AtomicUsize>) {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let next = sent.clone();
+    let phase = Phase::new(name, endpoint, expected, move |_: &Client| {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let (client, url) = &targets[i % targets.len()];
         build(client, url, i)
-    })
+    });
+    (phase, sent)
+}
+
+/// The KV requests (`Range`, `Txn`, `Put`, `DeleteRange`: the calls that read or write keys) the members have
+/// received, by etcd's own count (`grpc_server_started_total` on each member's `/metrics`):
+/// what the nodes asked of etcd, counted outside Strongroom.
+async fn etcd_kv_requests(members: &[EtcdMember]) -> anyhow::Result<u64> {
+    let http = Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let mut total = 0;
+    for m in members {
+        let url = format!("http://127.0.0.1:{}/metrics", m.client_port);
+        let text = http.get(&url).send().await?.text().await?;
+        total += kv_requests_in(&text);
+    }
+    Ok(total)
+}
+
+/// The sum of `grpc_server_started_total` over the KV service's methods that read or write
+/// keys, in one member's Prometheus text.
+fn kv_requests_in(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("grpc_server_started_total{"))
+        .filter(|l| l.contains("grpc_service=\"etcdserverpb.KV\""))
+        .filter(|l| {
+            ["Range", "Txn", "Put", "DeleteRange"]
+                .iter()
+                .any(|m| l.contains(&format!("grpc_method=\"{m}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
 }
 
 /// The four request kinds on `nodes`, tagged `tag` (`1` for the single node, `3` for the
 /// cluster): random, sign, user create, passphrase change.
-fn phases(nodes: &Nodes, tag: &str, what: &str) -> Vec<(Phase, bool)> {
+fn phases(nodes: &Nodes, tag: &str, what: &str) -> Vec<((Phase, Arc<AtomicUsize>), bool)> {
     let op = |r: reqwest::RequestBuilder| r.basic_auth(OPERATOR, Some(OPERATOR_PASSPHRASE));
     let admin = |r: reqwest::RequestBuilder| r.basic_auth("admin", Some(ADMIN_PASSPHRASE));
     let message = STANDARD.encode(b"strongroom bench: the message to sign");
@@ -316,10 +350,16 @@ pub async fn run(binary: &std::path::Path, load: Load) -> anyhow::Result<()> {
     let mut baselines = Vec::new();
     let one = phases(&single, "1", "redb, 1 node");
     let three = phases(&cluster, "3", "etcd, 3 nodes");
-    for ((p1, write), (p3, _)) in one.into_iter().zip(three) {
+    // etcd KV requests per HTTP request, for each cluster phase (name, per request).
+    let mut etcd_per_request = Vec::new();
+    for (((p1, _), write), ((p3, sent3), _)) in one.into_iter().zip(three) {
         let load = if write { write_load } else { load };
         reports.push(run_phase(&single.clients[0], &p1, load).await?);
+        let before = etcd_kv_requests(&etcd).await?;
         reports.push(run_phase(&cluster.clients[0], &p3, load).await?);
+        let kv = etcd_kv_requests(&etcd).await?.saturating_sub(before);
+        let sent = sent3.load(Ordering::Relaxed).max(1);
+        etcd_per_request.push((p3.name.clone(), kv, sent));
         baselines.push(crate::table::Baseline::new(
             p3.name.clone(),
             p1.name.clone(),
@@ -343,6 +383,20 @@ pub async fn run(binary: &std::path::Path, load: Load) -> anyhow::Result<()> {
         println!("{report}");
     }
     crate::table::print(&reports, &baselines);
+    println!();
+    println!(
+        "etcd KV requests (Range, Txn, Put, DeleteRange, summed over the members' grpc_server_started_total) per \
+         HTTP request sent, warm-up included; the nodes' own probes add a few a second"
+    );
+    println!();
+    println!("| phase | etcd KV requests | HTTP requests | per request |");
+    println!("|---|---|---|---|");
+    for (name, kv, sent) in &etcd_per_request {
+        println!(
+            "| {name} | {kv} | {sent} | {:.3} |",
+            *kv as f64 / *sent as f64
+        );
+    }
     let failed: Vec<&str> = reports
         .iter()
         .filter(|r| r.ok == 0)
@@ -354,4 +408,22 @@ pub async fn run(binary: &std::path::Path, load: Load) -> anyhow::Result<()> {
     drop(cluster);
     drop(etcd);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kv_requests_in;
+
+    #[test]
+    fn counts_kv_reads_and_writes_only() {
+        let text = "\
+# TYPE grpc_server_started_total counter
+grpc_server_started_total{grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"} 12
+grpc_server_started_total{grpc_method=\"Txn\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"} 30
+grpc_server_started_total{grpc_method=\"Put\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"} 7
+grpc_server_started_total{grpc_method=\"Watch\",grpc_service=\"etcdserverpb.Watch\",grpc_type=\"bidi_stream\"} 3
+grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Txn\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"} 30
+";
+        assert_eq!(kv_requests_in(text), 49);
+    }
 }

@@ -21,6 +21,7 @@ use std::time::Duration;
 use strongroom_store::node_scoped::NodeScoped;
 use strongroom_store::{Change, ChangeKind, Store, Txn, WatchError, Watcher};
 
+use crate::cluster_sync::{CacheSync, LocalCommits};
 use crate::identity::{NAMESPACES_PREFIX, USERS_PREFIX};
 use crate::{
     Core, CoreSettings, DEVICE_KEY_FILE, DynStore, Inner, Result, SystemState, UNATTENDED_PATH,
@@ -42,8 +43,12 @@ pub const NODE_LOCAL_PATHS: &[&str] = &[
 /// Also the record each node reads to check the store answers (`cluster_health`).
 pub(crate) const LOCK_PATH: &str = "meta/cluster-lock";
 
-/// How long the follower waits for a change before it checks the core still exists.
-const FOLLOW_POLL: Duration = Duration::from_secs(1);
+/// How long the follower waits for a change before it notes how far the feed has come (which
+/// moves without a change for it: other nodes' own records, the store's sync mark) and checks
+/// the core still exists. The confirmation of the caches waits on it (`cluster_sync`).
+const FOLLOW_POLL: Duration = Duration::from_millis(10);
+/// How long the follower waits before it tries to watch again after a failure.
+const REWATCH_PAUSE: Duration = Duration::from_secs(1);
 
 /// This node's part in a cluster, held by its [`Core`].
 pub(crate) struct Cluster {
@@ -58,6 +63,8 @@ pub(crate) struct Cluster {
     watcher: Mutex<Option<Watcher>>,
     /// When the store last answered (see [`crate::cluster_health`]).
     pub(crate) health: crate::cluster_health::Health,
+    /// Whether the caches may answer without the store (see [`crate::cluster_sync`]).
+    pub(crate) sync: CacheSync,
 }
 
 impl Cluster {
@@ -111,9 +118,12 @@ impl Core {
             settings.regenerate_device_key,
         )?;
         let node_id = node_id(&device_key);
-        let store: DynStore = Arc::new(NodeScoped::new(shared, &node_id, NODE_LOCAL_PATHS));
+        let scoped: DynStore = Arc::new(NodeScoped::new(shared, &node_id, NODE_LOCAL_PATHS));
+        let local_commits = Arc::new(AtomicU64::new(0));
+        let store: DynStore = Arc::new(LocalCommits::new(scoped, local_commits.clone()));
         // Before anything is read, so no change made meanwhile is missed.
         let watcher = store.watch("")?;
+        let feed_live = watcher.liveness();
         tracing::info!(node = %node_id, "cluster mode");
         let cluster = Cluster {
             node_id,
@@ -121,6 +131,7 @@ impl Core {
             unlocked_lock: Mutex::new(None),
             watcher: Mutex::new(Some(watcher)),
             health: crate::cluster_health::Health::new(settings.cluster_failed_after),
+            sync: CacheSync::new(local_commits, feed_live),
         };
         Self::open_on(data_dir, store, device_key, settings, Some(cluster))
     }
@@ -154,6 +165,11 @@ impl Core {
             .name("cluster-health".into())
             .spawn(move || crate::cluster_health::watch_health(core))
             .map_err(crate::Error::internal)?;
+        let core = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("cluster-sync".into())
+            .spawn(move || crate::cluster_sync::keep_confirming(core))
+            .map_err(crate::Error::internal)?;
         Ok(())
     }
 
@@ -174,7 +190,13 @@ impl Core {
             }
         } else if key.starts_with(keys::KEYS_PREFIX) {
             if let Ok(u) = self.unlocked() {
-                u.key_cache.forget(key);
+                // A put keeps the count: it is bound to the key's identity, which a
+                // replacement changes.
+                if deleted {
+                    u.key_cache.forget(key);
+                } else {
+                    u.key_cache.changed(key);
+                }
             }
         } else if key == clock::TIME_OFFSET_PATH {
             if let Ok(u) = self.unlocked()
@@ -280,7 +302,24 @@ impl Core {
 
 fn follow(core: Weak<Core>, mut watcher: Watcher) {
     loop {
-        match watcher.recv_timeout(FOLLOW_POLL) {
+        // Read before the queue is drained: once it is empty, every change up to here has
+        // been applied.
+        let through = watcher.through();
+        let next = match watcher.try_recv() {
+            Ok(None) => {
+                match core.upgrade() {
+                    Some(core) => {
+                        if let Some(c) = &core.cluster {
+                            c.sync.note_applied(through);
+                        }
+                    }
+                    None => return,
+                }
+                watcher.recv_timeout(FOLLOW_POLL)
+            }
+            other => other,
+        };
+        match next {
             Ok(Some(change)) => match core.upgrade() {
                 Some(core) => core.apply_change(&change),
                 None => return,
@@ -302,7 +341,7 @@ fn follow(core: Weak<Core>, mut watcher: Watcher) {
                     Err(e) => {
                         tracing::warn!(error = %e, "watching the cluster store again");
                         drop(c);
-                        std::thread::sleep(FOLLOW_POLL);
+                        std::thread::sleep(REWATCH_PAUSE);
                     }
                 }
             }

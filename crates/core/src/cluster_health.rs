@@ -8,7 +8,8 @@
 //! verifications and the sessions it holds, as a lock does, and the state gates refuse
 //! everything but the health, info and diagnose routes. Until then, a cached verification is
 //! used only while the last answered read is younger than that timeout, so no credential is
-//! accepted from memory after the node stopped being able to learn that it changed.
+//! accepted from memory after the node stopped being able to learn that it changed (and, as
+//! every cache, only while the change feed is confirmed: [`crate::cluster_sync`]).
 //!
 //! **Recovery.** When a read is answered again, the node reads the unlock record afresh and
 //! comes back Locked (or Unprovisioned, if the cluster was reset meanwhile), never straight
@@ -79,12 +80,6 @@ impl Health {
 }
 
 impl Core {
-    /// Whether this node may answer from its caches: always on a single node; in cluster mode
-    /// only while the store answered recently (see the module documentation).
-    pub(crate) fn cluster_fresh(&self) -> bool {
-        self.cluster.as_ref().is_none_or(|c| c.health.fresh())
-    }
-
     /// In cluster mode, how this node sees the cluster store (for `/health/diagnose`).
     pub fn cluster_health(&self) -> Option<ClusterHealth> {
         self.cluster.as_ref().map(|c| ClusterHealth {

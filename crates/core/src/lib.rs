@@ -22,6 +22,7 @@ pub mod clock;
 pub mod cluster;
 pub mod cluster_health;
 pub mod cluster_kit;
+pub mod cluster_sync;
 pub mod crypto;
 pub mod device;
 pub mod error;
@@ -728,7 +729,7 @@ impl Core {
     /// (no store I/O, no Argon2), so async callers may try it before going to a blocking
     /// thread.
     pub fn authenticate_cached(&self, user_id: &str, passphrase: &[u8]) -> Option<Principal> {
-        if self.state() != SystemState::Operational || !self.cluster_fresh() {
+        if self.state() != SystemState::Operational || !self.caches_trusted() {
             return None;
         }
         self.auth_cache
@@ -752,8 +753,15 @@ impl Core {
     ) -> Result<Principal> {
         let unlocked = self.unlocked()?;
         let mac = self.auth_cache.mac(user_id, passphrase);
-        if let Some(principal) = self.auth_cache.get(&mac).filter(|_| self.cluster_fresh()) {
-            return Ok(principal);
+        if let Some(principal) = self.auth_cache.get(&mac) {
+            if self.caches_trusted() {
+                return Ok(principal);
+            }
+            // The change feed is not confirmed (cluster mode): the user's record, read now,
+            // says whether the verification still stands.
+            if self.verification_stands(&unlocked, user_id, &principal)? {
+                return Ok(principal);
+            }
         }
         let generation = self.auth_cache.generation(user_id);
         let user = match UserId::parse(user_id) {
@@ -786,6 +794,31 @@ impl Core {
         self.upgrade_verifier(&unlocked, user_id, passphrase, &user.verifier);
         self.auth_cache.insert(mac, principal.clone(), generation);
         Ok(principal)
+    }
+
+    /// Whether a cached verification of `user_id` still holds by the store as it is now: the
+    /// user's record at the revision the passphrase was checked against, and its namespace
+    /// there. `false` when that revision is unknown (the verifier was upgraded since).
+    fn verification_stands(
+        &self,
+        unlocked: &Unlocked,
+        user_id: &str,
+        principal: &Principal,
+    ) -> Result<bool> {
+        let Some(verified) = principal.verified_revision else {
+            return Ok(false);
+        };
+        let Ok(id) = UserId::parse(user_id) else {
+            return Ok(false);
+        };
+        if let Some(ns) = id.namespace
+            && unlocked.data.get(&namespace_path(ns))?.is_none()
+        {
+            return Ok(false);
+        }
+        Ok(
+            matches!(self.read_user(unlocked, user_id)?, Some((_, revision)) if revision == verified),
+        )
     }
 
     /// A digest that stands for (user id, passphrase) in this process only, so callers can

@@ -633,6 +633,9 @@ impl Store for HookStore {
     fn watch(&self, prefix: &str) -> strongroom_store::Result<strongroom_store::Watcher> {
         self.inner.watch(prefix)
     }
+    fn sync_point(&self) -> strongroom_store::Result<u64> {
+        self.inner.sync_point()
+    }
     fn commit_iter(
         &self,
         checks: Vec<strongroom_store::Check>,

@@ -51,6 +51,10 @@ pub const CHECKS: &[(&str, Conformance)] = &[
         "a_watcher_learns_the_store_closed",
         a_watcher_learns_the_store_closed,
     ),
+    (
+        "a_watcher_reaches_every_sync_point",
+        a_watcher_reaches_every_sync_point,
+    ),
 ];
 
 /// Runs every check, each on a new store from `make`, which must be empty.
@@ -533,6 +537,37 @@ pub fn a_watcher_learns_the_store_closed(store: DynStore) {
         Ok(Some(change(r, "k", ChangeKind::Put)))
     );
     assert_eq!(w.recv(), Err(WatchError::Closed));
+}
+
+/// A sync point is at or past every acknowledged commit, and a watcher's `through` reaches it
+/// with the commits' changes queued (read `through` first, then drain).
+pub fn a_watcher_reaches_every_sync_point(store: DynStore) {
+    let w = store.watch("").unwrap();
+    for i in 0..3 {
+        let rev = committed(
+            store
+                .commit(Txn::new().put(format!("s{i}"), b"v".to_vec()))
+                .unwrap(),
+        );
+        let point = store.sync_point().unwrap();
+        assert!(
+            point >= rev,
+            "sync point {point} before the commit at {rev}"
+        );
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while w.through() < point {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the watcher never reached {point}"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(
+            w.try_recv(),
+            Ok(Some(change(rev, &format!("s{i}"), ChangeKind::Put)))
+        );
+        assert_no_change(&w);
+    }
 }
 
 #[cfg(test)]

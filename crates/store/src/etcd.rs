@@ -181,6 +181,11 @@ struct Inner {
     closing: tokio::sync::watch::Sender<Option<u64>>,
 }
 
+/// The store's own key written by [`Store::sync_point`] when the feed has no event to show.
+const SYNC_MARK: &str = "\0sync";
+/// How long [`Store::sync_point`] waits for the feed before it writes the mark instead.
+const SYNC_PATIENCE: Duration = Duration::from_millis(100);
+
 /// How long a closing store waits for its watchers to catch up before cutting them.
 const CLOSE_PATIENCE: Duration = Duration::from_secs(3);
 
@@ -491,6 +496,44 @@ impl Inner {
             .published
             .advanced
             .wait_timeout_while(published, self.request_timeout, |r| *r < revision);
+    }
+
+    /// Whether the feed has published `revision`, waiting a little for it (a commit that
+    /// just landed); true if nothing watches, since then no watcher waits for it.
+    fn feed_reaches(&self, revision: u64) -> bool {
+        if lock(&self.feed_task)
+            .as_ref()
+            .is_none_or(|t| t.is_finished())
+        {
+            return true;
+        }
+        let deadline = std::time::Instant::now() + SYNC_PATIENCE;
+        loop {
+            if self.feed.published() >= revision {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Writes the store's sync mark (an empty value, never a path: the feed publishes its
+    /// revision and no change) and gives its revision.
+    fn sync_mark(&self) -> Result<u64> {
+        let kv = self.client.kv_client();
+        let key = self.meta_key(SYNC_MARK);
+        let resp = self.call("sync mark", async move {
+            retrying(write_never_sent, || {
+                let (mut kv, key) = (kv.clone(), key.clone());
+                async move { kv.put(key, Vec::new(), None).await }
+            })
+            .await
+        })?;
+        let revision = revision_of(resp.header())?;
+        self.saw(revision);
+        Ok(revision)
     }
 
     fn saw(&self, revision: u64) {
@@ -835,6 +878,21 @@ impl Store for EtcdStore {
         }
     }
 
+    fn sync_point(&self) -> Result<u64> {
+        let inner = &self.inner;
+        // Linearizable: at least the revision of every commit acknowledged before this call.
+        let (current, _) = inner.current_revision()?;
+        if inner.feed_reaches(current) {
+            return Ok(current);
+        }
+        // etcd's revision moved on without an event under this store's prefix (another
+        // prefix's write), or the feed lags: a write of the store's own mark gives the feed
+        // an event at a later revision, which it publishes in order, after every earlier one.
+        // (etcd's progress notifications would cost no write, but etcd before 3.4.25 may send
+        // one ahead of events it has yet to send: etcd-io/etcd#15220.)
+        inner.sync_mark()
+    }
+
     fn commit_iter(
         &self,
         checks: Vec<Check>,
@@ -914,6 +972,7 @@ impl Store for EtcdStore {
                 closing: inner.closing.subscribe(),
                 request_timeout: inner.request_timeout,
             };
+            inner.feed.set_live(true);
             *task = Some(inner.handle.spawn(follower.run(stream)));
         }
         // The feed may still publish commits acknowledged before `from`: not for this one.
@@ -991,7 +1050,8 @@ impl WatchTask {
             if let Some(s) = stream.take() {
                 match self.follow(s).await {
                     Ended::Done => return,
-                    Ended::Broken => {}
+                    // Commits made meanwhile reach the watchers only once it is reopened.
+                    Ended::Broken => self.feed.set_live(false),
                 }
             }
             if self.closing.borrow().is_some() {
@@ -1008,6 +1068,8 @@ impl WatchTask {
             match reopen.await {
                 Err(_) => {} // no answer: try again.
                 Ok(Ok(s)) => {
+                    // Resumed from the first revision not delivered: nothing is missed.
+                    self.feed.set_live(true);
                     stream = Some(s);
                     backoff = Duration::from_millis(100);
                 }
@@ -1074,6 +1136,7 @@ impl WatchTask {
     /// reloads), and this task stops; the next watch starts a new one from then on.
     fn compacted(&self) {
         let mut task = lock(&self.task);
+        self.feed.set_live(false);
         self.feed.cut_off(self.next);
         *task = None;
     }

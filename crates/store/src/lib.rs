@@ -223,6 +223,13 @@ pub trait Store: Send + Sync {
     /// for what a change holds (never a value) and what a watcher that falls behind is told.
     fn watch(&self, prefix: &str) -> Result<Watcher>;
 
+    /// A revision that every commit acknowledged before this call has reached, and that this
+    /// store's feed has published or will publish: once a watcher's [`Watcher::through`] is
+    /// at or past it, the watcher has been given every change of those commits. A cache that
+    /// follows the feed learns so that it is coherent as of the moment of this call, without
+    /// reading what it holds again.
+    fn sync_point(&self) -> Result<u64>;
+
     /// As [`Store::commit`], with the writes drawn from an iterator, so that a backend able to
     /// apply them one at a time inside its transaction keeps memory bounded however many there
     /// are (a restore). An `Err` from the iterator aborts the transaction: nothing is written.
@@ -280,6 +287,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn watch(&self, prefix: &str) -> Result<Watcher> {
         (**self).watch(prefix)
+    }
+    fn sync_point(&self) -> Result<u64> {
+        (**self).sync_point()
     }
     fn commit_iter(
         &self,

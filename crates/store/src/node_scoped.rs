@@ -209,6 +209,10 @@ impl<S: Store> Store for NodeScoped<S> {
         }))
     }
 
+    fn sync_point(&self) -> Result<u64> {
+        self.inner.sync_point()
+    }
+
     fn watch(&self, prefix: &str) -> Result<Watcher> {
         // Where the prefix spans both areas, which have no common prefix but the empty one,
         // everything below is watched and what this node sees under `prefix` kept.

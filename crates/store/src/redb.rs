@@ -92,6 +92,11 @@ impl Store for RedbStore {
         Ok(self.feed.watch(prefix))
     }
 
+    fn sync_point(&self) -> Result<u64> {
+        // A commit returns once its changes are published.
+        Ok(self.feed.published())
+    }
+
     fn commit_iter(
         &self,
         checks: Vec<Check>,

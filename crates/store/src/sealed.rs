@@ -396,6 +396,10 @@ impl<S: Store> Store for Sealed<S> {
         }))
     }
 
+    fn sync_point(&self) -> Result<u64> {
+        self.inner.sync_point()
+    }
+
     fn watch(&self, prefix: &str) -> Result<Watcher> {
         // Nothing to open: a change names the key and a watcher reads the value through
         // this store.

@@ -18,7 +18,7 @@
 //! dropped without [`FeedWrite::publish`] (a failed check, an aborted or failed commit)
 //! publishes nothing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -67,6 +67,10 @@ pub struct Watcher {
     /// The first revision not delivered, or 0 while the watcher keeps up (revisions start
     /// at 1).
     missed_from: Arc<AtomicU64>,
+    /// The revision the feed has published up to (see [`Watcher::through`]).
+    through: Arc<AtomicU64>,
+    /// The feed's [`ChangeFeed::liveness`].
+    live: Arc<AtomicBool>,
     map: Option<ChangeMap>,
 }
 
@@ -93,8 +97,25 @@ impl Watcher {
         Self {
             changes: self.changes,
             missed_from: self.missed_from,
+            through: self.through,
+            live: self.live,
             map: Some(map),
         }
+    }
+
+    /// Whether the feed's source is connected now (see [`ChangeFeed::liveness`]): shared, so
+    /// that a reader without the watcher can tell.
+    pub fn liveness(&self) -> Arc<AtomicBool> {
+        self.live.clone()
+    }
+
+    /// The highest revision the feed has published to this watcher: every change of every
+    /// commit up to it has been put in this watcher's queue (or the watcher was cut off).
+    /// Read it *before* draining the queue: once the queue is empty, every change up to the
+    /// value read has been received. With [`Store::sync_point`](crate::Store::sync_point),
+    /// this tells a cache that it has seen every commit acknowledged before a moment.
+    pub fn through(&self) -> u64 {
+        self.through.load(Ordering::Acquire)
     }
 
     fn mapped(&self, change: Change) -> Option<Change> {
@@ -161,6 +182,7 @@ struct Subscriber {
     from: u64,
     changes: SyncSender<Change>,
     missed_from: Arc<AtomicU64>,
+    through: Arc<AtomicU64>,
 }
 
 /// The fan-out of committed changes to watchers, for an engine to embed.
@@ -172,6 +194,10 @@ struct Subscriber {
 pub struct ChangeFeed {
     subscribers: Mutex<Vec<Subscriber>>,
     capacity: usize,
+    /// The highest revision published.
+    published: AtomicU64,
+    /// Whether the engine's source of changes is connected (see [`ChangeFeed::set_live`]).
+    live: Arc<AtomicBool>,
 }
 
 impl Default for ChangeFeed {
@@ -193,7 +219,23 @@ impl ChangeFeed {
         Self {
             subscribers: Mutex::new(Vec::new()),
             capacity: WATCH_CAPACITY,
+            published: AtomicU64::new(0),
+            live: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// For an engine whose changes come from a connection (etcd's watch stream): `false`
+    /// while it is broken, when commits may be made that this feed cannot yet publish, so
+    /// that a cache following it stops trusting itself at once. Live from the start: an
+    /// engine that publishes its own commits never changes it.
+    pub fn set_live(&self, live: bool) {
+        self.live.store(live, Ordering::Release);
+    }
+
+    /// The highest revision this feed has published (0 before the first): every watcher has
+    /// been given every change up to it.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Acquire)
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Subscriber>> {
@@ -211,15 +253,21 @@ impl ChangeFeed {
     pub fn watch_from(&self, prefix: &str, from: u64) -> Watcher {
         let (tx, rx) = std::sync::mpsc::sync_channel(self.capacity);
         let missed_from = Arc::new(AtomicU64::new(0));
-        self.lock().push(Subscriber {
+        let mut subscribers = self.lock();
+        // Every revision published so far is before this watcher's start: none of its own.
+        let through = Arc::new(AtomicU64::new(self.published()));
+        subscribers.push(Subscriber {
             prefix: prefix.to_owned(),
             from,
             changes: tx,
             missed_from: missed_from.clone(),
+            through: through.clone(),
         });
         Watcher {
             changes: rx,
             missed_from,
+            through,
+            live: self.live.clone(),
             map: None,
         }
     }
@@ -239,6 +287,7 @@ impl ChangeFeed {
         FeedWrite {
             subscribers: self.lock(),
             changes: Vec::new(),
+            published: &self.published,
         }
     }
 }
@@ -247,6 +296,7 @@ impl ChangeFeed {
 pub struct FeedWrite<'a> {
     subscribers: MutexGuard<'a, Vec<Subscriber>>,
     changes: Vec<(String, ChangeKind)>,
+    published: &'a AtomicU64,
 }
 
 impl FeedWrite<'_> {
@@ -269,6 +319,7 @@ impl FeedWrite<'_> {
                 return false;
             }
             if revision < s.from {
+                s.through.fetch_max(revision, Ordering::AcqRel);
                 return true;
             }
             for (key, kind) in changes.iter().filter(|(k, _)| k.starts_with(&s.prefix)) {
@@ -286,7 +337,10 @@ impl FeedWrite<'_> {
                     Err(TrySendError::Disconnected(_)) => return false,
                 }
             }
+            // After the sends: a reader of `through` then finds them queued.
+            s.through.fetch_max(revision, Ordering::AcqRel);
             true
         });
+        self.published.fetch_max(revision, Ordering::AcqRel);
     }
 }

@@ -40,6 +40,8 @@ mod cluster_member;
 mod cluster_members;
 #[cfg(feature = "etcd-test")]
 mod cluster_peer_tls;
+#[cfg(feature = "etcd-test")]
+mod cluster_reads;
 mod conformance;
 mod conformance_nethsm;
 mod connections;

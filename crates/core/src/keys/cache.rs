@@ -145,6 +145,9 @@ struct Slot {
 struct Lru {
     slots: HashMap<String, Slot>,
     clock: u64,
+    /// Moves on whenever a parse is dropped because its record changed (see
+    /// [`KeyCache::insert_unless_changed`]).
+    epoch: u64,
 }
 
 /// The parsed keys and operation counts of one unlocked node (see the module notes).
@@ -177,10 +180,43 @@ impl KeyCache {
         Some(slot.key.clone())
     }
 
+    /// The key parsed from the record at `path`, whatever its revision: only for a caller that
+    /// knows every change of the record until now has reached [`KeyCache::forget`] (cluster
+    /// mode, its change feed confirmed).
+    pub(crate) fn get_followed(&self, path: &str) -> Option<Arc<LoadedKey>> {
+        let mut lru = self.lru();
+        lru.clock += 1;
+        let now = lru.clock;
+        let slot = lru.slots.get_mut(path)?;
+        slot.last_used = now;
+        Some(slot.key.clone())
+    }
+
+    /// Where the drops stand: read it before reading a record, and give it to
+    /// [`KeyCache::insert_unless_changed`].
+    pub(crate) fn epoch(&self) -> u64 {
+        self.lru().epoch
+    }
+
+    /// [`KeyCache::insert`], unless a parse was dropped since `epoch` was read: the record
+    /// read may then be older than the change that dropped it, and kept it would outlive that
+    /// change for a reader of [`KeyCache::get_followed`].
+    pub(crate) fn insert_unless_changed(&self, key: Arc<LoadedKey>, epoch: u64) {
+        let mut lru = self.lru();
+        if lru.epoch != epoch {
+            return;
+        }
+        Self::insert_locked(&mut lru, key);
+    }
+
     /// Keeps `key`, unless a parse of a later revision of its record is here already (two
     /// requests that raced); evicts the least recently used key when full.
+    #[cfg(test)]
     pub(crate) fn insert(&self, key: Arc<LoadedKey>) {
-        let mut lru = self.lru();
+        Self::insert_locked(&mut self.lru(), key);
+    }
+
+    fn insert_locked(lru: &mut Lru, key: Arc<LoadedKey>) {
         lru.clock += 1;
         let now = lru.clock;
         if let Some(slot) = lru.slots.get(&key.path) {
@@ -208,14 +244,26 @@ impl KeyCache {
 
     /// The key at `path` was deleted here: its parse and its count go.
     pub(crate) fn forget(&self, path: &str) {
-        self.lru().slots.remove(path);
+        self.drop_parse(path);
         self.ops().remove(path);
+    }
+
+    /// The record at `path` changed (a tag, a certificate, a replacement): its parse goes,
+    /// its count stays (bound to the key's identity).
+    pub(crate) fn changed(&self, path: &str) {
+        self.drop_parse(path);
+    }
+
+    fn drop_parse(&self, path: &str) {
+        let mut lru = self.lru();
+        lru.slots.remove(path);
+        lru.epoch += 1;
     }
 
     /// The key at `from` was moved to `to` here: its parse goes (the record at `to` has a
     /// revision of its own), its count goes with it.
     pub(crate) fn moved(&self, from: &str, to: &str) {
-        self.lru().slots.remove(from);
+        self.drop_parse(from);
         let mut ops = self.ops();
         if let Some(count) = ops.remove(from) {
             ops.insert(to.to_owned(), count);
@@ -225,7 +273,9 @@ impl KeyCache {
     /// Drops every parse (a restore replaced the key records); counts stay, bound to their
     /// keys' identities.
     pub(crate) fn clear(&self) {
-        self.lru().slots.clear();
+        let mut lru = self.lru();
+        lru.slots.clear();
+        lru.epoch += 1;
     }
 
     /// How many parsed keys are here.

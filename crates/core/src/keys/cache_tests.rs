@@ -284,3 +284,40 @@ fn the_cache_keeps_at_most_its_capacity_and_evicts_the_least_recently_used() {
     assert!(cache.get("keys/new", 3).is_some());
     assert!(cache.get("keys/new", 2).is_none());
 }
+
+/// A parse made from a record read before a change dropped the key's entry is not kept: kept,
+/// a reader trusting the cache without reading the record (cluster mode) would meet the old
+/// key after the change.
+#[test]
+fn a_parse_read_before_a_change_is_not_kept() {
+    let pkcs8 = import_pkcs8(KeyType::Curve25519, &ed25519(1)).unwrap();
+    let parsed = |path: &str, revision| {
+        let record = KeyRecord {
+            key_type: KeyType::Curve25519,
+            mechanisms: vec![Mechanism::EdDsa],
+            tags: vec![],
+            label: String::new(),
+            private: Zeroizing::new(hex::encode(&pkcs8[..])),
+            cert: None,
+        };
+        Arc::new(LoadedKey::parse(path.to_owned(), revision, record).unwrap())
+    };
+    let cache = KeyCache::default();
+    for drop in [
+        |c: &KeyCache| c.changed("keys/k"),
+        |c: &KeyCache| c.forget("keys/other"),
+        |c: &KeyCache| c.moved("keys/a", "keys/b"),
+        |c: &KeyCache| c.clear(),
+    ] {
+        let epoch = cache.epoch();
+        drop(&cache);
+        cache.insert_unless_changed(parsed("keys/k", 5), epoch);
+        assert!(cache.get_followed("keys/k").is_none());
+    }
+    let epoch = cache.epoch();
+    cache.insert_unless_changed(parsed("keys/k", 5), epoch);
+    assert_eq!(cache.get_followed("keys/k").unwrap().revision, 5);
+    // A change drops the parse, whatever its revision.
+    cache.changed("keys/k");
+    assert!(cache.get_followed("keys/k").is_none());
+}

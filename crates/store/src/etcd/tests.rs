@@ -613,3 +613,52 @@ fn a_snapshot_past_a_compaction_fails() {
     let err = snap.scan("", None, 10).unwrap_err().to_string();
     assert!(err.contains("compacted"), "{err}");
 }
+
+/// Waits up to 30 s for `done` (no timed assertion: a bound, so a broken feed fails).
+fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within 30 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A sync point covers every acknowledged commit, another store's included, and the feed
+/// reaches it: once a watcher's `through` is there, the commits' changes are queued. When
+/// etcd's revision moved by a write under another prefix only, the point is the store's own
+/// mark, which the watcher reaches without a change for it.
+#[test]
+fn the_feed_reaches_every_sync_point() {
+    let etcd = Etcd::start();
+    let one = open(&etcd, "sync/");
+    let two = open(&etcd, "sync/");
+    let other = open(&etcd, "elsewhere/");
+    let watcher = one.watch("").unwrap();
+
+    let rev = committed(two.commit(Txn::new().put("k", b"v".to_vec())).unwrap());
+    let point = one.sync_point().unwrap();
+    assert!(
+        point >= rev,
+        "sync point {point} before the commit at {rev}"
+    );
+    eventually("the feed reaches the point", || watcher.through() >= point);
+    let change = watcher.try_recv().unwrap().expect("the change is queued");
+    assert_eq!((change.key.as_str(), change.revision), ("k", rev));
+
+    let foreign = other.put("x", b"y").unwrap();
+    let point = one.sync_point().unwrap();
+    assert!(point > foreign, "sync point {point} not past {foreign}");
+    eventually("the feed reaches the mark", || watcher.through() >= point);
+    assert_eq!(watcher.try_recv(), Ok(None), "the mark is no change");
+    let paths: Vec<_> = one
+        .scan_prefix("")
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(paths, ["k"], "the mark is not a path");
+
+    // Nothing new anywhere: the point is where the feed already is, and nothing is written.
+    let point = one.sync_point().unwrap();
+    assert_eq!(one.sync_point().unwrap(), point);
+}

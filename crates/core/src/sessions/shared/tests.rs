@@ -47,6 +47,9 @@ impl Store for Recording {
     fn watch(&self, prefix: &str) -> strongroom_store::Result<strongroom_store::watch::Watcher> {
         self.inner.watch(prefix)
     }
+    fn sync_point(&self) -> strongroom_store::Result<u64> {
+        self.inner.sync_point()
+    }
     fn commit_iter(
         &self,
         checks: Vec<Check>,
