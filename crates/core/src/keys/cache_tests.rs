@@ -251,20 +251,22 @@ fn a_restore_over_a_replaced_key_brings_the_backed_up_key_back() {
     assert!(!verifies(&public_of(2), &sig));
 }
 
+/// One Ed25519 key, parsed as if read from `path` at `revision`.
+fn parsed(path: &str, revision: u64) -> Arc<LoadedKey> {
+    let pkcs8 = import_pkcs8(KeyType::Curve25519, &ed25519(1)).unwrap();
+    let record = KeyRecord {
+        key_type: KeyType::Curve25519,
+        mechanisms: vec![Mechanism::EdDsa],
+        tags: vec![],
+        label: String::new(),
+        private: Zeroizing::new(hex::encode(&pkcs8[..])),
+        cert: None,
+    };
+    Arc::new(LoadedKey::parse(path.to_owned(), revision, record).unwrap())
+}
+
 #[test]
 fn the_cache_keeps_at_most_its_capacity_and_evicts_the_least_recently_used() {
-    let pkcs8 = import_pkcs8(KeyType::Curve25519, &ed25519(1)).unwrap();
-    let parsed = |path: &str, revision| {
-        let record = KeyRecord {
-            key_type: KeyType::Curve25519,
-            mechanisms: vec![Mechanism::EdDsa],
-            tags: vec![],
-            label: String::new(),
-            private: Zeroizing::new(hex::encode(&pkcs8[..])),
-            cert: None,
-        };
-        Arc::new(LoadedKey::parse(path.to_owned(), revision, record).unwrap())
-    };
     let cache = KeyCache::default();
     for i in 0..CACHE_CAPACITY {
         cache.insert(parsed(&format!("keys/{i}"), 1));
@@ -290,18 +292,6 @@ fn the_cache_keeps_at_most_its_capacity_and_evicts_the_least_recently_used() {
 /// key after the change.
 #[test]
 fn a_parse_read_before_a_change_is_not_kept() {
-    let pkcs8 = import_pkcs8(KeyType::Curve25519, &ed25519(1)).unwrap();
-    let parsed = |path: &str, revision| {
-        let record = KeyRecord {
-            key_type: KeyType::Curve25519,
-            mechanisms: vec![Mechanism::EdDsa],
-            tags: vec![],
-            label: String::new(),
-            private: Zeroizing::new(hex::encode(&pkcs8[..])),
-            cert: None,
-        };
-        Arc::new(LoadedKey::parse(path.to_owned(), revision, record).unwrap())
-    };
     let cache = KeyCache::default();
     for drop in [
         |c: &KeyCache| c.changed("keys/k"),
