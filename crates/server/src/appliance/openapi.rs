@@ -17,7 +17,9 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use super::error::ResponseError;
 use super::extract::SESSION_HEADER;
 use super::list_query::MetadataList;
-use super::{info, services, session, tasks, time};
+use super::{
+    configuration_manager, info, power, services, session, settings, tasks, time, updates,
+};
 use crate::face::json::JSON;
 use crate::face::openapi::{self, Refusal, refusals};
 
@@ -45,6 +47,22 @@ use crate::face::openapi::{self, Refusal, refusals};
         services::get_service,
         tasks::get_all_tasks_info,
         tasks::get_task_info,
+        settings::update_appliance_password,
+        power::restart_appliance,
+        power::shutdown_appliance,
+        updates::get_updates,
+        updates::get_updates_repository,
+        updates::change_updates_repository,
+        updates::install_update,
+        configuration_manager::check_extension_key,
+        configuration_manager::list_vc_services,
+        configuration_manager::validate_connection,
+        configuration_manager::get_configuration,
+        configuration_manager::update_configuration,
+        configuration_manager::delete_configuration,
+        configuration_manager::get_reconfigure_required,
+        configuration_manager::get_replication_server_settings,
+        configuration_manager::update_replication_server_settings,
         document_get,
     ),
     components(schemas(ResponseError)),
@@ -160,7 +178,33 @@ const INTERNAL: Refusal = Refusal {
     description: "The server failed (the cause is in its log, under the answer's op_id).",
 };
 
-const ALL: [Refusal; 11] = [
+const WRONG_PASSWORD: Refusal = Refusal {
+    name: "WrongPassword",
+    status: 403,
+    description: "The current password is wrong (`WRONG_PASSWORD`), or the account is not a \
+                  root Administrator (`ACCESS_DENIED`).",
+};
+const PASSWORD_REFUSED: Refusal = Refusal {
+    name: "PasswordRefused",
+    status: 400,
+    description: "A body that is not the operation's JSON (`INVALID_REQUEST`), or a new \
+                  password the policy refuses (its rule's `error_code`, docs/errors.md).",
+};
+const NOT_VSPHERE_REPLICATION: Refusal = Refusal {
+    name: "NotVsphereReplication",
+    status: 400,
+    description: "Always, whatever the body, once the session is checked: Strongroom is not \
+                  vSphere Replication (`NOT_VSPHERE_REPLICATION`).",
+};
+const UPDATES_BY_PACKAGE_MANAGER: Refusal = Refusal {
+    name: "UpdatesByPackageManager",
+    status: 400,
+    description: "Always, once the session (and any body: `INVALID_REQUEST`) is checked: \
+                  Strongroom is updated by the host's package manager \
+                  (`UPDATES_BY_PACKAGE_MANAGER`).",
+};
+
+const ALL: [Refusal; 15] = [
     INVALID_REQUEST,
     TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -172,6 +216,10 @@ const ALL: [Refusal; 11] = [
     INVALID_LIST_QUERY,
     NOT_FOUND,
     INTERNAL,
+    WRONG_PASSWORD,
+    PASSWORD_REFUSED,
+    NOT_VSPHERE_REPLICATION,
+    UPDATES_BY_PACKAGE_MANAGER,
 ];
 
 impl Refusal {
@@ -237,6 +285,24 @@ refusals!(
 refusals!(
     /// An operation on an item named in the path.
     Item: NOT_FOUND
+);
+refusals!(
+    /// Changing the password: the session's refusals, a wrong current password (rate limited
+    /// as a failed login), and the body's and the policy's refusals.
+    PasswordChange: UNAUTHENTICATED, WRONG_PASSWORD, RATE_LIMITED, UNAVAILABLE, INTERNAL,
+        PASSWORD_REFUSED, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
+);
+refusals!(
+    /// The size and media type of a JSON body, where its 400 is described with the operation's.
+    JsonBodyLimits: TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
+);
+refusals!(
+    /// The configuration-manager operations' one answer.
+    NotVsphereReplication: NOT_VSPHERE_REPLICATION
+);
+refusals!(
+    /// The update-manager operations' one answer.
+    UpdatesByPackageManager: UPDATES_BY_PACKAGE_MANAGER
 );
 refusals!(
     /// The service's refusal alone, for the document, which is not gated by state.
