@@ -18,7 +18,8 @@ use super::error::ResponseError;
 use super::extract::SESSION_HEADER;
 use super::list_query::MetadataList;
 use super::{
-    configuration_manager, info, power, services, session, settings, tasks, time, updates,
+    configuration_manager, info, network, power, services, session, settings, syslog, tasks, time,
+    updates,
 };
 use crate::face::json::JSON;
 use crate::face::openapi::{self, Refusal, refusals};
@@ -63,6 +64,15 @@ use crate::face::openapi::{self, Refusal, refusals};
         configuration_manager::get_reconfigure_required,
         configuration_manager::get_replication_server_settings,
         configuration_manager::update_replication_server_settings,
+        network::get_all_network_settings,
+        network::get_network_dns_settings,
+        network::update_network_dns_settings,
+        network::get_all_network_interfaces_settings,
+        network::get_network_interface_settings,
+        network::update_network_interface_settings,
+        syslog::get_syslog_servers,
+        syslog::update_syslog_servers,
+        syslog::send_syslog_test_message,
         document_get,
     ),
     components(schemas(ResponseError)),
