@@ -18,8 +18,8 @@ use super::error::ResponseError;
 use super::extract::SESSION_HEADER;
 use super::list_query::MetadataList;
 use super::{
-    configuration_manager, info, network, power, services, session, settings, syslog, tasks, time,
-    updates,
+    configuration_manager, info, network, power, services, session, settings, support_bundles,
+    syslog, tasks, time, updates,
 };
 use crate::face::json::JSON;
 use crate::face::openapi::{self, Refusal, refusals};
@@ -46,6 +46,9 @@ use crate::face::openapi::{self, Refusal, refusals};
         time::update_time_settings,
         services::get_all_services,
         services::get_service,
+        services::start_service,
+        services::stop_service,
+        services::restart_service,
         tasks::get_all_tasks_info,
         tasks::get_task_info,
         settings::update_appliance_password,
@@ -73,6 +76,10 @@ use crate::face::openapi::{self, Refusal, refusals};
         syslog::get_syslog_servers,
         syslog::update_syslog_servers,
         syslog::send_syslog_test_message,
+        support_bundles::generate_support_bundle,
+        support_bundles::get_support_bundle_infos,
+        support_bundles::download_support_bundle_info,
+        support_bundles::delete_support_bundle,
         document_get,
     ),
     components(schemas(ResponseError)),
@@ -109,6 +116,12 @@ pub struct ListParams {
     /// Items skipped before the page.
     offset: Option<u64>,
 }
+
+/// A tar archive, as a response body.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct TarArchive(Vec<u8>);
 
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| openapi::finish(ApplianceDoc::openapi()));
 
@@ -213,8 +226,14 @@ const UPDATES_BY_PACKAGE_MANAGER: Refusal = Refusal {
                   Strongroom is updated by the host's package manager \
                   (`UPDATES_BY_PACKAGE_MANAGER`).",
 };
+const NOT_STOPPABLE: Refusal = Refusal {
+    name: "NotStoppable",
+    status: 400,
+    description: "The service cannot be stopped (`SERVICE_NOT_STOPPABLE`): the NetHSM face is \
+                  how the appliance is unlocked and recovered.",
+};
 
-const ALL: [Refusal; 15] = [
+const ALL: [Refusal; 16] = [
     INVALID_REQUEST,
     TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -230,6 +249,7 @@ const ALL: [Refusal; 15] = [
     PASSWORD_REFUSED,
     NOT_VSPHERE_REPLICATION,
     UPDATES_BY_PACKAGE_MANAGER,
+    NOT_STOPPABLE,
 ];
 
 impl Refusal {
@@ -313,6 +333,10 @@ refusals!(
 refusals!(
     /// The update-manager operations' one answer.
     UpdatesByPackageManager: UPDATES_BY_PACKAGE_MANAGER
+);
+refusals!(
+    /// Stopping a service that cannot be stopped.
+    NotStoppable: NOT_STOPPABLE
 );
 refusals!(
     /// The service's refusal alone, for the document, which is not gated by state.
