@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::common::openapi_run::conform;
 use crate::common::python::test_python;
+use crate::common::specs::{APPLIANCE_SPEC, vendor_spec};
 use crate::common::*;
 use crate::openapi::{METHODS, document_routes, validate};
 
@@ -139,4 +140,88 @@ async fn the_appliance_face_conforms_to_its_document() {
         runs.push((auth.iter().cloned().chain([include]).collect(), 1));
     }
     conform(&server, "the appliance face", &url, &text, runs).await;
+}
+
+/// Found by schemathesis: a body of whitespace alone was taken for no body where the body is
+/// optional (`POST /appliance/certificates/actions/generate-csr` made a CSR). Whitespace is
+/// not JSON: it is refused like any body that does not parse, and nothing is made; no body at
+/// all still means the defaults.
+#[tokio::test]
+async fn whitespace_is_not_an_optional_json_body() {
+    let server = Server::start();
+    server.provision().await;
+    let sid = server.admin_session().await;
+    for body in ["\n", " \r\n\t "] {
+        for path in [
+            "/appliance/certificates/actions/generate-csr",
+            "/appliance/certificates/server",
+        ] {
+            let r = server
+                .dr(&sid, Method::POST, path)
+                .header("content-type", "application/json")
+                .body(body)
+                .answer()
+                .await;
+            appliance_error(
+                r,
+                400,
+                "INVALID_REQUEST",
+                Says::StartsWith("Invalid request body: ".into()),
+            )
+            .await;
+        }
+    }
+    let r = server
+        .dr(
+            &sid,
+            Method::POST,
+            "/appliance/certificates/actions/generate-csr",
+        )
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200, "no body: a CSR for the host name");
+    let csr: Value = r.json().await.unwrap();
+    assert!(
+        csr["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE REQUEST-----")
+    );
+}
+
+/// The appliance document names every operation of the vendor's specification (the face
+/// serves them all), under the vendor's operationId, and nothing else but itself. Needs the
+/// vendor's specification (`common::specs`): skipped loudly where it is absent.
+#[tokio::test]
+async fn the_appliance_document_names_every_vendor_operation() {
+    let Some(spec) = vendor_spec(
+        APPLIANCE_SPEC,
+        "the_appliance_document_names_every_vendor_operation",
+    ) else {
+        return;
+    };
+    let vendor: Value = serde_json::from_str(&std::fs::read_to_string(spec).unwrap()).unwrap();
+    let server = Server::start();
+    let (_, doc) = fetch_document(&server, APPLIANCE).await;
+    let operation_ids = |doc: &Value| -> BTreeSet<(String, String, String)> {
+        let mut all = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in METHODS.iter().filter(|m| item.get(**m).is_some()) {
+                let id = item[*method]["operationId"].as_str().unwrap().to_owned();
+                all.insert((method.to_uppercase(), path.clone(), id));
+            }
+        }
+        all
+    };
+    let mut expected = operation_ids(&vendor);
+    expected.insert((
+        "GET".into(),
+        "/openapi.json".into(),
+        "getOpenApiDocument".into(),
+    ));
+    assert_eq!(
+        operation_ids(&doc),
+        expected,
+        "operations of our document (left) and of the vendor's with ours (right)"
+    );
 }

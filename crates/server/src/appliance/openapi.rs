@@ -3,8 +3,8 @@
 //! from the handlers' `#[utoipa::path]` attributes and the wire types' schemas, so it says what
 //! the server answers, where the vendor's spec says what the vendor's appliance answers.
 //! Public, served in every state like our own API's (`admin_api/openapi.rs`, whose plumbing,
-//! `face::openapi`, it shares). It names the operations whose answers it describes exactly;
-//! the others are served but not in it yet (docs/admin-api.md says which).
+//! `face::openapi`, it shares). It names every operation the face serves, under the vendor's
+//! operationIds (docs/admin-api.md).
 
 use std::sync::LazyLock;
 
@@ -18,8 +18,8 @@ use super::error::ResponseError;
 use super::extract::SESSION_HEADER;
 use super::list_query::MetadataList;
 use super::{
-    configuration_manager, info, network, power, services, session, settings, support_bundles,
-    syslog, tasks, time, updates,
+    certificates, configuration_manager, info, network, power, probe, services, session, settings,
+    support_bundles, syslog, tasks, time, updates,
 };
 use crate::face::json::JSON;
 use crate::face::openapi::{self, Refusal, refusals};
@@ -80,6 +80,13 @@ use crate::face::openapi::{self, Refusal, refusals};
         support_bundles::get_support_bundle_infos,
         support_bundles::download_support_bundle_info,
         support_bundles::delete_support_bundle,
+        certificates::get_appliance_certificate,
+        certificates::update_appliance_certificate,
+        certificates::generate_csr,
+        certificates::get_appliance_ca_certificates,
+        certificates::add_ca_certificates,
+        certificates::delete_ca_certificates,
+        probe::probe_ssl,
         document_get,
     ),
     components(schemas(ResponseError)),
@@ -232,8 +239,22 @@ const NOT_STOPPABLE: Refusal = Refusal {
     description: "The service cannot be stopped (`SERVICE_NOT_STOPPABLE`): the NetHSM face is \
                   how the appliance is unlocked and recovered.",
 };
+const CA_LIST_QUERY: Refusal = Refusal {
+    name: "InvalidCaListQuery",
+    status: 400,
+    description: "A `limit` or `offset` that is not a whole number, an `order_by` that is \
+                  none of the four, or `filter` and `filter_property` not given together \
+                  (`INVALID_REQUEST`).",
+};
+const PROBE_REFUSED: Refusal = Refusal {
+    name: "ProbeRefused",
+    status: 400,
+    description: "A body that is not the operation's JSON or a `uri` that names no endpoint \
+                  (`INVALID_REQUEST`), or a probe that failed: no connection, or no TLS \
+                  handshake within 8 seconds (`PROBE_FAILED`).",
+};
 
-const ALL: [Refusal; 16] = [
+const ALL: [Refusal; 18] = [
     INVALID_REQUEST,
     TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -250,6 +271,8 @@ const ALL: [Refusal; 16] = [
     NOT_VSPHERE_REPLICATION,
     UPDATES_BY_PACKAGE_MANAGER,
     NOT_STOPPABLE,
+    CA_LIST_QUERY,
+    PROBE_REFUSED,
 ];
 
 impl Refusal {
@@ -337,6 +360,14 @@ refusals!(
 refusals!(
     /// Stopping a service that cannot be stopped.
     NotStoppable: NOT_STOPPABLE
+);
+refusals!(
+    /// The CA certificates' list query, read by its own rules.
+    CaListQuery: CA_LIST_QUERY
+);
+refusals!(
+    /// Probing a TLS endpoint: the body's refusals and the probe's failure.
+    ProbeRefused: PROBE_REFUSED
 );
 refusals!(
     /// The service's refusal alone, for the document, which is not gated by state.
