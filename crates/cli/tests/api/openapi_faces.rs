@@ -119,7 +119,7 @@ async fn the_appliance_face_conforms_to_its_document() {
     // Logging in takes the root Administrator's Basic credentials (only ever the right ones:
     // a wrong one is rate limited, 429, and every later case would see that); the rest the
     // session.
-    let auth = vec![
+    let auth = [
         format!("--auth=admin:{ADMIN}"),
         format!("--header=x-dr-session: {sid}"),
     ];
