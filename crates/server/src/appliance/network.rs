@@ -355,7 +355,8 @@ pub async fn get_all_network_interfaces_settings(
     path = "/appliance/settings/network/interfaces/{interface_name}",
     operation_id = "getNetworkInterfaceSettings",
     tag = "network",
-    params(("interface_name" = String, Path, description = "The interface's name on the host.")),
+    params(("interface_name" = String, Path, description = "The interface's name on the host.",
+        example = "lo")),
     responses(
         (status = 200, description = "The interface; `_meta.errors` notes the settings \
             requested but not applied.", body = DrEntity<NetworkInterfaceInfo>),
@@ -441,7 +442,8 @@ fn ipv6_request(w: Ipv6Info) -> Result<Ipv6Settings, strongroom_core::Error> {
     path = "/appliance/settings/network/interfaces/{interface_name}",
     operation_id = "updateNetworkInterfaceSettings",
     tag = "network",
-    params(("interface_name" = String, Path, description = "The interface's name on the host.")),
+    params(("interface_name" = String, Path, description = "The interface's name on the host.",
+        example = "lo")),
     request_body(content = UpdateNetworkInterfaceInfoSpec, content_type = "application/json"),
     responses(
         (status = 204, description = "Recorded (not applied to the host)."),

@@ -85,7 +85,7 @@ pub async fn get_all_services(
     path = "/services/{service_id}",
     operation_id = "getService",
     tag = "services",
-    params(("service_id" = String, Path, description = "The service's id.")),
+    params(("service_id" = String, Path, description = "The service's id.", example = "syslog")),
     responses(
         (status = 200, description = "The service.", body = ServiceInfo),
         super::openapi::Session, super::openapi::Item,
@@ -150,7 +150,7 @@ async fn act(
     path = "/services/{service_id}/actions/start",
     operation_id = "startService",
     tag = "services",
-    params(("service_id" = String, Path, description = "The service's id.")),
+    params(("service_id" = String, Path, description = "The service's id.", example = "syslog")),
     responses(
         (status = 204, description = "The service runs (and starts with the server)."),
         super::openapi::Session, super::openapi::Item,
@@ -170,7 +170,7 @@ pub async fn start_service(
     path = "/services/{service_id}/actions/stop",
     operation_id = "stopService",
     tag = "services",
-    params(("service_id" = String, Path, description = "The service's id.")),
+    params(("service_id" = String, Path, description = "The service's id.", example = "syslog")),
     responses(
         (status = 204, description = "The service is stopped (and stays so across restarts)."),
         super::openapi::Session, super::openapi::Item, super::openapi::NotStoppable,
@@ -193,7 +193,7 @@ pub async fn stop_service(
     path = "/services/{service_id}/actions/restart",
     operation_id = "restartService",
     tag = "services",
-    params(("service_id" = String, Path, description = "The service's id.")),
+    params(("service_id" = String, Path, description = "The service's id.", example = "syslog")),
     responses(
         (status = 204, description = "The service runs, its restart counted."),
         super::openapi::Session, super::openapi::Item,

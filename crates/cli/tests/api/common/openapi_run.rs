@@ -89,12 +89,29 @@ pub async fn conform(
     text: &str,
     runs: Vec<(Vec<String>, usize)>,
 ) {
+    conform_with(server, what, url, text, "", runs).await
+}
+
+/// [`conform`] with `config` added to every run's `schemathesis.toml` (values for parameters,
+/// say).
+pub async fn conform_with(
+    server: &Server,
+    what: &str,
+    url: &str,
+    text: &str,
+    config: &str,
+    runs: Vec<(Vec<String>, usize)>,
+) {
     let python = test_python("schemathesis.cli");
     let work = tempfile::tempdir().unwrap();
     let spec = work.path().join("openapi.json");
     std::fs::write(&spec, text).unwrap();
     // Schemathesis reads its configuration from the directory it runs in.
-    std::fs::write(work.path().join("schemathesis.toml"), SCHEMATHESIS_TOML).unwrap();
+    std::fs::write(
+        work.path().join("schemathesis.toml"),
+        format!("{SCHEMATHESIS_TOML}{config}"),
+    )
+    .unwrap();
     // Generous: a run takes a few minutes at the default size on a busy 2-core machine.
     let timeout = Duration::from_secs(600 + 20 * u64::from(max_examples()));
     let mut outputs = Vec::new();
