@@ -22,7 +22,7 @@ fn cv(s: &Server, method: Method, path: &str) -> RequestBuilder {
     s.client.request(method, format!("{}{ROOT}/{path}", s.base))
 }
 
-async fn login(s: &Server, user: &str, pass: &str) -> String {
+pub(crate) async fn login(s: &Server, user: &str, pass: &str) -> String {
     let r = cv(s, Method::POST, "Login")
         .json(&json!({"username": user, "password": b64(pass), "mode": 4, "deviceId": "test", "clientType": 30}))
         .send()

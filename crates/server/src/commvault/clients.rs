@@ -1,10 +1,12 @@
 //! `Client`, `Client/{id}`, `Organization/{id}`, `Commcell/properties`.
 
 use axum::extract::{Path, State};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use strongroom_core::clients::BackupClient;
 use strongroom_core::passkeys::{CompanySettings, PasskeyState};
 use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
 
 use super::error::CommvaultError;
 use super::extract::{Accept, CvBody, LoggedIn};
@@ -16,48 +18,122 @@ fn until(state: &PasskeyState) -> Option<String> {
     state.authorized_until.and_then(|t| t.format(&Rfc3339).ok())
 }
 
-/// One entry of `clientProperties`, in both shapes.
-fn client_properties(c: &BackupClient, p: &PasskeyState) -> (Value, Element) {
-    let json = json!({
-        "client": {"clientEntity": {
-            "clientId": c.id, "clientName": c.name, "hostName": c.host_name, "displayName": c.display_name,
-        }},
-        "clientProps": {"passkeySettings": {
-            "enabled": p.enabled,
-            "authorizedForRestoreUntil": until(p),
-        }},
-    });
-    let mut settings = Element::new("passkeySettings").attr("enabled", p.enabled);
-    if let Some(u) = until(p) {
-        settings = settings.attr("authorizedForRestoreUntil", u);
+/// The clients `GET Client` and `GET Client/{clientId}` answer (`App_GetClientPropertiesResponse`
+/// in XML, with a `clientProperties` element for each).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientPropertiesList {
+    client_properties: Vec<ClientProperties>,
+}
+
+/// A client and its passkey state.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientProperties {
+    client: ClientRef,
+    client_props: ClientProps,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientRef {
+    client_entity: ClientEntity,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientEntity {
+    client_id: u64,
+    client_name: String,
+    host_name: String,
+    display_name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientProps {
+    passkey_settings: PasskeySettings,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeySettings {
+    /// A passkey is set on the client.
+    enabled: bool,
+    /// Until when browse and restore are authorized (RFC 3339), if they are; absent in XML
+    /// when null.
+    authorized_for_restore_until: Option<String>,
+}
+
+impl ClientProperties {
+    fn new(c: &BackupClient, p: &PasskeyState) -> Self {
+        Self {
+            client: ClientRef {
+                client_entity: ClientEntity {
+                    client_id: c.id,
+                    client_name: c.name.clone(),
+                    host_name: c.host_name.clone(),
+                    display_name: c.display_name.clone(),
+                },
+            },
+            client_props: ClientProps {
+                passkey_settings: PasskeySettings {
+                    enabled: p.enabled,
+                    authorized_for_restore_until: until(p),
+                },
+            },
+        }
     }
-    let xml = Element::new("clientProperties")
-        .child(
-            Element::new("client").child(
-                Element::new("clientEntity")
-                    .attr("clientId", c.id)
-                    .attr("clientName", &c.name)
-                    .attr("hostName", &c.host_name)
-                    .attr("displayName", &c.display_name),
-            ),
-        )
-        .child(Element::new("clientProps").child(settings));
-    (json, xml)
+
+    /// The XML form: a `clientProperties` element.
+    fn xml(&self) -> Element {
+        let e = &self.client.client_entity;
+        let p = &self.client_props.passkey_settings;
+        let mut settings = Element::new("passkeySettings").attr("enabled", p.enabled);
+        if let Some(u) = &p.authorized_for_restore_until {
+            settings = settings.attr("authorizedForRestoreUntil", u);
+        }
+        Element::new("clientProperties")
+            .child(
+                Element::new("client").child(
+                    Element::new("clientEntity")
+                        .attr("clientId", e.client_id)
+                        .attr("clientName", &e.client_name)
+                        .attr("hostName", &e.host_name)
+                        .attr("displayName", &e.display_name),
+                ),
+            )
+            .child(Element::new("clientProps").child(settings))
+    }
 }
 
 fn clients_reply(f: Format, clients: Vec<(BackupClient, PasskeyState)>) -> Reply {
-    let mut list = Vec::new();
-    let mut xml = Element::new("App_GetClientPropertiesResponse");
-    for (c, p) in &clients {
-        let (j, x) = client_properties(c, p);
-        list.push(j);
-        xml = xml.child(x);
-    }
-    Reply::ok(f, json!({"clientProperties": list}), xml)
+    let list = ClientPropertiesList {
+        client_properties: clients
+            .iter()
+            .map(|(c, p)| ClientProperties::new(c, p))
+            .collect(),
+    };
+    let xml = (list.client_properties.iter())
+        .fold(Element::new("App_GetClientPropertiesResponse"), |xml, c| {
+            xml.child(c.xml())
+        });
+    Reply::ok_typed(f, &list, xml)
 }
 
 /// `GET Client`: the clients the caller may see (all for root Administrators, the owned ones
 /// otherwise), with their passkey state.
+#[utoipa::path(
+    get,
+    path = "/Client",
+    operation_id = "getClients",
+    tag = "clients",
+    responses(
+        (status = 200, description = "The clients the user may see (all for root \
+            Administrators, the ones they own otherwise).", body = ClientPropertiesList),
+        super::openapi::Session,
+    )
+)]
 pub async fn client_get(
     State(s): State<AppState>,
     Accept(f): Accept,
@@ -72,6 +148,20 @@ pub async fn client_get(
 }
 
 /// `GET Client/{id}`.
+#[utoipa::path(
+    get,
+    path = "/Client/{clientId}",
+    operation_id = "getClient",
+    tag = "clients",
+    params(("clientId" = u64, Path, description = "The client's id.")),
+    responses(
+        (status = 200, description = "The client, alone in the list.",
+            body = ClientPropertiesList),
+        super::openapi::Session,
+        super::openapi::Privileged,
+        super::openapi::Item,
+    )
+)]
 pub async fn client_id_get(
     State(s): State<AppState>,
     Path(client_id): Path<String>,
