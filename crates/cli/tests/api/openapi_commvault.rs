@@ -4,6 +4,9 @@
 //! every route of the face and only routes it serves, and schemathesis finds no 5xx and no
 //! answer that contradicts it.
 
+use reqwest::Method;
+use serde_json::{Value, json};
+
 use crate::backup_client::login;
 use crate::common::*;
 use crate::openapi::document_routes;
@@ -15,7 +18,7 @@ const ADMIN_API_MD: &str = include_str!("../../../../docs/admin-api.md");
 const WEBCONSOLE: &str = "/webconsole/api";
 
 /// Every operation the face serves (`commvault::router`), as the document writes it.
-const SERVED: [(&str, &str); 9] = [
+const SERVED: [(&str, &str); 15] = [
     ("GET", "/"),
     ("GET", "/openapi.json"),
     ("POST", "/Login"),
@@ -25,6 +28,12 @@ const SERVED: [(&str, &str); 9] = [
     ("POST", "/WhoAmI"),
     ("GET", "/Client"),
     ("GET", "/Client/{clientId}"),
+    ("GET", "/Organization/{companyId}"),
+    ("GET", "/Commcell/properties"),
+    ("PUT", "/Commcell/properties"),
+    ("POST", "/Client/{clientId}/Passkey"),
+    ("POST", "/Company/{companyId}/Passkey"),
+    ("POST", "/Company/{companyId}/AuthRestore"),
 ];
 
 #[tokio::test]
@@ -51,6 +60,16 @@ async fn the_commvault_document_is_valid_and_served() {
     );
 }
 
+/// The passkey operations: Commvault's clients read every passkey failure, a request that
+/// is not a passkey request included, from a 200 `App_SetPasskeyResponse` (seed 003), so
+/// these operations answer invalid data 200 by design and run without
+/// `negative_data_rejection`.
+const PASSKEY_OPERATIONS: [&str; 3] = [
+    "setClientPasskey",
+    "setCompanyPasskey",
+    "authorizeCompanyRestore",
+];
+
 /// `Login`'s credentials are the request body's (only valid ones when the case is valid);
 /// every other operation takes the `Authtoken` header. `RenewLoginToken` ends the token it
 /// renews and `Logout` the one it is sent, so each runs alone, last, with a token of its own.
@@ -61,25 +80,73 @@ async fn the_commvault_face_conforms_to_its_document() {
     let (text, doc) = fetch_document(&server, BACKUP_CLIENT).await;
     let operations = document_routes(&doc).len();
     let url = format!("{}{BACKUP_CLIENT}", server.base);
+    let alone = ["renewLoginToken", "logout"];
     let mut runs = Vec::new();
     let token = login(&server, "admin", ADMIN).await;
-    runs.push((
-        vec![
-            format!("--header=Authtoken: {token}"),
-            "--exclude-operation-id=renewLoginToken".into(),
-            "--exclude-operation-id=logout".into(),
-        ],
-        operations - 2,
-    ));
-    for alone in ["renewLoginToken", "logout"] {
+    let mut everything_else = vec![format!("--header=Authtoken: {token}")];
+    for id in alone.iter().chain(&PASSKEY_OPERATIONS) {
+        everything_else.push(format!("--exclude-operation-id={id}"));
+    }
+    runs.push((everything_else, operations - 5));
+    let mut passkeys = vec![
+        format!("--header=Authtoken: {token}"),
+        "--exclude-checks=negative_data_rejection".into(),
+    ];
+    for id in PASSKEY_OPERATIONS {
+        passkeys.push(format!("--include-operation-id={id}"));
+    }
+    runs.push((passkeys, PASSKEY_OPERATIONS.len()));
+    for id in alone {
         let token = login(&server, "admin", ADMIN).await;
         runs.push((
             vec![
                 format!("--header=Authtoken: {token}"),
-                format!("--include-operation-id={alone}"),
+                format!("--include-operation-id={id}"),
             ],
             1,
         ));
     }
     conform(&server, "backup-client", &url, &text, runs).await;
+}
+
+/// The JSON form of `PUT Commcell/properties` is the document's: the setting is a boolean, and
+/// a string is refused rather than read as false; the XML form keeps its attribute strings.
+#[tokio::test]
+async fn commcell_properties_take_the_documented_json() {
+    let server = Server::start();
+    server.provision().await;
+    let token = login(&server, "admin", ADMIN).await;
+    let put = || {
+        server
+            .backup_client(Method::PUT, "Commcell/properties")
+            .header("Authtoken", &token)
+    };
+    let allowed = || async {
+        let r = server
+            .backup_client(Method::GET, "Commcell/properties")
+            .header("Authtoken", &token)
+            .answer()
+            .await;
+        let v: Value = r.json().await.unwrap();
+        v["commCellInfo"]["generalInfo"]["allowUsersToEnablePasskey"].clone()
+    };
+    let r = put()
+        .header("content-type", "application/xml")
+        .body(r#"<App_SetCommCellPropertiesRequest><commCellInfo><generalInfo allowUsersToEnablePasskey="1"/></commCellInfo></App_SetCommCellPropertiesRequest>"#)
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(allowed().await, true);
+    for wrong in [json!("false"), json!(0), Value::Null] {
+        let body = json!({"commCellInfo": {"generalInfo": {"allowUsersToEnablePasskey": wrong}}});
+        let r = put().json(&body).answer().await;
+        assert_eq!(r.status(), 400, "{body}");
+        assert_eq!(allowed().await, true, "{body} changed nothing");
+    }
+    let body = json!({"commCellInfo": {"generalInfo": {"allowUsersToEnablePasskey": false}}});
+    let r = put().json(&body).answer().await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v, json!({"response": [{"errorCode": 0}]}));
+    assert_eq!(allowed().await, false);
 }

@@ -1,14 +1,13 @@
 //! `Client`, `Client/{id}`, `Organization/{id}`, `Commcell/properties`.
 
 use axum::extract::{Path, State};
-use serde::Serialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use strongroom_core::clients::BackupClient;
 use strongroom_core::passkeys::{CompanySettings, PasskeyState};
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
-use super::error::CommvaultError;
+use super::error::{CommvaultError, GenericResponse};
 use super::extract::{Accept, CvBody, LoggedIn};
 use super::wire::{Body, Format, Reply};
 use crate::app::AppState;
@@ -185,8 +184,95 @@ pub async fn client_id_get(
     Ok(clients_reply(f, vec![one]))
 }
 
+/// `GET Organization/{id}`'s answer (`App_GetOrganizationResponse` in XML).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationResponse {
+    organization_info: OrganizationInfo,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationInfo {
+    organization: Organization,
+    organization_properties: OrganizationProperties,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    short_name: ShortName,
+    /// `CommCell` (absent in XML).
+    connect_name: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShortName {
+    id: u64,
+    /// `CommCell`.
+    domain_name: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationProperties {
+    advanced_privacy_settings: AdvancedPrivacySettings,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdvancedPrivacySettings {
+    /// 2 while a passkey is set, 1 otherwise.
+    auth_type: u8,
+    passkey_enabled: bool,
+    /// Until when browse and restore are authorized (RFC 3339), if they are; absent in XML
+    /// when null.
+    authorized_for_restore_until: Option<String>,
+}
+
+impl OrganizationResponse {
+    fn xml(&self) -> Element {
+        let info = &self.organization_info;
+        let short = &info.organization.short_name;
+        let p = &info.organization_properties.advanced_privacy_settings;
+        let mut privacy = Element::new("advancedPrivacySettings")
+            .attr("authType", p.auth_type)
+            .attr("passkeyEnabled", p.passkey_enabled);
+        if let Some(u) = &p.authorized_for_restore_until {
+            privacy = privacy.attr("authorizedForRestoreUntil", u);
+        }
+        Element::new("App_GetOrganizationResponse").child(
+            Element::new("organizationInfo")
+                .child(
+                    Element::new("organization").child(
+                        Element::new("shortName")
+                            .attr("id", short.id)
+                            .attr("domainName", short.domain_name),
+                    ),
+                )
+                .child(Element::new("organizationProperties").child(privacy)),
+        )
+    }
+}
+
 /// `GET Organization/{id}`: `advancedPrivacySettings.authType` is 2 while a passkey is set,
 /// 1 otherwise. Only company 0 (the whole installation) exists. Root Administrators.
+#[utoipa::path(
+    get,
+    path = "/Organization/{companyId}",
+    operation_id = "getOrganization",
+    tag = "passkeys",
+    params(("companyId" = u64, Path, description = "The company's id: 0, the whole \
+        installation, is the only one.")),
+    responses(
+        (status = 200, description = "The company's passkey state.",
+            body = OrganizationResponse),
+        super::openapi::Session,
+        super::openapi::Privileged,
+        super::openapi::Item,
+    )
+)]
 pub async fn organization_get(
     State(s): State<AppState>,
     Path(company_id): Path<String>,
@@ -204,51 +290,106 @@ pub async fn organization_get(
         .run(move |core| core.operational(&who)?.passkeys().company_state(id))
         .await
         .map_err(|e| CommvaultError::from_core(e, f))?;
-    let auth_type = if state.enabled { 2 } else { 1 };
-    let mut privacy = Element::new("advancedPrivacySettings")
-        .attr("authType", auth_type)
-        .attr("passkeyEnabled", state.enabled);
-    if let Some(u) = until(&state) {
-        privacy = privacy.attr("authorizedForRestoreUntil", u);
+    let answer = OrganizationResponse {
+        organization_info: OrganizationInfo {
+            organization: Organization {
+                short_name: ShortName {
+                    id,
+                    domain_name: "CommCell",
+                },
+                connect_name: "CommCell",
+            },
+            organization_properties: OrganizationProperties {
+                advanced_privacy_settings: AdvancedPrivacySettings {
+                    auth_type: if state.enabled { 2 } else { 1 },
+                    passkey_enabled: state.enabled,
+                    authorized_for_restore_until: until(&state),
+                },
+            },
+        },
+    };
+    Ok(Reply::ok_typed(f, &answer, answer.xml()))
+}
+
+/// The installation's settings: `GET Commcell/properties`'s answer and `PUT`'s request
+/// (`App_GetCommCellPropertiesResponse` in XML; the request's root element is not looked at).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommCellProperties {
+    comm_cell_info: CommCellInfo,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommCellInfo {
+    general_info: GeneralInfo,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneralInfo {
+    /// Whether client owners may create passkeys (in XML `true` or `1` mean yes, any other
+    /// value no).
+    allow_users_to_enable_passkey: bool,
+}
+
+impl CommCellProperties {
+    fn new(settings: &CompanySettings) -> Self {
+        Self {
+            comm_cell_info: CommCellInfo {
+                general_info: GeneralInfo {
+                    allow_users_to_enable_passkey: settings.allow_users_to_enable_passkey,
+                },
+            },
+        }
     }
-    Ok(Reply::ok(
-        f,
-        json!({"organizationInfo": {
-            "organization": {"shortName": {"id": id, "domainName": "CommCell"}, "connectName": "CommCell"},
-            "organizationProperties": {"advancedPrivacySettings": {
-                "authType": auth_type,
-                "passkeyEnabled": state.enabled,
-                "authorizedForRestoreUntil": until(&state),
-            }},
-        }}),
-        Element::new("App_GetOrganizationResponse").child(
-            Element::new("organizationInfo")
-                .child(
-                    Element::new("organization").child(
-                        Element::new("shortName")
-                            .attr("id", id)
-                            .attr("domainName", "CommCell"),
-                    ),
-                )
-                .child(Element::new("organizationProperties").child(privacy)),
-        ),
-    ))
+
+    /// The settings of a `PUT` body, JSON or XML.
+    fn of_body(body: &Body) -> Option<CompanySettings> {
+        let allow = match body {
+            Body::Json(v) => {
+                let p: CommCellProperties = serde::Deserialize::deserialize(v).ok()?;
+                p.comm_cell_info.general_info.allow_users_to_enable_passkey
+            }
+            Body::Xml(el) => el
+                .find("commCellInfo")
+                .and_then(|c| c.find("generalInfo"))
+                .and_then(|g| g.get("allowUsersToEnablePasskey"))
+                .map(|a| a == "true" || a == "1")?,
+        };
+        Some(CompanySettings {
+            allow_users_to_enable_passkey: allow,
+        })
+    }
 }
 
 fn properties_reply(f: Format, settings: &CompanySettings) -> Reply {
-    Reply::ok(
-        f,
-        json!({"commCellInfo": {"generalInfo": {"allowUsersToEnablePasskey": settings.allow_users_to_enable_passkey}}}),
-        Element::new("App_GetCommCellPropertiesResponse").child(
-            Element::new("commCellInfo").child(Element::new("generalInfo").attr(
+    let json = CommCellProperties::new(settings);
+    let xml = Element::new("App_GetCommCellPropertiesResponse").child(
+        Element::new("commCellInfo").child(
+            Element::new("generalInfo").attr(
                 "allowUsersToEnablePasskey",
-                settings.allow_users_to_enable_passkey,
-            )),
+                json.comm_cell_info
+                    .general_info
+                    .allow_users_to_enable_passkey,
+            ),
         ),
-    )
+    );
+    Reply::ok_typed(f, &json, xml)
 }
 
 /// `GET Commcell/properties` (root Administrators).
+#[utoipa::path(
+    get,
+    path = "/Commcell/properties",
+    operation_id = "getCommCellProperties",
+    tag = "passkeys",
+    responses(
+        (status = 200, description = "The installation's settings.", body = CommCellProperties),
+        super::openapi::Session,
+        super::openapi::Privileged,
+    )
+)]
 pub async fn commcell_properties_get(
     State(s): State<AppState>,
     Accept(f): Accept,
@@ -262,35 +403,47 @@ pub async fn commcell_properties_get(
     Ok(properties_reply(f, &settings))
 }
 
+/// `PUT Commcell/properties`'s answer (`App_GenericResponse` with a `response` element in XML).
+#[derive(Serialize, ToSchema)]
+pub struct GenericResponseList {
+    response: Vec<ResponseCode>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseCode {
+    /// 0: done.
+    error_code: i64,
+}
+
 /// `PUT Commcell/properties` `{"commCellInfo": {"generalInfo": {"allowUsersToEnablePasskey": bool}}}`
 /// (root Administrators). When false, client owners may not create passkeys.
+#[utoipa::path(
+    put,
+    path = "/Commcell/properties",
+    operation_id = "setCommCellProperties",
+    tag = "passkeys",
+    request_body = CommCellProperties,
+    responses(
+        (status = 200, description = "The settings are stored.", body = GenericResponseList),
+        super::openapi::RequestBody,
+        (status = 409, description = "Another writer changed the settings meanwhile; try \
+            again.", body = GenericResponse),
+        super::openapi::Session,
+        super::openapi::Privileged,
+    )
+)]
 pub async fn commcell_properties_put(
     State(s): State<AppState>,
     Accept(f): Accept,
     session: LoggedIn,
     CvBody(body): CvBody,
 ) -> Result<Reply, CommvaultError> {
-    let allow = match &body {
-        Body::Json(v) => v
-            .pointer("/commCellInfo/generalInfo/allowUsersToEnablePasskey")
-            .and_then(|a| {
-                a.as_bool()
-                    .or_else(|| a.as_str().map(|s| s == "true" || s == "1"))
-            }),
-        Body::Xml(el) => el
-            .find("commCellInfo")
-            .and_then(|c| c.find("generalInfo"))
-            .and_then(|g| g.get("allowUsersToEnablePasskey"))
-            .map(|a| a == "true" || a == "1"),
-    }
-    .ok_or_else(|| {
+    let settings = CommCellProperties::of_body(&body).ok_or_else(|| {
         CommvaultError::bad_request("Expected commCellInfo.generalInfo.allowUsersToEnablePasskey.")
             .in_format(f)
     })?;
     let who = session.principal;
-    let settings = CompanySettings {
-        allow_users_to_enable_passkey: allow,
-    };
     s.run(move |core| {
         core.operational(&who)?
             .passkeys()
@@ -298,9 +451,10 @@ pub async fn commcell_properties_put(
     })
     .await
     .map_err(|e| CommvaultError::from_core(e, f))?;
-    Ok(Reply::ok(
-        f,
-        json!({"response": [{"errorCode": 0}]}),
-        Element::new("App_GenericResponse").child(Element::new("response").attr("errorCode", 0)),
-    ))
+    let xml =
+        Element::new("App_GenericResponse").child(Element::new("response").attr("errorCode", 0));
+    let json = GenericResponseList {
+        response: vec![ResponseCode { error_code: 0 }],
+    };
+    Ok(Reply::ok_typed(f, &json, xml))
 }

@@ -15,7 +15,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::error::GenericResponse;
-use super::{clients, login};
+use super::{clients, login, passkey};
 use crate::face::Face;
 use crate::face::json::JSON;
 use crate::face::openapi::{self, Refusal, refusals};
@@ -50,6 +50,12 @@ use crate::face::openapi::{self, Refusal, refusals};
         login::who_am_i_get,
         clients::client_get,
         clients::client_id_get,
+        clients::organization_get,
+        clients::commcell_properties_get,
+        clients::commcell_properties_put,
+        passkey::client_passkey_post,
+        passkey::company_passkey_post,
+        passkey::company_auth_restore_post,
         document_get,
     ),
     components(schemas(GenericResponse)),
@@ -95,14 +101,12 @@ pub async fn document_get(OriginalUri(uri): OriginalUri) -> Response {
     openapi::serve(document)
 }
 
-#[allow(dead_code)]
 const INVALID_REQUEST: Refusal = Refusal {
     name: "InvalidRequest",
     status: 400,
     description: "A body that is neither JSON nor XML that parses, XML with a DTD, or a \
                   request the operation cannot read (docs/errors.md).",
 };
-#[allow(dead_code)]
 const TOO_LARGE: Refusal = Refusal {
     name: "TooLarge",
     status: 413,
@@ -140,7 +144,9 @@ const INTERNAL: Refusal = Refusal {
     description: "The server failed (the cause is in its log, under the x-request-id).",
 };
 
-const ALL: [Refusal; 6] = [
+const ALL: [Refusal; 8] = [
+    INVALID_REQUEST,
+    TOO_LARGE,
     UNAUTHENTICATED,
     FORBIDDEN,
     NOT_FOUND,
@@ -188,6 +194,10 @@ refusals!(
 refusals!(
     /// An operation only some users may run.
     Privileged: FORBIDDEN
+);
+refusals!(
+    /// An operation with a JSON or XML body.
+    RequestBody: INVALID_REQUEST, TOO_LARGE
 );
 refusals!(
     /// An operation on an item named in the path.
