@@ -34,7 +34,7 @@ pub(crate) async fn login(s: &Server, user: &str, pass: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-async fn new_client(s: &Server, name: &str, owners: &[&str]) -> u64 {
+pub(crate) async fn new_client(s: &Server, name: &str, owners: &[&str]) -> u64 {
     let r = s
         .own(Method::POST, "/clients")
         .basic_auth("admin", Some(ADMIN))

@@ -7,7 +7,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::backup_client::login;
+use crate::backup_client::{login, new_client};
 use crate::common::*;
 use crate::openapi::document_routes;
 use crate::openapi_faces::{check_document, check_routes, conform, fetch_document};
@@ -49,6 +49,35 @@ async fn the_commvault_document_is_valid_and_served() {
     served.sort();
     assert_eq!(documented, served, "the document names every operation");
 
+    // The passkey examples are requests the face obeys (in this order: the company's passkey
+    // is the one its authorization example gives).
+    let client = new_client(&server, "example", &[]).await;
+    for (path, id) in [
+        ("/Client/{clientId}/Passkey", ("{clientId}", client)),
+        ("/Company/{companyId}/Passkey", ("{companyId}", 0)),
+        ("/Company/{companyId}/AuthRestore", ("{companyId}", 0)),
+    ] {
+        let operation = &doc["paths"][path]["post"];
+        assert_eq!(
+            operation["parameters"][0]["example"], id.1,
+            "{path}'s example id"
+        );
+        let example = &operation["requestBody"]["content"]["application/json"]["example"];
+        let r = server
+            .backup_client(Method::POST, &path.replace(id.0, &id.1.to_string())[1..])
+            .header("Authtoken", &token)
+            .json(example)
+            .answer()
+            .await;
+        assert_eq!(r.status(), 200, "{path}");
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(
+            answer["error"],
+            json!({"errorCode": 0}),
+            "{path}: {example}"
+        );
+    }
+
     // The other root serves the same document but for its server.
     let (_, mut other) = fetch_document(&server, WEBCONSOLE).await;
     assert_eq!(other["servers"][0]["url"], WEBCONSOLE);
@@ -80,6 +109,9 @@ async fn the_commvault_face_conforms_to_its_document() {
     let (text, doc) = fetch_document(&server, BACKUP_CLIENT).await;
     let operations = document_routes(&doc).len();
     let url = format!("{}{BACKUP_CLIENT}", server.base);
+    // The client the document's examples name, so that its example passkey requests reach
+    // one (the examples phase sends them).
+    new_client(&server, "example", &[]).await;
     let alone = ["renewLoginToken", "logout"];
     let mut runs = Vec::new();
     let token = login(&server, "admin", ADMIN).await;

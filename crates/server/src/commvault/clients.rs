@@ -152,7 +152,7 @@ pub async fn client_get(
     path = "/Client/{clientId}",
     operation_id = "getClient",
     tag = "clients",
-    params(("clientId" = u64, Path, description = "The client's id.")),
+    params(("clientId" = u64, Path, description = "The client's id.", example = 1)),
     responses(
         (status = 200, description = "The client, alone in the list.",
             body = ClientPropertiesList),
@@ -264,7 +264,7 @@ impl OrganizationResponse {
     operation_id = "getOrganization",
     tag = "passkeys",
     params(("companyId" = u64, Path, description = "The company's id: 0, the whole \
-        installation, is the only one.")),
+        installation, is the only one.", example = 0)),
     responses(
         (status = 200, description = "The company's passkey state.",
             body = OrganizationResponse),

@@ -406,8 +406,12 @@ fn id(raw: &str, unknown: PasskeyError) -> Result<u64, PasskeyError> {
     path = "/Client/{clientId}/Passkey",
     operation_id = "setClientPasskey",
     tag = "passkeys",
-    params(("clientId" = u64, Path, description = "The client's id.")),
-    request_body = PasskeyRequestBody,
+    params(("clientId" = u64, Path, description = "The client's id.", example = 1)),
+    request_body(content = PasskeyRequestBody, example = json!({
+        "newPasskey": "ZXhhbXBsZSBwYXNza2V5",
+        "confirmPasskey": "ZXhhbXBsZSBwYXNza2V5",
+        "passkeyOpType": "CREATE",
+    })),
     responses(
         (status = 200, description = "Done (errorCode 0), or the passkey failure's code, an \
             unknown client or a request that is not a passkey request included.",
@@ -437,8 +441,14 @@ pub async fn client_passkey_post(
     operation_id = "setCompanyPasskey",
     tag = "passkeys",
     params(("companyId" = u64, Path, description = "The company's id: 0, the whole \
-        installation, is the only one.")),
-    request_body = PasskeyRequestBody,
+        installation, is the only one.", example = 0)),
+    request_body(content = PasskeyRequestBody, example = json!({
+        "App_SetPasskeyRequest": {
+            "newPasskey": "ZXhhbXBsZSBwYXNza2V5",
+            "confirmPasskey": "ZXhhbXBsZSBwYXNza2V5",
+            "passkeyOpType": 1,
+        },
+    })),
     responses(
         (status = 200, description = "Done (errorCode 0), or the passkey failure's code, an \
             unknown company or a request that is not a passkey request included.",
@@ -469,8 +479,14 @@ pub async fn company_passkey_post(
     operation_id = "authorizeCompanyRestore",
     tag = "passkeys",
     params(("companyId" = u64, Path, description = "The company's id: 0, the whole \
-        installation, is the only one.")),
-    request_body = AuthRestoreBody,
+        installation, is the only one.", example = 0)),
+    request_body(content = AuthRestoreBody, example = json!({
+        "passkey": "ZXhhbXBsZSBwYXNza2V5",
+        "passkeySettings": {
+            "enableAuthorizeForRestore": true,
+            "passkeyExpirationInterval": {"toTime": 1800},
+        },
+    })),
     responses(
         (status = 200, description = "Done (errorCode 0), or the passkey failure's code, an \
             unknown company or a request that is not an authorization included.",
