@@ -133,10 +133,10 @@ fn credentials(body: &mut Body) -> Option<(String, Passphrase)> {
         (status = 429, description = "Too many failed logins from this address (on any face); \
             try again in a second.", body = LoginFailure),
         (status = 503, description = "The node is not Operational, the cluster store is \
-            unavailable, or too many password checks run at once.", body = LoginFailure),
+            unavailable, too many password checks run at once, or this face's service is \
+            stopped.", body = LoginFailure),
         (status = 500, description = "The server failed (the cause is in its log).",
             body = LoginFailure),
-        super::openapi::Stopped,
     )
 )]
 pub async fn login_post(
@@ -228,11 +228,10 @@ pub struct RenewResponse {
         (status = 401, description = "No token, or an unknown or ended one.",
             body = RenewFailure),
         (status = 413, description = "The body is larger than 1 MiB.", body = RenewFailure),
-        (status = 503, description = "The node is not Operational or the cluster store is \
-            unavailable.", body = RenewFailure),
+        (status = 503, description = "The node is not Operational, the cluster store is \
+            unavailable, or this face's service is stopped.", body = RenewFailure),
         (status = 500, description = "The server failed (the cause is in its log).",
             body = RenewFailure),
-        super::openapi::Stopped,
     )
 )]
 pub async fn renew_login_token_post(

@@ -212,6 +212,27 @@ refusals!(
 mod tests {
     use super::*;
 
+    /// Login and RenewLoginToken answer every failure in their own shapes (`error.rs`); a
+    /// shared refusal given for the same status would replace theirs in the document.
+    #[test]
+    fn login_and_renewal_failures_keep_their_shapes() {
+        let doc: serde_json::Value = serde_json::from_str(&DOCUMENTS[0].1).unwrap();
+        for (path, shape) in [
+            ("/Login", "LoginFailure"),
+            ("/RenewLoginToken", "RenewFailure"),
+        ] {
+            let responses = doc["paths"][path]["post"]["responses"].as_object().unwrap();
+            for (status, response) in responses.iter().filter(|(s, _)| *s != "200") {
+                let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(
+                    schema.as_str(),
+                    Some(format!("#/components/schemas/{shape}").as_str()),
+                    "{path} {status}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_referenced_response_exists() {
         for (_, document) in DOCUMENTS.iter() {
