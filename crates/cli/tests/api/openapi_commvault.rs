@@ -10,9 +10,7 @@ use serde_json::{Value, json};
 use crate::backup_client::{login, new_client};
 use crate::common::*;
 use crate::openapi::document_routes;
-use crate::openapi_faces::{check_document, check_routes, conform, fetch_document};
-
-const ADMIN_API_MD: &str = include_str!("../../../../docs/admin-api.md");
+use crate::openapi_faces::{ADMIN_API_MD, check_document, check_routes, conform, fetch_document};
 
 /// The face's other root, older clients' (`BACKUP_CLIENT` is the current one).
 const WEBCONSOLE: &str = "/webconsole/api";

@@ -18,7 +18,7 @@ use crate::openapi::{
     METHODS, SCHEMATHESIS_TOML, document_routes, max_examples, run_options, validate,
 };
 
-const ADMIN_API_MD: &str = include_str!("../../../../docs/admin-api.md");
+pub(crate) const ADMIN_API_MD: &str = include_str!("../../../../docs/admin-api.md");
 
 /// The document of the face at `root`, fetched without credentials; asserts it is JSON.
 pub(crate) async fn fetch_document(server: &Server, root: &str) -> (String, Value) {
