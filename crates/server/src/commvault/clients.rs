@@ -117,7 +117,7 @@ fn clients_reply(f: Format, clients: Vec<(BackupClient, PasskeyState)>) -> Reply
         .fold(Element::new("App_GetClientPropertiesResponse"), |xml, c| {
             xml.child(c.xml())
         });
-    Reply::ok_typed(f, &list, xml)
+    Reply::ok(f, &list, xml)
 }
 
 /// `GET Client`: the clients the caller may see (all for root Administrators, the owned ones
@@ -308,7 +308,7 @@ pub async fn organization_get(
             },
         },
     };
-    Ok(Reply::ok_typed(f, &answer, answer.xml()))
+    Ok(Reply::ok(f, &answer, answer.xml()))
 }
 
 /// The installation's settings: `GET Commcell/properties`'s answer and `PUT`'s request
@@ -375,7 +375,7 @@ fn properties_reply(f: Format, settings: &CompanySettings) -> Reply {
             ),
         ),
     );
-    Reply::ok_typed(f, &json, xml)
+    Reply::ok(f, &json, xml)
 }
 
 /// `GET Commcell/properties` (root Administrators).
@@ -456,5 +456,5 @@ pub async fn commcell_properties_put(
     let json = GenericResponseList {
         response: vec![ResponseCode { error_code: 0 }],
     };
-    Ok(Reply::ok_typed(f, &json, xml))
+    Ok(Reply::ok(f, &json, xml))
 }

@@ -44,7 +44,7 @@ pub async fn root_get(Accept(f): Accept) -> Reply {
         service: "Strongroom backup-client web service",
         version: env!("CARGO_PKG_VERSION"),
     };
-    Reply::ok_typed(
+    Reply::ok(
         f,
         &info,
         Element::new("Strongroom").attr("service", "backup-client web service"),
@@ -192,7 +192,7 @@ pub async fn login_post(
         remaining_lock_time: 0,
         is_account_locked: false,
     };
-    Reply::ok_typed(f, &json, xml).into_response()
+    Reply::ok(f, &json, xml).into_response()
 }
 
 /// A `RenewLoginToken` request's JSON form (the same attribute in XML).
@@ -278,7 +278,7 @@ pub async fn renew_login_token_post(
         Ok(t) => {
             let token = encode_token(&t.0);
             let xml = Element::new("DM2ContentIndexing_RenewLoginTokenResp").attr("token", &token);
-            Reply::ok_typed(f, &RenewResponse { token }, xml).into_response()
+            Reply::ok(f, &RenewResponse { token }, xml).into_response()
         }
         Err(e) => renew_failure(f, CommvaultError::from(e)),
     }
@@ -341,7 +341,7 @@ pub async fn who_am_i_post(Accept(f): Accept, session: LoggedIn) -> Reply {
         error_code: 0,
         user: UserName { user_name: user },
     };
-    Reply::ok_typed(f, &json, xml)
+    Reply::ok(f, &json, xml)
 }
 
 /// `GET WhoAmI`: the same as `POST`.

@@ -233,7 +233,7 @@ impl SetPasskeyResponse {
 /// The `App_SetPasskeyResponse` for a result: 0 or the failure's code.
 fn passkey_reply(f: Format, failure: Option<PasskeyError>) -> Response {
     let answer = SetPasskeyResponse::new(failure);
-    Reply::ok_typed(f, &answer, answer.xml()).into_response()
+    Reply::ok(f, &answer, answer.xml()).into_response()
 }
 
 /// `App_SetPasskeyRequest` as [`parse_json`] reads it: create, modify or remove a passkey.

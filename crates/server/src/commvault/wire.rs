@@ -91,15 +91,6 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn ok(format: Format, json: Value, xml: Element) -> Self {
-        Self {
-            status: StatusCode::OK,
-            json,
-            xml,
-            format,
-        }
-    }
-
     /// A reply whose JSON form is a wire type (the one the OpenAPI document describes).
     pub fn typed(status: StatusCode, format: Format, json: &impl Serialize, xml: Element) -> Self {
         Self {
@@ -111,7 +102,7 @@ impl Reply {
     }
 
     /// [`Reply::typed`] with 200.
-    pub fn ok_typed(format: Format, json: &impl Serialize, xml: Element) -> Self {
+    pub fn ok(format: Format, json: &impl Serialize, xml: Element) -> Self {
         Self::typed(StatusCode::OK, format, json, xml)
     }
 }
