@@ -64,6 +64,7 @@ mod keys_curves;
 mod lifecycle;
 mod negative_data;
 mod openapi;
+mod openapi_commvault;
 mod openapi_faces;
 mod proptest_bodies;
 mod random;

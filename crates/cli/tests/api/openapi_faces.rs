@@ -16,10 +16,10 @@ use crate::common::specs::{APPLIANCE_SPEC, vendor_spec};
 use crate::common::*;
 use crate::openapi::{METHODS, document_routes, validate};
 
-const ADMIN_API_MD: &str = include_str!("../../../../docs/admin-api.md");
+pub(crate) const ADMIN_API_MD: &str = include_str!("../../../../docs/admin-api.md");
 
 /// The document of the face at `root`, fetched without credentials; asserts it is JSON.
-async fn fetch_document(server: &Server, root: &str) -> (String, Value) {
+pub(crate) async fn fetch_document(server: &Server, root: &str) -> (String, Value) {
     let r = server
         .client
         .get(format!("{}{root}/openapi.json", server.base))
@@ -51,7 +51,7 @@ fn concrete(path: &str) -> String {
 
 /// The document of the face at `root` is public and the same before and after
 /// provisioning (which this does), valid, and at the path docs/admin-api.md gives.
-async fn check_document(server: &Server, root: &str) -> Value {
+pub(crate) async fn check_document(server: &Server, root: &str) -> Value {
     let python = test_python("openapi_spec_validator");
     let (before, _) = fetch_document(server, root).await;
     server.provision().await;
@@ -72,7 +72,12 @@ async fn check_document(server: &Server, root: &str) -> Value {
 
 /// The document names only methods the router serves on each path: a method it does not
 /// route (TRACE), sent with `headers` (the credentials), is 405 and `Allow` lists the rest.
-async fn check_routes(server: &Server, root: &str, doc: &Value, headers: &[(&str, &str)]) {
+pub(crate) async fn check_routes(
+    server: &Server,
+    root: &str,
+    doc: &Value,
+    headers: &[(&str, &str)],
+) {
     for (path, item) in doc["paths"].as_object().unwrap() {
         let url = format!("{}{root}{}", server.base, concrete(path));
         let mut request = server.client.request(Method::TRACE, url);

@@ -121,12 +121,12 @@ pub async fn conform_with(
             schemathesis::schemathesis_within(&python, work.path(), &spec, &args, timeout).await;
         let selected = format!("{operations} selected /");
         if !run.passed() || !run.run.stdout.contains(&selected) {
-            panic!(
+            let findings = format!(
                 "schemathesis found {what} not conforming to its OpenAPI document, or did not \
-                 run (expected \"{selected}\" operations)\n{}\n--- server log ---\n{}",
-                run.report(),
-                server.log()
+                 run (expected \"{selected}\" operations)\n{}",
+                run.report()
             );
+            panic!("{}", schemathesis::failure(&findings, &server.log()));
         }
         outputs.push(run.report());
     }
