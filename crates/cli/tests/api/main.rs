@@ -66,6 +66,7 @@ mod negative_data;
 mod openapi;
 mod openapi_commvault;
 mod openapi_faces;
+mod openapi_nethsm;
 mod proptest_bodies;
 mod random;
 mod rollback;

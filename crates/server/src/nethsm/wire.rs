@@ -4,27 +4,38 @@
 use serde::{Deserialize, Serialize};
 use strongroom_core::SystemState;
 use strongroom_core::secret::Passphrase;
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "unlockPassphrase": "a long and unusual unlock passphrase",
+    "adminPassphrase": "the administrator's own passphrase",
+    "systemTime": "2026-11-30T12:00:00Z",
+}))]
 pub struct ProvisionRequestData {
+    #[schema(value_type = String)]
     pub unlock_passphrase: Passphrase,
+    #[schema(value_type = String)]
     pub admin_passphrase: Passphrase,
+    /// RFC 3339.
+    #[schema(format = DateTime)]
     pub system_time: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnlockRequestData {
+    #[schema(value_type = String)]
     pub passphrase: Passphrase,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HealthStateData {
     pub state: SystemState,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct InfoData {
     pub vendor: String,
     pub product: String,
@@ -131,13 +142,15 @@ pub struct UserPassphrasePostData {
     pub passphrase: Passphrase,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomRequestData {
+    /// How many bytes.
+    #[schema(minimum = 1, maximum = 1024)]
     pub length: u64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RandomData {
     /// Standard, padded base64.
     pub random: String,
