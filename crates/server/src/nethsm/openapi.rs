@@ -16,7 +16,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{diagnose, health, provision, random};
+use super::{diagnose, health, provision, random, users};
 use crate::face::openapi::{self, Refusal, refusals};
 
 #[derive(OpenApi)]
@@ -40,6 +40,16 @@ use crate::face::openapi::{self, Refusal, refusals};
         provision::unlock_post,
         provision::lock_post,
         random::random_post,
+        users::users_get,
+        users::users_post,
+        users::user_get,
+        users::user_put,
+        users::user_post,
+        users::user_delete,
+        users::user_passphrase_post,
+        users::user_tags_get,
+        users::user_tag_put,
+        users::user_tag_delete,
         document_get,
     ),
     components(schemas(ErrorBody)),
@@ -114,6 +124,21 @@ const WRONG_UNLOCK_PASSPHRASE: Refusal = Refusal {
     status: 403,
     description: "The unlock passphrase is wrong.",
 };
+const NOT_FOUND: Refusal = Refusal {
+    name: "NotFound",
+    status: 404,
+    description: "No such item (in the caller's namespace).",
+};
+const UNSUPPORTED_MEDIA_TYPE: Refusal = Refusal {
+    name: "UnsupportedMediaType",
+    status: 415,
+    description: "A PUT body that is not application/json.",
+};
+const CONFLICT: Refusal = Refusal {
+    name: "Conflict",
+    status: 409,
+    description: "An item with this id exists.",
+};
 const INTERNAL: Refusal = Refusal {
     name: "InternalError",
     status: 500,
@@ -121,7 +146,10 @@ const INTERNAL: Refusal = Refusal {
                   x-request-id).",
 };
 
-const ALL: [Refusal; 10] = [
+const ALL: [Refusal; 13] = [
+    CONFLICT,
+    NOT_FOUND,
+    UNSUPPORTED_MEDIA_TYPE,
     WRONG_STATE,
     UNAUTHENTICATED,
     FORBIDDEN,
@@ -167,6 +195,19 @@ refusals!(
 refusals!(
     /// An operation with a JSON body.
     JsonBody: BAD_REQUEST, NOT_ACCEPTABLE, TOO_LARGE
+);
+refusals!(
+    /// A PUT with a JSON body (only PUT bodies must say they are JSON).
+    PutJsonBody: BAD_REQUEST, NOT_ACCEPTABLE, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
+);
+refusals!(
+    /// An operation on an item named in the path: none by that name, or a name that is not
+    /// one (a malformed id or tag).
+    Item: NOT_FOUND, BAD_REQUEST
+);
+refusals!(
+    /// Creating an item under an id the caller gives.
+    Exists: CONFLICT
 );
 refusals!(
     /// Unlocking: a wrong passphrase, rate limited as a failed login.

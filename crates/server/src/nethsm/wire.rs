@@ -74,7 +74,7 @@ pub struct SystemInfo {
     pub pcr: Pcr,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum UserRole {
     Administrator,
     Operator,
@@ -106,22 +106,23 @@ impl From<strongroom_core::identity::Role> for UserRole {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserPostData {
     pub real_name: String,
     pub role: UserRole,
+    #[schema(value_type = String)]
     pub passphrase: Passphrase,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserData {
     pub real_name: String,
     pub role: UserRole,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserItem {
     pub user: String,
 }
@@ -131,14 +132,15 @@ pub struct NamespaceItem {
     pub id: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateResourceId {
     pub id: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPassphrasePostData {
+    #[schema(value_type = String)]
     pub passphrase: Passphrase,
 }
 
