@@ -18,7 +18,7 @@ use crate::openapi::document_routes;
 use crate::openapi_faces::{check_document, check_routes, fetch_document};
 
 /// The operations the document describes, as it writes them.
-const DESCRIBED: [(&str, &str); 20] = [
+const DESCRIBED: [(&str, &str); 23] = [
     ("GET", "/info"),
     ("GET", "/openapi.json"),
     ("GET", "/health/alive"),
@@ -39,6 +39,9 @@ const DESCRIBED: [(&str, &str); 20] = [
     ("GET", "/users/{UserID}/tags"),
     ("PUT", "/users/{UserID}/tags/{Tag}"),
     ("DELETE", "/users/{UserID}/tags/{Tag}"),
+    ("GET", "/namespaces"),
+    ("PUT", "/namespaces/{NamespaceID}"),
+    ("DELETE", "/namespaces/{NamespaceID}"),
 ];
 
 /// Available only while Unprovisioned.

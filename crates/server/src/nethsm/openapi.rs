@@ -16,7 +16,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{diagnose, health, provision, random, users};
+use super::{diagnose, health, namespaces, provision, random, users};
 use crate::face::openapi::{self, Refusal, refusals};
 
 #[derive(OpenApi)]
@@ -50,6 +50,9 @@ use crate::face::openapi::{self, Refusal, refusals};
         users::user_tags_get,
         users::user_tag_put,
         users::user_tag_delete,
+        namespaces::namespaces_get,
+        namespaces::namespace_put,
+        namespaces::namespace_delete,
         document_get,
     ),
     components(schemas(ErrorBody)),

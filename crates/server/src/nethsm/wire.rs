@@ -127,7 +127,7 @@ pub struct UserItem {
     pub user: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct NamespaceItem {
     pub id: String,
 }
