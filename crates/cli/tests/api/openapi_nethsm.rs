@@ -18,7 +18,7 @@ use crate::openapi::document_routes;
 use crate::openapi_faces::{check_document, check_routes, fetch_document};
 
 /// The operations the document describes, as it writes them.
-const DESCRIBED: [(&str, &str); 23] = [
+const DESCRIBED: [(&str, &str); 26] = [
     ("GET", "/info"),
     ("GET", "/openapi.json"),
     ("GET", "/health/alive"),
@@ -42,6 +42,9 @@ const DESCRIBED: [(&str, &str); 23] = [
     ("GET", "/namespaces"),
     ("PUT", "/namespaces/{NamespaceID}"),
     ("DELETE", "/namespaces/{NamespaceID}"),
+    ("POST", "/keys/generate"),
+    ("PUT", "/keys/{KeyID}/restrictions/tags/{Tag}"),
+    ("DELETE", "/keys/{KeyID}/restrictions/tags/{Tag}"),
 ];
 
 /// Available only while Unprovisioned.
@@ -135,7 +138,18 @@ async fn the_nethsm_face_conforms_to_its_document() {
     let target = server
         .create_user(Some("target"), "Operator", "target passphrase for tests")
         .await;
-    let config = format!("\n[parameters]\n\"path.UserID\" = \"{target}\"\n");
+    // And the key the `/keys/{KeyID}...` cases name.
+    let r = server
+        .post("/keys/generate")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&serde_json::json!({
+            "mechanisms": ["EdDSA_Signature"], "type": "Curve25519", "id": "targetkey"
+        }))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201, "generate the target key");
+    let config =
+        format!("\n[parameters]\n\"path.UserID\" = \"{target}\"\n\"path.KeyID\" = \"targetkey\"\n");
     let admin = format!("--auth=admin:{ADMIN}");
     let mut runs = Vec::new();
     // While Operational: everything available then.

@@ -17,6 +17,7 @@ use super::extract::{
 };
 use super::keys_metrics::{KeyOp, count};
 use super::keys_pem;
+use super::openapi::{AnswersJson, Authenticated, CoreCall, Exists, Gated, Item, JsonBody};
 use super::wire::{
     CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, KeySetLabel,
     MoveKeyRequest, PrivateKey, PublicKey, SignData, SignRequestData,
@@ -106,6 +107,23 @@ pub async fn keys_get(
 }
 
 /// `POST /keys/generate`.
+#[utoipa::path(
+    post,
+    path = "/keys/generate",
+    operation_id = "generateKey",
+    tag = "keys",
+    request_body = KeyGenerateRequestData,
+    responses(
+        (status = 201, description = "Generated; the id is also in `Location`.",
+            body = CreateResourceId,
+            headers(("location" = String, description = "`/api/v1/keys/{id}`."))),
+        Gated,
+        Authenticated,
+        JsonBody,
+        Exists,
+        CoreCall,
+    )
+)]
 pub async fn keys_generate_post(
     State(s): State<AppState>,
     Caller(who, _): Admin,
@@ -338,6 +356,25 @@ pub async fn key_sign_post(
 }
 
 /// `PUT /keys/{KeyID}/restrictions/tags/{Tag}`: 204 when added, 304 when the key had it.
+#[utoipa::path(
+    put,
+    path = "/keys/{KeyID}/restrictions/tags/{Tag}",
+    operation_id = "addKeyTag",
+    tag = "keys",
+    params(
+        ("KeyID" = String, Path, description = "The key's id."),
+        ("Tag" = String, Path, description = "The tag."),
+    ),
+    responses(
+        (status = 204, description = "Added."),
+        (status = 304, description = "The key had the tag."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_tag_put(
     State(s): State<AppState>,
     NetHsmPath((id, tag)): NetHsmPath<(String, String)>,
@@ -351,6 +388,24 @@ pub async fn key_tag_put(
 }
 
 /// `DELETE /keys/{KeyID}/restrictions/tags/{Tag}`: 204.
+#[utoipa::path(
+    delete,
+    path = "/keys/{KeyID}/restrictions/tags/{Tag}",
+    operation_id = "deleteKeyTag",
+    tag = "keys",
+    params(
+        ("KeyID" = String, Path, description = "The key's id."),
+        ("Tag" = String, Path, description = "The tag."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_tag_delete(
     State(s): State<AppState>,
     NetHsmPath((id, tag)): NetHsmPath<(String, String)>,

@@ -16,7 +16,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{diagnose, health, namespaces, provision, random, users};
+use super::{diagnose, health, keys, namespaces, provision, random, users};
 use crate::face::openapi::{self, Refusal, refusals};
 
 #[derive(OpenApi)]
@@ -53,6 +53,9 @@ use crate::face::openapi::{self, Refusal, refusals};
         namespaces::namespaces_get,
         namespaces::namespace_put,
         namespaces::namespace_delete,
+        keys::keys_generate_post,
+        keys::key_tag_put,
+        keys::key_tag_delete,
         document_get,
     ),
     components(schemas(ErrorBody)),

@@ -206,27 +206,32 @@ pub struct RestoreArguments {
 // `/keys` (the spec's key schemas). Type, mechanism and mode names stay strings here so the
 // core answers names the spec has but this build does not support with its own 400.
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRestrictions {
     #[serde(default)]
     pub tags: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mechanisms": ["EdDSA_Signature"], "type": "Curve25519"}))]
 pub struct KeyGenerateRequestData {
     pub mechanisms: Vec<String>,
     #[serde(rename = "type")]
     pub key_type: String,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub length: Option<u32>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub restrictions: Option<KeyRestrictions>,
     /// `KeyLabel`, a string: left out, no label; `null` refused (not nullable in the spec).
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub label: Option<String>,
 }
 
@@ -265,12 +270,12 @@ pub struct PrivateKey {
     pub label: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyItem {
     pub id: String,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyPublicData {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -282,7 +287,7 @@ pub struct KeyPublicData {
 }
 
 /// `PublicKey`, what `GET /keys/{KeyID}` answers.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PublicKey {
     pub mechanisms: Vec<String>,
     #[serde(rename = "type")]
