@@ -17,7 +17,9 @@ use super::extract::{
 };
 use super::keys_metrics::{KeyOp, count};
 use super::keys_pem;
-use super::openapi::{AnswersJson, Authenticated, CoreCall, Exists, Gated, Item, JsonBody};
+use super::openapi::{
+    AnswersJson, Authenticated, CoreCall, Exists, Gated, Item, JsonBody, PutJsonBody,
+};
 use super::wire::{
     CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, KeySetLabel,
     MoveKeyRequest, PrivateKey, PublicKey, SignData, SignRequestData,
@@ -484,6 +486,23 @@ pub async fn key_cert_delete(
 }
 
 /// `PUT /keys/{KeyID}/label`: 204 when set, 304 when the key has that label already.
+#[utoipa::path(
+    put,
+    path = "/keys/{KeyID}/label",
+    operation_id = "setKeyLabel",
+    tag = "keys",
+    params(("KeyID" = String, Path, description = "The key's id.")),
+    request_body = KeySetLabel,
+    responses(
+        (status = 204, description = "Set."),
+        (status = 304, description = "The key had this label."),
+        Gated,
+        Authenticated,
+        PutJsonBody,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_label_put(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -497,6 +516,21 @@ pub async fn key_label_put(
 }
 
 /// `DELETE /keys/{KeyID}/label`: 204, also when the key has no label.
+#[utoipa::path(
+    delete,
+    path = "/keys/{KeyID}/label",
+    operation_id = "deleteKeyLabel",
+    tag = "keys",
+    params(("KeyID" = String, Path, description = "The key's id.")),
+    responses(
+        (status = 204, description = "Removed (also when the key had none)."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_label_delete(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,

@@ -54,6 +54,8 @@ use crate::face::openapi::{self, Refusal, refusals};
         namespaces::namespace_put,
         namespaces::namespace_delete,
         keys::keys_generate_post,
+        keys::key_label_put,
+        keys::key_label_delete,
         keys::key_tag_put,
         keys::key_tag_delete,
         document_get,

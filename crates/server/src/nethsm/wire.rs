@@ -310,7 +310,7 @@ pub struct MoveKeyRequest {
 }
 
 /// `KeySetLabel`, the body of `PUT /keys/{KeyID}/label`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeySetLabel {
     pub label: String,
