@@ -18,7 +18,7 @@ use crate::openapi::document_routes;
 use crate::openapi_faces::{check_document, check_routes, fetch_document};
 
 /// The operations the document describes, as it writes them.
-const DESCRIBED: [(&str, &str); 28] = [
+const DESCRIBED: [(&str, &str); 29] = [
     ("GET", "/info"),
     ("GET", "/openapi.json"),
     ("GET", "/health/alive"),
@@ -43,6 +43,7 @@ const DESCRIBED: [(&str, &str); 28] = [
     ("PUT", "/namespaces/{NamespaceID}"),
     ("DELETE", "/namespaces/{NamespaceID}"),
     ("POST", "/keys/generate"),
+    ("GET", "/keys/{KeyID}/public.pem"),
     ("PUT", "/keys/{KeyID}/label"),
     ("DELETE", "/keys/{KeyID}/label"),
     ("PUT", "/keys/{KeyID}/restrictions/tags/{Tag}"),

@@ -18,7 +18,7 @@ use super::extract::{
 use super::keys_metrics::{KeyOp, count};
 use super::keys_pem;
 use super::openapi::{
-    AnswersJson, Authenticated, CoreCall, Exists, Gated, Item, JsonBody, PutJsonBody,
+    AnswersJson, AnswersPem, Authenticated, CoreCall, Exists, Gated, Item, JsonBody, PutJsonBody,
 };
 use super::wire::{
     CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, KeySetLabel,
@@ -298,6 +298,22 @@ pub async fn key_delete(
 }
 
 /// `GET /keys/{KeyID}/public.pem`: the SubjectPublicKeyInfo as PEM.
+#[utoipa::path(
+    get,
+    path = "/keys/{KeyID}/public.pem",
+    operation_id = "getKeyPublicPem",
+    tag = "keys",
+    params(("KeyID" = String, Path, description = "The key's id.")),
+    responses(
+        (status = 200, description = "The key's SubjectPublicKeyInfo, PEM.", body = String,
+            content_type = "application/x-pem-file"),
+        Gated,
+        Authenticated,
+        AnswersPem,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_public_pem_get(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,

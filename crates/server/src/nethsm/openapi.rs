@@ -54,6 +54,7 @@ use crate::face::openapi::{self, Refusal, refusals};
         namespaces::namespace_put,
         namespaces::namespace_delete,
         keys::keys_generate_post,
+        keys::key_public_pem_get,
         keys::key_label_put,
         keys::key_label_delete,
         keys::key_tag_put,
@@ -122,6 +123,11 @@ const BAD_REQUEST: Refusal = Refusal {
     description: "A body that is not the operation's JSON (unknown fields included), or a \
                   value the operation refuses.",
 };
+const NOT_ACCEPTABLE_PEM: Refusal = Refusal {
+    name: "NotAcceptablePem",
+    status: 406,
+    description: "`Accept` excludes application/x-pem-file.",
+};
 const TOO_LARGE: Refusal = Refusal {
     name: "TooLarge",
     status: 413,
@@ -154,7 +160,8 @@ const INTERNAL: Refusal = Refusal {
                   x-request-id).",
 };
 
-const ALL: [Refusal; 13] = [
+const ALL: [Refusal; 14] = [
+    NOT_ACCEPTABLE_PEM,
     CONFLICT,
     NOT_FOUND,
     UNSUPPORTED_MEDIA_TYPE,
@@ -199,6 +206,10 @@ refusals!(
 refusals!(
     /// An operation that answers JSON, or nothing, but refuses an `Accept` without JSON.
     AnswersJson: NOT_ACCEPTABLE
+);
+refusals!(
+    /// An operation that answers PEM.
+    AnswersPem: NOT_ACCEPTABLE_PEM
 );
 refusals!(
     /// An operation with a JSON body.
