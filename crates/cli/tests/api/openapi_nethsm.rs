@@ -18,7 +18,7 @@ use crate::openapi::document_routes;
 use crate::openapi_faces::{check_document, check_routes, fetch_document};
 
 /// The operations the document describes, as it writes them.
-const DESCRIBED: [(&str, &str); 29] = [
+const DESCRIBED: [(&str, &str); 30] = [
     ("GET", "/info"),
     ("GET", "/openapi.json"),
     ("GET", "/health/alive"),
@@ -44,6 +44,7 @@ const DESCRIBED: [(&str, &str); 29] = [
     ("DELETE", "/namespaces/{NamespaceID}"),
     ("POST", "/keys/generate"),
     ("GET", "/keys/{KeyID}/public.pem"),
+    ("POST", "/keys/{KeyID}/sign"),
     ("PUT", "/keys/{KeyID}/label"),
     ("DELETE", "/keys/{KeyID}/label"),
     ("PUT", "/keys/{KeyID}/restrictions/tags/{Tag}"),
@@ -159,6 +160,7 @@ async fn the_nethsm_face_conforms_to_its_document() {
     let later = [
         "provision",
         "getRandom",
+        "signWithKey",
         "deleteUser",
         "lock",
         "unlock",
@@ -171,13 +173,14 @@ async fn the_nethsm_face_conforms_to_its_document() {
             .map(|id| format!("--exclude-operation-id={id}")),
     );
     runs.push((operational, operations - later.len()));
-    // An Operator's.
+    // An Operator's (randomness, and signing with the target key).
     runs.push((
         vec![
             format!("--auth={operator}:{OPERATOR_PASSPHRASE}"),
             "--include-operation-id=getRandom".into(),
+            "--include-operation-id=signWithKey".into(),
         ],
-        1,
+        2,
     ));
     // Deleting the target makes every later case that names it 404, which the stateful phase
     // would take for a user it created and cannot find (the parameter names the target, not

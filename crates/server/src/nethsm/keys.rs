@@ -334,6 +334,22 @@ pub async fn key_public_pem_get(
 }
 
 /// `POST /keys/{KeyID}/sign`.
+#[utoipa::path(
+    post,
+    path = "/keys/{KeyID}/sign",
+    operation_id = "signWithKey",
+    tag = "keys",
+    params(("KeyID" = String, Path, description = "The key's id.")),
+    request_body = SignRequestData,
+    responses(
+        (status = 200, description = "The signature, base64.", body = SignData),
+        Gated,
+        Authenticated,
+        JsonBody,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_sign_post(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,

@@ -55,6 +55,7 @@ use crate::face::openapi::{self, Refusal, refusals};
         namespaces::namespace_delete,
         keys::keys_generate_post,
         keys::key_public_pem_get,
+        keys::key_sign_post,
         keys::key_label_put,
         keys::key_label_delete,
         keys::key_tag_put,

@@ -316,14 +316,15 @@ pub struct KeySetLabel {
     pub label: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mode": "EdDSA", "message": "aGVsbG8="}))]
 pub struct SignRequestData {
     pub mode: String,
     pub message: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SignData {
     pub signature: String,
 }
