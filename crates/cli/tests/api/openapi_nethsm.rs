@@ -7,7 +7,8 @@
 //! Each operation is available in its states only, and the state gate answers 412 before
 //! the method, the credentials or the body is looked at (the original's order,
 //! `nethsm/mod.rs`), so each operation runs in a state it is available in. The two that leave
-//! it (provisioning, locking) run in two parts ([`transition`]).
+//! it run in two parts ([`transition`]): provisioning both, locking the second alone (its one
+//! invalid request, no credentials, is `lock_needs_credentials`).
 
 use base64::Engine;
 use serde_json::Value;
