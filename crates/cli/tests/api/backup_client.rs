@@ -22,7 +22,7 @@ fn cv(s: &Server, method: Method, path: &str) -> RequestBuilder {
     s.client.request(method, format!("{}{ROOT}/{path}", s.base))
 }
 
-async fn login(s: &Server, user: &str, pass: &str) -> String {
+pub(crate) async fn login(s: &Server, user: &str, pass: &str) -> String {
     let r = cv(s, Method::POST, "Login")
         .json(&json!({"username": user, "password": b64(pass), "mode": 4, "deviceId": "test", "clientType": 30}))
         .send()
@@ -34,7 +34,7 @@ async fn login(s: &Server, user: &str, pass: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-async fn new_client(s: &Server, name: &str, owners: &[&str]) -> u64 {
+pub(crate) async fn new_client(s: &Server, name: &str, owners: &[&str]) -> u64 {
     let r = s
         .own(Method::POST, "/clients")
         .basic_auth("admin", Some(ADMIN))

@@ -1132,6 +1132,36 @@ async fn every_documented_error_of_the_backup_client_face() {
     let message = "Too many failed attempts; try again in a second.";
     face.entry(429, Some("587204622"), Some(message));
     backup_client_login_error(r, 429, 587204622, message).await;
+    // A body refused before it is read, too (the documented entry is the parser's, above).
+    let r = s
+        .backup_client(Method::POST, "Login")
+        .header("content-type", "application/json")
+        .body("{")
+        .answer()
+        .await;
+    let says = documented_says("malformed JSON: <parser detail>");
+    backup_client_login_error(r, 400, 587204625, says).await;
+
+    // RenewLoginToken answers in its own `error` shape: a body it cannot read is refused,
+    // never read as one without sessionId (which would renew the header's token).
+    let message = "A RenewLoginToken body is an object whose sessionId is a string.";
+    face.entry(400, Some("587204625"), Some(message));
+    for body in [json!({"sessionId": 5}), json!(["QSDK"])] {
+        let r = s
+            .backup_client(Method::POST, "RenewLoginToken")
+            .header("Authtoken", &admin)
+            .json(&body)
+            .answer()
+            .await;
+        assert_eq!(r.status(), 400, "{body}");
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(
+            answer,
+            json!({"error": {"errLogMessage": message, "errorCode": 587204625}})
+        );
+    }
+    let r = get("WhoAmI", &admin).answer().await;
+    assert_eq!(r.status(), 200, "the token was not renewed");
 
     let mut elsewhere = vec![
         (

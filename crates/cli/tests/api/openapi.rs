@@ -14,8 +14,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::common::openapi_run::conform;
 use crate::common::python::{self, test_python};
-use crate::common::schemathesis;
 use crate::common::*;
 
 const ADMIN_API_MD: &str = include_str!("../../../../docs/admin-api.md");
@@ -25,24 +25,9 @@ pub(crate) const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// Cases per operation in each phase of a run, unless `STRONGROOM_OPENAPI_MAX_EXAMPLES` asks
-/// for more (release checks).
-const DEFAULT_MAX_EXAMPLES: u32 = 25;
-
 /// A Metrics user for `GET /metrics`, the one route the root Administrator may not read.
 const METRICS_USER: &str = "metrics";
 const METRICS_PASSPHRASE: &str = "metrics passphrase for tests";
-
-/// The coverage phase sends methods the document does not declare. Every method RFC 9110
-/// defines is refused with 405 and `Allow` (checked by `unsupported_method`); QUERY, which the
-/// default list has too, is an IETF draft the server does not know, and a method the server
-/// does not know is 501 Not Implemented (RFC 9110, 15.6.2; the NetHSM convention this API
-/// follows, docs/errors.md): correct HTTP, but a 5xx to `not_a_server_error`. So QUERY is
-/// left out of the list.
-pub(crate) const SCHEMATHESIS_TOML: &str = r#"
-[phases.coverage]
-unexpected-methods = ["get", "put", "post", "delete", "options", "patch", "trace"]
-"#;
 
 /// `(METHOD, /path)` as a set, paths relative to the API's root.
 pub(crate) type Routes = BTreeSet<(String, String)>;
@@ -228,73 +213,8 @@ async fn the_document_is_valid_openapi_and_names_every_route() {
     );
 }
 
-/// What each run may spend: cases per operation (per phase), and a hard limit on the process.
-pub(crate) fn max_examples() -> u32 {
-    match std::env::var("STRONGROOM_OPENAPI_MAX_EXAMPLES") {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("STRONGROOM_OPENAPI_MAX_EXAMPLES={v} is not a number")),
-        Err(_) => DEFAULT_MAX_EXAMPLES,
-    }
-}
-
-/// The seed of the runs' generation: fixed, so a failure replays, unless
-/// `STRONGROOM_OPENAPI_SEED` gives another (to explore other inputs in a longer run).
-fn seed() -> u64 {
-    match std::env::var("STRONGROOM_OPENAPI_SEED") {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("STRONGROOM_OPENAPI_SEED={v} is not a number")),
-        Err(_) => 20261130,
-    }
-}
-
-/// The options of a run against `server` as `user`, on the operations `selection` picks
-/// (`--include-operation-id=...` or `--exclude-operation-id=...`).
-fn options(server: &Server, user: &str, passphrase: &str, selection: &[String]) -> Vec<String> {
-    // Only ever the right passphrase: a wrong one would be rate limited (429, documented,
-    // but every later case would see it instead of the answer under test).
-    let mut args = vec![format!("--auth={user}:{passphrase}")];
-    args.extend(selection.iter().cloned());
-    run_options(&format!("{}{OWN_API}", server.base), args)
-}
-
-/// The options of a run against the API at `url`, with `extra` (credentials, selection) and
-/// the checks every run of the server's own documents makes.
-pub(crate) fn run_options(url: &str, extra: Vec<String>) -> Vec<String> {
-    let mut args = vec![
-        format!("--url={url}"),
-        // The server's certificate is self-signed; the harness pins it, schemathesis cannot.
-        "--tls-verify=false".into(),
-    ];
-    args.extend(extra);
-    args.extend([
-        // The document's promises: no 5xx; every status documented; every answer of its
-        // documented media type, headers and schema; a request the document calls invalid is
-        // refused; a method it does not declare is 405 with `Allow`; a resource deleted is
-        // gone and one created is there. Left out: `positive_data_acceptance`, because the
-        // server refuses values by rules a JSON schema cannot state exactly (lengths in bytes,
-        // Unicode character classes, owners that must be existing users), each a documented
-        // 400; and `ignored_auth`, which sends wrong credentials in quick succession and
-        // wants 401 or 403 for each, while the second within a second is 429 by design
-        // (docs/errors.md, and documented in the document too).
-        "--checks=not_a_server_error,status_code_conformance,content_type_conformance,\
-         response_headers_conformance,response_schema_conformance,negative_data_rejection,\
-         missing_required_header,unsupported_method,use_after_free,\
-         ensure_resource_availability"
-            .into(),
-        format!("--max-examples={}", max_examples()),
-        format!("--seed={}", seed()),
-        "--request-timeout=20".into(),
-        "--generation-database=none".into(),
-        "--no-color".into(),
-    ]);
-    args
-}
-
 #[tokio::test]
 async fn the_api_conforms_to_its_document() {
-    let python = test_python("schemathesis.cli");
     let server = Server::start();
     server.provision().await;
     server
@@ -314,50 +234,28 @@ async fn the_api_conforms_to_its_document() {
         assert_eq!(r.status(), 201, "create client db{n}");
     }
     let (text, doc) = fetch_document(&server).await;
-    let work = tempfile::tempdir().unwrap();
-    let spec = work.path().join("strongroom-openapi.json");
-    std::fs::write(&spec, &text).unwrap();
-    // Schemathesis reads its configuration from the directory it runs in.
-    std::fs::write(work.path().join("schemathesis.toml"), SCHEMATHESIS_TOML).unwrap();
-
     let operations = document_routes(&doc).len();
-    // Generous: a run takes a few minutes at the default size on a busy 2-core machine.
-    let timeout = Duration::from_secs(600 + 20 * u64::from(max_examples()));
-    // The root Administrator for everything but the metrics, then the Metrics user for them.
-    let runs: [(&str, &str, Vec<String>, usize); 2] = [
+    // Only ever the right passphrases: a wrong one would be rate limited (429, documented, but
+    // every later case would see it instead of the answer under test). The root
+    // Administrator for everything but the metrics, then the Metrics user for them.
+    let runs = vec![
         (
-            "admin",
-            ADMIN,
-            vec!["--exclude-operation-id=getMetrics".into()],
+            vec![
+                format!("--auth=admin:{ADMIN}"),
+                "--exclude-operation-id=getMetrics".into(),
+            ],
             operations - 1,
         ),
         (
-            METRICS_USER,
-            METRICS_PASSPHRASE,
-            vec!["--include-operation-id=getMetrics".into()],
+            vec![
+                format!("--auth={METRICS_USER}:{METRICS_PASSPHRASE}"),
+                "--include-operation-id=getMetrics".into(),
+            ],
             1,
         ),
     ];
-    let mut outputs = Vec::new();
-    for (user, passphrase, selection, count) in runs {
-        let args = options(&server, user, passphrase, &selection);
-        let run =
-            schemathesis::schemathesis_within(&python, work.path(), &spec, &args, timeout).await;
-        let selected = format!("{count} selected /");
-        if !run.passed() || !run.run.stdout.contains(&selected) {
-            panic!(
-                "schemathesis found Strongroom's own API not conforming to its OpenAPI \
-                 document, or did not run (expected \"{selected}\" operations)\n{}\n\
-                 --- server log ---\n{}",
-                run.report(),
-                server.log()
-            );
-        }
-        outputs.push(run.report());
-    }
-    for output in outputs {
-        println!("{output}");
-    }
+    let url = format!("{}{OWN_API}", server.base);
+    conform(&server, "Strongroom's own API", &url, &text, runs).await;
 }
 
 /// Found by schemathesis: serde reads a struct from a JSON array of its fields in order, so

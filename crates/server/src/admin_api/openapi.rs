@@ -168,8 +168,9 @@ const ALL: [Refusal; 11] = [
 ];
 
 impl Refusal {
-    /// The response component: the `{"message"}` body, and the challenge on 401.
-    fn component(&self) -> response::Response {
+    /// The response component: the `{"message"}` body, and the challenge on 401 (the JSON
+    /// conventions of `face::json`, which the NetHSM face shares: `nethsm/openapi.rs`).
+    pub(crate) fn component(&self) -> response::Response {
         let body = ContentBuilder::new()
             .schema(Some(Ref::from_schema_name(ErrorBody::name())))
             .build();

@@ -19,7 +19,8 @@ use super::extract::{ApplianceJson, DrSession};
 use crate::app::AppState;
 
 /// A JSON body the spec does not require: an empty body is `None`. Otherwise as
-/// [`ApplianceJson`] (content type, size, shape).
+/// [`ApplianceJson`] (content type, size, shape): whitespace alone is not JSON, so it is
+/// refused like any other body that does not parse.
 pub struct OptionalJson<T>(Option<T>);
 
 impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for OptionalJson<T> {
@@ -39,7 +40,7 @@ impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Op
                     format!("The request body is larger than {BODY_LIMIT} bytes."),
                 )
             })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.is_empty() {
             return Ok(OptionalJson(None));
         }
         let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
@@ -100,6 +101,17 @@ fn subject_of(input: CertificateSigningRequestInputData) -> CsrSubject {
 }
 
 /// `GET /appliance/certificates/server` (operationId `getApplianceCertificate`).
+#[utoipa::path(
+    get,
+    path = "/appliance/certificates/server",
+    operation_id = "getApplianceCertificate",
+    tag = "certificates",
+    responses(
+        (status = 200, description = "The certificate the server presents.",
+            body = ApplianceX509Certificate),
+        super::openapi::Session,
+    )
+)]
 pub async fn get_appliance_certificate(
     State(s): State<AppState>,
     session: DrSession,
@@ -120,6 +132,18 @@ pub async fn get_appliance_certificate(
 /// `POST /appliance/certificates/server` (operationId `updateApplianceCertificate`): a new
 /// self-signed certificate (`selfsigned_format`), or the signed certificate of a CSR
 /// (`csr_format`); exactly one. Served to the next connection; 204.
+#[utoipa::path(
+    post,
+    path = "/appliance/certificates/server",
+    operation_id = "updateApplianceCertificate",
+    tag = "certificates",
+    request_body(content = InstallCertificateSpec, content_type = "application/json",
+        description = "Exactly one of the three formats; an empty body sets none (400)."),
+    responses(
+        (status = 204, description = "The new certificate is served from the next connection."),
+        super::openapi::Session, super::openapi::JsonBody,
+    )
+)]
 pub async fn update_appliance_certificate(
     State(s): State<AppState>,
     session: DrSession,
@@ -180,6 +204,20 @@ pub async fn update_appliance_certificate(
 
 /// `POST /appliance/certificates/actions/generate-csr` (operationId `generateCsr`): a new
 /// key, kept until its certificate is installed, and its CSR.
+#[utoipa::path(
+    post,
+    path = "/appliance/certificates/actions/generate-csr",
+    operation_id = "generateCsr",
+    tag = "certificates",
+    request_body(content = Option<CertificateSigningRequestInputData>,
+        content_type = "application/json",
+        description = "The subject; left out (or null), the host name."),
+    responses(
+        (status = 200, description = "The CSR of a new key, in PEM.",
+            body = CertificateSigningRequestData),
+        super::openapi::Session, super::openapi::JsonBody,
+    )
+)]
 pub async fn generate_csr(
     State(s): State<AppState>,
     session: DrSession,
@@ -284,6 +322,18 @@ fn filtered_and_sorted(
 
 /// `GET /appliance/certificates/ca` (operationId `getApplianceCaCertificates`), with the
 /// spec's filter, sort and paging parameters.
+#[utoipa::path(
+    get,
+    path = "/appliance/certificates/ca",
+    operation_id = "getApplianceCaCertificates",
+    tag = "certificates",
+    params(super::openapi::ListParams),
+    responses(
+        (status = 200, description = "The CA certificates the appliance trusts.",
+            body = CaX509CertificateDrResponseList),
+        super::openapi::Session, super::openapi::CaListQuery,
+    )
+)]
 pub async fn get_appliance_ca_certificates(
     State(s): State<AppState>,
     session: DrSession,
@@ -328,6 +378,17 @@ pub async fn get_appliance_ca_certificates(
 }
 
 /// `POST /appliance/certificates/ca` (operationId `addCaCertificates`): 204.
+#[utoipa::path(
+    post,
+    path = "/appliance/certificates/ca",
+    operation_id = "addCaCertificates",
+    tag = "certificates",
+    request_body(content = Vec<CaCertificateInfo>, content_type = "application/json"),
+    responses(
+        (status = 204, description = "The certificates are trusted."),
+        super::openapi::Session, super::openapi::JsonBody,
+    )
+)]
 pub async fn add_ca_certificates(
     State(s): State<AppState>,
     session: DrSession,
@@ -345,6 +406,17 @@ pub async fn add_ca_certificates(
 
 /// `POST /appliance/certificates/ca/actions/remove` (operationId `deleteCaCertificates`):
 /// 204; a certificate that is not installed is a 400 and nothing is removed.
+#[utoipa::path(
+    post,
+    path = "/appliance/certificates/ca/actions/remove",
+    operation_id = "deleteCaCertificates",
+    tag = "certificates",
+    request_body(content = Vec<CaCertificateInfo>, content_type = "application/json"),
+    responses(
+        (status = 204, description = "The certificates are no longer trusted."),
+        super::openapi::Session, super::openapi::JsonBody,
+    )
+)]
 pub async fn delete_ca_certificates(
     State(s): State<AppState>,
     session: DrSession,

@@ -6,7 +6,7 @@ use strongroom_core::appliance::tls::CertificateInfo;
 
 /// `ApplianceX509Certificate` (`ApplianceX509CertificateDrResponseEntity` without `_meta`,
 /// which has nothing to say).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApplianceX509Certificate {
     #[serde(flatten)]
     pub certificate: X509Certificate,
@@ -14,7 +14,7 @@ pub struct ApplianceX509Certificate {
 }
 
 /// `CaX509Certificate`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaX509Certificate {
     #[serde(flatten)]
     pub certificate: X509Certificate,
@@ -23,7 +23,7 @@ pub struct CaX509Certificate {
 }
 
 /// The fields the two certificate schemas share.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct X509Certificate {
     pub serial_number: String,
     pub not_after: i64,
@@ -78,7 +78,7 @@ impl From<CertificateInfo> for X509Certificate {
 }
 
 /// `MetadataList`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetadataList {
     pub total: u64,
     pub offset: u64,
@@ -86,7 +86,7 @@ pub struct MetadataList {
 }
 
 /// `CaX509CertificateDrResponseList`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaX509CertificateDrResponseList {
     pub list: Vec<CaX509Certificate>,
     #[serde(rename = "_meta")]
@@ -94,7 +94,7 @@ pub struct CaX509CertificateDrResponseList {
 }
 
 /// `CertificateSigningRequestInputData`: every field optional (and nullable).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CertificateSigningRequestInputData {
     #[serde(default)]
     pub common_name: Option<String>,
@@ -119,13 +119,13 @@ pub struct CertificateSigningRequestInputData {
 }
 
 /// `CertificateSigningRequestData` (`...DrResponseEntity` without `_meta`).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CertificateSigningRequestData {
     pub value: String,
 }
 
 /// `CsrCertificateData`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CsrCertificateData {
     pub certificate: String,
     #[serde(default)]
@@ -133,10 +133,11 @@ pub struct CsrCertificateData {
 }
 
 /// `Pkcs12CertificateData`: the file, base64. The password is a secret: never printed.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Pkcs12CertificateData {
     pub certificate: String,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub password: Option<strongroom_core::secret::Passphrase>,
 }
 
@@ -148,7 +149,7 @@ impl std::fmt::Debug for Pkcs12CertificateData {
 }
 
 /// `InstallCertificateSpec`: exactly one of the three is set.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct InstallCertificateSpec {
     #[serde(default)]
     pub selfsigned_format: Option<CertificateSigningRequestInputData>,
@@ -159,7 +160,7 @@ pub struct InstallCertificateSpec {
 }
 
 /// `CaCertificateInfo`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaCertificateInfo {
     pub value: String,
 }

@@ -11,7 +11,7 @@ use super::error::ApplianceError;
 use super::extract::DrSession;
 
 /// Every configuration-manager operation.
-pub async fn not_vsphere_replication(session: DrSession) -> ApplianceError {
+async fn not_vsphere_replication(session: DrSession) -> ApplianceError {
     if let Err(e) = Access::RootAdministrator.check(&session.principal) {
         return e.into();
     }
@@ -24,37 +24,110 @@ pub async fn not_vsphere_replication(session: DrSession) -> ApplianceError {
     )
 }
 
+/// One configuration-manager operation: its handler, named after its operationId, and its
+/// place in the OpenAPI document. The spec's bodies are not read (the answer is the same
+/// whatever they are), so the document declares none.
+macro_rules! operation {
+    ($handler:ident, $method:ident, $path:tt, $operation_id:tt) => {
+        #[doc = concat!("`", stringify!($method), " ", $path, "` (operationId `", $operation_id, "`).")]
+        #[utoipa::path(
+                    $method,
+                    path = $path,
+                    operation_id = $operation_id,
+                    tag = "configuration-manager",
+                    responses(super::openapi::Session, super::openapi::NotVsphereReplication)
+                )]
+        pub async fn $handler(session: DrSession) -> ApplianceError {
+            not_vsphere_replication(session).await
+        }
+    };
+}
+
+operation!(
+    check_extension_key,
+    post,
+    "/appliance/configuration-manager/actions/check-extension-key-registration",
+    "checkExtensionKey"
+);
+operation!(
+    list_vc_services,
+    post,
+    "/appliance/configuration-manager/actions/list-vc-services",
+    "listVcServices"
+);
+operation!(
+    validate_connection,
+    post,
+    "/appliance/configuration-manager/actions/validate-connection",
+    "validateConnection"
+);
+operation!(
+    get_configuration,
+    get,
+    "/appliance/configuration-manager/configuration",
+    "getConfiguration"
+);
+operation!(
+    update_configuration,
+    put,
+    "/appliance/configuration-manager/configuration",
+    "updateConfiguration"
+);
+operation!(
+    delete_configuration,
+    post,
+    "/appliance/configuration-manager/configuration/actions/remove",
+    "deleteConfiguration"
+);
+operation!(
+    get_reconfigure_required,
+    get,
+    "/appliance/configuration-manager/reconfigure-required",
+    "getReconfigureRequired"
+);
+operation!(
+    get_replication_server_settings,
+    get,
+    "/appliance/configuration-manager/replication-server-settings",
+    "getReplicationServerSettings"
+);
+operation!(
+    update_replication_server_settings,
+    put,
+    "/appliance/configuration-manager/replication-server-settings",
+    "updateReplicationServerSettings"
+);
+
 /// The nine operations' routes.
 pub fn routes() -> axum::Router<crate::app::AppState> {
     use axum::routing::{get, post};
-    let refuse = not_vsphere_replication;
     axum::Router::new()
         .route(
             "/appliance/configuration-manager/actions/check-extension-key-registration",
-            post(refuse),
+            post(check_extension_key),
         )
         .route(
             "/appliance/configuration-manager/actions/list-vc-services",
-            post(refuse),
+            post(list_vc_services),
         )
         .route(
             "/appliance/configuration-manager/actions/validate-connection",
-            post(refuse),
+            post(validate_connection),
         )
         .route(
             "/appliance/configuration-manager/configuration",
-            get(refuse).put(refuse),
+            get(get_configuration).put(update_configuration),
         )
         .route(
             "/appliance/configuration-manager/configuration/actions/remove",
-            post(refuse),
+            post(delete_configuration),
         )
         .route(
             "/appliance/configuration-manager/reconfigure-required",
-            get(refuse),
+            get(get_reconfigure_required),
         )
         .route(
             "/appliance/configuration-manager/replication-server-settings",
-            get(refuse).put(refuse),
+            get(get_replication_server_settings).put(update_replication_server_settings),
         )
 }

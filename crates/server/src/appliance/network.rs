@@ -227,6 +227,18 @@ fn meta(errors: Vec<MetaError>) -> Option<Metadata> {
 }
 
 /// `GET /appliance/settings/network` (operationId `getAllNetworkSettings`).
+#[utoipa::path(
+    get,
+    path = "/appliance/settings/network",
+    operation_id = "getAllNetworkSettings",
+    tag = "network",
+    responses(
+        (status = 200, description = "The resolver and every interface: what was requested, \
+            or the host's own; `_meta.errors` says which (`NOT_APPLIED_TO_HOST`, \
+            `HOST_RESOLVER`).", body = DrEntity<NetworkInfoData>),
+        super::openapi::Session,
+    )
+)]
 pub async fn get_all_network_settings(
     State(s): State<AppState>,
     session: DrSession,
@@ -247,6 +259,17 @@ pub async fn get_all_network_settings(
 }
 
 /// `GET /appliance/settings/network/dns` (operationId `getNetworkDnsSettings`).
+#[utoipa::path(
+    get,
+    path = "/appliance/settings/network/dns",
+    operation_id = "getNetworkDnsSettings",
+    tag = "network",
+    responses(
+        (status = 200, description = "The resolver settings requested, or the host's; \
+            `_meta.errors` says which.", body = DrEntity<DnsInfo>),
+        super::openapi::Session,
+    )
+)]
 pub async fn get_network_dns_settings(
     State(s): State<AppState>,
     session: DrSession,
@@ -261,6 +284,17 @@ pub async fn get_network_dns_settings(
 
 /// `PUT /appliance/settings/network/dns` (operationId `updateNetworkDnsSettings`): recorded,
 /// not applied to the host. Servers are kept for STATIC only (the spec ignores them for DHCP).
+#[utoipa::path(
+    put,
+    path = "/appliance/settings/network/dns",
+    operation_id = "updateNetworkDnsSettings",
+    tag = "network",
+    request_body(content = DnsInfo, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Recorded (not applied to the host)."),
+        super::openapi::Session, super::openapi::JsonBody,
+    )
+)]
 pub async fn update_network_dns_settings(
     State(s): State<AppState>,
     session: DrSession,
@@ -292,6 +326,18 @@ pub async fn update_network_dns_settings(
 }
 
 /// `GET /appliance/settings/network/interfaces` (operationId `getAllNetworkInterfacesSettings`).
+#[utoipa::path(
+    get,
+    path = "/appliance/settings/network/interfaces",
+    operation_id = "getAllNetworkInterfacesSettings",
+    tag = "network",
+    params(super::openapi::ListParams),
+    responses(
+        (status = 200, description = "The host's interfaces, with the settings requested for \
+            each.", body = super::openapi::ListOf<NetworkInterfaceInfo>),
+        super::openapi::Session, super::openapi::ListQuery,
+    )
+)]
 pub async fn get_all_network_interfaces_settings(
     State(s): State<AppState>,
     session: DrSession,
@@ -304,6 +350,19 @@ pub async fn get_all_network_interfaces_settings(
 
 /// `GET /appliance/settings/network/interfaces/{interface_name}`
 /// (operationId `getNetworkInterfaceSettings`).
+#[utoipa::path(
+    get,
+    path = "/appliance/settings/network/interfaces/{interface_name}",
+    operation_id = "getNetworkInterfaceSettings",
+    tag = "network",
+    params(("interface_name" = String, Path, description = "The interface's name on the host.",
+        example = "lo")),
+    responses(
+        (status = 200, description = "The interface; `_meta.errors` notes the settings \
+            requested but not applied.", body = DrEntity<NetworkInterfaceInfo>),
+        super::openapi::Session, super::openapi::Item,
+    )
+)]
 pub async fn get_network_interface_settings(
     State(s): State<AppState>,
     session: DrSession,
@@ -378,6 +437,19 @@ fn ipv6_request(w: Ipv6Info) -> Result<Ipv6Settings, strongroom_core::Error> {
 /// `POST /appliance/settings/network/interfaces/{interface_name}`
 /// (operationId `updateNetworkInterfaceSettings`): recorded, not applied to the host; what
 /// the body leaves out stays as it was requested before.
+#[utoipa::path(
+    post,
+    path = "/appliance/settings/network/interfaces/{interface_name}",
+    operation_id = "updateNetworkInterfaceSettings",
+    tag = "network",
+    params(("interface_name" = String, Path, description = "The interface's name on the host.",
+        example = "lo")),
+    request_body(content = UpdateNetworkInterfaceInfoSpec, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Recorded (not applied to the host)."),
+        super::openapi::Session, super::openapi::JsonBody, super::openapi::Item,
+    )
+)]
 pub async fn update_network_interface_settings(
     State(s): State<AppState>,
     session: DrSession,

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 /// An entity with the spec's `_meta` (`...DrResponseEntity`).
-#[derive(Debug, Serialize)]
-pub struct DrEntity<T> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DrEntity<T: utoipa::ToSchema> {
     #[serde(flatten)]
     pub entity: T,
     #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
@@ -13,20 +13,20 @@ pub struct DrEntity<T> {
 }
 
 /// `Metadata`: the notes on fields of the entity.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Metadata {
     pub errors: Vec<MetaError>,
 }
 
 /// `MetaError`: `field` is a JSONPath into the entity.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MetaError {
     pub code: &'static str,
     pub message: String,
     pub field: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DnsModeWire {
     Dhcp,
@@ -34,7 +34,7 @@ pub enum DnsModeWire {
 }
 
 /// `DnsInfo`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DnsInfo {
     pub mode: DnsModeWire,
     #[serde(default)]
@@ -43,7 +43,7 @@ pub struct DnsInfo {
     pub servers: Option<Vec<Option<String>>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Ipv4ModeWire {
     Dhcp,
@@ -52,7 +52,7 @@ pub enum Ipv4ModeWire {
 }
 
 /// `Ipv4Info`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ipv4Info {
     #[serde(default)]
     pub address: Option<String>,
@@ -65,14 +65,14 @@ pub struct Ipv4Info {
 }
 
 /// `Ipv6Address`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ipv6Address {
     pub address: String,
     pub prefix: i64,
 }
 
 /// `Ipv6Info`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ipv6Info {
     pub autoconfigure: bool,
     pub dhcp: bool,
@@ -82,7 +82,7 @@ pub struct Ipv6Info {
     pub addresses: Option<Vec<Option<Ipv6Address>>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum InterfaceStatus {
     Up,
@@ -90,7 +90,7 @@ pub enum InterfaceStatus {
 }
 
 /// `NetworkInterfaceInfo`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NetworkInterfaceInfo {
     pub status: InterfaceStatus,
     /// Absent for an interface without a link-layer address.
@@ -102,7 +102,7 @@ pub struct NetworkInterfaceInfo {
 }
 
 /// `UpdateNetworkInterfaceInfoSpec`: what is absent stays as it was requested before.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateNetworkInterfaceInfoSpec {
     #[serde(default)]
     pub ipv4: Option<Ipv4Info>,
@@ -111,7 +111,7 @@ pub struct UpdateNetworkInterfaceInfoSpec {
 }
 
 /// `NetworkInfoData`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NetworkInfoData {
     pub dns: DnsInfo,
     pub interfaces: Vec<NetworkInterfaceInfo>,

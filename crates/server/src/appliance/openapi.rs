@@ -3,8 +3,8 @@
 //! from the handlers' `#[utoipa::path]` attributes and the wire types' schemas, so it says what
 //! the server answers, where the vendor's spec says what the vendor's appliance answers.
 //! Public, served in every state like our own API's (`admin_api/openapi.rs`, whose plumbing,
-//! `face::openapi`, it shares). It names the operations whose answers it describes exactly;
-//! the others are served but not in it yet (docs/admin-api.md says which).
+//! `face::openapi`, it shares). It names every operation the face serves, under the vendor's
+//! operationIds (docs/admin-api.md).
 
 use std::sync::LazyLock;
 
@@ -17,7 +17,10 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use super::error::ResponseError;
 use super::extract::SESSION_HEADER;
 use super::list_query::MetadataList;
-use super::{info, services, session, tasks, time};
+use super::{
+    certificates, configuration_manager, info, network, power, probe, services, session, settings,
+    support_bundles, syslog, tasks, time, updates,
+};
 use crate::face::json::JSON;
 use crate::face::openapi::{self, Refusal, refusals};
 
@@ -43,8 +46,47 @@ use crate::face::openapi::{self, Refusal, refusals};
         time::update_time_settings,
         services::get_all_services,
         services::get_service,
+        services::start_service,
+        services::stop_service,
+        services::restart_service,
         tasks::get_all_tasks_info,
         tasks::get_task_info,
+        settings::update_appliance_password,
+        power::restart_appliance,
+        power::shutdown_appliance,
+        updates::get_updates,
+        updates::get_updates_repository,
+        updates::change_updates_repository,
+        updates::install_update,
+        configuration_manager::check_extension_key,
+        configuration_manager::list_vc_services,
+        configuration_manager::validate_connection,
+        configuration_manager::get_configuration,
+        configuration_manager::update_configuration,
+        configuration_manager::delete_configuration,
+        configuration_manager::get_reconfigure_required,
+        configuration_manager::get_replication_server_settings,
+        configuration_manager::update_replication_server_settings,
+        network::get_all_network_settings,
+        network::get_network_dns_settings,
+        network::update_network_dns_settings,
+        network::get_all_network_interfaces_settings,
+        network::get_network_interface_settings,
+        network::update_network_interface_settings,
+        syslog::get_syslog_servers,
+        syslog::update_syslog_servers,
+        syslog::send_syslog_test_message,
+        support_bundles::generate_support_bundle,
+        support_bundles::get_support_bundle_infos,
+        support_bundles::download_support_bundle_info,
+        support_bundles::delete_support_bundle,
+        certificates::get_appliance_certificate,
+        certificates::update_appliance_certificate,
+        certificates::generate_csr,
+        certificates::get_appliance_ca_certificates,
+        certificates::add_ca_certificates,
+        certificates::delete_ca_certificates,
+        probe::probe_ssl,
         document_get,
     ),
     components(schemas(ResponseError)),
@@ -81,6 +123,12 @@ pub struct ListParams {
     /// Items skipped before the page.
     offset: Option<u64>,
 }
+
+/// A tar archive, as a response body.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct TarArchive(Vec<u8>);
 
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| openapi::finish(ApplianceDoc::openapi()));
 
@@ -160,7 +208,53 @@ const INTERNAL: Refusal = Refusal {
     description: "The server failed (the cause is in its log, under the answer's op_id).",
 };
 
-const ALL: [Refusal; 11] = [
+const WRONG_PASSWORD: Refusal = Refusal {
+    name: "WrongPassword",
+    status: 403,
+    description: "The current password is wrong (`WRONG_PASSWORD`), or the account is not a \
+                  root Administrator (`ACCESS_DENIED`).",
+};
+const PASSWORD_REFUSED: Refusal = Refusal {
+    name: "PasswordRefused",
+    status: 400,
+    description: "A body that is not the operation's JSON (`INVALID_REQUEST`), or a new \
+                  password the policy refuses (its rule's `error_code`, docs/errors.md).",
+};
+const NOT_VSPHERE_REPLICATION: Refusal = Refusal {
+    name: "NotVsphereReplication",
+    status: 400,
+    description: "Always, whatever the body, once the session is checked: Strongroom is not \
+                  vSphere Replication (`NOT_VSPHERE_REPLICATION`).",
+};
+const UPDATES_BY_PACKAGE_MANAGER: Refusal = Refusal {
+    name: "UpdatesByPackageManager",
+    status: 400,
+    description: "Always, once the session (and any body: `INVALID_REQUEST`) is checked: \
+                  Strongroom is updated by the host's package manager \
+                  (`UPDATES_BY_PACKAGE_MANAGER`).",
+};
+const NOT_STOPPABLE: Refusal = Refusal {
+    name: "NotStoppable",
+    status: 400,
+    description: "The service cannot be stopped (`SERVICE_NOT_STOPPABLE`): the NetHSM face is \
+                  how the appliance is unlocked and recovered.",
+};
+const CA_LIST_QUERY: Refusal = Refusal {
+    name: "InvalidCaListQuery",
+    status: 400,
+    description: "A `limit` or `offset` that is not a whole number, an `order_by` that is \
+                  none of the four, or `filter` and `filter_property` not given together \
+                  (`INVALID_REQUEST`).",
+};
+const PROBE_REFUSED: Refusal = Refusal {
+    name: "ProbeRefused",
+    status: 400,
+    description: "A body that is not the operation's JSON or a `uri` that names no endpoint \
+                  (`INVALID_REQUEST`), or a probe that failed: no connection, or no TLS \
+                  handshake within 8 seconds (`PROBE_FAILED`).",
+};
+
+const ALL: [Refusal; 18] = [
     INVALID_REQUEST,
     TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -172,6 +266,13 @@ const ALL: [Refusal; 11] = [
     INVALID_LIST_QUERY,
     NOT_FOUND,
     INTERNAL,
+    WRONG_PASSWORD,
+    PASSWORD_REFUSED,
+    NOT_VSPHERE_REPLICATION,
+    UPDATES_BY_PACKAGE_MANAGER,
+    NOT_STOPPABLE,
+    CA_LIST_QUERY,
+    PROBE_REFUSED,
 ];
 
 impl Refusal {
@@ -237,6 +338,36 @@ refusals!(
 refusals!(
     /// An operation on an item named in the path.
     Item: NOT_FOUND
+);
+refusals!(
+    /// Changing the password: the session's refusals, a wrong current password (rate limited
+    /// as a failed login), and the body's and the policy's refusals.
+    PasswordChange: UNAUTHENTICATED, WRONG_PASSWORD, RATE_LIMITED, UNAVAILABLE, INTERNAL,
+        PASSWORD_REFUSED, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
+);
+refusals!(
+    /// The size and media type of a JSON body, where its 400 is described with the operation's.
+    JsonBodyLimits: TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
+);
+refusals!(
+    /// The configuration-manager operations' one answer.
+    NotVsphereReplication: NOT_VSPHERE_REPLICATION
+);
+refusals!(
+    /// The update-manager operations' one answer.
+    UpdatesByPackageManager: UPDATES_BY_PACKAGE_MANAGER
+);
+refusals!(
+    /// Stopping a service that cannot be stopped.
+    NotStoppable: NOT_STOPPABLE
+);
+refusals!(
+    /// The CA certificates' list query, read by its own rules.
+    CaListQuery: CA_LIST_QUERY
+);
+refusals!(
+    /// Probing a TLS endpoint: the body's refusals and the probe's failure.
+    ProbeRefused: PROBE_REFUSED
 );
 refusals!(
     /// The service's refusal alone, for the document, which is not gated by state.

@@ -13,6 +13,17 @@ use crate::app::AppState;
 
 /// `POST /appliance/actions/restart` (operationId `restartAppliance`). Afterwards this face
 /// answers 503 until the node is unlocked again (unless unattended boot brings it back).
+#[utoipa::path(
+    post,
+    path = "/appliance/actions/restart",
+    operation_id = "restartAppliance",
+    tag = "power",
+    responses(
+        (status = 204, description = "The node boots again from its store: Locked, or \
+            Operational with unattended boot."),
+        super::openapi::Session,
+    )
+)]
 pub async fn restart_appliance(
     State(s): State<AppState>,
     session: DrSession,
@@ -24,6 +35,16 @@ pub async fn restart_appliance(
 }
 
 /// `POST /appliance/actions/stop` (operationId `shutdownAppliance`).
+#[utoipa::path(
+    post,
+    path = "/appliance/actions/stop",
+    operation_id = "shutdownAppliance",
+    tag = "power",
+    responses(
+        (status = 204, description = "The server process ends cleanly."),
+        super::openapi::Session,
+    )
+)]
 pub async fn shutdown_appliance(
     State(s): State<AppState>,
     session: DrSession,

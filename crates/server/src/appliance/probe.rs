@@ -35,6 +35,19 @@ use crate::app::AppState;
 /// hangs is answered as failed rather than dropped.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(8);
 
+/// `POST /appliance/certificates/server/actions/probe-ssl-connection`.
+#[utoipa::path(
+    post,
+    path = "/appliance/certificates/server/actions/probe-ssl-connection",
+    operation_id = "probeSsl",
+    tag = "certificates",
+    request_body(content = ProbeSslSpec, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The certificate the peer presented, and whether the \
+            appliance would trust it.", body = ApplianceX509Certificate),
+        super::openapi::Session, super::openapi::ProbeRefused, super::openapi::JsonBodyLimits,
+    )
+)]
 pub async fn probe_ssl(
     State(s): State<AppState>,
     session: DrSession,

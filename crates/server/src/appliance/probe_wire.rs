@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The spec's `ProbeSslSpec`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ProbeSslSpec {
     /// `https://host[:port][/...]` or `host[:port]`; the port defaults to 443.
     pub uri: String,
@@ -13,7 +13,11 @@ pub struct ProbeSslSpec {
 /// The spec's `ApplianceX509Certificate` (as `ApplianceX509CertificateDrResponseEntity`),
 /// with the meanings of Java's `X509Certificate` getters that its field descriptions follow.
 /// A field the certificate does not have (no key usage extension, say) is left out.
-#[derive(Debug, Serialize, Deserialize)]
+///
+/// Named `ProbedX509Certificate` in the OpenAPI document, beside the served certificate's
+/// `ApplianceX509Certificate` (`certificates_wire`), whose list fields are always present.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ProbedX509Certificate)]
 pub struct ApplianceX509Certificate {
     /// Decimal, as Java's `BigInteger.toString()`.
     pub serial_number: String,

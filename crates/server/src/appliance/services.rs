@@ -85,7 +85,7 @@ pub async fn get_all_services(
     path = "/services/{service_id}",
     operation_id = "getService",
     tag = "services",
-    params(("service_id" = String, Path, description = "The service's id.")),
+    params(("service_id" = String, Path, description = "The service's id.", example = "syslog")),
     responses(
         (status = 200, description = "The service.", body = ServiceInfo),
         super::openapi::Session, super::openapi::Item,
@@ -145,6 +145,17 @@ async fn act(
 }
 
 /// `POST /services/{service_id}/actions/start`: a running service stays as it is.
+#[utoipa::path(
+    post,
+    path = "/services/{service_id}/actions/start",
+    operation_id = "startService",
+    tag = "services",
+    params(("service_id" = String, Path, description = "The service's id.", example = "syslog")),
+    responses(
+        (status = 204, description = "The service runs (and starts with the server)."),
+        super::openapi::Session, super::openapi::Item,
+    )
+)]
 pub async fn start_service(
     State(s): State<AppState>,
     session: DrSession,
@@ -154,6 +165,17 @@ pub async fn start_service(
 }
 
 /// `POST /services/{service_id}/actions/stop`.
+#[utoipa::path(
+    post,
+    path = "/services/{service_id}/actions/stop",
+    operation_id = "stopService",
+    tag = "services",
+    params(("service_id" = String, Path, description = "The service's id.", example = "syslog")),
+    responses(
+        (status = 204, description = "The service is stopped (and stays so across restarts)."),
+        super::openapi::Session, super::openapi::Item, super::openapi::NotStoppable,
+    )
+)]
 pub async fn stop_service(
     State(s): State<AppState>,
     session: DrSession,
@@ -166,6 +188,17 @@ pub async fn stop_service(
 /// has its restart counted, which a service holding connections (the syslog forwarder)
 /// takes as the signal to reopen them. A face has nothing of its own to restart: its
 /// requests in flight finish, and the next ones are served as before.
+#[utoipa::path(
+    post,
+    path = "/services/{service_id}/actions/restart",
+    operation_id = "restartService",
+    tag = "services",
+    params(("service_id" = String, Path, description = "The service's id.", example = "syslog")),
+    responses(
+        (status = 204, description = "The service runs, its restart counted."),
+        super::openapi::Session, super::openapi::Item,
+    )
+)]
 pub async fn restart_service(
     State(s): State<AppState>,
     session: DrSession,

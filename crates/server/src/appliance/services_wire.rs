@@ -39,7 +39,7 @@ pub struct Task {
 }
 
 /// `SupportBundleInfo`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SupportBundleInfo {
     pub key: String,
     pub time_created: i64,

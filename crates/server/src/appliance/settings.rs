@@ -13,6 +13,18 @@ use crate::auth::{self, CurrentSecret, RequestOrigin};
 /// session's own account changes; its other sessions end; the new password works at once on
 /// every face. A wrong current password is rate limited like a failed login
 /// ([`auth::check_current`]), after the new one's shape is checked.
+#[utoipa::path(
+    post,
+    path = "/appliance/settings/access/password",
+    operation_id = "updateAppliancePassword",
+    tag = "settings",
+    request_body(content = UpdatePasswordSpec, content_type = "application/json"),
+    responses(
+        (status = 204, description = "The password is changed; the session's other sessions \
+            are ended."),
+        super::openapi::PasswordChange,
+    )
+)]
 pub async fn update_appliance_password(
     State(s): State<AppState>,
     session: DrSession,

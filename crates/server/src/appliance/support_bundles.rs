@@ -36,6 +36,17 @@ fn bundle_info(b: &Bundle) -> SupportBundleInfo {
 
 /// `POST /support-bundles`: 202 with the task that makes the bundle; its `result` names the
 /// bundle (`key`, with its `size` and `md5`) once it succeeds.
+#[utoipa::path(
+    post,
+    path = "/support-bundles",
+    operation_id = "generateSupportBundle",
+    tag = "support-bundles",
+    responses(
+        (status = 202, description = "The task making the bundle (`GET /tasks/{task_id}`).",
+            body = Task),
+        super::openapi::Session,
+    )
+)]
 pub async fn generate_support_bundle(
     State(s): State<AppState>,
     session: DrSession,
@@ -97,6 +108,17 @@ pub async fn generate_support_bundle(
 }
 
 /// `GET /support-bundles`: those made since the server started and still kept, oldest first.
+#[utoipa::path(
+    get,
+    path = "/support-bundles",
+    operation_id = "getSupportBundleInfos",
+    tag = "support-bundles",
+    params(super::openapi::ListParams),
+    responses(
+        (status = 200, description = "The bundles kept.", body = super::openapi::ListOf<SupportBundleInfo>),
+        super::openapi::Session, super::openapi::ListQuery,
+    )
+)]
 pub async fn get_support_bundle_infos(
     State(s): State<AppState>,
     _: DrSession,
@@ -120,6 +142,20 @@ fn key(path: Result<Path<String>, PathRejection>) -> Result<String, ApplianceErr
 }
 
 /// `GET /support-bundles/{support_bundle_key}`: the tar archive.
+#[utoipa::path(
+    get,
+    path = "/support-bundles/{support_bundle_key}",
+    operation_id = "downloadSupportBundleInfo",
+    tag = "support-bundles",
+    params(("support_bundle_key" = String, Path, description = "The bundle's key.")),
+    responses(
+        (status = 200, description = "The bundle.", content_type = "application/x-tar",
+            body = super::openapi::TarArchive,
+            headers(("Content-Disposition" = String,
+                description = "`attachment`, with the file name `<key>.tar`."))),
+        super::openapi::Session, super::openapi::Item,
+    )
+)]
 pub async fn download_support_bundle_info(
     State(s): State<AppState>,
     _: DrSession,
@@ -140,6 +176,17 @@ pub async fn download_support_bundle_info(
 }
 
 /// `DELETE /support-bundles/{support_bundle_key}`.
+#[utoipa::path(
+    delete,
+    path = "/support-bundles/{support_bundle_key}",
+    operation_id = "deleteSupportBundle",
+    tag = "support-bundles",
+    params(("support_bundle_key" = String, Path, description = "The bundle's key.")),
+    responses(
+        (status = 204, description = "The bundle is deleted."),
+        super::openapi::Session, super::openapi::Item,
+    )
+)]
 pub async fn delete_support_bundle(
     State(s): State<AppState>,
     _: DrSession,

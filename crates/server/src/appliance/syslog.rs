@@ -15,6 +15,18 @@ use super::syslog_wire::{SyslogServerInfo, TestMessage, invalid_server};
 use crate::app::AppState;
 
 /// `GET /appliance/settings/syslog-servers`.
+#[utoipa::path(
+    get,
+    path = "/appliance/settings/syslog-servers",
+    operation_id = "getSyslogServers",
+    tag = "syslog",
+    params(super::openapi::ListParams),
+    responses(
+        (status = 200, description = "The syslog destinations.",
+            body = super::openapi::ListOf<SyslogServerInfo>),
+        super::openapi::Session, super::openapi::ListQuery,
+    )
+)]
 pub async fn get_syslog_servers(
     State(s): State<AppState>,
     session: DrSession,
@@ -33,6 +45,17 @@ pub async fn get_syslog_servers(
 
 /// `PUT /appliance/settings/syslog-servers`: replaces the list (an empty list stops
 /// sending); the forwarder follows at once.
+#[utoipa::path(
+    put,
+    path = "/appliance/settings/syslog-servers",
+    operation_id = "updateSyslogServers",
+    tag = "syslog",
+    request_body(content = Vec<SyslogServerInfo>, content_type = "application/json"),
+    responses(
+        (status = 204, description = "The list is replaced."),
+        super::openapi::Session, super::openapi::JsonBody,
+    )
+)]
 pub async fn update_syslog_servers(
     State(s): State<AppState>,
     session: DrSession,
@@ -57,6 +80,17 @@ pub async fn update_syslog_servers(
 /// `POST /appliance/settings/syslog-servers/actions/send-test-message`: the message goes to
 /// every destination (queued, as every message is: 204 means it was handed to the
 /// forwarder, not that a receiver took it).
+#[utoipa::path(
+    post,
+    path = "/appliance/settings/syslog-servers/actions/send-test-message",
+    operation_id = "sendSyslogTestMessage",
+    tag = "syslog",
+    request_body(content = TestMessage, content_type = "application/json"),
+    responses(
+        (status = 204, description = "The message is queued for every destination."),
+        super::openapi::Session, super::openapi::JsonBody,
+    )
+)]
 pub async fn send_syslog_test_message(
     State(s): State<AppState>,
     session: DrSession,

@@ -13,7 +13,7 @@ const DEFAULT_PORT: i64 = 514;
 
 /// The spec's `SyslogServerInfo`. No field is required by the spec: a missing port is 514 and
 /// a missing protocol UDP, syslog's defaults; a missing host is refused.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SyslogServerInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -79,7 +79,7 @@ pub fn invalid_server(n: usize, rule: &str) -> ApplianceError {
 }
 
 /// The spec's `TestMessage`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TestMessage {
     pub message: String,
 }

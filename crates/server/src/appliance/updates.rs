@@ -28,11 +28,25 @@ async fn refuse(s: &AppState, session: DrSession) -> ApplianceError {
 }
 
 /// `POST /appliance/update-manager/actions/retrieve-updates` (operationId `getUpdates`).
+#[utoipa::path(
+    post,
+    path = "/appliance/update-manager/actions/retrieve-updates",
+    operation_id = "getUpdates",
+    tag = "update-manager",
+    responses(super::openapi::Session, super::openapi::UpdatesByPackageManager)
+)]
 pub async fn get_updates(State(s): State<AppState>, session: DrSession) -> ApplianceError {
     refuse(&s, session).await
 }
 
 /// `GET /appliance/update-manager/repository` (operationId `getUpdatesRepository`).
+#[utoipa::path(
+    get,
+    path = "/appliance/update-manager/repository",
+    operation_id = "getUpdatesRepository",
+    tag = "update-manager",
+    responses(super::openapi::Session, super::openapi::UpdatesByPackageManager)
+)]
 pub async fn get_updates_repository(
     State(s): State<AppState>,
     session: DrSession,
@@ -42,6 +56,14 @@ pub async fn get_updates_repository(
 
 /// `PUT /appliance/update-manager/repository` (operationId `changeUpdatesRepository`): a
 /// malformed body is told so first, as for every body of this face.
+#[utoipa::path(
+    put,
+    path = "/appliance/update-manager/repository",
+    operation_id = "changeUpdatesRepository",
+    tag = "update-manager",
+    request_body(content = UpdatesRepository, content_type = "application/json"),
+    responses(super::openapi::Session, super::openapi::UpdatesByPackageManager, super::openapi::JsonBodyLimits)
+)]
 pub async fn change_updates_repository(
     State(s): State<AppState>,
     session: DrSession,
@@ -52,6 +74,14 @@ pub async fn change_updates_repository(
 
 /// `POST /appliance/update-manager/updates/{update_version}/actions/install` (operationId
 /// `installUpdate`).
+#[utoipa::path(
+    post,
+    path = "/appliance/update-manager/updates/{update_version}/actions/install",
+    operation_id = "installUpdate",
+    tag = "update-manager",
+    params(("update_version" = String, Path, description = "The update's version.")),
+    responses(super::openapi::Session, super::openapi::UpdatesByPackageManager)
+)]
 pub async fn install_update(State(s): State<AppState>, session: DrSession) -> ApplianceError {
     refuse(&s, session).await
 }

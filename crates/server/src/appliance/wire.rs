@@ -5,12 +5,15 @@
 use serde::{Deserialize, Serialize};
 use strongroom_core::secret::Passphrase;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdatePasswordSpec {
     /// Required, but not taken into account: the session's own account changes (seed 001).
     #[allow(dead_code)]
     pub username: String,
+    /// The current password.
+    #[schema(value_type = String)]
     pub password: Passphrase,
+    #[schema(value_type = String)]
     pub new_password: Passphrase,
 }
 

@@ -8,8 +8,9 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use strongroom_core::passkeys::PasskeyError;
+use utoipa::ToSchema;
 
 use super::wire::{Format, Reply};
 use crate::face::FaceError;
@@ -69,6 +70,38 @@ pub fn passkey_failure(e: PasskeyError) -> (i64, &'static str) {
             "Too many wrong passkeys; wait before trying again",
         ),
     }
+}
+
+/// The JSON form of an error (`CVGui_GenericResp` in XML).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenericResponse {
+    /// The stable code of the failure (docs/errors.md).
+    pub error_code: i64,
+    pub error_message: String,
+}
+
+/// The detail of a failed `Login` or `RenewLoginToken`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    pub err_log_message: String,
+    /// The stable code of the failure (docs/errors.md).
+    pub error_code: i64,
+}
+
+/// A failed `Login` (`DM2ContentIndexing_CheckCredentialResp` with an `errList` in XML).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginFailure {
+    pub err_list: Vec<ErrorDetail>,
+}
+
+/// A failed `RenewLoginToken` (`DM2ContentIndexing_RenewLoginTokenResp` with an `error` in
+/// XML).
+#[derive(Serialize, ToSchema)]
+pub struct RenewFailure {
+    pub error: ErrorDetail,
 }
 
 #[derive(Debug)]
@@ -169,15 +202,14 @@ impl From<strongroom_core::Error> for CommvaultError {
 
 impl IntoResponse for CommvaultError {
     fn into_response(self) -> Response {
-        Reply {
-            status: self.status,
-            json: json!({"errorCode": self.code, "errorMessage": self.message}),
-            xml: Element::new("CVGui_GenericResp")
-                .attr("errorCode", self.code)
-                .attr("errorMessage", &self.message),
-            format: self.format,
-        }
-        .into_response()
+        let xml = Element::new("CVGui_GenericResp")
+            .attr("errorCode", self.code)
+            .attr("errorMessage", &self.message);
+        let json = GenericResponse {
+            error_code: self.code,
+            error_message: self.message,
+        };
+        Reply::typed(self.status, self.format, &json, xml).into_response()
     }
 }
 
@@ -214,47 +246,36 @@ impl BodyRefusal for CommvaultError {
 
 /// A failed `Login`, in the `errList` shape clients read.
 pub fn login_failure(f: Format, e: CommvaultError) -> Response {
-    failure(
-        f,
-        e,
-        "DM2ContentIndexing_CheckCredentialResp",
-        "errList",
-        |detail| json!({"errList": [detail]}),
-    )
+    let (status, detail, xml) = failure(e, "DM2ContentIndexing_CheckCredentialResp", "errList");
+    let json = LoginFailure {
+        err_list: vec![detail],
+    };
+    Reply::typed(status, f, &json, xml).into_response()
 }
 
 /// A failed `RenewLoginToken`: `{"error": {"errLogMessage", "errorCode"}}`.
 pub fn renew_failure(f: Format, e: CommvaultError) -> Response {
-    failure(
-        f,
-        e,
-        "DM2ContentIndexing_RenewLoginTokenResp",
-        "error",
-        |detail| json!({"error": detail}),
-    )
+    let (status, error, xml) = failure(e, "DM2ContentIndexing_RenewLoginTokenResp", "error");
+    Reply::typed(status, f, &RenewFailure { error }, xml).into_response()
 }
 
-/// A failure whose detail (`errLogMessage`, `errorCode`) is an element `xml_field` of the
-/// response element `xml_root`, and in JSON wherever `wrap` puts it.
+/// A failure's status, its detail (`errLogMessage`, `errorCode`), and its XML: the detail as
+/// an element `xml_field` of the response element `xml_root`.
 fn failure(
-    f: Format,
     e: CommvaultError,
     xml_root: &str,
     xml_field: &str,
-    wrap: impl FnOnce(serde_json::Value) -> serde_json::Value,
-) -> Response {
+) -> (StatusCode, ErrorDetail, Element) {
     let xml = Element::new(xml_root).child(
         Element::new(xml_field)
             .attr("errLogMessage", &e.message)
             .attr("errorCode", e.code),
     );
-    Reply {
-        status: e.status,
-        json: wrap(json!({"errLogMessage": e.message, "errorCode": e.code})),
-        xml,
-        format: f,
-    }
-    .into_response()
+    let detail = ErrorDetail {
+        err_log_message: e.message,
+        error_code: e.code,
+    };
+    (e.status, detail, xml)
 }
 
 pub async fn not_found(req: Request) -> CommvaultError {

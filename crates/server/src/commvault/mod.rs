@@ -14,6 +14,7 @@ mod clients;
 mod error;
 mod extract;
 mod login;
+mod openapi;
 mod passkey;
 mod wire;
 
@@ -42,7 +43,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/logout", at(post(login::logout_post)))
         .route(
             "/whoami",
-            at(post(login::who_am_i_post).get(login::who_am_i_post)),
+            at(post(login::who_am_i_post).get(login::who_am_i_get)),
         )
         .route("/client", at(get(clients::client_get)))
         .route("/client/{client_id}", at(get(clients::client_id_get)))
@@ -65,6 +66,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/commcell/properties",
             at(get(clients::commcell_properties_get).put(clients::commcell_properties_put)),
+        )
+        // Public, in every state, like the other faces' documents (a path Commvault's API
+        // does not use).
+        .route(
+            "/openapi.json",
+            gate.route(ANY_STATE, get(openapi::document_get)),
         )
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -8,6 +8,7 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use serde::Serialize;
 use serde_json::{Value, json};
 use strongroom_core::identity::Principal;
 use strongroom_core::passkeys::{PasskeyChange, PasskeyError, PasskeyOp, PasskeyTarget};
@@ -18,6 +19,7 @@ use super::extract::{Accept, CvBody, LoggedIn};
 use super::wire::{Body, Format, Reply};
 use crate::app::AppState;
 use crate::xml::Element;
+use utoipa::ToSchema;
 
 /// A parsed passkey request.
 enum PasskeyRequest {
@@ -152,36 +154,187 @@ fn parse_xml(el: &Element) -> Result<PasskeyRequest, PasskeyError> {
     }
 }
 
+/// Every passkey operation's answer (`App_SetPasskeyResponse` in XML): `exitval` and
+/// `errorCode` 0 on success, the failure's own code otherwise (docs/errors.md).
+#[derive(Serialize, ToSchema)]
+pub struct SetPasskeyResponse {
+    processinginstructioninfo: ProcessingInstructionInfo,
+    error: PasskeyResult,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProcessingInstructionInfo {
+    /// One: `exitval`.
+    attributes: Vec<InstructionAttribute>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InstructionAttribute {
+    /// `exitval`.
+    name: &'static str,
+    /// The errorCode, as a string in JSON.
+    value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyResult {
+    /// 0 on success, else the failure's code.
+    error_code: i64,
+    /// What failed; absent on success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'static str>,
+}
+
+impl SetPasskeyResponse {
+    fn new(failure: Option<PasskeyError>) -> Self {
+        let (code, message) = match failure {
+            Some(e) => {
+                let (code, message) = super::error::passkey_failure(e);
+                (code, Some(message))
+            }
+            None => (0, None),
+        };
+        Self {
+            processinginstructioninfo: ProcessingInstructionInfo {
+                attributes: vec![InstructionAttribute {
+                    name: "exitval",
+                    value: code.to_string(),
+                }],
+            },
+            error: PasskeyResult {
+                error_code: code,
+                error_message: message,
+            },
+        }
+    }
+
+    fn xml(&self) -> Element {
+        let mut error = Element::new("error");
+        if let Some(m) = self.error.error_message {
+            error = error.attr("errorMessage", m);
+        }
+        let instructions = self.processinginstructioninfo.attributes.iter().fold(
+            Element::new("processinginstructioninfo"),
+            |el, a| {
+                el.child(
+                    Element::new("attributes")
+                        .attr("name", a.name)
+                        .attr("value", &a.value),
+                )
+            },
+        );
+        Element::new("App_SetPasskeyResponse")
+            .child(instructions)
+            .child(error.attr("errorCode", self.error.error_code))
+    }
+}
+
 /// The `App_SetPasskeyResponse` for a result: 0 or the failure's code.
 fn passkey_reply(f: Format, failure: Option<PasskeyError>) -> Response {
-    let (code, message) = match failure {
-        Some(e) => {
-            let (code, message) = super::error::passkey_failure(e);
-            (code, Some(message))
-        }
-        None => (0, None),
-    };
-    let mut error_json = json!({"errorCode": code});
-    let mut error_xml = Element::new("error");
-    if let Some(m) = message {
-        error_json["errorMessage"] = json!(m);
-        error_xml = error_xml.attr("errorMessage", m);
-    }
-    error_xml = error_xml.attr("errorCode", code);
-    Reply::ok(
-        f,
-        json!({
-            "processinginstructioninfo": {"attributes": [{"name": "exitval", "value": code.to_string()}]},
-            "error": error_json,
-        }),
-        Element::new("App_SetPasskeyResponse")
-            .child(
-                Element::new("processinginstructioninfo")
-                    .child(Element::new("attributes").attr("name", "exitval").attr("value", code)),
-            )
-            .child(error_xml),
-    )
-    .into_response()
+    let answer = SetPasskeyResponse::new(failure);
+    Reply::ok(f, &answer, answer.xml()).into_response()
+}
+
+/// `App_SetPasskeyRequest` as [`parse_json`] reads it: create, modify or remove a passkey.
+/// JSON passkeys are base64 (an empty one is absent); in XML, the attributes of an
+/// `App_SetPasskeyRequest` element, passkeys in plain text.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SetPasskeyRequest {
+    passkey_op_type: PasskeyOpType,
+    /// Modify and remove: the passkey set now.
+    #[schema(content_encoding = "base64")]
+    current_passkey: Option<String>,
+    /// Create and modify: the new passkey.
+    #[schema(content_encoding = "base64")]
+    new_passkey: Option<String>,
+    /// The new passkey again, if given.
+    #[schema(content_encoding = "base64")]
+    confirm_passkey: Option<String>,
+}
+
+/// 1 (create), 2 (modify) or 3 (remove), as a number or a string, or the operation's name in
+/// any case.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum PasskeyOpType {
+    Code(u8),
+    Name(PasskeyOpName),
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub enum PasskeyOpName {
+    CREATE,
+    EDIT,
+    MODIFY,
+    DISABLE,
+    REMOVE,
+}
+
+/// `App_AuthorizeForRestoreRequest` as [`parse_json`] reads it: with the right passkey, allow
+/// browse and restore for a while, or (`enableAuthorizeForRestore` false) stop allowing them.
+/// In XML, an `App_AuthorizeForRestoreRequest` element, the passkey in plain text.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AuthorizeForRestoreRequest {
+    #[schema(content_encoding = "base64")]
+    passkey: Option<String>,
+    passkey_settings: Option<AuthorizeSettings>,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AuthorizeSettings {
+    /// True (the default; also `1`, `"true"` or `"yes"`) opens the window, anything else
+    /// closes it.
+    enable_authorize_for_restore: Option<bool>,
+    passkey_expiration_interval: Option<ExpirationInterval>,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ExpirationInterval {
+    /// How long the window stays open, in seconds (or until this Unix time when larger than
+    /// a year), never longer than the configured window (30 minutes by default).
+    to_time: Option<i64>,
+}
+
+/// A passkey operation's JSON body: the request flat, or wrapped in an object named for it.
+/// Without `passkeyOpType`, a flat body with `passkey` or `passkeySettings` is an
+/// authorization.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum PasskeyRequestBody {
+    Set(SetPasskeyRequest),
+    WrappedSet {
+        #[serde(rename = "App_SetPasskeyRequest")]
+        request: SetPasskeyRequest,
+    },
+    Authorize(AuthorizeForRestoreRequest),
+    WrappedAuthorize {
+        #[serde(rename = "App_AuthorizeForRestoreRequest")]
+        request: AuthorizeForRestoreRequest,
+    },
+}
+
+/// `Company/{id}/AuthRestore`'s JSON body: an authorization, flat or wrapped.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum AuthRestoreBody {
+    Authorize(AuthorizeForRestoreRequest),
+    WrappedAuthorize {
+        #[serde(rename = "App_AuthorizeForRestoreRequest")]
+        request: AuthorizeForRestoreRequest,
+    },
 }
 
 /// Runs a passkey request; passkey failures are answered 200 in the passkey shape, anything
@@ -246,6 +399,28 @@ fn id(raw: &str, unknown: PasskeyError) -> Result<u64, PasskeyError> {
     raw.trim().parse().map_err(|_| unknown)
 }
 
+/// `POST Client/{clientId}/Passkey`: the client's passkey (its owners, or root
+/// Administrators).
+#[utoipa::path(
+    post,
+    path = "/Client/{clientId}/Passkey",
+    operation_id = "setClientPasskey",
+    tag = "passkeys",
+    params(("clientId" = u64, Path, description = "The client's id.", example = 1)),
+    request_body(content = PasskeyRequestBody, example = json!({
+        "newPasskey": "ZXhhbXBsZSBwYXNza2V5",
+        "confirmPasskey": "ZXhhbXBsZSBwYXNza2V5",
+        "passkeyOpType": "CREATE",
+    })),
+    responses(
+        (status = 200, description = "Done (errorCode 0), or the passkey failure's code, an \
+            unknown client or a request that is not a passkey request included.",
+            body = SetPasskeyResponse),
+        super::openapi::RequestBody,
+        super::openapi::Session,
+        super::openapi::Privileged,
+    )
+)]
 pub async fn client_passkey_post(
     State(s): State<AppState>,
     Path(client_id): Path<String>,
@@ -259,6 +434,30 @@ pub async fn client_passkey_post(
     run(s, f, session.principal, target, request, false).await
 }
 
+/// `POST Company/{companyId}/Passkey`: the company's passkey (root Administrators).
+#[utoipa::path(
+    post,
+    path = "/Company/{companyId}/Passkey",
+    operation_id = "setCompanyPasskey",
+    tag = "passkeys",
+    params(("companyId" = u64, Path, description = "The company's id: 0, the whole \
+        installation, is the only one.", example = 0)),
+    request_body(content = PasskeyRequestBody, example = json!({
+        "App_SetPasskeyRequest": {
+            "newPasskey": "ZXhhbXBsZSBwYXNza2V5",
+            "confirmPasskey": "ZXhhbXBsZSBwYXNza2V5",
+            "passkeyOpType": 1,
+        },
+    })),
+    responses(
+        (status = 200, description = "Done (errorCode 0), or the passkey failure's code, an \
+            unknown company or a request that is not a passkey request included.",
+            body = SetPasskeyResponse),
+        super::openapi::RequestBody,
+        super::openapi::Session,
+        super::openapi::Privileged,
+    )
+)]
 pub async fn company_passkey_post(
     State(s): State<AppState>,
     Path(company_id): Path<String>,
@@ -272,6 +471,31 @@ pub async fn company_passkey_post(
     run(s, f, session.principal, target, request, false).await
 }
 
+/// `POST Company/{companyId}/AuthRestore`: authorize browse and restore with the company's
+/// passkey (an `App_SetPasskeyRequest` here is not a valid request).
+#[utoipa::path(
+    post,
+    path = "/Company/{companyId}/AuthRestore",
+    operation_id = "authorizeCompanyRestore",
+    tag = "passkeys",
+    params(("companyId" = u64, Path, description = "The company's id: 0, the whole \
+        installation, is the only one.", example = 0)),
+    request_body(content = AuthRestoreBody, example = json!({
+        "passkey": "ZXhhbXBsZSBwYXNza2V5",
+        "passkeySettings": {
+            "enableAuthorizeForRestore": true,
+            "passkeyExpirationInterval": {"toTime": 1800},
+        },
+    })),
+    responses(
+        (status = 200, description = "Done (errorCode 0), or the passkey failure's code, an \
+            unknown company or a request that is not an authorization included.",
+            body = SetPasskeyResponse),
+        super::openapi::RequestBody,
+        super::openapi::Session,
+        super::openapi::Privileged,
+    )
+)]
 pub async fn company_auth_restore_post(
     State(s): State<AppState>,
     Path(company_id): Path<String>,

@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::http_util;
@@ -90,13 +91,19 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn ok(format: Format, json: Value, xml: Element) -> Self {
+    /// A reply whose JSON form is a wire type (the one the OpenAPI document describes).
+    pub fn typed(status: StatusCode, format: Format, json: &impl Serialize, xml: Element) -> Self {
         Self {
-            status: StatusCode::OK,
-            json,
+            status,
+            json: serde_json::to_value(json).expect("the wire types serialise"),
             xml,
             format,
         }
+    }
+
+    /// [`Reply::typed`] with 200.
+    pub fn ok(format: Format, json: &impl Serialize, xml: Element) -> Self {
+        Self::typed(StatusCode::OK, format, json, xml)
     }
 }
 

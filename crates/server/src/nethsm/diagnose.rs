@@ -16,9 +16,11 @@ use axum::http::request::Parts;
 use serde::Serialize;
 use strongroom_core::SystemState;
 use strongroom_core::identity::Principal;
+use utoipa::ToSchema;
 
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Admin, Caller, NetHsmJson};
+use super::openapi::{AnswersJson, Authenticated, CoreCall};
 use crate::app::AppState;
 use crate::diagnostics::{Status, run_checks};
 
@@ -26,14 +28,15 @@ use crate::diagnostics::{Status, run_checks};
 pub const MAX_LOG_LINES: usize = 100;
 
 /// `ClusterLogItem`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ClusterLogItem {
+    #[schema(value_type = String)]
     pub level: &'static str,
     pub msg: String,
 }
 
 /// `ClusterState`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ClusterState {
     pub running: bool,
     /// How the supervised etcd member's last run ended, while it is not running
@@ -45,7 +48,7 @@ pub struct ClusterState {
 }
 
 /// `HealthDiagnoseData`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthDiagnoseData {
     pub cluster_logs: Vec<ClusterLogItem>,
@@ -71,6 +74,20 @@ impl FromRequestParts<AppState> for DiagnoseCaller {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/health/diagnose",
+    operation_id = "getHealthDiagnose",
+    tag = "health",
+    security((), ("basic" = [])),
+    responses(
+        (status = 200, description = "The cluster store's state and recent problems.",
+            body = HealthDiagnoseData),
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn health_diagnose_get(
     State(s): State<AppState>,
     DiagnoseCaller(who): DiagnoseCaller,

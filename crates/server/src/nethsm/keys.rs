@@ -17,6 +17,9 @@ use super::extract::{
 };
 use super::keys_metrics::{KeyOp, count};
 use super::keys_pem;
+use super::openapi::{
+    AnswersJson, AnswersPem, Authenticated, CoreCall, Exists, Gated, Item, JsonBody, PutJsonBody,
+};
 use super::wire::{
     CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, KeySetLabel,
     MoveKeyRequest, PrivateKey, PublicKey, SignData, SignRequestData,
@@ -106,6 +109,23 @@ pub async fn keys_get(
 }
 
 /// `POST /keys/generate`.
+#[utoipa::path(
+    post,
+    path = "/keys/generate",
+    operation_id = "generateKey",
+    tag = "keys",
+    request_body = KeyGenerateRequestData,
+    responses(
+        (status = 201, description = "Generated; the id is also in `Location`.",
+            body = CreateResourceId,
+            headers(("location" = String, description = "`/api/v1/keys/{id}`."))),
+        Gated,
+        Authenticated,
+        JsonBody,
+        Exists,
+        CoreCall,
+    )
+)]
 pub async fn keys_generate_post(
     State(s): State<AppState>,
     Caller(who, _): Admin,
@@ -278,6 +298,22 @@ pub async fn key_delete(
 }
 
 /// `GET /keys/{KeyID}/public.pem`: the SubjectPublicKeyInfo as PEM.
+#[utoipa::path(
+    get,
+    path = "/keys/{KeyID}/public.pem",
+    operation_id = "getKeyPublicPem",
+    tag = "keys",
+    params(("KeyID" = String, Path, description = "The key's id.")),
+    responses(
+        (status = 200, description = "The key's SubjectPublicKeyInfo, PEM.", body = String,
+            content_type = "application/x-pem-file"),
+        Gated,
+        Authenticated,
+        AnswersPem,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_public_pem_get(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -298,6 +334,22 @@ pub async fn key_public_pem_get(
 }
 
 /// `POST /keys/{KeyID}/sign`.
+#[utoipa::path(
+    post,
+    path = "/keys/{KeyID}/sign",
+    operation_id = "signWithKey",
+    tag = "keys",
+    params(("KeyID" = String, Path, description = "The key's id.")),
+    request_body = SignRequestData,
+    responses(
+        (status = 200, description = "The signature, base64.", body = SignData),
+        Gated,
+        Authenticated,
+        JsonBody,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_sign_post(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -338,6 +390,25 @@ pub async fn key_sign_post(
 }
 
 /// `PUT /keys/{KeyID}/restrictions/tags/{Tag}`: 204 when added, 304 when the key had it.
+#[utoipa::path(
+    put,
+    path = "/keys/{KeyID}/restrictions/tags/{Tag}",
+    operation_id = "addKeyTag",
+    tag = "keys",
+    params(
+        ("KeyID" = String, Path, description = "The key's id."),
+        ("Tag" = String, Path, description = "The tag."),
+    ),
+    responses(
+        (status = 204, description = "Added."),
+        (status = 304, description = "The key had the tag."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_tag_put(
     State(s): State<AppState>,
     NetHsmPath((id, tag)): NetHsmPath<(String, String)>,
@@ -351,6 +422,24 @@ pub async fn key_tag_put(
 }
 
 /// `DELETE /keys/{KeyID}/restrictions/tags/{Tag}`: 204.
+#[utoipa::path(
+    delete,
+    path = "/keys/{KeyID}/restrictions/tags/{Tag}",
+    operation_id = "deleteKeyTag",
+    tag = "keys",
+    params(
+        ("KeyID" = String, Path, description = "The key's id."),
+        ("Tag" = String, Path, description = "The tag."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_tag_delete(
     State(s): State<AppState>,
     NetHsmPath((id, tag)): NetHsmPath<(String, String)>,
@@ -429,6 +518,23 @@ pub async fn key_cert_delete(
 }
 
 /// `PUT /keys/{KeyID}/label`: 204 when set, 304 when the key has that label already.
+#[utoipa::path(
+    put,
+    path = "/keys/{KeyID}/label",
+    operation_id = "setKeyLabel",
+    tag = "keys",
+    params(("KeyID" = String, Path, description = "The key's id.")),
+    request_body = KeySetLabel,
+    responses(
+        (status = 204, description = "Set."),
+        (status = 304, description = "The key had this label."),
+        Gated,
+        Authenticated,
+        PutJsonBody,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_label_put(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -442,6 +548,21 @@ pub async fn key_label_put(
 }
 
 /// `DELETE /keys/{KeyID}/label`: 204, also when the key has no label.
+#[utoipa::path(
+    delete,
+    path = "/keys/{KeyID}/label",
+    operation_id = "deleteKeyLabel",
+    tag = "keys",
+    params(("KeyID" = String, Path, description = "The key's id.")),
+    responses(
+        (status = 204, description = "Removed (also when the key had none)."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_label_delete(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,

@@ -22,6 +22,7 @@ mod keys_metrics;
 mod keys_pem;
 mod metrics;
 mod namespaces;
+mod openapi;
 mod provision;
 mod random;
 mod system;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let at = |states, routes| gate.route(states, routes);
     Router::new()
         .route("/info", at(ANY_STATE, get(health::info_get)))
+        .route("/openapi.json", at(ANY_STATE, get(openapi::document_get)))
         .route(
             "/health/alive",
             at(&[Locked, Unprovisioned], get(health::health_alive_get)),

@@ -5,9 +5,23 @@ use axum::http::StatusCode;
 
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Caller, NetHsmJson, NetHsmPath, RootAdmin};
+use super::openapi::{AnswersJson, Authenticated, CoreCall, Exists, Gated, Item};
 use super::wire::NamespaceItem;
 use crate::app::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/namespaces",
+    operation_id = "listNamespaces",
+    tag = "namespaces",
+    responses(
+        (status = 200, description = "The namespaces.", body = Vec<NamespaceItem>),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn namespaces_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -21,6 +35,22 @@ pub async fn namespaces_get(
     ))
 }
 
+#[utoipa::path(
+    put,
+    path = "/namespaces/{NamespaceID}",
+    operation_id = "createNamespace",
+    tag = "namespaces",
+    params(("NamespaceID" = String, Path, description = "The namespace.")),
+    responses(
+        (status = 204, description = "Created."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        Exists,
+        CoreCall,
+    )
+)]
 pub async fn namespace_put(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -32,6 +62,21 @@ pub async fn namespace_put(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/namespaces/{NamespaceID}",
+    operation_id = "deleteNamespace",
+    tag = "namespaces",
+    params(("NamespaceID" = String, Path, description = "The namespace.")),
+    responses(
+        (status = 204, description = "Deleted, with its users and keys."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn namespace_delete(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,

@@ -6,10 +6,25 @@ use strongroom_core::Provision;
 
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};
+use super::openapi::{AnswersJson, Authenticated, CoreCall, Gated, JsonBody, Unlocking};
 use super::wire::{ProvisionRequestData, UnlockRequestData};
 use crate::app::AppState;
 use crate::auth::{self, RequestOrigin};
 
+#[utoipa::path(
+    post,
+    path = "/provision",
+    operation_id = "provision",
+    tag = "state",
+    security(()),
+    request_body = ProvisionRequestData,
+    responses(
+        (status = 204, description = "Provisioned: the node is Operational."),
+        Gated,
+        JsonBody,
+        CoreCall,
+    )
+)]
 pub async fn provision_post(
     State(s): State<AppState>,
     NetHsmJson(req): NetHsmJson<ProvisionRequestData>,
@@ -25,6 +40,21 @@ pub async fn provision_post(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/unlock",
+    operation_id = "unlock",
+    tag = "state",
+    security(()),
+    request_body = UnlockRequestData,
+    responses(
+        (status = 204, description = "Unlocked: the node is Operational."),
+        Gated,
+        JsonBody,
+        Unlocking,
+        CoreCall,
+    )
+)]
 pub async fn unlock_post(
     State(s): State<AppState>,
     origin: RequestOrigin,
@@ -34,6 +64,19 @@ pub async fn unlock_post(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/lock",
+    operation_id = "lock",
+    tag = "state",
+    responses(
+        (status = 204, description = "Locked."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn lock_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,

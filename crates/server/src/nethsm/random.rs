@@ -7,9 +7,26 @@ use base64::Engine;
 
 use super::error::NetHsmError;
 use super::extract::{Caller, NetHsmJson, OperatorUser};
+use super::openapi::{Authenticated, CoreCall, Gated, JsonBody};
 use super::wire::{RandomData, RandomRequestData};
 use crate::app::AppState;
 
+/// An Operator's.
+#[utoipa::path(
+    post,
+    path = "/random",
+    operation_id = "getRandom",
+    tag = "random",
+    request_body = RandomRequestData,
+    responses(
+        (status = 200, description = "`length` random bytes, base64.", body = RandomData,
+            headers(("cache-control" = String, description = "`no-cache`."))),
+        Gated,
+        Authenticated,
+        JsonBody,
+        CoreCall,
+    )
+)]
 pub async fn random_post(
     State(s): State<AppState>,
     Caller(who, _): OperatorUser,

@@ -8,9 +8,26 @@ use strongroom_core::users::NewUserId;
 
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Admin, AdminOrOperator, Caller, NetHsmJson, NetHsmPath};
+use super::openapi::{
+    AnswersJson, Authenticated, CoreCall, Exists, Gated, Item, JsonBody, PutJsonBody,
+};
 use super::wire::{CreateResourceId, UserData, UserItem, UserPassphrasePostData, UserPostData};
 use crate::app::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/users",
+    operation_id = "listUsers",
+    tag = "users",
+    responses(
+        (status = 200, description = "The users of the caller's namespace.",
+            body = Vec<UserItem>),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn users_get(
     State(s): State<AppState>,
     Caller(who, _): Admin,
@@ -61,6 +78,22 @@ enum OwnedNewUserId {
 }
 
 /// `POST /users`: a generated id in the caller's namespace.
+#[utoipa::path(
+    post,
+    path = "/users",
+    operation_id = "createUser",
+    tag = "users",
+    request_body = UserPostData,
+    responses(
+        (status = 201, description = "Created; the id is also in `Location`.",
+            body = CreateResourceId,
+            headers(("location" = String, description = "`/api/v1/users/{id}`."))),
+        Gated,
+        Authenticated,
+        JsonBody,
+        CoreCall,
+    )
+)]
 pub async fn users_post(
     State(s): State<AppState>,
     Caller(who, _): Admin,
@@ -73,6 +106,23 @@ pub async fn users_post(
 }
 
 /// `POST /users/{namespace}~`: a generated id in that namespace.
+#[utoipa::path(
+    post,
+    path = "/users/{UserID}",
+    operation_id = "createNamespacedUser",
+    tag = "users",
+    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    request_body = UserPostData,
+    responses(
+        (status = 201, description = "Created; the id is also in `Location`.",
+            body = CreateResourceId,
+            headers(("location" = String, description = "`/api/v1/users/{id}`."))),
+        Gated,
+        Authenticated,
+        JsonBody,
+        CoreCall,
+    )
+)]
 pub async fn user_post(
     State(s): State<AppState>,
     NetHsmPath(prefix): NetHsmPath<String>,
@@ -95,6 +145,24 @@ pub async fn user_post(
 }
 
 /// `PUT /users/{UserID}`: that exact id.
+#[utoipa::path(
+    put,
+    path = "/users/{UserID}",
+    operation_id = "createUserWithId",
+    tag = "users",
+    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    request_body = UserPostData,
+    responses(
+        (status = 201, description = "Created; the id is also in `Location`.",
+            body = CreateResourceId,
+            headers(("location" = String, description = "`/api/v1/users/{id}`."))),
+        Gated,
+        Authenticated,
+        PutJsonBody,
+        Exists,
+        CoreCall,
+    )
+)]
 pub async fn user_put(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -105,6 +173,21 @@ pub async fn user_put(
     Ok(created(id))
 }
 
+#[utoipa::path(
+    get,
+    path = "/users/{UserID}",
+    operation_id = "getUser",
+    tag = "users",
+    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    responses(
+        (status = 200, description = "The user.", body = UserData),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn user_get(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -120,6 +203,21 @@ pub async fn user_get(
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/users/{UserID}",
+    operation_id = "deleteUser",
+    tag = "users",
+    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn user_delete(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -131,6 +229,22 @@ pub async fn user_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/users/{UserID}/passphrase",
+    operation_id = "setUserPassphrase",
+    tag = "users",
+    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    request_body = UserPassphrasePostData,
+    responses(
+        (status = 204, description = "Changed."),
+        Gated,
+        Authenticated,
+        JsonBody,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn user_passphrase_post(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -146,6 +260,21 @@ pub async fn user_passphrase_post(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/users/{UserID}/tags",
+    operation_id = "getUserTags",
+    tag = "users",
+    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    responses(
+        (status = 200, description = "The user's tags (an Operator's).", body = Vec<String>),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn user_tags_get(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -159,6 +288,25 @@ pub async fn user_tags_get(
 }
 
 /// 204 when added, 304 when the user already had the tag.
+#[utoipa::path(
+    put,
+    path = "/users/{UserID}/tags/{Tag}",
+    operation_id = "addUserTag",
+    tag = "users",
+    params(
+        ("UserID" = String, Path, description = "`user` or `namespace~user`."),
+        ("Tag" = String, Path, description = "The tag."),
+    ),
+    responses(
+        (status = 204, description = "Added."),
+        (status = 304, description = "The user had the tag."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn user_tag_put(
     State(s): State<AppState>,
     NetHsmPath((id, tag)): NetHsmPath<(String, String)>,
@@ -171,6 +319,24 @@ pub async fn user_tag_put(
     Ok(super::changed_or_not_modified(added))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/users/{UserID}/tags/{Tag}",
+    operation_id = "deleteUserTag",
+    tag = "users",
+    params(
+        ("UserID" = String, Path, description = "`user` or `namespace~user`."),
+        ("Tag" = String, Path, description = "The tag."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn user_tag_delete(
     State(s): State<AppState>,
     NetHsmPath((id, tag)): NetHsmPath<(String, String)>,

@@ -4,27 +4,38 @@
 use serde::{Deserialize, Serialize};
 use strongroom_core::SystemState;
 use strongroom_core::secret::Passphrase;
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "unlockPassphrase": "a long and unusual unlock passphrase",
+    "adminPassphrase": "the administrator's own passphrase",
+    "systemTime": "2026-11-30T12:00:00Z",
+}))]
 pub struct ProvisionRequestData {
+    #[schema(value_type = String)]
     pub unlock_passphrase: Passphrase,
+    #[schema(value_type = String)]
     pub admin_passphrase: Passphrase,
+    /// RFC 3339.
+    #[schema(format = DateTime)]
     pub system_time: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnlockRequestData {
+    #[schema(value_type = String)]
     pub passphrase: Passphrase,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HealthStateData {
     pub state: SystemState,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct InfoData {
     pub vendor: String,
     pub product: String,
@@ -63,7 +74,7 @@ pub struct SystemInfo {
     pub pcr: Pcr,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum UserRole {
     Administrator,
     Operator,
@@ -95,49 +106,53 @@ impl From<strongroom_core::identity::Role> for UserRole {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserPostData {
     pub real_name: String,
     pub role: UserRole,
+    #[schema(value_type = String)]
     pub passphrase: Passphrase,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserData {
     pub real_name: String,
     pub role: UserRole,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserItem {
     pub user: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct NamespaceItem {
     pub id: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateResourceId {
     pub id: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPassphrasePostData {
+    #[schema(value_type = String)]
     pub passphrase: Passphrase,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomRequestData {
+    /// How many bytes.
+    #[schema(minimum = 1, maximum = 1024)]
     pub length: u64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RandomData {
     /// Standard, padded base64.
     pub random: String,
@@ -191,27 +206,32 @@ pub struct RestoreArguments {
 // `/keys` (the spec's key schemas). Type, mechanism and mode names stay strings here so the
 // core answers names the spec has but this build does not support with its own 400.
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRestrictions {
     #[serde(default)]
     pub tags: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mechanisms": ["EdDSA_Signature"], "type": "Curve25519"}))]
 pub struct KeyGenerateRequestData {
     pub mechanisms: Vec<String>,
     #[serde(rename = "type")]
     pub key_type: String,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub length: Option<u32>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub restrictions: Option<KeyRestrictions>,
     /// `KeyLabel`, a string: left out, no label; `null` refused (not nullable in the spec).
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub label: Option<String>,
 }
 
@@ -250,12 +270,12 @@ pub struct PrivateKey {
     pub label: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyItem {
     pub id: String,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyPublicData {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -267,7 +287,7 @@ pub struct KeyPublicData {
 }
 
 /// `PublicKey`, what `GET /keys/{KeyID}` answers.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PublicKey {
     pub mechanisms: Vec<String>,
     #[serde(rename = "type")]
@@ -290,20 +310,21 @@ pub struct MoveKeyRequest {
 }
 
 /// `KeySetLabel`, the body of `PUT /keys/{KeyID}/label`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeySetLabel {
     pub label: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mode": "EdDSA", "message": "aGVsbG8="}))]
 pub struct SignRequestData {
     pub mode: String,
     pub message: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SignData {
     pub signature: String,
 }

@@ -7,6 +7,7 @@ pub mod cli;
 mod docs;
 mod errors;
 pub mod keys;
+pub mod openapi_run;
 pub mod python;
 pub mod raw;
 pub mod schemathesis;

@@ -1,0 +1,240 @@
+//! The NetHSM face against the OpenAPI document the server publishes for it (generated from
+//! the handlers by utoipa), with the helpers of `openapi_faces.rs`: the document is served
+//! without credentials in every state, is valid, names exactly the operations listed here
+//! (docs/admin-api.md says which the face serves beyond them), each served, and schemathesis
+//! finds no 5xx and no answer that contradicts it.
+//!
+//! Each operation is available in its states only, and the state gate answers 412 before
+//! the method, the credentials or the body is looked at (the original's order,
+//! `nethsm/mod.rs`), so each operation runs in a state it is available in. The two that leave
+//! it run in two parts ([`transition`]): provisioning both, locking the second alone (its one
+//! invalid request, no credentials, is `lock_needs_credentials`).
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::common::openapi_run::{conform, conform_with};
+use crate::common::*;
+use crate::openapi::document_routes;
+use crate::openapi_faces::{check_document, check_routes, fetch_document};
+
+/// The operations the document describes, as it writes them.
+const DESCRIBED: [(&str, &str); 30] = [
+    ("GET", "/info"),
+    ("GET", "/openapi.json"),
+    ("GET", "/health/alive"),
+    ("GET", "/health/ready"),
+    ("GET", "/health/state"),
+    ("GET", "/health/diagnose"),
+    ("POST", "/provision"),
+    ("POST", "/unlock"),
+    ("POST", "/lock"),
+    ("POST", "/random"),
+    ("GET", "/users"),
+    ("POST", "/users"),
+    ("GET", "/users/{UserID}"),
+    ("PUT", "/users/{UserID}"),
+    ("POST", "/users/{UserID}"),
+    ("DELETE", "/users/{UserID}"),
+    ("POST", "/users/{UserID}/passphrase"),
+    ("GET", "/users/{UserID}/tags"),
+    ("PUT", "/users/{UserID}/tags/{Tag}"),
+    ("DELETE", "/users/{UserID}/tags/{Tag}"),
+    ("GET", "/namespaces"),
+    ("PUT", "/namespaces/{NamespaceID}"),
+    ("DELETE", "/namespaces/{NamespaceID}"),
+    ("POST", "/keys/generate"),
+    ("GET", "/keys/{KeyID}/public.pem"),
+    ("POST", "/keys/{KeyID}/sign"),
+    ("PUT", "/keys/{KeyID}/label"),
+    ("DELETE", "/keys/{KeyID}/label"),
+    ("PUT", "/keys/{KeyID}/restrictions/tags/{Tag}"),
+    ("DELETE", "/keys/{KeyID}/restrictions/tags/{Tag}"),
+];
+
+/// Available only while Unprovisioned.
+const UNPROVISIONED_ONLY: [&str; 1] = ["/provision"];
+/// Available only while Locked or Unprovisioned.
+const NOT_OPERATIONAL: [&str; 2] = ["/unlock", "/health/alive"];
+
+/// An Operator, for `POST /random` (the root Administrator may not).
+const OPERATOR_PASSPHRASE: &str = "operator passphrase for tests";
+
+/// The runs of the operation `id`, which leaves the state it is available in: first only
+/// invalid requests (`--mode=negative`, in the fuzzing phase alone: the examples and coverage
+/// phases send valid ones too), each of which must be refused while the state holds; then
+/// valid ones, the first of which changes the state, so that every later case is the state
+/// gate's 412, which is neither the 405 of `unsupported_method` nor a refusal
+/// `negative_data_rejection` accepts (both checked by the first part and `check_routes`).
+fn transition(id: &str, extra: &[String]) -> Vec<(Vec<String>, usize)> {
+    let include = format!("--include-operation-id={id}");
+    let mut negative = vec![
+        include.clone(),
+        "--mode=negative".to_string(),
+        "--phases=fuzzing".to_string(),
+    ];
+    negative.extend_from_slice(extra);
+    let mut positive = vec![
+        include,
+        "--mode=positive".to_string(),
+        "--exclude-checks=unsupported_method,negative_data_rejection".to_string(),
+    ];
+    positive.extend_from_slice(extra);
+    vec![(negative, 1), (positive, 1)]
+}
+
+/// `doc` with only the paths `keep` says.
+fn paths_where(doc: &Value, keep: impl Fn(&str) -> bool) -> Value {
+    let mut doc = doc.clone();
+    doc["paths"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|path, _| keep(path));
+    doc
+}
+
+#[tokio::test]
+async fn the_nethsm_document_is_valid_and_served() {
+    let server = Server::start();
+    // Provisioning is served only before it.
+    let (_, doc) = fetch_document(&server, NETHSM).await;
+    let provision = paths_where(&doc, |p| UNPROVISIONED_ONLY.contains(&p));
+    check_routes(&server, NETHSM, &provision, &[]).await;
+    let doc = check_document(&server, NETHSM).await;
+    let mut described: Vec<(String, String)> = (DESCRIBED.iter())
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    described.sort();
+    let documented: Vec<(String, String)> = document_routes(&doc).into_iter().collect();
+    assert_eq!(documented, described, "the operations of the document");
+    let auth = format!("admin:{ADMIN}");
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(auth)
+    );
+    let operational = paths_where(&doc, |p| {
+        !UNPROVISIONED_ONLY.contains(&p) && !NOT_OPERATIONAL.contains(&p)
+    });
+    check_routes(&server, NETHSM, &operational, &[("authorization", &basic)]).await;
+    server.lock().await;
+    let locked = paths_where(&doc, |p| NOT_OPERATIONAL.contains(&p));
+    check_routes(&server, NETHSM, &locked, &[]).await;
+    let (_, locked_doc) = fetch_document(&server, NETHSM).await;
+    assert_eq!(locked_doc, doc, "the document does not depend on the state");
+}
+
+/// Every operation but provisioning (on a node of its own, below), on a provisioned node: what is available while
+/// Operational with the root Administrator's credentials (only ever the right ones: a wrong
+/// one is rate limited, 429, and every later case would see that), `/random` with an
+/// Operator's, then locking, then what is available while Locked.
+#[tokio::test]
+async fn the_nethsm_face_conforms_to_its_document() {
+    let server = Server::start();
+    server.provision().await;
+    let (text, doc) = fetch_document(&server, NETHSM).await;
+    let operations = document_routes(&doc).len();
+    let url = format!("{}{NETHSM}", server.base);
+    let operator = server
+        .create_user(None, "Operator", OPERATOR_PASSPHRASE)
+        .await;
+    // The user the `/users/{UserID}...` cases name, so that they reach one and not only the
+    // 404 of an unknown id: an Operator (only Operators have tags), never the caller, whose
+    // passphrase a case would change and whom a case would delete.
+    let target = server
+        .create_user(Some("target"), "Operator", "target passphrase for tests")
+        .await;
+    // And the key the `/keys/{KeyID}...` cases name.
+    let r = server
+        .post("/keys/generate")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&serde_json::json!({
+            "mechanisms": ["EdDSA_Signature"], "type": "Curve25519", "id": "targetkey"
+        }))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201, "generate the target key");
+    let config =
+        format!("\n[parameters]\n\"path.UserID\" = \"{target}\"\n\"path.KeyID\" = \"targetkey\"\n");
+    let admin = format!("--auth=admin:{ADMIN}");
+    let mut runs = Vec::new();
+    // While Operational: everything available then.
+    let later = [
+        "provision",
+        "getRandom",
+        "signWithKey",
+        "deleteUser",
+        "lock",
+        "unlock",
+        "getHealthAlive",
+    ];
+    let mut operational = vec![admin.clone()];
+    operational.extend(
+        later
+            .iter()
+            .map(|id| format!("--exclude-operation-id={id}")),
+    );
+    runs.push((operational, operations - later.len()));
+    // An Operator's (randomness, and signing with the target key).
+    runs.push((
+        vec![
+            format!("--auth={operator}:{OPERATOR_PASSPHRASE}"),
+            "--include-operation-id=getRandom".into(),
+            "--include-operation-id=signWithKey".into(),
+        ],
+        2,
+    ));
+    // Deleting the target makes every later case that names it 404, which the stateful phase
+    // would take for a user it created and cannot find (the parameter names the target, not
+    // what it created): so deleting runs after the rest, alone.
+    runs.push((
+        vec![admin.clone(), "--include-operation-id=deleteUser".into()],
+        1,
+    ));
+    // Locking has no body or parameter: its one invalid request is one without credentials,
+    // which a negative run sends beside valid ones, so it runs its valid part alone (refused
+    // without credentials: `lock_needs_credentials`).
+    runs.push(transition("lock", &[admin]).pop().unwrap());
+    // While Locked: schemathesis cannot know the unlock passphrase, so unlocking is refused
+    // (403, then 429 while failures come quickly) and the node stays Locked.
+    runs.push((
+        vec![
+            "--include-operation-id=unlock".into(),
+            "--include-operation-id=getHealthAlive".into(),
+        ],
+        2,
+    ));
+    conform_with(&server, "the NetHSM face", &url, &text, &config, runs).await;
+    assert_eq!(server.state().await, "Locked");
+}
+
+/// Provisioning on an unprovisioned node of its own ([`transition`]); the document's example
+/// is valid, so a case provisions it.
+#[tokio::test]
+async fn nethsm_provisioning_conforms_to_its_document() {
+    let server = Server::start();
+    let (text, _) = fetch_document(&server, NETHSM).await;
+    let url = format!("{}{NETHSM}", server.base);
+    let runs = transition("provision", &[]);
+    conform(&server, "NetHSM provisioning", &url, &text, runs).await;
+    assert_eq!(server.state().await, "Operational", "a case provisioned");
+}
+
+/// Locking without credentials, or with an Operator's, is refused and leaves the node
+/// Operational (the part of locking the run above leaves out).
+#[tokio::test]
+async fn lock_needs_credentials() {
+    let server = Server::start();
+    server.provision().await;
+    let operator = server
+        .create_user(None, "Operator", OPERATOR_PASSPHRASE)
+        .await;
+    let r = server.post("/lock").answer().await;
+    assert_eq!(r.status(), 401);
+    let r = server
+        .post("/lock")
+        .basic_auth(&operator, Some(OPERATOR_PASSPHRASE))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(server.state().await, "Operational");
+}
