@@ -9,20 +9,19 @@
 
 use std::sync::LazyLock;
 
-use axum::http::header;
 use axum::response::Response;
 use strongroom_proto::errors::ErrorBody;
-use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, response};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use super::extract::AcceptJson;
 use super::{audit, clients, password_policy, system};
 use crate::console::session::{COOKIE, CSRF_HEADER};
-use crate::face::json::{JSON, REALM};
-use crate::face::openapi::{self, Refusal, refusals};
+use crate::face::openapi::{
+    self, INTERNAL, NOT_ACCEPTABLE, RATE_LIMITED, Refusal, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE,
+    refusals,
+};
 
 /// The document: every route of this API's router (`super::router`).
 #[derive(OpenApi)]
@@ -120,37 +119,11 @@ const FORBIDDEN: Refusal = Refusal {
     description: "The caller's role may not do this (or a console request failed its CSRF \
                   checks).",
 };
-const RATE_LIMITED: Refusal = Refusal {
-    name: "RateLimited",
-    status: 429,
-    description: "Too many failed attempts from this address; try again in a second.",
-};
-const NOT_ACCEPTABLE: Refusal = Refusal {
-    name: "NotAcceptable",
-    status: 406,
-    description: "`Accept` excludes application/json.",
-};
 const BAD_REQUEST: Refusal = Refusal {
     name: "BadRequest",
     status: 400,
     description: "A malformed request: its body, query or path parameter, or a value the \
                   operation refuses.",
-};
-const TOO_LARGE: Refusal = Refusal {
-    name: "TooLarge",
-    status: 413,
-    description: "The body is larger than 1 MiB.",
-};
-const UNSUPPORTED_MEDIA_TYPE: Refusal = Refusal {
-    name: "UnsupportedMediaType",
-    status: 415,
-    description: "A PUT body that is not application/json.",
-};
-const INTERNAL: Refusal = Refusal {
-    name: "InternalError",
-    status: 500,
-    description: "The server failed (the cause is in its log, under the answer's \
-                  x-request-id).",
 };
 
 const ALL: [Refusal; 11] = [
@@ -166,33 +139,6 @@ const ALL: [Refusal; 11] = [
     UNSUPPORTED_MEDIA_TYPE,
     INTERNAL,
 ];
-
-impl Refusal {
-    /// The response component: the `{"message"}` body, and the challenge on 401 (the JSON
-    /// conventions of `face::json`, which the NetHSM face shares: `nethsm/openapi.rs`).
-    pub(crate) fn component(&self) -> response::Response {
-        let body = ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name(ErrorBody::name())))
-            .build();
-        let mut r = ResponseBuilder::new()
-            .description(self.description)
-            .content(JSON, body);
-        if self.status == 401 {
-            r = r.header(
-                header::WWW_AUTHENTICATE.as_str(),
-                HeaderBuilder::new()
-                    .schema(Some(
-                        utoipa::openapi::ObjectBuilder::new()
-                            .schema_type(utoipa::openapi::schema::Type::String)
-                            .enum_values(Some([REALM])),
-                    ))
-                    .description(Some("The HTTP Basic challenge."))
-                    .build(),
-            );
-        }
-        r.build()
-    }
-}
 
 /// Adds the refusals as response components, and the security schemes.
 struct Refusals;

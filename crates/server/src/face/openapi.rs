@@ -5,9 +5,13 @@
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::{Ref, RefOr, response};
+use strongroom_proto::errors::ErrorBody;
+use utoipa::ToSchema;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, response};
 
-use super::json::JSON;
+use super::json::{JSON, REALM};
 
 /// A refusal: the name of its response component, its status, and when it is given.
 pub struct Refusal {
@@ -23,6 +27,65 @@ impl Refusal {
             self.status.to_string(),
             RefOr::Ref(Ref::from_response_name(self.name)),
         )
+    }
+}
+
+/// The refusals that mean the same on both JSON faces (our own API's and the NetHSM face's).
+pub const RATE_LIMITED: Refusal = Refusal {
+    name: "RateLimited",
+    status: 429,
+    description: "Too many failed attempts from this address; try again in a second.",
+};
+
+pub const NOT_ACCEPTABLE: Refusal = Refusal {
+    name: "NotAcceptable",
+    status: 406,
+    description: "`Accept` excludes application/json.",
+};
+
+pub const TOO_LARGE: Refusal = Refusal {
+    name: "TooLarge",
+    status: 413,
+    description: "The body is larger than 1 MiB.",
+};
+
+pub const UNSUPPORTED_MEDIA_TYPE: Refusal = Refusal {
+    name: "UnsupportedMediaType",
+    status: 415,
+    description: "A PUT body that is not application/json.",
+};
+
+pub const INTERNAL: Refusal = Refusal {
+    name: "InternalError",
+    status: 500,
+    description: "The server failed (the cause is in its log, under the answer's \
+                  x-request-id).",
+};
+
+impl Refusal {
+    /// The response component of a JSON face's refusal (our own API's, the NetHSM face's):
+    /// the `{"message"}` body, and the challenge on 401 (the conventions of `face::json`).
+    pub(crate) fn component(&self) -> response::Response {
+        let body = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+            .build();
+        let mut r = ResponseBuilder::new()
+            .description(self.description)
+            .content(JSON, body);
+        if self.status == 401 {
+            r = r.header(
+                header::WWW_AUTHENTICATE.as_str(),
+                HeaderBuilder::new()
+                    .schema(Some(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::schema::Type::String)
+                            .enum_values(Some([REALM])),
+                    ))
+                    .description(Some("The HTTP Basic challenge."))
+                    .build(),
+            );
+        }
+        r.build()
     }
 }
 

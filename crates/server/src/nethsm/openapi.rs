@@ -17,7 +17,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{diagnose, health, keys, namespaces, provision, random, users};
-use crate::face::openapi::{self, Refusal, refusals};
+use crate::face::openapi::{
+    self, INTERNAL, NOT_ACCEPTABLE, RATE_LIMITED, Refusal, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE,
+    refusals,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -102,21 +105,11 @@ const FORBIDDEN: Refusal = Refusal {
     status: 403,
     description: "The caller's role or namespace may not do this.",
 };
-const RATE_LIMITED: Refusal = Refusal {
-    name: "RateLimited",
-    status: 429,
-    description: "Too many failed attempts from this address; try again in a second.",
-};
 const UNAVAILABLE: Refusal = Refusal {
     name: "Unavailable",
     status: 503,
     description: "Too many password checks run at once (try again shortly), or the cluster \
                   store is unavailable.",
-};
-const NOT_ACCEPTABLE: Refusal = Refusal {
-    name: "NotAcceptable",
-    status: 406,
-    description: "`Accept` excludes application/json.",
 };
 const BAD_REQUEST: Refusal = Refusal {
     name: "BadRequest",
@@ -129,11 +122,6 @@ const NOT_ACCEPTABLE_PEM: Refusal = Refusal {
     status: 406,
     description: "`Accept` excludes application/x-pem-file.",
 };
-const TOO_LARGE: Refusal = Refusal {
-    name: "TooLarge",
-    status: 413,
-    description: "The body is larger than 1 MiB.",
-};
 const WRONG_UNLOCK_PASSPHRASE: Refusal = Refusal {
     name: "WrongUnlockPassphrase",
     status: 403,
@@ -144,21 +132,10 @@ const NOT_FOUND: Refusal = Refusal {
     status: 404,
     description: "No such item (in the caller's namespace).",
 };
-const UNSUPPORTED_MEDIA_TYPE: Refusal = Refusal {
-    name: "UnsupportedMediaType",
-    status: 415,
-    description: "A PUT body that is not application/json.",
-};
 const CONFLICT: Refusal = Refusal {
     name: "Conflict",
     status: 409,
     description: "An item with this id exists.",
-};
-const INTERNAL: Refusal = Refusal {
-    name: "InternalError",
-    status: 500,
-    description: "The server failed (the cause is in its log, under the answer's \
-                  x-request-id).",
 };
 
 const ALL: [Refusal; 14] = [
