@@ -214,7 +214,7 @@ mod tests {
             members: vec![
                 KitMember {
                     id: "1".repeat(16),
-                    name: "m0".into(),
+                    name: "first-member-of-the-kit".into(),
                     urls: vec!["https://10.0.0.1:2380".into()],
                     learner: false,
                 },
@@ -238,8 +238,15 @@ mod tests {
             Err(Error::WrongPassphrase(_))
         ));
         // Nothing of the content is readable in the kit, nor in its decoded envelope.
+        // (Each word is long enough that random base64 cannot hold it by chance: a
+        // two-letter name once did, one run in a few.)
         let envelope = String::from_utf8(STANDARD.decode(&kit).unwrap()).unwrap();
-        for word in ["strongroom/", "10.0.0.1", "8e9e05c52164694d", "m0"] {
+        for word in [
+            "strongroom/",
+            "10.0.0.1",
+            "8e9e05c52164694d",
+            "first-member-of-the-kit",
+        ] {
             assert!(!kit.contains(word) && !envelope.contains(word), "{word}");
         }
         // Two kits of the same content differ (fresh nonce).
