@@ -11,9 +11,8 @@ use std::sync::LazyLock;
 
 use axum::response::Response;
 use strongroom_proto::errors::ErrorBody;
-use utoipa::openapi::RefOr;
+use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi};
 
 use super::extract::AcceptJson;
 use super::{audit, clients, password_policy, system};
@@ -52,7 +51,7 @@ use crate::face::openapi::{
         document_get,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&Refusals),
+    modifiers(&COMPONENTS),
     // How every route but this document's authenticates: HTTP Basic credentials of the
     // identity store, or the web console's session cookie with its CSRF token (both
     // together); `docs/console.md`.
@@ -140,37 +139,33 @@ const ALL: [Refusal; 11] = [
     INTERNAL,
 ];
 
-/// Adds the refusals as response components, and the security schemes.
-struct Refusals;
-
-impl Modify for Refusals {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        for refusal in ALL {
-            components
-                .responses
-                .insert(refusal.name.to_owned(), RefOr::T(refusal.component()));
-        }
-        components.add_security_scheme(
-            "basic",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
-        );
-        components.add_security_scheme(
-            "consoleSession",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                COOKIE,
-                "The web console's session (set by POST /console/api/session).",
-            ))),
-        );
-        components.add_security_scheme(
-            "consoleCsrf",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                CSRF_HEADER,
-                "The CSRF token of the console session, sent with every request it makes.",
-            ))),
-        );
-    }
-}
+/// The refusals as response components, and the security schemes.
+const COMPONENTS: openapi::Components = openapi::Components {
+    refusals: &ALL,
+    component: Refusal::component,
+    schemes: || {
+        vec![
+            (
+                "basic",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+            ),
+            (
+                "consoleSession",
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                    COOKIE,
+                    "The web console's session (set by POST /console/api/session).",
+                ))),
+            ),
+            (
+                "consoleCsrf",
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                    CSRF_HEADER,
+                    "The CSRF token of the console session, sent with every request it makes.",
+                ))),
+            ),
+        ]
+    },
+};
 
 refusals!(
     /// The state gate's and the service's refusals: every route served only while

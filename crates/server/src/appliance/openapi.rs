@@ -11,8 +11,8 @@ use std::sync::LazyLock;
 use axum::response::Response;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, response};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa::openapi::{ContentBuilder, Ref, response};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::error::ResponseError;
 use super::extract::SESSION_HEADER;
@@ -90,7 +90,7 @@ use crate::face::openapi::{self, Refusal, refusals};
         document_get,
     ),
     components(schemas(ResponseError)),
-    modifiers(&Refusals),
+    modifiers(&COMPONENTS),
     security(("session" = [])),
 )]
 struct ApplianceDoc;
@@ -292,32 +292,27 @@ impl Refusal {
     }
 }
 
-/// Adds the refusals as response components, and the security schemes.
-struct Refusals;
-
-impl Modify for Refusals {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        for refusal in ALL {
-            components.responses.insert(
-                refusal.name.to_owned(),
-                RefOr::T(refusal.appliance_component()),
-            );
-        }
-        components.add_security_scheme(
-            "basic",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
-        );
-        components.add_security_scheme(
-            "session",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                SESSION_HEADER,
-                "The session id POST /session answers (or the web console's session \
-                 cookie, docs/console.md).",
-            ))),
-        );
-    }
-}
+/// The refusals as response components, and the security schemes.
+const COMPONENTS: openapi::Components = openapi::Components {
+    refusals: &ALL,
+    component: Refusal::appliance_component,
+    schemes: || {
+        vec![
+            (
+                "basic",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+            ),
+            (
+                "session",
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                    SESSION_HEADER,
+                    "The session id POST /session answers (or the web console's session \
+                     cookie, docs/console.md).",
+                ))),
+            ),
+        ]
+    },
+};
 
 refusals!(
     /// Logging in: the credentials' refusals, and the node's state.

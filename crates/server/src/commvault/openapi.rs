@@ -11,8 +11,8 @@ use axum::extract::OriginalUri;
 use axum::response::Response;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, Server};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::openapi::{ContentBuilder, Ref, Server, response};
+use utoipa::{OpenApi, ToSchema};
 
 use super::error::GenericResponse;
 use super::{clients, login, passkey};
@@ -59,7 +59,7 @@ use crate::face::openapi::{self, Refusal, refusals};
         document_get,
     ),
     components(schemas(GenericResponse)),
-    modifiers(&Refusals),
+    modifiers(&COMPONENTS),
     security(("authtoken" = [])),
 )]
 struct CommvaultDoc;
@@ -155,37 +155,34 @@ const ALL: [Refusal; 8] = [
     INTERNAL,
 ];
 
-/// Adds the refusals as response components (each a `GenericResponse`), and the token's
-/// security scheme.
-struct Refusals;
+/// This face's response component: a `GenericResponse`.
+fn commvault_component(refusal: &Refusal) -> response::Response {
+    ResponseBuilder::new()
+        .description(refusal.description)
+        .content(
+            JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(GenericResponse::name())))
+                .build(),
+        )
+        .build()
+}
 
-impl Modify for Refusals {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        for refusal in ALL {
-            let response = ResponseBuilder::new()
-                .description(refusal.description)
-                .content(
-                    JSON,
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name(GenericResponse::name())))
-                        .build(),
-                )
-                .build();
-            components
-                .responses
-                .insert(refusal.name.to_owned(), RefOr::T(response));
-        }
-        components.add_security_scheme(
+/// The refusals as response components, and the token's security scheme.
+const COMPONENTS: openapi::Components = openapi::Components {
+    refusals: &ALL,
+    component: commvault_component,
+    schemes: || {
+        vec![(
             "authtoken",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authtoken",
                 "The token POST /Login answers, `QSDK <hex>` (or the web console's session \
                  cookie, docs/console.md).",
             ))),
-        );
-    }
-}
+        )]
+    },
+};
 
 refusals!(
     /// Every operation that takes a token: the token's refusals, and the node's state.

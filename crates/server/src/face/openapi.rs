@@ -6,10 +6,11 @@
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_proto::errors::ErrorBody;
-use utoipa::ToSchema;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::SecurityScheme;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, response};
+use utoipa::{Modify, ToSchema};
 
 use super::json::{JSON, REALM};
 
@@ -86,6 +87,29 @@ impl Refusal {
             );
         }
         r.build()
+    }
+}
+
+/// A document's components beyond its schemas, for its `modifiers(...)`: every refusal as a
+/// response component (drawn in the face's error shape by `component`), and the security
+/// schemes its operations name.
+pub struct Components {
+    pub refusals: &'static [Refusal],
+    pub component: fn(&Refusal) -> response::Response,
+    pub schemes: fn() -> Vec<(&'static str, SecurityScheme)>,
+}
+
+impl Modify for Components {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for refusal in self.refusals {
+            components
+                .responses
+                .insert(refusal.name.to_owned(), RefOr::T((self.component)(refusal)));
+        }
+        for (name, scheme) in (self.schemes)() {
+            components.add_security_scheme(name, scheme);
+        }
     }
 }
 

@@ -12,9 +12,8 @@ use std::sync::LazyLock;
 
 use axum::response::Response;
 use strongroom_proto::errors::ErrorBody;
-use utoipa::openapi::RefOr;
+use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi};
 
 use super::{diagnose, health, keys, namespaces, provision, random, users};
 use crate::face::openapi::{
@@ -66,7 +65,7 @@ use crate::face::openapi::{
         document_get,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&Refusals),
+    modifiers(&COMPONENTS),
     security(("basic" = [])),
 )]
 struct NetHsmDoc;
@@ -155,23 +154,17 @@ const ALL: [Refusal; 14] = [
     INTERNAL,
 ];
 
-/// Adds the refusals as response components, and the security scheme.
-struct Refusals;
-
-impl Modify for Refusals {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        for refusal in ALL {
-            components
-                .responses
-                .insert(refusal.name.to_owned(), RefOr::T(refusal.component()));
-        }
-        components.add_security_scheme(
+/// The refusals as response components, and the security scheme.
+const COMPONENTS: openapi::Components = openapi::Components {
+    refusals: &ALL,
+    component: Refusal::component,
+    schemes: || {
+        vec![(
             "basic",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
-        );
-    }
-}
+        )]
+    },
+};
 
 refusals!(
     /// An operation available in some states only.
