@@ -915,25 +915,47 @@ async fn appliance_certificates_and_trusted_cas() {
             .await
             .unwrap();
     assert_eq!(subjects(body), ["CN=Test Root CA"]);
-    appliance_error(
-        list("?sort_by=subject_dn&order_by=sideways").answer().await,
-        400,
-        "INVALID_REQUEST",
-        "order_by is asc, ascending, desc or descending, not \"sideways\".",
-    )
-    .await;
-    appliance_error(
-        list("?filter=x").answer().await,
-        400,
-        "INVALID_REQUEST",
-        "filter_property and filter are used together.",
-    )
-    .await;
+    // The face's list query (list_query::ListQuery): its code and messages, `order_by` in
+    // any case.
+    let body: Value = list("?sort_by=subject_dn&order_by=ASCENDING")
+        .answer()
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        subjects(body),
+        ["CN=Test Intermediate CA", "CN=Test Root CA"]
+    );
+    for (query, says) in [
+        (
+            "?sort_by=subject_dn&order_by=sideways",
+            "Invalid list query: order_by must be asc, ascending, desc or descending.",
+        ),
+        (
+            "?filter=x",
+            "Invalid list query: filter_property and filter must be given together.",
+        ),
+        (
+            "?filter_property=root",
+            "Invalid list query: filter_property and filter must be given together.",
+        ),
+        (
+            "?limit=ten",
+            "Invalid list query: limit must be a whole number of 0 or more.",
+        ),
+        (
+            "?offset=-1",
+            "Invalid list query: offset must be a whole number of 0 or more.",
+        ),
+    ] {
+        appliance_error(list(query).answer().await, 400, "INVALID_LIST_QUERY", says).await;
+    }
     appliance_error(
         list("?limit=ten").answer().await,
         400,
-        "INVALID_REQUEST",
-        "limit must be a whole number, not \"ten\".",
+        "INVALID_LIST_QUERY",
+        appliance_message("INVALID_LIST_QUERY"),
     )
     .await;
     appliance_error(

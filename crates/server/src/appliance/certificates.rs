@@ -4,18 +4,18 @@
 //! (the face's sessions are theirs).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::Value;
 use strongroom_core::keys::CsrSubject;
 
 use super::certificates_wire::{
     ApplianceX509Certificate, CaCertificateInfo, CaX509Certificate,
     CaX509CertificateDrResponseList, CertificateSigningRequestData,
-    CertificateSigningRequestInputData, InstallCertificateSpec, MetadataList,
+    CertificateSigningRequestInputData, InstallCertificateSpec,
 };
 use super::error::ApplianceError;
 use super::extract::{ApplianceJson, DrSession};
+use super::list_query::ListQuery;
 use crate::app::AppState;
 
 /// A JSON body the spec does not require: an empty body is `None`. Otherwise as
@@ -51,9 +51,6 @@ impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Op
 
 /// The face's body limit ([`ApplianceJson`]'s).
 const BODY_LIMIT: usize = 64 * 1024;
-
-/// The page size when `limit` is not given (the spec's default).
-const DEFAULT_LIMIT: u64 = 100;
 
 /// The host's name: the default common name and DNS name of a CSR, as the spec says.
 fn hostname() -> String {
@@ -235,93 +232,8 @@ pub async fn generate_csr(
     Ok(Json(CertificateSigningRequestData { value }))
 }
 
-fn page_parameter(query: &[(String, String)], name: &str) -> Result<Option<u64>, ApplianceError> {
-    query
-        .iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| {
-            v.trim().parse::<u64>().map_err(|_| {
-                ApplianceError::invalid_request(format!(
-                    "{name} must be a whole number, not {v:?}."
-                ))
-            })
-        })
-        .transpose()
-}
-
-fn last<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-/// The value at `path` (dot-separated, for nested fields) of `item`, as text.
-fn field_text(item: &Value, path: &str) -> Option<String> {
-    let mut at = item;
-    for part in path.split('.') {
-        at = at.get(part)?;
-    }
-    Some(match at {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
-}
-
-/// The spec's list parameters, in its order: `filter_property` with one or more `filter`
-/// values (an item is kept when the field equals one of them), `sort_by` with `order_by`
-/// (`asc`, `ascending`, `desc`, `descending`), then `offset` and `limit`.
-fn filtered_and_sorted(
-    mut items: Vec<Value>,
-    query: &[(String, String)],
-) -> Result<Vec<Value>, ApplianceError> {
-    let filters: Vec<&str> = query
-        .iter()
-        .filter(|(k, _)| k == "filter")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    match (last(query, "filter_property"), filters.is_empty()) {
-        (Some(property), false) => items.retain(|item| {
-            field_text(item, property).is_some_and(|v| filters.contains(&v.as_str()))
-        }),
-        (None, true) => {}
-        _ => {
-            return Err(ApplianceError::invalid_request(
-                "filter_property and filter are used together.",
-            ));
-        }
-    }
-    let descending = match last(query, "order_by") {
-        None | Some("asc") | Some("ascending") => false,
-        Some("desc") | Some("descending") => true,
-        Some(other) => {
-            return Err(ApplianceError::invalid_request(format!(
-                "order_by is asc, ascending, desc or descending, not {other:?}."
-            )));
-        }
-    };
-    if let Some(by) = last(query, "sort_by") {
-        items.sort_by(|a, b| {
-            let order = match (
-                a.pointer(&format!("/{}", by.replace('.', "/"))),
-                b.pointer(&format!("/{}", by.replace('.', "/"))),
-            ) {
-                (Some(Value::Number(x)), Some(Value::Number(y))) => x
-                    .as_f64()
-                    .partial_cmp(&y.as_f64())
-                    .unwrap_or(std::cmp::Ordering::Equal),
-                _ => field_text(a, by).cmp(&field_text(b, by)),
-            };
-            if descending { order.reverse() } else { order }
-        });
-    }
-    Ok(items)
-}
-
 /// `GET /appliance/certificates/ca` (operationId `getApplianceCaCertificates`), with the
-/// spec's filter, sort and paging parameters.
+/// spec's filter, sort and paging parameters, read as every list of the face reads them.
 #[utoipa::path(
     get,
     path = "/appliance/certificates/ca",
@@ -331,16 +243,14 @@ fn filtered_and_sorted(
     responses(
         (status = 200, description = "The CA certificates the appliance trusts.",
             body = CaX509CertificateDrResponseList),
-        super::openapi::Session, super::openapi::CaListQuery,
+        super::openapi::Session, super::openapi::ListQuery,
     )
 )]
 pub async fn get_appliance_ca_certificates(
     State(s): State<AppState>,
     session: DrSession,
-    Query(query): Query<Vec<(String, String)>>,
+    query: ListQuery,
 ) -> Result<Json<CaX509CertificateDrResponseList>, ApplianceError> {
-    let limit = page_parameter(&query, "limit")?.unwrap_or(DEFAULT_LIMIT);
-    let offset = page_parameter(&query, "offset")?.unwrap_or(0);
     let all = s
         .run(move |core| {
             core.operational(&session.principal)?
@@ -348,32 +258,20 @@ pub async fn get_appliance_ca_certificates(
                 .trusted_cas()
         })
         .await?;
-    let items = all
+    let cas: Vec<CaX509Certificate> = all
         .into_iter()
-        .map(|info| {
-            serde_json::to_value(CaX509Certificate {
-                trusted_issuer: info.issuer_dn.clone(),
-                root: info.root,
-                certificate: info.into(),
-            })
-            .expect("a certificate serialises")
+        .map(|info| CaX509Certificate {
+            trusted_issuer: info.issuer_dn.clone(),
+            root: info.root,
+            certificate: info.into(),
         })
         .collect();
-    let items = filtered_and_sorted(items, &query)?;
-    let total = items.len() as u64;
-    let list = items
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(|v| serde_json::from_value(v).expect("what was serialised above"))
-        .collect();
+    let page = query.page(&cas);
     Ok(Json(CaX509CertificateDrResponseList {
-        list,
-        meta: MetadataList {
-            total,
-            offset,
-            limit,
-        },
+        list: (page.list.into_iter())
+            .map(|v| serde_json::from_value(v).expect("a certificate the page serialised"))
+            .collect(),
+        meta: page.meta,
     }))
 }
 

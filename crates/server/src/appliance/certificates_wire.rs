@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use strongroom_core::appliance::tls::CertificateInfo;
 
+use super::list_query::MetadataList;
+
 /// `ApplianceX509Certificate` (`ApplianceX509CertificateDrResponseEntity` without `_meta`,
 /// which has nothing to say).
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -77,16 +79,8 @@ impl From<CertificateInfo> for X509Certificate {
     }
 }
 
-/// `MetadataList`.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct MetadataList {
-    pub total: u64,
-    pub offset: u64,
-    pub limit: u64,
-}
-
-/// `CaX509CertificateDrResponseList`.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+/// `CaX509CertificateDrResponseList`: the page `list_query::ListQuery` gives, its items typed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CaX509CertificateDrResponseList {
     pub list: Vec<CaX509Certificate>,
     #[serde(rename = "_meta")]

@@ -239,13 +239,6 @@ const NOT_STOPPABLE: Refusal = Refusal {
     description: "The service cannot be stopped (`SERVICE_NOT_STOPPABLE`): the NetHSM face is \
                   how the appliance is unlocked and recovered.",
 };
-const CA_LIST_QUERY: Refusal = Refusal {
-    name: "InvalidCaListQuery",
-    status: 400,
-    description: "A `limit` or `offset` that is not a whole number, an `order_by` that is \
-                  none of the four, or `filter` and `filter_property` not given together \
-                  (`INVALID_REQUEST`).",
-};
 const PROBE_REFUSED: Refusal = Refusal {
     name: "ProbeRefused",
     status: 400,
@@ -254,7 +247,7 @@ const PROBE_REFUSED: Refusal = Refusal {
                   handshake within 8 seconds (`PROBE_FAILED`).",
 };
 
-const ALL: [Refusal; 18] = [
+const ALL: [Refusal; 17] = [
     INVALID_REQUEST,
     TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -271,7 +264,6 @@ const ALL: [Refusal; 18] = [
     NOT_VSPHERE_REPLICATION,
     UPDATES_BY_PACKAGE_MANAGER,
     NOT_STOPPABLE,
-    CA_LIST_QUERY,
     PROBE_REFUSED,
 ];
 
@@ -355,10 +347,6 @@ refusals!(
 refusals!(
     /// Stopping a service that cannot be stopped.
     NotStoppable: NOT_STOPPABLE
-);
-refusals!(
-    /// The CA certificates' list query, read by its own rules.
-    CaListQuery: CA_LIST_QUERY
 );
 refusals!(
     /// Probing a TLS endpoint: the body's refusals and the probe's failure.
