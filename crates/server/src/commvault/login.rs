@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use strongroom_core::secret::Passphrase;
 use strongroom_core::sessions::SessionKind;
 
@@ -12,11 +12,12 @@ use super::error::{
     CommvaultError, LOGIN_FAILED, LoginFailure, RenewFailure, login_failure, renew_failure,
 };
 use super::extract::{Accept, CvBody, LoggedIn, decode_token, encode_token};
-use super::wire::{Body, Reply, json_str};
+use super::wire::{Body, Reply};
 use crate::app::AppState;
 use crate::auth::{self, RequestOrigin};
 use crate::xml::Element;
 use utoipa::ToSchema;
+use zeroize::Zeroizing;
 
 /// What answers at the root (`<Strongroom service=".."/>` in XML).
 #[derive(Serialize, ToSchema)]
@@ -51,17 +52,16 @@ pub async fn root_get(Accept(f): Accept) -> Reply {
     )
 }
 
-/// A `Login` request's JSON form, as [`credentials`] reads it (other members, such as `mode`
-/// and `deviceId`, are ignored). In XML, `<DM2ContentIndexing_CheckCredentialReq username
+/// A `Login` request, as [`credentials`] reads it (other members, such as `mode` and
+/// `deviceId`, are ignored). In XML, `<DM2ContentIndexing_CheckCredentialReq username
 /// password/>`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// A user of the identity store.
     username: String,
     /// The user's passphrase, base64-encoded.
-    #[schema(content_encoding = "base64")]
-    password: String,
+    #[schema(value_type = String, content_encoding = "base64")]
+    password: Zeroizing<String>,
 }
 
 /// A logged-in user's token (`DM2ContentIndexing_CheckCredentialResp` in XML, without
@@ -78,40 +78,37 @@ pub struct LoginResponse {
     is_account_locked: bool,
 }
 
-/// Takes the (base64) password out of a login request, JSON or XML, into a buffer wiped when
-/// dropped: nothing of it stays in the parsed body, which is dropped unwiped.
-fn take_password(body: &mut Body) -> Option<zeroize::Zeroizing<String>> {
-    let slot = match body {
-        Body::Json(v) => match v.get_mut("password")? {
-            serde_json::Value::String(s) => s,
-            _ => return None,
-        },
-        Body::Xml(el) if el.name == "DM2ContentIndexing_CheckCredentialReq" => {
-            &mut el.attrs.iter_mut().find(|(k, _)| k == "password")?.1
-        }
-        Body::Xml(_) => return None,
+/// The login request of a body, JSON or XML, or `None` if it is not one. The password is
+/// copied into a buffer wiped when dropped, and the whole body is wiped: nothing of the
+/// password stays in the parsed body, which is dropped unwiped otherwise.
+fn login_request(body: &mut Body) -> Option<LoginRequest> {
+    let request = match &*body {
+        // serde would read an array as the struct's members in order: only an object is one.
+        Body::Json(v) if v.is_object() => LoginRequest::deserialize(v).ok(),
+        Body::Json(_) => None,
+        Body::Xml(el) if el.name == "DM2ContentIndexing_CheckCredentialReq" => (el.get("username"))
+            .zip(el.get("password"))
+            .map(|(username, password)| LoginRequest {
+                username: username.to_owned(),
+                password: Zeroizing::new(password.to_owned()),
+            }),
+        Body::Xml(_) => None,
     };
-    Some(zeroize::Zeroizing::new(std::mem::take(slot)))
+    body.wipe();
+    request
 }
 
 /// The user name and (base64) password of a login request, JSON or XML.
 fn credentials(body: &mut Body) -> Option<(String, Passphrase)> {
-    // Taken first, so the body's copy is wiped whatever else is wrong with the request.
-    let b64 = take_password(body);
-    let user = match body {
-        Body::Json(v) => json_str(v, "username")?,
-        Body::Xml(el) if el.name == "DM2ContentIndexing_CheckCredentialReq" => {
-            el.get("username")?
-        }
-        Body::Xml(_) => return None,
-    };
-    let raw = zeroize::Zeroizing::new(
+    // Read (and the body wiped) first, whatever else is wrong with the request.
+    let LoginRequest { username, password } = login_request(body)?;
+    let raw = Zeroizing::new(
         base64::engine::general_purpose::STANDARD
-            .decode(b64?.trim())
+            .decode(password.trim())
             .ok()?,
     );
     let password = std::str::from_utf8(&raw).ok()?;
-    Some((user.to_owned(), Passphrase::new(password)))
+    Some((username, Passphrase::new(password)))
 }
 
 /// `POST Login`: JSON `{"username", "password" (base64), ...}` or XML
@@ -195,13 +192,12 @@ pub async fn login_post(
     Reply::ok(f, &json, xml).into_response()
 }
 
-/// A `RenewLoginToken` request's JSON form (the same attribute in XML).
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// A `RenewLoginToken` request (the same attribute in XML).
+#[derive(Deserialize, ToSchema)]
 pub struct RenewRequest {
     /// The live token, `QSDK <hex>` (the prefix may be left out); without it, the
     /// `Authtoken` header's.
-    #[schema(rename = "sessionId")]
+    #[serde(rename = "sessionId")]
     session_id: Option<String>,
 }
 
@@ -245,18 +241,20 @@ pub async fn renew_login_token_post(
         Ok(CvBody(body)) => body,
         Err(e) => return renew_failure(f, e),
     };
-    let from_body = match &body {
+    let request = match &body {
         // A body that is not a RenewRequest is refused rather than read as one without
-        // sessionId (which would renew the header's token).
-        Body::Json(v) => match v.get("sessionId") {
-            _ if !v.is_object() => None,
-            None | Some(serde_json::Value::Null) => Some(None),
-            Some(serde_json::Value::String(t)) => Some(Some(t.clone())),
-            Some(_) => None,
-        },
-        Body::Xml(el) => Some(el.get("sessionId").map(str::to_owned)),
+        // sessionId (which would renew the header's token); serde would read an array as the
+        // struct's members in order, so only an object is one.
+        Body::Json(v) if v.is_object() => RenewRequest::deserialize(v).ok(),
+        Body::Json(_) => None,
+        Body::Xml(el) => Some(RenewRequest {
+            session_id: el.get("sessionId").map(str::to_owned),
+        }),
     };
-    let Some(from_body) = from_body else {
+    let Some(RenewRequest {
+        session_id: from_body,
+    }) = request
+    else {
         return renew_failure(
             f,
             CommvaultError::bad_request(
@@ -392,9 +390,33 @@ mod tests {
         assert_eq!(el.get("password"), Some(""));
 
         // Taken even when the request is refused for something else.
-        let mut body = Body::Json(json!({"password": b64}));
+        for refused in [
+            json!({"password": b64}),
+            json!({"username": 5, "password": b64}),
+        ] {
+            let mut body = Body::Json(refused);
+            assert!(credentials(&mut body).is_none());
+            let Body::Json(v) = &body else { unreachable!() };
+            assert_eq!(v["password"], "");
+        }
+        // Only an object is a login request (serde would read an array's items as the
+        // members in order), and both members are strings.
+        for refused in [
+            json!(["alice", b64]),
+            json!({"username": ["alice"], "password": b64}),
+            json!({"username": "alice", "password": 5}),
+            json!({"username": "alice"}),
+            json!({"username": "alice", "password": "not base64!"}),
+        ] {
+            assert!(
+                credentials(&mut Body::Json(refused.clone())).is_none(),
+                "{refused}"
+            );
+        }
+        let xml = Element::new("DM2ContentIndexing_CheckCredentialReq").attr("password", &b64);
+        let mut body = Body::Xml(xml);
         assert!(credentials(&mut body).is_none());
-        let Body::Json(v) = &body else { unreachable!() };
-        assert_eq!(v["password"], "");
+        let Body::Xml(el) = &body else { unreachable!() };
+        assert_eq!(el.get("password"), Some(""), "wiped without a username too");
     }
 }

@@ -8,8 +8,8 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use strongroom_core::identity::Principal;
 use strongroom_core::passkeys::{PasskeyChange, PasskeyError, PasskeyOp, PasskeyTarget};
 use strongroom_core::secret::Passphrase;
@@ -36,15 +36,6 @@ enum PasskeyRequest {
     },
 }
 
-fn op_type(value: &str) -> Result<PasskeyOp, PasskeyError> {
-    match value.trim().to_ascii_uppercase().as_str() {
-        "1" | "CREATE" => Ok(PasskeyOp::Create),
-        "2" | "EDIT" | "MODIFY" => Ok(PasskeyOp::Edit),
-        "3" | "DISABLE" | "REMOVE" => Ok(PasskeyOp::Disable),
-        _ => Err(PasskeyError::UnknownOpType),
-    }
-}
-
 fn truthy(value: &str) -> bool {
     matches!(
         value.trim().to_ascii_lowercase().as_str(),
@@ -58,11 +49,11 @@ fn xml_passkey(el: &Element, key: &str) -> Option<Passphrase> {
 }
 
 /// A JSON passkey: base64 of the passkey; empty means absent; anything else is an error.
-fn json_passkey(v: &Value, key: &str) -> Result<Option<Passphrase>, PasskeyError> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => {
+fn json_passkey(v: &Value) -> Result<Option<Passphrase>, PasskeyError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => {
             let raw = zeroize::Zeroizing::new(
                 base64::engine::general_purpose::STANDARD
                     .decode(s.trim())
@@ -71,10 +62,11 @@ fn json_passkey(v: &Value, key: &str) -> Result<Option<Passphrase>, PasskeyError
             let text = std::str::from_utf8(&raw).map_err(|_| PasskeyError::NotBase64)?;
             Ok(Some(Passphrase::new(text)))
         }
-        Some(_) => Err(PasskeyError::NotBase64),
+        _ => Err(PasskeyError::NotBase64),
     }
 }
 
+/// A JSON scalar as text: strings as they are, numbers and booleans as JSON writes them.
 fn json_scalar(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
@@ -84,55 +76,127 @@ fn json_scalar(v: &Value) -> Option<String> {
     }
 }
 
-fn parse_json(v: &Value) -> Result<PasskeyRequest, PasskeyError> {
-    let (inner, authorize) = if let Some(i) = v.get("App_SetPasskeyRequest") {
-        (i, false)
-    } else if let Some(i) = v.get("App_AuthorizeForRestoreRequest") {
-        (i, true)
-    } else {
-        (
-            v,
-            v.get("passkeyOpType").is_none()
-                && (v.get("passkey").is_some() || v.get("passkeySettings").is_some()),
-        )
-    };
+/// Reads a member of any JSON type: the face reads each member leniently, as Commvault's
+/// clients send them (strings, numbers or booleans alike), and a member it cannot use
+/// answers a passkey code rather than failing the body.
+fn any_member<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    Value::deserialize(d)
+}
+
+/// A JSON passkey member, read as [`json_passkey`] says. The copy made to read it is wiped.
+pub struct JsonPasskey(Result<Option<Passphrase>, PasskeyError>);
+
+impl Default for JsonPasskey {
+    fn default() -> Self {
+        JsonPasskey(Ok(None))
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonPasskey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut v = any_member(d)?;
+        let passkey = json_passkey(&v);
+        super::wire::wipe_json(&mut v);
+        Ok(JsonPasskey(passkey))
+    }
+}
+
+/// An object member that is not an object is read as absent.
+fn object_or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let v = any_member(d)?;
+    if !v.is_object() {
+        return Ok(T::default());
+    }
+    T::deserialize(v).map_err(serde::de::Error::custom)
+}
+
+/// The request inside a passkey body, `inner`, as `T`: it must be an object (serde would read
+/// an array as the members in order).
+fn inner_request<T: serde::de::DeserializeOwned>(inner: &Value) -> Result<T, PasskeyError> {
     if !inner.is_object() {
         return Err(PasskeyError::Malformed);
     }
-    if authorize {
-        let settings = inner.get("passkeySettings");
-        let enable = settings
-            .and_then(|s| s.get("enableAuthorizeForRestore"))
-            .and_then(json_scalar)
-            .is_none_or(|e| truthy(&e));
-        let to_time = settings
-            .and_then(|s| s.get("passkeyExpirationInterval"))
-            .and_then(|i| i.get("toTime"))
-            .and_then(json_scalar)
-            .and_then(|t| t.trim().parse().ok());
-        return Ok(PasskeyRequest::Authorize {
-            passkey: json_passkey(inner, "passkey")?,
-            enable,
-            to_time,
-        });
+    T::deserialize(inner).map_err(|_| PasskeyError::Malformed)
+}
+
+impl PasskeyRequestBody {
+    /// The request of a JSON body: wrapped in an object named for it, or flat (an
+    /// authorization when it has `passkey` or `passkeySettings` but no `passkeyOpType`).
+    fn read(v: &Value) -> Result<PasskeyRequest, PasskeyError> {
+        let body = if let Some(inner) = v.get("App_SetPasskeyRequest") {
+            PasskeyRequestBody::WrappedSet {
+                request: inner_request(inner)?,
+            }
+        } else if let Some(inner) = v.get("App_AuthorizeForRestoreRequest") {
+            PasskeyRequestBody::WrappedAuthorize {
+                request: inner_request(inner)?,
+            }
+        } else if v.get("passkeyOpType").is_none()
+            && (v.get("passkey").is_some() || v.get("passkeySettings").is_some())
+        {
+            PasskeyRequestBody::Authorize(inner_request(v)?)
+        } else {
+            PasskeyRequestBody::Set(inner_request(v)?)
+        };
+        match body {
+            PasskeyRequestBody::Set(r) | PasskeyRequestBody::WrappedSet { request: r } => {
+                r.request()
+            }
+            PasskeyRequestBody::Authorize(r)
+            | PasskeyRequestBody::WrappedAuthorize { request: r } => r.request(),
+        }
     }
-    let op = inner
-        .get("passkeyOpType")
-        .and_then(json_scalar)
-        .ok_or(PasskeyError::Malformed)
-        .and_then(|t| op_type(&t))?;
-    Ok(PasskeyRequest::Set {
-        op,
-        current: json_passkey(inner, "currentPasskey")?,
-        new: json_passkey(inner, "newPasskey")?,
-        confirm: json_passkey(inner, "confirmPasskey")?,
-    })
+}
+
+impl AuthRestoreBody {
+    /// The authorization of a JSON body, flat or wrapped: the URL says what it is.
+    fn read(v: &Value) -> Result<PasskeyRequest, PasskeyError> {
+        let body = match v.get("App_AuthorizeForRestoreRequest") {
+            Some(inner) => AuthRestoreBody::WrappedAuthorize {
+                request: inner_request(inner)?,
+            },
+            None => AuthRestoreBody::Authorize(inner_request(v)?),
+        };
+        match body {
+            AuthRestoreBody::Authorize(r) | AuthRestoreBody::WrappedAuthorize { request: r } => {
+                r.request()
+            }
+        }
+    }
+}
+
+impl SetPasskeyRequest {
+    fn request(self) -> Result<PasskeyRequest, PasskeyError> {
+        let op = self.passkey_op_type.0?.op()?;
+        Ok(PasskeyRequest::Set {
+            op,
+            current: self.current_passkey.0?,
+            new: self.new_passkey.0?,
+            confirm: self.confirm_passkey.0?,
+        })
+    }
+}
+
+impl AuthorizeForRestoreRequest {
+    fn request(self) -> Result<PasskeyRequest, PasskeyError> {
+        let settings = self.passkey_settings;
+        Ok(PasskeyRequest::Authorize {
+            passkey: self.passkey.0?,
+            enable: settings.enable_authorize_for_restore.0,
+            to_time: settings.passkey_expiration_interval.to_time.0,
+        })
+    }
 }
 
 fn parse_xml(el: &Element) -> Result<PasskeyRequest, PasskeyError> {
     match el.name.as_str() {
         "App_SetPasskeyRequest" => Ok(PasskeyRequest::Set {
-            op: op_type(el.get("passkeyOpType").ok_or(PasskeyError::Malformed)?)?,
+            op: PasskeyOpType::parse(el.get("passkeyOpType").ok_or(PasskeyError::Malformed)?)?
+                .op()?,
             current: xml_passkey(el, "currentPasskey"),
             new: xml_passkey(el, "newPasskey"),
             confirm: xml_passkey(el, "confirmPasskey"),
@@ -236,37 +300,41 @@ fn passkey_reply(f: Format, failure: Option<PasskeyError>) -> Response {
     Reply::ok(f, &answer, answer.xml()).into_response()
 }
 
-/// `App_SetPasskeyRequest` as [`parse_json`] reads it: create, modify or remove a passkey.
-/// JSON passkeys are base64 (an empty one is absent); in XML, the attributes of an
+/// `App_SetPasskeyRequest` as [`PasskeyRequestBody::read`] reads it: create, modify or remove
+/// a passkey. JSON passkeys are base64 (an empty one is absent); in XML, the attributes of an
 /// `App_SetPasskeyRequest` element, passkeys in plain text.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct SetPasskeyRequest {
-    passkey_op_type: PasskeyOpType,
+    /// Missing, or not a scalar: the request is malformed.
+    #[serde(default)]
+    #[schema(value_type = PasskeyOpType, required = true)]
+    passkey_op_type: OpTypeMember,
     /// Modify and remove: the passkey set now.
-    #[schema(content_encoding = "base64")]
-    current_passkey: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, content_encoding = "base64")]
+    current_passkey: JsonPasskey,
     /// Create and modify: the new passkey.
-    #[schema(content_encoding = "base64")]
-    new_passkey: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, content_encoding = "base64")]
+    new_passkey: JsonPasskey,
     /// The new passkey again, if given.
-    #[schema(content_encoding = "base64")]
-    confirm_passkey: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, content_encoding = "base64")]
+    confirm_passkey: JsonPasskey,
 }
 
 /// 1 (create), 2 (modify) or 3 (remove), as a number or a string, or the operation's name in
 /// any case.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
 pub enum PasskeyOpType {
     Code(u8),
     Name(PasskeyOpName),
 }
 
 #[derive(ToSchema)]
-#[allow(dead_code, clippy::upper_case_acronyms)]
+#[allow(clippy::upper_case_acronyms)]
 pub enum PasskeyOpName {
     CREATE,
     EDIT,
@@ -275,35 +343,120 @@ pub enum PasskeyOpName {
     REMOVE,
 }
 
-/// `App_AuthorizeForRestoreRequest` as [`parse_json`] reads it: with the right passkey, allow
-/// browse and restore for a while, or (`enableAuthorizeForRestore` false) stop allowing them.
-/// In XML, an `App_AuthorizeForRestoreRequest` element, the passkey in plain text.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct AuthorizeForRestoreRequest {
-    #[schema(content_encoding = "base64")]
-    passkey: Option<String>,
-    passkey_settings: Option<AuthorizeSettings>,
+impl PasskeyOpType {
+    /// An operation type as text (a JSON number or boolean as JSON writes it).
+    fn parse(value: &str) -> Result<Self, PasskeyError> {
+        Ok(match value.trim().to_ascii_uppercase().as_str() {
+            "1" => PasskeyOpType::Code(1),
+            "2" => PasskeyOpType::Code(2),
+            "3" => PasskeyOpType::Code(3),
+            "CREATE" => PasskeyOpType::Name(PasskeyOpName::CREATE),
+            "EDIT" => PasskeyOpType::Name(PasskeyOpName::EDIT),
+            "MODIFY" => PasskeyOpType::Name(PasskeyOpName::MODIFY),
+            "DISABLE" => PasskeyOpType::Name(PasskeyOpName::DISABLE),
+            "REMOVE" => PasskeyOpType::Name(PasskeyOpName::REMOVE),
+            _ => return Err(PasskeyError::UnknownOpType),
+        })
+    }
+
+    fn op(&self) -> Result<PasskeyOp, PasskeyError> {
+        use PasskeyOpName::*;
+        match self {
+            PasskeyOpType::Code(1) | PasskeyOpType::Name(CREATE) => Ok(PasskeyOp::Create),
+            PasskeyOpType::Code(2) | PasskeyOpType::Name(EDIT | MODIFY) => Ok(PasskeyOp::Edit),
+            PasskeyOpType::Code(3) | PasskeyOpType::Name(DISABLE | REMOVE) => {
+                Ok(PasskeyOp::Disable)
+            }
+            PasskeyOpType::Code(_) => Err(PasskeyError::UnknownOpType),
+        }
+    }
 }
 
-#[derive(ToSchema)]
+/// The `passkeyOpType` member: a scalar [`PasskeyOpType::parse`] reads, else malformed.
+pub struct OpTypeMember(Result<PasskeyOpType, PasskeyError>);
+
+impl Default for OpTypeMember {
+    fn default() -> Self {
+        OpTypeMember(Err(PasskeyError::Malformed))
+    }
+}
+
+impl<'de> Deserialize<'de> for OpTypeMember {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(OpTypeMember(
+            json_scalar(&any_member(d)?)
+                .ok_or(PasskeyError::Malformed)
+                .and_then(|t| PasskeyOpType::parse(&t)),
+        ))
+    }
+}
+
+/// `App_AuthorizeForRestoreRequest` as [`PasskeyRequestBody::read`] reads it: with the right
+/// passkey, allow browse and restore for a while, or (`enableAuthorizeForRestore` false) stop
+/// allowing them. In XML, an `App_AuthorizeForRestoreRequest` element, the passkey in plain
+/// text.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
+pub struct AuthorizeForRestoreRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<String>, content_encoding = "base64")]
+    passkey: JsonPasskey,
+    #[serde(default, deserialize_with = "object_or_default")]
+    #[schema(value_type = Option<AuthorizeSettings>)]
+    passkey_settings: AuthorizeSettings,
+}
+
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct AuthorizeSettings {
     /// True (the default; also `1`, `"true"` or `"yes"`) opens the window, anything else
     /// closes it.
-    enable_authorize_for_restore: Option<bool>,
-    passkey_expiration_interval: Option<ExpirationInterval>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    enable_authorize_for_restore: Enable,
+    #[serde(default, deserialize_with = "object_or_default")]
+    #[schema(value_type = Option<ExpirationInterval>)]
+    passkey_expiration_interval: ExpirationInterval,
 }
 
-#[derive(ToSchema)]
+/// `enableAuthorizeForRestore`: a scalar that is `1`, `true` or `yes` (in any case) opens the
+/// window, another scalar closes it; absent, or not a scalar, opens it.
+pub struct Enable(bool);
+
+impl Default for Enable {
+    fn default() -> Self {
+        Enable(true)
+    }
+}
+
+impl<'de> Deserialize<'de> for Enable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Enable(
+            json_scalar(&any_member(d)?).is_none_or(|e| truthy(&e)),
+        ))
+    }
+}
+
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct ExpirationInterval {
     /// How long the window stays open, in seconds (or until this Unix time when larger than
     /// a year), never longer than the configured window (30 minutes by default).
-    to_time: Option<i64>,
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    to_time: ToTime,
+}
+
+/// `toTime`: a whole number, or a string of one; anything else is absent.
+#[derive(Default)]
+pub struct ToTime(Option<i64>);
+
+impl<'de> Deserialize<'de> for ToTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(ToTime(
+            json_scalar(&any_member(d)?).and_then(|t| t.trim().parse().ok()),
+        ))
+    }
 }
 
 /// A passkey operation's JSON body: the request flat, or wrapped in an object named for it.
@@ -311,7 +464,6 @@ pub struct ExpirationInterval {
 /// authorization.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
 pub enum PasskeyRequestBody {
     Set(SetPasskeyRequest),
     WrappedSet {
@@ -328,7 +480,6 @@ pub enum PasskeyRequestBody {
 /// `Company/{id}/AuthRestore`'s JSON body: an authorization, flat or wrapped.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)]
 pub enum AuthRestoreBody {
     Authorize(AuthorizeForRestoreRequest),
     WrappedAuthorize {
@@ -390,7 +541,7 @@ async fn run(
 
 fn parse(body: &Body) -> Result<PasskeyRequest, PasskeyError> {
     match body {
-        Body::Json(v) => parse_json(v),
+        Body::Json(v) => PasskeyRequestBody::read(v),
         Body::Xml(el) => parse_xml(el),
     }
 }
@@ -504,19 +655,171 @@ pub async fn company_auth_restore_post(
     CvBody(mut body): CvBody,
 ) -> Result<Response, CommvaultError> {
     let target = id(&company_id, PasskeyError::UnknownCompany).map(PasskeyTarget::Company);
-    // The URL says what this is: a flat body without passkeyOpType is an authorization.
-    let request = match &mut body {
-        Body::Json(v)
-            if v.get("App_SetPasskeyRequest").is_none()
-                && v.get("App_AuthorizeForRestoreRequest").is_none() =>
-        {
-            let wrapped = json!({"App_AuthorizeForRestoreRequest": v.take()});
-            let request = parse_json(&wrapped);
-            Body::Json(wrapped).wipe();
-            request
-        }
+    // The URL says what this is: a body that does not name itself a set request is an
+    // authorization, even without passkey or passkeySettings.
+    let request = match &body {
+        Body::Json(v) if v.get("App_SetPasskeyRequest").is_none() => AuthRestoreBody::read(v),
         other => parse(other),
     };
     body.wipe();
     run(s, f, session.principal, target, request, true).await
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// What a request reads as, passkeys in clear, to compare.
+    fn read(r: Result<PasskeyRequest, PasskeyError>) -> String {
+        let pk = |p: &Option<Passphrase>| p.as_ref().map(|p| p.expose().to_owned());
+        match r {
+            Err(e) => format!("{e:?}"),
+            Ok(PasskeyRequest::Set {
+                op,
+                current,
+                new,
+                confirm,
+            }) => format!(
+                "{op:?} {:?} {:?} {:?}",
+                pk(&current),
+                pk(&new),
+                pk(&confirm)
+            ),
+            Ok(PasskeyRequest::Authorize {
+                passkey,
+                enable,
+                to_time,
+            }) => format!("authorize {:?} {enable} {to_time:?}", pk(&passkey)),
+        }
+    }
+
+    fn set(body: Value) -> String {
+        read(PasskeyRequestBody::read(&body))
+    }
+
+    /// `cGsx` is base64 of `pk1`.
+    #[test]
+    fn set_requests_read_leniently_as_clients_send_them() {
+        for (op, read_as) in [
+            (json!("CREATE"), "Create None Some(\"pk1\") None"),
+            (json!(" create "), "Create None Some(\"pk1\") None"),
+            (json!(1), "Create None Some(\"pk1\") None"),
+            (json!("2"), "Edit None Some(\"pk1\") None"),
+            (json!("Modify"), "Edit None Some(\"pk1\") None"),
+            (json!(3), "Disable None Some(\"pk1\") None"),
+            (json!("remove"), "Disable None Some(\"pk1\") None"),
+            (json!(4), "UnknownOpType"),
+            (json!(1.0), "UnknownOpType"),
+            (json!("01"), "UnknownOpType"),
+            (json!(true), "UnknownOpType"),
+            (json!(null), "Malformed"),
+            (json!([1]), "Malformed"),
+            (json!({"op": 1}), "Malformed"),
+        ] {
+            let body = json!({"passkeyOpType": op, "newPasskey": "cGsx"});
+            assert_eq!(set(body.clone()), read_as, "{body}");
+            let wrapped = json!({"App_SetPasskeyRequest": body});
+            assert_eq!(set(wrapped.clone()), read_as, "{wrapped}");
+        }
+        assert_eq!(set(json!({"newPasskey": "cGsx"})), "Malformed", "no op");
+        assert_eq!(set(json!({})), "Malformed");
+        // Passkeys: base64; empty or null is absent; anything else is not base64.
+        let with = |key: &str, v: Value| set(json!({"passkeyOpType": 2, key: v}));
+        assert_eq!(
+            with("currentPasskey", json!("cGsx")),
+            "Edit Some(\"pk1\") None None"
+        );
+        assert_eq!(with("currentPasskey", json!("")), "Edit None None None");
+        assert_eq!(with("confirmPasskey", json!(null)), "Edit None None None");
+        for bad in [
+            json!("not base64!"),
+            json!(5),
+            json!(["cGsx"]),
+            json!("//8="),
+        ] {
+            assert_eq!(with("newPasskey", bad.clone()), "NotBase64", "{bad}");
+        }
+        // The op type is read before the passkeys.
+        assert_eq!(
+            set(json!({"passkeyOpType": "x", "newPasskey": 5})),
+            "UnknownOpType"
+        );
+        // Not objects: serde would read an array as the members in order.
+        for bad in [
+            json!([1, "cGsx"]),
+            json!("CREATE"),
+            json!({"App_SetPasskeyRequest": [1]}),
+            json!({"App_AuthorizeForRestoreRequest": "cGsx"}),
+        ] {
+            assert_eq!(set(bad.clone()), "Malformed", "{bad}");
+        }
+    }
+
+    #[test]
+    fn authorizations_read_leniently_as_clients_send_them() {
+        let flat = |settings: Value| set(json!({"passkey": "cGsx", "passkeySettings": settings}));
+        assert_eq!(
+            set(json!({"passkey": "cGsx"})),
+            "authorize Some(\"pk1\") true None"
+        );
+        for (enable, opens) in [
+            (json!(true), true),
+            (json!("yes"), true),
+            (json!(" TRUE "), true),
+            (json!(1), true),
+            (json!(null), true),
+            (json!({"x": 1}), true),
+            (json!(false), false),
+            (json!(0), false),
+            (json!(1.0), false),
+            (json!("no"), false),
+        ] {
+            assert_eq!(
+                flat(json!({"enableAuthorizeForRestore": enable})),
+                format!("authorize Some(\"pk1\") {opens} None"),
+                "{enable}"
+            );
+        }
+        for (to_time, read_as) in [
+            (json!(60), "Some(60)"),
+            (json!(" 60 "), "Some(60)"),
+            (json!(-5), "Some(-5)"),
+            (json!(60.5), "None"),
+            (json!(true), "None"),
+            (json!({"s": 60}), "None"),
+        ] {
+            assert_eq!(
+                flat(json!({"passkeyExpirationInterval": {"toTime": to_time}})),
+                format!("authorize Some(\"pk1\") true {read_as}"),
+                "{to_time}"
+            );
+        }
+        // Settings that are not objects are absent.
+        for settings in [json!("closed"), json!([false]), json!(null)] {
+            assert_eq!(flat(settings), "authorize Some(\"pk1\") true None");
+        }
+        assert_eq!(
+            flat(json!({"passkeyExpirationInterval": [60]})),
+            "authorize Some(\"pk1\") true None"
+        );
+        assert_eq!(
+            set(json!({"passkeySettings": {"enableAuthorizeForRestore": false}})),
+            "authorize None false None",
+            "settings alone make an authorization"
+        );
+        assert_eq!(
+            set(json!({"App_AuthorizeForRestoreRequest": {"passkey": 7}})),
+            "NotBase64"
+        );
+        // At AuthRestore the URL says what a flat body is, op type or not.
+        let auth = |body: Value| read(AuthRestoreBody::read(&body));
+        assert_eq!(auth(json!({})), "authorize None true None");
+        assert_eq!(
+            auth(json!({"passkeyOpType": 1, "passkey": "cGsx"})),
+            "authorize Some(\"pk1\") true None"
+        );
+        assert_eq!(auth(json!([{"passkey": "cGsx"}])), "Malformed");
+    }
 }

@@ -43,14 +43,6 @@ impl Body {
     /// Wipes every string value of the parsed body (names stay): it may hold passwords or
     /// passkeys, and is dropped unwiped otherwise. Call it once the secrets were taken out.
     pub fn wipe(&mut self) {
-        fn json(v: &mut Value) {
-            match v {
-                Value::String(s) => zeroize::Zeroize::zeroize(s),
-                Value::Array(items) => items.iter_mut().for_each(json),
-                Value::Object(map) => map.iter_mut().for_each(|(_, v)| json(v)),
-                _ => {}
-            }
-        }
         fn xml(el: &mut Element) {
             for (_, v) in &mut el.attrs {
                 zeroize::Zeroize::zeroize(v);
@@ -58,9 +50,19 @@ impl Body {
             el.children.iter_mut().for_each(xml);
         }
         match self {
-            Body::Json(v) => json(v),
+            Body::Json(v) => wipe_json(v),
             Body::Xml(el) => xml(el),
         }
+    }
+}
+
+/// Wipes every string value of a JSON value (names stay).
+pub fn wipe_json(v: &mut Value) {
+    match v {
+        Value::String(s) => zeroize::Zeroize::zeroize(s),
+        Value::Array(items) => items.iter_mut().for_each(wipe_json),
+        Value::Object(map) => map.iter_mut().for_each(|(_, v)| wipe_json(v)),
+        _ => {}
     }
 }
 
@@ -121,11 +123,6 @@ impl IntoResponse for Reply {
             }
         }
     }
-}
-
-/// A string field of a JSON object.
-pub fn json_str<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
 }
 
 #[cfg(test)]
