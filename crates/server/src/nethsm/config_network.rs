@@ -37,12 +37,15 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 /// `NetworkConfigInput`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"ipAddress": "192.168.1.1", "netmask": "255.255.255.0", "gateway": "0.0.0.0"}))]
 pub struct NetworkConfigInput {
+    #[schema(format = Ipv4)]
     pub ip_address: String,
+    #[schema(format = Ipv4)]
     pub netmask: String,
     /// `0.0.0.0`, or left out: no gateway.
     #[serde(default, deserialize_with = "not_null")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, format = Ipv4)]
     pub gateway: Option<String>,
     /// Absent: IPv6 stays as it is; `null`: IPv6 off; an object: that address.
     #[serde(default, deserialize_with = "present")]
@@ -58,9 +61,12 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Ipv6Config>>
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkConfigOutput {
+    #[schema(format = Ipv4)]
     pub ip_address: String,
+    #[schema(format = Ipv4)]
     pub netmask: String,
     /// `0.0.0.0`: none.
+    #[schema(format = Ipv4)]
     pub gateway: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
