@@ -96,6 +96,7 @@ pub const JOIN_INSTEAD: &str = "This node cannot join a cluster through /cluster
     path = "/cluster/join",
     operation_id = "joinCluster",
     tag = "cluster",
+    summary = "Join a cluster (checked, then refused here).",
     description = "Checked as the spec says (the caller, the body, that a cluster CA is \
                    set), then refused: this build does not join a cluster through this call, \
                    and the 412's message says how to join instead (docs/cluster.md, \"Joining \
@@ -140,6 +141,7 @@ const FORCE_NEW_BY_HAND: &str = "To force a new single-member cluster from this 
     path = "/cluster/force-new",
     operation_id = "forceNewCluster",
     tag = "cluster",
+    summary = "Rebuild this node's etcd member as a new cluster (refused here).",
     description = "Refused in every state, without credentials: this build does not rebuild \
                    its etcd member as a new cluster itself, and the 412's message says how to \
                    do it by hand (docs/cluster.md). The spec's 204 and 401 are never answered.",

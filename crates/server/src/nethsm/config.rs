@@ -74,6 +74,7 @@ pub async fn config_unattended_boot_put(
     path = "/config/backup-passphrase",
     operation_id = "setBackupPassphrase",
     tag = "config",
+    summary = "Set the backup passphrase.",
     description = "The spec's body (`newPassphrase`, and `currentPassphrase`, `\"\"` while \
                    none is set), or the older `{\"passphrase\"}` of nethsm-api 2023, which \
                    this server still takes and which sets it without the current one.",
@@ -123,6 +124,7 @@ pub async fn config_backup_passphrase_put(
     path = "/config/unlock-passphrase",
     operation_id = "setUnlockPassphrase",
     tag = "config",
+    summary = "Change the unlock passphrase.",
     request_body = UnlockPassphraseConfig,
     responses(
         (status = 204, description = "Set."),

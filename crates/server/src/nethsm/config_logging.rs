@@ -26,7 +26,8 @@ const DEFAULT_PORT: u16 = 514;
 pub struct LoggingConfig {
     /// IPv4 or IPv6; `0.0.0.0` (or `::`): no destination.
     pub ip_address: String,
-    /// Wider than a port, so an out-of-range number gets the port's own message.
+    /// 1 to 65535.
+    // Wider than a port, so an out-of-range number gets the port's own message.
     #[schema(minimum = 1, maximum = 65535)]
     pub port: i64,
     pub log_level: LogLevel,

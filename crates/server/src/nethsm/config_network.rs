@@ -23,8 +23,9 @@ use crate::app::AppState;
 pub struct Ipv6Config {
     /// `ADDRESS/PREFIX`.
     pub cidr: String,
-    /// Required by the spec, and nullable: `null` is no gateway. `deserialize_with` keeps
-    /// serde from taking a missing field for `null`, as it does for a plain `Option`.
+    /// Required, and nullable: `null` is no gateway.
+    // `deserialize_with` keeps serde from taking a missing field for `null`, as it does for a
+    // plain `Option`.
     #[serde(deserialize_with = "nullable")]
     #[schema(required = true)]
     pub gateway: Option<String>,
@@ -185,6 +186,7 @@ fn request(req: NetworkConfigInput) -> strongroom_core::Result<InterfaceSettings
     path = "/config/network",
     operation_id = "setNetworkConfig",
     tag = "config",
+    summary = "Set the primary interface's network configuration.",
     description = "Recorded as the primary interface's requested settings (which the \
                    appliance face reports), not applied to the host: the host's own network \
                    configuration does that (docs/operations.md, \"Time and network\").",

@@ -68,6 +68,7 @@ async fn read(
     path = "/config/tls/public.pem",
     operation_id = "getTlsPublicKey",
     tag = "config",
+    summary = "The served TLS key's public key.",
     responses(
         (status = 200, description = "The served key's SubjectPublicKeyInfo, PEM.",
             body = String, content_type = "application/x-pem-file"),
@@ -94,6 +95,7 @@ pub async fn tls_public_pem_get(
     path = "/config/tls/cert.pem",
     operation_id = "getTlsCertificate",
     tag = "config",
+    summary = "The served TLS certificate and its chain.",
     responses(
         (status = 200, description = "The served certificate, then its chain, PEM.",
             body = String, content_type = "application/x-pem-file"),
@@ -121,6 +123,7 @@ pub async fn tls_cert_pem_get(
     path = "/config/tls/cert.pem",
     operation_id = "setTlsCertificate",
     tag = "config",
+    summary = "Install a TLS certificate for the served key.",
     description = "A certificate for the served key, then any intermediate certificates; \
                    served from the next connection.",
     request_body(content = String, content_type = "application/x-pem-file"),
@@ -156,6 +159,7 @@ pub async fn tls_cert_pem_put(
     path = "/config/tls/csr.pem",
     operation_id = "generateTlsCsr",
     tag = "config",
+    summary = "A CSR for the served TLS key.",
     request_body = DistinguishedName,
     responses(
         (status = 200, description = "A CSR for the served key, PEM.",
@@ -242,6 +246,7 @@ pub struct TlsKeyGenerateRequestData {
     path = "/config/tls/generate",
     operation_id = "generateTlsKey",
     tag = "config",
+    summary = "A new TLS key and a self-signed certificate.",
     request_body = TlsKeyGenerateRequestData,
     responses(
         (status = 204, description = "A new key and a self-signed certificate for it, \
@@ -274,6 +279,7 @@ pub async fn tls_generate_post(
     path = "/config/tls/cluster-ca.pem",
     operation_id = "getClusterCa",
     tag = "config",
+    summary = "The cluster CA.",
     responses(
         (status = 200, description = "The cluster CA's certificate, PEM.",
             body = String, content_type = "application/x-pem-file"),
@@ -308,6 +314,7 @@ pub async fn tls_cluster_ca_get(
     path = "/config/tls/cluster-ca.pem",
     operation_id = "setClusterCa",
     tag = "config",
+    summary = "Set the cluster CA.",
     description = "A CA certificate that signed the served certificate; the node's etcd \
                    peer connections use it from then on (in cluster mode).",
     request_body(content = String, content_type = "application/x-pem-file"),

@@ -65,6 +65,7 @@ pub async fn system_info_get(
     path = "/system/reboot",
     operation_id = "reboot",
     tag = "system",
+    summary = "Reboot: forget the keys and boot again from the store.",
     description = "There is no machine to restart: the node forgets its keys and boots \
                    again from its store, Locked (or Operational with unattended boot); \
                    docs/operations.md.",
@@ -121,6 +122,7 @@ pub async fn system_factory_reset_post(
     path = "/system/shutdown",
     operation_id = "shutdown",
     tag = "system",
+    summary = "Stop the server.",
     description = "Stops the server process as SIGTERM does, in every state: a root \
                    Administrator's credentials while Operational (401, 403 otherwise), none \
                    in any other state (the spec's 412 is never answered).",
@@ -163,6 +165,7 @@ const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(100);
     path = "/system/backup",
     operation_id = "backup",
     tag = "system",
+    summary = "Download a backup.",
     description = "A Backup user's of the root namespace: the backup of the store, \
                    encrypted under the backup passphrase, streamed (docs/backup-format.md). \
                    If the node locks meanwhile, the transfer breaks off rather than ending \
@@ -312,6 +315,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> NetHsmError {
     path = "/system/restore",
     operation_id = "restore",
     tag = "system",
+    summary = "Restore a backup.",
     description = "Unprovisioned: no credentials, a full restore, and the node ends Locked. \
                    Operational: a root Administrator's credentials (401, 403 otherwise), and \
                    the user data (users, keys, namespaces) is replaced. The file is verified \

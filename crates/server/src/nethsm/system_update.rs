@@ -35,6 +35,7 @@ async fn update_source(
     path = "/system/update",
     operation_id = "uploadUpdate",
     tag = "system",
+    summary = "Upload an update image (refused here).",
     description = "Never installs an image: this server is updated by its host's package \
                    manager, so every upload is refused (400, the message says where updates \
                    come from) and the spec's 200 is never answered. The image is not read.",
@@ -70,6 +71,7 @@ pub async fn system_update_post(
     path = "/system/commit-update",
     operation_id = "commitUpdate",
     tag = "system",
+    summary = "Commit a staged update (none is ever staged here).",
     description = "No update is ever staged here (see `POST /system/update`): always 412.",
     responses(NoUpdateStaged, Authenticated, AnswersJson, CoreCall,)
 )]
@@ -91,6 +93,7 @@ pub async fn system_commit_update_post(
     path = "/system/cancel-update",
     operation_id = "cancelUpdate",
     tag = "system",
+    summary = "Cancel a staged update (none is ever staged here).",
     description = "No update is ever staged here (see `POST /system/update`): always 412.",
     responses(NoUpdateStaged, Authenticated, AnswersJson, CoreCall,)
 )]
