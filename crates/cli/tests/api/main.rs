@@ -69,6 +69,7 @@ mod openapi;
 mod openapi_commvault;
 mod openapi_faces;
 mod openapi_nethsm;
+mod openapi_nethsm_admin;
 mod proptest_bodies;
 mod random;
 mod rollback;

@@ -43,6 +43,7 @@ pub struct SyslogDestination {
 /// The least severe log lines that are sent (NetHSM's `LogLevel`); audit events are always
 /// sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Debug,

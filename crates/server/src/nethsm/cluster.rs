@@ -13,6 +13,8 @@ use strongroom_store::membership::{Member, MembershipError};
 
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Caller, NetHsmJson, NetHsmPath, RootAdmin};
+use super::openapi::{AnswersJson, Authenticated, CoreCall, Item, JsonBody, PutJsonBody};
+use super::openapi_admin::ClusterGate;
 use crate::app::AppState;
 use crate::cluster::ClusterMembership;
 
@@ -20,7 +22,7 @@ use crate::cluster::ClusterMembership;
 const URL_MAX: usize = 1024;
 
 /// `ClusterMember`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClusterMember {
     pub id: String,
     pub name: String,
@@ -29,18 +31,20 @@ pub struct ClusterMember {
     /// Whether the member answered this node just now (a Strongroom addition to NetHSM's
     /// `ClusterMember`, in `GET /cluster/members` only; docs/cluster.md).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub healthy: Option<bool>,
 }
 
 /// `ClusterAddReq` (also the body of `PUT /cluster/members/{MemberID}`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterAddReq {
+    /// Peer URLs, `https://HOST:PORT` (or `http://` where the cluster's peers speak it).
     pub urls: Vec<String>,
 }
 
 /// `ClusterMemberAddResponse`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterMemberAddResponse {
     pub members: Vec<ClusterMember>,
@@ -241,6 +245,20 @@ async fn member_change(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/cluster/members",
+    operation_id = "listClusterMembers",
+    tag = "cluster",
+    responses(
+        (status = 200, description = "The etcd cluster's members, with whether each answered \
+            this node just now (`healthy`, a Strongroom addition).", body = Vec<ClusterMember>),
+        ClusterGate,
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn members_get(
     State(s): State<AppState>,
     Caller(_, _): RootAdmin,
@@ -269,6 +287,21 @@ pub async fn members_get(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/cluster/members",
+    operation_id = "addClusterMember",
+    tag = "cluster",
+    request_body = ClusterAddReq,
+    responses(
+        (status = 201, description = "Added as a learner; the joiner kit, sealed under the \
+            backup passphrase, is for the new node.", body = ClusterMemberAddResponse),
+        ClusterGate,
+        Authenticated,
+        JsonBody,
+        CoreCall,
+    )
+)]
 pub async fn members_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -320,6 +353,21 @@ pub async fn members_post(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/cluster/members/{MemberID}/promote",
+    operation_id = "promoteClusterMember",
+    tag = "cluster",
+    params(("MemberID" = String, Path, description = "16 lowercase hex digits, as `GET /cluster/members` lists them.")),
+    responses(
+        (status = 204, description = "The learner is a voting member."),
+        ClusterGate,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn member_promote_post(
     NetHsmPath(raw): NetHsmPath<String>,
     Caller(_, _): RootAdmin,
@@ -333,6 +381,22 @@ pub async fn member_promote_post(
     .await
 }
 
+#[utoipa::path(
+    put,
+    path = "/cluster/members/{MemberID}",
+    operation_id = "updateClusterMember",
+    tag = "cluster",
+    params(("MemberID" = String, Path, description = "16 lowercase hex digits, as `GET /cluster/members` lists them.")),
+    request_body = ClusterAddReq,
+    responses(
+        (status = 204, description = "The member's peer URLs are changed."),
+        ClusterGate,
+        Authenticated,
+        PutJsonBody,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn member_put(
     NetHsmPath(raw): NetHsmPath<String>,
     Caller(_, _): RootAdmin,
@@ -357,6 +421,21 @@ pub async fn member_put(
     .await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/cluster/members/{MemberID}",
+    operation_id = "removeClusterMember",
+    tag = "cluster",
+    params(("MemberID" = String, Path, description = "16 lowercase hex digits, as `GET /cluster/members` lists them.")),
+    responses(
+        (status = 204, description = "Removed from the cluster."),
+        ClusterGate,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn member_delete(
     NetHsmPath(raw): NetHsmPath<String>,
     Caller(_, _): RootAdmin,

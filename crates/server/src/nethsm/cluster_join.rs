@@ -20,10 +20,12 @@ use strongroom_core::secret::Passphrase;
 
 use super::error::NetHsmError;
 use super::extract::{Caller, NetHsmJson, RootAdmin};
+use super::openapi::{Authenticated, CoreCall, JsonBody};
+use super::openapi_admin::{ForceNewRefused, JoinRefused};
 use crate::app::AppState;
 
 /// `ClusterInitialMember`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterInitialMember {
     pub name: String,
@@ -31,11 +33,12 @@ pub struct ClusterInitialMember {
 }
 
 /// `ClusterJoinReq`. No `Debug`: the kit and passphrase are not for logs.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClusterJoinReq {
     pub members: Vec<ClusterInitialMember>,
     pub joiner_kit: String,
+    #[schema(value_type = String)]
     pub backup_passphrase: Passphrase,
 }
 
@@ -88,6 +91,24 @@ pub const JOIN_INSTEAD: &str = "This node cannot join a cluster through /cluster
     is unlocked with the cluster's unlock passphrase (docs/cluster.md).";
 
 /// `POST /cluster/join`: checked as the spec says, then 412 (see the module's note).
+#[utoipa::path(
+    post,
+    path = "/cluster/join",
+    operation_id = "joinCluster",
+    tag = "cluster",
+    summary = "Join a cluster (checked, then refused here).",
+    description = "Checked as the spec says (the caller, the body, that a cluster CA is \
+                   set), then refused: this build does not join a cluster through this call, \
+                   and the 412's message says how to join instead (docs/cluster.md, \"Joining \
+                   and forcing a new cluster\"). So the spec's 204 and 409 are never answered.",
+    request_body = ClusterJoinReq,
+    responses(
+        JoinRefused,
+        Authenticated,
+        JsonBody,
+        CoreCall,
+    )
+)]
 pub async fn cluster_join_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -115,6 +136,18 @@ const FORCE_NEW_BY_HAND: &str = "To force a new single-member cluster from this 
     and start the server with initial_cluster listing this member only (docs/cluster.md).";
 
 /// `POST /cluster/force-new`: 412 in every state (see the module's note), saying why.
+#[utoipa::path(
+    post,
+    path = "/cluster/force-new",
+    operation_id = "forceNewCluster",
+    tag = "cluster",
+    summary = "Rebuild this node's etcd member as a new cluster (refused here).",
+    description = "Refused in every state, without credentials: this build does not rebuild \
+                   its etcd member as a new cluster itself, and the 412's message says how to \
+                   do it by hand (docs/cluster.md). The spec's 204 and 401 are never answered.",
+    security(()),
+    responses(ForceNewRefused)
+)]
 pub async fn cluster_force_new_post(State(s): State<AppState>) -> NetHsmError {
     let why = if s.core.state() == strongroom_core::SystemState::Failed {
         "This build does not rebuild the etcd member itself."

@@ -6,12 +6,28 @@ use time::format_description::well_known::Rfc3339;
 
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};
+use super::openapi::{AnswersJson, Authenticated, CoreCall, Gated, PutJsonBody};
+use super::openapi_admin::ChangeWithCurrent;
 use super::wire::{
     BackupPassphraseBody, Switch, TimeConfig, UnattendedBootConfig, UnlockPassphraseConfig,
 };
 use crate::app::AppState;
 use crate::auth::{self, CurrentSecret, RequestOrigin};
 
+#[utoipa::path(
+    get,
+    path = "/config/unattended-boot",
+    operation_id = "getUnattendedBoot",
+    tag = "config",
+    responses(
+        (status = 200, description = "Whether the node boots unlocked.",
+            body = UnattendedBootConfig),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn config_unattended_boot_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -25,6 +41,20 @@ pub async fn config_unattended_boot_get(
     }))
 }
 
+#[utoipa::path(
+    put,
+    path = "/config/unattended-boot",
+    operation_id = "setUnattendedBoot",
+    tag = "config",
+    request_body = UnattendedBootConfig,
+    responses(
+        (status = 204, description = "Set."),
+        Gated,
+        Authenticated,
+        PutJsonBody,
+        CoreCall,
+    )
+)]
 pub async fn config_unattended_boot_put(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -39,6 +69,24 @@ pub async fn config_unattended_boot_put(
 /// Both body shapes (seed 000's `{"passphrase"}` and the current spec's
 /// `{"newPassphrase", "currentPassphrase"}`); see `docs/errors.md`. A wrong current
 /// passphrase is rate limited like a failed login ([`auth::check_current`]).
+#[utoipa::path(
+    put,
+    path = "/config/backup-passphrase",
+    operation_id = "setBackupPassphrase",
+    tag = "config",
+    summary = "Set the backup passphrase.",
+    description = "The spec's body (`newPassphrase`, and `currentPassphrase`, `\"\"` while \
+                   none is set), or the older `{\"passphrase\"}` of nethsm-api 2023, which \
+                   this server still takes and which sets it without the current one.",
+    request_body = BackupPassphraseBody,
+    responses(
+        (status = 204, description = "Set."),
+        Gated,
+        ChangeWithCurrent,
+        PutJsonBody,
+        CoreCall,
+    )
+)]
 pub async fn config_backup_passphrase_put(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -71,6 +119,21 @@ pub async fn config_backup_passphrase_put(
 }
 
 /// A wrong current passphrase is rate limited like a failed login ([`auth::check_current`]).
+#[utoipa::path(
+    put,
+    path = "/config/unlock-passphrase",
+    operation_id = "setUnlockPassphrase",
+    tag = "config",
+    summary = "Change the unlock passphrase.",
+    request_body = UnlockPassphraseConfig,
+    responses(
+        (status = 204, description = "Set."),
+        Gated,
+        ChangeWithCurrent,
+        PutJsonBody,
+        CoreCall,
+    )
+)]
 pub async fn config_unlock_passphrase_put(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -87,6 +150,19 @@ pub async fn config_unlock_passphrase_put(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/config/time",
+    operation_id = "getTime",
+    tag = "config",
+    responses(
+        (status = 200, description = "The node's time, to the second.", body = TimeConfig),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn config_time_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -101,6 +177,22 @@ pub async fn config_time_get(
     Ok(NetHsmJson(TimeConfig { time }))
 }
 
+#[utoipa::path(
+    put,
+    path = "/config/time",
+    operation_id = "setTime",
+    tag = "config",
+    description = "Sets the node's time as an offset from the host's clock, which it does \
+                   not change (docs/operations.md, \"Time and network\").",
+    request_body = TimeConfig,
+    responses(
+        (status = 204, description = "Set."),
+        Gated,
+        Authenticated,
+        PutJsonBody,
+        CoreCall,
+    )
+)]
 pub async fn config_time_put(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,

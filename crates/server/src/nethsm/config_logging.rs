@@ -13,6 +13,7 @@ use strongroom_core::appliance::syslog::{LogLevel, SyslogConfig, SyslogDestinati
 
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};
+use super::openapi::{AnswersJson, Authenticated, CoreCall, Gated, PutJsonBody};
 use crate::app::AppState;
 
 /// What GET reports when there is no destination (NetHSM's default).
@@ -20,11 +21,14 @@ const NO_ADDRESS: &str = "0.0.0.0";
 const DEFAULT_PORT: u16 = 514;
 
 /// The spec's `LoggingConfig`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoggingConfig {
+    /// IPv4 or IPv6; `0.0.0.0` (or `::`): no destination.
     pub ip_address: String,
-    /// Wider than a port, so an out-of-range number gets the port's own message.
+    /// 1 to 65535.
+    // Wider than a port, so an out-of-range number gets the port's own message.
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: i64,
     pub log_level: LogLevel,
 }
@@ -43,6 +47,20 @@ impl LoggingConfig {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/config/logging",
+    operation_id = "getLoggingConfig",
+    tag = "config",
+    responses(
+        (status = 200, description = "The first syslog destination (`0.0.0.0` port 514 when \
+            there is none) and the level.", body = LoggingConfig),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn config_logging_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -54,6 +72,22 @@ pub async fn config_logging_get(
     Ok(NetHsmJson(LoggingConfig::of(&config)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/config/logging",
+    operation_id = "setLoggingConfig",
+    tag = "config",
+    description = "Replaces the first of the appliance's syslog destinations (UDP) and the \
+                   level, and keeps the others; `0.0.0.0` or `::` removes the first.",
+    request_body = LoggingConfig,
+    responses(
+        (status = 204, description = "Set, and sending to it from now on."),
+        Gated,
+        Authenticated,
+        PutJsonBody,
+        CoreCall,
+    )
+)]
 pub async fn config_logging_put(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,

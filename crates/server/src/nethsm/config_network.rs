@@ -10,19 +10,24 @@ use serde::{Deserialize, Deserializer, Serialize};
 use strongroom_core::appliance::network::{
     self as net, InterfaceSettings, Ipv4Mode, Ipv4Settings, Ipv6Settings, NetworkReport,
 };
+use utoipa::ToSchema;
 
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Caller, NetHsmJson, RootAdmin};
+use super::openapi::{AnswersJson, Authenticated, CoreCall, Gated, PutJsonBody};
 use crate::app::AppState;
 
 /// `Ipv6Config`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ipv6Config {
+    /// `ADDRESS/PREFIX`.
     pub cidr: String,
-    /// Required by the spec, and nullable: `null` is no gateway. `deserialize_with` keeps
-    /// serde from taking a missing field for `null`, as it does for a plain `Option`.
+    /// Required, and nullable: `null` is no gateway.
+    // `deserialize_with` keeps serde from taking a missing field for `null`, as it does for a
+    // plain `Option`.
     #[serde(deserialize_with = "nullable")]
+    #[schema(required = true)]
     pub gateway: Option<String>,
 }
 
@@ -31,15 +36,21 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 }
 
 /// `NetworkConfigInput`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"ipAddress": "192.168.1.1", "netmask": "255.255.255.0", "gateway": "0.0.0.0"}))]
 pub struct NetworkConfigInput {
+    #[schema(format = Ipv4)]
     pub ip_address: String,
+    #[schema(format = Ipv4)]
     pub netmask: String,
+    /// `0.0.0.0`, or left out: no gateway.
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, format = Ipv4)]
     pub gateway: Option<String>,
     /// Absent: IPv6 stays as it is; `null`: IPv6 off; an object: that address.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Ipv6Config>, required = false)]
     pub ipv6: Option<Option<Ipv6Config>>,
 }
 
@@ -48,13 +59,18 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Ipv6Config>>
 }
 
 /// `NetworkConfigOutput`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkConfigOutput {
+    #[schema(format = Ipv4)]
     pub ip_address: String,
+    #[schema(format = Ipv4)]
     pub netmask: String,
+    /// `0.0.0.0`: none.
+    #[schema(format = Ipv4)]
     pub gateway: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub ipv6: Option<Ipv6Config>,
 }
 
@@ -107,6 +123,22 @@ fn output(report: &NetworkReport) -> NetworkConfigOutput {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/config/network",
+    operation_id = "getNetworkConfig",
+    tag = "config",
+    description = "The host's primary interface: the settings requested for it, or what it \
+                   has now when none were (`0.0.0.0` for none).",
+    responses(
+        (status = 200, description = "The primary interface's configuration.",
+            body = NetworkConfigOutput),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn config_network_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -149,6 +181,24 @@ fn request(req: NetworkConfigInput) -> strongroom_core::Result<InterfaceSettings
 }
 
 /// Recorded for the primary interface, not applied to the host.
+#[utoipa::path(
+    put,
+    path = "/config/network",
+    operation_id = "setNetworkConfig",
+    tag = "config",
+    summary = "Set the primary interface's network configuration.",
+    description = "Recorded as the primary interface's requested settings (which the \
+                   appliance face reports), not applied to the host: the host's own network \
+                   configuration does that (docs/operations.md, \"Time and network\").",
+    request_body = NetworkConfigInput,
+    responses(
+        (status = 204, description = "Recorded."),
+        Gated,
+        Authenticated,
+        PutJsonBody,
+        CoreCall,
+    )
+)]
 pub async fn config_network_put(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,

@@ -14,6 +14,8 @@ use strongroom_core::keys::CsrSubject;
 use super::error::NetHsmError;
 use super::extract::{AcceptPem, Caller, NetHsmJson, RootAdmin};
 use super::keys_csr::DistinguishedName;
+use super::openapi::{AnswersPem, Authenticated, CoreCall, Gated, JsonBody};
+use super::openapi_admin::{CsrBody, NoClusterCa, PemUpload, TlsChain};
 use crate::app::AppState;
 use crate::face::json;
 use crate::http_util::{self, BodyError};
@@ -61,6 +63,21 @@ async fn read(
 }
 
 /// `GET /config/tls/public.pem`.
+#[utoipa::path(
+    get,
+    path = "/config/tls/public.pem",
+    operation_id = "getTlsPublicKey",
+    tag = "config",
+    summary = "The served TLS key's public key.",
+    responses(
+        (status = 200, description = "The served key's SubjectPublicKeyInfo, PEM.",
+            body = String, content_type = "application/x-pem-file"),
+        Gated,
+        Authenticated,
+        AnswersPem,
+        CoreCall,
+    )
+)]
 pub async fn tls_public_pem_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -73,6 +90,21 @@ pub async fn tls_public_pem_get(
 }
 
 /// `GET /config/tls/cert.pem`: the certificate, then its chain.
+#[utoipa::path(
+    get,
+    path = "/config/tls/cert.pem",
+    operation_id = "getTlsCertificate",
+    tag = "config",
+    summary = "The served TLS certificate and its chain.",
+    responses(
+        (status = 200, description = "The served certificate, then its chain, PEM.",
+            body = String, content_type = "application/x-pem-file"),
+        Gated,
+        Authenticated,
+        AnswersPem,
+        CoreCall,
+    )
+)]
 pub async fn tls_cert_pem_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -86,6 +118,23 @@ pub async fn tls_cert_pem_get(
 
 /// `PUT /config/tls/cert.pem`: 201. The certificate must certify the served key (400), and
 /// reach the cluster CA when one is set (412); intermediate certificates follow it.
+#[utoipa::path(
+    put,
+    path = "/config/tls/cert.pem",
+    operation_id = "setTlsCertificate",
+    tag = "config",
+    summary = "Install a TLS certificate for the served key.",
+    description = "A certificate for the served key, then any intermediate certificates; \
+                   served from the next connection.",
+    request_body(content = String, content_type = "application/x-pem-file"),
+    responses(
+        (status = 201, description = "Installed."),
+        TlsChain,
+        Authenticated,
+        PemUpload,
+        CoreCall,
+    )
+)]
 pub async fn tls_cert_pem_put(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -105,6 +154,22 @@ pub async fn tls_cert_pem_put(
 
 /// `POST /config/tls/csr.pem`: a CSR for the served key (`DistinguishedName`, as for a key's
 /// CSR), 200 as PEM.
+#[utoipa::path(
+    post,
+    path = "/config/tls/csr.pem",
+    operation_id = "generateTlsCsr",
+    tag = "config",
+    summary = "A CSR for the served TLS key.",
+    request_body = DistinguishedName,
+    responses(
+        (status = 200, description = "A CSR for the served key, PEM.",
+            body = String, content_type = "application/x-pem-file"),
+        Gated,
+        Authenticated,
+        CsrBody,
+        CoreCall,
+    )
+)]
 pub async fn tls_csr_pem_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -130,7 +195,8 @@ pub async fn tls_csr_pem_post(
 }
 
 /// `TlsKeyType`.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[schema(as = TlsKeyType)]
 pub enum TlsKeyTypeWire {
     #[serde(rename = "RSA")]
     Rsa,
@@ -162,17 +228,35 @@ impl From<TlsKeyTypeWire> for TlsKeyType {
 }
 
 /// `TlsKeyGenerateRequestData`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsKeyGenerateRequestData {
     #[serde(rename = "type")]
     pub key_type: TlsKeyTypeWire,
+    /// Bits, for RSA only.
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub length: Option<u32>,
 }
 
 /// `POST /config/tls/generate`: a new key and a self-signed certificate for it, served at
 /// once; 204.
+#[utoipa::path(
+    post,
+    path = "/config/tls/generate",
+    operation_id = "generateTlsKey",
+    tag = "config",
+    summary = "A new TLS key and a self-signed certificate.",
+    request_body = TlsKeyGenerateRequestData,
+    responses(
+        (status = 204, description = "A new key and a self-signed certificate for it, \
+            served from the next connection."),
+        Gated,
+        Authenticated,
+        JsonBody,
+        CoreCall,
+    )
+)]
 pub async fn tls_generate_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -190,6 +274,22 @@ pub async fn tls_generate_post(
 }
 
 /// `GET /config/tls/cluster-ca.pem`: 404 until one is set.
+#[utoipa::path(
+    get,
+    path = "/config/tls/cluster-ca.pem",
+    operation_id = "getClusterCa",
+    tag = "config",
+    summary = "The cluster CA.",
+    responses(
+        (status = 200, description = "The cluster CA's certificate, PEM.",
+            body = String, content_type = "application/x-pem-file"),
+        NoClusterCa,
+        Gated,
+        Authenticated,
+        AnswersPem,
+        CoreCall,
+    )
+)]
 pub async fn tls_cluster_ca_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -209,6 +309,23 @@ pub async fn tls_cluster_ca_get(
 
 /// `PUT /config/tls/cluster-ca.pem`: 201. A CA certificate (400 otherwise) that signed the
 /// served certificate (412 otherwise).
+#[utoipa::path(
+    put,
+    path = "/config/tls/cluster-ca.pem",
+    operation_id = "setClusterCa",
+    tag = "config",
+    summary = "Set the cluster CA.",
+    description = "A CA certificate that signed the served certificate; the node's etcd \
+                   peer connections use it from then on (in cluster mode).",
+    request_body(content = String, content_type = "application/x-pem-file"),
+    responses(
+        (status = 201, description = "Set."),
+        TlsChain,
+        Authenticated,
+        PemUpload,
+        CoreCall,
+    )
+)]
 pub async fn tls_cluster_ca_put(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,

@@ -21,23 +21,30 @@ const PEM: &str = "application/x-pem-file";
 /// `DistinguishedName`, the body of a CSR request. Every field but `commonName` may be left
 /// out, but none is nullable in the spec (strings, and `subjectAltNames` an array): `null` is
 /// refused (400) rather than taken for a field left out, as serde would for a plain `Option`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DistinguishedName {
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub country_name: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub state_or_province_name: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub locality_name: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub organization_name: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub organizational_unit_name: Option<String>,
     pub common_name: String,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub email_address: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub subject_alt_names: Option<Vec<String>>,
 }
 

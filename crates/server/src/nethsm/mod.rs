@@ -23,6 +23,7 @@ mod keys_pem;
 mod metrics;
 mod namespaces;
 mod openapi;
+mod openapi_admin;
 mod provision;
 mod random;
 mod system;

@@ -70,7 +70,9 @@ use crate::face::openapi::{
 )]
 struct NetHsmDoc;
 
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| openapi::finish(NetHsmDoc::openapi()));
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    openapi::finish(NetHsmDoc::openapi().merge_from(super::openapi_admin::AdminDoc::openapi()))
+});
 
 /// `GET /openapi.json`: this document, without credentials and in every state.
 #[utoipa::path(
@@ -94,7 +96,7 @@ const WRONG_STATE: Refusal = Refusal {
     description: "The node is not in a state this operation is available in (`Service not \
                   available`, or Failed: the cluster store is unavailable).",
 };
-const UNAUTHENTICATED: Refusal = Refusal {
+pub(super) const UNAUTHENTICATED: Refusal = Refusal {
     name: "Unauthenticated",
     status: 401,
     description: "No credentials, or wrong ones.",
@@ -104,19 +106,19 @@ const FORBIDDEN: Refusal = Refusal {
     status: 403,
     description: "The caller's role or namespace may not do this.",
 };
-const UNAVAILABLE: Refusal = Refusal {
+pub(super) const UNAVAILABLE: Refusal = Refusal {
     name: "Unavailable",
     status: 503,
     description: "Too many password checks run at once (try again shortly), or the cluster \
                   store is unavailable.",
 };
-const BAD_REQUEST: Refusal = Refusal {
+pub(super) const BAD_REQUEST: Refusal = Refusal {
     name: "BadRequest",
     status: 400,
     description: "A body that is not the operation's JSON (unknown fields included), or a \
                   value the operation refuses.",
 };
-const NOT_ACCEPTABLE_PEM: Refusal = Refusal {
+pub(super) const NOT_ACCEPTABLE_PEM: Refusal = Refusal {
     name: "NotAcceptablePem",
     status: 406,
     description: "`Accept` excludes application/x-pem-file.",

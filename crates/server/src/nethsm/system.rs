@@ -18,11 +18,28 @@ use super::error::NetHsmError;
 use super::extract::{
     AcceptJson, AcceptOctetStream, BackupUser, Caller, NetHsmJson, RootAdmin, check_accept,
 };
+use super::openapi::{AnswersJson, Authenticated, CoreCall, Gated};
+use super::openapi_admin::{AnswersOctetStream, BackupGate, RestoreForm, RestoreUpload};
 use super::wire::{AkPub, Pcr, RestoreArguments, SystemInfo};
 use crate::app::AppState;
 use crate::auth;
 use crate::http_util;
 
+#[utoipa::path(
+    get,
+    path = "/system/info",
+    operation_id = "getSystemInfo",
+    tag = "system",
+    description = "A software appliance: the firmware and hardware versions say so, and \
+                   `akPub` and `pcr` (a TPM's) are empty objects.",
+    responses(
+        (status = 200, description = "The node's versions and id.", body = SystemInfo),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn system_info_get(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -43,6 +60,23 @@ pub async fn system_info_get(
 }
 
 /// Forgets the keys and boots again from the store (see `System::reboot` in the core).
+#[utoipa::path(
+    post,
+    path = "/system/reboot",
+    operation_id = "reboot",
+    tag = "system",
+    summary = "Reboot: forget the keys and boot again from the store.",
+    description = "There is no machine to restart: the node forgets its keys and boots \
+                   again from its store, Locked (or Operational with unattended boot); \
+                   docs/operations.md.",
+    responses(
+        (status = 204, description = "Rebooted."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn system_reboot_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -53,6 +87,20 @@ pub async fn system_reboot_post(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/system/factory-reset",
+    operation_id = "factoryReset",
+    tag = "system",
+    responses(
+        (status = 204, description = "Every key, user and setting is erased: the node is \
+            Unprovisioned."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn system_factory_reset_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -69,6 +117,23 @@ pub async fn system_factory_reset_post(
 
 /// Stops the server as SIGTERM does: in-flight requests (this one included) finish, the store
 /// is closed, the process exits. Operational: root Administrator; otherwise no credentials.
+#[utoipa::path(
+    post,
+    path = "/system/shutdown",
+    operation_id = "shutdown",
+    tag = "system",
+    summary = "Stop the server.",
+    description = "Stops the server process as SIGTERM does, in every state: a root \
+                   Administrator's credentials while Operational (401, 403 otherwise), none \
+                   in any other state (the spec's 412 is never answered).",
+    security((), ("basic" = [])),
+    responses(
+        (status = 204, description = "The server stops once in-flight requests end."),
+        Authenticated,
+        AnswersJson,
+        CoreCall,
+    )
+)]
 pub async fn system_shutdown_post(
     State(s): State<AppState>,
     req: Request,
@@ -95,6 +160,25 @@ const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 /// download ends with an error at once, even if its client reads slowly or not at all: the
 /// writer stops waiting for room in the channel and drops the keys, and the response ends
 /// broken (never as a complete file) the next time it is polled.
+#[utoipa::path(
+    post,
+    path = "/system/backup",
+    operation_id = "backup",
+    tag = "system",
+    summary = "Download a backup.",
+    description = "A Backup user's of the root namespace: the backup of the store, \
+                   encrypted under the backup passphrase, streamed (docs/backup-format.md). \
+                   If the node locks meanwhile, the transfer breaks off rather than ending \
+                   as a short file.",
+    responses(
+        (status = 200, description = "The backup file.", body = String,
+            content_type = "application/octet-stream"),
+        BackupGate,
+        Authenticated,
+        AnswersOctetStream,
+        CoreCall,
+    )
+)]
 pub async fn system_backup_post(
     State(s): State<AppState>,
     Caller(who, _): BackupUser,
@@ -226,6 +310,26 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> NetHsmError {
 /// encrypted; the file is deleted when the request ends, and the directory is emptied at every
 /// start, so a killed server leaves no copy behind) and is verified whole before anything
 /// changes.
+#[utoipa::path(
+    post,
+    path = "/system/restore",
+    operation_id = "restore",
+    tag = "system",
+    summary = "Restore a backup.",
+    description = "Unprovisioned: no credentials, a full restore, and the node ends Locked. \
+                   Operational: a root Administrator's credentials (401, 403 otherwise), and \
+                   the user data (users, keys, namespaces) is replaced. The file is verified \
+                   whole before anything changes.",
+    security((), ("basic" = [])),
+    request_body(content = RestoreForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 204, description = "Restored."),
+        Gated,
+        Authenticated,
+        RestoreUpload,
+        CoreCall,
+    )
+)]
 pub async fn system_restore_post(
     State(s): State<AppState>,
     req: Request,

@@ -9,6 +9,8 @@ use strongroom_core::appliance::updates::UpdateSource;
 
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Caller, RootAdmin, check_accept};
+use super::openapi::{AnswersJson, Authenticated, CoreCall, Gated};
+use super::openapi_admin::{NoUpdateStaged, UpdateUpload};
 use crate::app::AppState;
 use crate::http_util;
 
@@ -28,6 +30,23 @@ async fn update_source(
 
 /// `POST /system/update`. The image is not read: whatever it holds, it is not installed here
 /// (what the client still sends is discarded, boundedly, by `middleware::drain`).
+#[utoipa::path(
+    post,
+    path = "/system/update",
+    operation_id = "uploadUpdate",
+    tag = "system",
+    summary = "Upload an update image (refused here).",
+    description = "Never installs an image: this server is updated by its host's package \
+                   manager, so every upload is refused (400, the message says where updates \
+                   come from) and the spec's 200 is never answered. The image is not read.",
+    request_body(content = String, content_type = "application/octet-stream"),
+    responses(
+        Gated,
+        Authenticated,
+        UpdateUpload,
+        CoreCall,
+    )
+)]
 pub async fn system_update_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -47,6 +66,15 @@ pub async fn system_update_post(
 }
 
 /// `POST /system/commit-update`: nothing was staged to commit.
+#[utoipa::path(
+    post,
+    path = "/system/commit-update",
+    operation_id = "commitUpdate",
+    tag = "system",
+    summary = "Commit a staged update (none is ever staged here).",
+    description = "No update is ever staged here (see `POST /system/update`): always 412.",
+    responses(NoUpdateStaged, Authenticated, AnswersJson, CoreCall,)
+)]
 pub async fn system_commit_update_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,
@@ -60,6 +88,15 @@ pub async fn system_commit_update_post(
 }
 
 /// `POST /system/cancel-update`: nothing was staged to cancel.
+#[utoipa::path(
+    post,
+    path = "/system/cancel-update",
+    operation_id = "cancelUpdate",
+    tag = "system",
+    summary = "Cancel a staged update (none is ever staged here).",
+    description = "No update is ever staged here (see `POST /system/update`): always 412.",
+    responses(NoUpdateStaged, Authenticated, AnswersJson, CoreCall,)
+)]
 pub async fn system_cancel_update_post(
     State(s): State<AppState>,
     Caller(who, _): RootAdmin,

@@ -41,28 +41,28 @@ pub struct InfoData {
     pub product: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Switch {
     On,
     Off,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnattendedBootConfig {
     pub status: Switch,
 }
 
 /// Attestation keys of the original's TPM; Strongroom has none, so the object is empty.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct AkPub {}
 
 /// TPM measurement registers of the original; empty for the same reason.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct Pcr {}
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SystemInfo {
     pub software_version: String,
@@ -160,46 +160,56 @@ pub struct RandomData {
 
 /// `PUT /config/backup-passphrase` takes the current spec's body or the older one of the
 /// seed (`nethsm-api-2023-legacy.yaml`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum BackupPassphraseBody {
     Current(BackupPassphraseConfig),
     Legacy(LegacyBackupPassphraseConfig),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BackupPassphraseConfig {
+    #[schema(value_type = String)]
     pub new_passphrase: Passphrase,
     /// `""` while no backup passphrase is set.
+    #[schema(value_type = String)]
     pub current_passphrase: Passphrase,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LegacyBackupPassphraseConfig {
+    #[schema(value_type = String)]
     pub passphrase: Passphrase,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UnlockPassphraseConfig {
+    #[schema(value_type = String)]
     pub new_passphrase: Passphrase,
+    #[schema(value_type = String)]
     pub current_passphrase: Passphrase,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeConfig {
+    /// RFC 3339.
+    #[schema(format = DateTime)]
     pub time: String,
 }
 
 /// The `arguments` part of `POST /system/restore`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RestoreArguments {
+    #[schema(value_type = String)]
     pub backup_passphrase: Passphrase,
+    /// RFC 3339.
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, format = DateTime)]
     pub system_time: Option<String>,
 }
 

@@ -18,9 +18,23 @@ const DEFAULT_MAX_EXAMPLES: u32 = 25;
 /// does not know is 501 Not Implemented (RFC 9110, 15.6.2; the NetHSM convention this API
 /// follows, docs/errors.md): correct HTTP, but a 5xx to `not_a_server_error`. So QUERY is
 /// left out of the list.
+///
+/// The hooks (a top-level key, so before any table) teach schemathesis the media types it does
+/// not know: [`HOOKS_PY`].
 const SCHEMATHESIS_TOML: &str = r#"
+hooks = "./hooks.py"
+
 [phases.coverage]
 unexpected-methods = ["get", "put", "post", "delete", "options", "patch", "trace"]
+"#;
+
+/// schemathesis sends bodies only of the media types it has a serializer for: PEM
+/// (`application/x-pem-file`, the NetHSM face's certificate uploads) is text, sent as
+/// `text/plain` would be, under its own media type.
+const HOOKS_PY: &str = r#"
+import schemathesis
+
+schemathesis.serializer.alias("application/x-pem-file", "text/plain")
 "#;
 
 /// What each run may spend: cases per operation (per phase).
@@ -112,6 +126,7 @@ pub async fn conform_with(
         format!("{SCHEMATHESIS_TOML}{config}"),
     )
     .unwrap();
+    std::fs::write(work.path().join("hooks.py"), HOOKS_PY).unwrap();
     // Generous: a run takes a few minutes at the default size on a busy 2-core machine.
     let timeout = Duration::from_secs(600 + 20 * u64::from(max_examples()));
     let mut outputs = Vec::new();
