@@ -177,6 +177,13 @@ impl Core {
     fn apply_change(&self, change: &Change) {
         let key = change.key.as_str();
         let deleted = change.kind == ChangeKind::Delete;
+        if let Ok(u) = self.unlocked() {
+            if let Some(user_id) = key.strip_prefix(USERS_PREFIX) {
+                u.followed_tags.changed(user_id, change.revision);
+            } else if let Some(h) = key.strip_prefix(crate::sessions::SESSIONS_PREFIX) {
+                u.followed_sessions.changed(h, change.revision);
+            }
+        }
         if let Some(user_id) = key.strip_prefix(USERS_PREFIX) {
             self.auth_cache.invalidate_user(user_id);
             if deleted {
@@ -278,6 +285,8 @@ impl Core {
         self.auth_cache.clear();
         if let Ok(u) = self.unlocked() {
             u.key_cache.clear();
+            u.followed_sessions.clear();
+            u.followed_tags.clear();
             if let Err(e) = self.load_time_offset(&u.data) {
                 tracing::warn!(error = %e, "reading the clock offset again");
             }
