@@ -13,7 +13,10 @@ use reqwest::Method;
 use serde_json::json;
 use strongroom_store::etcd::test_member::Etcd;
 
-use crate::cluster::{appliance_session_status, cluster, qsdk_login, qsdk_status, within_bound};
+use crate::cluster::{
+    appliance_session_status, cluster, node, qsdk_login, qsdk_status, random_status,
+    set_passphrase, within_bound,
+};
 use crate::common::*;
 
 const OPERATOR: &str = "operator passphrase";
@@ -195,5 +198,74 @@ async fn sessions_tokens_and_tags_answer_from_the_followed_records() {
         "a tag given back to the Operator on node 1 signs on node 2",
         || async { sign_status(n2).await == 200 },
     )
+    .await;
+}
+
+/// Three members; node 2's only endpoint is member 3. Member 3 stopped and started again
+/// breaks node 2's watch: a passphrase changed meanwhile on node 1 works on node 2, node 2's
+/// session reads again need no etcd request (its feed confirmed again, with no restart of the
+/// node), and a lock on node 1 then locks node 2 (which only its feed tells it).
+#[tokio::test]
+async fn a_broken_watch_comes_back_and_brings_what_it_missed() {
+    let mut etcd = Etcd::cluster(3);
+    let n1 = node(&etcd);
+    n1.provision().await;
+    let n2 = node(&etcd[2..]);
+    assert_eq!(n2.unlock(UNLOCK).await.status(), 204);
+    n1.create_user(Some("op"), "Operator", "operator passphrase one")
+        .await;
+    within_bound("node 2 knows the Operator", || async {
+        random_status(&n2, "op", "operator passphrase one").await == 200
+    })
+    .await;
+
+    etcd[2].stop();
+    set_passphrase(&n1, "op", "operator passphrase two").await;
+    etcd[2].launch_member();
+    // A node whose store stayed away past the request timeout turned Failed, and comes back
+    // Locked by itself (docs/cluster.md, "When etcd fails"): unlocked again, its watch is
+    // the same one, resumed.
+    crate::cluster::poll_until(
+        "node 2 is back",
+        crate::cluster::GIVE_UP,
+        Duration::from_millis(50),
+        || async { matches!(n2.state().await.as_str(), "Operational" | "Locked") },
+    )
+    .await;
+    if n2.state().await == "Locked" {
+        assert_eq!(n2.unlock(UNLOCK).await.status(), 204);
+    }
+    within_bound(
+        "a passphrase changed while node 2's member was away works on node 2",
+        || async { random_status(&n2, "op", "operator passphrase two").await == 200 },
+    )
+    .await;
+
+    // Trust is back: session reads on node 2 cost no etcd request.
+    let sid = n1.admin_session().await;
+    within_bound("node 2 reads the session", || async {
+        appliance_session_status(&n2, &sid).await == 200
+    })
+    .await;
+    // Until the feed is confirmed again (a few sync points after the member's return).
+    crate::cluster::poll_until(
+        "node 2 reads its sessions without etcd",
+        crate::cluster::GIVE_UP,
+        Duration::from_millis(100),
+        || async {
+            let cost = kv_cost(&etcd, "GET /session on node 2 after the break", 200, || {
+                appliance_session_status(&n2, &sid)
+            })
+            .await;
+            no_round_trip(cost)
+        },
+    )
+    .await;
+
+    // A lock on node 1 reaches node 2 through its feed.
+    n1.lock().await;
+    within_bound("a lock on node 1 locks node 2 after the break", || async {
+        n2.state().await == "Locked"
+    })
     .await;
 }
