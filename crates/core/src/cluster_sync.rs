@@ -343,3 +343,7 @@ mod tests {
         assert!(sync.trusted());
     }
 }
+
+#[cfg(test)]
+#[path = "cluster_sync_stall_tests.rs"]
+mod stall_tests;
