@@ -1,5 +1,5 @@
 //! The cluster section (`--cluster`, which runs alone): the same authenticated reads
-//! (`POST /random`, an Ed25519 sign) and writes (a user created, a passphrase changed) on a
+//! (`POST /random`, an Ed25519 sign, an appliance session's `GET /session`) and writes (a user created, a passphrase changed) on a
 //! single node on its embedded store (redb) and on a cluster of three nodes on three etcd
 //! members, all on loopback, in one run; each cluster phase's ratio to the same phase on the
 //! single node. The cluster phases spread their requests over the three nodes in turn, as a
@@ -24,6 +24,7 @@ use serde_json::json;
 
 use crate::phase::{Load, Phase, Report};
 use crate::server::Server;
+use crate::soak::{APPLIANCE, json_field};
 use crate::{ADMIN_PASSPHRASE, Api, OPERATOR_PASSPHRASE, progress, run_phase};
 
 const OPERATOR: &str = "benchop";
@@ -137,6 +138,8 @@ async fn start_etcd(n: usize) -> anyhow::Result<Vec<EtcdMember>> {
 struct Nodes {
     servers: Vec<Server>,
     clients: Vec<Client>,
+    /// An appliance session made on the first node (in etcd on a cluster: any node serves it).
+    session: String,
 }
 
 impl Nodes {
@@ -151,6 +154,7 @@ impl Nodes {
         let mut nodes = Nodes {
             servers: Vec::new(),
             clients: Vec::new(),
+            session: String::new(),
         };
         for i in 0..n {
             let server = Server::start_with(binary, args).await?;
@@ -162,6 +166,16 @@ impl Nodes {
             if i == 0 {
                 api.provision().await?;
                 set_up(&api).await?;
+                let body = api
+                    .expect(
+                        client
+                            .post(format!("{}{APPLIANCE}/session", server.base))
+                            .basic_auth("admin", Some(ADMIN_PASSPHRASE)),
+                        StatusCode::OK,
+                        "POST /api/rest/configure/v1/session",
+                    )
+                    .await?;
+                nodes.session = json_field(&body, "session_id", "the appliance login")?;
             } else {
                 api.unlock(&format!("POST /unlock (node {})", i + 1))
                     .await?;
@@ -179,6 +193,17 @@ impl Nodes {
                 .iter()
                 .zip(&self.servers)
                 .map(|(c, s)| (c.clone(), s.url(path)))
+                .collect(),
+        )
+    }
+
+    /// As [`Nodes::targets`], on the appliance face.
+    fn appliance_targets(&self, path: &str) -> Arc<Vec<(Client, String)>> {
+        Arc::new(
+            self.clients
+                .iter()
+                .zip(&self.servers)
+                .map(|(c, s)| (c.clone(), format!("{}{APPLIANCE}{path}", s.base)))
                 .collect(),
         )
     }
@@ -262,14 +287,15 @@ fn kv_requests_in(metrics: &str) -> u64 {
         .sum()
 }
 
-/// The four request kinds on `nodes`, tagged `tag` (`1` for the single node, `3` for the
-/// cluster): random, sign, user create, passphrase change.
+/// The request kinds on `nodes`, tagged `tag` (`1` for the single node, `3` for the
+/// cluster): random, sign, an appliance session read, user create, passphrase change.
 fn phases(nodes: &Nodes, tag: &str, what: &str) -> Vec<((Phase, Arc<AtomicUsize>), bool)> {
     let op = |r: reqwest::RequestBuilder| r.basic_auth(OPERATOR, Some(OPERATOR_PASSPHRASE));
     let admin = |r: reqwest::RequestBuilder| r.basic_auth("admin", Some(ADMIN_PASSPHRASE));
     let message = STANDARD.encode(b"strongroom bench: the message to sign");
     let sign_body = json!({"mode": "EdDSA", "message": message});
     let writers = WRITERS;
+    let session = nodes.session.clone();
     vec![
         (
             phase(
@@ -288,6 +314,17 @@ fn phases(nodes: &Nodes, tag: &str, what: &str) -> Vec<((Phase, Arc<AtomicUsize>
                 StatusCode::OK,
                 nodes.targets(&format!("/keys/{KEY}/sign")),
                 move |c, url, _| op(c.post(url)).json(&sign_body),
+            ),
+            false,
+        ),
+        (
+            phase(
+                format!("A{tag} ({what}: appliance session)"),
+                "GET /api/rest/configure/v1/session, an appliance session made on the first node"
+                    .into(),
+                StatusCode::OK,
+                nodes.appliance_targets("/session"),
+                move |c, url, _| c.get(url).header("x-dr-session", session.as_str()),
             ),
             false,
         ),

@@ -24,7 +24,7 @@ use crate::phase::{self, Load, Phase, Report};
 use crate::{ADMIN_PASSPHRASE, Api, OPERATOR_PASSPHRASE, progress};
 
 /// The appliance face's base path.
-const APPLIANCE: &str = "/api/rest/configure/v1";
+pub(crate) const APPLIANCE: &str = "/api/rest/configure/v1";
 /// The backup-client face's base path.
 const BACKUP_CLIENT: &str = "/commandcenter/api";
 /// A user whose passphrase the mix sets over and over (to the same value: it stays usable).
@@ -236,7 +236,7 @@ pub async fn run(
     })
 }
 
-fn json_field(body: &[u8], field: &str, what: &str) -> anyhow::Result<String> {
+pub(crate) fn json_field(body: &[u8], field: &str, what: &str) -> anyhow::Result<String> {
     serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v[field].as_str().map(str::to_owned))

@@ -481,6 +481,8 @@ impl Core {
                 // Restored keys have new revisions, so no parse would be used again; dropped
                 // now so that keys the restore removed leave memory too.
                 u.key_cache.clear();
+                u.followed_sessions.clear();
+                u.followed_tags.clear();
             }
             // A backup of an earlier build lacks the records whose absence reads as closed.
             if let Some(u) = &unlocked {

@@ -47,8 +47,10 @@ pub(crate) const LOCK_PATH: &str = "meta/cluster-lock";
 /// moves without a change for it: other nodes' own records, the store's sync mark) and checks
 /// the core still exists. The confirmation of the caches waits on it (`cluster_sync`).
 const FOLLOW_POLL: Duration = Duration::from_millis(10);
-/// How long the follower waits before it tries to watch again after a failure.
+/// How long the follower waits before it tries to watch again after a failure, the first
+/// time; the wait doubles up to [`REWATCH_MAX`] while watching fails.
 const REWATCH_PAUSE: Duration = Duration::from_secs(1);
+const REWATCH_MAX: Duration = Duration::from_secs(30);
 
 /// This node's part in a cluster, held by its [`Core`].
 pub(crate) struct Cluster {
@@ -177,6 +179,13 @@ impl Core {
     fn apply_change(&self, change: &Change) {
         let key = change.key.as_str();
         let deleted = change.kind == ChangeKind::Delete;
+        if let Ok(u) = self.unlocked() {
+            if let Some(user_id) = key.strip_prefix(USERS_PREFIX) {
+                u.followed_tags.changed(user_id, change.revision);
+            } else if let Some(h) = key.strip_prefix(crate::sessions::SESSIONS_PREFIX) {
+                u.followed_sessions.changed(h, change.revision);
+            }
+        }
         if let Some(user_id) = key.strip_prefix(USERS_PREFIX) {
             self.auth_cache.invalidate_user(user_id);
             if deleted {
@@ -278,6 +287,8 @@ impl Core {
         self.auth_cache.clear();
         if let Ok(u) = self.unlocked() {
             u.key_cache.clear();
+            u.followed_sessions.clear();
+            u.followed_tags.clear();
             if let Err(e) = self.load_time_offset(&u.data) {
                 tracing::warn!(error = %e, "reading the clock offset again");
             }
@@ -301,6 +312,7 @@ impl Core {
 }
 
 fn follow(core: Weak<Core>, mut watcher: Watcher) {
+    let mut rewatch_pause = REWATCH_PAUSE;
     loop {
         // Read before the queue is drained: once it is empty, every change up to here has
         // been applied.
@@ -336,12 +348,14 @@ fn follow(core: Weak<Core>, mut watcher: Watcher) {
                 match c.raw.watch("") {
                     Ok(again) => {
                         watcher = again;
+                        rewatch_pause = REWATCH_PAUSE;
                         c.forget_caches();
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "watching the cluster store again");
                         drop(c);
-                        std::thread::sleep(REWATCH_PAUSE);
+                        std::thread::sleep(rewatch_pause);
+                        rewatch_pause = (rewatch_pause * 2).min(REWATCH_MAX);
                     }
                 }
             }

@@ -16,14 +16,22 @@
 //!   commit, the caches are not trusted, so a request after a write on the same node never
 //!   meets what the write changed (a local write drops its own entries as well).
 //!
-//! While trusted, a signature uses the parsed key without reading its record, and a cached
-//! verification is used without reading the user. When not (the feed down or lagging, etcd
+//! A feed that stops short of the sync points while etcd answers (a watch still connected to
+//! a member that no longer receives commits) is reopened: the thread asks the store to
+//! restart its watch from the first revision not delivered ([`Store::restart_watch`]), at
+//! once, then after a wait that doubles while the stall lasts, so that trust, and what the
+//! feed brings (a lock made elsewhere), come back by themselves.
+//!
+//! While trusted, a signature uses the parsed key without reading its record, a cached
+//! verification is used without reading the user, and a stored session, or an Operator's
+//! tags, are taken from what the node follows of their records ([`crate::followed`]). When not (the feed down or lagging, etcd
 //! slow or away), each request reads etcd as before: the record's revision decides whether
 //! the parse or the verification still stands. A change made on another node is therefore
 //! refused here as soon as the feed brings it, and at the latest [`TRUST_FOR`] after it was
 //! acknowledged, however the feed fails.
 //!
 //! [`Store::sync_point`]: strongroom_store::Store::sync_point
+//! [`Store::restart_watch`]: strongroom_store::Store::restart_watch
 
 use std::sync::Arc;
 use std::sync::Weak;
@@ -47,6 +55,11 @@ const APPLY_PATIENCE: Duration = TRUST_FOR;
 const APPLY_POLL: Duration = Duration::from_millis(2);
 /// No confirmation yet.
 const NEVER: u64 = u64::MAX;
+/// How long after asking the store to reopen a stalled watch the confirming thread waits
+/// before it asks again, the first time; the wait doubles up to [`RESTART_MAX`] while the
+/// feed stays stalled, and starts over once a confirmation succeeds.
+const RESTART_FIRST: Duration = Duration::from_secs(1);
+const RESTART_MAX: Duration = Duration::from_secs(30);
 
 /// Where a node's caches stand against the store (see the module documentation).
 pub(crate) struct CacheSync {
@@ -118,16 +131,16 @@ impl Core {
 
     /// One confirmation: takes the store's sync point and waits (bounded) for the follower
     /// to apply it.
-    fn confirm_sync(&self) {
+    fn confirm_sync(&self) -> Confirmation {
         let Some(cluster) = &self.cluster else {
-            return;
+            return Confirmation::NoPoint;
         };
         let taken = Instant::now();
         let point = match self.raw.sync_point() {
             Ok(point) => point,
             Err(e) => {
                 tracing::debug!(error = %e, "cluster caches: no sync point");
-                return;
+                return Confirmation::NoPoint;
             }
         };
         let deadline = taken + APPLY_PATIENCE;
@@ -138,21 +151,76 @@ impl Core {
                     applied = cluster.sync.applied(),
                     "cluster caches: the change feed has not reached the sync point"
                 );
-                return;
+                return Confirmation::Stalled;
             }
             std::thread::sleep(APPLY_POLL);
         }
         cluster.sync.confirm(taken);
+        Confirmation::Confirmed
     }
 }
 
-/// The confirming thread: ends with the core.
+/// How one confirmation went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confirmation {
+    Confirmed,
+    /// The store did not answer: nothing to learn about the feed (the health check reports
+    /// the store; the feed's own loop reopens a broken watch).
+    NoPoint,
+    /// The store answered, but the feed did not bring its sync point in time: a watch that
+    /// is connected yet delivers nothing (a member cut off from the others) would stay so.
+    Stalled,
+}
+
+/// When the confirming thread asks the store to reopen a stalled watch ([`Store::restart_watch`]):
+/// at once on the first stall, then after a wait that doubles while the feed stays stalled.
+struct Restarts {
+    wait: Duration,
+    not_before: Option<Instant>,
+}
+
+impl Restarts {
+    fn new() -> Self {
+        Self {
+            wait: RESTART_FIRST,
+            not_before: None,
+        }
+    }
+
+    /// Whether to ask for a restart after a confirmation that went `how`, at `now`.
+    fn after(&mut self, how: Confirmation, now: Instant) -> bool {
+        match how {
+            Confirmation::Confirmed => {
+                *self = Self::new();
+                false
+            }
+            Confirmation::NoPoint => false,
+            Confirmation::Stalled => {
+                if self.not_before.is_some_and(|t| now < t) {
+                    return false;
+                }
+                self.not_before = Some(now + self.wait);
+                self.wait = (self.wait * 2).min(RESTART_MAX);
+                true
+            }
+        }
+    }
+}
+
+/// The confirming thread: ends with the core. A feed found stalled is reopened (see
+/// [`Restarts`]), so the caches' trust, and what the feed brings (a lock elsewhere), come
+/// back by themselves.
 pub(crate) fn keep_confirming(core: Weak<Core>) {
+    let mut restarts = Restarts::new();
     loop {
         std::thread::sleep(SYNC_EVERY);
-        match core.upgrade() {
-            Some(core) => core.confirm_sync(),
-            None => return,
+        let Some(core) = core.upgrade() else {
+            return;
+        };
+        let how = core.confirm_sync();
+        if restarts.after(how, Instant::now()) {
+            tracing::warn!("the cluster's change feed stalled: reopening the etcd watch");
+            core.raw.restart_watch();
         }
     }
 }
@@ -202,6 +270,10 @@ impl Store for LocalCommits {
         self.inner.sync_point()
     }
 
+    fn restart_watch(&self) {
+        self.inner.restart_watch()
+    }
+
     fn commit_iter(
         &self,
         checks: Vec<Check>,
@@ -234,6 +306,32 @@ mod tests {
     }
 
     #[test]
+    fn a_stalled_feed_is_restarted_at_once_then_with_a_doubling_wait() {
+        let mut r = Restarts::new();
+        let t0 = Instant::now();
+        assert!(
+            !r.after(Confirmation::NoPoint, t0),
+            "the store did not answer"
+        );
+        assert!(r.after(Confirmation::Stalled, t0), "the first stall");
+        assert!(!r.after(Confirmation::Stalled, t0 + RESTART_FIRST / 2));
+        assert!(r.after(Confirmation::Stalled, t0 + RESTART_FIRST));
+        // Now the wait is doubled.
+        let t1 = t0 + RESTART_FIRST;
+        assert!(!r.after(Confirmation::Stalled, t1 + RESTART_FIRST));
+        assert!(r.after(Confirmation::Stalled, t1 + 2 * RESTART_FIRST));
+        // Capped.
+        let mut t = t1 + 2 * RESTART_FIRST;
+        for _ in 0..10 {
+            t += RESTART_MAX;
+            assert!(r.after(Confirmation::Stalled, t));
+        }
+        // A confirmation starts it over.
+        assert!(!r.after(Confirmation::Confirmed, t));
+        assert!(r.after(Confirmation::Stalled, t));
+    }
+
+    #[test]
     fn a_confirmation_older_than_the_bound_is_not_trusted() {
         let mut sync = CacheSync::new(Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(true)));
         sync.epoch = Instant::now() - 2 * TRUST_FOR;
@@ -245,3 +343,7 @@ mod tests {
         assert!(sync.trusted());
     }
 }
+
+#[cfg(test)]
+#[path = "cluster_sync_stall_tests.rs"]
+mod stall_tests;

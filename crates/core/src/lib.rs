@@ -26,6 +26,7 @@ pub mod cluster_sync;
 pub mod crypto;
 pub mod device;
 pub mod error;
+mod followed;
 pub mod handles;
 pub mod identity;
 pub mod keys;
@@ -217,6 +218,10 @@ struct Unlocked {
     forgotten: KeyForgotten,
     /// Parsed NetHSM keys and their operation counts: dropped with the rest on lock.
     key_cache: keys::KeyCache,
+    /// Cluster mode: stored sessions as read, by their token's hash ([`followed`]).
+    followed_sessions: followed::Followed<sessions::StoredSession>,
+    /// Cluster mode: users' tags as read, by user id ([`followed`]).
+    followed_tags: followed::Followed<Vec<String>>,
 }
 
 /// Turns true when the node leaves Operational (lock, reboot, reset, full restore) for the
@@ -241,6 +246,8 @@ impl Unlocked {
             keys: RwLock::new(keys),
             forgotten: KeyForgotten::default(),
             key_cache: keys::KeyCache::default(),
+            followed_sessions: followed::Followed::default(),
+            followed_tags: followed::Followed::default(),
         }
     }
 

@@ -28,6 +28,7 @@ use crate::identity::Principal;
 use crate::{Core, SystemState};
 
 mod shared;
+pub(crate) use shared::Stored as StoredSession;
 pub(crate) use shared::{SESSION_INDEX_PREFIX, SESSIONS_PREFIX};
 
 /// Past this many sessions, expired ones are swept on every new login; past twice as many,

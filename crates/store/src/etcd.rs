@@ -179,6 +179,8 @@ struct Inner {
     published: Arc<Published>,
     /// Tells the watch tasks the store is closing, and up to which revision to deliver.
     closing: tokio::sync::watch::Sender<Option<u64>>,
+    /// Tells the watch task to reopen its etcd watch ([`Store::restart_watch`]).
+    restart: Arc<tokio::sync::Notify>,
 }
 
 /// The store's own key written by [`Store::sync_point`] when the feed has no event to show.
@@ -405,6 +407,7 @@ impl EtcdStore {
                 feed_task: Arc::new(Mutex::new(None)),
                 published: Arc::new(Published::default()),
                 closing,
+                restart: Arc::new(tokio::sync::Notify::new()),
             }),
         };
         store.inner.current_revision()?;
@@ -878,6 +881,12 @@ impl Store for EtcdStore {
         }
     }
 
+    fn restart_watch(&self) {
+        // Only the task waiting on its stream hears it: one reopening already is not
+        // asked twice.
+        self.inner.restart.notify_waiters();
+    }
+
     fn sync_point(&self) -> Result<u64> {
         let inner = &self.inner;
         // Linearizable: at least the revision of every commit acknowledged before this call.
@@ -970,6 +979,7 @@ impl Store for EtcdStore {
                 task: inner.feed_task.clone(),
                 published: inner.published.clone(),
                 closing: inner.closing.subscribe(),
+                restart: inner.restart.clone(),
                 request_timeout: inner.request_timeout,
             };
             inner.feed.set_live(true);
@@ -1031,6 +1041,7 @@ struct WatchTask {
     task: FeedTask,
     published: Arc<Published>,
     closing: tokio::sync::watch::Receiver<Option<u64>>,
+    restart: Arc<tokio::sync::Notify>,
     request_timeout: Duration,
 }
 
@@ -1114,6 +1125,9 @@ impl WatchTask {
                     }
                     Ok(None) | Err(_) => return Ended::Broken,
                 },
+                // Asked to (a follower found the stream stalled): reopened from `next`, as
+                // after a lost connection, perhaps on another member.
+                _ = self.restart.notified() => return Ended::Broken,
                 changed = self.closing.changed() => {
                     if changed.is_err() {
                         return Ended::Done;
@@ -1252,3 +1266,5 @@ mod restore_tests;
 pub mod test_member;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod watch_restart_tests;

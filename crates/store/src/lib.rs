@@ -230,6 +230,14 @@ pub trait Store: Send + Sync {
     /// reading what it holds again.
     fn sync_point(&self) -> Result<u64>;
 
+    /// Asks the store to reopen the source of its change feed, resuming from the first
+    /// revision it has not published: for a follower whose feed stopped short of a
+    /// [`Store::sync_point`] while the store answers (an etcd watch stalled on a member that
+    /// no longer receives commits). Nothing is lost or repeated; if the history to resume
+    /// from is gone, the watchers are told they lagged. Nothing to do for an engine that
+    /// publishes its own commits (the default).
+    fn restart_watch(&self) {}
+
     /// As [`Store::commit`], with the writes drawn from an iterator, so that a backend able to
     /// apply them one at a time inside its transaction keeps memory bounded however many there
     /// are (a restore). An `Err` from the iterator aborts the transaction: nothing is written.
@@ -290,6 +298,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn sync_point(&self) -> Result<u64> {
         (**self).sync_point()
+    }
+    fn restart_watch(&self) {
+        (**self).restart_watch()
     }
     fn commit_iter(
         &self,

@@ -213,6 +213,10 @@ impl<S: Store> Store for NodeScoped<S> {
         self.inner.sync_point()
     }
 
+    fn restart_watch(&self) {
+        self.inner.restart_watch()
+    }
+
     fn watch(&self, prefix: &str) -> Result<Watcher> {
         // Where the prefix spans both areas, which have no common prefix but the empty one,
         // everything below is watched and what this node sees under `prefix` kept.

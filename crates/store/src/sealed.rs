@@ -400,6 +400,10 @@ impl<S: Store> Store for Sealed<S> {
         self.inner.sync_point()
     }
 
+    fn restart_watch(&self) {
+        self.inner.restart_watch()
+    }
+
     fn watch(&self, prefix: &str) -> Result<Watcher> {
         // Nothing to open: a change names the key and a watcher reads the value through
         // this store.

@@ -42,6 +42,8 @@ mod cluster_members;
 mod cluster_peer_tls;
 #[cfg(feature = "etcd-test")]
 mod cluster_reads;
+#[cfg(feature = "etcd-test")]
+mod cluster_reads_sessions;
 mod conformance;
 mod conformance_nethsm;
 mod connections;

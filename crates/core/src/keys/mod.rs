@@ -617,12 +617,29 @@ impl Core {
         Ok(key)
     }
 
-    /// The tags of user `user_id`.
+    /// The tags of user `user_id`. In cluster mode, while the caches are trusted, from what
+    /// this node follows of the user's record (no read of etcd: [`crate::followed`]).
     fn user_tags(&self, u: &Unlocked, user_id: &str) -> Result<Vec<String>> {
-        Ok(self
-            .read_user(u, user_id)?
-            .map(|(user, _)| user.tags)
-            .unwrap_or_default())
+        if self.cluster.is_none() {
+            return Ok(self
+                .read_user(u, user_id)?
+                .map(|(user, _)| user.tags)
+                .unwrap_or_default());
+        }
+        if self.caches_trusted()
+            && let Some((_, tags)) = u.followed_tags.get(user_id)
+        {
+            return Ok(tags);
+        }
+        let epoch = u.followed_tags.epoch();
+        Ok(match self.read_user(u, user_id)? {
+            Some((user, revision)) => {
+                u.followed_tags
+                    .insert_unless_changed(user_id, revision, user.tags.clone(), epoch);
+                user.tags
+            }
+            None => Vec::new(),
+        })
     }
 }
 

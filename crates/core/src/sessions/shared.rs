@@ -44,9 +44,10 @@ const TOUCH_EVERY: Duration = Duration::from_secs(1);
 /// of 128 operations.
 const BATCH: usize = 32;
 
-#[derive(Serialize, Deserialize)]
+/// A stored session's record (also what a node follows of it: [`crate::followed`]).
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Stored {
+pub(crate) struct Stored {
     kind: StoredKind,
     user_id: String,
     role: Role,
@@ -284,11 +285,33 @@ impl Core {
         Ok(live)
     }
 
+    /// The stored session whose token hashes to `h`: in cluster mode, while the caches are
+    /// trusted, the copy this node follows (no read of etcd); else read, and kept if no
+    /// change of a session reached the follower meanwhile ([`crate::followed`]).
+    fn followed_session(&self, u: &Unlocked, h: &TokenHash) -> Result<Option<(u64, Stored)>> {
+        if self.cluster.is_none() {
+            return self.stored_session(u, h);
+        }
+        let name = hex::encode(h);
+        if self.caches_trusted()
+            && let Some(found) = u.followed_sessions.get(&name)
+        {
+            return Ok(Some(found));
+        }
+        let epoch = u.followed_sessions.epoch();
+        let found = self.stored_session(u, h)?;
+        if let Some((revision, s)) = &found {
+            u.followed_sessions
+                .insert_unless_changed(&name, *revision, s.clone(), epoch);
+        }
+        Ok(found)
+    }
+
     pub(super) fn session_shared(&self, kind: SessionKind, token: &[u8]) -> Result<Principal> {
         let u = self.unlocked()?;
         let h = hash(token);
         let now = self.now_ms();
-        let Some((revision, mut s)) = self.stored_session(&u, &h)? else {
+        let Some((revision, mut s)) = self.followed_session(&u, &h)? else {
             return Err(Error::Unauthenticated);
         };
         if s.kind != kind.into() {
@@ -310,8 +333,14 @@ impl Core {
             let txn = Txn::new()
                 .require_revision(&path, revision)
                 .put(path, crate::json(&s)?);
-            if self.commit_sessions(&u, txn)? == Commit::Conflict {
-                return self.session_exists(&u, &h).map(|()| principal);
+            let epoch = u.followed_sessions.epoch();
+            match self.commit_sessions(&u, txn)? {
+                Commit::Conflict => return self.session_exists(&u, &h).map(|()| principal),
+                // Followed as written: the feed's report of this write then keeps it.
+                Commit::Committed(written) if self.cluster.is_some() => u
+                    .followed_sessions
+                    .insert_unless_changed(&hex::encode(h), written, s, epoch),
+                Commit::Committed(_) => {}
             }
         }
         Ok(principal)
