@@ -23,6 +23,8 @@ mod keys_pem;
 mod metrics;
 mod namespaces;
 mod openapi;
+mod openapi_keys;
+mod openapi_params;
 mod provision;
 mod random;
 mod system;

@@ -16,7 +16,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{diagnose, health, keys, namespaces, provision, random, users};
+use super::{diagnose, health, keys, keys_crypt, keys_csr, namespaces, provision, random, users};
 use crate::face::openapi::{
     self, INTERNAL, NOT_ACCEPTABLE, RATE_LIMITED, Refusal, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE,
     refusals,
@@ -64,6 +64,18 @@ use crate::face::openapi::{
         keys::key_tag_put,
         keys::key_tag_delete,
         document_get,
+        keys::keys_get,
+        keys::keys_post,
+        keys::key_get,
+        keys::key_put,
+        keys::key_delete,
+        keys_csr::key_csr_post,
+        keys::key_cert_get,
+        keys::key_cert_put,
+        keys::key_cert_delete,
+        keys::key_move_post,
+        keys_crypt::key_encrypt_post,
+        keys_crypt::key_decrypt_post,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Refusals),
@@ -71,7 +83,8 @@ use crate::face::openapi::{
 )]
 struct NetHsmDoc;
 
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| openapi::finish(NetHsmDoc::openapi()));
+pub(super) static DOCUMENT: LazyLock<String> =
+    LazyLock::new(|| openapi::finish(NetHsmDoc::openapi()));
 
 /// `GET /openapi.json`: this document, without credentials and in every state.
 #[utoipa::path(
@@ -111,7 +124,7 @@ const UNAVAILABLE: Refusal = Refusal {
     description: "Too many password checks run at once (try again shortly), or the cluster \
                   store is unavailable.",
 };
-const BAD_REQUEST: Refusal = Refusal {
+pub(super) const BAD_REQUEST: Refusal = Refusal {
     name: "BadRequest",
     status: 400,
     description: "A body that is not the operation's JSON (unknown fields included), or a \
@@ -127,12 +140,12 @@ const WRONG_UNLOCK_PASSPHRASE: Refusal = Refusal {
     status: 403,
     description: "The unlock passphrase is wrong.",
 };
-const NOT_FOUND: Refusal = Refusal {
+pub(super) const NOT_FOUND: Refusal = Refusal {
     name: "NotFound",
     status: 404,
     description: "No such item (in the caller's namespace).",
 };
-const CONFLICT: Refusal = Refusal {
+pub(super) const CONFLICT: Refusal = Refusal {
     name: "Conflict",
     status: 409,
     description: "An item with this id exists.",
@@ -161,7 +174,7 @@ struct Refusals;
 impl Modify for Refusals {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        for refusal in ALL {
+        for refusal in ALL.into_iter().chain(super::openapi_keys::REFUSALS) {
             components
                 .responses
                 .insert(refusal.name.to_owned(), RefOr::T(refusal.component()));
