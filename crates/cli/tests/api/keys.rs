@@ -800,7 +800,7 @@ async fn a_moved_key_is_the_same_key_under_its_new_id() {
 /// Makes certificates with pyca/cryptography for the public key in argv[1] (PEM): one in
 /// PEM, the same in DER, one for another key; and an OpenPGP public-key packet (v4, Ed25519)
 /// of the same key, as signstar stores OpenPGP certificates. Prints them as JSON.
-const CERTS: &str = r#"
+pub(crate) const CERTS: &str = r#"
 import base64, datetime, json, sys
 from cryptography import x509
 from cryptography.x509.oid import NameOID

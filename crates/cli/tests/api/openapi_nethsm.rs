@@ -13,13 +13,14 @@
 use base64::Engine;
 use serde_json::Value;
 
+use crate::common::keys::pyca;
 use crate::common::openapi_run::{conform, conform_with};
 use crate::common::*;
 use crate::openapi::document_routes;
 use crate::openapi_faces::{check_document, check_routes, fetch_document};
 
 /// The operations the document describes, as it writes them.
-const DESCRIBED: [(&str, &str); 30] = [
+const DESCRIBED: [(&str, &str); 42] = [
     ("GET", "/info"),
     ("GET", "/openapi.json"),
     ("GET", "/health/alive"),
@@ -50,6 +51,18 @@ const DESCRIBED: [(&str, &str); 30] = [
     ("DELETE", "/keys/{KeyID}/label"),
     ("PUT", "/keys/{KeyID}/restrictions/tags/{Tag}"),
     ("DELETE", "/keys/{KeyID}/restrictions/tags/{Tag}"),
+    ("GET", "/keys"),
+    ("POST", "/keys"),
+    ("GET", "/keys/{KeyID}"),
+    ("PUT", "/keys/{KeyID}"),
+    ("DELETE", "/keys/{KeyID}"),
+    ("POST", "/keys/{KeyID}/csr.pem"),
+    ("GET", "/keys/{KeyID}/cert"),
+    ("PUT", "/keys/{KeyID}/cert"),
+    ("DELETE", "/keys/{KeyID}/cert"),
+    ("POST", "/keys/{KeyID}/move"),
+    ("POST", "/keys/{KeyID}/encrypt"),
+    ("POST", "/keys/{KeyID}/decrypt"),
 ];
 
 /// Available only while Unprovisioned.
@@ -153,8 +166,10 @@ async fn the_nethsm_face_conforms_to_its_document() {
         .answer()
         .await;
     assert_eq!(r.status(), 201, "generate the target key");
-    let config =
-        format!("\n[parameters]\n\"path.UserID\" = \"{target}\"\n\"path.KeyID\" = \"targetkey\"\n");
+    let config = format!(
+        "\n[parameters]\n\"path.UserID\" = \"{target}\"\n\"path.KeyID\" = \"targetkey\"\n{}",
+        key_operations(&server).await
+    );
     let admin = format!("--auth=admin:{ADMIN}");
     let mut runs = Vec::new();
     // While Operational: everything available then.
@@ -162,6 +177,11 @@ async fn the_nethsm_face_conforms_to_its_document() {
         "provision",
         "getRandom",
         "signWithKey",
+        "encryptWithKey",
+        "decryptWithKey",
+        "deleteKeyCert",
+        "moveKey",
+        "deleteKey",
         "deleteUser",
         "lock",
         "unlock",
@@ -174,14 +194,31 @@ async fn the_nethsm_face_conforms_to_its_document() {
             .map(|id| format!("--exclude-operation-id={id}")),
     );
     runs.push((operational, operations - later.len()));
-    // An Operator's (randomness, and signing with the target key).
+    // An Operator's (randomness, and signing, encrypting and decrypting with keys made for
+    // it: `key_operations`).
     runs.push((
         vec![
             format!("--auth={operator}:{OPERATOR_PASSPHRASE}"),
             "--include-operation-id=getRandom".into(),
             "--include-operation-id=signWithKey".into(),
+            "--include-operation-id=encryptWithKey".into(),
+            "--include-operation-id=decryptWithKey".into(),
         ],
-        2,
+        4,
+    ));
+    // The operations that remove what their key parameter names (its certificate, its id,
+    // the key), each on a key of its own, alone: in a run with operations that create keys,
+    // the stateful phase would follow a new key's `Location` to them, the parameter would
+    // replace the new key's id with theirs, and once it is gone a 404 would be taken for a
+    // created key not found.
+    runs.push((
+        vec![
+            admin.clone(),
+            "--include-operation-id=deleteKeyCert".into(),
+            "--include-operation-id=moveKey".into(),
+            "--include-operation-id=deleteKey".into(),
+        ],
+        3,
     ));
     // Deleting the target makes every later case that names it 404, which the stateful phase
     // would take for a user it created and cannot find (the parameter names the target, not
@@ -205,6 +242,93 @@ async fn the_nethsm_face_conforms_to_its_document() {
     ));
     conform_with(&server, "the NetHSM face", &url, &text, &config, runs).await;
     assert_eq!(server.state().await, "Locked");
+}
+
+/// Generates the key `body` describes, as the root Administrator.
+async fn generate_key(server: &Server, body: Value) {
+    let r = server
+        .post("/keys/generate")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&body)
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201, "generate {body}");
+}
+
+/// Stores certificate `data` for key `id`, as `media`.
+async fn store_cert(server: &Server, id: &str, media: &str, data: Vec<u8>) {
+    let r = server
+        .as_admin(reqwest::Method::PUT, &format!("/keys/{id}/cert"))
+        .header("content-type", media)
+        .body(data)
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201, "certificate of {id}");
+}
+
+/// Certificates of key `id` made by pyca (the key tests' script).
+async fn certificates(server: &Server, id: &str) -> Value {
+    let r = server
+        .as_admin(reqwest::Method::GET, &format!("/keys/{id}/public.pem"))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200, "public key of {id}");
+    let public = r.text().await.unwrap();
+    serde_json::from_str(&pyca(crate::keys::CERTS, &[public]).await).unwrap()
+}
+
+/// The keys the `/keys/{KeyID}...` operations that are not about the target key name, each
+/// made for its operation, so that its cases reach a key it can be used on (an operation
+/// that changes or removes its key only ever reaches its own): the `[[operations]]` sections
+/// of schemathesis.toml that name them.
+async fn key_operations(server: &Server) -> String {
+    let rsa = serde_json::json!({
+        "type": "RSA", "length": 2048, "id": "rsakey",
+        "mechanisms": ["RSA_Decryption_PKCS1", "RSA_Decryption_OAEP_SHA256"],
+    });
+    let aes = serde_json::json!({
+        "type": "Generic", "length": 128, "id": "aeskey",
+        "mechanisms": ["AES_Encryption_CBC", "AES_Decryption_CBC"],
+    });
+    generate_key(server, rsa).await;
+    generate_key(server, aes).await;
+    for id in ["certkey", "uncertkey", "movekey", "deletekey"] {
+        let ed25519 = serde_json::json!({
+            "type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": id,
+        });
+        generate_key(server, ed25519).await;
+    }
+    // A certificate to answer, and one to delete.
+    let pem = certificates(server, "certkey").await["pem"]
+        .as_str()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    store_cert(server, "certkey", "application/x-pem-file", pem).await;
+    let certs = certificates(server, "uncertkey").await;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(certs["der"].as_str().unwrap())
+        .unwrap();
+    store_cert(server, "uncertkey", "application/pkix-cert", der).await;
+    [
+        ("encryptWithKey", "aeskey"),
+        ("decryptWithKey", "rsakey"),
+        ("getKeyCert", "certkey"),
+        ("setKeyCert", "certkey"),
+        ("deleteKeyCert", "uncertkey"),
+        ("moveKey", "movekey"),
+        ("deleteKey", "deletekey"),
+        // Imported by the first valid case, then 409.
+        ("importKeyWithId", "importedkey"),
+    ]
+    .iter()
+    .map(|(operation, key)| {
+        format!(
+            "\n[[operations]]\ninclude-operation-id = \"{operation}\"\n\
+             parameters = {{ \"path.KeyID\" = \"{key}\" }}\n"
+        )
+    })
+    .collect()
 }
 
 /// Provisioning on an unprovisioned node of its own ([`transition`]); the document's example
