@@ -398,6 +398,7 @@ pub async fn key_delete(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
     Caller(who, _): Admin,
+    _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
     s.run(move |core| core.operational(&who)?.keys().delete(&id))
         .await?;
