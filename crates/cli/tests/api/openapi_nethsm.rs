@@ -149,8 +149,9 @@ async fn the_nethsm_document_is_valid_and_served() {
 
 /// Every operation but provisioning (on a node of its own, below), on a provisioned node: what is available while
 /// Operational with the root Administrator's credentials (only ever the right ones: a wrong
-/// one is rate limited, 429, and every later case would see that), `/random` with an
-/// Operator's, then locking, then what is available while Locked.
+/// one is rate limited, 429, and every later case would see that), `/random` and the key
+/// operations of Operators with an Operator's, each key operation on a key made for it
+/// (`key_operations`, `rsa_key_conforms`), then locking, then what is available while Locked.
 #[tokio::test]
 async fn the_nethsm_face_conforms_to_its_document() {
     let server = Server::start();
@@ -238,6 +239,10 @@ async fn the_nethsm_face_conforms_to_its_document() {
         vec![admin.clone(), "--include-operation-id=deleteUser".into()],
         1,
     ));
+    rsa_key_conforms(&server, &url, &text, &operator).await;
+    conform_with(&server, "the NetHSM face", &url, &text, &config, runs).await;
+    keys_were_changed(&server).await;
+    let mut runs = Vec::new();
     // Locking has no body or parameter: its one invalid request is one without credentials,
     // which a negative run sends beside valid ones, so it runs its valid part alone (refused
     // without credentials: `lock_needs_credentials`).
@@ -251,9 +256,27 @@ async fn the_nethsm_face_conforms_to_its_document() {
         ],
         2,
     ));
-    rsa_key_conforms(&server, &url, &text, &operator).await;
     conform_with(&server, "the NetHSM face", &url, &text, &config, runs).await;
     assert_eq!(server.state().await, "Locked");
+}
+
+/// The operations that change keys reached the keys made for them with valid requests (the
+/// documents' examples, and requests without a body), not only refusals.
+async fn keys_were_changed(server: &Server) {
+    let status = |path: &'static str| async move {
+        let r = server.as_admin(reqwest::Method::GET, path).answer().await;
+        r.status().as_u16()
+    };
+    assert_eq!(status("/keys/importedkey").await, 200, "imported");
+    assert_eq!(status("/keys/movekey").await, 404, "moved away");
+    assert_eq!(status("/keys/movedkey").await, 200, "moved here");
+    assert_eq!(status("/keys/deletekey").await, 404, "deleted");
+    assert_eq!(
+        status("/keys/uncertkey/cert").await,
+        404,
+        "certificate deleted"
+    );
+    assert_eq!(status("/keys/certkey/cert").await, 200, "certificate kept");
 }
 
 /// The operations on a key that take its type into account, on the RSA key `key_operations`

@@ -215,15 +215,17 @@ async fn import(
     path = "/keys",
     operation_id = "importKey",
     tag = "keys",
+    summary = "Imports a private key under a new id.",
     description = "Imports a private key under an id the server makes, into the caller's \
                    namespace: the key's parts as JSON, or a PEM file with the key's \
                    arguments as multipart/form-data (a POST body without a media type is \
                    read as JSON).",
     request_body(content(
         (PrivateKey = "application/json"),
+        // The key file's part may have any media type (the vendor's clients send
+        // application/x-pem-file): none is named, which also lets schemathesis send one.
         (PrivateKeyPem = "multipart/form-data", encoding(
             ("arguments" = (content_type = "application/json")),
-            ("key_file" = (content_type = "application/x-pem-file")),
         )),
     )),
     responses(
@@ -255,15 +257,17 @@ pub async fn keys_post(
     path = "/keys/{KeyID}",
     operation_id = "importKeyWithId",
     tag = "keys",
+    summary = "Imports a private key under this id.",
     description = "Imports a private key under this id, into the caller's namespace: the \
                    key's parts as JSON, or a PEM file with the key's arguments as \
                    multipart/form-data.",
     params(KeyId),
     request_body(content(
         (PrivateKey = "application/json"),
+        // The key file's part may have any media type (the vendor's clients send
+        // application/x-pem-file): none is named, which also lets schemathesis send one.
         (PrivateKeyPem = "multipart/form-data", encoding(
             ("arguments" = (content_type = "application/json")),
-            ("key_file" = (content_type = "application/x-pem-file")),
         )),
     )),
     responses(
@@ -561,6 +565,7 @@ pub async fn key_tag_delete(
     path = "/keys/{KeyID}/cert",
     operation_id = "getKeyCert",
     tag = "keys",
+    summary = "The key's certificate.",
     description = "The key's certificate, exactly as it was stored, with the media type it was \
                    stored with; as application/octet-stream (the vendor's one type) when \
                    `Accept` excludes that media type but allows this one.",
@@ -605,6 +610,7 @@ pub async fn key_cert_get(
     path = "/keys/{KeyID}/cert",
     operation_id = "setKeyCert",
     tag = "keys",
+    summary = "Stores a certificate for the key.",
     description = "Stores a certificate for the key, at most 1 MiB: an X.509 certificate (PEM \
                    or DER) of the key's public key, or an OpenPGP certificate; anything else \
                    is refused (400). Besides the vendor's application/octet-stream, the media \

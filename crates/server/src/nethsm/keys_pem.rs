@@ -26,7 +26,7 @@ const MULTIPART: &str = "multipart/form-data";
 /// The most either part may hold: an 8192-bit RSA key in PEM is about 6.5 KiB.
 const PART_LIMIT: usize = 64 * 1024;
 
-/// The `arguments` part.
+/// The `arguments` part of a PEM import (`PrivateKeyPem` in the document).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PemArguments {

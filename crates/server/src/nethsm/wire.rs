@@ -317,6 +317,7 @@ pub struct PublicKey {
 /// `MoveKeyRequest`, the body of `POST /keys/{KeyID}/move`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"newId": "movedkey"}))]
 pub struct MoveKeyRequest {
     #[serde(rename = "newId")]
     pub new_id: String,
