@@ -242,11 +242,10 @@ async fn the_nethsm_face_conforms_to_its_document() {
     rsa_key_conforms(&server, &url, &text, &operator).await;
     conform_with(&server, "the NetHSM face", &url, &text, &config, runs).await;
     keys_were_changed(&server).await;
-    let mut runs = Vec::new();
     // Locking has no body or parameter: its one invalid request is one without credentials,
     // which a negative run sends beside valid ones, so it runs its valid part alone (refused
     // without credentials: `lock_needs_credentials`).
-    runs.push(transition("lock", &[admin]).pop().unwrap());
+    let mut runs = vec![transition("lock", &[admin]).pop().unwrap()];
     // While Locked: schemathesis cannot know the unlock passphrase, so unlocking is refused
     // (403, then 429 while failures come quickly) and the node stays Locked.
     runs.push((
