@@ -800,7 +800,7 @@ async fn a_moved_key_is_the_same_key_under_its_new_id() {
 /// Makes certificates with pyca/cryptography for the public key in argv[1] (PEM): one in
 /// PEM, the same in DER, one for another key; and an OpenPGP public-key packet (v4, Ed25519)
 /// of the same key, as signstar stores OpenPGP certificates. Prints them as JSON.
-const CERTS: &str = r#"
+pub(crate) const CERTS: &str = r#"
 import base64, datetime, json, sys
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -1051,4 +1051,26 @@ async fn private_keys_never_reach_the_disk_or_the_log_in_clear() {
             "the log holds a private key"
         );
     }
+}
+
+/// `DELETE /keys/{KeyID}` refuses an `Accept` without JSON (406, as the spec and the other
+/// deletions do) before it deletes, so the key is still there (it deleted and answered 204).
+#[tokio::test]
+async fn deleting_a_key_refuses_an_accept_without_json() {
+    let s = Server::start();
+    s.provision().await;
+    let r = s
+        .as_admin(Method::POST, "/keys/generate")
+        .json(&json!({"type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": "k"}));
+    created_key(r.answer().await).await;
+    let r = s
+        .as_admin(Method::DELETE, "/keys/k")
+        .header("accept", "application/x-pem-file")
+        .answer()
+        .await;
+    nethsm_error(r, 406, "Content type in Accept header not supported.").await;
+    let r = s.as_admin(Method::GET, "/keys/k").answer().await;
+    assert_eq!(r.status(), 200, "the key is still there");
+    let r = s.as_admin(Method::DELETE, "/keys/k").answer().await;
+    assert_eq!(r.status(), 204);
 }

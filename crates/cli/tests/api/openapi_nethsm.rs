@@ -13,13 +13,14 @@
 use base64::Engine;
 use serde_json::Value;
 
+use crate::common::keys::pyca;
 use crate::common::openapi_run::{conform, conform_with};
 use crate::common::*;
 use crate::openapi::document_routes;
 use crate::openapi_faces::{check_document, check_routes, fetch_document};
 
 /// The operations the document describes, as it writes them.
-const DESCRIBED: [(&str, &str); 64] = [
+const DESCRIBED: [(&str, &str); 76] = [
     ("GET", "/info"),
     ("GET", "/openapi.json"),
     ("GET", "/health/alive"),
@@ -84,12 +85,35 @@ const DESCRIBED: [(&str, &str); 64] = [
     ("PUT", "/cluster/members/{MemberID}"),
     ("DELETE", "/cluster/members/{MemberID}"),
     ("POST", "/cluster/members/{MemberID}/promote"),
+    ("GET", "/keys"),
+    ("POST", "/keys"),
+    ("GET", "/keys/{KeyID}"),
+    ("PUT", "/keys/{KeyID}"),
+    ("DELETE", "/keys/{KeyID}"),
+    ("POST", "/keys/{KeyID}/csr.pem"),
+    ("GET", "/keys/{KeyID}/cert"),
+    ("PUT", "/keys/{KeyID}/cert"),
+    ("DELETE", "/keys/{KeyID}/cert"),
+    ("POST", "/keys/{KeyID}/move"),
+    ("POST", "/keys/{KeyID}/encrypt"),
+    ("POST", "/keys/{KeyID}/decrypt"),
 ];
 
 /// Available only while Unprovisioned.
 const UNPROVISIONED_ONLY: [&str; 1] = ["/provision"];
 /// Available only while Locked or Unprovisioned.
 const NOT_OPERATIONAL: [&str; 2] = ["/unlock", "/health/alive"];
+
+/// The operations with a query (`filter`, `label`) ignore query parameters they do not know,
+/// as every operation of the face does (the vendor's too, and clients add their own), which a
+/// document cannot state: schemathesis would take an unknown one for an invalid request that
+/// must be refused (it sends none to operations that declare no query). Request bodies, where
+/// an unknown field is refused, are not concerned: these operations have none.
+const UNKNOWN_QUERY_IGNORED: &str = "
+[[operations]]
+include-operation-id = [\"listKeys\", \"getKey\"]
+generation = { allow-extra-parameters = false }
+";
 
 /// An Operator, for `POST /random` (the root Administrator may not).
 const OPERATOR_PASSPHRASE: &str = "operator passphrase for tests";
@@ -159,8 +183,9 @@ async fn the_nethsm_document_is_valid_and_served() {
 
 /// Every operation but provisioning (on a node of its own, below), on a provisioned node: what is available while
 /// Operational with the root Administrator's credentials (only ever the right ones: a wrong
-/// one is rate limited, 429, and every later case would see that), `/random` with an
-/// Operator's, then locking, then what is available while Locked.
+/// one is rate limited, 429, and every later case would see that), `/random` and the key
+/// operations of Operators with an Operator's, each key operation on a key made for it
+/// (`key_operations`, `rsa_key_conforms`), then locking, then what is available while Locked.
 #[tokio::test]
 async fn the_nethsm_face_conforms_to_its_document() {
     let server = Server::start();
@@ -187,8 +212,10 @@ async fn the_nethsm_face_conforms_to_its_document() {
         .answer()
         .await;
     assert_eq!(r.status(), 201, "generate the target key");
-    let config =
-        format!("\n[parameters]\n\"path.UserID\" = \"{target}\"\n\"path.KeyID\" = \"targetkey\"\n");
+    let config = format!(
+        "\n[parameters]\n\"path.UserID\" = \"{target}\"\n\"path.KeyID\" = \"targetkey\"\n{}{UNKNOWN_QUERY_IGNORED}",
+        key_operations(&server).await
+    );
     let admin = format!("--auth=admin:{ADMIN}");
     let mut runs = Vec::new();
     // While Operational: everything available then.
@@ -196,6 +223,11 @@ async fn the_nethsm_face_conforms_to_its_document() {
         "provision",
         "getRandom",
         "signWithKey",
+        "encryptWithKey",
+        "decryptWithKey",
+        "deleteKeyCert",
+        "moveKey",
+        "deleteKey",
         "deleteUser",
         "lock",
         "unlock",
@@ -211,14 +243,31 @@ async fn the_nethsm_face_conforms_to_its_document() {
     let (admin_tags, admin_operations) = crate::openapi_nethsm_admin::excluded(&doc);
     operational.extend(admin_tags);
     runs.push((operational, operations - later.len() - admin_operations));
-    // An Operator's (randomness, and signing with the target key).
+    // An Operator's (randomness, and signing, encrypting and decrypting with keys made for
+    // it: `key_operations`).
     runs.push((
         vec![
             format!("--auth={operator}:{OPERATOR_PASSPHRASE}"),
             "--include-operation-id=getRandom".into(),
             "--include-operation-id=signWithKey".into(),
+            "--include-operation-id=encryptWithKey".into(),
+            "--include-operation-id=decryptWithKey".into(),
         ],
-        2,
+        4,
+    ));
+    // The operations that remove what their key parameter names (its certificate, its id,
+    // the key), each on a key of its own, alone: in a run with operations that create keys,
+    // the stateful phase would follow a new key's `Location` to them, the parameter would
+    // replace the new key's id with theirs, and once it is gone a 404 would be taken for a
+    // created key not found.
+    runs.push((
+        vec![
+            admin.clone(),
+            "--include-operation-id=deleteKeyCert".into(),
+            "--include-operation-id=moveKey".into(),
+            "--include-operation-id=deleteKey".into(),
+        ],
+        3,
     ));
     // Deleting the target makes every later case that names it 404, which the stateful phase
     // would take for a user it created and cannot find (the parameter names the target, not
@@ -227,10 +276,13 @@ async fn the_nethsm_face_conforms_to_its_document() {
         vec![admin.clone(), "--include-operation-id=deleteUser".into()],
         1,
     ));
+    rsa_key_conforms(&server, &url, &text, &operator).await;
+    conform_with(&server, "the NetHSM face", &url, &text, &config, runs).await;
+    keys_were_changed(&server).await;
     // Locking has no body or parameter: its one invalid request is one without credentials,
     // which a negative run sends beside valid ones, so it runs its valid part alone (refused
     // without credentials: `lock_needs_credentials`).
-    runs.push(transition("lock", &[admin]).pop().unwrap());
+    let mut runs = vec![transition("lock", &[admin]).pop().unwrap()];
     // While Locked: schemathesis cannot know the unlock passphrase, so unlocking is refused
     // (403, then 429 while failures come quickly) and the node stays Locked.
     runs.push((
@@ -242,6 +294,142 @@ async fn the_nethsm_face_conforms_to_its_document() {
     ));
     conform_with(&server, "the NetHSM face", &url, &text, &config, runs).await;
     assert_eq!(server.state().await, "Locked");
+}
+
+/// The operations that change keys reached the keys made for them with valid requests (the
+/// documents' examples, and requests without a body), not only refusals.
+async fn keys_were_changed(server: &Server) {
+    let status = |path: &'static str| async move {
+        let r = server.as_admin(reqwest::Method::GET, path).answer().await;
+        r.status().as_u16()
+    };
+    assert_eq!(status("/keys/importedkey").await, 200, "imported");
+    assert_eq!(status("/keys/movekey").await, 404, "moved away");
+    assert_eq!(status("/keys/movedkey").await, 200, "moved here");
+    assert_eq!(status("/keys/deletekey").await, 404, "deleted");
+    assert_eq!(
+        status("/keys/uncertkey/cert").await,
+        404,
+        "certificate deleted"
+    );
+    assert_eq!(status("/keys/certkey/cert").await, 200, "certificate kept");
+}
+
+/// The operations on a key that take its type into account, on the RSA key `key_operations`
+/// makes (the run above uses Curve25519 and AES keys): signing and decrypting as an Operator,
+/// a CSR and the key's description as the Administrator.
+async fn rsa_key_conforms(server: &Server, url: &str, text: &str, operator: &str) {
+    let config = format!("\n[parameters]\n\"path.KeyID\" = \"rsakey\"\n{UNKNOWN_QUERY_IGNORED}");
+    let runs = vec![
+        (
+            vec![
+                format!("--auth={operator}:{OPERATOR_PASSPHRASE}"),
+                "--include-operation-id=signWithKey".into(),
+                "--include-operation-id=decryptWithKey".into(),
+            ],
+            2,
+        ),
+        (
+            vec![
+                format!("--auth=admin:{ADMIN}"),
+                "--include-operation-id=createKeyCsr".into(),
+                "--include-operation-id=getKey".into(),
+            ],
+            2,
+        ),
+    ];
+    conform_with(server, "the NetHSM face (RSA)", url, text, &config, runs).await;
+}
+
+/// Generates the key `body` describes, as the root Administrator.
+async fn generate_key(server: &Server, body: Value) {
+    let r = server
+        .post("/keys/generate")
+        .basic_auth("admin", Some(ADMIN))
+        .json(&body)
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201, "generate {body}");
+}
+
+/// Stores certificate `data` for key `id`, as `media`.
+async fn store_cert(server: &Server, id: &str, media: &str, data: Vec<u8>) {
+    let r = server
+        .as_admin(reqwest::Method::PUT, &format!("/keys/{id}/cert"))
+        .header("content-type", media)
+        .body(data)
+        .answer()
+        .await;
+    assert_eq!(r.status(), 201, "certificate of {id}");
+}
+
+/// Certificates of key `id` made by pyca (the key tests' script).
+async fn certificates(server: &Server, id: &str) -> Value {
+    let r = server
+        .as_admin(reqwest::Method::GET, &format!("/keys/{id}/public.pem"))
+        .answer()
+        .await;
+    assert_eq!(r.status(), 200, "public key of {id}");
+    let public = r.text().await.unwrap();
+    serde_json::from_str(&pyca(crate::keys::CERTS, &[public]).await).unwrap()
+}
+
+/// The keys the `/keys/{KeyID}...` operations that are not about the target key name, each
+/// made for its operation, so that its cases reach a key it can be used on (an operation
+/// that changes or removes its key only ever reaches its own): the `[[operations]]` sections
+/// of schemathesis.toml that name them.
+async fn key_operations(server: &Server) -> String {
+    let rsa = serde_json::json!({
+        "type": "RSA", "length": 2048, "id": "rsakey",
+        "mechanisms": ["RSA_Decryption_RAW", "RSA_Decryption_PKCS1",
+            "RSA_Decryption_OAEP_SHA256", "RSA_Signature_PKCS1", "RSA_Signature_PSS_SHA256"],
+    });
+    let aes = serde_json::json!({
+        "type": "Generic", "length": 128, "id": "aeskey",
+        "mechanisms": ["AES_Encryption_CBC", "AES_Decryption_CBC"],
+    });
+    generate_key(server, rsa).await;
+    generate_key(server, aes).await;
+    for id in ["signkey", "certkey", "uncertkey", "movekey", "deletekey"] {
+        let ed25519 = serde_json::json!({
+            "type": "Curve25519", "mechanisms": ["EdDSA_Signature"], "id": id,
+        });
+        generate_key(server, ed25519).await;
+    }
+    // A certificate to answer, and one to delete.
+    let pem = certificates(server, "certkey").await["pem"]
+        .as_str()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    store_cert(server, "certkey", "application/x-pem-file", pem).await;
+    let certs = certificates(server, "uncertkey").await;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(certs["der"].as_str().unwrap())
+        .unwrap();
+    store_cert(server, "uncertkey", "application/pkix-cert", der).await;
+    [
+        ("encryptWithKey", "aeskey"),
+        // The target key gets tags an Operator lacks (`addKeyTag`).
+        ("signWithKey", "signkey"),
+        // Its example decrypts (AES-CBC has no padding); RSA: `rsa_key_conforms`.
+        ("decryptWithKey", "aeskey"),
+        ("getKeyCert", "certkey"),
+        ("setKeyCert", "certkey"),
+        ("deleteKeyCert", "uncertkey"),
+        ("moveKey", "movekey"),
+        ("deleteKey", "deletekey"),
+        // Imported by the first valid case, then 409.
+        ("importKeyWithId", "importedkey"),
+    ]
+    .iter()
+    .map(|(operation, key)| {
+        format!(
+            "\n[[operations]]\ninclude-operation-id = \"{operation}\"\n\
+             parameters = {{ \"path.KeyID\" = \"{key}\" }}\n"
+        )
+    })
+    .collect()
 }
 
 /// Provisioning on an unprovisioned node of its own ([`transition`]); the document's example

@@ -15,6 +15,7 @@ use super::error::NetHsmError;
 use super::extract::{AcceptJson, Caller, NetHsmJson, NetHsmPath, RootAdmin};
 use super::openapi::{AnswersJson, Authenticated, CoreCall, Item, JsonBody, PutJsonBody};
 use super::openapi_admin::ClusterGate;
+use super::openapi_params::MemberId;
 use crate::app::AppState;
 use crate::cluster::ClusterMembership;
 
@@ -358,7 +359,7 @@ pub async fn members_post(
     path = "/cluster/members/{MemberID}/promote",
     operation_id = "promoteClusterMember",
     tag = "cluster",
-    params(("MemberID" = String, Path, description = "16 lowercase hex digits, as `GET /cluster/members` lists them.")),
+    params(MemberId),
     responses(
         (status = 204, description = "The learner is a voting member."),
         ClusterGate,
@@ -386,7 +387,7 @@ pub async fn member_promote_post(
     path = "/cluster/members/{MemberID}",
     operation_id = "updateClusterMember",
     tag = "cluster",
-    params(("MemberID" = String, Path, description = "16 lowercase hex digits, as `GET /cluster/members` lists them.")),
+    params(MemberId),
     request_body = ClusterAddReq,
     responses(
         (status = 204, description = "The member's peer URLs are changed."),
@@ -426,7 +427,7 @@ pub async fn member_put(
     path = "/cluster/members/{MemberID}",
     operation_id = "removeClusterMember",
     tag = "cluster",
-    params(("MemberID" = String, Path, description = "16 lowercase hex digits, as `GET /cluster/members` lists them.")),
+    params(MemberId),
     responses(
         (status = 204, description = "Removed from the cluster."),
         ClusterGate,

@@ -20,6 +20,11 @@ use super::keys_pem;
 use super::openapi::{
     AnswersJson, AnswersPem, Authenticated, CoreCall, Exists, Gated, Item, JsonBody, PutJsonBody,
 };
+use super::openapi_keys::{
+    AnswersCert, CertBody, Certificate, ImportBody, KeyOrKeys, KeysQuery, MalformedQuery, Move,
+    PrivateKeyPem, PutImportBody,
+};
+use super::openapi_params::{KeyId, Tag};
 use super::wire::{
     CreateResourceId, KeyGenerateRequestData, KeyItem, KeyPublicData, KeyRestrictions, KeySetLabel,
     MoveKeyRequest, PrivateKey, PublicKey, SignData, SignRequestData,
@@ -89,6 +94,22 @@ fn list_query(uri: &Uri) -> Result<(bool, Option<String>), NetHsmError> {
 }
 
 /// `GET /keys[?filter][&label]`.
+#[utoipa::path(
+    get,
+    path = "/keys",
+    operation_id = "listKeys",
+    tag = "keys",
+    params(KeysQuery),
+    responses(
+        (status = 200, description = "The ids of the keys of the caller's namespace.",
+            body = Vec<KeyItem>),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        MalformedQuery,
+        CoreCall,
+    )
+)]
 pub async fn keys_get(
     State(s): State<AppState>,
     Caller(who, _): AdminOrOperator,
@@ -189,6 +210,34 @@ async fn import(
 }
 
 /// `POST /keys`: import (JSON, or a PEM file as multipart: [`keys_pem`]) with a generated id.
+#[utoipa::path(
+    post,
+    path = "/keys",
+    operation_id = "importKey",
+    tag = "keys",
+    summary = "Imports a private key under a new id.",
+    description = "Imports a private key under an id the server makes, into the caller's \
+                   namespace: the key's parts as JSON, or a PEM file with the key's \
+                   arguments as multipart/form-data (a POST body without a media type is \
+                   read as JSON).",
+    request_body(content(
+        (PrivateKey = "application/json"),
+        // The key file's part may have any media type (the vendor's clients send
+        // application/x-pem-file): none is named, which also lets schemathesis send one.
+        (PrivateKeyPem = "multipart/form-data", encoding(
+            ("arguments" = (content_type = "application/json")),
+        )),
+    )),
+    responses(
+        (status = 201, description = "Imported; the id is also in `Location`.",
+            body = CreateResourceId,
+            headers(("location" = String, description = "`/api/v1/keys/{id}`."))),
+        Gated,
+        Authenticated,
+        ImportBody,
+        CoreCall,
+    )
+)]
 pub async fn keys_post(
     State(s): State<AppState>,
     Caller(who, _): Admin,
@@ -203,6 +252,33 @@ pub async fn keys_post(
 }
 
 /// `PUT /keys/{KeyID}`: import (JSON, or a PEM file as multipart) under that id; 204.
+#[utoipa::path(
+    put,
+    path = "/keys/{KeyID}",
+    operation_id = "importKeyWithId",
+    tag = "keys",
+    summary = "Imports a private key under this id.",
+    description = "Imports a private key under this id, into the caller's namespace: the \
+                   key's parts as JSON, or a PEM file with the key's arguments as \
+                   multipart/form-data.",
+    params(KeyId),
+    request_body(content(
+        (PrivateKey = "application/json"),
+        // The key file's part may have any media type (the vendor's clients send
+        // application/x-pem-file): none is named, which also lets schemathesis send one.
+        (PrivateKeyPem = "multipart/form-data", encoding(
+            ("arguments" = (content_type = "application/json")),
+        )),
+    )),
+    responses(
+        (status = 204, description = "Imported."),
+        Gated,
+        Authenticated,
+        PutImportBody,
+        Exists,
+        CoreCall,
+    )
+)]
 pub async fn key_put(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -220,6 +296,26 @@ pub async fn key_put(
 }
 
 /// `GET /keys/{KeyID}`, and `GET /keys/{KeyPrefix}*` (the ids that start with the prefix).
+#[utoipa::path(
+    get,
+    path = "/keys/{KeyID}",
+    operation_id = "getKey",
+    tag = "keys",
+    description = "The key's public part, mechanisms, restrictions, label and use count. A \
+                   `KeyID` that ends in `*` is the vendor's `GET /keys/{KeyPrefix}*` (the same \
+                   route here): the ids of the keys whose id starts with the prefix, as \
+                   `GET /keys` lists them (`filter` and `label` apply to it only).",
+    params(KeyId, KeysQuery),
+    responses(
+        (status = 200, description = "The key; or, for a prefix, the ids of the keys.",
+            body = KeyOrKeys),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_get(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -287,10 +383,26 @@ async fn key_info(
 }
 
 /// `DELETE /keys/{KeyID}`: 204.
+#[utoipa::path(
+    delete,
+    path = "/keys/{KeyID}",
+    operation_id = "deleteKey",
+    tag = "keys",
+    params(KeyId),
+    responses(
+        (status = 204, description = "Deleted, with its certificate."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_delete(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
     Caller(who, _): Admin,
+    _: AcceptJson,
 ) -> Result<StatusCode, NetHsmError> {
     s.run(move |core| core.operational(&who)?.keys().delete(&id))
         .await?;
@@ -303,7 +415,7 @@ pub async fn key_delete(
     path = "/keys/{KeyID}/public.pem",
     operation_id = "getKeyPublicPem",
     tag = "keys",
-    params(("KeyID" = String, Path, description = "The key's id.")),
+    params(KeyId),
     responses(
         (status = 200, description = "The key's SubjectPublicKeyInfo, PEM.", body = String,
             content_type = "application/x-pem-file"),
@@ -339,7 +451,7 @@ pub async fn key_public_pem_get(
     path = "/keys/{KeyID}/sign",
     operation_id = "signWithKey",
     tag = "keys",
-    params(("KeyID" = String, Path, description = "The key's id.")),
+    params(KeyId),
     request_body = SignRequestData,
     responses(
         (status = 200, description = "The signature, base64.", body = SignData),
@@ -395,10 +507,7 @@ pub async fn key_sign_post(
     path = "/keys/{KeyID}/restrictions/tags/{Tag}",
     operation_id = "addKeyTag",
     tag = "keys",
-    params(
-        ("KeyID" = String, Path, description = "The key's id."),
-        ("Tag" = String, Path, description = "The tag."),
-    ),
+    params(KeyId, Tag),
     responses(
         (status = 204, description = "Added."),
         (status = 304, description = "The key had the tag."),
@@ -427,10 +536,7 @@ pub async fn key_tag_put(
     path = "/keys/{KeyID}/restrictions/tags/{Tag}",
     operation_id = "deleteKeyTag",
     tag = "keys",
-    params(
-        ("KeyID" = String, Path, description = "The key's id."),
-        ("Tag" = String, Path, description = "The tag."),
-    ),
+    params(KeyId, Tag),
     responses(
         (status = 204, description = "Removed."),
         Gated,
@@ -454,6 +560,31 @@ pub async fn key_tag_delete(
 /// `GET /keys/{KeyID}/cert`: the certificate, exactly as stored, with the media type it was
 /// stored with; answered as `application/octet-stream` (the spec's type, the same bytes) when
 /// `Accept` excludes that type but allows this one. 406 when `Accept` allows neither.
+#[utoipa::path(
+    get,
+    path = "/keys/{KeyID}/cert",
+    operation_id = "getKeyCert",
+    tag = "keys",
+    summary = "The key's certificate.",
+    description = "The key's certificate, exactly as it was stored, with the media type it was \
+                   stored with; as application/octet-stream (the vendor's one type) when \
+                   `Accept` excludes that media type but allows this one.",
+    params(KeyId),
+    responses(
+        (status = 200, description = "The certificate.", content(
+            (Certificate = "application/octet-stream"),
+            (Certificate = "application/x-pem-file"),
+            (Certificate = "application/x-x509-ca-cert"),
+            (Certificate = "application/pkix-cert"),
+            (Certificate = "application/pgp-keys"),
+        )),
+        Gated,
+        Authenticated,
+        AnswersCert,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_cert_get(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -474,6 +605,34 @@ pub async fn key_cert_get(
 
 /// `PUT /keys/{KeyID}/cert`: stores a certificate; 201. The body's media type is one of
 /// [`keys::CERT_MEDIA_TYPES`] (415 otherwise), at most 1 MiB (413).
+#[utoipa::path(
+    put,
+    path = "/keys/{KeyID}/cert",
+    operation_id = "setKeyCert",
+    tag = "keys",
+    summary = "Stores a certificate for the key.",
+    description = "Stores a certificate for the key, at most 1 MiB: an X.509 certificate (PEM \
+                   or DER) of the key's public key, or an OpenPGP certificate; anything else \
+                   is refused (400). Besides the vendor's application/octet-stream, the media \
+                   types older clients send are taken, and the certificate is answered with \
+                   the one it was stored with.",
+    params(KeyId),
+    request_body(content(
+        (Certificate = "application/octet-stream"),
+        (Certificate = "application/x-pem-file"),
+        (Certificate = "application/x-x509-ca-cert"),
+        (Certificate = "application/pkix-cert"),
+        (Certificate = "application/pgp-keys"),
+    )),
+    responses(
+        (status = 201, description = "Stored."),
+        Gated,
+        Authenticated,
+        CertBody,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_cert_put(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -506,6 +665,21 @@ pub async fn key_cert_put(
 }
 
 /// `DELETE /keys/{KeyID}/cert`: 204.
+#[utoipa::path(
+    delete,
+    path = "/keys/{KeyID}/cert",
+    operation_id = "deleteKeyCert",
+    tag = "keys",
+    params(KeyId),
+    responses(
+        (status = 204, description = "Deleted."),
+        Gated,
+        Authenticated,
+        AnswersJson,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_cert_delete(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -523,7 +697,7 @@ pub async fn key_cert_delete(
     path = "/keys/{KeyID}/label",
     operation_id = "setKeyLabel",
     tag = "keys",
-    params(("KeyID" = String, Path, description = "The key's id.")),
+    params(KeyId),
     request_body = KeySetLabel,
     responses(
         (status = 204, description = "Set."),
@@ -553,7 +727,7 @@ pub async fn key_label_put(
     path = "/keys/{KeyID}/label",
     operation_id = "deleteKeyLabel",
     tag = "keys",
-    params(("KeyID" = String, Path, description = "The key's id.")),
+    params(KeyId),
     responses(
         (status = 204, description = "Removed (also when the key had none)."),
         Gated,
@@ -575,6 +749,22 @@ pub async fn key_label_delete(
 }
 
 /// `POST /keys/{KeyID}/move`: 200 with the key's new id.
+#[utoipa::path(
+    post,
+    path = "/keys/{KeyID}/move",
+    operation_id = "moveKey",
+    tag = "keys",
+    params(KeyId),
+    request_body = MoveKeyRequest,
+    responses(
+        (status = 200, description = "Moved: the key's new id.", body = CreateResourceId),
+        Gated,
+        Authenticated,
+        JsonBody,
+        Move,
+        CoreCall,
+    )
+)]
 pub async fn key_move_post(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,

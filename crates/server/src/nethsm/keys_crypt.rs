@@ -8,43 +8,59 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use strongroom_core::keys;
+use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 use super::error::NetHsmError;
 use super::extract::{Caller, NetHsmJson, NetHsmPath, OperatorUser};
 use super::keys_metrics::{KeyOp, count};
+use super::openapi::{Authenticated, CoreCall, Gated, Item, JsonBody};
+use super::openapi_params::KeyId;
 use crate::app::AppState;
 
 /// `DecryptRequestData`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mode": "AES_CBC", "encrypted": "WL7q5zbUbodXbDXPSlBG2Q==",
+    "iv": "AAAAAAAAAAAAAAAAAAAAAA=="}))]
 pub struct DecryptRequestData {
+    /// `RAW`, `PKCS1`, `OAEP_MD5`, `OAEP_SHA1`, `OAEP_SHA224`, `OAEP_SHA256`, `OAEP_SHA384`,
+    /// `OAEP_SHA512` (RSA keys) or `AES_CBC` (Generic keys).
     pub mode: String,
+    /// Base64.
     pub encrypted: String,
+    /// Base64: the initialisation vector of `AES_CBC`.
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub iv: Option<String>,
 }
 
 /// `DecryptData`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DecryptData {
     /// Plaintext (base64), wiped on drop.
+    #[schema(value_type = String)]
     pub decrypted: Zeroizing<String>,
 }
 
 /// `EncryptRequestData`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mode": "AES_CBC", "message": "AAECAwQFBgcICQoLDA0ODw=="}))]
 pub struct EncryptRequestData {
+    /// `AES_CBC`.
     pub mode: String,
     /// Plaintext (base64), wiped on drop.
+    #[schema(value_type = String)]
     pub message: Zeroizing<String>,
+    /// Base64: the initialisation vector; a random one when left out.
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub iv: Option<String>,
 }
 
 /// `EncryptData`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EncryptData {
     pub encrypted: String,
     pub iv: String,
@@ -64,6 +80,22 @@ fn decode_iv(iv: Option<&str>) -> Result<Option<Vec<u8>>, NetHsmError> {
 }
 
 /// `POST /keys/{KeyID}/decrypt`.
+#[utoipa::path(
+    post,
+    path = "/keys/{KeyID}/decrypt",
+    operation_id = "decryptWithKey",
+    tag = "keys",
+    params(KeyId),
+    request_body = DecryptRequestData,
+    responses(
+        (status = 200, description = "The plaintext, base64.", body = DecryptData),
+        Gated,
+        Authenticated,
+        JsonBody,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_decrypt_post(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,
@@ -89,6 +121,23 @@ pub async fn key_decrypt_post(
 }
 
 /// `POST /keys/{KeyID}/encrypt`.
+#[utoipa::path(
+    post,
+    path = "/keys/{KeyID}/encrypt",
+    operation_id = "encryptWithKey",
+    tag = "keys",
+    params(KeyId),
+    request_body = EncryptRequestData,
+    responses(
+        (status = 200, description = "The ciphertext and the initialisation vector, base64.",
+            body = EncryptData),
+        Gated,
+        Authenticated,
+        JsonBody,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_encrypt_post(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,

@@ -8,9 +8,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use strongroom_core::keys::CsrSubject;
+use utoipa::ToSchema;
 
 use super::error::NetHsmError;
 use super::extract::{AdminOrOperator, Caller, NetHsmPath};
+use super::openapi::{AnswersPem, Authenticated, CoreCall, Gated, Item};
+use super::openapi_keys::JsonBodyForPem;
+use super::openapi_params::KeyId;
 use super::wire::not_null;
 use crate::app::AppState;
 use crate::face::json;
@@ -21,8 +25,9 @@ const PEM: &str = "application/x-pem-file";
 /// `DistinguishedName`, the body of a CSR request. Every field but `commonName` may be left
 /// out, but none is nullable in the spec (strings, and `subjectAltNames` an array): `null` is
 /// refused (400) rather than taken for a field left out, as serde would for a plain `Option`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"commonName": "strongroom.example", "countryName": "DE"}))]
 pub struct DistinguishedName {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(nullable = false)]
@@ -78,6 +83,27 @@ pub(super) fn pem(label: &str, der: &[u8]) -> String {
 /// `POST /keys/{KeyID}/csr.pem`: 200 with the request as `application/x-pem-file`.
 /// Administrators, and Operators that meet the key's tag restriction. The body is JSON, but
 /// the answer is PEM: `Accept` must allow `application/x-pem-file` (406 otherwise).
+#[utoipa::path(
+    post,
+    path = "/keys/{KeyID}/csr.pem",
+    operation_id = "createKeyCsr",
+    tag = "keys",
+    description = "A certificate signing request for the key, signed with it, for the \
+                   distinguished name given. `subjectAltNames` left out is the common name; \
+                   empty, no extension; `IP:` before an address makes it an IP name.",
+    params(KeyId),
+    request_body = DistinguishedName,
+    responses(
+        (status = 200, description = "The request, PEM.", body = String,
+            content_type = "application/x-pem-file"),
+        Gated,
+        Authenticated,
+        AnswersPem,
+        JsonBodyForPem,
+        Item,
+        CoreCall,
+    )
+)]
 pub async fn key_csr_post(
     State(s): State<AppState>,
     NetHsmPath(id): NetHsmPath<String>,

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use strongroom_core::identity::Principal;
 use strongroom_core::keys::{Mechanism, NewPemKey};
+use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 use super::error::NetHsmError;
@@ -25,14 +26,16 @@ const MULTIPART: &str = "multipart/form-data";
 /// The most either part may hold: an 8192-bit RSA key in PEM is about 6.5 KiB.
 const PART_LIMIT: usize = 64 * 1024;
 
-/// The `arguments` part.
-#[derive(Debug, Deserialize)]
+/// The `arguments` part of a PEM import (`PrivateKeyPem` in the document).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PemArguments {
+pub(super) struct PemArguments {
     mechanisms: Vec<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     restrictions: Option<KeyRestrictions>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     label: Option<String>,
 }
 

@@ -24,6 +24,8 @@ mod metrics;
 mod namespaces;
 mod openapi;
 mod openapi_admin;
+mod openapi_keys;
+mod openapi_params;
 mod provision;
 mod random;
 mod system;

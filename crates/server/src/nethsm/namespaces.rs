@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use super::error::NetHsmError;
 use super::extract::{AcceptJson, Caller, NetHsmJson, NetHsmPath, RootAdmin};
 use super::openapi::{AnswersJson, Authenticated, CoreCall, Exists, Gated, Item};
+use super::openapi_params::NamespaceId;
 use super::wire::NamespaceItem;
 use crate::app::AppState;
 
@@ -40,7 +41,7 @@ pub async fn namespaces_get(
     path = "/namespaces/{NamespaceID}",
     operation_id = "createNamespace",
     tag = "namespaces",
-    params(("NamespaceID" = String, Path, description = "The namespace.")),
+    params(NamespaceId),
     responses(
         (status = 204, description = "Created."),
         Gated,
@@ -67,7 +68,7 @@ pub async fn namespace_put(
     path = "/namespaces/{NamespaceID}",
     operation_id = "deleteNamespace",
     tag = "namespaces",
-    params(("NamespaceID" = String, Path, description = "The namespace.")),
+    params(NamespaceId),
     responses(
         (status = 204, description = "Deleted, with its users and keys."),
         Gated,

@@ -15,7 +15,8 @@ use strongroom_proto::errors::ErrorBody;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use super::{diagnose, health, keys, namespaces, provision, random, users};
+use super::openapi_keys::COMPONENTS as KEYS_COMPONENTS;
+use super::{diagnose, health, keys, keys_crypt, keys_csr, namespaces, provision, random, users};
 use crate::face::openapi::{
     self, INTERNAL, NOT_ACCEPTABLE, RATE_LIMITED, Refusal, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE,
     refusals,
@@ -63,14 +64,26 @@ use crate::face::openapi::{
         keys::key_tag_put,
         keys::key_tag_delete,
         document_get,
+        keys::keys_get,
+        keys::keys_post,
+        keys::key_get,
+        keys::key_put,
+        keys::key_delete,
+        keys_csr::key_csr_post,
+        keys::key_cert_get,
+        keys::key_cert_put,
+        keys::key_cert_delete,
+        keys::key_move_post,
+        keys_crypt::key_encrypt_post,
+        keys_crypt::key_decrypt_post,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&COMPONENTS),
+    modifiers(&COMPONENTS, &KEYS_COMPONENTS),
     security(("basic" = [])),
 )]
 struct NetHsmDoc;
 
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+pub(super) static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     openapi::finish(NetHsmDoc::openapi().merge_from(super::openapi_admin::AdminDoc::openapi()))
 });
 
@@ -128,12 +141,12 @@ const WRONG_UNLOCK_PASSPHRASE: Refusal = Refusal {
     status: 403,
     description: "The unlock passphrase is wrong.",
 };
-const NOT_FOUND: Refusal = Refusal {
+pub(super) const NOT_FOUND: Refusal = Refusal {
     name: "NotFound",
     status: 404,
     description: "No such item (in the caller's namespace).",
 };
-const CONFLICT: Refusal = Refusal {
+pub(super) const CONFLICT: Refusal = Refusal {
     name: "Conflict",
     status: 409,
     description: "An item with this id exists.",

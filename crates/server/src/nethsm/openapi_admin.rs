@@ -3,8 +3,7 @@
 //! own list of paths, and the refusals only these operations give (a PEM or octet-stream
 //! body, a 412 that means more than the wrong state); the shared ones are `openapi.rs`'s.
 
-use utoipa::openapi::RefOr;
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 
 use super::openapi::{BAD_REQUEST, NOT_ACCEPTABLE_PEM, UNAUTHENTICATED, UNAVAILABLE};
 use super::wire::RestoreArguments;
@@ -12,7 +11,7 @@ use super::{
     cluster, cluster_join, config, config_logging, config_network, config_tls, metrics, system,
     system_update,
 };
-use crate::face::openapi::{NOT_ACCEPTABLE, RATE_LIMITED, Refusal, TOO_LARGE, refusals};
+use crate::face::openapi::{self, NOT_ACCEPTABLE, RATE_LIMITED, Refusal, TOO_LARGE, refusals};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,7 +51,7 @@ use crate::face::openapi::{NOT_ACCEPTABLE, RATE_LIMITED, Refusal, TOO_LARGE, ref
         cluster::member_delete,
         cluster::member_promote_post,
     ),
-    modifiers(&AdminRefusals),
+    modifiers(&COMPONENTS),
 )]
 pub(super) struct AdminDoc;
 
@@ -188,19 +187,13 @@ const ALL: [Refusal; 17] = [
     FORCE_NEW_REFUSED,
 ];
 
-/// Adds this part's refusals as response components (the shared ones are `openapi.rs`'s).
-struct AdminRefusals;
-
-impl Modify for AdminRefusals {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        for refusal in ALL {
-            components
-                .responses
-                .insert(refusal.name.to_owned(), RefOr::T(refusal.component()));
-        }
-    }
-}
+/// This part's refusals as response components (the shared ones and the security scheme are
+/// `openapi.rs`'s).
+const COMPONENTS: openapi::Components = openapi::Components {
+    refusals: &ALL,
+    component: Refusal::component,
+    schemes: Vec::new,
+};
 
 refusals!(
     /// Changing a secret given with the current one: the caller's refusals, a wrong current

@@ -11,6 +11,7 @@ use super::extract::{AcceptJson, Admin, AdminOrOperator, Caller, NetHsmJson, Net
 use super::openapi::{
     AnswersJson, Authenticated, CoreCall, Exists, Gated, Item, JsonBody, PutJsonBody,
 };
+use super::openapi_params::{Tag, UserId};
 use super::wire::{CreateResourceId, UserData, UserItem, UserPassphrasePostData, UserPostData};
 use crate::app::AppState;
 
@@ -111,7 +112,7 @@ pub async fn users_post(
     path = "/users/{UserID}",
     operation_id = "createNamespacedUser",
     tag = "users",
-    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    params(UserId),
     request_body = UserPostData,
     responses(
         (status = 201, description = "Created; the id is also in `Location`.",
@@ -150,7 +151,7 @@ pub async fn user_post(
     path = "/users/{UserID}",
     operation_id = "createUserWithId",
     tag = "users",
-    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    params(UserId),
     request_body = UserPostData,
     responses(
         (status = 201, description = "Created; the id is also in `Location`.",
@@ -178,7 +179,7 @@ pub async fn user_put(
     path = "/users/{UserID}",
     operation_id = "getUser",
     tag = "users",
-    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    params(UserId),
     responses(
         (status = 200, description = "The user.", body = UserData),
         Gated,
@@ -208,7 +209,7 @@ pub async fn user_get(
     path = "/users/{UserID}",
     operation_id = "deleteUser",
     tag = "users",
-    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    params(UserId),
     responses(
         (status = 204, description = "Deleted."),
         Gated,
@@ -234,7 +235,7 @@ pub async fn user_delete(
     path = "/users/{UserID}/passphrase",
     operation_id = "setUserPassphrase",
     tag = "users",
-    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    params(UserId),
     request_body = UserPassphrasePostData,
     responses(
         (status = 204, description = "Changed."),
@@ -265,7 +266,7 @@ pub async fn user_passphrase_post(
     path = "/users/{UserID}/tags",
     operation_id = "getUserTags",
     tag = "users",
-    params(("UserID" = String, Path, description = "`user` or `namespace~user`.")),
+    params(UserId),
     responses(
         (status = 200, description = "The user's tags (an Operator's).", body = Vec<String>),
         Gated,
@@ -293,10 +294,7 @@ pub async fn user_tags_get(
     path = "/users/{UserID}/tags/{Tag}",
     operation_id = "addUserTag",
     tag = "users",
-    params(
-        ("UserID" = String, Path, description = "`user` or `namespace~user`."),
-        ("Tag" = String, Path, description = "The tag."),
-    ),
+    params(UserId, Tag),
     responses(
         (status = 204, description = "Added."),
         (status = 304, description = "The user had the tag."),
@@ -324,10 +322,7 @@ pub async fn user_tag_put(
     path = "/users/{UserID}/tags/{Tag}",
     operation_id = "deleteUserTag",
     tag = "users",
-    params(
-        ("UserID" = String, Path, description = "`user` or `namespace~user`."),
-        ("Tag" = String, Path, description = "The tag."),
-    ),
+    params(UserId, Tag),
     responses(
         (status = 204, description = "Removed."),
         Gated,

@@ -245,17 +245,23 @@ pub struct KeyGenerateRequestData {
     pub label: Option<String>,
 }
 
-/// `KeyPrivateData`: base64 fields, kept in wiped strings.
-#[derive(Deserialize)]
+/// `KeyPrivateData`: base64 fields, kept in wiped strings. An RSA key is `primeP`, `primeQ`
+/// and `publicExponent`; an elliptic-curve key is `data`, its raw scalar (big-endian; little-
+/// endian for Curve25519); a Generic key's `data` is its bytes.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeyPrivateData {
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = String, nullable = false)]
     pub prime_p: Option<zeroize::Zeroizing<String>>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = String, nullable = false)]
     pub prime_q: Option<zeroize::Zeroizing<String>>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub public_exponent: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = String, nullable = false)]
     pub data: Option<zeroize::Zeroizing<String>>,
 }
 
@@ -266,17 +272,24 @@ impl std::fmt::Debug for KeyPrivateData {
 }
 
 /// `PrivateKey`, the JSON import body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "mechanisms": ["EdDSA_Signature"],
+    "type": "Curve25519",
+    "private": {"data": "qZ8AXzC02MkF8/SjP+juDpLK97plzbT+h/74x+x6+X4="},
+}))]
 pub struct PrivateKey {
     pub mechanisms: Vec<String>,
     #[serde(rename = "type")]
     pub key_type: String,
     pub private: KeyPrivateData,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub restrictions: Option<KeyRestrictions>,
     /// `KeyLabel`, a string: left out, no label; `null` refused (not nullable in the spec).
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub label: Option<String>,
 }
 
@@ -312,8 +325,9 @@ pub struct PublicKey {
 }
 
 /// `MoveKeyRequest`, the body of `POST /keys/{KeyID}/move`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"newId": "movedkey"}))]
 pub struct MoveKeyRequest {
     #[serde(rename = "newId")]
     pub new_id: String,
