@@ -39,7 +39,13 @@ fn bad_request(message: impl Into<String>) -> NetHsmError {
     NetHsmError::new(StatusCode::BAD_REQUEST, message)
 }
 
-fn decode(field: &str, value: &str) -> Result<Zeroizing<Vec<u8>>, NetHsmError> {
+/// A base64 field of a request body (the spec's `Base64`), decoded into wiped memory.
+pub(super) fn decode(field: &str, value: &str) -> Result<Zeroizing<Vec<u8>>, NetHsmError> {
+    // The spec's `Base64` is at least one character (`^[a-zA-Z0-9+/]+={0,3}$`): an empty
+    // string is refused, never read as nothing (an RSA import took `"data": ""`).
+    if value.is_empty() {
+        return Err(bad_request(format!("{field} is empty.")));
+    }
     STANDARD
         .decode(value)
         .map(Zeroizing::new)

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use super::error::NetHsmError;
 use super::extract::{Caller, NetHsmJson, NetHsmPath, OperatorUser};
+use super::keys::decode;
 use super::keys_metrics::{KeyOp, count};
 use super::openapi::{Authenticated, CoreCall, Gated, Item, JsonBody};
 use super::openapi_params::KeyId;
@@ -64,15 +65,6 @@ pub struct EncryptRequestData {
 pub struct EncryptData {
     pub encrypted: String,
     pub iv: String,
-}
-
-fn decode(field: &str, value: &str) -> Result<Zeroizing<Vec<u8>>, NetHsmError> {
-    STANDARD.decode(value).map(Zeroizing::new).map_err(|_| {
-        NetHsmError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            format!("{field} is not valid base64."),
-        )
-    })
 }
 
 fn decode_iv(iv: Option<&str>) -> Result<Option<Vec<u8>>, NetHsmError> {
