@@ -396,6 +396,8 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
     let r =
         import(json!({"type": "Curve25519", "mechanisms": [], "private": {"data": "not base64!"}}));
     face.nethsm(400, "<field> is not valid base64.", r).await;
+    let r = import(json!({"type": "Curve25519", "mechanisms": [], "private": {"data": ""}}));
+    face.nethsm(400, "<field> is empty.", r).await;
     let r = generate(json!({"type": "Curve25519", "mechanisms": [], "label": "a".repeat(33)}));
     face.nethsm(400, "A key label is at most 32 bytes of UTF-8.", r)
         .await;
@@ -414,7 +416,8 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
     let r = sign("rsa", "PSS_SHA256", "AA==");
     face.nethsm(400, "<mechanism> takes a digest of N bytes.", r)
         .await;
-    let r = sign("rsa", "PKCS1", "");
+    // Longer than a 2048-bit key's 256 bytes less 11 (an empty one is `<field> is empty.`).
+    let r = sign("rsa", "PKCS1", &b64(vec![0u8; 246]));
     let message = "PKCS1 takes a DigestInfo-encoded digest of at most N bytes.";
     face.nethsm(400, message, r).await;
     // The Operator carries "berlin", the key asks for "paris".
