@@ -5,6 +5,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{EtcdSettings, EtcdStore};
@@ -28,12 +29,30 @@ pub struct Etcd {
     pub tls: Option<super::EtcdTls>,
 }
 
+/// A free loopback port for an etcd member, below the kernel's ephemeral range.
+///
+/// A port got by binding port 0 lies in that range, and between its release and etcd's own bind
+/// the kernel may give it to an outgoing connection of a test running beside as its source port
+/// (CI saw `bind: address already in use`). Below the range no outgoing connection takes it.
+/// Each process walks its own stretch of the ports (by its pid) and checks each free by binding.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const SPAN: u32 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let low = ephemeral_low.saturating_sub(SPAN).max(1_024);
+    let span = (ephemeral_low - low).max(1);
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (low + (start + n) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {low}..{ephemeral_low}");
 }
 
 /// The etcd binary: `STRONGROOM_TEST_ETCD`, else Debian's.
