@@ -437,9 +437,9 @@ pub struct KeyFigures {
     /// (label, HTTPS phase name, raw rate index or `None` for the phase named in `under`,
     /// under phase name, goal).
     pub ratios: Vec<KeyRatio>,
-    /// (signer's name, HTTPS phase name, raw one-thread rate index): how much of the server's
-    /// CPU time per sign request the signature itself is.
-    pub cpu_shares: Vec<(String, String, usize)>,
+    /// (signer, HTTPS phase name, raw one-thread rate index): how much of the server's CPU
+    /// time per sign request the signature itself is.
+    pub cpu_shares: Vec<(Signer, String, usize)>,
     /// The phase of `POST /random` (32 bytes): what an authenticated request costs when its
     /// work is next to nothing, for the RSA budget lines.
     pub random: String,
@@ -593,7 +593,7 @@ pub async fn run(
         };
         let base = raw.len();
         raw.extend(rates);
-        cpu_shares.push((signer.name().to_owned(), cached.clone(), base));
+        cpu_shares.push((signer, cached.clone(), base));
 
         if !signer.is_rsa() {
             ratios.push(KeyRatio {
@@ -681,7 +681,10 @@ pub fn print(figures: &KeyFigures, reports: &[crate::phase::Report]) {
             ),
             _ => "n/a".to_owned(),
         };
-        println!("ratio {signer} raw CPU per signature / server CPU per sign request: {value}");
+        println!(
+            "ratio {} raw CPU per signature / server CPU per sign request: {value}",
+            signer.name()
+        );
     }
     print_rsa_budgets(figures, reports);
 }
@@ -697,9 +700,10 @@ fn print_rsa_budgets(figures: &KeyFigures, reports: &[crate::phase::Report]) {
     };
     let random = cpu_of(&figures.random);
     for (signer, phase, raw) in &figures.cpu_shares {
-        if !signer.starts_with("RSA") {
+        if !signer.is_rsa() {
             continue;
         }
+        let signer = signer.name();
         let sign = figures.raw.get(*raw).and_then(RawRate::cpu_per_op);
         let (Some(sign), Some((server, bench)), Some((random_server, random_bench))) =
             (sign, cpu_of(phase), random)
@@ -710,8 +714,8 @@ fn print_rsa_budgets(figures: &KeyFigures, reports: &[crate::phase::Report]) {
         let sign = sign.as_secs_f64() * 1e6;
         println!(
             "budget {signer}: CPU per request beyond the signature {:.1} us (server {:.1}, \
-             bench {bench:.1}); the 0.8 goal leaves {:.1} us; POST /random(32) costs {:.1} us \
-             in all",
+             bench {bench:.1}); the {RSA_GOAL} goal leaves {:.1} us; POST /random(32) costs \
+             {:.1} us in all",
             server - sign + bench,
             server - sign,
             sign * (1.0 / RSA_GOAL - 1.0),
