@@ -705,6 +705,7 @@ impl Core {
         let keys = record.open(passphrase)?;
         self.become_operational(keys)?;
         tracing::info!("unlocked");
+        self.refresh_unattended();
         self.upgrade_unlock_record(&record, entry.revision, passphrase);
         Ok(())
     }

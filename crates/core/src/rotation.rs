@@ -149,6 +149,56 @@ impl Core {
             .seal(UNATTENDED_PATH, &unattended_payload(keys))
     }
 
+    /// After an unlock with the passphrase, in a cluster: if this node's unattended-boot copy
+    /// of the domain key holds another key (another node rotated it since the copy was
+    /// sealed; a rotation on this node updates it itself), seals the current one in its
+    /// place, so the next start boots unattended again. Best effort, audited like a key
+    /// derivation upgrade: until it is done the node just stays Locked at a start.
+    pub(crate) fn refresh_unattended(&self) {
+        if self.cluster.is_none() {
+            return;
+        }
+        let result = (|| -> Result<bool> {
+            let Some(entry) = self.raw.get(UNATTENDED_PATH)? else {
+                return Ok(false);
+            };
+            let u = self.unlocked()?;
+            let keys = u.keys();
+            // A copy that does not open with the device key is left as it is (and refused
+            // at boot): only the Administrator turning unattended boot on writes a new one.
+            let Ok(plain) = self.unattended_sealer().open(UNATTENDED_PATH, &entry.value) else {
+                return Ok(false);
+            };
+            let held = keys_from_unattended(&plain)?;
+            if held.version == keys.version && *held.current == *keys.current {
+                return Ok(false);
+            }
+            let txn = Txn::new()
+                .require_revision(UNATTENDED_PATH, entry.revision)
+                .put(UNATTENDED_PATH, self.seal_unattended(&keys));
+            let event = crate::audit::RequestAudit::new(
+                crate::audit::NewAuditEvent::by_core(
+                    None,
+                    "unattended boot key refreshed",
+                    format!("domain key version {}", keys.version),
+                )
+                .with_request_id(&crate::audit::current_request_id().unwrap_or_default()),
+            );
+            match crate::audit::in_request(Some(event), || self.commit_audited(&u.data, txn))? {
+                Commit::Committed(_) => Ok(true),
+                Commit::Conflict => Ok(false),
+            }
+        })();
+        match result {
+            Ok(true) => tracing::info!("unattended boot's copy of the domain key sealed again"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                error = %e,
+                "could not seal unattended boot's copy of the domain key again; the node stays Locked at its next start"
+            ),
+        }
+    }
+
     /// Held from sealing a value to committing it (see [`Core::key_switch`]).
     pub(crate) fn sealing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
         self.key_switch.read().unwrap_or_else(|e| e.into_inner())

@@ -254,13 +254,39 @@ impl Core {
         .filter(move |k| !matches!(k, Ok(k) if keep.contains(&k.as_str())))
     }
 
+    /// Whether `keys` are the store's domain key: of the unlock record's version, and opening
+    /// the backup key's record (always present since provisioning, sealed under the domain
+    /// key), as a node following the unlock record checks (`cluster`).
+    fn holds_current_domain_key(&self, keys: &crate::DomainKeys) -> Result<bool> {
+        let Some(entry) = self.raw.get(UNLOCK_PATH)? else {
+            return Ok(false);
+        };
+        let record: UnlockRecord = serde_json::from_slice(&entry.value).map_err(Error::internal)?;
+        if record.key_version != keys.version {
+            return Ok(false);
+        }
+        let data = strongroom_store::sealed::Sealed::with_keyring(self.raw.clone(), keys.keyring());
+        Ok(data.get(BACKUP_KEY_PATH).is_ok())
+    }
+
     /// With unattended boot on, opens the domain key with the device key and goes
     /// Operational; otherwise stays Locked.
     pub(crate) fn boot_unattended(&self) -> Result<()> {
         if let Some(entry) = self.raw.get(UNATTENDED_PATH)? {
             match self.unattended_sealer().open(UNATTENDED_PATH, &entry.value) {
                 Ok(plain) => {
-                    self.become_operational(crate::rotation::keys_from_unattended(&plain)?)?
+                    let keys = crate::rotation::keys_from_unattended(&plain)?;
+                    if self.holds_current_domain_key(&keys)? {
+                        self.become_operational(keys)?
+                    } else {
+                        // Another node rotated the domain key (or restored another
+                        // appliance's backup) since this copy was sealed: it opens nothing
+                        // written since, so it must not make this node Operational.
+                        tracing::warn!(
+                            version = keys.version,
+                            "unattended boot's copy of the domain key is not the store's (changed on another node); staying Locked: unlock with the passphrase"
+                        );
+                    }
                 }
                 Err(_) => tracing::warn!(
                     "unattended boot is on but its key does not open with this device key; staying Locked"
