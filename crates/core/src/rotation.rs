@@ -224,9 +224,7 @@ impl System<'_> {
         let (core, _, who) = self.parts();
         self.require(Access::RootAdministrator)?;
         unlock_passphrase.check_length("unlockPassphrase")?;
-        let _one = core.rotation.try_lock().map_err(|_| {
-            Error::Conflict("A rotation of the data key is already running.".into())
-        })?;
+        let _one = core.rotation.try_lock().map_err(|_| already_running())?;
         let (u, resumed) = core.start_rotation(unlock_passphrase)?;
         let mut progress: Progress = match core.raw.get(ROTATION_PATH)? {
             Some(e) => serde_json::from_slice(&e.value).map_err(Error::internal)?,
@@ -321,6 +319,11 @@ impl Core {
         };
         let held = u.keys();
         if stored.version != held.version || *stored.current != *held.current {
+            // In a cluster, another node changed the key (its rotation, under way or just
+            // done): this node follows it by locking. On a single node, nothing else could.
+            if self.cluster.is_some() {
+                return Err(already_running());
+            }
             return Err(Error::Internal(
                 "the unlock record does not hold the domain key in use".into(),
             ));
@@ -350,7 +353,17 @@ impl Core {
         let _switch = self.key_switch.write().unwrap_or_else(|e| e.into_inner());
         // Every change of the unlock record is in the trail (the anchor ties the two).
         let event = rotation_event("data key rotation started", next.version);
-        match self.commit_audited_or_sealing(&u.data, txn, event)? {
+        let committed = self.commit_audited_or_sealing(&u.data, txn, event);
+        // In a cluster, another node's rotation may have come first, between the read of the
+        // unlock record and this commit: the commit conflicts, or the audit trail's head,
+        // sealed under that node's new key, does not open here.
+        if self.cluster.is_some()
+            && !matches!(committed, Ok(Commit::Committed(_)))
+            && self.raw.get(UNLOCK_PATH)?.map(|e| e.revision) != Some(entry.revision)
+        {
+            return Err(already_running());
+        }
+        match committed? {
             Commit::Committed(_) => {}
             Commit::Conflict => {
                 return Err(Error::Internal("unlock record changed concurrently".into()));
@@ -455,6 +468,10 @@ impl Core {
         u.set_keys(keys);
         Ok(())
     }
+}
+
+fn already_running() -> Error {
+    Error::Conflict("A rotation of the data key is already running.".into())
 }
 
 /// The core's own event for a step of a rotation that changes the unlock record, when the
