@@ -18,7 +18,7 @@
 //! opened; every restore starts a new epoch, so a window brought back by a restore stays
 //! closed.
 
-mod shared;
+pub(crate) mod shared;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -401,7 +401,9 @@ impl Core {
             let mut bad = 0;
             for (key, entry) in &page {
                 next.after = Some(key.clone());
-                if key.starts_with("meta/") || keys.current.is_current(&entry.value) {
+                if (key.starts_with("meta/") && !sealed_meta(key))
+                    || keys.current.is_current(&entry.value)
+                {
                     continue;
                 }
                 let Ok(plain) = keys.open(key, &entry.value) else {
@@ -468,6 +470,21 @@ impl Core {
         u.set_keys(keys);
         Ok(())
     }
+}
+
+/// The records under `meta/` sealed under the domain key (cluster mode keeps them in the
+/// store; a single node in memory): sessions, their per-user index, the count of wrong
+/// passkeys. A rotation re-seals them like user data, or they would open no more once it
+/// finishes (a login would fail on its user's index). The rest of `meta/` is plain or sealed
+/// under the device key.
+fn sealed_meta(key: &str) -> bool {
+    [
+        crate::sessions::SESSIONS_PREFIX,
+        crate::sessions::SESSION_INDEX_PREFIX,
+        crate::passkeys::shared::FAILURES_PREFIX,
+    ]
+    .iter()
+    .any(|prefix| key.starts_with(prefix))
 }
 
 fn already_running() -> Error {

@@ -14,7 +14,7 @@ use super::{PasskeyError, PasskeyGuard, PasskeyTarget, passkey_path};
 use crate::error::{Error, Result};
 use crate::{Core, Unlocked};
 
-const FAILURES_PREFIX: &str = "meta/passkey-failures/";
+pub(crate) const FAILURES_PREFIX: &str = "meta/passkey-failures/";
 /// Read-modify-write attempts before a count is given up (each conflict is another node's
 /// count landing first).
 const TRIES: usize = 8;
