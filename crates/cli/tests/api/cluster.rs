@@ -512,7 +512,12 @@ async fn concurrent_conflicting_updates_never_leave_two_winners() {
 }
 
 /// The errorCode of a backup-client passkey request (200 with the code in the body).
-async fn passkey_code(s: &Server, token: &str, path: &str, body: serde_json::Value) -> i64 {
+pub(crate) async fn passkey_code(
+    s: &Server,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> i64 {
     let r = s
         .backup_client(Method::POST, path)
         .header("Authtoken", token)
@@ -524,7 +529,7 @@ async fn passkey_code(s: &Server, token: &str, path: &str, body: serde_json::Val
     v["error"]["errorCode"].as_i64().unwrap()
 }
 
-const WRONG_PASSKEY: i64 = 587204607;
+pub(crate) const WRONG_PASSKEY: i64 = 587204607;
 const PASSKEY_RATE_LIMITED: i64 = 587204612;
 
 /// Wrong passkeys count on the cluster, not per node: guesses spread over three nodes meet

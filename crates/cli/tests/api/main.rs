@@ -44,6 +44,8 @@ mod cluster_peer_tls;
 mod cluster_reads;
 #[cfg(feature = "etcd-test")]
 mod cluster_reads_sessions;
+#[cfg(feature = "etcd-test")]
+mod cluster_rotation;
 mod conformance;
 mod conformance_nethsm;
 mod connections;
