@@ -189,6 +189,13 @@ impl DomainKeys {
         Ok(())
     }
 
+    /// Whether `other` has the same current domain key, of the same version. In constant
+    /// time: these are secrets.
+    fn same_current(&self, other: &DomainKeys) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.version == other.version && bool::from(self.current.ct_eq(&*other.current))
+    }
+
     /// The data sealing keys these domain keys give.
     fn keyring(&self) -> Keyring {
         let current = Sealer::versioned(&self.current, DATA_PURPOSE, self.version);

@@ -170,7 +170,7 @@ impl Core {
                 return Ok(false);
             };
             let held = keys_from_unattended(&plain)?;
-            if held.version == keys.version && *held.current == *keys.current {
+            if held.same_current(&keys) {
                 return Ok(false);
             }
             let txn = Txn::new()
@@ -318,7 +318,7 @@ impl Core {
             Err(e) => return Err(e),
         };
         let held = u.keys();
-        if stored.version != held.version || *stored.current != *held.current {
+        if !stored.same_current(&held) {
             // In a cluster, another node changed the key (its rotation, under way or just
             // done): this node follows it by locking. On a single node, nothing else could.
             if self.cluster.is_some() {
