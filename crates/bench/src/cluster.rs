@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::phase::{Load, Phase, Report};
 use crate::server::Server;
-use crate::soak::{APPLIANCE, json_field};
+use crate::soak::APPLIANCE;
 use crate::{ADMIN_PASSPHRASE, Api, OPERATOR_PASSPHRASE, progress, run_phase};
 
 const OPERATOR: &str = "benchop";
@@ -166,16 +166,7 @@ impl Nodes {
             if i == 0 {
                 api.provision().await?;
                 set_up(&api).await?;
-                let body = api
-                    .expect(
-                        client
-                            .post(format!("{}{APPLIANCE}/session", server.base))
-                            .basic_auth("admin", Some(ADMIN_PASSPHRASE)),
-                        StatusCode::OK,
-                        "POST /api/rest/configure/v1/session",
-                    )
-                    .await?;
-                nodes.session = json_field(&body, "session_id", "the appliance login")?;
+                nodes.session = api.appliance_session().await?;
             } else {
                 api.unlock(&format!("POST /unlock (node {})", i + 1))
                     .await?;

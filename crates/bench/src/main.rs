@@ -642,6 +642,20 @@ impl Api<'_> {
         Ok(())
     }
 
+    /// `POST /api/rest/configure/v1/session` as the Administrator: a new appliance session's id.
+    async fn appliance_session(&self) -> anyhow::Result<String> {
+        let body = self
+            .expect(
+                self.client
+                    .post(format!("{}{}/session", self.server.base, soak::APPLIANCE))
+                    .basic_auth("admin", Some(ADMIN_PASSPHRASE)),
+                StatusCode::OK,
+                "POST /api/rest/configure/v1/session",
+            )
+            .await?;
+        soak::json_field(&body, "session_id", "the appliance login")
+    }
+
     /// `POST /unlock` with the bench's unlock passphrase (`what` names it in errors); the
     /// server must then be Operational.
     async fn unlock(&self, what: &str) -> anyhow::Result<()> {

@@ -84,18 +84,7 @@ pub async fn run(
         .await?;
         signing_keys.push((signer, id.to_owned()));
     }
-    let session = {
-        let body = api
-            .expect(
-                client
-                    .post(format!("{}{APPLIANCE}/session", server.base))
-                    .basic_auth("admin", Some(ADMIN_PASSPHRASE)),
-                StatusCode::OK,
-                "POST /api/rest/configure/v1/session",
-            )
-            .await?;
-        json_field(&body, "session_id", "the appliance login")?
-    };
+    let session = api.appliance_session().await?;
     let login_body = |user: &str, passphrase: &str| {
         json!({
             "username": user,
