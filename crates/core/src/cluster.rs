@@ -175,6 +175,29 @@ impl Core {
         Ok(())
     }
 
+    /// A failed core call as this node should answer it. In a cluster, a value that does not
+    /// open is most often no tampering: another node rotated the domain key (or restored
+    /// another appliance's backup) and re-sealed the store, and this node's change feed has
+    /// not told it yet. Then the node locks now, as the feed would have it do a moment later,
+    /// and the call gets the Locked state's answer rather than an internal error. Anything
+    /// else, and a value that fails under the key the store names, is answered as it is.
+    pub fn settle_error(&self, error: crate::Error) -> crate::Error {
+        let sealed_elsewhere = matches!(
+            error,
+            crate::Error::Store(strongroom_store::StoreError::Tampered(_))
+        );
+        if self.cluster.is_none() || !sealed_elsewhere {
+            return error;
+        }
+        if self.state() == SystemState::Operational {
+            self.follow_unlock_record(false);
+        }
+        match self.state() {
+            SystemState::Operational => error,
+            state => crate::Error::WrongState(state),
+        }
+    }
+
     /// What a committed change (this node's or another's) means for what this node holds.
     fn apply_change(&self, change: &Change) {
         let key = change.key.as_str();
@@ -360,5 +383,137 @@ fn follow(core: Weak<Core>, mut watcher: Watcher) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use strongroom_store::StoreError;
+    use strongroom_store::redb::RedbStore;
+
+    use crate::secret::Passphrase;
+    use crate::tests::{UNLOCK, admin, provision};
+    use crate::users::NewUserId;
+    use crate::{Core, CoreSettings, DynStore, Error, Role, SystemState, audit};
+
+    /// Two Operational nodes on one shared redb store. Neither follows the change feed, so
+    /// node two learns of node one's changes only from what it reads.
+    fn two_nodes() -> (tempfile::TempDir, DynStore, Core, Core) {
+        let dir = tempfile::tempdir().unwrap();
+        let store: DynStore = Arc::new(RedbStore::open(&dir.path().join("shared.redb")).unwrap());
+        let open = |name: &str| {
+            Core::open_cluster(
+                &dir.path().join(name),
+                store.clone(),
+                CoreSettings::default(),
+            )
+            .unwrap()
+        };
+        let one = open("one");
+        provision(&one);
+        let two = open("two");
+        two.unlock(&Passphrase::new(UNLOCK)).unwrap();
+        (dir, store, one, two)
+    }
+
+    fn create_user(core: &Core, id: &str) -> crate::Result<String> {
+        let event = audit::NewAuditEvent {
+            actor: Some("admin".into()),
+            face: "nethsm".into(),
+            action: format!("PUT /users/{id}"),
+            target: format!("/users/{id}"),
+            outcome: "success".into(),
+            status: Some(201),
+            request_id: format!("req-{id}"),
+        };
+        audit::in_request(Some(audit::RequestAudit::new(event)), || {
+            core.operational(&admin()).and_then(|h| {
+                h.users().create(
+                    NewUserId::Given(id),
+                    "",
+                    Role::Operator,
+                    &Passphrase::new("operator passphrase"),
+                )
+            })
+        })
+    }
+
+    /// Node one rotates the domain key; node two, whose feed has not told it, still holds the
+    /// old key. Its next audited write finds the trail re-sealed under the new key: the call
+    /// is answered as Locked (412 on the NetHSM face), not as an internal error, and the node
+    /// is Locked from then on, as the feed would have made it.
+    #[test]
+    fn a_rotation_elsewhere_locks_a_node_at_its_first_unreadable_value() {
+        let (_dir, _store, one, two) = two_nodes();
+        create_user(&two, "before").unwrap();
+        one.operational(&admin())
+            .and_then(|h| h.system().rotate_data_key(&Passphrase::new(UNLOCK)))
+            .unwrap();
+        assert_eq!(
+            two.state(),
+            SystemState::Operational,
+            "no feed: not told yet"
+        );
+
+        let failed = create_user(&two, "after").unwrap_err();
+        assert!(
+            matches!(failed, Error::Store(StoreError::Tampered(_))),
+            "{failed:?}"
+        );
+        assert!(matches!(
+            two.settle_error(failed),
+            Error::WrongState(SystemState::Locked)
+        ));
+        assert_eq!(two.state(), SystemState::Locked);
+
+        // Nothing of the refused write landed, and the node works again once unlocked.
+        two.unlock(&Passphrase::new(UNLOCK)).unwrap();
+        let users = two
+            .operational(&admin())
+            .and_then(|h| h.users().list())
+            .unwrap();
+        assert!(users.iter().any(|u| u == "before"));
+        assert!(!users.iter().any(|u| u == "after"));
+        create_user(&two, "after").unwrap();
+    }
+
+    /// A value that fails under the key the store names is tampering, not a rotation: the
+    /// error stays what it is, and the node stays Operational.
+    #[test]
+    fn a_tampered_value_under_the_current_key_is_reported_as_it_is() {
+        let (_dir, store, _one, two) = two_nodes();
+        create_user(&two, "victim").unwrap();
+        let path = crate::identity::user_path("victim");
+        let raw_path = format!("{}{path}", strongroom_store::node_scoped::SHARED_PREFIX);
+        let mut sealed = store.get(&raw_path).unwrap().unwrap().value.clone();
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        store
+            .commit(strongroom_store::Txn::new().put(raw_path, sealed))
+            .unwrap();
+
+        let failed = two
+            .operational(&admin())
+            .and_then(|h| h.users().get("victim"))
+            .unwrap_err();
+        assert!(matches!(
+            two.settle_error(failed),
+            Error::Store(StoreError::Tampered(p)) if p == path
+        ));
+        assert_eq!(two.state(), SystemState::Operational);
+    }
+
+    /// On a single node there is no other node to have re-sealed anything.
+    #[test]
+    fn a_single_node_reports_a_tampered_value_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::open(dir.path(), CoreSettings::default()).unwrap();
+        let error = Error::Store(StoreError::Tampered("users/x".into()));
+        assert!(matches!(
+            core.settle_error(error),
+            Error::Store(StoreError::Tampered(_))
+        ));
     }
 }

@@ -214,7 +214,9 @@ impl Core {
             {
                 return Err(Error::Unauthenticated);
             }
-            return self.open_session_shared(kind, principal);
+            return self
+                .open_session_shared(kind, principal)
+                .map_err(|e| self.settle_error(e));
         }
         let (idle, max) = (self.sessions.idle, self.sessions.max);
         let now = self.sessions.clock.instant();
@@ -249,7 +251,9 @@ impl Core {
     pub fn session(&self, kind: SessionKind, token: &[u8]) -> Result<Principal> {
         self.require_state(SystemState::Operational)?;
         if self.sessions.shared {
-            return self.session_shared(kind, token);
+            return self
+                .session_shared(kind, token)
+                .map_err(|e| self.settle_error(e));
         }
         let h = hash(token);
         let now = self.sessions.clock.instant();
@@ -271,7 +275,9 @@ impl Core {
     /// Ends a session (logout). Ending an unknown session is `Unauthenticated`.
     pub fn close_session(&self, kind: SessionKind, token: &[u8]) -> Result<()> {
         if self.sessions.shared {
-            return self.close_session_shared(kind, token);
+            return self
+                .close_session_shared(kind, token)
+                .map_err(|e| self.settle_error(e));
         }
         self.session(kind, token)?;
         self.sessions.lock().sessions.remove(&hash(token));
@@ -284,7 +290,9 @@ impl Core {
     pub fn renew_session(&self, kind: SessionKind, token: &[u8]) -> Result<SessionToken> {
         self.require_state(SystemState::Operational)?;
         if self.sessions.shared {
-            return self.renew_session_shared(kind, token);
+            return self
+                .renew_session_shared(kind, token)
+                .map_err(|e| self.settle_error(e));
         }
         let h = hash(token);
         let now = self.sessions.clock.instant();

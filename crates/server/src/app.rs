@@ -150,9 +150,14 @@ impl AppState {
     ) -> strongroom_core::Result<T> {
         let audit = middleware::audit::current();
         strongroom_core::audit::in_request(audit, || f(&self.core))
+            .map_err(|e| self.core.settle_error(e))
     }
 
     /// [`AppState::run`] without the request's audit context.
+    ///
+    /// An error of the call, as of one in [`AppState::run_inline`], goes through
+    /// [`strongroom_core::Core::settle_error`]: a cluster node that finds the store re-sealed
+    /// by another node's rotation answers as Locked rather than with a 500.
     pub async fn run_unaudited<T, F>(&self, f: F) -> strongroom_core::Result<T>
     where
         T: Send + 'static,
@@ -160,10 +165,12 @@ impl AppState {
     {
         let core = self.core.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(|| f(&core)))
-            .instrument(tracing::Span::current())
-            .await
-            .map_err(|e| strongroom_core::Error::Internal(format!("blocking task failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| f(&core).map_err(|e| core.settle_error(e)))
+        })
+        .instrument(tracing::Span::current())
+        .await
+        .map_err(|e| strongroom_core::Error::Internal(format!("blocking task failed: {e}")))?
     }
 }
 
