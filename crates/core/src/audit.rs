@@ -635,7 +635,7 @@ impl Core {
         txn: Txn,
     ) -> Result<Commit> {
         let Some(ctx) = current_unwritten() else {
-            return Ok(self.raw.commit(txn)?);
+            return Ok(data.commit_sealed(txn)?);
         };
         let mut event = ctx.event();
         event.outcome = "success".into();
@@ -795,7 +795,7 @@ impl Core {
                 self.anchor_before_claiming_it()?;
                 all = all.put(ANCHORED_PATH, "1");
             }
-            match self.raw.commit(all)? {
+            match data.commit_sealed(all)? {
                 Commit::Committed(r) => {
                     if seq != head.seq {
                         self.advance_anchor(seq, &prev);

@@ -430,10 +430,10 @@ impl Core {
                 offset.to_string().into_bytes(),
             ));
         }
-        let checks = if full {
-            vec![Check::Absent(UNLOCK_PATH.into())]
-        } else {
-            Vec::new()
+        let checks = match &unlocked {
+            None => vec![Check::Absent(UNLOCK_PATH.into())],
+            // Re-sealed here under the node's key: guarded as every sealed write is.
+            Some(u) => u.data.guard().into_iter().collect(),
         };
         // Before the commit as well as after it: no cached check of a replaced user is
         // served while the restore commits.

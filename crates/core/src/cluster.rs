@@ -176,17 +176,20 @@ impl Core {
     }
 
     /// A failed core call as this node should answer it. In a cluster, a value that does not
-    /// open is most often no tampering: another node rotated the domain key (or restored
-    /// another appliance's backup) and re-sealed the store, and this node's change feed has
-    /// not told it yet. Then the node locks now, as the feed would have it do a moment later,
-    /// and the call gets the Locked state's answer rather than an internal error. Anything
-    /// else, and a value that fails under the key the store names, is answered as it is.
+    /// open, or a sealed write its guard refused ([`crate::rotation::KEY_GUARD_PATH`]), is
+    /// most often no tampering: another node rotated the domain key and re-sealed the store,
+    /// and this node's change feed has not told it yet. Then the node locks now, as the feed
+    /// would have it do a moment later, and the call gets the Locked state's answer rather
+    /// than an internal error. Anything else, and any error while the node's key is still
+    /// the store's, is answered as it is.
     pub fn settle_error(&self, error: crate::Error) -> crate::Error {
-        let sealed_elsewhere = matches!(
+        use crate::Error;
+        use strongroom_store::StoreError;
+        let maybe_rotated = matches!(
             error,
-            crate::Error::Store(strongroom_store::StoreError::Tampered(_))
+            Error::Store(StoreError::Tampered(_) | StoreError::GuardMoved(_)) | Error::Internal(_)
         );
-        if self.cluster.is_none() || !sealed_elsewhere {
+        if self.cluster.is_none() || !maybe_rotated {
             return error;
         }
         if self.state() == SystemState::Operational {
@@ -194,7 +197,7 @@ impl Core {
         }
         match self.state() {
             SystemState::Operational => error,
-            state => crate::Error::WrongState(state),
+            state => Error::WrongState(state),
         }
     }
 
@@ -390,8 +393,8 @@ fn follow(core: Weak<Core>, mut watcher: Watcher) {
 mod tests {
     use std::sync::Arc;
 
-    use strongroom_store::StoreError;
     use strongroom_store::redb::RedbStore;
+    use strongroom_store::{Store, StoreError};
 
     use crate::secret::Passphrase;
     use crate::tests::{UNLOCK, admin, provision};
@@ -476,6 +479,92 @@ mod tests {
             .unwrap();
         assert!(users.iter().any(|u| u == "before"));
         assert!(!users.iter().any(|u| u == "after"));
+        create_user(&two, "after").unwrap();
+    }
+
+    /// Node two has not heard of node one's rotation and reads nothing re-sealed: its writes
+    /// would land sealed under the old key, which no node holds once the rotation finished.
+    /// The guard refuses them; the node locks; unlocked again, it writes under the new key.
+    #[test]
+    fn a_node_that_missed_a_rotation_cannot_seal_under_the_old_key() {
+        let (_dir, store, one, two) = two_nodes();
+        one.operational(&admin())
+            .and_then(|h| h.system().rotate_data_key(&Passphrase::new(UNLOCK)))
+            .unwrap();
+        create_user(&one, "by-the-rotating-node").unwrap();
+
+        let stale = two.unlocked().unwrap();
+        let probe = strongroom_store::Txn::new().put("config/probe", b"value".to_vec());
+        assert!(matches!(
+            stale.data.commit(probe),
+            Err(StoreError::GuardMoved(_))
+        ));
+        drop(stale);
+        // A stale node is locked by its administrator all the same.
+        let lock = two.operational(&admin()).and_then(|h| h.system().lock());
+        assert!(lock.is_ok(), "{lock:?}");
+        assert_eq!(two.state(), SystemState::Locked);
+        two.unlock(&Passphrase::new(UNLOCK)).unwrap();
+        one.operational(&admin())
+            .and_then(|h| h.system().rotate_data_key(&Passphrase::new(UNLOCK)))
+            .unwrap();
+
+        // A change through the handles, outside a request (no audit trail read first): its
+        // refusal is the guard's, not taken for the id existing already.
+        let refused = two
+            .operational(&admin())
+            .and_then(|h| {
+                h.users().create(
+                    NewUserId::Given("late"),
+                    "",
+                    Role::Operator,
+                    &Passphrase::new("operator passphrase"),
+                )
+            })
+            .unwrap_err();
+        assert!(
+            matches!(refused, Error::Store(StoreError::GuardMoved(_))),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            two.settle_error(refused),
+            Error::WrongState(SystemState::Locked)
+        ));
+        assert_eq!(two.state(), SystemState::Locked);
+        assert!(store.get("shared/config/probe").unwrap().is_none());
+        let users = one.operational(&admin()).and_then(|h| h.users().list());
+        assert!(!users.unwrap().iter().any(|u| u == "late"));
+
+        two.unlock(&Passphrase::new(UNLOCK)).unwrap();
+        create_user(&two, "late").unwrap();
+        let read_on_one = one
+            .operational(&admin())
+            .and_then(|h| h.users().get("late"));
+        assert!(read_on_one.is_ok());
+    }
+
+    /// An unlock that reads the unlock record of one key version and then a guard of another
+    /// (a rotation elsewhere came between the two reads) is refused: the node stays Locked.
+    #[test]
+    fn an_unlock_that_straddles_a_rotation_elsewhere_is_refused() {
+        let (_dir, store, _one, two) = two_nodes();
+        two.operational(&admin())
+            .and_then(|h| h.system().lock())
+            .unwrap();
+        let guard = format!(
+            "{}{}",
+            strongroom_store::node_scoped::SHARED_PREFIX,
+            crate::rotation::KEY_GUARD_PATH
+        );
+        store.put(&guard, b"9").unwrap();
+        let refused = two.unlock(&Passphrase::new(UNLOCK)).unwrap_err();
+        assert!(
+            matches!(&refused, Error::Conflict(m) if m.contains("changed while unlocking")),
+            "{refused:?}"
+        );
+        assert_eq!(two.state(), SystemState::Locked);
+        store.put(&guard, b"1").unwrap();
+        two.unlock(&Passphrase::new(UNLOCK)).unwrap();
         create_user(&two, "after").unwrap();
     }
 

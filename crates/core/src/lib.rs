@@ -51,7 +51,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use strongroom_store::engine::Engine;
 use strongroom_store::sealed::{Keyring, Sealed, Sealer};
-use strongroom_store::{Commit, Store, Txn};
+use strongroom_store::{Check, Commit, Store, Txn};
 
 use crate::access::Access;
 use crate::auth_cache::AuthCache;
@@ -588,8 +588,11 @@ impl Core {
         if let Some(c) = &self.cluster {
             c.note_unlock(&*self.raw)?;
         }
+        let version = keys.version;
         let unlocked = Arc::new(Unlocked::new(self.raw.clone(), keys));
         let data = &unlocked.data;
+        // Before anything is sealed with the keys: the owner records and the anchor below.
+        self.guard_writes(data, version)?;
         if let Some(reason) = self.anchor_mismatch(data)? {
             if !self.accept_store_rollback {
                 tracing::error!(%reason, "refusing to become Operational");
@@ -664,6 +667,7 @@ impl Core {
             Role::Administrator,
             crypto::make_verifier(req.admin_passphrase.as_bytes())?,
         );
+        let keys_version = keys.version;
         let unlocked = Unlocked::new(self.raw.clone(), keys);
         let data = &unlocked.data;
         let user_data = Txn::new()
@@ -677,16 +681,26 @@ impl Core {
             Some(copy) => user_data.put(tls::TLS_BACKUP_PATH, copy.to_vec()),
             None => user_data,
         };
-        let txn = Txn::new()
+        let mut txn = Txn::new()
             .require_absent(UNLOCK_PATH)
             .put(UNLOCK_PATH, json(&unlock)?)
             .merge(data.seal_txn(user_data));
+        if self.cluster.is_some() {
+            txn = txn.put(rotation::KEY_GUARD_PATH, keys_version.to_string());
+        }
         // Provisioning always starts the trail, so a provisioned store always has a head.
         let genesis = audit::NewAuditEvent::by_core(None, "provision", "");
         // The clock offset just set applies to the first event's time too.
         self.time_offset.store(offset, Ordering::Relaxed);
         match self.commit_audited_or(data, txn, genesis)? {
-            Commit::Committed(_) => {}
+            Commit::Committed(revision) => {
+                if self.cluster.is_some() {
+                    data.set_guard(Some(Check::Revision(
+                        rotation::KEY_GUARD_PATH.into(),
+                        revision,
+                    )));
+                }
+            }
             // Another node sharing the store provisioned first.
             Commit::Conflict => {
                 self.time_offset.store(0, Ordering::Relaxed);
@@ -728,10 +742,19 @@ impl System<'_> {
         // transition lock: another transition may have come first).
         let u = core.unlocked()?;
         match &core.cluster {
-            // The other nodes follow this record and lock too.
-            Some(c) => core.commit_audited(&u.data, c.lock_txn())?,
-            None => core.commit_data(&u, Txn::new())?,
-        };
+            // The other nodes follow this record and lock too. A node whose key another
+            // node's rotation replaced cannot write it (the guard refuses), but locks all the
+            // same: the rotation locks the others already.
+            Some(c) => match core.commit_audited(&u.data, c.lock_txn()) {
+                Err(Error::Store(strongroom_store::StoreError::GuardMoved(_))) => {}
+                other => {
+                    other?;
+                }
+            },
+            None => {
+                core.commit_data(&u, Txn::new())?;
+            }
+        }
         drop(u);
         core.forget_keys();
         tracing::info!(by = %who.user_id, "locked");

@@ -12,18 +12,27 @@
 //! committed batch stopped, with the key made by the first run).
 
 use serde::{Deserialize, Serialize};
-use strongroom_store::sealed::Sealer;
-use strongroom_store::{Commit, Txn};
+use strongroom_store::sealed::{Sealed, Sealer};
+use strongroom_store::{Check, Commit, Txn};
 
 use crate::access::Access;
 use crate::crypto::{self, Key32};
 use crate::error::{Error, Result};
 use crate::handles::System;
 use crate::secret::Passphrase;
-use crate::{Core, DomainKeys, UNATTENDED_PATH, UNLOCK_PATH, UnlockRecord, Unlocked, json};
+use crate::{
+    Core, DomainKeys, DynStore, UNATTENDED_PATH, UNLOCK_PATH, UnlockRecord, Unlocked, json,
+};
 
 /// The progress of a rotation under way: not secret, node-local (never in a backup).
 pub(crate) const ROTATION_PATH: &str = "meta/rotation";
+
+/// Cluster mode: the domain key's guard, its version as text, written with the unlock record
+/// at provisioning and at the start of each rotation. Each node guards its sealed writes with
+/// the revision it read when it took the key ([`Sealed::set_guard`]), so a node that has not
+/// yet heard of a rotation elsewhere cannot land a value sealed under the old key: its write
+/// conflicts. Plain (a version number is no secret); `meta/` keeps it out of backups.
+pub(crate) const KEY_GUARD_PATH: &str = "meta/data-key-guard";
 
 /// Values re-sealed per transaction.
 pub const RESEAL_BATCH: usize = 256;
@@ -350,6 +359,9 @@ impl Core {
                 .require_revision(UNATTENDED_PATH, e.revision)
                 .put(UNATTENDED_PATH, self.seal_unattended(&next));
         }
+        if self.cluster.is_some() {
+            txn = txn.put(KEY_GUARD_PATH, next.version.to_string());
+        }
         let _switch = self.key_switch.write().unwrap_or_else(|e| e.into_inner());
         // Every change of the unlock record is in the trail (the anchor ties the two).
         let event = rotation_event("data key rotation started", next.version);
@@ -364,7 +376,12 @@ impl Core {
             return Err(already_running());
         }
         match committed? {
-            Commit::Committed(_) => {}
+            Commit::Committed(revision) => {
+                if self.cluster.is_some() {
+                    u.data
+                        .set_guard(Some(Check::Revision(KEY_GUARD_PATH.into(), revision)));
+                }
+            }
             Commit::Conflict => {
                 return Err(Error::Internal("unlock record changed concurrently".into()));
             }
@@ -468,6 +485,31 @@ impl Core {
             }
         }
         u.set_keys(keys);
+        Ok(())
+    }
+}
+
+impl Core {
+    /// Cluster mode: guards the sealed writes of keys of `version`, just read from the unlock
+    /// record, with [`KEY_GUARD_PATH`] as stored now. A guard that names another version means
+    /// a rotation elsewhere came between the two reads: the keys are stale, and refused.
+    pub(crate) fn guard_writes(&self, data: &Sealed<DynStore>, version: u8) -> Result<()> {
+        if self.cluster.is_none() {
+            return Ok(());
+        }
+        let guard = match self.raw.get(KEY_GUARD_PATH)? {
+            Some(e) if e.value != version.to_string().as_bytes() => {
+                return Err(Error::Conflict(
+                    "The data key changed while unlocking (a rotation on another node); unlock again."
+                        .into(),
+                ));
+            }
+            Some(e) => Check::Revision(KEY_GUARD_PATH.into(), e.revision),
+            // A store provisioned before the guard, never rotated since: its first rotation
+            // writes the guard, which then conflicts with this check.
+            None => Check::Absent(KEY_GUARD_PATH.into()),
+        };
+        data.set_guard(Some(guard));
         Ok(())
     }
 }

@@ -277,7 +277,13 @@ impl Core {
                 Ok(plain) => {
                     let keys = crate::rotation::keys_from_unattended(&plain)?;
                     if self.holds_current_domain_key(&keys)? {
-                        self.become_operational(keys)?
+                        match self.become_operational(keys) {
+                            // A rotation elsewhere came between the checks: as below.
+                            Err(Error::Conflict(why)) => {
+                                tracing::warn!(%why, "staying Locked: unlock with the passphrase");
+                            }
+                            other => other?,
+                        }
                     } else {
                         // Another node rotated the domain key (or restored another
                         // appliance's backup) since this copy was sealed: it opens nothing

@@ -180,6 +180,11 @@ pub enum StoreError {
     /// another key.
     #[error("sealed value at {0} failed authentication")]
     Tampered(String),
+    /// A sealed write conflicted because its guard moved ([`sealed::Sealed::set_guard`]): the
+    /// store is now sealed under a key this writer does not hold (in a cluster: another node
+    /// rotated the domain key). Nothing was written.
+    #[error("the store's sealing key changed elsewhere ({0} moved); nothing was written")]
+    GuardMoved(String),
     /// The stored data is not in a shape this version understands.
     #[error("store data is corrupt: {0}")]
     Corrupt(String),

@@ -305,6 +305,8 @@ fn open_page(page: Page, open: impl Fn(&str, Entry) -> Result<Entry>) -> Result<
 pub struct Sealed<S> {
     inner: S,
     keys: std::sync::RwLock<Keyring>,
+    /// A check every transaction sealed here carries ([`Sealed::set_guard`]).
+    guard: std::sync::RwLock<Option<Check>>,
 }
 
 impl<S> std::fmt::Debug for Sealed<S> {
@@ -322,6 +324,46 @@ impl<S: Store> Sealed<S> {
         Self {
             inner,
             keys: std::sync::RwLock::new(keys),
+            guard: std::sync::RwLock::new(None),
+        }
+    }
+
+    /// Makes every later transaction that seals a value here carry `guard` as one of its
+    /// checks. A cluster node guards with the record its domain key's rotation changes: once
+    /// another node has rotated the key, this node's writes, sealed under a key the store no
+    /// longer uses, conflict instead of landing. Set together with the keys it goes with.
+    pub fn set_guard(&self, guard: Option<Check>) {
+        *self.guard.write().unwrap_or_else(|e| e.into_inner()) = guard;
+    }
+
+    /// The check set by [`Sealed::set_guard`], for a caller that seals values itself.
+    pub fn guard(&self) -> Option<Check> {
+        self.guard.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Commits on the inner store a transaction whose values were sealed by
+    /// [`Sealed::seal_txn`] (and perhaps merged with plain writes). A conflict caused by the
+    /// guard is [`StoreError::GuardMoved`], so no caller takes it for its own check failing
+    /// (an id that exists, a record changed meanwhile).
+    pub fn commit_sealed(&self, txn: Txn) -> Result<Commit> {
+        let committed = self.inner.commit(txn)?;
+        self.explain(committed)
+    }
+
+    fn explain(&self, committed: Commit) -> Result<Commit> {
+        if committed != Commit::Conflict {
+            return Ok(committed);
+        }
+        let moved = match self.guard() {
+            None => return Ok(committed),
+            Some(Check::Revision(key, revision)) => {
+                (self.inner.get(&key)?.map(|e| e.revision) != Some(revision)).then_some(key)
+            }
+            Some(Check::Absent(key)) => self.inner.get(&key)?.is_some().then_some(key),
+        };
+        match moved {
+            Some(key) => Err(StoreError::GuardMoved(key)),
+            None => Ok(committed),
         }
     }
 
@@ -348,6 +390,11 @@ impl<S: Store> Sealed<S> {
     /// and committed on the inner store in one atomic step.
     pub fn seal_txn(&self, mut txn: Txn) -> Txn {
         let sealer = self.current();
+        if txn.ops.iter().any(|op| matches!(op, Op::Put { .. }))
+            && let Some(guard) = self.guard()
+        {
+            txn.checks.push(guard);
+        }
         for op in &mut txn.ops {
             if let Op::Put { key, value } = op {
                 let sealed = sealer.seal(key, value);
@@ -385,7 +432,7 @@ impl<S: Store> Store for Sealed<S> {
     }
 
     fn commit(&self, txn: Txn) -> Result<Commit> {
-        self.inner.commit(self.seal_txn(txn))
+        self.commit_sealed(self.seal_txn(txn))
     }
 
     fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
@@ -412,9 +459,11 @@ impl<S: Store> Store for Sealed<S> {
 
     fn commit_iter(
         &self,
-        checks: Vec<Check>,
+        mut checks: Vec<Check>,
         ops: &mut dyn Iterator<Item = Result<Op>>,
     ) -> Result<Commit> {
+        // The ops are not known before they stream: guarded whether or not one is a put.
+        checks.extend(self.guard());
         let sealer = self.current();
         let mut sealed = ops.map(|op| match op? {
             Op::Put { key, value } => {
@@ -423,7 +472,8 @@ impl<S: Store> Store for Sealed<S> {
             }
             other => Ok(other),
         });
-        self.inner.commit_iter(checks, &mut sealed)
+        let committed = self.inner.commit_iter(checks, &mut sealed)?;
+        self.explain(committed)
     }
 }
 
@@ -443,6 +493,52 @@ impl Snapshot for SealedSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Once the guard record moved, a transaction that seals a value conflicts and writes
+    /// nothing; one that seals nothing (a delete) is not guarded.
+    #[test]
+    fn a_guarded_store_seals_nothing_once_its_guard_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = crate::redb::RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        let at = raw.put("meta/guard", b"1").unwrap();
+        let sealed = Sealed::new(raw, Sealer::new(&[7; 32], "data"));
+        sealed.set_guard(Some(Check::Revision("meta/guard".into(), at)));
+        let put = |key: &str| {
+            sealed
+                .commit(Txn::new().put(key, b"value".to_vec()))
+                .unwrap()
+        };
+        assert!(matches!(put("users/a"), Commit::Committed(_)));
+
+        // A conflict of the caller's own check, with the guard in place, stays a conflict.
+        let own = Txn::new()
+            .require_absent("users/a")
+            .put("users/a", b"again".to_vec());
+        assert_eq!(sealed.commit(own).unwrap(), Commit::Conflict);
+
+        sealed.inner.put("meta/guard", b"2").unwrap();
+        let moved =
+            |r: Result<Commit>| matches!(r, Err(StoreError::GuardMoved(k)) if k == "meta/guard");
+        assert!(moved(
+            sealed.commit(Txn::new().put("users/b", b"value".to_vec()))
+        ));
+        assert!(sealed.get("users/b").unwrap().is_none());
+        let streamed = sealed.commit_iter(
+            Vec::new(),
+            &mut std::iter::once(Ok(Op::Put {
+                key: "users/c".into(),
+                value: b"value".to_vec(),
+            })),
+        );
+        assert!(moved(streamed));
+        let presealed = sealed.seal_txn(Txn::new().put("users/d", b"value".to_vec()));
+        assert!(moved(sealed.commit_sealed(presealed)));
+        let delete = sealed.commit(Txn::new().delete("users/a")).unwrap();
+        assert!(matches!(delete, Commit::Committed(_)));
+
+        sealed.set_guard(None);
+        assert!(matches!(put("users/b"), Commit::Committed(_)));
+    }
 
     #[test]
     fn value_is_bound_to_its_path_and_key() {

@@ -761,6 +761,14 @@ async fn every_documented_error_of_the_nethsm_face_and_the_own_api() {
             "rollback.rs: needs a store put back to an older copy",
         ),
         (
+            409,
+            None,
+            Some(
+                "The data key changed while unlocking (a rotation on another node); unlock again.",
+            ),
+            "crates/core cluster.rs tests: needs another node's rotation between two reads of one unlock",
+        ),
+        (
             412,
             None,
             Some(
