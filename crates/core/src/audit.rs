@@ -39,7 +39,7 @@ use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::hmac;
 use serde::{Deserialize, Serialize};
 use strongroom_store::sealed::Sealed;
-use strongroom_store::{Commit, Store, Txn};
+use strongroom_store::{Commit, Store, StoreError, Txn};
 use time::format_description::well_known::Rfc3339;
 
 use crate::access::Access;
@@ -542,21 +542,38 @@ impl Core {
     pub(crate) fn record_audit(&self, event: NewAuditEvent) {
         let time = self.now_rfc3339();
         let event = event.bounded();
-        match self.unlocked() {
-            Ok(u) => {
-                if let Err(e) = self.append_standalone(&u, vec![(event, time, None)]) {
-                    tracing::error!(error = %e, "audit event could not be written");
+        let Ok(u) = self.unlocked() else {
+            return self.keep_until_unlocked(event, time);
+        };
+        let queued = vec![(event.clone(), time.clone(), None)];
+        match self.append_standalone(&u, queued) {
+            Ok(()) => {}
+            // Certainly not written, and the trail is under a key this node no longer holds:
+            // in a cluster, another node rotated the domain key. The node locks
+            // ([`Core::settle_error`]) and the event waits for its next unlock.
+            Err(e @ Error::Store(StoreError::Tampered(_) | StoreError::GuardMoved(_))) => {
+                drop(u);
+                let settled = self.settle_error(e);
+                if matches!(settled, Error::WrongState(_)) {
+                    tracing::warn!("audit event kept for the next unlock: the domain key changed");
+                    self.keep_until_unlocked(event, time);
+                } else {
+                    tracing::error!(error = %settled, "audit event could not be written");
                 }
             }
-            Err(_) => {
-                let mut pending = self.pending();
-                if pending.events.len() >= MAX_PENDING {
-                    pending.events.pop_front();
-                    pending.dropped += 1;
-                }
-                pending.events.push_back((event, time));
-            }
+            Err(e) => tracing::error!(error = %e, "audit event could not be written"),
         }
+    }
+
+    /// Keeps an event that cannot be written now for the next unlock (at most
+    /// [`MAX_PENDING`]; past that the oldest go, and are counted).
+    fn keep_until_unlocked(&self, event: NewAuditEvent, time: String) {
+        let mut pending = self.pending();
+        if pending.events.len() >= MAX_PENDING {
+            pending.events.pop_front();
+            pending.dropped += 1;
+        }
+        pending.events.push_back((event, time));
     }
 
     /// Records a finished request whose event was not written with a change: a success on

@@ -543,6 +543,42 @@ mod tests {
         assert!(read_on_one.is_ok());
     }
 
+    /// A request's event that a node which missed a rotation cannot write (the losing side
+    /// of two rotations at once, say) is kept, and written at the node's next unlock.
+    #[test]
+    fn an_event_a_stale_node_cannot_write_waits_for_its_next_unlock() {
+        let (_dir, _store, one, two) = two_nodes();
+        one.operational(&admin())
+            .and_then(|h| h.system().rotate_data_key(&Passphrase::new(UNLOCK)))
+            .unwrap();
+        let refused = audit::NewAuditEvent {
+            actor: Some("admin".into()),
+            face: "strongroom".into(),
+            action: "POST /api/strongroom/v1/system/rotate-data-key".into(),
+            target: "/api/strongroom/v1/system/rotate-data-key".into(),
+            outcome: "failure".into(),
+            status: Some(409),
+            request_id: "req-losing-rotation".into(),
+        };
+        two.record_request(refused, audit::Caller::Authenticated, "127.0.0.1");
+        assert_eq!(two.state(), SystemState::Locked);
+
+        two.unlock(&Passphrase::new(UNLOCK)).unwrap();
+        let events = one
+            .operational(&admin())
+            .and_then(|h| h.audit().events(0, 1000))
+            .unwrap();
+        assert!(events.unreadable.is_empty());
+        let kept = events
+            .events
+            .iter()
+            .find(|e| e.request_id == "req-losing-rotation")
+            .expect("the kept event is in the trail");
+        assert_eq!(kept.status, Some(409));
+        let report = one.operational(&admin()).and_then(|h| h.audit().verify());
+        assert!(report.is_ok(), "{report:?}");
+    }
+
     /// An unlock that reads the unlock record of one key version and then a guard of another
     /// (a rotation elsewhere came between the two reads) is refused: the node stays Locked.
     #[test]
