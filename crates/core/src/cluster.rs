@@ -421,6 +421,23 @@ mod tests {
         (dir, store, one, two)
     }
 
+    /// Rotates the domain key on `core`, as the root Administrator.
+    fn rotate(core: &Core) {
+        core.operational(&admin())
+            .and_then(|h| h.system().rotate_data_key(&Passphrase::new(UNLOCK)))
+            .unwrap();
+    }
+
+    /// `error`, settled on `core`, is answered as Locked, and `core` is Locked.
+    fn settles_to_locked(core: &Core, error: Error) {
+        let settled = core.settle_error(error);
+        assert!(
+            matches!(settled, Error::WrongState(SystemState::Locked)),
+            "{settled:?}"
+        );
+        assert_eq!(core.state(), SystemState::Locked);
+    }
+
     fn create_user(core: &Core, id: &str) -> crate::Result<String> {
         let event = audit::NewAuditEvent {
             actor: Some("admin".into()),
@@ -451,9 +468,7 @@ mod tests {
     fn a_rotation_elsewhere_locks_a_node_at_its_first_unreadable_value() {
         let (_dir, _store, one, two) = two_nodes();
         create_user(&two, "before").unwrap();
-        one.operational(&admin())
-            .and_then(|h| h.system().rotate_data_key(&Passphrase::new(UNLOCK)))
-            .unwrap();
+        rotate(&one);
         assert_eq!(
             two.state(),
             SystemState::Operational,
@@ -465,11 +480,7 @@ mod tests {
             matches!(failed, Error::Store(StoreError::Tampered(_))),
             "{failed:?}"
         );
-        assert!(matches!(
-            two.settle_error(failed),
-            Error::WrongState(SystemState::Locked)
-        ));
-        assert_eq!(two.state(), SystemState::Locked);
+        settles_to_locked(&two, failed);
 
         // Nothing of the refused write landed, and the node works again once unlocked.
         two.unlock(&Passphrase::new(UNLOCK)).unwrap();
@@ -488,9 +499,7 @@ mod tests {
     #[test]
     fn a_node_that_missed_a_rotation_cannot_seal_under_the_old_key() {
         let (_dir, store, one, two) = two_nodes();
-        one.operational(&admin())
-            .and_then(|h| h.system().rotate_data_key(&Passphrase::new(UNLOCK)))
-            .unwrap();
+        rotate(&one);
         create_user(&one, "by-the-rotating-node").unwrap();
 
         let stale = two.unlocked().unwrap();
@@ -505,9 +514,7 @@ mod tests {
         assert!(lock.is_ok(), "{lock:?}");
         assert_eq!(two.state(), SystemState::Locked);
         two.unlock(&Passphrase::new(UNLOCK)).unwrap();
-        one.operational(&admin())
-            .and_then(|h| h.system().rotate_data_key(&Passphrase::new(UNLOCK)))
-            .unwrap();
+        rotate(&one);
 
         // A change through the handles, outside a request (no audit trail read first): its
         // refusal is the guard's, not taken for the id existing already.
@@ -526,11 +533,7 @@ mod tests {
             matches!(refused, Error::Store(StoreError::GuardMoved(_))),
             "{refused:?}"
         );
-        assert!(matches!(
-            two.settle_error(refused),
-            Error::WrongState(SystemState::Locked)
-        ));
-        assert_eq!(two.state(), SystemState::Locked);
+        settles_to_locked(&two, refused);
         assert!(store.get("shared/config/probe").unwrap().is_none());
         let users = one.operational(&admin()).and_then(|h| h.users().list());
         assert!(!users.unwrap().iter().any(|u| u == "late"));
@@ -548,9 +551,7 @@ mod tests {
     #[test]
     fn an_event_a_stale_node_cannot_write_waits_for_its_next_unlock() {
         let (_dir, _store, one, two) = two_nodes();
-        one.operational(&admin())
-            .and_then(|h| h.system().rotate_data_key(&Passphrase::new(UNLOCK)))
-            .unwrap();
+        rotate(&one);
         let refused = audit::NewAuditEvent {
             actor: Some("admin".into()),
             face: "strongroom".into(),
