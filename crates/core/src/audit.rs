@@ -539,6 +539,8 @@ impl Core {
 
     /// Records an event on its own: appended now if Operational, else kept until the next
     /// unlock. For what happens outside a request's store change (a core decision, a lock).
+    /// Not for a caller holding the transition lock: a cluster node whose key another node
+    /// replaced locks here.
     pub(crate) fn record_audit(&self, event: NewAuditEvent) {
         let time = self.now_rfc3339();
         let event = event.bounded();
