@@ -77,6 +77,16 @@ fn ed25519(id: &str) -> Value {
     json!({"mechanisms": ["EdDSA_Signature"], "type": "Curve25519", "id": id})
 }
 
+/// The status of a GET of `path` by `user`.
+async fn get_status(s: &Server, user: &str, pass: &str, path: &str) -> u16 {
+    s.get(path)
+        .basic_auth(user, Some(pass))
+        .answer()
+        .await
+        .status()
+        .as_u16()
+}
+
 async fn public_pem(s: &Server, user: &str, pass: &str, id: &str) -> String {
     let r = s
         .get(&format!("/keys/{id}/public.pem"))
@@ -553,14 +563,7 @@ async fn a_namespace_deleted_on_one_node_is_gone_on_the_others() {
         || async { sign_as(n2, "ns1~op", OPERATOR, "k", "EdDSA").await.0 == 401 },
     )
     .await;
-    assert_eq!(
-        n2.get("/keys/k")
-            .basic_auth("ns1~admin", Some(NS_ADMIN))
-            .answer()
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(get_status(n2, "ns1~admin", NS_ADMIN, "/keys/k").await, 401);
     // Gone from node 2's view and from etcd: the namespace, its users, its keys.
     assert!(!namespaces(n2).await.contains(&"ns1".to_owned()));
     let r = n2
@@ -602,12 +605,7 @@ async fn a_namespace_deleted_on_one_node_is_gone_on_the_others() {
     create_namespace(n1, "ns2").await;
     generate(n1, "ns2~admin", NS_ADMIN, ed25519("k")).await;
     within_bound("node 1 reads the new ns1's key", || async {
-        n1.get("/keys/k/public.pem")
-            .basic_auth("ns1~admin2", Some(NS_ADMIN2))
-            .answer()
-            .await
-            .status()
-            == 200
+        get_status(n1, "ns1~admin2", NS_ADMIN2, "/keys/k/public.pem").await == 200
     })
     .await;
     let new_pem = public_pem(n1, "ns1~admin2", NS_ADMIN2, "k").await;
@@ -617,14 +615,7 @@ async fn a_namespace_deleted_on_one_node_is_gone_on_the_others() {
     after_a_refusal().await;
     for s in [n1, n2] {
         assert_eq!(sign_as(s, "ns1~op", OPERATOR, "k", "EdDSA").await.0, 401);
-        assert_eq!(
-            s.get("/keys/k")
-                .basic_auth("ns1~admin", Some(NS_ADMIN))
-                .answer()
-                .await
-                .status(),
-            401
-        );
+        assert_eq!(get_status(s, "ns1~admin", NS_ADMIN, "/keys/k").await, 401);
     }
     // ns2's Operator signs with ns2's key, the old ns1 key nowhere.
     for s in [n1, n2] {
