@@ -291,13 +291,9 @@ impl Core {
             (SystemState::Locked, Some(_)) => {}
             (SystemState::Operational, Some(entry)) => {
                 let Ok(u) = self.unlocked() else { return };
-                let version = serde_json::from_slice::<UnlockRecord>(&entry.value)
-                    .map(|r| r.key_version)
-                    .ok();
-                // A record always present since provisioning, sealed under the domain key:
-                // if it no longer opens, the key changed (a restore of another appliance).
-                let opens = u.data.get(system::BACKUP_KEY_PATH).is_ok();
-                if version != Some(u.keys().version) || !opens {
+                let held = serde_json::from_slice::<UnlockRecord>(&entry.value)
+                    .is_ok_and(|r| system::is_store_key(r.key_version, &u.keys(), &u.data));
+                if !held {
                     drop(u);
                     self.forget_keys();
                     tracing::warn!(

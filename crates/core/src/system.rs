@@ -254,19 +254,14 @@ impl Core {
         .filter(move |k| !matches!(k, Ok(k) if keep.contains(&k.as_str())))
     }
 
-    /// Whether `keys` are the store's domain key: of the unlock record's version, and opening
-    /// the backup key's record (always present since provisioning, sealed under the domain
-    /// key), as a node following the unlock record checks (`cluster`).
+    /// Whether `keys` are the store's domain key ([`is_store_key`]).
     fn holds_current_domain_key(&self, keys: &crate::DomainKeys) -> Result<bool> {
         let Some(entry) = self.raw.get(UNLOCK_PATH)? else {
             return Ok(false);
         };
         let record: UnlockRecord = serde_json::from_slice(&entry.value).map_err(Error::internal)?;
-        if record.key_version != keys.version {
-            return Ok(false);
-        }
         let data = strongroom_store::sealed::Sealed::with_keyring(self.raw.clone(), keys.keyring());
-        Ok(data.get(BACKUP_KEY_PATH).is_ok())
+        Ok(is_store_key(record.key_version, keys, &data))
     }
 
     /// With unattended boot on, opens the domain key with the device key and goes
@@ -301,6 +296,19 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// Whether `keys`, sealing through `data`, are the store's domain key: of the unlock record's
+/// `record_version`, and opening the backup key's record (always present since provisioning,
+/// sealed under the domain key; if it no longer opens, the key changed, as a restore of
+/// another appliance's backup changes it). Asked at an unattended boot, and by a cluster node
+/// when another node changed the unlock record.
+pub(crate) fn is_store_key(
+    record_version: u8,
+    keys: &crate::DomainKeys,
+    data: &strongroom_store::sealed::Sealed<crate::DynStore>,
+) -> bool {
+    record_version == keys.version && data.get(BACKUP_KEY_PATH).is_ok()
 }
 
 /// Iterates the keys of a store in pages, so memory stays bounded.
