@@ -211,9 +211,14 @@ struct RestoreOps<'a, R: Read> {
     tail: Vec<(String, Vec<u8>)>,
     done: bool,
     /// Full restore: this node's device sealer, to serve the backup's TLS identity
-    /// ([`crate::tls::restored`]); the write waits in `device_put` for the next call.
+    /// ([`crate::tls::restored`]); the write waits in `next_put` for the next call.
     tls_device: Option<Sealer>,
-    device_put: Option<Op>,
+    /// Full restore in cluster mode: also write the data-key guard
+    /// ([`crate::rotation::KEY_GUARD_PATH`]) of the restored key's version, so that a node
+    /// still holding the replaced store's key cannot seal under it.
+    write_guard: bool,
+    /// A write that goes with the record just returned, for the next call.
+    next_put: Option<Op>,
 }
 
 impl<R: Read> RestoreOps<'_, R> {
@@ -231,7 +236,7 @@ impl<R: Read> RestoreOps<'_, R> {
         if let Some(key) = self.deletes.next() {
             return Ok(Some(Op::Delete { key: key? }));
         }
-        if let Some(op) = self.device_put.take() {
+        if let Some(op) = self.next_put.take() {
             return Ok(Some(op));
         }
         loop {
@@ -271,6 +276,12 @@ impl<R: Read> RestoreOps<'_, R> {
                         .ok_or_else(|| invalid("the backup has no domain key"))?;
                     self.sealer = Some(crate::rotation::data_sealer(&dk, record.key_version));
                     record.previous = None;
+                    if self.write_guard {
+                        self.next_put = Some(Op::Put {
+                            key: crate::rotation::KEY_GUARD_PATH.into(),
+                            value: record.key_version.to_string().into_bytes(),
+                        });
+                    }
                     return Ok(Some(Op::Put {
                         key,
                         value: crate::json(&record)?,
@@ -285,7 +296,7 @@ impl<R: Read> RestoreOps<'_, R> {
                 && let Some(device) = &self.tls_device
             {
                 let (path, sealed) = crate::tls::restored(device, &value)?;
-                self.device_put = Some(Op::Put {
+                self.next_put = Some(Op::Put {
                     key: path,
                     value: sealed,
                 });
@@ -421,7 +432,8 @@ impl Core {
             )],
             done: false,
             tls_device: full.then(|| Sealer::new(&self.device_key, crate::tls::TLS_PURPOSE)),
-            device_put: None,
+            write_guard: full && self.cluster.is_some(),
+            next_put: None,
         };
         if let Some(offset) = offset {
             // After the records, so it wins over the backup's own clock offset.

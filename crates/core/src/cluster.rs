@@ -601,6 +601,65 @@ mod tests {
         create_user(&two, "after").unwrap();
     }
 
+    /// A full restore on one node replaces the shared store, and its domain key, with a
+    /// backup's. A node that missed it still holds the replaced store's key, here one whose
+    /// unlock saw no guard (a store provisioned before guards, never rotated): the restore
+    /// writes the guard of the restored key's version, which refuses that node's writes.
+    #[test]
+    fn a_full_restore_guards_against_the_replaced_stores_key() {
+        let (_dir, store, one, two) = two_nodes();
+        let guard = format!(
+            "{}{}",
+            strongroom_store::node_scoped::SHARED_PREFIX,
+            crate::rotation::KEY_GUARD_PATH
+        );
+        two.operational(&admin())
+            .and_then(|h| h.system().lock())
+            .unwrap();
+        store
+            .commit(strongroom_store::Txn::new().delete(guard.as_str()))
+            .unwrap();
+        two.unlock(&Passphrase::new(UNLOCK)).unwrap();
+
+        // Another appliance's backup, its domain key at version 3.
+        let (_other_dir, other) = crate::tests::open_provisioned();
+        rotate(&other);
+        rotate(&other);
+        let backup = dir_with(&crate::tests::backup_bytes(&other));
+        one.operational(&admin())
+            .and_then(|h| h.system().factory_reset())
+            .unwrap();
+        one.restore(
+            &backup.path().join("backup.bin"),
+            crate::backup::Restore {
+                backup_passphrase: &Passphrase::new("backup passphrase 1"),
+                system_time: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(store.get(&guard).unwrap().unwrap().value, b"3");
+
+        // A write that reads nothing first (a request's would already fail on the re-sealed
+        // audit head).
+        let stale = two.unlocked().unwrap();
+        let probe = strongroom_store::Txn::new().put("config/probe", b"value".to_vec());
+        let refused = stale.data.commit(probe).unwrap_err();
+        assert!(matches!(refused, StoreError::GuardMoved(_)), "{refused:?}");
+        drop(stale);
+        settles_to_locked(&two, refused.into());
+        assert!(store.get("shared/config/probe").unwrap().is_none());
+
+        one.unlock(&Passphrase::new(UNLOCK)).unwrap();
+        create_user(&one, "restored").unwrap();
+    }
+
+    /// A temporary directory holding `bytes` as `backup.bin`.
+    fn dir_with(bytes: &[u8]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("backup.bin"), bytes).unwrap();
+        dir
+    }
+
     /// A value that fails under the key the store names is tampering, not a rotation: the
     /// error stays what it is, and the node stays Operational.
     #[test]
