@@ -38,7 +38,10 @@ const WRITER_PASSPHRASE: &str = "strongroom bench writer passphrase";
 const WRITE_CONCURRENCY: usize = 4;
 const ETCD_START: Duration = Duration::from_secs(30);
 
-/// One etcd member on loopback, killed (and its data deleted) when dropped.
+/// One etcd member on loopback, killed (and its data deleted) when dropped. The bench keeps
+/// its own rather than `strongroom_store::etcd::test_member`: it depends on none of the
+/// server's crates, and that module's etcd-client build needs `protoc`, which the default
+/// build must not.
 struct EtcdMember {
     child: Child,
     client_port: u16,

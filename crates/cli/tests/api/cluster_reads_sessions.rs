@@ -25,32 +25,11 @@ const ROUNDS: u64 = 200;
 
 /// The KV requests (`Range`, `Txn`, `Put`, `DeleteRange`) the members have received, by
 /// etcd's own count.
-async fn etcd_kv_requests(members: &[Etcd]) -> u64 {
-    let http = reqwest::Client::new();
-    let mut total = 0;
-    for m in members {
-        let text = http
-            .get(format!("http://127.0.0.1:{}/metrics", m.client_port))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        total += text
-            .lines()
-            .filter(|l| l.starts_with("grpc_server_started_total{"))
-            .filter(|l| l.contains("grpc_service=\"etcdserverpb.KV\""))
-            .filter(|l| {
-                ["Range", "Txn", "Put", "DeleteRange"]
-                    .iter()
-                    .any(|m| l.contains(&format!("grpc_method=\"{m}\"")))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .map(|v| v as u64)
-            .sum::<u64>();
-    }
-    total
+fn etcd_kv_requests(members: &[Etcd]) -> u64 {
+    members
+        .iter()
+        .map(|m| m.grpc_calls_started(&["Range", "Txn", "Put", "DeleteRange"]))
+        .sum()
 }
 
 /// The etcd KV requests made while [`ROUNDS`] requests each answered `want`. Besides the
@@ -61,11 +40,11 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = u16>,
 {
-    let before = etcd_kv_requests(members).await;
+    let before = etcd_kv_requests(members);
     for _ in 0..ROUNDS {
         assert_eq!(request().await, want, "{what}");
     }
-    let cost = etcd_kv_requests(members).await - before;
+    let cost = etcd_kv_requests(members) - before;
     eprintln!("{what}: {cost} etcd KV requests for {ROUNDS} HTTP requests");
     cost
 }

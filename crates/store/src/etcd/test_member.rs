@@ -179,6 +179,30 @@ impl Etcd {
         }
     }
 
+    /// The gRPC calls of the named `methods` this member has started, by etcd's own count
+    /// (`grpc_server_started_total` on its plain-HTTP `/metrics`): what its clients asked of
+    /// it, counted outside Strongroom. KV reads and writes are `Range`, `Txn`, `Put` and
+    /// `DeleteRange`; a watch stream is `Watch`.
+    pub fn grpc_calls_started(&self, methods: &[&str]) -> u64 {
+        use std::io::{Read, Write};
+        assert!(self.tls.is_none(), "metrics are read over plain HTTP");
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", self.client_port)).unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        conn.read_to_string(&mut text).unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("grpc_server_started_total{"))
+            .filter(|l| {
+                methods
+                    .iter()
+                    .any(|m| l.contains(&format!("grpc_method=\"{m}\"")))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .map(|v| v as u64)
+            .sum()
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(self.log()).unwrap_or_default()
     }
