@@ -180,8 +180,8 @@ impl Core {
     /// most often no tampering: another node rotated the domain key and re-sealed the store,
     /// and this node's change feed has not told it yet. Then the node locks now, as the feed
     /// would have it do a moment later, and the call gets the Locked state's answer rather
-    /// than an internal error. Anything else, and any error while the node's key is still
-    /// the store's, is answered as it is.
+    /// than an internal error; after a reset elsewhere, the Unprovisioned state's. Anything
+    /// else, and any error while the node's key is still the store's, is answered as it is.
     pub fn settle_error(&self, error: crate::Error) -> crate::Error {
         use crate::Error;
         use strongroom_store::StoreError;
@@ -193,7 +193,8 @@ impl Core {
             return error;
         }
         if self.state() == SystemState::Operational {
-            self.follow_unlock_record(false);
+            // Read now, a missing record is the reset itself, not a delete still on its way.
+            self.follow_unlock_record(true);
         }
         match self.state() {
             SystemState::Operational => error,
@@ -263,7 +264,8 @@ impl Core {
     /// The unlock record changed: provisioned or restored elsewhere (a Unprovisioned node
     /// becomes Locked), reset elsewhere (this node forgets its key and is Unprovisioned), or
     /// a new passphrase (nothing to do) or a new domain key (this node cannot follow without
-    /// the passphrase: it locks).
+    /// the passphrase: it locks). `deleted`: the record's absence is to be acted on (its
+    /// delete came through the feed, or [`Core::settle_error`] found it gone).
     fn follow_unlock_record(&self, deleted: bool) {
         let _guard = self.transition.lock().unwrap_or_else(|e| e.into_inner());
         let record = match self.raw.get(UNLOCK_PATH) {
@@ -651,6 +653,31 @@ mod tests {
 
         one.unlock(&Passphrase::new(UNLOCK)).unwrap();
         create_user(&one, "restored").unwrap();
+    }
+
+    /// A factory reset on one node removes the unlock record and the guard; a node that
+    /// has not heard of it yet finds its write refused. It answers as the Unprovisioned node
+    /// it now is, as its feed would have made it, rather than with an internal error.
+    #[test]
+    fn a_node_that_missed_a_reset_settles_to_unprovisioned() {
+        let (_dir, _store, one, two) = two_nodes();
+        one.operational(&admin())
+            .and_then(|h| h.system().factory_reset())
+            .unwrap();
+        assert_eq!(
+            two.state(),
+            SystemState::Operational,
+            "no feed: not told yet"
+        );
+
+        let refused = create_user(&two, "late").unwrap_err();
+        let settled = two.settle_error(refused);
+        assert!(
+            matches!(settled, Error::WrongState(SystemState::Unprovisioned)),
+            "{settled:?}"
+        );
+        assert_eq!(two.state(), SystemState::Unprovisioned);
+        assert!(two.unlocked().is_err());
     }
 
     /// A temporary directory holding `bytes` as `backup.bin`.
