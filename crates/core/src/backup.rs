@@ -279,7 +279,7 @@ impl<R: Read> RestoreOps<'_, R> {
                     if self.write_guard {
                         self.next_put = Some(Op::Put {
                             key: crate::rotation::KEY_GUARD_PATH.into(),
-                            value: record.key_version.to_string().into_bytes(),
+                            value: crate::rotation::guard_value(record.key_version),
                         });
                     }
                     return Ok(Some(Op::Put {

@@ -419,6 +419,25 @@ mod tests {
         (dir, store, one, two)
     }
 
+    /// The guard's key in the shared store, as the nodes' scoped stores write it.
+    fn guard_path() -> String {
+        let shared = strongroom_store::node_scoped::SHARED_PREFIX;
+        format!("{shared}{}", crate::rotation::KEY_GUARD_PATH)
+    }
+
+    /// A sealed write on `core` that reads nothing first, as a request's might: its result,
+    /// and whether anything of it reached the shared store.
+    fn write_probe(core: &Core, store: &DynStore) -> (strongroom_store::Result<()>, bool) {
+        let probe = strongroom_store::Txn::new().put("config/probe", b"value".to_vec());
+        let result = core.unlocked().unwrap().data.commit(probe).map(|_| ());
+        let shared = strongroom_store::node_scoped::SHARED_PREFIX;
+        let landed = store
+            .get(&format!("{shared}config/probe"))
+            .unwrap()
+            .is_some();
+        (result, landed)
+    }
+
     /// Rotates the domain key on `core`, as the root Administrator.
     fn rotate(core: &Core) {
         core.operational(&admin())
@@ -500,13 +519,9 @@ mod tests {
         rotate(&one);
         create_user(&one, "by-the-rotating-node").unwrap();
 
-        let stale = two.unlocked().unwrap();
-        let probe = strongroom_store::Txn::new().put("config/probe", b"value".to_vec());
-        assert!(matches!(
-            stale.data.commit(probe),
-            Err(StoreError::GuardMoved(_))
-        ));
-        drop(stale);
+        let (written, landed) = write_probe(&two, &store);
+        assert!(matches!(written, Err(StoreError::GuardMoved(_))));
+        assert!(!landed);
         // A stale node is locked by its administrator all the same.
         let lock = two.operational(&admin()).and_then(|h| h.system().lock());
         assert!(lock.is_ok(), "{lock:?}");
@@ -532,7 +547,6 @@ mod tests {
             "{refused:?}"
         );
         settles_to_locked(&two, refused);
-        assert!(store.get("shared/config/probe").unwrap().is_none());
         let users = one.operational(&admin()).and_then(|h| h.users().list());
         assert!(!users.unwrap().iter().any(|u| u == "late"));
 
@@ -586,11 +600,7 @@ mod tests {
         two.operational(&admin())
             .and_then(|h| h.system().lock())
             .unwrap();
-        let guard = format!(
-            "{}{}",
-            strongroom_store::node_scoped::SHARED_PREFIX,
-            crate::rotation::KEY_GUARD_PATH
-        );
+        let guard = guard_path();
         store.put(&guard, b"9").unwrap();
         let refused = two.unlock(&Passphrase::new(UNLOCK)).unwrap_err();
         assert!(
@@ -610,11 +620,7 @@ mod tests {
     #[test]
     fn a_full_restore_guards_against_the_replaced_stores_key() {
         let (_dir, store, one, two) = two_nodes();
-        let guard = format!(
-            "{}{}",
-            strongroom_store::node_scoped::SHARED_PREFIX,
-            crate::rotation::KEY_GUARD_PATH
-        );
+        let guard = guard_path();
         two.operational(&admin())
             .and_then(|h| h.system().lock())
             .unwrap();
@@ -627,29 +633,20 @@ mod tests {
         let (_other_dir, other) = crate::tests::open_provisioned();
         rotate(&other);
         rotate(&other);
-        let backup = dir_with(&crate::tests::backup_bytes(&other));
+        let backup = crate::tests::backup_bytes(&other);
         one.operational(&admin())
             .and_then(|h| h.system().factory_reset())
             .unwrap();
-        one.restore(
-            &backup.path().join("backup.bin"),
-            crate::backup::Restore {
-                backup_passphrase: &Passphrase::new("backup passphrase 1"),
-                system_time: None,
-            },
-        )
-        .unwrap();
+        crate::tests::restore_onto(&one, &backup);
         assert_eq!(store.get(&guard).unwrap().unwrap().value, b"3");
 
         // A write that reads nothing first (a request's would already fail on the re-sealed
         // audit head).
-        let stale = two.unlocked().unwrap();
-        let probe = strongroom_store::Txn::new().put("config/probe", b"value".to_vec());
-        let refused = stale.data.commit(probe).unwrap_err();
+        let (written, landed) = write_probe(&two, &store);
+        let refused = written.unwrap_err();
         assert!(matches!(refused, StoreError::GuardMoved(_)), "{refused:?}");
-        drop(stale);
+        assert!(!landed);
         settles_to_locked(&two, refused.into());
-        assert!(store.get("shared/config/probe").unwrap().is_none());
 
         one.unlock(&Passphrase::new(UNLOCK)).unwrap();
         create_user(&one, "restored").unwrap();
@@ -678,13 +675,6 @@ mod tests {
         );
         assert_eq!(two.state(), SystemState::Unprovisioned);
         assert!(two.unlocked().is_err());
-    }
-
-    /// A temporary directory holding `bytes` as `backup.bin`.
-    fn dir_with(bytes: &[u8]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("backup.bin"), bytes).unwrap();
-        dir
     }
 
     /// A value that fails under the key the store names is tampering, not a rotation: the

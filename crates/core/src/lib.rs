@@ -51,7 +51,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use strongroom_store::engine::Engine;
 use strongroom_store::sealed::{Keyring, Sealed, Sealer};
-use strongroom_store::{Check, Commit, Store, Txn};
+use strongroom_store::{Commit, Store, Txn};
 
 use crate::access::Access;
 use crate::auth_cache::AuthCache;
@@ -681,26 +681,17 @@ impl Core {
             Some(copy) => user_data.put(tls::TLS_BACKUP_PATH, copy.to_vec()),
             None => user_data,
         };
-        let mut txn = Txn::new()
+        let txn = Txn::new()
             .require_absent(UNLOCK_PATH)
             .put(UNLOCK_PATH, json(&unlock)?)
             .merge(data.seal_txn(user_data));
-        if self.cluster.is_some() {
-            txn = txn.put(rotation::KEY_GUARD_PATH, keys_version.to_string());
-        }
+        let txn = self.put_guard(txn, keys_version);
         // Provisioning always starts the trail, so a provisioned store always has a head.
         let genesis = audit::NewAuditEvent::by_core(None, "provision", "");
         // The clock offset just set applies to the first event's time too.
         self.time_offset.store(offset, Ordering::Relaxed);
         match self.commit_audited_or(data, txn, genesis)? {
-            Commit::Committed(revision) => {
-                if self.cluster.is_some() {
-                    data.set_guard(Some(Check::Revision(
-                        rotation::KEY_GUARD_PATH.into(),
-                        revision,
-                    )));
-                }
-            }
+            Commit::Committed(revision) => self.guard_from(data, revision),
             // Another node sharing the store provisioned first.
             Commit::Conflict => {
                 self.time_offset.store(0, Ordering::Relaxed);

@@ -359,9 +359,7 @@ impl Core {
                 .require_revision(UNATTENDED_PATH, e.revision)
                 .put(UNATTENDED_PATH, self.seal_unattended(&next));
         }
-        if self.cluster.is_some() {
-            txn = txn.put(KEY_GUARD_PATH, next.version.to_string());
-        }
+        let txn = self.put_guard(txn, next.version);
         let _switch = self.key_switch.write().unwrap_or_else(|e| e.into_inner());
         // Every change of the unlock record is in the trail (the anchor ties the two).
         let event = rotation_event("data key rotation started", next.version);
@@ -376,12 +374,7 @@ impl Core {
             return Err(already_running());
         }
         match committed? {
-            Commit::Committed(revision) => {
-                if self.cluster.is_some() {
-                    u.data
-                        .set_guard(Some(Check::Revision(KEY_GUARD_PATH.into(), revision)));
-                }
-            }
+            Commit::Committed(revision) => self.guard_from(&u.data, revision),
             Commit::Conflict => {
                 return Err(Error::Internal("unlock record changed concurrently".into()));
             }
@@ -489,7 +482,29 @@ impl Core {
     }
 }
 
+/// The guard's value for keys of `version`.
+pub(crate) fn guard_value(version: u8) -> Vec<u8> {
+    version.to_string().into_bytes()
+}
+
 impl Core {
+    /// Cluster mode: `txn`, which installs keys of `version` (provisioning, a rotation's
+    /// start), also writes their guard; once it commits, [`Core::guard_from`].
+    pub(crate) fn put_guard(&self, txn: Txn, version: u8) -> Txn {
+        match self.cluster {
+            Some(_) => txn.put(KEY_GUARD_PATH, guard_value(version)),
+            None => txn,
+        }
+    }
+
+    /// Cluster mode: guards the sealed writes through `data` with the guard a transaction of
+    /// [`Core::put_guard`] wrote, committed at `revision`.
+    pub(crate) fn guard_from(&self, data: &Sealed<DynStore>, revision: u64) {
+        if self.cluster.is_some() {
+            data.set_guard(Some(Check::Revision(KEY_GUARD_PATH.into(), revision)));
+        }
+    }
+
     /// Cluster mode: guards the sealed writes of keys of `version`, just read from the unlock
     /// record, with [`KEY_GUARD_PATH`] as stored now. A guard that names another version means
     /// a rotation elsewhere came between the two reads: the keys are stale, and refused.
@@ -498,7 +513,7 @@ impl Core {
             return Ok(());
         }
         let guard = match self.raw.get(KEY_GUARD_PATH)? {
-            Some(e) if e.value != version.to_string().as_bytes() => {
+            Some(e) if e.value != guard_value(version) => {
                 return Err(Error::Conflict(
                     "The data key changed while unlocking (a rotation on another node); unlock again."
                         .into(),

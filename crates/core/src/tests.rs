@@ -277,9 +277,17 @@ pub(crate) fn backup_bytes(core: &Core) -> Vec<u8> {
 /// backup passphrase the tests set; the directory lives as long as the handle kept.
 pub(crate) fn restored(bytes: &[u8]) -> (tempfile::TempDir, Core) {
     let dir = tempfile::tempdir().unwrap();
+    let core = Core::open(&dir.path().join("data"), CoreSettings::default()).unwrap();
+    restore_onto(&core, bytes);
+    (dir, core)
+}
+
+/// A full restore of the backup `bytes` (made as by [`backup_bytes`]) onto the Unprovisioned
+/// `core`.
+pub(crate) fn restore_onto(core: &Core, bytes: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("backup.bin");
     std::fs::write(&file, bytes).unwrap();
-    let core = Core::open(&dir.path().join("data"), CoreSettings::default()).unwrap();
     core.restore(
         &file,
         backup::Restore {
@@ -288,7 +296,6 @@ pub(crate) fn restored(bytes: &[u8]) -> (tempfile::TempDir, Core) {
         },
     )
     .unwrap();
-    (dir, core)
 }
 
 pub(crate) fn open_provisioned() -> (tempfile::TempDir, Core) {
